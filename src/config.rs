@@ -1,0 +1,498 @@
+//! The daemon's settings: one TOML file, overridden by `CALLPOP_*`
+//! environment variables, overridden by flags. Validated once at start so a
+//! mistake is reported with its source (file and line, variable or flag) and
+//! the key, instead of surfacing hours later as odd behaviour.
+
+use crate::phone::{self, NormalizerSettings};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+/// Prefix of the environment variables that override config keys;
+/// `CALLPOP_PHONE__SUFFIX_DIGITS=6` sets `phone.suffix_digits`.
+pub const ENV_PREFIX: &str = "CALLPOP_";
+/// Environment variables with the prefix that are not config keys.
+const ENV_RESERVED: &[&str] = &["CALLPOP_CONFIG"];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Every setting of the daemon. Each field's doc is what `examples/callpop.toml` explains.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Where the database and other state live; default: the user's data dir.
+    pub data_dir: Option<PathBuf>,
+    /// SQLite database file; default: `<data_dir>/callpop.db`.
+    pub db: Option<PathBuf>,
+    pub log_format: LogFormat,
+    /// tracing filter in `RUST_LOG` syntax; empty means `RUST_LOG` or `info`.
+    pub log: String,
+    pub phone: PhoneConfig,
+    pub server: ServerConfig,
+}
+
+/// How numbers are normalised and matched.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PhoneConfig {
+    /// Region assumed for numbers without a country code.
+    pub region: String,
+    /// Area code given to local numbers stored without one (e.g. "010").
+    pub default_area_code: Option<String>,
+    /// Carrier IP-dialing prefixes stripped in front of numbers.
+    pub strip_prefixes: Vec<String>,
+    /// How many trailing digits the suffix rule compares.
+    pub suffix_digits: usize,
+    /// More customers than this sharing a suffix is noise, not a match.
+    pub suffix_max_matches: usize,
+}
+
+/// The HTTP and websocket server.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    pub listen: SocketAddr,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            data_dir: None,
+            db: None,
+            log_format: LogFormat::Text,
+            log: String::new(),
+            phone: PhoneConfig::default(),
+            server: ServerConfig::default(),
+        }
+    }
+}
+
+impl Default for PhoneConfig {
+    fn default() -> Self {
+        PhoneConfig {
+            region: "CN".into(),
+            default_area_code: None,
+            strip_prefixes: phone::default_strip_prefixes(),
+            suffix_digits: 8,
+            suffix_max_matches: 3,
+        }
+    }
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+        }
+    }
+}
+
+/// Where a setting came from, so errors can point at it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    File(PathBuf),
+    Env(String),
+    Flag(String),
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Origin::File(p) => write!(f, "config file {}", p.display()),
+            Origin::Env(v) => write!(f, "environment variable {v}"),
+            Origin::Flag(flag) => write!(f, "flag {flag}"),
+        }
+    }
+}
+
+/// A bad setting: where it came from, which key, what is wrong.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    pub origin: Option<Origin>,
+    pub key: Option<String>,
+    pub line: Option<usize>,
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "bad configuration")?;
+        if let Some(o) = &self.origin {
+            write!(f, " in {o}")?;
+        }
+        if let Some(l) = self.line {
+            write!(f, ", line {l}")?;
+        }
+        if let Some(k) = &self.key {
+            write!(f, ", key `{k}`")?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// One override from a flag: a dotted key and a value in TOML syntax (or a bare string).
+#[derive(Debug, Clone)]
+pub struct Override {
+    pub key: String,
+    pub value: String,
+    pub origin: Origin,
+}
+
+impl Override {
+    /// Parses `--set key.path=value`.
+    pub fn parse_set(arg: &str) -> Result<Override, String> {
+        let (key, value) = arg
+            .split_once('=')
+            .ok_or_else(|| format!("--set takes KEY=VALUE, got {arg:?}"))?;
+        let key = key.trim();
+        if key.is_empty() {
+            return Err(format!("--set takes KEY=VALUE, got {arg:?}"));
+        }
+        Ok(Override {
+            key: key.to_string(),
+            value: value.to_string(),
+            origin: Origin::Flag(format!("--set {key}")),
+        })
+    }
+
+    /// A dedicated flag such as `--db`, stored under its config key.
+    pub fn flag(flag: &str, key: &str, value: impl Into<String>) -> Override {
+        Override {
+            key: key.into(),
+            value: value.into(),
+            origin: Origin::Flag(flag.into()),
+        }
+    }
+}
+
+/// Loads the config: defaults, then the file, then `env`, then `overrides`
+/// (in order, later wins), then validates.
+pub fn load(
+    file: Option<&Path>,
+    env: impl IntoIterator<Item = (String, String)>,
+    overrides: &[Override],
+) -> Result<Config, ConfigError> {
+    let mut tree = toml::Table::new();
+    let mut origins: BTreeMap<String, Origin> = BTreeMap::new();
+    let mut file_text = None;
+    if let Some(path) = file {
+        let origin = Origin::File(path.to_path_buf());
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+            origin: Some(origin.clone()),
+            key: None,
+            line: None,
+            message: format!("cannot read it: {e}"),
+        })?;
+        tree = text.parse::<toml::Table>().map_err(|e| ConfigError {
+            origin: Some(origin.clone()),
+            key: None,
+            line: e.span().map(|s| line_of(&text, s.start)),
+            message: e.message().to_string(),
+        })?;
+        record_origins(&tree, "", &origin, &mut origins);
+        file_text = Some(text);
+    }
+    let mut env: Vec<(String, String)> = env
+        .into_iter()
+        .filter(|(k, _)| k.starts_with(ENV_PREFIX) && !ENV_RESERVED.contains(&k.as_str()))
+        .collect();
+    env.sort();
+    for (var, value) in env {
+        let key = var[ENV_PREFIX.len()..]
+            .to_ascii_lowercase()
+            .replace("__", ".");
+        apply(&mut tree, &mut origins, &key, &value, Origin::Env(var))?;
+    }
+    for o in overrides {
+        apply(&mut tree, &mut origins, &o.key, &o.value, o.origin.clone())?;
+    }
+    let config: Config =
+        serde_path_to_error::deserialize(toml::Value::Table(tree)).map_err(|e| {
+            let key = e.path().to_string();
+            let origin = origin_of(&origins, &key);
+            let line = match (&origin, &file_text) {
+                (Some(Origin::File(_)), Some(text)) => key_line(text, &key),
+                _ => None,
+            };
+            ConfigError {
+                origin,
+                key: (key != ".").then_some(key),
+                line,
+                message: e.into_inner().to_string(),
+            }
+        })?;
+    config.validate().map_err(|(key, message)| ConfigError {
+        origin: origin_of(&origins, key),
+        line: match (origin_of(&origins, key), &file_text) {
+            (Some(Origin::File(_)), Some(text)) => key_line(text, key),
+            _ => None,
+        },
+        key: Some(key.to_string()),
+        message,
+    })?;
+    Ok(config)
+}
+
+/// Loads from the process environment.
+pub fn load_from_process(
+    file: Option<&Path>,
+    overrides: &[Override],
+) -> Result<Config, ConfigError> {
+    load(file, std::env::vars(), overrides)
+}
+
+impl Config {
+    /// Checks what types alone cannot; returns the key and the problem.
+    fn validate(&self) -> Result<(), (&'static str, String)> {
+        phone::parse_region(&self.phone.region).map_err(|e| ("phone.region", e))?;
+        if !(4..=15).contains(&self.phone.suffix_digits) {
+            return Err((
+                "phone.suffix_digits",
+                format!("must be between 4 and 15, got {}", self.phone.suffix_digits),
+            ));
+        }
+        if self.phone.suffix_max_matches == 0 {
+            return Err(("phone.suffix_max_matches", "must be at least 1".into()));
+        }
+        if let Some(area) = &self.phone.default_area_code {
+            if area.is_empty() || !area.bytes().all(|b| b.is_ascii_digit()) || area.len() > 5 {
+                return Err((
+                    "phone.default_area_code",
+                    format!("{area:?} is not an area code such as \"010\" or \"0755\""),
+                ));
+            }
+        }
+        if let Some(p) = self
+            .phone
+            .strip_prefixes
+            .iter()
+            .find(|p| p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit()))
+        {
+            return Err((
+                "phone.strip_prefixes",
+                format!("{p:?} is not a digit prefix"),
+            ));
+        }
+        if !self.log.is_empty() {
+            tracing_subscriber::EnvFilter::try_new(&self.log)
+                .map_err(|e| ("log", format!("not a valid log filter: {e}")))?;
+        }
+        Ok(())
+    }
+
+    /// The data directory: configured, or the platform's per-user data dir.
+    pub fn data_dir(&self) -> PathBuf {
+        self.data_dir.clone().unwrap_or_else(|| {
+            directories::ProjectDirs::from("", "", "callpop")
+                .map(|d| d.data_dir().to_path_buf())
+                .unwrap_or_else(|| PathBuf::from("callpop-data"))
+        })
+    }
+
+    /// The database file: configured, or `callpop.db` in the data directory.
+    pub fn db_path(&self) -> PathBuf {
+        self.db
+            .clone()
+            .unwrap_or_else(|| self.data_dir().join("callpop.db"))
+    }
+
+    /// Normaliser settings; the region was validated at load time.
+    pub fn normalizer_settings(&self) -> NormalizerSettings {
+        NormalizerSettings {
+            region: phone::parse_region(&self.phone.region).unwrap_or(phonenumber::country::Id::CN),
+            default_area_code: self.phone.default_area_code.clone(),
+            strip_prefixes: self.phone.strip_prefixes.clone(),
+        }
+    }
+}
+
+fn apply(
+    tree: &mut toml::Table,
+    origins: &mut BTreeMap<String, Origin>,
+    key: &str,
+    value: &str,
+    origin: Origin,
+) -> Result<(), ConfigError> {
+    let parts: Vec<&str> = key.split('.').collect();
+    if parts.iter().any(|p| p.is_empty()) {
+        return Err(ConfigError {
+            origin: Some(origin),
+            key: Some(key.into()),
+            line: None,
+            message: "not a valid key".into(),
+        });
+    }
+    let mut table = &mut *tree;
+    for (i, part) in parts[..parts.len() - 1].iter().enumerate() {
+        let entry = table
+            .entry(part.to_string())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        table = match entry {
+            toml::Value::Table(t) => t,
+            _ => {
+                return Err(ConfigError {
+                    origin: Some(origin),
+                    key: Some(parts[..=i].join(".")),
+                    line: None,
+                    message: "is a value, not a section".into(),
+                })
+            }
+        };
+    }
+    table.insert(parts[parts.len() - 1].to_string(), parse_value(value));
+    origins.insert(key.to_string(), origin);
+    Ok(())
+}
+
+/// A value in TOML syntax (`8`, `true`, `["a"]`), else the text as a string.
+fn parse_value(text: &str) -> toml::Value {
+    format!("v = {text}")
+        .parse::<toml::Table>()
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        .unwrap_or_else(|| toml::Value::String(text.to_string()))
+}
+
+fn record_origins(
+    table: &toml::Table,
+    prefix: &str,
+    origin: &Origin,
+    out: &mut BTreeMap<String, Origin>,
+) {
+    for (k, v) in table {
+        let key = if prefix.is_empty() {
+            k.clone()
+        } else {
+            format!("{prefix}.{k}")
+        };
+        if let toml::Value::Table(t) = v {
+            record_origins(t, &key, origin, out);
+        }
+        out.insert(key, origin.clone());
+    }
+}
+
+/// The origin of `key`, or of the closest enclosing key that has one.
+fn origin_of(origins: &BTreeMap<String, Origin>, key: &str) -> Option<Origin> {
+    let mut k = key;
+    loop {
+        if let Some(o) = origins.get(k) {
+            return Some(o.clone());
+        }
+        match k.rfind(['.', '[']) {
+            Some(i) => k = &k[..i],
+            None => return None,
+        }
+    }
+}
+
+fn line_of(text: &str, byte: usize) -> usize {
+    text[..byte.min(text.len())].matches('\n').count() + 1
+}
+
+/// The line of a dotted key in a TOML file: finds its section header, then the key.
+fn key_line(text: &str, key: &str) -> Option<usize> {
+    let (section, leaf) = match key.rsplit_once('.') {
+        Some((s, l)) => (s, l),
+        None => ("", key),
+    };
+    let leaf = leaf.split('[').next().unwrap_or(leaf);
+    let mut current = String::new();
+    for (i, line) in text.lines().enumerate() {
+        let t = line.trim();
+        if let Some(h) = t.strip_prefix('[').and_then(|h| h.split(']').next()) {
+            current = h.trim().to_string();
+            continue;
+        }
+        if current == section {
+            if let Some((k, _)) = t.split_once('=') {
+                if k.trim().trim_matches('"') == leaf {
+                    return Some(i + 1);
+                }
+            }
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn file(text: &str) -> tempfile::NamedTempFile {
+        let mut f = tempfile::NamedTempFile::new().unwrap();
+        f.write_all(text.as_bytes()).unwrap();
+        f
+    }
+
+    #[test]
+    fn defaults_are_valid() {
+        let c = load(None, vec![], &[]).unwrap();
+        assert_eq!(c.phone.suffix_digits, 8);
+        assert_eq!(c.server.listen.port(), 8080);
+    }
+
+    #[test]
+    fn precedence_file_env_flag() {
+        let f = file("[phone]\nsuffix_digits = 6\nregion = \"HK\"\n");
+        let env = vec![("CALLPOP_PHONE__SUFFIX_DIGITS".to_string(), "7".to_string())];
+        let c = load(Some(f.path()), env.clone(), &[]).unwrap();
+        assert_eq!(c.phone.suffix_digits, 7);
+        assert_eq!(c.phone.region, "HK");
+        let o = Override::parse_set("phone.suffix_digits=9").unwrap();
+        let c = load(Some(f.path()), env, &[o]).unwrap();
+        assert_eq!(c.phone.suffix_digits, 9);
+    }
+
+    #[test]
+    fn bad_type_names_file_line_and_key() {
+        let f = file("log_format = \"text\"\n[phone]\nsuffix_digits = \"eight\"\n");
+        let e = load(Some(f.path()), vec![], &[]).unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("phone.suffix_digits"));
+        assert_eq!(e.line, Some(3));
+        assert_eq!(e.origin, Some(Origin::File(f.path().to_path_buf())));
+        let text = e.to_string();
+        assert!(
+            text.contains("line 3") && text.contains("phone.suffix_digits"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn unknown_key_is_refused() {
+        let f = file("[phone]\nsufix_digits = 8\n");
+        let e = load(Some(f.path()), vec![], &[]).unwrap_err();
+        assert!(e.message.contains("sufix_digits"), "{e}");
+    }
+
+    #[test]
+    fn validation_names_env_var() {
+        let env = vec![("CALLPOP_PHONE__REGION".to_string(), "XX".to_string())];
+        let e = load(None, env, &[]).unwrap_err();
+        assert_eq!(e.origin, Some(Origin::Env("CALLPOP_PHONE__REGION".into())));
+        assert_eq!(e.key.as_deref(), Some("phone.region"));
+    }
+
+    #[test]
+    fn syntax_error_has_line() {
+        let f = file("[phone]\nregion = CN\n");
+        let e = load(Some(f.path()), vec![], &[]).unwrap_err();
+        assert_eq!(e.line, Some(2));
+    }
+
+    #[test]
+    fn reserved_env_is_not_a_key() {
+        let env = vec![("CALLPOP_CONFIG".to_string(), "/x.toml".to_string())];
+        load(None, env, &[]).unwrap();
+    }
+}

@@ -1,0 +1,10 @@
+//! Getting customers in and out of callpop: spreadsheet import with header
+//! mapping and per-row errors, and export in the same layout.
+
+pub mod export;
+pub mod headers;
+pub mod import;
+pub mod table;
+
+pub use export::{export, ExportFormat};
+pub use import::{import_file, ImportReport, RowIssue};

@@ -1,0 +1,182 @@
+//! Sample data for the demo and the benchmarks: plausible Chinese customers
+//! with mobiles, landlines in several cities, 400 numbers, shared company
+//! switchboards and tags. Deterministic, so a run can be repeated.
+
+use crate::phone::Normalizer;
+use crate::store::{NewCustomer, NewPhone, Store, StoreError};
+
+const SURNAMES: &[&str] = &[
+    "王", "李", "张", "刘", "陈", "杨", "黄", "赵", "吴", "周", "徐", "孙", "马", "朱", "胡", "郭",
+    "何", "林", "罗", "高",
+];
+const GIVEN: &[&str] = &[
+    "伟", "芳", "娜", "秀英", "敏", "静", "丽", "强", "磊", "军", "洋", "勇", "艳", "杰", "娟",
+    "涛", "明", "超", "秀兰", "霞", "平", "刚", "桂英", "晨", "浩然", "子涵", "欣怡", "宇轩",
+];
+const COMPANIES: &[&str] = &[
+    "华信科技有限公司",
+    "东方贸易有限公司",
+    "新世纪物流有限公司",
+    "鑫源建材有限公司",
+    "金桥电子有限公司",
+    "恒达机械有限公司",
+    "瑞丰食品有限公司",
+    "长城软件有限公司",
+];
+const CITIES: &[(&str, &str)] = &[
+    ("010", "北京"),
+    ("021", "上海"),
+    ("020", "广州"),
+    ("0755", "深圳"),
+    ("0571", "杭州"),
+    ("028", "成都"),
+    ("027", "武汉"),
+    ("025", "南京"),
+];
+const MOBILE_PREFIXES: &[&str] = &[
+    "138", "139", "135", "137", "150", "158", "186", "188", "177", "199", "131", "153",
+];
+const TAGS: &[&str] = &["VIP", "新客户", "经销商", "老客户", "投诉"];
+const LEVELS: &[&str] = &["A", "B", "C"];
+
+/// A tiny deterministic generator (SplitMix64): sample data needs no crypto.
+#[derive(Debug, Clone)]
+pub struct SplitMix(u64);
+
+impl SplitMix {
+    pub fn new(seed: u64) -> Self {
+        SplitMix(seed)
+    }
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next_u64() % n as u64) as usize
+    }
+    fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
+        items[self.below(items.len())]
+    }
+    fn digits(&mut self, n: usize) -> String {
+        (0..n)
+            .map(|_| char::from(b'0' + self.below(10) as u8))
+            .collect()
+    }
+}
+
+/// One generated customer, as a spreadsheet row would hold it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SampleCustomer {
+    pub name: String,
+    pub company: String,
+    /// Raw numbers as people type them: `138 1234 5678`, `(0755)8601-3388`.
+    pub phones: Vec<String>,
+    pub tags: Vec<String>,
+    pub city: String,
+    pub level: String,
+}
+
+/// An endless, repeatable stream of sample customers.
+pub struct SampleCustomers {
+    rng: SplitMix,
+    index: u64,
+}
+
+impl SampleCustomers {
+    pub fn new(seed: u64) -> Self {
+        SampleCustomers {
+            rng: SplitMix::new(seed),
+            index: 0,
+        }
+    }
+}
+
+impl Iterator for SampleCustomers {
+    type Item = SampleCustomer;
+    fn next(&mut self) -> Option<SampleCustomer> {
+        let r = &mut self.rng;
+        self.index += 1;
+        let name = format!("{}{}", r.pick(SURNAMES), r.pick(GIVEN));
+        let (area, city) = CITIES[r.below(CITIES.len())];
+        let mobile = format!("{}{}", r.pick(MOBILE_PREFIXES), r.digits(8));
+        let mut phones = vec![match r.below(3) {
+            0 => mobile.clone(),
+            1 => format!("{} {} {}", &mobile[..3], &mobile[3..7], &mobile[7..]),
+            _ => format!("+86{mobile}"),
+        }];
+        let company = if r.below(2) == 0 {
+            let landline = format!("{}{}", 2 + r.below(7), r.digits(7));
+            phones.push(match r.below(2) {
+                0 => format!("{area}-{landline}"),
+                _ => format!("({area}){}-{}", &landline[..4], &landline[4..]),
+            });
+            r.pick(COMPANIES).to_string()
+        } else {
+            String::new()
+        };
+        if r.below(20) == 0 {
+            phones.push(format!("400{}", r.digits(7)));
+        }
+        let tags = if r.below(3) == 0 {
+            vec![r.pick(TAGS).to_string()]
+        } else {
+            Vec::new()
+        };
+        Some(SampleCustomer {
+            name,
+            company,
+            phones,
+            tags,
+            city: city.to_string(),
+            level: r.pick(LEVELS).to_string(),
+        })
+    }
+}
+
+impl SampleCustomer {
+    /// Turns the sample into a storable customer; numbers the normaliser
+    /// rejects are left out.
+    pub fn to_new_customer(&self, normalizer: &Normalizer) -> NewCustomer {
+        let mut custom = serde_json::Map::new();
+        custom.insert("城市".into(), self.city.clone().into());
+        custom.insert("客户等级".into(), self.level.clone().into());
+        NewCustomer {
+            name: self.name.clone(),
+            company: self.company.clone(),
+            owner_user_id: None,
+            tags: self.tags.clone(),
+            custom_fields: custom,
+            phones: self
+                .phones
+                .iter()
+                .filter_map(|p| normalizer.normalize(p).ok())
+                .map(|number| NewPhone {
+                    number,
+                    label: None,
+                })
+                .collect(),
+        }
+    }
+}
+
+/// Fills an empty store with `count` sample customers (a store that already
+/// has customers is left alone). Returns how many were added.
+pub fn seed_customers(
+    store: &Store,
+    normalizer: &Normalizer,
+    count: usize,
+) -> Result<usize, StoreError> {
+    if store.customer_count()? > 0 {
+        return Ok(0);
+    }
+    store.in_transaction(|s| {
+        for sample in SampleCustomers::new(7).take(count) {
+            s.upsert_customer(&sample.to_new_customer(normalizer))?;
+        }
+        Ok::<_, StoreError>(())
+    })?;
+    Ok(count)
+}

@@ -1,0 +1,12 @@
+//! callpop: caller-ID screen-pop, call recording and SMS for small call centers.
+//!
+//! Devices produce events, one call engine turns them into calls, consumers
+//! (store, recorder, screen-pop, SMS) react; see `../shared/DESIGN.md`.
+
+pub mod config;
+pub mod customers;
+pub mod demo;
+pub mod logging;
+pub mod phone;
+pub mod store;
+pub mod web;

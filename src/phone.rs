@@ -1,0 +1,615 @@
+//! Phone number normalisation and match keys.
+//!
+//! Numbers reach callpop in every shape: caller-ID boxes send `013812345678`,
+//! GSM modems `+8613812345678`, spreadsheets `(0755) 8601-3388 转 8001` or
+//! full-width digits. Everything that stores or looks up a number goes through
+//! [`Normalizer`], so that one customer is found whatever form the number
+//! arrives in. Parsing and validation lean on the `phonenumber` crate
+//! (libphonenumber's metadata); what it does not know (service short codes,
+//! local numbers without an area code, IP-dialing prefixes, Chinese extension
+//! markers, full-width forms) is handled here.
+
+use phonenumber::{country, metadata::DATABASE, Mode, PhoneNumber, Type};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+
+/// Longest extension we accept; PBX extensions are short, anything longer is
+/// more likely a second number glued on.
+const MAX_EXTENSION_DIGITS: usize = 6;
+/// E.164 caps numbers at 15 digits; more is garbage, not a long number.
+const MAX_DIGITS: usize = 15;
+
+/// What sort of number this is: drives display, SMS eligibility and whether a
+/// suffix match may bridge it to a stored number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NumberKind {
+    Mobile,
+    FixedLine,
+    /// Toll-free (China 800).
+    TollFree,
+    /// Shared-cost / universal access (China 400).
+    SharedCost,
+    /// Short service codes (10086, 12345, 95588): no E.164 form.
+    Service,
+    /// A fixed line given without its area code: no E.164 form.
+    Local,
+    /// Valid but of another type (VoIP, pager, premium rate...).
+    Other,
+    /// Could not be classified (only produced by lenient normalisation).
+    Unknown,
+}
+
+impl NumberKind {
+    /// Stable lowercase name stored in the database.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NumberKind::Mobile => "mobile",
+            NumberKind::FixedLine => "fixed_line",
+            NumberKind::TollFree => "toll_free",
+            NumberKind::SharedCost => "shared_cost",
+            NumberKind::Service => "service",
+            NumberKind::Local => "local",
+            NumberKind::Other => "other",
+            NumberKind::Unknown => "unknown",
+        }
+    }
+}
+
+impl FromStr for NumberKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Ok(match s {
+            "mobile" => NumberKind::Mobile,
+            "fixed_line" => NumberKind::FixedLine,
+            "toll_free" => NumberKind::TollFree,
+            "shared_cost" => NumberKind::SharedCost,
+            "service" => NumberKind::Service,
+            "local" => NumberKind::Local,
+            "other" => NumberKind::Other,
+            "unknown" => NumberKind::Unknown,
+            other => return Err(format!("unknown number kind {other:?}")),
+        })
+    }
+}
+
+/// A number in every form callpop needs: the raw text for display, E.164 for
+/// exact matching and dialing, the national significant number (NSN) and its
+/// reverse for national and suffix matching.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Normalized {
+    pub raw: String,
+    /// `+8613812345678`; absent for service codes, local and unknown numbers.
+    pub e164: Option<String>,
+    /// National significant number: digits only, no trunk 0, no country code.
+    pub national: String,
+    /// Country calling code, when known (86 for a local Chinese number too).
+    pub country_code: Option<u16>,
+    pub extension: Option<String>,
+    pub kind: NumberKind,
+}
+
+impl Normalized {
+    /// The national number reversed: one index serves both the national rule
+    /// (equality) and the suffix rule (prefix range) for any suffix length.
+    pub fn national_rev(&self) -> String {
+        self.national.chars().rev().collect()
+    }
+
+    /// The canonical text shown as "normalized": E.164 where it exists.
+    pub fn canonical(&self) -> &str {
+        self.e164.as_deref().unwrap_or(&self.national)
+    }
+}
+
+/// Why a text is not a phone number; shown to people importing data.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NumberError {
+    Empty,
+    InvalidCharacter(char),
+    BadExtension(String),
+    ScientificNotation(String),
+    TooShort(usize),
+    TooLong(usize),
+    MobileLength(usize),
+    Invalid(String),
+}
+
+impl fmt::Display for NumberError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            NumberError::Empty => write!(f, "no digits"),
+            NumberError::InvalidCharacter(c) => write!(f, "unexpected character {c:?}"),
+            NumberError::BadExtension(e) => write!(f, "bad extension {e:?}"),
+            NumberError::ScientificNotation(s) => write!(
+                f,
+                "{s:?} is in scientific notation: the spreadsheet rounded the number; format the column as text"
+            ),
+            NumberError::TooShort(n) => write!(f, "too short ({n} digits)"),
+            NumberError::TooLong(n) => write!(f, "too long ({n} digits)"),
+            NumberError::MobileLength(n) => {
+                write!(f, "mobile numbers have 11 digits, this one has {n}")
+            }
+            NumberError::Invalid(why) => write!(f, "{why}"),
+        }
+    }
+}
+
+impl std::error::Error for NumberError {}
+
+/// Settings that shape normalisation; built once from the config.
+#[derive(Debug, Clone)]
+pub struct NormalizerSettings {
+    /// ISO 3166 region assumed for numbers without a country code.
+    pub region: country::Id,
+    /// Area code (with or without the trunk 0) assumed for local numbers.
+    pub default_area_code: Option<String>,
+    /// Carrier IP-dialing prefixes (17951, 12593...) stripped when what follows is a valid number.
+    pub strip_prefixes: Vec<String>,
+}
+
+impl Default for NormalizerSettings {
+    fn default() -> Self {
+        NormalizerSettings {
+            region: country::Id::CN,
+            default_area_code: None,
+            strip_prefixes: default_strip_prefixes(),
+        }
+    }
+}
+
+/// IP long-distance access codes of the Chinese carriers, which some PBXs and
+/// old caller-ID boxes leave in front of the number.
+pub fn default_strip_prefixes() -> Vec<String> {
+    [
+        "17951", "17911", "17901", "17909", "12593", "10193", "17969",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect()
+}
+
+/// Parses region codes such as `CN` or `hk` for the config.
+pub fn parse_region(s: &str) -> Result<country::Id, String> {
+    country::Id::from_str(&s.trim().to_ascii_uppercase())
+        .map_err(|_| format!("{s:?} is not an ISO 3166 region code such as CN, HK or US"))
+}
+
+/// Turns raw number text into [`Normalized`] forms.
+#[derive(Debug, Clone)]
+pub struct Normalizer {
+    settings: NormalizerSettings,
+    region_code: u16,
+    area_code: Option<String>,
+}
+
+/// The number text split into its parts, before any validation.
+struct Cleaned {
+    plus: bool,
+    digits: String,
+    /// Digit groups as the text separated them, for dash-extension detection.
+    groups: Vec<String>,
+    extension: Option<String>,
+}
+
+impl Normalizer {
+    pub fn new(settings: NormalizerSettings) -> Self {
+        let region_code = DATABASE
+            .by_id(settings.region.as_ref())
+            .map(|m| m.country_code())
+            .unwrap_or(0);
+        let area_code = settings
+            .default_area_code
+            .as_deref()
+            .map(|a| a.trim().trim_start_matches('0').to_string())
+            .filter(|a| !a.is_empty());
+        Normalizer {
+            settings,
+            region_code,
+            area_code,
+        }
+    }
+
+    /// The country calling code of the default region (86 for CN).
+    pub fn region_code(&self) -> u16 {
+        self.region_code
+    }
+
+    /// Strict normalisation, for data entering the store: anything that is
+    /// not a plausible number is an error with a reason a person can act on.
+    pub fn normalize(&self, raw: &str) -> Result<Normalized, NumberError> {
+        let cleaned = clean(raw)?;
+        let mut n = self.classify(&cleaned.digits, cleaned.plus);
+        if n.is_err() && cleaned.extension.is_none() {
+            // "0755-86013388-8001": a trailing dash group that makes the number
+            // invalid, when the rest is valid, is an extension.
+            if let Some((base, ext)) = split_dash_extension(&cleaned.groups) {
+                if let Ok(mut base_n) = self.classify(&base, cleaned.plus) {
+                    base_n.extension = Some(ext);
+                    base_n.raw = raw.to_string();
+                    return Ok(base_n);
+                }
+            }
+        }
+        if let Ok(n) = n.as_mut() {
+            n.raw = raw.to_string();
+            n.extension = cleaned.extension;
+        }
+        n
+    }
+
+    /// Lenient normalisation, for numbers that arrive from the line: a caller
+    /// ID is what it is, so an unparseable one still yields its digits for
+    /// national and suffix matching. `None` only when there are no digits.
+    pub fn normalize_lenient(&self, raw: &str) -> Option<Normalized> {
+        if let Ok(n) = self.normalize(raw) {
+            return Some(n);
+        }
+        let digits: String = raw
+            .chars()
+            .filter_map(fold_digit)
+            .filter(char::is_ascii_digit)
+            .collect();
+        if digits.is_empty() {
+            return None;
+        }
+        let national = digits.trim_start_matches('0').to_string();
+        Some(Normalized {
+            raw: raw.to_string(),
+            e164: None,
+            national: if national.is_empty() {
+                digits
+            } else {
+                national
+            },
+            country_code: None,
+            extension: None,
+            kind: NumberKind::Unknown,
+        })
+    }
+
+    fn classify(&self, digits: &str, plus: bool) -> Result<Normalized, NumberError> {
+        if digits.is_empty() {
+            return Err(NumberError::Empty);
+        }
+        if digits.len() > MAX_DIGITS + 2 {
+            return Err(NumberError::TooLong(digits.len()));
+        }
+        if plus {
+            return self
+                .parse_valid(&format!("+{digits}"))
+                .ok_or_else(|| NumberError::Invalid(format!("+{digits} is not a valid number")));
+        }
+        if let Some(n) = self.parse_valid(digits) {
+            return Ok(n);
+        }
+        for prefix in &self.settings.strip_prefixes {
+            if let Some(rest) = digits.strip_prefix(prefix.as_str()) {
+                if rest.len() >= 7 {
+                    if let Some(n) = self.parse_valid(rest) {
+                        return Ok(n);
+                    }
+                }
+            }
+        }
+        if self.settings.region == country::Id::CN {
+            return self.classify_cn_rest(digits);
+        }
+        Err(NumberError::Invalid(format!(
+            "not a valid number for region {:?}",
+            self.settings.region
+        )))
+    }
+
+    /// Chinese forms that libphonenumber's metadata rejects but that are real.
+    fn classify_cn_rest(&self, digits: &str) -> Result<Normalized, NumberError> {
+        let len = digits.len();
+        let first = digits.as_bytes()[0];
+        let service = |kind| {
+            Ok(Normalized {
+                raw: String::new(),
+                e164: None,
+                national: digits.to_string(),
+                country_code: Some(self.region_code),
+                extension: None,
+                kind,
+            })
+        };
+        // Emergency and carrier/government short codes: 110, 10086, 12345.
+        if first == b'1' && (3..=5).contains(&len) {
+            return service(NumberKind::Service);
+        }
+        // 95xxx / 96xxx service numbers (95588, 95105105): these ranges are
+        // reserved nationwide, so no local number starts with them.
+        if (digits.starts_with("95") || digits.starts_with("96")) && (5..=8).contains(&len) {
+            return service(NumberKind::Service);
+        }
+        if (first == b'1' && len >= 10) || (digits.starts_with("01") && len >= 11) {
+            let mobile_len = if first == b'0' { len - 1 } else { len };
+            if mobile_len != 11 {
+                return Err(NumberError::MobileLength(mobile_len));
+            }
+            return Err(NumberError::Invalid(format!(
+                "{digits} is not an assigned mobile range"
+            )));
+        }
+        // A fixed line dialled without its area code.
+        if (7..=8).contains(&len) && (b'2'..=b'9').contains(&first) {
+            if let Some(area) = &self.area_code {
+                if let Some(n) = self.parse_valid(&format!("0{area}{digits}")) {
+                    return Ok(n);
+                }
+            }
+            return service(NumberKind::Local);
+        }
+        if first == b'0' {
+            return Err(NumberError::Invalid(format!(
+                "{digits}: unknown area code or wrong length"
+            )));
+        }
+        if len < 7 {
+            return Err(NumberError::TooShort(len));
+        }
+        Err(NumberError::Invalid(format!(
+            "{digits} is not a valid Chinese number"
+        )))
+    }
+
+    fn parse_valid(&self, text: &str) -> Option<Normalized> {
+        let n = phonenumber::parse(Some(self.settings.region), text).ok()?;
+        if !phonenumber::is_valid(&n) {
+            return None;
+        }
+        Some(from_phonenumber(&n))
+    }
+}
+
+fn from_phonenumber(n: &PhoneNumber) -> Normalized {
+    let kind = match n.number_type(&DATABASE) {
+        Type::Mobile => NumberKind::Mobile,
+        Type::FixedLine | Type::FixedLineOrMobile => NumberKind::FixedLine,
+        Type::TollFree => NumberKind::TollFree,
+        Type::SharedCost | Type::Uan => NumberKind::SharedCost,
+        _ => NumberKind::Other,
+    };
+    Normalized {
+        raw: String::new(),
+        e164: Some(n.format().mode(Mode::E164).to_string()),
+        national: n.national().to_string(),
+        country_code: Some(n.code().value()),
+        extension: None,
+        kind,
+    }
+}
+
+/// Maps full-width forms (０-９, ＋) to ASCII; keeps other characters.
+fn fold_digit(c: char) -> Option<char> {
+    Some(match c {
+        '０'..='９' => char::from_u32(c as u32 - '０' as u32 + '0' as u32)?,
+        '＋' => '+',
+        _ => c,
+    })
+}
+
+/// Separators people and spreadsheets put inside numbers.
+fn is_separator(c: char) -> bool {
+    matches!(
+        c,
+        ' ' | '\t'
+            | '\u{a0}'
+            | '\u{3000}'
+            | '-'
+            | '－'
+            | '‐'
+            | '–'
+            | '—'
+            | '.'
+            | '·'
+            | '('
+            | ')'
+            | '（'
+            | '）'
+            | '['
+            | ']'
+            | '【'
+            | '】'
+            | '_'
+            | '"'
+            | '\''
+    )
+}
+
+/// Markers that start an extension, longest first so `ext.` wins over `x`.
+const EXTENSION_MARKERS: &[&str] = &[
+    "extension",
+    "分机号",
+    "分机",
+    "ext.",
+    "ext",
+    "转",
+    "轉",
+    "x",
+    "#",
+    ",",
+    "，",
+    ";ext=",
+    "p",
+    "w",
+];
+
+fn clean(raw: &str) -> Result<Cleaned, NumberError> {
+    let folded: String = raw.chars().filter_map(fold_digit).collect();
+    let lower = folded.trim().to_lowercase();
+    if looks_scientific(&lower) {
+        return Err(NumberError::ScientificNotation(raw.trim().to_string()));
+    }
+    let (main, ext_text) = match EXTENSION_MARKERS
+        .iter()
+        .filter_map(|m| lower.find(m).map(|at| (at, *m)))
+        .min_by_key(|(at, m)| (*at, usize::MAX - m.len()))
+    {
+        Some((at, marker)) => (&lower[..at], Some(&lower[at + marker.len()..])),
+        None => (lower.as_str(), None),
+    };
+    let extension = match ext_text {
+        None => None,
+        Some(t) => {
+            let digits: String = t.chars().filter(|c| !is_separator(*c)).collect();
+            if digits.is_empty()
+                || digits.len() > MAX_EXTENSION_DIGITS
+                || !digits.bytes().all(|b| b.is_ascii_digit())
+            {
+                return Err(NumberError::BadExtension(t.trim().to_string()));
+            }
+            Some(digits)
+        }
+    };
+    let mut plus = false;
+    let mut digits = String::with_capacity(main.len());
+    let mut groups: Vec<String> = vec![String::new()];
+    for c in main.chars() {
+        if c.is_ascii_digit() {
+            digits.push(c);
+            groups.last_mut().expect("never empty").push(c);
+        } else if c == '+' && digits.is_empty() && !plus {
+            plus = true;
+        } else if is_separator(c) {
+            if !groups.last().expect("never empty").is_empty() {
+                groups.push(String::new());
+            }
+        } else {
+            return Err(NumberError::InvalidCharacter(c));
+        }
+    }
+    groups.retain(|g| !g.is_empty());
+    Ok(Cleaned {
+        plus,
+        digits,
+        groups,
+        extension,
+    })
+}
+
+/// `1.38123E+10`: what Excel writes into CSV for long numbers in a number column.
+fn looks_scientific(s: &str) -> bool {
+    let Some(e) = s.find('e') else { return false };
+    let (mantissa, exp) = (&s[..e], &s[e + 1..]);
+    !mantissa.is_empty()
+        && mantissa.contains('.')
+        && mantissa.chars().all(|c| c.is_ascii_digit() || c == '.')
+        && exp
+            .trim_start_matches(['+', '-'])
+            .chars()
+            .all(|c| c.is_ascii_digit())
+        && !exp.is_empty()
+}
+
+fn split_dash_extension(groups: &[String]) -> Option<(String, String)> {
+    if groups.len() < 3 {
+        return None;
+    }
+    let (last, rest) = groups.split_last()?;
+    if last.len() > 5 {
+        return None;
+    }
+    Some((rest.concat(), last.clone()))
+}
+
+/// Which lookup rule found the customer: reported with every match so an
+/// agent knows how much to trust it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MatchRule {
+    /// Same E.164 number.
+    Exact,
+    /// Same national significant number (one side had no E.164 form).
+    National,
+    /// Same last N digits, bridging a number stored or received incomplete.
+    Suffix,
+    None,
+}
+
+impl MatchRule {
+    /// The name stored in CDRs and printed by the CLI.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MatchRule::Exact => "exact",
+            MatchRule::National => "national",
+            MatchRule::Suffix => "suffix",
+            MatchRule::None => "none",
+        }
+    }
+}
+
+/// How far matching may reach beyond exact equality.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MatchPolicy {
+    /// Trailing digits compared by the suffix rule; shorter queries never suffix-match.
+    pub suffix_digits: usize,
+    /// A suffix shared by more customers than this is not unique enough to pop.
+    pub suffix_max_matches: usize,
+}
+
+impl Default for MatchPolicy {
+    fn default() -> Self {
+        MatchPolicy {
+            suffix_digits: 8,
+            suffix_max_matches: 3,
+        }
+    }
+}
+
+/// None, one or many customers: what the screen-pop shows (new-customer form,
+/// the record, or a chooser).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MatchOutcome {
+    None,
+    One,
+    Many,
+}
+
+impl MatchOutcome {
+    /// The outcome for a number of distinct matched customers.
+    pub fn of(count: usize) -> MatchOutcome {
+        match count {
+            0 => MatchOutcome::None,
+            1 => MatchOutcome::One,
+            _ => MatchOutcome::Many,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cn() -> Normalizer {
+        Normalizer::new(NormalizerSettings::default())
+    }
+
+    #[test]
+    fn cleans_full_width_and_separators() {
+        let n = cn()
+            .normalize("＋８６　１３８－１２３４－５６７８")
+            .unwrap();
+        assert_eq!(n.e164.as_deref(), Some("+8613812345678"));
+        assert_eq!(n.kind, NumberKind::Mobile);
+    }
+
+    #[test]
+    fn rejects_letters_with_the_character() {
+        assert_eq!(
+            cn().normalize("138abc").unwrap_err(),
+            NumberError::InvalidCharacter('a')
+        );
+    }
+
+    #[test]
+    fn national_rev_reverses() {
+        let n = cn().normalize("010-65528888").unwrap();
+        assert_eq!(n.national, "1065528888");
+        assert_eq!(n.national_rev(), "8888255601");
+    }
+}

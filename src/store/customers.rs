@@ -1,0 +1,454 @@
+//! Customers, their numbers and tags; number lookup; the import upsert.
+
+use super::{now_ms, Result, Store, StoreError};
+use crate::phone::{MatchOutcome, MatchPolicy, MatchRule, Normalized, NumberKind};
+use rusqlite::{params, OptionalExtension, Row};
+use serde::Serialize;
+use serde_json::{Map, Value};
+use std::collections::BTreeSet;
+
+/// A number to store with a customer.
+#[derive(Debug, Clone)]
+pub struct NewPhone {
+    pub number: Normalized,
+    /// Where it came from ("手机", "office"...), shown next to it.
+    pub label: Option<String>,
+}
+
+/// A customer to create or merge.
+#[derive(Debug, Clone, Default)]
+pub struct NewCustomer {
+    pub name: String,
+    pub company: String,
+    pub owner_user_id: Option<i64>,
+    pub tags: Vec<String>,
+    pub custom_fields: Map<String, Value>,
+    pub phones: Vec<NewPhone>,
+}
+
+/// A stored number as shown to people.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CustomerPhone {
+    pub raw: String,
+    pub e164: Option<String>,
+    pub national: String,
+    pub extension: Option<String>,
+    pub kind: NumberKind,
+    pub label: Option<String>,
+}
+
+/// A customer record with everything the screen-pop and exports show.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Customer {
+    pub id: i64,
+    pub name: String,
+    pub company: String,
+    pub owner: Option<String>,
+    pub tags: Vec<String>,
+    pub custom_fields: Map<String, Value>,
+    pub phones: Vec<CustomerPhone>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// One matched customer with the number that matched.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CustomerMatch {
+    pub id: i64,
+    pub name: String,
+    pub company: String,
+    pub phone: String,
+}
+
+/// The answer to "who is calling": the rule that matched and the customers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LookupResult {
+    pub rule: MatchRule,
+    pub outcome: MatchOutcome,
+    pub matches: Vec<CustomerMatch>,
+}
+
+/// What an import row did to the store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UpsertOutcome {
+    Inserted(i64),
+    Updated(i64),
+    Unchanged(i64),
+}
+
+/// Most customers a lookup returns: beyond this a chooser is useless anyway.
+const MAX_MATCHES: usize = 50;
+
+impl Store {
+    /// Creates a customer with its numbers and tags.
+    pub fn insert_customer(&self, c: &NewCustomer) -> Result<i64> {
+        if c.name.trim().is_empty() {
+            return Err(StoreError::Invalid("a customer needs a name".into()));
+        }
+        let now = now_ms();
+        self.conn
+            .prepare_cached(
+                "INSERT INTO customers (name, company, owner_user_id, custom_fields, created_at, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
+            )?
+            .execute(params![
+                c.name,
+                c.company,
+                c.owner_user_id,
+                Value::Object(c.custom_fields.clone()).to_string(),
+                now
+            ])?;
+        let id = self.conn.last_insert_rowid();
+        for (position, phone) in c.phones.iter().enumerate() {
+            self.insert_phone(id, position, phone)?;
+        }
+        for tag in &c.tags {
+            self.add_tag(id, tag)?;
+        }
+        Ok(id)
+    }
+
+    fn insert_phone(&self, customer_id: i64, position: usize, p: &NewPhone) -> Result<()> {
+        let n = &p.number;
+        self.conn
+            .prepare_cached(
+                "INSERT INTO customer_phones
+                   (customer_id, position, raw, e164, national, national_rev, country_code, extension, kind, label)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            )?
+            .execute(params![
+                customer_id,
+                position as i64,
+                n.raw,
+                n.e164,
+                n.national,
+                n.national_rev(),
+                n.country_code,
+                n.extension,
+                n.kind.as_str(),
+                p.label
+            ])?;
+        Ok(())
+    }
+
+    /// Adds a tag; returns whether it was new.
+    fn add_tag(&self, customer_id: i64, tag: &str) -> Result<bool> {
+        Ok(self
+            .conn
+            .prepare_cached(
+                "INSERT OR IGNORE INTO customer_tags (tag, customer_id) VALUES (?1, ?2)",
+            )?
+            .execute(params![tag, customer_id])?
+            > 0)
+    }
+
+    /// Creates the customer, or merges into the one with the same name that
+    /// already has one of these numbers: re-importing a file never duplicates.
+    pub fn upsert_customer(&self, c: &NewCustomer) -> Result<UpsertOutcome> {
+        let Some(existing) = self.find_by_name_and_phone(c)? else {
+            return self.insert_customer(c).map(UpsertOutcome::Inserted);
+        };
+        let mut changed = false;
+        let (company, owner, fields): (String, Option<i64>, String) = self
+            .conn
+            .prepare_cached(
+                "SELECT company, owner_user_id, custom_fields FROM customers WHERE id = ?1",
+            )?
+            .query_row([existing], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+        let mut merged: Map<String, Value> = serde_json::from_str(&fields).unwrap_or_default();
+        for (k, v) in &c.custom_fields {
+            if merged.get(k) != Some(v) {
+                merged.insert(k.clone(), v.clone());
+                changed = true;
+            }
+        }
+        let new_company = if c.company.is_empty() || c.company == company {
+            company
+        } else {
+            changed = true;
+            c.company.clone()
+        };
+        let new_owner = match c.owner_user_id {
+            Some(o) if Some(o) != owner => {
+                changed = true;
+                Some(o)
+            }
+            _ => owner,
+        };
+        let known: BTreeSet<(String, Option<String>)> = self
+            .conn
+            .prepare_cached(
+                "SELECT national_rev, extension FROM customer_phones WHERE customer_id = ?1",
+            )?
+            .query_map([existing], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<rusqlite::Result<_>>()?;
+        let mut position = known.len();
+        for p in &c.phones {
+            if !known.contains(&(p.number.national_rev(), p.number.extension.clone())) {
+                self.insert_phone(existing, position, p)?;
+                position += 1;
+                changed = true;
+            }
+        }
+        for tag in &c.tags {
+            changed |= self.add_tag(existing, tag)?;
+        }
+        if !changed {
+            return Ok(UpsertOutcome::Unchanged(existing));
+        }
+        self.conn
+            .prepare_cached(
+                "UPDATE customers SET company = ?2, owner_user_id = ?3, custom_fields = ?4, updated_at = ?5
+                 WHERE id = ?1",
+            )?
+            .execute(params![
+                existing,
+                new_company,
+                new_owner,
+                Value::Object(merged).to_string(),
+                now_ms()
+            ])?;
+        Ok(UpsertOutcome::Updated(existing))
+    }
+
+    fn find_by_name_and_phone(&self, c: &NewCustomer) -> Result<Option<i64>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT p.customer_id FROM customer_phones p JOIN customers c ON c.id = p.customer_id
+             WHERE p.national_rev = ?1 AND p.country_code IS ?2 AND c.name = ?3
+             ORDER BY p.customer_id LIMIT 1",
+        )?;
+        for p in &c.phones {
+            let found = stmt
+                .query_row(
+                    params![p.number.national_rev(), p.number.country_code, c.name],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            if found.is_some() {
+                return Ok(found);
+            }
+        }
+        Ok(None)
+    }
+
+    /// Finds the customers a number belongs to: exact E.164 first, then the
+    /// national number, then the last N digits, each only where it is safe.
+    pub fn lookup(&self, number: &Normalized, policy: &MatchPolicy) -> Result<LookupResult> {
+        if let Some(e164) = &number.e164 {
+            let matches = self.matches(
+                "SELECT c.id, c.name, c.company, p.raw FROM customer_phones p
+                 JOIN customers c ON c.id = p.customer_id
+                 WHERE p.e164 = ?1 ORDER BY c.id LIMIT ?2",
+                params![e164, MAX_MATCHES as i64],
+            )?;
+            if !matches.is_empty() {
+                return Ok(result(MatchRule::Exact, matches));
+            }
+        }
+        let rev = number.national_rev();
+        // Countries must agree where both are known; two complete E.164
+        // numbers that differ are different numbers, whatever their digits.
+        let matches = self.matches(
+            "SELECT c.id, c.name, c.company, p.raw FROM customer_phones p
+             JOIN customers c ON c.id = p.customer_id
+             WHERE p.national_rev = ?1
+               AND (p.country_code IS NULL OR ?2 IS NULL OR p.country_code = ?2)
+               AND (p.e164 IS NULL OR ?3 IS NULL)
+             ORDER BY c.id LIMIT ?4",
+            params![rev, number.country_code, number.e164, MAX_MATCHES as i64],
+        )?;
+        if !matches.is_empty() {
+            return Ok(result(MatchRule::National, matches));
+        }
+        if number.national.len() >= policy.suffix_digits {
+            let low = &rev[..policy.suffix_digits];
+            let high = next_prefix(low);
+            let matches = self.matches(
+                "SELECT c.id, c.name, c.company, p.raw FROM customer_phones p
+                 JOIN customers c ON c.id = p.customer_id
+                 WHERE p.national_rev >= ?1 AND p.national_rev < ?2
+                   AND (p.country_code IS NULL OR ?3 IS NULL OR p.country_code = ?3)
+                   AND (p.e164 IS NULL OR ?4 IS NULL)
+                 ORDER BY c.id LIMIT ?5",
+                params![
+                    low,
+                    high,
+                    number.country_code,
+                    number.e164,
+                    (policy.suffix_max_matches * 4 + 1) as i64
+                ],
+            )?;
+            if !matches.is_empty() && matches.len() <= policy.suffix_max_matches {
+                return Ok(result(MatchRule::Suffix, matches));
+            }
+        }
+        Ok(result(MatchRule::None, Vec::new()))
+    }
+
+    /// Runs a match query; one entry per customer, first matching number kept.
+    fn matches(&self, sql: &str, params: impl rusqlite::Params) -> Result<Vec<CustomerMatch>> {
+        let mut stmt = self.conn.prepare_cached(sql)?;
+        let mut rows = stmt.query(params)?;
+        let mut out: Vec<CustomerMatch> = Vec::new();
+        while let Some(r) = rows.next()? {
+            let id: i64 = r.get(0)?;
+            if out.last().map(|m| m.id) != Some(id) {
+                out.push(CustomerMatch {
+                    id,
+                    name: r.get(1)?,
+                    company: r.get(2)?,
+                    phone: r.get(3)?,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    /// One customer with numbers and tags.
+    pub fn customer(&self, id: i64) -> Result<Option<Customer>> {
+        let Some(mut c) = self
+            .conn
+            .prepare_cached(&format!("{CUSTOMER_SELECT} WHERE c.id = ?1"))?
+            .query_row([id], customer_from_row)
+            .optional()?
+        else {
+            return Ok(None);
+        };
+        c.phones = self
+            .conn
+            .prepare_cached(&format!(
+                "{PHONE_SELECT} WHERE customer_id = ?1 ORDER BY position, id"
+            ))?
+            .query_map([id], |r| phone_from_row(r).map(|(_, p)| p))?
+            .collect::<rusqlite::Result<_>>()?;
+        c.tags = self
+            .conn
+            .prepare_cached("SELECT tag FROM customer_tags WHERE customer_id = ?1 ORDER BY tag")?
+            .query_map([id], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(Some(c))
+    }
+
+    /// How many customers there are.
+    pub fn customer_count(&self) -> Result<u64> {
+        let n: i64 = self
+            .conn
+            .query_row("SELECT COUNT(*) FROM customers", [], |r| r.get(0))?;
+        Ok(n as u64)
+    }
+
+    /// Every custom-field key in use, sorted: the extra export columns.
+    pub fn custom_field_keys(&self) -> Result<Vec<String>> {
+        Ok(self
+            .conn
+            .prepare(
+                "SELECT DISTINCT j.key FROM customers, json_each(customers.custom_fields) AS j ORDER BY 1",
+            )?
+            .query_map([], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Streams every customer in id order, without holding them all in memory.
+    pub fn for_each_customer(&self, mut f: impl FnMut(Customer) -> Result<()>) -> Result<()> {
+        let mut cust_stmt = self
+            .conn
+            .prepare(&format!("{CUSTOMER_SELECT} ORDER BY c.id"))?;
+        let mut phone_stmt = self.conn.prepare(&format!(
+            "{PHONE_SELECT} ORDER BY customer_id, position, id"
+        ))?;
+        let mut tag_stmt = self
+            .conn
+            .prepare("SELECT customer_id, tag FROM customer_tags ORDER BY customer_id, tag")?;
+        let mut customers = cust_stmt.query([])?;
+        let mut phones = phone_stmt.query([])?;
+        let mut tags = tag_stmt.query([])?;
+        let mut next_phone = phones.next()?.map(phone_from_row).transpose()?;
+        let mut next_tag: Option<(i64, String)> = tags
+            .next()?
+            .map(|r| Ok::<_, rusqlite::Error>((r.get(0)?, r.get(1)?)))
+            .transpose()?;
+        while let Some(row) = customers.next()? {
+            let mut c = customer_from_row(row)?;
+            while let Some((cid, p)) = next_phone.take() {
+                if cid > c.id {
+                    next_phone = Some((cid, p));
+                    break;
+                }
+                if cid == c.id {
+                    c.phones.push(p);
+                }
+                next_phone = phones.next()?.map(phone_from_row).transpose()?;
+            }
+            while let Some((cid, t)) = next_tag.take() {
+                if cid > c.id {
+                    next_tag = Some((cid, t));
+                    break;
+                }
+                if cid == c.id {
+                    c.tags.push(t);
+                }
+                next_tag = tags
+                    .next()?
+                    .map(|r| Ok::<_, rusqlite::Error>((r.get(0)?, r.get(1)?)))
+                    .transpose()?;
+            }
+            f(c)?;
+        }
+        Ok(())
+    }
+}
+
+const CUSTOMER_SELECT: &str =
+    "SELECT c.id, c.name, c.company, u.username, c.custom_fields, c.created_at, c.updated_at
+     FROM customers c LEFT JOIN users u ON u.id = c.owner_user_id";
+
+const PHONE_SELECT: &str =
+    "SELECT customer_id, raw, e164, national, extension, kind, label FROM customer_phones";
+
+fn customer_from_row(r: &Row<'_>) -> rusqlite::Result<Customer> {
+    let fields: String = r.get(4)?;
+    Ok(Customer {
+        id: r.get(0)?,
+        name: r.get(1)?,
+        company: r.get(2)?,
+        owner: r.get(3)?,
+        tags: Vec::new(),
+        custom_fields: serde_json::from_str(&fields).unwrap_or_default(),
+        phones: Vec::new(),
+        created_at: r.get(5)?,
+        updated_at: r.get(6)?,
+    })
+}
+
+fn phone_from_row(r: &Row<'_>) -> rusqlite::Result<(i64, CustomerPhone)> {
+    let kind: String = r.get(5)?;
+    Ok((
+        r.get(0)?,
+        CustomerPhone {
+            raw: r.get(1)?,
+            e164: r.get(2)?,
+            national: r.get(3)?,
+            extension: r.get(4)?,
+            kind: kind.parse().unwrap_or(NumberKind::Unknown),
+            label: r.get(6)?,
+        },
+    ))
+}
+
+fn result(rule: MatchRule, matches: Vec<CustomerMatch>) -> LookupResult {
+    LookupResult {
+        rule,
+        outcome: MatchOutcome::of(matches.len()),
+        matches,
+    }
+}
+
+/// The smallest string greater than every string starting with `prefix`
+/// (digits only, so bumping the last byte never overflows past ASCII).
+fn next_prefix(prefix: &str) -> String {
+    let mut bytes = prefix.as_bytes().to_vec();
+    if let Some(last) = bytes.last_mut() {
+        *last += 1;
+    }
+    String::from_utf8(bytes).unwrap_or_default()
+}

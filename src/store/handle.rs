@@ -1,0 +1,52 @@
+//! Async access to the store: one thread owns the connection and runs the
+//! jobs sent to it in order, so the tokio runtime never waits on SQLite.
+
+use super::{Result, Store, StoreError};
+use std::path::Path;
+use std::sync::mpsc;
+use tokio::sync::oneshot;
+
+type Job = Box<dyn FnOnce(&Store) + Send>;
+
+/// A cloneable handle to a store running on its own thread.
+#[derive(Clone)]
+pub struct StoreHandle {
+    jobs: mpsc::Sender<Job>,
+}
+
+impl StoreHandle {
+    /// Opens the store at `path` on a new thread.
+    pub fn open(path: &Path) -> Result<StoreHandle> {
+        let store = Store::open(path)?;
+        Ok(Self::spawn(store))
+    }
+
+    /// Moves an opened store onto its own thread.
+    pub fn spawn(store: Store) -> StoreHandle {
+        let (jobs, rx) = mpsc::channel::<Job>();
+        std::thread::Builder::new()
+            .name("callpop-store".into())
+            .spawn(move || {
+                for job in rx {
+                    job(&store);
+                }
+            })
+            .expect("spawn store thread");
+        StoreHandle { jobs }
+    }
+
+    /// Runs `f` on the store thread and returns its result.
+    pub async fn call<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Store) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let (tx, rx) = oneshot::channel();
+        self.jobs
+            .send(Box::new(move |store| {
+                let _ = tx.send(f(store));
+            }))
+            .map_err(|_| StoreError::Invalid("the store thread has stopped".into()))?;
+        rx.await
+            .map_err(|_| StoreError::Invalid("the store thread has stopped".into()))?
+    }
+}
