@@ -57,6 +57,23 @@ impl NumberKind {
     }
 }
 
+/// Kinds that may reach us without their area code or with digits missing
+/// in front, so that a suffix match on them can be right. Mobiles, service
+/// and 400/800 numbers always arrive whole.
+pub const MAYBE_INCOMPLETE: [NumberKind; 4] = [
+    NumberKind::FixedLine,
+    NumberKind::Local,
+    NumberKind::Other,
+    NumberKind::Unknown,
+];
+
+impl NumberKind {
+    /// See [`MAYBE_INCOMPLETE`].
+    pub fn may_be_incomplete(self) -> bool {
+        MAYBE_INCOMPLETE.contains(&self)
+    }
+}
+
 impl FromStr for NumberKind {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
@@ -282,7 +299,15 @@ impl Normalizer {
                 .ok_or_else(|| NumberError::Invalid(format!("+{digits} is not a valid number")));
         }
         if let Some(n) = self.parse_valid(digits) {
-            return Ok(n);
+            // Dialled nationally, an area code always follows the trunk 0, so
+            // a Chinese number starting with 1 is a mobile (or a service code),
+            // never Beijing's 10 without its 0.
+            let cn_bare_one = self.settings.region == country::Id::CN
+                && digits.starts_with('1')
+                && n.kind != NumberKind::Mobile;
+            if !cn_bare_one {
+                return Ok(n);
+            }
         }
         for prefix in &self.settings.strip_prefixes {
             if let Some(rest) = digits.strip_prefix(prefix.as_str()) {
@@ -317,7 +342,7 @@ impl Normalizer {
             })
         };
         // Emergency and carrier/government short codes: 110, 10086, 12345.
-        if first == b'1' && (3..=5).contains(&len) {
+        if first == b'1' && (len == 3 || len == 5) {
             return service(NumberKind::Service);
         }
         // 95xxx / 96xxx service numbers (95588, 95105105): these ranges are

@@ -19,6 +19,8 @@ use std::time::{Duration, Instant};
 /// Rows written per transaction: large enough to amortise the commit,
 /// small enough that a crash loses little.
 const BATCH_ROWS: usize = 5_000;
+/// How many non-blank rows may stand above the header (titles, dates).
+const HEADER_SEARCH_ROWS: usize = 20;
 
 /// A problem with one row, addressed as the user's editor shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -242,26 +244,49 @@ pub fn import_file(
         encoding: table.encoding.to_string(),
         ..ImportReport::default()
     };
-    // The first non-blank row is the header.
-    let header = loop {
+    // The header is the first row naming a name and a phone column; exports
+    // often put a title or a date above it.
+    let mut skipped_above = Vec::new();
+    let (header, columns) = loop {
         match table.next() {
-            None => bail!("{file}: no header row (the file is empty)"),
+            None => bail!(
+                "{file}: no header row found; the first rows should include {}",
+                expected_headers()
+            ),
             Some(Err(e)) => report.errors.push(RowIssue {
                 row: e.row,
                 message: e.message,
             }),
             Some(Ok(r)) if r.cells.iter().all(|c| c.trim().is_empty()) => report.blank += 1,
-            Some(Ok(r)) => break r,
+            Some(Ok(r)) => {
+                let columns = map_headers(&r.cells);
+                if columns.contains(&Column::Name)
+                    && columns.iter().any(|c| matches!(c, Column::Phone(_)))
+                {
+                    break (r, columns);
+                }
+                skipped_above.push(r);
+                if skipped_above.len() >= HEADER_SEARCH_ROWS {
+                    let first = &skipped_above[0];
+                    bail!(
+                        "{file}:{}: no header row in the first {HEADER_SEARCH_ROWS} rows (first row: {:?}); the header should include {}",
+                        first.row,
+                        first.cells,
+                        expected_headers()
+                    );
+                }
+            }
         }
     };
-    let columns = map_headers(&header.cells);
-    if !columns.contains(&Column::Name) || !columns.iter().any(|c| matches!(c, Column::Phone(_))) {
-        bail!(
-            "{file}:{}: header row {:?} lacks {}",
-            header.row,
-            header.cells,
-            expected_headers()
-        );
+    for r in skipped_above {
+        report.warnings.push(RowIssue {
+            row: r.row,
+            message: format!(
+                "above the header row {}, ignored: {:?}",
+                header.row,
+                r.cells.join(" ").trim()
+            ),
+        });
     }
     if let Some(p) = progress {
         p.set_length(table.total);

@@ -4,6 +4,7 @@
 use anyhow::{bail, Context, Result};
 use calamine::{Data, Reader};
 use encoding_rs::Encoding;
+use std::collections::VecDeque;
 use std::fs::File;
 use std::io::{BufReader, Read};
 use std::path::Path;
@@ -80,6 +81,83 @@ impl<R: Read> Read for Counting<R> {
     }
 }
 
+/// Remembers where the newlines of the decoded text are, so that the end of
+/// a record becomes the line number an editor shows. The csv crate's own
+/// line numbers and record start offsets go wrong around blank lines and
+/// CRLF endings; the reader's position after a record is exact. CR bytes are
+/// dropped (CRLF becomes LF). Holds only the newlines read ahead of the
+/// current record.
+struct LineCounting<R> {
+    inner: R,
+    offset: u64,
+    newlines: VecDeque<u64>,
+    lines_before: usize,
+    last_newline: Option<u64>,
+}
+
+impl<R> LineCounting<R> {
+    fn new(inner: R) -> Self {
+        LineCounting {
+            inner,
+            offset: 0,
+            newlines: VecDeque::new(),
+            lines_before: 0,
+            last_newline: None,
+        }
+    }
+
+    /// The 1-based line on which the text ending at `end` (exclusive) ends:
+    /// a record that ends with its newline ends on that newline's line.
+    /// Offsets must come in increasing order.
+    fn line_ending_at(&mut self, end: u64) -> usize {
+        let mut last = None;
+        while self.newlines.front().is_some_and(|&n| n < end) {
+            last = self.newlines.pop_front();
+            self.lines_before += 1;
+        }
+        let ends_with_newline = match last {
+            Some(n) => n + 1 == end,
+            None => self.last_newline.is_some_and(|n| n + 1 == end),
+        };
+        if let Some(n) = last {
+            self.last_newline = Some(n);
+        }
+        if ends_with_newline {
+            self.lines_before
+        } else {
+            self.lines_before + 1
+        }
+    }
+}
+
+impl<R: Read> Read for LineCounting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        loop {
+            let n = self.inner.read(buf)?;
+            if n == 0 {
+                return Ok(0);
+            }
+            let mut kept = 0;
+            for i in 0..n {
+                let b = buf[i];
+                if b == b'\r' {
+                    continue;
+                }
+                if b == b'\n' {
+                    self.newlines.push_back(self.offset + kept as u64);
+                }
+                buf[kept] = b;
+                kept += 1;
+            }
+            self.offset += kept as u64;
+            // A read of nothing but CRs must not look like the end of the file.
+            if kept > 0 {
+                return Ok(kept);
+            }
+        }
+    }
+}
+
 /// How much of the file the encoding guess looks at.
 const SNIFF_BYTES: usize = 1 << 20;
 
@@ -137,29 +215,29 @@ fn open_csv(path: &Path) -> Result<Table> {
         .flexible(true)
         .delimiter(delimiter)
         .buffer_capacity(1 << 16)
-        .from_reader(decoder);
+        .from_reader(LineCounting::new(decoder));
     let mut record = csv::StringRecord::new();
-    let mut index = 0usize;
     let mut failed = false;
     let rows = std::iter::from_fn(move || {
         if failed {
             return None;
         }
-        index += 1;
         match reader.read_record(&mut record) {
             Ok(false) => None,
             Ok(true) => {
-                let row = record
-                    .position()
-                    .map(|p| p.line() as usize)
-                    .unwrap_or(index);
+                // The line the record ends on, less the newlines inside its
+                // quoted cells, is the line it starts on.
+                let end = reader.position().byte();
+                let inner: usize = record.iter().map(|c| c.matches('\n').count()).sum();
+                let row = reader.get_mut().line_ending_at(end) - inner;
                 Some(Ok(SheetRow {
                     row,
                     cells: record.iter().map(str::to_string).collect(),
                 }))
             }
             Err(e) => {
-                let row = e.position().map(|p| p.line() as usize).unwrap_or(index);
+                let end = reader.position().byte();
+                let row = reader.get_mut().line_ending_at(end);
                 let message = match e.kind() {
                     csv::ErrorKind::Utf8 { .. } => {
                         "not valid text in the file's encoding; row skipped".to_string()
@@ -255,6 +333,25 @@ mod tests {
             detect_encoding(&text[..text.len() - 1], false),
             encoding_rs::UTF_8
         );
+    }
+
+    #[test]
+    fn line_numbers_survive_crlf_blank_lines_and_quoted_newlines() {
+        let data = "h1,h2\r\nA,1\r\n,,\r\n\r\nC,\"x\r\ny\"\r\nD,4";
+        let mut reader = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .from_reader(LineCounting::new(data.as_bytes()));
+        let mut record = csv::StringRecord::new();
+        let mut lines = Vec::new();
+        while reader.read_record(&mut record).unwrap() {
+            let end = reader.position().byte();
+            let inner: usize = record.iter().map(|c| c.matches('\n').count()).sum();
+            let line = reader.get_mut().line_ending_at(end) - inner;
+            lines.push((record[0].to_string(), line));
+        }
+        let expect = [("h1", 1), ("A", 2), ("", 3), ("C", 5), ("D", 7)];
+        assert_eq!(lines, expect.map(|(a, b)| (a.to_string(), b)));
     }
 
     #[test]

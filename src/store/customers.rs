@@ -1,11 +1,14 @@
 //! Customers, their numbers and tags; number lookup; the import upsert.
 
 use super::{now_ms, Result, Store, StoreError};
-use crate::phone::{MatchOutcome, MatchPolicy, MatchRule, Normalized, NumberKind};
+use crate::phone::{
+    MatchOutcome, MatchPolicy, MatchRule, Normalized, NumberKind, MAYBE_INCOMPLETE,
+};
 use rusqlite::{params, OptionalExtension, Row};
 use serde::Serialize;
 use serde_json::{Map, Value};
 use std::collections::BTreeSet;
+use std::sync::LazyLock;
 
 /// A number to store with a customer.
 #[derive(Debug, Clone)]
@@ -75,6 +78,25 @@ pub enum UpsertOutcome {
     Updated(i64),
     Unchanged(i64),
 }
+
+/// The suffix rule's query: a prefix range on the reversed national number,
+/// limited to the kinds that may arrive incomplete.
+static SUFFIX_SQL: LazyLock<String> = LazyLock::new(|| {
+    let kinds: Vec<String> = MAYBE_INCOMPLETE
+        .iter()
+        .map(|k| format!("'{}'", k.as_str()))
+        .collect();
+    format!(
+        "SELECT c.id, c.name, c.company, p.raw FROM customer_phones p
+         JOIN customers c ON c.id = p.customer_id
+         WHERE p.national_rev >= ?1 AND p.national_rev < ?2
+           AND (p.country_code IS NULL OR ?3 IS NULL OR p.country_code = ?3)
+           AND (p.e164 IS NULL OR ?4 IS NULL)
+           AND p.kind IN ({})
+         ORDER BY c.id LIMIT ?5",
+        kinds.join(", ")
+    )
+});
 
 /// Most customers a lookup returns: beyond this a chooser is useless anyway.
 const MAX_MATCHES: usize = 50;
@@ -260,16 +282,13 @@ impl Store {
         if !matches.is_empty() {
             return Ok(result(MatchRule::National, matches));
         }
-        if number.national.len() >= policy.suffix_digits {
+        // A shared tail is evidence only between numbers that may arrive
+        // incomplete (see phone::MAYBE_INCOMPLETE).
+        if number.national.len() >= policy.suffix_digits && number.kind.may_be_incomplete() {
             let low = &rev[..policy.suffix_digits];
             let high = next_prefix(low);
             let matches = self.matches(
-                "SELECT c.id, c.name, c.company, p.raw FROM customer_phones p
-                 JOIN customers c ON c.id = p.customer_id
-                 WHERE p.national_rev >= ?1 AND p.national_rev < ?2
-                   AND (p.country_code IS NULL OR ?3 IS NULL OR p.country_code = ?3)
-                   AND (p.e164 IS NULL OR ?4 IS NULL)
-                 ORDER BY c.id LIMIT ?5",
+                &SUFFIX_SQL,
                 params![
                     low,
                     high,

@@ -1,0 +1,315 @@
+//! Import of deliberately messy spreadsheets (GBK CSV, XLSX with a title row,
+//! blank rows, bad numbers, duplicates, Chinese headers), re-import without
+//! duplicates, and export → import round trips.
+
+use callpop::customers::{self, ExportFormat, ImportReport};
+use callpop::phone::{Normalizer, NormalizerSettings};
+use callpop::store::{Role, Store};
+use std::path::{Path, PathBuf};
+
+/// A GBK CSV as Chinese Excel writes it, with every kind of bad row.
+/// Line numbers in the comments are the rows the report must name.
+const MESSY_CSV: &str = "客户名称,手机,办公电话,公司,分组,负责人,地址\r
+王伟,138 1234 5678,010-65528888,华信科技有限公司,VIP、老客户,lisi,北京市朝阳区\r
+李娜,13912345678/13987654321,,东方贸易有限公司,新客户,zhangsan,上海\r
+,,,,,,\r
+\r
+张敏,abc,,,,,\r
+陈静,1381234567,,,,,\r
+,13700001111,,,,,\r
+刘强,,,,,,\r
+王伟,13812345678,,华信科技有限公司,VIP,,北京市朝阳区\r
+杨洋,0755-86013388 转 8001,,恒达机械有限公司,,,深圳\r
+黄磊,1.38123E+10,,,,,\r
+赵军,13612345678,abc123,,,,\r
+周杰,+852 2123 4567,,,,,\r
+吴娟,13512345678,,\"瑞丰食品, 有限公司\",,,\"多行\r
+地址\"\r
+徐涛,13312345678,,,,,\r
+";
+
+fn normalizer() -> Normalizer {
+    Normalizer::new(NormalizerSettings::default())
+}
+
+fn store_in(dir: &Path, name: &str) -> Store {
+    let store = Store::open(&dir.join(name)).unwrap();
+    store
+        .add_user("lisi", "李四", Role::Agent, None, None)
+        .unwrap();
+    store
+}
+
+fn write_gbk_csv(dir: &Path) -> PathBuf {
+    let (bytes, _, unmappable) = encoding_rs::GBK.encode(MESSY_CSV);
+    assert!(!unmappable);
+    let path = dir.join("客户.csv");
+    std::fs::write(&path, bytes).unwrap();
+    path
+}
+
+fn import(store: &Store, path: &Path) -> ImportReport {
+    customers::import_file(store, &normalizer(), path, None).unwrap()
+}
+
+fn error_rows(report: &ImportReport) -> Vec<usize> {
+    report.errors.iter().map(|e| e.row).collect()
+}
+
+#[test]
+fn messy_gbk_csv_imports_good_rows_and_reports_bad_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store_in(dir.path(), "a.db");
+    let path = write_gbk_csv(dir.path());
+    let report = import(&store, &path);
+    assert_eq!(report.encoding, "GBK");
+    assert_eq!(
+        error_rows(&report),
+        vec![6, 7, 8, 9, 12],
+        "{:#?}",
+        report.errors
+    );
+    assert!(
+        report.errors[0].message.contains("\"abc\""),
+        "{:?}",
+        report.errors[0]
+    );
+    assert!(
+        report.errors[1].message.contains("11 digits"),
+        "{:?}",
+        report.errors[1]
+    );
+    assert_eq!(report.errors[2].message, "no customer name");
+    assert_eq!(report.errors[3].message, "no phone number");
+    assert!(report.errors[4].message.contains("scientific notation"));
+    let warnings: Vec<(usize, bool)> = report
+        .warnings
+        .iter()
+        .map(|w| {
+            (
+                w.row,
+                w.message.contains("zhangsan") || w.message.contains("abc123"),
+            )
+        })
+        .collect();
+    assert_eq!(
+        warnings,
+        vec![(3, true), (13, true)],
+        "{:#?}",
+        report.warnings
+    );
+    assert_eq!(
+        (report.inserted, report.updated, report.unchanged),
+        (7, 0, 1)
+    );
+    // The `,,,,,,` row; the csv reader skips a fully empty line by itself.
+    assert_eq!(report.blank, 1);
+    assert_eq!(store.customer_count().unwrap(), 7);
+    let lines = report.issue_lines();
+    assert!(
+        lines[0]
+            .ends_with("客户.csv:6: bad number \"abc\" in column 手机: unexpected character 'a'"),
+        "{lines:?}"
+    );
+
+    // What landed is right in every field.
+    let wang = store.customer(1).unwrap().unwrap();
+    assert_eq!(wang.name, "王伟");
+    assert_eq!(wang.company, "华信科技有限公司");
+    assert_eq!(wang.owner.as_deref(), Some("lisi"));
+    assert_eq!(wang.tags, vec!["VIP", "老客户"]);
+    assert_eq!(wang.custom_fields["地址"], "北京市朝阳区");
+    let numbers: Vec<_> = wang
+        .phones
+        .iter()
+        .map(|p| (p.raw.as_str(), p.label.as_deref()))
+        .collect();
+    assert_eq!(
+        numbers,
+        vec![
+            ("138 1234 5678", Some("手机")),
+            ("010-65528888", Some("办公电话"))
+        ]
+    );
+    let li = store.customer(2).unwrap().unwrap();
+    assert_eq!(li.phones.len(), 2, "two numbers in one cell");
+    assert_eq!(li.owner, None);
+    let wu = store.customer(6).unwrap().unwrap();
+    assert_eq!(wu.company, "瑞丰食品, 有限公司");
+    assert_eq!(wu.custom_fields["地址"], "多行\n地址");
+    let yang = store.customer(3).unwrap().unwrap();
+    assert_eq!(yang.phones[0].extension.as_deref(), Some("8001"));
+
+    // The second import changes nothing.
+    let again = import(&store, &path);
+    assert_eq!((again.inserted, again.updated, again.unchanged), (0, 0, 8));
+    assert_eq!(error_rows(&again), error_rows(&report));
+    assert_eq!(store.customer_count().unwrap(), 7);
+
+    let audit = store.recent_audit(5).unwrap();
+    assert_eq!(audit[0].1, "customers.import");
+    assert_eq!(audit[0].3["inserted"], 0);
+    assert_eq!(audit[1].3["inserted"], 7);
+}
+
+#[test]
+fn changed_rows_update_instead_of_duplicating() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store_in(dir.path(), "a.db");
+    let first = dir.path().join("v1.csv");
+    std::fs::write(&first, "name,phone,company\n王伟,13812345678,华信\n").unwrap();
+    assert_eq!(import(&store, &first).inserted, 1);
+    let second = dir.path().join("v2.csv");
+    std::fs::write(
+        &second,
+        "name,phone,phone 2,company\n王伟,+86 138 1234 5678,13900001111,华信科技\n王伟,13700002222,,别的公司\n",
+    )
+    .unwrap();
+    let report = import(&store, &second);
+    // Same name and number: merged. Same name, other number: another person.
+    assert_eq!((report.inserted, report.updated), (1, 1));
+    let wang = store.customer(1).unwrap().unwrap();
+    assert_eq!(wang.company, "华信科技");
+    assert_eq!(wang.phones.len(), 2);
+}
+
+fn write_messy_xlsx(dir: &Path) -> PathBuf {
+    let mut book = rust_xlsxwriter::Workbook::new();
+    let sheet = book.add_worksheet();
+    sheet.write_string(0, 0, "客户名单（2026年11月）").unwrap();
+    for (col, h) in ["姓名", "联系电话", "公司名称", "标签", "备注"]
+        .iter()
+        .enumerate()
+    {
+        sheet.write_string(2, col as u16, *h).unwrap();
+    }
+    // Row 4: the phone typed into a number cell.
+    sheet.write_string(3, 0, "王伟").unwrap();
+    sheet.write_number(3, 1, 13812345678.0).unwrap();
+    sheet.write_string(3, 2, "华信科技有限公司").unwrap();
+    sheet.write_string(3, 3, "VIP").unwrap();
+    // Row 5 blank. Row 6: a bad number.
+    sheet.write_string(5, 0, "张敏").unwrap();
+    sheet.write_string(5, 1, "12-34").unwrap();
+    // Row 7: full-width digits and a landline.
+    sheet.write_string(6, 0, "李娜").unwrap();
+    sheet
+        .write_string(6, 1, "０２１－６４３８１２３４")
+        .unwrap();
+    sheet.write_number(6, 4, 42.0).unwrap();
+    // Row 8: duplicate of row 4 in another format.
+    sheet.write_string(7, 0, "王伟").unwrap();
+    sheet.write_string(7, 1, "+86 138-1234-5678").unwrap();
+    // Row 9: no name.
+    sheet.write_number(8, 1, 13900001111.0).unwrap();
+    // Row 10: good.
+    sheet.write_string(9, 0, "Alice Chan").unwrap();
+    sheet.write_string(9, 1, "+852 9123 4567").unwrap();
+    let path = dir.join("messy.xlsx");
+    book.save(&path).unwrap();
+    path
+}
+
+#[test]
+fn messy_xlsx_imports_good_rows_and_reports_bad_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store_in(dir.path(), "x.db");
+    let path = write_messy_xlsx(dir.path());
+    let report = import(&store, &path);
+    assert_eq!(error_rows(&report), vec![6, 9], "{:#?}", report.errors);
+    assert_eq!((report.inserted, report.unchanged), (3, 1));
+    assert_eq!(
+        report.warnings.len(),
+        1,
+        "the title row: {:#?}",
+        report.warnings
+    );
+    assert_eq!(report.warnings[0].row, 1);
+    let wang = store.customer(1).unwrap().unwrap();
+    assert_eq!(wang.phones[0].e164.as_deref(), Some("+8613812345678"));
+    let li = store.customer(2).unwrap().unwrap();
+    assert_eq!(li.phones[0].e164.as_deref(), Some("+862164381234"));
+    assert_eq!(li.custom_fields["备注"], "42");
+    let again = import(&store, &path);
+    assert_eq!(again.inserted, 0);
+    assert_eq!(store.customer_count().unwrap(), 3);
+}
+
+#[test]
+fn export_then_import_round_trips() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let source = store_in(d, "source.db");
+    import(&source, &write_gbk_csv(d));
+    // The sheet's 王伟 has the CSV's 王伟's number: merged, so 7 + 2 customers.
+    let from_sheet = import(&source, &write_messy_xlsx(d));
+    assert_eq!(
+        (
+            from_sheet.inserted,
+            from_sheet.updated,
+            from_sheet.unchanged
+        ),
+        (2, 0, 2)
+    );
+    let csv1 = d.join("export1.csv");
+    let xlsx1 = d.join("export1.xlsx");
+    assert_eq!(
+        customers::export(&source, ExportFormat::Csv, &csv1).unwrap(),
+        9
+    );
+    assert_eq!(
+        customers::export(&source, ExportFormat::Xlsx, &xlsx1).unwrap(),
+        9
+    );
+
+    for (name, file) in [("from_csv.db", &csv1), ("from_xlsx.db", &xlsx1)] {
+        let copy = store_in(d, name);
+        let report = import(&copy, file);
+        assert!(report.errors.is_empty(), "{name}: {:#?}", report.errors);
+        assert!(report.warnings.is_empty(), "{name}: {:#?}", report.warnings);
+        assert_eq!(report.inserted, 9);
+        let csv2 = d.join(format!("{name}.csv"));
+        customers::export(&copy, ExportFormat::Csv, &csv2).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(&csv1).unwrap(),
+            std::fs::read_to_string(&csv2).unwrap(),
+            "{name}"
+        );
+        let records = |s: &Store| {
+            (1..=9)
+                .map(|id| {
+                    let c = s.customer(id).unwrap().unwrap();
+                    (
+                        c.name,
+                        c.company,
+                        c.owner,
+                        c.tags,
+                        c.custom_fields,
+                        c.phones
+                            .iter()
+                            .map(|p| (p.e164.clone(), p.national.clone(), p.extension.clone()))
+                            .collect::<Vec<_>>(),
+                    )
+                })
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(records(&source), records(&copy), "{name}");
+    }
+    // Importing the export into its own source changes nothing.
+    let report = import(&source, &csv1);
+    assert_eq!(
+        (report.inserted, report.updated, report.unchanged),
+        (0, 0, 9)
+    );
+}
+
+#[test]
+fn a_file_without_the_needed_columns_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store_in(dir.path(), "a.db");
+    let path = dir.path().join("wrong.csv");
+    std::fs::write(&path, "编号,地址\n1,北京\n").unwrap();
+    let e = customers::import_file(&store, &normalizer(), &path, None).unwrap_err();
+    assert!(e.to_string().contains("no header row"), "{e}");
+    assert_eq!(store.customer_count().unwrap(), 0);
+}
