@@ -1,0 +1,218 @@
+//! The `callpop` binary as an administrator uses it.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+fn callpop(dir: &Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_callpop"));
+    c.current_dir(dir)
+        .env_remove("RUST_LOG")
+        .env("HOME", dir)
+        .env("XDG_DATA_HOME", dir.join("xdg"));
+    for (k, _) in std::env::vars() {
+        if k.starts_with("CALLPOP_") {
+            c.env_remove(k);
+        }
+    }
+    c
+}
+
+fn run(cmd: &mut Command) -> Output {
+    cmd.output().expect("run callpop")
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+#[test]
+fn help_lists_every_subcommand_and_each_has_help() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(callpop(dir.path()).arg("--help"));
+    assert!(out.status.success());
+    let help = text(&out.stdout);
+    for sub in ["serve", "demo", "customers", "config"] {
+        assert!(help.contains(sub), "--help lacks {sub}: {help}");
+    }
+    assert!(help.contains("CALLPOP_"), "env vars are explained");
+    for sub in [
+        &["serve"][..],
+        &["demo"],
+        &["customers"],
+        &["customers", "import"],
+        &["customers", "export"],
+        &["customers", "lookup"],
+        &["config"],
+        &["config", "check"],
+        &["config", "show"],
+    ] {
+        let out = run(callpop(dir.path()).args(sub).arg("--help"));
+        assert!(out.status.success(), "{sub:?} --help");
+        assert!(text(&out.stdout).contains("Usage"), "{sub:?}");
+    }
+}
+
+#[test]
+fn a_bad_config_names_file_line_and_key_and_exits_non_zero() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("callpop.toml");
+    std::fs::write(&cfg, "[phone]\nregion = \"CN\"\nsuffix_digits = 99\n").unwrap();
+    let out = run(callpop(dir.path())
+        .args(["--config"])
+        .arg(&cfg)
+        .args(["config", "check"]));
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(err.contains(&cfg.display().to_string()), "{err}");
+    assert!(err.contains("line 3"), "{err}");
+    assert!(err.contains("phone.suffix_digits"), "{err}");
+    assert!(err.contains("between 4 and 15"), "{err}");
+
+    let out = run(callpop(dir.path())
+        .env("CALLPOP_SERVER__LISTEN", "not-an-address")
+        .args(["config", "check"]));
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("CALLPOP_SERVER__LISTEN") && err.contains("server.listen"),
+        "{err}"
+    );
+}
+
+#[test]
+fn the_documented_example_config_is_valid() {
+    let dir = tempfile::tempdir().unwrap();
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/callpop.toml");
+    let out = run(callpop(dir.path())
+        .arg("--config")
+        .arg(&example)
+        .args(["config", "check"]));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+}
+
+#[test]
+fn flags_win_over_environment_over_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("callpop.toml");
+    std::fs::write(
+        &cfg,
+        "[phone]\nsuffix_digits = 6\n[server]\nlisten = \"127.0.0.1:9000\"\n",
+    )
+    .unwrap();
+    let show = |extra: &[&str], env: &[(&str, &str)]| {
+        let mut c = callpop(dir.path());
+        c.arg("--config").arg(&cfg);
+        for (k, v) in env {
+            c.env(k, v);
+        }
+        let out = run(c.args(["config", "show"]).args(extra));
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        text(&out.stdout)
+    };
+    assert!(show(&[], &[]).contains("suffix_digits = 6"));
+    assert!(show(&[], &[("CALLPOP_PHONE__SUFFIX_DIGITS", "7")]).contains("suffix_digits = 7"));
+    let both = show(
+        &["--set", "phone.suffix_digits=9"],
+        &[("CALLPOP_PHONE__SUFFIX_DIGITS", "7")],
+    );
+    assert!(both.contains("suffix_digits = 9"), "{both}");
+    assert!(
+        show(&["--db", "/tmp/x.db"], &[("CALLPOP_DB", "/tmp/y.db")]).contains("db = \"/tmp/x.db\"")
+    );
+}
+
+#[test]
+fn import_lookup_and_export_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(
+        d.join("in.csv"),
+        "姓名,手机,公司\n王伟,138 1234 5678,华信科技\n坏行,abc,\n",
+    )
+    .unwrap();
+    let db = d.join("c.db");
+    let out = run(callpop(d)
+        .arg("--db")
+        .arg(&db)
+        .args(["customers", "import", "in.csv"]));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let report = text(&out.stdout);
+    assert!(report.contains("in.csv:3: bad number \"abc\""), "{report}");
+    assert!(report.contains("1 new"), "{report}");
+
+    let out = run(callpop(d).env("CALLPOP_DB", &db).args([
+        "customers",
+        "lookup",
+        "+86 138-1234-5678",
+        "--json",
+    ]));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["query"], "+86 138-1234-5678");
+    assert_eq!(v["normalized"], "+8613812345678");
+    assert_eq!(v["rule"], "exact");
+    assert_eq!(v["matches"][0]["name"], "王伟");
+    assert_eq!(v["matches"][0]["company"], "华信科技");
+    assert_eq!(v["matches"][0]["phone"], "138 1234 5678");
+    assert!(v["matches"][0]["id"].is_i64());
+
+    let out =
+        run(callpop(d)
+            .arg("--db")
+            .arg(&db)
+            .args(["customers", "lookup", "Private", "--json"]));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (v["rule"].as_str(), v["normalized"].is_null()),
+        (Some("none"), true)
+    );
+
+    for format in ["csv", "xlsx"] {
+        let file = d.join(format!("out.{format}"));
+        let out = run(callpop(d)
+            .arg("--db")
+            .arg(&db)
+            .args(["customers", "export", "--format", format, "-o"])
+            .arg(&file));
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        assert!(text(&out.stdout).contains("exported 1 customers"));
+        assert!(std::fs::metadata(&file).unwrap().len() > 0);
+    }
+}
+
+#[test]
+fn demo_starts_seeds_and_answers_health() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = callpop(dir.path())
+        .arg("--data-dir")
+        .arg(dir.path())
+        .args(["demo", "--listen", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut addr = None;
+    for line in lines.by_ref().take(10) {
+        let line = line.unwrap();
+        if let Some(rest) = line.split("listening on http://").nth(1) {
+            addr = rest.split('/').next().map(str::to_string);
+            break;
+        }
+    }
+    let addr = addr.expect("demo prints where it listens");
+    let mut stream = std::net::TcpStream::connect(&addr).unwrap();
+    stream
+        .write_all(b"GET /healthz HTTP/1.0\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let body = response.split("\r\n\r\n").nth(1).unwrap();
+    let v: serde_json::Value = serde_json::from_str(body).unwrap();
+    assert_eq!(v["status"], "ok");
+    assert_eq!(v["customers"], 500);
+    assert!(dir.path().join("demo/callpop.db").exists());
+}

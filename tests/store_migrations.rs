@@ -1,0 +1,96 @@
+//! The store's schema life cycle on real SQLite files.
+
+use callpop::store::{known_schema_version, Store, StoreError};
+
+#[test]
+fn fresh_database_is_migrated_and_in_wal_mode() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("nested/dir/callpop.db");
+    let store = Store::open(&path).unwrap();
+    assert_eq!(store.schema_version().unwrap(), known_schema_version());
+    drop(store);
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let mode: String = conn
+        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(mode, "wal");
+    let recorded: Vec<(u32, String)> = conn
+        .prepare("SELECT version, name FROM schema_migrations ORDER BY version")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(recorded[0], (1, "0001_init.sql".to_string()));
+    for table in [
+        "customers",
+        "customer_phones",
+        "customer_tags",
+        "users",
+        "calls",
+        "work_order_forms",
+        "work_order_form_fields",
+        "work_orders",
+        "audit_log",
+    ] {
+        let n: i64 = conn
+            .query_row(
+                "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = ?1",
+                [table],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(n, 1, "table {table}");
+    }
+}
+
+#[test]
+fn reopening_applies_nothing_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("callpop.db");
+    drop(Store::open(&path).unwrap());
+    let store = Store::open(&path).unwrap();
+    assert_eq!(store.schema_version().unwrap(), known_schema_version());
+    drop(store);
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let n: i64 = conn
+        .query_row("SELECT COUNT(*) FROM schema_migrations", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(n as u32, known_schema_version());
+}
+
+#[test]
+fn a_database_from_a_newer_callpop_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("callpop.db");
+    drop(Store::open(&path).unwrap());
+    let newer = known_schema_version() + 1;
+    rusqlite::Connection::open(&path)
+        .unwrap()
+        .execute(
+            "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?1, 'future.sql', 0)",
+            [newer],
+        )
+        .unwrap();
+    match Store::open(&path) {
+        Err(e @ StoreError::TooNew { .. }) => {
+            let text = e.to_string();
+            assert!(text.contains(&format!("version {newer}")), "{text}");
+            assert!(text.contains("newer than this callpop"), "{text}");
+        }
+        Err(other) => panic!("wrong error: {other}"),
+        Ok(_) => panic!("a newer database was opened"),
+    }
+}
+
+#[test]
+fn a_failed_transaction_leaves_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("callpop.db")).unwrap();
+    let result: Result<(), StoreError> = store.in_transaction(|s| {
+        s.add_user("agent1", "", callpop::store::Role::Agent, None, None)?;
+        Err(StoreError::Invalid("boom".into()))
+    });
+    assert!(result.is_err());
+    assert!(store.user_by_name("agent1").unwrap().is_none());
+}
