@@ -1,5 +1,6 @@
 -- callpop initial schema. Timestamps are INTEGER milliseconds since the Unix epoch (UTC).
 
+
 CREATE TABLE users (
     id            INTEGER PRIMARY KEY,
     username      TEXT NOT NULL UNIQUE,
@@ -21,7 +22,7 @@ CREATE TABLE customers (
     created_at    INTEGER NOT NULL,
     updated_at    INTEGER NOT NULL
 );
-CREATE INDEX customers_owner ON customers(owner_user_id) WHERE owner_user_id IS NOT NULL;
+CREATE INDEX customers_owner ON customers(owner_user_id);
 
 -- Groups and tags: the unit SMS campaigns and routing select customers by.
 CREATE TABLE customer_tags (
@@ -33,11 +34,12 @@ CREATE INDEX customer_tags_customer ON customer_tags(customer_id);
 
 -- Every number keeps its raw text and its match keys (see src/phone.rs).
 -- national_rev is the national significant number reversed: equality on it is
--- the "national" rule and a prefix range on it the "suffix" rule.
+-- the "exact" and "national" rules, a prefix range on it the "suffix" rule.
+-- Clustered by customer, so a customer's numbers are one range read and no
+-- separate customer index is maintained on every insert.
 CREATE TABLE customer_phones (
-    id           INTEGER PRIMARY KEY,
     customer_id  INTEGER NOT NULL REFERENCES customers(id) ON DELETE CASCADE,
-    position     INTEGER NOT NULL DEFAULT 0,
+    position     INTEGER NOT NULL,
     raw          TEXT NOT NULL,
     e164         TEXT,
     national     TEXT NOT NULL,
@@ -45,11 +47,12 @@ CREATE TABLE customer_phones (
     country_code INTEGER,
     extension    TEXT,
     kind         TEXT NOT NULL,
-    label        TEXT
-);
-CREATE INDEX customer_phones_e164 ON customer_phones(e164) WHERE e164 IS NOT NULL;
-CREATE INDEX customer_phones_national_rev ON customer_phones(national_rev);
-CREATE INDEX customer_phones_customer ON customer_phones(customer_id);
+    label        TEXT,
+    PRIMARY KEY (customer_id, position)
+) WITHOUT ROWID;
+-- One index serves all three match rules: E.164 is country code + national
+-- number, so "same E.164" is "same (national_rev, country_code), both valid".
+CREATE INDEX customer_phones_match ON customer_phones(national_rev, country_code);
 
 -- Call detail records (话单), one per call, written by the call engine.
 CREATE TABLE calls (
@@ -76,7 +79,7 @@ CREATE TABLE calls (
     ended_at        INTEGER
 );
 CREATE INDEX calls_started ON calls(started_at);
-CREATE INDEX calls_customer ON calls(customer_id, started_at) WHERE customer_id IS NOT NULL;
+CREATE INDEX calls_customer ON calls(customer_id, started_at);
 CREATE INDEX calls_number ON calls(number_national);
 
 -- Work-order forms are data: fields are rows, editable without a recompile.
@@ -116,7 +119,7 @@ CREATE TABLE work_orders (
     created_at      INTEGER NOT NULL,
     updated_at      INTEGER NOT NULL
 );
-CREATE INDEX work_orders_customer ON work_orders(customer_id, created_at) WHERE customer_id IS NOT NULL;
+CREATE INDEX work_orders_customer ON work_orders(customer_id, created_at);
 
 -- Who did what, when, from where. actor keeps the name even if the user is deleted.
 CREATE TABLE audit_log (

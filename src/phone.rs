@@ -9,10 +9,12 @@
 //! local numbers without an area code, IP-dialing prefixes, Chinese extension
 //! markers, full-width forms) is handled here.
 
-use phonenumber::{country, metadata::DATABASE, Mode, PhoneNumber, Type};
+use phonenumber::{country, metadata::DATABASE, PhoneNumber, Type};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::LazyLock;
 
 /// Longest extension we accept; PBX extensions are short, anything longer is
 /// more likely a second number glued on.
@@ -290,6 +292,16 @@ impl Normalizer {
         if digits.is_empty() {
             return Err(NumberError::Empty);
         }
+        if self.settings.region == country::Id::CN {
+            if let Some(n) = cn_fast(digits, plus) {
+                return Ok(n);
+            }
+            // No complete Chinese number is this short (the shortest national
+            // number has 9 digits): service codes and local numbers.
+            if !plus && digits.len() <= 8 {
+                return self.classify_cn_rest(digits);
+            }
+        }
         if digits.len() > MAX_DIGITS + 2 {
             return Err(NumberError::TooLong(digits.len()));
         }
@@ -381,28 +393,136 @@ impl Normalizer {
         )))
     }
 
+    /// Parses and validates with libphonenumber's metadata. The number type is
+    /// computed once: a number is valid exactly when its type is known (that
+    /// is what `phonenumber::is_valid` checks, at the price of a second pass
+    /// over the metadata patterns).
     fn parse_valid(&self, text: &str) -> Option<Normalized> {
         let n = phonenumber::parse(Some(self.settings.region), text).ok()?;
-        if !phonenumber::is_valid(&n) {
-            return None;
-        }
-        Some(from_phonenumber(&n))
+        let kind = kind_of(n.number_type(&DATABASE))?;
+        Some(from_phonenumber(&n, kind))
     }
 }
 
-fn from_phonenumber(n: &PhoneNumber) -> Normalized {
-    let kind = match n.number_type(&DATABASE) {
+/// Our kind for libphonenumber's type; `None` for an invalid number.
+fn kind_of(t: Type) -> Option<NumberKind> {
+    Some(match t {
+        Type::Unknown => return None,
         Type::Mobile => NumberKind::Mobile,
         Type::FixedLine | Type::FixedLineOrMobile => NumberKind::FixedLine,
         Type::TollFree => NumberKind::TollFree,
         Type::SharedCost | Type::Uan => NumberKind::SharedCost,
         _ => NumberKind::Other,
+    })
+}
+
+/// Chinese numbers are most of what callpop sees, and libphonenumber spends
+/// 5-10 us on each (its regex cache is keyed by pattern text). The type of a
+/// Chinese number is a property of a short prefix of its national number:
+/// the 7-digit segment of a mobile (号段, 1xx-xxxx), the first 6 digits and
+/// the length of anything else. That held for every such prefix in the
+/// metadata when this was written (examples/verify_cn_prefixes.rs checks it
+/// again). So each prefix is asked of libphonenumber once and remembered.
+struct PrefixMemo {
+    /// Mobiles: 11 digits starting with 1, by the 6 digits after the 1.
+    mobile: Box<[AtomicU8]>,
+    /// Others: national numbers of 9 to 11 digits, by length and first 6 digits.
+    other: Box<[AtomicU8]>,
+}
+
+static CN_PREFIXES: LazyLock<PrefixMemo> = LazyLock::new(|| PrefixMemo {
+    mobile: (0..1_000_000).map(|_| AtomicU8::new(0)).collect(),
+    other: (0..3_000_000).map(|_| AtomicU8::new(0)).collect(),
+});
+
+/// Memo cell values: 0 not asked yet, 1 not a valid number, else kind + 2.
+const KINDS: [NumberKind; 6] = [
+    NumberKind::Mobile,
+    NumberKind::FixedLine,
+    NumberKind::TollFree,
+    NumberKind::SharedCost,
+    NumberKind::Other,
+    NumberKind::Unknown,
+];
+
+/// The kind of a Chinese national significant number, or `None` if invalid.
+fn cn_kind(national: &str) -> Option<NumberKind> {
+    let len = national.len();
+    let cell = if len == 11 && national.starts_with('1') {
+        &CN_PREFIXES.mobile[national[1..7].parse::<usize>().ok()?]
+    } else if (9..=11).contains(&len) {
+        &CN_PREFIXES.other[(len - 9) * 1_000_000 + national[..6].parse::<usize>().ok()?]
+    } else {
+        return None;
     };
+    let code = match cell.load(Ordering::Relaxed) {
+        0 => {
+            let kind = phonenumber::parse(None, format!("+86{national}"))
+                .ok()
+                .and_then(|n| kind_of(n.number_type(&DATABASE)));
+            let code = kind.map_or(1, |k| {
+                KINDS.iter().position(|x| *x == k).unwrap_or(5) as u8 + 2
+            });
+            cell.store(code, Ordering::Relaxed);
+            code
+        }
+        code => code,
+    };
+    (code >= 2).then(|| KINDS[(code - 2) as usize])
+}
+
+/// A Chinese number in one of its unambiguous forms (+86, 0086, trunk 0, a
+/// bare mobile, 86 before a mobile), or `None` to let the general path decide.
+fn cn_fast(digits: &str, plus: bool) -> Option<Normalized> {
+    let national = if plus {
+        digits.strip_prefix("86")?
+    } else if let Some(rest) = digits.strip_prefix("0086") {
+        rest
+    } else if let Some(rest) = digits.strip_prefix('0') {
+        rest
+    } else if digits.len() == 13 && digits.starts_with("861") {
+        &digits[2..]
+    } else if (digits.len() == 11 && digits.starts_with('1'))
+        || (digits.len() == 10 && (digits.starts_with("400") || digits.starts_with("800")))
+    {
+        digits
+    } else {
+        return None;
+    };
+    // A national significant number never starts with 0 ("007..." is an
+    // international prefix): leave such text to the general path.
+    if national.starts_with('0') {
+        return None;
+    }
+    let kind = cn_kind(national)?;
+    // A bare or 86-prefixed number is a mobile or a 400/800 number; anything
+    // else without its trunk 0 is for the general path to judge.
+    let bare_ok = matches!(
+        kind,
+        NumberKind::Mobile | NumberKind::TollFree | NumberKind::SharedCost
+    );
+    if !plus && !digits.starts_with('0') && !bare_ok {
+        return None;
+    }
+    Some(Normalized {
+        raw: String::new(),
+        e164: Some(format!("+86{national}")),
+        national: national.to_string(),
+        country_code: Some(86),
+        extension: None,
+        kind,
+    })
+}
+
+fn from_phonenumber(n: &PhoneNumber, kind: NumberKind) -> Normalized {
+    let national = n.national().to_string();
+    let code = n.code().value();
     Normalized {
         raw: String::new(),
-        e164: Some(n.format().mode(Mode::E164).to_string()),
-        national: n.national().to_string(),
-        country_code: Some(n.code().value()),
+        // E.164 is by definition "+", country code, national significant number.
+        e164: Some(format!("+{code}{national}")),
+        national,
+        country_code: Some(code),
         extension: None,
         kind,
     }
@@ -464,16 +584,29 @@ const EXTENSION_MARKERS: &[&str] = &[
 ];
 
 fn clean(raw: &str) -> Result<Cleaned, NumberError> {
-    let folded: String = raw.chars().filter_map(fold_digit).collect();
-    let lower = folded.trim().to_lowercase();
-    if looks_scientific(&lower) {
+    // Nearly every number is plain ASCII digits and separators: skip the
+    // folding and the marker search for those.
+    let plain = raw
+        .bytes()
+        .all(|b| b.is_ascii_digit() || matches!(b, b' ' | b'-' | b'+' | b'(' | b')' | b'.'));
+    let lower = if plain {
+        raw.trim().to_string()
+    } else {
+        let folded: String = raw.chars().filter_map(fold_digit).collect();
+        folded.trim().to_lowercase()
+    };
+    if !plain && looks_scientific(&lower) {
         return Err(NumberError::ScientificNotation(raw.trim().to_string()));
     }
-    let (main, ext_text) = match EXTENSION_MARKERS
-        .iter()
-        .filter_map(|m| lower.find(m).map(|at| (at, *m)))
-        .min_by_key(|(at, m)| (*at, usize::MAX - m.len()))
-    {
+    let marker = if plain {
+        None
+    } else {
+        EXTENSION_MARKERS
+            .iter()
+            .filter_map(|m| lower.find(m).map(|at| (at, *m)))
+            .min_by_key(|(at, m)| (*at, usize::MAX - m.len()))
+    };
+    let (main, ext_text) = match marker {
         Some((at, marker)) => (&lower[..at], Some(&lower[at + marker.len()..])),
         None => (lower.as_str(), None),
     };
@@ -629,6 +762,47 @@ mod tests {
             cn().normalize("138abc").unwrap_err(),
             NumberError::InvalidCharacter('a')
         );
+    }
+
+    /// The prefix memo must agree with libphonenumber itself, on numbers
+    /// spread over every prefix, length and form.
+    #[test]
+    fn fast_path_agrees_with_libphonenumber() {
+        let mut seed = 0x2545_F491_4F6C_DD1Du64;
+        let mut next = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for i in 0..6_000 {
+            let len = 9 + (i % 3);
+            let national = format!("{:0len$}", next() % 10u64.pow(len as u32));
+            let national = if i % 5 == 0 {
+                format!("1{}", &national[1..])
+            } else {
+                national
+            };
+            let form = match i % 3 {
+                0 => format!("+86{national}"),
+                1 => format!("0086{national}"),
+                _ => format!("0{national}"),
+            };
+            let reference = phonenumber::parse(Some(country::Id::CN), &form)
+                .ok()
+                .and_then(|n| {
+                    kind_of(n.number_type(&DATABASE)).map(|k| (n.national().to_string(), k))
+                });
+            let fast = cn_fast(&form.replace('+', ""), form.starts_with('+'))
+                .map(|n| (n.national, n.kind));
+            if fast.is_some()
+                || reference
+                    .as_ref()
+                    .is_some_and(|r| r.0.len() == national.len())
+            {
+                assert_eq!(fast, reference, "{form}");
+            }
+        }
     }
 
     #[test]

@@ -147,9 +147,10 @@ fn messy_gbk_csv_imports_good_rows_and_reports_bad_ones() {
     assert_eq!(store.customer_count().unwrap(), 7);
 
     let audit = store.recent_audit(5).unwrap();
-    assert_eq!(audit[0].1, "customers.import");
-    assert_eq!(audit[0].3["inserted"], 0);
-    assert_eq!(audit[1].3["inserted"], 7);
+    assert_eq!(audit[0].action, "customers.import");
+    assert_eq!(audit[0].actor, "cli");
+    assert_eq!(audit[0].detail["inserted"], 0);
+    assert_eq!(audit[1].detail["inserted"], 7);
 }
 
 #[test]

@@ -66,6 +66,9 @@ const PHONE: &[&str] = &[
     "家庭电话",
     "移动电话",
     "号码",
+    "其他电话",
+    "其它电话",
+    "备用电话",
     "phone",
     "phones",
     "phone number",
@@ -79,6 +82,7 @@ const PHONE: &[&str] = &[
     "work phone",
     "home phone",
     "office phone",
+    "other phone",
 ];
 const TAGS: &[&str] = &[
     "分组",

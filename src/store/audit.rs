@@ -14,6 +14,17 @@ pub struct AuditEntry<'a> {
     pub remote_addr: Option<&'a str>,
 }
 
+/// A stored audit entry, as read back for reports and tests.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct AuditRecord {
+    pub at: i64,
+    pub actor: String,
+    pub action: String,
+    pub target: Option<String>,
+    pub detail: serde_json::Value,
+    pub remote_addr: Option<String>,
+}
+
 impl Store {
     /// Appends one entry to the audit log.
     pub fn audit(&self, entry: &AuditEntry<'_>) -> Result<()> {
@@ -34,22 +45,22 @@ impl Store {
         Ok(())
     }
 
-    /// The newest audit entries as (actor, action, target, detail), newest first.
-    pub fn recent_audit(
-        &self,
-        limit: usize,
-    ) -> Result<Vec<(String, String, Option<String>, serde_json::Value)>> {
+    /// The newest audit entries, newest first.
+    pub fn recent_audit(&self, limit: usize) -> Result<Vec<AuditRecord>> {
         let mut stmt = self.conn.prepare_cached(
-            "SELECT actor, action, target, detail FROM audit_log ORDER BY id DESC LIMIT ?1",
+            "SELECT at, actor, action, target, detail, remote_addr FROM audit_log
+             ORDER BY id DESC LIMIT ?1",
         )?;
         let rows = stmt.query_map([limit as i64], |r| {
-            let detail: String = r.get(3)?;
-            Ok((
-                r.get(0)?,
-                r.get(1)?,
-                r.get(2)?,
-                serde_json::from_str(&detail).unwrap_or(serde_json::Value::Null),
-            ))
+            let detail: String = r.get(4)?;
+            Ok(AuditRecord {
+                at: r.get(0)?,
+                actor: r.get(1)?,
+                action: r.get(2)?,
+                target: r.get(3)?,
+                detail: serde_json::from_str(&detail).unwrap_or(serde_json::Value::Null),
+                remote_addr: r.get(5)?,
+            })
         })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }

@@ -79,8 +79,25 @@ pub enum UpsertOutcome {
     Unchanged(i64),
 }
 
-/// The suffix rule's query: a prefix range on the reversed national number,
-/// limited to the kinds that may arrive incomplete.
+/// The exact rule: the same complete number (E.164 is country code +
+/// national number, so this is E.164 equality on the one match index).
+const EXACT_SQL: &str = "SELECT c.id, c.name, c.company, p.raw FROM customer_phones p
+     JOIN customers c ON c.id = p.customer_id
+     WHERE p.national_rev = ?1 AND p.country_code = ?2 AND p.e164 IS NOT NULL
+     ORDER BY p.customer_id LIMIT 50";
+
+/// The national rule: the same national number where one side is incomplete
+/// (?3: whether the query has an E.164 form). Countries must agree where both
+/// are known; two complete numbers that differ are different numbers.
+const NATIONAL_SQL: &str = "SELECT c.id, c.name, c.company, p.raw FROM customer_phones p
+     JOIN customers c ON c.id = p.customer_id
+     WHERE p.national_rev = ?1
+       AND (p.country_code IS NULL OR ?2 IS NULL OR p.country_code = ?2)
+       AND (p.e164 IS NULL OR NOT ?3)
+     ORDER BY p.customer_id LIMIT 50";
+
+/// The suffix rule: a prefix range on the reversed national number, limited
+/// to the kinds that may arrive incomplete.
 static SUFFIX_SQL: LazyLock<String> = LazyLock::new(|| {
     let kinds: Vec<String> = MAYBE_INCOMPLETE
         .iter()
@@ -91,15 +108,12 @@ static SUFFIX_SQL: LazyLock<String> = LazyLock::new(|| {
          JOIN customers c ON c.id = p.customer_id
          WHERE p.national_rev >= ?1 AND p.national_rev < ?2
            AND (p.country_code IS NULL OR ?3 IS NULL OR p.country_code = ?3)
-           AND (p.e164 IS NULL OR ?4 IS NULL)
+           AND (p.e164 IS NULL OR NOT ?4)
            AND p.kind IN ({})
-         ORDER BY c.id LIMIT ?5",
+         ORDER BY p.customer_id LIMIT ?5",
         kinds.join(", ")
     )
 });
-
-/// Most customers a lookup returns: beyond this a chooser is useless anyway.
-const MAX_MATCHES: usize = 50;
 
 impl Store {
     /// Creates a customer with its numbers and tags.
@@ -256,28 +270,16 @@ impl Store {
     /// Finds the customers a number belongs to: exact E.164 first, then the
     /// national number, then the last N digits, each only where it is safe.
     pub fn lookup(&self, number: &Normalized, policy: &MatchPolicy) -> Result<LookupResult> {
-        if let Some(e164) = &number.e164 {
-            let matches = self.matches(
-                "SELECT c.id, c.name, c.company, p.raw FROM customer_phones p
-                 JOIN customers c ON c.id = p.customer_id
-                 WHERE p.e164 = ?1 ORDER BY c.id LIMIT ?2",
-                params![e164, MAX_MATCHES as i64],
-            )?;
+        let rev = number.national_rev();
+        if number.e164.is_some() {
+            let matches = self.matches(EXACT_SQL, params![rev, number.country_code])?;
             if !matches.is_empty() {
                 return Ok(result(MatchRule::Exact, matches));
             }
         }
-        let rev = number.national_rev();
-        // Countries must agree where both are known; two complete E.164
-        // numbers that differ are different numbers, whatever their digits.
         let matches = self.matches(
-            "SELECT c.id, c.name, c.company, p.raw FROM customer_phones p
-             JOIN customers c ON c.id = p.customer_id
-             WHERE p.national_rev = ?1
-               AND (p.country_code IS NULL OR ?2 IS NULL OR p.country_code = ?2)
-               AND (p.e164 IS NULL OR ?3 IS NULL)
-             ORDER BY c.id LIMIT ?4",
-            params![rev, number.country_code, number.e164, MAX_MATCHES as i64],
+            NATIONAL_SQL,
+            params![rev, number.country_code, number.e164.is_some()],
         )?;
         if !matches.is_empty() {
             return Ok(result(MatchRule::National, matches));
@@ -293,7 +295,7 @@ impl Store {
                     low,
                     high,
                     number.country_code,
-                    number.e164,
+                    number.e164.is_some(),
                     (policy.suffix_max_matches * 4 + 1) as i64
                 ],
             )?;
@@ -336,7 +338,7 @@ impl Store {
         c.phones = self
             .conn
             .prepare_cached(&format!(
-                "{PHONE_SELECT} WHERE customer_id = ?1 ORDER BY position, id"
+                "{PHONE_SELECT} WHERE customer_id = ?1 ORDER BY position"
             ))?
             .query_map([id], |r| phone_from_row(r).map(|(_, p)| p))?
             .collect::<rusqlite::Result<_>>()?;
@@ -372,9 +374,9 @@ impl Store {
         let mut cust_stmt = self
             .conn
             .prepare(&format!("{CUSTOMER_SELECT} ORDER BY c.id"))?;
-        let mut phone_stmt = self.conn.prepare(&format!(
-            "{PHONE_SELECT} ORDER BY customer_id, position, id"
-        ))?;
+        let mut phone_stmt = self
+            .conn
+            .prepare(&format!("{PHONE_SELECT} ORDER BY customer_id, position"))?;
         let mut tag_stmt = self
             .conn
             .prepare("SELECT customer_id, tag FROM customer_tags ORDER BY customer_id, tag")?;
@@ -470,4 +472,37 @@ fn next_prefix(prefix: &str) -> String {
         *last += 1;
     }
     String::from_utf8(bytes).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every match query must be an index search, never a table scan.
+    #[test]
+    fn match_queries_use_the_match_index() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("plan.db")).unwrap();
+        for sql in [EXACT_SQL, NATIONAL_SQL, SUFFIX_SQL.as_str()] {
+            let mut stmt = store
+                .conn
+                .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+                .unwrap();
+            let nulls = vec![rusqlite::types::Null; stmt.parameter_count()];
+            let plan: Vec<String> = stmt
+                .query_map(rusqlite::params_from_iter(nulls), |r| r.get::<_, String>(3))
+                .unwrap()
+                .map(Result::unwrap)
+                .collect();
+            assert!(
+                plan.iter()
+                    .any(|p| p.contains("INDEX customer_phones_match")),
+                "{sql}: {plan:?}"
+            );
+            assert!(
+                !plan.iter().any(|p| p.starts_with("SCAN")),
+                "{sql}: {plan:?}"
+            );
+        }
+    }
 }
