@@ -1,4 +1,5 @@
-//! Embeds the numbered migrations of `sql/` so adding one needs no code change.
+//! Embeds the numbered migrations of `sql/` and the shipped firmware
+//! profiles, so adding either is adding a file.
 use std::{env, fs, path::Path};
 
 fn main() {
@@ -34,6 +35,34 @@ fn main() {
     out.push_str("];\n");
     fs::write(
         Path::new(&env::var("OUT_DIR").unwrap()).join("migrations.rs"),
+        out,
+    )
+    .unwrap();
+    embed_profiles();
+}
+
+fn embed_profiles() {
+    println!("cargo:rerun-if-changed=firmware-profiles");
+    let mut names: Vec<String> = fs::read_dir("firmware-profiles")
+        .expect("firmware-profiles/ directory")
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|n| n.ends_with(".toml"))
+        .collect();
+    names.sort();
+    let dir = Path::new(&env::var("CARGO_MANIFEST_DIR").unwrap()).join("firmware-profiles");
+    let mut out = String::from(
+        "/// Profiles shipped in `firmware-profiles/`: (file name, TOML).\n\
+         pub static EMBEDDED_PROFILES: &[(&str, &str)] = &[\n",
+    );
+    for name in &names {
+        out.push_str(&format!(
+            "    ({name:?}, include_str!({:?})),\n",
+            dir.join(name).display().to_string()
+        ));
+    }
+    out.push_str("];\n");
+    fs::write(
+        Path::new(&env::var("OUT_DIR").unwrap()).join("profiles.rs"),
         out,
     )
     .unwrap();

@@ -1,6 +1,9 @@
 //! Customer store benchmark: import rate and lookup latency per match rule.
 //!
-//! cargo run --release --example bench_customers -- 1000000 [--dir DIR] [--keep]
+//! cargo run --release --example bench_customers -- 1000000 [--dir DIR] [--keep] [--reuse] [--cache-mb N]
+//!
+//! --reuse times lookups on the database a --keep run left in --dir, without
+//! importing again; --cache-mb sets the page cache for the lookups.
 //!
 //! Generates N sample customers as a CSV file (mobiles, landlines in eight
 //! cities, 400 numbers, and one customer in 50 with a local number stored
@@ -11,6 +14,7 @@
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+use callpop::config::StoreConfig;
 use callpop::customers;
 use callpop::demo::{SampleCustomers, SplitMix};
 use callpop::phone::{MatchPolicy, MatchRule, Normalizer, NormalizerSettings};
@@ -26,10 +30,14 @@ fn main() -> anyhow::Result<()> {
     let mut count: usize = 1_000_000;
     let mut dir: Option<PathBuf> = None;
     let mut keep = false;
+    let mut reuse = false;
+    let mut cache_mb: Option<u32> = None;
     while let Some(a) = args.next() {
         match a.as_str() {
             "--dir" => dir = args.next().map(PathBuf::from),
             "--keep" => keep = true,
+            "--reuse" => reuse = true,
+            "--cache-mb" => cache_mb = args.next().map(|v| v.parse()).transpose()?,
             n => count = n.replace('_', "").parse()?,
         }
     }
@@ -38,41 +46,52 @@ fn main() -> anyhow::Result<()> {
     std::fs::create_dir_all(&dir)?;
     let csv_path = dir.join(format!("customers-{count}.csv"));
     let db_path = dir.join(format!("bench-{count}.db"));
-    let _ = std::fs::remove_file(&db_path);
+    if !reuse {
+        let _ = std::fs::remove_file(&db_path);
+    }
 
     println!("generating {count} customers into {}", csv_path.display());
     let started = Instant::now();
-    let (mobiles, locals) = generate(count, &csv_path)?;
-    println!(
-        "  generated in {:.1}s ({} MB)",
-        started.elapsed().as_secs_f64(),
-        std::fs::metadata(&csv_path)?.len() / 1_000_000
-    );
+    let (mobiles, locals) = if reuse {
+        generate(count, std::io::sink())?
+    } else {
+        generate(count, std::fs::File::create(&csv_path)?)?
+    };
+    println!("  generated in {:.1}s", started.elapsed().as_secs_f64());
 
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
         .init();
     let normalizer = Normalizer::new(NormalizerSettings::default());
     let store = Store::open(&db_path)?;
-    let started = Instant::now();
-    let report = customers::import_file(&store, &normalizer, &csv_path, None)?;
-    let secs = started.elapsed().as_secs_f64();
-    println!(
-        "import: {} rows in {secs:.1}s = {:.0} rows/s ({} new, {} merged, {} errors)",
-        report.rows,
-        report.rows as f64 / secs,
-        report.inserted,
-        report.updated + report.unchanged,
-        report.errors.len()
-    );
-    println!(
-        "  database {} MB, peak RSS {} MB",
-        std::fs::metadata(&db_path)?.len() / 1_000_000,
-        peak_rss_mb()
-    );
-
+    if !reuse {
+        let started = Instant::now();
+        let report = customers::import_file(&store, &normalizer, &csv_path, None)?;
+        let secs = started.elapsed().as_secs_f64();
+        println!(
+            "import: {} rows in {secs:.1}s = {:.0} rows/s ({} new, {} merged, {} errors)",
+            report.rows,
+            report.rows as f64 / secs,
+            report.inserted,
+            report.updated + report.unchanged,
+            report.errors.len()
+        );
+        println!(
+            "  database {} MB, peak RSS {} MB",
+            std::fs::metadata(&db_path)?.len() / 1_000_000,
+            peak_rss_mb()
+        );
+    }
     let policy = MatchPolicy::default();
     let mut rng = SplitMix::new(99);
+    let cache = cache_mb.unwrap_or(StoreConfig::default().cache_mb);
+    store.set_cache_mb(cache)?;
+    let warming = Instant::now();
+    store.warm_cache()?;
+    println!(
+        "page cache {cache} MiB, warmed in {:.1}s as the daemon does at start",
+        warming.elapsed().as_secs_f64()
+    );
     let sets: Vec<(&str, MatchRule, Vec<String>)> = vec![
         (
             "exact (mobile as +86 ...)",
@@ -103,7 +122,18 @@ fn main() -> anyhow::Result<()> {
                 .collect(),
         ),
     ];
-    println!("lookup latency, raw number to result, {QUERIES_PER_RULE} queries per rule:");
+    // Steady state: a daemon has answered calls before this one, so warm the
+    // upper index levels with numbers other than the measured ones.
+    for _ in 0..QUERIES_PER_RULE {
+        let q = match rng.below(3) {
+            0 => format!("+86 {}", mobiles[rng.below(mobiles.len())]),
+            1 => locals[rng.below(locals.len())].clone(),
+            _ => format!("0571-9{:07}", rng.below(10_000_000)),
+        };
+        let n = normalizer.normalize_lenient(&q).expect("digits");
+        store.lookup(&n, &policy)?;
+    }
+    println!("lookup latency, raw number to result, {QUERIES_PER_RULE} queries per rule after as many to warm up:");
     for (label, rule, queries) in sets {
         let mut times = Vec::with_capacity(queries.len());
         let mut hits = 0;
@@ -137,8 +167,8 @@ fn us(d: Duration) -> f64 {
 }
 
 /// Writes the CSV; returns a sample of stored mobiles and every local number.
-fn generate(count: usize, path: &PathBuf) -> anyhow::Result<(Vec<String>, Vec<String>)> {
-    let mut w = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(path)?);
+fn generate(count: usize, out: impl Write) -> anyhow::Result<(Vec<String>, Vec<String>)> {
+    let mut w = std::io::BufWriter::with_capacity(1 << 20, out);
     writeln!(w, "客户名称,手机,办公电话,其他电话,公司,分组,城市,客户等级")?;
     let mut mobiles = Vec::new();
     let mut locals = Vec::new();

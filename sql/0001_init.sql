@@ -51,8 +51,10 @@ CREATE TABLE customer_phones (
     PRIMARY KEY (customer_id, position)
 ) WITHOUT ROWID;
 -- One index serves all three match rules: E.164 is country code + national
--- number, so "same E.164" is "same (national_rev, country_code), both valid".
-CREATE INDEX customer_phones_match ON customer_phones(national_rev, country_code);
+-- number, so "same E.164" is "same (national_rev, country_code), both valid";
+-- kind tells complete numbers from incomplete ones (service, local), so every
+-- rule's filter is decided in the index and only true matches read the table.
+CREATE INDEX customer_phones_match ON customer_phones(national_rev, country_code, kind);
 
 -- Call detail records (话单), one per call, written by the call engine.
 CREATE TABLE calls (

@@ -36,6 +36,22 @@ pub struct Config {
     pub log: String,
     pub phone: PhoneConfig,
     pub server: ServerConfig,
+    pub store: StoreConfig,
+}
+
+/// The database connection.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StoreConfig {
+    /// SQLite page cache in MiB: lookups stay in memory when the number index
+    /// and the hot customer rows fit (about 1 GiB for 10 million customers).
+    pub cache_mb: u32,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        StoreConfig { cache_mb: 256 }
+    }
 }
 
 /// How numbers are normalised and matched.
@@ -70,6 +86,7 @@ impl Default for Config {
             log: String::new(),
             phone: PhoneConfig::default(),
             server: ServerConfig::default(),
+            store: StoreConfig::default(),
         }
     }
 }
@@ -258,6 +275,15 @@ impl Config {
             return Err((
                 "phone.suffix_digits",
                 format!("must be between 4 and 15, got {}", self.phone.suffix_digits),
+            ));
+        }
+        if !(8..=65_536).contains(&self.store.cache_mb) {
+            return Err((
+                "store.cache_mb",
+                format!(
+                    "must be between 8 and 65536 MiB, got {}",
+                    self.store.cache_mb
+                ),
             ));
         }
         if self.phone.suffix_max_matches == 0 {

@@ -3,9 +3,13 @@
 //! Devices produce events, one call engine turns them into calls, consumers
 //! (store, recorder, screen-pop, SMS) react; see `../shared/DESIGN.md`.
 
+pub mod calls;
 pub mod config;
 pub mod customers;
 pub mod demo;
+pub mod devices;
+pub mod dsp;
+pub mod event;
 pub mod logging;
 pub mod phone;
 pub mod store;

@@ -203,7 +203,9 @@ fn match_policy(config: &Config) -> MatchPolicy {
 }
 
 fn open_store(config: &Config) -> Result<Store> {
-    Ok(Store::open(&config.db_path())?)
+    let store = Store::open(&config.db_path())?;
+    store.set_cache_mb(config.store.cache_mb)?;
+    Ok(store)
 }
 
 fn run_customers(command: CustomersCommand, config: &Config) -> Result<()> {
@@ -314,7 +316,15 @@ fn run_demo(mut config: Config, reset: bool) -> Result<()> {
 fn run_daemon(config: Config, mode: Option<&str>) -> Result<()> {
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async move {
-        let store = StoreHandle::open(&config.db_path())?;
+        let store = StoreHandle::spawn(open_store(&config)?);
+        // Warm in the background of the store thread: requests queue behind
+        // it for at most a few seconds on a store of millions.
+        let warming = store.clone();
+        tokio::spawn(async move {
+            if let Err(e) = warming.call(|s| s.warm_cache()).await {
+                tracing::warn!(error = %e, "could not warm the store cache");
+            }
+        });
         let listener = web::bind(config.server.listen).await?;
         let addr = listener.local_addr()?;
         println!(

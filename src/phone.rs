@@ -69,6 +69,11 @@ pub const MAYBE_INCOMPLETE: [NumberKind; 4] = [
     NumberKind::Unknown,
 ];
 
+/// Kinds that have no E.164 form; stored numbers of these kinds are the
+/// "incomplete" side of the national and suffix rules.
+pub const WITHOUT_E164: [NumberKind; 3] =
+    [NumberKind::Service, NumberKind::Local, NumberKind::Unknown];
+
 impl NumberKind {
     /// See [`MAYBE_INCOMPLETE`].
     pub fn may_be_incomplete(self) -> bool {

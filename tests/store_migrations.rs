@@ -94,3 +94,26 @@ fn a_failed_transaction_leaves_nothing() {
     assert!(result.is_err());
     assert!(store.user_by_name("agent1").unwrap().is_none());
 }
+
+#[test]
+fn a_match_index_lost_in_a_crashed_bulk_load_is_rebuilt_on_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("callpop.db");
+    let store = Store::open(&path).unwrap();
+    // What a process killed between dropping and rebuilding the index leaves.
+    std::mem::forget(store.bulk_writes(true).unwrap());
+    drop(store);
+    let count = |p: &std::path::Path| -> i64 {
+        rusqlite::Connection::open(p)
+            .unwrap()
+            .query_row(
+                "SELECT COUNT(*) FROM sqlite_master WHERE name = 'customer_phones_match'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap()
+    };
+    assert_eq!(count(&path), 0);
+    drop(Store::open(&path).unwrap());
+    assert_eq!(count(&path), 1);
+}

@@ -21,7 +21,7 @@ const BATCH_ROWS: usize = 5_000;
 /// Rows written per transaction. Random inserts into the match index dirty a
 /// page each, so few large commits write far less than many small ones; a
 /// crash loses at most this many rows, and re-importing the file is safe.
-const COMMIT_ROWS: usize = 100_000;
+const COMMIT_ROWS: usize = 500_000;
 /// How many non-blank rows may stand above the header (titles, dates).
 const HEADER_SEARCH_ROWS: usize = 20;
 
@@ -237,6 +237,7 @@ fn write_item(
     item: Result<Parsed, RowIssue>,
     report: &mut ImportReport,
     owners: &mut HashMap<String, Option<i64>>,
+    seen: Option<&mut HashMap<u64, i64>>,
 ) -> Result<(), StoreError> {
     let (row, mut customer, owner, warnings) = match item {
         Ok(Parsed::Blank) => {
@@ -276,12 +277,56 @@ fn write_item(
     for w in warnings {
         report.warnings.push(RowIssue { row, message: w });
     }
-    match s.upsert_customer(&customer)? {
+    let outcome = match seen {
+        None => s.upsert_customer(&customer)?,
+        Some(seen) => upsert_in_memory(s, &customer, seen)?,
+    };
+    match outcome {
         UpsertOutcome::Inserted(_) => report.inserted += 1,
         UpsertOutcome::Updated(_) => report.updated += 1,
         UpsertOutcome::Unchanged(_) => report.unchanged += 1,
     }
     Ok(())
+}
+
+/// Dedupe key of a customer's number: name, national number, country.
+fn dedupe_key(name: &str, number: &crate::phone::Normalized) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    (name, &number.national, number.country_code).hash(&mut h);
+    h.finish()
+}
+
+/// `upsert_customer` for a load without the match index: the store was
+/// empty, so a duplicate can only be an earlier row of this file, found in
+/// `seen` (a hash hit is checked against that customer's own rows).
+fn upsert_in_memory(
+    s: &Store,
+    customer: &NewCustomer,
+    seen: &mut HashMap<u64, i64>,
+) -> Result<UpsertOutcome, StoreError> {
+    let keys: Vec<u64> = customer
+        .phones
+        .iter()
+        .map(|p| dedupe_key(&customer.name, &p.number))
+        .collect();
+    let mut existing = None;
+    for (key, phone) in keys.iter().zip(&customer.phones) {
+        if let Some(&id) = seen.get(key) {
+            if s.customer_has(id, &customer.name, &phone.number)? {
+                existing = Some(id);
+                break;
+            }
+        }
+    }
+    let outcome = match existing {
+        Some(id) => s.merge_customer(id, customer)?,
+        None => UpsertOutcome::Inserted(s.insert_customer(customer)?),
+    };
+    for key in keys {
+        seen.entry(key).or_insert(outcome.id());
+    }
+    Ok(outcome)
 }
 
 /// Imports `path` into `store`. Row problems land in the report; only a file
@@ -354,30 +399,34 @@ pub fn import_file(
         normalizer,
     };
     let mut owners: HashMap<String, Option<i64>> = HashMap::new();
-    let bulk = store.bulk_writes()?;
+    // Into an empty store, load without the match index and find duplicates
+    // within the file in memory; see Store::bulk_writes.
+    let bulk = store.bulk_writes(store.customer_count()? == 0)?;
+    let mut seen: Option<HashMap<u64, i64>> = bulk.index_deferred().then(HashMap::new);
     let mut writer_busy = Duration::ZERO;
+    let mut reader_blocked = Duration::ZERO;
     std::thread::scope(|scope| -> Result<()> {
         let (tx, rx) = mpsc::sync_channel::<Vec<Result<Parsed, RowIssue>>>(4);
         let mapper = &mapper;
-        scope.spawn(move || {
+        let reader = scope.spawn(move || {
+            let mut blocked = Duration::ZERO;
             let mut batch = Vec::with_capacity(BATCH_ROWS);
             for item in table {
                 batch.push(item.map(|r| mapper.parse(r)).map_err(|e| RowIssue {
                     row: e.row,
                     message: e.message,
                 }));
-                if batch.len() == BATCH_ROWS
-                    && tx
-                        .send(std::mem::replace(
-                            &mut batch,
-                            Vec::with_capacity(BATCH_ROWS),
-                        ))
-                        .is_err()
-                {
-                    return;
+                if batch.len() == BATCH_ROWS {
+                    let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH_ROWS));
+                    let sending = Instant::now();
+                    if tx.send(full).is_err() {
+                        break;
+                    }
+                    blocked += sending.elapsed();
                 }
             }
             let _ = tx.send(batch);
+            blocked
         });
         let mut batches = rx.into_iter().peekable();
         while batches.peek().is_some() {
@@ -388,7 +437,7 @@ pub fn import_file(
                     let writing = Instant::now();
                     rows += batch.len();
                     for item in batch {
-                        write_item(s, item, &mut report, &mut owners)?;
+                        write_item(s, item, &mut report, &mut owners, seen.as_mut())?;
                     }
                     writer_busy += writing.elapsed();
                     if let Some(p) = progress {
@@ -398,13 +447,17 @@ pub fn import_file(
                 Ok(())
             })?;
         }
+        reader_blocked = reader.join().unwrap_or_default();
         Ok(())
     })?;
-    drop(bulk);
+    let checkpoint = Instant::now();
+    bulk.finish()?;
     tracing::debug!(
         total_s = started.elapsed().as_secs_f64(),
         writer_busy_s = writer_busy.as_secs_f64(),
-        "import finished; a writer busy all the time means the store is the bottleneck, else parsing"
+        reader_blocked_s = reader_blocked.as_secs_f64(),
+        index_and_checkpoint_s = checkpoint.elapsed().as_secs_f64(),
+        "import finished (a reader blocked on the writer means the store is the bottleneck)"
     );
     report.errors.sort_by_key(|i| i.row);
     report.elapsed = started.elapsed();

@@ -2,7 +2,7 @@
 
 use super::{now_ms, Result, Store, StoreError};
 use crate::phone::{
-    MatchOutcome, MatchPolicy, MatchRule, Normalized, NumberKind, MAYBE_INCOMPLETE,
+    MatchOutcome, MatchPolicy, MatchRule, Normalized, NumberKind, MAYBE_INCOMPLETE, WITHOUT_E164,
 };
 use rusqlite::{params, OptionalExtension, Row};
 use serde::Serialize;
@@ -79,39 +79,65 @@ pub enum UpsertOutcome {
     Unchanged(i64),
 }
 
+impl UpsertOutcome {
+    /// The customer the row went to.
+    pub fn id(self) -> i64 {
+        match self {
+            UpsertOutcome::Inserted(id)
+            | UpsertOutcome::Updated(id)
+            | UpsertOutcome::Unchanged(id) => id,
+        }
+    }
+}
+
+/// `'service', 'local', 'unknown'`: the stored kinds without an E.164 form.
+static INCOMPLETE: LazyLock<String> = LazyLock::new(|| sql_list(&WITHOUT_E164));
+
+fn sql_list(kinds: &[NumberKind]) -> String {
+    let quoted: Vec<String> = kinds.iter().map(|k| format!("'{}'", k.as_str())).collect();
+    quoted.join(", ")
+}
+
 /// The exact rule: the same complete number (E.164 is country code +
 /// national number, so this is E.164 equality on the one match index).
-const EXACT_SQL: &str = "SELECT c.id, c.name, c.company, p.raw FROM customer_phones p
-     JOIN customers c ON c.id = p.customer_id
-     WHERE p.national_rev = ?1 AND p.country_code = ?2 AND p.e164 IS NOT NULL
-     ORDER BY p.customer_id LIMIT 50";
+static EXACT_SQL: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT c.id, c.name, c.company, p.raw FROM customer_phones p
+         JOIN customers c ON c.id = p.customer_id
+         WHERE p.national_rev = ?1 AND p.country_code = ?2 AND p.kind NOT IN ({})
+         ORDER BY p.customer_id LIMIT 50",
+        *INCOMPLETE
+    )
+});
 
 /// The national rule: the same national number where one side is incomplete
 /// (?3: whether the query has an E.164 form). Countries must agree where both
 /// are known; two complete numbers that differ are different numbers.
-const NATIONAL_SQL: &str = "SELECT c.id, c.name, c.company, p.raw FROM customer_phones p
-     JOIN customers c ON c.id = p.customer_id
-     WHERE p.national_rev = ?1
-       AND (p.country_code IS NULL OR ?2 IS NULL OR p.country_code = ?2)
-       AND (p.e164 IS NULL OR NOT ?3)
-     ORDER BY p.customer_id LIMIT 50";
+static NATIONAL_SQL: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT c.id, c.name, c.company, p.raw FROM customer_phones p
+         JOIN customers c ON c.id = p.customer_id
+         WHERE p.national_rev = ?1
+           AND (p.country_code IS NULL OR ?2 IS NULL OR p.country_code = ?2)
+           AND (p.kind IN ({}) OR NOT ?3)
+         ORDER BY p.customer_id LIMIT 50",
+        *INCOMPLETE
+    )
+});
 
 /// The suffix rule: a prefix range on the reversed national number, limited
 /// to the kinds that may arrive incomplete.
 static SUFFIX_SQL: LazyLock<String> = LazyLock::new(|| {
-    let kinds: Vec<String> = MAYBE_INCOMPLETE
-        .iter()
-        .map(|k| format!("'{}'", k.as_str()))
-        .collect();
     format!(
         "SELECT c.id, c.name, c.company, p.raw FROM customer_phones p
          JOIN customers c ON c.id = p.customer_id
          WHERE p.national_rev >= ?1 AND p.national_rev < ?2
            AND (p.country_code IS NULL OR ?3 IS NULL OR p.country_code = ?3)
-           AND (p.e164 IS NULL OR NOT ?4)
+           AND (p.kind IN ({}) OR NOT ?4)
            AND p.kind IN ({})
          ORDER BY p.customer_id LIMIT ?5",
-        kinds.join(", ")
+        *INCOMPLETE,
+        sql_list(&MAYBE_INCOMPLETE)
     )
 });
 
@@ -131,7 +157,7 @@ impl Store {
                 c.name,
                 c.company,
                 c.owner_user_id,
-                Value::Object(c.custom_fields.clone()).to_string(),
+                serde_json::to_string(&c.custom_fields).unwrap_or_else(|_| "{}".into()),
                 now
             ])?;
         let id = self.conn.last_insert_rowid();
@@ -181,9 +207,32 @@ impl Store {
     /// Creates the customer, or merges into the one with the same name that
     /// already has one of these numbers: re-importing a file never duplicates.
     pub fn upsert_customer(&self, c: &NewCustomer) -> Result<UpsertOutcome> {
-        let Some(existing) = self.find_by_name_and_phone(c)? else {
-            return self.insert_customer(c).map(UpsertOutcome::Inserted);
-        };
+        match self.find_by_name_and_phone(c)? {
+            Some(existing) => self.merge_customer(existing, c),
+            None => self.insert_customer(c).map(UpsertOutcome::Inserted),
+        }
+    }
+
+    /// Whether customer `id` has this name and number. Reads only that
+    /// customer's rows, so it works while the match index is being rebuilt.
+    pub fn customer_has(&self, id: i64, name: &str, number: &Normalized) -> Result<bool> {
+        Ok(self
+            .conn
+            .prepare_cached(
+                "SELECT 1 FROM customer_phones p JOIN customers c ON c.id = p.customer_id
+                 WHERE p.customer_id = ?1 AND c.name = ?2 AND p.national_rev = ?3 AND p.country_code IS ?4",
+            )?
+            .query_row(
+                params![id, name, number.national_rev(), number.country_code],
+                |_| Ok(()),
+            )
+            .optional()?
+            .is_some())
+    }
+
+    /// Merges `c` into customer `existing`: new numbers and tags are added,
+    /// company, owner and custom fields taken from `c` where it has them.
+    pub fn merge_customer(&self, existing: i64, c: &NewCustomer) -> Result<UpsertOutcome> {
         let mut changed = false;
         let (company, owner, fields): (String, Option<i64>, String) = self
             .conn
@@ -272,13 +321,13 @@ impl Store {
     pub fn lookup(&self, number: &Normalized, policy: &MatchPolicy) -> Result<LookupResult> {
         let rev = number.national_rev();
         if number.e164.is_some() {
-            let matches = self.matches(EXACT_SQL, params![rev, number.country_code])?;
+            let matches = self.matches(&EXACT_SQL, params![rev, number.country_code])?;
             if !matches.is_empty() {
                 return Ok(result(MatchRule::Exact, matches));
             }
         }
         let matches = self.matches(
-            NATIONAL_SQL,
+            &NATIONAL_SQL,
             params![rev, number.country_code, number.e164.is_some()],
         )?;
         if !matches.is_empty() {
@@ -483,7 +532,11 @@ mod tests {
     fn match_queries_use_the_match_index() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(&dir.path().join("plan.db")).unwrap();
-        for sql in [EXACT_SQL, NATIONAL_SQL, SUFFIX_SQL.as_str()] {
+        for sql in [
+            EXACT_SQL.as_str(),
+            NATIONAL_SQL.as_str(),
+            SUFFIX_SQL.as_str(),
+        ] {
             let mut stmt = store
                 .conn
                 .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))

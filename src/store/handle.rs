@@ -2,7 +2,6 @@
 //! jobs sent to it in order, so the tokio runtime never waits on SQLite.
 
 use super::{Result, Store, StoreError};
-use std::path::Path;
 use std::sync::mpsc;
 use tokio::sync::oneshot;
 
@@ -15,12 +14,6 @@ pub struct StoreHandle {
 }
 
 impl StoreHandle {
-    /// Opens the store at `path` on a new thread.
-    pub fn open(path: &Path) -> Result<StoreHandle> {
-        let store = Store::open(path)?;
-        Ok(Self::spawn(store))
-    }
-
     /// Moves an opened store onto its own thread.
     pub fn spawn(store: Store) -> StoreHandle {
         let (jobs, rx) = mpsc::channel::<Job>();

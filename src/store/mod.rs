@@ -81,6 +81,7 @@ impl Store {
             source,
         })?;
         migrate::run(&store.conn, path)?;
+        store.ensure_indexes()?;
         Ok(store)
     }
 
@@ -103,15 +104,55 @@ impl Store {
         Ok(())
     }
 
-    /// Tunes the connection for a long run of writes (imports): a 1 GiB page
-    /// cache holds the number indexes of millions of customers, and the WAL
-    /// may grow before it is checkpointed. Returns to normal when dropped.
-    pub fn bulk_writes(&self) -> Result<BulkWrites<'_>> {
+    /// Tunes the connection for a long run of writes (imports): a 2 GiB page
+    /// cache, and a WAL that may grow before it is checkpointed. With
+    /// `defer_index` the number match index is dropped and rebuilt by one
+    /// sort in [`BulkWrites::finish`], far faster than millions of random
+    /// inserts; lookups are then unavailable until it finishes, so the
+    /// importer asks for it only when the store has no customers. A process
+    /// that dies before `finish` leaves no harm: opening the store rebuilds
+    /// a missing index.
+    pub fn bulk_writes(&self, defer_index: bool) -> Result<BulkWrites<'_>> {
         self.conn
             .pragma_update(None, "cache_size", -(BULK_CACHE_KIB as i64))?;
         self.conn
             .pragma_update(None, "wal_autocheckpoint", BULK_CHECKPOINT_PAGES)?;
-        Ok(BulkWrites { store: self })
+        if defer_index {
+            self.conn
+                .execute_batch("DROP INDEX IF EXISTS customer_phones_match")?;
+        }
+        Ok(BulkWrites {
+            store: self,
+            deferred_index: defer_index,
+            finished: false,
+        })
+    }
+
+    /// Creates indexes a crash during a bulk load may have left missing.
+    fn ensure_indexes(&self) -> rusqlite::Result<()> {
+        self.conn.execute_batch(MATCH_INDEX_SQL)
+    }
+
+    /// Sets the page cache size: a store of millions of customers answers
+    /// lookups from memory when its number index and hot rows fit.
+    pub fn set_cache_mb(&self, mb: u32) -> Result<()> {
+        self.conn
+            .pragma_update(None, "cache_size", -(i64::from(mb) * 1024))?;
+        Ok(())
+    }
+
+    /// Reads the tables lookups touch into the page cache, so the first calls
+    /// after a start are as fast as later ones. The match index goes last, so
+    /// it is what stays when the cache is smaller than the store.
+    pub fn warm_cache(&self) -> Result<()> {
+        for sql in [
+            "SELECT sum(length(raw)) FROM customer_phones",
+            "SELECT sum(length(name)) FROM customers",
+            "SELECT count(*) FROM customer_phones INDEXED BY customer_phones_match WHERE national_rev >= ''",
+        ] {
+            self.conn.query_row(sql, [], |_| Ok(()))?;
+        }
+        Ok(())
     }
 
     /// The database file this store is on.
@@ -150,21 +191,55 @@ impl Store {
 /// How much of the database file reads may map (SQLite's default ceiling).
 const MMAP_BYTES: i64 = 0x7fff_0000;
 /// Page cache during bulk writes, in KiB.
-const BULK_CACHE_KIB: u32 = 1 << 20;
+const BULK_CACHE_KIB: u32 = 2 << 20;
 /// WAL pages between checkpoints during bulk writes (~400 MiB).
-const BULK_CHECKPOINT_PAGES: u32 = 100_000;
+const BULK_CHECKPOINT_PAGES: u32 = 250_000;
 
-/// Bulk-write tuning in force; dropping it restores the normal settings.
+/// The number match index (as in sql/0001_init.sql), for rebuilding it.
+const MATCH_INDEX_SQL: &str = "CREATE INDEX IF NOT EXISTS customer_phones_match
+     ON customer_phones(national_rev, country_code, kind)";
+
+/// Bulk-write tuning in force. `finish` rebuilds a deferred index and
+/// restores the normal settings; dropping without `finish` does it too,
+/// logging instead of returning errors.
 pub struct BulkWrites<'a> {
     store: &'a Store,
+    deferred_index: bool,
+    finished: bool,
+}
+
+impl BulkWrites<'_> {
+    /// Whether the match index is off: duplicates must be found another way.
+    pub fn index_deferred(&self) -> bool {
+        self.deferred_index
+    }
+
+    /// Rebuilds the match index if it was deferred, checkpoints the WAL and
+    /// restores the normal cache.
+    pub fn finish(mut self) -> Result<()> {
+        self.finished = true;
+        self.restore()
+    }
+
+    fn restore(&self) -> Result<()> {
+        let conn = &self.store.conn;
+        if self.deferred_index {
+            conn.execute_batch(MATCH_INDEX_SQL)?;
+        }
+        conn.pragma_update(None, "wal_autocheckpoint", 1000)?;
+        conn.pragma_update(None, "cache_size", -65536)?;
+        conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)")?;
+        Ok(())
+    }
 }
 
 impl Drop for BulkWrites<'_> {
     fn drop(&mut self) {
-        let conn = &self.store.conn;
-        let _ = conn.pragma_update(None, "wal_autocheckpoint", 1000);
-        let _ = conn.pragma_update(None, "cache_size", -65536);
-        let _ = conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)");
+        if !self.finished {
+            if let Err(e) = self.restore() {
+                tracing::error!(error = %e, "could not restore the store after a bulk load");
+            }
+        }
     }
 }
 

@@ -1,0 +1,586 @@
+//! The call state machine of one line: idle → ringing (counting rings) →
+//! caller known → answered → ended. Pure: it takes signals with their
+//! times and returns steps (events to send, a lookup to do, a CDR to write);
+//! the engine task in `engine` does the I/O.
+//!
+//! Outcomes: `answered` when the line went off-hook during the call;
+//! `outbound` when it went off-hook with no ring; otherwise, when the rings
+//! stop, `missed` if it rang at least `missed_after_rings` times (someone
+//! could have answered) and `abandoned` if the caller gave up sooner.
+
+use crate::event::{CallEvent, CallerId, Direction, LineSignal, Outcome};
+use crate::phone::MatchRule;
+use serde::Serialize;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// How calls are judged; from config, with the ring timeout from the profile.
+#[derive(Debug, Clone, Copy)]
+pub struct CallPolicy {
+    /// Rings that make an unanswered call "missed" rather than "abandoned".
+    pub missed_after_rings: u32,
+    /// No ring for this long: the ringing has stopped.
+    pub ring_timeout: Duration,
+    /// Longest call we believe: ends calls whose end was never seen.
+    pub max_call: Duration,
+}
+
+impl Default for CallPolicy {
+    fn default() -> Self {
+        CallPolicy {
+            missed_after_rings: 4,
+            ring_timeout: Duration::from_secs(7),
+            max_call: Duration::from_secs(4 * 3600),
+        }
+    }
+}
+
+/// The call detail record (话单), written when the call ends.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Cdr {
+    pub call_uid: String,
+    pub line: String,
+    pub device: String,
+    pub direction: Direction,
+    pub outcome: Outcome,
+    /// `available`, `private` or `unavailable`.
+    pub presentation: &'static str,
+    pub raw_number: Option<String>,
+    pub number_e164: Option<String>,
+    pub number_national: Option<String>,
+    pub caller_name: Option<String>,
+    pub customer_id: Option<i64>,
+    pub match_rule: Option<MatchRule>,
+    pub ring_count: u32,
+    pub started_at: i64,
+    pub first_ring_at: Option<i64>,
+    pub cid_at: Option<i64>,
+    pub answered_at: Option<i64>,
+    pub ended_at: i64,
+    /// Digits dialled (outbound) or keyed during the call.
+    pub dtmf: String,
+}
+
+/// What the store made of a caller's number, kept for the CDR.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identification {
+    pub e164: Option<String>,
+    pub national: Option<String>,
+    pub customer_id: Option<i64>,
+    pub rule: MatchRule,
+}
+
+impl Default for Identification {
+    fn default() -> Self {
+        Identification {
+            e164: None,
+            national: None,
+            customer_id: None,
+            rule: MatchRule::None,
+        }
+    }
+}
+
+/// What the engine must do after a signal.
+#[derive(Debug, Clone)]
+pub enum Step {
+    Emit(CallEvent),
+    /// Find who is calling, then call [`LineMachine::identified`].
+    Identify {
+        call_id: Arc<str>,
+        caller: CallerId,
+    },
+    Write(Cdr),
+}
+
+#[derive(Debug, Clone)]
+struct ActiveCall {
+    id: Arc<str>,
+    direction: Direction,
+    started_ms: i64,
+    ring_count: u32,
+    first_ring_ms: Option<i64>,
+    last_ring: Option<(Instant, i64)>,
+    started: Instant,
+    caller: Option<CallerId>,
+    cid_ms: Option<i64>,
+    answered_ms: Option<i64>,
+    matched: Option<Identification>,
+    dtmf: String,
+}
+
+/// One line's state; owned by the engine task, so no locks.
+pub struct LineMachine {
+    line: Arc<str>,
+    device: Arc<str>,
+    policy: CallPolicy,
+    call: Option<ActiveCall>,
+    new_id: Box<dyn FnMut() -> String + Send>,
+}
+
+impl LineMachine {
+    /// A line, with a generator of call ids (unique and stable: they name
+    /// recordings and CDRs).
+    pub fn new(
+        line: Arc<str>,
+        device: Arc<str>,
+        policy: CallPolicy,
+        new_id: Box<dyn FnMut() -> String + Send>,
+    ) -> LineMachine {
+        LineMachine {
+            line,
+            device,
+            policy,
+            call: None,
+            new_id,
+        }
+    }
+
+    /// The line's name.
+    pub fn line(&self) -> &Arc<str> {
+        &self.line
+    }
+
+    /// Whether a call is in progress.
+    pub fn busy(&self) -> bool {
+        self.call.is_some()
+    }
+
+    fn start(&mut self, direction: Direction, at: Instant, at_ms: i64) -> &mut ActiveCall {
+        let id: Arc<str> = (self.new_id)().into();
+        self.call.insert(ActiveCall {
+            id,
+            direction,
+            started_ms: at_ms,
+            ring_count: 0,
+            first_ring_ms: None,
+            last_ring: None,
+            started: at,
+            caller: None,
+            cid_ms: None,
+            answered_ms: None,
+            matched: None,
+            dtmf: String::new(),
+        })
+    }
+
+    /// Handles a signal from the line's device.
+    pub fn on_signal(&mut self, signal: &LineSignal, at: Instant, at_ms: i64) -> Vec<Step> {
+        let mut steps = Vec::new();
+        // A ringing call whose rings stopped ends before anything new begins.
+        steps.extend(self.on_tick(at, at_ms));
+        let line = self.line.clone();
+        match signal {
+            LineSignal::Ring => {
+                let call = match self.call.take() {
+                    Some(c) => self.call.insert(c),
+                    None => self.start(Direction::Inbound, at, at_ms),
+                };
+                if call.answered_ms.is_some() || call.direction == Direction::Outbound {
+                    return steps; // ringing on an answered line: ignore
+                }
+                call.ring_count += 1;
+                call.first_ring_ms.get_or_insert(at_ms);
+                call.last_ring = Some((at, at_ms));
+                steps.push(Step::Emit(CallEvent::Ringing {
+                    call_id: call.id.clone(),
+                    line,
+                    ring_count: call.ring_count,
+                }));
+            }
+            LineSignal::CallerId(cid) => {
+                let call = match self.call.take() {
+                    Some(c) => self.call.insert(c),
+                    None => {
+                        // Caller ID before (or without) a ring detector.
+                        let c = self.start(Direction::Inbound, at, at_ms);
+                        c.last_ring = Some((at, at_ms));
+                        c
+                    }
+                };
+                if call.caller.is_none() && call.direction == Direction::Inbound {
+                    call.caller = Some(cid.clone());
+                    call.cid_ms = Some(at_ms);
+                    steps.push(Step::Identify {
+                        call_id: call.id.clone(),
+                        caller: cid.clone(),
+                    });
+                }
+            }
+            LineSignal::CallerName { name } => {
+                if let Some(call) = self.call.as_mut() {
+                    if let Some(caller) = call.caller.as_mut() {
+                        if caller.name.is_none() {
+                            caller.name = Some(name.clone());
+                            steps.push(Step::Emit(CallEvent::CallerName {
+                                call_id: call.id.clone(),
+                                line,
+                                name: name.clone(),
+                            }));
+                        }
+                    }
+                }
+            }
+            LineSignal::OffHook => {
+                let call = match self.call.take() {
+                    Some(c) => self.call.insert(c),
+                    None => self.start(Direction::Outbound, at, at_ms),
+                };
+                if call.direction == Direction::Inbound && call.answered_ms.is_none() {
+                    call.answered_ms = Some(at_ms);
+                    steps.push(Step::Emit(CallEvent::Answered {
+                        call_id: call.id.clone(),
+                        line,
+                    }));
+                }
+            }
+            LineSignal::OnHook => {
+                // Hung up after talking, or (on boxes that see it) the caller
+                // giving up while it rang.
+                if let Some(call) = self.call.take() {
+                    steps.extend(self.end(call, at_ms));
+                }
+            }
+            LineSignal::Dtmf { digits } => {
+                if let Some(call) = self.call.as_mut() {
+                    call.dtmf.push_str(digits);
+                    steps.push(Step::Emit(CallEvent::Dtmf {
+                        call_id: call.id.clone(),
+                        line,
+                        digits: digits.clone(),
+                    }));
+                }
+            }
+        }
+        steps
+    }
+
+    /// Ends calls whose rings stopped, and calls longer than any real one.
+    pub fn on_tick(&mut self, now: Instant, now_ms: i64) -> Vec<Step> {
+        let Some(call) = self.call.as_ref() else {
+            return Vec::new();
+        };
+        let ringing_over = call.answered_ms.is_none()
+            && call.direction == Direction::Inbound
+            && call
+                .last_ring
+                .is_some_and(|(t, _)| now.duration_since(t) >= self.policy.ring_timeout);
+        let too_long = now.duration_since(call.started) >= self.policy.max_call;
+        if !(ringing_over || too_long) {
+            return Vec::new();
+        }
+        let call = self.call.take().expect("checked above");
+        // The caller hung up at some point after the last ring; the last
+        // ring is the last thing we know.
+        let ended = if ringing_over {
+            call.last_ring.map(|(_, ms)| ms).unwrap_or(now_ms)
+        } else {
+            now_ms
+        };
+        self.end(call, ended)
+    }
+
+    /// When the next tick can change something, for the engine's timer.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        let call = self.call.as_ref()?;
+        let max = call.started + self.policy.max_call;
+        match (call.answered_ms, call.direction, call.last_ring) {
+            (None, Direction::Inbound, Some((t, _))) => {
+                Some((t + self.policy.ring_timeout).min(max))
+            }
+            _ => Some(max),
+        }
+    }
+
+    /// Records who the store says is calling; returns the pop event, or
+    /// `None` if that call is already over.
+    pub fn identified(
+        &mut self,
+        call_id: &str,
+        caller: crate::event::Caller,
+        id: Identification,
+    ) -> Option<CallEvent> {
+        let call = self.call.as_mut().filter(|c| &*c.id == call_id)?;
+        call.matched = Some(id);
+        Some(CallEvent::CallerIdentified {
+            call_id: call.id.clone(),
+            line: self.line.clone(),
+            caller,
+        })
+    }
+
+    fn end(&mut self, call: ActiveCall, ended_ms: i64) -> Vec<Step> {
+        let outcome = match (call.direction, call.answered_ms) {
+            (Direction::Outbound, _) => Outcome::Outbound,
+            (_, Some(_)) => Outcome::Answered,
+            _ if call.ring_count >= self.policy.missed_after_rings => Outcome::Missed,
+            _ => Outcome::Abandoned,
+        };
+        let caller = call.caller.as_ref();
+        let presentation = match caller.and_then(|c| c.absent) {
+            Some(crate::dsp::cid::Absence::Private) => "private",
+            Some(crate::dsp::cid::Absence::Unavailable) => "unavailable",
+            None => "available",
+        };
+        let id = call.matched.clone().unwrap_or_default();
+        let raw_number = match call.direction {
+            Direction::Outbound => Some(call.dtmf.clone()).filter(|d| !d.is_empty()),
+            Direction::Inbound => caller.and_then(|c| c.number.clone()),
+        };
+        let cdr = Cdr {
+            call_uid: call.id.to_string(),
+            line: self.line.to_string(),
+            device: self.device.to_string(),
+            direction: call.direction,
+            outcome,
+            presentation,
+            raw_number,
+            number_e164: id.e164,
+            number_national: id.national,
+            caller_name: caller.and_then(|c| c.name.clone()),
+            customer_id: id.customer_id,
+            match_rule: call.matched.as_ref().map(|m| m.rule),
+            ring_count: call.ring_count,
+            started_at: call.started_ms,
+            first_ring_at: call.first_ring_ms,
+            cid_at: call.cid_ms,
+            answered_at: call.answered_ms,
+            ended_at: ended_ms.max(call.started_ms),
+            dtmf: call.dtmf,
+        };
+        vec![
+            Step::Emit(CallEvent::Ended {
+                call_id: call.id.clone(),
+                line: self.line.clone(),
+                outcome,
+            }),
+            Step::Write(cdr),
+        ]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dsp::cid::Absence;
+    use crate::event::{CallEvent, Caller};
+    use crate::phone::MatchOutcome;
+
+    /// A line and a clock: `at(s)` is `s` seconds after the start.
+    struct Bench {
+        machine: LineMachine,
+        t0: Instant,
+        cdrs: Vec<Cdr>,
+        events: Vec<CallEvent>,
+    }
+
+    impl Bench {
+        fn new() -> Bench {
+            let mut n = 0;
+            Bench {
+                machine: LineMachine::new(
+                    "box1/1".into(),
+                    "box1".into(),
+                    CallPolicy::default(),
+                    Box::new(move || {
+                        n += 1;
+                        format!("call-{n}")
+                    }),
+                ),
+                t0: Instant::now(),
+                cdrs: Vec::new(),
+                events: Vec::new(),
+            }
+        }
+
+        fn take(&mut self, steps: Vec<Step>) {
+            for step in steps {
+                match step {
+                    Step::Emit(e) => self.events.push(e),
+                    Step::Write(c) => self.cdrs.push(c),
+                    Step::Identify { call_id, caller } => {
+                        let found = caller.number.is_some();
+                        let event = self.machine.identified(
+                            &call_id,
+                            Caller {
+                                raw_number: caller.number.clone(),
+                                normalized: caller.number.as_ref().map(|n| format!("+86{n}")),
+                                absent: caller.absent,
+                                name: caller.name.clone(),
+                                rule: if found {
+                                    MatchRule::Exact
+                                } else {
+                                    MatchRule::None
+                                },
+                                outcome: MatchOutcome::None,
+                                matches: Vec::new(),
+                            },
+                            Identification {
+                                e164: caller.number.as_ref().map(|n| format!("+86{n}")),
+                                national: caller.number.clone(),
+                                customer_id: found.then_some(42),
+                                rule: if found {
+                                    MatchRule::Exact
+                                } else {
+                                    MatchRule::None
+                                },
+                            },
+                        );
+                        self.events.extend(event);
+                    }
+                }
+            }
+        }
+
+        fn signal(&mut self, secs: f64, s: LineSignal) {
+            let at = self.t0 + Duration::from_secs_f64(secs);
+            let steps = self.machine.on_signal(&s, at, (secs * 1000.0) as i64);
+            self.take(steps);
+        }
+
+        fn tick(&mut self, secs: f64) {
+            let at = self.t0 + Duration::from_secs_f64(secs);
+            let steps = self.machine.on_tick(at, (secs * 1000.0) as i64);
+            self.take(steps);
+        }
+    }
+
+    fn cid(number: &str) -> LineSignal {
+        LineSignal::CallerId(CallerId::from_value(number))
+    }
+
+    #[test]
+    fn answered_call_with_number_only_pops_at_once() {
+        let mut b = Bench::new();
+        b.signal(0.0, LineSignal::Ring);
+        b.signal(1.5, cid("13812345678"));
+        // The pop comes with the caller ID, before any second ring or name.
+        assert!(matches!(
+            b.events.last(),
+            Some(CallEvent::CallerIdentified { .. })
+        ));
+        b.signal(4.0, LineSignal::Ring);
+        b.signal(5.0, LineSignal::OffHook);
+        b.signal(65.0, LineSignal::OnHook);
+        let cdr = &b.cdrs[0];
+        assert_eq!(cdr.outcome, Outcome::Answered);
+        assert_eq!(cdr.ring_count, 2);
+        assert_eq!(
+            (cdr.first_ring_at, cdr.cid_at, cdr.answered_at, cdr.ended_at),
+            (Some(0), Some(1500), Some(5000), 65000)
+        );
+        assert_eq!(cdr.raw_number.as_deref(), Some("13812345678"));
+        assert_eq!(cdr.customer_id, Some(42));
+        assert_eq!(cdr.match_rule, Some(MatchRule::Exact));
+        assert!(!b.machine.busy());
+    }
+
+    #[test]
+    fn unanswered_calls_are_missed_or_abandoned_by_ring_count() {
+        let mut b = Bench::new();
+        for i in 0..5 {
+            b.signal(i as f64 * 5.0, LineSignal::Ring);
+        }
+        b.tick(26.0); // within the ring timeout: still ringing
+        assert!(b.cdrs.is_empty());
+        b.tick(27.5);
+        assert_eq!(b.cdrs[0].outcome, Outcome::Missed);
+        assert_eq!(b.cdrs[0].ended_at, 20_000);
+        b.signal(100.0, LineSignal::Ring);
+        b.signal(101.0, cid("P"));
+        b.tick(110.0);
+        let cdr = &b.cdrs[1];
+        assert_eq!(cdr.outcome, Outcome::Abandoned);
+        assert_eq!(cdr.presentation, "private");
+        assert_eq!(cdr.raw_number, None);
+        assert_ne!(b.cdrs[0].call_uid, cdr.call_uid);
+    }
+
+    #[test]
+    fn a_new_ring_after_the_timeout_is_a_new_call() {
+        let mut b = Bench::new();
+        b.signal(0.0, LineSignal::Ring);
+        b.signal(30.0, LineSignal::Ring);
+        assert_eq!(
+            b.cdrs.len(),
+            1,
+            "the first call ended when its rings stopped"
+        );
+        assert!(b.machine.busy());
+    }
+
+    #[test]
+    fn outbound_call_records_dialled_digits() {
+        let mut b = Bench::new();
+        b.signal(0.0, LineSignal::OffHook);
+        b.signal(
+            1.0,
+            LineSignal::Dtmf {
+                digits: "0755".into(),
+            },
+        );
+        b.signal(
+            2.0,
+            LineSignal::Dtmf {
+                digits: "86013388".into(),
+            },
+        );
+        b.signal(60.0, LineSignal::OnHook);
+        let cdr = &b.cdrs[0];
+        assert_eq!(
+            (cdr.direction, cdr.outcome),
+            (Direction::Outbound, Outcome::Outbound)
+        );
+        assert_eq!(cdr.raw_number.as_deref(), Some("075586013388"));
+    }
+
+    #[test]
+    fn caller_id_without_ring_starts_a_call_and_a_late_name_updates_it() {
+        let mut b = Bench::new();
+        b.signal(0.0, cid("13812345678"));
+        b.signal(
+            0.2,
+            LineSignal::CallerName {
+                name: "ZHANG".into(),
+            },
+        );
+        b.signal(3.0, cid("13900000000")); // a repeat must not re-pop
+        let pops = b
+            .events
+            .iter()
+            .filter(|e| matches!(e, CallEvent::CallerIdentified { .. }))
+            .count();
+        assert_eq!(pops, 1);
+        assert!(matches!(
+            b.events.last(),
+            Some(CallEvent::CallerName { .. })
+        ));
+        b.tick(20.0);
+        assert_eq!(b.cdrs[0].caller_name.as_deref(), Some("ZHANG"));
+        assert_eq!(b.cdrs[0].raw_number.as_deref(), Some("13812345678"));
+        assert_eq!(b.cdrs[0].outcome, Outcome::Abandoned);
+    }
+
+    #[test]
+    fn unavailable_number_and_deadlines() {
+        let mut b = Bench::new();
+        assert_eq!(b.machine.next_deadline(), None);
+        b.signal(0.0, LineSignal::Ring);
+        assert_eq!(
+            b.machine.next_deadline(),
+            Some(b.t0 + CallPolicy::default().ring_timeout)
+        );
+        b.signal(1.0, cid("O"));
+        b.signal(2.0, LineSignal::OffHook);
+        b.signal(3.0, LineSignal::OnHook);
+        assert_eq!(b.cdrs[0].presentation, "unavailable");
+        assert_eq!(
+            b.events
+                .iter()
+                .filter(|e| matches!(e, CallEvent::Ended { .. }))
+                .count(),
+            1
+        );
+        let _ = Absence::Private;
+    }
+}

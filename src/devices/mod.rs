@@ -1,0 +1,5 @@
+//! Everything that talks to hardware: firmware profiles, serial drivers and
+//! the parsers that turn a device's bytes into line events.
+
+pub mod phonebox;
+pub mod profile;

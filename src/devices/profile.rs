@@ -1,0 +1,488 @@
+//! Firmware profiles: one TOML file per device model, saying how to talk to
+//! it (serial settings, init sequence), how to read it (framing, a grammar
+//! of patterns mapped to line events) and what it cannot do (quirks).
+//! Adding a model is adding a file, never a recompile.
+
+use regex::Regex;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+/// What sort of device a profile describes; decides which driver runs it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DeviceKind {
+    VoiceModem,
+    FskModule,
+    TextBox,
+    GsmModem,
+    AudioBox,
+}
+
+/// A USB vendor:product pair, written `"1a86:7523"` in profiles.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct UsbId {
+    pub vendor: u16,
+    pub product: u16,
+}
+
+impl TryFrom<String> for UsbId {
+    type Error = String;
+    fn try_from(s: String) -> Result<UsbId, String> {
+        s.parse()
+    }
+}
+
+impl From<UsbId> for String {
+    fn from(id: UsbId) -> String {
+        id.to_string()
+    }
+}
+
+impl FromStr for UsbId {
+    type Err = String;
+    fn from_str(s: &str) -> Result<UsbId, String> {
+        let bad = || format!("{s:?} is not a USB id like \"1a86:7523\"");
+        let (v, p) = s.split_once(':').ok_or_else(bad)?;
+        Ok(UsbId {
+            vendor: u16::from_str_radix(v, 16).map_err(|_| bad())?,
+            product: u16::from_str_radix(p, 16).map_err(|_| bad())?,
+        })
+    }
+}
+
+impl fmt::Display for UsbId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:04x}:{:04x}", self.vendor, self.product)
+    }
+}
+
+/// Which USB devices a profile fits: any id, or a manufacturer/product
+/// string containing one of the words (case-insensitive).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MatchRules {
+    pub usb: Vec<UsbId>,
+    pub manufacturer: Vec<String>,
+    pub product: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Parity {
+    None,
+    Odd,
+    Even,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FlowControl {
+    None,
+    Hardware,
+    Software,
+}
+
+/// How the port is opened.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SerialSettings {
+    pub baud: u32,
+    pub data_bits: u8,
+    pub parity: Parity,
+    pub stop_bits: u8,
+    pub flow_control: FlowControl,
+}
+
+impl Default for SerialSettings {
+    fn default() -> Self {
+        SerialSettings {
+            baud: 115_200,
+            data_bits: 8,
+            parity: Parity::None,
+            stop_bits: 1,
+            flow_control: FlowControl::None,
+        }
+    }
+}
+
+/// One command of the init sequence; the first of `send` and `fallbacks`
+/// answered with `expect` wins.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InitStep {
+    pub send: String,
+    #[serde(default = "default_expect")]
+    pub expect: String,
+    #[serde(default = "default_init_timeout")]
+    pub timeout_ms: u64,
+    #[serde(default)]
+    pub fallbacks: Vec<String>,
+    /// A device that does not answer this step still works.
+    #[serde(default)]
+    pub optional: bool,
+}
+
+fn default_expect() -> String {
+    "OK".into()
+}
+
+fn default_init_timeout() -> u64 {
+    2000
+}
+
+/// Status bytes of an FSK module, framed as `prefix, code, code ^ 0xFF`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StatusCodes {
+    pub prefix: u8,
+    pub ring: Option<u8>,
+    pub off_hook: Option<u8>,
+    pub on_hook: Option<u8>,
+}
+
+/// How the byte stream is cut into units.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "mode", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum Framing {
+    /// Text lines ended by CR and/or LF; longer lines are cut and dropped.
+    Lines {
+        #[serde(default = "default_max_line")]
+        max_line: usize,
+    },
+    /// Raw caller-ID messages after a channel seizure (FSK modules).
+    CidFrames {
+        #[serde(default = "default_min_seizure")]
+        min_seizure: usize,
+        #[serde(default = "default_frame_gap")]
+        frame_gap_ms: u64,
+        status: Option<StatusCodes>,
+    },
+}
+
+fn default_max_line() -> usize {
+    512
+}
+
+fn default_min_seizure() -> usize {
+    10
+}
+
+fn default_frame_gap() -> u64 {
+    200
+}
+
+impl Default for Framing {
+    fn default() -> Self {
+        Framing::Lines {
+            max_line: default_max_line(),
+        }
+    }
+}
+
+/// What a grammar rule's match means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RuleEvent {
+    Ring,
+    OffHook,
+    OnHook,
+    CidNumber,
+    CidName,
+    CidDate,
+    CidTime,
+    CidMessage,
+    Dtmf,
+    /// Known lines that mean nothing to the call (command echoes, OK).
+    Ignore,
+}
+
+/// A pattern over one line. Named groups: `line` (the port on a multi-line
+/// box, 1-based), `value` (number, name, digits...), `name` (a name that
+/// comes with the number).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GrammarRule {
+    pub pattern: toml::Spanned<String>,
+    pub event: RuleEvent,
+}
+
+/// What a device cannot do or does oddly, as data.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Quirks {
+    /// No ring for this long means the ringing has stopped.
+    pub ring_timeout_ms: u64,
+    /// Whether the device sees the line go off-hook (an extension answering).
+    pub reports_off_hook: bool,
+    /// How many phone lines the device serves.
+    pub lines: u8,
+}
+
+impl Default for Quirks {
+    fn default() -> Self {
+        Quirks {
+            ring_timeout_ms: 7000,
+            reports_off_hook: true,
+            lines: 1,
+        }
+    }
+}
+
+/// How the simulator imitates the device: output lines with placeholders
+/// `{line} {number} {name} {mmdd} {hhmm} {digits}`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SimTemplates {
+    pub ring: Vec<String>,
+    pub cid: Vec<String>,
+    pub cid_number_only: Vec<String>,
+    pub private: Vec<String>,
+    pub unavailable: Vec<String>,
+    pub off_hook: Vec<String>,
+    pub on_hook: Vec<String>,
+    pub dtmf: Vec<String>,
+    /// Channel seizure bytes sent before a caller-ID frame.
+    pub seizure_bytes: Option<usize>,
+}
+
+/// A device model's profile, as written in its file.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Profile {
+    pub name: String,
+    pub kind: DeviceKind,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default, rename = "match")]
+    pub matching: MatchRules,
+    #[serde(default)]
+    pub serial: SerialSettings,
+    #[serde(default)]
+    pub init: Vec<InitStep>,
+    #[serde(default)]
+    pub framing: Framing,
+    #[serde(default)]
+    pub grammar: Vec<GrammarRule>,
+    #[serde(default)]
+    pub quirks: Quirks,
+    #[serde(default)]
+    pub sim: SimTemplates,
+}
+
+/// A profile problem, with the line of the file it is on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProfileError {
+    pub source: String,
+    pub line: Option<usize>,
+    pub message: String,
+}
+
+impl fmt::Display for ProfileError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.line {
+            Some(l) => write!(f, "{}:{l}: {}", self.source, self.message),
+            None => write!(f, "{}: {}", self.source, self.message),
+        }
+    }
+}
+
+impl std::error::Error for ProfileError {}
+
+/// A profile ready to run: its grammar compiled.
+#[derive(Debug, Clone)]
+pub struct LoadedProfile {
+    pub profile: Profile,
+    pub grammar: Vec<(Regex, RuleEvent)>,
+    /// Where it came from: `embedded` or a file path.
+    pub origin: String,
+}
+
+fn line_of(text: &str, byte: usize) -> usize {
+    text[..byte.min(text.len())].matches('\n').count() + 1
+}
+
+/// Parses and validates a profile; `source` names it in errors.
+pub fn parse(text: &str, source: &str) -> Result<LoadedProfile, ProfileError> {
+    let err = |line: Option<usize>, message: String| ProfileError {
+        source: source.to_string(),
+        line,
+        message,
+    };
+    let profile: Profile = toml::from_str(text).map_err(|e| {
+        err(
+            e.span().map(|s| line_of(text, s.start)),
+            e.message().to_string(),
+        )
+    })?;
+    if profile.name.trim().is_empty() || profile.name.contains(char::is_whitespace) {
+        return Err(err(
+            key_line(text, "name"),
+            format!(
+                "name {:?} must be one word, like \"text-box-4port\"",
+                profile.name
+            ),
+        ));
+    }
+    let s = &profile.serial;
+    if !(5..=8).contains(&s.data_bits) || !(1..=2).contains(&s.stop_bits) || s.baud == 0 {
+        return Err(err(
+            key_line(text, "baud"),
+            "serial settings out of range (data_bits 5-8, stop_bits 1-2, baud > 0)".into(),
+        ));
+    }
+    if profile.quirks.lines == 0 {
+        return Err(err(
+            key_line(text, "lines"),
+            "quirks.lines must be at least 1".into(),
+        ));
+    }
+    let mut grammar = Vec::new();
+    for rule in &profile.grammar {
+        let line = Some(line_of(text, rule.pattern.span().start));
+        let regex = Regex::new(rule.pattern.get_ref())
+            .map_err(|e| err(line, format!("bad pattern: {e}")))?;
+        let names: Vec<&str> = regex.capture_names().flatten().collect();
+        if let Some(unknown) = names
+            .iter()
+            .find(|n| !matches!(**n, "line" | "value" | "name"))
+        {
+            return Err(err(
+                line,
+                format!("unknown group (?P<{unknown}>): use line, value or name"),
+            ));
+        }
+        let needs_value = matches!(
+            rule.event,
+            RuleEvent::CidNumber
+                | RuleEvent::CidName
+                | RuleEvent::CidDate
+                | RuleEvent::CidTime
+                | RuleEvent::CidMessage
+                | RuleEvent::Dtmf
+        );
+        if needs_value && !names.contains(&"value") {
+            return Err(err(
+                line,
+                format!("event {:?} needs a (?P<value>...) group", rule.event),
+            ));
+        }
+        grammar.push((regex, rule.event));
+    }
+    let lines_needed = matches!(profile.kind, DeviceKind::VoiceModem | DeviceKind::TextBox);
+    if lines_needed && !matches!(profile.framing, Framing::Lines { .. }) {
+        return Err(err(
+            key_line(text, "mode"),
+            "this kind reads text lines: framing mode must be \"lines\"".into(),
+        ));
+    }
+    if lines_needed && grammar.is_empty() {
+        return Err(err(
+            None,
+            "a line-reading device needs [[grammar]] rules".into(),
+        ));
+    }
+    Ok(LoadedProfile {
+        profile,
+        grammar,
+        origin: source.to_string(),
+    })
+}
+
+/// The line of the first `key = ...` in the text, for semantic errors.
+fn key_line(text: &str, key: &str) -> Option<usize> {
+    text.lines()
+        .position(|l| {
+            l.trim_start()
+                .strip_prefix(key)
+                .is_some_and(|rest| rest.trim_start().starts_with('='))
+        })
+        .map(|i| i + 1)
+}
+
+include!(concat!(env!("OUT_DIR"), "/profiles.rs"));
+
+/// All profiles: the ones shipped in the binary, replaced or joined by
+/// those in `user_dir`. Errors in user files are returned, not skipped.
+pub fn load_all(user_dir: Option<&Path>) -> Result<BTreeMap<String, LoadedProfile>, ProfileError> {
+    let mut all = BTreeMap::new();
+    for (file, text) in EMBEDDED_PROFILES {
+        let p = parse(text, &format!("firmware-profiles/{file} (embedded)"))?;
+        all.insert(p.profile.name.clone(), p);
+    }
+    if let Some(dir) = user_dir {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+            .map_err(|e| ProfileError {
+                source: dir.display().to_string(),
+                line: None,
+                message: format!("cannot read profile directory: {e}"),
+            })?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+            .collect();
+        files.sort();
+        for path in files {
+            let p = load_file(&path)?;
+            all.insert(p.profile.name.clone(), p);
+        }
+    }
+    Ok(all)
+}
+
+/// Loads one profile file.
+pub fn load_file(path: &Path) -> Result<LoadedProfile, ProfileError> {
+    let text = std::fs::read_to_string(path).map_err(|e| ProfileError {
+        source: path.display().to_string(),
+        line: None,
+        message: format!("cannot read: {e}"),
+    })?;
+    parse(&text, &path.display().to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_shipped_profile_is_valid() {
+        let all = load_all(None).unwrap();
+        for name in ["generic-voice-modem", "ht9032-fsk-module", "text-box-4port"] {
+            assert!(all.contains_key(name), "{name} shipped");
+        }
+    }
+
+    #[test]
+    fn a_bad_pattern_names_its_line() {
+        let text = "name = \"x\"\nkind = \"text-box\"\n\n[[grammar]]\npattern = '^RING('\nevent = \"ring\"\n";
+        let e = parse(text, "x.toml").unwrap_err();
+        assert_eq!(e.line, Some(5), "{e}");
+        assert!(e.to_string().starts_with("x.toml:5: bad pattern"), "{e}");
+    }
+
+    #[test]
+    fn a_wrong_type_names_its_line() {
+        let text = "name = \"x\"\nkind = \"text-box\"\n[serial]\nbaud = \"fast\"\n";
+        let e = parse(text, "x.toml").unwrap_err();
+        assert_eq!(e.line, Some(4), "{e}");
+    }
+
+    #[test]
+    fn unknown_kind_and_missing_value_group_are_refused() {
+        let e = parse("name = \"x\"\nkind = \"fax\"\n", "x.toml").unwrap_err();
+        assert!(e.message.contains("fax"), "{e}");
+        let text = "name = \"x\"\nkind = \"text-box\"\n[[grammar]]\npattern = '^CID (\\d+)$'\nevent = \"cid_number\"\n";
+        let e = parse(text, "x.toml").unwrap_err();
+        assert!(e.message.contains("(?P<value>"), "{e}");
+        assert_eq!(e.line, Some(4));
+    }
+
+    #[test]
+    fn usb_ids_parse_and_print() {
+        let id: UsbId = "1A86:7523".parse().unwrap();
+        assert_eq!(id.to_string(), "1a86:7523");
+        assert!("1a86".parse::<UsbId>().is_err());
+    }
+}

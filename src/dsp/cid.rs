@@ -1,0 +1,513 @@
+//! Caller-ID messages (Bellcore GR-30 / ETSI EN 300 659-3): the bytes a
+//! line sends between the first and second ring, whether they come decoded
+//! from an FSK module or from our own demodulator.
+//!
+//! A message is `type, length, payload..., checksum`, where the checksum
+//! makes the sum of all its bytes 0 mod 256. SDMF (type 0x04) carries
+//! `MMDDHHMM` and the number; MDMF (type 0x80) carries parameters
+//! `(type, length, data)`. A message whose checksum fails is never a caller ID.
+
+use serde::Serialize;
+use std::fmt;
+
+/// SDMF: single data message format.
+pub const SDMF: u8 = 0x04;
+/// MDMF: multiple data message format.
+pub const MDMF: u8 = 0x80;
+/// Channel seizure: alternating bits, 0x55 as bytes.
+pub const SEIZURE: u8 = 0x55;
+
+/// MDMF parameter types used in Bellcore and ETSI caller ID.
+pub mod param {
+    pub const DATE_TIME: u8 = 0x01;
+    pub const NUMBER: u8 = 0x02;
+    /// Called line / dialable directory number (ETSI 0x03).
+    pub const CALLED_NUMBER: u8 = 0x03;
+    pub const NUMBER_ABSENT: u8 = 0x04;
+    pub const NAME: u8 = 0x07;
+    pub const NAME_ABSENT: u8 = 0x08;
+    /// ETSI call type (voice, ring-back, message waiting...).
+    pub const CALL_TYPE: u8 = 0x11;
+    /// ETSI first called line identity / redirecting number.
+    pub const REDIRECTING_NUMBER: u8 = 0x1A;
+}
+
+/// Why a number or name is missing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Absence {
+    /// 'P': the caller withheld it.
+    Private,
+    /// 'O': out of area / unavailable.
+    Unavailable,
+}
+
+impl Absence {
+    /// Reads the one-letter marker (`P` or `O`) used by both standards and
+    /// by modems (`NMBR = P`).
+    pub fn from_marker(text: &str) -> Option<Absence> {
+        match text.trim() {
+            "P" | "p" => Some(Absence::Private),
+            "O" | "o" => Some(Absence::Unavailable),
+            _ => None,
+        }
+    }
+
+    fn marker(self) -> u8 {
+        match self {
+            Absence::Private => b'P',
+            Absence::Unavailable => b'O',
+        }
+    }
+}
+
+/// Date and time as the exchange sends them (no year).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct CidDateTime {
+    pub month: u8,
+    pub day: u8,
+    pub hour: u8,
+    pub minute: u8,
+}
+
+impl fmt::Display for CidDateTime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{:02}-{:02} {:02}:{:02}",
+            self.month, self.day, self.hour, self.minute
+        )
+    }
+}
+
+impl CidDateTime {
+    /// Parses `MMDDHHMM`, checking the ranges.
+    pub fn parse(digits: &[u8]) -> Option<CidDateTime> {
+        if digits.len() != 8 || !digits.iter().all(u8::is_ascii_digit) {
+            return None;
+        }
+        let two = |i: usize| (digits[i] - b'0') * 10 + (digits[i + 1] - b'0');
+        let dt = CidDateTime {
+            month: two(0),
+            day: two(2),
+            hour: two(4),
+            minute: two(6),
+        };
+        let ok = (1..=12).contains(&dt.month)
+            && (1..=31).contains(&dt.day)
+            && dt.hour < 24
+            && dt.minute < 60;
+        ok.then_some(dt)
+    }
+
+    fn digits(self) -> [u8; 8] {
+        let mut out = [0u8; 8];
+        for (i, v) in [self.month, self.day, self.hour, self.minute]
+            .iter()
+            .enumerate()
+        {
+            out[i * 2] = b'0' + v / 10;
+            out[i * 2 + 1] = b'0' + v % 10;
+        }
+        out
+    }
+}
+
+/// Which message format carried the caller ID.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MessageFormat {
+    Sdmf,
+    Mdmf,
+}
+
+/// A decoded caller-ID message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CallerIdMessage {
+    pub format: MessageFormat,
+    pub datetime: Option<CidDateTime>,
+    pub number: Option<String>,
+    pub number_absent: Option<Absence>,
+    pub name: Option<String>,
+    pub name_absent: Option<Absence>,
+    /// Parameters we keep but do not interpret: (type, data).
+    pub other: Vec<(u8, Vec<u8>)>,
+}
+
+impl CallerIdMessage {
+    /// A message carrying just a number (the norm in China).
+    pub fn number_only(number: &str) -> CallerIdMessage {
+        CallerIdMessage {
+            format: MessageFormat::Mdmf,
+            datetime: None,
+            number: Some(number.to_string()),
+            number_absent: None,
+            name: None,
+            name_absent: None,
+            other: Vec::new(),
+        }
+    }
+}
+
+/// Why bytes are not a caller-ID message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CidError {
+    Truncated { needed: usize, got: usize },
+    BadChecksum { sum: u8 },
+    UnknownType(u8),
+    BadParameter { kind: u8, reason: &'static str },
+}
+
+impl fmt::Display for CidError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CidError::Truncated { needed, got } => {
+                write!(f, "message truncated: {got} of {needed} bytes")
+            }
+            CidError::BadChecksum { sum } => {
+                write!(f, "bad checksum (bytes sum to {sum:#04x}, not 0)")
+            }
+            CidError::UnknownType(t) => write!(f, "unknown message type {t:#04x}"),
+            CidError::BadParameter { kind, reason } => {
+                write!(f, "parameter {kind:#04x}: {reason}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for CidError {}
+
+/// Decodes one message: `type, length, payload, checksum`.
+pub fn decode(bytes: &[u8]) -> Result<CallerIdMessage, CidError> {
+    if bytes.len() < 3 {
+        return Err(CidError::Truncated {
+            needed: 3,
+            got: bytes.len(),
+        });
+    }
+    let needed = bytes[1] as usize + 3;
+    if bytes.len() < needed {
+        return Err(CidError::Truncated {
+            needed,
+            got: bytes.len(),
+        });
+    }
+    let message = &bytes[..needed];
+    let sum = message.iter().fold(0u8, |a, b| a.wrapping_add(*b));
+    if sum != 0 {
+        return Err(CidError::BadChecksum { sum });
+    }
+    let payload = &message[2..needed - 1];
+    match message[0] {
+        SDMF => decode_sdmf(payload),
+        MDMF => decode_mdmf(payload),
+        other => Err(CidError::UnknownType(other)),
+    }
+}
+
+fn decode_sdmf(payload: &[u8]) -> Result<CallerIdMessage, CidError> {
+    if payload.len() < 8 {
+        return Err(CidError::BadParameter {
+            kind: SDMF,
+            reason: "shorter than its date and time",
+        });
+    }
+    let datetime = CidDateTime::parse(&payload[..8]);
+    let rest = &payload[8..];
+    let text = String::from_utf8_lossy(rest).trim().to_string();
+    let (number, number_absent) = match Absence::from_marker(&text) {
+        Some(a) if rest.len() == 1 => (None, Some(a)),
+        _ => (Some(text), None),
+    };
+    Ok(CallerIdMessage {
+        format: MessageFormat::Sdmf,
+        datetime,
+        number: number.filter(|n| !n.is_empty()),
+        number_absent,
+        name: None,
+        name_absent: None,
+        other: Vec::new(),
+    })
+}
+
+fn decode_mdmf(mut payload: &[u8]) -> Result<CallerIdMessage, CidError> {
+    let mut m = CallerIdMessage {
+        format: MessageFormat::Mdmf,
+        datetime: None,
+        number: None,
+        number_absent: None,
+        name: None,
+        name_absent: None,
+        other: Vec::new(),
+    };
+    while !payload.is_empty() {
+        if payload.len() < 2 {
+            return Err(CidError::BadParameter {
+                kind: payload[0],
+                reason: "no length byte",
+            });
+        }
+        let (kind, len) = (payload[0], payload[1] as usize);
+        if payload.len() < 2 + len {
+            return Err(CidError::BadParameter {
+                kind,
+                reason: "longer than the message",
+            });
+        }
+        let data = &payload[2..2 + len];
+        match kind {
+            param::DATE_TIME => m.datetime = CidDateTime::parse(data),
+            param::NUMBER => m.number = Some(ascii(data)).filter(|n| !n.is_empty()),
+            param::NUMBER_ABSENT => m.number_absent = absence(data),
+            param::NAME => m.name = Some(text(data)).filter(|n| !n.is_empty()),
+            param::NAME_ABSENT => m.name_absent = absence(data),
+            _ => m.other.push((kind, data.to_vec())),
+        }
+        payload = &payload[2 + len..];
+    }
+    Ok(m)
+}
+
+fn ascii(data: &[u8]) -> String {
+    String::from_utf8_lossy(data).trim().to_string()
+}
+
+/// Names are ASCII in the standards; Chinese exchanges that send one use GBK.
+fn text(data: &[u8]) -> String {
+    match std::str::from_utf8(data) {
+        Ok(s) => s.trim().to_string(),
+        Err(_) => encoding_rs::GBK.decode(data).0.trim().to_string(),
+    }
+}
+
+fn absence(data: &[u8]) -> Option<Absence> {
+    std::str::from_utf8(data)
+        .ok()
+        .and_then(Absence::from_marker)
+}
+
+fn finish(kind: u8, payload: Vec<u8>) -> Vec<u8> {
+    let mut out = Vec::with_capacity(payload.len() + 3);
+    out.push(kind);
+    out.push(payload.len() as u8);
+    out.extend(payload);
+    let sum = out.iter().fold(0u8, |a, b| a.wrapping_add(*b));
+    out.push(sum.wrapping_neg());
+    out
+}
+
+/// Encodes a message (for simulators and signal generators). SDMF carries
+/// only date/time and number or its absence; MDMF everything.
+pub fn encode(m: &CallerIdMessage) -> Vec<u8> {
+    match m.format {
+        MessageFormat::Sdmf => {
+            let mut payload = m
+                .datetime
+                .map(|d| d.digits().to_vec())
+                .unwrap_or_else(|| b"01010000".to_vec());
+            match (&m.number, m.number_absent) {
+                (Some(n), _) => payload.extend(n.bytes()),
+                (None, Some(a)) => payload.push(a.marker()),
+                (None, None) => payload.push(b'O'),
+            }
+            finish(SDMF, payload)
+        }
+        MessageFormat::Mdmf => {
+            let mut payload = Vec::new();
+            let mut add = |kind: u8, data: &[u8]| {
+                payload.push(kind);
+                payload.push(data.len() as u8);
+                payload.extend_from_slice(data);
+            };
+            if let Some(d) = m.datetime {
+                add(param::DATE_TIME, &d.digits());
+            }
+            if let Some(n) = &m.number {
+                add(param::NUMBER, n.as_bytes());
+            }
+            if let Some(a) = m.number_absent {
+                add(param::NUMBER_ABSENT, &[a.marker()]);
+            }
+            if let Some(n) = &m.name {
+                add(param::NAME, n.as_bytes());
+            }
+            if let Some(a) = m.name_absent {
+                add(param::NAME_ABSENT, &[a.marker()]);
+            }
+            for (kind, data) in &m.other {
+                add(*kind, data);
+            }
+            finish(MDMF, payload)
+        }
+    }
+}
+
+/// What the byte scanner found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scanned {
+    Message(CallerIdMessage),
+    /// A framed message that failed: reported and logged, never popped.
+    Rejected(CidError),
+}
+
+/// Finds caller-ID messages in a byte stream full of line noise: a run of at
+/// least `min_seizure` 0x55 bytes, optional mark bytes (0xFF), then an SDMF
+/// or MDMF message. Memory is bounded by the longest possible message.
+#[derive(Debug, Clone)]
+pub struct FrameScanner {
+    min_seizure: usize,
+    seizure: usize,
+    frame: Vec<u8>,
+    in_frame: bool,
+}
+
+impl FrameScanner {
+    pub fn new(min_seizure: usize) -> FrameScanner {
+        FrameScanner {
+            min_seizure: min_seizure.max(1),
+            seizure: 0,
+            frame: Vec::with_capacity(258),
+            in_frame: false,
+        }
+    }
+
+    /// Forgets a partial frame: call after a silence longer than a message
+    /// takes, so a frame cut off by a glitch cannot swallow the next one.
+    pub fn reset(&mut self) {
+        self.seizure = 0;
+        self.frame.clear();
+        self.in_frame = false;
+    }
+
+    /// Feeds one byte; returns a message (or a rejected one) when complete.
+    pub fn push(&mut self, byte: u8) -> Option<Scanned> {
+        if self.in_frame {
+            self.frame.push(byte);
+            if self.frame.len() >= 2 && self.frame.len() == self.frame[1] as usize + 3 {
+                let result = decode(&self.frame);
+                self.reset();
+                return Some(match result {
+                    Ok(m) => Scanned::Message(m),
+                    Err(e) => Scanned::Rejected(e),
+                });
+            }
+            return None;
+        }
+        match byte {
+            SEIZURE => self.seizure += 1,
+            0xFF if self.seizure >= self.min_seizure => {}
+            SDMF | MDMF if self.seizure >= self.min_seizure => {
+                self.in_frame = true;
+                self.frame.clear();
+                self.frame.push(byte);
+            }
+            _ => self.seizure = 0,
+        }
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The SDMF example reproduced from Bellcore TR-NWT-000030 in modem and
+    /// chip application notes: 30 September 12:24, number 609-555-1212,
+    /// checksum 0x51 (all 21 bytes sum to 0 mod 256).
+    const SDMF_EXAMPLE: [u8; 21] = [
+        0x04, 0x12, 0x30, 0x39, 0x33, 0x30, 0x31, 0x32, 0x32, 0x34, 0x36, 0x30, 0x39, 0x35, 0x35,
+        0x35, 0x31, 0x32, 0x31, 0x32, 0x51,
+    ];
+
+    #[test]
+    fn decodes_the_sdmf_example() {
+        let m = decode(&SDMF_EXAMPLE).unwrap();
+        assert_eq!(m.format, MessageFormat::Sdmf);
+        assert_eq!(m.number.as_deref(), Some("6095551212"));
+        assert_eq!(
+            m.datetime,
+            Some(CidDateTime {
+                month: 9,
+                day: 30,
+                hour: 12,
+                minute: 24
+            })
+        );
+        assert_eq!(encode(&m), SDMF_EXAMPLE);
+    }
+
+    #[test]
+    fn decodes_mdmf_with_every_parameter() {
+        // 80 len | 01 08 "11221405" | 02 0B "13812345678" | 07 04 "ZHAO" | checksum
+        let mut bytes = vec![0x80, 0x1F, 0x01, 0x08];
+        bytes.extend(b"11221405");
+        bytes.extend([0x02, 0x0B]);
+        bytes.extend(b"13812345678");
+        bytes.extend([0x07, 0x04]);
+        bytes.extend(b"ZHAO");
+        bytes.extend([0x11, 0x01, 0x01]);
+        bytes[1] = (bytes.len() - 2) as u8;
+        let sum = bytes.iter().fold(0u8, |a, b| a.wrapping_add(*b));
+        bytes.push(sum.wrapping_neg());
+        let m = decode(&bytes).unwrap();
+        assert_eq!(m.number.as_deref(), Some("13812345678"));
+        assert_eq!(m.name.as_deref(), Some("ZHAO"));
+        assert_eq!(m.datetime.unwrap().to_string(), "11-22 14:05");
+        assert_eq!(m.other, vec![(0x11, vec![0x01])]);
+        assert_eq!(encode(&m), bytes);
+    }
+
+    #[test]
+    fn private_and_unavailable() {
+        let mut m = CallerIdMessage::number_only("x");
+        m.number = None;
+        m.number_absent = Some(Absence::Private);
+        m.name_absent = Some(Absence::Unavailable);
+        let back = decode(&encode(&m)).unwrap();
+        assert_eq!(back.number, None);
+        assert_eq!(back.number_absent, Some(Absence::Private));
+        assert_eq!(back.name_absent, Some(Absence::Unavailable));
+        m.format = MessageFormat::Sdmf;
+        let back = decode(&encode(&m)).unwrap();
+        assert_eq!(back.number_absent, Some(Absence::Private));
+    }
+
+    #[test]
+    fn a_bad_checksum_is_never_a_caller_id() {
+        let mut bytes = SDMF_EXAMPLE;
+        bytes[15] ^= 0x01; // one digit changed on the line
+        assert!(matches!(decode(&bytes), Err(CidError::BadChecksum { .. })));
+    }
+
+    #[test]
+    fn chinese_name_in_gbk() {
+        let mut m = CallerIdMessage::number_only("13812345678");
+        let (gbk, _, _) = encoding_rs::GBK.encode("张三");
+        m.other.push((param::NAME, gbk.to_vec()));
+        assert_eq!(decode(&encode(&m)).unwrap().name.as_deref(), Some("张三"));
+    }
+
+    #[test]
+    fn scanner_finds_messages_in_noise_and_rejects_bad_ones() {
+        let mut stream = vec![0x13, 0x55, 0x00, 0xA7];
+        stream.extend([SEIZURE; 30]);
+        stream.extend([0xFF; 5]);
+        stream.extend(SDMF_EXAMPLE);
+        stream.extend([0x42, 0x55, 0x55]);
+        stream.extend([SEIZURE; 30]);
+        let mut bad = SDMF_EXAMPLE;
+        bad[10] ^= 0x04;
+        stream.extend(bad);
+        stream.extend([0x04, 0x02, 0x00]); // a type byte without seizure: noise
+        let mut scanner = FrameScanner::new(10);
+        let found: Vec<Scanned> = stream.iter().filter_map(|b| scanner.push(*b)).collect();
+        assert_eq!(found.len(), 2, "{found:?}");
+        assert!(
+            matches!(&found[0], Scanned::Message(m) if m.number.as_deref() == Some("6095551212"))
+        );
+        assert!(matches!(
+            found[1],
+            Scanned::Rejected(CidError::BadChecksum { .. })
+        ));
+    }
+}

@@ -1,0 +1,165 @@
+//! The typed events that flow between parts: devices produce `LineEvent`s,
+//! the call engine turns them into `CallEvent`s.
+
+use crate::dsp::cid::{Absence, CidDateTime};
+use crate::phone::{MatchOutcome, MatchRule};
+use crate::store::CustomerMatch;
+use serde::Serialize;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// A caller ID as a line delivers it: a number or why there is none.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CallerId {
+    pub number: Option<String>,
+    pub absent: Option<Absence>,
+    pub name: Option<String>,
+    pub datetime: Option<CidDateTime>,
+}
+
+impl CallerId {
+    /// A number, or the `P`/`O` markers for withheld and unavailable.
+    pub fn from_value(value: &str) -> CallerId {
+        let value = value.trim();
+        let absent = match Absence::from_marker(value) {
+            Some(a) => Some(a),
+            None if value.is_empty() => Some(Absence::Unavailable),
+            None => None,
+        };
+        CallerId {
+            number: absent.is_none().then(|| value.to_string()),
+            absent,
+            name: None,
+            datetime: None,
+        }
+    }
+}
+
+/// What a device saw on one of its lines.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum LineSignal {
+    Ring,
+    OffHook,
+    OnHook,
+    CallerId(CallerId),
+    /// A name that came after the number.
+    CallerName {
+        name: String,
+    },
+    Dtmf {
+        digits: String,
+    },
+}
+
+/// Whether a device is reachable, for admins and for ending calls cleanly.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum DeviceState {
+    Up,
+    Down { reason: String },
+}
+
+/// A signal with where and when it happened.
+#[derive(Debug, Clone)]
+pub struct LineEvent {
+    /// The line's name, e.g. `box1/2`: device name and 1-based port.
+    pub line: Arc<str>,
+    pub device: Arc<str>,
+    /// Wall clock, milliseconds since the epoch, for the CDR.
+    pub at_ms: i64,
+    /// Monotonic, for timeouts and latency.
+    pub at: Instant,
+    pub kind: LineEventKind,
+}
+
+/// A line signal, or a change in the device behind the line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LineEventKind {
+    Signal(LineSignal),
+    Device(DeviceState),
+}
+
+/// Which way a call goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Direction {
+    Inbound,
+    Outbound,
+}
+
+/// How a call ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    Answered,
+    /// It rang long enough to be answered and was not.
+    Missed,
+    /// The caller hung up before it had rung long enough to count as missed.
+    Abandoned,
+    Outbound,
+}
+
+impl Outcome {
+    /// The name stored in CDRs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Answered => "answered",
+            Outcome::Missed => "missed",
+            Outcome::Abandoned => "abandoned",
+            Outcome::Outbound => "outbound",
+        }
+    }
+}
+
+/// Who is calling, as far as the store knows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Caller {
+    pub raw_number: Option<String>,
+    pub normalized: Option<String>,
+    pub absent: Option<Absence>,
+    pub name: Option<String>,
+    pub rule: MatchRule,
+    pub outcome: MatchOutcome,
+    pub matches: Vec<CustomerMatch>,
+}
+
+/// What the call engine tells everyone else.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum CallEvent {
+    Ringing {
+        call_id: Arc<str>,
+        line: Arc<str>,
+        ring_count: u32,
+    },
+    /// The caller is known: the screen-pop moment.
+    CallerIdentified {
+        call_id: Arc<str>,
+        line: Arc<str>,
+        caller: Caller,
+    },
+    CallerName {
+        call_id: Arc<str>,
+        line: Arc<str>,
+        name: String,
+    },
+    Answered {
+        call_id: Arc<str>,
+        line: Arc<str>,
+    },
+    Dtmf {
+        call_id: Arc<str>,
+        line: Arc<str>,
+        digits: String,
+    },
+    Ended {
+        call_id: Arc<str>,
+        line: Arc<str>,
+        outcome: Outcome,
+    },
+    Device {
+        device: Arc<str>,
+        state: DeviceState,
+    },
+}
