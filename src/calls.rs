@@ -115,7 +115,7 @@ pub struct LineMachine {
     device: Arc<str>,
     policy: CallPolicy,
     call: Option<ActiveCall>,
-    new_id: Box<dyn FnMut() -> String + Send>,
+    new_id: Box<dyn FnMut() -> String + Send + Sync>,
 }
 
 impl LineMachine {
@@ -125,7 +125,7 @@ impl LineMachine {
         line: Arc<str>,
         device: Arc<str>,
         policy: CallPolicy,
-        new_id: Box<dyn FnMut() -> String + Send>,
+        new_id: Box<dyn FnMut() -> String + Send + Sync>,
     ) -> LineMachine {
         LineMachine {
             line,

@@ -3,3 +3,4 @@
 
 pub mod phonebox;
 pub mod profile;
+pub mod serial;

@@ -77,6 +77,15 @@ impl BoxParser {
         self.pending_time.iter_mut().for_each(|t| *t = None);
     }
 
+    /// Forgets a partial caller-ID frame or status after a silence longer
+    /// than one takes, so a glitch cannot swallow the next message.
+    pub fn reset_frames(&mut self) {
+        self.status_bytes.clear();
+        if let Some(s) = self.scanner.as_mut() {
+            s.reset();
+        }
+    }
+
     /// Feeds bytes, appending what they complete to `out`.
     pub fn push(&mut self, bytes: &[u8], out: &mut Vec<Parsed>) {
         if self.scanner.is_some() {

@@ -6,12 +6,14 @@
 //! on a dedicated thread so SQLite never blocks the runtime.
 
 mod audit;
+mod calls;
 mod customers;
 mod handle;
 mod migrate;
 mod users;
 
 pub use audit::{AuditEntry, AuditRecord};
+pub use calls::CallRow;
 pub use customers::{
     Customer, CustomerMatch, CustomerPhone, LookupResult, NewCustomer, NewPhone, UpsertOutcome,
 };

@@ -1,0 +1,254 @@
+//! Serial device drivers. A driver owns one port, named by a stable path
+//! (`/dev/serial/by-id/...` or a udev symlink, never `/dev/ttyUSBn`), runs
+//! the profile's init sequence, feeds bytes to the device parser, and sends
+//! line events to the call engine. When the port vanishes it says so,
+//! retries with backoff and re-initialises the device when it returns; it
+//! never gives up and never takes the daemon down with it.
+
+use super::phonebox::{BoxParser, Diagnostic, Parsed};
+use super::profile::{FlowControl, Framing, InitStep, LoadedProfile, Parity, SerialSettings};
+use crate::event::{DeviceState, LineEvent, LineEventKind};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::sync::mpsc;
+use tokio_serial::{SerialPortBuilderExt, SerialStream};
+
+/// Opens a port with a profile's settings.
+pub fn open_port(path: &std::path::Path, s: &SerialSettings) -> tokio_serial::Result<SerialStream> {
+    let builder = tokio_serial::new(path.to_string_lossy(), s.baud)
+        .data_bits(match s.data_bits {
+            5 => tokio_serial::DataBits::Five,
+            6 => tokio_serial::DataBits::Six,
+            7 => tokio_serial::DataBits::Seven,
+            _ => tokio_serial::DataBits::Eight,
+        })
+        .parity(match s.parity {
+            Parity::None => tokio_serial::Parity::None,
+            Parity::Odd => tokio_serial::Parity::Odd,
+            Parity::Even => tokio_serial::Parity::Even,
+        })
+        .stop_bits(match s.stop_bits {
+            2 => tokio_serial::StopBits::Two,
+            _ => tokio_serial::StopBits::One,
+        })
+        .flow_control(match s.flow_control {
+            FlowControl::None => tokio_serial::FlowControl::None,
+            FlowControl::Hardware => tokio_serial::FlowControl::Hardware,
+            FlowControl::Software => tokio_serial::FlowControl::Software,
+        });
+    let mut port = builder.open_native_async()?;
+    #[cfg(unix)]
+    {
+        // Another program holding the port would steal its bytes.
+        let _ = port.set_exclusive(false);
+    }
+    Ok(port)
+}
+
+/// A configured box: its name, its port, its profile and its lines' names.
+#[derive(Clone)]
+pub struct BoxDevice {
+    pub name: Arc<str>,
+    pub path: PathBuf,
+    pub profile: Arc<LoadedProfile>,
+    /// Line names by port (index 0 is port 1).
+    pub lines: Vec<Arc<str>>,
+}
+
+impl BoxDevice {
+    /// A device whose lines are named `<name>/<port>`.
+    pub fn new(name: &str, path: PathBuf, profile: Arc<LoadedProfile>) -> BoxDevice {
+        let lines = (1..=profile.profile.quirks.lines)
+            .map(|p| Arc::<str>::from(format!("{name}/{p}")))
+            .collect();
+        BoxDevice {
+            name: name.into(),
+            path,
+            profile,
+            lines,
+        }
+    }
+}
+
+/// Backoff between reopen attempts: quick at first (a replug takes a
+/// second), then at most every 5 s.
+const BACKOFF: [u64; 6] = [100, 250, 500, 1000, 2000, 5000];
+
+/// Runs a device forever (until `events` is closed).
+pub async fn run_box(device: BoxDevice, events: mpsc::Sender<LineEvent>) {
+    let mut attempt = 0usize;
+    let mut reported_down = false;
+    loop {
+        if events.is_closed() {
+            return;
+        }
+        let port = match open_port(&device.path, &device.profile.profile.serial) {
+            Ok(p) => p,
+            Err(e) => {
+                if !reported_down {
+                    tracing::warn!(device = %device.name, path = %device.path.display(), error = %e, "device not available; retrying");
+                    send_state(
+                        &device,
+                        &events,
+                        DeviceState::Down {
+                            reason: e.to_string(),
+                        },
+                    )
+                    .await;
+                    reported_down = true;
+                }
+                let wait = BACKOFF[attempt.min(BACKOFF.len() - 1)];
+                attempt += 1;
+                tokio::time::sleep(Duration::from_millis(wait)).await;
+                continue;
+            }
+        };
+        attempt = 0;
+        match serve(&device, port, &events).await {
+            Ok(()) => return,
+            Err(reason) => {
+                tracing::warn!(device = %device.name, %reason, "device lost; retrying");
+                send_state(&device, &events, DeviceState::Down { reason }).await;
+                reported_down = true;
+            }
+        }
+    }
+}
+
+async fn send_state(device: &BoxDevice, events: &mpsc::Sender<LineEvent>, state: DeviceState) {
+    let _ = events
+        .send(LineEvent {
+            line: device.lines[0].clone(),
+            device: device.name.clone(),
+            at_ms: crate::store::now_ms(),
+            at: Instant::now(),
+            kind: LineEventKind::Device(state),
+        })
+        .await;
+}
+
+/// Initialises the device, then reads until the port fails (the error says
+/// why) or the engine is gone (`Ok`).
+async fn serve(
+    device: &BoxDevice,
+    mut port: SerialStream,
+    events: &mpsc::Sender<LineEvent>,
+) -> Result<(), String> {
+    let mut parser = BoxParser::new(device.profile.clone());
+    let mut buf = [0u8; 1024];
+    let mut pending = Vec::new();
+    for step in &device.profile.profile.init {
+        init_step(&mut port, step, &mut pending).await?;
+    }
+    tracing::info!(device = %device.name, profile = %device.profile.profile.name, "device ready");
+    send_state(device, events, DeviceState::Up).await;
+    let frame_gap = match device.profile.profile.framing {
+        Framing::CidFrames { frame_gap_ms, .. } => Some(Duration::from_millis(frame_gap_ms)),
+        Framing::Lines { .. } => None,
+    };
+    let mut out = Vec::new();
+    // Bytes that arrived during init belong to the stream.
+    parser.push(&pending, &mut out);
+    loop {
+        if !deliver(device, &mut out, events).await {
+            return Ok(());
+        }
+        let read = match frame_gap {
+            Some(gap) => match tokio::time::timeout(gap, port.read(&mut buf)).await {
+                Ok(r) => r,
+                Err(_) => {
+                    parser.reset_frames();
+                    continue;
+                }
+            },
+            None => port.read(&mut buf).await,
+        };
+        match read {
+            Ok(0) => return Err("port closed".into()),
+            Ok(n) => parser.push(&buf[..n], &mut out),
+            Err(e) => return Err(e.to_string()),
+        }
+    }
+}
+
+/// Sends the parsed signals; false when the engine is gone.
+async fn deliver(
+    device: &BoxDevice,
+    out: &mut Vec<Parsed>,
+    events: &mpsc::Sender<LineEvent>,
+) -> bool {
+    for item in out.drain(..) {
+        match item {
+            Parsed::Signal(port, signal) => {
+                let line = device.lines[port as usize - 1].clone();
+                let event = LineEvent {
+                    line,
+                    device: device.name.clone(),
+                    at_ms: crate::store::now_ms(),
+                    at: Instant::now(),
+                    kind: LineEventKind::Signal(signal),
+                };
+                if events.send(event).await.is_err() {
+                    return false;
+                }
+            }
+            Parsed::Diagnostic(d) => match d {
+                Diagnostic::RejectedFrame(why) => {
+                    tracing::warn!(device = %device.name, %why, "caller-ID frame rejected")
+                }
+                other => tracing::debug!(device = %device.name, ?other, "unrecognised input"),
+            },
+        }
+    }
+    true
+}
+
+/// Sends one init command (or its fallbacks) and waits for the expected
+/// reply. Bytes that are not the reply are kept for the parser.
+async fn init_step(
+    port: &mut SerialStream,
+    step: &InitStep,
+    pending: &mut Vec<u8>,
+) -> Result<(), String> {
+    let mut buf = [0u8; 256];
+    for command in std::iter::once(&step.send).chain(&step.fallbacks) {
+        port.write_all(format!("{command}\r").as_bytes())
+            .await
+            .map_err(|e| format!("writing {command}: {e}"))?;
+        let deadline = tokio::time::Instant::now() + Duration::from_millis(step.timeout_ms);
+        let mut reply = Vec::new();
+        loop {
+            let n = match tokio::time::timeout_at(deadline, port.read(&mut buf)).await {
+                Err(_) => break,
+                Ok(Ok(0)) => return Err("port closed during init".into()),
+                Ok(Ok(n)) => n,
+                Ok(Err(e)) => return Err(e.to_string()),
+            };
+            reply.extend_from_slice(&buf[..n]);
+            let text = String::from_utf8_lossy(&reply);
+            if text.lines().any(|l| l.trim() == step.expect) {
+                return Ok(());
+            }
+            if text
+                .lines()
+                .any(|l| matches!(l.trim(), "ERROR" | "COMMAND NOT SUPPORT"))
+            {
+                break; // try the next fallback
+            }
+            if reply.len() > 4096 {
+                pending.append(&mut reply);
+            }
+        }
+        pending.extend(reply);
+    }
+    if step.optional {
+        Ok(())
+    } else {
+        Err(format!(
+            "no {:?} reply to {:?} or its fallbacks",
+            step.expect, step.send
+        ))
+    }
+}

@@ -1,0 +1,7 @@
+//! Simulated devices on pseudo-terminals, for tests and the demo: they speak
+//! each profile's protocol, so the real drivers can be tested end to end.
+
+pub mod boxsim;
+pub mod script;
+
+pub use boxsim::BoxSim;
