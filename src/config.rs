@@ -37,6 +37,41 @@ pub struct Config {
     pub phone: PhoneConfig,
     pub server: ServerConfig,
     pub store: StoreConfig,
+    pub calls: CallsConfig,
+    /// Extra firmware profiles (one TOML a model); they replace shipped ones of the same name.
+    pub profile_dir: Option<PathBuf>,
+    /// The telephone boxes and modems to run.
+    #[serde(rename = "device")]
+    pub devices: Vec<DeviceConfig>,
+}
+
+/// One device: a name (lines are `<name>/<port>`), a stable port path and a profile.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeviceConfig {
+    pub name: String,
+    /// `/dev/serial/by-id/...` or a udev symlink: stays the same across replugs.
+    pub path: PathBuf,
+    pub profile: String,
+}
+
+/// How calls are judged.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CallsConfig {
+    /// Rings after which an unanswered call counts as missed, not abandoned.
+    pub missed_after_rings: u32,
+    /// Longest call believed; ends calls whose end was never seen.
+    pub max_call_secs: u64,
+}
+
+impl Default for CallsConfig {
+    fn default() -> Self {
+        CallsConfig {
+            missed_after_rings: 4,
+            max_call_secs: 4 * 3600,
+        }
+    }
 }
 
 /// The database connection.
@@ -87,6 +122,9 @@ impl Default for Config {
             phone: PhoneConfig::default(),
             server: ServerConfig::default(),
             store: StoreConfig::default(),
+            calls: CallsConfig::default(),
+            profile_dir: None,
+            devices: Vec::new(),
         }
     }
 }
@@ -285,6 +323,21 @@ impl Config {
                     self.store.cache_mb
                 ),
             ));
+        }
+        let mut names = std::collections::HashSet::new();
+        for d in &self.devices {
+            if d.name.is_empty() || d.name.contains(['/', ' ']) || !names.insert(d.name.as_str()) {
+                return Err((
+                    "device",
+                    format!(
+                        "device name {:?} must be unique, non-empty, without '/' or spaces",
+                        d.name
+                    ),
+                ));
+            }
+        }
+        if self.calls.missed_after_rings == 0 {
+            return Err(("calls.missed_after_rings", "must be at least 1".into()));
         }
         if self.phone.suffix_max_matches == 0 {
             return Err(("phone.suffix_max_matches", "must be at least 1".into()));

@@ -57,6 +57,11 @@ impl Engine {
         self.policies.insert(line.into(), policy);
     }
 
+    /// The sender of call events, to subscribe more receivers later.
+    pub fn sender(&self) -> broadcast::Sender<CallEvent> {
+        self.events.clone()
+    }
+
     /// A receiver of every call event from now on.
     pub fn subscribe(&self) -> broadcast::Receiver<CallEvent> {
         self.events.subscribe()

@@ -11,6 +11,7 @@ pub mod devices;
 pub mod dsp;
 pub mod engine;
 pub mod event;
+pub mod lines;
 pub mod logging;
 pub mod phone;
 pub mod sim;

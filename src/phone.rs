@@ -223,6 +223,10 @@ impl Normalizer {
             .by_id(settings.region.as_ref())
             .map(|m| m.country_code())
             .unwrap_or(0);
+        if settings.region == country::Id::CN {
+            // Allocate the prefix memo now, not on the first call's pop.
+            LazyLock::force(&CN_PREFIXES);
+        }
         let area_code = settings
             .default_area_code
             .as_deref()

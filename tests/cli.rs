@@ -32,7 +32,15 @@ fn help_lists_every_subcommand_and_each_has_help() {
     let out = run(callpop(dir.path()).arg("--help"));
     assert!(out.status.success());
     let help = text(&out.stdout);
-    for sub in ["serve", "demo", "customers", "config"] {
+    for sub in [
+        "serve",
+        "demo",
+        "customers",
+        "config",
+        "profiles",
+        "devices",
+        "sim",
+    ] {
         assert!(help.contains(sub), "--help lacks {sub}: {help}");
     }
     assert!(help.contains("CALLPOP_"), "env vars are explained");
@@ -46,6 +54,12 @@ fn help_lists_every_subcommand_and_each_has_help() {
         &["config"],
         &["config", "check"],
         &["config", "show"],
+        &["profiles", "list"],
+        &["profiles", "show"],
+        &["profiles", "check"],
+        &["devices", "list"],
+        &["devices", "watch"],
+        &["sim", "box"],
     ] {
         let out = run(callpop(dir.path()).args(sub).arg("--help"));
         assert!(out.status.success(), "{sub:?} --help");
@@ -215,4 +229,115 @@ fn demo_starts_seeds_and_answers_health() {
     assert_eq!(v["status"], "ok");
     assert_eq!(v["customers"], 500);
     assert!(dir.path().join("demo/callpop.db").exists());
+}
+
+#[test]
+fn profiles_list_show_and_check() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(callpop(dir.path()).args(["profiles", "list", "--json"]));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let list: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let names: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|p| p["name"].as_str())
+        .collect();
+    assert_eq!(
+        names,
+        ["generic-voice-modem", "ht9032-fsk-module", "text-box-4port"]
+    );
+    let out = run(callpop(dir.path()).args(["profiles", "show", "ht9032-fsk-module"]));
+    assert!(text(&out.stdout).contains("min_seizure = 10"));
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(
+        &bad,
+        "name = \"x\"\nkind = \"text-box\"\n[[grammar]]\npattern = '(('\nevent = \"ring\"\n",
+    )
+    .unwrap();
+    let out = run(callpop(dir.path()).args(["profiles", "check"]).arg(&bad));
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("bad.toml:4: bad pattern"),
+        "{}",
+        text(&out.stderr)
+    );
+    let good = Path::new(env!("CARGO_MANIFEST_DIR")).join("firmware-profiles/text-box-4port.toml");
+    let out = run(callpop(dir.path()).args(["profiles", "check"]).arg(&good));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+}
+
+#[test]
+fn devices_watch_shows_a_simulated_box_live() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(
+        d.join("calls.txt"),
+        "wait 1s\nring\ncid 13812345678\nanswer\nwait 300ms\nhangup\n",
+    )
+    .unwrap();
+    std::fs::write(
+        d.join("callpop.toml"),
+        format!(
+            "[[device]]\nname = \"box1\"\npath = \"{}\"\nprofile = \"text-box-4port\"\n",
+            d.join("tty").display()
+        ),
+    )
+    .unwrap();
+    let mut sim = callpop(d)
+        .args([
+            "sim",
+            "box",
+            "--profile",
+            "text-box-4port",
+            "--script",
+            "calls.txt",
+            "--link",
+        ])
+        .arg(d.join("tty"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let mut watch = callpop(d)
+        .args([
+            "--config",
+            "callpop.toml",
+            "--db",
+            "w.db",
+            "devices",
+            "watch",
+            "--json",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut seen = Vec::new();
+    for line in BufReader::new(watch.stdout.take().unwrap()).lines() {
+        let v: serde_json::Value = serde_json::from_str(&line.unwrap()).unwrap();
+        let kind = v["data"]["type"].as_str().unwrap_or("").to_string();
+        seen.push(format!("{}:{kind}", v["event"].as_str().unwrap_or("")));
+        if kind == "ended" {
+            assert_eq!(v["data"]["outcome"], "answered");
+            break;
+        }
+    }
+    watch.kill().unwrap();
+    sim.kill().unwrap();
+    let _ = (watch.wait(), sim.wait());
+    for expected in [
+        "line:ring",
+        "line:caller_id",
+        "call:caller_identified",
+        "call:answered",
+        "line:on_hook",
+        "call:ended",
+    ] {
+        assert!(
+            seen.iter().any(|s| s == expected),
+            "{expected} missing from {seen:?}"
+        );
+    }
 }

@@ -273,6 +273,47 @@ pub struct Profile {
     pub sim: SimTemplates,
 }
 
+/// What the system knows of a USB serial port, for matching profiles.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct UsbInfo {
+    pub id: Option<UsbId>,
+    pub serial_number: Option<String>,
+    pub manufacturer: Option<String>,
+    pub product: Option<String>,
+}
+
+impl MatchRules {
+    /// How well a port fits: 2 for its USB id, 1 for a manufacturer or
+    /// product word, 0 for nothing.
+    pub fn score(&self, usb: &UsbInfo) -> u8 {
+        if usb.id.is_some_and(|id| self.usb.contains(&id)) {
+            return 2;
+        }
+        let has = |field: &Option<String>, words: &[String]| {
+            field.as_deref().is_some_and(|f| {
+                let f = f.to_lowercase();
+                words.iter().any(|w| f.contains(&w.to_lowercase()))
+            })
+        };
+        u8::from(has(&usb.manufacturer, &self.manufacturer) || has(&usb.product, &self.product))
+    }
+}
+
+/// The profiles that fit a port, best first (several chips share ids, so
+/// this is a suggestion for the admin, not a decision).
+pub fn candidates<'a>(
+    profiles: &'a BTreeMap<String, LoadedProfile>,
+    usb: &UsbInfo,
+) -> Vec<&'a str> {
+    let mut scored: Vec<(u8, &str)> = profiles
+        .values()
+        .map(|p| (p.profile.matching.score(usb), p.profile.name.as_str()))
+        .filter(|(s, _)| *s > 0)
+        .collect();
+    scored.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(b.1)));
+    scored.into_iter().map(|(_, n)| n).collect()
+}
+
 /// A profile problem, with the line of the file it is on.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProfileError {
@@ -477,6 +518,22 @@ mod tests {
         let e = parse(text, "x.toml").unwrap_err();
         assert!(e.message.contains("(?P<value>"), "{e}");
         assert_eq!(e.line, Some(4));
+    }
+
+    #[test]
+    fn ports_match_profiles_by_id_then_by_words() {
+        let all = load_all(None).unwrap();
+        let ch340 = UsbInfo {
+            id: Some("1a86:7523".parse().unwrap()),
+            ..UsbInfo::default()
+        };
+        assert_eq!(candidates(&all, &ch340), vec!["ht9032-fsk-module"]);
+        let usr = UsbInfo {
+            manufacturer: Some("U.S. Robotics".into()),
+            ..UsbInfo::default()
+        };
+        assert_eq!(candidates(&all, &usr), vec!["generic-voice-modem"]);
+        assert!(candidates(&all, &UsbInfo::default()).is_empty());
     }
 
     #[test]

@@ -14,11 +14,17 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
+/// Bytes to write, and who wants to know when they were written.
+type Outgoing = (
+    Vec<u8>,
+    Option<tokio::sync::oneshot::Sender<std::time::Instant>>,
+);
+
 /// A running simulated device, reachable at its link path.
 pub struct BoxSim {
     profile: Arc<LoadedProfile>,
     link: PathBuf,
-    out: Option<mpsc::Sender<Vec<u8>>>,
+    out: Option<mpsc::Sender<Outgoing>>,
     tasks: Vec<JoinHandle<()>>,
     rng: SplitMix,
 }
@@ -49,14 +55,17 @@ impl BoxSim {
         let _ = std::fs::remove_file(&self.link);
         std::os::unix::fs::symlink(&slave_path, &self.link)?;
         let (mut reader, mut writer) = tokio::io::split(master);
-        let (tx, mut rx) = mpsc::channel::<Vec<u8>>(256);
+        let (tx, mut rx) = mpsc::channel::<Outgoing>(256);
         self.tasks.push(tokio::spawn(async move {
             // The slave stays open here until unplugged, so the master does
             // not see a hang-up before the driver opens it.
             let _slave = slave;
-            while let Some(bytes) = rx.recv().await {
+            while let Some((bytes, written)) = rx.recv().await {
                 if writer.write_all(&bytes).await.is_err() || writer.flush().await.is_err() {
                     break;
+                }
+                if let Some(w) = written {
+                    let _ = w.send(std::time::Instant::now());
                 }
             }
             // Unplugged: a real device's bytes have crossed the bus before
@@ -96,7 +105,9 @@ impl BoxSim {
                             .find(|(cmds, _)| cmds.contains(&cmd))
                             .map(|(_, expect)| expect.clone())
                             .unwrap_or_else(|| "ERROR".into());
-                        let _ = answer.send(format!("\r\n{reply}\r\n").into_bytes()).await;
+                        let _ = answer
+                            .send((format!("\r\n{reply}\r\n").into_bytes(), None))
+                            .await;
                     } else if line.len() < 256 {
                         line.push(b);
                     }
@@ -130,10 +141,11 @@ impl BoxSim {
         let _ = std::fs::remove_file(&self.link);
     }
 
-    async fn send(&self, bytes: Vec<u8>) {
-        if let Some(out) = &self.out {
-            let _ = out.send(bytes).await;
-        }
+    async fn send(&self, bytes: Vec<u8>) -> Option<std::time::Instant> {
+        let out = self.out.as_ref()?;
+        let (written, when) = tokio::sync::oneshot::channel();
+        out.send((bytes, Some(written))).await.ok()?;
+        when.await.ok()
     }
 
     fn lines(
@@ -189,8 +201,9 @@ impl BoxSim {
         matches!(self.profile.profile.framing, Framing::CidFrames { .. })
     }
 
-    /// Performs one action.
-    pub async fn act(&mut self, action: &Action) -> std::io::Result<()> {
+    /// Performs one action; returns when its last byte was written to the
+    /// terminal (for latency measurements), if it wrote any.
+    pub async fn act(&mut self, action: &Action) -> std::io::Result<Option<std::time::Instant>> {
         let sim = self.profile.profile.sim.clone();
         let now = chrono::Local::now();
         let datetime = Some(CidDateTime {
@@ -212,12 +225,12 @@ impl BoxSim {
         let bytes = match action {
             Action::Wait(d) => {
                 tokio::time::sleep(*d).await;
-                return Ok(());
+                return Ok(None);
             }
             Action::Unplug(d) => {
                 self.unplug_gracefully().await;
                 tokio::time::sleep(*d).await;
-                return self.plug();
+                return self.plug().map(|_| None);
             }
             Action::Garbage(n) => (0..*n)
                 .map(|_| {
@@ -277,8 +290,7 @@ impl BoxSim {
                 out
             }
         };
-        self.send(bytes).await;
-        Ok(())
+        Ok(self.send(bytes).await)
     }
 
     /// Performs a whole script.
