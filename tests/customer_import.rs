@@ -314,3 +314,17 @@ fn a_file_without_the_needed_columns_is_refused() {
     assert!(e.to_string().contains("no header row"), "{e}");
     assert_eq!(store.customer_count().unwrap(), 0);
 }
+
+#[test]
+fn foreign_keys_are_enforced_again_after_a_bulk_import() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store_in(dir.path(), "fk.db");
+    // Into an empty store: the bulk path, with its checks off while it writes.
+    import(&store, &write_gbk_csv(dir.path()));
+    let orphan = callpop::store::NewCustomer {
+        name: "孤儿".into(),
+        owner_user_id: Some(999),
+        ..Default::default()
+    };
+    assert!(store.insert_customer(&orphan).is_err(), "an owner that does not exist is refused");
+}

@@ -89,6 +89,9 @@ impl Store {
 
     fn configure(&self) -> rusqlite::Result<()> {
         self.conn.busy_timeout(Duration::from_secs(10))?;
+        // Takes effect only on a new database: 8 KiB pages mean fewer B-tree
+        // splits and WAL frames for millions of customers.
+        self.conn.pragma_update(None, "page_size", PAGE_SIZE)?;
         self.conn.pragma_update(None, "journal_mode", "WAL")?;
         self.conn.pragma_update(None, "synchronous", "NORMAL")?;
         self.conn.pragma_update(None, "foreign_keys", "ON")?;
@@ -123,6 +126,9 @@ impl Store {
             self.conn
                 .execute_batch("DROP INDEX IF EXISTS customer_phones_match")?;
         }
+        // Each number and tag row would look its customer up again; the
+        // bulk writer inserts them right after that customer.
+        self.conn.pragma_update(None, "foreign_keys", "OFF")?;
         Ok(BulkWrites {
             store: self,
             deferred_index: defer_index,
@@ -190,6 +196,8 @@ impl Store {
     }
 }
 
+/// Page size of new databases.
+const PAGE_SIZE: u32 = 8192;
 /// How much of the database file reads may map (SQLite's default ceiling).
 const MMAP_BYTES: i64 = 0x7fff_0000;
 /// Page cache during bulk writes, in KiB.
@@ -228,6 +236,7 @@ impl BulkWrites<'_> {
         if self.deferred_index {
             conn.execute_batch(MATCH_INDEX_SQL)?;
         }
+        conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.pragma_update(None, "wal_autocheckpoint", 1000)?;
         conn.pragma_update(None, "cache_size", -65536)?;
         conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)")?;
