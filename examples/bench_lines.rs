@@ -48,8 +48,24 @@ async fn main() -> anyhow::Result<()> {
     );
     let mut events = engine.subscribe();
     let (tx, rx) = mpsc::channel(1024);
+    let (tap_tx, mut tap_rx) = mpsc::channel::<callpop::event::LineEvent>(1024);
+    // The driver's parse instant of each caller ID, to split the latency.
+    let (parsed_tx, mut parsed_rx) = mpsc::unbounded_channel::<Instant>();
     tokio::spawn(engine.run(rx));
-    tokio::spawn(run_box(BoxDevice::new("box1", link, profile), tx));
+    tokio::spawn(async move {
+        while let Some(e) = tap_rx.recv().await {
+            if matches!(
+                e.kind,
+                callpop::event::LineEventKind::Signal(callpop::event::LineSignal::CallerId(_))
+            ) {
+                let _ = parsed_tx.send(e.at);
+            }
+            if tx.send(e).await.is_err() {
+                break;
+            }
+        }
+    });
+    tokio::spawn(run_box(BoxDevice::new("box1", link, profile), tap_tx));
     loop {
         if let CallEvent::Device {
             state: DeviceState::Up,
@@ -64,6 +80,7 @@ async fn main() -> anyhow::Result<()> {
         .map(|c| c.phones[0].replace(' ', ""))
         .collect();
     let mut times = Vec::with_capacity(calls);
+    let mut to_driver = Vec::with_capacity(calls);
     for i in 0..calls {
         sim.act(&Action::Ring { port: 1 }).await?;
         let cid = Action::Cid {
@@ -79,6 +96,9 @@ async fn main() -> anyhow::Result<()> {
             }
         }
         times.push(start.elapsed());
+        if let Ok(parsed) = parsed_rx.try_recv() {
+            to_driver.push(parsed.saturating_duration_since(start));
+        }
         sim.act(&Action::Answer { port: 1 }).await?;
         sim.act(&Action::Hangup { port: 1 }).await?;
         loop {
@@ -88,6 +108,15 @@ async fn main() -> anyhow::Result<()> {
         }
     }
     times.sort();
+    to_driver.sort();
+    let p = |v: &Vec<Duration>, q: f64| {
+        v[((v.len() as f64 * q) as usize).min(v.len() - 1)].as_secs_f64() * 1e6
+    };
+    println!(
+        "  of which pty write to driver parse: p50 {:.0} us, p99 {:.0} us",
+        p(&to_driver, 0.5),
+        p(&to_driver, 0.99)
+    );
     let pct = |p: f64| times[((times.len() as f64 * p) as usize).min(times.len() - 1)];
     println!(
         "{profile_name}: {calls} calls, caller-ID byte to CallEvent: p50 {:.0} us, p99 {:.0} us, max {:.0} us",

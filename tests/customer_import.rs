@@ -326,5 +326,8 @@ fn foreign_keys_are_enforced_again_after_a_bulk_import() {
         owner_user_id: Some(999),
         ..Default::default()
     };
-    assert!(store.insert_customer(&orphan).is_err(), "an owner that does not exist is refused");
+    assert!(
+        store.insert_customer(&orphan).is_err(),
+        "an owner that does not exist is refused"
+    );
 }
