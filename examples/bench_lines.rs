@@ -112,11 +112,13 @@ async fn main() -> anyhow::Result<()> {
     let p = |v: &Vec<Duration>, q: f64| {
         v[((v.len() as f64 * q) as usize).min(v.len() - 1)].as_secs_f64() * 1e6
     };
-    println!(
-        "  of which pty write to driver parse: p50 {:.0} us, p99 {:.0} us",
-        p(&to_driver, 0.5),
-        p(&to_driver, 0.99)
-    );
+    if !to_driver.is_empty() {
+        println!(
+            "  of which pty write to driver parse: p50 {:.0} us, p99 {:.0} us",
+            p(&to_driver, 0.5),
+            p(&to_driver, 0.99)
+        );
+    }
     let pct = |p: f64| times[((times.len() as f64 * p) as usize).min(times.len() - 1)];
     println!(
         "{profile_name}: {calls} calls, caller-ID byte to CallEvent: p50 {:.0} us, p99 {:.0} us, max {:.0} us",

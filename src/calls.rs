@@ -362,7 +362,6 @@ impl LineMachine {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dsp::cid::Absence;
     use crate::event::{CallEvent, Caller};
     use crate::phone::MatchOutcome;
 
@@ -581,6 +580,5 @@ mod tests {
                 .count(),
             1
         );
-        let _ = Absence::Private;
     }
 }

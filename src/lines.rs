@@ -77,18 +77,24 @@ pub fn start(
     }
     let events = engine.sender();
     let (to_engine, rx) = mpsc::channel::<LineEvent>(4096);
-    let (from_devices, mut device_rx) = mpsc::channel::<LineEvent>(4096);
     tokio::spawn(engine.run(rx));
-    tokio::spawn(async move {
-        while let Some(e) = device_rx.recv().await {
-            if let Some(t) = &tap {
-                let _ = t.send(e.clone()).await;
-            }
-            if to_engine.send(e).await.is_err() {
-                break;
-            }
+    // Drivers send straight to the engine: every task hop costs latency on
+    // the way to the pop. Only a tap puts a copying task in between.
+    let from_devices = match tap {
+        None => to_engine,
+        Some(tap) => {
+            let (from_devices, mut device_rx) = mpsc::channel::<LineEvent>(4096);
+            tokio::spawn(async move {
+                while let Some(e) = device_rx.recv().await {
+                    let _ = tap.send(e.clone()).await;
+                    if to_engine.send(e).await.is_err() {
+                        break;
+                    }
+                }
+            });
+            from_devices
         }
-    });
+    };
     for d in devices {
         tokio::spawn(run_box(d, from_devices.clone()));
     }
