@@ -220,6 +220,9 @@ pub struct Quirks {
     pub reports_off_hook: bool,
     /// How many phone lines the device serves.
     pub lines: u8,
+    /// Replies meaning "command refused" (some firmware says
+    /// `COMMAND NOT SUPPORT`): the init sequence moves to the next fallback.
+    pub error_replies: Vec<String>,
 }
 
 impl Default for Quirks {
@@ -228,6 +231,7 @@ impl Default for Quirks {
             ring_timeout_ms: 7000,
             reports_off_hook: true,
             lines: 1,
+            error_replies: vec!["ERROR".into()],
         }
     }
 }

@@ -139,8 +139,9 @@ async fn serve(
     let mut parser = BoxParser::new(device.profile.clone());
     let mut buf = [0u8; 1024];
     let mut pending = Vec::new();
+    let errors = &device.profile.profile.quirks.error_replies;
     for step in &device.profile.profile.init {
-        init_step(&mut port, step, &mut pending).await?;
+        init_step(&mut port, step, errors, &mut pending).await?;
     }
     tracing::info!(device = %device.name, profile = %device.profile.profile.name, "device ready");
     send_state(device, events, DeviceState::Up).await;
@@ -210,6 +211,7 @@ async fn deliver(
 async fn init_step(
     port: &mut SerialStream,
     step: &InitStep,
+    errors: &[String],
     pending: &mut Vec<u8>,
 ) -> Result<(), String> {
     let mut buf = [0u8; 256];
@@ -231,10 +233,7 @@ async fn init_step(
             if text.lines().any(|l| l.trim() == step.expect) {
                 return Ok(());
             }
-            if text
-                .lines()
-                .any(|l| matches!(l.trim(), "ERROR" | "COMMAND NOT SUPPORT"))
-            {
+            if text.lines().any(|l| errors.iter().any(|e| e == l.trim())) {
                 break; // try the next fallback
             }
             if reply.len() > 4096 {
