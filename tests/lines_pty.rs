@@ -210,3 +210,62 @@ async fn voice_modem_calls_become_exact_cdrs() {
         ],
     );
 }
+
+async fn first_state(events: &mut broadcast::Receiver<CallEvent>) -> DeviceState {
+    tokio::time::timeout(Duration::from_secs(15), async {
+        loop {
+            if let Ok(CallEvent::Device { state, .. }) = events.recv().await {
+                return state;
+            }
+        }
+    })
+    .await
+    .expect("the device reported a state")
+}
+
+async fn start_refusing(
+    profile_name: &str,
+    refused: &[&str],
+) -> (
+    BoxSim,
+    broadcast::Receiver<CallEvent>,
+    tokio::task::JoinHandle<()>,
+    tempfile::TempDir,
+) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = StoreHandle::spawn(Store::open(&dir.path().join("l.db")).unwrap());
+    let profile = Arc::new(load_all(None).unwrap()[profile_name].clone());
+    let link = dir.path().join("tty");
+    let sim = BoxSim::start_refusing(profile.clone(), &link, refused).unwrap();
+    let normalizer = Arc::new(Normalizer::new(NormalizerSettings::default()));
+    let engine = Engine::new(
+        store,
+        normalizer,
+        MatchPolicy::default(),
+        CallPolicy::default(),
+    );
+    let events = engine.subscribe();
+    let (tx, rx) = mpsc::channel(64);
+    tokio::spawn(engine.run(rx));
+    let driver = tokio::spawn(run_box(BoxDevice::new("m1", link, profile), tx));
+    (sim, events, driver, dir)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn init_falls_back_when_a_command_is_refused() {
+    // Chipsets without AT+VCID take AT#CID=1: the modem still comes up.
+    let (_sim, mut events, driver, _dir) =
+        start_refusing("generic-voice-modem", &["AT+VCID=1"]).await;
+    assert_eq!(first_state(&mut events).await, DeviceState::Up);
+    driver.abort();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_device_refusing_a_required_step_is_reported_down() {
+    let (_sim, mut events, driver, _dir) = start_refusing("generic-voice-modem", &["ATZ"]).await;
+    match first_state(&mut events).await {
+        DeviceState::Down { reason } => assert!(reason.contains("ATZ"), "{reason}"),
+        DeviceState::Up => panic!("a modem refusing ATZ came up"),
+    }
+    driver.abort();
+}

@@ -27,17 +27,30 @@ pub struct BoxSim {
     out: Option<mpsc::Sender<Outgoing>>,
     tasks: Vec<JoinHandle<()>>,
     rng: SplitMix,
+    /// Commands answered with an error reply, as firmware that lacks them would.
+    refused: Vec<String>,
 }
 
 impl BoxSim {
     /// Creates the pseudo-terminal and points `link` at it.
     pub fn start(profile: Arc<LoadedProfile>, link: &Path) -> std::io::Result<BoxSim> {
+        Self::start_refusing(profile, link, &[])
+    }
+
+    /// Like `start`, but the device refuses `commands` (to exercise init
+    /// fallbacks and failures).
+    pub fn start_refusing(
+        profile: Arc<LoadedProfile>,
+        link: &Path,
+        commands: &[&str],
+    ) -> std::io::Result<BoxSim> {
         let mut sim = BoxSim {
             profile,
             link: link.to_path_buf(),
             out: None,
             tasks: Vec::new(),
             rng: SplitMix::new(11),
+            refused: commands.iter().map(|c| c.to_string()).collect(),
         };
         sim.plug()?;
         Ok(sim)
@@ -85,6 +98,15 @@ impl BoxSim {
                 (cmds, s.expect.clone())
             })
             .collect();
+        let refused = self.refused.clone();
+        let error = self
+            .profile
+            .profile
+            .quirks
+            .error_replies
+            .first()
+            .cloned()
+            .unwrap_or_else(|| "ERROR".into());
         let answer = tx.clone();
         self.tasks.push(tokio::spawn(async move {
             let mut buf = [0u8; 256];
@@ -102,9 +124,9 @@ impl BoxSim {
                         }
                         let reply = replies
                             .iter()
-                            .find(|(cmds, _)| cmds.contains(&cmd))
+                            .find(|(cmds, _)| cmds.contains(&cmd) && !refused.contains(&cmd))
                             .map(|(_, expect)| expect.clone())
-                            .unwrap_or_else(|| "ERROR".into());
+                            .unwrap_or_else(|| error.clone());
                         let _ = answer
                             .send((format!("\r\n{reply}\r\n").into_bytes(), None))
                             .await;
