@@ -45,13 +45,16 @@ pub struct Config {
     pub devices: Vec<DeviceConfig>,
 }
 
-/// One device: a name (lines are `<name>/<port>`), a stable port path and a profile.
+/// One device: a name (lines are `<name>/<port>`), how to find its port,
+/// and a profile. Give `path` or `usb_serial`, never `/dev/ttyUSBn`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DeviceConfig {
     pub name: String,
     /// `/dev/serial/by-id/...` or a udev symlink: stays the same across replugs.
-    pub path: PathBuf,
+    pub path: Option<PathBuf>,
+    /// The USB serial number, looked up among the ports at every (re)open.
+    pub usb_serial: Option<String>,
     pub profile: String,
 }
 
@@ -326,6 +329,15 @@ impl Config {
         }
         let mut names = std::collections::HashSet::new();
         for d in &self.devices {
+            if d.path.is_some() == d.usb_serial.is_some() {
+                return Err((
+                    "device",
+                    format!(
+                        "device {:?} needs exactly one of path and usb_serial",
+                        d.name
+                    ),
+                ));
+            }
             if d.name.is_empty() || d.name.contains(['/', ' ']) || !names.insert(d.name.as_str()) {
                 return Err((
                     "device",
@@ -567,6 +579,21 @@ mod tests {
         let f = file("[phone]\nregion = CN\n");
         let e = load(Some(f.path()), vec![], &[]).unwrap_err();
         assert_eq!(e.line, Some(2));
+    }
+
+    #[test]
+    fn a_device_needs_exactly_one_way_to_find_its_port() {
+        let both = file(
+            "[[device]]\nname = \"b\"\npath = \"/dev/x\"\nusb_serial = \"A1\"\nprofile = \"p\"\n",
+        );
+        let e = load(Some(both.path()), vec![], &[]).unwrap_err();
+        assert!(
+            e.message.contains("exactly one of path and usb_serial"),
+            "{e}"
+        );
+        let serial = file("[[device]]\nname = \"b\"\nusb_serial = \"A1\"\nprofile = \"p\"\n");
+        let c = load(Some(serial.path()), vec![], &[]).unwrap();
+        assert_eq!(c.devices[0].usb_serial.as_deref(), Some("A1"));
     }
 
     #[test]

@@ -4,7 +4,7 @@
 use crate::calls::CallPolicy;
 use crate::config::Config;
 use crate::devices::profile::{self, LoadedProfile};
-use crate::devices::serial::{run_box, BoxDevice};
+use crate::devices::serial::{run_box, BoxDevice, PortLocator};
 use crate::engine::Engine;
 use crate::event::{CallEvent, LineEvent};
 use crate::phone::{MatchPolicy, Normalizer};
@@ -37,7 +37,14 @@ pub fn configured_devices(
                     profiles.keys().cloned().collect::<Vec<_>>().join(", ")
                 )
             })?;
-            Ok(BoxDevice::new(&d.name, d.path.clone(), Arc::new(p.clone())))
+            let port = match (&d.path, &d.usb_serial) {
+                (Some(path), _) => PortLocator::Path(path.clone()),
+                (None, Some(serial)) => PortLocator::UsbSerial(serial.clone()),
+                (None, None) => {
+                    return Err(anyhow!("device {:?}: give path or usb_serial", d.name))
+                }
+            };
+            Ok(BoxDevice::located(&d.name, port, Arc::new(p.clone())))
         })
         .collect()
 }

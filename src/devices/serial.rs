@@ -47,11 +47,53 @@ pub fn open_port(path: &std::path::Path, s: &SerialSettings) -> tokio_serial::Re
     Ok(port)
 }
 
+/// How a device's port is found; both survive a replug, unlike `/dev/ttyUSBn`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PortLocator {
+    /// A stable path: `/dev/serial/by-id/...` or a udev symlink.
+    Path(PathBuf),
+    /// A USB serial number, looked up among the ports at every open.
+    UsbSerial(String),
+}
+
+impl PortLocator {
+    /// The port to open now, or why there is none.
+    pub fn resolve(&self) -> Result<PathBuf, String> {
+        match self {
+            PortLocator::Path(p) => Ok(p.clone()),
+            PortLocator::UsbSerial(serial) => {
+                let ports = tokio_serial::available_ports().map_err(|e| e.to_string())?;
+                find_by_serial(&ports, serial)
+                    .ok_or_else(|| format!("no USB serial port with serial number {serial:?}"))
+            }
+        }
+    }
+}
+
+impl std::fmt::Display for PortLocator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PortLocator::Path(p) => write!(f, "{}", p.display()),
+            PortLocator::UsbSerial(s) => write!(f, "usb serial {s}"),
+        }
+    }
+}
+
+/// The port of the USB device with this serial number.
+pub fn find_by_serial(ports: &[tokio_serial::SerialPortInfo], serial: &str) -> Option<PathBuf> {
+    ports.iter().find_map(|p| match &p.port_type {
+        tokio_serial::SerialPortType::UsbPort(u) if u.serial_number.as_deref() == Some(serial) => {
+            Some(PathBuf::from(&p.port_name))
+        }
+        _ => None,
+    })
+}
+
 /// A configured box: its name, its port, its profile and its lines' names.
 #[derive(Clone)]
 pub struct BoxDevice {
     pub name: Arc<str>,
-    pub path: PathBuf,
+    pub port: PortLocator,
     pub profile: Arc<LoadedProfile>,
     /// Line names by port (index 0 is port 1).
     pub lines: Vec<Arc<str>>,
@@ -60,12 +102,17 @@ pub struct BoxDevice {
 impl BoxDevice {
     /// A device whose lines are named `<name>/<port>`.
     pub fn new(name: &str, path: PathBuf, profile: Arc<LoadedProfile>) -> BoxDevice {
+        Self::located(name, PortLocator::Path(path), profile)
+    }
+
+    /// A device found by `port`.
+    pub fn located(name: &str, port: PortLocator, profile: Arc<LoadedProfile>) -> BoxDevice {
         let lines = (1..=profile.profile.quirks.lines)
             .map(|p| Arc::<str>::from(format!("{name}/{p}")))
             .collect();
         BoxDevice {
             name: name.into(),
-            path,
+            port,
             profile,
             lines,
         }
@@ -84,19 +131,15 @@ pub async fn run_box(device: BoxDevice, events: mpsc::Sender<LineEvent>) {
         if events.is_closed() {
             return;
         }
-        let port = match open_port(&device.path, &device.profile.profile.serial) {
+        let opened = device.port.resolve().and_then(|path| {
+            open_port(&path, &device.profile.profile.serial).map_err(|e| e.to_string())
+        });
+        let port = match opened {
             Ok(p) => p,
             Err(e) => {
                 if !reported_down {
-                    tracing::warn!(device = %device.name, path = %device.path.display(), error = %e, "device not available; retrying");
-                    send_state(
-                        &device,
-                        &events,
-                        DeviceState::Down {
-                            reason: e.to_string(),
-                        },
-                    )
-                    .await;
+                    tracing::warn!(device = %device.name, port = %device.port, error = %e, "device not available; retrying");
+                    send_state(&device, &events, DeviceState::Down { reason: e }).await;
                     reported_down = true;
                 }
                 let wait = BACKOFF[attempt.min(BACKOFF.len() - 1)];
@@ -249,5 +292,44 @@ async fn init_step(
             "no {:?} reply to {:?} or its fallbacks",
             step.expect, step.send
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio_serial::{SerialPortInfo, SerialPortType, UsbPortInfo};
+
+    fn usb(name: &str, serial: Option<&str>) -> SerialPortInfo {
+        SerialPortInfo {
+            port_name: name.into(),
+            port_type: SerialPortType::UsbPort(UsbPortInfo {
+                vid: 0x1a86,
+                pid: 0x7523,
+                serial_number: serial.map(str::to_string),
+                manufacturer: None,
+                product: None,
+            }),
+        }
+    }
+
+    #[test]
+    fn finds_the_port_by_usb_serial_whatever_its_tty_name() {
+        let ports = vec![
+            usb("/dev/ttyUSB0", Some("A1")),
+            usb("/dev/ttyUSB1", Some("B2")),
+            usb("/dev/ttyUSB2", None),
+        ];
+        assert_eq!(
+            find_by_serial(&ports, "B2"),
+            Some(PathBuf::from("/dev/ttyUSB1"))
+        );
+        // After a replug the same box may come back as another tty.
+        let replugged = vec![usb("/dev/ttyUSB3", Some("B2"))];
+        assert_eq!(
+            find_by_serial(&replugged, "B2"),
+            Some(PathBuf::from("/dev/ttyUSB3"))
+        );
+        assert_eq!(find_by_serial(&ports, "C3"), None);
     }
 }
