@@ -120,8 +120,10 @@ impl BoxParser {
     }
 
     fn push_frame_byte(&mut self, b: u8, out: &mut Vec<Parsed>) {
-        if let Some(codes) = &self.status {
-            // Status: prefix, code, code ^ 0xFF.
+        let in_frame = self.scanner.as_ref().is_some_and(FrameScanner::in_frame);
+        if let (Some(codes), false) = (&self.status, in_frame) {
+            // Status: prefix, code, code ^ 0xFF, only between messages (a
+            // message byte may have the prefix's value).
             if self.status_bytes.is_empty() && b == codes.prefix {
                 self.status_bytes.push(b);
                 return;
@@ -371,6 +373,35 @@ mod tests {
                     digits: "12#".into()
                 }
             )
+        );
+    }
+
+    #[test]
+    fn a_message_byte_equal_to_the_status_prefix_is_not_a_status() {
+        // Find a message whose checksum is the status prefix 0xA5.
+        let message = (0..100_000u32)
+            .map(|i| {
+                let mut m = CallerIdMessage::number_only("13912345678");
+                m.name = Some(format!("N{i}"));
+                encode(&m)
+            })
+            .find(|m| m.last() == Some(&0xA5))
+            .expect("some name gives checksum 0xA5");
+        let mut p = parser("ht9032-fsk-module");
+        let mut bytes = vec![0x55; 20];
+        bytes.extend(&message);
+        bytes.extend([0xA5, 0x01, 0xFE, 0xA5, 0x01, 0xFE]);
+        let out = signals(&mut p, &bytes);
+        assert!(
+            matches!(&out[0], Parsed::Signal(1, LineSignal::CallerId(_))),
+            "{out:?}"
+        );
+        assert_eq!(
+            out[1..],
+            [
+                Parsed::Signal(1, LineSignal::Ring),
+                Parsed::Signal(1, LineSignal::Ring)
+            ]
         );
     }
 

@@ -379,6 +379,12 @@ impl FrameScanner {
         self.in_frame = false;
     }
 
+    /// Whether a message has begun and is not complete yet: its bytes are
+    /// message bytes, whatever their values.
+    pub fn in_frame(&self) -> bool {
+        self.in_frame
+    }
+
     /// Feeds one byte; returns a message (or a rejected one) when complete.
     pub fn push(&mut self, byte: u8) -> Option<Scanned> {
         if self.in_frame {
