@@ -17,7 +17,8 @@ use tokio::sync::{broadcast, mpsc};
 
 const RING_TIMEOUT: Duration = Duration::from_millis(700);
 
-/// One scenario after the other, each ending with silence past the ring timeout.
+/// One scenario after the other, each ending with silence well past the
+/// ring timeout (a busy CI machine may delay the driver by a few hundred ms).
 const SCRIPT: &str = "
 # 1 answered call from a known customer
 ring
@@ -26,27 +27,27 @@ ring
 answer
 wait 200ms
 hangup
-wait 1s
+wait 1500ms
 # 2 missed: three rings, nobody answers
 ring
 cid 13900000001
 ring
 ring
-wait 1s
+wait 1500ms
 # 3 private number, caller gives up after one ring
 ring
 private
-wait 1s
+wait 1500ms
 # 4 number only, garbage between events
 garbage 40
 ring
 garbage 25
 cid 01065528888
-wait 1s
+wait 1500ms
 # 5 a caller ID the device mangles: never a number
 ring
 badcid 13700000000
-wait 1s
+wait 1500ms
 # 6 unplug and replug in the middle of an answered call
 ring
 cid 13812345678
@@ -54,7 +55,7 @@ answer
 unplug 1s
 wait 1500ms
 hangup
-wait 1s
+wait 1500ms
 ";
 
 async fn wait_for_up(events: &mut broadcast::Receiver<CallEvent>, n: usize) {
