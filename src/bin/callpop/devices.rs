@@ -1,0 +1,248 @@
+//! `callpop profiles|devices|sim ...`: device models, ports and simulators.
+
+use crate::daemon::shutdown_signal;
+use crate::{open_store, ProfilesCommand};
+use anyhow::{Context, Result};
+use callpop::config::Config;
+use callpop::lines;
+use callpop::store::StoreHandle;
+use std::path::PathBuf;
+
+pub(crate) fn run_profiles(command: ProfilesCommand, config: &Config) -> Result<()> {
+    match command {
+        ProfilesCommand::List { json } => {
+            let all = lines::profiles(config)?;
+            if json {
+                let list: Vec<_> = all
+                    .values()
+                    .map(|p| {
+                        serde_json::json!({
+                            "name": p.profile.name, "kind": p.profile.kind,
+                            "description": p.profile.description, "origin": p.origin,
+                        })
+                    })
+                    .collect();
+                println!("{}", serde_json::to_string_pretty(&list)?);
+            } else {
+                for p in all.values() {
+                    println!(
+                        "{:24} {:12} {}",
+                        p.profile.name,
+                        format!("{:?}", p.profile.kind),
+                        p.profile.description
+                    );
+                }
+            }
+        }
+        ProfilesCommand::Show { name } => {
+            let all = lines::profiles(config)?;
+            let p = all.get(&name).ok_or_else(|| {
+                anyhow::anyhow!("no profile {name:?}; `callpop profiles list` shows them")
+            })?;
+            println!("# {}", p.origin);
+            print!("{}", toml::to_string_pretty(&p.profile)?);
+        }
+        ProfilesCommand::Check { file } => {
+            let p = callpop::devices::profile::load_file(&file)?;
+            println!(
+                "{}: profile {:?} ({:?}) is valid: {} init steps, {} grammar rules",
+                file.display(),
+                p.profile.name,
+                p.profile.kind,
+                p.profile.init.len(),
+                p.grammar.len()
+            );
+        }
+    }
+    Ok(())
+}
+
+pub(crate) fn devices_list(config: &Config, json: bool) -> Result<()> {
+    use callpop::devices::profile::{candidates, UsbInfo};
+    let profiles = lines::profiles(config)?;
+    let by_id: std::collections::HashMap<PathBuf, PathBuf> = std::fs::read_dir("/dev/serial/by-id")
+        .map(|d| {
+            d.filter_map(|e| e.ok())
+                .filter_map(|e| Some((std::fs::canonicalize(e.path()).ok()?, e.path())))
+                .collect()
+        })
+        .unwrap_or_default();
+    let ports = tokio_serial::available_ports().unwrap_or_default();
+    let mut rows = Vec::new();
+    for port in ports {
+        let usb = match &port.port_type {
+            tokio_serial::SerialPortType::UsbPort(u) => UsbInfo {
+                id: Some(callpop::devices::profile::UsbId {
+                    vendor: u.vid,
+                    product: u.pid,
+                }),
+                serial_number: u.serial_number.clone(),
+                manufacturer: u.manufacturer.clone(),
+                product: u.product.clone(),
+            },
+            _ => UsbInfo::default(),
+        };
+        let stable = by_id
+            .get(&PathBuf::from(&port.port_name))
+            .map(|p| p.display().to_string());
+        rows.push(serde_json::json!({
+            "port": port.port_name,
+            "stable_path": stable,
+            "usb": usb,
+            "profiles": candidates(&profiles, &usb),
+        }));
+    }
+    if json {
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+    } else if rows.is_empty() {
+        println!(
+            "no serial ports found (a USB box or modem shows up as /dev/ttyUSBn or /dev/ttyACMn)"
+        );
+    } else {
+        for r in &rows {
+            println!(
+                "{}  {}  usb {}  serial {}  {} {}  profiles: {}",
+                r["port"].as_str().unwrap_or(""),
+                r["stable_path"].as_str().unwrap_or("(no stable path)"),
+                r["usb"]["id"].as_str().unwrap_or("-"),
+                r["usb"]["serial_number"].as_str().unwrap_or("-"),
+                r["usb"]["manufacturer"].as_str().unwrap_or(""),
+                r["usb"]["product"].as_str().unwrap_or(""),
+                r["profiles"]
+                    .as_array()
+                    .map(|a| a
+                        .iter()
+                        .filter_map(|v| v.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", "))
+                    .unwrap_or_default(),
+            );
+        }
+    }
+    Ok(())
+}
+
+pub(crate) fn devices_watch(config: Config, json: bool) -> Result<()> {
+    let profiles = lines::profiles(&config)?;
+    let devices = lines::configured_devices(&config, &profiles)?;
+    if devices.is_empty() {
+        anyhow::bail!(
+            "no [[device]] configured; add one to the config file (see examples/callpop.toml)"
+        );
+    }
+    let runtime = tokio::runtime::Runtime::new()?;
+    runtime.block_on(async move {
+        let store = StoreHandle::spawn(open_store(&config)?);
+        let (tap, mut line_events) = tokio::sync::mpsc::channel(1024);
+        let running = lines::start(&config, devices, store, Some(tap));
+        let mut calls = running.events.subscribe();
+        let print = |v: serde_json::Value, text: String| {
+            if json {
+                println!("{v}");
+            } else {
+                println!("{text}");
+            }
+        };
+        loop {
+            tokio::select! {
+                Some(e) = line_events.recv() => {
+                    let kind = match &e.kind {
+                        callpop::event::LineEventKind::Signal(s) => serde_json::to_value(s)?,
+                        callpop::event::LineEventKind::Device(d) => serde_json::to_value(d)?,
+                    };
+                    let time = chrono::DateTime::from_timestamp_millis(e.at_ms).unwrap_or_default().with_timezone(&chrono::Local).format("%H:%M:%S%.3f");
+                    print(
+                        serde_json::json!({"event": "line", "at_ms": e.at_ms, "line": e.line, "device": e.device, "data": kind}),
+                        format!("{time} line {:10} {}", e.line, kind),
+                    );
+                }
+                Ok(c) = calls.recv() => {
+                    let v = serde_json::to_value(&c)?;
+                    let time = chrono::Local::now().format("%H:%M:%S%.3f");
+                    print(serde_json::json!({"event": "call", "data": v}), format!("{time} call {v}"));
+                }
+                _ = shutdown_signal() => break,
+            }
+        }
+        Ok(())
+    })
+}
+
+pub(crate) fn sim_box(
+    config: &Config,
+    profile: &str,
+    link: &std::path::Path,
+    script: Option<&std::path::Path>,
+    random: Option<f64>,
+) -> Result<()> {
+    use callpop::sim::script::{parse, Action};
+    let profiles = lines::profiles(config)?;
+    let p = profiles.get(profile).ok_or_else(|| {
+        anyhow::anyhow!("no profile {profile:?}; `callpop profiles list` shows them")
+    })?;
+    let actions = match script {
+        Some(f) => {
+            let text = std::fs::read_to_string(f)
+                .with_context(|| format!("cannot read {}", f.display()))?;
+            parse(&text).map_err(|e| anyhow::anyhow!("{}: {e}", f.display()))?
+        }
+        None => Vec::new(),
+    };
+    let runtime = tokio::runtime::Runtime::new()?;
+    let link = link.to_path_buf();
+    let profile_name = p.profile.name.clone();
+    let profile = std::sync::Arc::new(p.clone());
+    runtime.block_on(async move {
+        let mut sim = callpop::sim::BoxSim::start(profile, &link)?;
+        println!(
+            "simulated {profile_name} at {} (Ctrl-C stops it)",
+            sim.link().display()
+        );
+        let play = async {
+            sim.play(&actions).await?;
+            if let Some(interval) = random {
+                let mut rng = callpop::demo::SplitMix::new(std::process::id() as u64);
+                let numbers: Vec<String> = callpop::demo::SampleCustomers::new(7)
+                    .take(50)
+                    .map(|c| c.phones[0].replace(' ', ""))
+                    .collect();
+                loop {
+                    let wait = std::time::Duration::from_secs_f64(
+                        interval * (0.5 + rng.below(100) as f64 / 100.0),
+                    );
+                    let number = numbers[rng.below(numbers.len())].clone();
+                    let answered = rng.below(3) > 0;
+                    let mut call = vec![
+                        Action::Wait(wait),
+                        Action::Ring { port: 1 },
+                        Action::Cid {
+                            port: 1,
+                            number,
+                            name: None,
+                        },
+                        Action::Ring { port: 1 },
+                    ];
+                    if answered {
+                        call.extend([
+                            Action::Answer { port: 1 },
+                            Action::Wait(std::time::Duration::from_secs(5 + rng.below(20) as u64)),
+                            Action::Hangup { port: 1 },
+                        ]);
+                    } else {
+                        call.extend([
+                            Action::Wait(std::time::Duration::from_secs(4)),
+                            Action::Ring { port: 1 },
+                        ]);
+                    }
+                    sim.play(&call).await?;
+                }
+            }
+            std::future::pending::<std::io::Result<()>>().await
+        };
+        tokio::select! {
+            r = play => r?,
+            _ = shutdown_signal() => {}
+        }
+        Ok(())
+    })
+}
