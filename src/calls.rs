@@ -136,11 +136,6 @@ impl LineMachine {
         }
     }
 
-    /// The line's name.
-    pub fn line(&self) -> &Arc<str> {
-        &self.line
-    }
-
     /// Whether a call is in progress.
     pub fn busy(&self) -> bool {
         self.call.is_some()

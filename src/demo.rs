@@ -82,14 +82,12 @@ pub struct SampleCustomer {
 /// An endless, repeatable stream of sample customers.
 pub struct SampleCustomers {
     rng: SplitMix,
-    index: u64,
 }
 
 impl SampleCustomers {
     pub fn new(seed: u64) -> Self {
         SampleCustomers {
             rng: SplitMix::new(seed),
-            index: 0,
         }
     }
 }
@@ -98,7 +96,6 @@ impl Iterator for SampleCustomers {
     type Item = SampleCustomer;
     fn next(&mut self) -> Option<SampleCustomer> {
         let r = &mut self.rng;
-        self.index += 1;
         let name = format!("{}{}", r.pick(SURNAMES), r.pick(GIVEN));
         let (area, city) = CITIES[r.below(CITIES.len())];
         let mobile = format!("{}{}", r.pick(MOBILE_PREFIXES), r.digits(8));

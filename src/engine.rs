@@ -85,22 +85,17 @@ impl Engine {
                 _ = timer => self.tick().await,
             }
         }
-        // Calls still open when the daemon stops end now, so no CDR is lost.
-        let now = Instant::now();
-        let now_ms = crate::store::now_ms();
-        let far = now + std::time::Duration::from_secs(365 * 24 * 3600);
-        let names: Vec<Arc<str>> = self.lines.keys().cloned().collect();
-        for name in names {
-            if let Some(m) = self.lines.get_mut(&name) {
-                let steps = m.on_tick(far, now_ms);
-                self.apply(&name, steps).await;
-            }
-        }
+        // Calls still open when the daemon stops end now, so no CDR is lost:
+        // a tick far in the future ends every call.
+        let far = Instant::now() + std::time::Duration::from_secs(365 * 24 * 3600);
+        self.tick_at(far, crate::store::now_ms()).await;
     }
 
     async fn tick(&mut self) {
-        let now = Instant::now();
-        let now_ms = crate::store::now_ms();
+        self.tick_at(Instant::now(), crate::store::now_ms()).await;
+    }
+
+    async fn tick_at(&mut self, now: Instant, now_ms: i64) {
         let names: Vec<Arc<str>> = self.lines.keys().cloned().collect();
         for name in names {
             let steps = match self.lines.get_mut(&name) {

@@ -75,46 +75,72 @@ async fn wait_for_up(events: &mut broadcast::Receiver<CallEvent>, n: usize) {
     .expect("device came up");
 }
 
+/// A simulated device on a pseudo-terminal, the real driver and engine, and
+/// a store holding one customer (王伟, 13812345678).
+struct Rig {
+    sim: BoxSim,
+    events: broadcast::Receiver<CallEvent>,
+    driver: tokio::task::JoinHandle<()>,
+    engine: tokio::task::JoinHandle<()>,
+    store: StoreHandle,
+    _dir: tempfile::TempDir,
+}
+
+impl Rig {
+    /// Starts the rig; the device refuses `refused` commands.
+    fn start(profile_name: &str, refused: &[&str]) -> Rig {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_test_writer()
+            .try_init();
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("lines.db")).unwrap();
+        let normalizer = Arc::new(Normalizer::new(NormalizerSettings::default()));
+        store
+            .insert_customer(&NewCustomer {
+                name: "王伟".into(),
+                phones: vec![NewPhone {
+                    number: normalizer.normalize("13812345678").unwrap(),
+                    label: None,
+                }],
+                ..NewCustomer::default()
+            })
+            .unwrap();
+        let store = StoreHandle::spawn(store);
+        let profile = Arc::new(load_all(None).unwrap()[profile_name].clone());
+        let link = dir.path().join("ttyBOX");
+        let sim = BoxSim::start_refusing(profile.clone(), &link, refused).unwrap();
+        let policy = CallPolicy {
+            missed_after_rings: 3,
+            ring_timeout: RING_TIMEOUT,
+            max_call: Duration::from_secs(3600),
+        };
+        let engine = Engine::new(store.clone(), normalizer, MatchPolicy::default(), policy);
+        let events = engine.subscribe();
+        let (tx, rx) = mpsc::channel(1024);
+        let engine = tokio::spawn(engine.run(rx));
+        let driver = tokio::spawn(run_box(BoxDevice::new("box1", link, profile), tx));
+        Rig {
+            sim,
+            events,
+            driver,
+            engine,
+            store,
+            _dir: dir,
+        }
+    }
+}
+
 async fn run(profile_name: &str) -> Vec<CallRow> {
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-        .with_test_writer()
-        .try_init();
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&dir.path().join("lines.db")).unwrap();
-    let normalizer = Arc::new(Normalizer::new(NormalizerSettings::default()));
-    store
-        .insert_customer(&NewCustomer {
-            name: "王伟".into(),
-            phones: vec![NewPhone {
-                number: normalizer.normalize("13812345678").unwrap(),
-                label: None,
-            }],
-            ..NewCustomer::default()
-        })
-        .unwrap();
-    let store = StoreHandle::spawn(store);
-    let profile = Arc::new(load_all(None).unwrap()[profile_name].clone());
-    let link = dir.path().join("ttyBOX");
-    let mut sim = BoxSim::start(profile.clone(), &link).unwrap();
-    let policy = CallPolicy {
-        missed_after_rings: 3,
-        ring_timeout: RING_TIMEOUT,
-        max_call: Duration::from_secs(3600),
-    };
-    let engine = Engine::new(store.clone(), normalizer, MatchPolicy::default(), policy);
-    let mut events = engine.subscribe();
-    let (tx, rx) = mpsc::channel(1024);
-    let engine_task = tokio::spawn(engine.run(rx));
-    let driver = tokio::spawn(run_box(BoxDevice::new("box1", link, profile), tx));
-    wait_for_up(&mut events, 1).await;
+    let mut rig = Rig::start(profile_name, &[]);
+    wait_for_up(&mut rig.events, 1).await;
     let actions = parse(SCRIPT).unwrap();
-    sim.play(&actions).await.unwrap();
+    rig.sim.play(&actions).await.unwrap();
     tokio::time::sleep(RING_TIMEOUT * 2).await;
-    driver.abort();
-    let _ = driver.await;
-    engine_task.await.unwrap();
-    store.call(|s| s.calls(100)).await.unwrap()
+    rig.driver.abort();
+    let _ = rig.driver.await;
+    rig.engine.await.unwrap();
+    rig.store.call(|s| s.calls(100)).await.unwrap()
 }
 
 /// (outcome, raw number, presentation, ring count, matched customer)
@@ -224,49 +250,20 @@ async fn first_state(events: &mut broadcast::Receiver<CallEvent>) -> DeviceState
     .expect("the device reported a state")
 }
 
-async fn start_refusing(
-    profile_name: &str,
-    refused: &[&str],
-) -> (
-    BoxSim,
-    broadcast::Receiver<CallEvent>,
-    tokio::task::JoinHandle<()>,
-    tempfile::TempDir,
-) {
-    let dir = tempfile::tempdir().unwrap();
-    let store = StoreHandle::spawn(Store::open(&dir.path().join("l.db")).unwrap());
-    let profile = Arc::new(load_all(None).unwrap()[profile_name].clone());
-    let link = dir.path().join("tty");
-    let sim = BoxSim::start_refusing(profile.clone(), &link, refused).unwrap();
-    let normalizer = Arc::new(Normalizer::new(NormalizerSettings::default()));
-    let engine = Engine::new(
-        store,
-        normalizer,
-        MatchPolicy::default(),
-        CallPolicy::default(),
-    );
-    let events = engine.subscribe();
-    let (tx, rx) = mpsc::channel(64);
-    tokio::spawn(engine.run(rx));
-    let driver = tokio::spawn(run_box(BoxDevice::new("m1", link, profile), tx));
-    (sim, events, driver, dir)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn init_falls_back_when_a_command_is_refused() {
     // Chipsets without AT+VCID take AT#CID=1: the modem still comes up.
-    let (_sim, mut events, driver, _dir) =
-        start_refusing("generic-voice-modem", &["AT+VCID=1"]).await;
-    assert_eq!(first_state(&mut events).await, DeviceState::Up);
-    driver.abort();
+    let mut rig = Rig::start("generic-voice-modem", &["AT+VCID=1"]);
+    assert_eq!(first_state(&mut rig.events).await, DeviceState::Up);
+    rig.driver.abort();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_device_refusing_a_required_step_is_reported_down() {
-    let (_sim, mut events, driver, _dir) = start_refusing("generic-voice-modem", &["ATZ"]).await;
-    match first_state(&mut events).await {
+    let mut rig = Rig::start("generic-voice-modem", &["ATZ"]);
+    match first_state(&mut rig.events).await {
         DeviceState::Down { reason } => assert!(reason.contains("ATZ"), "{reason}"),
         DeviceState::Up => panic!("a modem refusing ATZ came up"),
     }
-    driver.abort();
+    rig.driver.abort();
 }

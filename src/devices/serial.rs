@@ -38,12 +38,9 @@ pub fn open_port(path: &std::path::Path, s: &SerialSettings) -> tokio_serial::Re
             FlowControl::Hardware => tokio_serial::FlowControl::Hardware,
             FlowControl::Software => tokio_serial::FlowControl::Software,
         });
-    let mut port = builder.open_native_async()?;
-    #[cfg(unix)]
-    {
-        // Another program holding the port would steal its bytes.
-        let _ = port.set_exclusive(false);
-    }
+    // Opened exclusive (the default): another program holding the port
+    // would steal its bytes.
+    let port = builder.open_native_async()?;
     Ok(port)
 }
 

@@ -266,20 +266,11 @@ impl BoxSim {
                 })
                 .chain(std::iter::once(b'\n'))
                 .collect(),
-            Action::Ring { port } if self.is_fsk() => {
-                let _ = port;
-                self.status(|c| c.ring)
-            }
+            Action::Ring { .. } if self.is_fsk() => self.status(|c| c.ring),
             Action::Ring { port } => self.lines(&sim.ring, *port, "", "", ""),
-            Action::Answer { port } if self.is_fsk() => {
-                let _ = port;
-                self.status(|c| c.off_hook)
-            }
+            Action::Answer { .. } if self.is_fsk() => self.status(|c| c.off_hook),
             Action::Answer { port } => self.lines(&sim.off_hook, *port, "", "", ""),
-            Action::Hangup { port } if self.is_fsk() => {
-                let _ = port;
-                self.status(|c| c.on_hook)
-            }
+            Action::Hangup { .. } if self.is_fsk() => self.status(|c| c.on_hook),
             Action::Hangup { port } => self.lines(&sim.on_hook, *port, "", "", ""),
             Action::Dtmf { port, digits } => self.lines(&sim.dtmf, *port, "", "", digits),
             Action::Cid { number, name, .. } if self.is_fsk() => {

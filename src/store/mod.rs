@@ -97,7 +97,8 @@ impl Store {
         self.conn.pragma_update(None, "foreign_keys", "ON")?;
         // 64 MiB page cache keeps the number indexes' upper levels hot;
         // reads beyond it go through mmap instead of a read() per page.
-        self.conn.pragma_update(None, "cache_size", -65536)?;
+        self.conn
+            .pragma_update(None, "cache_size", -DEFAULT_CACHE_KIB)?;
         self.conn.pragma_update(None, "mmap_size", MMAP_BYTES)?;
         // Plans must not depend on bound values: the bundled SQLite has STAT4,
         // whose value-based estimates mark every parameter as plan-relevant,
@@ -110,7 +111,8 @@ impl Store {
     }
 
     /// Tunes the connection for a long run of writes (imports): a 2 GiB page
-    /// cache, and a WAL that may grow before it is checkpointed. With
+    /// cache, and a WAL that may grow before it is checkpointed; the
+    /// previous settings come back afterwards. With
     /// `defer_index` the number match index is dropped and rebuilt by one
     /// sort in [`BulkWrites::finish`], far faster than millions of random
     /// inserts; lookups are then unavailable until it finishes, so the
@@ -118,6 +120,9 @@ impl Store {
     /// that dies before `finish` leaves no harm: opening the store rebuilds
     /// a missing index.
     pub fn bulk_writes(&self, defer_index: bool) -> Result<BulkWrites<'_>> {
+        let cache_size: i64 = self
+            .conn
+            .pragma_query_value(None, "cache_size", |r| r.get(0))?;
         self.conn
             .pragma_update(None, "cache_size", -(BULK_CACHE_KIB as i64))?;
         self.conn
@@ -132,6 +137,7 @@ impl Store {
         Ok(BulkWrites {
             store: self,
             deferred_index: defer_index,
+            cache_size,
             finished: false,
         })
     }
@@ -198,6 +204,8 @@ impl Store {
 
 /// Page size of new databases.
 const PAGE_SIZE: u32 = 8192;
+/// Page cache until `set_cache_mb` says otherwise, in KiB.
+const DEFAULT_CACHE_KIB: i64 = 64 * 1024;
 /// How much of the database file reads may map (SQLite's default ceiling).
 const MMAP_BYTES: i64 = 0x7fff_0000;
 /// Page cache during bulk writes, in KiB.
@@ -215,6 +223,8 @@ const MATCH_INDEX_SQL: &str = "CREATE INDEX IF NOT EXISTS customer_phones_match
 pub struct BulkWrites<'a> {
     store: &'a Store,
     deferred_index: bool,
+    /// The page cache setting before the bulk load, restored after it.
+    cache_size: i64,
     finished: bool,
 }
 
@@ -238,7 +248,7 @@ impl BulkWrites<'_> {
         }
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.pragma_update(None, "wal_autocheckpoint", 1000)?;
-        conn.pragma_update(None, "cache_size", -65536)?;
+        conn.pragma_update(None, "cache_size", self.cache_size)?;
         conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)")?;
         Ok(())
     }
