@@ -1,5 +1,11 @@
 //! Starts the configured devices and the call engine: the "Lines" part of
 //! the daemon, shared by `serve`, `demo` and `devices watch`.
+//!
+//! The drivers and the engine run on a single-threaded runtime of their own
+//! thread. The way from a caller-ID byte to its `CallEvent` then never waits
+//! for another thread to wake (each such wake-up costs tens of microseconds),
+//! and the engine's synchronous store lookups never hold up a web worker.
+//! Consumers on other runtimes subscribe to the broadcast as usual.
 
 use crate::calls::CallPolicy;
 use crate::config::Config;
@@ -13,11 +19,35 @@ use anyhow::{anyhow, Result};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::{broadcast, mpsc, oneshot};
 
-/// The running line side: call events to subscribe to.
+/// The running line side: call events to subscribe to. Dropping it stops
+/// the line side without waiting; [`Lines::stop`] waits.
 pub struct Lines {
     pub events: broadcast::Sender<CallEvent>,
+    runtime: tokio::runtime::Handle,
+    stop: Option<oneshot::Sender<()>>,
+    stopped: Option<oneshot::Receiver<()>>,
+}
+
+impl Lines {
+    /// The line thread's runtime: a consumer that must see call events
+    /// first (the screen-pop hub) runs here, with no thread wake-up between
+    /// it and the engine.
+    pub fn runtime(&self) -> &tokio::runtime::Handle {
+        &self.runtime
+    }
+
+    /// Stops the drivers, ends the calls still open and returns once their
+    /// CDRs are in the store.
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(stopped) = self.stopped.take() {
+            let _ = stopped.await;
+        }
+    }
 }
 
 /// Devices a config names, resolved against the profiles; errors name the device.
@@ -65,7 +95,7 @@ pub fn start(
     devices: Vec<BoxDevice>,
     store: StoreHandle,
     tap: Option<mpsc::Sender<LineEvent>>,
-) -> Lines {
+) -> Result<Lines> {
     let normalizer = Arc::new(Normalizer::new(config.normalizer_settings()));
     let match_policy = MatchPolicy {
         suffix_digits: config.phone.suffix_digits,
@@ -76,17 +106,54 @@ pub fn start(
         max_call: Duration::from_secs(config.calls.max_call_secs),
         ..CallPolicy::default()
     };
-    let mut engine = Engine::new(store, normalizer, match_policy, default_policy);
+    let mut engine = Engine::new(store, normalizer, match_policy, default_policy)?;
     for d in &devices {
         for line in &d.lines {
             engine.set_policy(line, policy_for(config, &d.profile));
         }
     }
+    spawn(engine, devices, tap)
+}
+
+/// Runs `engine` and a driver per device on the line thread. With `tap`,
+/// every line event is also sent there.
+pub fn spawn(
+    engine: Engine,
+    devices: Vec<BoxDevice>,
+    tap: Option<mpsc::Sender<LineEvent>>,
+) -> Result<Lines> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
     let events = engine.sender();
+    let handle = runtime.handle().clone();
+    let (stop, stop_rx) = oneshot::channel::<()>();
+    let (stopped_tx, stopped) = oneshot::channel::<()>();
+    std::thread::Builder::new()
+        .name("callpop-lines".into())
+        .spawn(move || {
+            runtime.block_on(run_lines(engine, devices, tap, stop_rx));
+            let _ = stopped_tx.send(());
+        })?;
+    Ok(Lines {
+        events,
+        runtime: handle,
+        stop: Some(stop),
+        stopped: Some(stopped),
+    })
+}
+
+/// The line thread's work: until told to stop (or its `Lines` is dropped).
+async fn run_lines(
+    engine: Engine,
+    devices: Vec<BoxDevice>,
+    tap: Option<mpsc::Sender<LineEvent>>,
+    stop: oneshot::Receiver<()>,
+) {
     let (to_engine, rx) = mpsc::channel::<LineEvent>(4096);
-    tokio::spawn(engine.run(rx));
-    // Drivers send straight to the engine: every task hop costs latency on
-    // the way to the pop. Only a tap puts a copying task in between.
+    let engine = tokio::spawn(engine.run(rx));
+    // Drivers send straight to the engine; only a tap puts a copying task
+    // in between.
     let from_devices = match tap {
         None => to_engine,
         Some(tap) => {
@@ -102,10 +169,20 @@ pub fn start(
             from_devices
         }
     };
-    for d in devices {
-        tokio::spawn(run_box(d, from_devices.clone()));
+    let drivers: Vec<_> = devices
+        .into_iter()
+        .map(|d| tokio::spawn(run_box(d, from_devices.clone())))
+        .collect();
+    drop(from_devices);
+    let _ = stop.await;
+    for driver in drivers {
+        driver.abort();
+        let _ = driver.await;
     }
-    Lines { events }
+    // With every sender gone the engine ends open calls and stores them.
+    if let Err(e) = engine.await {
+        tracing::error!(error = %e, "the call engine failed");
+    }
 }
 
 /// All profiles, shipped and from `profile_dir`.

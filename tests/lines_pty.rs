@@ -4,7 +4,7 @@
 
 use callpop::calls::CallPolicy;
 use callpop::devices::profile::load_all;
-use callpop::devices::serial::{run_box, BoxDevice};
+use callpop::devices::serial::BoxDevice;
 use callpop::engine::Engine;
 use callpop::event::{CallEvent, DeviceState};
 use callpop::phone::{MatchPolicy, Normalizer, NormalizerSettings};
@@ -13,7 +13,7 @@ use callpop::sim::BoxSim;
 use callpop::store::{CallRow, NewCustomer, NewPhone, Store, StoreHandle};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::broadcast;
 
 const RING_TIMEOUT: Duration = Duration::from_millis(700);
 
@@ -80,8 +80,7 @@ async fn wait_for_up(events: &mut broadcast::Receiver<CallEvent>, n: usize) {
 struct Rig {
     sim: BoxSim,
     events: broadcast::Receiver<CallEvent>,
-    driver: tokio::task::JoinHandle<()>,
-    engine: tokio::task::JoinHandle<()>,
+    lines: callpop::lines::Lines,
     store: StoreHandle,
     _dir: tempfile::TempDir,
 }
@@ -115,16 +114,16 @@ impl Rig {
             ring_timeout: RING_TIMEOUT,
             max_call: Duration::from_secs(3600),
         };
-        let engine = Engine::new(store.clone(), normalizer, MatchPolicy::default(), policy);
+        let engine =
+            Engine::new(store.clone(), normalizer, MatchPolicy::default(), policy).unwrap();
         let events = engine.subscribe();
-        let (tx, rx) = mpsc::channel(1024);
-        let engine = tokio::spawn(engine.run(rx));
-        let driver = tokio::spawn(run_box(BoxDevice::new("box1", link, profile), tx));
+        let lines =
+            callpop::lines::spawn(engine, vec![BoxDevice::new("box1", link, profile)], None)
+                .unwrap();
         Rig {
             sim,
             events,
-            driver,
-            engine,
+            lines,
             store,
             _dir: dir,
         }
@@ -137,9 +136,8 @@ async fn run(profile_name: &str) -> Vec<CallRow> {
     let actions = parse(SCRIPT).unwrap();
     rig.sim.play(&actions).await.unwrap();
     tokio::time::sleep(RING_TIMEOUT * 2).await;
-    rig.driver.abort();
-    let _ = rig.driver.await;
-    rig.engine.await.unwrap();
+    // Stopping ends what is still open and waits for the CDRs.
+    rig.lines.stop().await;
     rig.store.call(|s| s.calls(100)).await.unwrap()
 }
 
@@ -255,7 +253,7 @@ async fn init_falls_back_when_a_command_is_refused() {
     // Chipsets without AT+VCID take AT#CID=1: the modem still comes up.
     let mut rig = Rig::start("generic-voice-modem", &["AT+VCID=1"]);
     assert_eq!(first_state(&mut rig.events).await, DeviceState::Up);
-    rig.driver.abort();
+    rig.lines.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -265,5 +263,5 @@ async fn a_device_refusing_a_required_step_is_reported_down() {
         DeviceState::Down { reason } => assert!(reason.contains("ATZ"), "{reason}"),
         DeviceState::Up => panic!("a modem refusing ATZ came up"),
     }
-    rig.driver.abort();
+    rig.lines.stop().await;
 }

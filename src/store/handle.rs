@@ -2,6 +2,7 @@
 //! jobs sent to it in order, so the tokio runtime never waits on SQLite.
 
 use super::{Result, Store, StoreError};
+use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use tokio::sync::oneshot;
 
@@ -11,11 +12,13 @@ type Job = Box<dyn FnOnce(&Store) + Send>;
 #[derive(Clone)]
 pub struct StoreHandle {
     jobs: mpsc::Sender<Job>,
+    path: PathBuf,
 }
 
 impl StoreHandle {
     /// Moves an opened store onto its own thread.
     pub fn spawn(store: Store) -> StoreHandle {
+        let path = store.path().to_path_buf();
         let (jobs, rx) = mpsc::channel::<Job>();
         std::thread::Builder::new()
             .name("callpop-store".into())
@@ -25,7 +28,27 @@ impl StoreHandle {
                 }
             })
             .expect("spawn store thread");
-        StoreHandle { jobs }
+        StoreHandle { jobs, path }
+    }
+
+    /// The database file the store thread has open.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Queues `f` on the store thread without waiting for it: for writes
+    /// whose caller must not be held up (CDRs on the call path); `f` reports
+    /// its own failure. Jobs run in order, so a later [`StoreHandle::call`]
+    /// or [`StoreHandle::drain`] sees their effects.
+    pub fn submit(&self, f: impl FnOnce(&Store) + Send + 'static) {
+        if self.jobs.send(Box::new(f)).is_err() {
+            tracing::error!("a store write was dropped: the store thread has stopped");
+        }
+    }
+
+    /// Waits until every job queued so far has run.
+    pub async fn drain(&self) -> Result<()> {
+        self.call(|_| Ok(())).await
     }
 
     /// Runs `f` on the store thread and returns its result.

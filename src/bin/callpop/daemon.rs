@@ -35,7 +35,7 @@ pub(crate) fn run_daemon(config: Config, mode: Option<&str>) -> Result<()> {
         let store = StoreHandle::spawn(open_store(&config)?);
         let profiles = lines::profiles(&config)?;
         let devices = lines::configured_devices(&config, &profiles)?;
-        let _lines = lines::start(&config, devices, store.clone(), None);
+        let _lines = lines::start(&config, devices, store.clone(), None)?;
         // Warm in the background of the store thread: requests queue behind
         // it for at most a few seconds on a store of millions.
         let warming = store.clone();

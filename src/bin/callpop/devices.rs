@@ -134,7 +134,7 @@ pub(crate) fn devices_watch(config: Config, json: bool) -> Result<()> {
     runtime.block_on(async move {
         let store = StoreHandle::spawn(open_store(&config)?);
         let (tap, mut line_events) = tokio::sync::mpsc::channel(1024);
-        let running = lines::start(&config, devices, store, Some(tap));
+        let running = lines::start(&config, devices, store, Some(tap))?;
         let mut calls = running.events.subscribe();
         let print = |v: serde_json::Value, text: String| {
             if json {
