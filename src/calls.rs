@@ -23,6 +23,10 @@ pub struct CallPolicy {
     pub ring_timeout: Duration,
     /// Longest call we believe: ends calls whose end was never seen.
     pub max_call: Duration,
+    /// Whether the device sees the line go off-hook. A voice modem beside
+    /// the phone does not: when its rings stop, nobody knows whether the
+    /// call was answered, and the CDR says so ("unknown").
+    pub sees_answer: bool,
 }
 
 impl Default for CallPolicy {
@@ -31,6 +35,7 @@ impl Default for CallPolicy {
             missed_after_rings: 4,
             ring_timeout: Duration::from_secs(7),
             max_call: Duration::from_secs(4 * 3600),
+            sees_answer: true,
         }
     }
 }
@@ -308,6 +313,7 @@ impl LineMachine {
         let outcome = match (call.direction, call.answered_ms) {
             (Direction::Outbound, _) => Outcome::Outbound,
             (_, Some(_)) => Outcome::Answered,
+            _ if !self.policy.sees_answer => Outcome::Unknown,
             _ if call.ring_count >= self.policy.missed_after_rings => Outcome::Missed,
             _ => Outcome::Abandoned,
         };
@@ -370,12 +376,16 @@ mod tests {
 
     impl Bench {
         fn new() -> Bench {
+            Bench::with(CallPolicy::default())
+        }
+
+        fn with(policy: CallPolicy) -> Bench {
             let mut n = 0;
             Bench {
                 machine: LineMachine::new(
                     "box1/1".into(),
                     "box1".into(),
-                    CallPolicy::default(),
+                    policy,
                     Box::new(move || {
                         n += 1;
                         format!("call-{n}")
@@ -488,6 +498,20 @@ mod tests {
         assert_eq!(cdr.presentation, "private");
         assert_eq!(cdr.raw_number, None);
         assert_ne!(b.cdrs[0].call_uid, cdr.call_uid);
+    }
+
+    #[test]
+    fn a_device_blind_to_answers_records_unknown_not_missed() {
+        let mut b = Bench::with(CallPolicy {
+            sees_answer: false,
+            ..CallPolicy::default()
+        });
+        for i in 0..5 {
+            b.signal(i as f64 * 5.0, LineSignal::Ring);
+        }
+        b.tick(30.0);
+        assert_eq!(b.cdrs[0].outcome, Outcome::Unknown);
+        assert_eq!(b.cdrs[0].ring_count, 5);
     }
 
     #[test]

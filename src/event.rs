@@ -98,6 +98,8 @@ pub enum Outcome {
     /// The caller hung up before it had rung long enough to count as missed.
     Abandoned,
     Outbound,
+    /// It rang and stopped on a line whose device cannot see an answer.
+    Unknown,
 }
 
 impl Outcome {
@@ -108,6 +110,7 @@ impl Outcome {
             Outcome::Missed => "missed",
             Outcome::Abandoned => "abandoned",
             Outcome::Outbound => "outbound",
+            Outcome::Unknown => "unknown",
         }
     }
 }

@@ -117,3 +117,54 @@ fn a_match_index_lost_in_a_crashed_bulk_load_is_rebuilt_on_open() {
     drop(Store::open(&path).unwrap());
     assert_eq!(count(&path), 1);
 }
+
+/// Rebuilding the calls table (0003) keeps every call, its id, and the work
+/// orders that point at it.
+#[test]
+fn rebuilding_a_table_keeps_rows_and_references() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v2.db");
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch(
+            "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL,
+                                             applied_at INTEGER NOT NULL);
+             PRAGMA foreign_keys = ON;",
+        )
+        .unwrap();
+        conn.execute_batch(include_str!("../sql/0001_init.sql"))
+            .unwrap();
+        conn.execute_batch(include_str!("../sql/0002_calls_dtmf.sql"))
+            .unwrap();
+        conn.execute_batch(
+            "INSERT INTO schema_migrations VALUES (1, '0001_init.sql', 0), (2, '0002_calls_dtmf.sql', 0);
+             INSERT INTO calls (id, call_uid, line, device, direction, outcome, started_at, dtmf)
+                 VALUES (7, 'c7', 'box1/1', 'box1', 'inbound', 'missed', 1000, '12#');
+             INSERT INTO work_order_forms (id, key, name_zh, name_en, created_at, updated_at)
+                 VALUES (1, 'service', '服务', 'Service', 0, 0);
+             INSERT INTO work_orders (form_id, call_id, fields, created_at, updated_at)
+                 VALUES (1, 7, '{}', 0, 0);",
+        )
+        .unwrap();
+    }
+    let store = Store::open(&path).unwrap();
+    assert_eq!(store.schema_version().unwrap(), known_schema_version());
+    drop(store);
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let (uid, dtmf): (String, String) = conn
+        .query_row("SELECT call_uid, dtmf FROM calls WHERE id = 7", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .unwrap();
+    assert_eq!((uid.as_str(), dtmf.as_str()), ("c7", "12#"));
+    let call_id: Option<i64> = conn
+        .query_row("SELECT call_id FROM work_orders", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(call_id, Some(7));
+    conn.execute(
+        "INSERT INTO calls (call_uid, line, device, direction, outcome, started_at)
+         VALUES ('c8', 'box1/1', 'box1', 'inbound', 'unknown', 2000)",
+        [],
+    )
+    .unwrap();
+}

@@ -47,24 +47,45 @@ pub(super) fn run(conn: &Connection, path: &Path) -> Result<()> {
             known,
         });
     }
-    for (version, name, sql) in MIGRATIONS.iter().filter(|m| m.0 > found) {
+    // A migration that rebuilds a table (SQLite cannot change a CHECK in
+    // place) drops the old one; with foreign keys on, that would clear every
+    // reference to it. So they are off while migrating, and each migration
+    // must leave every reference valid before it commits.
+    let pending: Vec<_> = MIGRATIONS.iter().filter(|m| m.0 > found).collect();
+    if pending.is_empty() {
+        return Ok(());
+    }
+    conn.pragma_update(None, "foreign_keys", false)?;
+    let result = pending.into_iter().try_for_each(|(version, name, sql)| {
         let apply = || -> rusqlite::Result<()> {
             conn.execute_batch("BEGIN IMMEDIATE")?;
             conn.execute_batch(sql)?;
+            let broken: i64 =
+                conn.query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |r| {
+                    r.get(0)
+                })?;
+            if broken > 0 {
+                return Err(rusqlite::Error::SqliteFailure(
+                    rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CONSTRAINT_FOREIGNKEY),
+                    Some(format!("it would leave {broken} broken references")),
+                ));
+            }
             conn.execute(
                 "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?1, ?2, ?3)",
                 params![version, name, now_ms()],
             )?;
             conn.execute_batch("COMMIT")
         };
-        if let Err(source) = apply() {
+        apply().map_err(|source| {
             let _ = conn.execute_batch("ROLLBACK");
-            return Err(StoreError::Migration {
+            StoreError::Migration {
                 name: name.to_string(),
                 source,
-            });
-        }
+            }
+        })?;
         tracing::info!(version, name, "applied migration");
-    }
-    Ok(())
+        Ok(())
+    });
+    conn.pragma_update(None, "foreign_keys", true)?;
+    result
 }
