@@ -3,6 +3,7 @@
 //! Devices produce events, one call engine turns them into calls, consumers
 //! (store, recorder, screen-pop, SMS) react; see `../shared/DESIGN.md`.
 
+pub mod auth;
 pub mod calls;
 pub mod config;
 pub mod customers;
@@ -17,3 +18,4 @@ pub mod phone;
 pub mod sim;
 pub mod store;
 pub mod web;
+pub mod workorder;

@@ -2,7 +2,7 @@
 
 use super::{Result, Store};
 use crate::calls::Cdr;
-use rusqlite::params;
+use rusqlite::{params, OptionalExtension};
 use serde::Serialize;
 
 /// A stored CDR as reports and tests read it back.
@@ -75,33 +75,83 @@ impl Store {
 
     /// Calls, oldest first.
     pub fn calls(&self, limit: usize) -> Result<Vec<CallRow>> {
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT call_uid, line, device, direction, outcome, presentation, raw_number,
-                    number_e164, customer_id, match_rule, ring_count, started_at, first_ring_at,
-                    cid_at, answered_at, ended_at, dtmf
-             FROM calls ORDER BY started_at, id LIMIT ?1",
-        )?;
-        let rows = stmt.query_map([limit as i64], |r| {
-            Ok(CallRow {
-                call_uid: r.get(0)?,
-                line: r.get(1)?,
-                device: r.get(2)?,
-                direction: r.get(3)?,
-                outcome: r.get(4)?,
-                presentation: r.get(5)?,
-                raw_number: r.get(6)?,
-                number_e164: r.get(7)?,
-                customer_id: r.get(8)?,
-                match_rule: r.get(9)?,
-                ring_count: r.get(10)?,
-                started_at: r.get(11)?,
-                first_ring_at: r.get(12)?,
-                cid_at: r.get(13)?,
-                answered_at: r.get(14)?,
-                ended_at: r.get(15)?,
-                dtmf: r.get(16)?,
-            })
-        })?;
+        let mut stmt = self
+            .conn
+            .prepare_cached(&format!("{CALL_SELECT} ORDER BY started_at, id LIMIT ?1"))?;
+        let rows = stmt.query_map([limit as i64], call_from_row)?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
+
+    /// A customer's latest calls, newest first: the history on a pop.
+    pub fn customer_calls(&self, customer_id: i64, limit: usize) -> Result<Vec<CallRow>> {
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "{CALL_SELECT} WHERE customer_id = ?1 ORDER BY started_at DESC, id DESC LIMIT ?2"
+        ))?;
+        let rows = stmt.query_map(params![customer_id, limit as i64], call_from_row)?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Unanswered inbound calls on `lines` since `since_ms`, newest first:
+    /// an agent's call-back list.
+    pub fn missed_calls(
+        &self,
+        lines: &[String],
+        since_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<CallRow>> {
+        let lines = serde_json::to_string(lines).unwrap_or_else(|_| "[]".into());
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "{CALL_SELECT} WHERE started_at >= ?2 AND direction = 'inbound'
+               AND outcome IN ('missed', 'abandoned', 'unknown')
+               AND line IN (SELECT value FROM json_each(?1))
+             ORDER BY started_at DESC, id DESC LIMIT ?3"
+        ))?;
+        let rows = stmt.query_map(params![lines, since_ms, limit as i64], call_from_row)?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Records which agent took a call (the CDR may be written before or after).
+    pub fn set_call_agent(&self, call_uid: &str, agent_id: i64) -> Result<()> {
+        self.conn
+            .prepare_cached("UPDATE calls SET agent_user_id = ?2 WHERE call_uid = ?1")?
+            .execute(params![call_uid, agent_id])?;
+        Ok(())
+    }
+
+    /// The store's id of a call, if its CDR is written.
+    pub fn call_id(&self, call_uid: &str) -> Result<Option<i64>> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT id FROM calls WHERE call_uid = ?1")?
+            .query_row([call_uid], |r| r.get(0))
+            .optional()?)
+    }
+}
+
+const CALL_SELECT: &str =
+    "SELECT call_uid, line, device, direction, outcome, presentation, raw_number,
+            number_e164, customer_id, match_rule, ring_count, started_at, first_ring_at,
+            cid_at, answered_at, ended_at, dtmf
+     FROM calls";
+
+fn call_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<CallRow> {
+    Ok(CallRow {
+        call_uid: r.get(0)?,
+        line: r.get(1)?,
+        device: r.get(2)?,
+        direction: r.get(3)?,
+        outcome: r.get(4)?,
+        presentation: r.get(5)?,
+        raw_number: r.get(6)?,
+        number_e164: r.get(7)?,
+        customer_id: r.get(8)?,
+        match_rule: r.get(9)?,
+        ring_count: r.get(10)?,
+        started_at: r.get(11)?,
+        first_ring_at: r.get(12)?,
+        cid_at: r.get(13)?,
+        answered_at: r.get(14)?,
+        ended_at: r.get(15)?,
+        dtmf: r.get(16)?,
+    })
 }

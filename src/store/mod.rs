@@ -10,7 +10,9 @@ mod calls;
 mod customers;
 mod handle;
 mod migrate;
+mod sessions;
 mod users;
+mod workorders;
 
 pub use audit::{AuditEntry, AuditRecord};
 pub use calls::CallRow;
@@ -19,7 +21,9 @@ pub use customers::{
 };
 pub use handle::StoreHandle;
 pub use migrate::known_schema_version;
+pub use sessions::{AgentState, Binding};
 pub use users::{Role, User};
+pub use workorders::{EnumOption, FieldDef, FieldType, FormDef, SavedWorkOrder, WorkOrderRow};
 
 use rusqlite::config::DbConfig;
 use rusqlite::Connection;

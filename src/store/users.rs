@@ -88,17 +88,22 @@ impl Store {
             .prepare_cached(
                 "SELECT id, username, display_name, role, team, disabled FROM users WHERE username = ?1",
             )?
-            .query_row([username], |r| {
-                let role: String = r.get(3)?;
-                Ok(User {
-                    id: r.get(0)?,
-                    username: r.get(1)?,
-                    display_name: r.get(2)?,
-                    role: role.parse().unwrap_or(Role::Agent),
-                    team: r.get(4)?,
-                    disabled: r.get(5)?,
-                })
-            })
+            .query_row([username], user_from_row)
             .optional()?)
     }
+}
+
+/// A user from `id, username, display_name, role, team, disabled`.
+pub(super) fn user_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<User> {
+    let role: String = r.get(3)?;
+    Ok(User {
+        id: r.get(0)?,
+        username: r.get(1)?,
+        display_name: r.get(2)?,
+        // The CHECK constraint admits only known roles; the least powerful
+        // is the safe reading of anything else.
+        role: role.parse().unwrap_or(Role::Agent),
+        team: r.get(4)?,
+        disabled: r.get(5)?,
+    })
 }

@@ -1,0 +1,318 @@
+//! Work-order forms (data, editable without a recompile) and the work
+//! orders (工单) agents save from a pop.
+
+use super::{now_ms, Result, Store, StoreError};
+use rusqlite::{params, OptionalExtension};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// The kinds of field a form may have; the desktop draws each its own way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FieldType {
+    Text,
+    Textarea,
+    Number,
+    Enum,
+    Date,
+    Phone,
+}
+
+impl FieldType {
+    fn as_str(self) -> &'static str {
+        match self {
+            FieldType::Text => "text",
+            FieldType::Textarea => "textarea",
+            FieldType::Number => "number",
+            FieldType::Enum => "enum",
+            FieldType::Date => "date",
+            FieldType::Phone => "phone",
+        }
+    }
+
+    fn parse(s: &str) -> FieldType {
+        match s {
+            "textarea" => FieldType::Textarea,
+            "number" => FieldType::Number,
+            "enum" => FieldType::Enum,
+            "date" => FieldType::Date,
+            "phone" => FieldType::Phone,
+            _ => FieldType::Text,
+        }
+    }
+}
+
+/// One choice of an enum field.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnumOption {
+    pub value: String,
+    pub label_zh: String,
+    pub label_en: String,
+}
+
+/// One field of a form.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FieldDef {
+    pub key: String,
+    pub label_zh: String,
+    pub label_en: String,
+    #[serde(rename = "type")]
+    pub field_type: FieldType,
+    #[serde(default)]
+    pub required: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub options: Vec<EnumOption>,
+    /// The customer field that fills it on a pop: `name`, `company`,
+    /// `phone` (the caller's number), `owner`, or a custom field's key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prefill_from: Option<String>,
+}
+
+/// A work-order form: what the agent fills in after (or during) a call.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FormDef {
+    pub key: String,
+    pub name_zh: String,
+    pub name_en: String,
+    #[serde(rename = "field", default)]
+    pub fields: Vec<FieldDef>,
+}
+
+/// What a save did: a repeated save (same idempotency key) finds the first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SavedWorkOrder {
+    pub id: i64,
+    pub created: bool,
+}
+
+/// A stored work order.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct WorkOrderRow {
+    pub id: i64,
+    pub form: String,
+    pub customer_id: Option<i64>,
+    pub call_uid: Option<String>,
+    pub agent: Option<String>,
+    pub status: String,
+    pub fields: Map<String, Value>,
+    pub created_at: i64,
+}
+
+impl Store {
+    /// Creates or replaces a form and its fields (by form key). Keys must be
+    /// unique and enum fields need options.
+    pub fn put_form(&self, form: &FormDef) -> Result<()> {
+        check_form(form).map_err(StoreError::Invalid)?;
+        self.in_transaction(|s| {
+            let now = now_ms();
+            s.conn.execute(
+                "INSERT INTO work_order_forms (key, name_zh, name_en, created_at, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?4)
+                 ON CONFLICT(key) DO UPDATE SET name_zh = excluded.name_zh,
+                     name_en = excluded.name_en, active = 1, updated_at = excluded.updated_at",
+                params![form.key, form.name_zh, form.name_en, now],
+            )?;
+            let id: i64 = s.conn.query_row(
+                "SELECT id FROM work_order_forms WHERE key = ?1",
+                [&form.key],
+                |r| r.get(0),
+            )?;
+            s.conn.execute(
+                "DELETE FROM work_order_form_fields WHERE form_id = ?1",
+                [id],
+            )?;
+            let mut insert = s.conn.prepare_cached(
+                "INSERT INTO work_order_form_fields (form_id, key, position, label_zh, label_en,
+                     field_type, required, default_value, options, prefill_from)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            )?;
+            for (i, f) in form.fields.iter().enumerate() {
+                insert.execute(params![
+                    id,
+                    f.key,
+                    i as i64,
+                    f.label_zh,
+                    f.label_en,
+                    f.field_type.as_str(),
+                    f.required,
+                    f.default,
+                    serde_json::to_string(&f.options).unwrap_or_else(|_| "[]".into()),
+                    f.prefill_from,
+                ])?;
+            }
+            Ok(())
+        })
+    }
+
+    /// A form by key.
+    pub fn form(&self, key: &str) -> Result<Option<FormDef>> {
+        let Some((id, name_zh, name_en)) = self
+            .conn
+            .prepare_cached(
+                "SELECT id, name_zh, name_en FROM work_order_forms WHERE key = ?1 AND active",
+            )?
+            .query_row([key], |r| Ok((r.get::<_, i64>(0)?, r.get(1)?, r.get(2)?)))
+            .optional()?
+        else {
+            return Ok(None);
+        };
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT key, label_zh, label_en, field_type, required, default_value, options, prefill_from
+             FROM work_order_form_fields WHERE form_id = ?1 ORDER BY position",
+        )?;
+        let fields = stmt
+            .query_map([id], |r| {
+                let options: String = r.get(6)?;
+                let field_type: String = r.get(3)?;
+                Ok(FieldDef {
+                    key: r.get(0)?,
+                    label_zh: r.get(1)?,
+                    label_en: r.get(2)?,
+                    field_type: FieldType::parse(&field_type),
+                    required: r.get(4)?,
+                    default: r.get(5)?,
+                    options: serde_json::from_str(&options).unwrap_or_default(),
+                    prefill_from: r.get(7)?,
+                })
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(Some(FormDef {
+            key: key.to_string(),
+            name_zh,
+            name_en,
+            fields,
+        }))
+    }
+
+    /// Every active form, by key.
+    pub fn forms(&self) -> Result<Vec<FormDef>> {
+        let keys: Vec<String> = self
+            .conn
+            .prepare_cached("SELECT key FROM work_order_forms WHERE active ORDER BY key")?
+            .query_map([], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        let mut forms = Vec::with_capacity(keys.len());
+        for key in keys {
+            forms.extend(self.form(&key)?);
+        }
+        Ok(forms)
+    }
+
+    /// Saves a validated work order. The idempotency key makes a retried
+    /// save find the first one instead of adding another.
+    pub fn save_work_order(
+        &self,
+        form_key: &str,
+        customer_id: Option<i64>,
+        call_uid: Option<&str>,
+        agent_id: i64,
+        idempotency_key: &str,
+        fields: &Map<String, Value>,
+    ) -> Result<SavedWorkOrder> {
+        if let Some(id) = self
+            .conn
+            .prepare_cached("SELECT id FROM work_orders WHERE idempotency_key = ?1")?
+            .query_row([idempotency_key], |r| r.get(0))
+            .optional()?
+        {
+            return Ok(SavedWorkOrder { id, created: false });
+        }
+        let form_id: i64 = self
+            .conn
+            .prepare_cached("SELECT id FROM work_order_forms WHERE key = ?1")?
+            .query_row([form_key], |r| r.get(0))
+            .optional()?
+            .ok_or_else(|| StoreError::Invalid(format!("no form {form_key:?}")))?;
+        let now = now_ms();
+        self.conn
+            .prepare_cached(
+                "INSERT INTO work_orders (form_id, customer_id, call_uid, agent_user_id,
+                     idempotency_key, fields, created_at, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
+            )?
+            .execute(params![
+                form_id,
+                customer_id,
+                call_uid,
+                agent_id,
+                idempotency_key,
+                Value::Object(fields.clone()).to_string(),
+                now
+            ])?;
+        Ok(SavedWorkOrder {
+            id: self.conn.last_insert_rowid(),
+            created: true,
+        })
+    }
+
+    /// A customer's work orders that are not closed, newest first.
+    pub fn open_work_orders(&self, customer_id: i64, limit: usize) -> Result<Vec<WorkOrderRow>> {
+        self.work_orders_where(
+            "w.customer_id = ?1 AND w.status <> 'closed'",
+            params![customer_id, limit as i64],
+        )
+    }
+
+    /// The work orders saved for a call.
+    pub fn call_work_orders(&self, call_uid: &str) -> Result<Vec<WorkOrderRow>> {
+        self.work_orders_where("w.call_uid = ?1", params![call_uid, 100])
+    }
+
+    fn work_orders_where(
+        &self,
+        condition: &str,
+        params: impl rusqlite::Params,
+    ) -> Result<Vec<WorkOrderRow>> {
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT w.id, f.key, w.customer_id, w.call_uid, u.username, w.status, w.fields, w.created_at
+             FROM work_orders w JOIN work_order_forms f ON f.id = w.form_id
+             LEFT JOIN users u ON u.id = w.agent_user_id
+             WHERE {condition} ORDER BY w.created_at DESC, w.id DESC LIMIT ?2"
+        ))?;
+        let rows = stmt.query_map(params, |r| {
+            let fields: String = r.get(6)?;
+            Ok(WorkOrderRow {
+                id: r.get(0)?,
+                form: r.get(1)?,
+                customer_id: r.get(2)?,
+                call_uid: r.get(3)?,
+                agent: r.get(4)?,
+                status: r.get(5)?,
+                fields: serde_json::from_str(&fields).unwrap_or_default(),
+                created_at: r.get(7)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+}
+
+/// A form that makes sense: named, unique field keys, options where needed.
+fn check_form(form: &FormDef) -> std::result::Result<(), String> {
+    if form.key.trim().is_empty() {
+        return Err("a form needs a key".into());
+    }
+    let mut seen = std::collections::HashSet::new();
+    for f in &form.fields {
+        if f.key.trim().is_empty() {
+            return Err(format!("form {:?}: a field has no key", form.key));
+        }
+        if !seen.insert(f.key.as_str()) {
+            return Err(format!(
+                "form {:?}: field {:?} appears twice",
+                form.key, f.key
+            ));
+        }
+        if f.field_type == FieldType::Enum && f.options.is_empty() {
+            return Err(format!(
+                "form {:?}: enum field {:?} has no options",
+                form.key, f.key
+            ));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,253 @@
+//! Work-order forms in use: what a pop prefills from the customer, and what
+//! a save must satisfy. Pure, so the same rules hold for every client.
+
+use crate::store::{Customer, FieldDef, FieldType, FormDef};
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+/// Why one field was refused, in both languages the desktop speaks.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FieldError {
+    pub field: String,
+    pub code: &'static str,
+    pub message_zh: String,
+    pub message_en: String,
+}
+
+/// The form's initial values: each field's default, then what its
+/// `prefill_from` names in the customer (or the caller's number for `phone`).
+pub fn prefill(
+    form: &FormDef,
+    customer: Option<&Customer>,
+    number: Option<&str>,
+) -> Map<String, Value> {
+    let mut values = Map::new();
+    for f in &form.fields {
+        let from_customer = f.prefill_from.as_deref().and_then(|src| match src {
+            "phone" => number
+                .map(str::to_string)
+                .or_else(|| customer.and_then(|c| c.phones.first().map(|p| p.raw.clone()))),
+            "name" => customer.map(|c| c.name.clone()),
+            "company" => customer
+                .map(|c| c.company.clone())
+                .filter(|s| !s.is_empty()),
+            "owner" => customer.and_then(|c| c.owner.clone()),
+            custom => customer
+                .and_then(|c| c.custom_fields.get(custom))
+                .map(|v| match v {
+                    Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                }),
+        });
+        if let Some(v) = from_customer.or_else(|| f.default.clone()) {
+            values.insert(f.key.clone(), Value::String(v));
+        }
+    }
+    values
+}
+
+/// Checks `values` against the form and returns them cleaned (trimmed,
+/// numbers as numbers, unknown keys dropped), or every field's error.
+pub fn validate(
+    form: &FormDef,
+    values: &Map<String, Value>,
+) -> Result<Map<String, Value>, Vec<FieldError>> {
+    let mut clean = Map::new();
+    let mut errors = Vec::new();
+    for f in &form.fields {
+        let raw = match values.get(&f.key) {
+            None | Some(Value::Null) => None,
+            Some(Value::String(s)) if s.trim().is_empty() => None,
+            Some(Value::String(s)) => Some(s.trim().to_string()),
+            Some(Value::Number(n)) => Some(n.to_string()),
+            Some(Value::Bool(b)) => Some(b.to_string()),
+            Some(_) => {
+                errors.push(error(f, "type", "格式不对", "has the wrong type"));
+                continue;
+            }
+        };
+        let Some(raw) = raw else {
+            if f.required {
+                errors.push(error(f, "required", "必填", "is required"));
+            }
+            continue;
+        };
+        match check(f, &raw) {
+            Ok(v) => {
+                clean.insert(f.key.clone(), v);
+            }
+            Err(e) => errors.push(e),
+        }
+    }
+    if errors.is_empty() {
+        Ok(clean)
+    } else {
+        Err(errors)
+    }
+}
+
+fn check(f: &FieldDef, raw: &str) -> Result<Value, FieldError> {
+    match f.field_type {
+        FieldType::Text | FieldType::Textarea => {
+            let limit = if f.field_type == FieldType::Text {
+                500
+            } else {
+                10_000
+            };
+            if raw.chars().count() > limit {
+                return Err(error(f, "too_long", "太长", "is too long"));
+            }
+            Ok(Value::String(raw.to_string()))
+        }
+        FieldType::Number => raw
+            .parse::<f64>()
+            .ok()
+            .filter(|n| n.is_finite())
+            .and_then(|n| {
+                if n.fract() == 0.0 && n.abs() < 9e15 {
+                    Some(Value::from(n as i64))
+                } else {
+                    serde_json::Number::from_f64(n).map(Value::Number)
+                }
+            })
+            .ok_or_else(|| error(f, "number", "须为数字", "must be a number")),
+        FieldType::Enum => f
+            .options
+            .iter()
+            .any(|o| o.value == raw)
+            .then(|| Value::String(raw.to_string()))
+            .ok_or_else(|| error(f, "option", "不是可选项", "is not one of the choices")),
+        FieldType::Date => chrono::NaiveDate::parse_from_str(raw, "%Y-%m-%d")
+            .map(|d| Value::String(d.format("%Y-%m-%d").to_string()))
+            .map_err(|_| {
+                error(
+                    f,
+                    "date",
+                    "日期格式应为 YYYY-MM-DD",
+                    "must be a date, YYYY-MM-DD",
+                )
+            }),
+        FieldType::Phone => {
+            let digits = raw.chars().filter(|c| c.is_ascii_digit()).count();
+            let allowed = raw
+                .chars()
+                .all(|c| c.is_ascii_digit() || " +-()#*,".contains(c) || c == 'x');
+            if allowed && (3..=20).contains(&digits) {
+                Ok(Value::String(raw.to_string()))
+            } else {
+                Err(error(f, "phone", "电话号码无效", "is not a phone number"))
+            }
+        }
+    }
+}
+
+fn error(f: &FieldDef, code: &'static str, zh: &str, en: &str) -> FieldError {
+    FieldError {
+        field: f.key.clone(),
+        code,
+        message_zh: format!("{}{}", f.label_zh, zh),
+        message_en: format!("{} {}", f.label_en, en),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::EnumOption;
+
+    fn form() -> FormDef {
+        let field = |key: &str, t: FieldType, required: bool| FieldDef {
+            key: key.into(),
+            label_zh: format!("{key}字段"),
+            label_en: key.into(),
+            field_type: t,
+            required,
+            default: None,
+            options: Vec::new(),
+            prefill_from: None,
+        };
+        let mut kind = field("kind", FieldType::Enum, true);
+        kind.options = vec![EnumOption {
+            value: "complaint".into(),
+            label_zh: "投诉".into(),
+            label_en: "Complaint".into(),
+        }];
+        kind.default = Some("complaint".into());
+        let mut name = field("name", FieldType::Text, true);
+        name.prefill_from = Some("name".into());
+        let mut phone = field("phone", FieldType::Phone, false);
+        phone.prefill_from = Some("phone".into());
+        let mut level = field("level", FieldType::Text, false);
+        level.prefill_from = Some("vip_level".into());
+        FormDef {
+            key: "service".into(),
+            name_zh: "服务工单".into(),
+            name_en: "Service".into(),
+            fields: vec![
+                kind,
+                name,
+                phone,
+                level,
+                field("amount", FieldType::Number, false),
+                field("due", FieldType::Date, false),
+            ],
+        }
+    }
+
+    #[test]
+    fn prefill_takes_customer_fields_and_defaults() {
+        let mut c = Customer {
+            id: 1,
+            name: "王伟".into(),
+            company: String::new(),
+            owner: None,
+            tags: vec![],
+            custom_fields: Map::new(),
+            phones: vec![],
+            created_at: 0,
+            updated_at: 0,
+        };
+        c.custom_fields.insert("vip_level".into(), Value::from(3));
+        let v = prefill(&form(), Some(&c), Some("13812345678"));
+        assert_eq!(v["kind"], "complaint");
+        assert_eq!(v["name"], "王伟");
+        assert_eq!(v["phone"], "13812345678");
+        assert_eq!(v["level"], "3");
+        let unknown = prefill(&form(), None, Some("01065528888"));
+        assert_eq!(unknown.get("name"), None);
+        assert_eq!(unknown["phone"], "01065528888");
+    }
+
+    #[test]
+    fn validation_reports_every_bad_field() {
+        let values: Map<String, Value> = serde_json::from_str(
+            r#"{"kind":"refund","name":"  ","phone":"abc","amount":"12x","due":"2026-13-01","extra":1}"#,
+        )
+        .unwrap();
+        let errors = validate(&form(), &values).unwrap_err();
+        let codes: Vec<(&str, &str)> = errors.iter().map(|e| (e.field.as_str(), e.code)).collect();
+        assert_eq!(
+            codes,
+            [
+                ("kind", "option"),
+                ("name", "required"),
+                ("phone", "phone"),
+                ("amount", "number"),
+                ("due", "date")
+            ]
+        );
+        assert_eq!(errors[1].message_zh, "name字段必填");
+    }
+
+    #[test]
+    fn valid_values_come_back_clean() {
+        let values: Map<String, Value> = serde_json::from_str(
+            r#"{"kind":"complaint","name":" 王伟 ","phone":"+86 138-1234-5678","amount":"12","due":"2026-11-23","extra":1}"#,
+        )
+        .unwrap();
+        let clean = validate(&form(), &values).unwrap();
+        assert_eq!(clean["name"], "王伟");
+        assert_eq!(clean["amount"], 12);
+        assert_eq!(clean.get("extra"), None);
+    }
+}
