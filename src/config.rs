@@ -43,6 +43,52 @@ pub struct Config {
     /// The telephone boxes and modems to run.
     #[serde(rename = "device")]
     pub devices: Vec<DeviceConfig>,
+    pub screen_pop: ScreenPopConfig,
+    /// Which desktops each line pops on (the admin API can change them).
+    #[serde(rename = "binding")]
+    pub bindings: Vec<BindingConfig>,
+}
+
+/// A line bound to one agent or to a team (every ready agent in it).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BindingConfig {
+    pub line: String,
+    pub agent: Option<String>,
+    pub team: Option<String>,
+}
+
+/// Screen-pops and agent desktops.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ScreenPopConfig {
+    /// The work-order form a pop offers (its key in the store).
+    pub form: String,
+    /// After-call work after a work order is saved, in seconds; 0 goes
+    /// straight back to ready.
+    pub after_call_secs: u64,
+    /// Seconds between heartbeats; a desktop silent for three is dropped.
+    pub heartbeat_secs: u64,
+    /// Server messages kept per session for a reconnecting desktop.
+    pub replay_log: usize,
+    /// Messages queued for one desktop before it counts as too slow and
+    /// is disconnected (it resumes when it reconnects).
+    pub send_queue: usize,
+    /// How long a login lasts, in hours.
+    pub session_hours: u64,
+}
+
+impl Default for ScreenPopConfig {
+    fn default() -> Self {
+        ScreenPopConfig {
+            form: "service".into(),
+            after_call_secs: 30,
+            heartbeat_secs: 15,
+            replay_log: 256,
+            send_queue: 256,
+            session_hours: 12,
+        }
+    }
 }
 
 /// One device: a name (lines are `<name>/<port>`), how to find its port,
@@ -128,6 +174,8 @@ impl Default for Config {
             calls: CallsConfig::default(),
             profile_dir: None,
             devices: Vec::new(),
+            screen_pop: ScreenPopConfig::default(),
+            bindings: Vec::new(),
         }
     }
 }
@@ -350,6 +398,33 @@ impl Config {
         }
         if self.calls.missed_after_rings == 0 {
             return Err(("calls.missed_after_rings", "must be at least 1".into()));
+        }
+        for b in &self.bindings {
+            if b.agent.is_some() == b.team.is_some() {
+                return Err((
+                    "binding",
+                    format!(
+                        "binding of line {:?} needs exactly one of agent and team",
+                        b.line
+                    ),
+                ));
+            }
+        }
+        let pop = &self.screen_pop;
+        if !(2..=300).contains(&pop.heartbeat_secs) {
+            return Err((
+                "screen_pop.heartbeat_secs",
+                "must be between 2 and 300".into(),
+            ));
+        }
+        if pop.replay_log == 0 || pop.send_queue < 8 {
+            return Err((
+                "screen_pop.replay_log",
+                "replay_log must be at least 1 and send_queue at least 8".into(),
+            ));
+        }
+        if pop.session_hours == 0 {
+            return Err(("screen_pop.session_hours", "must be at least 1".into()));
         }
         if self.phone.suffix_max_matches == 0 {
             return Err(("phone.suffix_max_matches", "must be at least 1".into()));

@@ -15,6 +15,7 @@ pub mod event;
 pub mod lines;
 pub mod logging;
 pub mod phone;
+pub mod pop;
 pub mod sim;
 pub mod store;
 pub mod web;

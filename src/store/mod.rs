@@ -21,7 +21,7 @@ pub use customers::{
 };
 pub use handle::StoreHandle;
 pub use migrate::known_schema_version;
-pub use sessions::{AgentState, Binding};
+pub use sessions::{AgentState, AgentStateRow, Binding};
 pub use users::{Role, User};
 pub use workorders::{EnumOption, FieldDef, FieldType, FormDef, SavedWorkOrder, WorkOrderRow};
 

@@ -47,6 +47,15 @@ impl AgentState {
     }
 }
 
+/// A user's state as last recorded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentStateRow {
+    pub user_id: i64,
+    pub state: AgentState,
+    pub reason: Option<String>,
+    pub since: i64,
+}
+
 impl Store {
     /// The user and password hash for a login attempt; disabled users are not found.
     pub fn login_user(&self, username: &str) -> Result<Option<(User, Option<String>)>> {
@@ -189,14 +198,19 @@ impl Store {
     }
 
     /// Each user's latest state, reason and since when.
-    pub fn latest_agent_states(&self) -> Result<Vec<(i64, AgentState, Option<String>, i64)>> {
+    pub fn latest_agent_states(&self) -> Result<Vec<AgentStateRow>> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT a.user_id, a.state, a.reason, a.at FROM agent_states a
              WHERE a.id = (SELECT max(id) FROM agent_states b WHERE b.user_id = a.user_id)",
         )?;
         let rows = stmt.query_map([], |r| {
             let state: String = r.get(1)?;
-            Ok((r.get(0)?, AgentState::parse(&state), r.get(2)?, r.get(3)?))
+            Ok(AgentStateRow {
+                user_id: r.get(0)?,
+                state: AgentState::parse(&state),
+                reason: r.get(2)?,
+                since: r.get(3)?,
+            })
         })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
