@@ -177,3 +177,164 @@ pub fn seed_customers(
     })?;
     Ok(count)
 }
+
+/// The demo's logins: (username, display name, role, team). All share
+/// [`DEMO_PASSWORD`].
+pub const DEMO_USERS: &[(&str, &str, crate::store::Role, Option<&str>)] = &[
+    ("agent1", "王芳", crate::store::Role::Agent, Some("sales")),
+    ("agent2", "李强", crate::store::Role::Agent, Some("sales")),
+    (
+        "lead1",
+        "张经理",
+        crate::store::Role::TeamLead,
+        Some("sales"),
+    ),
+    ("qa1", "质检员", crate::store::Role::Qa, None),
+    ("marketer1", "市场部", crate::store::Role::Marketer, None),
+    ("admin", "管理员", crate::store::Role::Admin, None),
+];
+
+/// The password of every demo login (never use the demo in production).
+pub const DEMO_PASSWORD: &str = "demo1234";
+
+/// The demo's work-order form, as its TOML would be imported by `callpop forms import`.
+pub const DEMO_FORM: &str = r#"
+key = "service"
+name_zh = "客户服务工单"
+name_en = "Service request"
+
+[[field]]
+key = "category"
+label_zh = "类别"
+label_en = "Category"
+type = "enum"
+required = true
+default = "inquiry"
+options = [
+  { value = "inquiry", label_zh = "咨询", label_en = "Inquiry" },
+  { value = "complaint", label_zh = "投诉", label_en = "Complaint" },
+  { value = "after_sales", label_zh = "售后", label_en = "After-sales" },
+  { value = "order", label_zh = "订单", label_en = "Order" },
+]
+
+[[field]]
+key = "contact"
+label_zh = "联系人"
+label_en = "Contact"
+type = "text"
+required = true
+prefill_from = "name"
+
+[[field]]
+key = "company"
+label_zh = "公司"
+label_en = "Company"
+type = "text"
+prefill_from = "company"
+
+[[field]]
+key = "phone"
+label_zh = "联系电话"
+label_en = "Phone"
+type = "phone"
+prefill_from = "phone"
+
+[[field]]
+key = "summary"
+label_zh = "问题描述"
+label_en = "Summary"
+type = "textarea"
+required = true
+
+[[field]]
+key = "priority"
+label_zh = "优先级"
+label_en = "Priority"
+type = "enum"
+default = "normal"
+options = [
+  { value = "normal", label_zh = "普通", label_en = "Normal" },
+  { value = "urgent", label_zh = "紧急", label_en = "Urgent" },
+]
+
+[[field]]
+key = "follow_up"
+label_zh = "回访日期"
+label_en = "Follow-up date"
+type = "date"
+"#;
+
+/// Adds the demo logins, form and line bindings that are missing; returns
+/// the logins added.
+pub fn seed_desk(store: &Store, lines: &[(&str, crate::store::Binding)]) -> anyhow::Result<usize> {
+    let mut added = 0;
+    for (name, display, role, team) in DEMO_USERS {
+        if store.user_by_name(name)?.is_none() {
+            let hash = crate::auth::hash_password(DEMO_PASSWORD)?;
+            store.add_user(name, display, *role, *team, Some(&hash))?;
+            added += 1;
+        }
+    }
+    if store.form("service")?.is_none() {
+        let form: crate::store::FormDef = toml::from_str(DEMO_FORM)?;
+        store.put_form(&form)?;
+    }
+    for (line, binding) in lines {
+        store.bind_line(line, binding)?;
+    }
+    Ok(added)
+}
+
+/// Plays calls on a simulated box forever: a call every `interval` seconds
+/// or so, on a random port of `ports`, from a sample customer's number
+/// (with a few unknown numbers and private callers), two in three answered.
+pub async fn place_random_calls(
+    sim: &mut crate::sim::BoxSim,
+    ports: &[u8],
+    interval: f64,
+    seed: u64,
+) -> std::io::Result<()> {
+    use crate::sim::script::Action;
+    use std::time::Duration;
+    let mut rng = SplitMix::new(seed);
+    let numbers: Vec<String> = SampleCustomers::new(7)
+        .take(50)
+        .map(|c| c.phones[0].replace(' ', ""))
+        .collect();
+    loop {
+        let wait = Duration::from_secs_f64(interval * (0.5 + rng.below(100) as f64 / 100.0));
+        let port = ports[rng.below(ports.len())];
+        let number = match rng.below(10) {
+            0 => "P".to_string(),
+            1 => format!("1390000{:04}", rng.below(10_000)),
+            _ => numbers[rng.below(numbers.len())].clone(),
+        };
+        let answered = rng.below(3) > 0;
+        let ring = Action::Ring { port };
+        let mut call = vec![
+            Action::Wait(wait),
+            ring.clone(),
+            Action::Cid {
+                port,
+                number,
+                name: None,
+            },
+            Action::Wait(Duration::from_secs(3)),
+            ring.clone(),
+            Action::Wait(Duration::from_secs(3)),
+            ring.clone(),
+        ];
+        if answered {
+            call.extend([
+                Action::Answer { port },
+                Action::Wait(Duration::from_secs(15 + rng.below(30) as u64)),
+                Action::Hangup { port },
+            ]);
+        } else {
+            for _ in 0..3 {
+                call.extend([Action::Wait(Duration::from_secs(3)), ring.clone()]);
+            }
+        }
+        sim.play(&call).await?;
+    }
+}

@@ -71,7 +71,7 @@ enum HubMsg {
     Reply {
         conn: ConnId,
         id: String,
-        result: Result<Value, (String, String)>,
+        result: Result<Value, Value>,
         saved_call: Option<String>,
     },
     Error {
@@ -131,13 +131,14 @@ impl HubHandle {
         self.send(HubMsg::Command { conn, command }).await;
     }
 
-    /// Sends a command's result (or error code and message) in the session.
-    /// `saved_call` marks a saved work order, which starts after-call work.
+    /// Sends a command's result, or its error (an object with `code`,
+    /// `message` and any details), in the session. `saved_call` marks a
+    /// saved work order, which starts after-call work.
     pub async fn reply(
         &self,
         conn: ConnId,
         id: String,
-        result: Result<Value, (String, String)>,
+        result: Result<Value, Value>,
         saved_call: Option<String>,
     ) {
         self.send(HubMsg::Reply {
@@ -506,6 +507,7 @@ impl Hub {
                 format!("the hub does not handle {other}"),
             )),
         };
+        let result = result.map_err(|(code, message)| json!({ "code": code, "message": message }));
         self.finish_command(conn, user_id, &command.id, result);
     }
 
@@ -514,7 +516,7 @@ impl Hub {
         conn: ConnId,
         user_id: i64,
         id: &str,
-        result: Result<Value, (String, String)>,
+        result: Result<Value, Value>,
     ) {
         match result {
             Ok(result) => {
@@ -530,9 +532,9 @@ impl Hub {
                 let data = json!({ "id": id, "result": result });
                 self.send_conn(conn, "result", &data.to_string());
             }
-            Err((code, message)) => {
-                let data = json!({ "id": id, "code": code, "message": message });
-                self.send_conn(conn, "error", &data.to_string());
+            Err(mut error) => {
+                error["id"] = json!(id);
+                self.send_conn(conn, "error", &error.to_string());
             }
         }
     }
@@ -634,7 +636,7 @@ impl Hub {
     }
 
     fn work_order_saved(&mut self, user_id: i64, call_id: String) {
-        let call_open = self.calls.get(&call_id).is_some();
+        let call_open = self.calls.contains_key(&call_id);
         let Some(agent) = self.agents.get_mut(&user_id) else {
             return;
         };

@@ -79,7 +79,8 @@ pub struct FormDef {
     pub key: String,
     pub name_zh: String,
     pub name_en: String,
-    #[serde(rename = "field", default)]
+    /// In TOML each is a `[[field]]` table (`fields` is accepted too).
+    #[serde(alias = "field", default)]
     pub fields: Vec<FieldDef>,
 }
 

@@ -3,7 +3,8 @@
 use crate::{normalizer, open_store};
 use anyhow::{Context, Result};
 use callpop::config::Config;
-use callpop::store::StoreHandle;
+use callpop::pop::{Hub, HubSettings};
+use callpop::store::{Binding, StoreHandle};
 use callpop::{demo, lines, web};
 
 /// Sample customers the demo seeds into an empty store.
@@ -15,27 +16,90 @@ pub(crate) fn run_demo(mut config: Config, reset: bool) -> Result<()> {
         std::fs::remove_dir_all(&dir)
             .with_context(|| format!("cannot delete {}", dir.display()))?;
     }
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
     if config.db.is_none() {
         config.db = Some(dir.join("callpop.db"));
     }
+    // A simulated four-port box on a pseudo-terminal, as if plugged in:
+    // lines 1 and 2 pop on one agent each, line 3 on the whole sales team.
+    let link = dir.join("demo-box.tty");
+    config.devices.push(callpop::config::DeviceConfig {
+        name: "demo-box".into(),
+        path: Some(link.clone()),
+        usb_serial: None,
+        profile: "text-box-4port".into(),
+    });
+    let bindings = [
+        ("demo-box/1", Binding::Agent("agent1".into())),
+        ("demo-box/2", Binding::Agent("agent2".into())),
+        ("demo-box/3", Binding::Team("sales".into())),
+    ];
     let store = open_store(&config)?;
     let added = demo::seed_customers(&store, &normalizer(&config), DEMO_CUSTOMERS)?;
+    demo::seed_desk(&store, &bindings)?;
     let total = store.customer_count()?;
     drop(store);
     println!(
         "callpop demo: database {} with {total} customers ({added} seeded now)",
         config.db_path().display()
     );
-    run_daemon(config, Some("demo"))
+    let profiles = lines::profiles(&config)?;
+    let profile = std::sync::Arc::new(
+        profiles
+            .get("text-box-4port")
+            .context("the shipped text-box-4port profile is missing")?
+            .clone(),
+    );
+    let logins: Vec<String> = demo::DEMO_USERS
+        .iter()
+        .map(|(name, display, role, _)| format!("  {name:<10} {} ({display})", role.as_str()))
+        .collect();
+    let banner = format!(
+        "demo logins (password {}):\n{}\nsimulated calls arrive every ~20 s on demo-box/1 (agent1), /2 (agent2), /3 (team sales)",
+        demo::DEMO_PASSWORD,
+        logins.join("\n")
+    );
+    run(config, Some("demo"), move || {
+        let sim = callpop::sim::BoxSim::start(profile, &link);
+        Box::pin(async move {
+            let mut sim = sim?;
+            println!("{banner}");
+            demo::place_random_calls(&mut sim, &[1, 2, 3], 20.0, std::process::id() as u64).await
+        })
+    })
 }
 
 pub(crate) fn run_daemon(config: Config, mode: Option<&str>) -> Result<()> {
+    run(config, mode, || Box::pin(std::future::pending()))
+}
+
+type Extra = std::pin::Pin<Box<dyn std::future::Future<Output = std::io::Result<()>> + Send>>;
+
+/// The daemon: store, lines and pop hub on the line thread, web server;
+/// `extra` runs beside them (the demo's simulated box).
+fn run(config: Config, mode: Option<&str>, extra: impl FnOnce() -> Extra) -> Result<()> {
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async move {
         let store = StoreHandle::spawn(open_store(&config)?);
+        for b in &config.bindings {
+            let binding = match (&b.agent, &b.team) {
+                (Some(a), _) => Binding::Agent(a.clone()),
+                (None, Some(t)) => Binding::Team(t.clone()),
+                (None, None) => continue,
+            };
+            let line = b.line.clone();
+            store
+                .call(move |s| s.bind_line(&line, &binding))
+                .await
+                .with_context(|| format!("[[binding]] of line {:?}", b.line))?;
+        }
         let profiles = lines::profiles(&config)?;
         let devices = lines::configured_devices(&config, &profiles)?;
-        let _lines = lines::start(&config, devices, store.clone(), None)?;
+        // The demo's simulated box is plugged in before the lines start.
+        let extra = extra();
+        let lines = lines::start(&config, devices, store.clone(), None)?;
+        let (hub, hub_handle) = Hub::new(store.clone(), HubSettings::from_config(&config.screen_pop))?;
+        lines.runtime().spawn(hub.run(lines.events.subscribe()));
         // Warm in the background of the store thread: requests queue behind
         // it for at most a few seconds on a store of millions.
         let warming = store.clone();
@@ -51,7 +115,19 @@ pub(crate) fn run_daemon(config: Config, mode: Option<&str>) -> Result<()> {
             mode.map(|m| format!(" {m}")).unwrap_or_default()
         );
         tracing::info!(%addr, db = %config.db_path().display(), "callpop started");
-        web::serve(listener, web::AppState { store }, shutdown_signal()).await?;
+        let state = web::AppState {
+            store,
+            hub: Some(hub_handle),
+            settings: std::sync::Arc::new(web::WebSettings::from_config(&config.screen_pop)),
+            normalizer: std::sync::Arc::new(normalizer(&config)),
+        };
+        tokio::spawn(async move {
+            if let Err(e) = extra.await {
+                tracing::error!(error = %e, "the simulated box stopped");
+            }
+        });
+        web::serve(listener, state, shutdown_signal()).await?;
+        lines.stop().await;
         tracing::info!("callpop stopped");
         Ok(())
     })

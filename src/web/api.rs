@@ -1,0 +1,300 @@
+//! The REST API behind the desktop and the admin pages.
+
+use super::auth::{ApiError, CurrentUser};
+use super::AppState;
+use crate::store::{Binding, FormDef, NewCustomer, NewPhone, Role};
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::Json;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+const SUPERVISORS: [Role; 3] = [Role::TeamLead, Role::Qa, Role::Admin];
+
+/// Every work-order form.
+pub async fn forms(_: CurrentUser, State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+    let forms = state.store.call(|s| s.forms()).await?;
+    Ok(Json(json!({ "forms": forms })))
+}
+
+/// One form.
+pub async fn form(
+    _: CurrentUser,
+    State(state): State<AppState>,
+    Path(key): Path<String>,
+) -> Result<Json<FormDef>, ApiError> {
+    let k = key.clone();
+    state
+        .store
+        .call(move |s| s.form(&k))
+        .await?
+        .map(Json)
+        .ok_or_else(|| {
+            ApiError(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                format!("no form {key:?}"),
+            )
+        })
+}
+
+/// Creates or replaces a form (admins).
+pub async fn put_form(
+    user: CurrentUser,
+    State(state): State<AppState>,
+    Path(key): Path<String>,
+    Json(mut form): Json<FormDef>,
+) -> Result<Json<FormDef>, ApiError> {
+    user.require(&[Role::Admin])?;
+    form.key = key;
+    let f = form.clone();
+    let actor = user.0.clone();
+    state
+        .store
+        .call(move |s| {
+            s.put_form(&f)?;
+            s.audit(&crate::store::AuditEntry {
+                actor: &actor.username,
+                user_id: Some(actor.id),
+                action: "form.put",
+                target: Some(&f.key),
+                detail: json!({ "fields": f.fields.len() }),
+                remote_addr: None,
+            })
+        })
+        .await?;
+    Ok(Json(form))
+}
+
+/// Line bindings (supervisors).
+pub async fn bindings(
+    user: CurrentUser,
+    State(state): State<AppState>,
+) -> Result<Json<Value>, ApiError> {
+    user.require(&SUPERVISORS)?;
+    let list = state.store.call(|s| s.line_bindings()).await?;
+    let list: Vec<Value> = list
+        .into_iter()
+        .map(|(line, b)| match b {
+            Binding::Agent(a) => json!({ "line": line, "agent": a }),
+            Binding::Team(t) => json!({ "line": line, "team": t }),
+        })
+        .collect();
+    Ok(Json(json!({ "bindings": list })))
+}
+
+#[derive(Deserialize)]
+pub struct LineQuery {
+    line: String,
+}
+
+#[derive(Deserialize)]
+pub struct BindBody {
+    agent: Option<String>,
+    team: Option<String>,
+}
+
+/// Binds a line to an agent or a team (admins); takes effect at once.
+pub async fn bind(
+    user: CurrentUser,
+    State(state): State<AppState>,
+    Query(q): Query<LineQuery>,
+    Json(body): Json<BindBody>,
+) -> Result<Json<Value>, ApiError> {
+    user.require(&[Role::Admin])?;
+    let binding = match (body.agent, body.team) {
+        (Some(a), None) => Binding::Agent(a),
+        (None, Some(t)) => Binding::Team(t),
+        _ => {
+            return Err(ApiError(
+                StatusCode::BAD_REQUEST,
+                "invalid",
+                "give exactly one of agent and team".into(),
+            ))
+        }
+    };
+    let (line, b) = (q.line.clone(), binding.clone());
+    state.store.call(move |s| s.bind_line(&line, &b)).await?;
+    if let Some(hub) = &state.hub {
+        hub.bind(q.line.clone(), Some(binding.clone())).await;
+    }
+    Ok(Json(json!({ "line": q.line, "binding": binding })))
+}
+
+/// Removes a line's binding (admins).
+pub async fn unbind(
+    user: CurrentUser,
+    State(state): State<AppState>,
+    Query(q): Query<LineQuery>,
+) -> Result<StatusCode, ApiError> {
+    user.require(&[Role::Admin])?;
+    let line = q.line.clone();
+    if !state.store.call(move |s| s.unbind_line(&line)).await? {
+        return Err(ApiError(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("line {:?} is not bound", q.line),
+        ));
+    }
+    if let Some(hub) = &state.hub {
+        hub.bind(q.line, None).await;
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Agents' states: team leads see their team, QA and admins everyone.
+pub async fn agents(
+    user: CurrentUser,
+    State(state): State<AppState>,
+) -> Result<Json<Value>, ApiError> {
+    user.require(&SUPERVISORS)?;
+    let all = match &state.hub {
+        Some(hub) => hub.agents().await,
+        None => Vec::new(),
+    };
+    let visible: Vec<Value> = all
+        .into_iter()
+        .filter(|a| {
+            user.0.role != Role::TeamLead
+                || (user.0.team.is_some() && a["team"].as_str() == user.0.team.as_deref())
+        })
+        .collect();
+    Ok(Json(json!({ "agents": visible })))
+}
+
+#[derive(Deserialize)]
+pub struct NewCustomerBody {
+    name: String,
+    #[serde(default)]
+    company: String,
+    #[serde(default)]
+    phones: Vec<String>,
+}
+
+/// Adds a customer (the new-customer form of an unknown caller's pop); the
+/// agent who adds it owns it.
+pub async fn add_customer(
+    user: CurrentUser,
+    State(state): State<AppState>,
+    Json(body): Json<NewCustomerBody>,
+) -> Result<Json<Value>, ApiError> {
+    user.require(&[Role::Agent, Role::TeamLead, Role::Admin])?;
+    let normalizer = state.normalizer.clone();
+    let mut phones = Vec::new();
+    for p in &body.phones {
+        let number = normalizer.normalize(p).map_err(|e| {
+            ApiError(
+                StatusCode::BAD_REQUEST,
+                "invalid",
+                format!("phone {p:?}: {e}"),
+            )
+        })?;
+        phones.push(NewPhone {
+            number,
+            label: None,
+        });
+    }
+    let customer = NewCustomer {
+        name: body.name.trim().to_string(),
+        company: body.company.trim().to_string(),
+        owner_user_id: Some(user.0.id),
+        phones,
+        ..NewCustomer::default()
+    };
+    let actor = user.0.clone();
+    let id = state
+        .store
+        .call(move |s| {
+            s.in_transaction(|s| {
+                let id = s.insert_customer(&customer)?;
+                s.audit(&crate::store::AuditEntry {
+                    actor: &actor.username,
+                    user_id: Some(actor.id),
+                    action: "customer.add",
+                    target: Some(&id.to_string()),
+                    detail: json!({}),
+                    remote_addr: None,
+                })?;
+                Ok::<_, crate::store::StoreError>(id)
+            })
+        })
+        .await?;
+    let c = state.store.call(move |s| s.customer(id)).await?;
+    Ok(Json(json!({ "customer": c })))
+}
+
+/// Unanswered calls of the last day on the lines bound to the user (or
+/// their team): the call-back list.
+pub async fn missed_calls(
+    user: CurrentUser,
+    State(state): State<AppState>,
+) -> Result<Json<Value>, ApiError> {
+    let u = user.0.clone();
+    let calls = state
+        .store
+        .call(move |s| {
+            let lines: Vec<String> = s
+                .line_bindings()?
+                .into_iter()
+                .filter(|(_, b)| match b {
+                    Binding::Agent(a) => *a == u.username,
+                    Binding::Team(t) => u.team.as_ref() == Some(t),
+                })
+                .map(|(l, _)| l)
+                .collect();
+            s.missed_calls(&lines, crate::store::now_ms() - 24 * 3600 * 1000, 50)
+        })
+        .await?;
+    Ok(Json(json!({ "calls": calls })))
+}
+
+#[derive(Deserialize)]
+pub struct CallQuery {
+    call_id: String,
+}
+
+/// The work orders saved for a call.
+pub async fn call_work_orders(
+    _: CurrentUser,
+    State(state): State<AppState>,
+    Query(q): Query<CallQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let orders = state
+        .store
+        .call(move |s| s.call_work_orders(&q.call_id))
+        .await?;
+    Ok(Json(json!({ "work_orders": orders })))
+}
+
+#[derive(Deserialize)]
+pub struct PasswordBody {
+    password: String,
+}
+
+/// Sets a password: one's own, or anyone's for admins.
+pub async fn set_password(
+    user: CurrentUser,
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    Json(body): Json<PasswordBody>,
+) -> Result<StatusCode, ApiError> {
+    if user.0.username != name {
+        user.require(&[Role::Admin])?;
+    }
+    if body.password.chars().count() < 8 {
+        return Err(ApiError(
+            StatusCode::BAD_REQUEST,
+            "weak_password",
+            "a password needs at least 8 characters".into(),
+        ));
+    }
+    let hash = tokio::task::spawn_blocking(move || crate::auth::hash_password(&body.password))
+        .await
+        .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, "hash", e.to_string()))?
+        .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, "hash", e.to_string()))?;
+    state
+        .store
+        .call(move |s| s.set_password_hash(&name, &hash))
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,115 @@
+//! The HTTP server: login, the REST API, the desktop websocket and the
+//! desktop page itself. Every route but login, health and the page's static
+//! files needs a session; roles are checked here, on the server.
+
+mod api;
+mod auth;
+mod desktop;
+mod ws;
+
+pub use auth::{CurrentUser, SESSION_COOKIE};
+
+use crate::pop::HubHandle;
+use crate::store::StoreHandle;
+use axum::routing::{get, post, put};
+use axum::{extract::State, Json, Router};
+use serde_json::{json, Value};
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+/// Shared state of the HTTP handlers.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: StoreHandle,
+    /// The pop hub; without one (no lines) the websocket only heartbeats.
+    pub hub: Option<HubHandle>,
+    pub settings: Arc<WebSettings>,
+    /// For numbers typed into the desktop (a new customer's phone).
+    pub normalizer: Arc<crate::phone::Normalizer>,
+}
+
+/// What the web side needs from the configuration.
+#[derive(Debug, Clone)]
+pub struct WebSettings {
+    pub session_hours: u64,
+    pub heartbeat_secs: u64,
+    pub send_queue: usize,
+    pub form: String,
+}
+
+impl WebSettings {
+    /// From `[screen_pop]`.
+    pub fn from_config(c: &crate::config::ScreenPopConfig) -> WebSettings {
+        WebSettings {
+            session_hours: c.session_hours,
+            heartbeat_secs: c.heartbeat_secs,
+            send_queue: c.send_queue,
+            form: c.form.clone(),
+        }
+    }
+}
+
+/// All routes.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/api/login", post(auth::login))
+        .route("/api/logout", post(auth::logout))
+        .route("/api/me", get(auth::me))
+        .route("/api/forms", get(api::forms))
+        .route("/api/forms/{key}", get(api::form).put(api::put_form))
+        .route(
+            "/api/bindings",
+            get(api::bindings).put(api::bind).delete(api::unbind),
+        )
+        .route("/api/agents", get(api::agents))
+        .route("/api/customers", post(api::add_customer))
+        .route("/api/calls/missed", get(api::missed_calls))
+        .route("/api/workorders", get(api::call_work_orders))
+        .route("/ws", get(ws::upgrade))
+        .route("/", get(desktop::page))
+        .route("/app.js", get(desktop::script))
+        .route("/app.css", get(desktop::style))
+        .route("/api/users/{name}/password", put(api::set_password))
+        .with_state(state)
+}
+
+/// Liveness and a little state, for load balancers and people alike.
+async fn healthz(State(state): State<AppState>) -> Json<Value> {
+    let db = state
+        .store
+        .call(|s| Ok((s.schema_version()?, s.customer_count()?)))
+        .await;
+    Json(match db {
+        Ok((schema, customers)) => json!({
+            "status": "ok",
+            "version": env!("CARGO_PKG_VERSION"),
+            "schema": schema,
+            "customers": customers,
+        }),
+        Err(e) => json!({ "status": "degraded", "error": e.to_string() }),
+    })
+}
+
+/// Binds `listen`; separate from serving so the caller can print the real
+/// address (port 0 picks a free one).
+pub async fn bind(listen: SocketAddr) -> anyhow::Result<tokio::net::TcpListener> {
+    tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {e}"))
+}
+
+/// Serves on `listener` until `shutdown` resolves.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    axum::serve(
+        listener,
+        router(state).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,181 @@
+//! The desktop websocket: one task per connection moves frames between the
+//! socket and the pop hub. The hub numbers and keeps every server message;
+//! this side parses client messages, answers what needs the store (work
+//! orders), and drops a desktop that stops heartbeating.
+
+use super::auth::{ApiError, CurrentUser};
+use super::AppState;
+use crate::pop::protocol::{self, ClientMessage, Command};
+use crate::pop::HubHandle;
+use crate::store::User;
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::extract::State;
+use axum::response::Response;
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{json, Value};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+/// Close code for a desktop that could not keep up (it should resume).
+pub const CLOSE_TOO_SLOW: u16 = 4008;
+/// Close code for a desktop that stopped heartbeating.
+pub const CLOSE_SILENT: u16 = 4001;
+
+/// Upgrades an authenticated request to the desktop protocol.
+pub async fn upgrade(
+    user: CurrentUser,
+    State(state): State<AppState>,
+    ws: WebSocketUpgrade,
+) -> Result<Response, ApiError> {
+    Ok(ws
+        .max_message_size(1 << 20)
+        .on_upgrade(move |socket| run(socket, user.0, state)))
+}
+
+async fn run(socket: WebSocket, user: User, state: AppState) {
+    let Some(hub) = state.hub.clone() else {
+        let (mut sink, _) = socket.split();
+        let _ = sink
+            .send(Message::Close(Some(CloseFrame {
+                code: 1013,
+                reason: "no pop hub in this process".into(),
+            })))
+            .await;
+        return;
+    };
+    let (out_tx, mut out_rx) = mpsc::channel::<Arc<str>>(state.settings.send_queue);
+    let conn = hub.connect(user.clone(), out_tx).await;
+    let (mut sink, mut stream) = socket.split();
+    let silence = Duration::from_secs(state.settings.heartbeat_secs * 3);
+    let writer = async {
+        while let Some(frame) = out_rx.recv().await {
+            if sink.send(Message::Text((&*frame).into())).await.is_err() {
+                return;
+            }
+        }
+        // The hub let go of us: this desktop fell too far behind.
+        let _ = sink
+            .send(Message::Close(Some(CloseFrame {
+                code: CLOSE_TOO_SLOW,
+                reason: "too slow; reconnect and resume".into(),
+            })))
+            .await;
+    };
+    let reader = async {
+        loop {
+            let msg = match tokio::time::timeout(silence, stream.next()).await {
+                Err(_) => {
+                    tracing::info!(user = %user.username, "desktop silent: closing");
+                    return Some(CLOSE_SILENT);
+                }
+                Ok(None) | Ok(Some(Err(_))) => return None,
+                Ok(Some(Ok(m))) => m,
+            };
+            match msg {
+                Message::Text(text) => handle(&hub, &state, conn, &user, text.as_str()).await,
+                Message::Binary(_) => {
+                    hub.error(
+                        conn,
+                        "bad_message",
+                        "binary frames are not part of the protocol".into(),
+                        None,
+                    )
+                    .await
+                }
+                Message::Close(_) => return None,
+                Message::Ping(_) | Message::Pong(_) => {}
+            }
+        }
+    };
+    tokio::select! {
+        _ = writer => {}
+        code = reader => {
+            if let Some(code) = code {
+                tracing::debug!(code, "closing a silent desktop");
+            }
+        }
+    }
+    hub.disconnect(conn).await;
+}
+
+async fn handle(hub: &HubHandle, state: &AppState, conn: u64, user: &User, text: &str) {
+    match protocol::parse(text) {
+        Err(e) => hub.error(conn, e.code, e.message, e.id).await,
+        Ok(ClientMessage::Heartbeat) => {}
+        Ok(ClientMessage::Ack { seq }) => hub.ack(conn, seq).await,
+        Ok(ClientMessage::Resume {
+            session_id,
+            last_seq,
+        }) => hub.resume(conn, session_id, last_seq).await,
+        Ok(ClientMessage::Command(cmd)) if cmd.kind == "workorder.save" => {
+            let id = cmd.id.clone();
+            let call = cmd
+                .data
+                .get("call_id")
+                .and_then(Value::as_str)
+                .map(str::to_string);
+            let result = save_work_order(state, user, cmd).await;
+            let saved = result.is_ok().then_some(call).flatten();
+            hub.reply(conn, id, result, saved).await;
+        }
+        Ok(ClientMessage::Command(cmd)) => hub.command(conn, cmd).await,
+    }
+}
+
+/// Validates and stores a work order; per-field errors come back in the
+/// error's `fields`.
+async fn save_work_order(state: &AppState, user: &User, cmd: Command) -> Result<Value, Value> {
+    let data = cmd.data;
+    let form_key = data
+        .get("form")
+        .and_then(Value::as_str)
+        .unwrap_or(&state.settings.form)
+        .to_string();
+    let customer_id = data.get("customer_id").and_then(Value::as_i64);
+    let call_id = data
+        .get("call_id")
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    let Some(values) = data.get("fields").and_then(Value::as_object).cloned() else {
+        return Err(
+            json!({ "code": "bad_message", "message": "workorder.save needs data.fields" }),
+        );
+    };
+    let agent = user.clone();
+    let key = cmd.id;
+    let outcome = state
+        .store
+        .call(move |s| {
+            let Some(form) = s.form(&form_key)? else {
+                return Ok(Err(json!({ "code": "no_form", "message": format!("no form {form_key:?}") })));
+            };
+            let clean = match crate::workorder::validate(&form, &values) {
+                Ok(v) => v,
+                Err(fields) => {
+                    return Ok(Err(json!({
+                        "code": "invalid",
+                        "message": "some fields are not right",
+                        "fields": fields,
+                    })))
+                }
+            };
+            let saved = s.save_work_order(&form_key, customer_id, call_id.as_deref(), agent.id, &key, &clean)?;
+            if saved.created {
+                s.audit(&crate::store::AuditEntry {
+                    actor: &agent.username,
+                    user_id: Some(agent.id),
+                    action: "workorder.save",
+                    target: Some(&saved.id.to_string()),
+                    detail: json!({ "form": form_key, "call_id": call_id, "customer_id": customer_id }),
+                    remote_addr: None,
+                })?;
+            }
+            Ok(Ok(json!({ "work_order_id": saved.id, "created": saved.created })))
+        })
+        .await;
+    match outcome {
+        Ok(r) => r,
+        Err(e) => Err(json!({ "code": "store", "message": e.to_string() })),
+    }
+}
