@@ -71,8 +71,8 @@ pub struct ScreenPopConfig {
     pub heartbeat_secs: u64,
     /// Server messages kept per session for a reconnecting desktop.
     pub replay_log: usize,
-    /// Messages queued for one desktop before it counts as too slow and
-    /// is disconnected (it resumes when it reconnects).
+    /// Messages queued for one desktop, beyond a replay's worth, before it
+    /// counts as too slow and is disconnected (it resumes when it reconnects).
     pub send_queue: usize,
     /// How long a login lasts, in hours.
     pub session_hours: u64,

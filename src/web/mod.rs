@@ -34,6 +34,7 @@ pub struct WebSettings {
     pub session_hours: u64,
     pub heartbeat_secs: u64,
     pub send_queue: usize,
+    pub replay_log: usize,
     pub form: String,
 }
 
@@ -44,6 +45,7 @@ impl WebSettings {
             session_hours: c.session_hours,
             heartbeat_secs: c.heartbeat_secs,
             send_queue: c.send_queue,
+            replay_log: c.replay_log,
             form: c.form.clone(),
         }
     }

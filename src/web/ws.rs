@@ -44,23 +44,31 @@ async fn run(socket: WebSocket, user: User, state: AppState) {
             .await;
         return;
     };
-    let (out_tx, mut out_rx) = mpsc::channel::<Arc<str>>(state.settings.send_queue);
+    // Room for a whole replay on top of the usual backlog: a resume must fit.
+    let capacity = state.settings.send_queue + state.settings.replay_log;
+    let (out_tx, mut out_rx) = mpsc::channel::<Arc<str>>(capacity);
     let conn = hub.connect(user.clone(), out_tx).await;
     let (mut sink, mut stream) = socket.split();
     let silence = Duration::from_secs(state.settings.heartbeat_secs * 3);
     let writer = async {
         while let Some(frame) = out_rx.recv().await {
-            if sink.send(Message::Text((&*frame).into())).await.is_err() {
-                return;
+            // Cut off by the hub: what is still queued would only be
+            // replayed again after the resume.
+            if out_rx.is_closed() {
+                break;
+            }
+            match tokio::time::timeout(silence, sink.send(Message::Text((&*frame).into()))).await {
+                Ok(Ok(())) => {}
+                Ok(Err(_)) => return,
+                // The socket has not taken a frame for this long: too slow.
+                Err(_) => break,
             }
         }
-        // The hub let go of us: this desktop fell too far behind.
-        let _ = sink
-            .send(Message::Close(Some(CloseFrame {
-                code: CLOSE_TOO_SLOW,
-                reason: "too slow; reconnect and resume".into(),
-            })))
-            .await;
+        let close = Message::Close(Some(CloseFrame {
+            code: CLOSE_TOO_SLOW,
+            reason: "too slow; reconnect and resume".into(),
+        }));
+        let _ = tokio::time::timeout(Duration::from_secs(1), sink.send(close)).await;
     };
     let reader = async {
         loop {

@@ -1,0 +1,650 @@
+//! The screen-pop protocol end to end: a simulated box on a pseudo-terminal,
+//! the real driver, engine, pop hub and web server, real websocket clients.
+//!
+//! Cases: a pop is delivered to the bound agent only, with customer, form and
+//! prefill, and is acknowledged; work-order save with per-field errors, then
+//! saved, then retried idempotently; a client that drops and resumes misses
+//! nothing; a client that stops reading is cut off while the others get every
+//! pop; malformed, unknown, binary and id-less messages get `error` and the
+//! session goes on; a group line pops to every ready agent and a claim
+//! closes the others' pops; access without a session or with a wrong role is
+//! refused (websocket, API reads and writes, wrong password); an agent sees
+//! another agent's customer's number masked.
+
+use callpop::calls::CallPolicy;
+use callpop::devices::profile::load_all;
+use callpop::devices::serial::BoxDevice;
+use callpop::engine::Engine;
+use callpop::phone::{MatchPolicy, Normalizer, NormalizerSettings};
+use callpop::pop::{Hub, HubSettings};
+use callpop::sim::script::Action;
+use callpop::sim::BoxSim;
+use callpop::store::{Binding, NewCustomer, NewPhone, Role, Store, StoreHandle};
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{json, Value};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio_tungstenite::tungstenite::{client::IntoClientRequest, Message};
+
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+const PASSWORD: &str = "secret-pass";
+
+struct Stack {
+    addr: SocketAddr,
+    hub: callpop::pop::HubHandle,
+    sim: BoxSim,
+    store: StoreHandle,
+    _lines: callpop::lines::Lines,
+    _dir: tempfile::TempDir,
+}
+
+async fn stack(send_queue: usize) -> Stack {
+    let _ = tracing_subscriber::fmt().with_test_writer().try_init();
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("pop.db")).unwrap();
+    let normalizer = Arc::new(Normalizer::new(NormalizerSettings::default()));
+    let hash = callpop::auth::hash_password(PASSWORD).unwrap();
+    for (name, role, team) in [
+        ("agent1", Role::Agent, Some("sales")),
+        ("agent2", Role::Agent, Some("sales")),
+        ("lead1", Role::TeamLead, Some("sales")),
+        ("lead2", Role::TeamLead, Some("support")),
+        ("admin", Role::Admin, None),
+    ] {
+        store.add_user(name, name, role, team, Some(&hash)).unwrap();
+    }
+    let agent2 = store.user_by_name("agent2").unwrap().unwrap().id;
+    let phone = |n: &str| NewPhone {
+        number: normalizer.normalize(n).unwrap(),
+        label: None,
+    };
+    store
+        .insert_customer(&NewCustomer {
+            name: "王伟".into(),
+            company: "华信科技有限公司".into(),
+            phones: vec![phone("13812345678")],
+            ..NewCustomer::default()
+        })
+        .unwrap();
+    store
+        .insert_customer(&NewCustomer {
+            name: "赵敏".into(),
+            owner_user_id: Some(agent2),
+            phones: vec![phone("13900001111")],
+            ..NewCustomer::default()
+        })
+        .unwrap();
+    store
+        .put_form(&toml::from_str(callpop::demo::DEMO_FORM).unwrap())
+        .unwrap();
+    store
+        .bind_line("box1/1", &Binding::Agent("agent1".into()))
+        .unwrap();
+    store
+        .bind_line("box1/2", &Binding::Team("sales".into()))
+        .unwrap();
+    let store = StoreHandle::spawn(store);
+    let profile = Arc::new(load_all(None).unwrap()["text-box-4port"].clone());
+    let link = dir.path().join("ttyBOX");
+    let sim = BoxSim::start(profile.clone(), &link).unwrap();
+    let engine = Engine::new(
+        store.clone(),
+        normalizer.clone(),
+        MatchPolicy::default(),
+        CallPolicy::default(),
+    )
+    .unwrap();
+    let events = engine.subscribe();
+    let lines =
+        callpop::lines::spawn(engine, vec![BoxDevice::new("box1", link, profile)], None).unwrap();
+    let settings = callpop::config::ScreenPopConfig {
+        send_queue,
+        heartbeat_secs: 2,
+        after_call_secs: 0,
+        ..Default::default()
+    };
+    let (hub, handle) = Hub::new(store.clone(), HubSettings::from_config(&settings)).unwrap();
+    lines.runtime().spawn(hub.run(lines.events.subscribe()));
+    let listener = callpop::web::bind("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let addr = listener.local_addr().unwrap();
+    let state = callpop::web::AppState {
+        store: store.clone(),
+        hub: Some(handle.clone()),
+        settings: Arc::new(callpop::web::WebSettings::from_config(&settings)),
+        normalizer,
+    };
+    tokio::spawn(callpop::web::serve(listener, state, std::future::pending()));
+    wait_up(events).await;
+    Stack {
+        addr,
+        hub: handle,
+        sim,
+        store,
+        _lines: lines,
+        _dir: dir,
+    }
+}
+
+async fn wait_up(mut events: tokio::sync::broadcast::Receiver<callpop::event::CallEvent>) {
+    tokio::time::timeout(Duration::from_secs(15), async {
+        loop {
+            if let Ok(callpop::event::CallEvent::Device {
+                state: callpop::event::DeviceState::Up,
+                ..
+            }) = events.recv().await
+            {
+                return;
+            }
+        }
+    })
+    .await
+    .expect("the simulated box came up");
+}
+
+/// A minimal HTTP/1.1 client: status, session token set (if any), JSON body.
+async fn http(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<Value>,
+) -> (u16, Option<String>, Value) {
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let body = body.map(|b| b.to_string()).unwrap_or_default();
+    let cookie = token
+        .map(|t| format!("Cookie: callpop_session={t}\r\n"))
+        .unwrap_or_default();
+    let req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n{cookie}Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(req.as_bytes()).await.unwrap();
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).await.unwrap();
+    let text = String::from_utf8_lossy(&raw).to_string();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let status: u16 = head.split(' ').nth(1).unwrap().parse().unwrap();
+    let token = head
+        .lines()
+        .find_map(|l| l.strip_prefix("set-cookie: callpop_session="))
+        .map(|v| v.split(';').next().unwrap().to_string())
+        .filter(|t| !t.is_empty());
+    (
+        status,
+        token,
+        serde_json::from_str(body).unwrap_or(Value::Null),
+    )
+}
+
+async fn login(addr: SocketAddr, user: &str) -> String {
+    let (status, token, _) = http(
+        addr,
+        "POST",
+        "/api/login",
+        None,
+        Some(json!({"username": user, "password": PASSWORD})),
+    )
+    .await;
+    assert_eq!(status, 200);
+    token.expect("a session cookie")
+}
+
+async fn ws(
+    addr: SocketAddr,
+    token: Option<&str>,
+) -> Result<Ws, tokio_tungstenite::tungstenite::Error> {
+    let mut req = format!("ws://{addr}/ws").into_client_request().unwrap();
+    if let Some(t) = token {
+        req.headers_mut()
+            .insert("cookie", format!("callpop_session={t}").parse().unwrap());
+    }
+    tokio_tungstenite::connect_async(req).await.map(|(s, _)| s)
+}
+
+/// The next server message of `kind` (others are skipped), within 10 s.
+async fn next_of(ws: &mut Ws, kind: &str) -> Value {
+    tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            match ws.next().await {
+                Some(Ok(Message::Text(t))) => {
+                    let v: Value = serde_json::from_str(&t).unwrap();
+                    if v["type"] == kind {
+                        return v;
+                    }
+                }
+                Some(Ok(_)) => {}
+                other => panic!("connection ended waiting for {kind}: {other:?}"),
+            }
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("no {kind} within 10 s"))
+}
+
+async fn send(ws: &mut Ws, v: Value) {
+    ws.send(Message::Text(v.to_string().into())).await.unwrap();
+}
+
+async fn ring(sim: &mut BoxSim, port: u8, number: &str) {
+    sim.act(&Action::Ring { port }).await.unwrap();
+    sim.act(&Action::Cid {
+        port,
+        number: number.into(),
+        name: None,
+    })
+    .await
+    .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pop_reaches_the_bound_agent_with_form_and_work_order_saves_once() {
+    let mut s = stack(256).await;
+    let (t1, t2) = (login(s.addr, "agent1").await, login(s.addr, "agent2").await);
+    let mut a1 = ws(s.addr, Some(&t1)).await.unwrap();
+    let mut a2 = ws(s.addr, Some(&t2)).await.unwrap();
+    let hello = next_of(&mut a1, "hello").await;
+    assert_eq!(hello["v"], 1);
+    assert_eq!(hello["seq"], 1);
+    assert_eq!(hello["data"]["heartbeat_secs"], 2);
+    next_of(&mut a2, "hello").await;
+
+    ring(&mut s.sim, 1, "13812345678").await;
+    let pop = next_of(&mut a1, "call.ringing").await;
+    let d = &pop["data"];
+    assert_eq!(d["line"], "box1/1");
+    assert_eq!(d["number"], "13812345678");
+    assert_eq!(d["normalized"], "+8613812345678");
+    assert_eq!(d["match"], "one");
+    assert_eq!(d["customers"][0]["name"], "王伟");
+    assert_eq!(d["form"]["key"], "service");
+    assert_eq!(d["prefill"]["contact"], "王伟");
+    assert_eq!(d["prefill"]["phone"], "13812345678");
+    assert_eq!(d["prefill"]["category"], "inquiry");
+    send(&mut a1, json!({"type": "ack", "data": {"seq": pop["seq"]}})).await;
+
+    let call_id = d["call_id"].as_str().unwrap().to_string();
+    let customer_id = d["customers"][0]["id"].clone();
+    // Missing summary and a bad date: both fields are named.
+    send(
+        &mut a1,
+        json!({"type": "workorder.save", "id": "wo-1", "data": {
+        "call_id": call_id, "customer_id": customer_id,
+        "fields": {"category": "complaint", "contact": "王伟", "follow_up": "tomorrow"}}}),
+    )
+    .await;
+    let err = next_of(&mut a1, "error").await;
+    assert_eq!(err["data"]["id"], "wo-1");
+    assert_eq!(err["data"]["code"], "invalid");
+    let fields: Vec<&str> = err["data"]["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(fields, ["summary", "follow_up"]);
+    let good = json!({"type": "workorder.save", "id": "wo-1", "data": {
+        "call_id": call_id, "customer_id": customer_id,
+        "fields": {"category": "complaint", "contact": "王伟", "summary": "屏幕坏了", "follow_up": "2026-12-01"}}});
+    send(&mut a1, good.clone()).await;
+    let saved = next_of(&mut a1, "result").await;
+    assert_eq!(saved["data"]["result"]["created"], true);
+    let id = saved["data"]["result"]["work_order_id"].clone();
+    send(&mut a1, good).await;
+    let again = next_of(&mut a1, "result").await;
+    assert_eq!(again["data"]["result"]["work_order_id"], id);
+    let uid = call_id.clone();
+    let orders = s
+        .store
+        .call(move |st| st.call_work_orders(&uid))
+        .await
+        .unwrap();
+    assert_eq!(orders.len(), 1);
+    assert_eq!(orders[0].fields["summary"], "屏幕坏了");
+    assert_eq!(orders[0].agent.as_deref(), Some("agent1"));
+
+    // agent2 got no pop for agent1's line: the next thing it sees is its
+    // own line's pop.
+    ring(&mut s.sim, 2, "13812345678").await;
+    let p2 = next_of(&mut a2, "call.ringing").await;
+    assert_eq!(p2["data"]["line"], "box1/2");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_desktop_that_drops_and_resumes_misses_nothing() {
+    let mut s = stack(256).await;
+    let t1 = login(s.addr, "agent1").await;
+    let mut a1 = ws(s.addr, Some(&t1)).await.unwrap();
+    let hello = next_of(&mut a1, "hello").await;
+    let session = hello["data"]["session_id"].as_str().unwrap().to_string();
+    let state = next_of(&mut a1, "agent.state").await;
+    let last_seq = state["seq"].as_u64().unwrap();
+    drop(a1);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    // Two pops while the desktop is away.
+    ring(&mut s.sim, 1, "13812345678").await;
+    s.sim.act(&Action::Hangup { port: 1 }).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let mut again = ws(s.addr, Some(&t1)).await.unwrap();
+    next_of(&mut again, "hello").await;
+    send(
+        &mut again,
+        json!({"type": "resume", "data": {"session_id": session, "last_seq": last_seq}}),
+    )
+    .await;
+    let missed = next_of(&mut again, "call.ringing").await;
+    assert_eq!(
+        missed["seq"].as_u64().unwrap(),
+        last_seq + 1,
+        "replayed with its own seq"
+    );
+    assert_eq!(missed["data"]["customers"][0]["name"], "王伟");
+    let resumed = next_of(&mut again, "resumed").await;
+    assert_eq!(resumed["data"]["session_id"], session.as_str());
+    assert!(resumed["data"]["replayed"].as_u64().unwrap() >= 1);
+
+    // Resuming an unknown session gets a snapshot instead.
+    let mut third = ws(s.addr, Some(&t1)).await.unwrap();
+    next_of(&mut third, "hello").await;
+    send(
+        &mut third,
+        json!({"type": "resume", "data": {"session_id": "nope", "last_seq": 3}}),
+    )
+    .await;
+    let snap = next_of(&mut third, "snapshot").await;
+    assert_eq!(snap["data"]["agent"]["username"], "agent1");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_messages_get_errors_and_the_session_goes_on() {
+    let s = stack(256).await;
+    let t1 = login(s.addr, "agent1").await;
+    let mut a1 = ws(s.addr, Some(&t1)).await.unwrap();
+    next_of(&mut a1, "hello").await;
+    for (frame, code) in [
+        ("{", "bad_json"),
+        ("[1,2]", "bad_json"),
+        (r#"{"data":{}}"#, "bad_message"),
+        (r#"{"type":"teleport","id":"t1"}"#, "unknown_type"),
+        (
+            r#"{"type":"agent.state","data":{"state":"ready"}}"#,
+            "bad_message",
+        ),
+        (
+            r#"{"type":"agent.state","id":"s1","data":{"state":"on_call"}}"#,
+            "bad_state",
+        ),
+        (
+            r#"{"type":"call.claim","id":"c1","data":{"call_id":"none"}}"#,
+            "no_call",
+        ),
+        (
+            r#"{"type":"call.dial","id":"d1","data":{"number":"110"}}"#,
+            "unsupported",
+        ),
+    ] {
+        a1.send(Message::Text(frame.into())).await.unwrap();
+        let e = next_of(&mut a1, "error").await;
+        assert_eq!(e["data"]["code"], code, "{frame}");
+        assert!(!e["data"]["message"].as_str().unwrap().is_empty());
+    }
+    a1.send(Message::Binary(vec![1, 2, 3].into()))
+        .await
+        .unwrap();
+    assert_eq!(
+        next_of(&mut a1, "error").await["data"]["code"],
+        "bad_message"
+    );
+    send(&mut a1, json!({"type": "agent.state", "id": "s2", "data": {"state": "not_ready", "reason": "开会"}})).await;
+    let ok = next_of(&mut a1, "result").await;
+    assert_eq!(ok["data"]["result"]["state"], "not_ready");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_group_line_pops_to_every_ready_agent_and_a_claim_closes_the_others() {
+    let mut s = stack(256).await;
+    let (t1, t2) = (login(s.addr, "agent1").await, login(s.addr, "agent2").await);
+    let mut a1 = ws(s.addr, Some(&t1)).await.unwrap();
+    let mut a2 = ws(s.addr, Some(&t2)).await.unwrap();
+    next_of(&mut a1, "hello").await;
+    next_of(&mut a2, "hello").await;
+    ring(&mut s.sim, 2, "01065528888").await;
+    let p1 = next_of(&mut a1, "call.ringing").await;
+    let p2 = next_of(&mut a2, "call.ringing").await;
+    assert_eq!(p1["data"]["match"], "none");
+    assert_eq!(p1["data"]["team"], "sales");
+    assert_eq!(p1["data"]["prefill"]["phone"], "01065528888");
+    let call_id = p1["data"]["call_id"].clone();
+    assert_eq!(p2["data"]["call_id"], call_id);
+    send(
+        &mut a2,
+        json!({"type": "call.claim", "id": "k2", "data": {"call_id": call_id}}),
+    )
+    .await;
+    assert_eq!(
+        next_of(&mut a2, "result").await["data"]["result"]["taken"],
+        true
+    );
+    let closed = next_of(&mut a1, "call.closed").await;
+    assert_eq!(closed["data"]["call_id"], call_id);
+    assert_eq!(closed["data"]["by"], "agent2");
+    send(
+        &mut a1,
+        json!({"type": "call.claim", "id": "k1", "data": {"call_id": call_id}}),
+    )
+    .await;
+    assert_eq!(next_of(&mut a1, "error").await["data"]["code"], "taken");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_desktop_that_stops_reading_does_not_hold_up_the_others() {
+    let mut s = stack(8).await;
+    let t1 = login(s.addr, "agent1").await;
+    let mut fast = ws(s.addr, Some(&t1)).await.unwrap();
+    next_of(&mut fast, "hello").await;
+    // agent2's desktop connects to the hub as the websocket task does, with
+    // an 8-message queue it never reads (a socket's buffers would hide the
+    // backlog from a test for a long time).
+    let agent2 = s
+        .store
+        .call(|st| st.user_by_name("agent2"))
+        .await
+        .unwrap()
+        .unwrap();
+    let (slow_tx, mut slow_rx) = tokio::sync::mpsc::channel(8);
+    s.hub.connect(agent2.clone(), slow_tx).await;
+    const CALLS: usize = 30;
+    for i in 0..CALLS {
+        ring(&mut s.sim, 2, "13812345678").await;
+        let pop = next_of(&mut fast, "call.ringing").await;
+        assert_eq!(pop["data"]["line"], "box1/2", "call {i}");
+        s.sim.act(&Action::Hangup { port: 2 }).await.unwrap();
+        next_of(&mut fast, "call.ended").await;
+    }
+    // The slow desktop was cut off: its queue holds what fit, then ends.
+    let mut seen = std::collections::BTreeSet::new();
+    let mut session = None;
+    while let Some(frame) = slow_rx.recv().await {
+        let v: Value = serde_json::from_str(&frame).unwrap();
+        if v["type"] == "hello" {
+            session = v["data"]["session_id"].as_str().map(str::to_string);
+        }
+        if v["type"] == "call.ringing" {
+            seen.insert(v["seq"].as_u64().unwrap());
+        }
+    }
+    assert!(
+        seen.len() < CALLS,
+        "the slow desktop got all {} pops",
+        seen.len()
+    );
+    // Back over a websocket and resumed, it gets every pop it did not see.
+    let t2 = login(s.addr, "agent2").await;
+    let mut back = ws(s.addr, Some(&t2)).await.unwrap();
+    next_of(&mut back, "hello").await;
+    let last = seen.iter().next_back().copied().unwrap_or(1);
+    send(
+        &mut back,
+        json!({"type": "resume", "data": {"session_id": session.unwrap(), "last_seq": last}}),
+    )
+    .await;
+    while seen.len() < CALLS {
+        let v = next_of(&mut back, "call.ringing").await;
+        assert!(seen.insert(v["seq"].as_u64().unwrap()), "a pop came twice");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_desktop_is_disconnected() {
+    let s = stack(256).await;
+    let t1 = login(s.addr, "agent1").await;
+    let mut a1 = ws(s.addr, Some(&t1)).await.unwrap();
+    // Heartbeats every 2 s: three missed and the server closes.
+    let ended = tokio::time::timeout(Duration::from_secs(15), async {
+        loop {
+            match a1.next().await {
+                Some(Ok(Message::Text(t))) if t.contains("\"heartbeat\"") => {
+                    let v: Value = serde_json::from_str(&t).unwrap();
+                    assert!(
+                        v["seq"].as_u64().unwrap() >= 1,
+                        "a heartbeat carries the latest seq"
+                    );
+                }
+                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return,
+                Some(Ok(_)) => {}
+            }
+        }
+    })
+    .await;
+    assert!(
+        ended.is_ok(),
+        "a desktop that never heartbeats stays connected"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn access_needs_a_session_and_the_right_role() {
+    let mut s = stack(256).await;
+    // No session, a made-up session, a wrong password.
+    assert!(ws(s.addr, None).await.is_err());
+    assert!(ws(s.addr, Some("forged")).await.is_err());
+    assert_eq!(http(s.addr, "GET", "/api/me", None, None).await.0, 401);
+    assert_eq!(
+        http(s.addr, "GET", "/api/me", Some("forged"), None).await.0,
+        401
+    );
+    let (status, token, body) = http(
+        s.addr,
+        "POST",
+        "/api/login",
+        None,
+        Some(json!({"username": "agent1", "password": "wrong"})),
+    )
+    .await;
+    assert_eq!(
+        (status, token, body["error"]["code"].clone()),
+        (401, None, json!("bad_login"))
+    );
+    assert_eq!(http(s.addr, "GET", "/healthz", None, None).await.0, 200);
+    // Wrong roles.
+    let agent = login(s.addr, "agent1").await;
+    let form = json!({"key": "x", "name_zh": "x", "name_en": "x", "fields": []});
+    assert_eq!(
+        http(
+            s.addr,
+            "PUT",
+            "/api/forms/x",
+            Some(&agent),
+            Some(form.clone())
+        )
+        .await
+        .0,
+        403
+    );
+    assert_eq!(
+        http(s.addr, "GET", "/api/bindings", Some(&agent), None)
+            .await
+            .0,
+        403
+    );
+    assert_eq!(
+        http(s.addr, "GET", "/api/agents", Some(&agent), None)
+            .await
+            .0,
+        403
+    );
+    assert_eq!(
+        http(
+            s.addr,
+            "PUT",
+            "/api/bindings?line=box1/3",
+            Some(&agent),
+            Some(json!({"agent": "agent1"}))
+        )
+        .await
+        .0,
+        403
+    );
+    let admin = login(s.addr, "admin").await;
+    assert_eq!(
+        http(s.addr, "PUT", "/api/forms/x", Some(&admin), Some(form))
+            .await
+            .0,
+        200
+    );
+    assert_eq!(
+        http(
+            s.addr,
+            "PUT",
+            "/api/bindings?line=box1/3",
+            Some(&admin),
+            Some(json!({"agent": "agent1"}))
+        )
+        .await
+        .0,
+        200
+    );
+    // Team leads see their own team's agents only.
+    let mut a1 = ws(s.addr, Some(&agent)).await.unwrap();
+    next_of(&mut a1, "hello").await;
+    let lead1 = login(s.addr, "lead1").await;
+    let lead2 = login(s.addr, "lead2").await;
+    let (_, _, seen1) = http(s.addr, "GET", "/api/agents", Some(&lead1), None).await;
+    let (_, _, seen2) = http(s.addr, "GET", "/api/agents", Some(&lead2), None).await;
+    assert!(seen1["agents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|a| a["username"] == "agent1"));
+    assert!(!seen2["agents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|a| a["username"] == "agent1"));
+    // The number of agent2's customer is masked on agent1's desktop.
+    ring(&mut s.sim, 1, "13900001111").await;
+    let pop = next_of(&mut a1, "call.ringing").await;
+    assert_eq!(pop["data"]["customers"][0]["name"], "赵敏");
+    assert_eq!(pop["data"]["number"], "139****1111");
+    assert_eq!(
+        pop["data"]["customers"][0]["phones"][0]["raw"],
+        "139****1111"
+    );
+    // Logging out ends the session.
+    assert_eq!(
+        http(s.addr, "POST", "/api/logout", Some(&agent), None)
+            .await
+            .0,
+        204
+    );
+    assert_eq!(
+        http(s.addr, "GET", "/api/me", Some(&agent), None).await.0,
+        401
+    );
+}
