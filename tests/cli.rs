@@ -40,6 +40,9 @@ fn help_lists_every_subcommand_and_each_has_help() {
         "profiles",
         "devices",
         "sim",
+        "users",
+        "forms",
+        "lines",
     ] {
         assert!(help.contains(sub), "--help lacks {sub}: {help}");
     }
@@ -58,6 +61,15 @@ fn help_lists_every_subcommand_and_each_has_help() {
         &["profiles", "show"],
         &["profiles", "check"],
         &["devices", "list"],
+        &["users", "add"],
+        &["users", "passwd"],
+        &["users", "list"],
+        &["forms", "list"],
+        &["forms", "export"],
+        &["forms", "import"],
+        &["lines", "bind"],
+        &["lines", "unbind"],
+        &["lines", "bindings"],
         &["devices", "watch"],
         &["sim", "box"],
     ] {
@@ -358,4 +370,160 @@ fn devices_watch_shows_a_simulated_box_live() {
             "{expected} missing from {seen:?}"
         );
     }
+}
+
+/// Users, forms and line bindings from the command line, against a real store.
+#[test]
+fn users_forms_and_lines_are_administered_from_the_cli() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("admin.db");
+    let with_stdin = |args: &[&str], input: &str| {
+        let mut child = callpop(dir.path())
+            .arg("--db")
+            .arg(&db)
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let out = with_stdin(
+        &[
+            "users",
+            "add",
+            "agent7",
+            "--role",
+            "agent",
+            "--team",
+            "sales",
+            "--display-name",
+            "小李",
+            "--password-stdin",
+        ],
+        "long-enough\n",
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let short = with_stdin(
+        &["users", "add", "x", "--role", "agent", "--password-stdin"],
+        "short\n",
+    );
+    assert!(!short.status.success());
+    assert!(
+        text(&short.stderr).contains("at least 8"),
+        "{}",
+        text(&short.stderr)
+    );
+    let again = with_stdin(
+        &["users", "add", "agent7", "--role", "qa", "--password-stdin"],
+        "long-enough\n",
+    );
+    assert!(text(&again.stderr).contains("already exists"));
+    let list = run(callpop(dir.path())
+        .arg("--db")
+        .arg(&db)
+        .args(["users", "list"]));
+    assert!(
+        text(&list.stdout).contains("agent7"),
+        "{}",
+        text(&list.stdout)
+    );
+    assert!(text(&list.stdout).contains("小李"));
+    // The stored hash checks the password (and is not the password).
+    let store = callpop::store::Store::open(&db).unwrap();
+    let (_, hash) = store.login_user("agent7").unwrap().unwrap();
+    let hash = hash.unwrap();
+    assert!(callpop::auth::verify_password("long-enough", &hash));
+    assert!(!hash.contains("long-enough"));
+    drop(store);
+
+    // A form: import, list, export, import the export back.
+    let form = dir.path().join("form.toml");
+    std::fs::write(&form, callpop::demo::DEMO_FORM).unwrap();
+    let out = run(callpop(dir.path())
+        .arg("--db")
+        .arg(&db)
+        .args(["forms", "import"])
+        .arg(&form));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = run(callpop(dir.path())
+        .arg("--db")
+        .arg(&db)
+        .args(["forms", "list"]));
+    assert!(
+        text(&out.stdout).contains("service"),
+        "{}",
+        text(&out.stdout)
+    );
+    let exported = dir.path().join("exported.toml");
+    let out = run(callpop(dir.path())
+        .arg("--db")
+        .arg(&db)
+        .args(["forms", "export", "service", "-o"])
+        .arg(&exported));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let back: callpop::store::FormDef =
+        toml::from_str(&std::fs::read_to_string(&exported).unwrap()).unwrap();
+    let original: callpop::store::FormDef = toml::from_str(callpop::demo::DEMO_FORM).unwrap();
+    assert_eq!(back, original);
+    std::fs::write(&form, "key = \"broken\"\nname_zh = \"坏\"\nname_en = \"x\"\n[[field]]\nkey = \"a\"\nlabel_zh = \"a\"\nlabel_en = \"a\"\ntype = \"colour\"\n").unwrap();
+    let out = run(callpop(dir.path())
+        .arg("--db")
+        .arg(&db)
+        .args(["forms", "import"])
+        .arg(&form));
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("line 8"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    // Lines.
+    let out = run(callpop(dir.path())
+        .arg("--db")
+        .arg(&db)
+        .args(["lines", "bind", "box1/1", "--agent", "agent7"]));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = run(callpop(dir.path())
+        .arg("--db")
+        .arg(&db)
+        .args(["lines", "bind", "box1/2", "--agent", "ghost"]));
+    assert!(
+        text(&out.stderr).contains("no user \"ghost\""),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = run(callpop(dir.path())
+        .arg("--db")
+        .arg(&db)
+        .args(["lines", "bind", "box1/3", "--team", "sales"]));
+    assert!(out.status.success());
+    let out = run(callpop(dir.path())
+        .arg("--db")
+        .arg(&db)
+        .args(["lines", "bindings"]));
+    let listing = text(&out.stdout);
+    assert!(
+        listing.contains("box1/1") && listing.contains("agent7"),
+        "{listing}"
+    );
+    assert!(listing.contains("team  sales"), "{listing}");
+    let out = run(callpop(dir.path())
+        .arg("--db")
+        .arg(&db)
+        .args(["lines", "unbind", "box1/3"]));
+    assert!(out.status.success());
+    let out = run(callpop(dir.path())
+        .arg("--db")
+        .arg(&db)
+        .args(["lines", "unbind", "box1/3"]));
+    assert!(!out.status.success());
 }

@@ -13,6 +13,7 @@ use callpop::logging;
 use callpop::phone::{MatchPolicy, Normalizer};
 use callpop::store::Store;
 
+mod admin;
 mod customers;
 mod daemon;
 mod devices;
@@ -81,6 +82,15 @@ enum Command {
     /// Simulated devices on pseudo-terminals, for trying callpop without hardware.
     #[command(subcommand)]
     Sim(SimCommand),
+    /// Users who log in: agents, team leads, QA, marketers, admins.
+    #[command(subcommand)]
+    Users(admin::UsersCommand),
+    /// Work-order forms (工单), as TOML.
+    #[command(subcommand)]
+    Forms(admin::FormsCommand),
+    /// Which desktops each line pops on.
+    #[command(subcommand)]
+    Lines(admin::LinesCommand),
 }
 
 #[derive(Subcommand, Debug)]
@@ -238,6 +248,9 @@ fn toml_string(s: &str) -> String {
 fn run(command: Command, config: Config) -> Result<()> {
     match command {
         Command::Serve(_) => daemon::run_daemon(config, None),
+        Command::Users(c) => admin::run_users(c, &config),
+        Command::Forms(c) => admin::run_forms(c, &config),
+        Command::Lines(c) => admin::run_lines(c, &config),
         Command::Demo(args) => daemon::run_demo(config, args.reset),
         Command::Customers(c) => customers::run_customers(c, &config),
         Command::Config(ConfigCommand::Check) => {
