@@ -1,0 +1,246 @@
+//! The whole stack for end-to-end tests: a store with users, customers and
+//! the demo form, a simulated four-port box on a pseudo-terminal, the real
+//! driver, engine, pop hub and web server, and small HTTP and websocket
+//! clients.
+#![allow(dead_code)]
+
+use callpop::calls::CallPolicy;
+use callpop::devices::profile::load_all;
+use callpop::devices::serial::BoxDevice;
+use callpop::engine::Engine;
+use callpop::phone::{MatchPolicy, Normalizer, NormalizerSettings};
+use callpop::pop::{Hub, HubSettings};
+use callpop::sim::script::Action;
+use callpop::sim::BoxSim;
+use callpop::store::{Binding, NewCustomer, NewPhone, Role, Store, StoreHandle};
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{json, Value};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio_tungstenite::tungstenite::{client::IntoClientRequest, Message};
+
+pub type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+pub const PASSWORD: &str = "secret-pass";
+
+pub struct Stack {
+    pub addr: SocketAddr,
+    pub hub: callpop::pop::HubHandle,
+    pub sim: BoxSim,
+    pub store: StoreHandle,
+    _lines: callpop::lines::Lines,
+    _dir: tempfile::TempDir,
+}
+
+pub async fn stack(send_queue: usize) -> Stack {
+    let _ = tracing_subscriber::fmt().with_test_writer().try_init();
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("pop.db")).unwrap();
+    let normalizer = Arc::new(Normalizer::new(NormalizerSettings::default()));
+    let hash = callpop::auth::hash_password(PASSWORD).unwrap();
+    for (name, role, team) in [
+        ("agent1", Role::Agent, Some("sales")),
+        ("agent2", Role::Agent, Some("sales")),
+        ("lead1", Role::TeamLead, Some("sales")),
+        ("lead2", Role::TeamLead, Some("support")),
+        ("admin", Role::Admin, None),
+    ] {
+        store.add_user(name, name, role, team, Some(&hash)).unwrap();
+    }
+    let agent2 = store.user_by_name("agent2").unwrap().unwrap().id;
+    let phone = |n: &str| NewPhone {
+        number: normalizer.normalize(n).unwrap(),
+        label: None,
+    };
+    store
+        .insert_customer(&NewCustomer {
+            name: "王伟".into(),
+            company: "华信科技有限公司".into(),
+            phones: vec![phone("13812345678")],
+            ..NewCustomer::default()
+        })
+        .unwrap();
+    store
+        .insert_customer(&NewCustomer {
+            name: "赵敏".into(),
+            owner_user_id: Some(agent2),
+            phones: vec![phone("13900001111")],
+            ..NewCustomer::default()
+        })
+        .unwrap();
+    for name in ["孙丽 (华信总机)", "周杰 (华信总机)"] {
+        store
+            .insert_customer(&NewCustomer {
+                name: name.into(),
+                company: "华信科技有限公司".into(),
+                phones: vec![phone("02161234567")],
+                ..NewCustomer::default()
+            })
+            .unwrap();
+    }
+    store
+        .put_form(&toml::from_str(callpop::demo::DEMO_FORM).unwrap())
+        .unwrap();
+    store
+        .bind_line("box1/1", &Binding::Agent("agent1".into()))
+        .unwrap();
+    store
+        .bind_line("box1/2", &Binding::Team("sales".into()))
+        .unwrap();
+    let store = StoreHandle::spawn(store);
+    let profile = Arc::new(load_all(None).unwrap()["text-box-4port"].clone());
+    let link = dir.path().join("ttyBOX");
+    let sim = BoxSim::start(profile.clone(), &link).unwrap();
+    let engine = Engine::new(
+        store.clone(),
+        normalizer.clone(),
+        MatchPolicy::default(),
+        CallPolicy::default(),
+    )
+    .unwrap();
+    let events = engine.subscribe();
+    let lines =
+        callpop::lines::spawn(engine, vec![BoxDevice::new("box1", link, profile)], None).unwrap();
+    let settings = callpop::config::ScreenPopConfig {
+        send_queue,
+        heartbeat_secs: 2,
+        after_call_secs: 0,
+        ..Default::default()
+    };
+    let (hub, handle) = Hub::new(store.clone(), HubSettings::from_config(&settings)).unwrap();
+    lines.runtime().spawn(hub.run(lines.events.subscribe()));
+    let listener = callpop::web::bind("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let addr = listener.local_addr().unwrap();
+    let state = callpop::web::AppState {
+        store: store.clone(),
+        hub: Some(handle.clone()),
+        settings: Arc::new(callpop::web::WebSettings::from_config(&settings)),
+        normalizer,
+    };
+    tokio::spawn(callpop::web::serve(listener, state, std::future::pending()));
+    wait_up(events).await;
+    Stack {
+        addr,
+        hub: handle,
+        sim,
+        store,
+        _lines: lines,
+        _dir: dir,
+    }
+}
+
+pub async fn wait_up(mut events: tokio::sync::broadcast::Receiver<callpop::event::CallEvent>) {
+    tokio::time::timeout(Duration::from_secs(15), async {
+        loop {
+            if let Ok(callpop::event::CallEvent::Device {
+                state: callpop::event::DeviceState::Up,
+                ..
+            }) = events.recv().await
+            {
+                return;
+            }
+        }
+    })
+    .await
+    .expect("the simulated box came up");
+}
+
+/// A minimal HTTP/1.1 client: status, session token set (if any), JSON body.
+pub async fn http(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<Value>,
+) -> (u16, Option<String>, Value) {
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let body = body.map(|b| b.to_string()).unwrap_or_default();
+    let cookie = token
+        .map(|t| format!("Cookie: callpop_session={t}\r\n"))
+        .unwrap_or_default();
+    let req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n{cookie}Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(req.as_bytes()).await.unwrap();
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).await.unwrap();
+    let text = String::from_utf8_lossy(&raw).to_string();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let status: u16 = head.split(' ').nth(1).unwrap().parse().unwrap();
+    let token = head
+        .lines()
+        .find_map(|l| l.strip_prefix("set-cookie: callpop_session="))
+        .map(|v| v.split(';').next().unwrap().to_string())
+        .filter(|t| !t.is_empty());
+    (
+        status,
+        token,
+        serde_json::from_str(body).unwrap_or(Value::Null),
+    )
+}
+
+pub async fn login(addr: SocketAddr, user: &str) -> String {
+    let (status, token, _) = http(
+        addr,
+        "POST",
+        "/api/login",
+        None,
+        Some(json!({"username": user, "password": PASSWORD})),
+    )
+    .await;
+    assert_eq!(status, 200);
+    token.expect("a session cookie")
+}
+
+pub async fn ws(
+    addr: SocketAddr,
+    token: Option<&str>,
+) -> Result<Ws, tokio_tungstenite::tungstenite::Error> {
+    let mut req = format!("ws://{addr}/ws").into_client_request().unwrap();
+    if let Some(t) = token {
+        req.headers_mut()
+            .insert("cookie", format!("callpop_session={t}").parse().unwrap());
+    }
+    tokio_tungstenite::connect_async(req).await.map(|(s, _)| s)
+}
+
+/// The next server message of `kind` (others are skipped), within 10 s.
+pub async fn next_of(ws: &mut Ws, kind: &str) -> Value {
+    tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            match ws.next().await {
+                Some(Ok(Message::Text(t))) => {
+                    let v: Value = serde_json::from_str(&t).unwrap();
+                    if v["type"] == kind {
+                        return v;
+                    }
+                }
+                Some(Ok(_)) => {}
+                other => panic!("connection ended waiting for {kind}: {other:?}"),
+            }
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("no {kind} within 10 s"))
+}
+
+pub async fn send(ws: &mut Ws, v: Value) {
+    ws.send(Message::Text(v.to_string().into())).await.unwrap();
+}
+
+pub async fn ring(sim: &mut BoxSim, port: u8, number: &str) {
+    sim.act(&Action::Ring { port }).await.unwrap();
+    sim.act(&Action::Cid {
+        port,
+        number: number.into(),
+        name: None,
+    })
+    .await
+    .unwrap();
+}
