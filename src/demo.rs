@@ -285,12 +285,37 @@ pub fn seed_desk(store: &Store, lines: &[(&str, crate::store::Binding)]) -> anyh
     Ok(added)
 }
 
-/// Plays calls on a simulated box forever: a call every `interval` seconds
-/// or so, on a random port of `ports`, from a sample customer's number
-/// (with a few unknown numbers and private callers), two in three answered.
+/// Plays calls on a simulated box forever, on every port of `ports` at
+/// once: on each, a call every `interval` seconds or so (the first within a
+/// few seconds), from a sample customer's number (with some unknown numbers
+/// and private callers), two in three answered.
 pub async fn place_random_calls(
-    sim: &mut crate::sim::BoxSim,
+    sim: crate::sim::BoxSim,
     ports: &[u8],
+    interval: f64,
+    seed: u64,
+) -> std::io::Result<()> {
+    let sim = std::sync::Arc::new(tokio::sync::Mutex::new(sim));
+    let mut tasks = tokio::task::JoinSet::new();
+    for (i, &port) in ports.iter().enumerate() {
+        let sim = sim.clone();
+        tasks.spawn(calls_on_port(
+            sim,
+            port,
+            interval,
+            seed.wrapping_add(i as u64),
+        ));
+    }
+    match tasks.join_next().await {
+        Some(Ok(result)) => result,
+        Some(Err(e)) => Err(std::io::Error::other(e)),
+        None => Ok(()),
+    }
+}
+
+async fn calls_on_port(
+    sim: std::sync::Arc<tokio::sync::Mutex<crate::sim::BoxSim>>,
+    port: u8,
     interval: f64,
     seed: u64,
 ) -> std::io::Result<()> {
@@ -301,15 +326,19 @@ pub async fn place_random_calls(
         .take(50)
         .map(|c| c.phones[0].replace(' ', ""))
         .collect();
+    let mut first = true;
     loop {
-        let wait = Duration::from_secs_f64(interval * (0.5 + rng.below(100) as f64 / 100.0));
-        let port = ports[rng.below(ports.len())];
+        let wait = if first {
+            Duration::from_secs(2 + rng.below(5) as u64)
+        } else {
+            Duration::from_secs_f64(interval * (0.5 + rng.below(100) as f64 / 100.0))
+        };
+        first = false;
         let number = match rng.below(10) {
             0 => "P".to_string(),
             1 => format!("1390000{:04}", rng.below(10_000)),
             _ => numbers[rng.below(numbers.len())].clone(),
         };
-        let answered = rng.below(3) > 0;
         let ring = Action::Ring { port };
         let mut call = vec![
             Action::Wait(wait),
@@ -324,10 +353,10 @@ pub async fn place_random_calls(
             Action::Wait(Duration::from_secs(3)),
             ring.clone(),
         ];
-        if answered {
+        if rng.below(3) > 0 {
             call.extend([
                 Action::Answer { port },
-                Action::Wait(Duration::from_secs(15 + rng.below(30) as u64)),
+                Action::Wait(Duration::from_secs(10 + rng.below(20) as u64)),
                 Action::Hangup { port },
             ]);
         } else {
@@ -335,6 +364,13 @@ pub async fn place_random_calls(
                 call.extend([Action::Wait(Duration::from_secs(3)), ring.clone()]);
             }
         }
-        sim.play(&call).await?;
+        for action in &call {
+            match action {
+                Action::Wait(d) => tokio::time::sleep(*d).await,
+                other => {
+                    sim.lock().await.act(other).await?;
+                }
+            }
+        }
     }
 }

@@ -55,16 +55,16 @@ pub(crate) fn run_demo(mut config: Config, reset: bool) -> Result<()> {
         .map(|(name, display, role, _)| format!("  {name:<10} {} ({display})", role.as_str()))
         .collect();
     let banner = format!(
-        "demo logins (password {}):\n{}\nsimulated calls arrive every ~20 s on demo-box/1 (agent1), /2 (agent2), /3 (team sales)",
+        "demo logins (password {}):\n{}\nsimulated calls arrive every ~20 s on each of demo-box/1 (agent1), /2 (agent2) and /3 (team sales)",
         demo::DEMO_PASSWORD,
         logins.join("\n")
     );
     run(config, Some("demo"), move || {
         let sim = callpop::sim::BoxSim::start(profile, &link);
         Box::pin(async move {
-            let mut sim = sim?;
+            let sim = sim?;
             println!("{banner}");
-            demo::place_random_calls(&mut sim, &[1, 2, 3], 20.0, std::process::id() as u64).await
+            demo::place_random_calls(sim, &[1, 2, 3], 20.0, std::process::id() as u64).await
         })
     })
 }

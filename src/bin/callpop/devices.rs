@@ -175,7 +175,7 @@ pub(crate) fn sim_box(
     script: Option<&std::path::Path>,
     random: Option<f64>,
 ) -> Result<()> {
-    use callpop::sim::script::{parse, Action};
+    use callpop::sim::script::parse;
     let profiles = lines::profiles(config)?;
     let p = profiles.get(profile).ok_or_else(|| {
         anyhow::anyhow!("no profile {profile:?}; `callpop profiles list` shows them")
@@ -198,46 +198,19 @@ pub(crate) fn sim_box(
             "simulated {profile_name} at {} (Ctrl-C stops it)",
             sim.link().display()
         );
-        let play = async {
+        let play = async move {
             sim.play(&actions).await?;
-            if let Some(interval) = random {
-                let mut rng = callpop::demo::SplitMix::new(std::process::id() as u64);
-                let numbers: Vec<String> = callpop::demo::SampleCustomers::new(7)
-                    .take(50)
-                    .map(|c| c.phones[0].replace(' ', ""))
-                    .collect();
-                loop {
-                    let wait = std::time::Duration::from_secs_f64(
-                        interval * (0.5 + rng.below(100) as f64 / 100.0),
-                    );
-                    let number = numbers[rng.below(numbers.len())].clone();
-                    let answered = rng.below(3) > 0;
-                    let mut call = vec![
-                        Action::Wait(wait),
-                        Action::Ring { port: 1 },
-                        Action::Cid {
-                            port: 1,
-                            number,
-                            name: None,
-                        },
-                        Action::Ring { port: 1 },
-                    ];
-                    if answered {
-                        call.extend([
-                            Action::Answer { port: 1 },
-                            Action::Wait(std::time::Duration::from_secs(5 + rng.below(20) as u64)),
-                            Action::Hangup { port: 1 },
-                        ]);
-                    } else {
-                        call.extend([
-                            Action::Wait(std::time::Duration::from_secs(4)),
-                            Action::Ring { port: 1 },
-                        ]);
-                    }
-                    sim.play(&call).await?;
+            match random {
+                Some(interval) => {
+                    let seed = std::process::id() as u64;
+                    callpop::demo::place_random_calls(sim, &[1], interval, seed).await
+                }
+                None => {
+                    // Stays plugged in until stopped.
+                    let _plugged = sim;
+                    std::future::pending::<std::io::Result<()>>().await
                 }
             }
-            std::future::pending::<std::io::Result<()>>().await
         };
         tokio::select! {
             r = play => r?,
