@@ -208,6 +208,8 @@ struct OpenCall {
     pop: Option<Pop>,
     offered: Vec<i64>,
     taken_by: Option<i64>,
+    /// The customer an agent picked, written into the CDR when the call ends.
+    selected: Option<i64>,
 }
 
 /// The hub itself; run it with [`Hub::run`].
@@ -631,6 +633,9 @@ impl Hub {
         let Some(viewer) = self.agents.get(&user_id).map(|a| a.user.clone()) else {
             return Err(("forbidden".into(), "not logged in".into()));
         };
+        if let Some(call) = self.calls.get_mut(call_id) {
+            call.selected = Some(customer_id);
+        }
         let value: Value = serde_json::from_str(&pop.json_for(&viewer)).unwrap_or(Value::Null);
         Ok(json!({ "pop": value }))
     }
@@ -675,6 +680,7 @@ impl Hub {
                         pop: None,
                         offered: Vec::new(),
                         taken_by: None,
+                        selected: None,
                     });
                 // A line without caller ID still pops, as an unknown caller,
                 // once a second ring shows none is coming.
@@ -740,6 +746,15 @@ impl Hub {
                 let data = json!({ "call_id": call_id, "outcome": outcome }).to_string();
                 for u in &call.offered {
                     self.send_user(*u, "call.ended", &data);
+                }
+                if let Some(customer) = call.selected {
+                    let uid = call_id.to_string();
+                    // Queued after the engine's CDR write, so it finds the row.
+                    self.store.submit(move |s| {
+                        if let Err(e) = s.set_call_customer(&uid, customer) {
+                            tracing::error!(call = %uid, error = %e, "could not record the call's customer");
+                        }
+                    });
                 }
                 if let Some(agent) = call.taken_by {
                     let uid = call_id.to_string();
@@ -827,6 +842,7 @@ impl Hub {
                 pop: None,
                 offered: Vec::new(),
                 taken_by: None,
+                selected: None,
             });
         open.pop = Some(pop);
         open.offered = recipients;

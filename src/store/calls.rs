@@ -118,6 +118,15 @@ impl Store {
         Ok(())
     }
 
+    /// Records the customer an agent picked for a call (from a chooser, or
+    /// just added for an unknown caller).
+    pub fn set_call_customer(&self, call_uid: &str, customer_id: i64) -> Result<()> {
+        self.conn
+            .prepare_cached("UPDATE calls SET customer_id = ?2 WHERE call_uid = ?1")?
+            .execute(params![call_uid, customer_id])?;
+        Ok(())
+    }
+
     /// The store's id of a call, if its CDR is written.
     pub fn call_id(&self, call_uid: &str) -> Result<Option<i64>> {
         Ok(self
