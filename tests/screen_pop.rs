@@ -426,3 +426,15 @@ async fn access_needs_a_session_and_the_right_role() {
         401
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_desktop_opened_while_its_line_rings_gets_the_pop() {
+    let mut s = stack(256).await;
+    let t1 = login(s.addr, "agent1").await;
+    ring(&mut s.sim, 1, "13812345678").await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut a1 = ws(s.addr, Some(&t1)).await.unwrap();
+    let pop = next_of(&mut a1, "call.ringing").await;
+    assert_eq!(pop["data"]["line"], "box1/1");
+    assert_eq!(pop["data"]["customers"][0]["name"], "王伟");
+}

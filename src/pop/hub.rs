@@ -387,18 +387,35 @@ impl Hub {
             let me = agent_json(agent);
             self.send_session(&id, "agent.state", &me.to_string());
         }
-        // Pops still ringing for this user reach a desktop that opens late.
-        let pending: Vec<(String, String)> = self
-            .calls
-            .values()
-            .filter(|c| c.offered.contains(&user_id) && c.taken_by.is_none())
-            .filter_map(|c| {
-                let user = &self.agents.get(&user_id)?.user;
-                Some(("call.ringing".to_string(), c.pop.as_ref()?.json_for(user)))
-            })
-            .collect();
-        for (kind, data) in pending {
-            self.send_session(&id, &kind, &data);
+        // Calls ringing now reach a desktop that opens late: those already
+        // offered to this user, and those of lines routed to them since.
+        let Some(me) = self.agents.get(&user_id).map(|a| (a.user.clone(), a.state)) else {
+            return;
+        };
+        let mut pending = Vec::new();
+        for call in self.calls.values_mut() {
+            let Some(pop) = call.pop.as_ref() else {
+                continue;
+            };
+            if call.taken_by.is_some() {
+                continue;
+            }
+            let routed = match self.bindings.get(&call.line) {
+                Some(Binding::Agent(name)) => *name == me.0.username,
+                Some(Binding::Team(team)) => {
+                    me.0.team.as_ref() == Some(team) && me.1 == AgentState::Ready
+                }
+                None => false,
+            };
+            if routed && !call.offered.contains(&user_id) {
+                call.offered.push(user_id);
+            }
+            if call.offered.contains(&user_id) {
+                pending.push(pop.json_for(&me.0));
+            }
+        }
+        for data in pending {
+            self.send_session(&id, "call.ringing", &data);
         }
     }
 
