@@ -86,6 +86,17 @@ async fn pop_reaches_the_bound_agent_with_form_and_work_order_saves_once() {
     assert_eq!(orders[0].fields["summary"], "屏幕坏了");
     assert_eq!(orders[0].agent.as_deref(), Some("agent1"));
 
+    // The acknowledgement is kept: a desktop starting over from a snapshot
+    // sees the open pop as already shown.
+    let mut fresh = ws(s.addr, Some(&t1)).await.unwrap();
+    next_of(&mut fresh, "hello").await;
+    send(&mut fresh, json!({"type": "resume", "data": {"session_id": "gone", "last_seq": 9}})).await;
+    let snap = next_of(&mut fresh, "snapshot").await;
+    let pops = snap["data"]["pops"].as_array().unwrap();
+    assert_eq!(pops.len(), 1);
+    assert_eq!(pops[0]["call_id"], call_id.as_str());
+    assert_eq!(pops[0]["acked"], true);
+
     // agent2 got no pop for agent1's line: the next thing it sees is its
     // own line's pop.
     ring(&mut s.sim, 2, "13812345678").await;

@@ -184,6 +184,8 @@ struct Session {
     id: String,
     user_id: i64,
     seq: u64,
+    /// Which call each recent pop was, to credit its acknowledgement.
+    pop_seqs: VecDeque<(u64, String)>,
     log: VecDeque<(u64, Arc<str>)>,
     out: Option<mpsc::Sender<Arc<str>>>,
     conn: Option<ConnId>,
@@ -210,6 +212,8 @@ struct OpenCall {
     taken_by: Option<i64>,
     /// The customer an agent picked, written into the CDR when the call ends.
     selected: Option<i64>,
+    /// Users whose desktop has acknowledged the pop.
+    acked: HashSet<i64>,
 }
 
 /// The hub itself; run it with [`Hub::run`].
@@ -297,8 +301,18 @@ impl Hub {
                 }
             }
             HubMsg::Ack { conn, seq } => {
-                if let Some(s) = self.session_of(conn) {
-                    tracing::debug!(session = %s.id, seq, "pop acknowledged");
+                let Some(s) = self.session_of(conn) else {
+                    return;
+                };
+                let user = s.user_id;
+                let call = s
+                    .pop_seqs
+                    .iter()
+                    .find(|(n, _)| *n == seq)
+                    .map(|(_, c)| c.clone());
+                if let Some(open) = call.and_then(|c| self.calls.get_mut(&c)) {
+                    open.acked.insert(user);
+                    tracing::debug!(seq, user, "pop acknowledged");
                 }
             }
             HubMsg::Command { conn, command } => self.command(conn, command),
@@ -353,6 +367,7 @@ impl Hub {
                 id: id.clone(),
                 user_id,
                 seq: 0,
+                pop_seqs: VecDeque::new(),
                 log: VecDeque::new(),
                 out: Some(out),
                 conn: Some(conn),
@@ -411,11 +426,11 @@ impl Hub {
                 call.offered.push(user_id);
             }
             if call.offered.contains(&user_id) {
-                pending.push(pop.json_for(&me.0));
+                pending.push((pop.call_id.clone(), pop.json_for(&me.0)));
             }
         }
-        for data in pending {
-            self.send_session(&id, "call.ringing", &data);
+        for (call_id, data) in pending {
+            self.send_pop_to(&id, &call_id, &data);
         }
     }
 
@@ -480,7 +495,12 @@ impl Hub {
             .calls
             .values()
             .filter(|c| c.offered.contains(&user_id) && c.taken_by.is_none_or(|t| t == user_id))
-            .filter_map(|c| serde_json::from_str(&c.pop.as_ref()?.json_for(&me.user)).ok())
+            .filter_map(|c| {
+                let mut pop: Value =
+                    serde_json::from_str(&c.pop.as_ref()?.json_for(&me.user)).ok()?;
+                pop["acked"] = json!(c.acked.contains(&user_id));
+                Some(pop)
+            })
             .collect();
         let agents: Vec<Value> = self
             .agents
@@ -698,6 +718,7 @@ impl Hub {
                         offered: Vec::new(),
                         taken_by: None,
                         selected: None,
+                        acked: HashSet::new(),
                     });
                 // A line without caller ID still pops, as an unknown caller,
                 // once a second ring shows none is coming.
@@ -845,7 +866,7 @@ impl Hub {
         };
         for u in &recipients {
             if let Some(user) = self.agents.get(u).map(|a| a.user.clone()) {
-                self.send_user(*u, "call.ringing", &pop.json_for(&user));
+                self.send_pop(*u, call_id, &pop.json_for(&user));
             }
         }
         if recipients.is_empty() {
@@ -860,6 +881,7 @@ impl Hub {
                 offered: Vec::new(),
                 taken_by: None,
                 selected: None,
+                acked: HashSet::new(),
             });
         open.pop = Some(pop);
         open.offered = recipients;
@@ -936,6 +958,30 @@ impl Hub {
             if let Some(s) = self.sessions.get_mut(&id) {
                 let frame: Arc<str> = envelope(s.seq, "heartbeat", "{}").into();
                 Self::push(s, frame);
+            }
+        }
+    }
+
+    /// Sends a pop to every session of `user_id`, noting its seq per session.
+    fn send_pop(&mut self, user_id: i64, call_id: &str, data: &str) {
+        let ids: Vec<String> = self
+            .sessions
+            .values()
+            .filter(|s| s.user_id == user_id)
+            .map(|s| s.id.clone())
+            .collect();
+        for id in ids {
+            self.send_pop_to(&id, call_id, data);
+        }
+    }
+
+    fn send_pop_to(&mut self, sid: &str, call_id: &str, data: &str) {
+        self.send_session(sid, "call.ringing", data);
+        let limit = self.settings.replay_log;
+        if let Some(s) = self.sessions.get_mut(sid) {
+            s.pop_seqs.push_back((s.seq, call_id.to_string()));
+            while s.pop_seqs.len() > limit {
+                s.pop_seqs.pop_front();
             }
         }
     }
