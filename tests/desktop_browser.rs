@@ -231,6 +231,13 @@ async fn an_agent_takes_calls_and_saves_work_orders_in_the_browser() {
     b.wait_for("document.querySelector('.pop .notice').textContent.includes('通话结束')")
         .await;
 
+    // The connection drops; the page reconnects and resumes by itself.
+    b.eval("desk.ws.close(); true").await;
+    b.wait_for("document.getElementById('conn').textContent === '重连中…'")
+        .await;
+    b.wait_for("document.getElementById('conn').textContent === '已连接'")
+        .await;
+
     // An unknown caller: the pop offers a new-customer form with the number.
     ring(&mut s.sim, 1, "13700001234").await;
     b.wait_for("document.querySelector('.pop form.new-customer')")

@@ -90,7 +90,11 @@ async fn pop_reaches_the_bound_agent_with_form_and_work_order_saves_once() {
     // sees the open pop as already shown.
     let mut fresh = ws(s.addr, Some(&t1)).await.unwrap();
     next_of(&mut fresh, "hello").await;
-    send(&mut fresh, json!({"type": "resume", "data": {"session_id": "gone", "last_seq": 9}})).await;
+    send(
+        &mut fresh,
+        json!({"type": "resume", "data": {"session_id": "gone", "last_seq": 9}}),
+    )
+    .await;
     let snap = next_of(&mut fresh, "snapshot").await;
     let pops = snap["data"]["pops"].as_array().unwrap();
     assert_eq!(pops.len(), 1);
