@@ -429,6 +429,20 @@ async fn access_needs_a_session_and_the_right_role() {
         pop["data"]["customers"][0]["phones"][0]["raw"],
         "139****1111"
     );
+    // Work orders of a call: an agent sees only their own, an admin all.
+    let call_id = pop["data"]["call_id"].as_str().unwrap().to_string();
+    send(&mut a1, json!({"type": "workorder.save", "id": "m1", "data": {
+        "call_id": call_id, "fields": {"category": "inquiry", "contact": "赵敏", "summary": "问询"}}}))
+    .await;
+    next_of(&mut a1, "result").await;
+    let path = format!("/api/workorders?call_id={call_id}");
+    let agent2 = login(s.addr, "agent2").await;
+    let (_, _, mine) = http(s.addr, "GET", &path, Some(&agent), None).await;
+    let (_, _, theirs) = http(s.addr, "GET", &path, Some(&agent2), None).await;
+    let (_, _, all) = http(s.addr, "GET", &path, Some(&admin), None).await;
+    assert_eq!(mine["work_orders"].as_array().unwrap().len(), 1);
+    assert_eq!(theirs["work_orders"].as_array().unwrap().len(), 0);
+    assert_eq!(all["work_orders"].as_array().unwrap().len(), 1);
     // Logging out ends the session.
     assert_eq!(
         http(s.addr, "POST", "/api/logout", Some(&agent), None)

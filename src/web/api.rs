@@ -253,16 +253,19 @@ pub struct CallQuery {
     call_id: String,
 }
 
-/// The work orders saved for a call.
+/// The work orders saved for a call; an agent sees their own only.
 pub async fn call_work_orders(
-    _: CurrentUser,
+    user: CurrentUser,
     State(state): State<AppState>,
     Query(q): Query<CallQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    let orders = state
+    let mut orders = state
         .store
         .call(move |s| s.call_work_orders(&q.call_id))
         .await?;
+    if user.0.role == Role::Agent {
+        orders.retain(|o| o.agent.as_deref() == Some(user.0.username.as_str()));
+    }
     Ok(Json(json!({ "work_orders": orders })))
 }
 
