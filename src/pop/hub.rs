@@ -216,6 +216,19 @@ struct OpenCall {
     acked: HashSet<i64>,
 }
 
+impl OpenCall {
+    fn new(line: &str) -> OpenCall {
+        OpenCall {
+            line: line.to_string(),
+            pop: None,
+            offered: Vec::new(),
+            taken_by: None,
+            selected: None,
+            acked: HashSet::new(),
+        }
+    }
+}
+
 /// The hub itself; run it with [`Hub::run`].
 pub struct Hub {
     settings: HubSettings,
@@ -712,14 +725,7 @@ impl Hub {
                 let open = self
                     .calls
                     .entry(call_id.to_string())
-                    .or_insert_with(|| OpenCall {
-                        line: line.to_string(),
-                        pop: None,
-                        offered: Vec::new(),
-                        taken_by: None,
-                        selected: None,
-                        acked: HashSet::new(),
-                    });
+                    .or_insert_with(|| OpenCall::new(&line));
                 // A line without caller ID still pops, as an unknown caller,
                 // once a second ring shows none is coming.
                 if open.pop.is_none() && ring_count >= 2 {
@@ -875,14 +881,7 @@ impl Hub {
         let open = self
             .calls
             .entry(call_id.to_string())
-            .or_insert_with(|| OpenCall {
-                line: line.to_string(),
-                pop: None,
-                offered: Vec::new(),
-                taken_by: None,
-                selected: None,
-                acked: HashSet::new(),
-            });
+            .or_insert_with(|| OpenCall::new(&line));
         open.pop = Some(pop);
         open.offered = recipients;
         tracing::debug!(call = call_id, line = %open.line, "popped");
@@ -962,15 +961,17 @@ impl Hub {
         }
     }
 
-    /// Sends a pop to every session of `user_id`, noting its seq per session.
-    fn send_pop(&mut self, user_id: i64, call_id: &str, data: &str) {
-        let ids: Vec<String> = self
-            .sessions
+    fn sessions_of(&self, user_id: i64) -> Vec<String> {
+        self.sessions
             .values()
             .filter(|s| s.user_id == user_id)
             .map(|s| s.id.clone())
-            .collect();
-        for id in ids {
+            .collect()
+    }
+
+    /// Sends a pop to every session of `user_id`, noting its seq per session.
+    fn send_pop(&mut self, user_id: i64, call_id: &str, data: &str) {
+        for id in self.sessions_of(user_id) {
             self.send_pop_to(&id, call_id, data);
         }
     }
@@ -987,13 +988,7 @@ impl Hub {
     }
 
     fn send_user(&mut self, user_id: i64, kind: &str, data: &str) {
-        let ids: Vec<String> = self
-            .sessions
-            .values()
-            .filter(|s| s.user_id == user_id)
-            .map(|s| s.id.clone())
-            .collect();
-        for id in ids {
+        for id in self.sessions_of(user_id) {
             self.send_session(&id, kind, data);
         }
     }
