@@ -881,7 +881,7 @@ impl Hub {
         let open = self
             .calls
             .entry(call_id.to_string())
-            .or_insert_with(|| OpenCall::new(&line));
+            .or_insert_with(|| OpenCall::new(line));
         open.pop = Some(pop);
         open.offered = recipients;
         tracing::debug!(call = call_id, line = %open.line, "popped");
