@@ -1,0 +1,5 @@
+//! GSM modems (短信猫): the SMS PDU codec and the 7-bit alphabet, pure; the
+//! AT engine and drivers build on them.
+
+pub mod gsm7;
+pub mod pdu;
