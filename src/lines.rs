@@ -67,6 +67,19 @@ pub fn configured_devices(
                     profiles.keys().cloned().collect::<Vec<_>>().join(", ")
                 )
             })?;
+            if !matches!(
+                p.profile.kind,
+                profile::DeviceKind::VoiceModem
+                    | profile::DeviceKind::FskModule
+                    | profile::DeviceKind::TextBox
+            ) {
+                return Err(anyhow!(
+                    "device {:?}: profile {:?} is a {:?}, which this callpop cannot drive yet",
+                    d.name,
+                    d.profile,
+                    p.profile.kind
+                ));
+            }
             let port = match (&d.path, &d.usb_serial) {
                 (Some(path), _) => PortLocator::Path(path.clone()),
                 (None, Some(serial)) => PortLocator::UsbSerial(serial.clone()),

@@ -257,7 +257,17 @@ fn profiles_list_show_and_check() {
         .collect();
     assert_eq!(
         names,
-        ["generic-voice-modem", "ht9032-fsk-module", "text-box-4port"]
+        [
+            "generic-voice-modem",
+            "ht9032-fsk-module",
+            "huawei-e1752",
+            "quectel",
+            "siemens-mc35i",
+            "simcom-sim800",
+            "text-box-4port",
+            "wavecom-q24",
+            "zte-mf"
+        ]
     );
     let out = run(callpop(dir.path()).args(["profiles", "show", "ht9032-fsk-module"]));
     assert!(text(&out.stdout).contains("min_seizure = 10"));
@@ -526,4 +536,27 @@ fn users_forms_and_lines_are_administered_from_the_cli() {
         .arg(&db)
         .args(["lines", "unbind", "box1/3"]));
     assert!(!out.status.success());
+}
+
+/// A GSM modem in the config is refused with a reason until its driver lands,
+/// instead of being read as a caller-ID box.
+#[test]
+fn a_device_of_a_kind_without_a_driver_is_refused_clearly() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("callpop.toml");
+    std::fs::write(
+        &config,
+        "[[device]]\nname = \"modem1\"\npath = \"/dev/serial/by-id/usb-SIMCOM-if00\"\nprofile = \"simcom-sim800\"\n",
+    )
+    .unwrap();
+    let out = run(callpop(dir.path())
+        .arg("--config")
+        .arg(&config)
+        .args(["devices", "watch"]));
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("modem1") && err.contains("cannot drive yet"),
+        "{err}"
+    );
 }

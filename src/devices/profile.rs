@@ -236,6 +236,61 @@ impl Default for Quirks {
     }
 }
 
+/// How a GSM modem's messages reach callpop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum IncomingMode {
+    /// `+CMTI` then `AT+CMGR` and `AT+CMGD`: nothing is lost if callpop is
+    /// down when the message arrives.
+    Stored,
+    /// `+CMT` with the PDU, acknowledged with `AT+CNMA` where required.
+    Direct,
+}
+
+/// What the AT engine needs to know of a GSM modem model.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GsmSettings {
+    /// Time for an ordinary command's final answer.
+    pub command_timeout_ms: u64,
+    /// Time for `AT+CMGS` to answer after the PDU (the network is slow).
+    pub send_timeout_ms: u64,
+    /// Lines the modem sends on its own beyond the standard URCs
+    /// (`^RSSI:`, `+WIND:`, `Call Ready`...): recognised and not mistaken
+    /// for a command's answer.
+    pub urc_prefixes: Vec<String>,
+    /// `+CME`/`+CMS` codes meaning "not yet" (SIM busy, still starting):
+    /// the command is repeated after `retry_after_ms`, up to `max_retries`.
+    pub retry_codes: Vec<u16>,
+    pub retry_after_ms: u64,
+    pub max_retries: u32,
+    /// `AT+CPIN?` answers `+CPIN: READY` without a final `OK`.
+    pub cpin_without_ok: bool,
+    /// Messages go in PDU mode; `false` falls back to text mode (no UCS2
+    /// concatenation: for modems whose PDU mode is broken).
+    pub pdu_mode: bool,
+    pub incoming: IncomingMode,
+    /// Seconds to wait for the missing parts of a long incoming message.
+    pub concat_timeout_secs: u64,
+}
+
+impl Default for GsmSettings {
+    fn default() -> Self {
+        GsmSettings {
+            command_timeout_ms: 5_000,
+            send_timeout_ms: 60_000,
+            urc_prefixes: Vec::new(),
+            retry_codes: vec![14, 314, 515],
+            retry_after_ms: 2_000,
+            max_retries: 10,
+            cpin_without_ok: false,
+            pdu_mode: true,
+            incoming: IncomingMode::Stored,
+            concat_timeout_secs: 300,
+        }
+    }
+}
+
 /// How the simulator imitates the device: output lines with placeholders
 /// `{line} {number} {name} {mmdd} {hhmm} {digits}`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -273,6 +328,9 @@ pub struct Profile {
     pub grammar: Vec<GrammarRule>,
     #[serde(default)]
     pub quirks: Quirks,
+    /// For `kind = "gsm-modem"`.
+    #[serde(default)]
+    pub gsm: GsmSettings,
     #[serde(default)]
     pub sim: SimTemplates,
 }
@@ -430,6 +488,26 @@ pub fn parse(text: &str, source: &str) -> Result<LoadedProfile, ProfileError> {
             "a line-reading device needs [[grammar]] rules".into(),
         ));
     }
+    if profile.kind == DeviceKind::GsmModem {
+        let g = &profile.gsm;
+        if g.command_timeout_ms == 0 || g.send_timeout_ms < g.command_timeout_ms {
+            return Err(err(
+                key_line(text, "send_timeout_ms").or(key_line(text, "command_timeout_ms")),
+                "gsm timeouts: command_timeout_ms must be above 0 and send_timeout_ms at least as long".into(),
+            ));
+        }
+        if !profile
+            .init
+            .iter()
+            .any(|s| s.send.to_ascii_uppercase().starts_with("AT+CMGF"))
+        {
+            return Err(err(
+                None,
+                "a GSM modem's [[init]] must choose the message format (AT+CMGF=0 for PDU mode)"
+                    .into(),
+            ));
+        }
+    }
     Ok(LoadedProfile {
         profile,
         grammar,
@@ -491,12 +569,59 @@ pub fn load_file(path: &Path) -> Result<LoadedProfile, ProfileError> {
 mod tests {
     use super::*;
 
+    const GSM_PROFILES: [&str; 6] = [
+        "simcom-sim800",
+        "huawei-e1752",
+        "wavecom-q24",
+        "siemens-mc35i",
+        "quectel",
+        "zte-mf",
+    ];
+
     #[test]
     fn every_shipped_profile_is_valid() {
         let all = load_all(None).unwrap();
-        for name in ["generic-voice-modem", "ht9032-fsk-module", "text-box-4port"] {
-            assert!(all.contains_key(name), "{name} shipped");
+        let line_devices = ["generic-voice-modem", "ht9032-fsk-module", "text-box-4port"];
+        for name in line_devices.iter().chain(&GSM_PROFILES) {
+            assert!(all.contains_key(*name), "{name} shipped");
         }
+    }
+
+    #[test]
+    fn gsm_profiles_carry_their_quirks_as_data() {
+        let all = load_all(None).unwrap();
+        for name in GSM_PROFILES {
+            let p = &all[name].profile;
+            assert_eq!(p.kind, DeviceKind::GsmModem, "{name}");
+            assert!(
+                p.init.iter().any(|s| s.send == "AT+CMGF=0"),
+                "{name} uses PDU mode"
+            );
+            assert!(
+                p.init.iter().any(|s| s.send == "AT+CLIP=1"),
+                "{name} reports callers"
+            );
+        }
+        assert!(all["huawei-e1752"]
+            .profile
+            .quirks
+            .error_replies
+            .contains(&"COMMAND NOT SUPPORT".to_string()));
+        assert!(all["huawei-e1752"].profile.gsm.cpin_without_ok);
+        assert!(all["simcom-sim800"].profile.gsm.retry_codes.contains(&515));
+        assert!(all["siemens-mc35i"]
+            .profile
+            .init
+            .iter()
+            .any(|s| s.send == "AT^SM20=0,0"));
+        let no_format = "name = \"g\"\nkind = \"gsm-modem\"\n[[init]]\nsend = \"AT\"\n";
+        assert!(parse(no_format, "g.toml")
+            .unwrap_err()
+            .message
+            .contains("AT+CMGF"));
+        let bad_timeouts = "name = \"g\"\nkind = \"gsm-modem\"\n[[init]]\nsend = \"AT+CMGF=0\"\n[gsm]\ncommand_timeout_ms = 5000\nsend_timeout_ms = 100\n";
+        let e = parse(bad_timeouts, "g.toml").unwrap_err();
+        assert_eq!(e.line, Some(7), "{e}");
     }
 
     #[test]
@@ -531,7 +656,17 @@ mod tests {
             id: Some("1a86:7523".parse().unwrap()),
             ..UsbInfo::default()
         };
-        assert_eq!(candidates(&all, &ch340), vec!["ht9032-fsk-module"]);
+        // A CH340 bridge sits in front of FSK modules and SIM800 boards
+        // alike: both are offered, for the admin to choose.
+        assert_eq!(
+            candidates(&all, &ch340),
+            vec!["ht9032-fsk-module", "simcom-sim800"]
+        );
+        let huawei = UsbInfo {
+            id: Some("12d1:1436".parse().unwrap()),
+            ..UsbInfo::default()
+        };
+        assert_eq!(candidates(&all, &huawei), vec!["huawei-e1752"]);
         let usr = UsbInfo {
             manufacturer: Some("U.S. Robotics".into()),
             ..UsbInfo::default()
