@@ -192,11 +192,6 @@ fn split(text: &str) -> (Encoding, Vec<String>) {
 /// Encodes a message as one or more SMS-SUBMIT PDUs; parts of a long one
 /// share `reference` (8-bit concatenation header).
 pub fn encode_submit(msg: &Submit<'_>, reference: u8) -> Result<Vec<SubmitPdu>, PduError> {
-    let (encoding, parts) = split(msg.text);
-    let total = parts.len();
-    if total > 255 {
-        return err(format!("{total} parts: a message may have at most 255"));
-    }
     let smsc = match msg.smsc {
         None => vec![0x00],
         Some(n) => {
@@ -206,15 +201,9 @@ pub fn encode_submit(msg: &Submit<'_>, reference: u8) -> Result<Vec<SubmitPdu>, 
             v
         }
     };
-    let (to_digits, to_toa) = address_digits(msg.to)?;
-    let to_len = msg.to.chars().filter(|c| c.is_ascii_digit()).count();
-    let mut out = Vec::with_capacity(total);
-    for (i, part) in parts.iter().enumerate() {
-        let concat = (total > 1).then_some(Concat {
-            reference: u16::from(reference),
-            total: total as u8,
-            seq: (i + 1) as u8,
-        });
+    let to = address_field(msg.to)?;
+    let mut out = Vec::new();
+    for (encoding, part, concat) in parts_of(msg.text, reference)? {
         let mut tpdu = Vec::with_capacity(160);
         let mut first = 0x01; // SMS-SUBMIT
         if msg.validity_minutes.is_some() {
@@ -228,39 +217,13 @@ pub fn encode_submit(msg: &Submit<'_>, reference: u8) -> Result<Vec<SubmitPdu>, 
         }
         tpdu.push(first);
         tpdu.push(0x00); // TP-MR: the modem assigns it
-        tpdu.push(to_len as u8);
-        tpdu.push(to_toa);
-        tpdu.extend(&to_digits);
+        tpdu.extend(&to);
         tpdu.push(0x00); // TP-PID
-        tpdu.push(match encoding {
-            Encoding::Gsm7 => 0x00,
-            Encoding::Eight => 0x04,
-            Encoding::Ucs2 => 0x08,
-        });
+        tpdu.push(dcs(encoding));
         if let Some(minutes) = msg.validity_minutes {
             tpdu.push(relative_validity(minutes));
         }
-        let udh: Vec<u8> = match concat {
-            Some(c) => vec![0x05, 0x00, 0x03, c.reference as u8, c.total, c.seq],
-            None => Vec::new(),
-        };
-        match encoding {
-            Encoding::Gsm7 => {
-                let septets = gsm7::encode(part).unwrap_or_default();
-                let udh_bits = udh.len() * 8;
-                let fill = (7 - udh_bits % 7) % 7;
-                let udh_septets = (udh_bits + fill) / 7;
-                tpdu.push((udh_septets + septets.len()) as u8);
-                tpdu.extend(&udh);
-                tpdu.extend(gsm7::pack(&septets, fill));
-            }
-            Encoding::Eight | Encoding::Ucs2 => {
-                let body: Vec<u8> = part.encode_utf16().flat_map(|u| u.to_be_bytes()).collect();
-                tpdu.push((udh.len() + body.len()) as u8);
-                tpdu.extend(&udh);
-                tpdu.extend(body);
-            }
-        }
+        push_user_data(&mut tpdu, encoding, &part, concat);
         let mut all = smsc.clone();
         all.extend(&tpdu);
         out.push(SubmitPdu {
@@ -271,6 +234,147 @@ pub fn encode_submit(msg: &Submit<'_>, reference: u8) -> Result<Vec<SubmitPdu>, 
         });
     }
     Ok(out)
+}
+
+/// A message as the network delivers it (SMS-DELIVER, no SMSC field), one
+/// PDU a part: what a simulated modem hands over, and what tests feed in.
+pub fn encode_deliver(
+    from: &str,
+    text: &str,
+    at: Timestamp,
+    reference: u8,
+) -> Result<Vec<String>, PduError> {
+    let oa = address_field(from)?;
+    let mut out = Vec::new();
+    for (encoding, part, concat) in parts_of(text, reference)? {
+        let mut tpdu = vec![0x00];
+        tpdu.push(if concat.is_some() { 0x44 } else { 0x04 }); // DELIVER, no more messages
+        tpdu.extend(&oa);
+        tpdu.push(0x00);
+        tpdu.push(dcs(encoding));
+        tpdu.extend(timestamp_octets(at));
+        push_user_data(&mut tpdu, encoding, &part, concat);
+        out.push(to_hex(&tpdu));
+    }
+    Ok(out)
+}
+
+/// A delivery report for the message `reference` (SMS-STATUS-REPORT, no
+/// SMSC field), as a simulated network sends it.
+pub fn encode_status_report(
+    reference: u8,
+    recipient: &str,
+    sent: Timestamp,
+    discharged: Timestamp,
+    status: u8,
+) -> Result<String, PduError> {
+    let mut tpdu = vec![0x00, 0x06, reference];
+    tpdu.extend(address_field(recipient)?);
+    tpdu.extend(timestamp_octets(sent));
+    tpdu.extend(timestamp_octets(discharged));
+    tpdu.push(status);
+    Ok(to_hex(&tpdu))
+}
+
+/// A text cut into parts, each with its encoding and concatenation header.
+fn parts_of(
+    text: &str,
+    reference: u8,
+) -> Result<Vec<(Encoding, String, Option<Concat>)>, PduError> {
+    let (encoding, parts) = split(text);
+    let total = parts.len();
+    if total > 255 {
+        return err(format!("{total} parts: a message may have at most 255"));
+    }
+    Ok(parts
+        .into_iter()
+        .enumerate()
+        .map(|(i, part)| {
+            let concat = (total > 1).then_some(Concat {
+                reference: u16::from(reference),
+                total: total as u8,
+                seq: (i + 1) as u8,
+            });
+            (encoding, part, concat)
+        })
+        .collect())
+}
+
+fn dcs(encoding: Encoding) -> u8 {
+    match encoding {
+        Encoding::Gsm7 => 0x00,
+        Encoding::Eight => 0x04,
+        Encoding::Ucs2 => 0x08,
+    }
+}
+
+/// TP-UDL and TP-UD, with the concatenation header and, for 7-bit text,
+/// the fill bits that put the text on a septet boundary.
+fn push_user_data(tpdu: &mut Vec<u8>, encoding: Encoding, part: &str, concat: Option<Concat>) {
+    let udh: Vec<u8> = match concat {
+        Some(c) => vec![0x05, 0x00, 0x03, c.reference as u8, c.total, c.seq],
+        None => Vec::new(),
+    };
+    match encoding {
+        Encoding::Gsm7 => {
+            let septets = gsm7::encode(part).unwrap_or_default();
+            let udh_bits = udh.len() * 8;
+            let fill = (7 - udh_bits % 7) % 7;
+            let udh_septets = (udh_bits + fill) / 7;
+            tpdu.push((udh_septets + septets.len()) as u8);
+            tpdu.extend(&udh);
+            tpdu.extend(gsm7::pack(&septets, fill));
+        }
+        Encoding::Eight | Encoding::Ucs2 => {
+            let body: Vec<u8> = part.encode_utf16().flat_map(|u| u.to_be_bytes()).collect();
+            tpdu.push((udh.len() + body.len()) as u8);
+            tpdu.extend(&udh);
+            tpdu.extend(body);
+        }
+    }
+}
+
+/// An address field: digit count, type, semi-octets; or, for a sender
+/// name such as "95588银行" that is not a number, 7-bit text (type 0xD0).
+fn address_field(number: &str) -> Result<Vec<u8>, PduError> {
+    let is_number = number
+        .chars()
+        .all(|c| c.is_ascii_digit() || matches!(c, '+' | ' ' | '-' | '*' | '#'));
+    if !is_number {
+        let septets = gsm7::encode(number)
+            .filter(|s| s.len() <= 11)
+            .ok_or_else(|| {
+                PduError(format!("sender name {number:?} is not 1-11 GSM characters"))
+            })?;
+        let packed = gsm7::pack(&septets, 0);
+        let mut v = vec![(septets.len() * 7).div_ceil(4) as u8, 0xd0];
+        v.extend(packed);
+        return Ok(v);
+    }
+    let (digits, toa) = address_digits(number)?;
+    let count = number
+        .chars()
+        .filter(|c| c.is_ascii_digit() || matches!(c, '*' | '#'))
+        .count();
+    let mut v = vec![count as u8, toa];
+    v.extend(digits);
+    Ok(v)
+}
+
+/// A time stamp as 7 swapped BCD octets, the zone in quarters with its sign.
+fn timestamp_octets(t: Timestamp) -> [u8; 7] {
+    let bcd = |v: u8| ((v % 10) << 4) | (v / 10 % 10);
+    let q = t.tz_quarters.unsigned_abs();
+    let tz = ((q % 10) << 4) | (q / 10 % 10) | if t.tz_quarters < 0 { 0x08 } else { 0 };
+    [
+        bcd((t.year % 100) as u8),
+        bcd(t.month),
+        bcd(t.day),
+        bcd(t.hour),
+        bcd(t.minute),
+        bcd(t.second),
+        tz,
+    ]
 }
 
 /// TP-VP relative format (§9.2.3.12.1), rounded up to what it can say.
@@ -835,6 +939,61 @@ mod tests {
             assert_eq!(back, text, "case {case}");
             assert_eq!(pdus.len(), part_count(&text).max(1));
         }
+    }
+
+    #[test]
+    fn delivers_and_reports_encode_as_they_decode() {
+        let at = Timestamp {
+            year: 2026,
+            month: 11,
+            day: 22,
+            hour: 10,
+            minute: 30,
+            second: 1,
+            tz_quarters: -20,
+        };
+        // 31 characters five times: 155 UTF-16 units, three parts of <= 67.
+        let text = "您好，您的快递已到达驿站，请凭取件码 3-2-1088 领取。".repeat(5);
+        let parts = encode_deliver("+8613912345678", &text, at, 77).unwrap();
+        assert_eq!(parts.len(), 3);
+        let mut back = String::new();
+        for (i, hex) in parts.iter().enumerate() {
+            let d = deliver(hex);
+            assert_eq!(d.sender, "+8613912345678");
+            assert_eq!(d.timestamp, at);
+            assert_eq!(
+                d.concat,
+                Some(Concat {
+                    reference: 77,
+                    total: 3,
+                    seq: (i + 1) as u8
+                })
+            );
+            back.push_str(&d.text);
+        }
+        assert_eq!(back, text);
+        let named = deliver(&encode_deliver("Google", "Hi", at, 0).unwrap()[0]);
+        assert_eq!(
+            (named.sender.as_str(), named.text.as_str()),
+            ("Google", "Hi")
+        );
+        // The hand-made report of a_status_report_by_hand, made by the encoder.
+        let t = Timestamp {
+            year: 2026,
+            month: 11,
+            day: 22,
+            hour: 10,
+            minute: 30,
+            second: 0,
+            tz_quarters: 32,
+        };
+        let report =
+            encode_status_report(0x2a, "+8613800138000", t, Timestamp { second: 1, ..t }, 0)
+                .unwrap();
+        assert_eq!(
+            report,
+            "00062A0D91683108108300F0621122010300236211220103102300"
+        );
     }
 
     #[test]
