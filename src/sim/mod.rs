@@ -2,6 +2,8 @@
 //! each profile's protocol, so the real drivers can be tested end to end.
 
 pub mod boxsim;
+pub mod modem;
 pub mod script;
 
 pub use boxsim::BoxSim;
+pub use modem::{ModemOptions, ModemSim};

@@ -151,6 +151,9 @@ pub struct AtSession {
     /// The line being read ran past [`MAX_LINE`]: it is dropped at its end.
     overflow: bool,
     in_flight: Option<String>,
+    /// A response line that ends the command in flight by itself (for
+    /// firmware that answers `AT+CPIN?` without a final `OK`).
+    done_prefix: Option<String>,
     lines: Vec<String>,
     /// After `+CMT:` or `+CDS:` the next line is a PDU.
     pdu_follows: Option<bool>,
@@ -168,6 +171,7 @@ impl AtSession {
             buf: Vec::new(),
             overflow: false,
             in_flight: None,
+            done_prefix: None,
             lines: Vec::new(),
             pdu_follows: None,
             error_replies,
@@ -184,10 +188,18 @@ impl AtSession {
     /// Starts `command` (without the `AT` prefix's line end); the bytes to
     /// write, or `None` when another command is still in flight.
     pub fn start(&mut self, command: &str) -> Option<Vec<u8>> {
+        self.start_until(command, None)
+    }
+
+    /// Like [`AtSession::start`], but a response line starting with
+    /// `done_prefix` also completes the command (the profile's
+    /// `cpin_without_ok`).
+    pub fn start_until(&mut self, command: &str, done_prefix: Option<&str>) -> Option<Vec<u8>> {
         if self.in_flight.is_some() {
             return None;
         }
         self.in_flight = Some(command.to_string());
+        self.done_prefix = done_prefix.map(str::to_string);
         self.lines.clear();
         // A partial line from before the command is not part of its reply.
         self.buf.clear();
@@ -265,6 +277,13 @@ impl AtSession {
         }
         let result = if line == "OK" {
             Some(Ok(std::mem::take(&mut self.lines)))
+        } else if self
+            .done_prefix
+            .as_deref()
+            .is_some_and(|p| line.starts_with(p))
+        {
+            self.lines.push(line.clone());
+            Some(Ok(std::mem::take(&mut self.lines)))
         } else if line == "ERROR" || self.error_replies.contains(&line) {
             Some(Err(AtError::Error(line.clone())))
         } else if let Some(code) = line.strip_prefix("+CME ERROR:") {
@@ -327,10 +346,11 @@ impl AtSession {
         if self.in_flight.is_none() && matches!(line, "NO CARRIER" | "BUSY" | "NO ANSWER") {
             return Some(Urc::CallEnded(line.to_string()));
         }
+        // A profile's URC that answers the command in flight is its answer.
         if self
             .urc_prefixes
             .iter()
-            .any(|p| line.starts_with(p.as_str()))
+            .any(|p| line.starts_with(p.as_str()) && !self.asked(p.trim_end_matches(':')))
         {
             return Some(Urc::Other(line.to_string()));
         }
@@ -541,6 +561,20 @@ mod tests {
         s.start("AT").unwrap();
         let events = s.feed(b"\r\nOK\r\n");
         assert_eq!(done(&events), Some(&Ok(vec![])));
+    }
+
+    #[test]
+    fn a_pin_answer_without_ok_ends_the_command_when_the_profile_says_so() {
+        let mut s = session();
+        s.start_until("AT+CPIN?", Some("+CPIN:")).unwrap();
+        // "+CPIN:" is also a declared URC, but here it is the answer.
+        let events = s.feed(b"\r\n+CPIN: READY\r\n");
+        assert_eq!(done(&events), Some(&Ok(vec!["+CPIN: READY".to_string()])));
+        // Unasked, it is a URC (the SIM became ready by itself).
+        assert_eq!(
+            s.feed(b"+CPIN: READY\r\n"),
+            [AtEvent::Urc(Urc::Other("+CPIN: READY".into()))]
+        );
     }
 
     #[test]

@@ -1,0 +1,431 @@
+//! A simulated GSM modem on a pseudo-terminal, in a profile's flavour: it
+//! answers the AT commands callpop uses, takes PDUs after the `> ` prompt
+//! and gives each a message reference, sends delivery reports, receives
+//! messages (long and Chinese ones too) into its storage with `+CMTI` or
+//! straight out with `+CMT`, rings with `+CLIP`, and fails on request
+//! (`+CMS ERROR`, or no answer at all) so error handling can be tested.
+
+use crate::devices::gsm::pdu::{self, Incoming, Timestamp};
+use crate::devices::profile::{IncomingMode, LoadedProfile};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+/// How the simulated modem behaves beyond its profile.
+#[derive(Debug, Clone)]
+pub struct ModemOptions {
+    /// Time between the PDU and `+CMGS` (a real network takes 1-5 s).
+    pub send_latency: Duration,
+    /// Time until a requested delivery report arrives.
+    pub report_delay: Duration,
+    /// Whether commands are echoed at first (real modems start with ATE1).
+    pub echo: bool,
+}
+
+impl Default for ModemOptions {
+    fn default() -> Self {
+        ModemOptions {
+            send_latency: Duration::ZERO,
+            report_delay: Duration::from_millis(50),
+            echo: true,
+        }
+    }
+}
+
+/// How the next send fails.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SendFailure {
+    /// `+CMS ERROR: n`.
+    Cms(u16),
+    /// Nothing at all: the caller's timeout must notice.
+    NoReply,
+}
+
+/// A part the modem accepted, as the network would have sent it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SentPart {
+    pub reference: u8,
+    pub to: String,
+    pub text: String,
+}
+
+#[derive(Default)]
+struct State {
+    sent: Vec<SentPart>,
+    fail_next: Option<SendFailure>,
+    /// Stored messages: index -> (status 0 unread / 1 read, PDU hex).
+    storage: std::collections::BTreeMap<u32, (u8, String)>,
+    next_reference: u8,
+    echo: bool,
+}
+
+enum Control {
+    Write(String),
+    Receive { from: String, text: String },
+}
+
+/// A running simulated modem, reachable at its link path.
+pub struct ModemSim {
+    link: PathBuf,
+    control: mpsc::Sender<Control>,
+    state: Arc<Mutex<State>>,
+    task: JoinHandle<()>,
+}
+
+impl ModemSim {
+    /// Creates the pseudo-terminal, points `link` at it and starts answering.
+    pub fn start(
+        profile: Arc<LoadedProfile>,
+        link: &Path,
+        options: ModemOptions,
+    ) -> std::io::Result<ModemSim> {
+        let (master, slave) = tokio_serial::SerialStream::pair().map_err(std::io::Error::other)?;
+        let slave_path = tokio_serial::SerialPort::name(&slave)
+            .ok_or_else(|| std::io::Error::other("pseudo-terminal without a name"))?;
+        let _ = std::fs::remove_file(link);
+        std::os::unix::fs::symlink(&slave_path, link)?;
+        let state = Arc::new(Mutex::new(State {
+            echo: options.echo,
+            ..State::default()
+        }));
+        let (control, rx) = mpsc::channel(64);
+        let task = tokio::spawn(run(master, slave, profile, options, state.clone(), rx));
+        Ok(ModemSim {
+            link: link.to_path_buf(),
+            control,
+            state,
+            task,
+        })
+    }
+
+    /// The path a driver opens.
+    pub fn link(&self) -> &Path {
+        &self.link
+    }
+
+    /// The network delivers a message from `from` (split and encoded as a
+    /// real network would).
+    pub async fn receive(&self, from: &str, text: &str) {
+        let _ = self
+            .control
+            .send(Control::Receive {
+                from: from.into(),
+                text: text.into(),
+            })
+            .await;
+    }
+
+    /// A call comes in: `RING` and `+CLIP` (`None`: number withheld).
+    pub async fn ring(&self, number: Option<&str>) {
+        let clip = match number {
+            Some(n) => format!(
+                "+CLIP: \"{n}\",{},\"\",,\"\",0",
+                if n.starts_with('+') { 145 } else { 129 }
+            ),
+            None => "+CLIP: \"\",128,\"\",,\"\",1".to_string(),
+        };
+        let _ = self
+            .control
+            .send(Control::Write(format!("\r\nRING\r\n\r\n{clip}\r\n")))
+            .await;
+    }
+
+    /// The caller hangs up.
+    pub async fn hang_up(&self) {
+        let _ = self
+            .control
+            .send(Control::Write("\r\nNO CARRIER\r\n".into()))
+            .await;
+    }
+
+    /// The next `AT+CMGS` fails this way.
+    pub fn fail_next_send(&self, failure: SendFailure) {
+        self.state.lock().unwrap().fail_next = Some(failure);
+    }
+
+    /// Every part accepted so far.
+    pub fn sent(&self) -> Vec<SentPart> {
+        self.state.lock().unwrap().sent.clone()
+    }
+
+    /// How many messages are stored on the SIM.
+    pub fn stored(&self) -> usize {
+        self.state.lock().unwrap().storage.len()
+    }
+}
+
+impl Drop for ModemSim {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+async fn run(
+    master: tokio_serial::SerialStream,
+    _slave: tokio_serial::SerialStream,
+    profile: Arc<LoadedProfile>,
+    options: ModemOptions,
+    state: Arc<Mutex<State>>,
+    mut control: mpsc::Receiver<Control>,
+) {
+    let (mut reader, mut writer) = tokio::io::split(master);
+    let (report_tx, mut reports) = mpsc::unbounded_channel::<String>();
+    let mut line = Vec::new();
+    let mut pdu: Option<(usize, Vec<u8>)> = None;
+    let mut buf = [0u8; 512];
+    let unknown = profile
+        .profile
+        .quirks
+        .error_replies
+        .last()
+        .cloned()
+        .unwrap_or_else(|| "ERROR".into());
+    let mut reference: u8 = 0;
+    loop {
+        let out = tokio::select! {
+            n = reader.read(&mut buf) => match n {
+                Ok(0) | Err(_) => return,
+                Ok(n) => {
+                    let mut out = String::new();
+                    for &b in &buf[..n] {
+                        if let Some((len, hex)) = pdu.as_mut() {
+                            match b {
+                                0x1a => {
+                                    let (len, hex) = (*len, String::from_utf8_lossy(hex).to_string());
+                                    pdu = None;
+                                    out.push_str(&submit(&hex, len, &options, &state, &report_tx).await);
+                                }
+                                0x1b => {
+                                    pdu = None;
+                                    out.push_str("\r\nOK\r\n");
+                                }
+                                b'\r' | b'\n' => {}
+                                _ => {
+                                    hex.push(b);
+                                    if state.lock().unwrap().echo {
+                                        out.push(b as char);
+                                    }
+                                }
+                            }
+                            continue;
+                        }
+                        if b == b'\r' || b == b'\n' {
+                            let cmd = String::from_utf8_lossy(&line).trim().to_string();
+                            line.clear();
+                            if cmd.is_empty() {
+                                continue;
+                            }
+                            if state.lock().unwrap().echo {
+                                out.push_str(&cmd);
+                                out.push('\r');
+                            }
+                            let upper = cmd.to_ascii_uppercase();
+                            if let Some(len) = upper.strip_prefix("AT+CMGS=") {
+                                match len.trim().parse::<usize>() {
+                                    Ok(len) => {
+                                        pdu = Some((len, Vec::new()));
+                                        out.push_str("\r\n> ");
+                                    }
+                                    Err(_) => out.push_str("\r\n+CMS ERROR: 304\r\n"),
+                                }
+                                continue;
+                            }
+                            out.push_str(&answer(&upper, &profile, &state, &unknown));
+                        } else if line.len() < 1024 {
+                            line.push(b);
+                        }
+                    }
+                    out
+                }
+            },
+            c = control.recv() => match c {
+                None => return,
+                Some(Control::Write(s)) => s,
+                Some(Control::Receive { from, text }) => {
+                    reference = reference.wrapping_add(1);
+                    receive(&from, &text, reference, &profile, &state)
+                }
+            },
+            Some(report) = reports.recv() => report,
+        };
+        if !out.is_empty() && writer.write_all(out.as_bytes()).await.is_err() {
+            return;
+        }
+        let _ = writer.flush().await;
+    }
+}
+
+/// The reply to one command line (not `AT+CMGS`).
+fn answer(cmd: &str, profile: &LoadedProfile, state: &Mutex<State>, unknown: &str) -> String {
+    let ok = |body: &str| {
+        if body.is_empty() {
+            "\r\nOK\r\n".to_string()
+        } else {
+            format!("\r\n{body}\r\n\r\nOK\r\n")
+        }
+    };
+    let mut st = state.lock().unwrap();
+    match cmd {
+        "AT" | "ATZ" | "AT+CMEE=1" | "AT+CMGF=0" | "AT+CLIP=1" | "ATH" | "ATA" => ok(""),
+        "ATE0" => {
+            st.echo = false;
+            ok("")
+        }
+        "ATE1" => {
+            st.echo = true;
+            ok("")
+        }
+        "AT+CPIN?" => {
+            if profile.profile.gsm.cpin_without_ok {
+                "\r\n+CPIN: READY\r\n".into()
+            } else {
+                ok("+CPIN: READY")
+            }
+        }
+        "AT+CSQ" => ok("+CSQ: 21,99"),
+        "AT+CGMI" => ok(&profile.profile.name),
+        "AT+CGMM" => ok(&profile.profile.description),
+        "AT+CGMR" => ok("SIM-1.0"),
+        "AT+CGSN" => ok("867567030512345"),
+        "AT+CIMI" => ok("460001234567890"),
+        "AT+COPS?" => ok("+COPS: 0,0,\"CHINA MOBILE\""),
+        "AT+CREG?" => ok("+CREG: 0,1"),
+        "AT+CSCA?" => ok("+CSCA: \"+8613800100500\",145"),
+        _ if cmd.starts_with("AT+CNMI=") || cmd.starts_with("AT^") => ok(""),
+        _ if cmd.starts_with("AT+CMGR=") => {
+            let index: u32 = cmd[8..].trim().parse().unwrap_or(0);
+            match st.storage.get_mut(&index) {
+                Some((status, hex)) => {
+                    let len = hex.len() / 2 - 1;
+                    let body = format!("+CMGR: {status},,{len}\r\n{hex}");
+                    *status = 1;
+                    ok(&body)
+                }
+                None => "\r\n+CMS ERROR: 321\r\n".into(),
+            }
+        }
+        _ if cmd.starts_with("AT+CMGD=") => {
+            let index: u32 = cmd[8..]
+                .split(',')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .parse()
+                .unwrap_or(0);
+            st.storage.remove(&index);
+            ok("")
+        }
+        _ if cmd.starts_with("AT+CMGL") => {
+            let body: Vec<String> = st
+                .storage
+                .iter()
+                .map(|(i, (s, hex))| format!("+CMGL: {i},{s},,{}\r\n{hex}", hex.len() / 2 - 1))
+                .collect();
+            ok(&body.join("\r\n"))
+        }
+        _ => format!("\r\n{unknown}\r\n"),
+    }
+}
+
+/// Handles a PDU after the prompt: refuses a wrong length or a bad PDU the
+/// way modems do, fails as asked, or accepts it with the next reference.
+async fn submit(
+    hex: &str,
+    len: usize,
+    options: &ModemOptions,
+    state: &Mutex<State>,
+    reports: &mpsc::UnboundedSender<String>,
+) -> String {
+    let smsc_octets = u8::from_str_radix(hex.get(..2).unwrap_or("zz"), 16)
+        .map(usize::from)
+        .ok();
+    let tpdu_len = smsc_octets.map(|s| (hex.len() / 2).saturating_sub(s + 1));
+    let parsed = pdu::decode(hex);
+    let (to, text) = match (tpdu_len, parsed) {
+        (Some(l), Ok(Incoming::Submit { to, text })) if l == len => (to, text),
+        _ => return "\r\n+CMS ERROR: 304\r\n".into(),
+    };
+    let failure = state.lock().unwrap().fail_next.take();
+    match failure {
+        Some(SendFailure::Cms(code)) => return format!("\r\n+CMS ERROR: {code}\r\n"),
+        Some(SendFailure::NoReply) => return String::new(),
+        None => {}
+    }
+    tokio::time::sleep(options.send_latency).await;
+    let reference = {
+        let mut st = state.lock().unwrap();
+        let r = st.next_reference;
+        st.next_reference = r.wrapping_add(1);
+        st.sent.push(SentPart {
+            reference: r,
+            to: to.clone(),
+            text,
+        });
+        r
+    };
+    // TP-SRR in the first octet after the SMSC field.
+    let first = smsc_octets
+        .and_then(|s| hex.get((s + 1) * 2..(s + 2) * 2))
+        .and_then(|h| u8::from_str_radix(h, 16).ok())
+        .unwrap_or(0);
+    if first & 0x20 != 0 {
+        let reports = reports.clone();
+        let delay = options.report_delay;
+        tokio::spawn(async move {
+            tokio::time::sleep(delay).await;
+            let now = now_timestamp();
+            if let Ok(report) = pdu::encode_status_report(reference, &to, now, now, 0) {
+                let _ = reports.send(format!(
+                    "\r\n+CDS: {}\r\n{report}\r\n",
+                    report.len() / 2 - 1
+                ));
+            }
+        });
+    }
+    format!("\r\n+CMGS: {reference}\r\n\r\nOK\r\n")
+}
+
+/// A message from the network: stored with `+CMTI`, or handed over with `+CMT`.
+fn receive(
+    from: &str,
+    text: &str,
+    reference: u8,
+    profile: &LoadedProfile,
+    state: &Mutex<State>,
+) -> String {
+    let Ok(parts) = pdu::encode_deliver(from, text, now_timestamp(), reference) else {
+        return String::new();
+    };
+    let mut out = String::new();
+    let mut st = state.lock().unwrap();
+    for hex in parts {
+        match profile.profile.gsm.incoming {
+            IncomingMode::Stored => {
+                let index = st.storage.keys().next_back().map_or(1, |i| i + 1);
+                st.storage.insert(index, (0, hex));
+                out.push_str(&format!("\r\n+CMTI: \"SM\",{index}\r\n"));
+            }
+            IncomingMode::Direct => {
+                out.push_str(&format!("\r\n+CMT: ,{}\r\n{hex}\r\n", hex.len() / 2 - 1));
+            }
+        }
+    }
+    out
+}
+
+fn now_timestamp() -> Timestamp {
+    use chrono::{Datelike, Timelike};
+    let now = chrono::Local::now();
+    Timestamp {
+        year: now.year() as u16,
+        month: now.month() as u8,
+        day: now.day() as u8,
+        hour: now.hour() as u8,
+        minute: now.minute() as u8,
+        second: now.second() as u8,
+        tz_quarters: (now.offset().local_minus_utc() / 900) as i8,
+    }
+}
