@@ -7,6 +7,20 @@ use argon2::Argon2;
 use base64::Engine as _;
 use sha2::{Digest, Sha256};
 
+/// Refuses passwords too short to be worth hashing; one rule for the CLI
+/// and the API.
+pub fn check_password(password: &str) -> Result<(), String> {
+    if password.chars().count() < MIN_PASSWORD_CHARS {
+        return Err(format!(
+            "a password needs at least {MIN_PASSWORD_CHARS} characters"
+        ));
+    }
+    Ok(())
+}
+
+/// The shortest password accepted.
+pub const MIN_PASSWORD_CHARS: usize = 8;
+
 /// The argon2id hash of `password`, in PHC string form.
 pub fn hash_password(password: &str) -> anyhow::Result<String> {
     let mut salt = [0u8; 16];

@@ -443,6 +443,53 @@ async fn access_needs_a_session_and_the_right_role() {
     assert_eq!(mine["work_orders"].as_array().unwrap().len(), 1);
     assert_eq!(theirs["work_orders"].as_array().unwrap().len(), 0);
     assert_eq!(all["work_orders"].as_array().unwrap().len(), 1);
+    // Passwords: one's own (not too short), anyone's only for admins.
+    let path = "/api/users/agent1/password";
+    assert_eq!(
+        http(
+            s.addr,
+            "PUT",
+            path,
+            Some(&agent),
+            Some(json!({"password": "short"}))
+        )
+        .await
+        .0,
+        400
+    );
+    assert_eq!(
+        http(
+            s.addr,
+            "PUT",
+            "/api/users/agent2/password",
+            Some(&agent),
+            Some(json!({"password": "long enough"}))
+        )
+        .await
+        .0,
+        403
+    );
+    assert_eq!(
+        http(
+            s.addr,
+            "PUT",
+            path,
+            Some(&agent),
+            Some(json!({"password": "a new secret"}))
+        )
+        .await
+        .0,
+        204
+    );
+    let (status, _, _) = http(
+        s.addr,
+        "POST",
+        "/api/login",
+        None,
+        Some(json!({"username": "agent1", "password": "a new secret"})),
+    )
+    .await;
+    assert_eq!(status, 200);
     // Logging out ends the session.
     assert_eq!(
         http(s.addr, "POST", "/api/logout", Some(&agent), None)

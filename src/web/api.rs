@@ -284,13 +284,8 @@ pub async fn set_password(
     if user.0.username != name {
         user.require(&[Role::Admin])?;
     }
-    if body.password.chars().count() < 8 {
-        return Err(ApiError(
-            StatusCode::BAD_REQUEST,
-            "weak_password",
-            "a password needs at least 8 characters".into(),
-        ));
-    }
+    crate::auth::check_password(&body.password)
+        .map_err(|m| ApiError(StatusCode::BAD_REQUEST, "weak_password", m))?;
     let hash = tokio::task::spawn_blocking(move || crate::auth::hash_password(&body.password))
         .await
         .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, "hash", e.to_string()))?

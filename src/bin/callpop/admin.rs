@@ -85,9 +85,7 @@ fn read_password(from_stdin: bool) -> Result<String> {
         }
         first
     };
-    if password.chars().count() < 8 {
-        bail!("a password needs at least 8 characters");
-    }
+    callpop::auth::check_password(&password).map_err(anyhow::Error::msg)?;
     Ok(password)
 }
 
