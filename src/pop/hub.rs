@@ -695,8 +695,10 @@ impl Hub {
         let Some(agent) = self.agents.get_mut(&user_id) else {
             return;
         };
-        agent.saved_calls.insert(call_id);
-        if !call_open && agent.state == AgentState::AfterCallWork {
+        if call_open {
+            // Saved during the call: after-call work starts when it ends.
+            agent.saved_calls.insert(call_id);
+        } else if agent.state == AgentState::AfterCallWork {
             self.start_after_call_countdown(user_id);
         }
     }
@@ -790,6 +792,11 @@ impl Hub {
                 let data = json!({ "call_id": call_id, "outcome": outcome }).to_string();
                 for u in &call.offered {
                     self.send_user(*u, "call.ended", &data);
+                    if Some(*u) != call.taken_by {
+                        if let Some(a) = self.agents.get_mut(u) {
+                            a.saved_calls.remove(&*call_id);
+                        }
+                    }
                 }
                 if let Some(customer) = call.selected {
                     let uid = call_id.to_string();
@@ -810,8 +817,8 @@ impl Hub {
                     });
                     let saved = self
                         .agents
-                        .get(&agent)
-                        .is_some_and(|a| a.saved_calls.contains(&*call_id));
+                        .get_mut(&agent)
+                        .is_some_and(|a| a.saved_calls.remove(&*call_id));
                     if saved {
                         self.start_after_call_countdown(agent);
                     } else {
