@@ -70,6 +70,7 @@ fn help_lists_every_subcommand_and_each_has_help() {
         &["lines", "bind"],
         &["lines", "unbind"],
         &["lines", "bindings"],
+        &["sim", "modem"],
         &["devices", "watch"],
         &["sim", "box"],
     ] {
@@ -559,4 +560,59 @@ fn a_device_of_a_kind_without_a_driver_is_refused_clearly() {
         err.contains("modem1") && err.contains("cannot drive yet"),
         "{err}"
     );
+}
+
+/// `callpop sim modem` answers AT commands and takes a message, as a new
+/// user would try it with a terminal program.
+#[test]
+fn sim_modem_answers_at_commands() {
+    let dir = tempfile::tempdir().unwrap();
+    let link = dir.path().join("modem");
+    let mut sim = callpop(dir.path())
+        .args([
+            "sim",
+            "modem",
+            "--profile",
+            "quectel",
+            "--send-latency-ms",
+            "0",
+            "--link",
+        ])
+        .arg(&link)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    for _ in 0..100 {
+        if link.exists() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let mut port = tokio_serial::new(link.to_string_lossy(), 115_200)
+        .timeout(std::time::Duration::from_millis(200))
+        .open()
+        .expect("the simulated modem's terminal");
+    let mut talk = |bytes: &[u8], until: &str| {
+        port.write_all(bytes).unwrap();
+        let mut got = String::new();
+        let mut buf = [0u8; 256];
+        for _ in 0..50 {
+            if let Ok(n) = port.read(&mut buf) {
+                got.push_str(&String::from_utf8_lossy(&buf[..n]));
+            }
+            if got.contains(until) {
+                return got;
+            }
+        }
+        panic!("no {until:?} in {got:?}");
+    };
+    talk(b"ATE0\r", "OK");
+    assert!(talk(b"AT+CSQ\r", "OK").contains("+CSQ: 21,99"));
+    talk(b"AT+CMGS=19\r", "> ");
+    let answer = talk(b"0011000D91683108108300F00008AA044F60597D\x1a", "OK");
+    assert!(answer.contains("+CMGS: 0"), "{answer}");
+    assert!(talk(b"AT+NOPE\r", "ERROR").contains("ERROR"));
+    sim.kill().unwrap();
+    let _ = sim.wait();
 }

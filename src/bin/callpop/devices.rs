@@ -219,3 +219,57 @@ pub(crate) fn sim_box(
         Ok(())
     })
 }
+
+pub(crate) fn sim_modem(
+    config: &Config,
+    profile: &str,
+    link: &std::path::Path,
+    send_latency_ms: u64,
+    incoming: Option<f64>,
+) -> Result<()> {
+    let profiles = lines::profiles(config)?;
+    let p = profiles.get(profile).ok_or_else(|| {
+        anyhow::anyhow!("no profile {profile:?}; `callpop profiles list` shows them")
+    })?;
+    if p.profile.kind != callpop::devices::profile::DeviceKind::GsmModem {
+        anyhow::bail!("profile {profile:?} is not a gsm-modem");
+    }
+    let profile = std::sync::Arc::new(p.clone());
+    let link = link.to_path_buf();
+    let runtime = tokio::runtime::Runtime::new()?;
+    runtime.block_on(async move {
+        let options = callpop::sim::ModemOptions {
+            send_latency: std::time::Duration::from_millis(send_latency_ms),
+            ..Default::default()
+        };
+        let sim = callpop::sim::ModemSim::start(profile.clone(), &link, options)?;
+        println!(
+            "simulated {} modem at {} (Ctrl-C stops it)",
+            profile.profile.name,
+            sim.link().display()
+        );
+        let messages = async {
+            let Some(every) = incoming else {
+                return std::future::pending::<()>().await;
+            };
+            let mut rng = callpop::demo::SplitMix::new(std::process::id() as u64);
+            let texts = [
+                "您好，请问你们的售后电话是多少？",
+                "T",
+                "收到，谢谢！明天下午三点可以上门吗？我家地址是朝阳区建国路88号，麻烦师傅来之前先打个电话。",
+                "Please call me back about order 1234.",
+            ];
+            loop {
+                let wait = every * (0.5 + rng.below(100) as f64 / 100.0);
+                tokio::time::sleep(std::time::Duration::from_secs_f64(wait)).await;
+                let from = format!("+86138{:08}", rng.below(100_000_000));
+                sim.receive(&from, texts[rng.below(texts.len())]).await;
+            }
+        };
+        tokio::select! {
+            _ = messages => {}
+            _ = shutdown_signal() => {}
+        }
+        Ok(())
+    })
+}

@@ -138,6 +138,21 @@ pub(crate) enum SimCommand {
         #[arg(long, value_name = "INTERVAL")]
         random: Option<f64>,
     },
+    /// A simulated GSM modem (短信猫) on a pseudo-terminal, in a profile's flavour.
+    Modem {
+        /// A gsm-modem profile (`callpop profiles list`).
+        #[arg(long)]
+        profile: String,
+        /// Path of the link to the terminal, for a [[device]] path.
+        #[arg(long, default_value = "callpop-sim-modem")]
+        link: PathBuf,
+        /// Time the network takes to accept each part, in milliseconds.
+        #[arg(long, default_value_t = 1000)]
+        send_latency_ms: u64,
+        /// Deliver an incoming message every SECS seconds on average.
+        #[arg(long, value_name = "SECS")]
+        incoming: Option<f64>,
+    },
 }
 
 #[derive(Args, Debug)]
@@ -270,6 +285,12 @@ fn run(command: Command, config: Config) -> Result<()> {
             script,
             random,
         }) => devices::sim_box(&config, &profile, &link, script.as_deref(), random),
+        Command::Sim(SimCommand::Modem {
+            profile,
+            link,
+            send_latency_ms,
+            incoming,
+        }) => devices::sim_modem(&config, &profile, &link, send_latency_ms, incoming),
     }
 }
 
