@@ -71,6 +71,7 @@ fn help_lists_every_subcommand_and_each_has_help() {
         &["lines", "unbind"],
         &["lines", "bindings"],
         &["sim", "modem"],
+        &["modem", "probe"],
         &["devices", "watch"],
         &["sim", "box"],
     ] {
@@ -613,6 +614,19 @@ fn sim_modem_answers_at_commands() {
     let answer = talk(b"0011000D91683108108300F00008AA044F60597D\x1a", "OK");
     assert!(answer.contains("+CMGS: 0"), "{answer}");
     assert!(talk(b"AT+NOPE\r", "ERROR").contains("ERROR"));
+    drop(port);
+    // `callpop modem probe` against it.
+    let out = run(callpop(dir.path())
+        .args(["modem", "probe", "--profile", "quectel", "--json", "--port"])
+        .arg(&link));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let info: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(info["imei"], "867567030512345");
+    assert_eq!(info["operator"], "CHINA MOBILE");
+    assert_eq!(info["registration"], "registered (home)");
+    assert_eq!(info["signal_dbm"], -71);
+    assert_eq!(info["smsc"], "+8613800100500");
+    assert_eq!(info["sim"], "READY");
     sim.kill().unwrap();
     let _ = sim.wait();
 }

@@ -288,3 +288,31 @@ async fn a_call_and_urcs_in_the_middle_of_a_command() {
         .any(|u| matches!(u, Urc::NewMessageStored { .. })));
     assert!(line.urcs.contains(&Urc::CallEnded("NO CARRIER".into())));
 }
+
+#[tokio::test]
+async fn every_gsm_profile_initialises_and_probes_through_the_port() {
+    use callpop::devices::gsm::port::{probe, AtPort};
+    use callpop::devices::profile::DeviceKind;
+    let all = load_all(None).unwrap();
+    let gsm: Vec<&String> = all
+        .iter()
+        .filter(|(_, p)| p.profile.kind == DeviceKind::GsmModem)
+        .map(|(n, _)| n)
+        .collect();
+    assert!(gsm.len() >= 6);
+    for name in gsm {
+        let p = profile(name);
+        let dir = tempfile::tempdir().unwrap();
+        let sim =
+            ModemSim::start(p.clone(), &dir.path().join("tty"), ModemOptions::default()).unwrap();
+        let mut at = AtPort::open(sim.link(), p.clone()).unwrap();
+        at.init().await.unwrap_or_else(|e| panic!("{name}: {e}"));
+        let info = probe(&mut at).await.unwrap();
+        assert_eq!(info.sim.as_deref(), Some("READY"), "{name}");
+        assert_eq!(info.signal_dbm, Some(-71), "{name}");
+        assert_eq!(info.imsi.as_deref(), Some("460001234567890"), "{name}");
+        // A refused command is an error naming it, in words.
+        let e = at.command("AT+NOPE").await.unwrap_err();
+        assert!(e.to_string().contains("AT+NOPE"), "{e}");
+    }
+}

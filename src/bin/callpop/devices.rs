@@ -57,8 +57,24 @@ pub(crate) fn run_profiles(command: ProfilesCommand, config: &Config) -> Result<
     Ok(())
 }
 
+/// What the system says of a port's USB side.
+fn usb_info(port_type: &tokio_serial::SerialPortType) -> callpop::devices::profile::UsbInfo {
+    match port_type {
+        tokio_serial::SerialPortType::UsbPort(u) => callpop::devices::profile::UsbInfo {
+            id: Some(callpop::devices::profile::UsbId {
+                vendor: u.vid,
+                product: u.pid,
+            }),
+            serial_number: u.serial_number.clone(),
+            manufacturer: u.manufacturer.clone(),
+            product: u.product.clone(),
+        },
+        _ => Default::default(),
+    }
+}
+
 pub(crate) fn devices_list(config: &Config, json: bool) -> Result<()> {
-    use callpop::devices::profile::{candidates, UsbInfo};
+    use callpop::devices::profile::candidates;
     let profiles = lines::profiles(config)?;
     let by_id: std::collections::HashMap<PathBuf, PathBuf> = std::fs::read_dir("/dev/serial/by-id")
         .map(|d| {
@@ -70,18 +86,7 @@ pub(crate) fn devices_list(config: &Config, json: bool) -> Result<()> {
     let ports = tokio_serial::available_ports().unwrap_or_default();
     let mut rows = Vec::new();
     for port in ports {
-        let usb = match &port.port_type {
-            tokio_serial::SerialPortType::UsbPort(u) => UsbInfo {
-                id: Some(callpop::devices::profile::UsbId {
-                    vendor: u.vid,
-                    product: u.pid,
-                }),
-                serial_number: u.serial_number.clone(),
-                manufacturer: u.manufacturer.clone(),
-                product: u.product.clone(),
-            },
-            _ => UsbInfo::default(),
-        };
+        let usb = usb_info(&port.port_type);
         let stable = by_id
             .get(&PathBuf::from(&port.port_name))
             .map(|p| p.display().to_string());
@@ -272,4 +277,81 @@ pub(crate) fn sim_modem(
         }
         Ok(())
     })
+}
+
+/// The GSM profile for a port: the one named, else the best match for its
+/// USB ids, else SIMCom's (plain 27.005/27.007 commands).
+fn gsm_profile_for(
+    profiles: &std::collections::BTreeMap<String, callpop::devices::profile::LoadedProfile>,
+    port: &std::path::Path,
+    named: Option<&str>,
+) -> Result<std::sync::Arc<callpop::devices::profile::LoadedProfile>> {
+    use callpop::devices::profile::{candidates, DeviceKind};
+    let name = match named {
+        Some(n) => n.to_string(),
+        None => {
+            let real = std::fs::canonicalize(port).unwrap_or_else(|_| port.to_path_buf());
+            let usb = tokio_serial::available_ports()
+                .unwrap_or_default()
+                .into_iter()
+                .find(|p| {
+                    std::fs::canonicalize(&p.port_name).ok().as_deref() == Some(real.as_path())
+                })
+                .map(|p| usb_info(&p.port_type))
+                .unwrap_or_default();
+            candidates(profiles, &usb)
+                .into_iter()
+                .find(|n| profiles[*n].profile.kind == DeviceKind::GsmModem)
+                .unwrap_or("simcom-sim800")
+                .to_string()
+        }
+    };
+    let p = profiles.get(&name).ok_or_else(|| {
+        anyhow::anyhow!("no profile {name:?}; `callpop profiles list` shows them")
+    })?;
+    if p.profile.kind != DeviceKind::GsmModem {
+        anyhow::bail!("profile {name:?} is not a gsm-modem");
+    }
+    Ok(std::sync::Arc::new(p.clone()))
+}
+
+pub(crate) fn modem_probe(
+    config: &Config,
+    port: &std::path::Path,
+    profile: Option<&str>,
+    json: bool,
+) -> Result<()> {
+    let profiles = lines::profiles(config)?;
+    let profile = gsm_profile_for(&profiles, port, profile)?;
+    let runtime = tokio::runtime::Runtime::new()?;
+    let info = runtime.block_on(async {
+        let mut at = callpop::devices::gsm::port::AtPort::open(port, profile.clone())?;
+        callpop::devices::gsm::port::probe(&mut at).await
+    })?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&info)?);
+        return Ok(());
+    }
+    let show = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
+    println!(
+        "port          {} (profile {})",
+        port.display(),
+        profile.profile.name
+    );
+    println!("manufacturer  {}", show(&info.manufacturer));
+    println!("model         {}", show(&info.model));
+    println!("firmware      {}", show(&info.firmware));
+    println!("IMEI          {}", show(&info.imei));
+    println!("IMSI          {}", show(&info.imsi));
+    println!("SIM           {}", show(&info.sim));
+    println!("operator      {}", show(&info.operator));
+    println!("registration  {}", show(&info.registration));
+    println!(
+        "signal        {}",
+        info.signal_dbm
+            .map(|d| format!("{d} dBm"))
+            .unwrap_or_else(|| "-".into())
+    );
+    println!("SMSC          {}", show(&info.smsc));
+    Ok(())
 }

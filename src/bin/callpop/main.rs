@@ -82,6 +82,9 @@ enum Command {
     /// Simulated devices on pseudo-terminals, for trying callpop without hardware.
     #[command(subcommand)]
     Sim(SimCommand),
+    /// GSM modems (短信猫).
+    #[command(subcommand)]
+    Modem(ModemCommand),
     /// Users who log in: agents, team leads, QA, marketers, admins.
     #[command(subcommand)]
     Users(admin::UsersCommand),
@@ -116,6 +119,22 @@ pub(crate) enum DevicesCommand {
     /// Run the configured devices and print line and call events as they happen.
     Watch {
         /// One JSON object a line.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub(crate) enum ModemCommand {
+    /// Ask a modem who it is: maker, model, firmware, IMEI, IMSI, SIM, operator,
+    /// registration, signal and SMSC.
+    Probe {
+        /// The port, best a /dev/serial/by-id path.
+        #[arg(long)]
+        port: PathBuf,
+        /// The modem's profile (default: the best match for the port's USB ids).
+        #[arg(long)]
+        profile: Option<String>,
         #[arg(long)]
         json: bool,
     },
@@ -263,6 +282,11 @@ fn toml_string(s: &str) -> String {
 fn run(command: Command, config: Config) -> Result<()> {
     match command {
         Command::Serve(_) => daemon::run_daemon(config, None),
+        Command::Modem(ModemCommand::Probe {
+            port,
+            profile,
+            json,
+        }) => devices::modem_probe(&config, &port, profile.as_deref(), json),
         Command::Users(c) => admin::run_users(c, &config),
         Command::Forms(c) => admin::run_forms(c, &config),
         Command::Lines(c) => admin::run_lines(c, &config),

@@ -5,3 +5,4 @@ pub mod at;
 pub mod concat;
 pub mod gsm7;
 pub mod pdu;
+pub mod port;
