@@ -12,6 +12,9 @@
 //! cargo run --release --example bench_lines -- [CALLS] [--profile NAME] [--gap-ms MS]
 //! (calls are MS apart, default 2; SPLIT=1 also reports the pty-to-driver share)
 
+mod common;
+use common::report;
+
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
@@ -87,21 +90,6 @@ async fn pty_floor(samples: usize, gap: Duration) -> anyhow::Result<Vec<Duration
     }
     drop(theirs);
     Ok(times)
-}
-
-/// Prints p50/p90/p99/max of `times`.
-fn report(what: &str, times: &[Duration]) {
-    let mut t = times.to_vec();
-    t.sort();
-    let us = |q: f64| t[((t.len() as f64 * q) as usize).min(t.len() - 1)].as_secs_f64() * 1e6;
-    println!(
-        "{what}: {} samples, p50 {:.0} us, p90 {:.0} us, p99 {:.0} us, max {:.0} us",
-        t.len(),
-        us(0.5),
-        us(0.9),
-        us(0.99),
-        us(1.0)
-    );
 }
 
 async fn bench(calls: usize, profile_name: String, gap: Duration) -> anyhow::Result<()> {

@@ -7,6 +7,9 @@
 //!
 //! cargo build --release && cargo run --release --example bench_pop -- [CALLS] [--sessions N]
 
+mod common;
+use common::report;
+
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
@@ -103,7 +106,7 @@ async fn main() -> anyhow::Result<()> {
     };
     warm_up(&mut sim, &mut agent).await?;
     let one = pops(&mut sim, &mut agent, calls).await?;
-    report("1 session", &one);
+    report("1 session: caller-ID byte to pop frame", &one);
 
     let before = rss_kib(pid);
     let mut others = Vec::with_capacity(sessions);
@@ -127,7 +130,10 @@ async fn main() -> anyhow::Result<()> {
     tokio::time::sleep(Duration::from_secs(2)).await;
     let after = rss_kib(pid);
     let many = pops(&mut sim, &mut agent, calls).await?;
-    report(&format!("{sessions} sessions"), &many);
+    report(
+        &format!("{sessions} sessions: caller-ID byte to pop frame"),
+        &many,
+    );
     if let (Some(b), Some(a)) = (before, after) {
         println!(
             "daemon memory: {} KiB before, {} KiB with {} more sessions = {:.1} KiB per session",
@@ -193,20 +199,6 @@ async fn wait_for(ws: &mut Ws, kind: &str) -> anyhow::Result<()> {
             }
         }
     }
-}
-
-fn report(what: &str, times: &[Duration]) {
-    let mut t = times.to_vec();
-    t.sort();
-    let us = |q: f64| t[((t.len() as f64 * q) as usize).min(t.len() - 1)].as_secs_f64() * 1e6;
-    println!(
-        "{what}: {} pops, caller-ID byte to pop frame: p50 {:.0} us, p90 {:.0} us, p99 {:.0} us, max {:.0} us",
-        t.len(),
-        us(0.5),
-        us(0.9),
-        us(0.99),
-        us(1.0)
-    );
 }
 
 /// The resident memory of a process, from /proc.

@@ -327,12 +327,12 @@ async fn access_needs_a_session_and_the_right_role() {
     // No session, a made-up session, a wrong password.
     assert!(ws(s.addr, None).await.is_err());
     assert!(ws(s.addr, Some("forged")).await.is_err());
-    assert_eq!(http(s.addr, "GET", "/api/me", None, None).await.0, 401);
+    assert_eq!(status(s.addr, "GET", "/api/me", None, None).await, 401);
     assert_eq!(
-        http(s.addr, "GET", "/api/me", Some("forged"), None).await.0,
+        status(s.addr, "GET", "/api/me", Some("forged"), None).await,
         401
     );
-    let (status, token, body) = http(
+    let (code, token, body) = http(
         s.addr,
         "POST",
         "/api/login",
@@ -341,66 +341,57 @@ async fn access_needs_a_session_and_the_right_role() {
     )
     .await;
     assert_eq!(
-        (status, token, body["error"]["code"].clone()),
+        (code, token, body["error"]["code"].clone()),
         (401, None, json!("bad_login"))
     );
-    assert_eq!(http(s.addr, "GET", "/healthz", None, None).await.0, 200);
+    assert_eq!(status(s.addr, "GET", "/healthz", None, None).await, 200);
     // Wrong roles.
     let agent = login(s.addr, "agent1").await;
     let form = json!({"key": "x", "name_zh": "x", "name_en": "x", "fields": []});
     assert_eq!(
-        http(
+        status(
             s.addr,
             "PUT",
             "/api/forms/x",
             Some(&agent),
             Some(form.clone())
         )
-        .await
-        .0,
+        .await,
         403
     );
     assert_eq!(
-        http(s.addr, "GET", "/api/bindings", Some(&agent), None)
-            .await
-            .0,
+        status(s.addr, "GET", "/api/bindings", Some(&agent), None).await,
         403
     );
     assert_eq!(
-        http(s.addr, "GET", "/api/agents", Some(&agent), None)
-            .await
-            .0,
+        status(s.addr, "GET", "/api/agents", Some(&agent), None).await,
         403
     );
     assert_eq!(
-        http(
+        status(
             s.addr,
             "PUT",
             "/api/bindings?line=box1/3",
             Some(&agent),
             Some(json!({"agent": "agent1"}))
         )
-        .await
-        .0,
+        .await,
         403
     );
     let admin = login(s.addr, "admin").await;
     assert_eq!(
-        http(s.addr, "PUT", "/api/forms/x", Some(&admin), Some(form))
-            .await
-            .0,
+        status(s.addr, "PUT", "/api/forms/x", Some(&admin), Some(form)).await,
         200
     );
     assert_eq!(
-        http(
+        status(
             s.addr,
             "PUT",
             "/api/bindings?line=box1/3",
             Some(&admin),
             Some(json!({"agent": "agent1"}))
         )
-        .await
-        .0,
+        .await,
         200
     );
     // Team leads see their own team's agents only.
@@ -446,42 +437,39 @@ async fn access_needs_a_session_and_the_right_role() {
     // Passwords: one's own (not too short), anyone's only for admins.
     let path = "/api/users/agent1/password";
     assert_eq!(
-        http(
+        status(
             s.addr,
             "PUT",
             path,
             Some(&agent),
             Some(json!({"password": "short"}))
         )
-        .await
-        .0,
+        .await,
         400
     );
     assert_eq!(
-        http(
+        status(
             s.addr,
             "PUT",
             "/api/users/agent2/password",
             Some(&agent),
             Some(json!({"password": "long enough"}))
         )
-        .await
-        .0,
+        .await,
         403
     );
     assert_eq!(
-        http(
+        status(
             s.addr,
             "PUT",
             path,
             Some(&agent),
             Some(json!({"password": "a new secret"}))
         )
-        .await
-        .0,
+        .await,
         204
     );
-    let (status, _, _) = http(
+    let (code, _, _) = http(
         s.addr,
         "POST",
         "/api/login",
@@ -489,16 +477,14 @@ async fn access_needs_a_session_and_the_right_role() {
         Some(json!({"username": "agent1", "password": "a new secret"})),
     )
     .await;
-    assert_eq!(status, 200);
+    assert_eq!(code, 200);
     // Logging out ends the session.
     assert_eq!(
-        http(s.addr, "POST", "/api/logout", Some(&agent), None)
-            .await
-            .0,
+        status(s.addr, "POST", "/api/logout", Some(&agent), None).await,
         204
     );
     assert_eq!(
-        http(s.addr, "GET", "/api/me", Some(&agent), None).await.0,
+        status(s.addr, "GET", "/api/me", Some(&agent), None).await,
         401
     );
 }

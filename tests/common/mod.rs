@@ -185,6 +185,17 @@ pub async fn http(
     )
 }
 
+/// Just the status of a request.
+pub async fn status(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<Value>,
+) -> u16 {
+    http(addr, method, path, token, body).await.0
+}
+
 pub async fn login(addr: SocketAddr, user: &str) -> String {
     let (status, token, _) = http(
         addr,

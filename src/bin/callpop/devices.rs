@@ -233,13 +233,7 @@ pub(crate) fn sim_modem(
     incoming: Option<f64>,
 ) -> Result<()> {
     let profiles = lines::profiles(config)?;
-    let p = profiles.get(profile).ok_or_else(|| {
-        anyhow::anyhow!("no profile {profile:?}; `callpop profiles list` shows them")
-    })?;
-    if p.profile.kind != callpop::devices::profile::DeviceKind::GsmModem {
-        anyhow::bail!("profile {profile:?} is not a gsm-modem");
-    }
-    let profile = std::sync::Arc::new(p.clone());
+    let profile = gsm_profile_for(&profiles, link, Some(profile))?;
     let link = link.to_path_buf();
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async move {
