@@ -44,6 +44,7 @@ pub struct Config {
     #[serde(rename = "device")]
     pub devices: Vec<DeviceConfig>,
     pub screen_pop: ScreenPopConfig,
+    pub sms: SmsConfig,
     /// Which desktops each line pops on (the admin API can change them).
     #[serde(rename = "binding")]
     pub bindings: Vec<BindingConfig>,
@@ -87,6 +88,34 @@ impl Default for ScreenPopConfig {
             replay_log: 256,
             send_queue: 256,
             session_hours: 12,
+        }
+    }
+}
+
+/// Sending SMS through the GSM modems.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SmsConfig {
+    /// Ask the network for a delivery report of every part.
+    pub status_reports: bool,
+    /// How long the service centre keeps trying, in minutes (5 to 63 weeks);
+    /// 0 leaves it to the centre.
+    pub validity_minutes: u32,
+    /// Tries of a part that certainly did not leave (SIM busy, network
+    /// congested) before it counts as failed.
+    pub max_attempts: u32,
+    /// Wait before the first retry, in seconds; it doubles with each
+    /// further try, up to ten minutes.
+    pub retry_after_secs: u64,
+}
+
+impl Default for SmsConfig {
+    fn default() -> Self {
+        SmsConfig {
+            status_reports: true,
+            validity_minutes: 24 * 60,
+            max_attempts: 5,
+            retry_after_secs: 30,
         }
     }
 }
@@ -175,6 +204,7 @@ impl Default for Config {
             profile_dir: None,
             devices: Vec::new(),
             screen_pop: ScreenPopConfig::default(),
+            sms: SmsConfig::default(),
             bindings: Vec::new(),
         }
     }
@@ -425,6 +455,15 @@ impl Config {
         }
         if pop.session_hours == 0 {
             return Err(("screen_pop.session_hours", "must be at least 1".into()));
+        }
+        if self.sms.max_attempts == 0 {
+            return Err(("sms.max_attempts", "must be at least 1".into()));
+        }
+        if self.sms.validity_minutes != 0 && self.sms.validity_minutes < 5 {
+            return Err((
+                "sms.validity_minutes",
+                "must be 0 (the centre's default) or at least 5".into(),
+            ));
         }
         if self.phone.suffix_max_matches == 0 {
             return Err(("phone.suffix_max_matches", "must be at least 1".into()));

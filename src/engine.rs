@@ -81,6 +81,12 @@ impl Engine {
         self.policies.insert(line.into(), policy);
     }
 
+    /// The store the engine writes to: the line side's other drivers (GSM
+    /// modems keeping received messages) write there too.
+    pub fn store(&self) -> &StoreHandle {
+        &self.store
+    }
+
     /// The sender of call events, to subscribe more receivers later.
     pub fn sender(&self) -> broadcast::Sender<CallEvent> {
         self.events.clone()

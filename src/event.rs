@@ -166,3 +166,30 @@ pub enum CallEvent {
         state: DeviceState,
     },
 }
+
+/// What happened to an SMS, for the marketers' page, campaigns and metrics.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum SmsEvent {
+    /// An outgoing part changed state (its row already says so).
+    Part {
+        part_id: i64,
+        message_id: i64,
+        state: crate::store::PartState,
+        modem: Option<String>,
+        reference: Option<u8>,
+        error: Option<String>,
+    },
+    /// A message arrived and is stored (whole, or with parts missing after
+    /// the reassembly timeout).
+    Received {
+        id: i64,
+        modem: String,
+        sender: String,
+        text: String,
+        parts: u32,
+        missing: Vec<u8>,
+    },
+    /// A modem came up or went down.
+    Modem { modem: String, state: DeviceState },
+}

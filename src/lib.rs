@@ -17,6 +17,7 @@ pub mod logging;
 pub mod phone;
 pub mod pop;
 pub mod sim;
+pub mod sms;
 pub mod store;
 pub mod web;
 pub mod workorder;

@@ -6,13 +6,17 @@
 //! for another thread to wake (each such wake-up costs tens of microseconds),
 //! and the engine's synchronous store lookups never hold up a web worker.
 //! Consumers on other runtimes subscribe to the broadcast as usual.
+//!
+//! GSM modems run here too: their calls are lines like any box's, and the
+//! [`ModemHandle`]s let the SMS workers hand them parts.
 
 use crate::calls::CallPolicy;
 use crate::config::Config;
+use crate::devices::gsm::driver::{self, GsmDevice, ModemDriver, ModemHandle};
 use crate::devices::profile::{self, LoadedProfile};
 use crate::devices::serial::{run_box, BoxDevice, PortLocator};
 use crate::engine::Engine;
-use crate::event::{CallEvent, LineEvent};
+use crate::event::{CallEvent, LineEvent, SmsEvent};
 use crate::phone::{MatchPolicy, Normalizer};
 use crate::store::StoreHandle;
 use anyhow::{anyhow, Result};
@@ -25,6 +29,10 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 /// the line side without waiting; [`Lines::stop`] waits.
 pub struct Lines {
     pub events: broadcast::Sender<CallEvent>,
+    /// The GSM modems among the devices, for the SMS workers.
+    pub modems: Vec<ModemHandle>,
+    /// What the modems received and what became of sent parts.
+    pub sms_events: broadcast::Sender<SmsEvent>,
     runtime: tokio::runtime::Handle,
     stop: Option<oneshot::Sender<()>>,
     stopped: Option<oneshot::Receiver<()>>,
@@ -67,12 +75,7 @@ pub fn configured_devices(
                     profiles.keys().cloned().collect::<Vec<_>>().join(", ")
                 )
             })?;
-            if !matches!(
-                p.profile.kind,
-                profile::DeviceKind::VoiceModem
-                    | profile::DeviceKind::FskModule
-                    | profile::DeviceKind::TextBox
-            ) {
+            if p.profile.kind == profile::DeviceKind::AudioBox {
                 return Err(anyhow!(
                     "device {:?}: profile {:?} is a {:?}, which this callpop cannot drive yet",
                     d.name,
@@ -140,17 +143,30 @@ pub fn spawn(
         .enable_all()
         .build()?;
     let events = engine.sender();
+    let (sms_events, _) = broadcast::channel(1024);
+    let (gsm, devices): (Vec<_>, Vec<_>) = devices
+        .into_iter()
+        .partition(|d| d.profile.profile.kind == profile::DeviceKind::GsmModem);
+    let (modems, modem_drivers): (Vec<_>, Vec<_>) = gsm
+        .into_iter()
+        .map(|d| {
+            let device = GsmDevice::new(&d.name, d.port, d.profile);
+            driver::modem(device, engine.store().clone(), sms_events.clone())
+        })
+        .unzip();
     let handle = runtime.handle().clone();
     let (stop, stop_rx) = oneshot::channel::<()>();
     let (stopped_tx, stopped) = oneshot::channel::<()>();
     std::thread::Builder::new()
         .name("callpop-lines".into())
         .spawn(move || {
-            runtime.block_on(run_lines(engine, devices, tap, stop_rx));
+            runtime.block_on(run_lines(engine, devices, modem_drivers, tap, stop_rx));
             let _ = stopped_tx.send(());
         })?;
     Ok(Lines {
         events,
+        modems,
+        sms_events,
         runtime: handle,
         stop: Some(stop),
         stopped: Some(stopped),
@@ -161,6 +177,7 @@ pub fn spawn(
 async fn run_lines(
     engine: Engine,
     devices: Vec<BoxDevice>,
+    modems: Vec<ModemDriver>,
     tap: Option<mpsc::Sender<LineEvent>>,
     stop: oneshot::Receiver<()>,
 ) {
@@ -183,10 +200,15 @@ async fn run_lines(
             from_devices
         }
     };
-    let drivers: Vec<_> = devices
+    let mut drivers: Vec<_> = devices
         .into_iter()
         .map(|d| tokio::spawn(run_box(d, from_devices.clone())))
         .collect();
+    drivers.extend(
+        modems
+            .into_iter()
+            .map(|m| tokio::spawn(m.run(from_devices.clone()))),
+    );
     drop(from_devices);
     let _ = stop.await;
     for driver in drivers {

@@ -248,7 +248,7 @@ async fn incoming_chinese_messages_are_read_deleted_and_reassembled() {
                 panic!("not a delivered message")
             };
             line.cmd(&format!("AT+CMGD={index}")).await.unwrap();
-            whole = whole.or(parts.push(d, Instant::now()));
+            whole = whole.or(parts.push(d, *index, Instant::now()));
         }
         let m = whole.expect("complete");
         assert_eq!(

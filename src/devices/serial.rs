@@ -118,7 +118,7 @@ impl BoxDevice {
 
 /// Backoff between reopen attempts: quick at first (a replug takes a
 /// second), then at most every 5 s.
-const BACKOFF: [u64; 6] = [100, 250, 500, 1000, 2000, 5000];
+pub const BACKOFF: [u64; 6] = [100, 250, 500, 1000, 2000, 5000];
 
 /// Runs a device forever (until `events` is closed).
 pub async fn run_box(device: BoxDevice, events: mpsc::Sender<LineEvent>) {

@@ -3,7 +3,9 @@
 //! and gives each a message reference, sends delivery reports, receives
 //! messages (long and Chinese ones too) into its storage with `+CMTI` or
 //! straight out with `+CMT`, rings with `+CLIP`, and fails on request
-//! (`+CMS ERROR`, or no answer at all) so error handling can be tested.
+//! (`+CMS ERROR`, or no answer at all), starts slowly (`+CME ERROR: 515`,
+//! SIM busy) and can be unplugged and plugged back, so error handling can
+//! be tested.
 
 use crate::devices::gsm::pdu::{self, Incoming, Timestamp};
 use crate::devices::profile::{IncomingMode, LoadedProfile};
@@ -23,6 +25,9 @@ pub struct ModemOptions {
     pub report_delay: Duration,
     /// Whether commands are echoed at first (real modems start with ATE1).
     pub echo: bool,
+    /// After power-on (start or replug) the modem is still starting for
+    /// this long: `+CME ERROR: 515` to most commands, SIM busy to `AT+CPIN?`.
+    pub starting_for: Duration,
 }
 
 impl Default for ModemOptions {
@@ -31,6 +36,7 @@ impl Default for ModemOptions {
             send_latency: Duration::ZERO,
             report_delay: Duration::from_millis(50),
             echo: true,
+            starting_for: Duration::ZERO,
         }
     }
 }
@@ -50,6 +56,8 @@ pub struct SentPart {
     pub reference: u8,
     pub to: String,
     pub text: String,
+    pub encoding: pdu::Encoding,
+    pub concat: Option<pdu::Concat>,
 }
 
 #[derive(Default)]
@@ -60,6 +68,12 @@ struct State {
     storage: std::collections::BTreeMap<u32, (u8, String)>,
     next_reference: u8,
     echo: bool,
+    /// Until then, the modem is still starting.
+    ready_at: Option<std::time::Instant>,
+    /// Until then, the firmware is stuck: input is ignored, nothing said.
+    stalled_until: Option<std::time::Instant>,
+    /// TP-ST of the delivery reports sent from now on (0: delivered).
+    report_status: u8,
 }
 
 enum Control {
@@ -70,9 +84,11 @@ enum Control {
 /// A running simulated modem, reachable at its link path.
 pub struct ModemSim {
     link: PathBuf,
-    control: mpsc::Sender<Control>,
+    profile: Arc<LoadedProfile>,
+    options: ModemOptions,
     state: Arc<Mutex<State>>,
-    task: JoinHandle<()>,
+    /// The pseudo-terminal now plugged in: its control channel and task.
+    plugged: Mutex<Option<(mpsc::Sender<Control>, JoinHandle<()>)>>,
 }
 
 impl ModemSim {
@@ -82,23 +98,63 @@ impl ModemSim {
         link: &Path,
         options: ModemOptions,
     ) -> std::io::Result<ModemSim> {
+        let sim = ModemSim {
+            link: link.to_path_buf(),
+            profile,
+            state: Arc::new(Mutex::new(State::default())),
+            options,
+            plugged: Mutex::new(None),
+        };
+        sim.plug_in()?;
+        Ok(sim)
+    }
+
+    /// Pulls the modem out: its pseudo-terminal closes, so the driver's
+    /// reads fail as with a USB modem unplugged. Messages stored on the SIM
+    /// and the sent log survive.
+    pub fn unplug(&self) {
+        if let Some((_, task)) = self.plugged.lock().unwrap().take() {
+            task.abort();
+        }
+    }
+
+    /// Plugs the modem back in (a new pseudo-terminal behind the same
+    /// link), freshly powered on: echo on, starting again.
+    pub fn plug_in(&self) -> std::io::Result<()> {
+        self.unplug();
         let (master, slave) = tokio_serial::SerialStream::pair().map_err(std::io::Error::other)?;
         let slave_path = tokio_serial::SerialPort::name(&slave)
             .ok_or_else(|| std::io::Error::other("pseudo-terminal without a name"))?;
-        let _ = std::fs::remove_file(link);
-        std::os::unix::fs::symlink(&slave_path, link)?;
-        let state = Arc::new(Mutex::new(State {
-            echo: options.echo,
-            ..State::default()
-        }));
+        let _ = std::fs::remove_file(&self.link);
+        std::os::unix::fs::symlink(&slave_path, &self.link)?;
+        {
+            let mut st = self.state.lock().unwrap();
+            st.echo = self.options.echo;
+            st.ready_at = Some(std::time::Instant::now() + self.options.starting_for);
+        }
         let (control, rx) = mpsc::channel(64);
-        let task = tokio::spawn(run(master, slave, profile, options, state.clone(), rx));
-        Ok(ModemSim {
-            link: link.to_path_buf(),
-            control,
-            state,
-            task,
-        })
+        let task = tokio::spawn(run(
+            master,
+            slave,
+            self.profile.clone(),
+            self.options.clone(),
+            self.state.clone(),
+            rx,
+        ));
+        *self.plugged.lock().unwrap() = Some((control, task));
+        Ok(())
+    }
+
+    async fn control(&self, c: Control) {
+        let control = self
+            .plugged
+            .lock()
+            .unwrap()
+            .as_ref()
+            .map(|(c, _)| c.clone());
+        if let Some(control) = control {
+            let _ = control.send(c).await;
+        }
     }
 
     /// The path a driver opens.
@@ -109,13 +165,11 @@ impl ModemSim {
     /// The network delivers a message from `from` (split and encoded as a
     /// real network would).
     pub async fn receive(&self, from: &str, text: &str) {
-        let _ = self
-            .control
-            .send(Control::Receive {
-                from: from.into(),
-                text: text.into(),
-            })
-            .await;
+        self.control(Control::Receive {
+            from: from.into(),
+            text: text.into(),
+        })
+        .await;
     }
 
     /// A call comes in: `RING` and `+CLIP` (`None`: number withheld).
@@ -127,23 +181,31 @@ impl ModemSim {
             ),
             None => "+CLIP: \"\",128,\"\",,\"\",1".to_string(),
         };
-        let _ = self
-            .control
-            .send(Control::Write(format!("\r\nRING\r\n\r\n{clip}\r\n")))
+        self.control(Control::Write(format!("\r\nRING\r\n\r\n{clip}\r\n")))
             .await;
     }
 
     /// The caller hangs up.
     pub async fn hang_up(&self) {
-        let _ = self
-            .control
-            .send(Control::Write("\r\nNO CARRIER\r\n".into()))
+        self.control(Control::Write("\r\nNO CARRIER\r\n".into()))
             .await;
     }
 
     /// The next `AT+CMGS` fails this way.
     pub fn fail_next_send(&self, failure: SendFailure) {
         self.state.lock().unwrap().fail_next = Some(failure);
+    }
+
+    /// The firmware hangs for `d`: it ignores everything sent to it (the
+    /// driver must notice and bring it back).
+    pub fn stall_for(&self, d: Duration) {
+        self.state.lock().unwrap().stalled_until = Some(std::time::Instant::now() + d);
+    }
+
+    /// The delivery reports of parts sent from now on carry this TP-ST
+    /// (0 delivered, 0x20.. still trying, 0x40.. and 0x60.. given up).
+    pub fn set_report_status(&self, status: u8) {
+        self.state.lock().unwrap().report_status = status;
     }
 
     /// Every part accepted so far.
@@ -159,7 +221,7 @@ impl ModemSim {
 
 impl Drop for ModemSim {
     fn drop(&mut self) {
-        self.task.abort();
+        self.unplug();
     }
 }
 
@@ -190,7 +252,12 @@ async fn run(
                 Ok(0) | Err(_) => return,
                 Ok(n) => {
                     let mut out = String::new();
-                    for &b in &buf[..n] {
+                    let stalled = state
+                        .lock()
+                        .unwrap()
+                        .stalled_until
+                        .is_some_and(|t| std::time::Instant::now() < t);
+                    for &b in buf[..n].iter().filter(|_| !stalled) {
                         if let Some((len, hex)) = pdu.as_mut() {
                             match b {
                                 0x1a => {
@@ -268,6 +335,11 @@ fn answer(cmd: &str, profile: &LoadedProfile, state: &Mutex<State>, unknown: &st
         }
     };
     let mut st = state.lock().unwrap();
+    let starting = st.ready_at.is_some_and(|t| std::time::Instant::now() < t);
+    if starting && !matches!(cmd, "AT" | "ATZ" | "ATE0" | "ATE1" | "AT+CMEE=1") {
+        let code = if cmd == "AT+CPIN?" { 14 } else { 515 };
+        return format!("\r\n+CME ERROR: {code}\r\n");
+    }
     match cmd {
         "AT" | "ATZ" | "AT+CMEE=1" | "AT+CMGF=0" | "AT+CLIP=1" | "ATH" | "ATA" => ok(""),
         "ATE0" => {
@@ -344,8 +416,17 @@ async fn submit(
         .ok();
     let tpdu_len = smsc_octets.map(|s| (hex.len() / 2).saturating_sub(s + 1));
     let parsed = pdu::decode(hex);
-    let (to, text) = match (tpdu_len, parsed) {
-        (Some(l), Ok(Incoming::Submit { to, text })) if l == len => (to, text),
+    let (to, text, encoding, concat, report) = match (tpdu_len, parsed) {
+        (
+            Some(l),
+            Ok(Incoming::Submit {
+                to,
+                text,
+                encoding,
+                concat,
+                status_report,
+            }),
+        ) if l == len => (to, text, encoding, concat, status_report),
         _ => return "\r\n+CMS ERROR: 304\r\n".into(),
     };
     let failure = state.lock().unwrap().fail_next.take();
@@ -363,21 +444,19 @@ async fn submit(
             reference: r,
             to: to.clone(),
             text,
+            encoding,
+            concat,
         });
         r
     };
-    // TP-SRR in the first octet after the SMSC field.
-    let first = smsc_octets
-        .and_then(|s| hex.get((s + 1) * 2..(s + 2) * 2))
-        .and_then(|h| u8::from_str_radix(h, 16).ok())
-        .unwrap_or(0);
-    if first & 0x20 != 0 {
+    if report {
         let reports = reports.clone();
         let delay = options.report_delay;
+        let status = state.lock().unwrap().report_status;
         tokio::spawn(async move {
             tokio::time::sleep(delay).await;
             let now = now_timestamp();
-            if let Ok(report) = pdu::encode_status_report(reference, &to, now, now, 0) {
+            if let Ok(report) = pdu::encode_status_report(reference, &to, now, now, status) {
                 let _ = reports.send(format!(
                     "\r\n+CDS: {}\r\n{report}\r\n",
                     report.len() / 2 - 1

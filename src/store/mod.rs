@@ -11,6 +11,7 @@ mod customers;
 mod handle;
 mod migrate;
 mod sessions;
+mod sms;
 mod users;
 mod workorders;
 
@@ -22,6 +23,7 @@ pub use customers::{
 pub use handle::StoreHandle;
 pub use migrate::known_schema_version;
 pub use sessions::{AgentState, AgentStateRow, Binding};
+pub use sms::{ClaimedPart, InboxRow, NewInbox, NewSms, PartRow, PartState, Settled};
 pub use users::{Role, User};
 pub use workorders::{EnumOption, FieldDef, FieldType, FormDef, SavedWorkOrder, WorkOrderRow};
 

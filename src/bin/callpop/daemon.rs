@@ -98,6 +98,8 @@ fn run(config: Config, mode: Option<&str>, extra: impl FnOnce() -> Extra) -> Res
         // The demo's simulated box is plugged in before the lines start.
         let extra = extra();
         let lines = lines::start(&config, devices, store.clone(), None)?;
+        let outbox = callpop::sms::Outbox::new(store.clone(), config.sms.clone());
+        let sms_workers = callpop::sms::start(&outbox, &lines.modems, lines.sms_events.clone()).await?;
         let (hub, hub_handle) = Hub::new(store.clone(), HubSettings::from_config(&config.screen_pop))?;
         lines.runtime().spawn(hub.run(lines.events.subscribe()));
         // Warm in the background of the store thread: requests queue behind
@@ -127,6 +129,9 @@ fn run(config: Config, mode: Option<&str>, extra: impl FnOnce() -> Extra) -> Res
             }
         });
         web::serve(listener, state, shutdown_signal()).await?;
+        for worker in sms_workers {
+            worker.abort();
+        }
         lines.stop().await;
         tracing::info!("callpop stopped");
         Ok(())

@@ -225,13 +225,27 @@ pub(crate) fn sim_box(
     })
 }
 
+/// How `callpop sim modem` behaves.
+pub(crate) struct SimModemArgs {
+    pub send_latency_ms: u64,
+    pub incoming: Option<f64>,
+    pub starting: f64,
+}
+
 pub(crate) fn sim_modem(
     config: &Config,
     profile: &str,
     link: &std::path::Path,
-    send_latency_ms: u64,
-    incoming: Option<f64>,
+    args: SimModemArgs,
 ) -> Result<()> {
+    let SimModemArgs {
+        send_latency_ms,
+        incoming,
+        starting,
+    } = args;
+    if !(0.0..=3600.0).contains(&starting) {
+        anyhow::bail!("--starting must be between 0 and 3600 seconds");
+    }
     let profiles = lines::profiles(config)?;
     let profile = gsm_profile_for(&profiles, link, Some(profile))?;
     let link = link.to_path_buf();
@@ -239,6 +253,7 @@ pub(crate) fn sim_modem(
     runtime.block_on(async move {
         let options = callpop::sim::ModemOptions {
             send_latency: std::time::Duration::from_millis(send_latency_ms),
+            starting_for: std::time::Duration::from_secs_f64(starting),
             ..Default::default()
         };
         let sim = callpop::sim::ModemSim::start(profile.clone(), &link, options)?;
@@ -275,7 +290,7 @@ pub(crate) fn sim_modem(
 
 /// The GSM profile for a port: the one named, else the best match for its
 /// USB ids, else SIMCom's (plain 27.005/27.007 commands).
-fn gsm_profile_for(
+pub(crate) fn gsm_profile_for(
     profiles: &std::collections::BTreeMap<String, callpop::devices::profile::LoadedProfile>,
     port: &std::path::Path,
     named: Option<&str>,

@@ -17,6 +17,7 @@ mod admin;
 mod customers;
 mod daemon;
 mod devices;
+mod sms;
 use clap::{Args, Parser, Subcommand};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -85,6 +86,9 @@ enum Command {
     /// GSM modems (短信猫).
     #[command(subcommand)]
     Modem(ModemCommand),
+    /// Send SMS and read the ones received.
+    #[command(subcommand)]
+    Sms(sms::SmsCommand),
     /// Users who log in: agents, team leads, QA, marketers, admins.
     #[command(subcommand)]
     Users(admin::UsersCommand),
@@ -171,6 +175,10 @@ pub(crate) enum SimCommand {
         /// Deliver an incoming message every SECS seconds on average.
         #[arg(long, value_name = "SECS")]
         incoming: Option<f64>,
+        /// Act as a modem just powered on for SECS seconds: +CME ERROR: 515
+        /// to most commands and "SIM busy" to AT+CPIN? until then.
+        #[arg(long, value_name = "SECS", default_value_t = 0.0)]
+        starting: f64,
     },
 }
 
@@ -314,7 +322,18 @@ fn run(command: Command, config: Config) -> Result<()> {
             link,
             send_latency_ms,
             incoming,
-        }) => devices::sim_modem(&config, &profile, &link, send_latency_ms, incoming),
+            starting,
+        }) => devices::sim_modem(
+            &config,
+            &profile,
+            &link,
+            devices::SimModemArgs {
+                send_latency_ms,
+                incoming,
+                starting,
+            },
+        ),
+        Command::Sms(c) => sms::run_sms(c, config),
     }
 }
 

@@ -2,6 +2,10 @@
 //! sometimes twice, sometimes never. A message is complete when every part
 //! is in; one still missing parts after the timeout is released as it is,
 //! marked incomplete, so nothing received is lost.
+//!
+//! Each part carries a tag of the caller's choosing (the store's row id of
+//! the received PDU), handed back with the message it ends up in, so the
+//! caller can tie every stored part, duplicates included, to its message.
 
 use super::pdu::Deliver;
 use std::collections::{BTreeMap, HashMap};
@@ -9,7 +13,7 @@ use std::time::{Duration, Instant};
 
 /// A received message, whole or (after the timeout) with parts missing.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Message {
+pub struct Message<T = ()> {
     pub sender: String,
     /// The first part's service-centre time stamp.
     pub timestamp: super::pdu::Timestamp,
@@ -17,23 +21,26 @@ pub struct Message {
     pub parts: u8,
     /// Part numbers that never arrived (empty when complete).
     pub missing: Vec<u8>,
+    /// The tags of every part pushed for it, duplicates included.
+    pub tags: Vec<T>,
 }
 
-struct Pending {
+struct Pending<T> {
     parts: BTreeMap<u8, Deliver>,
+    tags: Vec<T>,
     total: u8,
     since: Instant,
 }
 
 /// Collects parts per (sender, reference, total).
-pub struct Reassembler {
-    pending: HashMap<(String, u16, u8), Pending>,
+pub struct Reassembler<T = ()> {
+    pending: HashMap<(String, u16, u8), Pending<T>>,
     timeout: Duration,
 }
 
-impl Reassembler {
+impl<T> Reassembler<T> {
     /// Parts of a message still incomplete after `timeout` are given up on.
-    pub fn new(timeout: Duration) -> Reassembler {
+    pub fn new(timeout: Duration) -> Reassembler<T> {
         Reassembler {
             pending: HashMap::new(),
             timeout,
@@ -43,7 +50,7 @@ impl Reassembler {
     /// Adds a received PDU; returns the message it completes, if any. A
     /// message without a concatenation header is complete at once, as is
     /// one whose header makes no sense (part 0, or beyond the total).
-    pub fn push(&mut self, part: Deliver, now: Instant) -> Option<Message> {
+    pub fn push(&mut self, part: Deliver, tag: T, now: Instant) -> Option<Message<T>> {
         let Some(c) = part
             .concat
             .filter(|c| c.seq >= 1 && c.seq <= c.total && c.total > 1)
@@ -54,15 +61,18 @@ impl Reassembler {
                 text: part.text,
                 parts: 1,
                 missing: Vec::new(),
+                tags: vec![tag],
             });
         };
         let key = (part.sender.clone(), c.reference, c.total);
         let pending = self.pending.entry(key.clone()).or_insert_with(|| Pending {
             parts: BTreeMap::new(),
+            tags: Vec::new(),
             total: c.total,
             since: now,
         });
         pending.parts.entry(c.seq).or_insert(part);
+        pending.tags.push(tag);
         if pending.parts.len() == usize::from(pending.total) {
             let done = self.pending.remove(&key)?;
             return Some(join(key.0, done));
@@ -71,7 +81,7 @@ impl Reassembler {
     }
 
     /// Releases the messages whose parts stopped coming, marked incomplete.
-    pub fn expire(&mut self, now: Instant) -> Vec<Message> {
+    pub fn expire(&mut self, now: Instant) -> Vec<Message<T>> {
         let stale: Vec<_> = self
             .pending
             .iter()
@@ -90,7 +100,7 @@ impl Reassembler {
     }
 }
 
-fn join(sender: String, p: Pending) -> Message {
+fn join<T>(sender: String, p: Pending<T>) -> Message<T> {
     let missing = (1..=p.total).filter(|n| !p.parts.contains_key(n)).collect();
     let timestamp = p.parts.values().next().map(|d| d.timestamp);
     Message {
@@ -107,6 +117,7 @@ fn join(sender: String, p: Pending) -> Message {
         text: p.parts.into_values().map(|d| d.text).collect(),
         parts: p.total,
         missing,
+        tags: p.tags,
     }
 }
 
@@ -142,15 +153,17 @@ mod tests {
 
     #[test]
     fn parts_in_any_order_make_one_message() {
-        let mut r = Reassembler::new(Duration::from_secs(60));
+        let mut r = Reassembler::<()>::new(Duration::from_secs(60));
         let t = Instant::now();
-        assert_eq!(r.push(part("+8613800000001", 9, 3, 3, "丙"), t), None);
-        assert_eq!(r.push(part("+8613800000001", 9, 3, 1, "甲"), t), None);
+        assert_eq!(r.push(part("+8613800000001", 9, 3, 3, "丙"), (), t), None);
+        assert_eq!(r.push(part("+8613800000001", 9, 3, 1, "甲"), (), t), None);
         // Same reference from someone else is another message.
-        assert_eq!(r.push(part("+8613800000002", 9, 2, 1, "x"), t), None);
+        assert_eq!(r.push(part("+8613800000002", 9, 2, 1, "x"), (), t), None);
         // A duplicate changes nothing.
-        assert_eq!(r.push(part("+8613800000001", 9, 3, 1, "甲"), t), None);
-        let m = r.push(part("+8613800000001", 9, 3, 2, "乙"), t).unwrap();
+        assert_eq!(r.push(part("+8613800000001", 9, 3, 1, "甲"), (), t), None);
+        let m = r
+            .push(part("+8613800000001", 9, 3, 2, "乙"), (), t)
+            .unwrap();
         assert_eq!(m.text, "甲乙丙");
         assert_eq!((m.parts, m.missing.len()), (3, 0));
         assert_eq!(m.timestamp.second, 1, "the first part's time");
@@ -159,10 +172,10 @@ mod tests {
 
     #[test]
     fn a_message_missing_parts_is_released_after_the_timeout() {
-        let mut r = Reassembler::new(Duration::from_secs(60));
+        let mut r = Reassembler::<()>::new(Duration::from_secs(60));
         let t = Instant::now();
-        r.push(part("10086", 0x1234, 3, 1, "您的话费"), t);
-        r.push(part("10086", 0x1234, 3, 3, "元。"), t);
+        r.push(part("10086", 0x1234, 3, 1, "您的话费"), (), t);
+        r.push(part("10086", 0x1234, 3, 3, "元。"), (), t);
         assert!(r.expire(t + Duration::from_secs(59)).is_empty());
         let late = r.expire(t + Duration::from_secs(60));
         assert_eq!(late.len(), 1);
@@ -173,14 +186,20 @@ mod tests {
 
     #[test]
     fn single_and_nonsense_headers_pass_straight_through() {
-        let mut r = Reassembler::new(Duration::from_secs(60));
+        let mut r = Reassembler::<()>::new(Duration::from_secs(60));
         let t = Instant::now();
         let mut single = part("95588", 1, 1, 1, "验证码 1234");
-        assert_eq!(r.push(single.clone(), t).unwrap().text, "验证码 1234");
+        assert_eq!(r.push(single.clone(), (), t).unwrap().text, "验证码 1234");
         single.concat = None;
-        assert_eq!(r.push(single, t).unwrap().parts, 1);
-        assert_eq!(r.push(part("95588", 2, 2, 0, "零"), t).unwrap().text, "零");
-        assert_eq!(r.push(part("95588", 2, 2, 3, "三"), t).unwrap().text, "三");
+        assert_eq!(r.push(single, (), t).unwrap().parts, 1);
+        assert_eq!(
+            r.push(part("95588", 2, 2, 0, "零"), (), t).unwrap().text,
+            "零"
+        );
+        assert_eq!(
+            r.push(part("95588", 2, 2, 3, "三"), (), t).unwrap().text,
+            "三"
+        );
         assert_eq!(r.waiting(), 0);
     }
 }

@@ -3,6 +3,7 @@
 
 pub mod at;
 pub mod concat;
+pub mod driver;
 pub mod gsm7;
 pub mod pdu;
 pub mod port;

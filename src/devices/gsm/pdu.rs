@@ -53,6 +53,25 @@ pub struct Timestamp {
     pub tz_quarters: i8,
 }
 
+impl Timestamp {
+    /// ISO 8601 with the sender's offset (`2026-11-23T10:00:00+08:00`), as stored.
+    pub fn to_rfc3339(&self) -> String {
+        let offset = i32::from(self.tz_quarters) * 15;
+        format!(
+            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}{}{:02}:{:02}",
+            self.year,
+            self.month,
+            self.day,
+            self.hour,
+            self.minute,
+            self.second,
+            if offset < 0 { '-' } else { '+' },
+            offset.abs() / 60,
+            offset.abs() % 60
+        )
+    }
+}
+
 /// A received message (SMS-DELIVER).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Deliver {
@@ -132,6 +151,10 @@ pub enum Incoming {
     Submit {
         to: String,
         text: String,
+        encoding: Encoding,
+        concat: Option<Concat>,
+        /// TP-SRR: a delivery report is asked for.
+        status_report: bool,
     },
 }
 
@@ -684,8 +707,14 @@ pub fn decode(hex: &str) -> Result<Incoming, PduError> {
                     r.take(7, "validity period")?;
                 }
             }
-            let (_, text, _, _) = user_data(&mut r, dcs, has_udh)?;
-            Ok(Incoming::Submit { to, text })
+            let (encoding, text, _, concat) = user_data(&mut r, dcs, has_udh)?;
+            Ok(Incoming::Submit {
+                to,
+                text,
+                encoding,
+                concat,
+                status_report: first & 0x20 != 0,
+            })
         }
         _ => err(format!("message type {:#04x} is reserved", first & 0x03)),
     }
@@ -694,6 +723,21 @@ pub fn decode(hex: &str) -> Result<Incoming, PduError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn time_stamps_print_with_their_offset() {
+        let t = |tz_quarters| Timestamp {
+            year: 2026,
+            month: 11,
+            day: 3,
+            hour: 9,
+            minute: 5,
+            second: 7,
+            tz_quarters,
+        };
+        assert_eq!(t(32).to_rfc3339(), "2026-11-03T09:05:07+08:00");
+        assert_eq!(t(-14).to_rfc3339(), "2026-11-03T09:05:07-03:30");
+    }
 
     fn deliver(hex: &str) -> Deliver {
         match decode(hex).unwrap() {
@@ -768,7 +812,7 @@ mod tests {
             "0021000B816407281553F800000AE8329BFD4697D9EC37"
         );
         match decode(&pdus[0].hex).unwrap() {
-            Incoming::Submit { to, text } => {
+            Incoming::Submit { to, text, .. } => {
                 assert_eq!((to.as_str(), text.as_str()), ("46708251358", "hellohello"))
             }
             other => panic!("{other:?}"),

@@ -4,10 +4,11 @@
 //! codes are kept for the caller. The modem driver and `callpop modem
 //! probe` both talk through it.
 
-use super::at::{AtError, AtEvent, AtSession, Urc};
+use super::at::{AtError, AtEvent, AtSession, ErrorClass, Urc};
 use crate::devices::profile::LoadedProfile;
 use crate::devices::serial::open_port;
 use serde::Serialize;
+use std::collections::VecDeque;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -24,13 +25,60 @@ pub enum CommandError {
     Io(String),
 }
 
+/// Why a part was not (certainly) sent. The difference decides whether the
+/// queue may try again: only a part that certainly did not leave may.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SendError {
+    /// Refused or failed before the modem could have sent it.
+    #[error("not sent: {0}")]
+    NotSent(CommandError),
+    /// The PDU went to the modem and its answer was lost: the network may
+    /// or may not have the message.
+    #[error("outcome unknown: {0}")]
+    Unknown(CommandError),
+}
+
+/// Ctrl-Z ends a PDU after the prompt; ESC abandons it.
+const CTRL_Z: u8 = 0x1a;
+const ESC: u8 = 0x1b;
+
+impl CommandError {
+    /// Whether trying again later may help (a port or a timeout may recover).
+    pub fn class(&self) -> ErrorClass {
+        match self {
+            CommandError::Refused { error, .. } => error.explain().0,
+            _ => ErrorClass::Transient,
+        }
+    }
+
+    /// For people and the queue: the modem's words with their meaning in
+    /// English and Chinese.
+    pub fn reason(&self) -> String {
+        match self {
+            CommandError::Refused { command, error } => {
+                let (_, zh, en) = error.explain();
+                let said = match error {
+                    AtError::Cme(n) => format!("+CME ERROR: {n}"),
+                    AtError::Cms(n) => format!("+CMS ERROR: {n}"),
+                    AtError::Error(s) | AtError::Call(s) => s.clone(),
+                };
+                format!("{command}: {said}: {en} ({zh})")
+            }
+            other => other.to_string(),
+        }
+    }
+}
+
 /// A modem's port and its AT session.
 pub struct AtPort {
     port: tokio_serial::SerialStream,
     session: AtSession,
     profile: Arc<LoadedProfile>,
     /// Unsolicited codes seen while commands ran, oldest first.
-    pub urcs: Vec<Urc>,
+    pub urcs: VecDeque<Urc>,
+    /// Events read but not yet wanted (a prompt and its answer may arrive
+    /// in one read).
+    events: VecDeque<AtEvent>,
 }
 
 impl AtPort {
@@ -45,7 +93,8 @@ impl AtPort {
                 profile.profile.gsm.urc_prefixes.clone(),
             ),
             profile,
-            urcs: Vec::new(),
+            urcs: VecDeque::new(),
+            events: VecDeque::new(),
         })
     }
 
@@ -77,44 +126,171 @@ impl AtPort {
             .session
             .start_until(command, done)
             .ok_or_else(|| CommandError::Io("a command is already in flight".into()))?;
+        self.write(&bytes).await?;
+        match self.answer(command, timeout_ms, false).await? {
+            AtEvent::Done { command, result } => {
+                result.map_err(|error| CommandError::Refused { command, error })
+            }
+            _ => Err(CommandError::Io(format!("{command}: an unexpected prompt"))),
+        }
+    }
+
+    async fn write(&mut self, bytes: &[u8]) -> Result<(), CommandError> {
         self.port
-            .write_all(&bytes)
+            .write_all(bytes)
             .await
-            .map_err(|e| CommandError::Io(e.to_string()))?;
+            .map_err(|e| CommandError::Io(e.to_string()))
+    }
+
+    /// Reads until the command in flight completes (or, with `prompt`,
+    /// shows the `> ` prompt); URCs on the way are kept. On timeout the
+    /// command is abandoned.
+    async fn answer(
+        &mut self,
+        command: &str,
+        timeout_ms: u64,
+        prompt: bool,
+    ) -> Result<AtEvent, CommandError> {
         let timeout = Duration::from_millis(timeout_ms);
-        let mut buf = [0u8; 512];
-        let answer = tokio::time::timeout(timeout, async {
+        let found = tokio::time::timeout(timeout, async {
             loop {
-                let n = self
-                    .port
-                    .read(&mut buf)
-                    .await
-                    .map_err(|e| CommandError::Io(e.to_string()))?;
-                if n == 0 {
-                    return Err(CommandError::Io("the port closed".into()));
-                }
-                for event in self.session.feed(&buf[..n]) {
+                while let Some(event) = self.events.pop_front() {
                     match event {
-                        AtEvent::Urc(u) => self.urcs.push(u),
-                        AtEvent::Prompt => {}
-                        AtEvent::Done { command, result } => {
-                            return result.map_err(|error| CommandError::Refused { command, error })
-                        }
+                        AtEvent::Urc(u) => self.urcs.push_back(u),
+                        AtEvent::Prompt if !prompt => {}
+                        other => return Ok(other),
                     }
                 }
+                self.read_events().await?;
             }
         })
         .await;
-        match answer {
-            Ok(result) => result,
-            Err(_) => {
-                self.session.abandon();
-                Err(CommandError::Timeout {
-                    command: command.to_string(),
-                    timeout_ms,
-                })
+        found.unwrap_or_else(|_| {
+            self.session.abandon();
+            Err(CommandError::Timeout {
+                command: command.to_string(),
+                timeout_ms,
+            })
+        })
+    }
+
+    /// One read from the port into the event queue. Cancel-safe: bytes are
+    /// fed to the session as soon as the read returns.
+    async fn read_events(&mut self) -> Result<(), CommandError> {
+        let mut buf = [0u8; 512];
+        let n = self
+            .port
+            .read(&mut buf)
+            .await
+            .map_err(|e| CommandError::Io(e.to_string()))?;
+        if n == 0 {
+            return Err(CommandError::Io("the port closed".into()));
+        }
+        self.events.extend(self.session.feed(&buf[..n]));
+        Ok(())
+    }
+
+    /// The next unsolicited code, waiting for the modem when none is kept.
+    /// Cancel-safe, for use in `select!` between commands.
+    pub async fn next_urc(&mut self) -> Result<Urc, CommandError> {
+        loop {
+            while let Some(event) = self.events.pop_front() {
+                if let AtEvent::Urc(u) = event {
+                    self.urcs.push_back(u);
+                }
+            }
+            if let Some(u) = self.urcs.pop_front() {
+                return Ok(u);
+            }
+            self.read_events().await?;
+        }
+    }
+
+    /// Sends one PDU with `AT+CMGS`: the message reference (TP-MR) the
+    /// modem gave it, or why not, saying whether it may have left anyway.
+    pub async fn send_pdu(&mut self, hex: &str, tpdu_len: usize) -> Result<u8, SendError> {
+        let gsm = self.profile.profile.gsm.clone();
+        let command = format!("AT+CMGS={tpdu_len}");
+        let bytes = self
+            .session
+            .start(&command)
+            .ok_or_else(|| SendError::NotSent(CommandError::Io("a command is in flight".into())))?;
+        self.write(&bytes).await.map_err(SendError::NotSent)?;
+        match self.answer(&command, gsm.command_timeout_ms, true).await {
+            Ok(AtEvent::Prompt) => {}
+            Ok(AtEvent::Done {
+                command,
+                result: Err(error),
+            }) => return Err(SendError::NotSent(CommandError::Refused { command, error })),
+            Ok(_) => {
+                return Err(SendError::NotSent(CommandError::Io(format!(
+                    "{command}: answered without the > prompt"
+                ))))
+            }
+            Err(e) => {
+                // A late prompt must not swallow the next command.
+                let _ = self.write(&[ESC]).await;
+                return Err(SendError::NotSent(e));
             }
         }
+        let mut pdu = Vec::with_capacity(hex.len() + 1);
+        pdu.extend_from_slice(hex.as_bytes());
+        pdu.push(CTRL_Z);
+        self.write(&pdu).await.map_err(SendError::Unknown)?;
+        match self.answer(&command, gsm.send_timeout_ms, false).await {
+            Ok(AtEvent::Done {
+                result: Ok(lines), ..
+            }) => lines
+                .iter()
+                .find_map(|l| {
+                    l.strip_prefix("+CMGS:")?
+                        .split(',')
+                        .next()?
+                        .trim()
+                        .parse()
+                        .ok()
+                })
+                .ok_or_else(|| {
+                    SendError::Unknown(CommandError::Io(format!(
+                        "{command}: OK without a message reference"
+                    )))
+                }),
+            Ok(AtEvent::Done {
+                command,
+                result: Err(error),
+            }) => Err(SendError::NotSent(CommandError::Refused { command, error })),
+            Ok(_) => Err(SendError::Unknown(CommandError::Io(format!(
+                "{command}: a second prompt"
+            )))),
+            Err(e) => Err(SendError::Unknown(e)),
+        }
+    }
+
+    /// Brings a modem that stopped answering back without power-cycling
+    /// it: ESC leaves a half-entered PDU, `AT` must answer again, then the
+    /// init sequence restores its settings. An error means the port must
+    /// be reopened.
+    pub async fn recover(&mut self) -> Result<(), CommandError> {
+        self.session.abandon();
+        self.write(&[ESC]).await?;
+        let mut last = None;
+        for _ in 0..3 {
+            match self
+                .once("AT", self.profile.profile.gsm.command_timeout_ms)
+                .await
+            {
+                Ok(_) => {
+                    last = None;
+                    break;
+                }
+                Err(e @ CommandError::Io(_)) => return Err(e),
+                Err(e) => last = Some(e),
+            }
+        }
+        if let Some(e) = last {
+            return Err(e);
+        }
+        self.init().await
     }
 
     /// Runs the profile's init sequence (fallbacks, optional steps).

@@ -1,0 +1,542 @@
+//! A GSM modem at work: one task per modem owns its port, so exactly one
+//! command is ever in flight. It sends the parts it is handed, reads what
+//! arrives (messages, delivery reports, calls) and keeps going through
+//! unplugs, stuck firmware and restarts.
+//!
+//! Received PDUs are written to the store before they are deleted from the
+//! SIM, and go through reassembly from there, so a restart loses no part.
+//! Calls on the modem (`RING`, `+CLIP`, `NO CARRIER`) become line events
+//! for the call engine like any telephone box's.
+
+use super::at::{ErrorClass, Urc};
+use super::concat::{Message, Reassembler};
+use super::pdu::{self, DeliveryOutcome, Incoming, StatusReport};
+use super::port::{AtPort, CommandError, SendError};
+use crate::devices::profile::LoadedProfile;
+use crate::devices::serial::{PortLocator, BACKOFF};
+use crate::event::{CallerId, DeviceState, LineEvent, LineEventKind, LineSignal, SmsEvent};
+use crate::store::{NewInbox, StoreHandle};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
+
+/// A configured GSM modem.
+#[derive(Debug, Clone)]
+pub struct GsmDevice {
+    pub name: Arc<str>,
+    pub port: PortLocator,
+    pub profile: Arc<LoadedProfile>,
+    /// Its phone line, `<name>/1`.
+    pub line: Arc<str>,
+}
+
+impl GsmDevice {
+    /// A modem whose line is `<name>/1`.
+    pub fn new(name: &str, port: PortLocator, profile: Arc<LoadedProfile>) -> GsmDevice {
+        GsmDevice {
+            name: name.into(),
+            port,
+            profile,
+            line: format!("{name}/1").into(),
+        }
+    }
+}
+
+/// How handing a part to the modem ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SendOutcome {
+    Sent {
+        reference: u8,
+    },
+    /// Certainly not sent; `transient` says whether later may work.
+    NotSent {
+        reason: String,
+        transient: bool,
+    },
+    /// It may have left: never sent again automatically.
+    Unknown {
+        reason: String,
+    },
+}
+
+struct SendRequest {
+    pdu: String,
+    tpdu_len: usize,
+    reply: oneshot::Sender<SendOutcome>,
+}
+
+/// The way to a running modem: send a part, watch its state.
+#[derive(Clone)]
+pub struct ModemHandle {
+    pub name: Arc<str>,
+    requests: mpsc::Sender<SendRequest>,
+    state: watch::Receiver<DeviceState>,
+}
+
+impl ModemHandle {
+    /// Sends one part (its PDU hex and `AT+CMGS` length) and waits for the
+    /// modem's answer.
+    pub async fn send(&self, pdu: String, tpdu_len: usize) -> SendOutcome {
+        let (reply, answer) = oneshot::channel();
+        let request = SendRequest {
+            pdu,
+            tpdu_len,
+            reply,
+        };
+        if self.requests.send(request).await.is_err() {
+            return SendOutcome::NotSent {
+                reason: "the modem driver has stopped".into(),
+                transient: true,
+            };
+        }
+        answer.await.unwrap_or(SendOutcome::Unknown {
+            reason: "the modem driver stopped while sending".into(),
+        })
+    }
+
+    /// The modem's state now.
+    pub fn state(&self) -> DeviceState {
+        self.state.borrow().clone()
+    }
+
+    /// Waits until the modem is up; `false` when its driver is gone.
+    pub async fn wait_up(&mut self) -> bool {
+        self.state.wait_for(|s| *s == DeviceState::Up).await.is_ok()
+    }
+}
+
+/// A modem's task, before it runs.
+pub struct ModemDriver {
+    device: GsmDevice,
+    requests: mpsc::Receiver<SendRequest>,
+    state: watch::Sender<DeviceState>,
+    lines: Option<mpsc::Sender<LineEvent>>,
+    store: StoreHandle,
+    sms: broadcast::Sender<SmsEvent>,
+    reassembler: Reassembler<i64>,
+}
+
+/// A modem's driver and the handle to reach it. The driver stores what
+/// arrives in `store` and tells `sms` about it.
+pub fn modem(
+    device: GsmDevice,
+    store: StoreHandle,
+    sms: broadcast::Sender<SmsEvent>,
+) -> (ModemHandle, ModemDriver) {
+    let (requests_tx, requests) = mpsc::channel(1);
+    let (state_tx, state) = watch::channel(DeviceState::Down {
+        reason: "starting".into(),
+    });
+    let timeout = Duration::from_secs(device.profile.profile.gsm.concat_timeout_secs);
+    let handle = ModemHandle {
+        name: device.name.clone(),
+        requests: requests_tx,
+        state,
+    };
+    let driver = ModemDriver {
+        device,
+        requests,
+        state: state_tx,
+        lines: None,
+        store,
+        sms,
+        reassembler: Reassembler::new(timeout),
+    };
+    (handle, driver)
+}
+
+/// Why serving a port stopped.
+enum Stop {
+    /// The call engine is gone: the daemon is stopping.
+    Done,
+    /// The port failed or the modem cannot be recovered: reopen it.
+    Lost(String),
+}
+
+impl ModemDriver {
+    /// Runs until the call engine behind `lines`, which gets the modem's
+    /// calls, stops listening (or the task is aborted).
+    pub async fn run(mut self, lines: mpsc::Sender<LineEvent>) {
+        self.lines = Some(lines);
+        self.reload_waiting_parts().await;
+        let mut attempt = 0usize;
+        loop {
+            if self.engine_gone() {
+                return;
+            }
+            let opened = self.device.port.resolve().and_then(|path| {
+                AtPort::open(&path, self.device.profile.clone()).map_err(|e| e.to_string())
+            });
+            let reason = match opened {
+                Ok(mut port) => match port.init().await {
+                    Ok(()) => {
+                        attempt = 0;
+                        tracing::info!(modem = %self.device.name, "modem ready");
+                        self.set_state(DeviceState::Up).await;
+                        match self.serve(&mut port).await {
+                            Stop::Done => return,
+                            Stop::Lost(reason) => reason,
+                        }
+                    }
+                    Err(e) => format!("initialisation failed: {}", e.reason()),
+                },
+                Err(e) => e,
+            };
+            if self.state.borrow().clone()
+                != (DeviceState::Down {
+                    reason: reason.clone(),
+                })
+            {
+                tracing::warn!(modem = %self.device.name, %reason, "modem not available; retrying");
+            }
+            self.set_state(DeviceState::Down { reason }).await;
+            let wait = BACKOFF[attempt.min(BACKOFF.len() - 1)];
+            attempt += 1;
+            self.refuse_requests_for(Duration::from_millis(wait)).await;
+        }
+    }
+
+    /// While the modem is down, a part handed over anyway is refused at once
+    /// (certainly not sent) instead of waiting for the port.
+    async fn refuse_requests_for(&mut self, wait: Duration) {
+        let until = tokio::time::Instant::now() + wait;
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep_until(until) => return,
+                Some(request) = self.requests.recv() => {
+                    let _ = request.reply.send(SendOutcome::NotSent {
+                        reason: "the modem is down".into(),
+                        transient: true,
+                    });
+                }
+            }
+        }
+    }
+
+    async fn set_state(&mut self, state: DeviceState) {
+        if *self.state.borrow() == state {
+            return;
+        }
+        self.state.send_replace(state.clone());
+        let _ = self.sms.send(SmsEvent::Modem {
+            modem: self.device.name.to_string(),
+            state: state.clone(),
+        });
+        self.line_event(LineEventKind::Device(state)).await;
+    }
+
+    fn engine_gone(&self) -> bool {
+        self.lines.as_ref().is_none_or(|l| l.is_closed())
+    }
+
+    async fn line_event(&self, kind: LineEventKind) {
+        let Some(lines) = &self.lines else { return };
+        let _ = lines
+            .send(LineEvent {
+                line: self.device.line.clone(),
+                device: self.device.name.clone(),
+                at_ms: crate::store::now_ms(),
+                at: Instant::now(),
+                kind,
+            })
+            .await;
+    }
+
+    /// Serves an initialised port until it fails or the daemon stops.
+    async fn serve(&mut self, port: &mut AtPort) -> Stop {
+        if let Err(e) = self.read_stored(port).await {
+            return Stop::Lost(e.reason());
+        }
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        loop {
+            let step = tokio::select! {
+                Some(request) = self.requests.recv() => self.send(port, request).await,
+                urc = port.next_urc() => match urc {
+                    Ok(urc) => self.on_urc(port, urc).await,
+                    Err(e) => Err(e),
+                },
+                _ = tick.tick() => {
+                    if self.engine_gone() {
+                        return Stop::Done;
+                    }
+                    self.expire().await;
+                    Ok(())
+                }
+            };
+            if let Err(e) = step {
+                if let Some(stop) = self.after_failure(port, e).await {
+                    return stop;
+                }
+            }
+        }
+    }
+
+    /// A command failed: a dead port is reopened, a silent modem recovered.
+    async fn after_failure(&mut self, port: &mut AtPort, e: CommandError) -> Option<Stop> {
+        match e {
+            CommandError::Io(reason) => Some(Stop::Lost(reason)),
+            CommandError::Timeout { .. } => {
+                tracing::warn!(modem = %self.device.name, error = %e, "modem stopped answering; recovering");
+                match port.recover().await {
+                    Ok(()) => {
+                        tracing::info!(modem = %self.device.name, "modem recovered");
+                        None
+                    }
+                    Err(e) => Some(Stop::Lost(format!("recovery failed: {}", e.reason()))),
+                }
+            }
+            CommandError::Refused { .. } => {
+                tracing::warn!(modem = %self.device.name, error = %e.reason(), "command refused");
+                None
+            }
+        }
+    }
+
+    /// Hands one part to the modem and answers the requester. A timeout or
+    /// a dead port is also returned, for recovery.
+    async fn send(&mut self, port: &mut AtPort, request: SendRequest) -> Result<(), CommandError> {
+        let (outcome, failure) = match port.send_pdu(&request.pdu, request.tpdu_len).await {
+            Ok(reference) => (SendOutcome::Sent { reference }, None),
+            Err(SendError::NotSent(e)) => (
+                SendOutcome::NotSent {
+                    reason: e.reason(),
+                    transient: e.class() == ErrorClass::Transient,
+                },
+                Some(e),
+            ),
+            Err(SendError::Unknown(e)) => (SendOutcome::Unknown { reason: e.reason() }, Some(e)),
+        };
+        let _ = request.reply.send(outcome);
+        match failure {
+            Some(e @ (CommandError::Io(_) | CommandError::Timeout { .. })) => Err(e),
+            _ => Ok(()),
+        }
+    }
+
+    async fn on_urc(&mut self, port: &mut AtPort, urc: Urc) -> Result<(), CommandError> {
+        match urc {
+            Urc::Ring => self.line_event(signal(LineSignal::Ring)).await,
+            Urc::Clip { number } => {
+                let cid = CallerId::from_value(number.as_deref().unwrap_or(""));
+                self.line_event(signal(LineSignal::CallerId(cid))).await
+            }
+            Urc::CallEnded(_) => self.line_event(signal(LineSignal::OnHook)).await,
+            // Delivered straight to us: nothing on the SIM to delete.
+            Urc::NewMessage { pdu } | Urc::StatusReport { pdu } => {
+                self.received(&pdu).await;
+            }
+            Urc::NewMessageStored { index, .. } | Urc::StatusReportStored { index, .. } => {
+                self.read_one(port, index).await?;
+            }
+            Urc::Registration { stat } => {
+                tracing::info!(modem = %self.device.name, stat, "network registration changed")
+            }
+            Urc::Other(line) => tracing::debug!(modem = %self.device.name, %line, "modem says"),
+        }
+        Ok(())
+    }
+
+    /// Reads the stored message at `index`, keeps it, then deletes it. A
+    /// message that could not be kept stays on the SIM.
+    async fn read_one(&mut self, port: &mut AtPort, index: u32) -> Result<(), CommandError> {
+        let lines = match port.command(&format!("AT+CMGR={index}")).await {
+            Ok(lines) => lines,
+            Err(e @ CommandError::Refused { .. }) => {
+                tracing::warn!(modem = %self.device.name, index, error = %e.reason(), "cannot read a stored message");
+                return Ok(());
+            }
+            Err(e) => return Err(e),
+        };
+        let Some(pdu) = lines.iter().rev().find(|l| !l.starts_with('+')) else {
+            tracing::warn!(modem = %self.device.name, index, "an empty stored message; deleting it");
+            return port.command(&format!("AT+CMGD={index}")).await.map(drop);
+        };
+        if self.received(pdu).await {
+            port.command(&format!("AT+CMGD={index}")).await?;
+        }
+        Ok(())
+    }
+
+    /// Messages that arrived while callpop was away (or that it could not
+    /// keep before): `AT+CMGL=4` lists every stored PDU.
+    async fn read_stored(&mut self, port: &mut AtPort) -> Result<(), CommandError> {
+        let lines = match port.command("AT+CMGL=4").await {
+            Ok(lines) => lines,
+            Err(e @ CommandError::Refused { .. }) => {
+                tracing::warn!(modem = %self.device.name, error = %e.reason(), "cannot list stored messages");
+                return Ok(());
+            }
+            Err(e) => return Err(e),
+        };
+        let mut stored = Vec::new();
+        let mut index = None;
+        for line in lines {
+            if let Some(rest) = line.strip_prefix("+CMGL:") {
+                index = rest
+                    .split(',')
+                    .next()
+                    .and_then(|i| i.trim().parse::<u32>().ok());
+            } else if let Some(i) = index.take() {
+                stored.push((i, line));
+            }
+        }
+        for (index, pdu) in stored {
+            if self.received(&pdu).await {
+                port.command(&format!("AT+CMGD={index}")).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Keeps and handles one received PDU; `true` once it is safely stored
+    /// (so it may be deleted from the SIM).
+    async fn received(&mut self, pdu_hex: &str) -> bool {
+        match pdu::decode(pdu_hex) {
+            Ok(Incoming::Deliver(d)) => {
+                let (modem, hex) = (self.device.name.to_string(), pdu_hex.to_string());
+                let id = match self
+                    .store
+                    .call(move |s| s.sms_inbox_part(&modem, &hex))
+                    .await
+                {
+                    Ok(id) => id,
+                    Err(e) => {
+                        tracing::error!(modem = %self.device.name, error = %e, "cannot store a received message; it stays on the SIM");
+                        return false;
+                    }
+                };
+                if let Some(message) = self.reassembler.push(d, id, Instant::now()) {
+                    self.save(message).await;
+                }
+                true
+            }
+            Ok(Incoming::StatusReport(report)) => {
+                self.report(report).await;
+                true
+            }
+            Ok(Incoming::Submit { .. }) => true,
+            Err(e) => {
+                // Kept raw, so nothing received is lost; reassembly skips it.
+                tracing::warn!(modem = %self.device.name, error = %e, pdu = pdu_hex, "an undecodable PDU arrived; kept as received");
+                let (modem, hex) = (self.device.name.to_string(), pdu_hex.to_string());
+                self.store
+                    .call(move |s| s.sms_inbox_part(&modem, &hex))
+                    .await
+                    .is_ok()
+            }
+        }
+    }
+
+    /// Stores a whole (or given-up) message and tells who listens.
+    async fn save(&mut self, m: Message<i64>) {
+        let modem = self.device.name.to_string();
+        let sent_at = m.timestamp.to_rfc3339();
+        let saved = {
+            let (modem, m, sent_at) = (modem.clone(), m.clone(), sent_at.clone());
+            self.store
+                .call(move |s| {
+                    s.sms_inbox_message(&NewInbox {
+                        modem: &modem,
+                        sender: &m.sender,
+                        text: &m.text,
+                        parts: u32::from(m.parts),
+                        missing: &m.missing,
+                        sent_at: &sent_at,
+                        part_ids: &m.tags,
+                    })
+                })
+                .await
+        };
+        match saved {
+            Ok(id) => {
+                tracing::info!(modem = %modem, id, sender = %m.sender, parts = m.parts, "message received");
+                let _ = self.sms.send(SmsEvent::Received {
+                    id,
+                    modem,
+                    sender: m.sender,
+                    text: m.text,
+                    parts: u32::from(m.parts),
+                    missing: m.missing,
+                });
+            }
+            // Its parts stay unjoined in the store and are joined again
+            // after a restart.
+            Err(e) => {
+                tracing::error!(modem = %modem, error = %e, "cannot store a received message")
+            }
+        }
+    }
+
+    /// Matches a delivery report to the part it is about.
+    async fn report(&mut self, report: StatusReport) {
+        let delivered = match report.outcome() {
+            DeliveryOutcome::Delivered => Some(true),
+            DeliveryOutcome::Failed => Some(false),
+            DeliveryOutcome::Pending => None,
+        };
+        let modem = self.device.name.to_string();
+        let (reference, status) = (report.reference, report.status);
+        let settled = {
+            let modem = modem.clone();
+            self.store
+                .call(move |s| s.sms_report(&modem, reference, status, delivered))
+                .await
+        };
+        match settled {
+            Ok(Some(settled)) => {
+                let _ = self.sms.send(SmsEvent::Part {
+                    part_id: settled.part_id,
+                    message_id: settled.message_id,
+                    state: settled.state,
+                    modem: Some(modem),
+                    reference: Some(reference),
+                    error: None,
+                });
+            }
+            Ok(None) => {
+                tracing::info!(modem = %modem, reference, recipient = %report.recipient, "a delivery report for no part we know")
+            }
+            Err(e) => {
+                tracing::error!(modem = %modem, error = %e, "cannot record a delivery report")
+            }
+        }
+    }
+
+    /// Gives up on long messages whose parts stopped coming.
+    async fn expire(&mut self) {
+        for message in self.reassembler.expire(Instant::now()) {
+            self.save(message).await;
+        }
+    }
+
+    /// Parts received before a restart and not yet joined go back into
+    /// reassembly, with the time they have already waited.
+    async fn reload_waiting_parts(&mut self) {
+        let modem = self.device.name.to_string();
+        let waiting = match self.store.call(move |s| s.sms_waiting_parts(&modem)).await {
+            Ok(w) => w,
+            Err(e) => {
+                tracing::error!(modem = %self.device.name, error = %e, "cannot reload received parts");
+                return;
+            }
+        };
+        let now_ms = crate::store::now_ms();
+        for (id, hex, received_at) in waiting {
+            let Ok(Incoming::Deliver(d)) = pdu::decode(&hex) else {
+                continue;
+            };
+            let waited = Duration::from_millis((now_ms - received_at).max(0) as u64);
+            let since = Instant::now()
+                .checked_sub(waited)
+                .unwrap_or_else(Instant::now);
+            if let Some(message) = self.reassembler.push(d, id, since) {
+                self.save(message).await;
+            }
+        }
+        self.expire().await;
+    }
+}
+
+fn signal(s: LineSignal) -> LineEventKind {
+    LineEventKind::Signal(s)
+}

@@ -1,0 +1,118 @@
+//! The outbox: a message becomes its encoded parts, queued in one
+//! transaction, and the modem workers are woken.
+
+use crate::config::SmsConfig;
+use crate::devices::gsm::pdu::{self, Encoding, Submit};
+use crate::store::{NewSms, StoreHandle};
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::Arc;
+use tokio::sync::watch;
+
+/// Why a message was not queued.
+#[derive(Debug, thiserror::Error)]
+pub enum SmsError {
+    #[error("{0}")]
+    Invalid(String),
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+}
+
+/// Queues messages and wakes the workers that send them.
+#[derive(Clone)]
+pub struct Outbox {
+    store: StoreHandle,
+    settings: SmsConfig,
+    wake: watch::Sender<u64>,
+    /// The concatenation reference of the next long message; the
+    /// recipient's handset tells long messages apart by sender and it.
+    next_reference: Arc<AtomicU8>,
+}
+
+impl Outbox {
+    /// An outbox on `store` that encodes with `settings`.
+    pub fn new(store: StoreHandle, settings: SmsConfig) -> Outbox {
+        let seed = (crate::store::now_ms() % 256) as u8;
+        Outbox {
+            store,
+            settings,
+            wake: watch::channel(0).0,
+            next_reference: Arc::new(AtomicU8::new(seed)),
+        }
+    }
+
+    /// The store the outbox writes to.
+    pub fn store(&self) -> &StoreHandle {
+        &self.store
+    }
+
+    /// The settings its workers follow.
+    pub fn settings(&self) -> &SmsConfig {
+        &self.settings
+    }
+
+    /// Told each time something is queued.
+    pub fn woken(&self) -> watch::Receiver<u64> {
+        self.wake.subscribe()
+    }
+
+    /// Splits and encodes `text` for `to` and queues every part; the
+    /// message's id. Nothing is queued if any part cannot be encoded.
+    pub async fn queue(
+        &self,
+        to: &str,
+        text: &str,
+        created_by: Option<i64>,
+    ) -> Result<i64, SmsError> {
+        let parts = self.encode(to, text)?;
+        let encoding = match parts[0].encoding {
+            Encoding::Gsm7 => "gsm7",
+            _ => "ucs2",
+        };
+        let (to, text) = (to.trim().to_string(), text.to_string());
+        let parts = parts.into_iter().map(|p| (p.hex, p.tpdu_len)).collect();
+        let id = self
+            .store
+            .call(move |s| {
+                s.queue_sms(&NewSms {
+                    to: &to,
+                    text: &text,
+                    encoding,
+                    parts,
+                    created_by,
+                })
+            })
+            .await?;
+        self.wake.send_modify(|n| *n = n.wrapping_add(1));
+        Ok(id)
+    }
+
+    /// The PDUs `text` needs, with this outbox's report and validity settings.
+    pub fn encode(&self, to: &str, text: &str) -> Result<Vec<pdu::SubmitPdu>, SmsError> {
+        encode(
+            &self.settings,
+            to,
+            text,
+            self.next_reference.fetch_add(1, Ordering::Relaxed),
+        )
+    }
+}
+
+/// The PDUs of one message: parts of a long one share `reference`.
+pub fn encode(
+    settings: &SmsConfig,
+    to: &str,
+    text: &str,
+    reference: u8,
+) -> Result<Vec<pdu::SubmitPdu>, SmsError> {
+    if text.is_empty() {
+        return Err(SmsError::Invalid("the message is empty".into()));
+    }
+    let submit = Submit {
+        to: to.trim(),
+        text,
+        status_report: settings.status_reports,
+        validity_minutes: (settings.validity_minutes > 0).then_some(settings.validity_minutes),
+        smsc: None,
+    };
+    pdu::encode_submit(&submit, reference).map_err(|e| SmsError::Invalid(e.to_string()))
+}

@@ -1,0 +1,531 @@
+//! The SMS queue and inbox (sql/0005_sms.sql). Every state change of an
+//! outgoing part is one statement, written before the modem is asked (for
+//! `sending`) or as soon as it has answered; see the README's "SMS
+//! delivery semantics" for what each state promises.
+
+use super::{now_ms, Result, Store, StoreError};
+use rusqlite::{params, OptionalExtension};
+use serde::Serialize;
+
+/// A message to queue, already split and encoded.
+#[derive(Debug, Clone)]
+pub struct NewSms<'a> {
+    pub to: &'a str,
+    pub text: &'a str,
+    /// `gsm7` or `ucs2`.
+    pub encoding: &'a str,
+    /// Each part's PDU hex and its `AT+CMGS` length.
+    pub parts: Vec<(String, usize)>,
+    pub created_by: Option<i64>,
+}
+
+/// A part a modem has taken: everything it needs to send it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaimedPart {
+    pub id: i64,
+    pub message_id: i64,
+    pub seq: u32,
+    pub pdu: String,
+    pub tpdu_len: usize,
+    /// How many times it has been handed to a modem, this one included.
+    pub attempts: u32,
+}
+
+/// Where an outgoing part stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PartState {
+    Queued,
+    Sending,
+    Sent,
+    Delivered,
+    Failed,
+    /// The process or the port died after the PDU may have gone out: not
+    /// re-sent automatically; a person or a late report settles it.
+    Unknown,
+}
+
+impl PartState {
+    /// The name stored.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PartState::Queued => "queued",
+            PartState::Sending => "sending",
+            PartState::Sent => "sent",
+            PartState::Delivered => "delivered",
+            PartState::Failed => "failed",
+            PartState::Unknown => "unknown",
+        }
+    }
+
+    fn parse(s: &str) -> PartState {
+        match s {
+            "queued" => PartState::Queued,
+            "sending" => PartState::Sending,
+            "sent" => PartState::Sent,
+            "delivered" => PartState::Delivered,
+            "failed" => PartState::Failed,
+            _ => PartState::Unknown,
+        }
+    }
+}
+
+/// One outgoing part as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PartRow {
+    pub id: i64,
+    pub message_id: i64,
+    pub seq: u32,
+    pub state: PartState,
+    pub modem: Option<String>,
+    pub reference: Option<u8>,
+    pub attempts: u32,
+    pub error: Option<String>,
+    pub report_status: Option<u8>,
+    pub updated_at: i64,
+}
+
+/// A received message as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct InboxRow {
+    pub id: i64,
+    pub modem: String,
+    pub sender: String,
+    pub text: String,
+    pub parts: u32,
+    /// Part numbers that never arrived; empty when whole.
+    pub missing: Vec<u8>,
+    pub sent_at: String,
+    pub received_at: i64,
+}
+
+/// A received message to store, with the stored PDUs it was joined from.
+#[derive(Debug, Clone)]
+pub struct NewInbox<'a> {
+    pub modem: &'a str,
+    pub sender: &'a str,
+    pub text: &'a str,
+    pub parts: u32,
+    pub missing: &'a [u8],
+    pub sent_at: &'a str,
+    pub part_ids: &'a [i64],
+}
+
+/// What a delivery report settled.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settled {
+    pub part_id: i64,
+    pub message_id: i64,
+    pub state: PartState,
+}
+
+const PART_COLUMNS: &str = "id, message_id, seq, state, modem, reference, attempts, error,
+     report_status, updated_at";
+
+fn part_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<PartRow> {
+    Ok(PartRow {
+        id: r.get(0)?,
+        message_id: r.get(1)?,
+        seq: r.get(2)?,
+        state: PartState::parse(&r.get::<_, String>(3)?),
+        modem: r.get(4)?,
+        reference: r.get(5)?,
+        attempts: r.get(6)?,
+        error: r.get(7)?,
+        report_status: r.get(8)?,
+        updated_at: r.get(9)?,
+    })
+}
+
+impl Store {
+    /// Queues a message and its parts in one transaction; its id.
+    pub fn queue_sms(&self, sms: &NewSms<'_>) -> Result<i64> {
+        if sms.parts.is_empty() {
+            return Err(StoreError::Invalid(
+                "a message needs at least one part".into(),
+            ));
+        }
+        self.in_transaction(|s| {
+            let now = now_ms();
+            s.conn.execute(
+                "INSERT INTO sms_messages (to_number, text, encoding, parts, created_by, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![sms.to, sms.text, sms.encoding, sms.parts.len() as i64, sms.created_by, now],
+            )?;
+            let id = s.conn.last_insert_rowid();
+            let mut insert = s.conn.prepare_cached(
+                "INSERT INTO sms_parts (message_id, seq, pdu, tpdu_len, queued_at, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
+            )?;
+            for (i, (pdu, len)) in sms.parts.iter().enumerate() {
+                insert.execute(params![id, i as i64 + 1, pdu, *len as i64, now])?;
+            }
+            Ok(id)
+        })
+    }
+
+    /// Hands the next due part to `modem` and marks it `sending`, before the
+    /// modem is asked. A message started on one modem stays on it (the
+    /// recipient's handset joins parts only from one sender); its remaining
+    /// parts come first.
+    pub fn claim_sms_part(&self, modem: &str) -> Result<Option<ClaimedPart>> {
+        self.in_transaction(|s| {
+            let now = now_ms();
+            let next = s
+                .conn
+                .prepare_cached(
+                    "SELECT p.id, p.message_id, p.seq, p.pdu, p.tpdu_len, p.attempts
+                     FROM sms_parts p JOIN sms_messages m ON m.id = p.message_id
+                     WHERE p.state = 'queued' AND p.not_before <= ?1
+                       AND (m.modem IS NULL OR m.modem = ?2)
+                     ORDER BY m.modem IS NULL, p.id
+                     LIMIT 1",
+                )?
+                .query_row(params![now, modem], |r| {
+                    Ok(ClaimedPart {
+                        id: r.get(0)?,
+                        message_id: r.get(1)?,
+                        seq: r.get(2)?,
+                        pdu: r.get(3)?,
+                        tpdu_len: r.get::<_, i64>(4)? as usize,
+                        attempts: r.get::<_, u32>(5)? + 1,
+                    })
+                })
+                .optional()?;
+            let Some(part) = next else { return Ok(None) };
+            s.conn.execute(
+                "UPDATE sms_parts SET state = 'sending', modem = ?2, attempts = attempts + 1,
+                     updated_at = ?3 WHERE id = ?1",
+                params![part.id, modem, now],
+            )?;
+            s.conn.execute(
+                "UPDATE sms_messages SET modem = ?2 WHERE id = ?1 AND modem IS NULL",
+                params![part.message_id, modem],
+            )?;
+            Ok(Some(part))
+        })
+    }
+
+    /// The modem accepted the part and gave it `reference` (TP-MR).
+    pub fn sms_part_sent(&self, part_id: i64, reference: u8) -> Result<()> {
+        self.set_part(
+            part_id,
+            "state = 'sent', reference = ?2, error = NULL",
+            reference,
+        )
+    }
+
+    /// The part will not be sent: `reason` says why, for the marketer.
+    pub fn sms_part_failed(&self, part_id: i64, reason: &str) -> Result<()> {
+        self.set_part(part_id, "state = 'failed', error = ?2", reason)
+    }
+
+    /// The part may or may not have left; it is not sent again by itself.
+    pub fn sms_part_unknown(&self, part_id: i64, reason: &str) -> Result<()> {
+        self.set_part(part_id, "state = 'unknown', error = ?2", reason)
+    }
+
+    /// The part certainly did not leave and may be tried again from
+    /// `not_before` (ms) on.
+    pub fn sms_part_retry(&self, part_id: i64, reason: &str, not_before: i64) -> Result<()> {
+        let n = self.conn.execute(
+            "UPDATE sms_parts SET state = 'queued', error = ?2, not_before = ?3, updated_at = ?4
+             WHERE id = ?1 AND state = 'sending'",
+            params![part_id, reason, not_before, now_ms()],
+        )?;
+        expect_one(n, part_id)
+    }
+
+    fn set_part(&self, part_id: i64, set: &str, value: impl rusqlite::ToSql) -> Result<()> {
+        let n = self.conn.execute(
+            &format!(
+                "UPDATE sms_parts SET {set}, updated_at = ?3 WHERE id = ?1 AND state = 'sending'"
+            ),
+            params![part_id, value, now_ms()],
+        )?;
+        expect_one(n, part_id)
+    }
+
+    /// At start-up, before any modem works: parts left `sending` by a
+    /// process that died become `unknown`. Their count.
+    pub fn sms_interrupted(&self) -> Result<usize> {
+        Ok(self.conn.execute(
+            "UPDATE sms_parts SET state = 'unknown', updated_at = ?1,
+                 error = 'callpop stopped while this part was being sent'
+             WHERE state = 'sending'",
+            params![now_ms()],
+        )?)
+    }
+
+    /// Settles the part a delivery report is about: the latest part `modem`
+    /// sent with `reference` (references repeat every 256 parts). `delivered`
+    /// is `None` for "still trying", which only records the status.
+    pub fn sms_report(
+        &self,
+        modem: &str,
+        reference: u8,
+        status: u8,
+        delivered: Option<bool>,
+    ) -> Result<Option<Settled>> {
+        let part: Option<(i64, i64)> = self
+            .conn
+            .prepare_cached(
+                "SELECT id, message_id FROM sms_parts
+                 WHERE modem = ?1 AND reference = ?2 AND state = 'sent'
+                 ORDER BY updated_at DESC, id DESC LIMIT 1",
+            )?
+            .query_row(params![modem, reference], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?;
+        let Some((part_id, message_id)) = part else {
+            return Ok(None);
+        };
+        let state = match delivered {
+            Some(true) => PartState::Delivered,
+            Some(false) => PartState::Failed,
+            None => PartState::Sent,
+        };
+        let error = (state == PartState::Failed)
+            .then(|| format!("the network gave up delivering it (status 0x{status:02x})"));
+        self.conn.execute(
+            "UPDATE sms_parts SET state = ?2, report_status = ?3, error = COALESCE(?4, error),
+                 updated_at = ?5 WHERE id = ?1",
+            params![part_id, state.as_str(), status, error, now_ms()],
+        )?;
+        Ok(Some(Settled {
+            part_id,
+            message_id,
+            state,
+        }))
+    }
+
+    /// A message's parts in order.
+    pub fn sms_parts(&self, message_id: i64) -> Result<Vec<PartRow>> {
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT {PART_COLUMNS} FROM sms_parts WHERE message_id = ?1 ORDER BY seq"
+        ))?;
+        let rows = stmt.query_map([message_id], part_from_row)?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// How many parts are in each state.
+    pub fn sms_part_counts(&self) -> Result<Vec<(PartState, u64)>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT state, COUNT(*) FROM sms_parts GROUP BY state ORDER BY state",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok((
+                PartState::parse(&r.get::<_, String>(0)?),
+                r.get::<_, i64>(1)? as u64,
+            ))
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Keeps a received PDU before it is deleted from the SIM; its row id.
+    pub fn sms_inbox_part(&self, modem: &str, pdu: &str) -> Result<i64> {
+        self.conn.execute(
+            "INSERT INTO sms_inbox_parts (modem, pdu, received_at) VALUES (?1, ?2, ?3)",
+            params![modem, pdu, now_ms()],
+        )?;
+        Ok(self.conn.last_insert_rowid())
+    }
+
+    /// Received PDUs of `modem` not yet joined into a message (after a
+    /// restart they go back into reassembly): id, PDU, received at.
+    pub fn sms_waiting_parts(&self, modem: &str) -> Result<Vec<(i64, String, i64)>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id, pdu, received_at FROM sms_inbox_parts
+             WHERE modem = ?1 AND message_id IS NULL ORDER BY id",
+        )?;
+        let rows = stmt.query_map([modem], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Stores a received message and ties its PDUs to it; its id.
+    pub fn sms_inbox_message(&self, m: &NewInbox<'_>) -> Result<i64> {
+        self.in_transaction(|s| {
+            let missing = (!m.missing.is_empty()).then(|| {
+                m.missing
+                    .iter()
+                    .map(u8::to_string)
+                    .collect::<Vec<_>>()
+                    .join(",")
+            });
+            s.conn.execute(
+                "INSERT INTO sms_inbox (modem, sender, text, parts, missing, sent_at, received_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![
+                    m.modem,
+                    m.sender,
+                    m.text,
+                    m.parts,
+                    missing,
+                    m.sent_at,
+                    now_ms()
+                ],
+            )?;
+            let id = s.conn.last_insert_rowid();
+            let mut link = s
+                .conn
+                .prepare_cached("UPDATE sms_inbox_parts SET message_id = ?1 WHERE id = ?2")?;
+            for part in m.part_ids {
+                link.execute(params![id, part])?;
+            }
+            Ok(id)
+        })
+    }
+
+    /// The latest received messages, newest first.
+    pub fn sms_inbox(&self, limit: u32) -> Result<Vec<InboxRow>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id, modem, sender, text, parts, missing, sent_at, received_at
+             FROM sms_inbox ORDER BY received_at DESC, id DESC LIMIT ?1",
+        )?;
+        let rows = stmt.query_map([limit], |r| {
+            let missing: Option<String> = r.get(5)?;
+            Ok(InboxRow {
+                id: r.get(0)?,
+                modem: r.get(1)?,
+                sender: r.get(2)?,
+                text: r.get(3)?,
+                parts: r.get(4)?,
+                missing: missing
+                    .iter()
+                    .flat_map(|m| m.split(','))
+                    .filter_map(|n| n.parse().ok())
+                    .collect(),
+                sent_at: r.get(6)?,
+                received_at: r.get(7)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+}
+
+fn expect_one(changed: usize, part_id: i64) -> Result<()> {
+    if changed == 1 {
+        Ok(())
+    } else {
+        Err(StoreError::Invalid(format!(
+            "SMS part {part_id} is not being sent; its state was not changed"
+        )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn store() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("t.db")).unwrap();
+        (dir, store)
+    }
+
+    fn queue(s: &Store, to: &str, parts: usize) -> i64 {
+        s.queue_sms(&NewSms {
+            to,
+            text: "x",
+            encoding: "gsm7",
+            parts: (0..parts).map(|i| (format!("00{i:02}"), 2)).collect(),
+            created_by: None,
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn a_message_started_on_a_modem_stays_there() {
+        let (_d, s) = store();
+        let a = queue(&s, "13800000001", 2);
+        let b = queue(&s, "13800000002", 1);
+        let first = s.claim_sms_part("m1").unwrap().unwrap();
+        assert_eq!((first.message_id, first.seq, first.attempts), (a, 1, 1));
+        // m2 cannot take a's second part; it takes b.
+        let other = s.claim_sms_part("m2").unwrap().unwrap();
+        assert_eq!(other.message_id, b);
+        assert_eq!(s.claim_sms_part("m2").unwrap(), None);
+        let second = s.claim_sms_part("m1").unwrap().unwrap();
+        assert_eq!((second.message_id, second.seq), (a, 2));
+    }
+
+    #[test]
+    fn states_move_only_from_sending() {
+        let (_d, s) = store();
+        let id = queue(&s, "13800000001", 1);
+        let p = s.claim_sms_part("m1").unwrap().unwrap();
+        s.sms_part_sent(p.id, 7).unwrap();
+        // A second answer for the same part is refused, not applied.
+        assert!(s.sms_part_failed(p.id, "late").is_err());
+        let parts = s.sms_parts(id).unwrap();
+        assert_eq!(
+            (parts[0].state, parts[0].reference),
+            (PartState::Sent, Some(7))
+        );
+    }
+
+    #[test]
+    fn a_retry_waits_its_backoff_and_is_claimed_again() {
+        let (_d, s) = store();
+        queue(&s, "13800000001", 1);
+        let p = s.claim_sms_part("m1").unwrap().unwrap();
+        s.sms_part_retry(p.id, "SIM busy", now_ms() + 60_000)
+            .unwrap();
+        assert_eq!(s.claim_sms_part("m1").unwrap(), None, "not before its time");
+        s.sms_part_retry(p.id, "x", 0).unwrap_err();
+        s.conn
+            .execute("UPDATE sms_parts SET not_before = 0", [])
+            .unwrap();
+        let again = s.claim_sms_part("m1").unwrap().unwrap();
+        assert_eq!((again.id, again.attempts), (p.id, 2));
+    }
+
+    #[test]
+    fn interrupted_sends_become_unknown_and_reports_settle_the_latest_match() {
+        let (_d, s) = store();
+        let a = queue(&s, "13800000001", 1);
+        let b = queue(&s, "13800000002", 1);
+        let c = queue(&s, "13800000003", 1);
+        let pa = s.claim_sms_part("m1").unwrap().unwrap();
+        s.sms_part_sent(pa.id, 5).unwrap();
+        let pb = s.claim_sms_part("m1").unwrap().unwrap();
+        s.sms_part_sent(pb.id, 5).unwrap();
+        s.claim_sms_part("m1").unwrap().unwrap();
+        assert_eq!(s.sms_interrupted().unwrap(), 1);
+        assert_eq!(s.sms_parts(c).unwrap()[0].state, PartState::Unknown);
+        // Reference 5 was reused: the report is for the later part.
+        let settled = s.sms_report("m1", 5, 0, Some(true)).unwrap().unwrap();
+        assert_eq!(settled.message_id, b);
+        assert_eq!(s.sms_parts(a).unwrap()[0].state, PartState::Sent);
+        let failed = s.sms_report("m1", 5, 0x41, Some(false)).unwrap().unwrap();
+        assert_eq!(failed.message_id, a);
+        assert!(s.sms_parts(a).unwrap()[0]
+            .error
+            .as_deref()
+            .unwrap()
+            .contains("0x41"));
+        assert_eq!(s.sms_report("m2", 5, 0, Some(true)).unwrap(), None);
+    }
+
+    #[test]
+    fn received_parts_wait_until_joined() {
+        let (_d, s) = store();
+        let p1 = s.sms_inbox_part("m1", "AA").unwrap();
+        let p2 = s.sms_inbox_part("m1", "BB").unwrap();
+        s.sms_inbox_part("m2", "CC").unwrap();
+        assert_eq!(s.sms_waiting_parts("m1").unwrap().len(), 2);
+        let id = s
+            .sms_inbox_message(&NewInbox {
+                modem: "m1",
+                sender: "+8613912345678",
+                text: "退订",
+                parts: 3,
+                missing: &[2],
+                sent_at: "2026-11-23T10:00:00+08:00",
+                part_ids: &[p1, p2],
+            })
+            .unwrap();
+        assert!(s.sms_waiting_parts("m1").unwrap().is_empty());
+        let inbox = s.sms_inbox(10).unwrap();
+        assert_eq!((inbox[0].id, inbox[0].missing.clone()), (id, vec![2]));
+    }
+}
