@@ -43,6 +43,8 @@ fn help_lists_every_subcommand_and_each_has_help() {
         "users",
         "forms",
         "lines",
+        "modem",
+        "sms",
     ] {
         assert!(help.contains(sub), "--help lacks {sub}: {help}");
     }
@@ -74,6 +76,9 @@ fn help_lists_every_subcommand_and_each_has_help() {
         &["modem", "probe"],
         &["devices", "watch"],
         &["sim", "box"],
+        &["sms", "send"],
+        &["sms", "inbox"],
+        &["sms", "status"],
     ] {
         let out = run(callpop(dir.path()).args(sub).arg("--help"));
         assert!(out.status.success(), "{sub:?} --help");
@@ -540,15 +545,25 @@ fn users_forms_and_lines_are_administered_from_the_cli() {
     assert!(!out.status.success());
 }
 
-/// A GSM modem in the config is refused with a reason until its driver lands,
-/// instead of being read as a caller-ID box.
+/// An audio box in the config is refused with a reason until its driver
+/// lands, instead of being read as a caller-ID box.
 #[test]
 fn a_device_of_a_kind_without_a_driver_is_refused_clearly() {
     let dir = tempfile::tempdir().unwrap();
+    let profiles = dir.path().join("profiles");
+    std::fs::create_dir(&profiles).unwrap();
+    std::fs::write(
+        profiles.join("audio.toml"),
+        "name = \"usb-audio-box\"\nkind = \"audio-box\"\ndescription = \"a sound card on the line\"\n",
+    )
+    .unwrap();
     let config = dir.path().join("callpop.toml");
     std::fs::write(
         &config,
-        "[[device]]\nname = \"modem1\"\npath = \"/dev/serial/by-id/usb-SIMCOM-if00\"\nprofile = \"simcom-sim800\"\n",
+        format!(
+            "profile_dir = {:?}\n[[device]]\nname = \"audio1\"\npath = \"/dev/serial/by-id/usb-x\"\nprofile = \"usb-audio-box\"\n",
+            profiles.display().to_string()
+        ),
     )
     .unwrap();
     let out = run(callpop(dir.path())
@@ -558,7 +573,7 @@ fn a_device_of_a_kind_without_a_driver_is_refused_clearly() {
     assert!(!out.status.success());
     let err = text(&out.stderr);
     assert!(
-        err.contains("modem1") && err.contains("cannot drive yet"),
+        err.contains("audio1") && err.contains("cannot drive yet"),
         "{err}"
     );
 }

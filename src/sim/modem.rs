@@ -78,7 +78,12 @@ struct State {
 
 enum Control {
     Write(String),
-    Receive { from: String, text: String },
+    Receive {
+        from: String,
+        text: String,
+        /// The concatenation reference, and which parts (1-based) arrive.
+        only: Option<(u8, Vec<usize>)>,
+    },
 }
 
 /// A running simulated modem, reachable at its link path.
@@ -168,6 +173,19 @@ impl ModemSim {
         self.control(Control::Receive {
             from: from.into(),
             text: text.into(),
+            only: None,
+        })
+        .await;
+    }
+
+    /// Only some parts of a long message arrive (the others are late or
+    /// lost): `parts` are 1-based; deliver the rest later with the same
+    /// `reference`.
+    pub async fn receive_parts(&self, from: &str, text: &str, reference: u8, parts: &[usize]) {
+        self.control(Control::Receive {
+            from: from.into(),
+            text: text.into(),
+            only: Some((reference, parts.to_vec())),
         })
         .await;
     }
@@ -311,9 +329,9 @@ async fn run(
             c = control.recv() => match c {
                 None => return,
                 Some(Control::Write(s)) => s,
-                Some(Control::Receive { from, text }) => {
+                Some(Control::Receive { from, text, only }) => {
                     reference = reference.wrapping_add(1);
-                    receive(&from, &text, reference, &profile, &state)
+                    receive(&from, &text, reference, only, &profile, &state)
                 }
             },
             Some(report) = reports.recv() => report,
@@ -472,15 +490,18 @@ fn receive(
     from: &str,
     text: &str,
     reference: u8,
+    only: Option<(u8, Vec<usize>)>,
     profile: &LoadedProfile,
     state: &Mutex<State>,
 ) -> String {
+    let reference = only.as_ref().map_or(reference, |(r, _)| *r);
     let Ok(parts) = pdu::encode_deliver(from, text, now_timestamp(), reference) else {
         return String::new();
     };
     let mut out = String::new();
     let mut st = state.lock().unwrap();
-    for hex in parts {
+    let wanted = |i: usize| only.as_ref().is_none_or(|(_, p)| p.contains(&(i + 1)));
+    for (_, hex) in parts.into_iter().enumerate().filter(|(i, _)| wanted(*i)) {
         match profile.profile.gsm.incoming {
             IncomingMode::Stored => {
                 let index = st.storage.keys().next_back().map_or(1, |i| i + 1);
