@@ -393,6 +393,28 @@ async fn a_stuck_modem_is_recovered_and_the_part_sent() {
     gsm.stop().await;
 }
 
+/// A delivery report that arrives at once (even before the worker has
+/// recorded the part's reference) is still matched to its part.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn instant_delivery_reports_are_matched() {
+    let options = ModemOptions {
+        send_latency: Duration::ZERO,
+        report_delay: Duration::ZERO,
+        ..ModemOptions::default()
+    };
+    let (_dir, _sim, gsm) = one_modem("simcom-sim800", options).await;
+    let mut ids = Vec::new();
+    for i in 0..40 {
+        let to = format!("1380013{i:04}");
+        ids.push(gsm.outbox.queue(&to, "instant", None).await.unwrap());
+    }
+    for id in ids {
+        let parts = gsm.settled(id).await;
+        assert_eq!(parts[0].state, PartState::Delivered, "{parts:?}");
+    }
+    gsm.stop().await;
+}
+
 /// A modem still starting (`+CME ERROR: 515`, SIM busy) is waited for.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_modem_still_starting_is_waited_for() {

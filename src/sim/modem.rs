@@ -453,7 +453,10 @@ async fn submit(
         Some(SendFailure::NoReply) => return String::new(),
         None => {}
     }
-    tokio::time::sleep(options.send_latency).await;
+    // Even a zero sleep waits for the timer's next millisecond tick.
+    if !options.send_latency.is_zero() {
+        tokio::time::sleep(options.send_latency).await;
+    }
     let reference = {
         let mut st = state.lock().unwrap();
         let r = st.next_reference;
@@ -472,7 +475,9 @@ async fn submit(
         let delay = options.report_delay;
         let status = state.lock().unwrap().report_status;
         tokio::spawn(async move {
-            tokio::time::sleep(delay).await;
+            if !delay.is_zero() {
+                tokio::time::sleep(delay).await;
+            }
             let now = now_timestamp();
             if let Ok(report) = pdu::encode_status_report(reference, &to, now, now, status) {
                 let _ = reports.send(format!(

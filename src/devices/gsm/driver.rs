@@ -114,7 +114,15 @@ pub struct ModemDriver {
     store: StoreHandle,
     sms: broadcast::Sender<SmsEvent>,
     reassembler: Reassembler<i64>,
+    /// Reports that matched no part yet, tried again for a short while: a
+    /// report can reach us before the worker has recorded the part's
+    /// reference (the driver answers the worker, then reads the next line).
+    early_reports: Vec<(Instant, StatusReport)>,
 }
+
+/// How long an unmatched delivery report waits for its part's reference to
+/// be recorded. Short, so a stale report cannot meet a reused reference.
+const EARLY_REPORT_GRACE: Duration = Duration::from_secs(5);
 
 /// A modem's driver and the handle to reach it. The driver stores what
 /// arrives in `store` and tells `sms` about it.
@@ -141,6 +149,7 @@ pub fn modem(
         store,
         sms,
         reassembler: Reassembler::new(timeout),
+        early_reports: Vec::new(),
     };
     (handle, driver)
 }
@@ -260,6 +269,7 @@ impl ModemDriver {
                         return Stop::Done;
                     }
                     self.expire().await;
+                    self.retry_early_reports().await;
                     Ok(())
                 }
             };
@@ -295,6 +305,9 @@ impl ModemDriver {
     /// Hands one part to the modem and answers the requester. A timeout or
     /// a dead port is also returned, for recovery.
     async fn send(&mut self, port: &mut AtPort, request: SendRequest) -> Result<(), CommandError> {
+        // The worker records a part's outcome before it asks for the next,
+        // so reports for the earlier parts can be matched now.
+        self.retry_early_reports().await;
         let (outcome, failure) = match port.send_pdu(&request.pdu, request.tpdu_len).await {
             Ok(reference) => (SendOutcome::Sent { reference }, None),
             Err(SendError::NotSent(e)) => (
@@ -411,7 +424,9 @@ impl ModemDriver {
                 true
             }
             Ok(Incoming::StatusReport(report)) => {
-                self.report(report).await;
+                if !self.report(&report).await {
+                    self.early_reports.push((Instant::now(), report));
+                }
                 true
             }
             Ok(Incoming::Submit { .. }) => true,
@@ -467,8 +482,24 @@ impl ModemDriver {
         }
     }
 
-    /// Matches a delivery report to the part it is about.
-    async fn report(&mut self, report: StatusReport) {
+    /// Tries the reports that matched nothing again; gives up on those past
+    /// their grace.
+    async fn retry_early_reports(&mut self) {
+        for (at, report) in std::mem::take(&mut self.early_reports) {
+            if self.report(&report).await {
+                continue;
+            }
+            if at.elapsed() < EARLY_REPORT_GRACE {
+                self.early_reports.push((at, report));
+            } else {
+                tracing::info!(modem = %self.device.name, reference = report.reference, recipient = %report.recipient, "a delivery report for no part we know");
+            }
+        }
+    }
+
+    /// Matches a delivery report to the part it is about; `false` when no
+    /// sent part has its reference (yet).
+    async fn report(&mut self, report: &StatusReport) -> bool {
         let delivered = match report.outcome() {
             DeliveryOutcome::Delivered => Some(true),
             DeliveryOutcome::Failed => Some(false),
@@ -492,12 +523,13 @@ impl ModemDriver {
                     reference: Some(reference),
                     error: None,
                 });
+                true
             }
-            Ok(None) => {
-                tracing::info!(modem = %modem, reference, recipient = %report.recipient, "a delivery report for no part we know")
-            }
+            Ok(None) => false,
+            // Trying again would not help; the report is in the log.
             Err(e) => {
-                tracing::error!(modem = %modem, error = %e, "cannot record a delivery report")
+                tracing::error!(modem = %modem, error = %e, ?report, "cannot record a delivery report");
+                true
             }
         }
     }
