@@ -376,7 +376,13 @@ fn answer(cmd: &str, profile: &LoadedProfile, state: &Mutex<State>, unknown: &st
             }
         }
         "AT+CSQ" => ok("+CSQ: 21,99"),
-        "AT+CGMI" => ok(&profile.profile.name),
+        // The maker as the profile's USB match knows it, else its name.
+        "AT+CGMI" => ok(profile
+            .profile
+            .matching
+            .manufacturer
+            .first()
+            .unwrap_or(&profile.profile.name)),
         "AT+CGMM" => ok(&profile.profile.description),
         "AT+CGMR" => ok("SIM-1.0"),
         "AT+CGSN" => ok("867567030512345"),

@@ -31,6 +31,7 @@ pub(crate) enum SmsCommand {
         /// The message; `-` reads it from standard input.
         #[arg(long)]
         text: String,
+        /// Print the outcome as JSON, for scripts.
         #[arg(long)]
         json: bool,
     },
@@ -39,6 +40,7 @@ pub(crate) enum SmsCommand {
         /// How many.
         #[arg(long, default_value_t = 50)]
         limit: u32,
+        /// Print them as JSON, for scripts.
         #[arg(long)]
         json: bool,
     },
@@ -46,6 +48,7 @@ pub(crate) enum SmsCommand {
     Status {
         /// The id `callpop sms send` printed.
         id: i64,
+        /// Print the parts as JSON, for scripts.
         #[arg(long)]
         json: bool,
     },
