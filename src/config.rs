@@ -107,6 +107,56 @@ pub struct SmsConfig {
     /// Wait before the first retry, in seconds; it doubles with each
     /// further try, up to ten minutes.
     pub retry_after_secs: u64,
+    /// Local hours in which campaign messages leave, `HH:MM-HH:MM`; a
+    /// campaign may narrow it. Single messages are not held.
+    pub window: String,
+    /// Appended to every campaign message unless the campaign says otherwise.
+    pub opt_out_suffix: String,
+    /// A reply that is exactly one of these (case and punctuation ignored)
+    /// opts its sender out of every later campaign message.
+    pub opt_out_keywords: Vec<String>,
+    /// Parts a marketer may start per calendar month unless an admin set
+    /// their own quota. Admins have none.
+    pub monthly_quota: u64,
+    /// Parts a modem sends per minute at most; 0: as fast as it can. A
+    /// `[[device]]` may set its own `sms_rate_per_minute`.
+    pub rate_per_minute: u32,
+    /// Parts a SIM sends per day at most (operators block SIMs that send
+    /// too many); 0: no cap. A `[[device]]` may set its own `sms_daily_cap`.
+    pub daily_cap: u32,
+    /// A modem with a SIM-level fault (no credit, barred, SIM failure) rests
+    /// this long before it is tried again; others carry its parts meanwhile.
+    pub modem_rest_secs: u64,
+    /// A long message half sent by a modem that is down this long has its
+    /// remaining parts sent by another (the handset then cannot join them).
+    pub failover_after_secs: u64,
+    /// Parts of a running campaign kept in the send queue ahead of the
+    /// modems; the rest wait as recipients, so a pause takes effect at once.
+    pub campaign_queue_ahead: u32,
+    /// Price per part of numbers no carrier range matches, in yuan.
+    pub default_price: f64,
+    /// Carriers by number range (号段), for cost estimates.
+    #[serde(rename = "carrier")]
+    pub carriers: Vec<Carrier>,
+}
+
+/// A carrier's number ranges and price per part.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Carrier {
+    pub name: String,
+    /// Leading digits of national numbers; the longest match wins.
+    pub prefixes: Vec<String>,
+    /// Yuan per part.
+    pub price: f64,
+}
+
+fn carrier(name: &str, prefixes: &str, price: f64) -> Carrier {
+    Carrier {
+        name: name.into(),
+        prefixes: prefixes.split_whitespace().map(String::from).collect(),
+        price,
+    }
 }
 
 impl Default for SmsConfig {
@@ -116,6 +166,39 @@ impl Default for SmsConfig {
             validity_minutes: 24 * 60,
             max_attempts: 5,
             retry_after_secs: 30,
+            window: "08:00-21:00".into(),
+            opt_out_suffix: "回T退订".into(),
+            opt_out_keywords: ["T", "TD", "N", "R", "退订", "取消", "STOP", "UNSUBSCRIBE"]
+                .map(String::from)
+                .into(),
+            monthly_quota: 10_000,
+            rate_per_minute: 0,
+            daily_cap: 0,
+            modem_rest_secs: 300,
+            failover_after_secs: 120,
+            campaign_queue_ahead: 500,
+            default_price: 0.05,
+            carriers: vec![
+                carrier(
+                    "China Mobile",
+                    "134 135 136 137 138 139 1440 147 148 150 151 152 157 158 159 165 172 \
+                     178 182 183 184 187 188 195 197 198 1703 1705 1706",
+                    0.05,
+                ),
+                carrier(
+                    "China Unicom",
+                    "130 131 132 145 146 155 156 166 167 171 175 176 185 186 196 \
+                     1704 1707 1708 1709",
+                    0.035,
+                ),
+                carrier(
+                    "China Telecom",
+                    "133 1349 149 153 162 173 174 177 180 181 189 190 191 193 199 \
+                     1700 1701 1702",
+                    0.05,
+                ),
+                carrier("China Broadnet", "192", 0.05),
+            ],
         }
     }
 }
@@ -131,6 +214,12 @@ pub struct DeviceConfig {
     /// The USB serial number, looked up among the ports at every (re)open.
     pub usb_serial: Option<String>,
     pub profile: String,
+    /// A GSM modem's own `sms.rate_per_minute`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sms_rate_per_minute: Option<u32>,
+    /// A GSM modem's own `sms.daily_cap` (per SIM).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sms_daily_cap: Option<u32>,
 }
 
 /// How calls are judged.
@@ -458,6 +547,41 @@ impl Config {
         }
         if self.sms.max_attempts == 0 {
             return Err(("sms.max_attempts", "must be at least 1".into()));
+        }
+        crate::sms::rules::Window::parse(&self.sms.window).map_err(|e| ("sms.window", e))?;
+        if self
+            .sms
+            .opt_out_keywords
+            .iter()
+            .any(|k| k.trim().is_empty())
+        {
+            return Err(("sms.opt_out_keywords", "a keyword is empty".into()));
+        }
+        for c in &self.sms.carriers {
+            if c.prefixes
+                .iter()
+                .any(|p| p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit()))
+            {
+                return Err((
+                    "sms.carrier",
+                    format!(
+                        "carrier {:?}: prefixes are leading digits such as \"138\"",
+                        c.name
+                    ),
+                ));
+            }
+            if !c.price.is_finite() || c.price < 0.0 {
+                return Err((
+                    "sms.carrier",
+                    format!("carrier {:?}: a negative price", c.name),
+                ));
+            }
+        }
+        if self.sms.campaign_queue_ahead == 0 {
+            return Err(("sms.campaign_queue_ahead", "must be at least 1".into()));
+        }
+        if !self.sms.default_price.is_finite() || self.sms.default_price < 0.0 {
+            return Err(("sms.default_price", "must not be negative".into()));
         }
         if self.sms.validity_minutes != 0 && self.sms.validity_minutes < 5 {
             return Err((

@@ -64,6 +64,8 @@ pub struct SentPart {
 struct State {
     sent: Vec<SentPart>,
     fail_next: Option<SendFailure>,
+    /// Every send fails so until cleared (a SIM out of credit, barred).
+    fail_all: Option<SendFailure>,
     /// Stored messages: index -> (status 0 unread / 1 read, PDU hex).
     storage: std::collections::BTreeMap<u32, (u8, String)>,
     next_reference: u8,
@@ -212,6 +214,12 @@ impl ModemSim {
     /// The next `AT+CMGS` fails this way.
     pub fn fail_next_send(&self, failure: SendFailure) {
         self.state.lock().unwrap().fail_next = Some(failure);
+    }
+
+    /// Makes every send fail with `failure` from now on (`None` heals it):
+    /// a SIM out of credit or barred by its operator.
+    pub fn fail_every_send(&self, failure: Option<SendFailure>) {
+        self.state.lock().unwrap().fail_all = failure;
     }
 
     /// The firmware hangs for `d`: it ignores everything sent to it (the
@@ -453,7 +461,10 @@ async fn submit(
         ) if l == len => (to, text, encoding, concat, status_report),
         _ => return "\r\n+CMS ERROR: 304\r\n".into(),
     };
-    let failure = state.lock().unwrap().fail_next.take();
+    let failure = {
+        let mut st = state.lock().unwrap();
+        st.fail_next.take().or(st.fail_all)
+    };
     match failure {
         Some(SendFailure::Cms(code)) => return format!("\r\n+CMS ERROR: {code}\r\n"),
         Some(SendFailure::NoReply) => return String::new(),

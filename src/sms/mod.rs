@@ -3,9 +3,14 @@
 //! to its modem. Receiving is the modem drivers' job
 //! (`devices::gsm::driver`); both report through [`crate::event::SmsEvent`].
 
+pub mod campaign;
+pub mod cost;
 pub mod outbox;
+pub mod rules;
+pub mod template;
 pub mod worker;
 
+pub use campaign::{CampaignError, Campaigns};
 pub use outbox::{Outbox, SmsError};
 
 use crate::devices::gsm::driver::ModemHandle;

@@ -1,9 +1,11 @@
 //! The outbox: a message becomes its encoded parts, queued in one
 //! transaction, and the modem workers are woken.
 
+use super::worker::ModemLimits;
 use crate::config::SmsConfig;
 use crate::devices::gsm::pdu::{self, Encoding, Submit};
 use crate::store::{NewSms, StoreHandle};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
 use tokio::sync::watch;
@@ -26,6 +28,8 @@ pub struct Outbox {
     /// The concatenation reference of the next long message; the
     /// recipient's handset tells long messages apart by sender and it.
     next_reference: Arc<AtomicU8>,
+    /// Modems with their own rate or daily cap (`[[device]]`).
+    limits: Arc<HashMap<String, ModemLimits>>,
 }
 
 impl Outbox {
@@ -37,7 +41,40 @@ impl Outbox {
             settings,
             wake: watch::channel(0).0,
             next_reference: Arc::new(AtomicU8::new(seed)),
+            limits: Arc::default(),
         }
+    }
+
+    /// The same outbox with per-modem limits from the devices' config.
+    pub fn with_devices(mut self, devices: &[crate::config::DeviceConfig]) -> Outbox {
+        self.limits = Arc::new(
+            devices
+                .iter()
+                .map(|d| {
+                    let limits = ModemLimits {
+                        rate_per_minute: d
+                            .sms_rate_per_minute
+                            .unwrap_or(self.settings.rate_per_minute),
+                        daily_cap: d.sms_daily_cap.unwrap_or(self.settings.daily_cap),
+                    };
+                    (d.name.clone(), limits)
+                })
+                .collect(),
+        );
+        self
+    }
+
+    /// How fast and how much `modem` may send.
+    pub fn limits_for(&self, modem: &str) -> ModemLimits {
+        self.limits.get(modem).copied().unwrap_or(ModemLimits {
+            rate_per_minute: self.settings.rate_per_minute,
+            daily_cap: self.settings.daily_cap,
+        })
+    }
+
+    /// Wakes the workers: there is something new to send.
+    pub fn wake(&self) {
+        self.wake.send_modify(|n| *n = n.wrapping_add(1));
     }
 
     /// The store the outbox writes to.
@@ -82,7 +119,7 @@ impl Outbox {
                 })
             })
             .await?;
-        self.wake.send_modify(|n| *n = n.wrapping_add(1));
+        self.wake();
         Ok(id)
     }
 

@@ -7,6 +7,7 @@
 
 mod audit;
 mod calls;
+mod campaigns;
 mod customers;
 mod handle;
 mod migrate;
@@ -17,6 +18,10 @@ mod workorders;
 
 pub use audit::{AuditEntry, AuditRecord};
 pub use calls::CallRow;
+pub use campaigns::{
+    Added, CampaignCustomer, CampaignRow, CampaignState, FedMessage, NewCampaign, NewRecipient,
+    PendingRecipient, Progress, ResultRow,
+};
 pub use customers::{
     Customer, CustomerMatch, CustomerPhone, LookupResult, NewCustomer, NewPhone, UpsertOutcome,
 };

@@ -167,43 +167,106 @@ impl Store {
     /// Hands the next due part to `modem` and marks it `sending`, before the
     /// modem is asked. A message started on one modem stays on it (the
     /// recipient's handset joins parts only from one sender); its remaining
-    /// parts come first.
+    /// parts come first. Campaign parts are taken only while their campaign
+    /// runs. A part for a blacklisted number, or a campaign part for a
+    /// number that opted out since it was queued, is failed here instead.
     pub fn claim_sms_part(&self, modem: &str) -> Result<Option<ClaimedPart>> {
         self.in_transaction(|s| {
             let now = now_ms();
-            let next = s
-                .conn
-                .prepare_cached(
-                    "SELECT p.id, p.message_id, p.seq, p.pdu, p.tpdu_len, p.attempts
-                     FROM sms_parts p JOIN sms_messages m ON m.id = p.message_id
-                     WHERE p.state = 'queued' AND p.not_before <= ?1
-                       AND (m.modem IS NULL OR m.modem = ?2)
-                     ORDER BY m.modem IS NULL, p.id
-                     LIMIT 1",
-                )?
-                .query_row(params![now, modem], |r| {
-                    Ok(ClaimedPart {
-                        id: r.get(0)?,
-                        message_id: r.get(1)?,
-                        seq: r.get(2)?,
-                        pdu: r.get(3)?,
-                        tpdu_len: r.get::<_, i64>(4)? as usize,
-                        attempts: r.get::<_, u32>(5)? + 1,
+            loop {
+                let next = s
+                    .conn
+                    .prepare_cached(
+                        "SELECT p.id, p.message_id, p.seq, p.pdu, p.tpdu_len, p.attempts,
+                            EXISTS (SELECT 1 FROM sms_blacklist b WHERE b.e164 = m.to_number),
+                            p.campaign_id IS NOT NULL AND EXISTS
+                                (SELECT 1 FROM sms_optouts o WHERE o.e164 = m.to_number)
+                         FROM sms_parts p JOIN sms_messages m ON m.id = p.message_id
+                         WHERE p.state = 'queued' AND p.not_before <= ?1
+                           AND (m.modem IS NULL OR m.modem = ?2)
+                           AND (p.campaign_id IS NULL OR EXISTS (SELECT 1 FROM sms_campaigns c
+                                WHERE c.id = p.campaign_id AND c.state = 'running'))
+                         ORDER BY m.modem IS NULL, p.id
+                         LIMIT 1",
+                    )?
+                    .query_row(params![now, modem], |r| {
+                        Ok((
+                            ClaimedPart {
+                                id: r.get(0)?,
+                                message_id: r.get(1)?,
+                                seq: r.get(2)?,
+                                pdu: r.get(3)?,
+                                tpdu_len: r.get::<_, i64>(4)? as usize,
+                                attempts: r.get::<_, u32>(5)? + 1,
+                            },
+                            r.get::<_, bool>(6)?,
+                            r.get::<_, bool>(7)?,
+                        ))
                     })
-                })
-                .optional()?;
-            let Some(part) = next else { return Ok(None) };
-            s.conn.execute(
-                "UPDATE sms_parts SET state = 'sending', modem = ?2, attempts = attempts + 1,
-                     updated_at = ?3 WHERE id = ?1",
-                params![part.id, modem, now],
-            )?;
-            s.conn.execute(
-                "UPDATE sms_messages SET modem = ?2 WHERE id = ?1 AND modem IS NULL",
-                params![part.message_id, modem],
-            )?;
-            Ok(Some(part))
+                    .optional()?;
+                let Some((part, blacklisted, opted_out)) = next else {
+                    return Ok(None);
+                };
+                if blacklisted || opted_out {
+                    let why = if blacklisted {
+                        "the number is blacklisted"
+                    } else {
+                        "the recipient opted out"
+                    };
+                    s.conn.execute(
+                        "UPDATE sms_parts SET state = 'failed', error = ?2, updated_at = ?3
+                         WHERE message_id = ?1 AND state = 'queued'",
+                        params![part.message_id, why, now],
+                    )?;
+                    continue;
+                }
+                s.conn.execute(
+                    "UPDATE sms_parts SET state = 'sending', modem = ?2, attempts = attempts + 1,
+                         claimed_at = ?3, updated_at = ?3 WHERE id = ?1",
+                    params![part.id, modem, now],
+                )?;
+                s.conn.execute(
+                    "UPDATE sms_messages SET modem = ?2 WHERE id = ?1 AND modem IS NULL",
+                    params![part.message_id, modem],
+                )?;
+                return Ok(Some(part));
+            }
         })
+    }
+
+    /// The modem could not take the part through no fault of the part (its
+    /// SIM failed, it went down): back to the queue as if never tried, and
+    /// free for any modem unless others of its message went out on this one.
+    pub fn sms_part_release(&self, part_id: i64, reason: &str) -> Result<()> {
+        self.in_transaction(|s| {
+            let n = s.conn.execute(
+                "UPDATE sms_parts SET state = 'queued', error = ?2, attempts = attempts - 1,
+                     modem = NULL, claimed_at = NULL, updated_at = ?3
+                 WHERE id = ?1 AND state = 'sending'",
+                params![part_id, reason, now_ms()],
+            )?;
+            expect_one(n, part_id)?;
+            s.conn.execute(
+                "UPDATE sms_messages SET modem = NULL
+                 WHERE id = (SELECT message_id FROM sms_parts WHERE id = ?1)
+                   AND NOT EXISTS (SELECT 1 FROM sms_parts p
+                                   WHERE p.message_id = sms_messages.id AND p.state != 'queued')",
+                [part_id],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// Frees the unsent parts of long messages begun on `modem` for the
+    /// other modems (it has been down too long); their count.
+    pub fn release_pins(&self, modem: &str) -> Result<usize> {
+        Ok(self.conn.execute(
+            "UPDATE sms_messages SET modem = NULL
+             WHERE modem = ?1
+               AND EXISTS (SELECT 1 FROM sms_parts p
+                           WHERE p.message_id = sms_messages.id AND p.state = 'queued')",
+            [modem],
+        )?)
     }
 
     /// The modem accepted the part and gave it `reference` (TP-MR).

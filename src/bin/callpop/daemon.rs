@@ -28,6 +28,8 @@ pub(crate) fn run_demo(mut config: Config, reset: bool) -> Result<()> {
         path: Some(link.clone()),
         usb_serial: None,
         profile: "text-box-4port".into(),
+        sms_rate_per_minute: None,
+        sms_daily_cap: None,
     });
     let bindings = [
         ("demo-box/1", Binding::Agent("agent1".into())),
@@ -98,8 +100,11 @@ fn run(config: Config, mode: Option<&str>, extra: impl FnOnce() -> Extra) -> Res
         // The demo's simulated box is plugged in before the lines start.
         let extra = extra();
         let lines = lines::start(&config, devices, store.clone(), None)?;
-        let outbox = callpop::sms::Outbox::new(store.clone(), config.sms.clone());
-        let sms_workers = callpop::sms::start(&outbox, &lines.modems, lines.sms_events.clone()).await?;
+        let outbox = callpop::sms::Outbox::new(store.clone(), config.sms.clone())
+            .with_devices(&config.devices);
+        let mut sms_workers = callpop::sms::start(&outbox, &lines.modems, lines.sms_events.clone()).await?;
+        let campaigns = callpop::sms::Campaigns::new(outbox.clone(), std::sync::Arc::new(normalizer(&config)));
+        sms_workers.push(tokio::spawn(campaigns.run(lines.sms_events.subscribe())));
         let (hub, hub_handle) = Hub::new(store.clone(), HubSettings::from_config(&config.screen_pop))?;
         lines.runtime().spawn(hub.run(lines.events.subscribe()));
         // Warm in the background of the store thread: requests queue behind

@@ -63,6 +63,20 @@ pub enum ErrorClass {
 }
 
 impl AtError {
+    /// Whether the fault is the modem's or its SIM's (no SIM, PIN, barred,
+    /// no service, no SMSC, modem failure) rather than the message's: the
+    /// part is not to blame, and another modem may well send it.
+    pub fn modem_fault(&self) -> bool {
+        match self {
+            AtError::Cme(code) => matches!(code, 10..=13 | 15 | 16 | 30 | 31),
+            AtError::Cms(code) => matches!(
+                code,
+                8 | 10 | 29 | 50 | 300 | 310 | 311 | 313 | 316 | 330 | 331 | 332
+            ),
+            AtError::Error(_) | AtError::Call(_) => false,
+        }
+    }
+
     /// The class and a message in zh-CN and en, for people and the queue.
     pub fn explain(&self) -> (ErrorClass, &'static str, &'static str) {
         use ErrorClass::*;
@@ -477,6 +491,8 @@ mod tests {
             assert_eq!(done(&events), Some(&Err(want.clone())), "{reply}");
         }
         assert_eq!(AtError::Cme(515).explain().0, ErrorClass::Transient);
+        assert!(AtError::Cms(313).modem_fault() && AtError::Cme(10).modem_fault());
+        assert!(!AtError::Cms(1).modem_fault() && !AtError::Cms(42).modem_fault());
         assert_eq!(AtError::Cms(330).explain().0, ErrorClass::Permanent);
         assert_eq!(AtError::Cms(42).explain().0, ErrorClass::Transient);
         assert_eq!(AtError::Cms(1).explain().1, "空号");

@@ -48,10 +48,13 @@ pub enum SendOutcome {
     Sent {
         reference: u8,
     },
-    /// Certainly not sent; `transient` says whether later may work.
+    /// Certainly not sent; `transient` says whether later may work, and
+    /// `modem_fault` whether the modem or its SIM is to blame (so another
+    /// modem should carry the part).
     NotSent {
         reason: String,
         transient: bool,
+        modem_fault: bool,
     },
     /// It may have left: never sent again automatically.
     Unknown {
@@ -87,6 +90,7 @@ impl ModemHandle {
             return SendOutcome::NotSent {
                 reason: "the modem driver has stopped".into(),
                 transient: true,
+                modem_fault: true,
             };
         }
         answer.await.unwrap_or(SendOutcome::Unknown {
@@ -216,6 +220,7 @@ impl ModemDriver {
                     let _ = request.reply.send(SendOutcome::NotSent {
                         reason: "the modem is down".into(),
                         transient: true,
+                        modem_fault: true,
                     });
                 }
             }
@@ -314,6 +319,7 @@ impl ModemDriver {
                 SendOutcome::NotSent {
                     reason: e.reason(),
                     transient: e.class() == ErrorClass::Transient,
+                    modem_fault: e.modem_fault(),
                 },
                 Some(e),
             ),

@@ -51,6 +51,11 @@ impl CommandError {
         }
     }
 
+    /// Whether the modem (or its SIM) is at fault, not the message.
+    pub fn modem_fault(&self) -> bool {
+        matches!(self, CommandError::Refused { error, .. } if error.modem_fault())
+    }
+
     /// For people and the queue: the modem's words with their meaning in
     /// English and Chinese.
     pub fn reason(&self) -> String {

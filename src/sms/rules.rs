@@ -1,0 +1,114 @@
+//! The rules a campaign obeys that need no store: the sending window and
+//! what counts as an opt-out reply. Pure, so the tests can set the clock.
+
+use chrono::NaiveTime;
+use std::fmt;
+
+/// Local hours in which campaign messages may leave, e.g. 08:00–21:00. A
+/// window whose end is before its start runs over midnight.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Window {
+    pub from: NaiveTime,
+    pub to: NaiveTime,
+}
+
+impl Window {
+    /// Parses `08:00-21:00` (also with `–` or `~`).
+    pub fn parse(s: &str) -> Result<Window, String> {
+        let (a, b) = s
+            .split_once(['-', '–', '~'])
+            .ok_or_else(|| format!("{s:?} is not a window like 08:00-21:00"))?;
+        Ok(Window {
+            from: parse_time(a)?,
+            to: parse_time(b)?,
+        })
+    }
+
+    /// From separate `HH:MM` texts.
+    pub fn from_parts(from: &str, to: &str) -> Result<Window, String> {
+        Window::parse(&format!("{from}-{to}"))
+    }
+
+    /// Whether a message may leave at local time `t`.
+    pub fn is_open(&self, t: NaiveTime) -> bool {
+        if self.from == self.to {
+            return true;
+        }
+        if self.from < self.to {
+            self.from <= t && t < self.to
+        } else {
+            t >= self.from || t < self.to
+        }
+    }
+}
+
+impl fmt::Display for Window {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}-{}",
+            self.from.format("%H:%M"),
+            self.to.format("%H:%M")
+        )
+    }
+}
+
+/// `HH:MM`, as stored.
+pub fn parse_time(s: &str) -> Result<NaiveTime, String> {
+    NaiveTime::parse_from_str(s.trim(), "%H:%M")
+        .map_err(|_| format!("{:?} is not a time like 08:00", s.trim()))
+}
+
+/// The keyword a reply opts out with, if it is one: the whole reply, once
+/// spaces and punctuation are trimmed, equals a keyword (case ignored). A
+/// reply that merely contains "T" or "退订" in a sentence is a person
+/// writing, not an opt-out, and is left to people.
+pub fn opt_out_keyword<'k>(reply: &str, keywords: &'k [String]) -> Option<&'k str> {
+    let core = reply.trim_matches(|c: char| {
+        c.is_whitespace() || c.is_ascii_punctuation() || "。，！？、；：“”‘’（）【】…～".contains(c)
+    });
+    if core.is_empty() {
+        return None;
+    }
+    keywords
+        .iter()
+        .find(|k| k.trim().to_lowercase() == core.to_lowercase())
+        .map(|k| k.as_str())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(s: &str) -> NaiveTime {
+        parse_time(s).unwrap()
+    }
+
+    #[test]
+    fn windows_by_day_and_over_midnight() {
+        let day = Window::parse("08:00-21:00").unwrap();
+        assert!(!day.is_open(t("07:59")));
+        assert!(day.is_open(t("08:00")));
+        assert!(day.is_open(t("20:59")));
+        assert!(!day.is_open(t("21:00")));
+        assert_eq!(day.to_string(), "08:00-21:00");
+        let night = Window::parse("22:00~06:00").unwrap();
+        assert!(night.is_open(t("23:30")) && night.is_open(t("05:00")));
+        assert!(!night.is_open(t("12:00")));
+        assert!(Window::parse("00:00-00:00").unwrap().is_open(t("03:00")));
+        assert!(Window::parse("8am-9pm").is_err());
+        assert!(Window::parse("08:00").is_err());
+    }
+
+    #[test]
+    fn opt_out_replies_are_whole_keywords() {
+        let k: Vec<String> = ["T", "TD", "退订", "STOP"].map(String::from).into();
+        assert_eq!(opt_out_keyword("退订", &k), Some("退订"));
+        assert_eq!(opt_out_keyword(" t ", &k), Some("T"));
+        assert_eq!(opt_out_keyword("td。", &k), Some("TD"));
+        assert_eq!(opt_out_keyword("Stop!", &k), Some("STOP"));
+        assert_eq!(opt_out_keyword("请问怎么退订", &k), None);
+        assert_eq!(opt_out_keyword("Thanks", &k), None);
+        assert_eq!(opt_out_keyword("  ", &k), None);
+    }
+}
