@@ -2,19 +2,10 @@
 //! back, so export → import round-trips.
 
 use crate::store::{AuditEntry, Customer, Store, StoreError};
-use anyhow::{bail, Context, Result};
-use std::io::Write;
+use anyhow::Result;
 use std::path::Path;
 
-/// Export file formats.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum ExportFormat {
-    Csv,
-    Xlsx,
-}
-
-/// XLSX sheets hold 1,048,576 rows, one of which is the header.
-const XLSX_MAX_CUSTOMERS: u64 = 1_048_575;
+pub use crate::sheets::ExportFormat;
 
 /// Separator between several numbers or tags in one cell; the importer splits on it.
 const LIST_SEPARATOR: &str = "; ";
@@ -48,10 +39,18 @@ fn cells(c: &Customer, custom_keys: &[String]) -> Vec<String> {
 /// Writes every customer to `path`; returns how many.
 pub fn export(store: &Store, format: ExportFormat, path: &Path) -> Result<u64> {
     let keys = store.custom_field_keys()?;
-    let count = match format {
-        ExportFormat::Csv => export_csv(store, &keys, path)?,
-        ExportFormat::Xlsx => export_xlsx(store, &keys, path)?,
-    };
+    let count = crate::sheets::write_table(
+        format,
+        path,
+        &header(&keys),
+        Some(store.customer_count()?),
+        |sink| {
+            store.for_each_customer(|c| {
+                sink(&cells(&c, &keys)).map_err(|e| StoreError::Invalid(format!("{e:#}")))
+            })?;
+            Ok(())
+        },
+    )?;
     store.audit(&AuditEntry {
         actor: "cli",
         user_id: None,
@@ -61,51 +60,4 @@ pub fn export(store: &Store, format: ExportFormat, path: &Path) -> Result<u64> {
         remote_addr: None,
     })?;
     Ok(count)
-}
-
-fn export_csv(store: &Store, keys: &[String], path: &Path) -> Result<u64> {
-    let mut file = std::io::BufWriter::new(
-        std::fs::File::create(path).with_context(|| format!("cannot create {}", path.display()))?,
-    );
-    // A BOM, so Excel on a Chinese Windows opens UTF-8 as UTF-8.
-    file.write_all("\u{feff}".as_bytes())?;
-    let mut w = csv::Writer::from_writer(file);
-    w.write_record(header(keys))?;
-    let mut count = 0u64;
-    store.for_each_customer(|c| {
-        count += 1;
-        w.write_record(cells(&c, keys))
-            .map_err(|e| StoreError::Invalid(format!("cannot write {}: {e}", path.display())))
-    })?;
-    w.flush()
-        .with_context(|| format!("cannot write {}", path.display()))?;
-    Ok(count)
-}
-
-fn export_xlsx(store: &Store, keys: &[String], path: &Path) -> Result<u64> {
-    let total = store.customer_count()?;
-    if total > XLSX_MAX_CUSTOMERS {
-        bail!("{total} customers do not fit in one XLSX sheet ({XLSX_MAX_CUSTOMERS} at most); use --format csv");
-    }
-    let mut book = rust_xlsxwriter::Workbook::new();
-    let sheet = book.add_worksheet_with_constant_memory()?;
-    let bold = rust_xlsxwriter::Format::new().set_bold();
-    for (col, h) in header(keys).iter().enumerate() {
-        sheet.write_string_with_format(0, col as u16, h, &bold)?;
-    }
-    let mut row = 0u32;
-    store.for_each_customer(|c| {
-        row += 1;
-        for (col, v) in cells(&c, keys).iter().enumerate() {
-            if !v.is_empty() {
-                sheet
-                    .write_string(row, col as u16, v)
-                    .map_err(|e| StoreError::Invalid(format!("xlsx: {e}")))?;
-            }
-        }
-        Ok(())
-    })?;
-    book.save(path)
-        .with_context(|| format!("cannot write {}", path.display()))?;
-    Ok(row as u64)
 }

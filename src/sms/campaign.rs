@@ -468,6 +468,15 @@ impl Campaigns {
             .collect())
     }
 
+    /// Removes a draft (a dry run's, or one given up).
+    pub async fn delete_draft(&self, id: i64) -> Result<(), CampaignError> {
+        Ok(self
+            .outbox
+            .store()
+            .call(move |s| s.delete_draft(id))
+            .await?)
+    }
+
     /// One campaign, or a clear error.
     pub async fn get(&self, id: i64) -> Result<CampaignRow, CampaignError> {
         self.outbox
@@ -801,4 +810,54 @@ fn plain(v: &Value) -> String {
         Value::Null => String::new(),
         other => other.to_string(),
     }
+}
+
+/// Columns of a campaign's results export.
+const RESULT_HEADER: [&str; 8] = [
+    "seq",
+    "number",
+    "name",
+    "state",
+    "parts",
+    "modem",
+    "reason",
+    "updated_at",
+];
+
+/// Writes campaign `id`'s results (one row per recipient: its outcome and
+/// the reason of a skip or failure) to `path`, from the reader connection
+/// `store`, so the send queue never waits for an export. Its row count.
+pub fn export_results(
+    store: &crate::store::Store,
+    id: i64,
+    format: crate::sheets::ExportFormat,
+    path: &std::path::Path,
+) -> anyhow::Result<u64> {
+    let header: Vec<String> = RESULT_HEADER.iter().map(|s| s.to_string()).collect();
+    let total = store.campaign_progress(id)?.recipients as u64;
+    crate::sheets::write_table(format, path, &header, Some(total), |sink| {
+        store.campaign_results(id, |r| {
+            let updated = r
+                .updated_at
+                .and_then(chrono::DateTime::from_timestamp_millis)
+                .map(|t| {
+                    t.with_timezone(&chrono::Local)
+                        .format("%Y-%m-%d %H:%M:%S")
+                        .to_string()
+                })
+                .unwrap_or_default();
+            sink(&[
+                r.seq.to_string(),
+                r.number,
+                r.name,
+                r.state,
+                r.parts.to_string(),
+                r.modem.unwrap_or_default(),
+                r.reason.unwrap_or_default(),
+                updated,
+            ])
+            .map_err(|e| format!("{e:#}"))
+        })?;
+        Ok(())
+    })
 }

@@ -14,6 +14,7 @@ use callpop::phone::{MatchPolicy, Normalizer};
 use callpop::store::Store;
 
 mod admin;
+mod campaigns;
 mod customers;
 mod daemon;
 mod devices;

@@ -35,6 +35,15 @@ pub(crate) enum SmsCommand {
         #[arg(long)]
         json: bool,
     },
+    /// An SMS campaign (群发) to a customer group, a sheet or everyone:
+    /// preview it with --dry-run, or start it and follow its progress. The
+    /// daemon's modems send it, inside the sending window.
+    Blast(crate::campaigns::BlastArgs),
+    /// List, follow and control campaigns; export their results.
+    Campaigns {
+        #[command(subcommand)]
+        command: Option<crate::campaigns::CampaignsCommand>,
+    },
     /// Received messages, newest first.
     Inbox {
         /// How many.
@@ -75,6 +84,8 @@ pub(crate) fn run_sms(command: SmsCommand, config: Config) -> Result<()> {
                 None => queue(&config, &to, &text, json),
             }
         }
+        SmsCommand::Blast(args) => crate::campaigns::run_blast(config, args),
+        SmsCommand::Campaigns { command } => crate::campaigns::run_campaigns(config, command),
         SmsCommand::Inbox { limit, json } => inbox(&config, limit, json),
         SmsCommand::Status { id, json } => status(&config, id, json),
     }
