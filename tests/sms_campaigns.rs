@@ -5,6 +5,8 @@
 //! opt-out round trip (a reply 退订 stops every later message), the sending
 //! window, monthly quotas and roles.
 
+mod common;
+
 use callpop::calls::CallPolicy;
 use callpop::config::SmsConfig;
 use callpop::devices::profile::load_all;
@@ -21,13 +23,16 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+static PASSWORD_HASH: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| callpop::auth::hash_password(common::PASSWORD).unwrap());
+
 struct Pool {
     store: StoreHandle,
     campaigns: Campaigns,
     sims: Vec<ModemSim>,
     lines: Option<callpop::lines::Lines>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
 }
 
 fn normalizer() -> Arc<Normalizer> {
@@ -70,7 +75,9 @@ fn seed(db: &Path, customers: usize) {
         ("m2", Role::Marketer),
         ("admin", Role::Admin),
     ] {
-        store.add_user(name, name, role, None, None).unwrap();
+        store
+            .add_user(name, name, role, None, Some(&PASSWORD_HASH))
+            .unwrap();
     }
 }
 
@@ -120,7 +127,7 @@ impl Pool {
             sims,
             lines: Some(lines),
             tasks,
-            _dir: dir,
+            dir,
         }
     }
 
@@ -435,5 +442,174 @@ async fn a_misspelt_merge_field_is_refused() {
         .await
         .unwrap()
         .is_empty());
+    pool.stop().await;
+}
+
+/// Recipients from a sheet: the phone column found by its header, the
+/// other columns merge fields; bad and repeated numbers kept as skipped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recipients_from_a_sheet_with_their_own_fields() {
+    let pool = Pool::start(1, 0, settings()).await;
+    let sheet = pool.dir.path().join("名单.csv");
+    std::fs::write(
+        &sheet,
+        "姓名,手机号码,城市\n张三,13800138000,杭州\n李四,not a number,上海\n王五,+86 138-0013-8000,北京\n赵六,18612345678,深圳\n",
+    )
+    .unwrap();
+    let m1 = pool.user("m1").await;
+    let mut d = draft("门店开业", "{name}您好，{城市}新店开业");
+    d.source = Source::File(sheet);
+    let created = pool.campaigns.create(&m1, d).await.unwrap();
+    assert_eq!(
+        (created.recipients, created.invalid, created.duplicate),
+        (2, 1, 1)
+    );
+    assert!((created.cost - (0.05 + 0.035)).abs() < 1e-9, "{created:?}");
+    let preview = pool.campaigns.preview(created.id, 10).await.unwrap();
+    assert_eq!(
+        preview[0].text.as_deref(),
+        Some("张三您好，杭州新店开业回T退订")
+    );
+    assert_eq!(preview[1].skip.as_deref(), Some("invalid"));
+    assert_eq!(preview[2].skip.as_deref(), Some("duplicate"));
+    assert_eq!(
+        preview[3].estimate.as_ref().unwrap().carrier.as_deref(),
+        Some("China Unicom")
+    );
+    pool.campaigns.start(&m1, created.id).await.unwrap();
+    pool.finished(created.id).await;
+    let export = pool.dir.path().join("results.csv");
+    let reader = callpop::store::Store::open_reader(pool.store.path()).unwrap();
+    let rows = callpop::sms::campaign::export_results(
+        &reader,
+        created.id,
+        callpop::sheets::ExportFormat::Csv,
+        &export,
+    )
+    .unwrap();
+    assert_eq!(rows, 4);
+    let csv = std::fs::read_to_string(&export).unwrap();
+    assert!(
+        csv.contains("1,13800138000,张三,delivered,1,gsm1,"),
+        "{csv}"
+    );
+    assert!(
+        csv.contains("2,not a number,李四,skipped,0,,invalid,"),
+        "{csv}"
+    );
+    pool.stop().await;
+}
+
+/// The marketers' API as the page uses it: roles enforced on the server,
+/// a draft with its preview, start, live progress on /ws/sms until done,
+/// and an audited export.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_marketers_page_api_and_live_progress() {
+    use futures_util::StreamExt;
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let pool = Pool::start(1, 5, settings()).await;
+    let listener = callpop::web::bind("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let addr = listener.local_addr().unwrap();
+    let state = callpop::web::AppState {
+        store: pool.store.clone(),
+        hub: None,
+        settings: Arc::new(callpop::web::WebSettings::from_config(&Default::default())),
+        normalizer: normalizer(),
+        campaigns: Some(pool.campaigns.clone()),
+        uploads: pool.dir.path().join("uploads"),
+    };
+    tokio::spawn(callpop::web::serve(listener, state, std::future::pending()));
+
+    let agent = common::login(addr, "agent1").await;
+    for path in ["/api/sms/campaigns", "/api/sms/groups"] {
+        assert_eq!(
+            common::status(addr, "GET", path, Some(&agent), None).await,
+            403
+        );
+    }
+    let body = serde_json::json!({"name": "x", "template": "{name}", "group": "vip"});
+    assert_eq!(
+        common::status(
+            addr,
+            "POST",
+            "/api/sms/campaigns",
+            Some(&agent),
+            Some(body.clone())
+        )
+        .await,
+        403
+    );
+    assert_eq!(
+        common::status(addr, "GET", "/api/sms/campaigns", None, None).await,
+        401
+    );
+
+    let m1 = common::login(addr, "m1").await;
+    let (status, _, groups) = common::http(addr, "GET", "/api/sms/groups", Some(&m1), None).await;
+    assert_eq!(
+        (status, groups["groups"][0]["name"].as_str()),
+        (200, Some("vip"))
+    );
+    let (status, _, created) =
+        common::http(addr, "POST", "/api/sms/campaigns", Some(&m1), Some(body)).await;
+    assert_eq!(status, 200, "{created}");
+    assert_eq!(created["preview"].as_array().unwrap().len(), 5);
+    assert_eq!(created["preview"][0]["estimate"]["parts"], 1);
+    let id = created["campaign"]["id"].as_i64().unwrap();
+
+    let mut req = format!("ws://{addr}/ws/sms").into_client_request().unwrap();
+    req.headers_mut()
+        .insert("cookie", format!("callpop_session={m1}").parse().unwrap());
+    let (mut ws, _) = tokio_tungstenite::connect_async(req).await.unwrap();
+    let (status, _, started) = common::http(
+        addr,
+        "POST",
+        &format!("/api/sms/campaigns/{id}/start"),
+        Some(&m1),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{started}");
+    let done = tokio::time::timeout(Duration::from_secs(20), async {
+        loop {
+            let Some(Ok(tokio_tungstenite::tungstenite::Message::Text(t))) = ws.next().await else {
+                panic!("progress feed ended");
+            };
+            let v: serde_json::Value = serde_json::from_str(&t).unwrap();
+            let c = v["campaigns"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|c| c["campaign"]["id"] == id)
+                .cloned();
+            if let Some(c) = c {
+                if c["campaign"]["state"] == "done" && c["progress"]["states"]["delivered"] == 5 {
+                    return c;
+                }
+            }
+        }
+    })
+    .await
+    .expect("the page saw the campaign finish");
+    assert_eq!(done["settled"], 5);
+
+    let path = format!("/api/sms/campaigns/{id}/export?format=csv");
+    assert_eq!(
+        common::status(addr, "GET", &path, Some(&agent), None).await,
+        403
+    );
+    assert_eq!(
+        common::status(addr, "GET", &path, Some(&m1), None).await,
+        200
+    );
+    let audit = pool.store.call(|s| s.recent_audit(10)).await.unwrap();
+    assert!(
+        audit
+            .iter()
+            .any(|a| a.action == "sms.campaign.export" && a.actor == "m1"),
+        "{audit:?}"
+    );
     pool.stop().await;
 }

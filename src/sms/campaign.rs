@@ -223,14 +223,10 @@ impl Campaigns {
             fields: Vec::new(),
         };
         let mut fields = BTreeSet::new();
-        let mut add = |batch: Vec<NewRecipient>, created: &mut Created| {
+        let add = |batch: Vec<NewRecipient>, fields: &mut BTreeSet<String>| {
             for r in &batch {
                 if let Value::Object(m) = &r.fields {
                     fields.extend(m.keys().cloned());
-                }
-                if r.e164.is_some() {
-                    created.parts += i64::from(r.parts);
-                    created.cost += r.cost;
                 }
             }
             batch
@@ -271,7 +267,7 @@ impl Campaigns {
                             self.recipient(number, e164, Some(c.id), f, template, suffix)
                         })
                         .collect();
-                    let batch = add(batch, &mut created);
+                    let batch = add(batch, &mut fields);
                     self.store_batch(id, batch, &mut created).await?;
                 }
             }
@@ -287,7 +283,7 @@ impl Campaigns {
                                 self.recipient(number, e164, None, f, template, suffix)
                             })
                             .collect();
-                        let batch = add(batch, &mut created);
+                        let batch = add(batch, &mut fields);
                         self.store_batch(id, batch, &mut created).await?;
                     }
                     Ok::<(), CampaignError>(())
@@ -320,6 +316,8 @@ impl Campaigns {
         created.recipients += added.recipients;
         created.invalid += added.invalid;
         created.duplicate += added.duplicate;
+        created.parts += added.parts;
+        created.cost += added.cost;
         Ok(())
     }
 

@@ -111,6 +111,9 @@ pub struct Added {
     pub recipients: u64,
     pub invalid: u64,
     pub duplicate: u64,
+    /// Parts and cost (yuan) of the recipients that will be sent to.
+    pub parts: i64,
+    pub cost: f64,
 }
 
 /// A recipient as written: (seq, number, E.164, merge fields, skip reason).
@@ -348,7 +351,6 @@ impl Store {
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
             )?;
             let mut added = Added::default();
-            let (mut parts, mut cost) = (0i64, 0f64);
             for r in rows {
                 seq += 1;
                 let skip = match &r.e164 {
@@ -361,8 +363,8 @@ impl Store {
                     Some(_) => added.duplicate += 1,
                     None => {
                         added.recipients += 1;
-                        parts += i64::from(r.parts);
-                        cost += r.cost;
+                        added.parts += i64::from(r.parts);
+                        added.cost += r.cost;
                     }
                 }
                 insert.execute(params![
@@ -379,7 +381,7 @@ impl Store {
             }
             s.conn.execute(
                 "UPDATE sms_campaigns SET parts = parts + ?2, cost = cost + ?3 WHERE id = ?1",
-                params![campaign, parts, cost],
+                params![campaign, added.parts, added.cost],
             )?;
             Ok(added)
         })

@@ -5,6 +5,7 @@
 mod api;
 mod auth;
 mod desktop;
+mod sms;
 mod ws;
 
 pub use auth::{CurrentUser, SESSION_COOKIE};
@@ -26,6 +27,10 @@ pub struct AppState {
     pub settings: Arc<WebSettings>,
     /// For numbers typed into the desktop (a new customer's phone).
     pub normalizer: Arc<crate::phone::Normalizer>,
+    /// SMS campaigns; without them the marketers' API answers 503.
+    pub campaigns: Option<crate::sms::Campaigns>,
+    /// Where uploaded recipient sheets and exports are kept a while.
+    pub uploads: std::path::PathBuf,
 }
 
 /// What the web side needs from the configuration.
@@ -73,6 +78,20 @@ pub fn router(state: AppState) -> Router {
         .route("/app.js", get(desktop::script))
         .route("/app.css", get(desktop::style))
         .route("/api/users/{name}/password", put(api::set_password))
+        .route("/api/sms/groups", get(sms::groups))
+        .route("/api/sms/campaigns", get(sms::list).post(sms::create))
+        .route(
+            "/api/sms/uploads",
+            post(sms::upload).layer(axum::extract::DefaultBodyLimit::max(sms::MAX_UPLOAD)),
+        )
+        .route("/api/sms/campaigns/{id}", get(sms::show))
+        .route("/api/sms/campaigns/{id}/preview", get(sms::preview))
+        .route("/api/sms/campaigns/{id}/export", get(sms::export))
+        .route("/api/sms/campaigns/{id}/{action}", post(sms::action))
+        .route("/api/sms/quotas/{name}", put(sms::set_quota))
+        .route("/ws/sms", get(sms::ws))
+        .route("/sms", get(sms::page))
+        .route("/sms.js", get(sms::script))
         .with_state(state)
 }
 

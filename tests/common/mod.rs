@@ -121,6 +121,8 @@ pub async fn stack(send_queue: usize) -> Stack {
         hub: Some(handle.clone()),
         settings: Arc::new(callpop::web::WebSettings::from_config(&settings)),
         normalizer,
+        campaigns: None,
+        uploads: dir.path().join("uploads"),
     };
     tokio::spawn(callpop::web::serve(listener, state, std::future::pending()));
     wait_up(events).await;

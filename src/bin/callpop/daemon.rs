@@ -104,7 +104,7 @@ fn run(config: Config, mode: Option<&str>, extra: impl FnOnce() -> Extra) -> Res
             .with_devices(&config.devices);
         let mut sms_workers = callpop::sms::start(&outbox, &lines.modems, lines.sms_events.clone()).await?;
         let campaigns = callpop::sms::Campaigns::new(outbox.clone(), std::sync::Arc::new(normalizer(&config)));
-        sms_workers.push(tokio::spawn(campaigns.run(lines.sms_events.subscribe())));
+        sms_workers.push(tokio::spawn(campaigns.clone().run(lines.sms_events.subscribe())));
         let (hub, hub_handle) = Hub::new(store.clone(), HubSettings::from_config(&config.screen_pop))?;
         lines.runtime().spawn(hub.run(lines.events.subscribe()));
         // Warm in the background of the store thread: requests queue behind
@@ -127,6 +127,12 @@ fn run(config: Config, mode: Option<&str>, extra: impl FnOnce() -> Extra) -> Res
             hub: Some(hub_handle),
             settings: std::sync::Arc::new(web::WebSettings::from_config(&config.screen_pop)),
             normalizer: std::sync::Arc::new(normalizer(&config)),
+            campaigns: Some(campaigns),
+            uploads: config
+                .db_path()
+                .parent()
+                .map(|p| p.join("uploads"))
+                .unwrap_or_else(|| config.data_dir().join("uploads")),
         };
         tokio::spawn(async move {
             if let Err(e) = extra.await {

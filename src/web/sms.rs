@@ -1,0 +1,521 @@
+//! The marketers' side of the web server: campaigns (create with a group or
+//! an uploaded sheet, preview, start, pause, resume, cancel), their results
+//! as CSV/XLSX, quotas, and live progress over a websocket. Marketers and
+//! admins only; a marketer controls their own campaigns.
+
+use super::auth::{ApiError, CurrentUser};
+use super::AppState;
+use crate::sheets::ExportFormat;
+use crate::sms::campaign::{export_results, Draft, Source};
+use crate::sms::rules::Window;
+use crate::sms::{CampaignError, Campaigns};
+use crate::store::{AuditEntry, CampaignState, Role};
+use axum::body::Bytes;
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+const SENDERS: [Role; 2] = [Role::Marketer, Role::Admin];
+/// Largest recipient sheet accepted.
+pub const MAX_UPLOAD: usize = 64 << 20;
+
+impl From<CampaignError> for ApiError {
+    fn from(e: CampaignError) -> Self {
+        match e {
+            CampaignError::Invalid(m) => ApiError(StatusCode::BAD_REQUEST, "invalid", m),
+            CampaignError::Forbidden(m) => ApiError(StatusCode::FORBIDDEN, "forbidden", m),
+            CampaignError::NotFound(m) => ApiError(StatusCode::NOT_FOUND, "not_found", m),
+            CampaignError::Store(e) => e.into(),
+        }
+    }
+}
+
+fn service(state: &AppState) -> Result<&Campaigns, ApiError> {
+    state.campaigns.as_ref().ok_or_else(|| {
+        ApiError(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "no_sms",
+            "this server does not send SMS".into(),
+        )
+    })
+}
+
+/// Customer groups (tags) and their sizes.
+pub async fn groups(
+    user: CurrentUser,
+    State(state): State<AppState>,
+) -> Result<Json<Value>, ApiError> {
+    user.require(&SENDERS)?;
+    let groups = state.store.call(|s| s.tag_counts()).await?;
+    let groups: Vec<Value> = groups
+        .into_iter()
+        .map(|(name, customers)| json!({ "name": name, "customers": customers }))
+        .collect();
+    Ok(Json(json!({ "groups": groups })))
+}
+
+/// Every campaign with its counts.
+pub async fn list(
+    user: CurrentUser,
+    State(state): State<AppState>,
+) -> Result<Json<Value>, ApiError> {
+    user.require(&SENDERS)?;
+    Ok(Json(json!({ "campaigns": snapshot(&state, false).await? })))
+}
+
+/// A new campaign: from a group, every customer, or an uploaded sheet.
+#[derive(Deserialize)]
+pub struct NewCampaignBody {
+    name: String,
+    template: String,
+    suffix: Option<String>,
+    group: Option<String>,
+    #[serde(default)]
+    all: bool,
+    /// The token `POST /api/sms/uploads` answered.
+    upload: Option<String>,
+    /// `HH:MM-HH:MM`.
+    window: Option<String>,
+    /// ms since the epoch.
+    start_at: Option<i64>,
+}
+
+/// Creates a draft and answers it with a preview of its first recipients.
+pub async fn create(
+    user: CurrentUser,
+    State(state): State<AppState>,
+    Json(body): Json<NewCampaignBody>,
+) -> Result<Json<Value>, ApiError> {
+    user.require(&SENDERS)?;
+    let campaigns = service(&state)?;
+    let bad = |m: String| ApiError(StatusCode::BAD_REQUEST, "invalid", m);
+    let source = match (&body.group, &body.upload, body.all) {
+        (Some(g), _, _) => Source::Group(g.clone()),
+        (_, Some(token), _) => Source::File(upload_path(&state, token).map_err(bad)?),
+        (_, _, true) => Source::AllCustomers,
+        _ => return Err(bad("choose a group, a sheet or all customers".into())),
+    };
+    let window = body
+        .window
+        .as_deref()
+        .filter(|w| !w.trim().is_empty())
+        .map(Window::parse)
+        .transpose()
+        .map_err(bad)?;
+    let created = campaigns
+        .create(
+            &user.0,
+            Draft {
+                name: body.name,
+                template: body.template,
+                suffix: body.suffix,
+                source,
+                start_at: body.start_at,
+                window,
+            },
+        )
+        .await?;
+    let preview = campaigns.preview(created.id, 20).await?;
+    Ok(Json(json!({ "campaign": created, "preview": preview })))
+}
+
+/// Stores an uploaded recipient sheet; its token for `create`.
+pub async fn upload(
+    user: CurrentUser,
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    user.require(&SENDERS)?;
+    let name = headers
+        .get("x-filename")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("recipients.csv");
+    let ext = std::path::Path::new(name)
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(|e| e.to_ascii_lowercase())
+        .filter(|e| ["csv", "txt", "xlsx", "xls"].contains(&e.as_str()))
+        .ok_or_else(|| {
+            ApiError(
+                StatusCode::BAD_REQUEST,
+                "invalid",
+                format!("{name}: send a .csv or .xlsx file"),
+            )
+        })?;
+    if body.is_empty() {
+        return Err(ApiError(
+            StatusCode::BAD_REQUEST,
+            "invalid",
+            "the file is empty".into(),
+        ));
+    }
+    let token = format!("{}.{ext}", uuid::Uuid::now_v7().simple());
+    let dir = state.uploads.clone();
+    let path = dir.join(&token);
+    tokio::fs::create_dir_all(&dir)
+        .await
+        .and(tokio::fs::write(&path, &body).await)
+        .map_err(|e| {
+            ApiError(
+                StatusCode::INSUFFICIENT_STORAGE,
+                "write_failed",
+                format!("cannot keep the upload: {e}"),
+            )
+        })?;
+    Ok(Json(json!({ "upload": token, "bytes": body.len() })))
+}
+
+fn upload_path(state: &AppState, token: &str) -> Result<std::path::PathBuf, String> {
+    let ok = !token.is_empty()
+        && token.chars().all(|c| c.is_ascii_alphanumeric() || c == '.')
+        && !token.starts_with('.');
+    let path = state.uploads.join(token);
+    if ok && path.is_file() {
+        Ok(path)
+    } else {
+        Err(format!("no uploaded sheet {token:?}; upload it again"))
+    }
+}
+
+/// One campaign with its counts.
+pub async fn show(
+    user: CurrentUser,
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+) -> Result<Json<Value>, ApiError> {
+    user.require(&SENDERS)?;
+    let campaigns = service(&state)?;
+    let c = campaigns.get(id).await?;
+    let p = campaigns.progress(id).await?;
+    Ok(Json(json!({ "campaign": c, "progress": p })))
+}
+
+#[derive(Deserialize)]
+pub struct PreviewQuery {
+    limit: Option<u32>,
+}
+
+/// The first recipients as they will receive it.
+pub async fn preview(
+    user: CurrentUser,
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    Query(q): Query<PreviewQuery>,
+) -> Result<Json<Value>, ApiError> {
+    user.require(&SENDERS)?;
+    let rows = service(&state)?
+        .preview(id, q.limit.unwrap_or(20).min(500))
+        .await?;
+    Ok(Json(json!({ "preview": rows })))
+}
+
+/// Start, pause, resume or cancel.
+pub async fn action(
+    user: CurrentUser,
+    State(state): State<AppState>,
+    ConnectInfo(remote): ConnectInfo<SocketAddr>,
+    Path((id, action)): Path<(i64, String)>,
+) -> Result<Json<Value>, ApiError> {
+    user.require(&SENDERS)?;
+    let campaigns = service(&state)?;
+    match action.as_str() {
+        "start" => campaigns.start(&user.0, id).await.map(|_| ())?,
+        "pause" => campaigns.pause(&user.0, id).await?,
+        "resume" => campaigns.resume(&user.0, id).await?,
+        "cancel" => campaigns.cancel(&user.0, id).await?,
+        other => {
+            return Err(ApiError(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                format!("no campaign action {other:?}"),
+            ))
+        }
+    }
+    audit(
+        &state,
+        &user,
+        &format!("sms.campaign.{action}"),
+        id,
+        json!({}),
+        remote,
+    )
+    .await?;
+    let c = campaigns.get(id).await?;
+    Ok(Json(json!({ "campaign": c })))
+}
+
+async fn audit(
+    state: &AppState,
+    user: &CurrentUser,
+    action: &str,
+    id: i64,
+    detail: Value,
+    remote: SocketAddr,
+) -> Result<(), ApiError> {
+    let (u, action) = (user.0.clone(), action.to_string());
+    state
+        .store
+        .call(move |s| {
+            s.audit(&AuditEntry {
+                actor: &u.username,
+                user_id: Some(u.id),
+                action: &action,
+                target: Some(&id.to_string()),
+                detail,
+                remote_addr: Some(&remote.ip().to_string()),
+            })
+        })
+        .await?;
+    Ok(())
+}
+
+#[derive(Deserialize)]
+pub struct ExportQuery {
+    format: Option<String>,
+}
+
+/// Every recipient's outcome as CSV or XLSX; audited.
+pub async fn export(
+    user: CurrentUser,
+    State(state): State<AppState>,
+    ConnectInfo(remote): ConnectInfo<SocketAddr>,
+    Path(id): Path<i64>,
+    Query(q): Query<ExportQuery>,
+) -> Result<Response, ApiError> {
+    user.require(&SENDERS)?;
+    service(&state)?.get(id).await?;
+    let format = match q.format.as_deref() {
+        Some("xlsx") => ExportFormat::Xlsx,
+        None | Some("csv") => ExportFormat::Csv,
+        Some(other) => {
+            return Err(ApiError(
+                StatusCode::BAD_REQUEST,
+                "invalid",
+                format!("format {other:?}: csv or xlsx"),
+            ))
+        }
+    };
+    let db = state.store.path().to_path_buf();
+    let file = tempfile_path(&state, format);
+    tokio::fs::create_dir_all(&state.uploads)
+        .await
+        .map_err(|e| {
+            ApiError(
+                StatusCode::INSUFFICIENT_STORAGE,
+                "write_failed",
+                format!("cannot write the export: {e}"),
+            )
+        })?;
+    let written = {
+        let file = file.clone();
+        tokio::task::spawn_blocking(move || -> anyhow::Result<u64> {
+            let reader = crate::store::Store::open_reader(&db)?;
+            export_results(&reader, id, format, &file)
+        })
+        .await
+        .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, "export", e.to_string()))?
+    };
+    let rows = written.map_err(|e| {
+        ApiError(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "export",
+            format!("{e:#}"),
+        )
+    })?;
+    let bytes = tokio::fs::read(&file).await;
+    let _ = tokio::fs::remove_file(&file).await;
+    let bytes =
+        bytes.map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, "export", e.to_string()))?;
+    audit(
+        &state,
+        &user,
+        "sms.campaign.export",
+        id,
+        json!({ "rows": rows, "format": format.as_str() }),
+        remote,
+    )
+    .await?;
+    let content_type = match format {
+        ExportFormat::Csv => "text/csv; charset=utf-8",
+        ExportFormat::Xlsx => "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    };
+    Ok((
+        [
+            (header::CONTENT_TYPE, content_type.to_string()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"campaign-{id}.{}\"", format.as_str()),
+            ),
+        ],
+        bytes,
+    )
+        .into_response())
+}
+
+fn tempfile_path(state: &AppState, format: ExportFormat) -> std::path::PathBuf {
+    state.uploads.join(format!(
+        "export-{}.{}",
+        uuid::Uuid::now_v7().simple(),
+        format.as_str()
+    ))
+}
+
+#[derive(Deserialize)]
+pub struct QuotaBody {
+    monthly_parts: i64,
+}
+
+/// Sets a user's monthly quota (admins).
+pub async fn set_quota(
+    user: CurrentUser,
+    State(state): State<AppState>,
+    ConnectInfo(remote): ConnectInfo<SocketAddr>,
+    Path(name): Path<String>,
+    Json(body): Json<QuotaBody>,
+) -> Result<Json<Value>, ApiError> {
+    user.require(&[Role::Admin])?;
+    if body.monthly_parts < 0 {
+        return Err(ApiError(
+            StatusCode::BAD_REQUEST,
+            "invalid",
+            "a quota cannot be negative".into(),
+        ));
+    }
+    let n = name.clone();
+    let target = state
+        .store
+        .call(move |s| s.user_by_name(&n))
+        .await?
+        .ok_or_else(|| {
+            ApiError(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                format!("no user {name:?}"),
+            )
+        })?;
+    let (by, parts) = (user.0.id, body.monthly_parts);
+    state
+        .store
+        .call(move |s| s.set_quota(target.id, parts, Some(by)))
+        .await?;
+    audit(
+        &state,
+        &user,
+        "sms.quota",
+        target.id,
+        json!({ "monthly_parts": parts }),
+        remote,
+    )
+    .await?;
+    Ok(Json(json!({ "user": name, "monthly_parts": parts })))
+}
+
+/// Campaigns with their counts: all, or only live and recently finished.
+async fn snapshot(state: &AppState, recent_only: bool) -> Result<Vec<Value>, ApiError> {
+    let rows = state
+        .store
+        .call(move |s| {
+            let day_ago = crate::store::now_ms() - 86_400_000;
+            let mut out = Vec::new();
+            for c in s.campaigns(false)? {
+                let recent = c.state.is_live()
+                    || c.state == CampaignState::Paused
+                    || c.finished_at.is_some_and(|t| t > day_ago)
+                    || c.created_at > day_ago;
+                if recent_only && !recent {
+                    continue;
+                }
+                let p = s.campaign_progress(c.id)?;
+                out.push((c, p));
+            }
+            Ok(out)
+        })
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(c, p)| json!({ "campaign": c, "progress": p, "settled": p.settled_parts() }))
+        .collect())
+}
+
+/// Live progress: every second, the recent campaigns with their counts,
+/// rate (parts a minute) and estimated time left.
+pub async fn ws(
+    user: CurrentUser,
+    State(state): State<AppState>,
+    upgrade: WebSocketUpgrade,
+) -> Result<Response, ApiError> {
+    user.require(&SENDERS)?;
+    Ok(upgrade
+        .max_message_size(64 << 10)
+        .on_upgrade(move |socket| progress_feed(socket, state)))
+}
+
+async fn progress_feed(mut socket: WebSocket, state: AppState) {
+    // Per campaign: when and at how many settled parts we last looked, and
+    // the rate then (smoothed).
+    let mut last: HashMap<i64, (Instant, i64, f64)> = HashMap::new();
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            msg = socket.recv() => match msg {
+                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return,
+                // The page only listens; anything it says is ignored.
+                Some(Ok(_)) => continue,
+            },
+        }
+        let Ok(mut list) = snapshot(&state, true).await else {
+            continue;
+        };
+        let now = Instant::now();
+        for item in &mut list {
+            let id = item["campaign"]["id"].as_i64().unwrap_or(0);
+            let settled = item["settled"].as_i64().unwrap_or(0);
+            let total = item["progress"]["parts"].as_i64().unwrap_or(0);
+            let rate = match last.get(&id) {
+                Some((at, before, rate)) => {
+                    let secs = now.duration_since(*at).as_secs_f64().max(0.001);
+                    let now_rate = (settled - before).max(0) as f64 * 60.0 / secs;
+                    0.7 * rate + 0.3 * now_rate
+                }
+                None => 0.0,
+            };
+            last.insert(id, (now, settled, rate));
+            item["rate_per_minute"] = json!((rate * 10.0).round() / 10.0);
+            let left = (total - settled).max(0) as f64;
+            item["eta_secs"] = if rate > 0.1 && left > 0.0 {
+                json!((left / rate * 60.0).round())
+            } else {
+                Value::Null
+            };
+        }
+        let frame = json!({ "type": "campaigns", "campaigns": list }).to_string();
+        if socket.send(Message::Text(frame.into())).await.is_err() {
+            return;
+        }
+    }
+}
+
+/// The marketers' page.
+pub async fn page() -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+        include_str!("sms/index.html"),
+    )
+}
+
+/// Its script.
+pub async fn script() -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
+        include_str!("sms/sms.js"),
+    )
+}
