@@ -140,6 +140,24 @@ impl Pool {
         }
     }
 
+    /// The web server over this pool; its address.
+    async fn serve(&self) -> std::net::SocketAddr {
+        let listener = callpop::web::bind("127.0.0.1:0".parse().unwrap())
+            .await
+            .unwrap();
+        let addr = listener.local_addr().unwrap();
+        let state = callpop::web::AppState {
+            store: self.store.clone(),
+            hub: None,
+            settings: Arc::new(callpop::web::WebSettings::from_config(&Default::default())),
+            normalizer: normalizer(),
+            campaigns: Some(self.campaigns.clone()),
+            uploads: self.dir.path().join("uploads"),
+        };
+        tokio::spawn(callpop::web::serve(listener, state, std::future::pending()));
+        addr
+    }
+
     async fn user(&self, name: &str) -> User {
         let name = name.to_string();
         self.store
@@ -500,6 +518,64 @@ async fn recipients_from_a_sheet_with_their_own_fields() {
     pool.stop().await;
 }
 
+/// The marketers' page in a real browser: a marketer logs in, writes a
+/// campaign for a group, previews it (texts, parts, cost), starts it and
+/// watches it finish live.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_marketer_runs_a_campaign_from_the_page_in_a_browser() {
+    let pool = Pool::start(2, 6, settings()).await;
+    let addr = pool.serve().await;
+    let mut b = common::browser::Browser::start().await;
+    b.call("Page.enable", serde_json::json!({})).await;
+    b.call(
+        "Page.navigate",
+        serde_json::json!({"url": format!("http://{addr}/sms")}),
+    )
+    .await;
+    b.wait_for("!document.getElementById('login').hidden").await;
+    b.eval(&format!(
+        "document.getElementById('username').value = 'm1';
+         document.getElementById('password').value = '{}';
+         document.getElementById('login').requestSubmit(); true",
+        common::PASSWORD
+    ))
+    .await;
+    b.wait_for("document.getElementById('c-group').options.length > 2")
+        .await;
+    b.eval(
+        "document.getElementById('c-name').value = '会员日';
+         document.getElementById('c-group').value = 'vip';
+         document.getElementById('c-template').value = '{name}您好，会员日全场八折';
+         document.getElementById('new').requestSubmit(); true",
+    )
+    .await;
+    b.wait_for("!document.getElementById('draft').hidden").await;
+    let first = b
+        .eval("document.querySelector('#draft-rows tr').textContent")
+        .await;
+    assert!(
+        first
+            .as_str()
+            .unwrap()
+            .contains("客户0您好，会员日全场八折回T退订"),
+        "{first}"
+    );
+    let summary = b
+        .eval("document.getElementById('draft-summary').textContent")
+        .await;
+    assert!(summary.as_str().unwrap().contains('6'), "{summary}");
+    b.eval("document.getElementById('draft-start').click(); true")
+        .await;
+    b.wait_for("document.querySelector('#rows tr[data-state=done]')")
+        .await;
+    let row = b
+        .eval("document.querySelector('#rows tr').textContent")
+        .await;
+    assert!(row.as_str().unwrap().contains("6/6"), "{row}");
+    assert_eq!(pool.sent().len(), 6);
+    pool.stop().await;
+}
+
 /// The marketers' API as the page uses it: roles enforced on the server,
 /// a draft with its preview, start, live progress on /ws/sms until done,
 /// and an audited export.
@@ -508,19 +584,7 @@ async fn the_marketers_page_api_and_live_progress() {
     use futures_util::StreamExt;
     use tokio_tungstenite::tungstenite::client::IntoClientRequest;
     let pool = Pool::start(1, 5, settings()).await;
-    let listener = callpop::web::bind("127.0.0.1:0".parse().unwrap())
-        .await
-        .unwrap();
-    let addr = listener.local_addr().unwrap();
-    let state = callpop::web::AppState {
-        store: pool.store.clone(),
-        hub: None,
-        settings: Arc::new(callpop::web::WebSettings::from_config(&Default::default())),
-        normalizer: normalizer(),
-        campaigns: Some(pool.campaigns.clone()),
-        uploads: pool.dir.path().join("uploads"),
-    };
-    tokio::spawn(callpop::web::serve(listener, state, std::future::pending()));
+    let addr = pool.serve().await;
 
     let agent = common::login(addr, "agent1").await;
     for path in ["/api/sms/campaigns", "/api/sms/groups"] {

@@ -342,7 +342,7 @@ impl Store {
                 |r| r.get(0),
             )?;
             let mut seen = s.conn.prepare_cached(
-                "SELECT 1 FROM sms_campaign_recipients
+                "SELECT 1 FROM sms_campaign_recipients INDEXED BY sms_campaign_recipients_number
                  WHERE campaign_id = ?1 AND e164 = ?2 AND skip_reason IS NOT 'duplicate'",
             )?;
             let mut insert = s.conn.prepare_cached(
@@ -564,6 +564,7 @@ impl Store {
     pub fn campaign_unfinished(&self, campaign: i64) -> Result<bool> {
         Ok(self.conn.query_row(
             "SELECT EXISTS (SELECT 1 FROM sms_campaign_recipients
+                              INDEXED BY sms_campaign_recipients_pending
                             WHERE campaign_id = ?1 AND state = 'pending')
                  OR EXISTS (SELECT 1 FROM sms_parts
                             WHERE campaign_id = ?1 AND state IN ('queued', 'sending'))",
@@ -581,7 +582,7 @@ impl Store {
                 "SELECT r.seq, r.e164, r.fields,
                         EXISTS (SELECT 1 FROM sms_optouts o WHERE o.e164 = r.e164),
                         EXISTS (SELECT 1 FROM sms_blacklist b WHERE b.e164 = r.e164)
-                 FROM sms_campaign_recipients r
+                 FROM sms_campaign_recipients r INDEXED BY sms_campaign_recipients_pending
                  WHERE r.campaign_id = ?1 AND r.state = 'pending'
                  ORDER BY r.seq LIMIT ?2",
             )?;

@@ -420,25 +420,28 @@ pub async fn set_quota(
 
 /// Campaigns with their counts: all, or only live and recently finished.
 async fn snapshot(state: &AppState, recent_only: bool) -> Result<Vec<Value>, ApiError> {
-    let rows = state
-        .store
-        .call(move |s| {
-            let day_ago = crate::store::now_ms() - 86_400_000;
-            let mut out = Vec::new();
-            for c in s.campaigns(false)? {
-                let recent = c.state.is_live()
-                    || c.state == CampaignState::Paused
-                    || c.finished_at.is_some_and(|t| t > day_ago)
-                    || c.created_at > day_ago;
-                if recent_only && !recent {
-                    continue;
-                }
-                let p = s.campaign_progress(c.id)?;
-                out.push((c, p));
+    // On a reader connection of its own: counting a big campaign must not
+    // hold up the writer the modems and calls wait for.
+    let db = state.store.path().to_path_buf();
+    let rows = tokio::task::spawn_blocking(move || {
+        let s = crate::store::Store::open_reader(&db)?;
+        let day_ago = crate::store::now_ms() - 86_400_000;
+        let mut out = Vec::new();
+        for c in s.campaigns(false)? {
+            let recent = c.state.is_live()
+                || c.state == CampaignState::Paused
+                || c.finished_at.is_some_and(|t| t > day_ago)
+                || c.created_at > day_ago;
+            if recent_only && !recent {
+                continue;
             }
-            Ok(out)
-        })
-        .await?;
+            let p = s.campaign_progress(c.id)?;
+            out.push((c, p));
+        }
+        Ok::<_, crate::store::StoreError>(out)
+    })
+    .await
+    .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, "progress", e.to_string()))??;
     Ok(rows
         .into_iter()
         .map(|(c, p)| json!({ "campaign": c, "progress": p, "settled": p.settled_parts() }))

@@ -4,6 +4,8 @@
 //! clients.
 #![allow(dead_code)]
 
+pub mod browser;
+
 use callpop::calls::CallPolicy;
 use callpop::devices::profile::load_all;
 use callpop::devices::serial::BoxDevice;

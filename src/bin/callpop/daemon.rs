@@ -31,6 +31,21 @@ pub(crate) fn run_demo(mut config: Config, reset: bool) -> Result<()> {
         sms_rate_per_minute: None,
         sms_daily_cap: None,
     });
+    // Two simulated GSM modems (短信猫) for SMS campaigns: a part takes
+    // them about as long as a real network.
+    let modem_links: Vec<_> = (1..=2)
+        .map(|i| (format!("demo-gsm{i}"), dir.join(format!("demo-gsm{i}.tty"))))
+        .collect();
+    for (name, link) in &modem_links {
+        config.devices.push(callpop::config::DeviceConfig {
+            name: name.clone(),
+            path: Some(link.clone()),
+            usb_serial: None,
+            profile: "simcom-sim800".into(),
+            sms_rate_per_minute: None,
+            sms_daily_cap: None,
+        });
+    }
     let bindings = [
         ("demo-box/1", Binding::Agent("agent1".into())),
         ("demo-box/2", Binding::Agent("agent2".into())),
@@ -52,19 +67,36 @@ pub(crate) fn run_demo(mut config: Config, reset: bool) -> Result<()> {
             .context("the shipped text-box-4port profile is missing")?
             .clone(),
     );
+    let modem_profile = std::sync::Arc::new(
+        profiles
+            .get("simcom-sim800")
+            .context("the shipped simcom-sim800 profile is missing")?
+            .clone(),
+    );
     let logins: Vec<String> = demo::DEMO_USERS
         .iter()
         .map(|(name, display, role, _)| format!("  {name:<10} {} ({display})", role.as_str()))
         .collect();
     let banner = format!(
-        "demo logins (password {}):\n{}\nsimulated calls arrive every ~20 s on each of demo-box/1 (agent1), /2 (agent2) and /3 (team sales)",
+        "demo logins (password {}):\n{}\nsimulated calls arrive every ~20 s on each of demo-box/1 (agent1), /2 (agent2) and /3 (team sales);\nSMS campaigns: http://<address>/sms as marketer1, sent through two simulated GSM modems",
         demo::DEMO_PASSWORD,
         logins.join("\n")
     );
     run(config, Some("demo"), move || {
         let sim = callpop::sim::BoxSim::start(profile, &link);
+        let options = callpop::sim::modem::ModemOptions {
+            send_latency: std::time::Duration::from_millis(1500),
+            ..Default::default()
+        };
+        let modems: std::io::Result<Vec<_>> = modem_links
+            .iter()
+            .map(|(_, link)| {
+                callpop::sim::modem::ModemSim::start(modem_profile.clone(), link, options.clone())
+            })
+            .collect();
         Box::pin(async move {
             let sim = sim?;
+            let _modems = modems?;
             println!("{banner}");
             demo::place_random_calls(sim, &[1, 2, 3], 20.0, std::process::id() as u64).await
         })
