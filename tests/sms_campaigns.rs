@@ -202,6 +202,7 @@ fn draft(name: &str, template: &str) -> Draft {
         template: template.into(),
         suffix: None,
         source: Source::Group("vip".into()),
+        filter: None,
         start_at: None,
         window: None,
     }
@@ -675,5 +676,69 @@ async fn the_marketers_page_api_and_live_progress() {
             .any(|a| a.action == "sms.campaign.export" && a.actor == "m1"),
         "{audit:?}"
     );
+    pool.stop().await;
+}
+
+/// A filter narrows the group; a blacklisted number is skipped; a SIM's
+/// daily cap stops its modem for the day with the campaign still running.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn filters_blacklist_and_daily_caps() {
+    let pool = Pool::start(
+        1,
+        20,
+        SmsConfig {
+            daily_cap: 3,
+            ..settings()
+        },
+    )
+    .await;
+    pool.store
+        .call(|s| s.blacklist("+8613900000011", "complained", None))
+        .await
+        .unwrap();
+    let m1 = pool.user("m1").await;
+    let mut d = draft("筛选", "{name}您好");
+    d.filter = Some(callpop::sms::rules::Filter::parse("name~客户1").unwrap());
+    let created = pool.campaigns.create(&m1, d).await.unwrap();
+    // 客户1 and 客户10..客户19.
+    assert_eq!(created.recipients, 11);
+    pool.campaigns.start(&m1, created.id).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(pool.sent().len(), 3, "the SIM's daily cap");
+    assert_eq!(pool.state(created.id).await, CampaignState::Running);
+    let p = pool.campaigns.progress(created.id).await.unwrap();
+    assert_eq!(p.skipped.get("blacklisted"), Some(&1), "{p:?}");
+    assert!(pool.sent().iter().all(|s| s.to != "+8613900000011"));
+    pool.stop().await;
+}
+
+/// A modem's rate limit spaces its parts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_modems_rate_limit_spaces_its_parts() {
+    let pool = Pool::start(
+        1,
+        4,
+        SmsConfig {
+            rate_per_minute: 120,
+            ..settings()
+        },
+    )
+    .await;
+    let m1 = pool.user("m1").await;
+    let created = pool
+        .campaigns
+        .create(&m1, draft("慢", "{name}"))
+        .await
+        .unwrap();
+    let start = std::time::Instant::now();
+    pool.campaigns.start(&m1, created.id).await.unwrap();
+    pool.finished(created.id).await;
+    // Four parts at one per half second: at least 1.5 s from first to last.
+    assert!(
+        start.elapsed() >= Duration::from_millis(1500),
+        "{:?}",
+        start.elapsed()
+    );
+    assert_eq!(pool.sent().len(), 4);
     pool.stop().await;
 }

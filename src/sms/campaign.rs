@@ -7,7 +7,7 @@
 //! sender on the opt-out list.
 
 use super::cost::{Estimate, Pricer};
-use super::rules::{opt_out_keyword, Window};
+use super::rules::{opt_out_keyword, Filter, Window};
 use super::template::Template;
 use super::Outbox;
 use crate::config::SmsConfig;
@@ -69,6 +69,8 @@ pub struct Draft {
     /// `None`: the configured opt-out suffix.
     pub suffix: Option<String>,
     pub source: Source,
+    /// Only the customers of a group (or of all) that pass it.
+    pub filter: Option<Filter>,
     pub start_at: Option<i64>,
     pub window: Option<Window>,
 }
@@ -144,9 +146,15 @@ impl Campaigns {
             .suffix
             .clone()
             .unwrap_or_else(|| self.settings().opt_out_suffix.clone());
+        if draft.filter.is_some() && matches!(draft.source, Source::File(_)) {
+            return Err(CampaignError::Invalid(
+                "a filter selects customers; a sheet is sent as it is".into(),
+            ));
+        }
+        let filter = draft.filter.as_ref().map(|f| f.to_string());
         let source_json = match &draft.source {
-            Source::Group(g) => json!({ "group": g }),
-            Source::AllCustomers => json!({ "all": true }),
+            Source::Group(g) => json!({ "group": g, "filter": filter }),
+            Source::AllCustomers => json!({ "all": true, "filter": filter }),
             Source::File(p) => json!({
                 "file": p.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default()
             }),
@@ -189,13 +197,13 @@ impl Campaigns {
                 })
             })
             .await?;
-        let filled = self
-            .fill(id, &draft.source, &template, &suffix)
-            .await
-            .and_then(|(created, fields)| {
-                template.check_fields(&fields)?;
-                Ok(created)
-            });
+        let filled =
+            self.fill(id, &draft, &template, &suffix)
+                .await
+                .and_then(|(created, fields)| {
+                    template.check_fields(&fields)?;
+                    Ok(created)
+                });
         match filled {
             Ok(created) => Ok(created),
             Err(e) => {
@@ -209,7 +217,7 @@ impl Campaigns {
     async fn fill(
         &self,
         id: i64,
-        source: &Source,
+        draft: &Draft,
         template: &Template,
         suffix: &str,
     ) -> Result<(Created, BTreeSet<String>), CampaignError> {
@@ -231,9 +239,9 @@ impl Campaigns {
             }
             batch
         };
-        match source {
+        match &draft.source {
             Source::Group(_) | Source::AllCustomers => {
-                let tag = match source {
+                let tag = match &draft.source {
                     Source::Group(g) => Some(g.clone()),
                     _ => None,
                 };
@@ -249,7 +257,7 @@ impl Campaigns {
                     after = last.id;
                     let batch = customers
                         .into_iter()
-                        .map(|c| {
+                        .filter_map(|c| {
                             let mut f: Map<String, Value> = c
                                 .custom_fields
                                 .iter()
@@ -257,6 +265,12 @@ impl Campaigns {
                                 .collect();
                             f.insert("name".into(), Value::String(c.name.clone()));
                             f.insert("company".into(), Value::String(c.company.clone()));
+                            if let Some(filter) = &draft.filter {
+                                let value = f.get(&filter.field).and_then(|v| v.as_str());
+                                if !filter.accepts(value) {
+                                    return None;
+                                }
+                            }
                             let mobile =
                                 c.phones.iter().find(|p| p.2 == NumberKind::Mobile.as_str());
                             let number = mobile
@@ -264,7 +278,7 @@ impl Campaigns {
                                 .map(|p| p.0.clone())
                                 .unwrap_or_default();
                             let e164 = mobile.and_then(|p| p.1.clone());
-                            self.recipient(number, e164, Some(c.id), f, template, suffix)
+                            Some(self.recipient(number, e164, Some(c.id), f, template, suffix))
                         })
                         .collect();
                     let batch = add(batch, &mut fields);

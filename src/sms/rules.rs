@@ -76,6 +76,70 @@ pub fn opt_out_keyword<'k>(reply: &str, keywords: &'k [String]) -> Option<&'k st
         .map(|k| k.as_str())
 }
 
+/// Which customers of a group a campaign takes: `城市=杭州`, `company~贸易`
+/// (contains), `客户等级!=VIP`, on name, company or any custom field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Filter {
+    pub field: String,
+    pub op: FilterOp,
+    pub value: String,
+}
+
+/// How a filter compares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FilterOp {
+    Equals,
+    NotEquals,
+    Contains,
+}
+
+impl Filter {
+    /// Parses `field=value`, `field!=value` or `field~value`.
+    pub fn parse(s: &str) -> Result<Filter, String> {
+        let (field, op, value) = if let Some((f, v)) = s.split_once("!=") {
+            (f, FilterOp::NotEquals, v)
+        } else if let Some((f, v)) = s.split_once('=') {
+            (f, FilterOp::Equals, v)
+        } else if let Some((f, v)) = s.split_once('~') {
+            (f, FilterOp::Contains, v)
+        } else {
+            return Err(format!(
+                "{s:?} is not a filter like 城市=杭州, company~贸易 or 客户等级!=VIP"
+            ));
+        };
+        let field = field.trim();
+        if field.is_empty() {
+            return Err(format!("{s:?} names no field"));
+        }
+        Ok(Filter {
+            field: field.to_string(),
+            op,
+            value: value.trim().to_string(),
+        })
+    }
+
+    /// Whether a customer whose `field` is `value` (absent: empty) passes.
+    pub fn accepts(&self, value: Option<&str>) -> bool {
+        let v = value.unwrap_or("").trim();
+        match self.op {
+            FilterOp::Equals => v == self.value,
+            FilterOp::NotEquals => v != self.value,
+            FilterOp::Contains => v.contains(self.value.as_str()),
+        }
+    }
+}
+
+impl fmt::Display for Filter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let op = match self.op {
+            FilterOp::Equals => "=",
+            FilterOp::NotEquals => "!=",
+            FilterOp::Contains => "~",
+        };
+        write!(f, "{}{op}{}", self.field, self.value)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -98,6 +162,18 @@ mod tests {
         assert!(Window::parse("00:00-00:00").unwrap().is_open(t("03:00")));
         assert!(Window::parse("8am-9pm").is_err());
         assert!(Window::parse("08:00").is_err());
+    }
+
+    #[test]
+    fn filters_compare_a_field() {
+        let f = Filter::parse("城市 = 杭州").unwrap();
+        assert!(f.accepts(Some("杭州")) && !f.accepts(Some("上海")) && !f.accepts(None));
+        let f = Filter::parse("company~贸易").unwrap();
+        assert!(f.accepts(Some("星辰贸易有限公司")) && !f.accepts(Some("机械")));
+        let f = Filter::parse("客户等级!=VIP").unwrap();
+        assert!(f.accepts(None) && !f.accepts(Some("VIP")));
+        assert_eq!(f.to_string(), "客户等级!=VIP");
+        assert!(Filter::parse("杭州").is_err() && Filter::parse("=x").is_err());
     }
 
     #[test]

@@ -79,6 +79,8 @@ pub struct NewCampaignBody {
     group: Option<String>,
     #[serde(default)]
     all: bool,
+    /// `城市=杭州`, `company~贸易`, `客户等级!=VIP`.
+    filter: Option<String>,
     /// The token `POST /api/sms/uploads` answered.
     upload: Option<String>,
     /// `HH:MM-HH:MM`.
@@ -100,6 +102,7 @@ pub async fn create(
         (Some(g), _, _) => Source::Group(g.clone()),
         (_, Some(token), _) => Source::File(upload_path(&state, token).map_err(bad)?),
         (_, _, true) => Source::AllCustomers,
+        (None, None, false) if body.filter.is_some() => Source::AllCustomers,
         _ => return Err(bad("choose a group, a sheet or all customers".into())),
     };
     let window = body
@@ -107,6 +110,13 @@ pub async fn create(
         .as_deref()
         .filter(|w| !w.trim().is_empty())
         .map(Window::parse)
+        .transpose()
+        .map_err(bad)?;
+    let filter = body
+        .filter
+        .as_deref()
+        .filter(|f| !f.trim().is_empty())
+        .map(crate::sms::rules::Filter::parse)
         .transpose()
         .map_err(bad)?;
     let created = campaigns
@@ -117,6 +127,7 @@ pub async fn create(
                 template: body.template,
                 suffix: body.suffix,
                 source,
+                filter,
                 start_at: body.start_at,
                 window,
             },

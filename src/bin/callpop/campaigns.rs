@@ -34,6 +34,10 @@ pub(crate) struct BlastArgs {
     /// Every customer.
     #[arg(long)]
     all: bool,
+    /// Only customers (of the group, or all) whose field passes:
+    /// 城市=杭州, company~贸易 (contains), 客户等级!=VIP.
+    #[arg(long, conflicts_with = "file")]
+    filter: Option<String>,
     /// The message template, a text file with {name}, {company} or any
     /// custom field; `-` reads standard input.
     #[arg(long)]
@@ -142,8 +146,15 @@ pub(crate) fn run_blast(config: Config, args: BlastArgs) -> Result<()> {
         (Some(g), _, _) => Source::Group(g.clone()),
         (_, Some(f), _) => Source::File(f.clone()),
         (_, _, true) => Source::AllCustomers,
-        _ => bail!("say who receives it: --group NAME, --file SHEET or --all"),
+        (None, None, false) if args.filter.is_some() => Source::AllCustomers,
+        _ => bail!("say who receives it: --group NAME, --file SHEET, --filter EXPR or --all"),
     };
+    let filter = args
+        .filter
+        .as_deref()
+        .map(callpop::sms::rules::Filter::parse)
+        .transpose()
+        .map_err(|e| anyhow::anyhow!("--filter: {e}"))?;
     let window = args
         .window
         .as_deref()
@@ -166,6 +177,7 @@ pub(crate) fn run_blast(config: Config, args: BlastArgs) -> Result<()> {
         template: template.trim_end_matches(['\r', '\n']).to_string(),
         suffix: args.suffix.clone(),
         source,
+        filter,
         start_at,
         window,
     };

@@ -6,7 +6,7 @@ const T = {
   zh: {
     title: "短信群发", desk: "坐席桌面", logout: "退出", login_title: "登录", username: "用户名",
     password: "密码", login: "登录", new: "新建群发", name: "名称", recipients: "接收人", or: "或上传",
-    template: "短信模板", suffix: "退订提示", window: "发送时段", start_at: "定时开始", preview: "预览",
+    template: "短信模板", filter: "筛选", suffix: "退订提示", window: "发送时段", start_at: "定时开始", preview: "预览",
     number: "号码", text: "内容", encoding: "编码", parts: "条数", cost: "费用", start: "开始发送",
     close: "关闭", campaigns: "群发任务", state: "状态", progress: "进度", counts: "明细", rate: "速度",
     pause: "暂停", resume: "继续", cancel: "取消", all: "全部客户", per_min: "条/分", eta: "剩余",
@@ -18,7 +18,7 @@ const T = {
   en: {
     title: "SMS campaigns", desk: "Agent desk", logout: "Log out", login_title: "Log in", username: "Username",
     password: "Password", login: "Log in", new: "New campaign", name: "Name", recipients: "Recipients", or: "or upload",
-    template: "Template", suffix: "Opt-out text", window: "Sending window", start_at: "Start at", preview: "Preview",
+    template: "Template", filter: "Filter", suffix: "Opt-out text", window: "Sending window", start_at: "Start at", preview: "Preview",
     number: "Number", text: "Text", encoding: "Encoding", parts: "Parts", cost: "Cost", start: "Start",
     close: "Close", campaigns: "Campaigns", state: "State", progress: "Progress", counts: "Counts", rate: "Rate",
     pause: "Pause", resume: "Resume", cancel: "Cancel", all: "All customers", per_min: "/min", eta: "left",
@@ -135,6 +135,7 @@ $("new").onsubmit = async (ev) => {
   const body = { name: $("c-name").value, template: $("c-template").value };
   if ($("c-suffix").value) body.suffix = $("c-suffix").value;
   if ($("c-window").value) body.window = $("c-window").value;
+  if ($("c-filter").value) body.filter = $("c-filter").value;
   if ($("c-start").value) body.start_at = new Date($("c-start").value).getTime();
   try {
     const file = $("c-file").files[0];
