@@ -558,3 +558,37 @@ async fn received_parts_and_interrupted_sends_survive_a_restart() {
     );
     gsm.stop().await;
 }
+
+/// An unknown part waits for a person: settled as failed it stays failed;
+/// put back to the queue it is sent again; a part that is not unknown
+/// cannot be settled by hand.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_parts_are_settled_by_a_person() {
+    let (_dir, sim, gsm) = one_modem("simcom-sim800", ModemOptions::default()).await;
+    let mut unknown = Vec::new();
+    for to in ["13800138010", "13800138011"] {
+        sim.fail_next_send(SendFailure::NoReply);
+        let id = gsm.outbox.queue(to, "lost", None).await.unwrap();
+        let parts = gsm.settled(id).await;
+        assert_eq!(parts[0].state, PartState::Unknown);
+        unknown.push((id, parts[0].id));
+    }
+    let sent_before = sim.sent().len();
+    let ((_, failed), (resend_msg, resend)) = (unknown[0], unknown[1]);
+    gsm.store
+        .call(move |s| {
+            s.settle_unknown(failed, PartState::Failed, "the customer never got it")?;
+            s.settle_unknown(resend, PartState::Queued, "send again")
+        })
+        .await
+        .unwrap();
+    let parts = gsm.settled(resend_msg).await;
+    assert_eq!(parts[0].state, PartState::Delivered);
+    assert_eq!(sim.sent().len(), sent_before + 1);
+    let again = gsm
+        .store
+        .call(move |s| s.settle_unknown(resend, PartState::Failed, "too late"))
+        .await;
+    assert!(again.is_err(), "a delivered part cannot be settled");
+    gsm.stop().await;
+}

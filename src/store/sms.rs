@@ -309,6 +309,38 @@ impl Store {
         expect_one(n, part_id)
     }
 
+    /// A person settles a part whose outcome was unknown: `Delivered` or
+    /// `Failed` as they found out (the recipient said so, the operator's
+    /// records), or `Queued` to send it again knowing it may arrive twice.
+    pub fn settle_unknown(&self, part_id: i64, to: PartState, note: &str) -> Result<()> {
+        let set = match to {
+            PartState::Delivered => "state = 'delivered'",
+            PartState::Failed => "state = 'failed'",
+            PartState::Queued => {
+                "state = 'queued', not_before = 0, modem = NULL, claimed_at = NULL"
+            }
+            other => {
+                return Err(StoreError::Invalid(format!(
+                    "an unknown part is settled as delivered, failed or queued, not {}",
+                    other.as_str()
+                )))
+            }
+        };
+        let n = self.conn.execute(
+            &format!(
+                "UPDATE sms_parts SET {set}, error = ?2, updated_at = ?3
+                 WHERE id = ?1 AND state = 'unknown'"
+            ),
+            params![part_id, note, now_ms()],
+        )?;
+        if n == 0 {
+            return Err(StoreError::Invalid(format!(
+                "part {part_id} is not unknown; only unknown parts are settled by hand"
+            )));
+        }
+        Ok(())
+    }
+
     /// At start-up, before any modem works: parts left `sending` by a
     /// process that died become `unknown`. Their count.
     pub fn sms_interrupted(&self) -> Result<usize> {

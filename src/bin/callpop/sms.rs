@@ -53,6 +53,18 @@ pub(crate) enum SmsCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Settles a part whose outcome is unknown (the modem or callpop died
+    /// while sending it), once a person knows better.
+    Settle {
+        /// The part's id (`callpop sms status MESSAGE --json` shows it).
+        part: i64,
+        /// What became of it.
+        #[arg(long, value_enum)]
+        to: SettleTo,
+        /// Why, for the record (kept as the part's note).
+        #[arg(long, default_value = "settled by hand")]
+        note: String,
+    },
     /// A queued message's parts: state, modem, reference, error.
     Status {
         /// The id `callpop sms send` printed.
@@ -61,6 +73,17 @@ pub(crate) enum SmsCommand {
         #[arg(long)]
         json: bool,
     },
+}
+
+/// What a person found out about an unknown part.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub(crate) enum SettleTo {
+    /// It arrived.
+    Delivered,
+    /// It did not, and is not to be sent again.
+    Failed,
+    /// Send it again (it may arrive twice).
+    Resend,
 }
 
 pub(crate) fn run_sms(command: SmsCommand, config: Config) -> Result<()> {
@@ -88,6 +111,25 @@ pub(crate) fn run_sms(command: SmsCommand, config: Config) -> Result<()> {
         SmsCommand::Campaigns { command } => crate::campaigns::run_campaigns(config, command),
         SmsCommand::Inbox { limit, json } => inbox(&config, limit, json),
         SmsCommand::Status { id, json } => status(&config, id, json),
+        SmsCommand::Settle { part, to, note } => {
+            let state = match to {
+                SettleTo::Delivered => callpop::store::PartState::Delivered,
+                SettleTo::Failed => callpop::store::PartState::Failed,
+                SettleTo::Resend => callpop::store::PartState::Queued,
+            };
+            let store = open_store(&config)?;
+            store.settle_unknown(part, state, &note)?;
+            store.audit(&callpop::store::AuditEntry {
+                actor: "cli",
+                user_id: None,
+                action: "sms.part.settle",
+                target: Some(&part.to_string()),
+                detail: serde_json::json!({ "to": state.as_str(), "note": note }),
+                remote_addr: None,
+            })?;
+            println!("part {part} is now {}", state.as_str());
+            Ok(())
+        }
     }
 }
 
