@@ -628,6 +628,8 @@ async fn the_marketers_page_api_and_live_progress() {
     req.headers_mut()
         .insert("cookie", format!("callpop_session={m1}").parse().unwrap());
     let (mut ws, _) = tokio_tungstenite::connect_async(req).await.unwrap();
+    // One recipient's number no longer exists.
+    pool.sims[0].fail_next_send(SendFailure::Cms(1));
     let (status, _, started) = common::http(
         addr,
         "POST",
@@ -650,7 +652,11 @@ async fn the_marketers_page_api_and_live_progress() {
                 .find(|c| c["campaign"]["id"] == id)
                 .cloned();
             if let Some(c) = c {
-                if c["campaign"]["state"] == "done" && c["progress"]["states"]["delivered"] == 5 {
+                let states = &c["progress"]["states"];
+                if c["campaign"]["state"] == "done"
+                    && states["delivered"] == 4
+                    && states["failed"] == 1
+                {
                     return c;
                 }
             }
@@ -659,6 +665,21 @@ async fn the_marketers_page_api_and_live_progress() {
     .await
     .expect("the page saw the campaign finish");
     assert_eq!(done["settled"], 5);
+    let (status, _, failures) = common::http(
+        addr,
+        "GET",
+        &format!("/api/sms/campaigns/{id}/failures"),
+        Some(&m1),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+    let reason = failures["reasons"][0][0].as_str().unwrap();
+    assert!(
+        reason.contains("+CMS ERROR: 1") && reason.contains("空号"),
+        "{failures}"
+    );
+    assert_eq!(failures["parts"].as_array().unwrap().len(), 1);
 
     let path = format!("/api/sms/campaigns/{id}/export?format=csv");
     assert_eq!(

@@ -167,6 +167,24 @@ impl Progress {
     }
 }
 
+/// A part that failed or whose outcome is unknown.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FailedPart {
+    pub number: String,
+    pub part: i64,
+    pub state: String,
+    pub reason: String,
+    pub modem: Option<String>,
+    pub updated_at: i64,
+}
+
+/// A campaign's failures: counts by reason, and the latest parts.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Failures {
+    pub reasons: Vec<(String, i64)>,
+    pub parts: Vec<FailedPart>,
+}
+
 /// One row of a campaign's results export.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ResultRow {
@@ -760,6 +778,39 @@ impl Store {
             n += 1;
         }
         Ok(n)
+    }
+
+    /// A campaign's failed and unknown parts, newest first, with their
+    /// reasons; and how many parts each reason failed.
+    pub fn campaign_failures(&self, campaign: i64, limit: u32) -> Result<Failures> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT m.to_number, p.seq, p.state, COALESCE(p.error, ''), p.modem, p.updated_at
+             FROM sms_parts p INDEXED BY sms_parts_campaign
+             JOIN sms_messages m ON m.id = p.message_id
+             WHERE p.campaign_id = ?1 AND p.state IN ('failed', 'unknown')
+             ORDER BY p.updated_at DESC LIMIT ?2",
+        )?;
+        let parts = stmt
+            .query_map(params![campaign, limit], |r| {
+                Ok(FailedPart {
+                    number: r.get(0)?,
+                    part: r.get(1)?,
+                    state: r.get(2)?,
+                    reason: r.get(3)?,
+                    modem: r.get(4)?,
+                    updated_at: r.get(5)?,
+                })
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT COALESCE(error, ''), count(*) FROM sms_parts INDEXED BY sms_parts_campaign
+             WHERE campaign_id = ?1 AND state IN ('failed', 'unknown')
+             GROUP BY error ORDER BY count(*) DESC",
+        )?;
+        let reasons = stmt
+            .query_map([campaign], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(Failures { reasons, parts })
     }
 
     /// Adds `e164` to the opt-out list; `true` if it was not on it.

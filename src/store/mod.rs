@@ -19,8 +19,8 @@ mod workorders;
 pub use audit::{AuditEntry, AuditRecord};
 pub use calls::CallRow;
 pub use campaigns::{
-    Added, CampaignCustomer, CampaignRow, CampaignState, FedMessage, NewCampaign, NewRecipient,
-    PendingRecipient, Progress, ResultRow,
+    Added, CampaignCustomer, CampaignRow, CampaignState, FailedPart, Failures, FedMessage,
+    NewCampaign, NewRecipient, PendingRecipient, Progress, ResultRow,
 };
 pub use customers::{
     Customer, CustomerMatch, CustomerPhone, LookupResult, NewCustomer, NewPhone, UpsertOutcome,

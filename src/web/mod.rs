@@ -87,6 +87,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/sms/campaigns/{id}", get(sms::show))
         .route("/api/sms/campaigns/{id}/preview", get(sms::preview))
         .route("/api/sms/campaigns/{id}/export", get(sms::export))
+        .route("/api/sms/campaigns/{id}/failures", get(sms::failures))
         .route("/api/sms/campaigns/{id}/{action}", post(sms::action))
         .route("/api/sms/quotas/{name}", put(sms::set_quota))
         .route("/ws/sms", get(sms::ws))

@@ -288,6 +288,21 @@ async fn audit(
     Ok(())
 }
 
+/// The campaign's failed and unknown parts with their reasons.
+pub async fn failures(
+    user: CurrentUser,
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+) -> Result<Json<Value>, ApiError> {
+    user.require(&SENDERS)?;
+    service(&state)?.get(id).await?;
+    let f = state
+        .store
+        .call(move |s| s.campaign_failures(id, 200))
+        .await?;
+    Ok(Json(json!(f)))
+}
+
 #[derive(Deserialize)]
 pub struct ExportQuery {
     format: Option<String>,

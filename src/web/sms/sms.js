@@ -8,7 +8,7 @@ const T = {
     password: "密码", login: "登录", new: "新建群发", name: "名称", recipients: "接收人", or: "或上传",
     template: "短信模板", filter: "筛选", suffix: "退订提示", window: "发送时段", start_at: "定时开始", preview: "预览",
     number: "号码", text: "内容", encoding: "编码", parts: "条数", cost: "费用", start: "开始发送",
-    close: "关闭", campaigns: "群发任务", state: "状态", progress: "进度", counts: "明细", rate: "速度",
+    close: "关闭", failures: "失败明细", reason: "原因", campaigns: "群发任务", state: "状态", progress: "进度", counts: "明细", rate: "速度",
     pause: "暂停", resume: "继续", cancel: "取消", all: "全部客户", per_min: "条/分", eta: "剩余",
     skipped: "跳过", live: "实时", offline: "已断开", forbidden: "只有市场人员和管理员可以群发短信",
     summary: (c) => `${c.recipients} 位接收人（无效 ${c.invalid}，重复 ${c.duplicate}），共 ${c.parts} 条，预计 ¥${c.cost.toFixed(2)}`,
@@ -20,7 +20,7 @@ const T = {
     password: "Password", login: "Log in", new: "New campaign", name: "Name", recipients: "Recipients", or: "or upload",
     template: "Template", filter: "Filter", suffix: "Opt-out text", window: "Sending window", start_at: "Start at", preview: "Preview",
     number: "Number", text: "Text", encoding: "Encoding", parts: "Parts", cost: "Cost", start: "Start",
-    close: "Close", campaigns: "Campaigns", state: "State", progress: "Progress", counts: "Counts", rate: "Rate",
+    close: "Close", failures: "Failures", reason: "Reason", campaigns: "Campaigns", state: "State", progress: "Progress", counts: "Counts", rate: "Rate",
     pause: "Pause", resume: "Resume", cancel: "Cancel", all: "All customers", per_min: "/min", eta: "left",
     skipped: "skipped", live: "live", offline: "disconnected", forbidden: "Only marketers and admins send SMS campaigns",
     summary: (c) => `${c.recipients} recipients (${c.invalid} invalid, ${c.duplicate} duplicate), ${c.parts} parts, about ¥${c.cost.toFixed(2)}`,
@@ -119,6 +119,7 @@ function render(list) {
     if (["scheduled", "running", "waiting"].includes(c.state)) button("pause", control("pause"));
     if (c.state === "paused") button("resume", control("resume"));
     if (!["done", "cancelled"].includes(c.state)) button("cancel", control("cancel"));
+    if ((p.states.failed || 0) + (p.states.unknown || 0) > 0) button("failures", () => showFailures(c.id));
     for (const f of ["csv", "xlsx"]) {
       const a = document.createElement("a");
       a.href = `/api/sms/campaigns/${c.id}/export?format=${f}`; a.textContent = f.toUpperCase();
@@ -127,6 +128,28 @@ function render(list) {
     tr.append(act);
     rows.append(tr);
   }
+}
+
+async function showFailures(id) {
+  const f = await api("GET", `/api/sms/campaigns/${id}/failures`);
+  $("failures-id").textContent = `#${id}`;
+  const reasons = $("failure-reasons");
+  reasons.innerHTML = "";
+  for (const [reason, n] of f.reasons) {
+    const li = document.createElement("li");
+    li.textContent = `${n} × ${reason || "?"}`;
+    reasons.append(li);
+  }
+  const tb = $("failure-rows");
+  tb.innerHTML = "";
+  for (const p of f.parts) {
+    const tr = document.createElement("tr");
+    [p.number, p.part, t("states")[p.state] || p.state, p.reason].forEach((v) => {
+      const td = document.createElement("td"); td.textContent = v; tr.append(td);
+    });
+    tb.append(tr);
+  }
+  $("failures").hidden = false;
 }
 
 $("new").onsubmit = async (ev) => {
