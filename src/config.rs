@@ -45,6 +45,7 @@ pub struct Config {
     pub devices: Vec<DeviceConfig>,
     pub screen_pop: ScreenPopConfig,
     pub sms: SmsConfig,
+    pub recording: RecordingConfig,
     /// Which desktops each line pops on (the admin API can change them).
     #[serde(rename = "binding")]
     pub bindings: Vec<BindingConfig>,
@@ -88,6 +89,26 @@ impl Default for ScreenPopConfig {
             replay_log: 256,
             send_queue: 256,
             session_hours: 12,
+        }
+    }
+}
+
+/// Call recording.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RecordingConfig {
+    /// Where the WAV files go (`YYYY/MM/DD/<call>.wav` below it); default:
+    /// `recordings/` beside the database.
+    pub root: Option<PathBuf>,
+    /// Samples a second of the files written (8000 for telephone audio).
+    pub sample_rate: u32,
+}
+
+impl Default for RecordingConfig {
+    fn default() -> Self {
+        RecordingConfig {
+            root: None,
+            sample_rate: 8000,
         }
     }
 }
@@ -294,6 +315,7 @@ impl Default for Config {
             devices: Vec::new(),
             screen_pop: ScreenPopConfig::default(),
             sms: SmsConfig::default(),
+            recording: RecordingConfig::default(),
             bindings: Vec::new(),
         }
     }
@@ -545,6 +567,15 @@ impl Config {
         if pop.session_hours == 0 {
             return Err(("screen_pop.session_hours", "must be at least 1".into()));
         }
+        if !(8000..=192_000).contains(&self.recording.sample_rate) {
+            return Err((
+                "recording.sample_rate",
+                format!(
+                    "must be between 8000 and 192000, got {}",
+                    self.recording.sample_rate
+                ),
+            ));
+        }
         if self.sms.max_attempts == 0 {
             return Err(("sms.max_attempts", "must be at least 1".into()));
         }
@@ -624,6 +655,16 @@ impl Config {
             directories::ProjectDirs::from("", "", "callpop")
                 .map(|d| d.data_dir().to_path_buf())
                 .unwrap_or_else(|| PathBuf::from("callpop-data"))
+        })
+    }
+
+    /// The recordings root: configured, or `recordings/` beside the database.
+    pub fn recordings_root(&self) -> PathBuf {
+        self.recording.root.clone().unwrap_or_else(|| {
+            self.db_path()
+                .parent()
+                .map(|p| p.join("recordings"))
+                .unwrap_or_else(|| PathBuf::from("recordings"))
         })
     }
 

@@ -16,6 +16,7 @@ pub mod lines;
 pub mod logging;
 pub mod phone;
 pub mod pop;
+pub mod recording;
 pub mod sheets;
 pub mod sim;
 pub mod sms;

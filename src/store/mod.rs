@@ -11,6 +11,7 @@ mod campaigns;
 mod customers;
 mod handle;
 mod migrate;
+mod recordings;
 mod sessions;
 mod sms;
 mod users;
@@ -27,6 +28,7 @@ pub use customers::{
 };
 pub use handle::StoreHandle;
 pub use migrate::known_schema_version;
+pub use recordings::RecordingRow;
 pub use sessions::{AgentState, AgentStateRow, Binding};
 pub use sms::{ClaimedPart, InboxRow, NewInbox, NewSms, PartRow, PartState, Settled};
 pub use users::{Role, User};

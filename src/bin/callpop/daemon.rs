@@ -127,6 +127,12 @@ fn run(config: Config, mode: Option<&str>, extra: impl FnOnce() -> Extra) -> Res
                 .await
                 .with_context(|| format!("[[binding]] of line {:?}", b.line))?;
         }
+        // Recordings a crashed process left unfinished are repaired first.
+        let root = config.recordings_root();
+        store
+            .call(move |s| callpop::recording::recover(s, &root))
+            .await
+            .context("repairing interrupted recordings")?;
         let profiles = lines::profiles(&config)?;
         let devices = lines::configured_devices(&config, &profiles)?;
         // The demo's simulated box is plugged in before the lines start.

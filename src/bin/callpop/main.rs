@@ -18,6 +18,7 @@ mod campaigns;
 mod customers;
 mod daemon;
 mod devices;
+mod recordings;
 mod sms;
 use clap::{Args, Parser, Subcommand};
 use std::net::SocketAddr;
@@ -87,6 +88,9 @@ enum Command {
     /// GSM modems (短信猫).
     #[command(subcommand)]
     Modem(ModemCommand),
+    /// Call recordings (录音): list them, repair interrupted ones.
+    #[command(subcommand)]
+    Recordings(recordings::RecordingsCommand),
     /// Send SMS and read the ones received.
     #[command(subcommand)]
     Sms(sms::SmsCommand),
@@ -335,6 +339,7 @@ fn run(command: Command, config: Config) -> Result<()> {
             },
         ),
         Command::Sms(c) => sms::run_sms(c, config),
+        Command::Recordings(c) => recordings::run_recordings(c, config),
     }
 }
 
