@@ -224,7 +224,14 @@ impl LineMachine {
             LineSignal::OffHook => {
                 let call = match self.call.take() {
                     Some(c) => self.call.insert(c),
-                    None => self.start(Direction::Outbound, at, at_ms),
+                    None => {
+                        let call = self.start(Direction::Outbound, at, at_ms);
+                        steps.push(Step::Emit(CallEvent::Dialing {
+                            call_id: call.id.clone(),
+                            line: line.clone(),
+                        }));
+                        call
+                    }
                 };
                 if call.direction == Direction::Inbound && call.answered_ms.is_none() {
                     call.answered_ms = Some(at_ms);

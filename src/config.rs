@@ -46,6 +46,9 @@ pub struct Config {
     pub screen_pop: ScreenPopConfig,
     pub sms: SmsConfig,
     pub recording: RecordingConfig,
+    /// Lines' audio sources, for recording.
+    #[serde(rename = "audio")]
+    pub audio: Vec<AudioConfig>,
     /// Which desktops each line pops on (the admin API can change them).
     #[serde(rename = "binding")]
     pub bindings: Vec<BindingConfig>,
@@ -102,6 +105,23 @@ pub struct RecordingConfig {
     pub root: Option<PathBuf>,
     /// Samples a second of the files written (8000 for telephone audio).
     pub sample_rate: u32,
+    /// When a call's recording begins: `answer` (or off-hook for an
+    /// outbound call), or `ring` to keep the rings too.
+    pub start: RecordingStart,
+    /// Recordings older than this many days are removed (0 keeps them
+    /// forever); those held for quality checking stay.
+    pub retention_days: u32,
+    /// Removed recordings are moved here (same `YYYY/MM/DD` layout)
+    /// instead of deleted.
+    pub archive: Option<PathBuf>,
+}
+
+/// The moment a recording begins.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RecordingStart {
+    Answer,
+    Ring,
 }
 
 impl Default for RecordingConfig {
@@ -109,8 +129,36 @@ impl Default for RecordingConfig {
         RecordingConfig {
             root: None,
             sample_rate: 8000,
+            start: RecordingStart::Answer,
+            retention_days: 0,
+            archive: None,
         }
     }
+}
+
+/// A line's audio source, for recording: a capture device by name
+/// pattern, or a file (WAV or raw 16-bit) or stdin (`file = "-"`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AudioConfig {
+    /// The line, as `<device>/<port>` (`callpop devices` lists them).
+    pub line: String,
+    /// Part of the capture device's name (`callpop devices audio` lists
+    /// them); without `capture` or `file`, the line's profile names it.
+    pub capture: Option<String>,
+    pub file: Option<PathBuf>,
+    /// Rate of a raw file or stdin; for a capture device, the rate to open
+    /// it at (default: the recording's rate if the device offers it).
+    pub rate: Option<u32>,
+    /// Which channel of a multi-channel device or file is this line's.
+    #[serde(default)]
+    pub channel: u16,
+    /// `realtime` or `fast`, for a file or stdin.
+    #[serde(default)]
+    pub pace: crate::recording::source::Pace,
+    /// Play the file again from the start when it ends.
+    #[serde(default, rename = "loop")]
+    pub looped: bool,
 }
 
 /// Sending SMS through the GSM modems.
@@ -316,6 +364,7 @@ impl Default for Config {
             screen_pop: ScreenPopConfig::default(),
             sms: SmsConfig::default(),
             recording: RecordingConfig::default(),
+            audio: Vec::new(),
             bindings: Vec::new(),
         }
     }
@@ -575,6 +624,17 @@ impl Config {
                     self.recording.sample_rate
                 ),
             ));
+        }
+        for a in &self.audio {
+            if a.capture.is_some() && a.file.is_some() {
+                return Err((
+                    "audio",
+                    format!("line {:?}: give `capture` or `file`, not both", a.line),
+                ));
+            }
+            if a.rate.is_some_and(|r| !(4000..=384_000).contains(&r)) {
+                return Err(("audio", format!("line {:?}: rate out of range", a.line)));
+            }
         }
         if self.sms.max_attempts == 0 {
             return Err(("sms.max_attempts", "must be at least 1".into()));

@@ -165,6 +165,18 @@ pub enum CallEvent {
         device: Arc<str>,
         state: DeviceState,
     },
+    /// The line went off-hook with no call ringing: an outbound call began
+    /// (recorded like an answered one).
+    Dialing {
+        call_id: Arc<str>,
+        line: Arc<str>,
+    },
+    /// Something failed that a person should see (a recording stopped by a
+    /// vanished sound card or a full disk); calls and pops go on.
+    Alarm {
+        source: Arc<str>,
+        message: String,
+    },
 }
 
 /// What happened to an SMS, for the marketers' page, campaigns and metrics.

@@ -333,6 +333,18 @@ pub struct Profile {
     pub gsm: GsmSettings,
     #[serde(default)]
     pub sim: SimTemplates,
+    /// The sound card a box's recording side shows up as.
+    #[serde(default)]
+    pub audio: AudioSettings,
+}
+
+/// How the system names a box's audio side (many USB telephone boxes are
+/// a serial port and a sound card in one).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AudioSettings {
+    /// Part of the capture device's name, e.g. "USB Audio CODEC".
+    pub capture: Option<String>,
 }
 
 /// What the system knows of a USB serial port, for matching profiles.

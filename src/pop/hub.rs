@@ -826,19 +826,29 @@ impl Hub {
                     }
                 }
             }
+            CallEvent::Dialing { .. } => {}
+            CallEvent::Alarm { source, message } => {
+                let data = json!({ "source": source, "message": message }).to_string();
+                for u in self.supervisors() {
+                    self.send_user(u, "alarm", &data);
+                }
+            }
             CallEvent::Device { device, state } => {
                 let data = json!({ "device": device, "state": state }).to_string();
-                let supervisors: Vec<i64> = self
-                    .agents
-                    .values()
-                    .filter(|a| matches!(a.user.role, Role::Admin | Role::TeamLead))
-                    .map(|a| a.user.id)
-                    .collect();
-                for u in supervisors {
+                for u in self.supervisors() {
                     self.send_user(u, "device.state", &data);
                 }
             }
         }
+    }
+
+    /// Who is told of devices and alarms.
+    fn supervisors(&self) -> Vec<i64> {
+        self.agents
+            .values()
+            .filter(|a| matches!(a.user.role, Role::Admin | Role::TeamLead | Role::Qa))
+            .map(|a| a.user.id)
+            .collect()
     }
 
     /// Builds the pop and offers it to the line's desktops.

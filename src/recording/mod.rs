@@ -2,6 +2,10 @@
 //! (`recordings/YYYY/MM/DD/<call-uid>.wav`), kept playable while they grow,
 //! indexed in the store, and repaired after a crash.
 
+pub mod recorder;
+pub mod resample;
+pub mod retention;
+pub mod source;
 pub mod wav;
 
 use crate::store::{RecordingRow, Store, StoreError};

@@ -28,7 +28,10 @@ pub use customers::{
 };
 pub use handle::StoreHandle;
 pub use migrate::known_schema_version;
-pub use recordings::RecordingRow;
+pub use recordings::{
+    QaForm, QaItem, QaScore, RecordingListItem, RecordingQuery, RecordingRow, RecordingScope,
+    ScoreError,
+};
 pub use sessions::{AgentState, AgentStateRow, Binding};
 pub use sms::{ClaimedPart, InboxRow, NewInbox, NewSms, PartRow, PartState, Settled};
 pub use users::{Role, User};

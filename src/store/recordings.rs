@@ -22,10 +22,14 @@ pub struct RecordingRow {
     pub state: String,
     pub error: Option<String>,
     pub held: bool,
+    /// When retention removed the file, and whether it was `deleted` or
+    /// `archived` (then it lies at `path` under the archive folder).
+    pub removed_at: Option<i64>,
+    pub removed_how: Option<String>,
 }
 
 const COLUMNS: &str = "id, call_uid, line, agent_user_id, path, sample_rate, started_at,
-     duration_ms, bytes, state, error, held";
+     duration_ms, bytes, state, error, held, removed_at, removed_how";
 
 fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RecordingRow> {
     Ok(RecordingRow {
@@ -41,6 +45,8 @@ fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RecordingRow> {
         state: r.get(9)?,
         error: r.get(10)?,
         held: r.get(11)?,
+        removed_at: r.get(12)?,
+        removed_how: r.get(13)?,
     })
 }
 
@@ -73,7 +79,9 @@ impl Store {
         error: Option<&str>,
     ) -> Result<()> {
         self.conn.execute(
-            "UPDATE recordings SET state = ?2, duration_ms = ?3, bytes = ?4, error = ?5
+            "UPDATE recordings SET state = ?2, duration_ms = ?3, bytes = ?4, error = ?5,
+                 agent_user_id = COALESCE(agent_user_id,
+                     (SELECT c.agent_user_id FROM calls c WHERE c.call_uid = recordings.call_uid))
              WHERE id = ?1",
             params![id, state, duration_ms, bytes, error],
         )?;
@@ -96,5 +104,386 @@ impl Store {
         ))?;
         let rows = stmt.query_map([limit], from_row)?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+}
+
+/// Whose recordings a user may see: quality checkers and admins all, team
+/// leads their team's, agents their own.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RecordingScope {
+    All,
+    Team(String),
+    Agent(i64),
+    None,
+}
+
+/// A search of the recordings; every field narrows it.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(default)]
+pub struct RecordingQuery {
+    /// Started at or after, ms since the epoch.
+    pub from: Option<i64>,
+    /// Started before, ms since the epoch.
+    pub to: Option<i64>,
+    pub line: Option<String>,
+    /// The agent's username.
+    pub agent: Option<String>,
+    /// Digits anywhere in the caller's number.
+    pub number: Option<String>,
+    /// Part of the customer's name.
+    pub customer: Option<String>,
+    /// answered, missed, abandoned, outbound or unknown.
+    pub outcome: Option<String>,
+    pub limit: Option<u32>,
+    pub offset: Option<u32>,
+}
+
+/// A recording as the supervisors' page lists it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RecordingListItem {
+    pub id: i64,
+    pub call_uid: String,
+    pub line: String,
+    pub started_at: i64,
+    pub duration_ms: i64,
+    pub bytes: i64,
+    pub state: String,
+    pub error: Option<String>,
+    pub held: bool,
+    pub removed_how: Option<String>,
+    pub agent_id: Option<i64>,
+    pub agent: Option<String>,
+    pub team: Option<String>,
+    pub number: Option<String>,
+    pub customer_id: Option<i64>,
+    pub customer: Option<String>,
+    pub direction: Option<String>,
+    pub outcome: Option<String>,
+    /// The latest score, if any, and whether it passed.
+    pub score: Option<i64>,
+    pub passed: Option<bool>,
+}
+
+/// A quality-checking form: items with their points, and the pass mark.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct QaForm {
+    pub id: i64,
+    pub name: String,
+    pub title: String,
+    pub items: Vec<QaItem>,
+    pub pass_mark: i64,
+}
+
+/// One line of a form.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+pub struct QaItem {
+    pub key: String,
+    pub label: String,
+    #[serde(default)]
+    pub label_en: String,
+    pub points: i64,
+}
+
+/// A score given to a recording.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct QaScore {
+    pub id: i64,
+    pub recording_id: i64,
+    pub form_id: i64,
+    pub scorer: Option<String>,
+    pub items: std::collections::BTreeMap<String, i64>,
+    pub total: i64,
+    pub passed: bool,
+    pub comment: String,
+    pub created_at: i64,
+    pub appeal_note: Option<String>,
+    pub appeal_by: Option<String>,
+    pub appeal_at: Option<i64>,
+}
+
+/// Why a score was refused.
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum ScoreError {
+    #[error("no such form")]
+    NoForm,
+    #[error("item {0:?} is not on the form")]
+    UnknownItem(String),
+    #[error("item {key:?}: {given} points given, {max} at most")]
+    TooMany { key: String, given: i64, max: i64 },
+    #[error("item {0:?} has no points given")]
+    Missing(String),
+}
+
+const LIST_FROM: &str = "FROM recordings r
+     LEFT JOIN calls c ON c.call_uid = r.call_uid
+     LEFT JOIN users u ON u.id = COALESCE(r.agent_user_id, c.agent_user_id)
+     LEFT JOIN customers cu ON cu.id = c.customer_id";
+
+impl Store {
+    /// One recording by id.
+    pub fn recording(&self, id: i64) -> Result<Option<RecordingRow>> {
+        use rusqlite::OptionalExtension;
+        Ok(self
+            .conn
+            .query_row(
+                &format!("SELECT {COLUMNS} FROM recordings WHERE id = ?1"),
+                [id],
+                from_row,
+            )
+            .optional()?)
+    }
+
+    /// Recordings matching `q` within `scope`, newest first.
+    pub fn search_recordings(
+        &self,
+        q: &RecordingQuery,
+        scope: &RecordingScope,
+    ) -> Result<Vec<RecordingListItem>> {
+        let mut sql = format!(
+            "SELECT r.id, r.call_uid, r.line, r.started_at, r.duration_ms, r.bytes, r.state,
+                    r.error, r.held, r.removed_how, u.id, u.username, u.team,
+                    COALESCE(c.raw_number, c.number_e164), c.customer_id, cu.name,
+                    c.direction, c.outcome,
+                    (SELECT total FROM qa_scores s WHERE s.recording_id = r.id ORDER BY s.id DESC LIMIT 1),
+                    (SELECT passed FROM qa_scores s WHERE s.recording_id = r.id ORDER BY s.id DESC LIMIT 1)
+             {LIST_FROM} WHERE 1 = 1"
+        );
+        let mut args: Vec<rusqlite::types::Value> = Vec::new();
+        let mut arg = |sql: &mut String, clause: &str, v: rusqlite::types::Value| {
+            args.push(v);
+            sql.push_str(&clause.replace('?', &format!("?{}", args.len())));
+        };
+        match scope {
+            RecordingScope::All => {}
+            RecordingScope::Team(t) => arg(&mut sql, " AND u.team = ?", t.clone().into()),
+            RecordingScope::Agent(id) => arg(&mut sql, " AND u.id = ?", (*id).into()),
+            RecordingScope::None => return Ok(Vec::new()),
+        }
+        if let Some(v) = q.from {
+            arg(&mut sql, " AND r.started_at >= ?", v.into());
+        }
+        if let Some(v) = q.to {
+            arg(&mut sql, " AND r.started_at < ?", v.into());
+        }
+        if let Some(v) = q.line.as_ref().filter(|v| !v.is_empty()) {
+            arg(&mut sql, " AND r.line = ?", v.clone().into());
+        }
+        if let Some(v) = q.agent.as_ref().filter(|v| !v.is_empty()) {
+            arg(&mut sql, " AND u.username = ?", v.clone().into());
+        }
+        if let Some(v) = q.number.as_ref().filter(|v| !v.is_empty()) {
+            let digits: String = v.chars().filter(|c| c.is_ascii_digit()).collect();
+            arg(
+                &mut sql,
+                " AND (instr(c.raw_number, ?) > 0",
+                digits.clone().into(),
+            );
+            arg(&mut sql, " OR instr(c.number_e164, ?) > 0)", digits.into());
+        }
+        if let Some(v) = q.customer.as_ref().filter(|v| !v.is_empty()) {
+            arg(&mut sql, " AND instr(cu.name, ?) > 0", v.clone().into());
+        }
+        if let Some(v) = q.outcome.as_ref().filter(|v| !v.is_empty()) {
+            arg(&mut sql, " AND c.outcome = ?", v.clone().into());
+        }
+        let limit = q.limit.unwrap_or(100).min(1000);
+        sql.push_str(&format!(
+            " ORDER BY r.started_at DESC, r.id DESC LIMIT {limit} OFFSET {}",
+            q.offset.unwrap_or(0)
+        ));
+        let mut stmt = self.conn.prepare(&sql)?;
+        let rows = stmt.query_map(rusqlite::params_from_iter(args), |r| {
+            Ok(RecordingListItem {
+                id: r.get(0)?,
+                call_uid: r.get(1)?,
+                line: r.get(2)?,
+                started_at: r.get(3)?,
+                duration_ms: r.get(4)?,
+                bytes: r.get(5)?,
+                state: r.get(6)?,
+                error: r.get(7)?,
+                held: r.get(8)?,
+                removed_how: r.get(9)?,
+                agent_id: r.get(10)?,
+                agent: r.get(11)?,
+                team: r.get(12)?,
+                number: r.get(13)?,
+                customer_id: r.get(14)?,
+                customer: r.get(15)?,
+                direction: r.get(16)?,
+                outcome: r.get(17)?,
+                score: r.get(18)?,
+                passed: r.get(19)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Whether `scope` covers recording `id` (the same rule as the search).
+    pub fn recording_in_scope(&self, id: i64, scope: &RecordingScope) -> Result<bool> {
+        use rusqlite::OptionalExtension;
+        let found: Option<(Option<i64>, Option<String>)> = self
+            .conn
+            .query_row(
+                &format!("SELECT u.id, u.team {LIST_FROM} WHERE r.id = ?1"),
+                [id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        Ok(match (found, scope) {
+            (None, _) => false,
+            (Some(_), RecordingScope::All) => true,
+            (Some((_, team)), RecordingScope::Team(t)) => team.as_deref() == Some(t),
+            (Some((agent, _)), RecordingScope::Agent(a)) => agent == Some(*a),
+            (Some(_), RecordingScope::None) => false,
+        })
+    }
+
+    /// Keeps a recording past retention (or lets it go again).
+    pub fn set_recording_held(&self, id: i64, held: bool) -> Result<bool> {
+        Ok(self.conn.execute(
+            "UPDATE recordings SET held = ?2 WHERE id = ?1",
+            params![id, held],
+        )? == 1)
+    }
+
+    /// Finished recordings started before `cutoff_ms`, not held and not yet
+    /// removed: what retention removes.
+    pub fn recordings_due_for_removal(&self, cutoff_ms: i64) -> Result<Vec<RecordingRow>> {
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM recordings INDEXED BY recordings_retention
+             WHERE started_at < ?1 AND removed_at IS NULL AND held = 0 AND state != 'recording'
+             ORDER BY started_at"
+        ))?;
+        let rows = stmt.query_map([cutoff_ms], from_row)?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Notes that retention deleted or archived a recording's file.
+    pub fn recording_removed(&self, id: i64, how: &str) -> Result<()> {
+        self.conn.execute(
+            "UPDATE recordings SET removed_at = ?2, removed_how = ?3 WHERE id = ?1",
+            params![id, now_ms(), how],
+        )?;
+        Ok(())
+    }
+
+    /// The active scoring forms.
+    pub fn qa_forms(&self) -> Result<Vec<QaForm>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id, name, title, items, pass_mark FROM qa_forms WHERE active = 1 ORDER BY id",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            let items: String = r.get(3)?;
+            Ok(QaForm {
+                id: r.get(0)?,
+                name: r.get(1)?,
+                title: r.get(2)?,
+                items: serde_json::from_str(&items).map_err(|e| {
+                    rusqlite::Error::FromSqlConversionFailure(
+                        3,
+                        rusqlite::types::Type::Text,
+                        Box::new(e),
+                    )
+                })?,
+                pass_mark: r.get(4)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Scores a recording on a form; every item must be given, within its
+    /// points. The score's id, or why it was refused.
+    pub fn add_qa_score(
+        &self,
+        recording_id: i64,
+        form_id: i64,
+        scorer_id: i64,
+        items: &std::collections::BTreeMap<String, i64>,
+        comment: &str,
+    ) -> Result<std::result::Result<i64, ScoreError>> {
+        let Some(form) = self.qa_forms()?.into_iter().find(|f| f.id == form_id) else {
+            return Ok(Err(ScoreError::NoForm));
+        };
+        if let Some(k) = items
+            .keys()
+            .find(|k| !form.items.iter().any(|i| &i.key == *k))
+        {
+            return Ok(Err(ScoreError::UnknownItem(k.clone())));
+        }
+        let mut total = 0;
+        for item in &form.items {
+            let Some(&given) = items.get(&item.key) else {
+                return Ok(Err(ScoreError::Missing(item.key.clone())));
+            };
+            if !(0..=item.points).contains(&given) {
+                return Ok(Err(ScoreError::TooMany {
+                    key: item.key.clone(),
+                    given,
+                    max: item.points,
+                }));
+            }
+            total += given;
+        }
+        self.conn.execute(
+            "INSERT INTO qa_scores (recording_id, form_id, scorer_id, items, total, passed, comment, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            params![
+                recording_id,
+                form_id,
+                scorer_id,
+                serde_json::to_string(items).expect("a map of numbers"),
+                total,
+                total >= form.pass_mark,
+                comment,
+                now_ms()
+            ],
+        )?;
+        Ok(Ok(self.conn.last_insert_rowid()))
+    }
+
+    /// A recording's scores, oldest first.
+    pub fn qa_scores(&self, recording_id: i64) -> Result<Vec<QaScore>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT s.id, s.recording_id, s.form_id, u.username, s.items, s.total, s.passed,
+                    s.comment, s.created_at, s.appeal_note, a.username, s.appeal_at
+             FROM qa_scores s LEFT JOIN users u ON u.id = s.scorer_id
+             LEFT JOIN users a ON a.id = s.appeal_by
+             WHERE s.recording_id = ?1 ORDER BY s.id",
+        )?;
+        let rows = stmt.query_map([recording_id], |r| {
+            let items: String = r.get(4)?;
+            Ok(QaScore {
+                id: r.get(0)?,
+                recording_id: r.get(1)?,
+                form_id: r.get(2)?,
+                scorer: r.get(3)?,
+                items: serde_json::from_str(&items).unwrap_or_default(),
+                total: r.get(5)?,
+                passed: r.get(6)?,
+                comment: r.get(7)?,
+                created_at: r.get(8)?,
+                appeal_note: r.get(9)?,
+                appeal_by: r.get(10)?,
+                appeal_at: r.get(11)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// The agent's appeal against a score; false if the score is not on
+    /// that recording.
+    pub fn appeal_qa_score(
+        &self,
+        recording_id: i64,
+        score_id: i64,
+        by: i64,
+        note: &str,
+    ) -> Result<bool> {
+        Ok(self.conn.execute(
+            "UPDATE qa_scores SET appeal_note = ?3, appeal_by = ?4, appeal_at = ?5
+             WHERE id = ?2 AND recording_id = ?1",
+            params![recording_id, score_id, note, by, now_ms()],
+        )? == 1)
     }
 }

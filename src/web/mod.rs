@@ -5,6 +5,7 @@
 mod api;
 mod auth;
 mod desktop;
+mod recordings;
 mod sms;
 mod ws;
 
@@ -31,6 +32,15 @@ pub struct AppState {
     pub campaigns: Option<crate::sms::Campaigns>,
     /// Where uploaded recipient sheets and exports are kept a while.
     pub uploads: std::path::PathBuf,
+    pub recordings: RecordingFiles,
+}
+
+/// Where recordings' files are found.
+#[derive(Debug, Clone, Default)]
+pub struct RecordingFiles {
+    pub root: std::path::PathBuf,
+    /// Where retention moved old ones, if it moves them.
+    pub archive: Option<std::path::PathBuf>,
 }
 
 /// What the web side needs from the configuration.
@@ -91,6 +101,17 @@ pub fn router(state: AppState) -> Router {
         .route("/api/sms/campaigns/{id}/{action}", post(sms::action))
         .route("/api/sms/quotas/{name}", put(sms::set_quota))
         .route("/ws/sms", get(sms::ws))
+        .route("/api/recordings", get(recordings::list))
+        .route("/api/recordings/{id}", get(recordings::show))
+        .route("/api/recordings/{id}/audio", get(recordings::audio))
+        .route("/api/recordings/{id}/scores", post(recordings::score))
+        .route(
+            "/api/recordings/{id}/scores/{score}/appeal",
+            post(recordings::appeal),
+        )
+        .route("/api/recordings/{id}/hold", put(recordings::hold))
+        .route("/recordings", get(recordings::page))
+        .route("/recordings.js", get(recordings::script))
         .route("/sms", get(sms::page))
         .route("/sms.js", get(sms::script))
         .with_state(state)

@@ -33,6 +33,8 @@ pub struct Stack {
     pub hub: callpop::pop::HubHandle,
     pub sim: BoxSim,
     pub store: StoreHandle,
+    /// Where calls' recordings go (every line records a looped test tone).
+    pub recordings: std::path::PathBuf,
     _lines: callpop::lines::Lines,
     _dir: tempfile::TempDir,
 }
@@ -118,7 +120,36 @@ pub async fn stack(send_queue: usize) -> Stack {
         .await
         .unwrap();
     let addr = listener.local_addr().unwrap();
+    let recordings = dir.path().join("recordings");
+    let tone = dir.path().join("line-audio.wav");
+    write_tone(&tone, 8000, 440.0, 2.0);
+    let sources = (1..=4)
+        .map(|port| {
+            let spec = callpop::recording::source::SourceSpec::File {
+                path: tone.clone(),
+                rate: 8000,
+                pace: callpop::recording::source::Pace::Realtime,
+                looped: true,
+            };
+            (format!("box1/{port}"), spec)
+        })
+        .collect();
+    tokio::spawn(callpop::recording::recorder::run(
+        callpop::recording::recorder::RecorderSettings {
+            root: recordings.clone(),
+            sample_rate: 8000,
+            start: callpop::config::RecordingStart::Answer,
+            sources,
+        },
+        store.clone(),
+        lines.events.subscribe(),
+        lines.events.downgrade(),
+    ));
     let state = callpop::web::AppState {
+        recordings: callpop::web::RecordingFiles {
+            root: recordings.clone(),
+            archive: None,
+        },
         store: store.clone(),
         hub: Some(handle.clone()),
         settings: Arc::new(callpop::web::WebSettings::from_config(&settings)),
@@ -133,6 +164,7 @@ pub async fn stack(send_queue: usize) -> Stack {
         hub: handle,
         sim,
         store,
+        recordings,
         _lines: lines,
         _dir: dir,
     }
@@ -258,4 +290,21 @@ pub async fn ring(sim: &mut BoxSim, port: u8, number: &str) {
     })
     .await
     .unwrap();
+}
+
+/// A 16-bit mono WAV of a sine at `freq` Hz, half of full scale.
+pub fn write_tone(path: &std::path::Path, rate: u32, freq: f64, secs: f64) {
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: rate,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut w = hound::WavWriter::create(path, spec).unwrap();
+    for i in 0..(f64::from(rate) * secs) as usize {
+        let t = i as f64 / f64::from(rate);
+        w.write_sample((16000.0 * (2.0 * std::f64::consts::PI * freq * t).sin()) as i16)
+            .unwrap();
+    }
+    w.finalize().unwrap();
 }

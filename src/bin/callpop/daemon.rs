@@ -143,6 +143,23 @@ fn run(config: Config, mode: Option<&str>, extra: impl FnOnce() -> Extra) -> Res
         let mut sms_workers = callpop::sms::start(&outbox, &lines.modems, lines.sms_events.clone()).await?;
         let campaigns = callpop::sms::Campaigns::new(outbox.clone(), std::sync::Arc::new(normalizer(&config)));
         sms_workers.push(tokio::spawn(campaigns.clone().run(lines.sms_events.subscribe())));
+        let recorder = tokio::spawn(callpop::recording::recorder::run(
+            callpop::recording::recorder::RecorderSettings {
+                root: config.recordings_root(),
+                sample_rate: config.recording.sample_rate,
+                start: config.recording.start,
+                sources: callpop::recording::recorder::sources_from_config(&config, &profiles)?,
+            },
+            store.clone(),
+            lines.events.subscribe(),
+            lines.events.downgrade(),
+        ));
+        let retention = tokio::spawn(callpop::recording::retention::run(
+            store.clone(),
+            config.recordings_root(),
+            config.recording.archive.clone(),
+            config.recording.retention_days,
+        ));
         let (hub, hub_handle) = Hub::new(store.clone(), HubSettings::from_config(&config.screen_pop))?;
         lines.runtime().spawn(hub.run(lines.events.subscribe()));
         // Warm in the background of the store thread: requests queue behind
@@ -166,6 +183,10 @@ fn run(config: Config, mode: Option<&str>, extra: impl FnOnce() -> Extra) -> Res
             settings: std::sync::Arc::new(web::WebSettings::from_config(&config.screen_pop)),
             normalizer: std::sync::Arc::new(normalizer(&config)),
             campaigns: Some(campaigns),
+            recordings: web::RecordingFiles {
+                root: config.recordings_root(),
+                archive: config.recording.archive.clone(),
+            },
             uploads: config
                 .db_path()
                 .parent()
@@ -181,7 +202,12 @@ fn run(config: Config, mode: Option<&str>, extra: impl FnOnce() -> Extra) -> Res
         for worker in sms_workers {
             worker.abort();
         }
+        retention.abort();
         lines.stop().await;
+        // The recordings under way are finished before the process ends.
+        if tokio::time::timeout(std::time::Duration::from_secs(10), recorder).await.is_err() {
+            tracing::warn!("recordings did not finish within 10 s; they are repaired at the next start");
+        }
         tracing::info!("callpop stopped");
         Ok(())
     })

@@ -20,6 +20,19 @@ pub(crate) enum RecordingsCommand {
     /// Repairs and indexes recordings a crashed process left unfinished
     /// (the daemon also does this when it starts).
     Repair,
+    /// Removes recordings older than DAYS days (deleted, or moved to
+    /// `recording.archive` if set), except those held for quality checking.
+    Purge {
+        /// Age in days beyond which recordings go.
+        #[arg(long, value_name = "DAYS")]
+        older_than: u32,
+        /// Only list what would be removed.
+        #[arg(long)]
+        dry_run: bool,
+        /// Print the result as JSON, for scripts.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 pub(crate) fn run_recordings(command: RecordingsCommand, config: Config) -> Result<()> {
@@ -51,6 +64,46 @@ pub(crate) fn run_recordings(command: RecordingsCommand, config: Config) -> Resu
                     r.path,
                     r.error.map(|e| format!("  ({e})")).unwrap_or_default()
                 );
+            }
+            Ok(())
+        }
+        RecordingsCommand::Purge {
+            older_than,
+            dry_run,
+            json,
+        } => {
+            let root = config.recordings_root();
+            let removed = callpop::recording::retention::purge(
+                &store,
+                &root,
+                config.recording.archive.as_deref(),
+                older_than,
+                callpop::store::now_ms(),
+                dry_run,
+            )?;
+            let failed = removed.iter().filter(|r| r.error.is_some()).count();
+            if json {
+                println!("{}", serde_json::to_string_pretty(&removed)?);
+            } else {
+                for r in &removed {
+                    let verb = match (dry_run, r.how) {
+                        (true, "archived") => "would archive",
+                        (true, _) => "would delete",
+                        (false, how) => how,
+                    };
+                    match &r.error {
+                        None => println!("{verb}  {}", r.recording.path),
+                        Some(e) => println!("FAILED  {}: {e}", r.recording.path),
+                    }
+                }
+                println!(
+                    "{} recording(s) older than {older_than} days{}",
+                    removed.len() - failed,
+                    if dry_run { " would go (dry run)" } else { " removed" }
+                );
+            }
+            if failed > 0 {
+                anyhow::bail!("{failed} recording(s) could not be removed");
             }
             Ok(())
         }

@@ -1,0 +1,323 @@
+//! The supervisors' side of recordings: search, play with seeking (HTTP
+//! range requests), download, quality-checking scores, holds and the
+//! agent's appeal. Quality checkers and admins see every recording, team
+//! leads their team's, agents their own; every playback, download, score,
+//! hold and appeal is written to the audit log with who and from where.
+
+use super::auth::{ApiError, CurrentUser};
+use super::AppState;
+use crate::store::{AuditEntry, RecordingQuery, RecordingScope, Role, ScoreError};
+use axum::extract::{ConnectInfo, Path, Query, Request, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use tower::ServiceExt;
+
+/// Who may score and hold recordings (within their scope).
+const CHECKERS: [Role; 3] = [Role::Qa, Role::TeamLead, Role::Admin];
+
+/// The recordings a user may see.
+pub fn scope_of(user: &crate::store::User) -> RecordingScope {
+    match (user.role, &user.team) {
+        (Role::Qa | Role::Admin, _) => RecordingScope::All,
+        (Role::TeamLead, Some(team)) => RecordingScope::Team(team.clone()),
+        (Role::TeamLead | Role::Agent, _) => RecordingScope::Agent(user.id),
+        (Role::Marketer, _) => RecordingScope::None,
+    }
+}
+
+fn not_found() -> ApiError {
+    ApiError(
+        StatusCode::NOT_FOUND,
+        "not_found",
+        "no such recording".into(),
+    )
+}
+
+/// The recording, if `user` may see it; otherwise "not found", so ids of
+/// others' recordings reveal nothing.
+async fn visible(
+    state: &AppState,
+    user: &CurrentUser,
+    id: i64,
+) -> Result<crate::store::RecordingRow, ApiError> {
+    if user.0.role == Role::Marketer {
+        user.require(&[Role::Agent, Role::TeamLead, Role::Qa, Role::Admin])?;
+    }
+    let scope = scope_of(&user.0);
+    let found = state
+        .store
+        .call(move |s| {
+            Ok(if s.recording_in_scope(id, &scope)? {
+                s.recording(id)?
+            } else {
+                None
+            })
+        })
+        .await?;
+    found.ok_or_else(not_found)
+}
+
+async fn audit(
+    state: &AppState,
+    user: &CurrentUser,
+    remote: SocketAddr,
+    action: &'static str,
+    recording: &crate::store::RecordingRow,
+    detail: Value,
+) -> Result<(), ApiError> {
+    let (actor, user_id) = (user.0.username.clone(), user.0.id);
+    let (target, remote) = (format!("recording:{}", recording.id), remote.ip().to_string());
+    let mut detail = detail;
+    detail["call"] = json!(recording.call_uid);
+    state
+        .store
+        .call(move |s| {
+            s.audit(&AuditEntry {
+                actor: &actor,
+                user_id: Some(user_id),
+                action,
+                target: Some(&target),
+                detail,
+                remote_addr: Some(&remote),
+            })
+        })
+        .await?;
+    Ok(())
+}
+
+/// Recordings matching the query, within the user's scope.
+pub async fn list(
+    user: CurrentUser,
+    State(state): State<AppState>,
+    Query(q): Query<RecordingQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let scope = scope_of(&user.0);
+    if scope == RecordingScope::None {
+        user.require(&[Role::Agent, Role::TeamLead, Role::Qa, Role::Admin])?;
+    }
+    let rows = state
+        .store
+        .call(move |s| s.search_recordings(&q, &scope))
+        .await?;
+    Ok(Json(json!({ "recordings": rows })))
+}
+
+/// One recording with its scores, the forms to score it on, and what the
+/// user may do with it.
+pub async fn show(
+    user: CurrentUser,
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+) -> Result<Json<Value>, ApiError> {
+    let rec = visible(&state, &user, id).await?;
+    let (scores, forms) = state
+        .store
+        .call(move |s| Ok((s.qa_scores(id)?, s.qa_forms()?)))
+        .await?;
+    let me = user.0.id;
+    let mine = state
+        .store
+        .call(move |s| s.recording_in_scope(id, &RecordingScope::Agent(me)))
+        .await?;
+    Ok(Json(json!({
+        "recording": rec,
+        "scores": scores,
+        "forms": forms,
+        "can_score": CHECKERS.contains(&user.0.role),
+        "can_appeal": mine,
+    })))
+}
+
+#[derive(Deserialize, Default)]
+pub struct AudioQuery {
+    #[serde(default)]
+    download: bool,
+}
+
+/// The WAV file, with range requests for seeking; `?download=1` offers it
+/// as a file. A playback is audited once, at its first request (no range,
+/// or a range from byte 0); the seeks after it are not new playbacks.
+pub async fn audio(
+    user: CurrentUser,
+    State(state): State<AppState>,
+    ConnectInfo(remote): ConnectInfo<SocketAddr>,
+    Path(id): Path<i64>,
+    Query(q): Query<AudioQuery>,
+    request: Request,
+) -> Result<Response, ApiError> {
+    let rec = visible(&state, &user, id).await?;
+    let path = match rec.removed_how.as_deref() {
+        None => state.recordings.root.join(&rec.path),
+        Some("archived") => match &state.recordings.archive {
+            Some(a) => a.join(&rec.path),
+            None => return Err(gone("archived, and no archive folder is configured")),
+        },
+        Some(_) => return Err(gone("deleted by the retention policy")),
+    };
+    if rec.bytes == 0 && rec.state == "failed" {
+        return Err(gone(rec.error.as_deref().unwrap_or("nothing was recorded")));
+    }
+    let range = request
+        .headers()
+        .get(header::RANGE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let first = range
+        .as_deref()
+        .is_none_or(|r| r.trim_start_matches("bytes=").starts_with("0-"));
+    if q.download {
+        audit(&state, &user, remote, "recording.download", &rec, json!({})).await?;
+    } else if first {
+        audit(&state, &user, remote, "recording.play", &rec, json!({})).await?;
+    }
+    let mut response = tower_http::services::ServeFile::new_with_mime(
+        &path,
+        &"audio/wav".parse().expect("a valid mime type"),
+    )
+    .oneshot(request)
+    .await
+    .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, "io", e.to_string()))?
+    .into_response();
+    if response.status() == StatusCode::NOT_FOUND {
+        return Err(gone("the file is missing from the recordings folder"));
+    }
+    let headers = response.headers_mut();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-store"));
+    if q.download {
+        let name = format!("attachment; filename=\"{}.wav\"", rec.call_uid.replace('"', ""));
+        if let Ok(v) = HeaderValue::from_str(&name) {
+            headers.insert(header::CONTENT_DISPOSITION, v);
+        }
+    }
+    Ok(response)
+}
+
+fn gone(why: &str) -> ApiError {
+    ApiError(StatusCode::GONE, "no_audio", why.to_string())
+}
+
+#[derive(Deserialize)]
+pub struct ScoreBody {
+    form_id: i64,
+    items: BTreeMap<String, i64>,
+    #[serde(default)]
+    comment: String,
+}
+
+/// Scores a recording on a form.
+pub async fn score(
+    user: CurrentUser,
+    State(state): State<AppState>,
+    ConnectInfo(remote): ConnectInfo<SocketAddr>,
+    Path(id): Path<i64>,
+    Json(body): Json<ScoreBody>,
+) -> Result<Json<Value>, ApiError> {
+    user.require(&CHECKERS)?;
+    let rec = visible(&state, &user, id).await?;
+    let scorer = user.0.id;
+    let (form_id, items, comment) = (body.form_id, body.items.clone(), body.comment.clone());
+    let result = state
+        .store
+        .call(move |s| s.add_qa_score(id, form_id, scorer, &items, &comment))
+        .await?;
+    let score_id = result.map_err(|e: ScoreError| {
+        ApiError(StatusCode::BAD_REQUEST, "invalid", e.to_string())
+    })?;
+    audit(
+        &state,
+        &user,
+        remote,
+        "recording.score",
+        &rec,
+        json!({ "score": score_id, "form": body.form_id, "items": body.items }),
+    )
+    .await?;
+    let scores = state.store.call(move |s| s.qa_scores(id)).await?;
+    Ok(Json(json!({ "score": score_id, "scores": scores })))
+}
+
+#[derive(Deserialize)]
+pub struct AppealBody {
+    note: String,
+}
+
+/// The agent's appeal against a score of their own recording.
+pub async fn appeal(
+    user: CurrentUser,
+    State(state): State<AppState>,
+    ConnectInfo(remote): ConnectInfo<SocketAddr>,
+    Path((id, score_id)): Path<(i64, i64)>,
+    Json(body): Json<AppealBody>,
+) -> Result<Json<Value>, ApiError> {
+    let rec = visible(&state, &user, id).await?;
+    let me = user.0.id;
+    let own = state
+        .store
+        .call(move |s| s.recording_in_scope(id, &RecordingScope::Agent(me)))
+        .await?;
+    if !own {
+        return Err(ApiError(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "only the agent of the call may appeal its score".into(),
+        ));
+    }
+    let note = body.note.trim().to_string();
+    if note.is_empty() {
+        return Err(ApiError(StatusCode::BAD_REQUEST, "invalid", "the appeal note is empty".into()));
+    }
+    let by = user.0.id;
+    let stored = note.clone();
+    if !state
+        .store
+        .call(move |s| s.appeal_qa_score(id, score_id, by, &stored))
+        .await?
+    {
+        return Err(ApiError(StatusCode::NOT_FOUND, "not_found", "no such score".into()));
+    }
+    audit(&state, &user, remote, "recording.appeal", &rec, json!({ "score": score_id, "note": note })).await?;
+    let scores = state.store.call(move |s| s.qa_scores(id)).await?;
+    Ok(Json(json!({ "scores": scores })))
+}
+
+#[derive(Deserialize)]
+pub struct HoldBody {
+    held: bool,
+}
+
+/// Keeps a recording past the retention period (or lets it go).
+pub async fn hold(
+    user: CurrentUser,
+    State(state): State<AppState>,
+    ConnectInfo(remote): ConnectInfo<SocketAddr>,
+    Path(id): Path<i64>,
+    Json(body): Json<HoldBody>,
+) -> Result<Json<Value>, ApiError> {
+    user.require(&CHECKERS)?;
+    let rec = visible(&state, &user, id).await?;
+    let held = body.held;
+    state.store.call(move |s| s.set_recording_held(id, held)).await?;
+    audit(&state, &user, remote, "recording.hold", &rec, json!({ "held": held })).await?;
+    Ok(Json(json!({ "id": id, "held": held })))
+}
+
+/// The page.
+pub async fn page() -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+        include_str!("recordings/index.html"),
+    )
+}
+
+/// Its script.
+pub async fn script() -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
+        include_str!("recordings/recordings.js"),
+    )
+}
