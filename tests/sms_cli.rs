@@ -3,9 +3,12 @@
 //! message sent straight through a port, and the daemon with a GSM modem in
 //! its config sending a queued message and keeping a received one.
 
+mod common;
+
 use callpop::devices::gsm::pdu::Encoding;
 use callpop::devices::profile::load_all;
 use callpop::sim::modem::{ModemOptions, ModemSim};
+use common::daemon::{callpop, json, serve};
 use serde_json::Value;
 use std::path::Path;
 use std::process::Stdio;
@@ -13,31 +16,6 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Command;
-
-fn callpop(dir: &Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_callpop"));
-    c.current_dir(dir)
-        .env_remove("RUST_LOG")
-        .env("HOME", dir)
-        .env("XDG_DATA_HOME", dir.join("xdg"))
-        .kill_on_drop(true);
-    for (k, _) in std::env::vars() {
-        if k.starts_with("CALLPOP_") {
-            c.env_remove(k);
-        }
-    }
-    c
-}
-
-async fn json(cmd: &mut Command) -> Value {
-    let out = cmd.output().await.unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
-}
 
 fn chinese(n: usize) -> String {
     "尊敬的客户您好，您购买的空调将于本周六上午安装，安装师傅会提前一小时与您电话联系。如有疑问请回复本短信。"
@@ -201,29 +179,6 @@ async fn the_daemon_sends_queued_messages_and_keeps_received_ones() {
 }
 
 /// Starts `callpop serve` with `config` and waits until it listens.
-async fn serve(dir: &Path, config: &Path) -> tokio::process::Child {
-    let mut child = callpop(dir)
-        .arg("--config")
-        .arg(config)
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut out = BufReader::new(child.stdout.take().unwrap()).lines();
-    tokio::time::timeout(Duration::from_secs(30), async {
-        while let Some(line) = out.next_line().await.unwrap() {
-            if line.contains("listening on") {
-                return;
-            }
-        }
-        panic!("serve stopped");
-    })
-    .await
-    .unwrap();
-    child
-}
-
 /// Parts of campaign `id` by state, straight from the database.
 fn part_states(db: &Path, id: i64) -> std::collections::BTreeMap<String, i64> {
     callpop::store::Store::open_reader(db)

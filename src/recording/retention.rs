@@ -82,7 +82,16 @@ pub async fn run(
         every.tick().await;
         let (root, archive) = (root.clone(), archive.clone());
         let done = store
-            .call(move |s| purge(s, &root, archive.as_deref(), days, crate::store::now_ms(), false))
+            .call(move |s| {
+                purge(
+                    s,
+                    &root,
+                    archive.as_deref(),
+                    days,
+                    crate::store::now_ms(),
+                    false,
+                )
+            })
             .await;
         if let Err(e) = done {
             tracing::error!(error = %e, "retention could not run");

@@ -71,7 +71,10 @@ async fn audit(
     detail: Value,
 ) -> Result<(), ApiError> {
     let (actor, user_id) = (user.0.username.clone(), user.0.id);
-    let (target, remote) = (format!("recording:{}", recording.id), remote.ip().to_string());
+    let (target, remote) = (
+        format!("recording:{}", recording.id),
+        remote.ip().to_string(),
+    );
     let mut detail = detail;
     detail["call"] = json!(recording.call_uid);
     state
@@ -187,9 +190,15 @@ pub async fn audio(
         return Err(gone("the file is missing from the recordings folder"));
     }
     let headers = response.headers_mut();
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-store"));
+    headers.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, no-store"),
+    );
     if q.download {
-        let name = format!("attachment; filename=\"{}.wav\"", rec.call_uid.replace('"', ""));
+        let name = format!(
+            "attachment; filename=\"{}.wav\"",
+            rec.call_uid.replace('"', "")
+        );
         if let Ok(v) = HeaderValue::from_str(&name) {
             headers.insert(header::CONTENT_DISPOSITION, v);
         }
@@ -225,9 +234,8 @@ pub async fn score(
         .store
         .call(move |s| s.add_qa_score(id, form_id, scorer, &items, &comment))
         .await?;
-    let score_id = result.map_err(|e: ScoreError| {
-        ApiError(StatusCode::BAD_REQUEST, "invalid", e.to_string())
-    })?;
+    let score_id = result
+        .map_err(|e: ScoreError| ApiError(StatusCode::BAD_REQUEST, "invalid", e.to_string()))?;
     audit(
         &state,
         &user,
@@ -269,7 +277,11 @@ pub async fn appeal(
     }
     let note = body.note.trim().to_string();
     if note.is_empty() {
-        return Err(ApiError(StatusCode::BAD_REQUEST, "invalid", "the appeal note is empty".into()));
+        return Err(ApiError(
+            StatusCode::BAD_REQUEST,
+            "invalid",
+            "the appeal note is empty".into(),
+        ));
     }
     let by = user.0.id;
     let stored = note.clone();
@@ -278,9 +290,21 @@ pub async fn appeal(
         .call(move |s| s.appeal_qa_score(id, score_id, by, &stored))
         .await?
     {
-        return Err(ApiError(StatusCode::NOT_FOUND, "not_found", "no such score".into()));
+        return Err(ApiError(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "no such score".into(),
+        ));
     }
-    audit(&state, &user, remote, "recording.appeal", &rec, json!({ "score": score_id, "note": note })).await?;
+    audit(
+        &state,
+        &user,
+        remote,
+        "recording.appeal",
+        &rec,
+        json!({ "score": score_id, "note": note }),
+    )
+    .await?;
     let scores = state.store.call(move |s| s.qa_scores(id)).await?;
     Ok(Json(json!({ "scores": scores })))
 }
@@ -301,8 +325,19 @@ pub async fn hold(
     user.require(&CHECKERS)?;
     let rec = visible(&state, &user, id).await?;
     let held = body.held;
-    state.store.call(move |s| s.set_recording_held(id, held)).await?;
-    audit(&state, &user, remote, "recording.hold", &rec, json!({ "held": held })).await?;
+    state
+        .store
+        .call(move |s| s.set_recording_held(id, held))
+        .await?;
+    audit(
+        &state,
+        &user,
+        remote,
+        "recording.hold",
+        &rec,
+        json!({ "held": held }),
+    )
+    .await?;
     Ok(Json(json!({ "id": id, "held": held })))
 }
 

@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod browser;
+pub mod daemon;
 
 use callpop::calls::CallPolicy;
 use callpop::devices::profile::load_all;
@@ -307,4 +308,30 @@ pub fn write_tone(path: &std::path::Path, rate: u32, freq: f64, secs: f64) {
             .unwrap();
     }
     w.finalize().unwrap();
+}
+
+/// A GET whose body is bytes (audio, sheets): status, raw head, body.
+pub async fn get_bytes(
+    addr: SocketAddr,
+    path: &str,
+    token: Option<&str>,
+    extra_headers: &str,
+) -> (u16, String, Vec<u8>) {
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let cookie = token
+        .map(|t| format!("Cookie: callpop_session={t}\r\n"))
+        .unwrap_or_default();
+    let req = format!(
+        "GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n{cookie}{extra_headers}\r\n"
+    );
+    stream.write_all(req.as_bytes()).await.unwrap();
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).await.unwrap();
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("an HTTP head");
+    let head = String::from_utf8_lossy(&raw[..split]).to_string();
+    let status: u16 = head.split(' ').nth(1).unwrap().parse().unwrap();
+    (status, head, raw[split + 4..].to_vec())
 }

@@ -99,7 +99,11 @@ pub(crate) fn run_recordings(command: RecordingsCommand, config: Config) -> Resu
                 println!(
                     "{} recording(s) older than {older_than} days{}",
                     removed.len() - failed,
-                    if dry_run { " would go (dry run)" } else { " removed" }
+                    if dry_run {
+                        " would go (dry run)"
+                    } else {
+                        " removed"
+                    }
                 );
             }
             if failed > 0 {

@@ -1,0 +1,60 @@
+//! The real `callpop` binary as an administrator runs it: a command with
+//! its own home and data folders, and the daemon started and waited for.
+
+use serde_json::Value;
+use std::path::Path;
+use std::process::Stdio;
+use std::time::Duration;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::Command;
+
+/// `callpop` with `dir` as its home, working and data folder.
+pub fn callpop(dir: &Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_callpop"));
+    c.current_dir(dir)
+        .env_remove("RUST_LOG")
+        .env("HOME", dir)
+        .env("XDG_DATA_HOME", dir.join("xdg"))
+        .kill_on_drop(true);
+    for (k, _) in std::env::vars() {
+        if k.starts_with("CALLPOP_") {
+            c.env_remove(k);
+        }
+    }
+    c
+}
+
+/// Runs a command that prints JSON; the JSON.
+pub async fn json(cmd: &mut Command) -> Value {
+    let out = cmd.output().await.unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// `callpop serve` on a free port, once it listens.
+pub async fn serve(dir: &Path, config: &Path) -> tokio::process::Child {
+    let mut child = callpop(dir)
+        .arg("--config")
+        .arg(config)
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap()).lines();
+    tokio::time::timeout(Duration::from_secs(30), async {
+        while let Some(line) = out.next_line().await.unwrap() {
+            if line.contains("listening on") {
+                return;
+            }
+        }
+        panic!("serve stopped");
+    })
+    .await
+    .unwrap();
+    child
+}
