@@ -5,6 +5,8 @@
 //! cargo run --release --example bench_campaign -- overhead [PARTS]   # 8 zero-latency modems: parts/s
 //! cargo run --release --example bench_campaign -- memory [RECIPIENTS] [CACHE_MB] # peak memory of a 1,000,000-recipient campaign
 
+mod common;
+
 use callpop::calls::CallPolicy;
 use callpop::config::SmsConfig;
 use callpop::devices::profile::load_all;
@@ -15,6 +17,7 @@ use callpop::sim::modem::{ModemOptions, ModemSim};
 use callpop::sms::campaign::{Draft, Source};
 use callpop::sms::{Campaigns, Outbox};
 use callpop::store::{CampaignState, Role, Store, StoreHandle};
+use common::rss_kib;
 use std::io::Write;
 use std::path::Path;
 use std::sync::Arc;
@@ -235,21 +238,4 @@ async fn finish(stack: Running) {
         t.abort();
     }
     stack.lines.stop().await;
-}
-
-/// A line of /proc/self/status in KiB.
-fn rss_kib(key: &str) -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| {
-            l.strip_prefix(key)?
-                .trim_start_matches(':')
-                .trim()
-                .strip_suffix(" kB")?
-                .trim()
-                .parse()
-                .ok()
-        })
-        .unwrap_or(0)
 }

@@ -28,12 +28,7 @@ async fn an_agent_takes_calls_and_saves_work_orders_in_the_browser() {
             .await,
         "坐席登录"
     );
-    b.eval(&format!(
-        "document.getElementById('username').value = 'agent1';
-         document.getElementById('password').value = '{PASSWORD}';
-         document.getElementById('login').requestSubmit(); true"
-    ))
-    .await;
+    b.log_in("agent1").await;
     b.wait_for("document.getElementById('conn').textContent === '已连接'")
         .await;
     b.wait_for("document.getElementById('state').textContent === '就绪'")

@@ -535,13 +535,7 @@ async fn a_marketer_runs_a_campaign_from_the_page_in_a_browser() {
     )
     .await;
     b.wait_for("!document.getElementById('login').hidden").await;
-    b.eval(&format!(
-        "document.getElementById('username').value = 'm1';
-         document.getElementById('password').value = '{}';
-         document.getElementById('login').requestSubmit(); true",
-        common::PASSWORD
-    ))
-    .await;
+    b.log_in("m1").await;
     b.wait_for("document.getElementById('c-group').options.length > 2")
         .await;
     b.eval(

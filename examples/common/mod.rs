@@ -1,8 +1,10 @@
-//! What the benchmarks share: how a latency distribution is printed.
+//! What the benchmarks share: how a latency distribution is printed, and
+//! the process's memory and CPU time as Linux reports them.
 
 use std::time::Duration;
 
 /// Prints `what` with p50/p90/p99/max of `times` in microseconds.
+#[allow(dead_code)]
 pub fn report(what: &str, times: &[Duration]) {
     let mut t = times.to_vec();
     t.sort();
@@ -15,4 +17,38 @@ pub fn report(what: &str, times: &[Duration]) {
         us(0.99),
         us(1.0)
     );
+}
+
+/// A line of /proc/self/status in KiB (`VmRSS`, `VmHWM`...).
+#[allow(dead_code)]
+pub fn rss_kib(key: &str) -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix(key)?
+                .trim_start_matches(':')
+                .trim()
+                .strip_suffix(" kB")?
+                .trim()
+                .parse()
+                .ok()
+        })
+        .unwrap_or(0)
+}
+
+/// CPU time this process has used, user and system together (every
+/// thread), from /proc/self/stat in clock ticks of 10 ms.
+#[allow(dead_code)]
+pub fn cpu_time() -> Duration {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command name, which is in parentheses.
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let fields: Vec<u64> = rest
+        .split_whitespace()
+        .map(|f| f.parse().unwrap_or(0))
+        .collect();
+    // utime and stime are fields 14 and 15 of the whole line.
+    let ticks = fields.get(11).copied().unwrap_or(0) + fields.get(12).copied().unwrap_or(0);
+    Duration::from_millis(ticks * 10)
 }

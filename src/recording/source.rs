@@ -376,7 +376,7 @@ fn open_file(
     })
 }
 
-/// Reads blocks of 20 ms and hands them over at the chosen pace.
+/// Reads blocks of 100 ms and hands them over at the chosen pace.
 fn play_file(
     mut reader: FileReader,
     path: &std::path::Path,
@@ -385,7 +385,9 @@ fn play_file(
     tx: &SyncSender<Vec<i16>>,
     stop: &AtomicBool,
 ) -> Result<(), String> {
-    let block = (reader.rate / 50).max(1) as usize;
+    // 100 ms a block: a sound card's period is shorter, but a file has no
+    // deadline, and fewer wake-ups keep simulated lines cheap.
+    let block = (reader.rate / 10).max(1) as usize;
     let started = Instant::now();
     let mut sent: u64 = 0;
     loop {

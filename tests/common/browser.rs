@@ -30,6 +30,7 @@ impl Browser {
                 "--remote-debugging-port=0",
                 "--lang=zh-CN",
                 "--accept-lang=zh-CN",
+                "--autoplay-policy=no-user-gesture-required",
             ])
             .arg(format!("--user-data-dir={}", profile.path().display()))
             .arg("about:blank")
@@ -151,5 +152,16 @@ impl Browser {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         panic!("timed out waiting for {js}");
+    }
+
+    /// Logs in on a page's login form (the same on every callpop page).
+    pub async fn log_in(&mut self, user: &str) {
+        self.eval(&format!(
+            "document.getElementById('username').value = '{user}';
+             document.getElementById('password').value = '{}';
+             document.getElementById('login').requestSubmit(); true",
+            super::PASSWORD
+        ))
+        .await;
     }
 }
