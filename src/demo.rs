@@ -374,3 +374,30 @@ async fn calls_on_port(
         }
     }
 }
+
+/// Writes the demo lines' audio: a few seconds of a tune in the telephone
+/// band, looped by the demo so every simulated call has something to
+/// record and play back.
+pub fn write_demo_audio(path: &std::path::Path) -> Result<(), hound::Error> {
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: 8000,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut w = hound::WavWriter::create(path, spec)?;
+    // 茉莉花's opening phrase, a note every 400 ms.
+    let notes = [
+        659.3, 659.3, 784.0, 880.0, 1046.5, 1046.5, 880.0, 784.0, 784.0, 880.0, 784.0, 0.0,
+    ];
+    for f in notes {
+        let n = 3200;
+        for i in 0..n {
+            let t = f64::from(i) / 8000.0;
+            let envelope = (f64::from(i.min(n - i)) / 400.0).min(1.0);
+            let s = 9000.0 * envelope * (2.0 * std::f64::consts::PI * f * t).sin();
+            w.write_sample(s as i16)?;
+        }
+    }
+    w.finalize()
+}

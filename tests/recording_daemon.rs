@@ -64,6 +64,27 @@ async fn call(sim: &mut BoxSim, port: u8) {
     sim.act(&Action::Answer { port }).await.unwrap();
 }
 
+/// Answers a call on `port` once the daemon has its box open: a ring sent
+/// before the driver opened the port is lost, so the call is placed again
+/// until the `count`-th recording row appears. That row's start time.
+async fn call_recorded(sim: &mut BoxSim, port: u8, db: &Path, count: usize) -> i64 {
+    for _ in 0..10 {
+        call(sim, port).await;
+        for _ in 0..100 {
+            if let Ok(store) = callpop::store::Store::open_reader(db) {
+                let rows = store.recordings(100).unwrap_or_default();
+                if rows.len() >= count {
+                    return rows[0].started_at;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        sim.act(&Action::Hangup { port }).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    panic!("no recording started on port {port}");
+}
+
 /// Rows of the recordings index, oldest first, once none is `recording`
 /// any more (or after 10 s).
 async fn settled(db: &Path, n: usize) -> Vec<callpop::store::RecordingRow> {
@@ -122,12 +143,13 @@ async fn capture_through_cpal_and_alsa_records_what_the_device_delivers() {
     );
     let mut sim = start_box(dir.path()).await;
     let mut daemon = serve(dir.path(), &config).await;
-    call(&mut sim, 1).await;
-    call(&mut sim, 2).await;
+    let db = dir.path().join("callpop.db");
+    call_recorded(&mut sim, 1, &db, 1).await;
+    call_recorded(&mut sim, 2, &db, 2).await;
     tokio::time::sleep(Duration::from_millis(2500)).await;
     sim.act(&Action::Hangup { port: 1 }).await.unwrap();
     sim.act(&Action::Hangup { port: 2 }).await.unwrap();
-    let rows = settled(&dir.path().join("callpop.db"), 2).await;
+    let rows = settled(&db, 2).await;
     let _ = daemon.kill().await;
     assert_eq!(rows.len(), 2, "{rows:?}");
     for r in &rows {
@@ -174,21 +196,8 @@ async fn a_recording_cut_by_sigkill_is_repaired_and_indexed_at_restart() {
     let db = dir.path().join("callpop.db");
     let mut sim = start_box(dir.path()).await;
     let mut daemon = serve(dir.path(), &config).await;
-    call(&mut sim, 1).await;
     // Mid-call, 3.5 s in (between two header updates), the daemon dies.
-    let mut started_at = None;
-    for _ in 0..100 {
-        let rows = callpop::store::Store::open_reader(&db)
-            .unwrap()
-            .recordings(1)
-            .unwrap();
-        if let Some(r) = rows.first() {
-            started_at = Some(r.started_at);
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    let started_at = started_at.expect("the recording started");
+    let started_at = call_recorded(&mut sim, 1, &db, 1).await;
     tokio::time::sleep(Duration::from_millis(3500)).await;
     daemon.kill().await.unwrap(); // SIGKILL
     let killed_at = callpop::store::now_ms();
@@ -222,24 +231,23 @@ async fn a_recording_cut_by_sigkill_is_repaired_and_indexed_at_restart() {
         audio[..samples.len()],
         "the audio is the line's"
     );
-    // sox reads it too.
-    let sox = std::process::Command::new("sox")
+    // sox reads it too (`./run test` installs sox).
+    let out = std::process::Command::new("sox")
         .arg("--i")
         .arg("-D")
         .arg(&file)
-        .output();
-    if let Ok(out) = sox {
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let secs: f64 = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
-        assert!(
-            (secs * 1000.0 - row.duration_ms as f64).abs() < 2.0,
-            "{secs}"
-        );
-    }
+        .output()
+        .expect("sox is installed");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let secs: f64 = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
+    assert!(
+        (secs * 1000.0 - row.duration_ms as f64).abs() < 2.0,
+        "{secs}"
+    );
     // And the CLI lists it.
     let out = callpop(dir.path())
         .arg("--config")

@@ -46,6 +46,20 @@ pub(crate) fn run_demo(mut config: Config, reset: bool) -> Result<()> {
             sms_daily_cap: None,
         });
     }
+    // Every demo line "hears" a looped tune, so its calls are recorded.
+    let tune = dir.join("demo-line.wav");
+    demo::write_demo_audio(&tune).with_context(|| format!("cannot write {}", tune.display()))?;
+    for port in 1..=4 {
+        config.audio.push(callpop::config::AudioConfig {
+            line: format!("demo-box/{port}"),
+            capture: None,
+            file: Some(tune.clone()),
+            rate: None,
+            channel: 0,
+            pace: callpop::recording::source::Pace::Realtime,
+            looped: true,
+        });
+    }
     let bindings = [
         ("demo-box/1", Binding::Agent("agent1".into())),
         ("demo-box/2", Binding::Agent("agent2".into())),
@@ -78,7 +92,7 @@ pub(crate) fn run_demo(mut config: Config, reset: bool) -> Result<()> {
         .map(|(name, display, role, _)| format!("  {name:<10} {} ({display})", role.as_str()))
         .collect();
     let banner = format!(
-        "demo logins (password {}):\n{}\nsimulated calls arrive every ~20 s on each of demo-box/1 (agent1), /2 (agent2) and /3 (team sales);\nSMS campaigns: http://<address>/sms as marketer1, sent through two simulated GSM modems",
+        "demo logins (password {}):\n{}\nsimulated calls arrive every ~20 s on each of demo-box/1 (agent1), /2 (agent2) and /3 (team sales);\nSMS campaigns: http://<address>/sms as marketer1, sent through two simulated GSM modems;\ncall recordings: http://<address>/recordings as qa1 or lead1 (every demo call is recorded)",
         demo::DEMO_PASSWORD,
         logins.join("\n")
     );

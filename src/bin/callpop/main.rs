@@ -88,7 +88,7 @@ enum Command {
     /// GSM modems (短信猫).
     #[command(subcommand)]
     Modem(ModemCommand),
-    /// Call recordings (录音): list them, repair interrupted ones.
+    /// Call recordings (录音): list them, repair interrupted ones, purge old ones.
     #[command(subcommand)]
     Recordings(recordings::RecordingsCommand),
     /// Send SMS and read the ones received.
@@ -131,6 +131,9 @@ pub(crate) enum DevicesCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Sound cards that can record (a recording box is one): the names an
+    /// `[[audio]] capture` pattern is matched against.
+    Audio,
 }
 
 #[derive(Subcommand, Debug)]
@@ -316,6 +319,16 @@ fn run(command: Command, config: Config) -> Result<()> {
         Command::Profiles(c) => devices::run_profiles(c, &config),
         Command::Devices(DevicesCommand::List { json }) => devices::devices_list(&config, json),
         Command::Devices(DevicesCommand::Watch { json }) => devices::devices_watch(config, json),
+        Command::Devices(DevicesCommand::Audio) => {
+            let found = callpop::recording::source::capture_devices();
+            if found.is_empty() {
+                println!("no capture devices (no sound card, or ALSA shows none)");
+            }
+            for d in found {
+                println!("{d}");
+            }
+            Ok(())
+        }
         Command::Sim(SimCommand::Box {
             profile,
             link,

@@ -143,6 +143,8 @@ function receive(m) {
     case "call.ended": update(d.call_id, (p) => (p.status = t("ended"))); loadMissed(); break;
     case "result": settle(d.id, true, d.result); break;
     case "error": if (!settle(d.id, false, d)) notice(d.message); break;
+    case "alarm": notice(`⚠ ${d.source}: ${d.message}`); break;
+    case "device.state": if (d.state && d.state.state === "down") notice(`⚠ ${d.device}: ${d.state.reason || "down"}`); break;
   }
 }
 
