@@ -355,3 +355,60 @@ fn raise(alarms: &broadcast::WeakSender<CallEvent>, line: &Arc<str>, message: St
         });
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_sound_card_fails_the_recording_with_the_reason() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.wav");
+        let spec = SourceSpec::Capture {
+            pattern: "no-such-card-anywhere".into(),
+            rate: None,
+            channel: 0,
+        };
+        let f = record(&spec, &path, 8000, &AtomicBool::new(false));
+        let error = f.error.unwrap();
+        assert!(error.contains("no capture device matches"), "{error}");
+        assert_eq!((f.duration_ms, f.bytes), (0, 0));
+        assert!(!path.exists(), "no empty file is left behind");
+    }
+
+    #[test]
+    fn a_fast_file_is_recorded_whole_and_resampled() {
+        let dir = tempfile::tempdir().unwrap();
+        let input = dir.path().join("in.wav");
+        let spec = hound::WavSpec {
+            channels: 1,
+            sample_rate: 16_000,
+            bits_per_sample: 16,
+            sample_format: hound::SampleFormat::Int,
+        };
+        let mut w = hound::WavWriter::create(&input, spec).unwrap();
+        for i in 0..32_000 {
+            w.write_sample(((i % 40) * 500 - 10_000) as i16).unwrap();
+        }
+        w.finalize().unwrap();
+        let source = SourceSpec::File {
+            path: input,
+            rate: 8000,
+            pace: source::Pace::Fast,
+            looped: false,
+        };
+        let stop = Arc::new(AtomicBool::new(false));
+        let out = dir.path().join("2026/01/01/call.wav");
+        let t = {
+            let (out, stop) = (out.clone(), stop.clone());
+            std::thread::spawn(move || record(&source, &out, 8000, &stop))
+        };
+        std::thread::sleep(Duration::from_millis(300));
+        stop.store(true, Ordering::Relaxed);
+        let f = t.join().unwrap();
+        assert_eq!(f.error, None);
+        // Two seconds at 16 kHz are two seconds at 8 kHz.
+        assert_eq!(f.duration_ms, 2000);
+        assert_eq!(hound::WavReader::open(&out).unwrap().duration(), 16_000);
+    }
+}
