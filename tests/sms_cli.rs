@@ -11,10 +11,8 @@ use callpop::sim::modem::{ModemOptions, ModemSim};
 use common::daemon::{callpop, json, serve};
 use serde_json::Value;
 use std::path::Path;
-use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Command;
 
 fn chinese(n: usize) -> String {
@@ -98,25 +96,7 @@ async fn the_daemon_sends_queued_messages_and_keeps_received_ones() {
     let with_config = |c: &mut Command| {
         c.arg("--config").arg(&config);
     };
-    let mut serve = callpop(dir.path());
-    with_config(&mut serve);
-    let mut serve = serve
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut out = BufReader::new(serve.stdout.take().unwrap()).lines();
-    tokio::time::timeout(Duration::from_secs(30), async {
-        while let Some(line) = out.next_line().await.unwrap() {
-            if line.contains("listening on") {
-                return;
-            }
-        }
-        panic!("serve stopped");
-    })
-    .await
-    .unwrap();
+    let mut serve = serve(dir.path(), &config).await;
 
     let mut send = callpop(dir.path());
     with_config(&mut send);
@@ -178,7 +158,6 @@ async fn the_daemon_sends_queued_messages_and_keeps_received_ones() {
     let _ = serve.kill().await;
 }
 
-/// Starts `callpop serve` with `config` and waits until it listens.
 /// Parts of campaign `id` by state, straight from the database.
 fn part_states(db: &Path, id: i64) -> std::collections::BTreeMap<String, i64> {
     callpop::store::Store::open_reader(db)
