@@ -359,6 +359,8 @@ pub struct FrameScanner {
     seizure: usize,
     frame: Vec<u8>,
     in_frame: bool,
+    /// One odd byte after the seizure has been let through.
+    straddled: bool,
 }
 
 impl FrameScanner {
@@ -368,6 +370,7 @@ impl FrameScanner {
             seizure: 0,
             frame: Vec::with_capacity(258),
             in_frame: false,
+            straddled: false,
         }
     }
 
@@ -377,6 +380,7 @@ impl FrameScanner {
         self.seizure = 0;
         self.frame.clear();
         self.in_frame = false;
+        self.straddled = false;
     }
 
     /// Whether a message has begun and is not complete yet: its bytes are
@@ -400,13 +404,19 @@ impl FrameScanner {
             return None;
         }
         match byte {
-            SEIZURE => self.seizure += 1,
+            SEIZURE => {
+                self.seizure += 1;
+                self.straddled = false;
+            }
             0xFF if self.seizure >= self.min_seizure => {}
             SDMF | MDMF if self.seizure >= self.min_seizure => {
                 self.in_frame = true;
                 self.frame.clear();
                 self.frame.push(byte);
             }
+            // From line audio, the character framed across the end of the
+            // seizure (its last bits are marks, e.g. 0xD5) is one odd byte.
+            _ if self.seizure >= self.min_seizure && !self.straddled => self.straddled = true,
             _ => self.seizure = 0,
         }
         None

@@ -3,3 +3,4 @@
 //! examples.
 
 pub mod cid;
+pub mod fsk;
