@@ -114,7 +114,19 @@ pub fn router(state: AppState) -> Router {
         .route("/recordings.js", get(recordings::script))
         .route("/sms", get(sms::page))
         .route("/sms.js", get(sms::script))
+        .route("/page.js", get(page_script))
         .with_state(state)
+}
+
+/// The script the marketers' and supervisors' pages share.
+async fn page_script() -> impl axum::response::IntoResponse {
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/javascript; charset=utf-8",
+        )],
+        include_str!("pages/page.js"),
+    )
 }
 
 /// Liveness and a little state, for load balancers and people alike.

@@ -27,7 +27,6 @@ const T = {
 };
 let lang = localStorage.getItem("lang") || (navigator.language.startsWith("zh") ? "zh" : "en");
 const t = (k) => T[lang][k] ?? k;
-const $ = (id) => document.getElementById(id);
 let current = null;
 
 function applyLang() {
@@ -39,15 +38,6 @@ function applyLang() {
   sel.append(new Option(t("any"), ""));
   for (const [k, v] of Object.entries(t("outcomes"))) sel.append(new Option(v, k));
   sel.value = was;
-}
-
-async function api(method, path, body) {
-  const opts = { method, headers: {}, credentials: "same-origin" };
-  if (body !== undefined) { opts.body = JSON.stringify(body); opts.headers["Content-Type"] = "application/json"; }
-  const r = await fetch(path, opts);
-  const data = await r.json().catch(() => ({}));
-  if (!r.ok) throw new Error((data.error && data.error.message) || r.statusText);
-  return data;
 }
 
 const fmtTime = (ms) => new Date(ms).toLocaleString(lang === "zh" ? "zh-CN" : "en-GB");
@@ -176,14 +166,5 @@ $("d-held").onchange = async () => {
   catch (e) { $("detail-error").textContent = e.message; }
 };
 $("search").onsubmit = (ev) => { ev.preventDefault(); search(); };
-$("login").onsubmit = async (ev) => {
-  ev.preventDefault();
-  try {
-    await api("POST", "/api/login", { username: $("username").value, password: $("password").value });
-    $("login-error").textContent = "";
-    boot();
-  } catch (e) { $("login-error").textContent = e.message; }
-};
-$("logout").onclick = async () => { await api("POST", "/api/logout").catch(() => {}); location.reload(); };
-$("lang").onclick = () => { lang = lang === "zh" ? "en" : "zh"; localStorage.setItem("lang", lang); applyLang(); };
+wirePage(boot, () => { lang = lang === "zh" ? "en" : "zh"; localStorage.setItem("lang", lang); applyLang(); });
 boot();

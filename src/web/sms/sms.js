@@ -30,7 +30,6 @@ const T = {
 };
 let lang = localStorage.getItem("lang") || (navigator.language.startsWith("zh") ? "zh" : "en");
 const t = (k) => T[lang][k] ?? k;
-const $ = (id) => document.getElementById(id);
 let draftId = null;
 let socket = null;
 
@@ -38,16 +37,6 @@ function applyLang() {
   document.documentElement.lang = lang === "zh" ? "zh-CN" : "en";
   document.querySelectorAll("[data-t]").forEach((e) => { e.textContent = t(e.dataset.t); });
   $("lang").textContent = lang === "zh" ? "English" : "中文";
-}
-
-async function api(method, path, body, headers) {
-  const opts = { method, headers: headers || {}, credentials: "same-origin" };
-  if (body instanceof Blob) opts.body = body;
-  else if (body !== undefined) { opts.body = JSON.stringify(body); opts.headers["Content-Type"] = "application/json"; }
-  const r = await fetch(path, opts);
-  const data = await r.json().catch(() => ({}));
-  if (!r.ok) throw new Error((data.error && data.error.message) || r.statusText);
-  return data;
 }
 
 async function boot() {
@@ -189,14 +178,5 @@ $("draft-start").onclick = async () => {
 };
 $("draft-drop").onclick = () => { $("draft").hidden = true; };
 
-$("login").onsubmit = async (ev) => {
-  ev.preventDefault();
-  try {
-    await api("POST", "/api/login", { username: $("username").value, password: $("password").value });
-    $("login-error").textContent = "";
-    boot();
-  } catch (e) { $("login-error").textContent = e.message; }
-};
-$("logout").onclick = async () => { await api("POST", "/api/logout").catch(() => {}); location.reload(); };
-$("lang").onclick = () => { lang = lang === "zh" ? "en" : "zh"; localStorage.setItem("lang", lang); applyLang(); };
+wirePage(boot, () => { lang = lang === "zh" ? "en" : "zh"; localStorage.setItem("lang", lang); applyLang(); });
 boot();
