@@ -97,10 +97,10 @@ mod tests {
         w.write(&vec![100i16; 4000]).unwrap();
         w.finish().unwrap();
         let ok = store
-            .recording_started("call-1", "box1/1", None, rel, 8000)
+            .recording_started("call-1", "box1/1", rel, 8000)
             .unwrap();
         let gone = store
-            .recording_started("call-2", "box1/2", None, "2026/11/23/call-2.wav", 8000)
+            .recording_started("call-2", "box1/2", "2026/11/23/call-2.wav", 8000)
             .unwrap();
         let done = recover(&store, &root).unwrap();
         assert_eq!(done.len(), 2);

@@ -266,7 +266,7 @@ pub async fn run(
             let (uid, line, rel) = (call_id.to_string(), line.to_string(), relative.clone());
             let rate = settings.sample_rate;
             store
-                .call(move |s| s.recording_started(&uid, &line, None, &rel, rate))
+                .call(move |s| s.recording_started(&uid, &line, &rel, rate))
                 .await
         };
         let id = match row {

@@ -138,7 +138,7 @@ mod tests {
             std::fs::create_dir_all(root.join(name).parent().unwrap()).unwrap();
             std::fs::write(root.join(name), b"RIFF").unwrap();
             let id = store
-                .recording_started(&format!("call-{i}"), "box/1", None, name, 8000)
+                .recording_started(&format!("call-{i}"), "box/1", name, 8000)
                 .unwrap();
             store
                 .recording_finished(id, "done", 1000, 8000, None)

@@ -51,19 +51,19 @@ fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RecordingRow> {
 }
 
 impl Store {
-    /// Indexes a recording as it starts; its id.
+    /// Indexes a recording as it starts; its id. The agent is taken from
+    /// the call when the recording finishes (who takes a call is known later).
     pub fn recording_started(
         &self,
         call_uid: &str,
         line: &str,
-        agent_user_id: Option<i64>,
         path: &str,
         sample_rate: u32,
     ) -> Result<i64> {
         self.conn.execute(
-            "INSERT INTO recordings (call_uid, line, agent_user_id, path, sample_rate, started_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![call_uid, line, agent_user_id, path, sample_rate, now_ms()],
+            "INSERT INTO recordings (call_uid, line, path, sample_rate, started_at)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![call_uid, line, path, sample_rate, now_ms()],
         )?;
         Ok(self.conn.last_insert_rowid())
     }
