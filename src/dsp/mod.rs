@@ -13,4 +13,5 @@ pub fn dbm0_to_amplitude(dbm0: f64) -> f64 {
 }
 
 /// The level of a full-scale sine in G.711 (A-law 3.14, μ-law 3.17 dBm0).
+#[allow(clippy::approx_constant)] // a level in dB, not π
 const FULL_SCALE_DBM0: f64 = 3.14;
