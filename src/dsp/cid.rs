@@ -119,6 +119,8 @@ impl CidDateTime {
 pub enum MessageFormat {
     Sdmf,
     Mdmf,
+    /// Keypad digits (`A…C` and its variants), see [`super::dtmf_cid`].
+    Dtmf,
 }
 
 /// A decoded caller-ID message.
@@ -297,7 +299,8 @@ fn finish(kind: u8, payload: Vec<u8>) -> Vec<u8> {
 }
 
 /// Encodes a message (for simulators and signal generators). SDMF carries
-/// only date/time and number or its absence; MDMF everything.
+/// only date/time and number or its absence; MDMF (and a DTMF message sent
+/// as FSK) everything.
 pub fn encode(m: &CallerIdMessage) -> Vec<u8> {
     match m.format {
         MessageFormat::Sdmf => {
@@ -312,7 +315,7 @@ pub fn encode(m: &CallerIdMessage) -> Vec<u8> {
             }
             finish(SDMF, payload)
         }
-        MessageFormat::Mdmf => {
+        MessageFormat::Mdmf | MessageFormat::Dtmf => {
             let mut payload = Vec::new();
             let mut add = |kind: u8, data: &[u8]| {
                 payload.push(kind);

@@ -4,7 +4,9 @@
 
 pub mod cid;
 pub mod dtmf;
+pub mod dtmf_cid;
 pub mod fsk;
+pub mod tones;
 
 /// Peak amplitude (full scale 1.0) of a sine at `dbm0`: G.711 puts a
 /// full-scale sine at +3.14 dBm0, and line levels are given in dBm0.

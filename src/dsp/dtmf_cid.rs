@@ -1,0 +1,181 @@
+//! DTMF caller ID: the number sent as keypad digits before or between the
+//! rings, used by exchanges in parts of Europe, Asia and South America
+//! instead of FSK. The variants in the field:
+//!
+//! - `A<number>C` and `D<number>C` (start code, number, end code `C`),
+//! - `A<number>#` and `<number>#` (end code `#`, start code optional),
+//! - `B<code>C` for a missing number: `B00C` unavailable, `B10C` private,
+//! - `D1#` private, `D2#` / `D3#` unavailable (the Danish short codes).
+//!
+//! There is no checksum: a string is only a caller ID when it is framed
+//! (a known start code, or an end code) and holds only digits between.
+
+use super::cid::{Absence, CallerIdMessage, MessageFormat};
+use super::dtmf::DtmfDigit;
+
+/// Keys that followed each other closely, and the sample the first began at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DtmfString {
+    pub keys: String,
+    pub offset: u64,
+}
+
+/// Gathers digits into strings: a string ends at an end code (`C`, `#`),
+/// or when no key follows within `max_gap` samples.
+#[derive(Debug, Clone)]
+pub struct DtmfCollector {
+    max_gap: u64,
+    keys: String,
+    offset: u64,
+    last: u64,
+}
+
+/// Longest gap between the keys of one caller ID (they come every
+/// 100-200 ms; a person keys slower, which splits their strings).
+pub const MAX_GAP_MS: u64 = 500;
+
+impl DtmfCollector {
+    pub fn new(rate: u32) -> DtmfCollector {
+        DtmfCollector {
+            max_gap: u64::from(rate) * MAX_GAP_MS / 1000,
+            keys: String::new(),
+            offset: 0,
+            last: 0,
+        }
+    }
+
+    /// Adds a key; the string it completes, and any string it ends by
+    /// coming too late, oldest first.
+    pub fn push(&mut self, digit: DtmfDigit, out: &mut Vec<DtmfString>) {
+        self.flush_before(digit.offset, out);
+        if self.keys.is_empty() {
+            self.offset = digit.offset;
+        }
+        self.keys.push(digit.key);
+        self.last = digit.offset;
+        if matches!(digit.key, 'C' | '#') {
+            out.extend(self.take());
+        }
+    }
+
+    /// Ends the string under way if `now` (a sample) is past its gap.
+    pub fn flush_before(&mut self, now: u64, out: &mut Vec<DtmfString>) {
+        if !self.keys.is_empty() && now > self.last + self.max_gap {
+            out.extend(self.take());
+        }
+    }
+
+    /// Ends the string under way (end of input).
+    pub fn finish(&mut self) -> Option<DtmfString> {
+        self.take()
+    }
+
+    fn take(&mut self) -> Option<DtmfString> {
+        (!self.keys.is_empty()).then(|| DtmfString {
+            keys: std::mem::take(&mut self.keys),
+            offset: self.offset,
+        })
+    }
+}
+
+/// Reads a caller ID out of a DTMF string, if it is one.
+pub fn parse(keys: &str) -> Option<CallerIdMessage> {
+    let body = keys.strip_suffix(['C', '#'])?;
+    let end = keys.chars().last()?;
+    let digits = |s: &str| !s.is_empty() && s.len() <= 20 && s.bytes().all(|b| b.is_ascii_digit());
+    let message = |number: Option<&str>, absent: Option<Absence>| CallerIdMessage {
+        format: MessageFormat::Dtmf,
+        datetime: None,
+        number: number.map(str::to_string),
+        number_absent: absent,
+        name: None,
+        name_absent: None,
+        other: Vec::new(),
+    };
+    match body.split_at_checked(1) {
+        Some(("B", code)) if end == 'C' => match code {
+            "00" => Some(message(None, Some(Absence::Unavailable))),
+            "10" => Some(message(None, Some(Absence::Private))),
+            _ => None,
+        },
+        Some(("D", "1")) if end == '#' => Some(message(None, Some(Absence::Private))),
+        Some(("D", "2" | "3")) if end == '#' => Some(message(None, Some(Absence::Unavailable))),
+        Some(("A" | "D", number)) if digits(number) => Some(message(Some(number), None)),
+        _ if end == '#' && digits(body) => Some(message(Some(body), None)),
+        _ => None,
+    }
+}
+
+/// The keys that send `m` in the `A…C` variant (or `B…C` without a number).
+pub fn encode(m: &CallerIdMessage) -> String {
+    match (&m.number, m.number_absent) {
+        (Some(n), _) => format!("A{n}C"),
+        (None, Some(Absence::Private)) => "B10C".into(),
+        (None, _) => "B00C".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_variant_reads() {
+        for keys in [
+            "A13800138000C",
+            "D13800138000C",
+            "A13800138000#",
+            "13800138000#",
+        ] {
+            let m = parse(keys).unwrap_or_else(|| panic!("{keys}"));
+            assert_eq!(m.number.as_deref(), Some("13800138000"), "{keys}");
+            assert_eq!(m.format, MessageFormat::Dtmf);
+        }
+        let absent = |k| parse(k).and_then(|m| m.number_absent);
+        assert_eq!(absent("B00C"), Some(Absence::Unavailable));
+        assert_eq!(absent("B10C"), Some(Absence::Private));
+        assert_eq!(absent("D1#"), Some(Absence::Private));
+        assert_eq!(absent("D3#"), Some(Absence::Unavailable));
+    }
+
+    #[test]
+    fn unframed_or_odd_strings_are_not_caller_ids() {
+        for keys in [
+            "A1380013", "1234", "A12*34C", "AC", "B99C", "#", "C", "A1B2C", "12A34#",
+        ] {
+            assert_eq!(parse(keys), None, "{keys}");
+        }
+    }
+
+    #[test]
+    fn collector_splits_on_end_codes_and_gaps() {
+        let rate = 8000;
+        let mut c = DtmfCollector::new(rate);
+        let mut out = Vec::new();
+        let key = |key, ms: u64| DtmfDigit {
+            key,
+            offset: ms * 8,
+        };
+        for (i, k) in "A123C".chars().enumerate() {
+            c.push(key(k, 1000 + i as u64 * 140), &mut out);
+        }
+        // A person's keys a second apart are strings of their own.
+        c.push(key('5', 5000), &mut out);
+        c.push(key('6', 6000), &mut out);
+        out.extend(c.finish());
+        let keys: Vec<_> = out
+            .iter()
+            .map(|s| (s.keys.as_str(), s.offset / 8))
+            .collect();
+        assert_eq!(keys, [("A123C", 1000), ("5", 5000), ("6", 6000)]);
+    }
+
+    #[test]
+    fn encode_round_trips() {
+        let m = CallerIdMessage::number_only("02012345678");
+        assert_eq!(
+            parse(&encode(&m)).unwrap().number.as_deref(),
+            Some("02012345678")
+        );
+    }
+}
