@@ -392,6 +392,11 @@ impl FrameScanner {
         self.in_frame
     }
 
+    /// Seizure characters counted so far (0 when none is under way).
+    pub fn seizure_len(&self) -> usize {
+        self.seizure
+    }
+
     /// Feeds one byte; returns a message (or a rejected one) when complete.
     pub fn push(&mut self, byte: u8) -> Option<Scanned> {
         if self.in_frame {
