@@ -371,12 +371,25 @@ fn db_ratio(db: f64) -> f64 {
 /// `amplitude` per tone (peak, full scale 1.0), for test signals and
 /// `callpop cid gen`.
 pub fn generate(keys: &str, rate: u32, on_ms: u32, off_ms: u32, amplitude: f64) -> Vec<f32> {
+    generate_offset(keys, rate, on_ms, off_ms, amplitude, 0.0)
+}
+
+/// [`generate`] with every tone `offset` (a fraction) off its frequency.
+pub fn generate_offset(
+    keys: &str,
+    rate: u32,
+    on_ms: u32,
+    off_ms: u32,
+    amplitude: f64,
+    offset: f64,
+) -> Vec<f32> {
     let per_ms = f64::from(rate) / 1000.0;
     let mut out = Vec::new();
     for key in keys.chars() {
         let Some((low, high)) = key_tones(key) else {
             continue;
         };
+        let (low, high) = (low * (1.0 + offset), high * (1.0 + offset));
         let on = (f64::from(on_ms) * per_ms).round() as usize;
         let start = out.len();
         out.extend((0..on).map(|i| {

@@ -7,6 +7,7 @@ pub mod dtmf;
 pub mod dtmf_cid;
 pub mod fsk;
 pub mod listener;
+pub mod signal;
 pub mod tones;
 
 /// Peak amplitude (full scale 1.0) of a sine at `dbm0`: G.711 puts a

@@ -15,6 +15,7 @@ use callpop::store::Store;
 
 mod admin;
 mod campaigns;
+mod cid;
 mod customers;
 mod daemon;
 mod devices;
@@ -103,6 +104,9 @@ enum Command {
     /// Which desktops each line pops on.
     #[command(subcommand)]
     Lines(admin::LinesCommand),
+    /// Caller ID in line audio: decode a recording, write test signals.
+    #[command(subcommand)]
+    Cid(cid::CidCommand),
 }
 
 #[derive(Subcommand, Debug)]
@@ -353,6 +357,7 @@ fn run(command: Command, config: Config) -> Result<()> {
         ),
         Command::Sms(c) => sms::run_sms(c, config),
         Command::Recordings(c) => recordings::run_recordings(c, config),
+        Command::Cid(c) => cid::run_cid(c),
     }
 }
 
