@@ -377,7 +377,6 @@ fn for_each_block<R: std::io::Read>(
             }
         }
     }
-    drop(push);
     if !buf.is_empty() {
         f(&buf);
     }
