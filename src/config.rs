@@ -52,6 +52,58 @@ pub struct Config {
     /// Which desktops each line pops on (the admin API can change them).
     #[serde(rename = "binding")]
     pub bindings: Vec<BindingConfig>,
+    /// The exchange's call-progress tones, for audio boxes.
+    pub call_progress: CallProgressConfig,
+}
+
+/// The call-progress tones audio boxes listen for: a built-in plan, with
+/// tones given here replacing the plan's of the same kind.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CallProgressConfig {
+    /// `cn` (450 Hz), `us` or `etsi`.
+    pub plan: String,
+    #[serde(rename = "tone")]
+    pub tones: Vec<crate::dsp::tones::ToneSpec>,
+}
+
+impl Default for CallProgressConfig {
+    fn default() -> Self {
+        CallProgressConfig {
+            plan: "cn".into(),
+            tones: Vec::new(),
+        }
+    }
+}
+
+impl CallProgressConfig {
+    /// The plan with the configured tones in place of its own.
+    pub fn tones(&self) -> anyhow::Result<Vec<crate::dsp::tones::ToneSpec>> {
+        let mut plan = crate::dsp::tones::plan(&self.plan).ok_or_else(|| {
+            anyhow::anyhow!(
+                "call_progress.plan {:?}: known plans are {}",
+                self.plan,
+                crate::dsp::tones::PLANS.join(", ")
+            )
+        })?;
+        for t in &self.tones {
+            if t.frequencies.is_empty() || t.frequencies.len() > 2 {
+                anyhow::bail!(
+                    "call_progress.tone {:?}: give one or two frequencies",
+                    t.kind
+                );
+            }
+            if t.cadence.len() % 2 == 1 || t.cadence.contains(&0) {
+                anyhow::bail!(
+                    "call_progress.tone {:?}: cadence is on/off pairs of ms above 0",
+                    t.kind
+                );
+            }
+            plan.retain(|p| p.kind != t.kind);
+            plan.push(t.clone());
+        }
+        Ok(plan)
+    }
 }
 
 /// A line bound to one agent or to a team (every ready agent in it).
@@ -366,6 +418,7 @@ impl Default for Config {
             recording: RecordingConfig::default(),
             audio: Vec::new(),
             bindings: Vec::new(),
+            call_progress: CallProgressConfig::default(),
         }
     }
 }
@@ -567,13 +620,12 @@ impl Config {
         }
         let mut names = std::collections::HashSet::new();
         for d in &self.devices {
-            if d.path.is_some() == d.usb_serial.is_some() {
+            // Neither is right for an audio box (its profile says so, and
+            // starting the devices checks it); both is never right.
+            if d.path.is_some() && d.usb_serial.is_some() {
                 return Err((
                     "device",
-                    format!(
-                        "device {:?} needs exactly one of path and usb_serial",
-                        d.name
-                    ),
+                    format!("device {:?}: give path or usb_serial, not both", d.name),
                 ));
             }
             if d.name.is_empty() || d.name.contains(['/', ' ']) || !names.insert(d.name.as_str()) {
@@ -921,13 +973,13 @@ mod tests {
     }
 
     #[test]
-    fn a_device_needs_exactly_one_way_to_find_its_port() {
+    fn a_device_has_at_most_one_way_to_find_its_port() {
         let both = file(
             "[[device]]\nname = \"b\"\npath = \"/dev/x\"\nusb_serial = \"A1\"\nprofile = \"p\"\n",
         );
         let e = load(Some(both.path()), vec![], &[]).unwrap_err();
         assert!(
-            e.message.contains("exactly one of path and usb_serial"),
+            e.message.contains("give path or usb_serial, not both"),
             "{e}"
         );
         let serial = file("[[device]]\nname = \"b\"\nusb_serial = \"A1\"\nprofile = \"p\"\n");

@@ -12,6 +12,7 @@
 
 use crate::calls::CallPolicy;
 use crate::config::Config;
+use crate::devices::audiobox::run_audio_box;
 use crate::devices::gsm::driver::{self, GsmDevice, ModemDriver, ModemHandle};
 use crate::devices::profile::{self, LoadedProfile};
 use crate::devices::serial::{run_box, BoxDevice, PortLocator};
@@ -63,6 +64,8 @@ pub fn configured_devices(
     config: &Config,
     profiles: &BTreeMap<String, LoadedProfile>,
 ) -> Result<Vec<BoxDevice>> {
+    let mut audio_sources = crate::recording::recorder::device_sources(config, profiles)?;
+    let tones = config.call_progress.tones()?;
     config
         .devices
         .iter()
@@ -76,18 +79,27 @@ pub fn configured_devices(
                 )
             })?;
             if p.profile.kind == profile::DeviceKind::AudioBox {
-                return Err(anyhow!(
-                    "device {:?}: profile {:?} is a {:?}, which this callpop cannot drive yet",
-                    d.name,
-                    d.profile,
-                    p.profile.kind
-                ));
+                let line = format!("{}/1", d.name);
+                let source = audio_sources.remove(&line).ok_or_else(|| {
+                    anyhow!(
+                        "device {:?} is an audio box: give its audio with [[audio]] line = {line:?} (capture or file), or a profile naming its capture device",
+                        d.name
+                    )
+                })?;
+                let port = PortLocator::Audio {
+                    source,
+                    tones: tones.clone(),
+                };
+                return Ok(BoxDevice::located(&d.name, port, Arc::new(p.clone())));
             }
             let port = match (&d.path, &d.usb_serial) {
                 (Some(path), _) => PortLocator::Path(path.clone()),
                 (None, Some(serial)) => PortLocator::UsbSerial(serial.clone()),
                 (None, None) => {
-                    return Err(anyhow!("device {:?}: give path or usb_serial", d.name))
+                    return Err(anyhow!(
+                        "device {:?} needs path or usb_serial to find its port",
+                        d.name
+                    ))
                 }
             };
             Ok(BoxDevice::located(&d.name, port, Arc::new(p.clone())))
@@ -147,6 +159,9 @@ pub fn spawn(
     let (gsm, devices): (Vec<_>, Vec<_>) = devices
         .into_iter()
         .partition(|d| d.profile.profile.kind == profile::DeviceKind::GsmModem);
+    let (audio_boxes, devices): (Vec<_>, Vec<_>) = devices
+        .into_iter()
+        .partition(|d| d.profile.profile.kind == profile::DeviceKind::AudioBox);
     let (modems, modem_drivers): (Vec<_>, Vec<_>) = gsm
         .into_iter()
         .map(|d| {
@@ -160,7 +175,14 @@ pub fn spawn(
     std::thread::Builder::new()
         .name("callpop-lines".into())
         .spawn(move || {
-            runtime.block_on(run_lines(engine, devices, modem_drivers, tap, stop_rx));
+            runtime.block_on(run_lines(
+                engine,
+                devices,
+                audio_boxes,
+                modem_drivers,
+                tap,
+                stop_rx,
+            ));
             let _ = stopped_tx.send(());
         })?;
     Ok(Lines {
@@ -177,6 +199,7 @@ pub fn spawn(
 async fn run_lines(
     engine: Engine,
     devices: Vec<BoxDevice>,
+    audio_boxes: Vec<BoxDevice>,
     modems: Vec<ModemDriver>,
     tap: Option<mpsc::Sender<LineEvent>>,
     stop: oneshot::Receiver<()>,
@@ -204,6 +227,11 @@ async fn run_lines(
         .into_iter()
         .map(|d| tokio::spawn(run_box(d, from_devices.clone())))
         .collect();
+    drivers.extend(
+        audio_boxes
+            .into_iter()
+            .map(|d| tokio::spawn(run_audio_box(d, from_devices.clone()))),
+    );
     drivers.extend(
         modems
             .into_iter()

@@ -336,6 +336,53 @@ pub struct Profile {
     /// The sound card a box's recording side shows up as.
     #[serde(default)]
     pub audio: AudioSettings,
+    /// For `kind = "audio-box"`: what its audio is listened for, and how
+    /// the line's state is read from it.
+    #[serde(default)]
+    pub listen: ListenSettings,
+}
+
+/// How an audio box (a sound card on the line, nothing else) reads the
+/// line: caller ID from the audio, and the call's course from what is
+/// heard, since it sees neither rings nor hook switches.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ListenSettings {
+    /// Caller-ID standards sent on the box's lines.
+    pub standards: Vec<CidListen>,
+    /// Sound on the line for this long after a caller ID: answered.
+    pub answer_after_voice_ms: u64,
+    /// Silence this long in a call: hung up.
+    pub hangup_after_silence_ms: u64,
+    /// Tones meaning the far end hung up (Chinese exchanges play busy).
+    pub hangup_tones: Vec<crate::dsp::tones::ToneKind>,
+    /// A 20 ms block this loud (dBFS) is sound rather than line noise.
+    pub voice_threshold_dbfs: f64,
+    /// Seizure characters needed before an FSK message.
+    pub min_seizure: usize,
+}
+
+/// A caller-ID standard an audio box listens for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CidListen {
+    Bell202,
+    V23,
+    Dtmf,
+}
+
+impl Default for ListenSettings {
+    fn default() -> Self {
+        use crate::dsp::tones::ToneKind;
+        ListenSettings {
+            standards: vec![CidListen::Bell202, CidListen::V23, CidListen::Dtmf],
+            answer_after_voice_ms: 1500,
+            hangup_after_silence_ms: 10_000,
+            hangup_tones: vec![ToneKind::Busy, ToneKind::Congestion],
+            voice_threshold_dbfs: -45.0,
+            min_seizure: crate::dsp::listener::MIN_SEIZURE,
+        }
+    }
 }
 
 /// How the system names a box's audio side (many USB telephone boxes are

@@ -45,12 +45,19 @@ pub fn open_port(path: &std::path::Path, s: &SerialSettings) -> tokio_serial::Re
 }
 
 /// How a device's port is found; both survive a replug, unlike `/dev/ttyUSBn`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum PortLocator {
     /// A stable path: `/dev/serial/by-id/...` or a udev symlink.
     Path(PathBuf),
     /// A USB serial number, looked up among the ports at every open.
     UsbSerial(String),
+    /// An audio box has no serial port: its sound card (or a file) is how
+    /// it is reached.
+    Audio {
+        source: crate::recording::source::SourceSpec,
+        /// The exchange's call-progress tones, which tell the call's course.
+        tones: Vec<crate::dsp::tones::ToneSpec>,
+    },
 }
 
 impl PortLocator {
@@ -63,6 +70,7 @@ impl PortLocator {
                 find_by_serial(&ports, serial)
                     .ok_or_else(|| format!("no USB serial port with serial number {serial:?}"))
             }
+            PortLocator::Audio { .. } => Err("an audio box has no serial port".into()),
         }
     }
 }
@@ -72,6 +80,7 @@ impl std::fmt::Display for PortLocator {
         match self {
             PortLocator::Path(p) => write!(f, "{}", p.display()),
             PortLocator::UsbSerial(s) => write!(f, "usb serial {s}"),
+            PortLocator::Audio { source, .. } => write!(f, "audio {source}"),
         }
     }
 }

@@ -152,13 +152,54 @@ fn write_error(e: &hound::Error) -> String {
     }
 }
 
-/// Lines' audio sources from the config; a line named without a source
-/// takes its device profile's capture pattern.
+type Profiles = std::collections::BTreeMap<String, crate::devices::profile::LoadedProfile>;
+
+/// The sources the recorder records each line from: the configured ones,
+/// except that an audio box's line is tapped from the box, which holds
+/// its sound card open.
 pub fn sources_from_config(
     config: &Config,
-    profiles: &std::collections::BTreeMap<String, crate::devices::profile::LoadedProfile>,
+    profiles: &Profiles,
+) -> anyhow::Result<HashMap<String, SourceSpec>> {
+    let mut out = device_sources(config, profiles)?;
+    for d in &config.devices {
+        let is_audio_box = profiles
+            .get(&d.profile)
+            .is_some_and(|p| p.profile.kind == crate::devices::profile::DeviceKind::AudioBox);
+        let line = format!("{}/1", d.name);
+        if is_audio_box && out.contains_key(&line) {
+            out.insert(line.clone(), SourceSpec::Tap { line });
+        }
+    }
+    Ok(out)
+}
+
+/// Lines' audio sources from the config; a line named without a source
+/// takes its device profile's capture pattern, and so does an audio box
+/// the config gives no `[[audio]]` for.
+pub fn device_sources(
+    config: &Config,
+    profiles: &Profiles,
 ) -> anyhow::Result<HashMap<String, SourceSpec>> {
     let mut out = HashMap::new();
+    for d in &config.devices {
+        let Some(p) = profiles.get(&d.profile) else {
+            continue;
+        };
+        if p.profile.kind == crate::devices::profile::DeviceKind::AudioBox {
+            if let Some(pattern) = &p.profile.audio.capture {
+                out.insert(
+                    format!("{}/1", d.name),
+                    SourceSpec::Capture {
+                        pattern: pattern.clone(),
+                        rate: None,
+                        channel: 0,
+                    },
+                );
+            }
+        }
+    }
+    let mut given = std::collections::HashSet::new();
     for a in &config.audio {
         let spec = match (&a.capture, &a.file) {
             (Some(pattern), None) => SourceSpec::Capture {
@@ -193,9 +234,10 @@ pub fn sources_from_config(
                 }
             }
         };
-        if out.insert(a.line.clone(), spec).is_some() {
+        if !given.insert(a.line.clone()) {
             anyhow::bail!("[[audio]] line {:?} is given twice", a.line);
         }
+        out.insert(a.line.clone(), spec);
     }
     Ok(out)
 }

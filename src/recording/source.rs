@@ -9,11 +9,12 @@
 //! is counted as dropped, never silently lost.
 
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
 use std::io::Read;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, LazyLock, Mutex};
 use std::time::{Duration, Instant};
 
 /// Blocks of audio waiting for the recorder: at 20 ms a block, 10 s.
@@ -52,6 +53,24 @@ pub enum SourceSpec {
         /// Start again at the end (the demo's endless line audio).
         looped: bool,
     },
+    /// The live audio of a line whose device already listens to it (an
+    /// audio box decoding caller ID): recording taps it rather than opening
+    /// the sound card a second time, which ALSA would refuse.
+    Tap { line: String },
+}
+
+impl std::fmt::Display for SourceSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SourceSpec::Capture {
+                pattern, channel, ..
+            } => {
+                write!(f, "capture {pattern:?} channel {channel}")
+            }
+            SourceSpec::File { path, .. } => write!(f, "file {}", path.display()),
+            SourceSpec::Tap { line } => write!(f, "line {line}"),
+        }
+    }
 }
 
 /// An open source: blocks at `rate` Hz until it ends or fails.
@@ -99,7 +118,84 @@ pub fn open(spec: &SourceSpec, want_rate: u32) -> Result<OpenSource, SourceError
             pace,
             looped,
         } => open_file(path.clone(), *rate, *pace, *looped),
+        SourceSpec::Tap { line } => open_tap(line),
     }
+}
+
+/// Where lines' live audio is published, by line name. Process-wide
+/// because the devices and the recorder run on different threads and are
+/// wired up separately; a line is published while its device delivers.
+static TAPS: LazyLock<Mutex<HashMap<String, TapPoint>>> = LazyLock::new(Default::default);
+
+struct TapPoint {
+    rate: u32,
+    listeners: Vec<(SyncSender<Vec<i16>>, Arc<AtomicU64>)>,
+}
+
+/// A line's live audio, published while this lives.
+pub struct Publisher {
+    line: String,
+}
+
+impl Publisher {
+    /// Publishes `line`'s audio at `rate` (a device that reopens calls
+    /// this again).
+    pub fn new(line: &str, rate: u32) -> Publisher {
+        TAPS.lock().unwrap().insert(
+            line.to_string(),
+            TapPoint {
+                rate,
+                listeners: Vec::new(),
+            },
+        );
+        Publisher { line: line.into() }
+    }
+
+    /// Hands a block to every listener; a listener that is not keeping up
+    /// has the block counted as dropped, one that is gone is forgotten.
+    pub fn publish(&self, block: &[i16]) {
+        let mut taps = TAPS.lock().unwrap();
+        let Some(point) = taps.get_mut(&self.line) else {
+            return;
+        };
+        point
+            .listeners
+            .retain(|(tx, dropped)| match tx.try_send(block.to_vec()) {
+                Ok(()) => true,
+                Err(TrySendError::Full(_)) => {
+                    dropped.fetch_add(block.len() as u64, Ordering::Relaxed);
+                    true
+                }
+                Err(TrySendError::Disconnected(_)) => false,
+            });
+    }
+}
+
+impl Drop for Publisher {
+    fn drop(&mut self) {
+        // Listeners see their channel close: the device is gone.
+        TAPS.lock().unwrap().remove(&self.line);
+    }
+}
+
+fn open_tap(line: &str) -> Result<OpenSource, SourceError> {
+    let mut taps = TAPS.lock().unwrap();
+    let point = taps.get_mut(line).ok_or_else(|| SourceError::Device {
+        device: line.into(),
+        reason: "its audio box is not delivering audio".into(),
+    })?;
+    let (tx, rx) = channel_pair();
+    let dropped = Arc::new(AtomicU64::new(0));
+    point.listeners.push((tx, dropped.clone()));
+    Ok(OpenSource {
+        rate: point.rate,
+        blocks: rx,
+        fault: Arc::new(Mutex::new(None)),
+        dropped,
+        live: true,
+        stop: Arc::new(AtomicBool::new(false)),
+        _stream: None,
+    })
 }
 
 /// Capture devices' names, for `callpop devices` and error messages.
