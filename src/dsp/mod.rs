@@ -8,6 +8,7 @@ pub mod dtmf_cid;
 pub mod fsk;
 pub mod listener;
 pub mod signal;
+pub mod sweep;
 pub mod tones;
 
 /// Peak amplitude (full scale 1.0) of a sine at `dbm0`: G.711 puts a
