@@ -77,7 +77,7 @@ fn reference_exact(tool: &str, standard: CidStandard, snr_db: i32, trials: u32) 
             ..CidSignal::new(standard, RATE)
         };
         let wav = dir.path().join("t.wav");
-        write_wav(&wav, &signal.render(&sent));
+        callpop::dsp::signal::write_wav(&wav, RATE, &signal.render(&sent)).unwrap();
         let out = match (tool, standard) {
             ("multimon-ng", _) => Command::new("multimon-ng")
                 .args(["-q", "-t", "wav", "-a", "DTMF"])
@@ -111,20 +111,6 @@ fn reference_exact(tool: &str, standard: CidStandard, snr_db: i32, trials: u32) 
         exact += u32::from(ok);
     }
     exact
-}
-
-fn write_wav(path: &std::path::Path, samples: &[f32]) {
-    let spec = hound::WavSpec {
-        channels: 1,
-        sample_rate: RATE,
-        bits_per_sample: 16,
-        sample_format: hound::SampleFormat::Int,
-    };
-    let mut w = hound::WavWriter::create(path, spec).unwrap();
-    for &x in samples {
-        w.write_sample((x * 32767.0) as i16).unwrap();
-    }
-    w.finalize().unwrap();
 }
 
 /// A minute of line audio: caller IDs of each standard under 20 dB noise,

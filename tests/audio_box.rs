@@ -10,7 +10,6 @@ use callpop::dsp::listener::CidStandard;
 use callpop::dsp::signal::CidSignal;
 use callpop::dsp::tones;
 use common::daemon::serve;
-use std::path::Path;
 use std::time::Duration;
 
 const RATE: u32 = 8000;
@@ -35,20 +34,6 @@ fn silence(secs: f64) -> Vec<f32> {
     vec![0.0; (f64::from(RATE) * secs) as usize]
 }
 
-fn write_wav(path: &Path, samples: &[f32]) {
-    let spec = hound::WavSpec {
-        channels: 1,
-        sample_rate: RATE,
-        bits_per_sample: 16,
-        sample_format: hound::SampleFormat::Int,
-    };
-    let mut w = hound::WavWriter::create(path, spec).unwrap();
-    for &x in samples {
-        w.write_sample((x * 32767.0) as i16).unwrap();
-    }
-    w.finalize().unwrap();
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_audio_box_line_is_identified_answered_recorded_and_hung_up() {
     let dir = tempfile::tempdir().unwrap();
@@ -64,7 +49,7 @@ async fn an_audio_box_line_is_identified_answered_recorded_and_hung_up() {
     line.extend(tones::generate(&busy, RATE, 2500, 0.1));
     line.extend(silence(1.0));
     let audio = dir.path().join("line.wav");
-    write_wav(&audio, &line);
+    callpop::dsp::signal::write_wav(&audio, RATE, &line).unwrap();
     let db = dir.path().join("callpop.db");
     let config = dir.path().join("callpop.toml");
     std::fs::write(

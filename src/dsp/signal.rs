@@ -81,6 +81,21 @@ impl CidSignal {
     }
 }
 
+/// Writes samples (full scale ±1.0) as a 16-bit mono WAV file.
+pub fn write_wav(path: &std::path::Path, rate: u32, samples: &[f32]) -> Result<(), hound::Error> {
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: rate,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut w = hound::WavWriter::create(path, spec)?;
+    for &x in samples {
+        w.write_sample((x.clamp(-1.0, 1.0) * 32767.0).round() as i16)?;
+    }
+    w.finalize()
+}
+
 /// Adds white Gaussian noise of standard deviation `sigma`, reproducibly.
 pub fn add_noise(samples: &mut [f32], sigma: f64, seed: u64) {
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);

@@ -168,7 +168,8 @@ pub(crate) fn run_cid(command: CidCommand) -> Result<()> {
             signal.extra_stop_bits = extra_stop_bits;
             signal.seed = seed;
             let samples = signal.render(&message);
-            write_wav(&output, rate, &samples)?;
+            callpop::dsp::signal::write_wav(&output, rate, &samples)
+                .with_context(|| format!("cannot write {}", output.display()))?;
             eprintln!(
                 "wrote {} ({:.2} s at {rate} Hz)",
                 output.display(),
@@ -177,22 +178,6 @@ pub(crate) fn run_cid(command: CidCommand) -> Result<()> {
             Ok(())
         }
     }
-}
-
-fn write_wav(path: &Path, rate: u32, samples: &[f32]) -> Result<()> {
-    let spec = hound::WavSpec {
-        channels: 1,
-        sample_rate: rate,
-        bits_per_sample: 16,
-        sample_format: hound::SampleFormat::Int,
-    };
-    let mut w = hound::WavWriter::create(path, spec)
-        .with_context(|| format!("cannot write {}", path.display()))?;
-    for &x in samples {
-        w.write_sample((x * 32767.0).round() as i16)?;
-    }
-    w.finalize()?;
-    Ok(())
 }
 
 fn decode(
