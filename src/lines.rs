@@ -79,6 +79,12 @@ pub fn configured_devices(
                 )
             })?;
             if p.profile.kind == profile::DeviceKind::AudioBox {
+                if d.path.is_some() || d.usb_serial.is_some() {
+                    return Err(anyhow!(
+                        "device {:?} is an audio box, which has no serial port: remove path and usb_serial, and give its sound card with [[audio]]",
+                        d.name
+                    ));
+                }
                 let line = format!("{}/1", d.name);
                 let source = audio_sources.remove(&line).ok_or_else(|| {
                     anyhow!(

@@ -272,6 +272,7 @@ fn profiles_list_show_and_check() {
             "siemens-mc35i",
             "simcom-sim800",
             "text-box-4port",
+            "usb-audio-cid-box",
             "wavecom-q24",
             "zte-mf"
         ]
@@ -545,10 +546,10 @@ fn users_forms_and_lines_are_administered_from_the_cli() {
     assert!(!out.status.success());
 }
 
-/// An audio box in the config is refused with a reason until its driver
-/// lands, instead of being read as a caller-ID box.
+/// An audio box with no sound to listen to, or given a serial port, is
+/// refused with the reason and the fix.
 #[test]
-fn a_device_of_a_kind_without_a_driver_is_refused_clearly() {
+fn an_audio_box_without_audio_is_refused_clearly() {
     let dir = tempfile::tempdir().unwrap();
     let profiles = dir.path().join("profiles");
     std::fs::create_dir(&profiles).unwrap();
@@ -558,24 +559,26 @@ fn a_device_of_a_kind_without_a_driver_is_refused_clearly() {
     )
     .unwrap();
     let config = dir.path().join("callpop.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "profile_dir = {:?}\n[[device]]\nname = \"audio1\"\npath = \"/dev/serial/by-id/usb-x\"\nprofile = \"usb-audio-box\"\n",
-            profiles.display().to_string()
-        ),
-    )
-    .unwrap();
-    let out = run(callpop(dir.path())
-        .arg("--config")
-        .arg(&config)
-        .args(["devices", "watch"]));
-    assert!(!out.status.success());
-    let err = text(&out.stderr);
-    assert!(
-        err.contains("audio1") && err.contains("cannot drive yet"),
-        "{err}"
-    );
+    for (device, expect) in [
+        ("", "[[audio]] line = \"audio1/1\""),
+        ("path = \"/dev/serial/by-id/usb-x\"\n", "has no serial port"),
+    ] {
+        std::fs::write(
+            &config,
+            format!(
+                "profile_dir = {:?}\n[[device]]\nname = \"audio1\"\n{device}profile = \"usb-audio-box\"\n",
+                profiles.display().to_string()
+            ),
+        )
+        .unwrap();
+        let out = run(callpop(dir.path())
+            .arg("--config")
+            .arg(&config)
+            .args(["devices", "watch"]));
+        assert!(!out.status.success());
+        let err = text(&out.stderr);
+        assert!(err.contains("audio1") && err.contains(expect), "{err}");
+    }
 }
 
 /// `callpop sim modem` answers AT commands and takes a message, as a new
