@@ -202,7 +202,7 @@ impl Listener {
                         if !duplicate {
                             self.recent.push((offset, message.clone()));
                             let standard = match &self.sniffer {
-                                Some(s) => s.standard_since(offset, self.sample),
+                                Some(s) => s.standard_since(offset, b.offset),
                                 None => path.standard,
                             };
                             out.push(Heard::CallerId {
