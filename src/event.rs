@@ -17,6 +17,17 @@ pub struct CallerId {
     pub datetime: Option<CidDateTime>,
 }
 
+impl From<crate::dsp::cid::CallerIdMessage> for CallerId {
+    fn from(m: crate::dsp::cid::CallerIdMessage) -> CallerId {
+        CallerId {
+            number: m.number,
+            absent: m.number_absent,
+            name: m.name,
+            datetime: m.datetime,
+        }
+    }
+}
+
 impl CallerId {
     /// A number, or the `P`/`O` markers for withheld and unavailable.
     pub fn from_value(value: &str) -> CallerId {

@@ -85,7 +85,7 @@ pub fn configured_devices(
                         d.name
                     ));
                 }
-                let line = format!("{}/1", d.name);
+                let line = crate::devices::serial::line_name(&d.name, 1);
                 let source = audio_sources.remove(&line).ok_or_else(|| {
                     anyhow!(
                         "device {:?} is an audio box: give its audio with [[audio]] line = {line:?} (capture or file), or a profile naming its capture device",

@@ -9,9 +9,8 @@
 //! it means answered, a busy tone or a long silence means hung up; keys or
 //! dial tone on an idle line mean an outgoing call.
 
-use crate::devices::profile::{CidListen, ListenSettings};
+use crate::devices::profile::ListenSettings;
 use crate::devices::serial::{BoxDevice, PortLocator, BACKOFF};
-use crate::dsp::fsk::FskStandard;
 use crate::dsp::listener::{Heard, ListenFor, Listener};
 use crate::dsp::tones::{ToneKind, ToneSpec};
 use crate::event::{CallerId, DeviceState, LineEvent, LineEventKind, LineSignal};
@@ -93,12 +92,7 @@ impl LineWatch {
     fn heard(&mut self, h: &Heard, out: &mut Vec<LineSignal>) {
         match (self.state, h) {
             (Watch::Idle, Heard::CallerId { message, .. }) => {
-                out.push(LineSignal::CallerId(CallerId {
-                    number: message.number.clone(),
-                    absent: message.number_absent,
-                    name: message.name.clone(),
-                    datetime: message.datetime,
-                }));
+                out.push(LineSignal::CallerId(CallerId::from(message.clone())));
                 self.state = Watch::Alerting {
                     quiet_ms: 0.0,
                     sound_ms: 0.0,
@@ -188,18 +182,9 @@ fn listen(
             .is_ok()
     };
     let what = ListenFor {
-        fsk: settings
-            .standards
-            .iter()
-            .filter_map(|s| match s {
-                CidListen::Bell202 => Some(FskStandard::Bell202),
-                CidListen::V23 => Some(FskStandard::V23),
-                CidListen::Dtmf => None,
-            })
-            .collect(),
-        dtmf: settings.standards.contains(&CidListen::Dtmf),
         tones: Some(tones.to_vec()),
         min_seizure: settings.min_seizure,
+        ..ListenFor::standards(&settings.standards)
     };
     let mut attempt = 0usize;
     let mut reported_down = false;

@@ -165,15 +165,9 @@ impl BoxParser {
             return;
         };
         match scanner.push(b) {
-            Some(Scanned::Message(m)) => out.push(Parsed::Signal(
-                1,
-                LineSignal::CallerId(CallerId {
-                    number: m.number,
-                    absent: m.number_absent,
-                    name: m.name,
-                    datetime: m.datetime,
-                }),
-            )),
+            Some(Scanned::Message(m)) => {
+                out.push(Parsed::Signal(1, LineSignal::CallerId(CallerId::from(m))))
+            }
             Some(Scanned::Rejected(e)) => {
                 out.push(Parsed::Diagnostic(Diagnostic::RejectedFrame(e.to_string())))
             }

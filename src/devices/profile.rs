@@ -349,7 +349,7 @@ pub struct Profile {
 #[serde(deny_unknown_fields, default)]
 pub struct ListenSettings {
     /// Caller-ID standards sent on the box's lines.
-    pub standards: Vec<CidListen>,
+    pub standards: Vec<crate::dsp::listener::CidStandard>,
     /// Sound on the line for this long after a caller ID: answered.
     pub answer_after_voice_ms: u64,
     /// Silence this long in a call: hung up.
@@ -362,20 +362,11 @@ pub struct ListenSettings {
     pub min_seizure: usize,
 }
 
-/// A caller-ID standard an audio box listens for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum CidListen {
-    Bell202,
-    V23,
-    Dtmf,
-}
-
 impl Default for ListenSettings {
     fn default() -> Self {
         use crate::dsp::tones::ToneKind;
         ListenSettings {
-            standards: vec![CidListen::Bell202, CidListen::V23, CidListen::Dtmf],
+            standards: crate::dsp::listener::CidStandard::ALL.to_vec(),
             answer_after_voice_ms: 1500,
             hangup_after_silence_ms: 10_000,
             hangup_tones: vec![ToneKind::Busy, ToneKind::Congestion],

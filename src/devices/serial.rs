@@ -95,6 +95,11 @@ pub fn find_by_serial(ports: &[tokio_serial::SerialPortInfo], serial: &str) -> O
     })
 }
 
+/// A line's name: `<device>/<port>`, port from 1 (an audio box has one).
+pub fn line_name(device: &str, port: u8) -> String {
+    format!("{device}/{port}")
+}
+
 /// A configured box: its name, its port, its profile and its lines' names.
 #[derive(Clone)]
 pub struct BoxDevice {
@@ -114,7 +119,7 @@ impl BoxDevice {
     /// A device found by `port`.
     pub fn located(name: &str, port: PortLocator, profile: Arc<LoadedProfile>) -> BoxDevice {
         let lines = (1..=profile.profile.quirks.lines)
-            .map(|p| Arc::<str>::from(format!("{name}/{p}")))
+            .map(|p| Arc::<str>::from(line_name(name, p)))
             .collect();
         BoxDevice {
             name: name.into(),

@@ -123,6 +123,17 @@ pub enum MessageFormat {
     Dtmf,
 }
 
+impl MessageFormat {
+    /// The name `callpop cid decode --json` prints.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MessageFormat::Sdmf => "sdmf",
+            MessageFormat::Mdmf => "mdmf",
+            MessageFormat::Dtmf => "dtmf",
+        }
+    }
+}
+
 /// A decoded caller-ID message.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CallerIdMessage {

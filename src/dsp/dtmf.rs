@@ -62,12 +62,6 @@ pub struct DtmfLimits {
     pub max_gap_ms: f64,
 }
 
-impl DtmfLimits {
-    fn guard_margin_db_ratio(&self) -> f64 {
-        db_ratio(self.guard_margin_db)
-    }
-}
-
 impl Default for DtmfLimits {
     fn default() -> Self {
         DtmfLimits {
@@ -105,9 +99,14 @@ pub struct DtmfDetector {
     limits: DtmfLimits,
     rate: f64,
     hop: usize,
-    /// Goertzel coefficient `2 cos ω` and `ω` per tone.
+    /// Goertzel coefficient `2 cos ω` per tone.
     coeff: [f64; TONES],
-    omega: [f64; TONES],
+    /// `(cos ω, sin ω)` and `e^{-jω(N-1)}` per tone: what turns a hop's
+    /// Goertzel state into its spectrum at the hop's start.
+    unit: [(f64, f64); TONES],
+    back: [(f64, f64); TONES],
+    /// Hops without a candidate bridged inside a digit.
+    max_missing: u32,
     /// Goertzel state of the hop under way.
     s1: [f64; TONES],
     s2: [f64; TONES],
@@ -155,13 +154,21 @@ impl DtmfDetector {
         for (i, f) in ROWS.iter().chain(&COLUMNS).chain(&GUARDS).enumerate() {
             omega[i] = 2.0 * PI * f / rate_f;
         }
+        let max_missing = (limits.max_gap_ms / 1000.0 * rate_f / hop as f64)
+            .round()
+            .max(1.0) as u32;
         let turn = omega.map(|w| ((w * hop as f64).cos(), -(w * hop as f64).sin()));
         DtmfDetector {
             limits,
             rate: rate_f,
             hop,
             coeff: omega.map(|w| 2.0 * w.cos()),
-            omega,
+            unit: omega.map(|w| (w.cos(), w.sin())),
+            back: omega.map(|w| {
+                let a = w * (hop as f64 - 1.0);
+                (a.cos(), -a.sin())
+            }),
+            max_missing,
             s1: [0.0; TONES],
             s2: [0.0; TONES],
             energy: 0.0,
@@ -199,14 +206,12 @@ impl DtmfDetector {
     /// Closes a hop: its spectrum into the window, then the decision.
     fn end_hop(&mut self, out: &mut Vec<DtmfDigit>) {
         let slot = (self.hop_index % WINDOW_HOPS as u64) as usize;
-        let n = self.hop as f64;
         for i in 0..TONES {
             // Goertzel gives Σ x[n] e^{jω(N-1-n)}; turned by e^{-jω(N-1)}
             // and by the hop's start phasor it is Σ x[n] e^{-jω n_abs}.
-            let w = self.omega[i];
-            let y = (self.s1[i] - w.cos() * self.s2[i], w.sin() * self.s2[i]);
-            let back = ((w * (n - 1.0)).cos(), -(w * (n - 1.0)).sin());
-            let v = mul(mul(y, back), self.phasor[i]);
+            let (cos, sin) = self.unit[i];
+            let y = (self.s1[i] - cos * self.s2[i], sin * self.s2[i]);
+            let v = mul(mul(y, self.back[i]), self.phasor[i]);
             let old = self.hops[slot][i];
             self.hops[slot][i] = v;
             self.window[i] = (
@@ -256,10 +261,18 @@ impl DtmfDetector {
     /// The digit this window holds, if any: (row, column).
     fn candidate(&self) -> Option<(usize, usize)> {
         let energy: [f64; TONES] = std::array::from_fn(|i| self.tone_energy(i));
+        // The strongest tone of a group, its energy, and the runner-up's.
         let best = |range: std::ops::Range<usize>| {
-            let mut order: Vec<usize> = range.collect();
-            order.sort_by(|a, b| energy[*b].total_cmp(&energy[*a]));
-            (order[0], energy[order[0]], energy[order[1]])
+            let first = range.start;
+            range
+                .skip(1)
+                .fold((first, energy[first], 0.0), |(i, top, next), k| {
+                    if energy[k] > top {
+                        (k, energy[k], top)
+                    } else {
+                        (i, top, f64::max(next, energy[k]))
+                    }
+                })
         };
         let (row, row_e, row_next) = best(0..4);
         let (column, column_e, column_next) = best(4..8);
@@ -272,15 +285,13 @@ impl DtmfDetector {
             && column_e >= min_energy
             && row_e >= margin * row_next
             && column_e >= margin * column_next
-            && row_e.min(column_e) >= self.limits.guard_margin_db_ratio() * guard
+            && row_e.min(column_e) >= db_ratio(self.limits.guard_margin_db) * guard
             && row_e + column_e >= self.limits.min_purity * self.window_energy;
         ok.then_some((row, column - 4))
     }
 
     fn track(&mut self, candidate: Option<(usize, usize)>, out: &mut Vec<DtmfDigit>) {
-        let max_missing = (self.limits.max_gap_ms / 1000.0 * self.rate / self.hop as f64)
-            .round()
-            .max(1.0) as u32;
+        let max_missing = self.max_missing;
         if let Some(c) = &mut self.current {
             if candidate == Some((c.row, c.column)) {
                 c.hops += 1;

@@ -8,11 +8,11 @@ use super::dtmf::{DtmfDetector, DtmfDigit};
 use super::dtmf_cid::{self, DtmfCollector, DtmfString};
 use super::fsk::{FskByte, FskDemodulator, FskStandard};
 use super::tones::{ToneDetector, ToneEvent, ToneKind, ToneSpec};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::f64::consts::PI;
 
-/// How a caller ID was sent.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+/// How a caller ID is sent (and, in a profile, which ones a box listens for).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum CidStandard {
     Bell202,
@@ -28,6 +28,18 @@ impl CidStandard {
             CidStandard::Dtmf => "dtmf",
         }
     }
+
+    /// The FSK modulation of an FSK standard.
+    pub fn fsk(self) -> Option<FskStandard> {
+        match self {
+            CidStandard::Bell202 => Some(FskStandard::Bell202),
+            CidStandard::V23 => Some(FskStandard::V23),
+            CidStandard::Dtmf => None,
+        }
+    }
+
+    /// All of them, as a box in the field listens.
+    pub const ALL: [CidStandard; 3] = [CidStandard::Bell202, CidStandard::V23, CidStandard::Dtmf];
 }
 
 impl From<FskStandard> for CidStandard {
@@ -53,9 +65,14 @@ pub struct ListenFor {
 impl ListenFor {
     /// Every caller-ID standard, no tones.
     pub fn caller_id() -> ListenFor {
+        ListenFor::standards(&CidStandard::ALL)
+    }
+
+    /// These caller-ID standards, no tones.
+    pub fn standards(standards: &[CidStandard]) -> ListenFor {
         ListenFor {
-            fsk: vec![FskStandard::Bell202, FskStandard::V23],
-            dtmf: true,
+            fsk: standards.iter().filter_map(|s| s.fsk()).collect(),
+            dtmf: standards.contains(&CidStandard::Dtmf),
             tones: None,
             min_seizure: MIN_SEIZURE,
         }
@@ -312,12 +329,10 @@ impl Sniffer {
             }
             self.in_block += 1;
             if self.in_block == self.block {
-                let e: Vec<f64> = self
-                    .coeff
-                    .iter()
-                    .zip(&self.s)
-                    .map(|(c, (s1, s2))| s1 * s1 + s2 * s2 - c * s1 * s2)
-                    .collect();
+                let e: [f64; 4] = std::array::from_fn(|i| {
+                    let (s1, s2) = self.s[i];
+                    s1 * s1 + s2 * s2 - self.coeff[i] * s1 * s2
+                });
                 if self.history.len() == SNIFF_BLOCKS {
                     self.history.pop_front();
                 }

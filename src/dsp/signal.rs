@@ -6,7 +6,7 @@
 use super::cid::{self, CallerIdMessage};
 use super::dtmf;
 use super::dtmf_cid;
-use super::fsk::{FskSignal, FskStandard};
+use super::fsk::FskSignal;
 use super::listener::CidStandard;
 use rand::{Rng, SeedableRng};
 
@@ -50,20 +50,15 @@ impl CidSignal {
     /// The samples carrying `message` (full scale ±1.0).
     pub fn render(&self, message: &CallerIdMessage) -> Vec<f32> {
         let amplitude = super::dbm0_to_amplitude(self.level_dbm0);
-        let body = match self.standard {
-            CidStandard::Bell202 | CidStandard::V23 => {
-                let standard = if self.standard == CidStandard::V23 {
-                    FskStandard::V23
-                } else {
-                    FskStandard::Bell202
-                };
+        let body = match self.standard.fsk() {
+            Some(standard) => {
                 let mut s = FskSignal::new(standard, self.rate);
                 s.amplitude = amplitude;
                 s.frequency_offset = self.frequency_offset;
                 s.extra_stop_bits = self.extra_stop_bits;
                 s.modulate(&cid::encode(message))
             }
-            CidStandard::Dtmf => {
+            None => {
                 let keys = dtmf_cid::encode(message);
                 dtmf::generate_offset(&keys, self.rate, 70, 70, amplitude, self.frequency_offset)
             }

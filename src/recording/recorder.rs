@@ -11,6 +11,7 @@ use super::resample::StreamResampler;
 use super::source::{self, OpenSource, SourceSpec};
 use super::wav::WavRecorder;
 use crate::config::{Config, RecordingStart};
+use crate::devices::serial::line_name;
 use crate::event::CallEvent;
 use crate::store::StoreHandle;
 use std::collections::HashMap;
@@ -162,16 +163,31 @@ pub fn sources_from_config(
     profiles: &Profiles,
 ) -> anyhow::Result<HashMap<String, SourceSpec>> {
     let mut out = device_sources(config, profiles)?;
-    for d in &config.devices {
-        let is_audio_box = profiles
-            .get(&d.profile)
-            .is_some_and(|p| p.profile.kind == crate::devices::profile::DeviceKind::AudioBox);
-        let line = format!("{}/1", d.name);
-        if is_audio_box && out.contains_key(&line) {
+    for (d, _) in audio_boxes(config, profiles) {
+        let line = line_name(&d.name, 1);
+        if out.contains_key(&line) {
             out.insert(line.clone(), SourceSpec::Tap { line });
         }
     }
     Ok(out)
+}
+
+/// The configured devices whose profile is an audio box.
+fn audio_boxes<'a>(
+    config: &'a Config,
+    profiles: &'a Profiles,
+) -> impl Iterator<
+    Item = (
+        &'a crate::config::DeviceConfig,
+        &'a crate::devices::profile::LoadedProfile,
+    ),
+> {
+    config.devices.iter().filter_map(|d| {
+        profiles
+            .get(&d.profile)
+            .filter(|p| p.profile.kind == crate::devices::profile::DeviceKind::AudioBox)
+            .map(|p| (d, p))
+    })
 }
 
 /// Lines' audio sources from the config; a line named without a source
@@ -182,21 +198,16 @@ pub fn device_sources(
     profiles: &Profiles,
 ) -> anyhow::Result<HashMap<String, SourceSpec>> {
     let mut out = HashMap::new();
-    for d in &config.devices {
-        let Some(p) = profiles.get(&d.profile) else {
-            continue;
-        };
-        if p.profile.kind == crate::devices::profile::DeviceKind::AudioBox {
-            if let Some(pattern) = &p.profile.audio.capture {
-                out.insert(
-                    format!("{}/1", d.name),
-                    SourceSpec::Capture {
-                        pattern: pattern.clone(),
-                        rate: None,
-                        channel: 0,
-                    },
-                );
-            }
+    for (d, p) in audio_boxes(config, profiles) {
+        if let Some(pattern) = &p.profile.audio.capture {
+            out.insert(
+                line_name(&d.name, 1),
+                SourceSpec::Capture {
+                    pattern: pattern.clone(),
+                    rate: None,
+                    channel: 0,
+                },
+            );
         }
     }
     let mut given = std::collections::HashSet::new();

@@ -2,8 +2,7 @@
 
 use anyhow::{anyhow, bail, Context, Result};
 use callpop::dsp::cid::{Absence, CallerIdMessage, CidDateTime, MessageFormat};
-use callpop::dsp::fsk::FskStandard;
-use callpop::dsp::listener::{CidStandard, Heard, ListenFor, Listener, MIN_SEIZURE};
+use callpop::dsp::listener::{CidStandard, Heard, ListenFor, Listener};
 use callpop::dsp::signal::CidSignal;
 use callpop::dsp::tones;
 use clap::{Subcommand, ValueEnum};
@@ -208,16 +207,15 @@ fn decode(
         })?),
         None => None,
     };
+    let standards: &[CidStandard] = match standard {
+        Standard::Auto => &CidStandard::ALL,
+        Standard::Bell202 => &[CidStandard::Bell202],
+        Standard::V23 => &[CidStandard::V23],
+        Standard::Dtmf => &[CidStandard::Dtmf],
+    };
     let what = ListenFor {
-        fsk: match standard {
-            Standard::Auto => vec![FskStandard::Bell202, FskStandard::V23],
-            Standard::Bell202 => vec![FskStandard::Bell202],
-            Standard::V23 => vec![FskStandard::V23],
-            Standard::Dtmf => vec![],
-        },
-        dtmf: matches!(standard, Standard::Auto | Standard::Dtmf),
         tones: tone_plan,
-        min_seizure: MIN_SEIZURE,
+        ..ListenFor::standards(standards)
     };
     let rate = spec.sample_rate;
     let mut listener = Listener::new(rate, &what);
@@ -240,7 +238,7 @@ fn decode(
                         json!({
                             "offset_ms": ms(*offset),
                             "standard": standard.as_str(),
-                            "format": format_name(message.format),
+                            "format": message.format.as_str(),
                             "number": message.number,
                             "name": message.name,
                             "datetime": message.datetime.map(|d| d.to_string()),
@@ -300,20 +298,12 @@ fn decode(
     Ok(())
 }
 
-fn format_name(f: MessageFormat) -> &'static str {
-    match f {
-        MessageFormat::Sdmf => "sdmf",
-        MessageFormat::Mdmf => "mdmf",
-        MessageFormat::Dtmf => "dtmf",
-    }
-}
-
 fn describe(ms: u64, standard: CidStandard, m: &CallerIdMessage) -> String {
     let mut line = format!(
         "{:>9.3} s  {:<8} {:<5} ",
         ms as f64 / 1000.0,
         standard.as_str(),
-        format_name(m.format)
+        m.format.as_str()
     );
     match (&m.number, m.number_absent) {
         (Some(n), _) => line.push_str(n),
