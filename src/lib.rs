@@ -17,6 +17,7 @@ pub mod logging;
 pub mod phone;
 pub mod pop;
 pub mod recording;
+pub mod reports;
 pub mod sheets;
 pub mod sim;
 pub mod sms;

@@ -10,8 +10,10 @@ mod calls;
 mod campaigns;
 mod customers;
 mod handle;
+mod history;
 mod migrate;
 mod recordings;
+mod reports;
 mod sessions;
 mod sms;
 mod users;
@@ -27,14 +29,14 @@ pub use customers::{
     Customer, CustomerMatch, CustomerPhone, LookupResult, NewCustomer, NewPhone, UpsertOutcome,
 };
 pub use handle::StoreHandle;
+pub use history::{CallQuery, HistoryPage, HistoryRow, PERMISSIONS};
 pub use migrate::known_schema_version;
 pub use recordings::{
-    QaForm, QaItem, QaScore, RecordingListItem, RecordingQuery, RecordingRow, RecordingScope,
-    ScoreError,
+    QaForm, QaItem, QaScore, RecordingListItem, RecordingQuery, RecordingRow, ScoreError,
 };
 pub use sessions::{AgentState, AgentStateRow, Binding};
 pub use sms::{ClaimedPart, InboxRow, NewInbox, NewSms, PartRow, PartState, Settled};
-pub use users::{Role, User};
+pub use users::{Role, Scope, User};
 pub use workorders::{EnumOption, FieldDef, FieldType, FormDef, SavedWorkOrder, WorkOrderRow};
 
 use rusqlite::config::DbConfig;

@@ -1,7 +1,7 @@
 //! The recordings index (sql/0007_recordings.sql): a row when recording
 //! starts, completed when it stops; unfinished rows found at start-up.
 
-use super::{now_ms, Result, Store};
+use super::{now_ms, Result, Scope, Store};
 use rusqlite::params;
 use serde::Serialize;
 
@@ -105,16 +105,6 @@ impl Store {
         let rows = stmt.query_map([limit], from_row)?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
-}
-
-/// Whose recordings a user may see: quality checkers and admins all, team
-/// leads their team's, agents their own.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum RecordingScope {
-    All,
-    Team(String),
-    Agent(i64),
-    None,
 }
 
 /// A search of the recordings; every field narrows it.
@@ -237,7 +227,7 @@ impl Store {
     pub fn search_recordings(
         &self,
         q: &RecordingQuery,
-        scope: &RecordingScope,
+        scope: &Scope,
     ) -> Result<Vec<RecordingListItem>> {
         let mut sql = format!(
             "SELECT r.id, r.call_uid, r.line, r.started_at, r.duration_ms, r.bytes, r.state,
@@ -254,10 +244,10 @@ impl Store {
             sql.push_str(&clause.replace('?', &format!("?{}", args.len())));
         };
         match scope {
-            RecordingScope::All => {}
-            RecordingScope::Team(t) => arg(&mut sql, " AND u.team = ?", t.clone().into()),
-            RecordingScope::Agent(id) => arg(&mut sql, " AND u.id = ?", (*id).into()),
-            RecordingScope::None => return Ok(Vec::new()),
+            Scope::All => {}
+            Scope::Team(t) => arg(&mut sql, " AND u.team = ?", t.clone().into()),
+            Scope::Agent(id) => arg(&mut sql, " AND u.id = ?", (*id).into()),
+            Scope::None => return Ok(Vec::new()),
         }
         if let Some(v) = q.from {
             arg(&mut sql, " AND r.started_at >= ?", v.into());
@@ -320,7 +310,7 @@ impl Store {
     }
 
     /// Whether `scope` covers recording `id` (the same rule as the search).
-    pub fn recording_in_scope(&self, id: i64, scope: &RecordingScope) -> Result<bool> {
+    pub fn recording_in_scope(&self, id: i64, scope: &Scope) -> Result<bool> {
         use rusqlite::OptionalExtension;
         let found: Option<(Option<i64>, Option<String>)> = self
             .conn
@@ -332,10 +322,10 @@ impl Store {
             .optional()?;
         Ok(match (found, scope) {
             (None, _) => false,
-            (Some(_), RecordingScope::All) => true,
-            (Some((_, team)), RecordingScope::Team(t)) => team.as_deref() == Some(t),
-            (Some((agent, _)), RecordingScope::Agent(a)) => agent == Some(*a),
-            (Some(_), RecordingScope::None) => false,
+            (Some(_), Scope::All) => true,
+            (Some((_, team)), Scope::Team(t)) => team.as_deref() == Some(t),
+            (Some((agent, _)), Scope::Agent(a)) => agent == Some(*a),
+            (Some(_), Scope::None) => false,
         })
     }
 

@@ -36,7 +36,7 @@ impl AgentState {
         }
     }
 
-    fn parse(s: &str) -> AgentState {
+    pub(crate) fn parse(s: &str) -> AgentState {
         match s {
             "ready" => AgentState::Ready,
             "not_ready" => AgentState::NotReady,

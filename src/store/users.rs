@@ -107,3 +107,26 @@ pub(super) fn user_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<User> {
         disabled: r.get(5)?,
     })
 }
+
+/// Whose calls and recordings a user may see: quality checkers and admins
+/// all, team leads their team's, agents their own (a team lead without a
+/// team is treated as an agent), marketers none.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scope {
+    All,
+    Team(String),
+    Agent(i64),
+    None,
+}
+
+impl Scope {
+    /// The one rule, shared by the recordings and the call history.
+    pub fn of(user: &User) -> Scope {
+        match (user.role, &user.team) {
+            (Role::Qa | Role::Admin, _) => Scope::All,
+            (Role::TeamLead, Some(team)) => Scope::Team(team.clone()),
+            (Role::TeamLead | Role::Agent, _) => Scope::Agent(user.id),
+            (Role::Marketer, _) => Scope::None,
+        }
+    }
+}

@@ -6,7 +6,7 @@
 
 use super::auth::{ApiError, CurrentUser};
 use super::AppState;
-use crate::store::{AuditEntry, RecordingQuery, RecordingScope, Role, ScoreError};
+use crate::store::{AuditEntry, RecordingQuery, Role, Scope, ScoreError};
 use axum::extract::{ConnectInfo, Path, Query, Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -21,13 +21,8 @@ use tower::ServiceExt;
 const CHECKERS: [Role; 3] = [Role::Qa, Role::TeamLead, Role::Admin];
 
 /// The recordings a user may see.
-pub fn scope_of(user: &crate::store::User) -> RecordingScope {
-    match (user.role, &user.team) {
-        (Role::Qa | Role::Admin, _) => RecordingScope::All,
-        (Role::TeamLead, Some(team)) => RecordingScope::Team(team.clone()),
-        (Role::TeamLead | Role::Agent, _) => RecordingScope::Agent(user.id),
-        (Role::Marketer, _) => RecordingScope::None,
-    }
+pub fn scope_of(user: &crate::store::User) -> Scope {
+    Scope::of(user)
 }
 
 fn not_found() -> ApiError {
@@ -100,7 +95,7 @@ pub async fn list(
     Query(q): Query<RecordingQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let scope = scope_of(&user.0);
-    if scope == RecordingScope::None {
+    if scope == Scope::None {
         user.require(&[Role::Agent, Role::TeamLead, Role::Qa, Role::Admin])?;
     }
     let rows = state
@@ -125,7 +120,7 @@ pub async fn show(
     let me = user.0.id;
     let mine = state
         .store
-        .call(move |s| s.recording_in_scope(id, &RecordingScope::Agent(me)))
+        .call(move |s| s.recording_in_scope(id, &Scope::Agent(me)))
         .await?;
     Ok(Json(json!({
         "recording": rec,
@@ -266,7 +261,7 @@ pub async fn appeal(
     let me = user.0.id;
     let own = state
         .store
-        .call(move |s| s.recording_in_scope(id, &RecordingScope::Agent(me)))
+        .call(move |s| s.recording_in_scope(id, &Scope::Agent(me)))
         .await?;
     if !own {
         return Err(ApiError(

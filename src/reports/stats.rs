@@ -1,0 +1,798 @@
+//! Call-center statistics (坐席统计) computed from raw timestamps: the
+//! calls' ring, answer, hang-up and wrap-up times, the agents' state
+//! changes and the work orders' save times. Pure: the store hands the rows
+//! over, this module counts. Every figure has its formula in [`FORMULAS`].
+//!
+//! Attribution: a call counts in the interval it **arrived** in (its
+//! first ring), whole, even when its talk runs into the next interval —
+//! so the offered, answered and abandoned counts of an interval always add
+//! up. Time in agent states is the exception: it is time, so a state that
+//! spans a boundary is split at the boundary.
+
+use chrono::{Datelike, FixedOffset, NaiveDate, TimeZone};
+use serde::Serialize;
+use std::collections::{BTreeMap, HashMap};
+
+/// How long each row of a report covers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum Period {
+    #[value(name = "15m")]
+    #[serde(rename = "15m")]
+    Min15,
+    #[value(name = "30m")]
+    #[serde(rename = "30m")]
+    Min30,
+    #[value(name = "60m")]
+    #[serde(rename = "60m")]
+    Hour,
+    Day,
+    Week,
+    Month,
+    /// The whole report range as one row per key.
+    Total,
+}
+
+impl std::str::FromStr for Period {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Period, String> {
+        <Period as clap::ValueEnum>::from_str(s, true)
+            .map_err(|_| format!("period {s:?}: 15m, 30m, 60m, day, week, month or total"))
+    }
+}
+
+/// What the rows of a report are per.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum GroupBy {
+    /// The whole center.
+    Calls,
+    Agents,
+    Teams,
+    Lines,
+}
+
+/// A call as statistics see it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CallFact {
+    pub started_at: i64,
+    pub inbound: bool,
+    /// answered, missed, abandoned, outbound, unknown (or none yet).
+    pub outcome: Option<String>,
+    pub line: String,
+    pub agent: Option<i64>,
+    pub offered_to: Option<i64>,
+    pub team: Option<String>,
+    pub answered_at: Option<i64>,
+    pub ended_at: Option<i64>,
+    pub wrapup_ended_at: Option<i64>,
+}
+
+/// An agent in one state from `from` to `to` (ms).
+#[derive(Debug, Clone, PartialEq)]
+pub struct StateSpan {
+    pub user: i64,
+    pub state: crate::store::AgentState,
+    pub from: i64,
+    pub to: i64,
+}
+
+/// Who an agent is, for naming rows and finding their team.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AgentInfo {
+    pub username: String,
+    pub team: Option<String>,
+}
+
+/// Everything a report is computed from.
+#[derive(Debug, Clone, Default)]
+pub struct RawData {
+    pub calls: Vec<CallFact>,
+    pub states: Vec<StateSpan>,
+    /// (agent, saved at) of each work order.
+    pub work_orders: Vec<(Option<i64>, i64)>,
+    pub agents: HashMap<i64, AgentInfo>,
+}
+
+/// The report's settings.
+#[derive(Debug, Clone, Copy)]
+pub struct Settings {
+    pub period: Period,
+    pub group: GroupBy,
+    /// Intervals and days are the call center's local ones.
+    pub offset: FixedOffset,
+    /// Service level: answered within this many seconds.
+    pub service_level_secs: u32,
+    /// The report range [from, to), ms.
+    pub from: i64,
+    pub to: i64,
+}
+
+/// One row: one key (agent, team, line or "all") in one interval.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Row {
+    /// Start of the interval, ms.
+    pub start: i64,
+    pub key: String,
+    pub offered: u64,
+    pub answered: u64,
+    pub missed: u64,
+    pub abandoned: u64,
+    /// Inbound calls whose device cannot see an answer.
+    pub unknown: u64,
+    pub outbound: u64,
+    pub answered_within_sl: u64,
+    pub wait_ms: i64,
+    pub talk_ms: i64,
+    pub wrapup_ms: i64,
+    pub outbound_ms: i64,
+    pub work_orders: u64,
+    /// Milliseconds in each agent state (agents and teams only).
+    pub state_ms: BTreeMap<&'static str, i64>,
+    /// Average speed of answer, seconds.
+    pub asa_s: Option<f64>,
+    /// Average handle time (talk + after-call work), seconds.
+    pub aht_s: Option<f64>,
+    /// Average talk time, seconds.
+    pub att_s: Option<f64>,
+    /// Percent.
+    pub service_level: Option<f64>,
+    /// Percent.
+    pub abandon_rate: Option<f64>,
+}
+
+impl Row {
+    fn new(start: i64, key: String) -> Row {
+        Row {
+            start,
+            key,
+            ..Row::default()
+        }
+    }
+
+    fn add_call(&mut self, c: &CallFact, sl_ms: i64) {
+        if !c.inbound {
+            self.outbound += 1;
+            if let (Some(s), Some(e)) = (c.answered_at, c.ended_at) {
+                self.outbound_ms += (e - s).max(0);
+            }
+            return;
+        }
+        self.offered += 1;
+        match c.outcome.as_deref() {
+            Some("answered") => {
+                self.answered += 1;
+                let wait = c.answered_at.map_or(0, |a| (a - c.started_at).max(0));
+                self.wait_ms += wait;
+                if wait <= sl_ms {
+                    self.answered_within_sl += 1;
+                }
+                if let (Some(a), Some(e)) = (c.answered_at, c.ended_at) {
+                    self.talk_ms += (e - a).max(0);
+                }
+                if let (Some(e), Some(w)) = (c.ended_at, c.wrapup_ended_at) {
+                    self.wrapup_ms += (w - e).max(0);
+                }
+            }
+            Some("missed") => self.missed += 1,
+            Some("abandoned") => self.abandoned += 1,
+            _ => self.unknown += 1,
+        }
+    }
+
+    fn finish(&mut self) {
+        let per = |sum: i64, n: u64| (n > 0).then(|| sum as f64 / n as f64 / 1000.0);
+        let pct = |x: u64, n: u64| (n > 0).then(|| 100.0 * x as f64 / n as f64);
+        self.asa_s = per(self.wait_ms, self.answered);
+        self.att_s = per(self.talk_ms, self.answered);
+        self.aht_s = per(self.talk_ms + self.wrapup_ms, self.answered);
+        let judged = self.offered - self.unknown;
+        self.service_level = pct(self.answered_within_sl, judged);
+        self.abandon_rate = pct(self.abandoned, judged);
+    }
+}
+
+/// How each figure is computed, printed with every report.
+pub const FORMULAS: [(&str, &str, &str); 9] = [
+    ("offered", "呼入量 = 该时段内开始振铃的呼入电话数（含未知结果）",
+     "offered = inbound calls whose first ring fell in the interval (unknown outcomes included)"),
+    ("judged", "可判定呼入 = 呼入量 − 未知结果（设备无法检测接听）",
+     "judged = offered − unknown (calls on devices that cannot see an answer)"),
+    ("asa", "平均应答速度 ASA = Σ(接听时刻 − 首次振铃) ÷ 接通数",
+     "ASA = Σ(answered_at − first ring) ÷ answered"),
+    ("att", "平均通话时长 = Σ(挂机 − 接听) ÷ 接通数",
+     "average talk = Σ(ended_at − answered_at) ÷ answered"),
+    ("aht", "平均处理时长 AHT = Σ(通话 + 话后处理) ÷ 接通数；话后处理 = 坐席离开话后状态 − 挂机",
+     "AHT = Σ(talk + after-call work) ÷ answered; after-call work = agent left wrap-up − ended_at"),
+    ("service_level", "服务水平 = T 秒内接听数 ÷ 可判定呼入 × 100%",
+     "service level = answered within T s ÷ judged × 100%"),
+    ("abandon_rate", "放弃率 = 放弃数（未达未接铃数即挂断）÷ 可判定呼入 × 100%",
+     "abandonment rate = abandoned (caller hung up before the missed-call ring count) ÷ judged × 100%"),
+    ("state_time", "状态时长 = 各状态在时段内的时间，跨时段的状态按边界切分",
+     "time in state = each state's time inside the interval; a state crossing a boundary is split at it"),
+    ("attribution", "呼叫计入其首次振铃所在时段（通话跨时段仍整通计入该时段）",
+     "a call counts whole in the interval of its first ring, even when its talk crosses into the next"),
+];
+
+/// The start of the interval holding `t`.
+pub fn interval_start(t: i64, period: Period, offset: FixedOffset, from: i64) -> i64 {
+    let off = i64::from(offset.local_minus_utc()) * 1000;
+    let floor = |len: i64| (t + off).div_euclid(len) * len - off;
+    const MIN: i64 = 60_000;
+    const DAY: i64 = 86_400_000;
+    match period {
+        Period::Min15 => floor(15 * MIN),
+        Period::Min30 => floor(30 * MIN),
+        Period::Hour => floor(60 * MIN),
+        Period::Day => floor(DAY),
+        Period::Week => {
+            let day = (t + off).div_euclid(DAY);
+            // 1970-01-01 was a Thursday; weeks start on Monday.
+            let monday = day - (day + 3).rem_euclid(7);
+            monday * DAY - off
+        }
+        Period::Month => {
+            let local = offset
+                .timestamp_millis_opt(t)
+                .single()
+                .map(|d| d.date_naive());
+            let first = local.and_then(|d| NaiveDate::from_ymd_opt(d.year(), d.month(), 1));
+            first
+                .and_then(|d| d.and_hms_opt(0, 0, 0))
+                .and_then(|d| offset.from_local_datetime(&d).single())
+                .map_or(t, |d| d.timestamp_millis())
+        }
+        Period::Total => from,
+    }
+}
+
+/// The start of the interval after the one starting at `start`.
+pub fn next_interval(start: i64, period: Period, offset: FixedOffset, to: i64) -> i64 {
+    const MIN: i64 = 60_000;
+    match period {
+        Period::Min15 => start + 15 * MIN,
+        Period::Min30 => start + 30 * MIN,
+        Period::Hour => start + 60 * MIN,
+        Period::Day => start + 1440 * MIN,
+        Period::Week => start + 7 * 1440 * MIN,
+        Period::Month => {
+            // Any instant 32 days on lies in the next month.
+            interval_start(start + 32 * 1440 * MIN, Period::Month, offset, start)
+        }
+        Period::Total => to.max(start + 1),
+    }
+}
+
+/// Computes the report: rows ordered by interval, then key.
+pub fn compute(data: &RawData, s: &Settings) -> Vec<Row> {
+    let sl_ms = i64::from(s.service_level_secs) * 1000;
+    let mut rows: BTreeMap<(i64, String), Row> = BTreeMap::new();
+    let name = |id: i64| {
+        data.agents
+            .get(&id)
+            .map_or_else(|| format!("#{id}"), |a| a.username.clone())
+    };
+    let team_of = |id: i64| data.agents.get(&id).and_then(|a| a.team.clone());
+    for c in &data.calls {
+        if c.started_at < s.from || c.started_at >= s.to {
+            continue;
+        }
+        let start = interval_start(c.started_at, s.period, s.offset, s.from);
+        let key = match s.group {
+            GroupBy::Calls => Some("all".to_string()),
+            GroupBy::Lines => Some(c.line.clone()),
+            GroupBy::Agents => c.agent.or(c.offered_to).map(name),
+            GroupBy::Teams => c
+                .team
+                .clone()
+                .or_else(|| c.agent.or(c.offered_to).and_then(team_of)),
+        };
+        if let Some(key) = key {
+            row(&mut rows, start, key).add_call(c, sl_ms);
+        }
+    }
+    let key_of_agent = |id: i64| match s.group {
+        GroupBy::Calls => Some("all".to_string()),
+        GroupBy::Agents => Some(name(id)),
+        GroupBy::Teams => team_of(id),
+        GroupBy::Lines => None,
+    };
+    for &(agent, at) in &data.work_orders {
+        if at < s.from || at >= s.to {
+            continue;
+        }
+        let key = match (s.group, agent) {
+            (GroupBy::Calls, _) => Some("all".to_string()),
+            (_, Some(a)) => key_of_agent(a),
+            (_, None) => None,
+        };
+        if let Some(key) = key {
+            row(
+                &mut rows,
+                interval_start(at, s.period, s.offset, s.from),
+                key,
+            )
+            .work_orders += 1;
+        }
+    }
+    if matches!(s.group, GroupBy::Agents | GroupBy::Teams) {
+        for span in &data.states {
+            let Some(key) = key_of_agent(span.user) else {
+                continue;
+            };
+            let (from, to) = (span.from.max(s.from), span.to.min(s.to));
+            let mut start = interval_start(from, s.period, s.offset, s.from);
+            while start < to {
+                let end = next_interval(start, s.period, s.offset, s.to);
+                let overlap = to.min(end) - from.max(start);
+                if overlap > 0 {
+                    *row(&mut rows, start, key.clone())
+                        .state_ms
+                        .entry(span.state.as_str())
+                        .or_insert(0) += overlap;
+                }
+                start = end;
+            }
+        }
+    }
+    rows.into_values()
+        .map(|mut r| {
+            r.finish();
+            r
+        })
+        .collect()
+}
+
+fn row(rows: &mut BTreeMap<(i64, String), Row>, start: i64, key: String) -> &mut Row {
+    rows.entry((start, key.clone()))
+        .or_insert_with(|| Row::new(start, key))
+}
+
+/// The same rows summed over every interval, one per key: a report's
+/// totals line.
+pub fn totals(rows: &[Row]) -> Vec<Row> {
+    let mut by_key: BTreeMap<String, Row> = BTreeMap::new();
+    for r in rows {
+        let t = by_key
+            .entry(r.key.clone())
+            .or_insert_with(|| Row::new(r.start, r.key.clone()));
+        t.start = t.start.min(r.start);
+        t.offered += r.offered;
+        t.answered += r.answered;
+        t.missed += r.missed;
+        t.abandoned += r.abandoned;
+        t.unknown += r.unknown;
+        t.outbound += r.outbound;
+        t.answered_within_sl += r.answered_within_sl;
+        t.wait_ms += r.wait_ms;
+        t.talk_ms += r.talk_ms;
+        t.wrapup_ms += r.wrapup_ms;
+        t.outbound_ms += r.outbound_ms;
+        t.work_orders += r.work_orders;
+        for (k, v) in &r.state_ms {
+            *t.state_ms.entry(k).or_insert(0) += v;
+        }
+    }
+    by_key
+        .into_values()
+        .map(|mut r| {
+            r.finish();
+            r
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::AgentState::*;
+
+    const S: i64 = 1000;
+
+    fn cn() -> FixedOffset {
+        FixedOffset::east_opt(8 * 3600).unwrap()
+    }
+
+    /// 2026-03-02 09:00 in Beijing (a Monday), ms.
+    fn nine() -> i64 {
+        cn().with_ymd_and_hms(2026, 3, 2, 9, 0, 0)
+            .unwrap()
+            .timestamp_millis()
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn call(
+        start: i64,
+        inbound: bool,
+        outcome: &str,
+        line: &str,
+        agent: Option<i64>,
+        offered_to: Option<i64>,
+        team: Option<&str>,
+        answered: Option<i64>,
+        ended: Option<i64>,
+        wrapup: Option<i64>,
+    ) -> CallFact {
+        let t = |s: i64| nine() + s * S;
+        CallFact {
+            started_at: t(start),
+            inbound,
+            outcome: Some(outcome.into()),
+            line: line.into(),
+            agent,
+            offered_to,
+            team: team.map(str::to_string),
+            answered_at: answered.map(t),
+            ended_at: ended.map(t),
+            wrapup_ended_at: wrapup.map(t),
+        }
+    }
+
+    /// The fixture of the issue, times in seconds after 09:00:
+    /// 1. A answers on L1 at 0+10 s, talks 120 s, wraps up 30 s;
+    /// 2. B answers on L2 at 14:50 (890) after 30 s, talks 270 s across
+    ///    09:15 and wraps up 60 s;
+    /// 3. abandoned on L1 (A's line) at 300; 4. missed on L3 (team sales)
+    ///    at 600; 5. unknown on L4 at 700; 6. A calls out at 1000 (60 s);
+    /// 7. A answers on L1 at 1800 after 5 s, talks 60 s, no wrap-up yet.
+    fn fixture() -> RawData {
+        let (a, b) = (Some(1), Some(2));
+        let t = |s: i64| nine() + s * S;
+        let span = |user, state, from, to| StateSpan {
+            user,
+            state,
+            from: t(from),
+            to: t(to),
+        };
+        RawData {
+            calls: vec![
+                call(
+                    0,
+                    true,
+                    "answered",
+                    "L1",
+                    a,
+                    a,
+                    None,
+                    Some(10),
+                    Some(130),
+                    Some(160),
+                ),
+                call(
+                    890,
+                    true,
+                    "answered",
+                    "L2",
+                    b,
+                    b,
+                    None,
+                    Some(920),
+                    Some(1190),
+                    Some(1250),
+                ),
+                call(
+                    300,
+                    true,
+                    "abandoned",
+                    "L1",
+                    None,
+                    a,
+                    None,
+                    None,
+                    Some(305),
+                    None,
+                ),
+                call(
+                    600,
+                    true,
+                    "missed",
+                    "L3",
+                    None,
+                    None,
+                    Some("sales"),
+                    None,
+                    Some(640),
+                    None,
+                ),
+                call(
+                    700,
+                    true,
+                    "unknown",
+                    "L4",
+                    None,
+                    None,
+                    None,
+                    None,
+                    Some(760),
+                    None,
+                ),
+                call(
+                    1000,
+                    false,
+                    "outbound",
+                    "L1",
+                    a,
+                    None,
+                    None,
+                    Some(1005),
+                    Some(1065),
+                    None,
+                ),
+                call(
+                    1800,
+                    true,
+                    "answered",
+                    "L1",
+                    a,
+                    a,
+                    None,
+                    Some(1805),
+                    Some(1865),
+                    None,
+                ),
+                // Before the range: not counted.
+                call(
+                    -5,
+                    true,
+                    "answered",
+                    "L1",
+                    a,
+                    a,
+                    None,
+                    Some(-1),
+                    Some(50),
+                    None,
+                ),
+            ],
+            states: vec![
+                span(1, Ready, -600, 0),
+                span(1, OnCall, 0, 130),
+                span(1, AfterCallWork, 130, 160),
+                span(1, Ready, 160, 1000),
+                span(1, OnCall, 1000, 1065),
+                span(1, NotReady, 1065, 2700),
+            ],
+            work_orders: vec![(a, t(150)), (b, t(1200)), (a, t(1900))],
+            agents: HashMap::from([
+                (
+                    1,
+                    AgentInfo {
+                        username: "A".into(),
+                        team: Some("sales".into()),
+                    },
+                ),
+                (
+                    2,
+                    AgentInfo {
+                        username: "B".into(),
+                        team: Some("sales".into()),
+                    },
+                ),
+            ]),
+        }
+    }
+
+    fn settings(group: GroupBy, period: Period) -> Settings {
+        Settings {
+            period,
+            group,
+            offset: cn(),
+            service_level_secs: 20,
+            from: nine(),
+            to: nine() + 2700 * S,
+        }
+    }
+
+    fn find<'a>(rows: &'a [Row], minutes: i64, key: &str) -> &'a Row {
+        rows.iter()
+            .find(|r| r.start == nine() + minutes * 60 * S && r.key == key)
+            .unwrap_or_else(|| panic!("no row {key} at +{minutes} min in {rows:#?}"))
+    }
+
+    #[test]
+    fn whole_center_per_quarter_hour() {
+        let rows = compute(&fixture(), &settings(GroupBy::Calls, Period::Min15));
+        assert_eq!(rows.len(), 3);
+        let q1 = find(&rows, 0, "all");
+        // Calls 1-5 arrived in 09:00-09:15; call 2's talk runs past 09:15
+        // but it counts whole here.
+        assert_eq!(
+            (q1.offered, q1.answered, q1.missed, q1.abandoned, q1.unknown),
+            (5, 2, 1, 1, 1)
+        );
+        assert_eq!(q1.asa_s, Some(20.0)); // (10 + 30) / 2
+        assert_eq!(q1.att_s, Some(195.0)); // (120 + 270) / 2
+        assert_eq!(q1.aht_s, Some(240.0)); // (120 + 30 + 270 + 60) / 2
+        assert_eq!(q1.service_level, Some(25.0)); // 1 within 20 s of 4 judged
+        assert_eq!(q1.abandon_rate, Some(25.0)); // 1 of 4 judged
+        assert_eq!(q1.work_orders, 1);
+        let q2 = find(&rows, 15, "all");
+        assert_eq!((q2.offered, q2.outbound, q2.outbound_ms), (0, 1, 60 * S));
+        assert_eq!((q2.service_level, q2.asa_s), (None, None));
+        assert_eq!(q2.work_orders, 1, "B saved at 09:20, after the boundary");
+        let q3 = find(&rows, 30, "all");
+        assert_eq!(
+            (q3.offered, q3.answered, q3.service_level),
+            (1, 1, Some(100.0))
+        );
+        assert_eq!(
+            (q3.asa_s, q3.aht_s),
+            (Some(5.0), Some(60.0)),
+            "no wrap-up yet counts 0"
+        );
+        assert!(
+            rows.iter().all(|r| r.state_ms.is_empty()),
+            "states are per agent"
+        );
+    }
+
+    #[test]
+    fn agents_per_quarter_hour_split_state_time_at_boundaries() {
+        let rows = compute(&fixture(), &settings(GroupBy::Agents, Period::Min15));
+        let a = find(&rows, 0, "A");
+        // A's calls: 1 (answered) and 3 (abandoned on A's line).
+        assert_eq!((a.offered, a.answered, a.abandoned), (2, 1, 1));
+        assert_eq!(
+            (a.asa_s, a.aht_s, a.service_level, a.abandon_rate),
+            (Some(10.0), Some(150.0), Some(50.0), Some(50.0))
+        );
+        let state = |r: &Row, s: &str| r.state_ms.get(s).copied().unwrap_or(0) / S;
+        // 09:00-09:15: on call 0-130, wrap-up 130-160, ready 160-900 (the
+        // ready span before 09:00 is outside the range).
+        assert_eq!(
+            (
+                state(a, "on_call"),
+                state(a, "after_call_work"),
+                state(a, "ready")
+            ),
+            (130, 30, 740)
+        );
+        let a2 = find(&rows, 15, "A");
+        // 09:15-09:30: the ready span 160-1000 gives its last 100 s here.
+        assert_eq!(
+            (
+                state(a2, "ready"),
+                state(a2, "on_call"),
+                state(a2, "not_ready")
+            ),
+            (100, 65, 735)
+        );
+        assert_eq!(a2.outbound, 1);
+        let a3 = find(&rows, 30, "A");
+        assert_eq!(
+            (state(a3, "not_ready"), a3.work_orders, a3.answered),
+            (900, 1, 1)
+        );
+        let b = find(&rows, 0, "B");
+        assert_eq!(
+            (b.offered, b.answered, b.service_level, b.asa_s, b.aht_s),
+            (1, 1, Some(0.0), Some(30.0), Some(330.0))
+        );
+        assert_eq!(find(&rows, 15, "B").work_orders, 1);
+        // Every interval's state time adds up to the interval (A was
+        // logged in all along).
+        for r in rows.iter().filter(|r| r.key == "A") {
+            assert_eq!(r.state_ms.values().sum::<i64>(), 900 * S);
+        }
+        let totals = totals(&rows);
+        let ta = totals.iter().find(|r| r.key == "A").unwrap();
+        assert_eq!(
+            (ta.offered, ta.answered, ta.outbound, ta.work_orders),
+            (3, 2, 1, 2)
+        );
+        assert_eq!(ta.aht_s, Some(105.0)); // (150 + 60) / 2
+        assert_eq!(ta.service_level, Some(66.66666666666667)); // 2 of 3
+    }
+
+    #[test]
+    fn teams_take_unanswered_calls_by_line_team_or_offered_agent() {
+        let rows = compute(&fixture(), &settings(GroupBy::Teams, Period::Hour));
+        assert_eq!(rows.len(), 1, "{rows:#?}");
+        let s = &rows[0];
+        assert_eq!(s.key, "sales");
+        // 1, 2, 3 (A's line), 4 (team line), 7; not 5 (no one's).
+        assert_eq!((s.offered, s.answered, s.missed, s.abandoned), (5, 3, 1, 1));
+        assert_eq!(s.service_level, Some(40.0)); // 10 s and 5 s of 5
+        assert_eq!(s.work_orders, 3);
+        assert_eq!(s.state_ms.values().sum::<i64>(), 2700 * S, "A's 45 minutes");
+    }
+
+    #[test]
+    fn lines_per_day() {
+        let rows = compute(&fixture(), &settings(GroupBy::Lines, Period::Day));
+        let l1 = rows.iter().find(|r| r.key == "L1").unwrap();
+        assert_eq!(
+            (l1.offered, l1.answered, l1.abandoned, l1.outbound),
+            (3, 2, 1, 1)
+        );
+        assert_eq!(
+            l1.start,
+            cn().with_ymd_and_hms(2026, 3, 2, 0, 0, 0)
+                .unwrap()
+                .timestamp_millis()
+        );
+        let l4 = rows.iter().find(|r| r.key == "L4").unwrap();
+        assert_eq!((l4.offered, l4.unknown, l4.service_level), (1, 1, None));
+        assert!(rows.iter().all(|r| r.work_orders == 0));
+    }
+
+    #[test]
+    fn intervals_are_cut_in_local_time() {
+        let at = |y, mo, d, h, mi| {
+            cn().with_ymd_and_hms(y, mo, d, h, mi, 0)
+                .unwrap()
+                .timestamp_millis()
+        };
+        let start = |t, p| interval_start(t, p, cn(), 0);
+        assert_eq!(
+            start(at(2026, 3, 2, 9, 44), Period::Min30),
+            at(2026, 3, 2, 9, 30)
+        );
+        assert_eq!(
+            start(at(2026, 3, 2, 0, 10), Period::Day),
+            at(2026, 3, 2, 0, 0)
+        );
+        // Sunday night is last week; Monday morning this week.
+        assert_eq!(
+            start(at(2026, 3, 1, 23, 59), Period::Week),
+            at(2026, 2, 23, 0, 0)
+        );
+        assert_eq!(
+            start(at(2026, 3, 2, 0, 1), Period::Week),
+            at(2026, 3, 2, 0, 0)
+        );
+        // 00:10 on 1 April in Beijing is still 31 March in UTC.
+        assert_eq!(
+            start(at(2026, 4, 1, 0, 10), Period::Month),
+            at(2026, 4, 1, 0, 0)
+        );
+        assert_eq!(
+            start(at(2026, 3, 31, 23, 50), Period::Month),
+            at(2026, 3, 1, 0, 0)
+        );
+        assert_eq!(
+            next_interval(at(2026, 2, 1, 0, 0), Period::Month, cn(), 0),
+            at(2026, 3, 1, 0, 0)
+        );
+        assert_eq!(
+            next_interval(at(2026, 12, 1, 0, 0), Period::Month, cn(), 0),
+            at(2027, 1, 1, 0, 0)
+        );
+    }
+
+    #[test]
+    fn a_state_spanning_months_is_split_at_midnight_local() {
+        let at = |d, h| {
+            cn().with_ymd_and_hms(2026, 3, d, h, 0, 0)
+                .unwrap()
+                .timestamp_millis()
+        };
+        let data = RawData {
+            states: vec![StateSpan {
+                user: 1,
+                state: Ready,
+                from: at(1, 22),
+                to: at(2, 3),
+            }],
+            agents: HashMap::from([(
+                1,
+                AgentInfo {
+                    username: "A".into(),
+                    team: None,
+                },
+            )]),
+            ..RawData::default()
+        };
+        let s = Settings {
+            from: at(1, 0),
+            to: at(3, 0),
+            ..settings(GroupBy::Agents, Period::Day)
+        };
+        let rows = compute(&data, &s);
+        let hours: Vec<i64> = rows
+            .iter()
+            .map(|r| r.state_ms["ready"] / 3_600_000)
+            .collect();
+        assert_eq!(hours, [2, 3]);
+    }
+}

@@ -1,0 +1,336 @@
+//! The call history (话单) as supervisors search it: filters, a scope per
+//! role, and keyset paging (a page after the last row seen, never an
+//! OFFSET), so page 1,000 costs what page 1 does on millions of calls.
+
+use super::{Result, Scope, Store, StoreError};
+use rusqlite::types::Value as SqlValue;
+use serde::{Deserialize, Serialize};
+
+/// A search of the call history; every field narrows it.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct CallQuery {
+    /// Started at or after, ms since the epoch.
+    pub from: Option<i64>,
+    /// Started before, ms since the epoch.
+    pub to: Option<i64>,
+    pub line: Option<String>,
+    /// The username of the agent who took the call (or was offered it).
+    pub agent: Option<String>,
+    pub team: Option<String>,
+    /// A national number (as [`crate::phone::Normalized::national`]):
+    /// found through the number index.
+    pub number_national: Option<String>,
+    /// Digits anywhere in the number as it arrived; reads every call of the
+    /// period, so give a date range with it.
+    pub number_digits: Option<String>,
+    pub customer_id: Option<i64>,
+    /// inbound or outbound.
+    pub direction: Option<String>,
+    /// answered, missed, abandoned, outbound or unknown.
+    pub outcome: Option<String>,
+    /// The cursor of the previous page's last row.
+    pub after: Option<String>,
+    /// Rows a page (default 50, at most 1,000).
+    pub limit: Option<u32>,
+}
+
+/// One call as the history lists it, with what it links to.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct HistoryRow {
+    pub id: i64,
+    pub call_uid: String,
+    pub line: String,
+    pub direction: String,
+    pub outcome: Option<String>,
+    pub presentation: String,
+    pub number: Option<String>,
+    pub caller_name: Option<String>,
+    pub customer_id: Option<i64>,
+    pub customer: Option<String>,
+    /// The customer's owner: agents see other owners' numbers masked.
+    pub customer_owner: Option<i64>,
+    pub agent_id: Option<i64>,
+    pub agent: Option<String>,
+    pub team: Option<String>,
+    pub started_at: i64,
+    pub answered_at: Option<i64>,
+    pub ended_at: Option<i64>,
+    pub wrapup_ended_at: Option<i64>,
+    pub recording_id: Option<i64>,
+    pub work_order_id: Option<i64>,
+    pub work_orders: i64,
+}
+
+impl HistoryRow {
+    /// Where the next page starts.
+    pub fn cursor(&self) -> String {
+        format!("{}.{}", self.started_at, self.id)
+    }
+
+    /// Seconds from the first ring to the answer.
+    pub fn wait_ms(&self) -> Option<i64> {
+        self.answered_at.map(|a| a - self.started_at)
+    }
+
+    /// Talk time.
+    pub fn talk_ms(&self) -> Option<i64> {
+        Some(self.ended_at? - self.answered_at?)
+    }
+
+    /// After-call work.
+    pub fn wrapup_ms(&self) -> Option<i64> {
+        Some(self.wrapup_ended_at? - self.ended_at?)
+    }
+}
+
+/// One page of the history and the cursor of the next, if there is one.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct HistoryPage {
+    pub calls: Vec<HistoryRow>,
+    pub next: Option<String>,
+}
+
+fn parse_cursor(s: &str) -> Result<(i64, i64)> {
+    let bad = || StoreError::Invalid(format!("bad page cursor {s:?}"));
+    let (t, id) = s.split_once('.').ok_or_else(bad)?;
+    Ok((
+        t.parse().map_err(|_| bad())?,
+        id.parse().map_err(|_| bad())?,
+    ))
+}
+
+/// Permissions a user can be granted (sql/0009_history_reports.sql).
+pub const PERMISSIONS: [&str; 1] = ["calls.export"];
+
+const OUTCOMES: [&str; 5] = ["answered", "missed", "abandoned", "outbound", "unknown"];
+
+impl Store {
+    /// One page of calls matching `q` within `scope`, newest first.
+    pub fn search_calls(&self, q: &CallQuery, scope: &Scope) -> Result<HistoryPage> {
+        let limit = q.limit.unwrap_or(50).clamp(1, 1000) as usize;
+        let mut calls = Vec::with_capacity(limit + 1);
+        self.each_call(q, scope, Some(limit + 1), |row| {
+            calls.push(row);
+            Ok(())
+        })?;
+        let next = if calls.len() > limit {
+            calls.truncate(limit);
+            calls.last().map(HistoryRow::cursor)
+        } else {
+            None
+        };
+        Ok(HistoryPage { calls, next })
+    }
+
+    /// Every call matching `q` within `scope`, newest first, handed to `f`
+    /// one by one: exports stream through here without holding them all.
+    pub fn each_call(
+        &self,
+        q: &CallQuery,
+        scope: &Scope,
+        limit: Option<usize>,
+        mut f: impl FnMut(HistoryRow) -> Result<()>,
+    ) -> Result<()> {
+        let mut sql = String::from(
+            "SELECT c.id, c.call_uid, c.line, c.direction, c.outcome, c.presentation,
+                    COALESCE(c.raw_number, c.number_e164), c.caller_name, c.customer_id,
+                    cu.name, cu.owner_user_id, c.agent_user_id, au.username,
+                    COALESCE(c.team, au.team), c.started_at, c.answered_at, c.ended_at,
+                    c.wrapup_ended_at,
+                    (SELECT max(r.id) FROM recordings r WHERE r.call_uid = c.call_uid),
+                    (SELECT min(w.id) FROM work_orders w WHERE w.call_uid = c.call_uid),
+                    (SELECT count(*) FROM work_orders w WHERE w.call_uid = c.call_uid)
+             FROM calls c
+             LEFT JOIN users au ON au.id = c.agent_user_id
+             LEFT JOIN customers cu ON cu.id = c.customer_id
+             WHERE 1 = 1",
+        );
+        let mut args: Vec<SqlValue> = Vec::new();
+        let mut arg = |sql: &mut String, clause: &str, v: SqlValue| {
+            args.push(v);
+            sql.push_str(&clause.replace('?', &format!("?{}", args.len())));
+        };
+        match scope {
+            Scope::All => {}
+            Scope::Team(t) => arg(
+                &mut sql,
+                " AND (c.team = ? OR c.agent_user_id IN (SELECT id FROM users WHERE team = ?))",
+                t.clone().into(),
+            ),
+            Scope::Agent(id) => arg(
+                &mut sql,
+                " AND (c.agent_user_id = ? OR (c.agent_user_id IS NULL AND c.offered_to = ?))",
+                (*id).into(),
+            ),
+            Scope::None => return Ok(()),
+        }
+        if let Some(v) = q.from {
+            arg(&mut sql, " AND c.started_at >= ?", v.into());
+        }
+        if let Some(v) = q.to {
+            arg(&mut sql, " AND c.started_at < ?", v.into());
+        }
+        if let Some(v) = nonempty(&q.line) {
+            arg(&mut sql, " AND c.line = ?", v.into());
+        }
+        if let Some(v) = nonempty(&q.agent) {
+            arg(
+                &mut sql,
+                " AND (c.agent_user_id = (SELECT id FROM users WHERE username = ?)
+                   OR (c.agent_user_id IS NULL AND c.offered_to = (SELECT id FROM users WHERE username = ?)))",
+                v.into(),
+            );
+        }
+        if let Some(v) = nonempty(&q.team) {
+            arg(
+                &mut sql,
+                " AND (c.team = ? OR c.agent_user_id IN (SELECT id FROM users WHERE team = ?))",
+                v.into(),
+            );
+        }
+        if let Some(v) = nonempty(&q.number_national) {
+            arg(&mut sql, " AND c.number_national = ?", v.into());
+        }
+        if let Some(v) = nonempty(&q.number_digits) {
+            let digits: String = v.chars().filter(char::is_ascii_digit).collect();
+            if digits.is_empty() {
+                return Err(StoreError::Invalid(format!(
+                    "the number {v:?} has no digits"
+                )));
+            }
+            arg(&mut sql, " AND instr(c.raw_number, ?) > 0", digits.into());
+        }
+        if let Some(v) = q.customer_id {
+            arg(&mut sql, " AND c.customer_id = ?", v.into());
+        }
+        if let Some(v) = nonempty(&q.direction) {
+            if v != "inbound" && v != "outbound" {
+                return Err(StoreError::Invalid(format!(
+                    "direction {v:?}: inbound or outbound"
+                )));
+            }
+            arg(&mut sql, " AND c.direction = ?", v.into());
+        }
+        if let Some(v) = nonempty(&q.outcome) {
+            if !OUTCOMES.contains(&v.as_str()) {
+                return Err(StoreError::Invalid(format!(
+                    "outcome {v:?}: one of {}",
+                    OUTCOMES.join(", ")
+                )));
+            }
+            arg(&mut sql, " AND c.outcome = ?", v.into());
+        }
+        if let Some(cursor) = nonempty(&q.after) {
+            let (t, id) = parse_cursor(&cursor)?;
+            arg(&mut sql, " AND (c.started_at < ?", t.into());
+            arg(&mut sql, " OR (c.started_at = ?", t.into());
+            arg(&mut sql, " AND c.id < ?))", id.into());
+        }
+        sql.push_str(" ORDER BY c.started_at DESC, c.id DESC");
+        if let Some(n) = limit {
+            sql.push_str(&format!(" LIMIT {n}"));
+        }
+        let mut stmt = self.conn.prepare_cached(&sql)?;
+        let mut rows = stmt.query(rusqlite::params_from_iter(args))?;
+        while let Some(r) = rows.next()? {
+            f(HistoryRow {
+                id: r.get(0)?,
+                call_uid: r.get(1)?,
+                line: r.get(2)?,
+                direction: r.get(3)?,
+                outcome: r.get(4)?,
+                presentation: r.get(5)?,
+                number: r.get(6)?,
+                caller_name: r.get(7)?,
+                customer_id: r.get(8)?,
+                customer: r.get(9)?,
+                customer_owner: r.get(10)?,
+                agent_id: r.get(11)?,
+                agent: r.get(12)?,
+                team: r.get(13)?,
+                started_at: r.get(14)?,
+                answered_at: r.get(15)?,
+                ended_at: r.get(16)?,
+                wrapup_ended_at: r.get(17)?,
+                recording_id: r.get(18)?,
+                work_order_id: r.get(19)?,
+                work_orders: r.get(20)?,
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Whether `user_id` holds `permission` (beyond what the role gives).
+    pub fn has_permission(&self, user_id: i64, permission: &str) -> Result<bool> {
+        Ok(self
+            .conn
+            .prepare_cached(
+                "SELECT 1 FROM user_permissions WHERE user_id = ?1 AND permission = ?2",
+            )?
+            .exists(rusqlite::params![user_id, permission])?)
+    }
+
+    /// Grants or takes back a permission; false if the user does not exist.
+    pub fn set_permission(
+        &self,
+        username: &str,
+        permission: &str,
+        granted: bool,
+        by: &str,
+    ) -> Result<bool> {
+        let Some(user) = self.user_by_name(username)? else {
+            return Ok(false);
+        };
+        if !PERMISSIONS.contains(&permission) {
+            return Err(StoreError::Invalid(format!(
+                "unknown permission {permission:?}; known: {}",
+                PERMISSIONS.join(", ")
+            )));
+        }
+        if granted {
+            self.conn.execute(
+                "INSERT OR IGNORE INTO user_permissions (user_id, permission, granted_by, granted_at)
+                 VALUES (?1, ?2, ?3, ?4)",
+                rusqlite::params![user.id, permission, by, super::now_ms()],
+            )?;
+        } else {
+            self.conn.execute(
+                "DELETE FROM user_permissions WHERE user_id = ?1 AND permission = ?2",
+                rusqlite::params![user.id, permission],
+            )?;
+        }
+        Ok(true)
+    }
+
+    /// Records how a finished call was routed: the agent of its line or its
+    /// team (written by the pop hub, after the CDR).
+    pub fn set_call_routing(
+        &self,
+        call_uid: &str,
+        offered_to: Option<i64>,
+        team: Option<&str>,
+    ) -> Result<()> {
+        self.conn
+            .prepare_cached("UPDATE calls SET offered_to = ?2, team = ?3 WHERE call_uid = ?1")?
+            .execute(rusqlite::params![call_uid, offered_to, team])?;
+        Ok(())
+    }
+
+    /// The agent who took the call left after-call work at `at`.
+    pub fn set_call_wrapup_end(&self, call_uid: &str, at: i64) -> Result<()> {
+        self.conn
+            .prepare_cached(
+                "UPDATE calls SET wrapup_ended_at = ?2
+                 WHERE call_uid = ?1 AND wrapup_ended_at IS NULL AND ended_at <= ?2",
+            )?
+            .execute(rusqlite::params![call_uid, at])?;
+        Ok(())
+    }
+}
+
+fn nonempty(v: &Option<String>) -> Option<String> {
+    v.as_ref()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+}
