@@ -54,6 +54,39 @@ pub struct Config {
     pub bindings: Vec<BindingConfig>,
     /// The exchange's call-progress tones, for audio boxes.
     pub call_progress: CallProgressConfig,
+    pub reports: ReportsConfig,
+}
+
+/// Statistics and the wallboard.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReportsConfig {
+    /// Service level: the share of calls answered within this many seconds.
+    pub service_level_secs: u32,
+    /// The call center's UTC offset ("+08:00"), which cuts intervals, days
+    /// and months; default: this machine's local offset.
+    pub utc_offset: Option<String>,
+}
+
+impl Default for ReportsConfig {
+    fn default() -> Self {
+        ReportsConfig {
+            service_level_secs: 20,
+            utc_offset: None,
+        }
+    }
+}
+
+impl ReportsConfig {
+    /// The offset intervals are cut in.
+    pub fn offset(&self) -> Result<chrono::FixedOffset, String> {
+        match &self.utc_offset {
+            Some(s) => s
+                .parse()
+                .map_err(|_| format!("{s:?} is not an offset like +08:00")),
+            None => Ok(*chrono::Local::now().offset()),
+        }
+    }
 }
 
 /// The call-progress tones audio boxes listen for: a built-in plan, with
@@ -419,6 +452,7 @@ impl Default for Config {
             audio: Vec::new(),
             bindings: Vec::new(),
             call_progress: CallProgressConfig::default(),
+            reports: ReportsConfig::default(),
         }
     }
 }
@@ -637,6 +671,15 @@ impl Config {
                     ),
                 ));
             }
+        }
+        self.reports
+            .offset()
+            .map_err(|e| ("reports.utc_offset", e))?;
+        if !(1..=3600).contains(&self.reports.service_level_secs) {
+            return Err((
+                "reports.service_level_secs",
+                "must be between 1 and 3600".into(),
+            ));
         }
         if self.calls.missed_after_rings == 0 {
             return Err(("calls.missed_after_rings", "must be at least 1".into()));

@@ -201,6 +201,8 @@ struct Agent {
     ready_at: Option<Instant>,
     /// Calls this agent saved a work order for.
     saved_calls: HashSet<String>,
+    /// The call whose after-call work this agent is doing.
+    wrapping_up: Option<String>,
     results: HashMap<String, Value>,
     result_order: VecDeque<String>,
 }
@@ -404,6 +406,7 @@ impl Hub {
             since: crate::store::now_ms(),
             ready_at: None,
             saved_calls: HashSet::new(),
+            wrapping_up: None,
             results: HashMap::new(),
             result_order: VecDeque::new(),
         });
@@ -798,6 +801,7 @@ impl Hub {
                         }
                     }
                 }
+                self.record_routing(&call_id, &call.line);
                 if let Some(customer) = call.selected {
                     let uid = call_id.to_string();
                     // Queued after the engine's CDR write, so it finds the row.
@@ -815,10 +819,10 @@ impl Hub {
                             tracing::error!(call = %uid, error = %e, "could not record the call's agent");
                         }
                     });
-                    let saved = self
-                        .agents
-                        .get_mut(&agent)
-                        .is_some_and(|a| a.saved_calls.remove(&*call_id));
+                    let saved = self.agents.get_mut(&agent).is_some_and(|a| {
+                        a.wrapping_up = Some(call_id.to_string());
+                        a.saved_calls.remove(&*call_id)
+                    });
                     if saved {
                         self.start_after_call_countdown(agent);
                     } else {
@@ -840,6 +844,26 @@ impl Hub {
                 }
             }
         }
+    }
+
+    /// Writes who a finished call was offered to, as its line is bound:
+    /// reports credit unanswered calls to that agent or team.
+    fn record_routing(&self, call_id: &str, line: &str) {
+        let (offered_to, team) = match self.bindings.get(line) {
+            Some(Binding::Agent(name)) => match self.reader.user_by_name(name) {
+                Ok(Some(u)) => (Some(u.id), u.team),
+                _ => (None, None),
+            },
+            Some(Binding::Team(t)) => (None, Some(t.clone())),
+            None => return,
+        };
+        let uid = call_id.to_string();
+        // Queued after the engine's CDR write, so it finds the row.
+        self.store.submit(move |s| {
+            if let Err(e) = s.set_call_routing(&uid, offered_to, team.as_deref()) {
+                tracing::error!(call = %uid, error = %e, "could not record the call's routing");
+            }
+        });
     }
 
     /// Who is told of devices and alarms.
@@ -911,6 +935,14 @@ impl Hub {
         let now = crate::store::now_ms();
         if state != AgentState::AfterCallWork {
             a.ready_at = None;
+            if let Some(call) = a.wrapping_up.take() {
+                // Handle time includes the wrap-up: its end goes on the call.
+                self.store.submit(move |s| {
+                    if let Err(e) = s.set_call_wrapup_end(&call, now) {
+                        tracing::error!(call, error = %e, "could not record the end of after-call work");
+                    }
+                });
+            }
         }
         a.state = state;
         a.reason = reason.map(str::to_string);

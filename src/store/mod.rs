@@ -6,6 +6,7 @@
 //! on a dedicated thread so SQLite never blocks the runtime.
 
 mod audit;
+mod backup;
 mod calls;
 mod campaigns;
 mod customers;
@@ -20,6 +21,7 @@ mod users;
 mod workorders;
 
 pub use audit::{AuditEntry, AuditRecord};
+pub use backup::BackupSummary;
 pub use calls::CallRow;
 pub use campaigns::{
     Added, CampaignCustomer, CampaignRow, CampaignState, FailedPart, Failures, FedMessage,

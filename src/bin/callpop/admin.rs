@@ -34,6 +34,11 @@ pub(crate) enum UsersCommand {
         #[arg(long)]
         password_stdin: bool,
     },
+    /// Give a user a permission beyond their role: `calls.export`
+    /// (export the call history; admins have it by role).
+    Grant { name: String, permission: String },
+    /// Take a permission back.
+    Revoke { name: String, permission: String },
     /// Every user.
     List {
         #[arg(long)]
@@ -101,8 +106,27 @@ fn audit(store: &callpop::store::Store, action: &str, target: &str) -> Result<()
     Ok(())
 }
 
+fn set_permission(
+    store: &callpop::store::Store,
+    name: &str,
+    permission: &str,
+    grant: bool,
+) -> Result<()> {
+    if !store.set_permission(name, permission, grant, "cli")? {
+        bail!("no user {name:?}");
+    }
+    let action = if grant { "user.grant" } else { "user.revoke" };
+    audit(store, action, &format!("{name}:{permission}"))?;
+    println!(
+        "{name}: {permission} {}",
+        if grant { "granted" } else { "revoked" }
+    );
+    Ok(())
+}
+
 pub(crate) fn run_users(command: UsersCommand, config: &Config) -> Result<()> {
     let store = open_store(config)?;
+
     match command {
         UsersCommand::Add {
             name,
@@ -126,6 +150,12 @@ pub(crate) fn run_users(command: UsersCommand, config: &Config) -> Result<()> {
             store.set_password_hash(&name, &callpop::auth::hash_password(&password)?)?;
             audit(&store, "user.password", &name)?;
             println!("password of {name} changed");
+        }
+        UsersCommand::Grant { name, permission } => {
+            set_permission(&store, &name, &permission, true)?
+        }
+        UsersCommand::Revoke { name, permission } => {
+            set_permission(&store, &name, &permission, false)?
         }
         UsersCommand::List { json } => {
             let users = store.users()?;

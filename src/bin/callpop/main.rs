@@ -20,6 +20,7 @@ mod customers;
 mod daemon;
 mod devices;
 mod recordings;
+mod report;
 mod sms;
 use clap::{Args, Parser, Subcommand};
 use std::net::SocketAddr;
@@ -107,6 +108,15 @@ enum Command {
     /// Caller ID in line audio: decode a recording, write test signals.
     #[command(subcommand)]
     Cid(cid::CidCommand),
+    /// Statistics (坐席统计): calls, agents, teams or lines per interval,
+    /// with each figure's formula.
+    Report(report::ReportArgs),
+    /// Write a consistent copy of the database while callpop runs.
+    Backup {
+        /// The backup file (must not exist yet).
+        #[arg(short = 'o', long = "output")]
+        output: PathBuf,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -358,6 +368,8 @@ fn run(command: Command, config: Config) -> Result<()> {
         Command::Sms(c) => sms::run_sms(c, config),
         Command::Recordings(c) => recordings::run_recordings(c, config),
         Command::Cid(c) => cid::run_cid(c),
+        Command::Report(args) => report::run_report(args, &config),
+        Command::Backup { output } => report::run_backup(&output, &config),
     }
 }
 
