@@ -153,6 +153,7 @@ impl Pool {
             normalizer: normalizer(),
             campaigns: Some(self.campaigns.clone()),
             uploads: self.dir.path().join("uploads"),
+            reports: callpop::web::ReportSettings::from_config(&Default::default()),
             recordings: Default::default(),
         };
         tokio::spawn(callpop::web::serve(listener, state, std::future::pending()));

@@ -5,7 +5,9 @@
 mod api;
 mod auth;
 mod desktop;
+mod history;
 mod recordings;
+mod reports;
 mod sms;
 mod ws;
 
@@ -33,6 +35,26 @@ pub struct AppState {
     /// Where uploaded recipient sheets and exports are kept a while.
     pub uploads: std::path::PathBuf,
     pub recordings: RecordingFiles,
+    pub reports: ReportSettings,
+}
+
+/// How statistics are cut and judged, from `[reports]`.
+#[derive(Debug, Clone, Copy)]
+pub struct ReportSettings {
+    pub offset: chrono::FixedOffset,
+    pub service_level_secs: u32,
+}
+
+impl ReportSettings {
+    /// From the configuration (validated already).
+    pub fn from_config(c: &crate::config::ReportsConfig) -> ReportSettings {
+        ReportSettings {
+            offset: c
+                .offset()
+                .unwrap_or_else(|_| *chrono::Local::now().offset()),
+            service_level_secs: c.service_level_secs,
+        }
+    }
 }
 
 /// Where recordings' files are found.
@@ -115,6 +137,14 @@ pub fn router(state: AppState) -> Router {
         .route("/sms", get(sms::page))
         .route("/sms.js", get(sms::script))
         .route("/page.js", get(page_script))
+        .route("/api/history", get(history::list))
+        .route("/api/history/export", get(history::export))
+        .route("/history", get(history::page))
+        .route("/history.js", get(history::script))
+        .route("/api/reports/{group}", get(reports::report))
+        .route("/api/reports/{group}/chart.svg", get(reports::chart))
+        .route("/reports", get(reports::page))
+        .route("/reports.js", get(reports::script))
         .with_state(state)
 }
 
@@ -144,6 +174,84 @@ async fn healthz(State(state): State<AppState>) -> Json<Value> {
         }),
         Err(e) => json!({ "status": "degraded", "error": e.to_string() }),
     })
+}
+
+/// `csv` (the default) or `xlsx` from a `format` query parameter.
+fn export_format(q: Option<&str>) -> Result<crate::sheets::ExportFormat, auth::ApiError> {
+    match q {
+        Some("xlsx") => Ok(crate::sheets::ExportFormat::Xlsx),
+        None | Some("csv") => Ok(crate::sheets::ExportFormat::Csv),
+        Some(other) => Err(auth::ApiError(
+            axum::http::StatusCode::BAD_REQUEST,
+            "invalid",
+            format!("format {other:?}: csv or xlsx"),
+        )),
+    }
+}
+
+/// Runs `write` (on a reader of its own, off the runtime) into a file
+/// under the uploads folder and answers with it as a download named
+/// `name`; the rows written come back for the audit log. The file is
+/// removed once read; a full disk is an error, not a truncated download.
+async fn export_file(
+    state: &AppState,
+    format: crate::sheets::ExportFormat,
+    name: &str,
+    write: impl FnOnce(&crate::store::Store, &std::path::Path) -> anyhow::Result<u64> + Send + 'static,
+) -> Result<(axum::response::Response, u64), auth::ApiError> {
+    use axum::http::{header, StatusCode};
+    use axum::response::IntoResponse;
+    let failed = |e: String| auth::ApiError(StatusCode::INTERNAL_SERVER_ERROR, "export", e);
+    tokio::fs::create_dir_all(&state.uploads)
+        .await
+        .map_err(|e| {
+            auth::ApiError(
+                StatusCode::INSUFFICIENT_STORAGE,
+                "write_failed",
+                format!("cannot write the export: {e}"),
+            )
+        })?;
+    let file = state.uploads.join(format!(
+        "export-{}.{}",
+        uuid::Uuid::now_v7().simple(),
+        format.as_str()
+    ));
+    let db = state.store.path().to_path_buf();
+    let path = file.clone();
+    let written = tokio::task::spawn_blocking(move || -> anyhow::Result<u64> {
+        let reader = crate::store::Store::open_reader(&db)?;
+        write(&reader, &path)
+    })
+    .await
+    .map_err(|e| failed(e.to_string()))?;
+    let rows = match written {
+        Ok(rows) => rows,
+        Err(e) => {
+            let _ = tokio::fs::remove_file(&file).await;
+            return Err(failed(format!("{e:#}")));
+        }
+    };
+    let bytes = tokio::fs::read(&file).await;
+    let _ = tokio::fs::remove_file(&file).await;
+    let bytes = bytes.map_err(|e| failed(e.to_string()))?;
+    let content_type = match format {
+        crate::sheets::ExportFormat::Csv => "text/csv; charset=utf-8",
+        crate::sheets::ExportFormat::Xlsx => {
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+        }
+    };
+    let response = (
+        [
+            (header::CONTENT_TYPE, content_type.to_string()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{name}.{}\"", format.as_str()),
+            ),
+        ],
+        bytes,
+    )
+        .into_response();
+    Ok((response, rows))
 }
 
 /// Binds `listen`; separate from serving so the caller can print the real

@@ -5,7 +5,6 @@
 
 use super::auth::{ApiError, CurrentUser};
 use super::AppState;
-use crate::sheets::ExportFormat;
 use crate::sms::campaign::{export_results, Draft, Source};
 use crate::sms::rules::Window;
 use crate::sms::{CampaignError, Campaigns};
@@ -318,48 +317,14 @@ pub async fn export(
 ) -> Result<Response, ApiError> {
     user.require(&SENDERS)?;
     service(&state)?.get(id).await?;
-    let format = match q.format.as_deref() {
-        Some("xlsx") => ExportFormat::Xlsx,
-        None | Some("csv") => ExportFormat::Csv,
-        Some(other) => {
-            return Err(ApiError(
-                StatusCode::BAD_REQUEST,
-                "invalid",
-                format!("format {other:?}: csv or xlsx"),
-            ))
-        }
-    };
-    let db = state.store.path().to_path_buf();
-    let file = tempfile_path(&state, format);
-    tokio::fs::create_dir_all(&state.uploads)
-        .await
-        .map_err(|e| {
-            ApiError(
-                StatusCode::INSUFFICIENT_STORAGE,
-                "write_failed",
-                format!("cannot write the export: {e}"),
-            )
-        })?;
-    let written = {
-        let file = file.clone();
-        tokio::task::spawn_blocking(move || -> anyhow::Result<u64> {
-            let reader = crate::store::Store::open_reader(&db)?;
-            export_results(&reader, id, format, &file)
-        })
-        .await
-        .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, "export", e.to_string()))?
-    };
-    let rows = written.map_err(|e| {
-        ApiError(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "export",
-            format!("{e:#}"),
-        )
-    })?;
-    let bytes = tokio::fs::read(&file).await;
-    let _ = tokio::fs::remove_file(&file).await;
-    let bytes =
-        bytes.map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, "export", e.to_string()))?;
+    let format = super::export_format(q.format.as_deref())?;
+    let (response, rows) = super::export_file(
+        &state,
+        format,
+        &format!("campaign-{id}"),
+        move |reader, file| export_results(reader, id, format, file),
+    )
+    .await?;
     audit(
         &state,
         &user,
@@ -369,29 +334,7 @@ pub async fn export(
         remote,
     )
     .await?;
-    let content_type = match format {
-        ExportFormat::Csv => "text/csv; charset=utf-8",
-        ExportFormat::Xlsx => "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-    };
-    Ok((
-        [
-            (header::CONTENT_TYPE, content_type.to_string()),
-            (
-                header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"campaign-{id}.{}\"", format.as_str()),
-            ),
-        ],
-        bytes,
-    )
-        .into_response())
-}
-
-fn tempfile_path(state: &AppState, format: ExportFormat) -> std::path::PathBuf {
-    state.uploads.join(format!(
-        "export-{}.{}",
-        uuid::Uuid::now_v7().simple(),
-        format.as_str()
-    ))
+    Ok(response)
 }
 
 #[derive(Deserialize)]

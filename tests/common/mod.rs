@@ -147,6 +147,7 @@ pub async fn stack(send_queue: usize) -> Stack {
         lines.events.downgrade(),
     ));
     let state = callpop::web::AppState {
+        reports: callpop::web::ReportSettings::from_config(&Default::default()),
         recordings: callpop::web::RecordingFiles {
             root: recordings.clone(),
             archive: None,

@@ -197,6 +197,7 @@ fn run(config: Config, mode: Option<&str>, extra: impl FnOnce() -> Extra) -> Res
             settings: std::sync::Arc::new(web::WebSettings::from_config(&config.screen_pop)),
             normalizer: std::sync::Arc::new(normalizer(&config)),
             campaigns: Some(campaigns),
+            reports: web::ReportSettings::from_config(&config.reports),
             recordings: web::RecordingFiles {
                 root: config.recordings_root(),
                 archive: config.recording.archive.clone(),

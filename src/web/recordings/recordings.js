@@ -55,6 +55,9 @@ async function boot() {
     $("who").textContent = `${me.display_name || me.username} (${me.role})`;
     $("login").hidden = true; $("recs").hidden = false; $("logout").hidden = false;
     search();
+    // The call history links here as /recordings#rec=ID.
+    const linked = location.hash.match(/rec=(\d+)/);
+    if (linked) open(Number(linked[1]), false);
   } catch (e) {
     $("login").hidden = false; $("recs").hidden = true;
   }

@@ -1,0 +1,152 @@
+//! Statistics on the web: the report as JSON (with its formulas), its
+//! charts as server-rendered SVG, and the page that shows both. For team
+//! leads, QA and admins; a team lead's agent and team rows are their own
+//! team's.
+
+use super::auth::{ApiError, CurrentUser};
+use super::AppState;
+use crate::reports::stats::{GroupBy, Period, Settings};
+use crate::reports::{svg, Report};
+use crate::store::Role;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, StatusCode};
+use axum::response::IntoResponse;
+use axum::Json;
+use serde::Deserialize;
+
+/// Who may read statistics.
+const READERS: [Role; 3] = [Role::TeamLead, Role::Qa, Role::Admin];
+
+#[derive(Debug, Deserialize)]
+pub struct ReportParams {
+    /// ms since the epoch.
+    from: i64,
+    to: i64,
+    #[serde(default = "default_period")]
+    period: String,
+    /// Service level threshold, seconds (default: the configured one).
+    sl: Option<u32>,
+    /// volume (default) or totals.
+    chart: Option<String>,
+}
+
+fn default_period() -> String {
+    "60m".into()
+}
+
+fn bad(message: String) -> ApiError {
+    ApiError(StatusCode::BAD_REQUEST, "invalid", message)
+}
+
+async fn build(
+    user: &CurrentUser,
+    state: &AppState,
+    group: &str,
+    p: &ReportParams,
+) -> Result<Report, ApiError> {
+    user.require(&READERS)?;
+    let group = <GroupBy as clap::ValueEnum>::from_str(group, true)
+        .map_err(|_| bad(format!("report {group:?}: calls, agents, teams or lines")))?;
+    let period: Period = p.period.parse().map_err(bad)?;
+    if p.to <= p.from {
+        return Err(bad("to must be after from".into()));
+    }
+    if p.to - p.from > 400 * 86_400_000 {
+        return Err(bad("a report covers at most 400 days".into()));
+    }
+    if period == Period::Min15 && p.to - p.from > 62 * 86_400_000 {
+        return Err(bad(
+            "15-minute rows cover at most 62 days; choose a longer period".into(),
+        ));
+    }
+    let settings = Settings {
+        period,
+        group,
+        offset: state.reports.offset,
+        service_level_secs: p
+            .sl
+            .unwrap_or(state.reports.service_level_secs)
+            .clamp(1, 3600),
+        from: p.from,
+        to: p.to,
+    };
+    let now = crate::store::now_ms();
+    let db = state.store.path().to_path_buf();
+    // A month of a busy center is a few hundred thousand rows: read on a
+    // connection of its own, off the store thread the call path uses.
+    let mut report = tokio::task::spawn_blocking(move || {
+        let reader = crate::store::Store::open_reader(&db)?;
+        Report::build(&reader, &settings, now)
+    })
+    .await
+    .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, "report", e.to_string()))??;
+    if user.0.role == Role::TeamLead && matches!(group, GroupBy::Agents | GroupBy::Teams) {
+        let team = user.0.team.clone().unwrap_or_default();
+        let members: std::collections::HashSet<String> = state
+            .store
+            .call(|s| s.users())
+            .await?
+            .into_iter()
+            .filter(|u| u.team.as_deref() == Some(team.as_str()))
+            .map(|u| u.username)
+            .collect();
+        let keep = |key: &String| match group {
+            GroupBy::Teams => *key == team,
+            _ => members.contains(key),
+        };
+        report.rows.retain(|r| keep(&r.key));
+        report.totals.retain(|r| keep(&r.key));
+    }
+    Ok(report)
+}
+
+/// The report as JSON: rows per interval and key, totals, formulas.
+pub async fn report(
+    user: CurrentUser,
+    State(state): State<AppState>,
+    Path(group): Path<String>,
+    Query(p): Query<ReportParams>,
+) -> Result<Json<Report>, ApiError> {
+    Ok(Json(build(&user, &state, &group, &p).await?))
+}
+
+/// A chart of the report: `volume` (calls per interval and the service
+/// level) or `totals` (one bar per key).
+pub async fn chart(
+    user: CurrentUser,
+    State(state): State<AppState>,
+    Path(group): Path<String>,
+    Query(p): Query<ReportParams>,
+) -> Result<impl IntoResponse, ApiError> {
+    let report = build(&user, &state, &group, &p).await?;
+    let svg = match p.chart.as_deref() {
+        None | Some("volume") => {
+            svg::volume_chart(&report, "呼入量与服务水平 Inbound calls and service level")
+        }
+        Some("totals") => svg::totals_chart(&report, "合计 Totals"),
+        Some(other) => return Err(bad(format!("chart {other:?}: volume or totals"))),
+    };
+    Ok((
+        [
+            (header::CONTENT_TYPE, "image/svg+xml; charset=utf-8"),
+            (header::CACHE_CONTROL, "private, no-store"),
+        ],
+        svg,
+    ))
+}
+
+/// The statistics page.
+pub async fn page() -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+        include_str!("reports/index.html"),
+    )
+}
+
+/// Its script.
+pub async fn script() -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
+        include_str!("reports/reports.js"),
+    )
+}
