@@ -42,7 +42,14 @@ pub struct Engine {
     written_rx: mpsc::UnboundedReceiver<()>,
     /// The reader's `data_version` when its cache was last warmed.
     warm_version: i64,
+    /// Each device's latest state, for consumers that subscribe after a
+    /// device has already reported (metrics, the wallboard).
+    device_states: DeviceStates,
 }
+
+/// Each device's latest state, shared with whoever asks.
+pub type DeviceStates =
+    Arc<std::sync::Mutex<std::collections::BTreeMap<Arc<str>, crate::event::DeviceState>>>;
 
 /// A new call id: time-ordered and unique across restarts (UUID v7), as it
 /// names the call's recording and CDR.
@@ -51,6 +58,11 @@ pub fn new_call_id() -> String {
 }
 
 impl Engine {
+    /// The devices' latest states, as the engine last heard them.
+    pub fn device_states(&self) -> DeviceStates {
+        self.device_states.clone()
+    }
+
     /// Builds the engine over `store`, opening its own reader on the same file.
     pub fn new(
         store: StoreHandle,
@@ -65,6 +77,7 @@ impl Engine {
             written_tx,
             written_rx,
             warm_version: i64::MIN,
+            device_states: DeviceStates::default(),
             reader,
             store,
             normalizer,
@@ -162,6 +175,9 @@ impl Engine {
     fn handle(&mut self, event: LineEvent) {
         match event.kind {
             LineEventKind::Device(state) => {
+                if let Ok(mut states) = self.device_states.lock() {
+                    states.insert(event.device.clone(), state.clone());
+                }
                 let _ = self.events.send(CallEvent::Device {
                     device: event.device.clone(),
                     state,

@@ -14,6 +14,7 @@ pub mod engine;
 pub mod event;
 pub mod lines;
 pub mod logging;
+pub mod metrics;
 pub mod phone;
 pub mod pop;
 pub mod recording;

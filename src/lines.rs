@@ -34,6 +34,8 @@ pub struct Lines {
     pub modems: Vec<ModemHandle>,
     /// What the modems received and what became of sent parts.
     pub sms_events: broadcast::Sender<SmsEvent>,
+    /// Each device's latest state (events before a subscription are gone).
+    pub device_states: crate::engine::DeviceStates,
     runtime: tokio::runtime::Handle,
     stop: Option<oneshot::Sender<()>>,
     stopped: Option<oneshot::Receiver<()>>,
@@ -45,6 +47,26 @@ impl Lines {
     /// it and the engine.
     pub fn runtime(&self) -> &tokio::runtime::Handle {
         &self.runtime
+    }
+
+    /// Subscribes to the call events and, first, replays each device's
+    /// current state as if it had just reported: a consumer that starts
+    /// late still knows which devices are up.
+    pub fn subscribe_with_devices(&self) -> (Vec<CallEvent>, broadcast::Receiver<CallEvent>) {
+        let rx = self.events.subscribe();
+        let states = self
+            .device_states
+            .lock()
+            .map(|s| {
+                s.iter()
+                    .map(|(device, state)| CallEvent::Device {
+                        device: device.clone(),
+                        state: state.clone(),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        (states, rx)
     }
 
     /// Stops the drivers, ends the calls still open and returns once their
@@ -161,6 +183,7 @@ pub fn spawn(
         .enable_all()
         .build()?;
     let events = engine.sender();
+    let device_states = engine.device_states();
     let (sms_events, _) = broadcast::channel(1024);
     let (gsm, devices): (Vec<_>, Vec<_>) = devices
         .into_iter()
@@ -193,6 +216,7 @@ pub fn spawn(
         })?;
     Ok(Lines {
         events,
+        device_states,
         modems,
         sms_events,
         runtime: handle,

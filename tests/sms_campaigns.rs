@@ -153,6 +153,7 @@ impl Pool {
             normalizer: normalizer(),
             campaigns: Some(self.campaigns.clone()),
             uploads: self.dir.path().join("uploads"),
+            metrics: callpop::metrics::Metrics::new(),
             reports: callpop::web::ReportSettings::from_config(&Default::default()),
             recordings: Default::default(),
         };

@@ -5,6 +5,7 @@
 
 use super::content::Pop;
 use super::protocol::{envelope, Command, VERSION};
+use super::wallboard::{local_midnight, Board};
 use crate::event::CallEvent;
 use crate::store::{AgentState, Binding, Role, Store, StoreHandle, User};
 use serde_json::{json, Value};
@@ -86,6 +87,12 @@ enum HubMsg {
     },
     Agents {
         reply: oneshot::Sender<Vec<Value>>,
+    },
+    /// A wallboard to keep up to date: it gets the picture now and on
+    /// every change.
+    Wallboard {
+        user: User,
+        out: mpsc::Sender<Arc<str>>,
     },
 }
 
@@ -173,6 +180,12 @@ impl HubHandle {
         rx.await.unwrap_or_default()
     }
 
+    /// Subscribes a wallboard; each frame on `out` is a whole picture
+    /// (`{"type":"wallboard", "data":{...}}`) as `user` may see it.
+    pub async fn wallboard(&self, user: User, out: mpsc::Sender<Arc<str>>) {
+        self.send(HubMsg::Wallboard { user, out }).await;
+    }
+
     async fn send(&self, msg: HubMsg) {
         if self.tx.send(msg).await.is_err() {
             tracing::warn!("the pop hub has stopped");
@@ -216,6 +229,8 @@ struct OpenCall {
     selected: Option<i64>,
     /// Users whose desktop has acknowledged the pop.
     acked: HashSet<i64>,
+    /// When the hub popped it: pop latency runs from here to each ack.
+    popped_at: Option<Instant>,
 }
 
 impl OpenCall {
@@ -227,6 +242,7 @@ impl OpenCall {
             taken_by: None,
             selected: None,
             acked: HashSet::new(),
+            popped_at: None,
         }
     }
 }
@@ -242,6 +258,12 @@ pub struct Hub {
     agents: HashMap<i64, Agent>,
     calls: HashMap<String, OpenCall>,
     rx: mpsc::Receiver<HubMsg>,
+    board: Board,
+    /// Wallboards watching, and whether the picture changed since they
+    /// were last sent it.
+    wallboards: Vec<(User, mpsc::Sender<Arc<str>>)>,
+    board_changed: bool,
+    metrics: Option<crate::metrics::Metrics>,
 }
 
 impl Hub {
@@ -252,6 +274,8 @@ impl Hub {
     ) -> crate::store::Result<(Hub, HubHandle)> {
         let reader = Store::open_reader(store.path())?;
         let bindings = reader.line_bindings()?.into_iter().collect();
+        let now = crate::store::now_ms();
+        let today = reader.outcome_counts(local_midnight(now), i64::MAX)?;
         let (tx, rx) = mpsc::channel(4096);
         Ok((
             Hub {
@@ -264,12 +288,32 @@ impl Hub {
                 agents: HashMap::new(),
                 calls: HashMap::new(),
                 rx,
+                board: Board::new(today),
+                wallboards: Vec::new(),
+                board_changed: false,
+                metrics: None,
             },
             HubHandle {
                 tx,
                 next_conn: Arc::new(std::sync::atomic::AtomicU64::new(1)),
             },
         ))
+    }
+
+    /// Starts the wallboard from events that happened before the hub
+    /// subscribed (the devices' current states).
+    pub fn seed(mut self, events: &[CallEvent]) -> Hub {
+        let now = crate::store::now_ms();
+        for e in events {
+            self.board.on_event(e, now);
+        }
+        self
+    }
+
+    /// Counts delivered pops and their latency into `metrics`.
+    pub fn with_metrics(mut self, metrics: crate::metrics::Metrics) -> Hub {
+        self.metrics = Some(metrics);
+        self
     }
 
     /// Runs until the call events end and every handle is dropped.
@@ -292,6 +336,9 @@ impl Hub {
                 },
                 _ = tick.tick() => self.on_tick(),
                 _ = heartbeat.tick() => self.send_heartbeats(),
+            }
+            if self.board_changed {
+                self.send_wallboards();
             }
         }
     }
@@ -326,7 +373,11 @@ impl Hub {
                     .find(|(n, _)| *n == seq)
                     .map(|(_, c)| c.clone());
                 if let Some(open) = call.and_then(|c| self.calls.get_mut(&c)) {
-                    open.acked.insert(user);
+                    if open.acked.insert(user) {
+                        if let (Some(m), Some(at)) = (&self.metrics, open.popped_at) {
+                            m.pop_delivered(at.elapsed().as_secs_f64());
+                        }
+                    }
                     tracing::debug!(seq, user, "pop acknowledged");
                 }
             }
@@ -365,6 +416,12 @@ impl Hub {
             HubMsg::Agents { reply } => {
                 let all = self.agents.values().map(agent_json).collect();
                 let _ = reply.send(all);
+            }
+            HubMsg::Wallboard { user, out } => {
+                let frame = self.wallboard_frame(&user);
+                if out.try_send(frame).is_ok() {
+                    self.wallboards.push((user, out));
+                }
             }
         }
     }
@@ -721,6 +778,9 @@ impl Hub {
     }
 
     fn on_call_event(&mut self, e: CallEvent) {
+        if self.board.on_event(&e, crate::store::now_ms()) {
+            self.board_changed = true;
+        }
         match e {
             CallEvent::Ringing {
                 call_id,
@@ -877,6 +937,7 @@ impl Hub {
 
     /// Builds the pop and offers it to the line's desktops.
     fn pop(&mut self, call_id: &str, line: &str, caller: Option<&crate::event::Caller>) {
+        let started = Instant::now();
         let binding = self.bindings.get(line).cloned();
         let team = match &binding {
             Some(Binding::Team(t)) => Some(t.clone()),
@@ -925,7 +986,37 @@ impl Hub {
             .or_insert_with(|| OpenCall::new(line));
         open.pop = Some(pop);
         open.offered = recipients;
+        open.popped_at.get_or_insert(started);
         tracing::debug!(call = call_id, line = %open.line, "popped");
+    }
+
+    /// The wallboard's picture as `viewer` may see it.
+    fn wallboard_frame(&self, viewer: &User) -> Arc<str> {
+        let mut agents: Vec<&Agent> = self
+            .agents
+            .values()
+            .filter(|a| {
+                may_see(viewer, &a.user) && a.user.role != Role::Qa && a.user.role != Role::Admin
+            })
+            .collect();
+        agents.sort_by(|a, b| a.user.username.cmp(&b.user.username));
+        let agents = agents.into_iter().map(agent_json).collect();
+        let data = self.board.snapshot(agents, crate::store::now_ms());
+        json!({ "type": "wallboard", "data": data })
+            .to_string()
+            .into()
+    }
+
+    /// Sends the changed picture to every wallboard; one that is gone or
+    /// has not taken the last few is dropped (it reconnects for a fresh one).
+    fn send_wallboards(&mut self) {
+        self.board_changed = false;
+        let boards = std::mem::take(&mut self.wallboards);
+        for (user, out) in boards {
+            if out.try_send(self.wallboard_frame(&user)).is_ok() {
+                self.wallboards.push((user, out));
+            }
+        }
     }
 
     fn set_state(&mut self, user_id: i64, state: AgentState, reason: Option<&str>) {
@@ -947,6 +1038,7 @@ impl Hub {
         a.state = state;
         a.reason = reason.map(str::to_string);
         a.since = now;
+        self.board_changed = true;
         let reason = a.reason.clone();
         self.store.submit(move |s| {
             if let Err(e) = s.record_agent_state(user_id, state, reason.as_deref(), now) {

@@ -4,5 +4,6 @@
 pub mod content;
 pub mod hub;
 pub mod protocol;
+pub mod wallboard;
 
 pub use hub::{Hub, HubHandle, HubSettings};

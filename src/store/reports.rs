@@ -6,6 +6,9 @@ use super::{AgentState, Result, Store};
 use crate::reports::stats::{AgentInfo, CallFact, RawData, StateSpan};
 use std::collections::HashMap;
 
+/// (state, count) rows.
+pub type StateCounts = Vec<(String, i64)>;
+
 impl Store {
     /// Every call, state span and work order of [from, to); `now` ends the
     /// state each agent is still in.
@@ -35,6 +38,39 @@ impl Store {
         }
         data.states = self.state_spans(from, to, now)?;
         Ok(data)
+    }
+
+    /// SMS parts and recordings by state, for the metrics (both counted
+    /// on their state indexes).
+    pub fn state_counts(&self) -> Result<(StateCounts, StateCounts)> {
+        let read = |sql: &str| -> Result<StateCounts> {
+            let mut stmt = self.conn.prepare_cached(sql)?;
+            let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            Ok(rows.collect::<rusqlite::Result<_>>()?)
+        };
+        Ok((
+            read("SELECT state, count(*) FROM sms_parts GROUP BY state")?,
+            read("SELECT state, count(*) FROM recordings GROUP BY state")?,
+        ))
+    }
+
+    /// Calls that started in [from, to) by outcome: the wallboard's
+    /// counters when the daemon starts mid-day.
+    pub fn outcome_counts(&self, from: i64, to: i64) -> Result<crate::pop::wallboard::Today> {
+        let mut today = crate::pop::wallboard::Today {
+            day_start: from,
+            ..Default::default()
+        };
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT outcome, count(*) FROM calls INDEXED BY calls_started
+             WHERE started_at >= ?1 AND started_at < ?2 AND outcome IS NOT NULL GROUP BY outcome",
+        )?;
+        let mut rows = stmt.query([from, to])?;
+        while let Some(r) = rows.next()? {
+            let (outcome, n): (String, i64) = (r.get(0)?, r.get(1)?);
+            today.count(&outcome, n.unsigned_abs());
+        }
+        Ok(today)
     }
 
     /// The calls that started in [from, to), in start order, from the

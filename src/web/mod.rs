@@ -9,6 +9,7 @@ mod history;
 mod recordings;
 mod reports;
 mod sms;
+mod wallboard;
 mod ws;
 
 pub use auth::{CurrentUser, SESSION_COOKIE};
@@ -36,6 +37,7 @@ pub struct AppState {
     pub uploads: std::path::PathBuf,
     pub recordings: RecordingFiles,
     pub reports: ReportSettings,
+    pub metrics: crate::metrics::Metrics,
 }
 
 /// How statistics are cut and judged, from `[reports]`.
@@ -92,6 +94,10 @@ impl WebSettings {
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
+        .route("/ws/wallboard", get(wallboard::upgrade))
+        .route("/wallboard", get(wallboard::page))
+        .route("/wallboard.js", get(wallboard::script))
         .route("/api/login", post(auth::login))
         .route("/api/logout", post(auth::logout))
         .route("/api/me", get(auth::me))
@@ -252,6 +258,28 @@ async fn export_file(
     )
         .into_response();
     Ok((response, rows))
+}
+
+/// Prometheus metrics. Like `/healthz` it needs no login (scrapers do
+/// not log in): it names devices and counts, never people or numbers.
+async fn metrics(State(state): State<AppState>) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let counts = state.store.call(|s| s.state_counts()).await;
+    let (sms, recordings) = match counts {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::warn!(error = %e, "metrics: cannot read the store's counts");
+            Default::default()
+        }
+    };
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        state.metrics.render(&sms, &recordings),
+    )
+        .into_response()
 }
 
 /// Binds `listen`; separate from serving so the caller can print the real

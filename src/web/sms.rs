@@ -431,6 +431,7 @@ pub async fn ws(
 }
 
 async fn progress_feed(mut socket: WebSocket, state: AppState) {
+    let _counted = state.metrics.ws_session("sms");
     // Per campaign: when and at how many settled parts we last looked, and
     // the rate then (smoothed).
     let mut last: HashMap<i64, (Instant, i64, f64)> = HashMap::new();

@@ -38,6 +38,7 @@ pub async fn upgrade(
 }
 
 async fn run(socket: WebSocket, user: User, state: AppState) {
+    let _counted = state.metrics.ws_session("desktop");
     let Some(hub) = state.hub.clone() else {
         let (mut sink, _) = socket.split();
         let _ = sink

@@ -115,7 +115,10 @@ pub async fn stack(send_queue: usize) -> Stack {
         after_call_secs: 0,
         ..Default::default()
     };
+    let metrics = callpop::metrics::Metrics::new();
+    tokio::spawn(metrics.clone().run(lines.events.subscribe()));
     let (hub, handle) = Hub::new(store.clone(), HubSettings::from_config(&settings)).unwrap();
+    let hub = hub.with_metrics(metrics.clone());
     lines.runtime().spawn(hub.run(lines.events.subscribe()));
     let listener = callpop::web::bind("127.0.0.1:0".parse().unwrap())
         .await
@@ -147,6 +150,7 @@ pub async fn stack(send_queue: usize) -> Stack {
         lines.events.downgrade(),
     ));
     let state = callpop::web::AppState {
+        metrics,
         reports: callpop::web::ReportSettings::from_config(&Default::default()),
         recordings: callpop::web::RecordingFiles {
             root: recordings.clone(),

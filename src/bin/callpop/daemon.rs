@@ -174,8 +174,19 @@ fn run(config: Config, mode: Option<&str>, extra: impl FnOnce() -> Extra) -> Res
             config.recording.archive.clone(),
             config.recording.retention_days,
         ));
+        // Devices that reported before these subscribed are replayed to
+        // them; one that has not reported yet counts as down.
+        let metrics = callpop::metrics::Metrics::new();
+        for d in &config.devices {
+            metrics.device(&d.name, false);
+        }
+        let (devices_now, events) = lines.subscribe_with_devices();
+        devices_now.iter().for_each(|e| metrics.on_call_event(e));
+        tokio::spawn(metrics.clone().run(events));
         let (hub, hub_handle) = Hub::new(store.clone(), HubSettings::from_config(&config.screen_pop))?;
-        lines.runtime().spawn(hub.run(lines.events.subscribe()));
+        let (devices_now, events) = lines.subscribe_with_devices();
+        let hub = hub.with_metrics(metrics.clone()).seed(&devices_now);
+        lines.runtime().spawn(hub.run(events));
         // Warm in the background of the store thread: requests queue behind
         // it for at most a few seconds on a store of millions.
         let warming = store.clone();
@@ -192,11 +203,12 @@ fn run(config: Config, mode: Option<&str>, extra: impl FnOnce() -> Extra) -> Res
         );
         tracing::info!(%addr, db = %config.db_path().display(), "callpop started");
         let state = web::AppState {
-            store,
+            store: store.clone(),
             hub: Some(hub_handle),
             settings: std::sync::Arc::new(web::WebSettings::from_config(&config.screen_pop)),
             normalizer: std::sync::Arc::new(normalizer(&config)),
             campaigns: Some(campaigns),
+            metrics: metrics.clone(),
             reports: web::ReportSettings::from_config(&config.reports),
             recordings: web::RecordingFiles {
                 root: config.recordings_root(),
@@ -222,6 +234,11 @@ fn run(config: Config, mode: Option<&str>, extra: impl FnOnce() -> Extra) -> Res
         // The recordings under way are finished before the process ends.
         if tokio::time::timeout(std::time::Duration::from_secs(10), recorder).await.is_err() {
             tracing::warn!("recordings did not finish within 10 s; they are repaired at the next start");
+        }
+        // Every write queued so far (the last CDRs, agent states, the
+        // recordings' rows) is in the database before the process ends.
+        if let Err(e) = store.drain().await {
+            tracing::error!(error = %e, "could not finish the store's writes");
         }
         tracing::info!("callpop stopped");
         Ok(())

@@ -1,0 +1,77 @@
+//! The supervisors' wallboard (监控大屏): a page that keeps one websocket
+//! open and redraws whenever the hub sends a new picture of the center.
+
+use super::auth::{ApiError, CurrentUser};
+use super::AppState;
+use crate::store::{Role, User};
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::State;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use futures_util::{SinkExt, StreamExt};
+use std::sync::Arc;
+use tokio::sync::mpsc;
+
+/// Who may watch the wallboard.
+const WATCHERS: [Role; 3] = [Role::TeamLead, Role::Qa, Role::Admin];
+
+/// Upgrades a supervisor's request to the wallboard feed.
+pub async fn upgrade(
+    user: CurrentUser,
+    State(state): State<AppState>,
+    ws: WebSocketUpgrade,
+) -> Result<Response, ApiError> {
+    user.require(&WATCHERS)?;
+    Ok(ws
+        .max_message_size(64 << 10)
+        .on_upgrade(move |socket| run(socket, user.0, state)))
+}
+
+async fn run(socket: WebSocket, user: User, state: AppState) {
+    let _counted = state.metrics.ws_session("wallboard");
+    let (mut sink, mut stream) = socket.split();
+    let Some(hub) = state.hub.clone() else {
+        let _ = sink.send(Message::Close(None)).await;
+        return;
+    };
+    // A few pictures of backlog: each one replaces the one before, so a
+    // wallboard that falls further behind is dropped and reconnects.
+    let (tx, mut rx) = mpsc::channel::<Arc<str>>(8);
+    hub.wallboard(user, tx).await;
+    loop {
+        tokio::select! {
+            frame = rx.recv() => match frame {
+                Some(f) => {
+                    if sink.send(Message::Text((&*f).into())).await.is_err() {
+                        return;
+                    }
+                }
+                None => {
+                    let _ = sink.send(Message::Close(None)).await;
+                    return;
+                }
+            },
+            msg = stream.next() => match msg {
+                // The page sends nothing but pings; anything else is ignored.
+                Some(Ok(Message::Close(_))) | Some(Err(_)) | None => return,
+                Some(Ok(_)) => {}
+            },
+        }
+    }
+}
+
+/// The wallboard page.
+pub async fn page() -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+        include_str!("wallboard/index.html"),
+    )
+}
+
+/// Its script.
+pub async fn script() -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
+        include_str!("wallboard/wallboard.js"),
+    )
+}
