@@ -169,7 +169,8 @@ impl Metrics {
         SessionGuard(gauge)
     }
 
-    /// The exposition text, with the store's figures as of now.
+    /// The exposition in OpenMetrics (what Prometheus asks for), with the
+    /// store's figures as of now.
     pub fn render(&self, sms_parts: &[(String, i64)], recordings: &[(String, i64)]) -> String {
         for (family, rows) in [
             (&self.inner.sms_parts, sms_parts),
@@ -202,6 +203,33 @@ impl Metrics {
             }
         }
     }
+}
+
+/// The same exposition in the Prometheus text format 0.0.4, for clients
+/// that do not ask for OpenMetrics (curl, promtool): a counter's HELP and
+/// TYPE name its `_total` series, and there is no `# EOF`.
+pub fn to_prometheus_text(openmetrics: &str) -> String {
+    let counters: std::collections::HashSet<&str> = openmetrics
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE "))
+        .filter_map(|l| l.strip_suffix(" counter"))
+        .collect();
+    let mut out = String::with_capacity(openmetrics.len() + 64);
+    for line in openmetrics.lines() {
+        if line == "# EOF" || line.starts_with("# UNIT ") {
+            continue;
+        }
+        let renamed = ["# HELP ", "# TYPE "].iter().find_map(|p| {
+            let rest = line.strip_prefix(p)?;
+            let (name, tail) = rest.split_once(' ')?;
+            counters
+                .contains(name)
+                .then(|| format!("{p}{name}_total {tail}"))
+        });
+        out.push_str(renamed.as_deref().unwrap_or(line));
+        out.push('\n');
+    }
+    out
 }
 
 /// Holds one websocket session in the gauge.
@@ -251,6 +279,11 @@ mod tests {
                 "{line:?} missing from\n{text}"
             );
         }
+        let text04 = to_prometheus_text(&text);
+        assert!(text04.contains("# TYPE callpop_calls_total counter\n"));
+        assert!(text04.contains("# HELP callpop_calls_total Finished calls"));
+        assert!(text04.contains("# TYPE callpop_device_up gauge\n"));
+        assert!(!text04.contains("# EOF"));
         drop(guard);
         assert!(m
             .render(&[], &[])

@@ -32,14 +32,6 @@ async fn finished(s: &Stack, n: usize) -> Vec<callpop::store::RecordingRow> {
     panic!("recordings did not finish");
 }
 
-async fn add_user(s: &Stack, name: &'static str, role: callpop::store::Role) {
-    let hash = callpop::auth::hash_password(PASSWORD).unwrap();
-    s.store
-        .call(move |st| st.add_user(name, name, role, None, Some(&hash)).map(|_| ()))
-        .await
-        .unwrap();
-}
-
 async fn audit_actions(s: &Stack, actor: &'static str) -> Vec<(String, Option<String>)> {
     s.store
         .call(|st| st.recent_audit(500))

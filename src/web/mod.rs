@@ -262,7 +262,10 @@ async fn export_file(
 
 /// Prometheus metrics. Like `/healthz` it needs no login (scrapers do
 /// not log in): it names devices and counts, never people or numbers.
-async fn metrics(State(state): State<AppState>) -> axum::response::Response {
+async fn metrics(
+    State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
+) -> axum::response::Response {
     use axum::response::IntoResponse;
     let counts = state.store.call(|s| s.state_counts()).await;
     let (sms, recordings) = match counts {
@@ -272,14 +275,23 @@ async fn metrics(State(state): State<AppState>) -> axum::response::Response {
             Default::default()
         }
     };
-    (
-        [(
-            axum::http::header::CONTENT_TYPE,
+    let text = state.metrics.render(&sms, &recordings);
+    let openmetrics = headers
+        .get(axum::http::header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.contains("application/openmetrics-text"));
+    let (content_type, body) = if openmetrics {
+        (
             "application/openmetrics-text; version=1.0.0; charset=utf-8",
-        )],
-        state.metrics.render(&sms, &recordings),
-    )
-        .into_response()
+            text,
+        )
+    } else {
+        (
+            "text/plain; version=0.0.4; charset=utf-8",
+            crate::metrics::to_prometheus_text(&text),
+        )
+    };
+    ([(axum::http::header::CONTENT_TYPE, content_type)], body).into_response()
 }
 
 /// Binds `listen`; separate from serving so the caller can print the real

@@ -116,10 +116,13 @@ pub async fn stack(send_queue: usize) -> Stack {
         ..Default::default()
     };
     let metrics = callpop::metrics::Metrics::new();
-    tokio::spawn(metrics.clone().run(lines.events.subscribe()));
+    let (devices_now, metric_events) = lines.subscribe_with_devices();
+    devices_now.iter().for_each(|e| metrics.on_call_event(e));
+    tokio::spawn(metrics.clone().run(metric_events));
     let (hub, handle) = Hub::new(store.clone(), HubSettings::from_config(&settings)).unwrap();
-    let hub = hub.with_metrics(metrics.clone());
-    lines.runtime().spawn(hub.run(lines.events.subscribe()));
+    let (devices_now, hub_events) = lines.subscribe_with_devices();
+    let hub = hub.with_metrics(metrics.clone()).seed(&devices_now);
+    lines.runtime().spawn(hub.run(hub_events));
     let listener = callpop::web::bind("127.0.0.1:0".parse().unwrap())
         .await
         .unwrap();
@@ -236,6 +239,15 @@ pub async fn status(
     body: Option<Value>,
 ) -> u16 {
     http(addr, method, path, token, body).await.0
+}
+
+/// Adds a user (password [`PASSWORD`]) to the stack's store.
+pub async fn add_user(s: &Stack, name: &'static str, role: Role) {
+    let hash = callpop::auth::hash_password(PASSWORD).unwrap();
+    s.store
+        .call(move |st| st.add_user(name, name, role, None, Some(&hash)).map(|_| ()))
+        .await
+        .unwrap();
 }
 
 pub async fn login(addr: SocketAddr, user: &str) -> String {
