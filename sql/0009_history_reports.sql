@@ -19,7 +19,9 @@ CREATE INDEX calls_team ON calls(team, started_at) WHERE team IS NOT NULL;
 CREATE INDEX calls_offered ON calls(offered_to, started_at) WHERE offered_to IS NOT NULL;
 
 CREATE INDEX work_orders_agent ON work_orders(agent_user_id, created_at);
-CREATE INDEX agent_states_at ON agent_states(at);
+-- Reports read a period's state changes in time order from this index
+-- alone.
+CREATE INDEX agent_states_at ON agent_states(at, user_id, state);
 
 -- Permissions beyond a role's own: exporting the call history is one, so
 -- that seeing calls and taking them out of the building are separate.

@@ -371,3 +371,41 @@ async fn a_backup_is_a_whole_database_while_another_connection_writes() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("already exists"));
 }
+
+/// The systemd unit under examples/deploy is one systemd accepts (checked
+/// where systemd-analyze exists), pointed at the binary just built.
+#[test]
+fn the_systemd_unit_is_valid() {
+    let unit = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/examples/deploy/callpop.service"
+    ))
+    .unwrap();
+    assert!(
+        unit.contains("KillSignal=SIGTERM")
+            && unit.contains("ExecStart=/usr/local/bin/callpop serve")
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("callpop.service");
+    std::fs::write(
+        &path,
+        unit.replace("/usr/local/bin/callpop", env!("CARGO_BIN_EXE_callpop")),
+    )
+    .unwrap();
+    match std::process::Command::new("systemd-analyze")
+        .arg("verify")
+        .arg(&path)
+        .output()
+    {
+        Ok(out) => {
+            let said = String::from_utf8_lossy(&out.stderr).to_string()
+                + &String::from_utf8_lossy(&out.stdout);
+            let problems: Vec<&str> = said
+                .lines()
+                .filter(|l| l.contains("callpop.service"))
+                .collect();
+            assert!(problems.is_empty(), "{said}");
+        }
+        Err(_) => eprintln!("systemd-analyze is not installed; the unit was not verified"),
+    }
+}

@@ -39,8 +39,7 @@ impl Report {
         settings: &Settings,
         now: i64,
     ) -> crate::store::Result<Report> {
-        let data = store.report_data(settings.from, settings.to, now)?;
-        let rows = stats::compute(&data, settings);
+        let rows = store.report_rows(settings, now)?;
         Ok(Report::from_rows(settings, rows))
     }
 
@@ -195,12 +194,7 @@ fn key_name_zh(group: GroupBy) -> &'static str {
 
 fn cell(report: &Report, r: &Row, column: &str, interval: bool) -> String {
     let opt = |v: Option<f64>| v.map(|v| format!("{v:.1}")).unwrap_or_default();
-    let secs = |state: &str| {
-        r.state_ms
-            .get(state)
-            .map(|ms| (ms / 1000).to_string())
-            .unwrap_or_else(|| "0".into())
-    };
+    let secs = |state: &str| (r.state_ms.get(state) / 1000).to_string();
     match column {
         "interval" if interval => report.local_time(r.start),
         "interval" => "total".into(),

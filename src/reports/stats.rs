@@ -52,17 +52,18 @@ pub enum GroupBy {
     Lines,
 }
 
-/// A call as statistics see it.
+/// A call as statistics see it; its text borrowed from wherever it is
+/// read (a database row), so a month of calls is counted without copying.
 #[derive(Debug, Clone, PartialEq)]
-pub struct CallFact {
+pub struct CallFact<'a> {
     pub started_at: i64,
     pub inbound: bool,
     /// answered, missed, abandoned, outbound, unknown (or none yet).
-    pub outcome: Option<String>,
-    pub line: String,
+    pub outcome: Option<&'a str>,
+    pub line: &'a str,
     pub agent: Option<i64>,
     pub offered_to: Option<i64>,
-    pub team: Option<String>,
+    pub team: Option<&'a str>,
     pub answered_at: Option<i64>,
     pub ended_at: Option<i64>,
     pub wrapup_ended_at: Option<i64>,
@@ -84,10 +85,11 @@ pub struct AgentInfo {
     pub team: Option<String>,
 }
 
-/// Everything a report is computed from.
+/// Everything a report is computed from, gathered (for tests and small
+/// sets; the store streams into an [`Accumulator`] instead).
 #[derive(Debug, Clone, Default)]
-pub struct RawData {
-    pub calls: Vec<CallFact>,
+pub struct RawData<'a> {
+    pub calls: Vec<CallFact<'a>>,
     pub states: Vec<StateSpan>,
     /// (agent, saved at) of each work order.
     pub work_orders: Vec<(Option<i64>, i64)>,
@@ -106,6 +108,51 @@ pub struct Settings {
     /// The report range [from, to), ms.
     pub from: i64,
     pub to: i64,
+}
+
+/// Milliseconds in each agent state; offline time is not counted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct StateTimes {
+    pub ready: i64,
+    pub not_ready: i64,
+    pub on_call: i64,
+    pub after_call_work: i64,
+}
+
+impl StateTimes {
+    fn add(&mut self, state: crate::store::AgentState, ms: i64) {
+        use crate::store::AgentState::*;
+        match state {
+            Ready => self.ready += ms,
+            NotReady => self.not_ready += ms,
+            OnCall => self.on_call += ms,
+            AfterCallWork => self.after_call_work += ms,
+            Offline => {}
+        }
+    }
+
+    fn absorb(&mut self, o: &StateTimes) {
+        self.ready += o.ready;
+        self.not_ready += o.not_ready;
+        self.on_call += o.on_call;
+        self.after_call_work += o.after_call_work;
+    }
+
+    /// The time in `state` (its stored name).
+    pub fn get(&self, state: &str) -> i64 {
+        match state {
+            "ready" => self.ready,
+            "not_ready" => self.not_ready,
+            "on_call" => self.on_call,
+            "after_call_work" => self.after_call_work,
+            _ => 0,
+        }
+    }
+
+    /// Logged-in time: every state but offline.
+    pub fn total(&self) -> i64 {
+        self.ready + self.not_ready + self.on_call + self.after_call_work
+    }
 }
 
 /// One row: one key (agent, team, line or "all") in one interval.
@@ -128,7 +175,7 @@ pub struct Row {
     pub outbound_ms: i64,
     pub work_orders: u64,
     /// Milliseconds in each agent state (agents and teams only).
-    pub state_ms: BTreeMap<&'static str, i64>,
+    pub state_ms: StateTimes,
     /// Average speed of answer, seconds.
     pub asa_s: Option<f64>,
     /// Average handle time (talk + after-call work), seconds.
@@ -159,7 +206,7 @@ impl Row {
             return;
         }
         self.offered += 1;
-        match c.outcome.as_deref() {
+        match c.outcome {
             Some("answered") => {
                 self.answered += 1;
                 let wait = c.answered_at.map_or(0, |a| (a - c.started_at).max(0));
@@ -178,6 +225,23 @@ impl Row {
             Some("abandoned") => self.abandoned += 1,
             _ => self.unknown += 1,
         }
+    }
+
+    /// Adds another row's counts and times to this one's.
+    fn absorb(&mut self, r: &Row) {
+        self.offered += r.offered;
+        self.answered += r.answered;
+        self.missed += r.missed;
+        self.abandoned += r.abandoned;
+        self.unknown += r.unknown;
+        self.outbound += r.outbound;
+        self.answered_within_sl += r.answered_within_sl;
+        self.wait_ms += r.wait_ms;
+        self.talk_ms += r.talk_ms;
+        self.wrapup_ms += r.wrapup_ms;
+        self.outbound_ms += r.outbound_ms;
+        self.work_orders += r.work_orders;
+        self.state_ms.absorb(&r.state_ms);
     }
 
     fn finish(&mut self) {
@@ -263,89 +327,195 @@ pub fn next_interval(start: i64, period: Period, offset: FixedOffset, to: i64) -
     }
 }
 
-/// Computes the report: rows ordered by interval, then key.
-pub fn compute(data: &RawData, s: &Settings) -> Vec<Row> {
-    let sl_ms = i64::from(s.service_level_secs) * 1000;
-    let mut rows: BTreeMap<(i64, String), Row> = BTreeMap::new();
-    let name = |id: i64| {
-        data.agents
-            .get(&id)
-            .map_or_else(|| format!("#{id}"), |a| a.username.clone())
-    };
-    let team_of = |id: i64| data.agents.get(&id).and_then(|a| a.team.clone());
-    for c in &data.calls {
-        if c.started_at < s.from || c.started_at >= s.to {
-            continue;
+/// Row keys (agent, team, line names) as small numbers while counting:
+/// a month of calls then costs one hash of a short key per call.
+#[derive(Default)]
+struct Keys {
+    names: Vec<String>,
+    by_name: HashMap<String, u32>,
+    by_agent: HashMap<i64, Option<u32>>,
+}
+
+impl Keys {
+    fn of(&mut self, name: &str) -> u32 {
+        if let Some(k) = self.by_name.get(name) {
+            return *k;
         }
-        let start = interval_start(c.started_at, s.period, s.offset, s.from);
-        let key = match s.group {
-            GroupBy::Calls => Some("all".to_string()),
-            GroupBy::Lines => Some(c.line.clone()),
-            GroupBy::Agents => c.agent.or(c.offered_to).map(name),
-            GroupBy::Teams => c
-                .team
-                .clone()
-                .or_else(|| c.agent.or(c.offered_to).and_then(team_of)),
+        let k = self.names.len() as u32;
+        self.names.push(name.to_string());
+        self.by_name.insert(name.to_string(), k);
+        k
+    }
+
+    /// The key an agent's figures go under: their name, their team, or
+    /// "all"; none for line reports.
+    fn of_agent(
+        &mut self,
+        id: i64,
+        agents: &HashMap<i64, AgentInfo>,
+        group: GroupBy,
+    ) -> Option<u32> {
+        if let Some(k) = self.by_agent.get(&id) {
+            return *k;
+        }
+        let info = agents.get(&id);
+        let key = match group {
+            GroupBy::Calls => Some(self.of("all")),
+            GroupBy::Agents => Some(match info {
+                Some(a) => self.of(&a.username),
+                None => self.of(&format!("#{id}")),
+            }),
+            GroupBy::Teams => info.and_then(|a| a.team.as_deref()).map(|t| self.of(t)),
+            GroupBy::Lines => None,
         };
-        if let Some(key) = key {
-            row(&mut rows, start, key).add_call(c, sl_ms);
+        self.by_agent.insert(id, key);
+        key
+    }
+}
+
+/// Counts calls, work orders and state spans into rows as they are read.
+/// Two accumulators fed on two threads (calls on one, states on the
+/// other) are [`Accumulator::merge`]d.
+pub struct Accumulator<'d> {
+    settings: Settings,
+    agents: &'d HashMap<i64, AgentInfo>,
+    keys: Keys,
+    rows: HashMap<(i64, u32), Row>,
+    /// The last interval looked up: (start, end); most lookups hit it.
+    last: (i64, i64),
+}
+
+impl<'d> Accumulator<'d> {
+    /// An empty report for `settings`, naming agents from `agents`.
+    pub fn new(settings: Settings, agents: &'d HashMap<i64, AgentInfo>) -> Accumulator<'d> {
+        Accumulator {
+            settings,
+            agents,
+            keys: Keys::default(),
+            rows: HashMap::new(),
+            last: (i64::MIN, i64::MIN),
         }
     }
-    let key_of_agent = |id: i64| match s.group {
-        GroupBy::Calls => Some("all".to_string()),
-        GroupBy::Agents => Some(name(id)),
-        GroupBy::Teams => team_of(id),
-        GroupBy::Lines => None,
-    };
-    for &(agent, at) in &data.work_orders {
+
+    /// Whether this report counts agent states (agents and teams only).
+    pub fn wants_states(&self) -> bool {
+        matches!(self.settings.group, GroupBy::Agents | GroupBy::Teams)
+    }
+
+    fn start_of(&mut self, t: i64) -> i64 {
+        if t >= self.last.0 && t < self.last.1 {
+            return self.last.0;
+        }
+        let s = &self.settings;
+        let start = interval_start(t, s.period, s.offset, s.from);
+        self.last = (start, next_interval(start, s.period, s.offset, s.to));
+        start
+    }
+
+    fn row(&mut self, start: i64, key: u32) -> &mut Row {
+        self.rows
+            .entry((start, key))
+            .or_insert_with(|| Row::new(start, String::new()))
+    }
+
+    fn agent_key(&mut self, id: i64) -> Option<u32> {
+        self.keys.of_agent(id, self.agents, self.settings.group)
+    }
+
+    /// Counts one call (outside the report's range: ignored).
+    pub fn add_call(&mut self, c: &CallFact<'_>) {
+        let s = self.settings;
+        if c.started_at < s.from || c.started_at >= s.to {
+            return;
+        }
+        let start = self.start_of(c.started_at);
+        let key = match s.group {
+            GroupBy::Calls => Some(self.keys.of("all")),
+            GroupBy::Lines => Some(self.keys.of(c.line)),
+            GroupBy::Agents => c.agent.or(c.offered_to).and_then(|a| self.agent_key(a)),
+            GroupBy::Teams => match c.team {
+                Some(t) => Some(self.keys.of(t)),
+                None => c.agent.or(c.offered_to).and_then(|a| self.agent_key(a)),
+            },
+        };
+        if let Some(key) = key {
+            let sl_ms = i64::from(s.service_level_secs) * 1000;
+            self.row(start, key).add_call(c, sl_ms);
+        }
+    }
+
+    /// Counts a work order saved by `agent` at `at`.
+    pub fn add_work_order(&mut self, agent: Option<i64>, at: i64) {
+        let s = self.settings;
         if at < s.from || at >= s.to {
-            continue;
+            return;
         }
         let key = match (s.group, agent) {
-            (GroupBy::Calls, _) => Some("all".to_string()),
-            (_, Some(a)) => key_of_agent(a),
+            (GroupBy::Calls, _) => Some(self.keys.of("all")),
+            (_, Some(a)) => self.agent_key(a),
             (_, None) => None,
         };
         if let Some(key) = key {
-            row(
-                &mut rows,
-                interval_start(at, s.period, s.offset, s.from),
-                key,
-            )
-            .work_orders += 1;
+            let start = self.start_of(at);
+            self.row(start, key).work_orders += 1;
         }
     }
-    if matches!(s.group, GroupBy::Agents | GroupBy::Teams) {
-        for span in &data.states {
-            let Some(key) = key_of_agent(span.user) else {
-                continue;
-            };
-            let (from, to) = (span.from.max(s.from), span.to.min(s.to));
-            let mut start = interval_start(from, s.period, s.offset, s.from);
-            while start < to {
-                let end = next_interval(start, s.period, s.offset, s.to);
-                let overlap = to.min(end) - from.max(start);
-                if overlap > 0 {
-                    *row(&mut rows, start, key.clone())
-                        .state_ms
-                        .entry(span.state.as_str())
-                        .or_insert(0) += overlap;
-                }
-                start = end;
+
+    /// Adds a state span's time, split at interval boundaries.
+    pub fn add_state(&mut self, span: &StateSpan) {
+        if !self.wants_states() {
+            return;
+        }
+        let Some(key) = self.agent_key(span.user) else {
+            return;
+        };
+        let s = self.settings;
+        let (from, to) = (span.from.max(s.from), span.to.min(s.to));
+        let mut start = self.start_of(from);
+        while start < to {
+            let end = next_interval(start, s.period, s.offset, s.to);
+            let overlap = to.min(end) - from.max(start);
+            if overlap > 0 {
+                self.row(start, key).state_ms.add(span.state, overlap);
             }
+            start = end;
         }
     }
-    rows.into_values()
-        .map(|mut r| {
-            r.finish();
-            r
-        })
-        .collect()
+
+    /// Adds another accumulator's rows (of the same settings) to these.
+    pub fn merge(&mut self, other: Accumulator<'_>) {
+        for ((start, key), row) in other.rows {
+            let key = self.keys.of(&other.keys.names[key as usize]);
+            self.row(start, key).absorb(&row);
+        }
+    }
+
+    /// The rows, ordered by interval, then key, with their figures.
+    pub fn finish(self) -> Vec<Row> {
+        let names = self.keys.names;
+        let mut out: Vec<Row> = self
+            .rows
+            .into_iter()
+            .map(|((_, key), mut r)| {
+                r.key = names[key as usize].clone();
+                r.finish();
+                r
+            })
+            .collect();
+        out.sort_by(|a, b| (a.start, &a.key).cmp(&(b.start, &b.key)));
+        out
+    }
 }
 
-fn row(rows: &mut BTreeMap<(i64, String), Row>, start: i64, key: String) -> &mut Row {
-    rows.entry((start, key.clone()))
-        .or_insert_with(|| Row::new(start, key))
+/// Computes the report of gathered data: rows ordered by interval, then key.
+pub fn compute(data: &RawData<'_>, s: &Settings) -> Vec<Row> {
+    let mut acc = Accumulator::new(*s, &data.agents);
+    data.calls.iter().for_each(|c| acc.add_call(c));
+    data.work_orders
+        .iter()
+        .for_each(|&(agent, at)| acc.add_work_order(agent, at));
+    data.states.iter().for_each(|span| acc.add_state(span));
+    acc.finish()
 }
 
 /// The same rows summed over every interval, one per key: a report's
@@ -357,21 +527,7 @@ pub fn totals(rows: &[Row]) -> Vec<Row> {
             .entry(r.key.clone())
             .or_insert_with(|| Row::new(r.start, r.key.clone()));
         t.start = t.start.min(r.start);
-        t.offered += r.offered;
-        t.answered += r.answered;
-        t.missed += r.missed;
-        t.abandoned += r.abandoned;
-        t.unknown += r.unknown;
-        t.outbound += r.outbound;
-        t.answered_within_sl += r.answered_within_sl;
-        t.wait_ms += r.wait_ms;
-        t.talk_ms += r.talk_ms;
-        t.wrapup_ms += r.wrapup_ms;
-        t.outbound_ms += r.outbound_ms;
-        t.work_orders += r.work_orders;
-        for (k, v) in &r.state_ms {
-            *t.state_ms.entry(k).or_insert(0) += v;
-        }
+        t.absorb(r);
     }
     by_key
         .into_values()
@@ -404,24 +560,24 @@ mod tests {
     fn call(
         start: i64,
         inbound: bool,
-        outcome: &str,
-        line: &str,
+        outcome: &'static str,
+        line: &'static str,
         agent: Option<i64>,
         offered_to: Option<i64>,
-        team: Option<&str>,
+        team: Option<&'static str>,
         answered: Option<i64>,
         ended: Option<i64>,
         wrapup: Option<i64>,
-    ) -> CallFact {
+    ) -> CallFact<'static> {
         let t = |s: i64| nine() + s * S;
         CallFact {
             started_at: t(start),
             inbound,
-            outcome: Some(outcome.into()),
-            line: line.into(),
+            outcome: Some(outcome),
+            line,
             agent,
             offered_to,
-            team: team.map(str::to_string),
+            team,
             answered_at: answered.map(t),
             ended_at: ended.map(t),
             wrapup_ended_at: wrapup.map(t),
@@ -435,7 +591,7 @@ mod tests {
     /// 3. abandoned on L1 (A's line) at 300; 4. missed on L3 (team sales)
     ///    at 600; 5. unknown on L4 at 700; 6. A calls out at 1000 (60 s);
     /// 7. A answers on L1 at 1800 after 5 s, talks 60 s, no wrap-up yet.
-    fn fixture() -> RawData {
+    fn fixture() -> RawData<'static> {
         let (a, b) = (Some(1), Some(2));
         let t = |s: i64| nine() + s * S;
         let span = |user, state, from, to| StateSpan {
@@ -621,7 +777,7 @@ mod tests {
             "no wrap-up yet counts 0"
         );
         assert!(
-            rows.iter().all(|r| r.state_ms.is_empty()),
+            rows.iter().all(|r| r.state_ms.total() == 0),
             "states are per agent"
         );
     }
@@ -636,7 +792,7 @@ mod tests {
             (a.asa_s, a.aht_s, a.service_level, a.abandon_rate),
             (Some(10.0), Some(150.0), Some(50.0), Some(50.0))
         );
-        let state = |r: &Row, s: &str| r.state_ms.get(s).copied().unwrap_or(0) / S;
+        let state = |r: &Row, s: &str| r.state_ms.get(s) / S;
         // 09:00-09:15: on call 0-130, wrap-up 130-160, ready 160-900 (the
         // ready span before 09:00 is outside the range).
         assert_eq!(
@@ -672,7 +828,7 @@ mod tests {
         // Every interval's state time adds up to the interval (A was
         // logged in all along).
         for r in rows.iter().filter(|r| r.key == "A") {
-            assert_eq!(r.state_ms.values().sum::<i64>(), 900 * S);
+            assert_eq!(r.state_ms.total(), 900 * S);
         }
         let totals = totals(&rows);
         let ta = totals.iter().find(|r| r.key == "A").unwrap();
@@ -694,7 +850,7 @@ mod tests {
         assert_eq!((s.offered, s.answered, s.missed, s.abandoned), (5, 3, 1, 1));
         assert_eq!(s.service_level, Some(40.0)); // 10 s and 5 s of 5
         assert_eq!(s.work_orders, 3);
-        assert_eq!(s.state_ms.values().sum::<i64>(), 2700 * S, "A's 45 minutes");
+        assert_eq!(s.state_ms.total(), 2700 * S, "A's 45 minutes");
     }
 
     #[test]
@@ -789,10 +945,7 @@ mod tests {
             ..settings(GroupBy::Agents, Period::Day)
         };
         let rows = compute(&data, &s);
-        let hours: Vec<i64> = rows
-            .iter()
-            .map(|r| r.state_ms["ready"] / 3_600_000)
-            .collect();
+        let hours: Vec<i64> = rows.iter().map(|r| r.state_ms.ready / 3_600_000).collect();
         assert_eq!(hours, [2, 3]);
     }
 }

@@ -132,7 +132,7 @@ impl Store {
         limit: Option<usize>,
         mut f: impl FnMut(HistoryRow) -> Result<()>,
     ) -> Result<()> {
-        let mut sql = String::from(
+        let sql = String::from(
             "SELECT c.id, c.call_uid, c.line, c.direction, c.outcome, c.presentation,
                     COALESCE(c.raw_number, c.number_e164), c.caller_name, c.customer_id,
                     cu.name, cu.owner_user_id, c.agent_user_id, au.username,
@@ -141,11 +141,22 @@ impl Store {
                     (SELECT max(r.id) FROM recordings r WHERE r.call_uid = c.call_uid),
                     (SELECT min(w.id) FROM work_orders w WHERE w.call_uid = c.call_uid),
                     (SELECT count(*) FROM work_orders w WHERE w.call_uid = c.call_uid)
-             FROM calls c
+             FROM calls c {index}
              LEFT JOIN users au ON au.id = c.agent_user_id
              LEFT JOIN customers cu ON cu.id = c.customer_id
              WHERE 1 = 1",
         );
+        // Without a number or a customer to look up, the newest calls are
+        // found by walking the start-time index backwards, which covers the
+        // scope's columns; left to itself SQLite would gather all of an
+        // agent's calls through the OR of two indexes and sort them.
+        let selective = nonempty(&q.number_national).is_some() || q.customer_id.is_some();
+        let index = if selective {
+            ""
+        } else {
+            "INDEXED BY calls_started"
+        };
+        let mut sql = sql.replace("{index}", index);
         let mut args: Vec<SqlValue> = Vec::new();
         let mut arg = |sql: &mut String, clause: &str, v: SqlValue| {
             args.push(v);
@@ -223,9 +234,11 @@ impl Store {
         }
         if let Some(cursor) = nonempty(&q.after) {
             let (t, id) = parse_cursor(&cursor)?;
+            // The first term bounds the index range; the second steps past
+            // the rows of the same millisecond already shown.
+            arg(&mut sql, " AND c.started_at <= ?", t.into());
             arg(&mut sql, " AND (c.started_at < ?", t.into());
-            arg(&mut sql, " OR (c.started_at = ?", t.into());
-            arg(&mut sql, " AND c.id < ?))", id.into());
+            arg(&mut sql, " OR c.id < ?)", id.into());
         }
         sql.push_str(" ORDER BY c.started_at DESC, c.id DESC");
         if let Some(n) = limit {

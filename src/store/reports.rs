@@ -2,42 +2,78 @@
 //! a period's calls read from the one index that covers them, the agents'
 //! state changes, and the work orders' save times.
 
-use super::{AgentState, Result, Store};
-use crate::reports::stats::{AgentInfo, CallFact, RawData, StateSpan};
+use super::{AgentState, Result, Store, StoreError};
+use crate::reports::stats::{Accumulator, AgentInfo, CallFact, Row, Settings, StateSpan};
+use rusqlite::OptionalExtension;
 use std::collections::HashMap;
 
 /// (state, count) rows.
 pub type StateCounts = Vec<(String, i64)>;
 
 impl Store {
-    /// Every call, state span and work order of [from, to); `now` ends the
-    /// state each agent is still in.
-    pub fn report_data(&self, from: i64, to: i64, now: i64) -> Result<RawData> {
-        let mut data = RawData::default();
-        self.each_call_fact(from, to, |c| data.calls.push(c))?;
+    /// A report's rows: the calls are counted as they are read on this
+    /// connection while a second one reads the agents' state changes and
+    /// the work orders (a month of each is hundreds of thousands of rows).
+    pub fn report_rows(&self, settings: &Settings, now: i64) -> Result<Vec<Row>> {
+        let agents = self.agent_infos()?;
+        let (from, to) = (settings.from, settings.to);
+        let path = self.path().to_path_buf();
+        std::thread::scope(|scope| {
+            let side = scope.spawn(|| -> Result<Accumulator<'_>> {
+                let mut acc = Accumulator::new(*settings, &agents);
+                let reader = Store::open_reader(&path)?;
+                reader.each_work_order(from, to, |agent, at| acc.add_work_order(agent, at))?;
+                if acc.wants_states() {
+                    reader.each_state_span(from, to, now, |span| acc.add_state(&span))?;
+                }
+                Ok(acc)
+            });
+            let mut acc = Accumulator::new(*settings, &agents);
+            let read = self.each_call_fact(from, to, |c| acc.add_call(&c));
+            let side = side.join().unwrap_or_else(|_| {
+                Err(StoreError::Invalid(
+                    "the report's second reader failed".into(),
+                ))
+            });
+            read?;
+            acc.merge(side?);
+            Ok(acc.finish())
+        })
+    }
+
+    /// Every user's name and team, by id.
+    pub fn agent_infos(&self) -> Result<HashMap<i64, AgentInfo>> {
         let mut stmt = self
             .conn
             .prepare_cached("SELECT id, username, team FROM users")?;
-        let mut rows = stmt.query([])?;
-        while let Some(r) = rows.next()? {
-            data.agents.insert(
+        let rows = stmt.query_map([], |r| {
+            Ok((
                 r.get(0)?,
                 AgentInfo {
                     username: r.get(1)?,
                     team: r.get(2)?,
                 },
-            );
-        }
+            ))
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// The agent and save time of each work order saved in [from, to).
+    pub fn each_work_order(
+        &self,
+        from: i64,
+        to: i64,
+        mut f: impl FnMut(Option<i64>, i64),
+    ) -> Result<()> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT agent_user_id, created_at FROM work_orders
              WHERE created_at >= ?1 AND created_at < ?2",
         )?;
         let mut rows = stmt.query([from, to])?;
         while let Some(r) = rows.next()? {
-            data.work_orders.push((r.get(0)?, r.get(1)?));
+            f(r.get(0)?, r.get(1)?);
         }
-        data.states = self.state_spans(from, to, now)?;
-        Ok(data)
+        Ok(())
     }
 
     /// SMS parts and recordings by state, for the metrics (both counted
@@ -75,7 +111,12 @@ impl Store {
 
     /// The calls that started in [from, to), in start order, from the
     /// covering index alone.
-    pub fn each_call_fact(&self, from: i64, to: i64, mut f: impl FnMut(CallFact)) -> Result<()> {
+    pub fn each_call_fact(
+        &self,
+        from: i64,
+        to: i64,
+        mut f: impl FnMut(CallFact<'_>),
+    ) -> Result<()> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT started_at, direction, outcome, line, agent_user_id, offered_to, team,
                     answered_at, ended_at, wrapup_ended_at
@@ -84,14 +125,19 @@ impl Store {
         )?;
         let mut rows = stmt.query([from, to])?;
         while let Some(r) = rows.next()? {
+            let text = |i| -> Result<Option<&str>> {
+                Ok(r.get_ref(i)?
+                    .as_str_or_null()
+                    .map_err(rusqlite::Error::from)?)
+            };
             f(CallFact {
                 started_at: r.get(0)?,
-                inbound: r.get_ref(1)?.as_str().is_ok_and(|d| d == "inbound"),
-                outcome: r.get(2)?,
-                line: r.get(3)?,
+                inbound: text(1)? == Some("inbound"),
+                outcome: text(2)?,
+                line: text(3)?.unwrap_or(""),
                 agent: r.get(4)?,
                 offered_to: r.get(5)?,
-                team: r.get(6)?,
+                team: text(6)?,
                 answered_at: r.get(7)?,
                 ended_at: r.get(8)?,
                 wrapup_ended_at: r.get(9)?,
@@ -102,40 +148,57 @@ impl Store {
 
     /// Each agent's states overlapping [from, to): the state in force at
     /// `from` (its last change before), and every change up to `to`; a
-    /// state lasts until the next change, or `now`.
-    fn state_spans(&self, from: i64, to: i64, now: i64) -> Result<Vec<StateSpan>> {
+    /// state lasts until the next change, or `now`. Read in time order
+    /// from a covering index, so nothing is sorted.
+    pub fn each_state_span(
+        &self,
+        from: i64,
+        to: i64,
+        now: i64,
+        mut f: impl FnMut(StateSpan),
+    ) -> Result<()> {
+        let mut open: HashMap<i64, (AgentState, i64)> = HashMap::new();
+        let mut before = self.conn.prepare_cached(
+            "SELECT state, at FROM agent_states WHERE user_id = ?1 AND at < ?2
+             ORDER BY at DESC, id DESC LIMIT 1",
+        )?;
+        let users: Vec<i64> = self
+            .conn
+            .prepare_cached("SELECT id FROM users")?
+            .query_map([], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        for user in users {
+            let prior: Option<(String, i64)> = before
+                .query_row(rusqlite::params![user, from], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })
+                .optional()?;
+            if let Some((state, at)) = prior {
+                open.insert(user, (AgentState::parse(&state), at));
+            }
+        }
         let mut stmt = self.conn.prepare_cached(
-            "SELECT user_id, state, at FROM (
-                 SELECT s.user_id, s.state, s.at, s.id FROM agent_states s
-                 WHERE s.id IN (SELECT (SELECT p.id FROM agent_states p
-                                        WHERE p.user_id = u.id AND p.at < ?1
-                                        ORDER BY p.at DESC, p.id DESC LIMIT 1)
-                                FROM users u)
-                 UNION ALL
-                 SELECT user_id, state, at, id FROM agent_states WHERE at >= ?1 AND at < ?2)
-             ORDER BY user_id, at, id",
+            "SELECT user_id, state, at FROM agent_states INDEXED BY agent_states_at
+             WHERE at >= ?1 AND at < ?2 ORDER BY at",
         )?;
         let mut rows = stmt.query([from, to])?;
-        let mut open: HashMap<i64, (AgentState, i64)> = HashMap::new();
-        let mut spans = Vec::new();
         while let Some(r) = rows.next()? {
-            let (user, state, at): (i64, String, i64) = (r.get(0)?, r.get(1)?, r.get(2)?);
-            let next = (AgentState::parse(&state), at);
+            let (user, at): (i64, i64) = (r.get(0)?, r.get(2)?);
+            let next = (AgentState::parse(r.get_ref(1)?.as_str().unwrap_or("")), at);
             if let Some((prev, since)) = open.insert(user, next) {
-                if prev == AgentState::Offline {
-                    continue;
+                if prev != AgentState::Offline {
+                    f(StateSpan {
+                        user,
+                        state: prev,
+                        from: since,
+                        to: at,
+                    });
                 }
-                spans.push(StateSpan {
-                    user,
-                    state: prev,
-                    from: since,
-                    to: at,
-                });
             }
         }
         for (user, (state, since)) in open {
             if state != AgentState::Offline {
-                spans.push(StateSpan {
+                f(StateSpan {
                     user,
                     state,
                     from: since,
@@ -143,6 +206,6 @@ impl Store {
                 });
             }
         }
-        Ok(spans)
+        Ok(())
     }
 }
