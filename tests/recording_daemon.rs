@@ -259,3 +259,49 @@ async fn a_recording_cut_by_sigkill_is_repaired_and_indexed_at_restart() {
     let listed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(listed[0]["state"], "repaired");
 }
+
+/// `systemctl stop` sends SIGTERM: the call still open ends with its CDR
+/// written, its recording is finished (not left for repair), and the
+/// process exits 0.
+#[tokio::test]
+async fn sigterm_mid_call_finishes_the_cdr_and_the_recording() {
+    let dir = tempfile::tempdir().unwrap();
+    let audio = known_audio(8000, 20.0);
+    std::fs::write(dir.path().join("line.raw"), raw_bytes(&audio)).unwrap();
+    let config = write_config(
+        dir.path(),
+        &format!(
+            "[[audio]]\nline = \"box1/1\"\nfile = {:?}\nrate = 8000\npace = \"realtime\"\n",
+            dir.path().join("line.raw").display().to_string()
+        ),
+    );
+    let db = dir.path().join("callpop.db");
+    let mut sim = start_box(dir.path()).await;
+    let mut daemon = serve(dir.path(), &config).await;
+    call_recorded(&mut sim, 1, &db, 1).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let pid = daemon.id().unwrap().to_string();
+    assert!(std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let status = tokio::time::timeout(Duration::from_secs(20), daemon.wait())
+        .await
+        .expect("callpop stops within 20 s of SIGTERM")
+        .unwrap();
+    assert!(status.success(), "{status}");
+    // Straight after the exit, with nothing left to settle.
+    let store = callpop::store::Store::open_reader(&db).unwrap();
+    let rec = &store.recordings(10).unwrap()[0];
+    assert_eq!(rec.state, "done", "{rec:?}");
+    assert!(rec.duration_ms >= 1000, "{rec:?}");
+    let calls = store.calls(10).unwrap();
+    let answered: Vec<_> = calls.iter().filter(|c| c.answered_at.is_some()).collect();
+    assert_eq!(answered.len(), 1, "{calls:?}");
+    assert!(
+        answered[0].ended_at.is_some(),
+        "the open call was ended: {calls:?}"
+    );
+    assert_eq!(answered[0].call_uid, rec.call_uid);
+}

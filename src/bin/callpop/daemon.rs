@@ -92,7 +92,7 @@ pub(crate) fn run_demo(mut config: Config, reset: bool) -> Result<()> {
         .map(|(name, display, role, _)| format!("  {name:<10} {} ({display})", role.as_str()))
         .collect();
     let banner = format!(
-        "demo logins (password {}):\n{}\nsimulated calls arrive every ~20 s on each of demo-box/1 (agent1), /2 (agent2) and /3 (team sales);\nSMS campaigns: http://<address>/sms as marketer1, sent through two simulated GSM modems;\ncall recordings: http://<address>/recordings as qa1 or lead1 (every demo call is recorded)",
+        "demo logins (password {}):\n{}\nsimulated calls arrive every ~20 s on each of demo-box/1 (agent1), /2 (agent2) and /3 (team sales);\nSMS campaigns: http://<address>/sms as marketer1, sent through two simulated GSM modems;\ncall recordings: http://<address>/recordings as qa1 or lead1 (every demo call is recorded);\ncall history, statistics and the wallboard: http://<address>/history, /reports, /wallboard as lead1 or admin",
         demo::DEMO_PASSWORD,
         logins.join("\n")
     );
