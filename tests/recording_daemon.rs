@@ -103,6 +103,23 @@ async fn settled(db: &Path, n: usize) -> Vec<callpop::store::RecordingRow> {
     rows
 }
 
+/// A folder with 20 s of known line audio for box1/1, paced in real time,
+/// and a config that records it: (folder, config, database).
+fn file_line_setup() -> (tempfile::TempDir, std::path::PathBuf, std::path::PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let audio = known_audio(8000, 20.0);
+    std::fs::write(dir.path().join("line.raw"), raw_bytes(&audio)).unwrap();
+    let config = write_config(
+        dir.path(),
+        &format!(
+            "[[audio]]\nline = \"box1/1\"\nfile = {:?}\nrate = 8000\npace = \"realtime\"\n",
+            dir.path().join("line.raw").display().to_string()
+        ),
+    );
+    let db = dir.path().join("callpop.db");
+    (dir, config, db)
+}
+
 /// How strongly `freq` sounds in `x` (amplitude).
 fn level(x: &[i16], freq: f64, rate: f64) -> f64 {
     let (mut re, mut im) = (0.0, 0.0);
@@ -183,17 +200,7 @@ async fn capture_through_cpal_and_alsa_records_what_the_device_delivers() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_recording_cut_by_sigkill_is_repaired_and_indexed_at_restart() {
-    let dir = tempfile::tempdir().unwrap();
-    let audio = known_audio(8000, 20.0);
-    std::fs::write(dir.path().join("line.raw"), raw_bytes(&audio)).unwrap();
-    let config = write_config(
-        dir.path(),
-        &format!(
-            "[[audio]]\nline = \"box1/1\"\nfile = {:?}\nrate = 8000\npace = \"realtime\"\n",
-            dir.path().join("line.raw").display().to_string()
-        ),
-    );
-    let db = dir.path().join("callpop.db");
+    let (dir, config, db) = file_line_setup();
     let mut sim = start_box(dir.path()).await;
     let mut daemon = serve(dir.path(), &config).await;
     // Mid-call, 3.5 s in (between two header updates), the daemon dies.
@@ -228,7 +235,7 @@ async fn a_recording_cut_by_sigkill_is_repaired_and_indexed_at_restart() {
     );
     assert_eq!(
         samples[..],
-        audio[..samples.len()],
+        known_audio(8000, 20.0)[..samples.len()],
         "the audio is the line's"
     );
     // sox reads it too (`./run test` installs sox).
@@ -265,17 +272,7 @@ async fn a_recording_cut_by_sigkill_is_repaired_and_indexed_at_restart() {
 /// process exits 0.
 #[tokio::test]
 async fn sigterm_mid_call_finishes_the_cdr_and_the_recording() {
-    let dir = tempfile::tempdir().unwrap();
-    let audio = known_audio(8000, 20.0);
-    std::fs::write(dir.path().join("line.raw"), raw_bytes(&audio)).unwrap();
-    let config = write_config(
-        dir.path(),
-        &format!(
-            "[[audio]]\nline = \"box1/1\"\nfile = {:?}\nrate = 8000\npace = \"realtime\"\n",
-            dir.path().join("line.raw").display().to_string()
-        ),
-    );
-    let db = dir.path().join("callpop.db");
+    let (dir, config, db) = file_line_setup();
     let mut sim = start_box(dir.path()).await;
     let mut daemon = serve(dir.path(), &config).await;
     call_recorded(&mut sim, 1, &db, 1).await;
