@@ -87,6 +87,17 @@ fn seed(db: &Path) {
     }
 }
 
+/// Runs a command that must succeed; its standard output.
+async fn succeeds(cmd: &mut tokio::process::Command) -> String {
+    let out = cmd.output().await.unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
 fn report(dir: &Path, args: &[&str]) -> tokio::process::Command {
     let mut c = callpop(dir);
     c.arg("--db")
@@ -160,17 +171,7 @@ async fn reports_print_hand_computed_figures_in_every_format() {
         .any(|f| f["name"] == "aht"));
 
     // The table: one line for the whole center that day, then its formulas.
-    let out = report(dir.path(), &["calls", "--period", "day"])
-        .args(range)
-        .output()
-        .await
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let table = String::from_utf8(out.stdout).unwrap();
+    let table = succeeds(report(dir.path(), &["calls", "--period", "day"]).args(range)).await;
     let line = table
         .lines()
         .find(|l| l.starts_with("2026-03-02"))
@@ -204,17 +205,12 @@ async fn reports_print_hand_computed_figures_in_every_format() {
 
     // CSV and XLSX files.
     let csv = dir.path().join("lines.csv");
-    let out = report(dir.path(), &["lines", "--format", "csv", "-o"])
-        .arg(&csv)
-        .args(range)
-        .output()
-        .await
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    succeeds(
+        report(dir.path(), &["lines", "--format", "csv", "-o"])
+            .arg(&csv)
+            .args(range),
+    )
+    .await;
     let text = std::fs::read_to_string(&csv).unwrap();
     assert!(text.starts_with("\u{feff}interval,line,offered"), "{text}");
     assert!(
@@ -222,17 +218,12 @@ async fn reports_print_hand_computed_figures_in_every_format() {
         "{text}"
     );
     let xlsx = dir.path().join("teams.xlsx");
-    let out = report(dir.path(), &["teams", "--format", "xlsx", "-o"])
-        .arg(&xlsx)
-        .args(range)
-        .output()
-        .await
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    succeeds(
+        report(dir.path(), &["teams", "--format", "xlsx", "-o"])
+            .arg(&xlsx)
+            .args(range),
+    )
+    .await;
     assert_eq!(&std::fs::read(&xlsx).unwrap()[..2], b"PK");
 
     // Bad input is refused with the reason.
@@ -262,15 +253,7 @@ async fn permissions_are_granted_by_name_and_checked() {
         c.arg("--db").arg(&db).args(args);
         c
     };
-    let out = run(&["users", "grant", "A", "calls.export"])
-        .output()
-        .await
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    succeeds(&mut run(&["users", "grant", "A", "calls.export"])).await;
     let out = run(&["users", "grant", "A", "calls.delete"])
         .output()
         .await
@@ -289,11 +272,7 @@ async fn permissions_are_granted_by_name_and_checked() {
         .unwrap()
         .iter()
         .any(|e| e.action == "user.grant" && e.target.as_deref() == Some("A:calls.export")));
-    let out = run(&["users", "revoke", "A", "calls.export"])
-        .output()
-        .await
-        .unwrap();
-    assert!(out.status.success());
+    succeeds(&mut run(&["users", "revoke", "A", "calls.export"])).await;
     assert!(!s.has_permission(a, "calls.export").unwrap());
 }
 

@@ -61,6 +61,9 @@ pub struct Board {
     pub lines: BTreeMap<String, LineView>,
     pub devices: BTreeMap<String, DeviceView>,
     pub today: Today,
+    /// When today ends: the day is worked out from the time zone only
+    /// when an event comes after it, not on every event on the pop path.
+    day_end: i64,
 }
 
 /// The local midnight before `now_ms`.
@@ -86,12 +89,16 @@ impl Board {
 
     /// Applies a call event at `now` (ms); true if the picture changed.
     pub fn on_event(&mut self, e: &CallEvent, now: i64) -> bool {
-        let midnight = local_midnight(now);
-        if midnight != self.today.day_start {
-            self.today = Today {
-                day_start: midnight,
-                ..Today::default()
-            };
+        if now >= self.day_end || now < self.today.day_start {
+            let midnight = local_midnight(now);
+            if midnight != self.today.day_start {
+                self.today = Today {
+                    day_start: midnight,
+                    ..Today::default()
+                };
+            }
+            // 26 h on is in the next day even when a day has 23 or 25 h.
+            self.day_end = local_midnight(midnight + 26 * 3_600_000);
         }
         let mut set = |line: &str, state: &'static str, call: Option<&str>| {
             let view = self.lines.entry(line.to_string()).or_insert(LineView {

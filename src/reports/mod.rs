@@ -18,6 +18,8 @@ pub struct Report {
     pub to: i64,
     /// "+08:00": the offset intervals are cut in.
     pub utc_offset: String,
+    #[serde(skip)]
+    offset: chrono::FixedOffset,
     pub service_level_secs: u32,
     pub rows: Vec<Row>,
     pub totals: Vec<Row>,
@@ -52,6 +54,7 @@ impl Report {
             from: settings.from,
             to: settings.to,
             utc_offset: settings.offset.to_string(),
+            offset: settings.offset,
             service_level_secs: t,
             totals: stats::totals(&rows),
             rows,
@@ -111,17 +114,13 @@ impl Report {
 
     /// The local time of an interval's start, as the report shows it.
     pub fn local_time(&self, ms: i64) -> String {
-        let offset = self
-            .utc_offset
-            .parse::<chrono::FixedOffset>()
-            .unwrap_or_else(|_| chrono::FixedOffset::east_opt(0).expect("UTC"));
         let fmt = match self.period {
             Period::Day | Period::Week | Period::Total => "%Y-%m-%d",
             Period::Month => "%Y-%m",
             _ => "%Y-%m-%d %H:%M",
         };
         chrono::DateTime::from_timestamp_millis(ms)
-            .map(|t| t.with_timezone(&offset).format(fmt).to_string())
+            .map(|t| t.with_timezone(&self.offset).format(fmt).to_string())
             .unwrap_or_default()
     }
 

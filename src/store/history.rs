@@ -2,8 +2,7 @@
 //! role, and keyset paging (a page after the last row seen, never an
 //! OFFSET), so page 1,000 costs what page 1 does on millions of calls.
 
-use super::{Result, Scope, Store, StoreError};
-use rusqlite::types::Value as SqlValue;
+use super::{Filters, Result, Scope, Store, StoreError};
 use serde::{Deserialize, Serialize};
 
 /// A search of the call history; every field narrows it.
@@ -103,6 +102,13 @@ fn parse_cursor(s: &str) -> Result<(i64, i64)> {
 /// Permissions a user can be granted (sql/0009_history_reports.sql).
 pub const PERMISSIONS: [&str; 1] = ["calls.export"];
 
+/// A team's calls: routed to it, or taken by one of its agents.
+const TEAM_CALLS: &str =
+    " AND (c.team = ? OR c.agent_user_id IN (SELECT id FROM users WHERE team = ?))";
+/// An agent's calls: taken by them, or unanswered on a line bound to them.
+const AGENT_CALLS: &str =
+    " AND (c.agent_user_id = ? OR (c.agent_user_id IS NULL AND c.offered_to = ?))";
+
 const OUTCOMES: [&str; 5] = ["answered", "missed", "abandoned", "outbound", "unknown"];
 
 impl Store {
@@ -156,52 +162,33 @@ impl Store {
         } else {
             "INDEXED BY calls_started"
         };
-        let mut sql = sql.replace("{index}", index);
-        let mut args: Vec<SqlValue> = Vec::new();
-        let mut arg = |sql: &mut String, clause: &str, v: SqlValue| {
-            args.push(v);
-            sql.push_str(&clause.replace('?', &format!("?{}", args.len())));
-        };
+        let mut w = Filters::new(sql.replace("{index}", index));
         match scope {
             Scope::All => {}
-            Scope::Team(t) => arg(
-                &mut sql,
-                " AND (c.team = ? OR c.agent_user_id IN (SELECT id FROM users WHERE team = ?))",
-                t.clone().into(),
-            ),
-            Scope::Agent(id) => arg(
-                &mut sql,
-                " AND (c.agent_user_id = ? OR (c.agent_user_id IS NULL AND c.offered_to = ?))",
-                (*id).into(),
-            ),
+            Scope::Team(t) => w.and(TEAM_CALLS, t.clone()),
+            Scope::Agent(id) => w.and(AGENT_CALLS, *id),
             Scope::None => return Ok(()),
         }
         if let Some(v) = q.from {
-            arg(&mut sql, " AND c.started_at >= ?", v.into());
+            w.and(" AND c.started_at >= ?", v);
         }
         if let Some(v) = q.to {
-            arg(&mut sql, " AND c.started_at < ?", v.into());
+            w.and(" AND c.started_at < ?", v);
         }
         if let Some(v) = nonempty(&q.line) {
-            arg(&mut sql, " AND c.line = ?", v.into());
+            w.and(" AND c.line = ?", v);
         }
         if let Some(v) = nonempty(&q.agent) {
-            arg(
-                &mut sql,
-                " AND (c.agent_user_id = (SELECT id FROM users WHERE username = ?)
-                   OR (c.agent_user_id IS NULL AND c.offered_to = (SELECT id FROM users WHERE username = ?)))",
-                v.into(),
+            w.and(
+                &AGENT_CALLS.replace('?', "(SELECT id FROM users WHERE username = ?)"),
+                v,
             );
         }
         if let Some(v) = nonempty(&q.team) {
-            arg(
-                &mut sql,
-                " AND (c.team = ? OR c.agent_user_id IN (SELECT id FROM users WHERE team = ?))",
-                v.into(),
-            );
+            w.and(TEAM_CALLS, v);
         }
         if let Some(v) = nonempty(&q.number_national) {
-            arg(&mut sql, " AND c.number_national = ?", v.into());
+            w.and(" AND c.number_national = ?", v);
         }
         if let Some(v) = nonempty(&q.number_digits) {
             let digits: String = v.chars().filter(char::is_ascii_digit).collect();
@@ -210,10 +197,10 @@ impl Store {
                     "the number {v:?} has no digits"
                 )));
             }
-            arg(&mut sql, " AND instr(c.raw_number, ?) > 0", digits.into());
+            w.and(" AND instr(c.raw_number, ?) > 0", digits);
         }
         if let Some(v) = q.customer_id {
-            arg(&mut sql, " AND c.customer_id = ?", v.into());
+            w.and(" AND c.customer_id = ?", v);
         }
         if let Some(v) = nonempty(&q.direction) {
             if v != "inbound" && v != "outbound" {
@@ -221,7 +208,7 @@ impl Store {
                     "direction {v:?}: inbound or outbound"
                 )));
             }
-            arg(&mut sql, " AND c.direction = ?", v.into());
+            w.and(" AND c.direction = ?", v);
         }
         if let Some(v) = nonempty(&q.outcome) {
             if !OUTCOMES.contains(&v.as_str()) {
@@ -230,22 +217,22 @@ impl Store {
                     OUTCOMES.join(", ")
                 )));
             }
-            arg(&mut sql, " AND c.outcome = ?", v.into());
+            w.and(" AND c.outcome = ?", v);
         }
         if let Some(cursor) = nonempty(&q.after) {
             let (t, id) = parse_cursor(&cursor)?;
             // The first term bounds the index range; the second steps past
             // the rows of the same millisecond already shown.
-            arg(&mut sql, " AND c.started_at <= ?", t.into());
-            arg(&mut sql, " AND (c.started_at < ?", t.into());
-            arg(&mut sql, " OR c.id < ?)", id.into());
+            w.and(" AND c.started_at <= ?", t);
+            w.and(" AND (c.started_at < ?", t);
+            w.and(" OR c.id < ?)", id);
         }
-        sql.push_str(" ORDER BY c.started_at DESC, c.id DESC");
+        w.sql.push_str(" ORDER BY c.started_at DESC, c.id DESC");
         if let Some(n) = limit {
-            sql.push_str(&format!(" LIMIT {n}"));
+            w.sql.push_str(&format!(" LIMIT {n}"));
         }
-        let mut stmt = self.conn.prepare_cached(&sql)?;
-        let mut rows = stmt.query(rusqlite::params_from_iter(args))?;
+        let mut stmt = self.conn.prepare_cached(&w.sql)?;
+        let mut rows = stmt.query(rusqlite::params_from_iter(w.args))?;
         while let Some(r) = rows.next()? {
             f(HistoryRow {
                 id: r.get(0)?,

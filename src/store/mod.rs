@@ -277,6 +277,30 @@ impl Store {
     }
 }
 
+/// A WHERE clause grown from optional filters, with numbered parameters:
+/// the searches' one way of adding `AND ...` terms.
+pub(crate) struct Filters {
+    pub sql: String,
+    pub args: Vec<rusqlite::types::Value>,
+}
+
+impl Filters {
+    /// Starts from `sql` (a SELECT ending in a WHERE clause).
+    pub fn new(sql: String) -> Filters {
+        Filters {
+            sql,
+            args: Vec::new(),
+        }
+    }
+
+    /// Appends `clause`, every `?` in it bound to `value`.
+    pub fn and(&mut self, clause: &str, value: impl Into<rusqlite::types::Value>) {
+        self.args.push(value.into());
+        let n = format!("?{}", self.args.len());
+        self.sql.push_str(&clause.replace('?', &n));
+    }
+}
+
 /// Page size of new databases.
 const PAGE_SIZE: u32 = 8192;
 /// Page cache until `set_cache_mb` says otherwise, in KiB.

@@ -1,7 +1,7 @@
 //! The recordings index (sql/0007_recordings.sql): a row when recording
 //! starts, completed when it stops; unfinished rows found at start-up.
 
-use super::{now_ms, Result, Scope, Store};
+use super::{now_ms, Filters, Result, Scope, Store};
 use rusqlite::params;
 use serde::Serialize;
 
@@ -229,7 +229,7 @@ impl Store {
         q: &RecordingQuery,
         scope: &Scope,
     ) -> Result<Vec<RecordingListItem>> {
-        let mut sql = format!(
+        let mut w = Filters::new(format!(
             "SELECT r.id, r.call_uid, r.line, r.started_at, r.duration_ms, r.bytes, r.state,
                     r.error, r.held, r.removed_how, u.id, u.username, u.team,
                     COALESCE(c.raw_number, c.number_e164), c.customer_id, cu.name,
@@ -237,52 +237,43 @@ impl Store {
                     (SELECT total FROM qa_scores s WHERE s.recording_id = r.id ORDER BY s.id DESC LIMIT 1),
                     (SELECT passed FROM qa_scores s WHERE s.recording_id = r.id ORDER BY s.id DESC LIMIT 1)
              {LIST_FROM} WHERE 1 = 1"
-        );
-        let mut args: Vec<rusqlite::types::Value> = Vec::new();
-        let mut arg = |sql: &mut String, clause: &str, v: rusqlite::types::Value| {
-            args.push(v);
-            sql.push_str(&clause.replace('?', &format!("?{}", args.len())));
-        };
+        ));
         match scope {
             Scope::All => {}
-            Scope::Team(t) => arg(&mut sql, " AND u.team = ?", t.clone().into()),
-            Scope::Agent(id) => arg(&mut sql, " AND u.id = ?", (*id).into()),
+            Scope::Team(t) => w.and(" AND u.team = ?", t.clone()),
+            Scope::Agent(id) => w.and(" AND u.id = ?", *id),
             Scope::None => return Ok(Vec::new()),
         }
         if let Some(v) = q.from {
-            arg(&mut sql, " AND r.started_at >= ?", v.into());
+            w.and(" AND r.started_at >= ?", v);
         }
         if let Some(v) = q.to {
-            arg(&mut sql, " AND r.started_at < ?", v.into());
+            w.and(" AND r.started_at < ?", v);
         }
         if let Some(v) = q.line.as_ref().filter(|v| !v.is_empty()) {
-            arg(&mut sql, " AND r.line = ?", v.clone().into());
+            w.and(" AND r.line = ?", v.clone());
         }
         if let Some(v) = q.agent.as_ref().filter(|v| !v.is_empty()) {
-            arg(&mut sql, " AND u.username = ?", v.clone().into());
+            w.and(" AND u.username = ?", v.clone());
         }
         if let Some(v) = q.number.as_ref().filter(|v| !v.is_empty()) {
             let digits: String = v.chars().filter(|c| c.is_ascii_digit()).collect();
-            arg(
-                &mut sql,
-                " AND (instr(c.raw_number, ?) > 0",
-                digits.clone().into(),
-            );
-            arg(&mut sql, " OR instr(c.number_e164, ?) > 0)", digits.into());
+            w.and(" AND (instr(c.raw_number, ?) > 0", digits.clone());
+            w.and(" OR instr(c.number_e164, ?) > 0)", digits);
         }
         if let Some(v) = q.customer.as_ref().filter(|v| !v.is_empty()) {
-            arg(&mut sql, " AND instr(cu.name, ?) > 0", v.clone().into());
+            w.and(" AND instr(cu.name, ?) > 0", v.clone());
         }
         if let Some(v) = q.outcome.as_ref().filter(|v| !v.is_empty()) {
-            arg(&mut sql, " AND c.outcome = ?", v.clone().into());
+            w.and(" AND c.outcome = ?", v.clone());
         }
         let limit = q.limit.unwrap_or(100).min(1000);
-        sql.push_str(&format!(
+        w.sql.push_str(&format!(
             " ORDER BY r.started_at DESC, r.id DESC LIMIT {limit} OFFSET {}",
             q.offset.unwrap_or(0)
         ));
-        let mut stmt = self.conn.prepare(&sql)?;
-        let rows = stmt.query_map(rusqlite::params_from_iter(args), |r| {
+        let mut stmt = self.conn.prepare(&w.sql)?;
+        let rows = stmt.query_map(rusqlite::params_from_iter(w.args), |r| {
             Ok(RecordingListItem {
                 id: r.get(0)?,
                 call_uid: r.get(1)?,

@@ -13,6 +13,10 @@ use std::net::SocketAddr;
 /// The cookie that carries the session token.
 pub const SESSION_COOKIE: &str = "callpop_session";
 
+/// Team leads, QA and admins: who reads statistics, watches the
+/// wallboard and scores recordings.
+pub const SUPERVISORS: [Role; 3] = [Role::TeamLead, Role::Qa, Role::Admin];
+
 /// An API error: a status, a stable code and a message for people.
 pub struct ApiError(pub StatusCode, pub &'static str, pub String);
 
@@ -44,6 +48,16 @@ impl From<crate::store::StoreError> for ApiError {
 pub struct CurrentUser(pub User);
 
 impl CurrentUser {
+    /// Whose calls and recordings the user may see; a role that may see
+    /// none (marketers) is refused.
+    pub fn scope(&self) -> Result<crate::store::Scope, ApiError> {
+        let scope = crate::store::Scope::of(&self.0);
+        if scope == crate::store::Scope::None {
+            self.require(&[Role::Agent, Role::TeamLead, Role::Qa, Role::Admin])?;
+        }
+        Ok(scope)
+    }
+
     /// Refuses users whose role is not among `roles`.
     pub fn require(&self, roles: &[Role]) -> Result<(), ApiError> {
         if roles.contains(&self.0.role) {

@@ -6,7 +6,7 @@
 use super::auth::{ApiError, CurrentUser};
 use super::AppState;
 use crate::pop::content::mask;
-use crate::store::{AuditEntry, CallQuery, HistoryRow, Role, Scope, User};
+use crate::store::{AuditEntry, CallQuery, HistoryRow, Role, User};
 use axum::extract::{ConnectInfo, Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -86,14 +86,6 @@ fn shown(viewer: &User, mut row: HistoryRow) -> HistoryRow {
     row
 }
 
-fn scope(user: &CurrentUser) -> Result<Scope, ApiError> {
-    let scope = Scope::of(&user.0);
-    if scope == Scope::None {
-        user.require(&[Role::Agent, Role::TeamLead, Role::Qa, Role::Admin])?;
-    }
-    Ok(scope)
-}
-
 /// Whether the user may export the call history.
 async fn may_export(state: &AppState, user: &User) -> Result<bool, ApiError> {
     if user.role == Role::Admin {
@@ -112,7 +104,7 @@ pub async fn list(
     State(state): State<AppState>,
     Query(p): Query<HistoryParams>,
 ) -> Result<Json<Value>, ApiError> {
-    let scope = scope(&user)?;
+    let scope = user.scope()?;
     let q = p.query(&state);
     let page = state
         .store
@@ -186,7 +178,7 @@ pub async fn export(
     ConnectInfo(remote): ConnectInfo<SocketAddr>,
     Query(p): Query<HistoryParams>,
 ) -> Result<Response, ApiError> {
-    let scope = scope(&user)?;
+    let scope = user.scope()?;
     if !may_export(&state, &user.0).await? {
         return Err(ApiError(
             StatusCode::FORBIDDEN,
@@ -207,16 +199,12 @@ pub async fn export(
     let (response, rows) = super::export_file(&state, format, "calls", move |reader, file| {
         let header: Vec<String> = EXPORT_HEADER.iter().map(|h| h.to_string()).collect();
         crate::sheets::write_table(format, file, &header, None, |sink| {
-            let mut failed = None;
+            // A write that fails (a full disk) stops the reading at once.
             reader.each_call(&q, &scope, None, |row| {
-                if failed.is_none() {
-                    if let Err(e) = sink(&cells(&shown(&viewer, row), offset)) {
-                        failed = Some(e);
-                    }
-                }
-                Ok(())
+                sink(&cells(&shown(&viewer, row), offset))
+                    .map_err(|e| crate::store::StoreError::Invalid(format!("{e:#}")))
             })?;
-            failed.map_or(Ok(()), Err)
+            Ok(())
         })
     })
     .await?;

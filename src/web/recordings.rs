@@ -18,12 +18,7 @@ use std::net::SocketAddr;
 use tower::ServiceExt;
 
 /// Who may score and hold recordings (within their scope).
-const CHECKERS: [Role; 3] = [Role::Qa, Role::TeamLead, Role::Admin];
-
-/// The recordings a user may see.
-pub fn scope_of(user: &crate::store::User) -> Scope {
-    Scope::of(user)
-}
+const CHECKERS: [Role; 3] = super::auth::SUPERVISORS;
 
 fn not_found() -> ApiError {
     ApiError(
@@ -40,10 +35,7 @@ async fn visible(
     user: &CurrentUser,
     id: i64,
 ) -> Result<crate::store::RecordingRow, ApiError> {
-    if user.0.role == Role::Marketer {
-        user.require(&[Role::Agent, Role::TeamLead, Role::Qa, Role::Admin])?;
-    }
-    let scope = scope_of(&user.0);
+    let scope = user.scope()?;
     let found = state
         .store
         .call(move |s| {
@@ -94,10 +86,7 @@ pub async fn list(
     State(state): State<AppState>,
     Query(q): Query<RecordingQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    let scope = scope_of(&user.0);
-    if scope == Scope::None {
-        user.require(&[Role::Agent, Role::TeamLead, Role::Qa, Role::Admin])?;
-    }
+    let scope = user.scope()?;
     let rows = state
         .store
         .call(move |s| s.search_recordings(&q, &scope))

@@ -1,9 +1,9 @@
 //! The supervisors' wallboard (监控大屏): a page that keeps one websocket
 //! open and redraws whenever the hub sends a new picture of the center.
 
-use super::auth::{ApiError, CurrentUser};
+use super::auth::{ApiError, CurrentUser, SUPERVISORS};
 use super::AppState;
-use crate::store::{Role, User};
+use crate::store::User;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
 use axum::http::header;
@@ -12,16 +12,13 @@ use futures_util::{SinkExt, StreamExt};
 use std::sync::Arc;
 use tokio::sync::mpsc;
 
-/// Who may watch the wallboard.
-const WATCHERS: [Role; 3] = [Role::TeamLead, Role::Qa, Role::Admin];
-
 /// Upgrades a supervisor's request to the wallboard feed.
 pub async fn upgrade(
     user: CurrentUser,
     State(state): State<AppState>,
     ws: WebSocketUpgrade,
 ) -> Result<Response, ApiError> {
-    user.require(&WATCHERS)?;
+    user.require(&SUPERVISORS)?;
     Ok(ws
         .max_message_size(64 << 10)
         .on_upgrade(move |socket| run(socket, user.0, state)))

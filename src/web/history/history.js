@@ -5,8 +5,7 @@
 
 const T = {
   zh: {
-    title: "话单", desk: "坐席桌面", reports: "统计报表", recordings: "录音", logout: "退出", login_title: "登录", username: "用户名",
-    password: "密码", login: "登录", from: "开始日期", to: "结束日期", line: "线路", agent: "坐席", team: "班组", number: "号码",
+    title: "话单", desk: "坐席桌面", reports: "统计报表", recordings: "录音", from: "开始日期", to: "结束日期", line: "线路", agent: "坐席", team: "班组", number: "号码",
     customer_id: "客户编号", customer: "客户", direction: "方向", outcome: "结果", search: "查询", started: "时间", wait: "等待",
     talk: "通话", links: "关联", empty: "没有符合条件的通话", more: "下一页", export_csv: "导出 CSV", export_xlsx: "导出 Excel",
     recording: "录音", work_order: "工单", calls_of: "该客户的通话", any: "全部", forbidden: "营销人员不能查看话单",
@@ -14,8 +13,7 @@ const T = {
     outcomes: { answered: "已接", missed: "未接", abandoned: "放弃", outbound: "呼出", unknown: "未知" },
   },
   en: {
-    title: "Call history", desk: "Agent desk", reports: "Statistics", recordings: "Recordings", logout: "Log out", login_title: "Log in",
-    username: "Username", password: "Password", login: "Log in", from: "From", to: "To", line: "Line", agent: "Agent", team: "Team",
+    title: "Call history", desk: "Agent desk", reports: "Statistics", recordings: "Recordings", from: "From", to: "To", line: "Line", agent: "Agent", team: "Team",
     number: "Number", customer_id: "Customer no.", customer: "Customer", direction: "Direction", outcome: "Outcome", search: "Search",
     started: "Started", wait: "Wait", talk: "Talk", links: "Links", empty: "No calls match", more: "Next page",
     export_csv: "Export CSV", export_xlsx: "Export Excel", recording: "recording", work_order: "work order", calls_of: "calls of this customer",
@@ -24,8 +22,6 @@ const T = {
     outcomes: { answered: "answered", missed: "missed", abandoned: "abandoned", outbound: "outbound", unknown: "unknown" },
   },
 };
-let lang = localStorage.getItem("lang") || (navigator.language.startsWith("zh") ? "zh" : "en");
-const t = (k) => T[lang][k] ?? k;
 let next = null;
 
 function options(sel, items) {
@@ -37,9 +33,7 @@ function options(sel, items) {
 }
 
 function applyLang() {
-  document.documentElement.lang = lang === "zh" ? "zh-CN" : "en";
-  document.querySelectorAll("[data-t]").forEach((e) => { e.textContent = t(e.dataset.t); });
-  $("lang").textContent = lang === "zh" ? "English" : "中文";
+  translatePage();
   options($("q-direction"), t("directions"));
   options($("q-outcome"), t("outcomes"));
 }
@@ -120,5 +114,5 @@ async function search(more) {
 
 $("search").onsubmit = (ev) => { ev.preventDefault(); search(false); };
 $("more").onclick = () => search(true);
-wirePage(boot, () => { lang = lang === "zh" ? "en" : "zh"; localStorage.setItem("lang", lang); applyLang(); });
+wirePage(T, boot, applyLang);
 boot();

@@ -1,5 +1,6 @@
-// What the marketers' and supervisors' pages share: the API call, and the
-// login, logout and language controls of their common header and form.
+// What the marketers' and supervisors' pages share: the API call, the
+// language and its strings, the login form, and the login, logout and
+// language controls of their common header.
 "use strict";
 
 const $ = (id) => document.getElementById(id);
@@ -15,9 +16,33 @@ async function api(method, path, body, headers) {
   return data;
 }
 
-// Wires #login, #logout and #lang: `boot` runs after a login, `toggleLang`
-// switches the page's language.
-function wirePage(boot, toggleLang) {
+// The words every page has; a page's own table (`wirePage`) comes first.
+const PAGE_T = {
+  zh: { logout: "退出", login_title: "登录", username: "用户名", password: "密码", login: "登录" },
+  en: { logout: "Log out", login_title: "Log in", username: "Username", password: "Password", login: "Log in" },
+};
+let lang = localStorage.getItem("lang") || (navigator.language.startsWith("zh") ? "zh" : "en");
+let pageT = { zh: {}, en: {} };
+const t = (k) => pageT[lang][k] ?? PAGE_T[lang][k] ?? k;
+
+// Sets the document's language and the text of every [data-t] element.
+function translatePage() {
+  document.documentElement.lang = lang === "zh" ? "zh-CN" : "en";
+  document.querySelectorAll("[data-t]").forEach((e) => { e.textContent = t(e.dataset.t); });
+  $("lang").textContent = lang === "zh" ? "English" : "中文";
+}
+
+// Wires #login (filled with the login form), #logout and #lang: `T` is the
+// page's strings, `boot` runs after a login, `applyLang` redraws the page
+// in the language just switched to.
+function wirePage(T, boot, applyLang) {
+  pageT = T;
+  $("login").innerHTML = `
+    <h1 data-t="login_title"></h1>
+    <label><span data-t="username"></span> <input id="username" autocomplete="username" required></label>
+    <label><span data-t="password"></span> <input id="password" type="password" autocomplete="current-password" required></label>
+    <button type="submit" data-t="login"></button>
+    <p id="login-error" class="error" role="alert"></p>`;
   $("login").onsubmit = async (ev) => {
     ev.preventDefault();
     try {
@@ -27,5 +52,5 @@ function wirePage(boot, toggleLang) {
     } catch (e) { $("login-error").textContent = e.message; }
   };
   $("logout").onclick = async () => { await api("POST", "/api/logout").catch(() => {}); location.reload(); };
-  $("lang").onclick = toggleLang;
+  $("lang").onclick = () => { lang = lang === "zh" ? "en" : "zh"; localStorage.setItem("lang", lang); applyLang(); };
 }

@@ -5,8 +5,7 @@
 
 const T = {
   zh: {
-    title: "通话录音", desk: "坐席桌面", logout: "退出", login_title: "登录", username: "用户名", password: "密码",
-    login: "登录", from: "开始日期", to: "结束日期", line: "线路", agent: "坐席", number: "号码", customer: "客户",
+    title: "通话录音", desk: "坐席桌面", from: "开始日期", to: "结束日期", line: "线路", agent: "坐席", number: "号码", customer: "客户",
     outcome: "结果", search: "查询", started: "时间", duration: "时长", score: "质检分", empty: "没有符合条件的录音",
     recording: "录音", download: "下载", held: "质检保留（不按期清理）", play: "播放", comment: "评语", save_score: "提交评分",
     appeal: "申诉", appeal_note: "申诉理由", send_appeal: "提交申诉", pass: "合格", fail: "不合格", total: "总分",
@@ -15,8 +14,7 @@ const T = {
     states: { recording: "录音中", done: "完成", repaired: "已修复", failed: "失败" },
   },
   en: {
-    title: "Call recordings", desk: "Agent desk", logout: "Log out", login_title: "Log in", username: "Username", password: "Password",
-    login: "Log in", from: "From", to: "To", line: "Line", agent: "Agent", number: "Number", customer: "Customer",
+    title: "Call recordings", desk: "Agent desk", from: "From", to: "To", line: "Line", agent: "Agent", number: "Number", customer: "Customer",
     outcome: "Outcome", search: "Search", started: "Started", duration: "Length", score: "QA score", empty: "No recordings match",
     recording: "Recording", download: "Download", held: "Held for QA (kept past retention)", play: "Play", comment: "Comment", save_score: "Save score",
     appeal: "Appeal", appeal_note: "Why the score is wrong", send_appeal: "Send appeal", pass: "pass", fail: "fail", total: "Total",
@@ -25,14 +23,10 @@ const T = {
     states: { recording: "recording", done: "done", repaired: "repaired", failed: "failed" },
   },
 };
-let lang = localStorage.getItem("lang") || (navigator.language.startsWith("zh") ? "zh" : "en");
-const t = (k) => T[lang][k] ?? k;
 let current = null;
 
 function applyLang() {
-  document.documentElement.lang = lang === "zh" ? "zh-CN" : "en";
-  document.querySelectorAll("[data-t]").forEach((e) => { e.textContent = t(e.dataset.t); });
-  $("lang").textContent = lang === "zh" ? "English" : "中文";
+  translatePage();
   const sel = $("q-outcome"), was = sel.value;
   sel.innerHTML = "";
   sel.append(new Option(t("any"), ""));
@@ -169,5 +163,5 @@ $("d-held").onchange = async () => {
   catch (e) { $("detail-error").textContent = e.message; }
 };
 $("search").onsubmit = (ev) => { ev.preventDefault(); search(); };
-wirePage(boot, () => { lang = lang === "zh" ? "en" : "zh"; localStorage.setItem("lang", lang); applyLang(); });
+wirePage(T, boot, applyLang);
 boot();

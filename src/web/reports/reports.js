@@ -4,22 +4,18 @@
 
 const T = {
   zh: {
-    title: "统计报表", history: "话单", wallboard: "监控大屏", recordings: "录音", logout: "退出", login_title: "登录",
-    username: "用户名", password: "密码", login: "登录", group: "报表", period: "时段", from: "开始日期", to: "结束日期",
+    title: "统计报表", history: "话单", wallboard: "监控大屏", recordings: "录音", group: "报表", period: "时段", from: "开始日期", to: "结束日期",
     sl: "服务水平 T(秒)", show: "查询", formulas: "计算公式", forbidden: "统计报表仅限班组长、质检和管理员",
     groups: { calls: "呼叫中心", agents: "坐席", teams: "班组", lines: "线路" },
     periods: { "15m": "15 分钟", "30m": "30 分钟", "60m": "1 小时", day: "天", week: "周", month: "月", total: "合计" },
   },
   en: {
-    title: "Statistics", history: "Call history", wallboard: "Wallboard", recordings: "Recordings", logout: "Log out", login_title: "Log in",
-    username: "Username", password: "Password", login: "Log in", group: "Report", period: "Interval", from: "From", to: "To",
+    title: "Statistics", history: "Call history", wallboard: "Wallboard", recordings: "Recordings", group: "Report", period: "Interval", from: "From", to: "To",
     sl: "Service level T (s)", show: "Show", formulas: "Formulas", forbidden: "Statistics are for team leads, QA and admins",
     groups: { calls: "Whole center", agents: "Agents", teams: "Teams", lines: "Lines" },
     periods: { "15m": "15 min", "30m": "30 min", "60m": "1 hour", day: "day", week: "week", month: "month", total: "total" },
   },
 };
-let lang = localStorage.getItem("lang") || (navigator.language.startsWith("zh") ? "zh" : "en");
-const t = (k) => T[lang][k] ?? k;
 let last = null;
 
 function fill(sel, items, value) {
@@ -30,9 +26,7 @@ function fill(sel, items, value) {
 }
 
 function applyLang() {
-  document.documentElement.lang = lang === "zh" ? "zh-CN" : "en";
-  document.querySelectorAll("[data-t]").forEach((e) => { e.textContent = t(e.dataset.t); });
-  $("lang").textContent = lang === "zh" ? "English" : "中文";
+  translatePage();
   fill($("q-group"), t("groups"), "agents");
   fill($("q-period"), t("periods"), "60m");
   if (last) render(last);
@@ -127,5 +121,5 @@ function render(report) {
 }
 
 $("query").onsubmit = (ev) => { ev.preventDefault(); show(); };
-wirePage(boot, () => { lang = lang === "zh" ? "en" : "zh"; localStorage.setItem("lang", lang); applyLang(); });
+wirePage(T, boot, applyLang);
 boot();

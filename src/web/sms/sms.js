@@ -4,8 +4,7 @@
 
 const T = {
   zh: {
-    title: "短信群发", desk: "坐席桌面", logout: "退出", login_title: "登录", username: "用户名",
-    password: "密码", login: "登录", new: "新建群发", name: "名称", recipients: "接收人", or: "或上传",
+    title: "短信群发", desk: "坐席桌面", new: "新建群发", name: "名称", recipients: "接收人", or: "或上传",
     template: "短信模板", filter: "筛选", suffix: "退订提示", window: "发送时段", start_at: "定时开始", preview: "预览",
     number: "号码", text: "内容", encoding: "编码", parts: "条数", cost: "费用", start: "开始发送",
     close: "关闭", failures: "失败明细", reason: "原因", campaigns: "群发任务", state: "状态", progress: "进度", counts: "明细", rate: "速度",
@@ -16,8 +15,7 @@ const T = {
               queued: "排队", sending: "发送中", sent: "已发送", delivered: "已送达", failed: "失败", unknown: "未知" },
   },
   en: {
-    title: "SMS campaigns", desk: "Agent desk", logout: "Log out", login_title: "Log in", username: "Username",
-    password: "Password", login: "Log in", new: "New campaign", name: "Name", recipients: "Recipients", or: "or upload",
+    title: "SMS campaigns", desk: "Agent desk", new: "New campaign", name: "Name", recipients: "Recipients", or: "or upload",
     template: "Template", filter: "Filter", suffix: "Opt-out text", window: "Sending window", start_at: "Start at", preview: "Preview",
     number: "Number", text: "Text", encoding: "Encoding", parts: "Parts", cost: "Cost", start: "Start",
     close: "Close", failures: "Failures", reason: "Reason", campaigns: "Campaigns", state: "State", progress: "Progress", counts: "Counts", rate: "Rate",
@@ -28,15 +26,11 @@ const T = {
               queued: "queued", sending: "sending", sent: "sent", delivered: "delivered", failed: "failed", unknown: "unknown" },
   },
 };
-let lang = localStorage.getItem("lang") || (navigator.language.startsWith("zh") ? "zh" : "en");
-const t = (k) => T[lang][k] ?? k;
 let draftId = null;
 let socket = null;
 
 function applyLang() {
-  document.documentElement.lang = lang === "zh" ? "zh-CN" : "en";
-  document.querySelectorAll("[data-t]").forEach((e) => { e.textContent = t(e.dataset.t); });
-  $("lang").textContent = lang === "zh" ? "English" : "中文";
+  translatePage();
 }
 
 async function boot() {
@@ -178,5 +172,5 @@ $("draft-start").onclick = async () => {
 };
 $("draft-drop").onclick = () => { $("draft").hidden = true; };
 
-wirePage(boot, () => { lang = lang === "zh" ? "en" : "zh"; localStorage.setItem("lang", lang); applyLang(); });
+wirePage(T, boot, applyLang);
 boot();

@@ -4,30 +4,24 @@
 
 const T = {
   zh: {
-    title: "监控大屏", reports: "统计报表", history: "话单", logout: "退出", login_title: "登录", username: "用户名", password: "密码",
-    login: "登录", today: "今日", ringing: "正在振铃", agents: "坐席", lines: "线路", devices: "设备", none: "无",
+    title: "监控大屏", reports: "统计报表", history: "话单", today: "今日", ringing: "正在振铃", agents: "坐席", lines: "线路", devices: "设备", none: "无",
     live: "实时", reconnecting: "重新连接中…", forbidden: "监控大屏仅限班组长、质检和管理员",
     counters: { offered: "呼入", answered: "接通", missed: "未接", abandoned: "放弃", outbound: "呼出", abandon_rate: "放弃率" },
     states: { ready: "就绪", not_ready: "未就绪", on_call: "通话中", after_call_work: "话后处理", offline: "离线",
               idle: "空闲", ringing: "振铃", talking: "通话", up: "正常", down: "故障" },
   },
   en: {
-    title: "Wallboard", reports: "Statistics", history: "Call history", logout: "Log out", login_title: "Log in", username: "Username",
-    password: "Password", login: "Log in", today: "Today", ringing: "Ringing now", agents: "Agents", lines: "Lines", devices: "Devices",
+    title: "Wallboard", reports: "Statistics", history: "Call history", today: "Today", ringing: "Ringing now", agents: "Agents", lines: "Lines", devices: "Devices",
     none: "none", live: "live", reconnecting: "reconnecting…", forbidden: "The wallboard is for team leads, QA and admins",
     counters: { offered: "Offered", answered: "Answered", missed: "Missed", abandoned: "Abandoned", outbound: "Outbound", abandon_rate: "Abandoned %" },
     states: { ready: "ready", not_ready: "not ready", on_call: "on call", after_call_work: "wrap-up", offline: "offline",
               idle: "idle", ringing: "ringing", talking: "talking", up: "up", down: "down" },
   },
 };
-let lang = localStorage.getItem("lang") || (navigator.language.startsWith("zh") ? "zh" : "en");
-const t = (k) => T[lang][k] ?? k;
 let picture = null, skew = 0, updates = 0;
 
 function applyLang() {
-  document.documentElement.lang = lang === "zh" ? "zh-CN" : "en";
-  document.querySelectorAll("[data-t]").forEach((e) => { e.textContent = t(e.dataset.t); });
-  $("lang").textContent = lang === "zh" ? "English" : "中文";
+  translatePage();
   if (picture) draw();
 }
 
@@ -94,5 +88,5 @@ async function boot() {
   }
 }
 
-wirePage(boot, () => { lang = lang === "zh" ? "en" : "zh"; localStorage.setItem("lang", lang); applyLang(); });
+wirePage(T, boot, applyLang);
 boot();
