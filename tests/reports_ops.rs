@@ -314,15 +314,21 @@ async fn wallboard(s: &Stack, token: &str) -> Ws {
     tokio_tungstenite::connect_async(req).await.unwrap().0
 }
 
-/// The next wallboard picture for which `pred` holds.
-async fn picture(ws: &mut Ws, pred: impl Fn(&Value) -> bool) -> Value {
+/// The next wallboard picture for which `pred` holds: whole pictures
+/// replace it, deltas change it as the page applies them.
+async fn picture(ws: &mut Ws, current: &mut Value, pred: impl Fn(&Value) -> bool) -> Value {
     tokio::time::timeout(Duration::from_secs(10), async {
         loop {
             match ws.next().await {
                 Some(Ok(Message::Text(t))) => {
                     let v: Value = serde_json::from_str(&t).unwrap();
-                    if pred(&v["data"]) {
-                        return v["data"].clone();
+                    match v["type"].as_str() {
+                        Some("wallboard") => *current = v["data"].clone(),
+                        Some("wallboard.delta") => apply_delta(current, &v["data"]),
+                        other => panic!("unexpected wallboard frame {other:?}"),
+                    }
+                    if pred(current) {
+                        return current.clone();
                     }
                 }
                 Some(Ok(_)) => {}
@@ -332,6 +338,22 @@ async fn picture(ws: &mut Ws, pred: impl Fn(&Value) -> bool) -> Value {
     })
     .await
     .expect("the picture within 10 s")
+}
+
+fn apply_delta(p: &mut Value, d: &Value) {
+    for (k, v) in d["replace"].as_object().unwrap() {
+        p[k] = v.clone();
+    }
+    for (k, entries) in d["changed"].as_object().unwrap() {
+        for (key, v) in entries.as_object().unwrap() {
+            p[k][key] = v.clone();
+        }
+    }
+    for (k, keys) in d["removed"].as_object().unwrap() {
+        for key in keys.as_array().unwrap() {
+            p[k].as_object_mut().unwrap().remove(key.as_str().unwrap());
+        }
+    }
 }
 
 /// Parses the text exposition strictly enough to catch a broken line:
@@ -389,7 +411,8 @@ async fn a_call_reaches_the_history_the_wallboard_and_the_metrics() {
     let mut s = stack(256).await;
     let lead = login(s.addr, "lead1").await;
     let mut board = wallboard(&s, &lead).await;
-    let first = picture(&mut board, |_| true).await;
+    let mut pic = Value::Null;
+    let first = picture(&mut board, &mut pic, |_| true).await;
     assert_eq!(
         first["devices"]["box1"]["up"], true,
         "replayed to the late hub: {first}"
@@ -397,9 +420,9 @@ async fn a_call_reaches_the_history_the_wallboard_and_the_metrics() {
     let agent = login(s.addr, "agent1").await;
     let mut desk = ws(s.addr, Some(&agent)).await.unwrap();
     next_of(&mut desk, "hello").await;
-    picture(&mut board, |p| {
-        p["agents"].as_array().is_some_and(|a| {
-            a.iter()
+    picture(&mut board, &mut pic, |p| {
+        p["agents"].as_object().is_some_and(|a| {
+            a.values()
                 .any(|a| a["username"] == "agent1" && a["state"] == "ready")
         })
     })
@@ -412,14 +435,14 @@ async fn a_call_reaches_the_history_the_wallboard_and_the_metrics() {
         json!({"type": "ack", "data": {"seq": pop["seq"]}}),
     )
     .await;
-    let ringing = picture(&mut board, |p| p["ringing"][0]["number"].is_string()).await;
+    let ringing = picture(&mut board, &mut pic, |p| p["ringing"][0]["number"].is_string()).await;
     assert_eq!(ringing["ringing"][0]["line"], "box1/1");
     assert_eq!(ringing["ringing"][0]["number"], "13812345678");
     s.sim.act(&Action::Answer { port: 1 }).await.unwrap();
-    picture(&mut board, |p| p["lines"]["box1/1"]["state"] == "talking").await;
+    picture(&mut board, &mut pic, |p| p["lines"]["box1/1"]["state"] == "talking").await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     s.sim.act(&Action::Hangup { port: 1 }).await.unwrap();
-    let after = picture(&mut board, |p| p["today"]["answered"] == 1).await;
+    let after = picture(&mut board, &mut pic, |p| p["today"]["answered"] == 1).await;
     assert_eq!(after["lines"]["box1/1"]["state"], "idle");
     assert_eq!(after["today"]["offered"], 1);
     s.store.drain().await.unwrap();

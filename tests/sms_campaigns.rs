@@ -147,6 +147,7 @@ impl Pool {
             .unwrap();
         let addr = listener.local_addr().unwrap();
         let state = callpop::web::AppState {
+            closing: Default::default(),
             store: self.store.clone(),
             hub: None,
             settings: Arc::new(callpop::web::WebSettings::from_config(&Default::default())),

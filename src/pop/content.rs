@@ -89,6 +89,28 @@ impl Pop {
         Ok(pop)
     }
 
+    /// A pop with nothing in it, for tests of routing.
+    #[cfg(test)]
+    pub fn empty(call_id: &str, line: &str) -> Pop {
+        Pop {
+            call_id: call_id.into(),
+            line: line.into(),
+            direction: "inbound",
+            number: None,
+            normalized: None,
+            presentation: "available",
+            caller_name: None,
+            match_outcome: "none",
+            rule: "none",
+            customers: Vec::new(),
+            recent_calls: Vec::new(),
+            open_work_orders: Vec::new(),
+            form: None,
+            prefill: Map::new(),
+            team: None,
+        }
+    }
+
     /// Makes `customer_id` the pop's customer: its history, open work
     /// orders and the prefilled form.
     pub fn select(&mut self, store: &Store, customer_id: i64) -> crate::store::Result<bool> {

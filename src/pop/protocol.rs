@@ -2,6 +2,7 @@
 //! `{"v":1,"seq":N,"type":...,"ts":...,"data":...}`; the data of a pop is
 //! serialised once and spliced into each recipient's envelope.
 
+use super::command::{parse_action, Command, COMMANDS};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -23,14 +24,6 @@ pub enum ClientMessage {
     Command(Command),
 }
 
-/// A client command and its idempotency key.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Command {
-    pub id: String,
-    pub kind: String,
-    pub data: Value,
-}
-
 /// Why a client message was refused; sent back as `error`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProtocolError {
@@ -49,15 +42,6 @@ impl ProtocolError {
         }
     }
 }
-
-/// The commands the server knows.
-pub const COMMANDS: [&str; 5] = [
-    "workorder.save",
-    "customer.select",
-    "agent.state",
-    "call.claim",
-    "call.dial",
-];
 
 /// Parses one text frame from a desktop.
 pub fn parse(text: &str) -> Result<ClientMessage, ProtocolError> {
@@ -107,11 +91,9 @@ pub fn parse(text: &str) -> Result<ClientMessage, ProtocolError> {
                         None,
                     )
                 })?;
-            Ok(ClientMessage::Command(Command {
-                id,
-                kind: kind.clone(),
-                data: raw.data,
-            }))
+            let action =
+                parse_action(k, &raw.data).map_err(|e| ProtocolError::new(e.code, e.message, Some(id.clone())))?;
+            Ok(ClientMessage::Command(Command { id, action }))
         }
         other => Err(ProtocolError::new(
             "unknown_type",
@@ -154,7 +136,7 @@ mod tests {
         );
         let cmd = parse(r#"{"type":"agent.state","id":"k1","data":{"state":"ready"}}"#).unwrap();
         assert!(
-            matches!(cmd, ClientMessage::Command(c) if c.id == "k1" && c.kind == "agent.state")
+            matches!(cmd, ClientMessage::Command(c) if c.id == "k1" && c.action.name() == "agent.state")
         );
         assert_eq!(parse("{").unwrap_err().code, "bad_json");
         assert_eq!(parse("[1]").unwrap_err().code, "bad_json");
@@ -163,6 +145,8 @@ mod tests {
             parse(r#"{"type":"agent.state"}"#).unwrap_err().code,
             "bad_message"
         );
+        let bad = parse(r#"{"type":"customer.select","id":"k2","data":{"call_id":"c"}}"#).unwrap_err();
+        assert_eq!((bad.code, bad.id.as_deref()), ("bad_message", Some("k2")));
         let unknown = parse(r#"{"type":"teleport","id":"x"}"#).unwrap_err();
         assert_eq!(
             (unknown.code, unknown.id.as_deref()),

@@ -1,11 +1,14 @@
 //! The wallboard's picture of the center (监控大屏): each line's state,
 //! each device up or down, the calls ringing now and today's counters.
-//! Pure: the pop hub feeds it call events and adds its agents when it
-//! sends the picture to supervisors.
+//! Pure: the wallboard feed (`wallboard_feed.rs`) gives it call events and
+//! agents' states and asks it for each viewer scope's picture, which goes
+//! out whole to a new viewer and as a [`delta`] afterwards.
 
+use super::agents::AgentView;
 use crate::event::{CallEvent, DeviceState};
+use crate::store::{Role, User};
 use serde::Serialize;
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
 
 /// A line as the wallboard shows it.
@@ -61,6 +64,8 @@ pub struct Board {
     pub lines: BTreeMap<String, LineView>,
     pub devices: BTreeMap<String, DeviceView>,
     pub today: Today,
+    /// Agents as the hub last reported them, by user id.
+    pub agents: BTreeMap<i64, AgentView>,
     /// When today ends: the day is worked out from the time zone only
     /// when an event comes after it, not on every event on the pop path.
     day_end: i64,
@@ -161,8 +166,27 @@ impl Board {
         true
     }
 
+    /// An agent's state changed (agents only: QA and admins take no calls).
+    pub fn agent(&mut self, view: AgentView) {
+        if matches!(view.user.role, Role::Agent | Role::TeamLead) {
+            self.agents.insert(view.user.id, view);
+        }
+    }
+
+    /// The picture a viewer of `scope` sees: the agents it may see, keyed
+    /// by user id, with lines, devices, calls ringing and today's counts.
+    pub fn picture(&self, scope: &Scope, now: i64) -> Value {
+        let agents: Map<String, Value> = self
+            .agents
+            .values()
+            .filter(|a| scope.sees(&a.user))
+            .map(|a| (a.user.id.to_string(), a.json()))
+            .collect();
+        self.snapshot(Value::Object(agents), now)
+    }
+
     /// The picture with `agents` (as `agent.state` data), for one viewer.
-    pub fn snapshot(&self, agents: Vec<Value>, now: i64) -> Value {
+    pub fn snapshot(&self, agents: Value, now: i64) -> Value {
         let ringing: Vec<Value> = self
             .lines
             .iter()
@@ -183,11 +207,170 @@ impl Board {
     }
 }
 
+/// Which agents a wallboard viewer sees: viewers of one scope share one
+/// picture, computed once per change.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Scope {
+    /// QA and admins: everybody.
+    All,
+    /// A team lead: the team.
+    Team(String),
+    /// Anyone else: themself.
+    Own(i64),
+}
+
+impl Scope {
+    /// The scope of a viewer (the same rule as agents' states on desktops).
+    pub fn of(viewer: &User) -> Scope {
+        match (viewer.role, &viewer.team) {
+            (Role::Admin | Role::Qa, _) => Scope::All,
+            (Role::TeamLead, Some(t)) => Scope::Team(t.clone()),
+            _ => Scope::Own(viewer.id),
+        }
+    }
+
+    /// Whether the scope includes `subject`.
+    pub fn sees(&self, subject: &User) -> bool {
+        match self {
+            Scope::All => true,
+            Scope::Team(t) => subject.team.as_ref() == Some(t),
+            Scope::Own(id) => subject.id == *id,
+        }
+    }
+}
+
+/// What changed from picture `old` to `new`, or `None` if nothing did:
+/// `replace` holds top-level values that changed, `changed` the entries of
+/// keyed collections (lines, devices, agents) that are new or different,
+/// `removed` the keys gone from them. A client applies it in that order.
+pub fn delta(old: &Value, new: &Value) -> Option<Value> {
+    let (Some(old), Some(new)) = (old.as_object(), new.as_object()) else {
+        return Some(json!({ "replace": new }));
+    };
+    let mut replace = Map::new();
+    let mut changed = Map::new();
+    let mut removed = Map::new();
+    for (key, value) in new {
+        match (old.get(key), value) {
+            (Some(a), b) if a == b => {}
+            (Some(Value::Object(a)), Value::Object(b)) if KEYED.contains(&key.as_str()) => {
+                let entries: Map<String, Value> = b
+                    .iter()
+                    .filter(|(k, v)| a.get(*k) != Some(*v))
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect();
+                let gone: Vec<&String> = a.keys().filter(|k| !b.contains_key(*k)).collect();
+                if !entries.is_empty() {
+                    changed.insert(key.clone(), Value::Object(entries));
+                }
+                if !gone.is_empty() {
+                    removed.insert(key.clone(), json!(gone));
+                }
+            }
+            _ => {
+                replace.insert(key.clone(), value.clone());
+            }
+        }
+    }
+    // `now` alone moving is no change worth a frame.
+    let only_clock = changed.is_empty() && removed.is_empty() && replace.keys().all(|k| k == "now");
+    (!only_clock).then(|| json!({ "replace": replace, "changed": changed, "removed": removed }))
+}
+
+/// The picture's keyed collections, sent entry by entry in a delta.
+const KEYED: [&str; 3] = ["lines", "devices", "agents"];
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::event::Outcome;
+    use crate::store::AgentState;
     use std::sync::Arc;
+
+    fn view(id: i64, role: Role, team: &str, state: AgentState) -> AgentView {
+        AgentView {
+            user: User {
+                id,
+                username: format!("u{id}"),
+                display_name: format!("U{id}"),
+                role,
+                team: Some(team.into()),
+                disabled: false,
+            },
+            state,
+            reason: None,
+            since: 0,
+        }
+    }
+
+    /// Applies a delta as the page does.
+    fn apply(picture: &mut Value, d: &Value) {
+        for (k, v) in d["replace"].as_object().unwrap() {
+            picture[k] = v.clone();
+        }
+        for (k, entries) in d["changed"].as_object().unwrap() {
+            for (key, v) in entries.as_object().unwrap() {
+                picture[k][key] = v.clone();
+            }
+        }
+        for (k, keys) in d["removed"].as_object().unwrap() {
+            for key in keys.as_array().unwrap() {
+                picture[k].as_object_mut().unwrap().remove(key.as_str().unwrap());
+            }
+        }
+    }
+
+    #[test]
+    fn scopes_pick_the_agents_each_viewer_sees() {
+        let mut b = Board::default();
+        b.agent(view(1, Role::Agent, "sales", AgentState::Ready));
+        b.agent(view(2, Role::Agent, "support", AgentState::Ready));
+        b.agent(view(3, Role::Qa, "qa", AgentState::Offline));
+        let lead = view(4, Role::TeamLead, "sales", AgentState::Ready).user;
+        assert_eq!(Scope::of(&lead), Scope::Team("sales".into()));
+        let sales = b.picture(&Scope::of(&lead), 0);
+        let ids: Vec<&String> = sales["agents"].as_object().unwrap().keys().collect();
+        assert_eq!(ids, ["1"]);
+        let all = b.picture(&Scope::All, 0);
+        assert_eq!(all["agents"].as_object().unwrap().len(), 2, "QA takes no calls");
+        let mut agent = lead.clone();
+        agent.role = Role::Agent;
+        assert_eq!(Scope::of(&agent), Scope::Own(4));
+    }
+
+    #[test]
+    fn a_delta_carries_only_what_changed_and_rebuilds_the_picture() {
+        let mut b = Board::default();
+        for id in 1..=100 {
+            b.agent(view(id, Role::Agent, "sales", AgentState::Ready));
+        }
+        let before = b.picture(&Scope::All, 1_000);
+        assert_eq!(delta(&before, &b.picture(&Scope::All, 2_000)), None, "only the clock");
+        b.agent(view(7, Role::Agent, "sales", AgentState::OnCall));
+        b.on_event(
+            &CallEvent::Ringing {
+                call_id: "c1".into(),
+                line: "box/1".into(),
+                ring_count: 1,
+            },
+            2_000,
+        );
+        let after = b.picture(&Scope::All, 2_000);
+        let d = delta(&before, &after).unwrap();
+        assert_eq!(d["changed"]["agents"].as_object().unwrap().len(), 1);
+        assert_eq!(d["changed"]["lines"]["box/1"]["state"], "ringing");
+        assert!(d.to_string().len() * 5 < after.to_string().len(), "{d}");
+        let mut rebuilt = before.clone();
+        apply(&mut rebuilt, &d);
+        assert_eq!(rebuilt, after);
+        // An agent leaving the scope is removed.
+        b.agents.remove(&7);
+        let later = b.picture(&Scope::All, 3_000);
+        let d = delta(&after, &later).unwrap();
+        assert_eq!(d["removed"]["agents"], json!(["7"]));
+        apply(&mut rebuilt, &d);
+        assert_eq!(rebuilt, later);
+    }
 
     #[test]
     fn lines_follow_their_calls_and_today_counts_them() {
@@ -208,7 +391,7 @@ mod tests {
             1_000
         ));
         assert_eq!(b.lines["box/1"].state, "ringing");
-        assert_eq!(b.snapshot(vec![], 1_000)["ringing"][0]["line"], "box/1");
+        assert_eq!(b.snapshot(json!({}), 1_000)["ringing"][0]["line"], "box/1");
         b.on_event(
             &CallEvent::Answered {
                 call_id: call.clone(),
@@ -230,7 +413,7 @@ mod tests {
         );
         assert_eq!(b.lines["box/1"].state, "idle");
         assert_eq!((b.today.offered, b.today.answered), (3, 2));
-        let snap = b.snapshot(vec![], 9_000);
+        let snap = b.snapshot(json!({}), 9_000);
         assert_eq!(snap["ringing"].as_array().unwrap().len(), 0);
         assert!((snap["abandon_rate"].as_f64().unwrap() - 0.0).abs() < 1e-9);
         b.on_event(

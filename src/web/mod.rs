@@ -38,6 +38,56 @@ pub struct AppState {
     pub recordings: RecordingFiles,
     pub reports: ReportSettings,
     pub metrics: crate::metrics::Metrics,
+    /// Tells open websockets that the server is stopping.
+    pub closing: Closing,
+}
+
+/// The server is stopping: websockets close with 1001 "server restarting"
+/// (a client reconnects and resumes), and [`serve`] waits for them.
+#[derive(Clone)]
+pub struct Closing {
+    tx: Arc<tokio::sync::watch::Sender<bool>>,
+    open: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl Default for Closing {
+    fn default() -> Self {
+        Closing {
+            tx: Arc::new(tokio::sync::watch::channel(false).0),
+            open: Arc::default(),
+        }
+    }
+}
+
+/// Held by an open websocket: [`serve`] waits for every one to be dropped.
+pub struct OpenSocket(Arc<std::sync::atomic::AtomicUsize>);
+
+impl Drop for OpenSocket {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+impl Closing {
+    /// Counts a websocket open until the guard is dropped.
+    pub fn open(&self) -> OpenSocket {
+        self.open.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        OpenSocket(self.open.clone())
+    }
+
+    /// Resolves once the server is stopping.
+    pub async fn wait(&self) {
+        let mut rx = self.tx.subscribe();
+        let _ = rx.wait_for(|closing| *closing).await;
+    }
+
+    fn start(&self) {
+        self.tx.send_replace(true);
+    }
+
+    fn open_sockets(&self) -> usize {
+        self.open.load(std::sync::atomic::Ordering::SeqCst)
+    }
 }
 
 /// How statistics are cut and judged, from `[reports]`.
@@ -308,11 +358,22 @@ pub async fn serve(
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    let closing = state.closing.clone();
+    let signal = closing.clone();
     axum::serve(
         listener,
         router(state).into_make_service_with_connect_info::<SocketAddr>(),
     )
-    .with_graceful_shutdown(shutdown)
+    .with_graceful_shutdown(async move {
+        shutdown.await;
+        signal.start();
+    })
     .await?;
+    // Websockets are upgraded out of the HTTP server's sight: each is told
+    // and closes with 1001; wait (a little) for their close frames to go.
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(3);
+    while closing.open_sockets() > 0 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
     Ok(())
 }

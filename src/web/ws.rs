@@ -5,7 +5,8 @@
 
 use super::auth::{ApiError, CurrentUser};
 use super::AppState;
-use crate::pop::protocol::{self, ClientMessage, Command};
+use crate::pop::command::{Action, Command, CommandError, WorkOrderDraft};
+use crate::pop::protocol::{self, ClientMessage};
 use crate::pop::HubHandle;
 use crate::store::User;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
@@ -21,6 +22,9 @@ use tokio::sync::mpsc;
 pub const CLOSE_TOO_SLOW: u16 = 4008;
 /// Close code for a desktop that stopped heartbeating.
 pub const CLOSE_SILENT: u16 = 4001;
+/// Close code when the server stops: 1001 "going away", reason
+/// "server restarting" (reconnect and resume).
+pub const CLOSE_RESTARTING: u16 = 1001;
 
 /// Upgrades an authenticated request to the desktop protocol.
 pub async fn upgrade(
@@ -39,22 +43,18 @@ pub async fn upgrade(
 
 async fn run(socket: WebSocket, user: User, state: AppState) {
     let _counted = state.metrics.ws_session("desktop");
+    let _open = state.closing.open();
+    let (mut sink, mut stream) = socket.split();
     let Some(hub) = state.hub.clone() else {
-        let (mut sink, _) = socket.split();
-        let _ = sink
-            .send(Message::Close(Some(CloseFrame {
-                code: 1013,
-                reason: "no pop hub in this process".into(),
-            })))
-            .await;
+        close(&mut sink, 1013, "no pop hub in this process").await;
         return;
     };
     // Room for a whole replay on top of the usual backlog: a resume must fit.
     let capacity = state.settings.send_queue + state.settings.replay_log;
     let (out_tx, mut out_rx) = mpsc::channel::<Arc<str>>(capacity);
     let conn = hub.connect(user.clone(), out_tx).await;
-    let (mut sink, mut stream) = socket.split();
     let silence = Duration::from_secs(state.settings.heartbeat_secs * 3);
+    // Why the connection ends, and the close frame it gets (if any).
     let writer = async {
         while let Some(frame) = out_rx.recv().await {
             // Cut off by the hub: what is still queued would only be
@@ -64,23 +64,19 @@ async fn run(socket: WebSocket, user: User, state: AppState) {
             }
             match tokio::time::timeout(silence, sink.send(Message::Text((&*frame).into()))).await {
                 Ok(Ok(())) => {}
-                Ok(Err(_)) => return,
+                Ok(Err(_)) => return None,
                 // The socket has not taken a frame for this long: too slow.
                 Err(_) => break,
             }
         }
-        let close = Message::Close(Some(CloseFrame {
-            code: CLOSE_TOO_SLOW,
-            reason: "too slow; reconnect and resume".into(),
-        }));
-        let _ = tokio::time::timeout(Duration::from_secs(1), sink.send(close)).await;
+        Some((CLOSE_TOO_SLOW, "too slow; reconnect and resume"))
     };
     let reader = async {
         loop {
             let msg = match tokio::time::timeout(silence, stream.next()).await {
                 Err(_) => {
                     tracing::info!(user = %user.username, "desktop silent: closing");
-                    return Some(CLOSE_SILENT);
+                    return Some((CLOSE_SILENT, "no heartbeat"));
                 }
                 Ok(None) | Ok(Some(Err(_))) => return None,
                 Ok(Some(Ok(m))) => m,
@@ -101,15 +97,28 @@ async fn run(socket: WebSocket, user: User, state: AppState) {
             }
         }
     };
-    tokio::select! {
-        _ = writer => {}
-        code = reader => {
-            if let Some(code) = code {
-                tracing::debug!(code, "closing a silent desktop");
-            }
-        }
+    let ending = tokio::select! {
+        why = writer => why,
+        why = reader => why,
+        _ = state.closing.wait() => Some((CLOSE_RESTARTING, "server restarting")),
+    };
+    if let Some((code, reason)) = ending {
+        tracing::debug!(code, reason, "closing a desktop");
+        close(&mut sink, code, reason).await;
     }
     hub.disconnect(conn).await;
+}
+
+/// Sends a close frame, giving up after a second.
+async fn close<S>(sink: &mut S, code: u16, reason: &'static str)
+where
+    S: futures_util::Sink<Message> + Unpin,
+{
+    let frame = Message::Close(Some(CloseFrame {
+        code,
+        reason: reason.into(),
+    }));
+    let _ = tokio::time::timeout(Duration::from_secs(1), sink.send(frame)).await;
 }
 
 async fn handle(hub: &HubHandle, state: &AppState, conn: u64, user: &User, text: &str) {
@@ -121,14 +130,12 @@ async fn handle(hub: &HubHandle, state: &AppState, conn: u64, user: &User, text:
             session_id,
             last_seq,
         }) => hub.resume(conn, session_id, last_seq).await,
-        Ok(ClientMessage::Command(cmd)) if cmd.kind == "workorder.save" => {
-            let id = cmd.id.clone();
-            let call = cmd
-                .data
-                .get("call_id")
-                .and_then(Value::as_str)
-                .map(str::to_string);
-            let result = save_work_order(state, user, cmd).await;
+        Ok(ClientMessage::Command(Command {
+            id,
+            action: Action::SaveWorkOrder(draft),
+        })) => {
+            let call = draft.call_id.clone();
+            let result = save_work_order(state, user, &id, draft).await;
             let saved = result.is_ok().then_some(call).flatten();
             hub.reply(conn, id, result, saved).await;
         }
@@ -138,39 +145,33 @@ async fn handle(hub: &HubHandle, state: &AppState, conn: u64, user: &User, text:
 
 /// Validates and stores a work order; per-field errors come back in the
 /// error's `fields`.
-async fn save_work_order(state: &AppState, user: &User, cmd: Command) -> Result<Value, Value> {
-    let data = cmd.data;
-    let form_key = data
-        .get("form")
-        .and_then(Value::as_str)
-        .unwrap_or(&state.settings.form)
-        .to_string();
-    let customer_id = data.get("customer_id").and_then(Value::as_i64);
-    let call_id = data
-        .get("call_id")
-        .and_then(Value::as_str)
-        .map(str::to_string);
-    let Some(values) = data.get("fields").and_then(Value::as_object).cloned() else {
-        return Err(
-            json!({ "code": "bad_message", "message": "workorder.save needs data.fields" }),
-        );
-    };
+async fn save_work_order(
+    state: &AppState,
+    user: &User,
+    key: &str,
+    draft: WorkOrderDraft,
+) -> Result<Value, CommandError> {
+    let WorkOrderDraft {
+        form,
+        call_id,
+        customer_id,
+        fields: values,
+    } = draft;
+    let form_key = form.unwrap_or_else(|| state.settings.form.clone());
     let agent = user.clone();
-    let key = cmd.id;
+    let key = key.to_string();
     let outcome = state
         .store
         .call(move |s| {
             let Some(form) = s.form(&form_key)? else {
-                return Ok(Err(json!({ "code": "no_form", "message": format!("no form {form_key:?}") })));
+                return Ok(Err(CommandError::new("no_form", format!("no form {form_key:?}"))));
             };
             let clean = match crate::workorder::validate(&form, &values) {
                 Ok(v) => v,
                 Err(fields) => {
-                    return Ok(Err(json!({
-                        "code": "invalid",
-                        "message": "some fields are not right",
-                        "fields": fields,
-                    })))
+                    let mut e = CommandError::new("invalid", "some fields are not right");
+                    e.fields = Some(json!(fields));
+                    return Ok(Err(e));
                 }
             };
             let saved = s.save_work_order(&form_key, customer_id, call_id.as_deref(), agent.id, &key, &clean)?;
@@ -189,6 +190,9 @@ async fn save_work_order(state: &AppState, user: &User, cmd: Command) -> Result<
         .await;
     match outcome {
         Ok(r) => r,
-        Err(e) => Err(json!({ "code": "store", "message": e.to_string() })),
+        Err(e) => {
+            tracing::error!(error = %e, "could not save a work order");
+            Err(CommandError::new("store", "the work order could not be saved; try again"))
+        }
     }
 }

@@ -12,7 +12,7 @@ use callpop::devices::profile::load_all;
 use callpop::devices::serial::BoxDevice;
 use callpop::engine::Engine;
 use callpop::phone::{MatchPolicy, Normalizer, NormalizerSettings};
-use callpop::pop::{Hub, HubSettings};
+use callpop::pop::HubSettings;
 use callpop::sim::script::Action;
 use callpop::sim::BoxSim;
 use callpop::store::{Binding, NewCustomer, NewPhone, Role, Store, StoreHandle};
@@ -119,10 +119,15 @@ pub async fn stack(send_queue: usize) -> Stack {
     let (devices_now, metric_events) = lines.subscribe_with_devices();
     devices_now.iter().for_each(|e| metrics.on_call_event(e));
     tokio::spawn(metrics.clone().run(metric_events));
-    let (hub, handle) = Hub::new(store.clone(), HubSettings::from_config(&settings)).unwrap();
-    let (devices_now, hub_events) = lines.subscribe_with_devices();
-    let hub = hub.with_metrics(metrics.clone()).seed(&devices_now);
-    lines.runtime().spawn(hub.run(hub_events));
+    let handle = callpop::pop::start(
+        &store,
+        HubSettings::from_config(&settings),
+        metrics.clone(),
+        lines.runtime(),
+        || lines.subscribe_with_devices(),
+    )
+    .await
+    .unwrap();
     let listener = callpop::web::bind("127.0.0.1:0".parse().unwrap())
         .await
         .unwrap();
@@ -153,6 +158,7 @@ pub async fn stack(send_queue: usize) -> Stack {
         lines.events.downgrade(),
     ));
     let state = callpop::web::AppState {
+        closing: Default::default(),
         metrics,
         reports: callpop::web::ReportSettings::from_config(&Default::default()),
         recordings: callpop::web::RecordingFiles {

@@ -3,7 +3,7 @@
 use crate::{normalizer, open_store};
 use anyhow::{Context, Result};
 use callpop::config::Config;
-use callpop::pop::{Hub, HubSettings};
+use callpop::pop::HubSettings;
 use callpop::store::{Binding, StoreHandle};
 use callpop::{demo, lines, web};
 
@@ -183,10 +183,14 @@ fn run(config: Config, mode: Option<&str>, extra: impl FnOnce() -> Extra) -> Res
         let (devices_now, events) = lines.subscribe_with_devices();
         devices_now.iter().for_each(|e| metrics.on_call_event(e));
         tokio::spawn(metrics.clone().run(events));
-        let (hub, hub_handle) = Hub::new(store.clone(), HubSettings::from_config(&config.screen_pop))?;
-        let (devices_now, events) = lines.subscribe_with_devices();
-        let hub = hub.with_metrics(metrics.clone()).seed(&devices_now);
-        lines.runtime().spawn(hub.run(events));
+        let hub_handle = callpop::pop::start(
+            &store,
+            HubSettings::from_config(&config.screen_pop),
+            metrics.clone(),
+            lines.runtime(),
+            || lines.subscribe_with_devices(),
+        )
+        .await?;
         // Warm in the background of the store thread: requests queue behind
         // it for at most a few seconds on a store of millions.
         let warming = store.clone();
@@ -203,6 +207,7 @@ fn run(config: Config, mode: Option<&str>, extra: impl FnOnce() -> Extra) -> Res
         );
         tracing::info!(%addr, db = %config.db_path().display(), "callpop started");
         let state = web::AppState {
+            closing: Default::default(),
             store: store.clone(),
             hub: Some(hub_handle),
             settings: std::sync::Arc::new(web::WebSettings::from_config(&config.screen_pop)),

@@ -1,5 +1,6 @@
-// The wallboard: one websocket, each message a whole picture of the
-// center; times in state tick here between pictures.
+// The wallboard: one websocket; the first message is a whole picture of
+// the center, later ones (wallboard.delta) what changed. Times in state
+// tick here between messages.
 "use strict";
 
 const T = {
@@ -54,17 +55,27 @@ function draw() {
     c.append(d);
   }
   rows("ringing", p.ringing, (r) => [[r.line], [r.number || ""], [since(r.since)]]);
-  rows("agents", p.agents, (a) => [[a.display_name || a.username], [st[a.state] || a.state, "st-" + a.state], [a.reason || ""], [since(a.since), "in-state"]]);
+  const agents = Object.values(p.agents).sort((a, b) => a.username.localeCompare(b.username));
+  rows("agents", agents, (a) => [[a.display_name || a.username], [st[a.state] || a.state, "st-" + a.state], [a.reason || ""], [since(a.since), "in-state"]]);
   rows("lines", Object.entries(p.lines), ([name, l]) => [[name], [st[l.state] || l.state, "st-" + l.state], [l.number || ""], [since(l.since)]]);
   rows("devices", Object.entries(p.devices), ([name, d]) => [[name], [d.up ? st.up : st.down, d.up ? "st-up" : "st-down"], [d.reason || ""], [since(d.since)]]);
+}
+
+// Replaced values, then changed entries of the keyed collections, then
+// the keys removed from them.
+function applyDelta(p, d) {
+  Object.assign(p, d.replace);
+  for (const [k, entries] of Object.entries(d.changed)) p[k] = { ...p[k], ...entries };
+  for (const [k, keys] of Object.entries(d.removed)) for (const key of keys) delete p[k][key];
 }
 
 function connect() {
   const ws = new WebSocket(`${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws/wallboard`);
   ws.onmessage = (ev) => {
     const msg = JSON.parse(ev.data);
-    if (msg.type !== "wallboard") return;
-    picture = msg.data;
+    if (msg.type === "wallboard") picture = msg.data;
+    else if (msg.type === "wallboard.delta" && picture) applyDelta(picture, msg.data);
+    else return;
     skew = Date.now() - picture.now;
     updates += 1;
     document.body.dataset.updates = String(updates);
