@@ -27,6 +27,10 @@ pub struct CallPolicy {
     /// the phone does not: when its rings stop, nobody knows whether the
     /// call was answered, and the CDR says so ("unknown").
     pub sees_answer: bool,
+    /// Whether the device repeats the same caller ID on every ring (some
+    /// boxes do). Otherwise a second caller ID while a call rings is the
+    /// next caller, however soon after the first.
+    pub repeats_cid: bool,
 }
 
 impl Default for CallPolicy {
@@ -36,6 +40,7 @@ impl Default for CallPolicy {
             ring_timeout: Duration::from_secs(7),
             max_call: Duration::from_secs(4 * 3600),
             sees_answer: true,
+            repeats_cid: false,
         }
     }
 }
@@ -112,6 +117,11 @@ struct ActiveCall {
     answered_ms: Option<i64>,
     matched: Option<Identification>,
     dtmf: String,
+    /// When the device last said anything of this call (ms).
+    last_heard_ms: i64,
+    /// Rings counted when the caller ID came: one more ring and the same
+    /// caller ID again is the caller calling again.
+    rings_at_cid: u32,
 }
 
 /// One line's state; owned by the engine task, so no locks.
@@ -141,6 +151,11 @@ impl LineMachine {
         }
     }
 
+    /// The device the line belongs to.
+    pub fn device(&self) -> &str {
+        &self.device
+    }
+
     /// Whether a call is in progress.
     pub fn busy(&self) -> bool {
         self.call.is_some()
@@ -161,7 +176,22 @@ impl LineMachine {
             answered_ms: None,
             matched: None,
             dtmf: String::new(),
+            last_heard_ms: at_ms,
+            rings_at_cid: 0,
         })
+    }
+
+    /// The device of this line vanished (unplugged, port lost): the call
+    /// under way ends at the last thing heard of it, with the outcome known
+    /// so far, and the line is ready for the next call when it returns.
+    pub fn device_lost(&mut self) -> Vec<Step> {
+        match self.call.take() {
+            Some(call) => {
+                let ended = call.last_heard_ms;
+                self.end(call, ended)
+            }
+            None => Vec::new(),
+        }
     }
 
     /// Handles a signal from the line's device.
@@ -170,6 +200,29 @@ impl LineMachine {
         // A ringing call whose rings stopped ends before anything new begins.
         steps.extend(self.on_tick(at, at_ms));
         let line = self.line.clone();
+        if let LineSignal::CallerId(cid) = signal {
+            // A box sends caller ID once per call: another one while a call
+            // rings is the next caller (the first gave up), unless the
+            // device repeats it on every ring and this is the same.
+            let next_caller = self.call.as_ref().is_some_and(|c| {
+                let Some(known) = c.caller.as_ref() else {
+                    return false;
+                };
+                let another = known.number != cid.number || known.absent != cid.absent;
+                let rang_since = c.ring_count > c.rings_at_cid;
+                c.direction == Direction::Inbound
+                    && c.answered_ms.is_none()
+                    && (another || (rang_since && !self.policy.repeats_cid))
+            });
+            if next_caller {
+                let first = self.call.take().expect("checked above");
+                let ended = first.last_ring.map_or(first.last_heard_ms, |(_, ms)| ms);
+                steps.extend(self.end(first, ended));
+            }
+        }
+        if let Some(call) = self.call.as_mut() {
+            call.last_heard_ms = at_ms;
+        }
         match signal {
             LineSignal::Ring => {
                 let call = match self.call.take() {
@@ -201,6 +254,7 @@ impl LineMachine {
                 if call.caller.is_none() && call.direction == Direction::Inbound {
                     call.caller = Some(cid.clone());
                     call.cid_ms = Some(at_ms);
+                    call.rings_at_cid = call.ring_count;
                     steps.push(Step::Identify {
                         call_id: call.id.clone(),
                         caller: cid.clone(),
@@ -486,6 +540,102 @@ mod tests {
         assert!(!b.machine.busy());
     }
 
+    fn named(number: &str, name: &str) -> LineSignal {
+        let mut c = CallerId::from_value(number);
+        c.name = Some(name.into());
+        LineSignal::CallerId(c)
+    }
+
+    fn popped(b: &Bench) -> Vec<(String, Option<String>)> {
+        b.events
+            .iter()
+            .filter_map(|e| match e {
+                CallEvent::CallerIdentified { call_id, caller, .. } => {
+                    Some((call_id.to_string(), caller.name.clone()))
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_second_caller_within_the_ring_timeout_is_a_new_call() {
+        let mut b = Bench::new();
+        b.signal(0.0, LineSignal::Ring);
+        b.signal(0.5, named("13812345678", "ZHANG"));
+        b.signal(4.0, LineSignal::Ring);
+        // The first caller gives up; 3 s later the next one rings.
+        b.signal(7.0, LineSignal::Ring);
+        b.signal(7.5, named("13900001111", "LI"));
+        b.signal(8.0, LineSignal::CallerName { name: "LI SI".into() });
+        b.signal(11.0, LineSignal::OffHook);
+        b.signal(20.0, LineSignal::OnHook);
+        assert_eq!(
+            popped(&b),
+            [
+                ("call-1".to_string(), Some("ZHANG".to_string())),
+                ("call-2".to_string(), Some("LI".to_string()))
+            ]
+        );
+        let first = &b.cdrs[0];
+        assert_eq!(
+            (first.raw_number.as_deref(), first.caller_name.as_deref()),
+            (Some("13812345678"), Some("ZHANG")),
+            "the first call keeps its own caller"
+        );
+        assert_eq!(first.outcome, Outcome::Abandoned);
+        assert_eq!(first.ended_at, 7_000, "at its last ring");
+        let second = &b.cdrs[1];
+        assert_eq!(second.raw_number.as_deref(), Some("13900001111"));
+        assert_eq!(second.outcome, Outcome::Answered);
+        assert_eq!(second.started_at, 7_500);
+    }
+
+    #[test]
+    fn a_device_that_repeats_caller_id_on_each_ring_keeps_one_call() {
+        let mut b = Bench::with(CallPolicy {
+            repeats_cid: true,
+            ..CallPolicy::default()
+        });
+        for i in 0..3 {
+            b.signal(i as f64 * 5.0, LineSignal::Ring);
+            b.signal(i as f64 * 5.0 + 0.5, cid("13812345678"));
+        }
+        b.signal(12.0, cid("13900001111"));
+        b.tick(30.0);
+        assert_eq!(b.cdrs.len(), 2, "the same number is the same call; another is not");
+        assert_eq!(b.cdrs[0].ring_count, 3);
+        // Without the quirk, the same caller after another ring is calling again.
+        let mut b = Bench::new();
+        b.signal(0.0, LineSignal::Ring);
+        b.signal(0.5, cid("13812345678"));
+        b.signal(0.6, cid("13812345678"));
+        b.signal(5.0, LineSignal::Ring);
+        b.signal(5.5, cid("13812345678"));
+        assert_eq!(popped(&b).len(), 2, "a duplicate line is no call, a new ring is");
+    }
+
+    #[test]
+    fn a_device_lost_mid_call_ends_it_at_the_last_thing_heard() {
+        let mut b = Bench::new();
+        b.signal(0.0, LineSignal::Ring);
+        b.signal(0.5, cid("13812345678"));
+        b.signal(3.0, LineSignal::OffHook);
+        b.signal(40.0, LineSignal::Dtmf { digits: "1".into() });
+        let steps = b.machine.device_lost();
+        b.take(steps);
+        let cdr = &b.cdrs[0];
+        assert_eq!((cdr.outcome, cdr.ended_at), (Outcome::Answered, 40_000));
+        assert!(!b.machine.busy(), "ready for the next call");
+        b.signal(100.0, LineSignal::Ring);
+        b.signal(100.5, cid("13900001111"));
+        assert_eq!(popped(&b).len(), 2);
+        // Unplugged while ringing: judged by its rings, ended at the caller ID.
+        let steps = b.machine.device_lost();
+        b.take(steps);
+        assert_eq!((b.cdrs[1].outcome, b.cdrs[1].ended_at), (Outcome::Abandoned, 100_500));
+    }
+
     #[test]
     fn unanswered_calls_are_missed_or_abandoned_by_ring_count() {
         let mut b = Bench::new();
@@ -569,7 +719,7 @@ mod tests {
                 name: "ZHANG".into(),
             },
         );
-        b.signal(3.0, cid("13900000000")); // a repeat must not re-pop
+        b.signal(3.0, cid("13812345678")); // a repeat must not re-pop
         let pops = b
             .events
             .iter()

@@ -178,6 +178,20 @@ impl Engine {
                 if let Ok(mut states) = self.device_states.lock() {
                     states.insert(event.device.clone(), state.clone());
                 }
+                if matches!(state, crate::event::DeviceState::Down { .. }) {
+                    // Calls under way on its lines end at the last thing
+                    // heard, and the lines are ready when it returns.
+                    let lines: Vec<Arc<str>> = self
+                        .lines
+                        .iter()
+                        .filter(|(_, m)| m.device() == &*event.device && m.busy())
+                        .map(|(l, _)| l.clone())
+                        .collect();
+                    for line in lines {
+                        let steps = self.lines.get_mut(&line).map(LineMachine::device_lost);
+                        self.apply(&line, steps.unwrap_or_default());
+                    }
+                }
                 let _ = self.events.send(CallEvent::Device {
                     device: event.device.clone(),
                     state,

@@ -142,6 +142,7 @@ pub fn policy_for(config: &Config, profile: &LoadedProfile) -> CallPolicy {
         ring_timeout: Duration::from_millis(profile.profile.quirks.ring_timeout_ms),
         max_call: Duration::from_secs(config.calls.max_call_secs),
         sees_answer: profile.profile.quirks.reports_off_hook,
+        repeats_cid: profile.profile.quirks.repeats_cid,
     }
 }
 

@@ -114,6 +114,7 @@ impl Rig {
             ring_timeout: RING_TIMEOUT,
             max_call: Duration::from_secs(3600),
             sees_answer: profile.profile.quirks.reports_off_hook,
+            repeats_cid: false,
         };
         let engine =
             Engine::new(store.clone(), normalizer, MatchPolicy::default(), policy).unwrap();

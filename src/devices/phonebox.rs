@@ -40,6 +40,10 @@ pub struct BoxParser {
     /// DATE and TIME arrive before NMBR on voice modems; held per port.
     pending_date: Vec<Option<(u8, u8)>>,
     pending_time: Vec<Option<(u8, u8)>>,
+    /// A number held for the name line that follows it on devices that
+    /// send them apart, so the pop carries both.
+    pending_cid: Option<(u8, CallerId)>,
+    names_follow: bool,
 }
 
 impl BoxParser {
@@ -53,8 +57,14 @@ impl BoxParser {
             } => (Some(FrameScanner::new(*min_seizure)), status.clone()),
             Framing::Lines { .. } => (None, None),
         };
+        let names_follow = profile
+            .grammar
+            .iter()
+            .any(|(_, event)| *event == RuleEvent::CidName);
         BoxParser {
             profile,
+            names_follow,
+            pending_cid: None,
             line: Vec::new(),
             overlong: false,
             scanner,
@@ -86,6 +96,20 @@ impl BoxParser {
         }
     }
 
+    /// Whether a caller ID is held for its name: the driver calls
+    /// [`BoxParser::flush`] if no more bytes come within the profile's
+    /// `name_wait_ms`.
+    pub fn holds_caller_id(&self) -> bool {
+        self.pending_cid.is_some()
+    }
+
+    /// Emits a caller ID held for a name that did not come.
+    pub fn flush(&mut self, out: &mut Vec<Parsed>) {
+        if let Some((port, cid)) = self.pending_cid.take() {
+            out.push(Parsed::Signal(port, LineSignal::CallerId(cid)));
+        }
+    }
+
     /// Feeds bytes, appending what they complete to `out`.
     pub fn push(&mut self, bytes: &[u8], out: &mut Vec<Parsed>) {
         if self.scanner.is_some() {
@@ -104,7 +128,8 @@ impl BoxParser {
                     let start = String::from_utf8_lossy(&self.line).into_owned();
                     out.push(Parsed::Diagnostic(Diagnostic::Overlong(start)));
                 } else if !self.line.is_empty() {
-                    let text = String::from_utf8_lossy(&self.line).trim().to_string();
+                    let text = self.profile.profile.quirks.encoding.decode(&self.line);
+                    let text = text.trim().to_string();
                     if !text.is_empty() {
                         self.parse_line(&text, out);
                     }
@@ -200,6 +225,15 @@ impl BoxParser {
         let idx = port as usize - 1;
         let value = caps.name("value").map(|m| m.as_str().trim().to_string());
         let value = value.unwrap_or_default();
+        // A held number goes out with this name, or before anything else.
+        if let Some((held_port, mut cid)) = self.pending_cid.take() {
+            if event == RuleEvent::CidName && held_port == port {
+                cid.name = Some(value).filter(|n| !n.is_empty());
+                out.push(Parsed::Signal(port, LineSignal::CallerId(cid)));
+                return;
+            }
+            out.push(Parsed::Signal(held_port, LineSignal::CallerId(cid)));
+        }
         let signal = match event {
             RuleEvent::Ignore => return,
             RuleEvent::Ring => LineSignal::Ring,
@@ -231,6 +265,10 @@ impl BoxParser {
                         hour,
                         minute,
                     });
+                }
+                if self.names_follow && cid.name.is_none() {
+                    self.pending_cid = Some((port, cid));
+                    return;
                 }
                 LineSignal::CallerId(cid)
             }
@@ -277,7 +315,7 @@ mod tests {
         let cid = CallerId {
             number: Some("13812345678".into()),
             absent: None,
-            name: None,
+            name: Some("ZHANG".into()),
             datetime: Some(CidDateTime {
                 month: 11,
                 day: 22,
@@ -285,19 +323,46 @@ mod tests {
                 minute: 5,
             }),
         };
+        // The name comes with the number, in one signal (one pop frame).
         assert_eq!(
             out,
             vec![
                 Parsed::Signal(1, LineSignal::Ring),
                 Parsed::Signal(1, LineSignal::CallerId(cid)),
-                Parsed::Signal(
-                    1,
-                    LineSignal::CallerName {
-                        name: "ZHANG".into()
-                    }
-                ),
                 Parsed::Signal(1, LineSignal::Ring),
             ]
+        );
+    }
+
+    #[test]
+    fn a_voice_modem_number_without_a_name_goes_out_on_the_next_line_or_a_flush() {
+        let mut p = parser("generic-voice-modem");
+        let out = signals(&mut p, b"NMBR = 13812345678\r\n");
+        assert!(out.is_empty(), "held for a name: {out:?}");
+        assert!(p.holds_caller_id());
+        let mut out = Vec::new();
+        p.flush(&mut out);
+        assert!(
+            matches!(&out[..], [Parsed::Signal(1, LineSignal::CallerId(c))] if c.name.is_none())
+        );
+        let out = signals(&mut p, b"NMBR = 13812345678\r\nRING\r\n");
+        assert!(matches!(
+            &out[..],
+            [Parsed::Signal(1, LineSignal::CallerId(_)), Parsed::Signal(1, LineSignal::Ring)]
+        ));
+        assert!(!p.holds_caller_id());
+    }
+
+    #[test]
+    fn a_gbk_name_from_a_voice_modem_is_decoded_by_the_profile_encoding() {
+        let mut p = parser("generic-voice-modem");
+        let mut bytes = b"NMBR = 13812345678\r\nNAME = ".to_vec();
+        bytes.extend(encoding_rs::GBK.encode("周杰").0.iter());
+        bytes.extend(b"\r\n");
+        let out = signals(&mut p, &bytes);
+        assert!(
+            matches!(&out[..], [Parsed::Signal(1, LineSignal::CallerId(c))] if c.name.as_deref() == Some("周杰")),
+            "{out:?}"
         );
     }
 
@@ -314,6 +379,7 @@ mod tests {
         ] {
             p.push(chunk, &mut out);
         }
+        p.flush(&mut out);
         assert!(
             matches!(&out[0], Parsed::Signal(1, LineSignal::CallerId(c)) if c.absent == Some(Absence::Private) && c.number.is_none())
         );

@@ -223,6 +223,15 @@ pub struct Quirks {
     /// Replies meaning "command refused" (some firmware says
     /// `COMMAND NOT SUPPORT`): the init sequence moves to the next fallback.
     pub error_replies: Vec<String>,
+    /// Whether the device repeats the caller ID on every ring; otherwise a
+    /// second caller ID while a call rings is the next caller.
+    pub repeats_cid: bool,
+    /// How the device writes caller names (Chinese exchanges send GBK).
+    pub encoding: TextEncoding,
+    /// A device that sends the name on its own line right after the number
+    /// (`NMBR =` then `NAME =`): how long to wait for it, so the pop
+    /// carries both. Only used when the grammar has a `cid_name` rule.
+    pub name_wait_ms: u64,
 }
 
 impl Default for Quirks {
@@ -232,6 +241,38 @@ impl Default for Quirks {
             reports_off_hook: true,
             lines: 1,
             error_replies: vec!["ERROR".into()],
+            repeats_cid: false,
+            encoding: TextEncoding::Auto,
+            name_wait_ms: 30,
+        }
+    }
+}
+
+/// The character encoding of a device's text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TextEncoding {
+    /// UTF-8 where the bytes are valid UTF-8, else GBK (what FSK names are).
+    Auto,
+    Utf8,
+    Gbk,
+    Ascii,
+}
+
+impl TextEncoding {
+    /// Decodes device bytes; never fails (undecodable bytes become U+FFFD).
+    pub fn decode(self, bytes: &[u8]) -> String {
+        match self {
+            TextEncoding::Auto => match std::str::from_utf8(bytes) {
+                Ok(s) => s.to_string(),
+                Err(_) => encoding_rs::GBK.decode(bytes).0.into_owned(),
+            },
+            TextEncoding::Utf8 => String::from_utf8_lossy(bytes).into_owned(),
+            TextEncoding::Gbk => encoding_rs::GBK.decode(bytes).0.into_owned(),
+            TextEncoding::Ascii => bytes
+                .iter()
+                .map(|&b| if b.is_ascii() { b as char } else { '\u{FFFD}' })
+                .collect(),
         }
     }
 }

@@ -75,6 +75,31 @@ impl PortLocator {
     }
 }
 
+/// How often a vanished port's path is looked for: a replugged box is
+/// open again within this long of its path reappearing.
+pub const PRESENCE_POLL: Duration = Duration::from_millis(20);
+
+impl PortLocator {
+    /// If the port's path is missing (unplugged), waits for it to appear
+    /// (a stat every [`PRESENCE_POLL`]) and returns true; false at once if
+    /// it is there (the open failed for another reason: back off).
+    pub async fn wait_until_present<T>(&self, events: &mpsc::Sender<T>) -> bool {
+        let PortLocator::Path(path) = self else {
+            return false;
+        };
+        if path.exists() {
+            return false;
+        }
+        while !path.exists() {
+            if events.is_closed() {
+                return false;
+            }
+            tokio::time::sleep(PRESENCE_POLL).await;
+        }
+        true
+    }
+}
+
 impl std::fmt::Display for PortLocator {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
@@ -153,6 +178,11 @@ pub async fn run_box(device: BoxDevice, events: mpsc::Sender<LineEvent>) {
                     send_state(&device, &events, DeviceState::Down { reason: e }).await;
                     reported_down = true;
                 }
+                if device.port.wait_until_present(&events).await {
+                    // Plugged back in: open it at once, no backoff.
+                    attempt = 0;
+                    continue;
+                }
                 let wait = BACKOFF[attempt.min(BACKOFF.len() - 1)];
                 attempt += 1;
                 tokio::time::sleep(Duration::from_millis(wait)).await;
@@ -203,6 +233,7 @@ async fn serve(
         Framing::CidFrames { frame_gap_ms, .. } => Some(Duration::from_millis(frame_gap_ms)),
         Framing::Lines { .. } => None,
     };
+    let name_wait = Duration::from_millis(device.profile.profile.quirks.name_wait_ms);
     let mut out = Vec::new();
     // Bytes that arrived during init belong to the stream.
     parser.push(&pending, &mut out);
@@ -210,10 +241,18 @@ async fn serve(
         if !deliver(device, &mut out, events).await {
             return Ok(());
         }
-        let read = match frame_gap {
-            Some(gap) => match tokio::time::timeout(gap, port.read(&mut buf)).await {
+        // A number held for its name waits a moment for it; a frame cut
+        // off by a glitch is forgotten after a silence.
+        let wait = if parser.holds_caller_id() {
+            Some(name_wait)
+        } else {
+            frame_gap
+        };
+        let read = match wait {
+            Some(wait) => match tokio::time::timeout(wait, port.read(&mut buf)).await {
                 Ok(r) => r,
                 Err(_) => {
+                    parser.flush(&mut out);
                     parser.reset_frames();
                     continue;
                 }
@@ -221,9 +260,16 @@ async fn serve(
             None => port.read(&mut buf).await,
         };
         match read {
-            Ok(0) => return Err("port closed".into()),
-            Ok(n) => parser.push(&buf[..n], &mut out),
-            Err(e) => return Err(e.to_string()),
+            Ok(n) if n > 0 => parser.push(&buf[..n], &mut out),
+            lost => {
+                // What was complete before the port went still counts.
+                parser.flush(&mut out);
+                deliver(device, &mut out, events).await;
+                return Err(match lost {
+                    Err(e) => e.to_string(),
+                    Ok(_) => "port closed".into(),
+                });
+            }
         }
     }
 }

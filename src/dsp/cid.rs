@@ -365,26 +365,34 @@ pub enum Scanned {
 }
 
 /// Finds caller-ID messages in a byte stream full of line noise: a run of at
-/// least `min_seizure` 0x55 bytes, optional mark bytes (0xFF), then an SDMF
-/// or MDMF message. Memory is bounded by the longest possible message.
+/// least `min_seizure` 0x55 bytes, optional mark bytes (0xFF), at most one
+/// odd byte (from line audio, the character framed across the end of the
+/// seizure), then an SDMF or MDMF message. That odd byte may itself have a
+/// message type's value (0x04, 0x80): the scanner follows both possible
+/// starts and keeps the one whose checksum holds, so such a message — and
+/// those after it — is never lost. Memory is bounded by the longest message.
 #[derive(Debug, Clone)]
 pub struct FrameScanner {
     min_seizure: usize,
     seizure: usize,
-    frame: Vec<u8>,
+    /// The bytes since the seizure ended: marks, an odd byte, message(s).
+    tail: Vec<u8>,
     in_frame: bool,
-    /// One odd byte after the seizure has been let through.
-    straddled: bool,
+    /// Why the last candidate that completed failed, reported if none holds.
+    failed: Option<CidError>,
 }
+
+/// The longest tail worth keeping: marks, one odd byte and a whole message.
+const MAX_TAIL: usize = 2 + 255 + 1 + 16;
 
 impl FrameScanner {
     pub fn new(min_seizure: usize) -> FrameScanner {
         FrameScanner {
             min_seizure: min_seizure.max(1),
             seizure: 0,
-            frame: Vec::with_capacity(258),
+            tail: Vec::with_capacity(MAX_TAIL),
             in_frame: false,
-            straddled: false,
+            failed: None,
         }
     }
 
@@ -392,13 +400,13 @@ impl FrameScanner {
     /// takes, so a frame cut off by a glitch cannot swallow the next one.
     pub fn reset(&mut self) {
         self.seizure = 0;
-        self.frame.clear();
+        self.tail.clear();
         self.in_frame = false;
-        self.straddled = false;
+        self.failed = None;
     }
 
-    /// Whether a message has begun and is not complete yet: its bytes are
-    /// message bytes, whatever their values.
+    /// Whether a message may have begun after a seizure and is not complete
+    /// yet: its bytes are message bytes, whatever their values.
     pub fn in_frame(&self) -> bool {
         self.in_frame
     }
@@ -410,35 +418,81 @@ impl FrameScanner {
 
     /// Feeds one byte; returns a message (or a rejected one) when complete.
     pub fn push(&mut self, byte: u8) -> Option<Scanned> {
-        if self.in_frame {
-            self.frame.push(byte);
-            if self.frame.len() >= 2 && self.frame.len() == self.frame[1] as usize + 3 {
-                let result = decode(&self.frame);
-                self.reset();
-                return Some(match result {
-                    Ok(m) => Scanned::Message(m),
-                    Err(e) => Scanned::Rejected(e),
-                });
+        if !self.in_frame {
+            match byte {
+                SEIZURE => self.seizure += 1,
+                0xFF if self.seizure >= self.min_seizure => {}
+                _ if self.seizure >= self.min_seizure => {
+                    self.in_frame = true;
+                    self.tail.clear();
+                    self.tail.push(byte);
+                    return self.judge();
+                }
+                _ => self.seizure = 0,
             }
             return None;
         }
-        match byte {
-            SEIZURE => {
-                self.seizure += 1;
-                self.straddled = false;
-            }
-            0xFF if self.seizure >= self.min_seizure => {}
-            SDMF | MDMF if self.seizure >= self.min_seizure => {
-                self.in_frame = true;
-                self.frame.clear();
-                self.frame.push(byte);
-            }
-            // From line audio, the character framed across the end of the
-            // seizure (its last bits are marks, e.g. 0xD5) is one odd byte.
-            _ if self.seizure >= self.min_seizure && !self.straddled => self.straddled = true,
-            _ => self.seizure = 0,
+        if byte == SEIZURE && self.starts().next().is_none() {
+            // No message began: the seizure goes on after an odd byte.
+            self.tail.clear();
+            self.in_frame = false;
+            self.seizure += 1;
+            return None;
         }
-        None
+        self.tail.push(byte);
+        self.judge()
+    }
+
+    /// Where a message may start in the tail: a type byte after marks and
+    /// at most one odd byte.
+    fn starts(&self) -> impl Iterator<Item = usize> + '_ {
+        let mut odd = 0;
+        self.tail
+            .iter()
+            .enumerate()
+            .take_while(move |(_, b)| {
+                let ok = odd <= 1;
+                if **b != 0xFF {
+                    odd += 1;
+                }
+                ok
+            })
+            .filter(|(_, b)| **b == SDMF || **b == MDMF)
+            .map(|(i, _)| i)
+    }
+
+    /// Decodes a candidate that just completed; reports the outcome once
+    /// no candidate can complete any more.
+    fn judge(&mut self) -> Option<Scanned> {
+        let len = self.tail.len();
+        let mut waiting = false;
+        let starts: Vec<usize> = self.starts().collect();
+        for start in starts {
+            let Some(&size) = self.tail.get(start + 1) else {
+                waiting = true;
+                continue;
+            };
+            let end = start + size as usize + 3;
+            if len < end {
+                waiting = true;
+            } else if len == end {
+                match decode(&self.tail[start..end]) {
+                    Ok(m) => {
+                        self.reset();
+                        return Some(Scanned::Message(m));
+                    }
+                    Err(e) => self.failed = Some(e),
+                }
+            }
+        }
+        // A message can still begin while the tail is marks and one odd byte.
+        let may_begin = self.tail.iter().filter(|b| **b != 0xFF).count() <= 1;
+        if (waiting || may_begin) && len <= MAX_TAIL {
+            return None;
+        }
+        let failed = self.failed.take();
+        self.reset();
+        failed.map(Scanned::Rejected)
     }
 }
 
@@ -544,5 +598,51 @@ mod tests {
             found[1],
             Scanned::Rejected(CidError::BadChecksum { .. })
         ));
+    }
+
+    /// An MDMF message with a number and a name.
+    fn mdmf(number: &str, name: &str) -> Vec<u8> {
+        let m = CallerIdMessage {
+            format: MessageFormat::Mdmf,
+            datetime: None,
+            number: Some(number.into()),
+            number_absent: None,
+            name: Some(name.into()),
+            name_absent: None,
+            other: Vec::new(),
+        };
+        encode(&m)
+    }
+
+    #[test]
+    fn an_odd_byte_after_the_seizure_with_a_type_value_loses_nothing() {
+        // Every value of the odd byte, before SDMF and MDMF messages, with
+        // the next call's message right behind.
+        for odd in 0..=255u8 {
+            for first in [SDMF_EXAMPLE.to_vec(), mdmf("13812345678", "ZHOU")] {
+                let mut stream = vec![SEIZURE; 20];
+                stream.push(odd);
+                stream.extend(&first);
+                stream.extend([SEIZURE; 20]);
+                stream.extend([0xFF, 0xFF]);
+                stream.extend(mdmf("13900001111", "LI"));
+                let mut scanner = FrameScanner::new(10);
+                let found: Vec<Scanned> =
+                    stream.iter().filter_map(|b| scanner.push(*b)).collect();
+                let numbers: Vec<Option<String>> = found
+                    .iter()
+                    .map(|f| match f {
+                        Scanned::Message(m) => m.number.clone(),
+                        Scanned::Rejected(e) => panic!("odd byte {odd:#04x}: rejected {e:?}"),
+                    })
+                    .collect();
+                let want = if first[0] == SDMF { "6095551212" } else { "13812345678" };
+                assert_eq!(
+                    numbers,
+                    [Some(want.to_string()), Some("13900001111".to_string())],
+                    "odd byte {odd:#04x}"
+                );
+            }
+        }
     }
 }
