@@ -181,13 +181,19 @@ impl LineMachine {
         })
     }
 
-    /// The device of this line vanished (unplugged, port lost): the call
-    /// under way ends at the last thing heard of it, with the outcome known
-    /// so far, and the line is ready for the next call when it returns.
-    pub fn device_lost(&mut self) -> Vec<Step> {
+    /// The device of this line vanished at `at_ms` (unplugged, port lost):
+    /// the call under way ends with the outcome known so far — an answered
+    /// call was still off-hook when the device went, so it ends then; a
+    /// ringing one ends at the last thing heard of it — and the line is
+    /// ready for the next call when the device returns.
+    pub fn device_lost(&mut self, at_ms: i64) -> Vec<Step> {
         match self.call.take() {
             Some(call) => {
-                let ended = call.last_heard_ms;
+                let ended = if call.answered_ms.is_some() || call.direction == Direction::Outbound {
+                    at_ms
+                } else {
+                    call.last_heard_ms
+                };
                 self.end(call, ended)
             }
             None => Vec::new(),
@@ -616,22 +622,22 @@ mod tests {
     }
 
     #[test]
-    fn a_device_lost_mid_call_ends_it_at_the_last_thing_heard() {
+    fn a_device_lost_mid_call_ends_it_then_and_a_ringing_one_at_the_last_thing_heard() {
         let mut b = Bench::new();
         b.signal(0.0, LineSignal::Ring);
         b.signal(0.5, cid("13812345678"));
         b.signal(3.0, LineSignal::OffHook);
         b.signal(40.0, LineSignal::Dtmf { digits: "1".into() });
-        let steps = b.machine.device_lost();
+        let steps = b.machine.device_lost(55_000);
         b.take(steps);
         let cdr = &b.cdrs[0];
-        assert_eq!((cdr.outcome, cdr.ended_at), (Outcome::Answered, 40_000));
+        assert_eq!((cdr.outcome, cdr.ended_at), (Outcome::Answered, 55_000), "still talking when unplugged");
         assert!(!b.machine.busy(), "ready for the next call");
         b.signal(100.0, LineSignal::Ring);
         b.signal(100.5, cid("13900001111"));
         assert_eq!(popped(&b).len(), 2);
         // Unplugged while ringing: judged by its rings, ended at the caller ID.
-        let steps = b.machine.device_lost();
+        let steps = b.machine.device_lost(130_000);
         b.take(steps);
         assert_eq!((b.cdrs[1].outcome, b.cdrs[1].ended_at), (Outcome::Abandoned, 100_500));
     }

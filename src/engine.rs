@@ -188,7 +188,7 @@ impl Engine {
                         .map(|(l, _)| l.clone())
                         .collect();
                     for line in lines {
-                        let steps = self.lines.get_mut(&line).map(LineMachine::device_lost);
+                        let steps = self.lines.get_mut(&line).map(|m| m.device_lost(event.at_ms));
                         self.apply(&line, steps.unwrap_or_default());
                     }
                 }

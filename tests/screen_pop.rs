@@ -298,7 +298,7 @@ async fn a_silent_desktop_is_disconnected() {
     let s = stack(256).await;
     let t1 = login(s.addr, "agent1").await;
     let mut a1 = ws(s.addr, Some(&t1)).await.unwrap();
-    // Heartbeats every 2 s: three missed and the server closes.
+    // Heartbeats every 2 s: three missed and the server closes with 4001.
     let ended = tokio::time::timeout(Duration::from_secs(15), async {
         loop {
             match a1.next().await {
@@ -309,15 +309,17 @@ async fn a_silent_desktop_is_disconnected() {
                         "a heartbeat carries the latest seq"
                     );
                 }
-                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return,
+                Some(Ok(Message::Close(frame))) => return frame.map(|f| u16::from(f.code)),
+                None | Some(Err(_)) => return None,
                 Some(Ok(_)) => {}
             }
         }
     })
     .await;
-    assert!(
-        ended.is_ok(),
-        "a desktop that never heartbeats stays connected"
+    assert_eq!(
+        ended.expect("a desktop that never heartbeats is closed"),
+        Some(4001),
+        "closed as silent, not dropped"
     );
 }
 

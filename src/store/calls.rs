@@ -25,6 +25,8 @@ pub struct CallRow {
     pub answered_at: Option<i64>,
     pub ended_at: Option<i64>,
     pub dtmf: String,
+    /// The name the network sent with the number.
+    pub caller_name: Option<String>,
 }
 
 impl Store {
@@ -140,7 +142,7 @@ impl Store {
 const CALL_SELECT: &str =
     "SELECT call_uid, line, device, direction, outcome, presentation, raw_number,
             number_e164, customer_id, match_rule, ring_count, started_at, first_ring_at,
-            cid_at, answered_at, ended_at, dtmf
+            cid_at, answered_at, ended_at, dtmf, caller_name
      FROM calls";
 
 fn call_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<CallRow> {
@@ -162,5 +164,6 @@ fn call_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<CallRow> {
         answered_at: r.get(14)?,
         ended_at: r.get(15)?,
         dtmf: r.get(16)?,
+        caller_name: r.get(17)?,
     })
 }

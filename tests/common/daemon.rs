@@ -37,6 +37,11 @@ pub async fn json(cmd: &mut Command) -> Value {
 
 /// `callpop serve` on a free port, once it listens.
 pub async fn serve(dir: &Path, config: &Path) -> tokio::process::Child {
+    serve_at(dir, config).await.0
+}
+
+/// `callpop serve` on a free port, once it listens, and its address.
+pub async fn serve_at(dir: &Path, config: &Path) -> (tokio::process::Child, std::net::SocketAddr) {
     let mut child = callpop(dir)
         .arg("--config")
         .arg(config)
@@ -46,15 +51,16 @@ pub async fn serve(dir: &Path, config: &Path) -> tokio::process::Child {
         .spawn()
         .unwrap();
     let mut out = BufReader::new(child.stdout.take().unwrap()).lines();
-    tokio::time::timeout(Duration::from_secs(30), async {
+    let addr = tokio::time::timeout(Duration::from_secs(30), async {
         while let Some(line) = out.next_line().await.unwrap() {
-            if line.contains("listening on") {
-                return;
+            if let Some(rest) = line.split("listening on http://").nth(1) {
+                let addr = rest.split('/').next().unwrap_or_default();
+                return addr.parse().expect("the address it listens on");
             }
         }
         panic!("serve stopped");
     })
     .await
     .unwrap();
-    child
+    (child, addr)
 }
