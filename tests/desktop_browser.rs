@@ -94,6 +94,31 @@ async fn an_agent_takes_calls_and_saves_work_orders_in_the_browser() {
             .await,
         "13700001234"
     );
+    // Typing while the call goes on: the answer redraws the pop, and a
+    // fresh session after a reconnect storm sends the pop again; what was
+    // typed stays, and there is still one pop.
+    b.eval(
+        "const i = document.querySelector('.pop form.new-customer [name=company]');
+         i.value = '未保存的公司'; i.dispatchEvent(new Event('input', { bubbles: true })); true",
+    )
+    .await;
+    b.eval("window.oldSession = desk.sessionId; desk.sessionId = null; desk.ws.close(); true")
+        .await;
+    b.wait_for("desk.sessionId && desk.sessionId !== window.oldSession && desk.lastSeq >= 3")
+        .await;
+    assert_eq!(
+        b.eval("document.querySelectorAll('.pop form.new-customer').length")
+            .await,
+        1,
+        "the repeated pop is the same pop"
+    );
+    s.sim.act(&Action::Answer { port: 1 }).await.unwrap();
+    b.wait_for("document.querySelector('.pop .notice') && document.querySelector('.pop .notice').textContent.length > 0").await;
+    assert_eq!(
+        b.eval("document.querySelector('.pop form.new-customer [name=company]').value")
+            .await,
+        "未保存的公司"
+    );
     b.eval(
         "const n = document.querySelector('.pop form.new-customer');
          n.querySelector('[name=name]').value = '新客户甲';
@@ -126,6 +151,11 @@ async fn an_agent_takes_calls_and_saves_work_orders_in_the_browser() {
     assert_eq!(customer.name, "新客户甲");
     assert_eq!(customer.owner.as_deref(), Some("agent1"));
     assert_eq!(customer.phones[0].raw, "13700001234");
+    assert_eq!(customer.company, "未保存的公司", "typed before the redraws, saved after");
+    // The call ends; with its work order saved the agent is ready again.
+    s.sim.act(&Action::Hangup { port: 1 }).await.unwrap();
+    b.wait_for("document.getElementById('state').textContent === '就绪'")
+        .await;
 
     // English on request.
     b.eval("document.getElementById('lang').click(); true")

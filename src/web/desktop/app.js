@@ -159,13 +159,35 @@ function settle(id, ok, value) {
 function setState(a) { desk.state = a; $("state").textContent = t(a.state) + (a.reason ? " · " + a.reason : ""); }
 function notice(text) { $("notice").textContent = text; }
 
+// A pop is keyed by its call: a repeated call.ringing (a snapshot, a
+// replay after a reconnect storm) redraws the same pop, never a second one,
+// and keeps whatever the agent has typed into it.
 function showPop(data) {
   const existing = desk.pops.get(data.call_id);
-  const pop = { ...data, key: existing?.key || newKey(), status: existing?.status || "", node: existing?.node || el("div", { class: "pop", id: "pop-" + data.call_id }) };
+  const pop = { ...data, key: existing?.key || newKey(), status: existing?.status || "", values: existing?.values, node: existing?.node || popNode(data.call_id) };
   desk.pops.set(data.call_id, pop);
   $("idle").hidden = true;
   if (!pop.node.parentNode) $("pops").prepend(pop.node);
   render(pop);
+}
+
+// What the agent typed into a pop's forms, by form and field, survives
+// every redraw (call answered, caller name, language switch).
+function popNode(callId) {
+  const node = el("div", { class: "pop", id: "pop-" + callId });
+  node.typed = {};
+  const keep = (ev) => { const f = ev.target.form; if (f && ev.target.name) node.typed[`${f.className}:${ev.target.name}`] = ev.target.value; };
+  node.addEventListener("input", keep);
+  node.addEventListener("change", keep);
+  return node;
+}
+
+function restoreTyped(node) {
+  for (const [key, value] of Object.entries(node.typed)) {
+    const [form, name] = key.split(":");
+    const field = node.querySelector(`form.${form} [name="${name}"]`);
+    if (field) field.value = value;
+  }
 }
 
 function update(callId, f) { const p = desk.pops.get(callId); if (p) { f(p); render(p); } }
@@ -195,6 +217,7 @@ function render(p) {
   }
   if (p.form && p.match !== "many") kids.push(workOrderForm(p));
   p.node.replaceChildren(...kids);
+  restoreTyped(p.node);
 }
 
 function table(rows) { return el("table", {}, rows.map((r) => el("tr", {}, r.map((c) => el("td", {}, c))))); }
@@ -214,6 +237,7 @@ function newCustomerForm(p) {
     ev.preventDefault();
     try {
       const r = await api("/api/customers", { method: "POST", body: JSON.stringify({ name: name.value, company: company.value, phones: phone.value ? [phone.value] : [] }) });
+      for (const k of Object.keys(p.node.typed)) if (k.startsWith("new-customer:")) delete p.node.typed[k];
       await select(p, r.customer.id);
     } catch (e) { err.textContent = e.message; }
   } },
