@@ -43,7 +43,7 @@ fn main() {
             let stop = stop.clone();
             std::thread::spawn(move || {
                 let opened = Instant::now();
-                let finished = recorder::record(&spec, &path, 8000, &stop);
+                let finished = recorder::record(&spec, &path, 8000, &Default::default(), &stop);
                 (finished, opened.elapsed())
             })
         })

@@ -240,7 +240,7 @@ pub struct AudioConfig {
     pub channel: u16,
     /// `realtime` or `fast`, for a file or stdin.
     #[serde(default)]
-    pub pace: crate::recording::source::Pace,
+    pub pace: Pace,
     /// Play the file again from the start when it ends.
     #[serde(default, rename = "loop")]
     pub looped: bool,
@@ -947,6 +947,17 @@ fn key_line(text: &str, key: &str) -> Option<usize> {
         }
     }
     None
+}
+
+/// How fast an audio file (or stdin) standing in for a sound card is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Pace {
+    /// As a sound card would deliver it.
+    #[default]
+    Realtime,
+    /// As fast as the recorder takes it (tests, batch work).
+    Fast,
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 
 use crate::dsp::cid::{Absence, CidDateTime};
 use crate::phone::{MatchOutcome, MatchRule};
-use crate::store::CustomerMatch;
+use crate::domain::CustomerMatch;
 use serde::Serialize;
 use std::sync::Arc;
 use std::time::Instant;

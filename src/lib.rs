@@ -9,6 +9,7 @@ pub mod config;
 pub mod customers;
 pub mod demo;
 pub mod devices;
+pub mod domain;
 pub mod dsp;
 pub mod engine;
 pub mod event;

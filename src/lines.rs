@@ -85,6 +85,7 @@ impl Lines {
 pub fn configured_devices(
     config: &Config,
     profiles: &BTreeMap<String, LoadedProfile>,
+    taps: &crate::devices::audio::Taps,
 ) -> Result<Vec<BoxDevice>> {
     let mut audio_sources = crate::recording::recorder::device_sources(config, profiles)?;
     let tones = config.call_progress.tones()?;
@@ -117,6 +118,7 @@ pub fn configured_devices(
                 let port = PortLocator::Audio {
                     source,
                     tones: tones.clone(),
+                    taps: taps.clone(),
                 };
                 return Ok(BoxDevice::located(&d.name, port, Arc::new(p.clone())));
             }

@@ -14,7 +14,7 @@ use crate::devices::serial::{BoxDevice, PortLocator, BACKOFF};
 use crate::dsp::listener::{Heard, ListenFor, Listener};
 use crate::dsp::tones::{ToneKind, ToneSpec};
 use crate::event::{CallerId, DeviceState, LineEvent, LineEventKind, LineSignal};
-use crate::recording::source::{self, Publisher, SourceSpec};
+use crate::devices::audio::{self as source, SourceSpec, Taps};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -147,6 +147,7 @@ pub async fn run_audio_box(device: BoxDevice, events: mpsc::Sender<LineEvent>) {
     let PortLocator::Audio {
         source: spec,
         tones,
+        taps,
     } = device.port.clone()
     else {
         tracing::error!(device = %device.name, "an audio box needs an audio source");
@@ -156,7 +157,7 @@ pub async fn run_audio_box(device: BoxDevice, events: mpsc::Sender<LineEvent>) {
     let _guard = StopOnDrop(stop.clone());
     let thread_stop = stop.clone();
     let worker =
-        tokio::task::spawn_blocking(move || listen(&device, &spec, &tones, &events, &thread_stop));
+        tokio::task::spawn_blocking(move || listen(&device, &spec, &tones, &taps, &events, &thread_stop));
     let _ = worker.await;
 }
 
@@ -165,6 +166,7 @@ fn listen(
     device: &BoxDevice,
     spec: &SourceSpec,
     tones: &[ToneSpec],
+    taps: &Taps,
     events: &mpsc::Sender<LineEvent>,
     stop: &AtomicBool,
 ) {
@@ -189,7 +191,7 @@ fn listen(
     let mut attempt = 0usize;
     let mut reported_down = false;
     while !stop.load(Ordering::Relaxed) && !events.is_closed() {
-        let source = match source::open(spec, 8000) {
+        let source = match source::open(spec, 8000, taps) {
             Ok(s) => s,
             Err(e) => {
                 if !reported_down {
@@ -208,7 +210,7 @@ fn listen(
         if !send(LineEventKind::Device(DeviceState::Up)) {
             return;
         }
-        let publisher = Publisher::new(&line, source.rate);
+        let publisher = taps.publish(&line, source.rate);
         let mut listener = Listener::new(source.rate, &what);
         let mut watch = LineWatch::new(
             settings.clone(),

@@ -1,6 +1,7 @@
 //! Everything that talks to hardware: firmware profiles, serial drivers and
 //! the parsers that turn a device's bytes into line events.
 
+pub mod audio;
 pub mod audiobox;
 pub mod gsm;
 pub mod phonebox;

@@ -54,7 +54,9 @@ pub enum PortLocator {
     /// An audio box has no serial port: its sound card (or a file) is how
     /// it is reached.
     Audio {
-        source: crate::recording::source::SourceSpec,
+        source: crate::devices::audio::SourceSpec,
+        /// Where the box publishes what it hears, for the recorder.
+        taps: crate::devices::audio::Taps,
         /// The exchange's call-progress tones, which tell the call's course.
         tones: Vec<crate::dsp::tones::ToneSpec>,
     },

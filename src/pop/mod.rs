@@ -34,9 +34,16 @@ pub async fn start(
     subscribe: impl Fn() -> (Vec<CallEvent>, broadcast::Receiver<CallEvent>),
 ) -> crate::store::Result<HubHandle> {
     let midnight = wallboard::local_midnight(crate::store::now_ms());
-    let today = store
+    let counts = store
         .call(move |s| s.outcome_counts(midnight, i64::MAX))
         .await?;
+    let mut today = wallboard::Today {
+        day_start: midnight,
+        ..Default::default()
+    };
+    for (outcome, n) in counts {
+        today.count(&outcome, n);
+    }
     let (feed_tx, feed_rx) = mpsc::unbounded_channel();
     let (devices_now, events) = subscribe();
     tokio::spawn(wallboard_feed::WallboardFeed::new(today, &devices_now).run(events, feed_rx));

@@ -5,7 +5,8 @@
 pub mod recorder;
 pub mod resample;
 pub mod retention;
-pub mod source;
+/// Audio sources live with the devices; the recorder opens them.
+pub use crate::devices::audio as source;
 pub mod wav;
 
 use crate::store::{RecordingRow, Store, StoreError};

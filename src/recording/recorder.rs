@@ -37,8 +37,14 @@ pub struct Finished {
 
 /// Records one call from `spec` into `path` until `stop` is set or the
 /// source or the disk fails. Runs on its own thread.
-pub fn record(spec: &SourceSpec, path: &Path, rate: u32, stop: &AtomicBool) -> Finished {
-    let source = match source::open(spec, rate) {
+pub fn record(
+    spec: &SourceSpec,
+    path: &Path,
+    rate: u32,
+    taps: &source::Taps,
+    stop: &AtomicBool,
+) -> Finished {
+    let source = match source::open(spec, rate, taps) {
         Ok(s) => s,
         Err(e) => {
             return Finished {
@@ -259,6 +265,8 @@ pub struct RecorderSettings {
     pub sample_rate: u32,
     pub start: RecordingStart,
     pub sources: HashMap<String, SourceSpec>,
+    /// Where audio boxes publish their lines' audio (for `Tap` sources).
+    pub taps: source::Taps,
 }
 
 /// A recording under way.
@@ -334,10 +342,11 @@ pub async fn run(
         let (done_tx, done_rx) = oneshot::channel();
         let path = settings.root.join(&relative);
         let rate = settings.sample_rate;
+        let taps = settings.taps.clone();
         let spawned = std::thread::Builder::new()
             .name(format!("callpop-rec-{id}"))
             .spawn(move || {
-                let _ = done_tx.send(record(&spec, &path, rate, &stop));
+                let _ = done_tx.send(record(&spec, &path, rate, &taps, &stop));
             });
         if let Err(e) = spawned {
             tracing::error!(error = %e, "cannot start a recording thread");
@@ -422,7 +431,7 @@ mod tests {
             rate: None,
             channel: 0,
         };
-        let f = record(&spec, &path, 8000, &AtomicBool::new(false));
+        let f = record(&spec, &path, 8000, &source::Taps::default(), &AtomicBool::new(false));
         let error = f.error.unwrap();
         assert!(error.contains("no capture device matches"), "{error}");
         assert_eq!((f.duration_ms, f.bytes), (0, 0));
@@ -454,7 +463,7 @@ mod tests {
         let out = dir.path().join("2026/01/01/call.wav");
         let t = {
             let (out, stop) = (out.clone(), stop.clone());
-            std::thread::spawn(move || record(&source, &out, 8000, &stop))
+            std::thread::spawn(move || record(&source, &out, 8000, &source::Taps::default(), &stop))
         };
         std::thread::sleep(Duration::from_millis(300));
         stop.store(true, Ordering::Relaxed);

@@ -34,6 +34,42 @@ pub struct Formula {
     pub en: String,
 }
 
+/// A report's rows: the calls are counted as `store` reads them while a
+/// second reader of the same database reads the agents' state changes and
+/// the work orders (a month of each is hundreds of thousands of rows); the
+/// two accumulators merge at the end.
+pub fn rows(
+    store: &crate::store::Store,
+    settings: &Settings,
+    now: i64,
+) -> crate::store::Result<Vec<Row>> {
+    use crate::store::{Store, StoreError};
+    let agents = store.agent_infos()?;
+    let (from, to) = (settings.from, settings.to);
+    let path = store.path().to_path_buf();
+    std::thread::scope(|scope| {
+        let side = scope.spawn(|| -> crate::store::Result<stats::Accumulator<'_>> {
+            let mut acc = stats::Accumulator::new(*settings, &agents);
+            let reader = Store::open_reader(&path)?;
+            reader.each_work_order(from, to, |agent, at| acc.add_work_order(agent, at))?;
+            if acc.wants_states() {
+                reader.each_state_span(from, to, now, |span| acc.add_state(&span))?;
+            }
+            Ok(acc)
+        });
+        let mut acc = stats::Accumulator::new(*settings, &agents);
+        let read = store.each_call_fact(from, to, |c| acc.add_call(&c));
+        let side = side.join().unwrap_or_else(|_| {
+            Err(StoreError::Invalid(
+                "the report's second reader failed".into(),
+            ))
+        });
+        read?;
+        acc.merge(side?);
+        Ok(acc.finish())
+    })
+}
+
 impl Report {
     /// Reads the raw rows of the range from `store` and computes the report.
     pub fn build(
@@ -41,8 +77,7 @@ impl Report {
         settings: &Settings,
         now: i64,
     ) -> crate::store::Result<Report> {
-        let rows = store.report_rows(settings, now)?;
-        Ok(Report::from_rows(settings, rows))
+        Ok(Report::from_rows(settings, rows(store, settings, now)?))
     }
 
     /// A report of rows already computed.

@@ -52,38 +52,7 @@ pub enum GroupBy {
     Lines,
 }
 
-/// A call as statistics see it; its text borrowed from wherever it is
-/// read (a database row), so a month of calls is counted without copying.
-#[derive(Debug, Clone, PartialEq)]
-pub struct CallFact<'a> {
-    pub started_at: i64,
-    pub inbound: bool,
-    /// answered, missed, abandoned, outbound, unknown (or none yet).
-    pub outcome: Option<&'a str>,
-    pub line: &'a str,
-    pub agent: Option<i64>,
-    pub offered_to: Option<i64>,
-    pub team: Option<&'a str>,
-    pub answered_at: Option<i64>,
-    pub ended_at: Option<i64>,
-    pub wrapup_ended_at: Option<i64>,
-}
-
-/// An agent in one state from `from` to `to` (ms).
-#[derive(Debug, Clone, PartialEq)]
-pub struct StateSpan {
-    pub user: i64,
-    pub state: crate::store::AgentState,
-    pub from: i64,
-    pub to: i64,
-}
-
-/// Who an agent is, for naming rows and finding their team.
-#[derive(Debug, Clone, PartialEq)]
-pub struct AgentInfo {
-    pub username: String,
-    pub team: Option<String>,
-}
+pub use crate::store::{AgentInfo, CallFact, StateSpan};
 
 /// Everything a report is computed from, gathered (for tests and small
 /// sets; the store streams into an [`Accumulator`] instead).

@@ -4,7 +4,7 @@
 //! sequence, and can vanish and come back like an unplugged USB device.
 
 use super::script::Action;
-use crate::demo::SplitMix;
+use rand::{Rng, SeedableRng};
 use crate::devices::profile::{Framing, LoadedProfile};
 use crate::dsp::cid::{encode, Absence, CallerIdMessage, CidDateTime, MessageFormat, SEIZURE};
 use chrono::{Datelike, Timelike};
@@ -26,7 +26,7 @@ pub struct BoxSim {
     link: PathBuf,
     out: Option<mpsc::Sender<Outgoing>>,
     tasks: Vec<JoinHandle<()>>,
-    rng: SplitMix,
+    rng: rand::rngs::StdRng,
     /// Commands answered with an error reply, as firmware that lacks them would.
     refused: Vec<String>,
 }
@@ -49,7 +49,7 @@ impl BoxSim {
             link: link.to_path_buf(),
             out: None,
             tasks: Vec::new(),
-            rng: SplitMix::new(11),
+            rng: rand::rngs::StdRng::seed_from_u64(11),
             refused: commands.iter().map(|c| c.to_string()).collect(),
         };
         sim.plug()?;
@@ -257,7 +257,7 @@ impl BoxSim {
             Action::Garbage(n) => (0..*n)
                 .map(|_| {
                     // Anything but line ends, so garbage cannot complete a real line.
-                    let b = self.rng.below(256) as u8;
+                    let b: u8 = self.rng.random();
                     if b == b'\r' || b == b'\n' {
                         b'?'
                     } else {

@@ -54,14 +54,7 @@ pub struct Customer {
     pub updated_at: i64,
 }
 
-/// One matched customer with the number that matched.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct CustomerMatch {
-    pub id: i64,
-    pub name: String,
-    pub company: String,
-    pub phone: String,
-}
+pub use crate::domain::CustomerMatch;
 
 /// The answer to "who is calling": the rule that matched and the customers.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

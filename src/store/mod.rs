@@ -32,6 +32,7 @@ pub use customers::{
 };
 pub use handle::StoreHandle;
 pub use history::{CallQuery, HistoryPage, HistoryRow, PERMISSIONS};
+pub use reports::{AgentInfo, CallFact, StateSpan};
 pub use migrate::known_schema_version;
 pub use recordings::{
     QaForm, QaItem, QaScore, RecordingListItem, RecordingQuery, RecordingRow, ScoreError,
@@ -363,7 +364,4 @@ impl Drop for BulkWrites<'_> {
     }
 }
 
-/// Milliseconds since the Unix epoch, the store's one time format.
-pub fn now_ms() -> i64 {
-    chrono::Utc::now().timestamp_millis()
-}
+pub use crate::domain::now_ms;

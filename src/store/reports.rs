@@ -2,45 +2,47 @@
 //! a period's calls read from the one index that covers them, the agents'
 //! state changes, and the work orders' save times.
 
-use super::{AgentState, Result, Store, StoreError};
-use crate::reports::stats::{Accumulator, AgentInfo, CallFact, Row, Settings, StateSpan};
+use super::{AgentState, Result, Store};
 use rusqlite::OptionalExtension;
 use std::collections::HashMap;
 
 /// (state, count) rows.
 pub type StateCounts = Vec<(String, i64)>;
 
-impl Store {
-    /// A report's rows: the calls are counted as they are read on this
-    /// connection while a second one reads the agents' state changes and
-    /// the work orders (a month of each is hundreds of thousands of rows).
-    pub fn report_rows(&self, settings: &Settings, now: i64) -> Result<Vec<Row>> {
-        let agents = self.agent_infos()?;
-        let (from, to) = (settings.from, settings.to);
-        let path = self.path().to_path_buf();
-        std::thread::scope(|scope| {
-            let side = scope.spawn(|| -> Result<Accumulator<'_>> {
-                let mut acc = Accumulator::new(*settings, &agents);
-                let reader = Store::open_reader(&path)?;
-                reader.each_work_order(from, to, |agent, at| acc.add_work_order(agent, at))?;
-                if acc.wants_states() {
-                    reader.each_state_span(from, to, now, |span| acc.add_state(&span))?;
-                }
-                Ok(acc)
-            });
-            let mut acc = Accumulator::new(*settings, &agents);
-            let read = self.each_call_fact(from, to, |c| acc.add_call(&c));
-            let side = side.join().unwrap_or_else(|_| {
-                Err(StoreError::Invalid(
-                    "the report's second reader failed".into(),
-                ))
-            });
-            read?;
-            acc.merge(side?);
-            Ok(acc.finish())
-        })
-    }
+/// A call as statistics see it; its text borrowed from wherever it is
+/// read (a database row), so a month of calls is counted without copying.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CallFact<'a> {
+    pub started_at: i64,
+    pub inbound: bool,
+    /// answered, missed, abandoned, outbound, unknown (or none yet).
+    pub outcome: Option<&'a str>,
+    pub line: &'a str,
+    pub agent: Option<i64>,
+    pub offered_to: Option<i64>,
+    pub team: Option<&'a str>,
+    pub answered_at: Option<i64>,
+    pub ended_at: Option<i64>,
+    pub wrapup_ended_at: Option<i64>,
+}
 
+/// An agent in one state from `from` to `to` (ms).
+#[derive(Debug, Clone, PartialEq)]
+pub struct StateSpan {
+    pub user: i64,
+    pub state: AgentState,
+    pub from: i64,
+    pub to: i64,
+}
+
+/// Who an agent is, for naming rows and finding their team.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AgentInfo {
+    pub username: String,
+    pub team: Option<String>,
+}
+
+impl Store {
     /// Every user's name and team, by id.
     pub fn agent_infos(&self) -> Result<HashMap<i64, AgentInfo>> {
         let mut stmt = self
@@ -90,23 +92,17 @@ impl Store {
         ))
     }
 
-    /// Calls that started in [from, to) by outcome: the wallboard's
-    /// counters when the daemon starts mid-day.
-    pub fn outcome_counts(&self, from: i64, to: i64) -> Result<crate::pop::wallboard::Today> {
-        let mut today = crate::pop::wallboard::Today {
-            day_start: from,
-            ..Default::default()
-        };
+    /// Calls that started in [from, to) by outcome, as (outcome, count):
+    /// the wallboard's counters when the daemon starts mid-day.
+    pub fn outcome_counts(&self, from: i64, to: i64) -> Result<Vec<(String, u64)>> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT outcome, count(*) FROM calls INDEXED BY calls_started
              WHERE started_at >= ?1 AND started_at < ?2 AND outcome IS NOT NULL GROUP BY outcome",
         )?;
-        let mut rows = stmt.query([from, to])?;
-        while let Some(r) = rows.next()? {
-            let (outcome, n): (String, i64) = (r.get(0)?, r.get(1)?);
-            today.count(&outcome, n.unsigned_abs());
-        }
-        Ok(today)
+        let rows = stmt.query_map([from, to], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?.unsigned_abs()))
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
     /// The calls that started in [from, to), in start order, from the

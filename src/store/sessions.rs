@@ -13,39 +13,7 @@ pub enum Binding {
     Team(String),
 }
 
-/// An agent's state, as the desktop shows it and statistics count it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum AgentState {
-    Ready,
-    NotReady,
-    OnCall,
-    AfterCallWork,
-    Offline,
-}
-
-impl AgentState {
-    /// The name stored and sent.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            AgentState::Ready => "ready",
-            AgentState::NotReady => "not_ready",
-            AgentState::OnCall => "on_call",
-            AgentState::AfterCallWork => "after_call_work",
-            AgentState::Offline => "offline",
-        }
-    }
-
-    pub(crate) fn parse(s: &str) -> AgentState {
-        match s {
-            "ready" => AgentState::Ready,
-            "not_ready" => AgentState::NotReady,
-            "on_call" => AgentState::OnCall,
-            "after_call_work" => AgentState::AfterCallWork,
-            _ => AgentState::Offline,
-        }
-    }
-}
+pub use crate::domain::AgentState;
 
 /// A user's state as last recorded.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -140,7 +140,7 @@ pub async fn stack(send_queue: usize) -> Stack {
             let spec = callpop::recording::source::SourceSpec::File {
                 path: tone.clone(),
                 rate: 8000,
-                pace: callpop::recording::source::Pace::Realtime,
+                pace: callpop::config::Pace::Realtime,
                 looped: true,
             };
             (format!("box1/{port}"), spec)
@@ -152,6 +152,7 @@ pub async fn stack(send_queue: usize) -> Stack {
             sample_rate: 8000,
             start: callpop::config::RecordingStart::Answer,
             sources,
+            taps: Default::default(),
         },
         store.clone(),
         lines.events.subscribe(),

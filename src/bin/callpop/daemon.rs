@@ -56,7 +56,7 @@ pub(crate) fn run_demo(mut config: Config, reset: bool) -> Result<()> {
             file: Some(tune.clone()),
             rate: None,
             channel: 0,
-            pace: callpop::recording::source::Pace::Realtime,
+            pace: callpop::config::Pace::Realtime,
             looped: true,
         });
     }
@@ -148,7 +148,9 @@ fn run(config: Config, mode: Option<&str>, extra: impl FnOnce() -> Extra) -> Res
             .await
             .context("repairing interrupted recordings")?;
         let profiles = lines::profiles(&config)?;
-        let devices = lines::configured_devices(&config, &profiles)?;
+        // Audio boxes publish what they hear here; the recorder listens.
+        let taps = callpop::devices::audio::Taps::default();
+        let devices = lines::configured_devices(&config, &profiles, &taps)?;
         // The demo's simulated box is plugged in before the lines start.
         let extra = extra();
         let lines = lines::start(&config, devices, store.clone(), None)?;
@@ -163,6 +165,7 @@ fn run(config: Config, mode: Option<&str>, extra: impl FnOnce() -> Extra) -> Res
                 sample_rate: config.recording.sample_rate,
                 start: config.recording.start,
                 sources: callpop::recording::recorder::sources_from_config(&config, &profiles)?,
+                taps,
             },
             store.clone(),
             lines.events.subscribe(),

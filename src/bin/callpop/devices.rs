@@ -129,7 +129,7 @@ pub(crate) fn devices_list(config: &Config, json: bool) -> Result<()> {
 
 pub(crate) fn devices_watch(config: Config, json: bool) -> Result<()> {
     let profiles = lines::profiles(&config)?;
-    let devices = lines::configured_devices(&config, &profiles)?;
+    let devices = lines::configured_devices(&config, &profiles, &Default::default())?;
     if devices.is_empty() {
         anyhow::bail!(
             "no [[device]] configured; add one to the config file (see examples/callpop.toml)"

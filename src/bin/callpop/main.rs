@@ -334,7 +334,7 @@ fn run(command: Command, config: Config) -> Result<()> {
         Command::Devices(DevicesCommand::List { json }) => devices::devices_list(&config, json),
         Command::Devices(DevicesCommand::Watch { json }) => devices::devices_watch(config, json),
         Command::Devices(DevicesCommand::Audio) => {
-            let found = callpop::recording::source::capture_devices();
+            let found = callpop::devices::audio::capture_devices();
             if found.is_empty() {
                 println!("no capture devices (no sound card, or ALSA shows none)");
             }

@@ -3,33 +3,27 @@
 //! simulation, a WAV or raw file or stdin, paced in real time or as fast as
 //! it can be read.
 //!
+//! Audio boxes listen to the same sources, and publish what they hear on
+//! [`Taps`] so the recorder records it without opening the card twice; the
+//! daemon's wiring hands one `Taps` to both.
+//!
 //! A source is opened on the thread that records with it, and hands over
 //! 16-bit mono blocks at its own rate through a bounded channel: the
 //! capture callback never waits for the disk, and what it cannot hand over
 //! is counted as dropped, never silently lost.
 
-use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::io::Read;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError};
-use std::sync::{Arc, LazyLock, Mutex};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// Blocks of audio waiting for the recorder: at 20 ms a block, 10 s.
 const QUEUE_BLOCKS: usize = 500;
 
-/// How fast a file or stdin is read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "snake_case")]
-pub enum Pace {
-    /// As a sound card would deliver it.
-    #[default]
-    Realtime,
-    /// As fast as the recorder takes it (tests, batch work).
-    Fast,
-}
+pub use crate::config::Pace;
 
 /// A line's audio source, as configured.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -104,8 +98,8 @@ pub enum SourceError {
     File { path: String, reason: String },
 }
 
-/// Opens `spec` for a recording at `want_rate` Hz.
-pub fn open(spec: &SourceSpec, want_rate: u32) -> Result<OpenSource, SourceError> {
+/// Opens `spec` for a recording at `want_rate` Hz; a tap is found on `taps`.
+pub fn open(spec: &SourceSpec, want_rate: u32, taps: &Taps) -> Result<OpenSource, SourceError> {
     match spec {
         SourceSpec::Capture {
             pattern,
@@ -118,43 +112,68 @@ pub fn open(spec: &SourceSpec, want_rate: u32) -> Result<OpenSource, SourceError
             pace,
             looped,
         } => open_file(path.clone(), *rate, *pace, *looped),
-        SourceSpec::Tap { line } => open_tap(line),
+        SourceSpec::Tap { line } => taps.listen(line),
     }
 }
 
-/// Where lines' live audio is published, by line name. Process-wide
-/// because the devices and the recorder run on different threads and are
-/// wired up separately; a line is published while its device delivers.
-static TAPS: LazyLock<Mutex<HashMap<String, TapPoint>>> = LazyLock::new(Default::default);
+/// Where lines' live audio is published, by line name: audio boxes publish
+/// on it, the recorder listens. One per daemon, made by its wiring and
+/// handed to both (they run on different threads).
+#[derive(Clone, Default)]
+pub struct Taps(Arc<Mutex<HashMap<String, TapPoint>>>);
+
+impl std::fmt::Debug for Taps {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let lines: Vec<String> = self.points().keys().cloned().collect();
+        f.debug_tuple("Taps").field(&lines).finish()
+    }
+}
+
+impl PartialEq for Taps {
+    fn eq(&self, other: &Taps) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
 
 struct TapPoint {
     rate: u32,
     listeners: Vec<(SyncSender<Vec<i16>>, Arc<AtomicU64>)>,
 }
 
-/// A line's live audio, published while this lives.
-pub struct Publisher {
-    line: String,
-}
+impl Taps {
+    fn points(&self) -> std::sync::MutexGuard<'_, HashMap<String, TapPoint>> {
+        // A panic while holding it leaves plain data: keep going.
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
 
-impl Publisher {
-    /// Publishes `line`'s audio at `rate` (a device that reopens calls
-    /// this again).
-    pub fn new(line: &str, rate: u32) -> Publisher {
-        TAPS.lock().unwrap().insert(
+    /// Publishes `line`'s audio at `rate` while the returned publisher
+    /// lives (a device that reopens calls this again).
+    pub fn publish(&self, line: &str, rate: u32) -> Publisher {
+        self.points().insert(
             line.to_string(),
             TapPoint {
                 rate,
                 listeners: Vec::new(),
             },
         );
-        Publisher { line: line.into() }
+        Publisher {
+            line: line.into(),
+            taps: self.clone(),
+        }
     }
+}
 
+/// A line's live audio, published while this lives.
+pub struct Publisher {
+    line: String,
+    taps: Taps,
+}
+
+impl Publisher {
     /// Hands a block to every listener; a listener that is not keeping up
     /// has the block counted as dropped, one that is gone is forgotten.
     pub fn publish(&self, block: &[i16]) {
-        let mut taps = TAPS.lock().unwrap();
+        let mut taps = self.taps.points();
         let Some(point) = taps.get_mut(&self.line) else {
             return;
         };
@@ -174,12 +193,14 @@ impl Publisher {
 impl Drop for Publisher {
     fn drop(&mut self) {
         // Listeners see their channel close: the device is gone.
-        TAPS.lock().unwrap().remove(&self.line);
+        self.taps.points().remove(&self.line);
     }
 }
 
-fn open_tap(line: &str) -> Result<OpenSource, SourceError> {
-    let mut taps = TAPS.lock().unwrap();
+impl Taps {
+    /// Listens to a line's published audio.
+    fn listen(&self, line: &str) -> Result<OpenSource, SourceError> {
+    let mut taps = self.points();
     let point = taps.get_mut(line).ok_or_else(|| SourceError::Device {
         device: line.into(),
         reason: "its audio box is not delivering audio".into(),
@@ -196,6 +217,7 @@ fn open_tap(line: &str) -> Result<OpenSource, SourceError> {
         stop: Arc::new(AtomicBool::new(false)),
         _stream: None,
     })
+}
 }
 
 /// Capture devices' names, for `callpop devices` and error messages.
@@ -685,7 +707,7 @@ mod tests {
                 pace: Pace::Fast,
                 looped: false,
             };
-            let src = open(&spec, 8_000).unwrap();
+            let src = open(&spec, 8_000, &Taps::default()).unwrap();
             assert_eq!(src.rate, rate);
             let got: Vec<i16> = src.blocks.iter().flatten().collect();
             assert_eq!(got, samples);
@@ -696,6 +718,6 @@ mod tests {
             pace: Pace::Fast,
             looped: false,
         };
-        assert!(open(&missing, 8_000).is_err());
+        assert!(open(&missing, 8_000, &Taps::default()).is_err());
     }
 }
