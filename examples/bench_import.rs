@@ -251,7 +251,8 @@ fn generate(count: usize, path: &Path) -> anyhow::Result<u64> {
         // 5%: a second mobile in the same cell.
         if (40..90).contains(&roll) {
             let sep = SEPARATORS[rng.below(SEPARATORS.len())];
-            mobile = format!("{mobile}{sep}1{}{:09}", 3 + rng.below(7), rng.below(1_000_000_000));
+            let prefix = ["138", "139", "186", "150", "177"][rng.below(5)];
+            mobile = format!("{mobile}{sep}{prefix}{:08}", rng.below(100_000_000));
         }
         let office = c.phones.get(1).cloned().unwrap_or_default();
         let other = match roll {

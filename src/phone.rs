@@ -314,7 +314,11 @@ impl Normalizer {
                 if part.is_empty() {
                     continue;
                 }
-                let digits = part.chars().filter_map(fold_digit).filter(char::is_ascii_digit).count();
+                let digits = part
+                    .chars()
+                    .filter_map(fold_digit)
+                    .filter(char::is_ascii_digit)
+                    .count();
                 match pieces.last_mut() {
                     Some(prev) if i > 0 && digits <= MAX_COMMA_EXTENSION_DIGITS => {
                         prev.push(',');
@@ -354,7 +358,16 @@ impl Normalizer {
         while start < words.len() {
             let (end, number) = (start + 1..=words.len()).rev().find_map(|end| {
                 let text = words[start..end].join(" ");
-                self.normalize(&text).ok().map(|n| (end, n))
+                // A trailing group read as an extension without a marker
+                // (`0755-86013388-8001`) is, between words, the start of
+                // the next number.
+                let unmarked = text
+                    .chars()
+                    .all(|c| c.is_ascii_digit() || is_separator(c) || c == '+');
+                self.normalize(&text)
+                    .ok()
+                    .filter(|n| n.extension.is_none() || !unmarked)
+                    .map(|n| (end, n))
             })?;
             out.push(CellNumber {
                 text: number.raw.clone(),
@@ -525,8 +538,10 @@ impl Normalizer {
 /// or +86 says an area code follows.
 fn big_city_landline(national: &str) -> Option<Normalized> {
     let b = national.as_bytes();
-    let area_ok = national.starts_with("10") || (b.first() == Some(&b'2') && b.get(1) != Some(&b'6'));
-    let shape_ok = b.len() == 10 && b.iter().all(u8::is_ascii_digit) && (b'2'..=b'9').contains(&b[2]);
+    let area_ok =
+        national.starts_with("10") || (b.first() == Some(&b'2') && b.get(1) != Some(&b'6'));
+    let shape_ok =
+        b.len() == 10 && b.iter().all(u8::is_ascii_digit) && (b'2'..=b'9').contains(&b[2]);
     (area_ok && shape_ok).then(|| Normalized {
         raw: String::new(),
         e164: Some(format!("+86{national}")),
@@ -936,6 +951,105 @@ mod tests {
                 assert_eq!(fast, reference, "{form}");
             }
         }
+    }
+
+    /// Beijing and the 02x cities have 8-digit subscriber numbers in ranges
+    /// libphonenumber's metadata does not know (010-8001xxxx); with the
+    /// trunk 0 or +86 they are fixed lines, not mobiles of the wrong length.
+    #[test]
+    fn big_city_eight_digit_subscribers_are_fixed_lines() {
+        for (raw, e164) in [
+            ("010-80012345", "+861080012345"),
+            ("(010)8001-2345", "+861080012345"),
+            ("+86 10 8001 2345", "+861080012345"),
+            ("021-80012345", "+862180012345"),
+        ] {
+            let n = cn().normalize(raw).unwrap_or_else(|e| panic!("{raw}: {e}"));
+            assert_eq!(n.kind, NumberKind::FixedLine, "{raw}");
+            assert_eq!(n.e164.as_deref(), Some(e164), "{raw}");
+            assert_eq!(n.not_own_number(), None, "{raw}");
+        }
+        // Without the trunk 0 a 10-digit number starting with 1 is still a
+        // mobile missing a digit, and 026 is no area code.
+        assert_eq!(
+            cn().normalize("1080012345").unwrap_err(),
+            NumberError::MobileLength(10)
+        );
+        assert!(cn().normalize("026-80012345").is_err());
+        assert!(cn().normalize("010-0001234").is_err());
+    }
+
+    /// Service numbers are recognised with their kind and carry a reason why
+    /// they are no customer's own; 400/800 numbers are a company's own.
+    #[test]
+    fn service_numbers_are_no_customers_own() {
+        for raw in ["12345", "95588", "10086", "95105105", "110"] {
+            let n = cn().normalize(raw).unwrap();
+            assert_eq!(n.kind, NumberKind::Service, "{raw}");
+            let why = n.not_own_number().unwrap_or_else(|| panic!("{raw}"));
+            assert!(why.contains(raw) && why.contains("service number"), "{why}");
+        }
+        for (raw, kind) in [
+            ("400-812-3123", NumberKind::SharedCost),
+            ("8008101234", NumberKind::TollFree),
+            ("13812345678", NumberKind::Mobile),
+        ] {
+            let n = cn().normalize(raw).unwrap();
+            assert_eq!(n.kind, kind, "{raw}");
+            assert_eq!(n.not_own_number(), None, "{raw}");
+        }
+    }
+
+    fn nationals(cell: &str) -> Vec<Result<String, NumberError>> {
+        cn().normalize_cell(cell)
+            .into_iter()
+            .map(|c| c.number.map(|n| n.national))
+            .collect()
+    }
+
+    /// Two numbers in one cell, split on any separator people use.
+    #[test]
+    fn cells_split_on_every_separator() {
+        for sep in [
+            "/", "／", ";", "；", "、", ",", "，", " ", "\n", "\u{3000}", " / ", "|",
+        ] {
+            let cell = format!("13912345678{sep}0571-87654321");
+            assert_eq!(
+                nationals(&cell),
+                vec![Ok("13912345678".into()), Ok("57187654321".into())],
+                "{cell:?}"
+            );
+        }
+        assert_eq!(
+            nationals("138 1234 5678 139 8765 4321"),
+            vec![Ok("13812345678".into()), Ok("13987654321".into())]
+        );
+    }
+
+    /// Spaces and commas that belong to one number do not split it.
+    #[test]
+    fn one_number_with_spaces_or_an_extension_stays_whole() {
+        for (cell, national, ext) in [
+            ("138 1234 5678", "13812345678", None),
+            ("0755-86013388 转 8001", "75586013388", Some("8001")),
+            ("010-65528888,8001", "1065528888", Some("8001")),
+            ("010-65528888，8001", "1065528888", Some("8001")),
+            ("+86 10 8001 2345", "1080012345", None),
+        ] {
+            let got = cn().normalize_cell(cell);
+            assert_eq!(got.len(), 1, "{cell:?}: {got:?}");
+            let n = got[0].number.as_ref().unwrap();
+            assert_eq!(
+                (n.national.as_str(), n.extension.as_deref()),
+                (national, ext)
+            );
+        }
+        // A piece that is no number stays one piece, with its reason.
+        let got = cn().normalize_cell("1381234567 89");
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].text, "1381234567 89");
+        assert!(got[0].number.is_err());
+        assert!(cn().normalize_cell(" ／ ").is_empty());
     }
 
     #[test]

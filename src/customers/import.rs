@@ -49,7 +49,11 @@ impl LineGaps {
 }
 
 fn lines_of(row: &SheetRow) -> usize {
-    1 + row.cells.iter().map(|c| c.matches('\n').count()).sum::<usize>()
+    1 + row
+        .cells
+        .iter()
+        .map(|c| c.matches('\n').count())
+        .sum::<usize>()
 }
 
 /// Finds the header: the first row naming a name and a phone column;

@@ -83,7 +83,10 @@ impl ImportReport {
             .collect();
         let unlisted = self.error_count - self.errors.len() as u64;
         if unlisted > 0 {
-            lines.push(format!("{}: {unlisted} more rows skipped, not listed", self.file));
+            lines.push(format!(
+                "{}: {unlisted} more rows skipped, not listed",
+                self.file
+            ));
         }
         lines.extend(
             self.warnings
@@ -92,7 +95,10 @@ impl ImportReport {
         );
         let unlisted = self.warning_count - self.warnings.len() as u64;
         if unlisted > 0 {
-            lines.push(format!("{}: {unlisted} more warnings, not listed", self.file));
+            lines.push(format!(
+                "{}: {unlisted} more warnings, not listed",
+                self.file
+            ));
         }
         lines
     }
