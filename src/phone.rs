@@ -125,7 +125,39 @@ impl Normalized {
     pub fn canonical(&self) -> &str {
         self.e164.as_deref().unwrap_or(&self.national)
     }
+
+    /// Why this cannot be a customer's own number, for an import warning: a
+    /// national service number (12345, 95588, 10086) belongs to a hotline that
+    /// calls many people, so a pop on it would name the wrong customer.
+    /// `None` for a number a person or a company can have (400/800 included).
+    pub fn not_own_number(&self) -> Option<String> {
+        (self.kind == NumberKind::Service).then(|| {
+            format!(
+                "{} is a national service number (hotline or short code), not a customer's own; \
+                 kept, but a call from it will pop this customer",
+                self.national
+            )
+        })
+    }
 }
+
+/// One number out of a cell that may hold several: its text and what it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CellNumber {
+    /// The piece of the cell this number was read from.
+    pub text: String,
+    pub number: Result<Normalized, NumberError>,
+}
+
+/// Characters that separate numbers in one cell and are never part of one,
+/// ASCII and full-width. Commas and whitespace are judged separately: a
+/// comma may start an extension, a space may sit inside a number.
+const LIST_SEPARATORS: &[char] = &['/', '／', ';', '；', '、', '|', '｜', '\n', '\r'];
+/// Commas between numbers, or before an extension.
+const COMMAS: &[char] = &[',', '，'];
+/// A part after a comma with at most this many digits is an extension
+/// (`010-65528888,8001`), not a number of its own.
+const MAX_COMMA_EXTENSION_DIGITS: usize = 5;
 
 /// Why a text is not a phone number; shown to people importing data.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -267,6 +299,85 @@ impl Normalizer {
         n
     }
 
+    /// Normalises every number in a spreadsheet cell: pieces split on any
+    /// list separator (`/`, `／`, `;`, `；`, `、`, `|`, new lines), commas
+    /// (`,`, `，`; a short part after one is an extension) and whitespace.
+    /// Whitespace splits a piece only when the piece is not one number but
+    /// its words group into several (`13912345678 0571-87654321`), since
+    /// people also type one number with spaces (`138 1234 5678`). Empty
+    /// pieces are dropped; a piece that is no number is returned with why.
+    pub fn normalize_cell(&self, cell: &str) -> Vec<CellNumber> {
+        let mut pieces: Vec<String> = Vec::new();
+        for piece in cell.split(LIST_SEPARATORS) {
+            for (i, part) in piece.split(COMMAS).enumerate() {
+                let part = part.trim();
+                if part.is_empty() {
+                    continue;
+                }
+                let digits = part
+                    .chars()
+                    .filter_map(fold_digit)
+                    .filter(char::is_ascii_digit)
+                    .count();
+                match pieces.last_mut() {
+                    Some(prev) if i > 0 && digits <= MAX_COMMA_EXTENSION_DIGITS => {
+                        prev.push(',');
+                        prev.push_str(part);
+                    }
+                    _ => pieces.push(part.to_string()),
+                }
+            }
+        }
+        let mut out = Vec::with_capacity(pieces.len());
+        for piece in pieces {
+            let number = self.normalize(&piece);
+            if number.is_err() {
+                if let Some(split) = self.split_on_whitespace(&piece) {
+                    out.extend(split);
+                    continue;
+                }
+            }
+            out.push(CellNumber {
+                text: piece,
+                number,
+            });
+        }
+        out
+    }
+
+    /// Groups the words of `piece` into valid numbers, longest first from
+    /// the left; `None` unless every word lands in a number and there are
+    /// at least two.
+    fn split_on_whitespace(&self, piece: &str) -> Option<Vec<CellNumber>> {
+        let words: Vec<&str> = piece.split_whitespace().collect();
+        if words.len() < 2 {
+            return None;
+        }
+        let mut out = Vec::new();
+        let mut start = 0;
+        while start < words.len() {
+            let (end, number) = (start + 1..=words.len()).rev().find_map(|end| {
+                let text = words[start..end].join(" ");
+                // A trailing group read as an extension without a marker
+                // (`0755-86013388-8001`) is, between words, the start of
+                // the next number.
+                let unmarked = text
+                    .chars()
+                    .all(|c| c.is_ascii_digit() || is_separator(c) || c == '+');
+                self.normalize(&text)
+                    .ok()
+                    .filter(|n| n.extension.is_none() || !unmarked)
+                    .map(|n| (end, n))
+            })?;
+            out.push(CellNumber {
+                text: number.raw.clone(),
+                number: Ok(number),
+            });
+            start = end;
+        }
+        (out.len() >= 2).then_some(out)
+    }
+
     /// Lenient normalisation, for numbers that arrive from the line: a caller
     /// ID is what it is, so an unparseable one still yields its digits for
     /// national and suffix matching. `None` only when there are no digits.
@@ -317,6 +428,7 @@ impl Normalizer {
         if plus {
             return self
                 .parse_valid(&format!("+{digits}"))
+                .or_else(|| digits.strip_prefix("86").and_then(big_city_landline))
                 .ok_or_else(|| NumberError::Invalid(format!("+{digits} is not a valid number")));
         }
         if let Some(n) = self.parse_valid(digits) {
@@ -371,6 +483,11 @@ impl Normalizer {
         if (digits.starts_with("95") || digits.starts_with("96")) && (5..=8).contains(&len) {
             return service(NumberKind::Service);
         }
+        // Beijing (010) and the 02x cities have 8-digit subscriber numbers
+        // in ranges newer than libphonenumber's metadata (010-8001xxxx).
+        if let Some(n) = digits.strip_prefix('0').and_then(big_city_landline) {
+            return Ok(n);
+        }
         if (first == b'1' && len >= 10) || (digits.starts_with("01") && len >= 11) {
             let mobile_len = if first == b'0' { len - 1 } else { len };
             if mobile_len != 11 {
@@ -411,6 +528,28 @@ impl Normalizer {
         let kind = kind_of(n.number_type(&DATABASE))?;
         Some(from_phonenumber(&n, kind))
     }
+}
+
+/// A national number of Beijing (10) or a 2x city (Shanghai 21, Guangzhou
+/// 20...; 26 is unassigned) with an 8-digit subscriber number, which never
+/// starts with 0 or 1, as a fixed line.
+/// These areas hand out new 8-digit ranges (010-8001xxxx) before the
+/// metadata knows them, and the shape alone is unambiguous once the trunk 0
+/// or +86 says an area code follows.
+fn big_city_landline(national: &str) -> Option<Normalized> {
+    let b = national.as_bytes();
+    let area_ok =
+        national.starts_with("10") || (b.first() == Some(&b'2') && b.get(1) != Some(&b'6'));
+    let shape_ok =
+        b.len() == 10 && b.iter().all(u8::is_ascii_digit) && (b'2'..=b'9').contains(&b[2]);
+    (area_ok && shape_ok).then(|| Normalized {
+        raw: String::new(),
+        e164: Some(format!("+86{national}")),
+        national: national.to_string(),
+        country_code: Some(86),
+        extension: None,
+        kind: NumberKind::FixedLine,
+    })
 }
 
 /// Our kind for libphonenumber's type; `None` for an invalid number.
@@ -812,6 +951,105 @@ mod tests {
                 assert_eq!(fast, reference, "{form}");
             }
         }
+    }
+
+    /// Beijing and the 02x cities have 8-digit subscriber numbers in ranges
+    /// libphonenumber's metadata does not know (010-8001xxxx); with the
+    /// trunk 0 or +86 they are fixed lines, not mobiles of the wrong length.
+    #[test]
+    fn big_city_eight_digit_subscribers_are_fixed_lines() {
+        for (raw, e164) in [
+            ("010-80012345", "+861080012345"),
+            ("(010)8001-2345", "+861080012345"),
+            ("+86 10 8001 2345", "+861080012345"),
+            ("021-80012345", "+862180012345"),
+        ] {
+            let n = cn().normalize(raw).unwrap_or_else(|e| panic!("{raw}: {e}"));
+            assert_eq!(n.kind, NumberKind::FixedLine, "{raw}");
+            assert_eq!(n.e164.as_deref(), Some(e164), "{raw}");
+            assert_eq!(n.not_own_number(), None, "{raw}");
+        }
+        // Without the trunk 0 a 10-digit number starting with 1 is still a
+        // mobile missing a digit, and 026 is no area code.
+        assert_eq!(
+            cn().normalize("1080012345").unwrap_err(),
+            NumberError::MobileLength(10)
+        );
+        assert!(cn().normalize("026-80012345").is_err());
+        assert!(cn().normalize("010-0001234").is_err());
+    }
+
+    /// Service numbers are recognised with their kind and carry a reason why
+    /// they are no customer's own; 400/800 numbers are a company's own.
+    #[test]
+    fn service_numbers_are_no_customers_own() {
+        for raw in ["12345", "95588", "10086", "95105105", "110"] {
+            let n = cn().normalize(raw).unwrap();
+            assert_eq!(n.kind, NumberKind::Service, "{raw}");
+            let why = n.not_own_number().unwrap_or_else(|| panic!("{raw}"));
+            assert!(why.contains(raw) && why.contains("service number"), "{why}");
+        }
+        for (raw, kind) in [
+            ("400-812-3123", NumberKind::SharedCost),
+            ("8008101234", NumberKind::TollFree),
+            ("13812345678", NumberKind::Mobile),
+        ] {
+            let n = cn().normalize(raw).unwrap();
+            assert_eq!(n.kind, kind, "{raw}");
+            assert_eq!(n.not_own_number(), None, "{raw}");
+        }
+    }
+
+    fn nationals(cell: &str) -> Vec<Result<String, NumberError>> {
+        cn().normalize_cell(cell)
+            .into_iter()
+            .map(|c| c.number.map(|n| n.national))
+            .collect()
+    }
+
+    /// Two numbers in one cell, split on any separator people use.
+    #[test]
+    fn cells_split_on_every_separator() {
+        for sep in [
+            "/", "／", ";", "；", "、", ",", "，", " ", "\n", "\u{3000}", " / ", "|",
+        ] {
+            let cell = format!("13912345678{sep}0571-87654321");
+            assert_eq!(
+                nationals(&cell),
+                vec![Ok("13912345678".into()), Ok("57187654321".into())],
+                "{cell:?}"
+            );
+        }
+        assert_eq!(
+            nationals("138 1234 5678 139 8765 4321"),
+            vec![Ok("13812345678".into()), Ok("13987654321".into())]
+        );
+    }
+
+    /// Spaces and commas that belong to one number do not split it.
+    #[test]
+    fn one_number_with_spaces_or_an_extension_stays_whole() {
+        for (cell, national, ext) in [
+            ("138 1234 5678", "13812345678", None),
+            ("0755-86013388 转 8001", "75586013388", Some("8001")),
+            ("010-65528888,8001", "1065528888", Some("8001")),
+            ("010-65528888，8001", "1065528888", Some("8001")),
+            ("+86 10 8001 2345", "1080012345", None),
+        ] {
+            let got = cn().normalize_cell(cell);
+            assert_eq!(got.len(), 1, "{cell:?}: {got:?}");
+            let n = got[0].number.as_ref().unwrap();
+            assert_eq!(
+                (n.national.as_str(), n.extension.as_deref()),
+                (national, ext)
+            );
+        }
+        // A piece that is no number stays one piece, with its reason.
+        let got = cn().normalize_cell("1381234567 89");
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].text, "1381234567 89");
+        assert!(got[0].number.is_err());
+        assert!(cn().normalize_cell(" ／ ").is_empty());
     }
 
     #[test]

@@ -3,8 +3,8 @@
 //! duplicates, and export → import round trips.
 
 use callpop::customers::{self, ExportFormat, ImportReport};
-use callpop::phone::{Normalizer, NormalizerSettings};
-use callpop::store::{Role, Store};
+use callpop::phone::{MatchPolicy, MatchRule, Normalizer, NormalizerSettings, NumberKind};
+use callpop::store::{Customer, Role, Store};
 use std::path::{Path, PathBuf};
 
 /// A GBK CSV as Chinese Excel writes it, with every kind of bad row.
@@ -50,6 +50,37 @@ fn write_gbk_csv(dir: &Path) -> PathBuf {
 
 fn import(store: &Store, path: &Path) -> ImportReport {
     customers::import_file(store, &normalizer(), path, None).unwrap()
+}
+
+/// Every stored customer in id order. Ids are not dense: a load into an
+/// empty store merges a file's repeated customers after storing them.
+fn all_customers(store: &Store) -> Vec<Customer> {
+    let mut all = Vec::new();
+    store
+        .for_each_customer(|c| {
+            all.push(c);
+            Ok(())
+        })
+        .unwrap();
+    all
+}
+
+fn named(store: &Store, name: &str) -> Customer {
+    let mut found: Vec<Customer> = all_customers(store)
+        .into_iter()
+        .filter(|c| c.name == name)
+        .collect();
+    assert_eq!(found.len(), 1, "one customer named {name}");
+    found.remove(0)
+}
+
+/// Every row of the file is accounted for exactly once.
+fn assert_every_row_counted(report: &ImportReport) {
+    assert_eq!(
+        report.read,
+        report.header_rows + report.blank + report.imported() + report.skipped(),
+        "{report:#?}"
+    );
 }
 
 fn error_rows(report: &ImportReport) -> Vec<usize> {
@@ -102,8 +133,14 @@ fn messy_gbk_csv_imports_good_rows_and_reports_bad_ones() {
         (report.inserted, report.updated, report.unchanged),
         (7, 0, 1)
     );
-    // The `,,,,,,` row; the csv reader skips a fully empty line by itself.
-    assert_eq!(report.blank, 1);
+    // The `,,,,,,` row and the empty line after it (which the csv reader
+    // passes over without a record, yet is a row of the file).
+    assert_eq!(report.blank, 2);
+    assert_eq!(
+        report.read, 16,
+        "15 records (one spans two lines) and one empty line"
+    );
+    assert_every_row_counted(&report);
     assert_eq!(store.customer_count().unwrap(), 7);
     let lines = report.issue_lines();
     assert!(
@@ -113,8 +150,8 @@ fn messy_gbk_csv_imports_good_rows_and_reports_bad_ones() {
     );
 
     // What landed is right in every field.
-    let wang = store.customer(1).unwrap().unwrap();
-    assert_eq!(wang.name, "王伟");
+    let wang = named(&store, "王伟");
+    assert_eq!(wang.id, 1);
     assert_eq!(wang.company, "华信科技有限公司");
     assert_eq!(wang.owner.as_deref(), Some("lisi"));
     assert_eq!(wang.tags, vec!["VIP", "老客户"]);
@@ -131,13 +168,13 @@ fn messy_gbk_csv_imports_good_rows_and_reports_bad_ones() {
             ("010-65528888", Some("办公电话"))
         ]
     );
-    let li = store.customer(2).unwrap().unwrap();
+    let li = named(&store, "李娜");
     assert_eq!(li.phones.len(), 2, "two numbers in one cell");
     assert_eq!(li.owner, None);
-    let wu = store.customer(6).unwrap().unwrap();
+    let wu = named(&store, "吴娟");
     assert_eq!(wu.company, "瑞丰食品, 有限公司");
     assert_eq!(wu.custom_fields["地址"], "多行\n地址");
-    let yang = store.customer(3).unwrap().unwrap();
+    let yang = named(&store, "杨洋");
     assert_eq!(yang.phones[0].extension.as_deref(), Some("8001"));
 
     // The second import changes nothing.
@@ -277,9 +314,9 @@ fn export_then_import_round_trips() {
             "{name}"
         );
         let records = |s: &Store| {
-            (1..=9)
-                .map(|id| {
-                    let c = s.customer(id).unwrap().unwrap();
+            all_customers(s)
+                .into_iter()
+                .map(|c| {
                     (
                         c.name,
                         c.company,
@@ -330,4 +367,122 @@ fn foreign_keys_are_enforced_again_after_a_bulk_import() {
         store.insert_customer(&orphan).is_err(),
         "an owner that does not exist is refused"
     );
+}
+
+fn write_csv(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// The rows the issue measured: a full-width slash between two numbers
+/// rejected the row, a Beijing 010-8001xxxx landline was refused as a short
+/// mobile, and 12345 was stored as the customer's own without a word.
+#[test]
+fn full_width_separators_beijing_landlines_and_service_numbers() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store_in(dir.path(), "a.db");
+    let path = write_csv(
+        dir.path(),
+        "numbers.csv",
+        "姓名,电话,备用电话\n\
+         王伟,13912345678／0571-87654321,\n\
+         李娜,010-80012345,\n\
+         张敏,13812345678,12345\n\
+         刘强,13712345678 13612345678；13512345678、13312345678，13212345678,\n\
+         赵军,95588,\n",
+    );
+    let report = import(&store, &path);
+    assert!(report.errors.is_empty(), "{:#?}", report.errors);
+    assert_eq!(report.inserted, 5);
+    assert_every_row_counted(&report);
+
+    let wang = named(&store, "王伟");
+    let kinds: Vec<_> = wang
+        .phones
+        .iter()
+        .map(|p| (p.national.as_str(), p.kind))
+        .collect();
+    assert_eq!(
+        kinds,
+        vec![
+            ("13912345678", NumberKind::Mobile),
+            ("57187654321", NumberKind::FixedLine)
+        ]
+    );
+    let li = named(&store, "李娜");
+    assert_eq!(li.phones[0].kind, NumberKind::FixedLine);
+    assert_eq!(li.phones[0].e164.as_deref(), Some("+861080012345"));
+    assert_eq!(named(&store, "刘强").phones.len(), 5);
+
+    let zhang = named(&store, "张敏");
+    assert_eq!(zhang.phones[1].kind, NumberKind::Service);
+    let warned: Vec<usize> = report
+        .warnings
+        .iter()
+        .filter(|w| w.message.contains("service number"))
+        .map(|w| w.row)
+        .collect();
+    assert_eq!(warned, vec![4, 6], "{:#?}", report.warnings);
+    assert!(report.warnings[0].message.contains("12345"));
+    assert_eq!(report.warning_count, 2);
+
+    // The screen pop finds them by the numbers as they arrive on the line.
+    let n = normalizer();
+    let policy = MatchPolicy::default();
+    for (caller, who) in [
+        ("057187654321", "王伟"),
+        ("01080012345", "李娜"),
+        ("+8613212345678", "刘强"),
+    ] {
+        let found = store
+            .lookup(&n.normalize_lenient(caller).unwrap(), &policy)
+            .unwrap();
+        assert_eq!(found.rule, MatchRule::Exact, "{caller}");
+        assert_eq!(found.matches[0].name, who, "{caller}");
+    }
+}
+
+/// A load into an empty store finds a file's repeated customer however far
+/// apart the rows are, without a per-row map: merged after the load, as
+/// a row-by-row upsert would have, and every row counted.
+#[test]
+fn a_customer_repeated_far_down_a_load_is_merged() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store_in(dir.path(), "a.db");
+    let mut text = String::from("name,phone,company,tags\n");
+    text.push_str("王伟,13800000000,华信,VIP\n");
+    for i in 1..3_000 {
+        text.push_str(&format!("客户{i},139{i:08},,\n"));
+    }
+    text.push_str("王伟,13800000000 / 010-65528888,华信科技,老客户\n");
+    text.push_str("王伟,010-65528888,,\n");
+    text.push_str("王芳,13800000000,,\n");
+    let report = import(&store, &write_csv(dir.path(), "big.csv", &text));
+    assert!(report.errors.is_empty(), "{:#?}", report.errors);
+    assert_eq!(
+        (report.inserted, report.updated, report.unchanged),
+        (3_001, 1, 1),
+        "王芳 shares the number but not the name: another person"
+    );
+    assert_every_row_counted(&report);
+    assert_eq!(store.customer_count().unwrap(), 3_001);
+    let wang = named(&store, "王伟");
+    assert_eq!(wang.id, 1);
+    assert_eq!(wang.company, "华信科技", "the later row wins");
+    assert_eq!(wang.tags, vec!["VIP", "老客户"]);
+    assert_eq!(wang.phones.len(), 2);
+    let found = store
+        .lookup(
+            &normalizer().normalize("010-65528888").unwrap(),
+            &MatchPolicy::default(),
+        )
+        .unwrap();
+    assert_eq!(found.matches.len(), 1);
+    assert_eq!(found.matches[0].id, 1);
+    // Importing it again finds them all through the index.
+    let again = import(&store, &write_csv(dir.path(), "big.csv", &text));
+    assert_eq!(again.imported(), 3_003);
+    assert_eq!(again.inserted, 0);
+    assert_eq!(store.customer_count().unwrap(), 3_001);
 }

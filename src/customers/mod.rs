@@ -4,7 +4,10 @@
 pub mod export;
 pub mod headers;
 pub mod import;
+pub mod report;
+pub mod rows;
 pub mod table;
 
 pub use export::{export, ExportFormat};
-pub use import::{import_file, ImportReport, RowIssue};
+pub use import::import_file;
+pub use report::{ImportReport, RowIssue};

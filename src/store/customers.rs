@@ -1,10 +1,11 @@
 //! Customers, their numbers and tags; number lookup; the import upsert.
 
+use super::BulkWrites;
 use super::{now_ms, Result, Store, StoreError};
 use crate::phone::{
     MatchOutcome, MatchPolicy, MatchRule, Normalized, NumberKind, MAYBE_INCOMPLETE, WITHOUT_E164,
 };
-use rusqlite::{params, OptionalExtension, Row};
+use rusqlite::{params, OptionalExtension, Row, Statement};
 use serde::Serialize;
 use serde_json::{Map, Value};
 use std::collections::BTreeSet;
@@ -470,6 +471,326 @@ impl Store {
     }
 }
 
+/// Rows a bulk load writes per transaction: few large commits write each
+/// page once; a crash loses at most this many rows of the load.
+const LOAD_COMMIT_ROWS: u64 = 100_000;
+
+/// Customer indexes besides the match index, dropped while a load fills an
+/// empty store and built after it by one sort each (as in 0001_init.sql;
+/// `Store::open` recreates them if a crash left them missing).
+pub(super) const LOAD_DEFERRED_INDEXES_SQL: &str =
+    "CREATE INDEX IF NOT EXISTS customers_owner ON customers(owner_user_id);
+     CREATE INDEX IF NOT EXISTS customer_tags_customer ON customer_tags(customer_id);";
+
+/// What merging a load's duplicates did: rows counted as new while loading
+/// that turned out to be an earlier row's customer.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LoadMerges {
+    pub updated: u64,
+    pub unchanged: u64,
+}
+
+/// A long run of customer writes (an import), in large transactions with
+/// the statements prepared once. Into an empty store it appends without
+/// indexes and without looking for duplicates, then builds the indexes by
+/// sorting and merges same-name-same-number customers in [`finish`]: memory
+/// stays bounded whatever the row count. Into a store that has customers,
+/// each row is an upsert through the match index, so lookups keep working.
+///
+/// [`finish`]: CustomerLoad::finish
+pub struct CustomerLoad<'a> {
+    store: &'a Store,
+    bulk: Option<BulkWrites<'a>>,
+    /// Loading into an empty store: duplicates are merged at the end.
+    append: bool,
+    insert_customer: Statement<'a>,
+    insert_phone: Statement<'a>,
+    insert_tag: Statement<'a>,
+    in_transaction: bool,
+    rows_in_transaction: u64,
+    /// Reused buffer for the custom fields' JSON.
+    json: Vec<u8>,
+}
+
+impl Store {
+    /// Starts a bulk load of customers; see [`CustomerLoad`].
+    pub fn load_customers(&self) -> Result<CustomerLoad<'_>> {
+        let append = self.customer_count()? == 0;
+        let bulk = self.bulk_writes(append)?;
+        if append {
+            self.conn.execute_batch(
+                "DROP INDEX IF EXISTS customers_owner; DROP INDEX IF EXISTS customer_tags_customer;",
+            )?;
+        }
+        Ok(CustomerLoad {
+            store: self,
+            bulk: Some(bulk),
+            append,
+            insert_customer: self.conn.prepare(
+                "INSERT INTO customers (name, company, owner_user_id, custom_fields, created_at, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
+            )?,
+            insert_phone: self.conn.prepare(
+                "INSERT INTO customer_phones
+                   (customer_id, position, raw, e164, national, national_rev, country_code, extension, kind, label)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            )?,
+            insert_tag: self.conn.prepare(
+                "INSERT OR IGNORE INTO customer_tags (tag, customer_id) VALUES (?1, ?2)",
+            )?,
+            in_transaction: false,
+            rows_in_transaction: 0,
+            json: Vec::new(),
+        })
+    }
+}
+
+impl CustomerLoad<'_> {
+    /// Stores one customer. While appending into an empty store every row
+    /// is `Inserted` here; [`CustomerLoad::finish`] reports the merges.
+    pub fn add(&mut self, c: &NewCustomer) -> Result<UpsertOutcome> {
+        if !self.in_transaction {
+            self.store.conn.execute_batch("BEGIN IMMEDIATE")?;
+            self.in_transaction = true;
+        }
+        let outcome = if self.append {
+            UpsertOutcome::Inserted(self.append_customer(c)?)
+        } else {
+            self.store.upsert_customer(c)?
+        };
+        self.rows_in_transaction += 1;
+        if self.rows_in_transaction >= LOAD_COMMIT_ROWS {
+            self.commit()?;
+        }
+        Ok(outcome)
+    }
+
+    fn append_customer(&mut self, c: &NewCustomer) -> Result<i64> {
+        if c.name.trim().is_empty() {
+            return Err(StoreError::Invalid("a customer needs a name".into()));
+        }
+        self.json.clear();
+        serde_json::to_writer(&mut self.json, &c.custom_fields)
+            .map_err(|e| StoreError::Invalid(format!("custom fields: {e}")))?;
+        let json = std::str::from_utf8(&self.json)
+            .map_err(|e| StoreError::Invalid(format!("custom fields: {e}")))?;
+        self.insert_customer.execute(params![
+            c.name,
+            c.company,
+            c.owner_user_id,
+            json,
+            now_ms()
+        ])?;
+        let id = self.store.conn.last_insert_rowid();
+        for (position, p) in c.phones.iter().enumerate() {
+            let n = &p.number;
+            self.insert_phone.execute(params![
+                id,
+                position as i64,
+                n.raw,
+                n.e164,
+                n.national,
+                n.national_rev(),
+                n.country_code,
+                n.extension,
+                n.kind.as_str(),
+                p.label
+            ])?;
+        }
+        for tag in &c.tags {
+            self.insert_tag.execute(params![tag, id])?;
+        }
+        Ok(id)
+    }
+
+    fn commit(&mut self) -> Result<()> {
+        if self.in_transaction {
+            self.in_transaction = false;
+            self.rows_in_transaction = 0;
+            self.store.conn.execute_batch("COMMIT")?;
+        }
+        Ok(())
+    }
+
+    /// Commits, builds the deferred indexes, merges the duplicates an
+    /// append load let in (each later customer into the earliest one with
+    /// its name and one of its numbers, as a row-by-row upsert would have)
+    /// and restores the store's normal settings.
+    pub fn finish(mut self) -> Result<LoadMerges> {
+        self.commit()?;
+        let store = self.store;
+        let mut merges = LoadMerges::default();
+        if self.append {
+            store.ensure_indexes()?;
+            store.conn.execute_batch(LOAD_DEFERRED_INDEXES_SQL)?;
+            merges = store.in_transaction(|s| s.merge_load_duplicates())?;
+        }
+        if let Some(bulk) = self.bulk.take() {
+            bulk.finish()?;
+        }
+        Ok(merges)
+    }
+}
+
+impl Drop for CustomerLoad<'_> {
+    /// A load abandoned by an error keeps what it committed; the open
+    /// transaction is rolled back, then `BulkWrites` restores the store.
+    fn drop(&mut self) {
+        if self.in_transaction {
+            let _ = self.store.conn.execute_batch("ROLLBACK");
+        }
+        if self.append {
+            if let Err(e) = self.store.conn.execute_batch(LOAD_DEFERRED_INDEXES_SQL) {
+                tracing::error!(error = %e, "could not rebuild the customer indexes after a failed load");
+            }
+        }
+    }
+}
+
+impl Store {
+    /// Merges customers that a load appended twice: walks the match index
+    /// in order (a covering scan: customer ids are in it), and for every
+    /// number held by several customers of the same name merges each later
+    /// one into the earliest, in id (= file) order, so later rows win as an
+    /// upsert would have let them.
+    fn merge_load_duplicates(&self) -> Result<LoadMerges> {
+        // (later customer, position of its number, earlier customer)
+        let mut links: Vec<(i64, i64, i64)> = Vec::new();
+        {
+            let mut scan = self.conn.prepare(
+                "SELECT national_rev, country_code, customer_id, position
+                 FROM customer_phones INDEXED BY customer_phones_match
+                 ORDER BY national_rev, country_code",
+            )?;
+            let mut name_of = self
+                .conn
+                .prepare("SELECT name FROM customers WHERE id = ?1")?;
+            let mut rows = scan.query([])?;
+            let mut group: Vec<(i64, i64)> = Vec::new();
+            let mut key: (String, Option<i64>) = (String::new(), None);
+            let mut flush = |group: &mut Vec<(i64, i64)>| -> Result<()> {
+                if group.len() > 1 {
+                    let mut named: Vec<(String, i64, i64)> = group
+                        .iter()
+                        .map(|&(id, pos)| Ok((name_of.query_row([id], |r| r.get(0))?, id, pos)))
+                        .collect::<Result<_>>()?;
+                    named.sort();
+                    for w in 0..named.len() {
+                        let first = named
+                            .iter()
+                            .find(|n| n.0 == named[w].0)
+                            .map(|n| n.1)
+                            .unwrap_or(named[w].1);
+                        if first < named[w].1 {
+                            links.push((named[w].1, named[w].2, first));
+                        }
+                    }
+                }
+                group.clear();
+                Ok(())
+            };
+            while let Some(r) = rows.next()? {
+                let rev: String = r.get(0)?;
+                let cc: Option<i64> = r.get(1)?;
+                if rev != key.0 || cc != key.1 {
+                    flush(&mut group)?;
+                    key = (rev, cc);
+                }
+                group.push((r.get(2)?, r.get(3)?));
+            }
+            flush(&mut group)?;
+        }
+        links.sort();
+        let mut merges = LoadMerges::default();
+        let mut root: std::collections::HashMap<i64, i64> = std::collections::HashMap::new();
+        let mut last = None;
+        for (later, _, earlier) in links {
+            // A customer's first number (by position) with an earlier
+            // namesake decides where it goes, as in `upsert_customer`.
+            if last == Some(later) {
+                continue;
+            }
+            last = Some(later);
+            let mut target = earlier;
+            while let Some(&r) = root.get(&target) {
+                target = r;
+            }
+            let Some(row) = self.customer_as_new(later)? else {
+                continue;
+            };
+            match self.merge_customer(target, &row)? {
+                UpsertOutcome::Unchanged(_) => merges.unchanged += 1,
+                _ => merges.updated += 1,
+            }
+            self.conn.execute(
+                "DELETE FROM customer_phones WHERE customer_id = ?1",
+                [later],
+            )?;
+            self.conn
+                .execute("DELETE FROM customer_tags WHERE customer_id = ?1", [later])?;
+            self.conn
+                .execute("DELETE FROM customers WHERE id = ?1", [later])?;
+            root.insert(later, target);
+        }
+        Ok(merges)
+    }
+
+    /// A stored customer as the row that created it, for merging it into another.
+    fn customer_as_new(&self, id: i64) -> Result<Option<NewCustomer>> {
+        let Some((name, company, owner_user_id, fields)) = self
+            .conn
+            .prepare_cached(
+                "SELECT name, company, owner_user_id, custom_fields FROM customers WHERE id = ?1",
+            )?
+            .query_row([id], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, Option<i64>>(2)?,
+                    r.get::<_, String>(3)?,
+                ))
+            })
+            .optional()?
+        else {
+            return Ok(None);
+        };
+        let phones = self
+            .conn
+            .prepare_cached(
+                "SELECT raw, e164, national, country_code, extension, kind, label
+                 FROM customer_phones WHERE customer_id = ?1 ORDER BY position",
+            )?
+            .query_map([id], |r| {
+                let kind: String = r.get(5)?;
+                Ok(NewPhone {
+                    number: Normalized {
+                        raw: r.get(0)?,
+                        e164: r.get(1)?,
+                        national: r.get(2)?,
+                        country_code: r.get(3)?,
+                        extension: r.get(4)?,
+                        kind: kind.parse().unwrap_or(NumberKind::Unknown),
+                    },
+                    label: r.get(6)?,
+                })
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+        let tags = self
+            .conn
+            .prepare_cached("SELECT tag FROM customer_tags WHERE customer_id = ?1 ORDER BY tag")?
+            .query_map([id], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(Some(NewCustomer {
+            name,
+            company,
+            owner_user_id,
+            tags,
+            custom_fields: serde_json::from_str(&fields).unwrap_or_default(),
+            phones,
+        }))
+    }
+}
+
 const CUSTOMER_SELECT: &str =
     "SELECT c.id, c.name, c.company, u.username, c.custom_fields, c.created_at, c.updated_at
      FROM customers c LEFT JOIN users u ON u.id = c.owner_user_id";
@@ -558,6 +879,62 @@ mod tests {
                 "{sql}: {ops:?}"
             );
         }
+    }
+
+    fn pragma(store: &Store, name: &str) -> i64 {
+        store
+            .conn
+            .pragma_query_value(None, name, |r| r.get(0))
+            .unwrap()
+    }
+
+    /// A load's memory does not grow with the store: SQLite's page cache is
+    /// bounded, no pages are mapped (mapped pages count as resident), and
+    /// duplicates are found after the load, not in a map of every number.
+    /// The normal settings and every index come back when it finishes.
+    #[test]
+    fn a_load_runs_in_bounded_memory_and_restores_the_store() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("load.db")).unwrap();
+        let normal_cache = pragma(&store, "cache_size");
+        let indexes = |s: &Store| -> Vec<String> {
+            s.conn
+                .prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND name LIKE 'customer%' ORDER BY 1")
+                .unwrap()
+                .query_map([], |r| r.get(0))
+                .unwrap()
+                .map(Result::unwrap)
+                .collect()
+        };
+        let before = indexes(&store);
+        let mut load = store.load_customers().unwrap();
+        let cache_kib = -pragma(&store, "cache_size");
+        assert!((1..=64 * 1024).contains(&cache_kib), "{cache_kib} KiB");
+        assert_eq!(pragma(&store, "mmap_size"), 0);
+        let n = crate::phone::Normalizer::new(Default::default());
+        for i in 0..3 {
+            let c = NewCustomer {
+                name: "王伟".into(),
+                phones: vec![NewPhone {
+                    number: n.normalize(&format!("1380000000{}", i.min(1))).unwrap(),
+                    label: None,
+                }],
+                ..NewCustomer::default()
+            };
+            assert_eq!(load.add(&c).unwrap(), UpsertOutcome::Inserted(i + 1));
+        }
+        let merges = load.finish().unwrap();
+        assert_eq!(
+            merges,
+            LoadMerges {
+                updated: 0,
+                unchanged: 1
+            }
+        );
+        assert_eq!(store.customer_count().unwrap(), 2);
+        assert_eq!(pragma(&store, "cache_size"), normal_cache);
+        assert!(pragma(&store, "mmap_size") > 0);
+        assert_eq!(indexes(&store), before);
     }
 
     /// One column of `how` (EXPLAIN or EXPLAIN QUERY PLAN) over `sql`.

@@ -28,7 +28,8 @@ pub use campaigns::{
     NewCampaign, NewRecipient, PendingRecipient, Progress, ResultRow,
 };
 pub use customers::{
-    Customer, CustomerMatch, CustomerPhone, LookupResult, NewCustomer, NewPhone, UpsertOutcome,
+    Customer, CustomerLoad, CustomerMatch, CustomerPhone, LoadMerges, LookupResult, NewCustomer,
+    NewPhone, UpsertOutcome,
 };
 pub use handle::StoreHandle;
 pub use history::{CallQuery, HistoryPage, HistoryRow, PERMISSIONS};
@@ -161,8 +162,8 @@ impl Store {
         Ok(())
     }
 
-    /// Tunes the connection for a long run of writes (imports): a 2 GiB page
-    /// cache, and a WAL that may grow before it is checkpointed; the
+    /// Tunes the connection for a long run of writes (imports): a bounded
+    /// page cache, no mmap, and a WAL that may grow before it is checkpointed; the
     /// previous settings come back afterwards. With
     /// `defer_index` the number match index is dropped and rebuilt by one
     /// sort in [`BulkWrites::finish`], far faster than millions of random
@@ -178,6 +179,9 @@ impl Store {
             .pragma_update(None, "cache_size", -(BULK_CACHE_KIB as i64))?;
         self.conn
             .pragma_update(None, "wal_autocheckpoint", BULK_CHECKPOINT_PAGES)?;
+        // Pages read through the map count as resident memory; a load reads
+        // every page it builds an index from.
+        self.conn.pragma_update(None, "mmap_size", 0)?;
         if defer_index {
             self.conn
                 .execute_batch("DROP INDEX IF EXISTS customer_phones_match")?;
@@ -195,7 +199,9 @@ impl Store {
 
     /// Creates indexes a crash during a bulk load may have left missing.
     fn ensure_indexes(&self) -> rusqlite::Result<()> {
-        self.conn.execute_batch(MATCH_INDEX_SQL)
+        self.conn.execute_batch(MATCH_INDEX_SQL)?;
+        self.conn
+            .execute_batch(customers::LOAD_DEFERRED_INDEXES_SQL)
     }
 
     /// Sets the page cache size: a store of millions of customers answers
@@ -308,10 +314,13 @@ const PAGE_SIZE: u32 = 8192;
 const DEFAULT_CACHE_KIB: i64 = 64 * 1024;
 /// How much of the database file reads may map (SQLite's default ceiling).
 const MMAP_BYTES: i64 = 0x7fff_0000;
-/// Page cache during bulk writes, in KiB.
-const BULK_CACHE_KIB: u32 = 2 << 20;
-/// WAL pages between checkpoints during bulk writes (~400 MiB).
-const BULK_CHECKPOINT_PAGES: u32 = 250_000;
+/// Page cache during bulk writes, in KiB. Appends touch only the last
+/// pages of each B-tree, and an index build's sort spills what exceeds it
+/// to temporary files, so a small cache keeps a load of any size in bounded
+/// memory (a 4 GB office PC imports 10M rows).
+const BULK_CACHE_KIB: u32 = 64 << 10;
+/// WAL pages between checkpoints during bulk writes (~200 MiB).
+const BULK_CHECKPOINT_PAGES: u32 = 25_000;
 
 /// The number match index (as in sql/0001_init.sql), for rebuilding it.
 const MATCH_INDEX_SQL: &str = "CREATE INDEX IF NOT EXISTS customer_phones_match
@@ -349,6 +358,7 @@ impl BulkWrites<'_> {
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.pragma_update(None, "wal_autocheckpoint", 1000)?;
         conn.pragma_update(None, "cache_size", self.cache_size)?;
+        conn.pragma_update(None, "mmap_size", MMAP_BYTES)?;
         conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)")?;
         Ok(())
     }
