@@ -303,7 +303,7 @@ fn devices_watch_shows_a_simulated_box_live() {
     let d = dir.path();
     std::fs::write(
         d.join("calls.txt"),
-        "wait 1s\nring\ncid 13812345678\nanswer\nwait 300ms\nhangup\n",
+        "wait host\nring\ncid 13812345678\nanswer\nwait 300ms\nhangup\n",
     )
     .unwrap();
     std::fs::write(
@@ -329,7 +329,8 @@ fn devices_watch_shows_a_simulated_box_live() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(300));
+    // The box waits for `watch` to open it (its init command) before it
+    // rings; `watch` waits for the box's port to appear.
     let mut watch = callpop(d)
         .args([
             "--config",

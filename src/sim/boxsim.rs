@@ -29,6 +29,8 @@ pub struct BoxSim {
     rng: rand::rngs::StdRng,
     /// Commands answered with an error reply, as firmware that lacks them would.
     refused: Vec<String>,
+    /// Whether the host has sent a command since the device was plugged in.
+    host: tokio::sync::watch::Sender<bool>,
 }
 
 impl BoxSim {
@@ -51,6 +53,7 @@ impl BoxSim {
             tasks: Vec::new(),
             rng: rand::rngs::StdRng::seed_from_u64(11),
             refused: commands.iter().map(|c| c.to_string()).collect(),
+            host: tokio::sync::watch::channel(false).0,
         };
         sim.plug()?;
         Ok(sim)
@@ -108,6 +111,8 @@ impl BoxSim {
             .cloned()
             .unwrap_or_else(|| "ERROR".into());
         let answer = tx.clone();
+        self.host.send_replace(false);
+        let host = self.host.clone();
         self.tasks.push(tokio::spawn(async move {
             let mut buf = [0u8; 256];
             let mut line = Vec::new();
@@ -130,6 +135,7 @@ impl BoxSim {
                         let _ = answer
                             .send((format!("\r\n{reply}\r\n").into_bytes(), None))
                             .await;
+                        host.send_replace(true);
                     } else if line.len() < 256 {
                         line.push(b);
                     }
@@ -245,6 +251,10 @@ impl BoxSim {
                 other: Vec::new(),
             };
         let bytes = match action {
+            Action::WaitHost => {
+                let mut seen = self.host.subscribe();
+                let _ = seen.wait_for(|s| *s).await;
+            }
             Action::Wait(d) => {
                 tokio::time::sleep(*d).await;
                 return Ok(None);

@@ -1,6 +1,7 @@
 //! The simulator's script language: one action a line.
 //!
 //! ```text
+//! wait host          # until the host has opened the device (its init)
 //! # a normal answered call on port 1
 //! ring
 //! wait 1s
@@ -23,6 +24,9 @@ use std::time::Duration;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
     Wait(Duration),
+    /// Waits until the host has opened the device and sent it a command
+    /// (its init sequence): what follows is not lost to a late reader.
+    WaitHost,
     Ring {
         port: u8,
     },
@@ -122,6 +126,7 @@ pub fn parse(text: &str) -> Result<Vec<Action>, ScriptError> {
                 .ok_or_else(|| err(format!("{} needs an argument", words[0])))
         };
         let action = match words[0] {
+            "wait" if words.get(1) == Some(&"host") => Action::WaitHost,
             "wait" => {
                 Action::Wait(parse_duration(arg(1)?).ok_or_else(|| err("bad duration".into()))?)
             }
@@ -171,6 +176,7 @@ mod tests {
         let a = parse(script).unwrap();
         assert_eq!(a[0], Action::Ring { port: 1 });
         assert_eq!(a[1], Action::Wait(Duration::from_millis(1500)));
+        assert_eq!(parse("wait host\n").unwrap(), [Action::WaitHost]);
         assert_eq!(
             a[2],
             Action::Cid {
