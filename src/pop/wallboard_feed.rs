@@ -17,7 +17,7 @@ use tokio::sync::{broadcast, mpsc};
 
 /// The shortest time between two frames to a wallboard: changes in
 /// between are coalesced into one.
-pub const FRAME_INTERVAL: Duration = Duration::from_millis(250);
+pub const FRAME_INTERVAL: Duration = Duration::from_millis(500);
 
 /// What the feed is told besides the call events.
 #[derive(Debug)]

@@ -254,6 +254,7 @@ impl BoxSim {
             Action::WaitHost => {
                 let mut seen = self.host.subscribe();
                 let _ = seen.wait_for(|s| *s).await;
+                return Ok(None);
             }
             Action::Wait(d) => {
                 tokio::time::sleep(*d).await;
