@@ -63,6 +63,7 @@ async fn main() -> anyhow::Result<()> {
         callpop::demo::seed_customers(&store, &normalizer, 10_000)?;
         store.put_form(&toml::from_str(callpop::demo::DEMO_FORM)?)?;
         let mut tokens = Vec::with_capacity(sessions);
+        let mut team_tokens = Vec::with_capacity(team);
         store.in_transaction(|s| {
             for i in 0..sessions {
                 let name = format!("agent{i}");
@@ -72,7 +73,6 @@ async fn main() -> anyhow::Result<()> {
                 tokens.push(token);
             }
             // The team line: box1/2 pops on every ready agent of "pop50".
-            let mut team_tokens = Vec::with_capacity(team);
             for i in 0..team {
                 let name = format!("teamagent{i}");
                 let id = s.add_user(&name, &name, Role::Agent, Some("pop50"), None)?;

@@ -21,7 +21,7 @@
 //! wait is bounded.
 
 mod common;
-use common::{pid_cpu_time, pid_status_kib, quantile_us};
+use common::{cpu_time, pid_cpu_time, pid_status_kib, quantile_us};
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -721,6 +721,7 @@ struct RunResult {
     errors: Vec<String>,
     worst_slip: Duration,
     daemon_cpu: Duration,
+    bench_cpu: Duration,
     run_secs: f64,
     warnings: Vec<String>,
     warning_count: usize,
@@ -919,6 +920,7 @@ async fn run(a: &Args, viewers: usize, daemon: &Path) -> anyhow::Result<RunResul
         })
     };
     let cpu0 = pid_cpu_time(pid);
+    let bench_cpu0 = cpu_time();
 
     // Play the plan.
     let mut per_box: Vec<Vec<(f64, u8, usize, Act)>> = vec![Vec::new(); a.boxes];
@@ -952,6 +954,7 @@ async fn run(a: &Args, viewers: usize, daemon: &Path) -> anyhow::Result<RunResul
     // frames reach the desktops.
     tokio::time::sleep(Duration::from_secs_f64(RING_TIMEOUT + 3.0)).await;
     let daemon_cpu = pid_cpu_time(pid).saturating_sub(cpu0);
+    let bench_cpu = cpu_time().saturating_sub(bench_cpu0);
     let run_secs = started.elapsed().as_secs_f64();
     sampler.abort();
     let _ = stop_tx.send(true);
@@ -1186,6 +1189,7 @@ async fn run(a: &Args, viewers: usize, daemon: &Path) -> anyhow::Result<RunResul
         errors,
         worst_slip,
         daemon_cpu,
+        bench_cpu,
         run_secs,
         warning_count: warn_lines.len(),
         warnings,
@@ -1267,6 +1271,9 @@ fn print_side_by_side(a: &Args, runs: &[RunResult]) {
     });
     row("daemon CPU (s) over the run", &|r| {
         format!("{:.0} of {:.0} s", r.daemon_cpu.as_secs_f64(), r.run_secs)
+    });
+    row("bench's own CPU (s): clients, sims", &|r| {
+        format!("{:.0}", r.bench_cpu.as_secs_f64())
     });
     row("RSS MiB first / last sample", &|r| match (r.rss.first(), r.rss.last()) {
         (Some(f), Some(l)) => format!("{:.0} / {:.0}", f.1 as f64 / 1024.0, l.1 as f64 / 1024.0),
