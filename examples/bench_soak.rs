@@ -85,7 +85,10 @@ fn parse_args() -> anyhow::Result<Args> {
     };
     let mut it = std::env::args().skip(1);
     while let Some(k) = it.next() {
-        let mut v = || it.next().ok_or_else(|| anyhow::anyhow!("{k} needs a value"));
+        let mut v = || {
+            it.next()
+                .ok_or_else(|| anyhow::anyhow!("{k} needs a value"))
+        };
         match k.as_str() {
             "--minutes" => a.minutes = v()?.parse()?,
             "--viewers" => a.viewers = v()?.parse()?,
@@ -180,7 +183,9 @@ fn layout(a: &Args) -> Layout {
     let direct = a.agents - a.group_agents;
     let nteams = a.group_agents.div_ceil(a.team_size);
     let teams: Vec<Vec<usize>> = (0..nteams)
-        .map(|t| (direct + t * a.team_size..(direct + (t + 1) * a.team_size).min(a.agents)).collect())
+        .map(|t| {
+            (direct + t * a.team_size..(direct + (t + 1) * a.team_size).min(a.agents)).collect()
+        })
         .collect();
     let routes = (0..lines)
         .map(|l| {
@@ -259,14 +264,19 @@ fn make_plan(a: &Args, lay: &Layout) -> (Vec<Call>, usize) {
             acts.push((start, Act::OffHook));
             acts.push((start + 1.0, Act::Dtmf));
             acts.push((start + 1.0 + talk, Act::OnHook));
-            (Some(digits), None, start + 1.0 + talk + uniform(&mut r, 0.5, 2.0))
+            (
+                Some(digits),
+                None,
+                start + 1.0 + talk + uniform(&mut r, 0.5, 2.0),
+            )
         } else {
             let number = match r.below(100) {
                 0..2 => None,
                 2..62 => Some(known[r.below(known.len())].clone()),
                 _ => Some(format!("13{}", 100_000_000 + r.below(900_000_000))),
             };
-            let name = (number.is_some() && r.below(10) < 3).then(|| NAMES[r.below(NAMES.len())].to_string());
+            let name = (number.is_some() && r.below(10) < 3)
+                .then(|| NAMES[r.below(NAMES.len())].to_string());
             let rings = match kind {
                 Kind::Answered => 1 + r.below(3),
                 Kind::Missed => 4 + r.below(3),
@@ -769,7 +779,10 @@ async fn run(a: &Args, viewers: usize, daemon: &Path) -> anyhow::Result<RunResul
                     0 => (Role::Admin, None),
                     1 => (Role::Qa, None),
                     2 | 3 if nteams > 0 => (Role::TeamLead, Some(format!("g{}", j % nteams))),
-                    _ => (Role::TeamLead, Some(format!("d{}", j % lay.direct.div_ceil(50).max(1)))),
+                    _ => (
+                        Role::TeamLead,
+                        Some(format!("d{}", j % lay.direct.div_ceil(50).max(1))),
+                    ),
                 };
                 let name = format!("viewer{j}");
                 let id = s.add_user(&name, &name, role, team.as_deref(), None)?;
@@ -836,12 +849,18 @@ async fn run(a: &Args, viewers: usize, daemon: &Path) -> anyhow::Result<RunResul
         format!("{base}/ws/wallboard"),
         viewer_tokens[0].clone(),
         sh.clone(),
-        if viewers > 0 { stop_rx.clone() } else { setup_stop_rx },
+        if viewers > 0 {
+            stop_rx.clone()
+        } else {
+            setup_stop_rx
+        },
         Some((a.boxes, up_tx)),
     ));
     tokio::time::timeout(Duration::from_secs(60), up_rx)
         .await
-        .map_err(|_| anyhow::anyhow!("the daemon did not open all {} boxes within 60 s", a.boxes))??;
+        .map_err(|_| {
+            anyhow::anyhow!("the daemon did not open all {} boxes within 60 s", a.boxes)
+        })??;
     if viewers > 0 {
         views.push(first);
         for token in viewer_tokens.iter().take(viewers).skip(1) {
@@ -1059,7 +1078,12 @@ async fn run(a: &Args, viewers: usize, daemon: &Path) -> anyhow::Result<RunResul
             lat_group_last.push(last);
         }
     }
-    for v in [&mut lat_all, &mut lat_direct, &mut lat_group_each, &mut lat_group_last] {
+    for v in [
+        &mut lat_all,
+        &mut lat_direct,
+        &mut lat_group_each,
+        &mut lat_group_last,
+    ] {
         v.sort();
     }
     // CDRs against the plan, line by line in order.
@@ -1135,7 +1159,10 @@ async fn run(a: &Args, viewers: usize, daemon: &Path) -> anyhow::Result<RunResul
             errors.push(format!("wallboard: {e}"));
         }
         let today = &v.picture["today"];
-        if want_today.iter().all(|(k, n)| today[*k].as_u64() == Some(*n)) {
+        if want_today
+            .iter()
+            .all(|(k, n)| today[*k].as_u64() == Some(*n))
+        {
             wall_today_ok += 1;
         } else if wall_today_example.is_empty() {
             wall_today_example = format!("wallboard today {today}, plan {want_today:?}");
@@ -1226,30 +1253,46 @@ fn print_side_by_side(a: &Args, runs: &[RunResult]) {
         a.seed
     );
     let col = |f: &dyn Fn(&RunResult) -> String| -> String {
-        runs.iter().map(|r| format!("{:>26}", f(r))).collect::<Vec<_>>().join("")
+        runs.iter()
+            .map(|r| format!("{:>26}", f(r)))
+            .collect::<Vec<_>>()
+            .join("")
     };
     let row = |name: &str, f: &dyn Fn(&RunResult) -> String| println!("{name:<40}{}", col(f));
     row("wallboard viewers", &|r| r.viewers.to_string());
     row("calls played", &|r| r.calls.to_string());
     row("pops expected", &|r| r.expected.to_string());
-    row("pops delivered (distinct call x agent)", &|r| r.delivered.to_string());
+    row("pops delivered (distinct call x agent)", &|r| {
+        r.delivered.to_string()
+    });
     row("MISSED pops", &|r| (r.expected - r.delivered).to_string());
     row("misrouted / repeated / name lost", &|r| {
         format!("{}/{}/{}", r.misrouted, r.dups, r.unnamed)
     });
-    row("pop us p50/p95/p99/max, every desktop", &|r| lat(&r.lat_all));
+    row(
+        "pop us p50/p95/p99/max, every desktop",
+        &|r| lat(&r.lat_all),
+    );
     row("  agent lines", &|r| lat(&r.lat_direct));
     row("  group lines, each desktop", &|r| lat(&r.lat_group_each));
-    row("  group lines, last of the team", &|r| lat(&r.lat_group_last));
-    row("CDRs right / wrong", &|r| format!("{}/{}", r.cdr_ok, r.cdr_bad));
-    row("CDRs missing / extra", &|r| format!("{}/{}", r.cdr_missing, r.cdr_extra));
+    row("  group lines, last of the team", &|r| {
+        lat(&r.lat_group_last)
+    });
+    row("CDRs right / wrong", &|r| {
+        format!("{}/{}", r.cdr_ok, r.cdr_bad)
+    });
+    row("CDRs missing / extra", &|r| {
+        format!("{}/{}", r.cdr_missing, r.cdr_extra)
+    });
     row("desktop frames / MB", &|r| {
         format!("{}/{:.1}", r.desk_frames, r.desk_bytes as f64 / 1e6)
     });
     row("wallboard frames / MB", &|r| {
         format!("{}/{:.1}", r.wall_frames, r.wall_bytes as f64 / 1e6)
     });
-    row("  whole pictures / deltas", &|r| format!("{}/{}", r.wall_wholes, r.wall_deltas));
+    row("  whole pictures / deltas", &|r| {
+        format!("{}/{}", r.wall_wholes, r.wall_deltas)
+    });
     row("  per viewer frames/s, KB/s", &|r| {
         if r.viewers == 0 {
             "-".into()
@@ -1275,11 +1318,18 @@ fn print_side_by_side(a: &Args, runs: &[RunResult]) {
     row("bench's own CPU (s): clients, sims", &|r| {
         format!("{:.0}", r.bench_cpu.as_secs_f64())
     });
-    row("RSS MiB first / last sample", &|r| match (r.rss.first(), r.rss.last()) {
-        (Some(f), Some(l)) => format!("{:.0} / {:.0}", f.1 as f64 / 1024.0, l.1 as f64 / 1024.0),
-        _ => "-".into(),
+    row(
+        "RSS MiB first / last sample",
+        &|r| match (r.rss.first(), r.rss.last()) {
+            (Some(f), Some(l)) => {
+                format!("{:.0} / {:.0}", f.1 as f64 / 1024.0, l.1 as f64 / 1024.0)
+            }
+            _ => "-".into(),
+        },
+    );
+    row("worst schedule slip of the box sims", &|r| {
+        format!("{:?}", r.worst_slip)
     });
-    row("worst schedule slip of the box sims", &|r| format!("{:?}", r.worst_slip));
     row("daemon WARN/ERROR lines", &|r| r.warning_count.to_string());
     if runs.len() == 2 {
         let (p0, p1) = (
