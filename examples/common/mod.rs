@@ -37,6 +37,47 @@ pub fn rss_kib(key: &str) -> u64 {
         .unwrap_or(0)
 }
 
+/// A line of /proc/<pid>/status in KiB (`VmRSS`, `VmHWM`...) of another
+/// process (a daemon the benchmark started); None once it is gone.
+#[allow(dead_code)]
+pub fn pid_status_kib(pid: u32, key: &str) -> Option<u64> {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()?
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix(key)?
+                .trim_start_matches(':')
+                .trim()
+                .strip_suffix(" kB")?
+                .trim()
+                .parse()
+                .ok()
+        })
+}
+
+/// CPU time (user + system, every thread) of another process.
+#[allow(dead_code)]
+pub fn pid_cpu_time(pid: u32) -> Duration {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let fields: Vec<u64> = rest
+        .split_whitespace()
+        .map(|f| f.parse().unwrap_or(0))
+        .collect();
+    let ticks = fields.get(11).copied().unwrap_or(0) + fields.get(12).copied().unwrap_or(0);
+    Duration::from_millis(ticks * 10)
+}
+
+/// The `q` quantile (0..=1) of sorted `t` in microseconds (0 when empty).
+#[allow(dead_code)]
+pub fn quantile_us(sorted: &[Duration], q: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let i = ((sorted.len() as f64 * q) as usize).min(sorted.len() - 1);
+    sorted[i].as_secs_f64() * 1e6
+}
+
 /// CPU time this process has used, user and system together (every
 /// thread), from /proc/self/stat in clock ticks of 10 ms.
 #[allow(dead_code)]
