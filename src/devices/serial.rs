@@ -331,10 +331,12 @@ async fn init_step(
                 Ok(Err(e)) => return Err(e.to_string()),
             };
             reply.extend_from_slice(&buf[..n]);
-            let text = String::from_utf8_lossy(&reply);
-            if text.lines().any(|l| l.trim() == step.expect) {
+            if let Some(rest) = without_reply_line(&reply, &step.expect) {
+                // What came with the reply (a ring already) is the stream's.
+                pending.extend(rest);
                 return Ok(());
             }
+            let text = String::from_utf8_lossy(&reply);
             if text.lines().any(|l| errors.iter().any(|e| e == l.trim())) {
                 break; // try the next fallback
             }
@@ -354,10 +356,36 @@ async fn init_step(
     }
 }
 
+/// The bytes of `reply` without its first whole line equal to `expect`
+/// (trimmed), or `None` while no such line has arrived.
+fn without_reply_line(reply: &[u8], expect: &str) -> Option<Vec<u8>> {
+    let mut start = 0;
+    for (i, &b) in reply.iter().enumerate() {
+        if b == b'\r' || b == b'\n' {
+            if String::from_utf8_lossy(&reply[start..i]).trim() == expect {
+                let mut rest = reply[..start].to_vec();
+                rest.extend_from_slice(&reply[i..]);
+                return Some(rest);
+            }
+            start = i + 1;
+        }
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use tokio_serial::{SerialPortInfo, SerialPortType, UsbPortInfo};
+
+    #[test]
+    fn what_arrives_with_the_init_reply_is_kept_for_the_parser() {
+        let reply = b"\r\n$2,RING\r\n$OK\r\n$1,RING\r\n$1,CI";
+        let rest = without_reply_line(reply, "$OK").unwrap();
+        assert_eq!(rest, b"\r\n$2,RING\r\n\r\n$1,RING\r\n$1,CI");
+        assert_eq!(without_reply_line(b"$O", "$OK"), None, "not a whole line yet");
+        assert_eq!(without_reply_line(b"$OKAY\r\n", "$OK"), None);
+    }
 
     fn usb(name: &str, serial: Option<&str>) -> SerialPortInfo {
         SerialPortInfo {

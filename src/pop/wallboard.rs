@@ -187,11 +187,15 @@ impl Board {
 
     /// The picture with `agents` (as `agent.state` data), for one viewer.
     pub fn snapshot(&self, agents: Value, now: i64) -> Value {
-        let ringing: Vec<Value> = self
+        // Keyed by line, so a delta carries only the calls that began or ended.
+        let ringing: Map<String, Value> = self
             .lines
             .iter()
             .filter(|(_, v)| v.state == "ringing")
-            .map(|(line, v)| json!({ "line": line, "call_id": v.call_id, "number": v.number, "since": v.since }))
+            .map(|(line, v)| {
+                let call = json!({ "line": line, "call_id": v.call_id, "number": v.number, "since": v.since });
+                (line.clone(), call)
+            })
             .collect();
         let t = &self.today;
         let judged = t.answered + t.missed + t.abandoned;
@@ -241,7 +245,7 @@ impl Scope {
 
 /// What changed from picture `old` to `new`, or `None` if nothing did:
 /// `replace` holds top-level values that changed, `changed` the entries of
-/// keyed collections (lines, devices, agents) that are new or different,
+/// keyed collections (lines, devices, agents, ringing) new or different,
 /// `removed` the keys gone from them. A client applies it in that order.
 pub fn delta(old: &Value, new: &Value) -> Option<Value> {
     let (Some(old), Some(new)) = (old.as_object(), new.as_object()) else {
@@ -278,7 +282,7 @@ pub fn delta(old: &Value, new: &Value) -> Option<Value> {
 }
 
 /// The picture's keyed collections, sent entry by entry in a delta.
-const KEYED: [&str; 3] = ["lines", "devices", "agents"];
+const KEYED: [&str; 4] = ["lines", "devices", "agents", "ringing"];
 
 #[cfg(test)]
 mod tests {
@@ -391,7 +395,7 @@ mod tests {
             1_000
         ));
         assert_eq!(b.lines["box/1"].state, "ringing");
-        assert_eq!(b.snapshot(json!({}), 1_000)["ringing"][0]["line"], "box/1");
+        assert_eq!(b.snapshot(json!({}), 1_000)["ringing"]["box/1"]["line"], "box/1");
         b.on_event(
             &CallEvent::Answered {
                 call_id: call.clone(),
@@ -414,7 +418,7 @@ mod tests {
         assert_eq!(b.lines["box/1"].state, "idle");
         assert_eq!((b.today.offered, b.today.answered), (3, 2));
         let snap = b.snapshot(json!({}), 9_000);
-        assert_eq!(snap["ringing"].as_array().unwrap().len(), 0);
+        assert_eq!(snap["ringing"].as_object().unwrap().len(), 0);
         assert!((snap["abandon_rate"].as_f64().unwrap() - 0.0).abs() < 1e-9);
         b.on_event(
             &CallEvent::Device {

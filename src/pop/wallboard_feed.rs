@@ -129,13 +129,9 @@ impl WallboardFeed {
             let Some(change) = delta(&group.last, &picture) else {
                 continue;
             };
-            let whole = json!({ "type": "wallboard", "data": picture }).to_string();
-            let changed = json!({ "type": "wallboard.delta", "data": change }).to_string();
-            let frame: Arc<str> = if changed.len() < whole.len() {
-                changed.into()
-            } else {
-                whole.into()
-            };
+            let frame: Arc<str> = json!({ "type": "wallboard.delta", "data": change })
+                .to_string()
+                .into();
             group.last = picture;
             group.viewers.retain(|out| out.try_send(frame.clone()).is_ok());
         }

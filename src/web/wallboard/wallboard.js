@@ -54,7 +54,7 @@ function draw() {
     d.append(b, label);
     c.append(d);
   }
-  rows("ringing", p.ringing, (r) => [[r.line], [r.number || ""], [since(r.since)]]);
+  rows("ringing", Object.values(p.ringing).sort((a, b) => a.since - b.since), (r) => [[r.line], [r.number || ""], [since(r.since)]]);
   const agents = Object.values(p.agents).sort((a, b) => a.username.localeCompare(b.username));
   rows("agents", agents, (a) => [[a.display_name || a.username], [st[a.state] || a.state, "st-" + a.state], [a.reason || ""], [since(a.since), "in-state"]]);
   rows("lines", Object.entries(p.lines), ([name, l]) => [[name], [st[l.state] || l.state, "st-" + l.state], [l.number || ""], [since(l.since)]]);
