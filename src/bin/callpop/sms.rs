@@ -1,7 +1,7 @@
 //! `callpop sms`: send one message (straight through a modem, or queued for
 //! the daemon's modems), read the inbox, follow a queued message's parts.
 
-use crate::{devices::gsm_profile_for, open_store};
+use crate::{devices::gsm_profile_for, normalizer, open_store};
 use anyhow::Result;
 use callpop::config::Config;
 use callpop::devices::gsm::pdu::Encoding;
@@ -102,6 +102,9 @@ pub(crate) fn run_sms(command: SmsCommand, config: Config) -> Result<()> {
             } else {
                 text
             };
+            // Normalised once, here: the queue, the blacklist and the modem
+            // all see the same form; letters and slips are refused.
+            let to = callpop::sms::address::destination(&normalizer(&config), &to)?;
             match port {
                 Some(port) => send_direct(&config, &port, profile.as_deref(), &to, &text, json),
                 None => queue(&config, &to, &text, json),
@@ -252,7 +255,7 @@ fn queue(config: &Config, to: &str, text: &str, json: bool) -> Result<()> {
     )?;
     let encoding = encoding_name(pdus[0].encoding);
     let id = store.queue_sms(&callpop::store::NewSms {
-        to: to.trim(),
+        to,
         text,
         encoding: if encoding == "gsm7" { "gsm7" } else { "ucs2" },
         parts: pdus.iter().map(|p| (p.hex.clone(), p.tpdu_len)).collect(),

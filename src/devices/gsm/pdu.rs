@@ -224,7 +224,7 @@ pub fn encode_submit(msg: &Submit<'_>, reference: u8) -> Result<Vec<SubmitPdu>, 
             v
         }
     };
-    let to = address_field(msg.to)?;
+    let to = destination_field(msg.to)?;
     let mut out = Vec::new();
     for (encoding, part, concat) in parts_of(msg.text, reference)? {
         let mut tpdu = Vec::with_capacity(160);
@@ -382,6 +382,23 @@ fn address_field(number: &str) -> Result<Vec<u8>, PduError> {
     let mut v = vec![count as u8, toa];
     v.extend(digits);
     Ok(v)
+}
+
+/// A destination's address field. Unlike a sender, a destination is never
+/// alphanumeric: only digits with an optional leading `+` (separators
+/// allowed) go out, so a typo cannot become a "sender name" on the air.
+fn destination_field(number: &str) -> Result<Vec<u8>, PduError> {
+    let number = number.trim();
+    let digits = number.strip_prefix('+').unwrap_or(number);
+    if let Some(c) = digits
+        .chars()
+        .find(|c| !(c.is_ascii_digit() || matches!(c, ' ' | '-')))
+    {
+        return err(format!(
+            "destination {number:?} contains {c:?}: a destination is digits with an optional leading +"
+        ));
+    }
+    address_field(number)
 }
 
 /// A time stamp as 7 swapped BCD octets, the zone in quarters with its sign.
@@ -917,6 +934,29 @@ mod tests {
         let d = deliver(&"0004 0BD0C7F7FBCC2E03 0000 62112201030023 02 C834".replace(' ', ""));
         assert_eq!(d.sender, "Google");
         assert_eq!(d.text, "Hi");
+    }
+
+    #[test]
+    fn a_destination_is_never_alphanumeric() {
+        let submit = |to| Submit {
+            to,
+            text: "hi",
+            status_report: false,
+            validity_minutes: None,
+            smsc: None,
+        };
+        for to in ["abc", "*#06#", "138x0013"] {
+            let e = encode_submit(&submit(to), 0).unwrap_err().to_string();
+            assert!(
+                e.contains("destination") && !e.contains("sender name"),
+                "{to}: {e}"
+            );
+        }
+        // Digits, with or without +, still go out as numbers (TOA 91 / 81).
+        let hex = &encode_submit(&submit("+8613800138000"), 0).unwrap()[0].hex;
+        assert!(hex.starts_with("0001000D91"), "{hex}");
+        let hex = &encode_submit(&submit("10086"), 0).unwrap()[0].hex;
+        assert!(hex.starts_with("0001000581"), "{hex}");
     }
 
     #[test]
