@@ -220,7 +220,9 @@ async fn every_profile_sends_receives_and_rings() {
         );
         // What the network got from that modem: five parts of one message.
         let sim = &sims[names.iter().position(|n| *n == modem).unwrap()];
-        let sent: Vec<_> = sim.sent().into_iter().filter(|s| &s.to == to).collect();
+        // The outbox normalised the recipient: the network sees E.164.
+        let e164 = format!("+86{to}");
+        let sent: Vec<_> = sim.sent().into_iter().filter(|s| s.to == e164).collect();
         assert_eq!(sent.len(), 5);
         let reference = sent[0].concat.unwrap().reference;
         for (i, s) in sent.iter().enumerate() {
@@ -352,7 +354,7 @@ async fn error_classes_are_handled_as_they_mean() {
     assert_eq!(gsm.settled(id).await[0].state, PartState::Delivered);
     let sent = sim.sent();
     assert_eq!(sent.len(), before + 1);
-    assert_eq!(sent.last().unwrap().to, "13800138003");
+    assert_eq!(sent.last().unwrap().to, "+8613800138003");
 
     sim.set_report_status(0x41);
     let id = gsm
@@ -590,5 +592,81 @@ async fn unknown_parts_are_settled_by_a_person() {
         .call(move |s| s.settle_unknown(resend, PartState::Failed, "too late"))
         .await;
     assert!(again.is_err(), "a delivered part cannot be settled");
+    gsm.stop().await;
+}
+
+/// A delivery report that matches no part (no part of this modem has its
+/// reference for its recipient) is kept for a person, not applied to
+/// another part nor only logged; an undecodable PDU is listed in the inbox
+/// with the raw PDU and the reason.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_report_for_no_part_is_kept_and_an_undecodable_pdu_is_listed() {
+    let (_dir, sim, mut gsm) = one_modem("simcom-sim800", ModemOptions::default()).await;
+    // A part to +8613800138001 is sent and delivered: reference 1 is used.
+    let id = gsm
+        .outbox
+        .queue("13800138001", "hello", None)
+        .await
+        .unwrap();
+    let part = gsm.settled(id).await.remove(0);
+    assert_eq!(part.state, PartState::Delivered);
+    let reference = part.reference.unwrap();
+    // A second report for that reference, but another recipient's.
+    let now =
+        callpop::devices::gsm::pdu::Timestamp::from_epoch_ms(callpop::store::now_ms(), 32).unwrap();
+    let report = callpop::devices::gsm::pdu::encode_status_report(
+        reference,
+        "+8613911112222",
+        now,
+        now,
+        0x41,
+    )
+    .unwrap();
+    sim.say(&format!(
+        "\r\n+CDS: {}\r\n{report}\r\n",
+        report.len() / 2 - 1
+    ))
+    .await;
+    sim.say("\r\n+CMT: ,12\r\n0004FF\r\n").await;
+    match gsm.received().await {
+        SmsEvent::Received { sender, text, .. } => {
+            assert_eq!((sender, text), ("".into(), "".into()))
+        }
+        other => panic!("{other:?}"),
+    }
+    let inbox = gsm.store.call(|s| s.sms_inbox(10)).await.unwrap();
+    assert_eq!(inbox[0].pdu.as_deref(), Some("0004FF"));
+    assert!(
+        inbox[0].error.as_deref().unwrap().contains("sender"),
+        "{inbox:?}"
+    );
+    let mut kept = Vec::new();
+    for _ in 0..300 {
+        kept = gsm
+            .store
+            .call(|s| s.sms_unmatched_reports(10))
+            .await
+            .unwrap();
+        if !kept.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(kept.len(), 1, "the report is kept for a person");
+    assert_eq!(
+        (
+            kept[0].reference,
+            kept[0].recipient.as_str(),
+            kept[0].status
+        ),
+        (reference, "+8613911112222", 0x41)
+    );
+    assert!(kept[0].reason.contains("no part"), "{}", kept[0].reason);
+    // The delivered part was not touched by the stray failure report.
+    let after = gsm.parts(id).await.remove(0);
+    assert_eq!(
+        (after.state, after.report_status),
+        (PartState::Delivered, Some(0))
+    );
     gsm.stop().await;
 }

@@ -54,6 +54,42 @@ pub struct Timestamp {
 }
 
 impl Timestamp {
+    /// Milliseconds since the epoch, for comparing with our own clock (a
+    /// delivery report's send time with the part's); `None` when the
+    /// fields are no real date (a modem's zeroed or garbled stamp).
+    pub fn epoch_ms(&self) -> Option<i64> {
+        let offset = chrono::FixedOffset::east_opt(i32::from(self.tz_quarters) * 15 * 60)?;
+        let date = chrono::NaiveDate::from_ymd_opt(
+            i32::from(self.year),
+            u32::from(self.month),
+            u32::from(self.day),
+        )?;
+        let time = date.and_hms_opt(
+            u32::from(self.hour),
+            u32::from(self.minute),
+            u32::from(self.second),
+        )?;
+        let local = time.and_local_timezone(offset).single()?;
+        Some(local.timestamp_millis())
+    }
+
+    /// The time stamp of `ms` since the epoch, at `tz_quarters` from UTC:
+    /// what a simulated network stamps and what tests build.
+    pub fn from_epoch_ms(ms: i64, tz_quarters: i8) -> Option<Timestamp> {
+        use chrono::{Datelike, Timelike};
+        let offset = chrono::FixedOffset::east_opt(i32::from(tz_quarters) * 15 * 60)?;
+        let t = chrono::DateTime::from_timestamp_millis(ms)?.with_timezone(&offset);
+        Some(Timestamp {
+            year: u16::try_from(t.year()).ok()?,
+            month: t.month() as u8,
+            day: t.day() as u8,
+            hour: t.hour() as u8,
+            minute: t.minute() as u8,
+            second: t.second() as u8,
+            tz_quarters,
+        })
+    }
+
     /// ISO 8601 with the sender's offset (`2026-11-23T10:00:00+08:00`), as stored.
     pub fn to_rfc3339(&self) -> String {
         let offset = i32::from(self.tz_quarters) * 15;
@@ -934,6 +970,26 @@ mod tests {
         let d = deliver(&"0004 0BD0C7F7FBCC2E03 0000 62112201030023 02 C834".replace(' ', ""));
         assert_eq!(d.sender, "Google");
         assert_eq!(d.text, "Hi");
+    }
+
+    #[test]
+    fn time_stamps_convert_to_and_from_our_clock() {
+        // 2026-11-23 10:00:00 +08:00 is 02:00:00 UTC.
+        let t = Timestamp {
+            year: 2026,
+            month: 11,
+            day: 23,
+            hour: 10,
+            minute: 0,
+            second: 0,
+            tz_quarters: 32,
+        };
+        let ms = t.epoch_ms().unwrap();
+        assert_eq!(ms, 1_795_399_200_000);
+        assert_eq!(Timestamp::from_epoch_ms(ms, 32), Some(t));
+        assert_eq!(Timestamp::from_epoch_ms(ms, 0).unwrap().hour, 2);
+        let zeroed = Timestamp { month: 0, ..t };
+        assert_eq!(zeroed.epoch_ms(), None);
     }
 
     #[test]

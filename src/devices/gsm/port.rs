@@ -5,6 +5,7 @@
 //! probe` both talk through it.
 
 use super::at::{AtError, AtEvent, AtSession, ErrorClass, Urc};
+use super::replies;
 use crate::devices::profile::LoadedProfile;
 use crate::devices::serial::open_port;
 use serde::Serialize;
@@ -245,21 +246,11 @@ impl AtPort {
         match self.answer(&command, gsm.send_timeout_ms, false).await {
             Ok(AtEvent::Done {
                 result: Ok(lines), ..
-            }) => lines
-                .iter()
-                .find_map(|l| {
-                    l.strip_prefix("+CMGS:")?
-                        .split(',')
-                        .next()?
-                        .trim()
-                        .parse()
-                        .ok()
-                })
-                .ok_or_else(|| {
-                    SendError::Unknown(CommandError::Io(format!(
-                        "{command}: OK without a message reference"
-                    )))
-                }),
+            }) => replies::cmgs_reference(&lines).ok_or_else(|| {
+                SendError::Unknown(CommandError::Io(format!(
+                    "{command}: OK without a message reference"
+                )))
+            }),
             Ok(AtEvent::Done {
                 command,
                 result: Err(error),
@@ -371,42 +362,19 @@ pub async fn probe(port: &mut AtPort) -> Result<ModemInfo, CommandError> {
     let firmware = after(one("AT+CGMR").await, "Revision:");
     let imei = one("AT+CGSN").await;
     let imsi = one("AT+CIMI").await;
-    let sim = after(one("AT+CPIN?").await, "+CPIN:");
+    let sim = one("AT+CPIN?").await.and_then(|l| replies::cpin(&l));
     let operator = one("AT+COPS?")
         .await
-        .and_then(|l| l.split('"').nth(1).map(str::to_string));
-    let registration = one("AT+CREG?").await.and_then(|l| {
-        let stat = l
-            .strip_prefix("+CREG:")?
-            .split(',')
-            .nth(1)?
-            .trim()
-            .to_string();
-        Some(
-            match stat.as_str() {
-                "0" => "not registered",
-                "1" => "registered (home)",
-                "2" => "searching",
-                "3" => "registration denied",
-                "5" => "registered (roaming)",
-                _ => "unknown",
-            }
-            .to_string(),
-        )
-    });
-    let signal_dbm = one("AT+CSQ").await.and_then(|l| {
-        let rssi: i32 = l
-            .strip_prefix("+CSQ:")?
-            .split(',')
-            .next()?
-            .trim()
-            .parse()
-            .ok()?;
-        (rssi <= 31).then_some(-113 + 2 * rssi)
-    });
-    let smsc = one("AT+CSCA?")
+        .and_then(|l| replies::cops_operator(&l));
+    let registration = one("AT+CREG?")
         .await
-        .and_then(|l| l.split('"').nth(1).map(str::to_string));
+        .and_then(|l| replies::creg(&l))
+        .map(|r| r.describe().to_string());
+    let signal_dbm = one("AT+CSQ")
+        .await
+        .and_then(|l| replies::csq(&l))
+        .and_then(|s| s.dbm());
+    let smsc = one("AT+CSCA?").await.and_then(|l| replies::csca(&l));
     Ok(ModemInfo {
         manufacturer,
         model,
