@@ -3,6 +3,7 @@
 
 pub mod audiobox;
 pub mod gsm;
+pub mod init;
 pub mod phonebox;
 pub mod profile;
 pub mod serial;
