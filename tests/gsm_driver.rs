@@ -670,3 +670,72 @@ async fn a_report_for_no_part_is_kept_and_an_undecodable_pdu_is_listed() {
     );
     gsm.stop().await;
 }
+
+/// A modem whose SIM is missing fails init, but the delivery report it
+/// routed (`+CDS`) while init ran is kept and settles its part. Before, the
+/// report was dropped with the port and the part stayed `sent` forever.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_report_said_during_a_failed_init_settles_its_part() {
+    use callpop::devices::gsm::pdu::{encode_status_report, Timestamp};
+    use callpop::sim::transcript::{Transcript, TranscriptDevice};
+    let dir = tempfile::tempdir().unwrap();
+    let link = dir.path().join("modem");
+    let db = dir.path().join("db");
+    // A part to +8613800138000 the modem sent with reference 7.
+    let id = {
+        let store = Store::open(&db).unwrap();
+        let id = store
+            .queue_sms(&callpop::store::NewSms {
+                to: "+8613800138000",
+                text: "x",
+                encoding: "gsm7",
+                parts: vec![("0001000B813108318300F0000001F8".into(), 14)],
+                created_by: None,
+            })
+            .unwrap();
+        let part = store.claim_sms_part("m1").unwrap().unwrap();
+        store.sms_part_sent(part.id, 7).unwrap();
+        id
+    };
+    let now = Timestamp::from_epoch_ms(callpop::store::now_ms(), 32).unwrap();
+    let report = encode_status_report(7, "+8613800138000", now, now, 0).unwrap();
+    let ok = |c: &str| (c.to_string(), "OK".to_string());
+    let _device = TranscriptDevice::start(
+        &link,
+        Transcript {
+            replies: vec![
+                ok("AT"),
+                ok("ATE0"),
+                ok("AT+CMEE=1"),
+                (
+                    "AT+CPIN?".into(),
+                    format!(
+                        "+CDS: {}\r\n{report}\r\n\r\n+CME ERROR: 10",
+                        report.len() / 2 - 1
+                    ),
+                ),
+            ],
+            otherwise: "ERROR".into(),
+            echo: false,
+            ..Transcript::default()
+        },
+    )
+    .await
+    .unwrap();
+    let gsm = Gsm::start(
+        &db,
+        &[("m1", quick(profile("simcom-sim800")), &link)],
+        sms_settings(),
+    )
+    .await;
+    let mut parts = Vec::new();
+    for _ in 0..200 {
+        parts = gsm.parts(id).await;
+        if parts[0].state != PartState::Sent {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert_eq!(parts[0].state, PartState::Delivered, "{parts:?}");
+    gsm.stop().await;
+}
