@@ -771,20 +771,20 @@ mod tests {
         for i in 0..2000 {
             messages.push(queue(&s, &to(i), 1));
         }
-        for i in 0..2000 {
+        for (i, message) in messages.iter().enumerate() {
             let p = s.claim_sms_part("m1").unwrap().unwrap();
-            assert_eq!(p.message_id, messages[i]);
+            assert_eq!(p.message_id, *message);
             s.sms_part_sent(p.id, (i % 256) as u8).unwrap();
         }
         let now = now_ms();
         // Reports for the first round arrive late, after reference 0..255
         // were used seven more times by other recipients.
-        for i in 0..256 {
+        for (i, message) in messages.iter().enumerate().take(256) {
             let settled = s
-                .sms_report(&report(&to(i), (i % 256) as u8, now, Some(true)))
+                .sms_report(&report(&to(i), i as u8, now, Some(true)))
                 .unwrap()
                 .unwrap();
-            assert_eq!(settled.message_id, messages[i], "report for recipient {i}");
+            assert_eq!(settled.message_id, *message, "report for recipient {i}");
         }
         let delivered = (0..2000)
             .filter(|&i| s.sms_parts(messages[i]).unwrap()[0].state == PartState::Delivered)
