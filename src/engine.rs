@@ -100,6 +100,12 @@ impl Engine {
         &self.store
     }
 
+    /// How the engine reads numbers (the config's region): GSM modems read
+    /// delivery reports' recipients the same way.
+    pub fn normalizer(&self) -> &Arc<Normalizer> {
+        &self.normalizer
+    }
+
     /// The sender of call events, to subscribe more receivers later.
     pub fn sender(&self) -> broadcast::Sender<CallEvent> {
         self.events.clone()

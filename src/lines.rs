@@ -198,7 +198,9 @@ pub fn spawn(
         .into_iter()
         .map(|d| {
             let device = GsmDevice::new(&d.name, d.port, d.profile);
-            driver::modem(device, engine.store().clone(), sms_events.clone())
+            let (handle, driver) =
+                driver::modem(device, engine.store().clone(), sms_events.clone());
+            (handle, driver.with_normalizer(engine.normalizer().clone()))
         })
         .unzip();
     let handle = runtime.handle().clone();

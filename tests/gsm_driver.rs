@@ -220,7 +220,9 @@ async fn every_profile_sends_receives_and_rings() {
         );
         // What the network got from that modem: five parts of one message.
         let sim = &sims[names.iter().position(|n| *n == modem).unwrap()];
-        let sent: Vec<_> = sim.sent().into_iter().filter(|s| &s.to == to).collect();
+        // The outbox normalised the recipient: the network sees E.164.
+        let e164 = format!("+86{to}");
+        let sent: Vec<_> = sim.sent().into_iter().filter(|s| s.to == e164).collect();
         assert_eq!(sent.len(), 5);
         let reference = sent[0].concat.unwrap().reference;
         for (i, s) in sent.iter().enumerate() {
@@ -352,7 +354,7 @@ async fn error_classes_are_handled_as_they_mean() {
     assert_eq!(gsm.settled(id).await[0].state, PartState::Delivered);
     let sent = sim.sent();
     assert_eq!(sent.len(), before + 1);
-    assert_eq!(sent.last().unwrap().to, "13800138003");
+    assert_eq!(sent.last().unwrap().to, "+8613800138003");
 
     sim.set_report_status(0x41);
     let id = gsm
@@ -590,5 +592,150 @@ async fn unknown_parts_are_settled_by_a_person() {
         .call(move |s| s.settle_unknown(resend, PartState::Failed, "too late"))
         .await;
     assert!(again.is_err(), "a delivered part cannot be settled");
+    gsm.stop().await;
+}
+
+/// A delivery report that matches no part (no part of this modem has its
+/// reference for its recipient) is kept for a person, not applied to
+/// another part nor only logged; an undecodable PDU is listed in the inbox
+/// with the raw PDU and the reason.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_report_for_no_part_is_kept_and_an_undecodable_pdu_is_listed() {
+    let (_dir, sim, mut gsm) = one_modem("simcom-sim800", ModemOptions::default()).await;
+    // A part to +8613800138001 is sent and delivered: reference 1 is used.
+    let id = gsm
+        .outbox
+        .queue("13800138001", "hello", None)
+        .await
+        .unwrap();
+    let part = gsm.settled(id).await.remove(0);
+    assert_eq!(part.state, PartState::Delivered);
+    let reference = part.reference.unwrap();
+    // A second report for that reference, but another recipient's.
+    let now =
+        callpop::devices::gsm::pdu::Timestamp::from_epoch_ms(callpop::store::now_ms(), 32).unwrap();
+    let report = callpop::devices::gsm::pdu::encode_status_report(
+        reference,
+        "+8613911112222",
+        now,
+        now,
+        0x41,
+    )
+    .unwrap();
+    sim.say(&format!(
+        "\r\n+CDS: {}\r\n{report}\r\n",
+        report.len() / 2 - 1
+    ))
+    .await;
+    sim.say("\r\n+CMT: ,12\r\n0004FF\r\n").await;
+    match gsm.received().await {
+        SmsEvent::Received { sender, text, .. } => {
+            assert_eq!((sender, text), ("".into(), "".into()))
+        }
+        other => panic!("{other:?}"),
+    }
+    let inbox = gsm.store.call(|s| s.sms_inbox(10)).await.unwrap();
+    assert_eq!(inbox[0].pdu.as_deref(), Some("0004FF"));
+    assert!(
+        inbox[0].error.as_deref().unwrap().contains("sender"),
+        "{inbox:?}"
+    );
+    let mut kept = Vec::new();
+    for _ in 0..300 {
+        kept = gsm
+            .store
+            .call(|s| s.sms_unmatched_reports(10))
+            .await
+            .unwrap();
+        if !kept.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(kept.len(), 1, "the report is kept for a person");
+    assert_eq!(
+        (
+            kept[0].reference,
+            kept[0].recipient.as_str(),
+            kept[0].status
+        ),
+        (reference, "+8613911112222", 0x41)
+    );
+    assert!(kept[0].reason.contains("no part"), "{}", kept[0].reason);
+    // The delivered part was not touched by the stray failure report.
+    let after = gsm.parts(id).await.remove(0);
+    assert_eq!(
+        (after.state, after.report_status),
+        (PartState::Delivered, Some(0))
+    );
+    gsm.stop().await;
+}
+
+/// A modem whose SIM is missing fails init, but the delivery report it
+/// routed (`+CDS`) while init ran is kept and settles its part. Before, the
+/// report was dropped with the port and the part stayed `sent` forever.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_report_said_during_a_failed_init_settles_its_part() {
+    use callpop::devices::gsm::pdu::{encode_status_report, Timestamp};
+    use callpop::sim::transcript::{Transcript, TranscriptDevice};
+    let dir = tempfile::tempdir().unwrap();
+    let link = dir.path().join("modem");
+    let db = dir.path().join("db");
+    // A part to +8613800138000 the modem sent with reference 7.
+    let id = {
+        let store = Store::open(&db).unwrap();
+        let id = store
+            .queue_sms(&callpop::store::NewSms {
+                to: "+8613800138000",
+                text: "x",
+                encoding: "gsm7",
+                parts: vec![("0001000B813108318300F0000001F8".into(), 14)],
+                created_by: None,
+            })
+            .unwrap();
+        let part = store.claim_sms_part("m1").unwrap().unwrap();
+        store.sms_part_sent(part.id, 7).unwrap();
+        id
+    };
+    let now = Timestamp::from_epoch_ms(callpop::store::now_ms(), 32).unwrap();
+    let report = encode_status_report(7, "+8613800138000", now, now, 0).unwrap();
+    let ok = |c: &str| (c.to_string(), "OK".to_string());
+    let _device = TranscriptDevice::start(
+        &link,
+        Transcript {
+            replies: vec![
+                ok("AT"),
+                ok("ATE0"),
+                ok("AT+CMEE=1"),
+                (
+                    "AT+CPIN?".into(),
+                    format!(
+                        "+CDS: {}\r\n{report}\r\n\r\n+CME ERROR: 10",
+                        report.len() / 2 - 1
+                    ),
+                ),
+            ],
+            otherwise: "ERROR".into(),
+            echo: false,
+            ..Transcript::default()
+        },
+    )
+    .await
+    .unwrap();
+    let gsm = Gsm::start(
+        &db,
+        &[("m1", quick(profile("simcom-sim800")), &link)],
+        sms_settings(),
+    )
+    .await;
+    let mut parts = Vec::new();
+    for _ in 0..200 {
+        parts = gsm.parts(id).await;
+        if parts[0].state != PartState::Sent {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert_eq!(parts[0].state, PartState::Delivered, "{parts:?}");
     gsm.stop().await;
 }

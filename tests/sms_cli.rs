@@ -53,7 +53,8 @@ async fn sms_send_delivers_300_chinese_characters_as_concatenated_ucs2_parts() {
         assert_eq!(got.encoding, Encoding::Ucs2);
         let c = got.concat.unwrap();
         assert_eq!((c.reference, c.total, c.seq), (reference, 5, i as u8 + 1));
-        assert_eq!(got.to, "13812345678");
+        // Normalised once at the entry: the modem sends the E.164 form.
+        assert_eq!(got.to, "+8613812345678");
     }
     assert_eq!(
         sent.iter().map(|s| s.text.as_str()).collect::<String>(),
@@ -290,4 +291,134 @@ async fn a_campaign_survives_sigkill_without_loss_or_repeats() {
         assert!(seen.insert(p.to.clone()), "{} got it twice", p.to);
     }
     assert!(seen.len() as i64 >= delivered && seen.len() as i64 <= 60);
+}
+
+/// A config with only a database, for commands that need no daemon.
+fn db_only(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
+    let db = dir.join("callpop.db");
+    let config = dir.join("callpop.toml");
+    std::fs::write(&config, format!("db = {:?}\n", db.display().to_string())).unwrap();
+    (db, config)
+}
+
+/// `sms send --to` takes a phone number only: letters (which the PDU
+/// encoder used to send as an alphanumeric address), `0` and MMI codes are
+/// refused with the rule they break, and nothing is queued.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sms_send_refuses_what_is_not_a_phone_number() {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, config) = db_only(dir.path());
+    for (to, says) in [
+        ("abc", "only in a sender's name"),
+        ("0", "1 digit(s)"),
+        ("*#06#", "handset code"),
+        ("138_0013_8000", "contains '_'"),
+    ] {
+        let out = callpop(dir.path())
+            .arg("--config")
+            .arg(&config)
+            .args(["sms", "send", "--to", to, "--text", "hi"])
+            .output()
+            .await
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{to:?} was accepted");
+        assert!(stderr.contains(says), "{to:?}: {stderr}");
+        assert!(!stderr.contains("sender name"), "{to:?}: {stderr}");
+    }
+    if db.exists() {
+        let store = callpop::store::Store::open(&db).unwrap();
+        assert_eq!(store.claim_sms_part("m1").unwrap(), None, "nothing queued");
+    }
+}
+
+/// A blacklisted `+8613800138000` is not reached by writing it another way:
+/// every entry normalises the number before it is queued.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_blacklisted_number_is_refused_however_it_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, config) = db_only(dir.path());
+    let cli = || {
+        let mut c = callpop(dir.path());
+        c.arg("--config").arg(&config);
+        c
+    };
+    let out = cli()
+        .args(["sms", "campaigns", "blacklist", "+86 138 0013 8000"])
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let forms = [
+        "13800138000",
+        "+86 138 0013 8000",
+        "8613800138000",
+        "013800138000",
+    ];
+    let mut ids = Vec::new();
+    for to in forms {
+        let queued = json(cli().args(["sms", "send", "--to", to, "--text", "hi", "--json"])).await;
+        ids.push(queued["id"].as_i64().unwrap());
+    }
+    let store = callpop::store::Store::open(&db).unwrap();
+    assert_eq!(store.claim_sms_part("m1").unwrap(), None, "none may leave");
+    for (id, to) in ids.into_iter().zip(forms) {
+        let parts = store.sms_parts(id).unwrap();
+        assert_eq!(parts[0].state, callpop::store::PartState::Failed, "{to}");
+        assert_eq!(
+            parts[0].error.as_deref(),
+            Some("the number is blacklisted"),
+            "{to}"
+        );
+    }
+}
+
+/// `sms blast --json` tells the state the campaign was started in, not the
+/// draft it was before.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn blast_json_tells_the_started_state() {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, config) = db_only(dir.path());
+    {
+        let store = callpop::store::Store::open(&db).unwrap();
+        let n = callpop::phone::Normalizer::new(Default::default());
+        store
+            .insert_customer(&callpop::store::NewCustomer {
+                name: "客户".into(),
+                tags: vec!["vip".into()],
+                phones: vec![callpop::store::NewPhone {
+                    number: n.normalize("13900000001").unwrap(),
+                    label: None,
+                }],
+                ..Default::default()
+            })
+            .unwrap();
+        store
+            .add_user("m1", "m1", callpop::store::Role::Marketer, None, None)
+            .unwrap();
+    }
+    let template = dir.path().join("offer.txt");
+    std::fs::write(&template, "{name}您好").unwrap();
+    let blast = json(
+        callpop(dir.path())
+            .arg("--config")
+            .arg(&config)
+            .args(["sms", "blast", "--as", "m1", "--group", "vip", "--json"])
+            .arg("--template")
+            .arg(&template),
+    )
+    .await;
+    let id = blast["campaign"]["id"].as_i64().unwrap();
+    let stored = callpop::store::Store::open_reader(&db)
+        .unwrap()
+        .campaign(id)
+        .unwrap()
+        .unwrap()
+        .state;
+    assert_eq!(blast["state"], "scheduled", "{blast}");
+    assert_eq!(blast["state"], stored.as_str());
 }

@@ -4,6 +4,7 @@
 pub mod audio;
 pub mod audiobox;
 pub mod gsm;
+pub mod init;
 pub mod phonebox;
 pub mod profile;
 pub mod serial;

@@ -110,8 +110,10 @@ impl Default for SerialSettings {
 }
 
 /// One command of the init sequence; the first of `send` and `fallbacks`
-/// answered with `expect` wins.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// answered with `expect` wins. `expect` is met by a reply line that,
+/// trimmed, equals it (whole-line, never a substring); the one runner for
+/// every driver, and the full rule, are in [`super::init`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct InitStep {
     pub send: String,

@@ -5,6 +5,7 @@
 //! retries with backoff and re-initialises the device when it returns; it
 //! never gives up and never takes the daemon down with it.
 
+use super::init::{judge, InitRun, Next, Verdict};
 use super::phonebox::{BoxParser, Diagnostic, Parsed};
 use super::profile::{FlowControl, Framing, InitStep, LoadedProfile, Parity, SerialSettings};
 use crate::event::{DeviceState, LineEvent, LineEventKind};
@@ -226,8 +227,19 @@ async fn serve(
     let mut buf = [0u8; 1024];
     let mut pending = Vec::new();
     let errors = &device.profile.profile.quirks.error_replies;
-    for step in &device.profile.profile.init {
-        init_step(&mut port, step, errors, &mut pending).await?;
+    let mut run = InitRun::new(&device.profile.profile.init);
+    loop {
+        match run.next() {
+            Next::Send {
+                command,
+                step,
+                timeout,
+            } => run.answered(
+                init_step(&mut port, command, step, timeout, errors, &mut pending).await?,
+            ),
+            Next::Done => break,
+            Next::Failed(why) => return Err(why),
+        }
     }
     tracing::info!(device = %device.name, profile = %device.profile.profile.name, "device ready");
     send_state(device, events, DeviceState::Up).await;
@@ -308,51 +320,59 @@ async fn deliver(
     true
 }
 
-/// Sends one init command (or its fallbacks) and waits for the expected
-/// reply. Bytes that are not the reply are kept for the parser.
+/// Sends one init command and reads until a reply line meets the step's
+/// `expect` or refuses it (see [`super::init`] for the one meaning), or
+/// `timeout` passes. Bytes that are not the reply are kept for the parser.
+/// The outer `Err` is a dead port; the inner one why the command failed.
 async fn init_step(
     port: &mut SerialStream,
+    command: &str,
     step: &InitStep,
+    timeout: Duration,
     errors: &[String],
     pending: &mut Vec<u8>,
-) -> Result<(), String> {
+) -> Result<Result<(), String>, String> {
     let mut buf = [0u8; 256];
-    for command in std::iter::once(&step.send).chain(&step.fallbacks) {
-        port.write_all(format!("{command}\r").as_bytes())
-            .await
-            .map_err(|e| format!("writing {command}: {e}"))?;
-        let deadline = tokio::time::Instant::now() + Duration::from_millis(step.timeout_ms);
-        let mut reply = Vec::new();
-        loop {
-            let n = match tokio::time::timeout_at(deadline, port.read(&mut buf)).await {
-                Err(_) => break,
-                Ok(Ok(0)) => return Err("port closed during init".into()),
-                Ok(Ok(n)) => n,
-                Ok(Err(e)) => return Err(e.to_string()),
-            };
-            reply.extend_from_slice(&buf[..n]);
-            if let Some(rest) = without_reply_line(&reply, &step.expect) {
-                // What came with the reply (a ring already) is the stream's.
-                pending.extend(rest);
-                return Ok(());
+    port.write_all(format!("{command}\r").as_bytes())
+        .await
+        .map_err(|e| format!("writing {command}: {e}"))?;
+    let deadline = tokio::time::Instant::now() + timeout;
+    let mut reply = Vec::new();
+    loop {
+        let n = match tokio::time::timeout_at(deadline, port.read(&mut buf)).await {
+            Err(_) => {
+                pending.extend(reply);
+                return Ok(Err(format!(
+                    "{command}: no reply within {} ms",
+                    timeout.as_millis()
+                )));
             }
-            let text = String::from_utf8_lossy(&reply);
-            if text.lines().any(|l| errors.iter().any(|e| e == l.trim())) {
-                break; // try the next fallback
-            }
-            if reply.len() > 4096 {
-                pending.append(&mut reply);
+            Ok(Ok(0)) => return Err("port closed during init".into()),
+            Ok(Ok(n)) => n,
+            Ok(Err(e)) => return Err(e.to_string()),
+        };
+        reply.extend_from_slice(&buf[..n]);
+        // Only whole lines are judged: a line still arriving may grow.
+        let text = String::from_utf8_lossy(&reply);
+        let whole = text.rfind(['\r', '\n']).map_or("", |end| &text[..end]);
+        for line in whole.split(['\r', '\n']) {
+            match judge(line, &step.expect, errors) {
+                Verdict::Expected => {
+                    // What came with the reply (a ring already) is the stream's.
+                    pending.extend(without_reply_line(&reply, step.expect.trim()).unwrap_or_default());
+                    return Ok(Ok(()));
+                }
+                Verdict::Refused => {
+                    let refused = format!("{command}: {}", line.trim());
+                    pending.extend(reply);
+                    return Ok(Err(refused));
+                }
+                Verdict::Other => {}
             }
         }
-        pending.extend(reply);
-    }
-    if step.optional {
-        Ok(())
-    } else {
-        Err(format!(
-            "no {:?} reply to {:?} or its fallbacks",
-            step.expect, step.send
-        ))
+        if reply.len() > 4096 {
+            pending.append(&mut reply);
+        }
     }
 }
 

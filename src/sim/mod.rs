@@ -4,6 +4,7 @@
 pub mod boxsim;
 pub mod modem;
 pub mod script;
+pub mod transcript;
 
 pub use boxsim::BoxSim;
 pub use modem::{ModemOptions, ModemSim};

@@ -211,6 +211,12 @@ impl ModemSim {
             .await;
     }
 
+    /// The modem says `text` as it is, unasked: a URC written by hand, a
+    /// PDU no encoder here would make, or garbage.
+    pub async fn say(&self, text: &str) {
+        self.control(Control::Write(text.to_string())).await;
+    }
+
     /// The next `AT+CMGS` fails this way.
     pub fn fail_next_send(&self, failure: SendFailure) {
         self.state.lock().unwrap().fail_next = Some(failure);

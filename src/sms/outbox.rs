@@ -1,9 +1,11 @@
 //! The outbox: a message becomes its encoded parts, queued in one
 //! transaction, and the modem workers are woken.
 
+use super::address::{destination, AddressError};
 use super::worker::ModemLimits;
 use crate::config::SmsConfig;
 use crate::devices::gsm::pdu::{self, Encoding, Submit};
+use crate::phone::{Normalizer, NormalizerSettings};
 use crate::store::{NewSms, StoreHandle};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU8, Ordering};
@@ -15,6 +17,9 @@ use tokio::sync::watch;
 pub enum SmsError {
     #[error("{0}")]
     Invalid(String),
+    /// The recipient is not somewhere an SMS can go.
+    #[error(transparent)]
+    Address(#[from] AddressError),
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
 }
@@ -30,6 +35,9 @@ pub struct Outbox {
     next_reference: Arc<AtomicU8>,
     /// Modems with their own rate or daily cap (`[[device]]`).
     limits: Arc<HashMap<String, ModemLimits>>,
+    /// Reads recipients into the one form the queue, the blacklist and the
+    /// opt-out list share.
+    normalizer: Arc<Normalizer>,
 }
 
 impl Outbox {
@@ -42,7 +50,20 @@ impl Outbox {
             wake: watch::channel(0).0,
             next_reference: Arc::new(AtomicU8::new(seed)),
             limits: Arc::default(),
+            normalizer: Arc::new(Normalizer::new(NormalizerSettings::default())),
         }
+    }
+
+    /// The same outbox reading numbers with `normalizer` (the config's
+    /// region and area code) instead of the default (China).
+    pub fn with_normalizer(mut self, normalizer: Arc<Normalizer>) -> Outbox {
+        self.normalizer = normalizer;
+        self
+    }
+
+    /// The recipient as the queue keeps it, or why it cannot receive SMS.
+    pub fn destination(&self, to: &str) -> Result<String, SmsError> {
+        Ok(destination(&self.normalizer, to)?)
     }
 
     /// The same outbox with per-modem limits from the devices' config.
@@ -93,19 +114,22 @@ impl Outbox {
     }
 
     /// Splits and encodes `text` for `to` and queues every part; the
-    /// message's id. Nothing is queued if any part cannot be encoded.
+    /// message's id. The recipient is normalised first (see
+    /// [`super::address`]); nothing is queued if it is not a phone number
+    /// or any part cannot be encoded.
     pub async fn queue(
         &self,
         to: &str,
         text: &str,
         created_by: Option<i64>,
     ) -> Result<i64, SmsError> {
-        let parts = self.encode(to, text)?;
+        let to = self.destination(to)?;
+        let parts = self.encode(&to, text)?;
         let encoding = match parts[0].encoding {
             Encoding::Gsm7 => "gsm7",
             _ => "ucs2",
         };
-        let (to, text) = (to.trim().to_string(), text.to_string());
+        let text = text.to_string();
         let parts = parts.into_iter().map(|p| (p.hex, p.tpdu_len)).collect();
         let id = self
             .store
@@ -123,7 +147,8 @@ impl Outbox {
         Ok(id)
     }
 
-    /// The PDUs `text` needs, with this outbox's report and validity settings.
+    /// The PDUs `text` needs, with this outbox's report and validity
+    /// settings; `to` is a destination already normalised.
     pub fn encode(&self, to: &str, text: &str) -> Result<Vec<pdu::SubmitPdu>, SmsError> {
         encode(
             &self.settings,
@@ -134,7 +159,8 @@ impl Outbox {
     }
 }
 
-/// The PDUs of one message: parts of a long one share `reference`.
+/// The PDUs of one message: parts of a long one share `reference`. `to`
+/// is what [`super::address::destination`] made of the recipient.
 pub fn encode(
     settings: &SmsConfig,
     to: &str,

@@ -488,7 +488,7 @@ impl Store {
     }
 
     /// Starts a draft: it becomes scheduled and the runner takes it from
-    /// there. `allowed` is checked inside the transaction, so two starts at
+    /// there; the campaign as started. `allowed` is checked inside the transaction, so two starts at
     /// once cannot both squeeze under a quota.
     pub fn start_campaign(
         &self,
@@ -510,7 +510,9 @@ impl Store {
                 "UPDATE sms_campaigns SET state = 'scheduled', started_at = ?2 WHERE id = ?1",
                 params![id, now_ms()],
             )?;
-            Ok(c)
+            // The row as started, so callers report its new state.
+            s.campaign(id)?
+                .ok_or_else(|| StoreError::Invalid(format!("no campaign {id}")))
         })
     }
 

@@ -39,7 +39,10 @@ pub use recordings::{
     QaForm, QaItem, QaScore, RecordingListItem, RecordingQuery, RecordingRow, ScoreError,
 };
 pub use sessions::{AgentState, AgentStateRow, Binding};
-pub use sms::{ClaimedPart, InboxRow, NewInbox, NewSms, PartRow, PartState, Settled};
+pub use sms::{
+    ClaimedPart, InboxRow, NewInbox, NewSms, PartRow, PartState, Report, Settled, UnmatchedReport,
+    REPORT_WINDOW_MS,
+};
 pub use users::{Role, Scope, User};
 pub use workorders::{EnumOption, FieldDef, FieldType, FormDef, SavedWorkOrder, WorkOrderRow};
 

@@ -97,6 +97,12 @@ pub struct InboxRow {
     pub missing: Vec<u8>,
     pub sent_at: String,
     pub received_at: i64,
+    /// For a PDU that could not be decoded: the PDU as the modem gave it...
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pdu: Option<String>,
+    /// ...and why it could not be read. Sender and text are then empty.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 /// A received message to store, with the stored PDUs it was joined from.
@@ -109,6 +115,50 @@ pub struct NewInbox<'a> {
     pub missing: &'a [u8],
     pub sent_at: &'a str,
     pub part_ids: &'a [i64],
+}
+
+/// How far the service centre's time stamp of a delivery report may be
+/// from when the modem accepted the part: wide enough for a PC clock a
+/// little off and a slow centre, far narrower than the time a modem takes
+/// to use 256 references at its rate limit. A report outside it is kept for
+/// a person rather than guessed at.
+pub const REPORT_WINDOW_MS: i64 = 30 * 60 * 1000;
+
+/// A delivery report as a modem driver read it, to be matched to a part.
+#[derive(Debug, Clone)]
+pub struct Report<'a> {
+    pub modem: &'a str,
+    /// TP-MR: the reference the modem gave the part.
+    pub reference: u8,
+    /// The recipient as the report gives it.
+    pub recipient: &'a str,
+    /// The recipient in the queue's form (see `sms::address`); `None` when
+    /// it is no number, which matches no part.
+    pub recipient_key: Option<&'a str>,
+    /// When the service centre took the part (TP-SCTS), ms since the epoch;
+    /// `None` when the time stamp is not a real time.
+    pub submitted_ms: Option<i64>,
+    /// TP-SCTS and TP-DT as ISO 8601 text, for people.
+    pub submitted_at: String,
+    pub discharged_at: String,
+    /// TP-ST.
+    pub status: u8,
+    /// `Some(true)` delivered, `Some(false)` given up, `None` still trying.
+    pub delivered: Option<bool>,
+}
+
+/// A delivery report kept because it matched no part.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UnmatchedReport {
+    pub id: i64,
+    pub modem: String,
+    pub reference: u8,
+    pub recipient: String,
+    pub status: u8,
+    pub submitted_at: String,
+    pub discharged_at: String,
+    pub reason: String,
+    pub received_at: i64,
 }
 
 /// What a delivery report settled.
@@ -273,7 +323,7 @@ impl Store {
     pub fn sms_part_sent(&self, part_id: i64, reference: u8) -> Result<()> {
         self.set_part(
             part_id,
-            "state = 'sent', reference = ?2, error = NULL",
+            "state = 'sent', reference = ?2, error = NULL, sent_at = ?3",
             reference,
         )
     }
@@ -352,45 +402,103 @@ impl Store {
         )?)
     }
 
-    /// Settles the part a delivery report is about: the latest part `modem`
-    /// sent with `reference` (references repeat every 256 parts). `delivered`
-    /// is `None` for "still trying", which only records the status.
-    pub fn sms_report(
-        &self,
-        modem: &str,
-        reference: u8,
-        status: u8,
-        delivered: Option<bool>,
-    ) -> Result<Option<Settled>> {
+    /// Settles the part a delivery report is about: the part `modem` sent
+    /// with the report's reference, to the report's recipient, closest in
+    /// time to when the service centre took it and no further than
+    /// [`REPORT_WINDOW_MS`] from it. References repeat every 256 parts, so
+    /// neither the reference nor the latest use of it is enough: a late
+    /// report must never settle another recipient's part. `None` when no
+    /// part matches (the caller keeps the report for a person). A report
+    /// saying "still trying" only records its status.
+    pub fn sms_report(&self, r: &Report<'_>) -> Result<Option<Settled>> {
+        let (Some(recipient), Some(submitted)) = (r.recipient_key, r.submitted_ms) else {
+            return Ok(None);
+        };
         let part: Option<(i64, i64)> = self
             .conn
             .prepare_cached(
-                "SELECT id, message_id FROM sms_parts
-                 WHERE modem = ?1 AND reference = ?2 AND state = 'sent'
-                 ORDER BY updated_at DESC, id DESC LIMIT 1",
+                "SELECT p.id, p.message_id
+                 FROM sms_parts p JOIN sms_messages m ON m.id = p.message_id
+                 WHERE p.modem = ?1 AND p.reference = ?2 AND p.state = 'sent'
+                   AND m.to_number = ?3
+                   AND ABS(COALESCE(p.sent_at, p.updated_at) - ?4) <= ?5
+                 ORDER BY ABS(COALESCE(p.sent_at, p.updated_at) - ?4), p.id DESC
+                 LIMIT 1",
             )?
-            .query_row(params![modem, reference], |r| Ok((r.get(0)?, r.get(1)?)))
+            .query_row(
+                params![r.modem, r.reference, recipient, submitted, REPORT_WINDOW_MS],
+                |row| Ok((row.get(0)?, row.get(1)?)),
+            )
             .optional()?;
         let Some((part_id, message_id)) = part else {
             return Ok(None);
         };
-        let state = match delivered {
+        let state = match r.delivered {
             Some(true) => PartState::Delivered,
             Some(false) => PartState::Failed,
             None => PartState::Sent,
         };
-        let error = (state == PartState::Failed)
-            .then(|| format!("the network gave up delivering it (status 0x{status:02x})"));
+        let error = (state == PartState::Failed).then(|| {
+            format!(
+                "the network gave up delivering it (status 0x{:02x})",
+                r.status
+            )
+        });
         self.conn.execute(
             "UPDATE sms_parts SET state = ?2, report_status = ?3, error = COALESCE(?4, error),
                  updated_at = ?5 WHERE id = ?1",
-            params![part_id, state.as_str(), status, error, now_ms()],
+            params![part_id, state.as_str(), r.status, error, now_ms()],
         )?;
         Ok(Some(Settled {
             part_id,
             message_id,
             state,
         }))
+    }
+
+    /// Keeps a delivery report that matched no part, with why, for a
+    /// person to look at (`callpop sms reports`); its id.
+    pub fn sms_unmatched_report(&self, r: &Report<'_>, reason: &str) -> Result<i64> {
+        self.conn.execute(
+            "INSERT INTO sms_unmatched_reports (modem, reference, recipient, recipient_key,
+                 status, submitted_at, discharged_at, reason, received_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            params![
+                r.modem,
+                r.reference,
+                r.recipient,
+                r.recipient_key,
+                r.status,
+                r.submitted_at,
+                r.discharged_at,
+                reason,
+                now_ms()
+            ],
+        )?;
+        Ok(self.conn.last_insert_rowid())
+    }
+
+    /// The latest delivery reports that matched no part, newest first.
+    pub fn sms_unmatched_reports(&self, limit: u32) -> Result<Vec<UnmatchedReport>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id, modem, reference, recipient, status, submitted_at, discharged_at,
+                    reason, received_at
+             FROM sms_unmatched_reports ORDER BY received_at DESC, id DESC LIMIT ?1",
+        )?;
+        let rows = stmt.query_map([limit], |r| {
+            Ok(UnmatchedReport {
+                id: r.get(0)?,
+                modem: r.get(1)?,
+                reference: r.get(2)?,
+                recipient: r.get(3)?,
+                status: r.get(4)?,
+                submitted_at: r.get(5)?,
+                discharged_at: r.get(6)?,
+                reason: r.get(7)?,
+                received_at: r.get(8)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
     /// A message's parts in order.
@@ -470,10 +578,32 @@ impl Store {
         })
     }
 
+    /// Lists a received PDU that cannot be decoded in the inbox, with the
+    /// raw PDU and why, so a person sees it (not only a log line); the
+    /// inbox row's id. The PDU is also kept as a received part, tied to
+    /// that row, so it is never joined into another message.
+    pub fn sms_inbox_undecodable(&self, modem: &str, pdu: &str, reason: &str) -> Result<i64> {
+        self.in_transaction(|s| {
+            let now = now_ms();
+            s.conn.execute(
+                "INSERT INTO sms_inbox (modem, sender, text, parts, sent_at, received_at, pdu, error)
+                 VALUES (?1, '', '', 1, '', ?2, ?3, ?4)",
+                params![modem, now, pdu, reason],
+            )?;
+            let id = s.conn.last_insert_rowid();
+            s.conn.execute(
+                "INSERT INTO sms_inbox_parts (modem, pdu, received_at, message_id)
+                 VALUES (?1, ?2, ?3, ?4)",
+                params![modem, pdu, now, id],
+            )?;
+            Ok(id)
+        })
+    }
+
     /// The latest received messages, newest first.
     pub fn sms_inbox(&self, limit: u32) -> Result<Vec<InboxRow>> {
         let mut stmt = self.conn.prepare_cached(
-            "SELECT id, modem, sender, text, parts, missing, sent_at, received_at
+            "SELECT id, modem, sender, text, parts, missing, sent_at, received_at, pdu, error
              FROM sms_inbox ORDER BY received_at DESC, id DESC LIMIT ?1",
         )?;
         let rows = stmt.query_map([limit], |r| {
@@ -491,6 +621,8 @@ impl Store {
                     .collect(),
                 sent_at: r.get(6)?,
                 received_at: r.get(7)?,
+                pdu: r.get(8)?,
+                error: r.get(9)?,
             })
         })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
@@ -574,12 +706,27 @@ mod tests {
         assert_eq!((again.id, again.attempts), (p.id, 2));
     }
 
+    /// A report for `reference` to `to`, taken by the centre at `at` ms.
+    fn report<'a>(to: &'a str, reference: u8, at: i64, delivered: Option<bool>) -> Report<'a> {
+        Report {
+            modem: "m1",
+            reference,
+            recipient: to,
+            recipient_key: Some(to),
+            submitted_ms: Some(at),
+            submitted_at: "2026-11-23T10:00:00+08:00".into(),
+            discharged_at: "2026-11-23T10:00:05+08:00".into(),
+            status: if delivered == Some(false) { 0x41 } else { 0 },
+            delivered,
+        }
+    }
+
     #[test]
-    fn interrupted_sends_become_unknown_and_reports_settle_the_latest_match() {
+    fn interrupted_sends_become_unknown_and_a_report_settles_its_own_part() {
         let (_d, s) = store();
-        let a = queue(&s, "13800000001", 1);
-        let b = queue(&s, "13800000002", 1);
-        let c = queue(&s, "13800000003", 1);
+        let a = queue(&s, "+8613800000001", 1);
+        let b = queue(&s, "+8613800000002", 1);
+        let c = queue(&s, "+8613800000003", 1);
         let pa = s.claim_sms_part("m1").unwrap().unwrap();
         s.sms_part_sent(pa.id, 5).unwrap();
         let pb = s.claim_sms_part("m1").unwrap().unwrap();
@@ -587,18 +734,91 @@ mod tests {
         s.claim_sms_part("m1").unwrap().unwrap();
         assert_eq!(s.sms_interrupted().unwrap(), 1);
         assert_eq!(s.sms_parts(c).unwrap()[0].state, PartState::Unknown);
-        // Reference 5 was reused: the report is for the later part.
-        let settled = s.sms_report("m1", 5, 0, Some(true)).unwrap().unwrap();
-        assert_eq!(settled.message_id, b);
-        assert_eq!(s.sms_parts(a).unwrap()[0].state, PartState::Sent);
-        let failed = s.sms_report("m1", 5, 0x41, Some(false)).unwrap().unwrap();
-        assert_eq!(failed.message_id, a);
+        // Reference 5 was reused: the recipient says which part it is.
+        let now = now_ms();
+        let settled = s
+            .sms_report(&report("+8613800000001", 5, now, Some(false)))
+            .unwrap()
+            .unwrap();
+        assert_eq!(settled.message_id, a);
+        assert_eq!(s.sms_parts(b).unwrap()[0].state, PartState::Sent);
         assert!(s.sms_parts(a).unwrap()[0]
             .error
             .as_deref()
             .unwrap()
             .contains("0x41"));
-        assert_eq!(s.sms_report("m2", 5, 0, Some(true)).unwrap(), None);
+        let settled = s
+            .sms_report(&report("+8613800000002", 5, now, Some(true)))
+            .unwrap()
+            .unwrap();
+        assert_eq!(settled.message_id, b);
+        let other_modem = Report {
+            modem: "m2",
+            ..report("+8613800000002", 5, now, Some(true))
+        };
+        assert_eq!(s.sms_report(&other_modem).unwrap(), None);
+    }
+
+    /// The defect measured in a 2,000-part run: once the 8-bit reference
+    /// wrapped, late reports settled the latest part with their reference,
+    /// another recipient's. Matched by recipient and time, each report
+    /// settles its own part, and one that matches none settles nothing.
+    #[test]
+    fn after_the_reference_wraps_a_late_report_settles_only_its_recipients_part() {
+        let (_d, s) = store();
+        let to = |i: usize| format!("+86139{i:08}");
+        let mut messages = Vec::new();
+        for i in 0..2000 {
+            messages.push(queue(&s, &to(i), 1));
+        }
+        for (i, message) in messages.iter().enumerate() {
+            let p = s.claim_sms_part("m1").unwrap().unwrap();
+            assert_eq!(p.message_id, *message);
+            s.sms_part_sent(p.id, (i % 256) as u8).unwrap();
+        }
+        let now = now_ms();
+        // Reports for the first round arrive late, after reference 0..255
+        // were used seven more times by other recipients.
+        for (i, message) in messages.iter().enumerate().take(256) {
+            let settled = s
+                .sms_report(&report(&to(i), i as u8, now, Some(true)))
+                .unwrap()
+                .unwrap();
+            assert_eq!(settled.message_id, *message, "report for recipient {i}");
+        }
+        let delivered = (0..2000)
+            .filter(|&i| s.sms_parts(messages[i]).unwrap()[0].state == PartState::Delivered)
+            .count();
+        assert_eq!(delivered, 256, "no other recipient's part was settled");
+        // A report whose recipient sent nothing with that reference, or
+        // that is far outside the window, matches nothing.
+        assert_eq!(
+            s.sms_report(&report(&to(1), 2, now, Some(true))).unwrap(),
+            None
+        );
+        assert_eq!(
+            s.sms_report(&report(
+                &to(300),
+                44,
+                now - 2 * REPORT_WINDOW_MS,
+                Some(true)
+            ))
+            .unwrap(),
+            None
+        );
+        let no_number = Report {
+            recipient_key: None,
+            ..report("Google", 44, now, Some(true))
+        };
+        assert_eq!(s.sms_report(&no_number).unwrap(), None);
+        // A report that matched nothing is kept for a person.
+        let id = s
+            .sms_unmatched_report(&no_number, "no part for this recipient")
+            .unwrap();
+        let kept = s.sms_unmatched_reports(10).unwrap();
+        assert_eq!((kept[0].id, kept[0].reference), (id, 44));
+        assert_eq!(kept[0].recipient, "Google");
+        assert_eq!(kept[0].reason, "no part for this recipient");
     }
 
     #[test]

@@ -122,8 +122,10 @@ pub(crate) enum CampaignsCommand {
 fn service(config: &Config, runtime: &tokio::runtime::Runtime) -> Result<Campaigns> {
     let store = open_store(config)?;
     let _guard = runtime.enter();
-    let outbox = Outbox::new(StoreHandle::spawn(store), config.sms.clone());
-    Ok(Campaigns::new(outbox, Arc::new(normalizer(config))))
+    let numbers = Arc::new(normalizer(config));
+    let outbox =
+        Outbox::new(StoreHandle::spawn(store), config.sms.clone()).with_normalizer(numbers.clone());
+    Ok(Campaigns::new(outbox, numbers))
 }
 
 fn user(config: &Config, name: &str) -> Result<User> {
@@ -390,11 +392,8 @@ pub(crate) fn run_campaigns(config: Config, command: Option<CampaignsCommand>) -
             Ok(())
         }
         CampaignsCommand::Blacklist { number, note } => {
-            let e164 = normalizer(&config)
-                .normalize(&number)
-                .ok()
-                .and_then(|n| n.e164)
-                .with_context(|| format!("{number:?} is not a full phone number"))?;
+            // The form the queue keeps, so no other spelling slips past.
+            let e164 = callpop::sms::address::destination(&normalizer(&config), &number)?;
             open_store(&config)?.blacklist(&e164, &note, None)?;
             println!("{e164} is blacklisted: nothing will be sent to it");
             Ok(())

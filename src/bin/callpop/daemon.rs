@@ -154,10 +154,12 @@ fn run(config: Config, mode: Option<&str>, extra: impl FnOnce() -> Extra) -> Res
         // The demo's simulated box is plugged in before the lines start.
         let extra = extra();
         let lines = lines::start(&config, devices, store.clone(), None)?;
+        let numbers = std::sync::Arc::new(normalizer(&config));
         let outbox = callpop::sms::Outbox::new(store.clone(), config.sms.clone())
-            .with_devices(&config.devices);
+            .with_devices(&config.devices)
+            .with_normalizer(numbers.clone());
         let mut sms_workers = callpop::sms::start(&outbox, &lines.modems, lines.sms_events.clone()).await?;
-        let campaigns = callpop::sms::Campaigns::new(outbox.clone(), std::sync::Arc::new(normalizer(&config)));
+        let campaigns = callpop::sms::Campaigns::new(outbox.clone(), numbers);
         sms_workers.push(tokio::spawn(campaigns.clone().run(lines.sms_events.subscribe())));
         let recorder = tokio::spawn(callpop::recording::recorder::run(
             callpop::recording::recorder::RecorderSettings {

@@ -1,7 +1,7 @@
 //! `callpop sms`: send one message (straight through a modem, or queued for
 //! the daemon's modems), read the inbox, follow a queued message's parts.
 
-use crate::{devices::gsm_profile_for, open_store};
+use crate::{devices::gsm_profile_for, normalizer, open_store};
 use anyhow::Result;
 use callpop::config::Config;
 use callpop::devices::gsm::pdu::Encoding;
@@ -46,6 +46,16 @@ pub(crate) enum SmsCommand {
     },
     /// Received messages, newest first.
     Inbox {
+        /// How many.
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+        /// Print them as JSON, for scripts.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delivery reports that matched no sent part (by modem, reference,
+    /// recipient and send time), kept for a person, newest first.
+    Reports {
         /// How many.
         #[arg(long, default_value_t = 50)]
         limit: u32,
@@ -102,6 +112,9 @@ pub(crate) fn run_sms(command: SmsCommand, config: Config) -> Result<()> {
             } else {
                 text
             };
+            // Normalised once, here: the queue, the blacklist and the modem
+            // all see the same form; letters and slips are refused.
+            let to = callpop::sms::address::destination(&normalizer(&config), &to)?;
             match port {
                 Some(port) => send_direct(&config, &port, profile.as_deref(), &to, &text, json),
                 None => queue(&config, &to, &text, json),
@@ -110,6 +123,7 @@ pub(crate) fn run_sms(command: SmsCommand, config: Config) -> Result<()> {
         SmsCommand::Blast(args) => crate::campaigns::run_blast(config, args),
         SmsCommand::Campaigns { command } => crate::campaigns::run_campaigns(config, command),
         SmsCommand::Inbox { limit, json } => inbox(&config, limit, json),
+        SmsCommand::Reports { limit, json } => unmatched_reports(&config, limit, json),
         SmsCommand::Status { id, json } => status(&config, id, json),
         SmsCommand::Settle { part, to, note } => {
             let state = match to {
@@ -252,7 +266,7 @@ fn queue(config: &Config, to: &str, text: &str, json: bool) -> Result<()> {
     )?;
     let encoding = encoding_name(pdus[0].encoding);
     let id = store.queue_sms(&callpop::store::NewSms {
-        to: to.trim(),
+        to,
         text,
         encoding: if encoding == "gsm7" { "gsm7" } else { "ucs2" },
         parts: pdus.iter().map(|p| (p.hex.clone(), p.tpdu_len)).collect(),
@@ -284,6 +298,13 @@ fn inbox(config: &Config, limit: u32, json: bool) -> Result<()> {
         println!("no messages received");
     }
     for m in messages {
+        if let (Some(pdu), Some(error)) = (&m.pdu, &m.error) {
+            println!(
+                "{:>5}  undecodable PDU from {:<10} {error}\n       {pdu}",
+                m.id, m.modem
+            );
+            continue;
+        }
         let missing = if m.missing.is_empty() {
             String::new()
         } else {
@@ -299,6 +320,24 @@ fn inbox(config: &Config, limit: u32, json: bool) -> Result<()> {
         println!(
             "{:>5}  {}  {:<16} {:<10} {}{missing}",
             m.id, m.sent_at, m.sender, m.modem, m.text
+        );
+    }
+    Ok(())
+}
+
+fn unmatched_reports(config: &Config, limit: u32, json: bool) -> Result<()> {
+    let reports = open_store(config)?.sms_unmatched_reports(limit)?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&reports)?);
+        return Ok(());
+    }
+    if reports.is_empty() {
+        println!("every delivery report matched its part");
+    }
+    for r in reports {
+        println!(
+            "{:>5}  {:<10} reference {:<3} to {:<16} status 0x{:02x}  sent {}  {}",
+            r.id, r.modem, r.reference, r.recipient, r.status, r.submitted_at, r.reason
         );
     }
     Ok(())

@@ -176,6 +176,10 @@ pub struct AtSession {
     /// Prefixes the profile declares unsolicited.
     urc_prefixes: Vec<String>,
     events: VecDeque<AtEvent>,
+    /// Final results (`OK`, `ERROR`, `+CME/+CMS ERROR`) that arrived with no
+    /// command in flight: answers to something sent before, a sign the
+    /// channel is out of step.
+    stray: usize,
 }
 
 impl AtSession {
@@ -191,6 +195,7 @@ impl AtSession {
             error_replies,
             urc_prefixes,
             events: VecDeque::new(),
+            stray: 0,
         }
     }
 
@@ -282,7 +287,11 @@ impl AtSession {
             return;
         }
         let Some(command) = self.in_flight.clone() else {
-            // Not a URC and nothing asked: chatter after a reset; dropped.
+            // Not a URC and nothing asked: chatter after a reset, or a late
+            // answer; dropped, but a final result is counted.
+            if self.is_final(&line) {
+                self.stray += 1;
+            }
             return;
         };
         // The echo of our own command (echo on).
@@ -373,6 +382,20 @@ impl AtSession {
 }
 
 impl AtSession {
+    /// How many final results arrived unasked since last asked; resets the
+    /// count. Non-zero after a resynchronising `AT` means an older answer
+    /// was still on its way: the channel is not in step yet.
+    pub fn take_stray(&mut self) -> usize {
+        std::mem::take(&mut self.stray)
+    }
+
+    fn is_final(&self, line: &str) -> bool {
+        matches!(line, "OK" | "ERROR")
+            || line.starts_with("+CME ERROR:")
+            || line.starts_with("+CMS ERROR:")
+            || self.error_replies.iter().any(|e| e == line)
+    }
+
     /// Whether the command in flight is `AT<prefix>...` (its answer, not a URC).
     fn asked(&self, prefix: &str) -> bool {
         self.in_flight
@@ -591,6 +614,25 @@ mod tests {
             s.feed(b"+CPIN: READY\r\n"),
             [AtEvent::Urc(Urc::Other("+CPIN: READY".into()))]
         );
+    }
+
+    #[test]
+    fn answers_nobody_waits_for_are_counted_not_taken() {
+        let mut s = session();
+        // Stale bytes at start-up: an old OK, an ERROR, a report, garbage.
+        let events = s.feed(
+            b"OK\r\n\r\nERROR\r\n+CDS: 25\r\n00062A0D91683108108300F0621122010300236211220103102300\r\n\xff\xfeAT\r\n",
+        );
+        assert!(matches!(
+            &events[..],
+            [AtEvent::Urc(Urc::StatusReport { .. })]
+        ));
+        assert_eq!(s.take_stray(), 2);
+        assert_eq!(s.take_stray(), 0);
+        // An answer to the command in flight is not stray.
+        s.start("AT").unwrap();
+        s.feed(b"\r\nOK\r\n");
+        assert_eq!(s.take_stray(), 0);
     }
 
     #[test]

@@ -12,10 +12,12 @@ use super::at::{ErrorClass, Urc};
 use super::concat::{Message, Reassembler};
 use super::pdu::{self, DeliveryOutcome, Incoming, StatusReport};
 use super::port::{AtPort, CommandError, SendError};
+use super::replies;
 use crate::devices::profile::LoadedProfile;
 use crate::devices::serial::{PortLocator, BACKOFF};
 use crate::event::{CallerId, DeviceState, LineEvent, LineEventKind, LineSignal, SmsEvent};
-use crate::store::{NewInbox, StoreHandle};
+use crate::phone::{Normalizer, NormalizerSettings};
+use crate::store::{NewInbox, Report, StoreHandle, REPORT_WINDOW_MS};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
@@ -122,6 +124,8 @@ pub struct ModemDriver {
     /// report can reach us before the worker has recorded the part's
     /// reference (the driver answers the worker, then reads the next line).
     early_reports: Vec<(Instant, StatusReport)>,
+    /// Reads a report's recipient into the queue's form, to match it.
+    normalizer: Arc<Normalizer>,
 }
 
 /// How long an unmatched delivery report waits for its part's reference to
@@ -154,6 +158,7 @@ pub fn modem(
         sms,
         reassembler: Reassembler::new(timeout),
         early_reports: Vec::new(),
+        normalizer: Arc::new(Normalizer::new(NormalizerSettings::default())),
     };
     (handle, driver)
 }
@@ -167,6 +172,13 @@ enum Stop {
 }
 
 impl ModemDriver {
+    /// The same driver reading numbers with `normalizer` (the config's
+    /// region) instead of the default (China).
+    pub fn with_normalizer(mut self, normalizer: Arc<Normalizer>) -> ModemDriver {
+        self.normalizer = normalizer;
+        self
+    }
+
     /// Runs until the call engine behind `lines`, which gets the modem's
     /// calls, stops listening (or the task is aborted).
     pub async fn run(mut self, lines: mpsc::Sender<LineEvent>) {
@@ -182,6 +194,12 @@ impl ModemDriver {
             });
             let reason = match opened {
                 Ok(mut port) => match port.init().await {
+                    Err(e) => {
+                        // Reports and messages the modem said during a
+                        // failed init are kept, not dropped with the port.
+                        self.keep_said(&mut port).await;
+                        format!("initialisation failed: {}", e.reason())
+                    }
                     Ok(()) => {
                         attempt = 0;
                         tracing::info!(modem = %self.device.name, "modem ready");
@@ -191,7 +209,6 @@ impl ModemDriver {
                             Stop::Lost(reason) => reason,
                         }
                     }
-                    Err(e) => format!("initialisation failed: {}", e.reason()),
                 },
                 Err(e) => e,
             };
@@ -206,6 +223,23 @@ impl ModemDriver {
             let wait = BACKOFF[attempt.min(BACKOFF.len() - 1)];
             attempt += 1;
             self.refuse_requests_for(Duration::from_millis(wait)).await;
+        }
+    }
+
+    /// Handles what the modem said on its own while a port that is about
+    /// to be dropped was read: messages and delivery reports handed over
+    /// whole are stored; those stored on the SIM stay there for the next
+    /// `AT+CMGL`.
+    async fn keep_said(&mut self, port: &mut AtPort) {
+        for urc in std::mem::take(&mut port.urcs) {
+            match urc {
+                Urc::NewMessage { pdu } | Urc::StatusReport { pdu } => {
+                    self.received(&pdu).await;
+                }
+                other => {
+                    tracing::debug!(modem = %self.device.name, ?other, "said during a failed init")
+                }
+            }
         }
     }
 
@@ -366,11 +400,11 @@ impl ModemDriver {
             }
             Err(e) => return Err(e),
         };
-        let Some(pdu) = lines.iter().rev().find(|l| !l.starts_with('+')) else {
+        let Some(pdu) = replies::cmgr_pdu(&lines) else {
             tracing::warn!(modem = %self.device.name, index, "an empty stored message; deleting it");
             return port.command(&format!("AT+CMGD={index}")).await.map(drop);
         };
-        if self.received(pdu).await {
+        if self.received(&pdu).await {
             port.command(&format!("AT+CMGD={index}")).await?;
         }
         Ok(())
@@ -387,19 +421,8 @@ impl ModemDriver {
             }
             Err(e) => return Err(e),
         };
-        let mut stored = Vec::new();
-        let mut index = None;
-        for line in lines {
-            if let Some(rest) = line.strip_prefix("+CMGL:") {
-                index = rest
-                    .split(',')
-                    .next()
-                    .and_then(|i| i.trim().parse::<u32>().ok());
-            } else if let Some(i) = index.take() {
-                stored.push((i, line));
-            }
-        }
-        for (index, pdu) in stored {
+        let stored = replies::cmgl(&lines);
+        for replies::Listed { index, pdu, .. } in stored {
             if self.received(&pdu).await {
                 port.command(&format!("AT+CMGD={index}")).await?;
             }
@@ -437,13 +460,35 @@ impl ModemDriver {
             }
             Ok(Incoming::Submit { .. }) => true,
             Err(e) => {
-                // Kept raw, so nothing received is lost; reassembly skips it.
-                tracing::warn!(modem = %self.device.name, error = %e, pdu = pdu_hex, "an undecodable PDU arrived; kept as received");
-                let (modem, hex) = (self.device.name.to_string(), pdu_hex.to_string());
-                self.store
-                    .call(move |s| s.sms_inbox_part(&modem, &hex))
+                // Listed in the inbox with the raw PDU and the reason, so a
+                // person sees it; reassembly skips it.
+                tracing::warn!(modem = %self.device.name, error = %e, pdu = pdu_hex, "an undecodable PDU arrived; listed in the inbox");
+                let (modem, hex, why) = (
+                    self.device.name.to_string(),
+                    pdu_hex.to_string(),
+                    e.to_string(),
+                );
+                match self
+                    .store
+                    .call(move |s| s.sms_inbox_undecodable(&modem, &hex, &why))
                     .await
-                    .is_ok()
+                {
+                    Ok(id) => {
+                        let _ = self.sms.send(SmsEvent::Received {
+                            id,
+                            modem: self.device.name.to_string(),
+                            sender: String::new(),
+                            text: String::new(),
+                            parts: 1,
+                            missing: Vec::new(),
+                        });
+                        true
+                    }
+                    Err(e) => {
+                        tracing::error!(modem = %self.device.name, error = %e, "cannot store an undecodable PDU; it stays on the SIM");
+                        false
+                    }
+                }
             }
         }
     }
@@ -498,13 +543,14 @@ impl ModemDriver {
             if at.elapsed() < EARLY_REPORT_GRACE {
                 self.early_reports.push((at, report));
             } else {
-                tracing::info!(modem = %self.device.name, reference = report.reference, recipient = %report.recipient, "a delivery report for no part we know");
+                self.keep_unmatched(&report).await;
             }
         }
     }
 
-    /// Matches a delivery report to the part it is about; `false` when no
-    /// sent part has its reference (yet).
+    /// Matches a delivery report to the part it is about: this modem's,
+    /// with its reference, to its recipient, sent around its time;
+    /// `false` when no part matches (yet).
     async fn report(&mut self, report: &StatusReport) -> bool {
         let delivered = match report.outcome() {
             DeliveryOutcome::Delivered => Some(true),
@@ -512,11 +558,14 @@ impl ModemDriver {
             DeliveryOutcome::Pending => None,
         };
         let modem = self.device.name.to_string();
-        let (reference, status) = (report.reference, report.status);
+        let reference = report.reference;
         let settled = {
-            let modem = modem.clone();
+            let (modem, report) = (modem.clone(), report.clone());
+            let key = self.recipient_key(&report.recipient);
             self.store
-                .call(move |s| s.sms_report(&modem, reference, status, delivered))
+                .call(move |s| {
+                    s.sms_report(&store_report(&modem, &report, key.as_deref(), delivered))
+                })
                 .await
         };
         match settled {
@@ -537,6 +586,33 @@ impl ModemDriver {
                 tracing::error!(modem = %modem, error = %e, ?report, "cannot record a delivery report");
                 true
             }
+        }
+    }
+
+    /// The recipient in the queue's form, `None` when it is no number.
+    fn recipient_key(&self, recipient: &str) -> Option<String> {
+        crate::sms::address::destination(&self.normalizer, recipient).ok()
+    }
+
+    /// Keeps a report that matched no part for a person, never applying it
+    /// to another part.
+    async fn keep_unmatched(&mut self, report: &StatusReport) {
+        let modem = self.device.name.to_string();
+        let key = self.recipient_key(&report.recipient);
+        let reason = unmatched_reason(report, key.is_some());
+        tracing::warn!(modem = %modem, reference = report.reference, recipient = %report.recipient, %reason, "a delivery report for no part we know; kept for a person");
+        let report = report.clone();
+        let kept = self
+            .store
+            .call(move |s| {
+                s.sms_unmatched_report(
+                    &store_report(&modem, &report, key.as_deref(), None),
+                    &reason,
+                )
+            })
+            .await;
+        if let Err(e) = kept {
+            tracing::error!(modem = %self.device.name, error = %e, "cannot keep an unmatched delivery report");
         }
     }
 
@@ -573,6 +649,43 @@ impl ModemDriver {
         }
         self.expire().await;
     }
+}
+
+/// A decoded report in the store's terms.
+fn store_report<'a>(
+    modem: &'a str,
+    r: &'a StatusReport,
+    key: Option<&'a str>,
+    delivered: Option<bool>,
+) -> Report<'a> {
+    Report {
+        modem,
+        reference: r.reference,
+        recipient: &r.recipient,
+        recipient_key: key,
+        submitted_ms: r.sent.epoch_ms(),
+        submitted_at: r.sent.to_rfc3339(),
+        discharged_at: r.discharged.to_rfc3339(),
+        status: r.status,
+        delivered,
+    }
+}
+
+/// Why a report matched no part, for the person who looks at it.
+fn unmatched_reason(r: &StatusReport, is_number: bool) -> String {
+    if !is_number {
+        return format!("the recipient {:?} is not a phone number", r.recipient);
+    }
+    if r.sent.epoch_ms().is_none() {
+        return "its send time stamp is not a real time".into();
+    }
+    format!(
+        "no part this modem sent with reference {} to {} within {} minutes of {}",
+        r.reference,
+        r.recipient,
+        REPORT_WINDOW_MS / 60_000,
+        r.sent.to_rfc3339()
+    )
 }
 
 fn signal(s: LineSignal) -> LineEventKind {

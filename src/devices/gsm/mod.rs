@@ -7,3 +7,4 @@ pub mod driver;
 pub mod gsm7;
 pub mod pdu;
 pub mod port;
+pub mod replies;

@@ -54,6 +54,42 @@ pub struct Timestamp {
 }
 
 impl Timestamp {
+    /// Milliseconds since the epoch, for comparing with our own clock (a
+    /// delivery report's send time with the part's); `None` when the
+    /// fields are no real date (a modem's zeroed or garbled stamp).
+    pub fn epoch_ms(&self) -> Option<i64> {
+        let offset = chrono::FixedOffset::east_opt(i32::from(self.tz_quarters) * 15 * 60)?;
+        let date = chrono::NaiveDate::from_ymd_opt(
+            i32::from(self.year),
+            u32::from(self.month),
+            u32::from(self.day),
+        )?;
+        let time = date.and_hms_opt(
+            u32::from(self.hour),
+            u32::from(self.minute),
+            u32::from(self.second),
+        )?;
+        let local = time.and_local_timezone(offset).single()?;
+        Some(local.timestamp_millis())
+    }
+
+    /// The time stamp of `ms` since the epoch, at `tz_quarters` from UTC:
+    /// what a simulated network stamps and what tests build.
+    pub fn from_epoch_ms(ms: i64, tz_quarters: i8) -> Option<Timestamp> {
+        use chrono::{Datelike, Timelike};
+        let offset = chrono::FixedOffset::east_opt(i32::from(tz_quarters) * 15 * 60)?;
+        let t = chrono::DateTime::from_timestamp_millis(ms)?.with_timezone(&offset);
+        Some(Timestamp {
+            year: u16::try_from(t.year()).ok()?,
+            month: t.month() as u8,
+            day: t.day() as u8,
+            hour: t.hour() as u8,
+            minute: t.minute() as u8,
+            second: t.second() as u8,
+            tz_quarters,
+        })
+    }
+
     /// ISO 8601 with the sender's offset (`2026-11-23T10:00:00+08:00`), as stored.
     pub fn to_rfc3339(&self) -> String {
         let offset = i32::from(self.tz_quarters) * 15;
@@ -224,7 +260,7 @@ pub fn encode_submit(msg: &Submit<'_>, reference: u8) -> Result<Vec<SubmitPdu>, 
             v
         }
     };
-    let to = address_field(msg.to)?;
+    let to = destination_field(msg.to)?;
     let mut out = Vec::new();
     for (encoding, part, concat) in parts_of(msg.text, reference)? {
         let mut tpdu = Vec::with_capacity(160);
@@ -382,6 +418,23 @@ fn address_field(number: &str) -> Result<Vec<u8>, PduError> {
     let mut v = vec![count as u8, toa];
     v.extend(digits);
     Ok(v)
+}
+
+/// A destination's address field. Unlike a sender, a destination is never
+/// alphanumeric: only digits with an optional leading `+` (separators
+/// allowed) go out, so a typo cannot become a "sender name" on the air.
+fn destination_field(number: &str) -> Result<Vec<u8>, PduError> {
+    let number = number.trim();
+    let digits = number.strip_prefix('+').unwrap_or(number);
+    if let Some(c) = digits
+        .chars()
+        .find(|c| !(c.is_ascii_digit() || matches!(c, ' ' | '-')))
+    {
+        return err(format!(
+            "destination {number:?} contains {c:?}: a destination is digits with an optional leading +"
+        ));
+    }
+    address_field(number)
 }
 
 /// A time stamp as 7 swapped BCD octets, the zone in quarters with its sign.
@@ -917,6 +970,49 @@ mod tests {
         let d = deliver(&"0004 0BD0C7F7FBCC2E03 0000 62112201030023 02 C834".replace(' ', ""));
         assert_eq!(d.sender, "Google");
         assert_eq!(d.text, "Hi");
+    }
+
+    #[test]
+    fn time_stamps_convert_to_and_from_our_clock() {
+        // 2026-11-23 10:00:00 +08:00 is 02:00:00 UTC.
+        let t = Timestamp {
+            year: 2026,
+            month: 11,
+            day: 23,
+            hour: 10,
+            minute: 0,
+            second: 0,
+            tz_quarters: 32,
+        };
+        let ms = t.epoch_ms().unwrap();
+        assert_eq!(ms, 1_795_399_200_000);
+        assert_eq!(Timestamp::from_epoch_ms(ms, 32), Some(t));
+        assert_eq!(Timestamp::from_epoch_ms(ms, 0).unwrap().hour, 2);
+        let zeroed = Timestamp { month: 0, ..t };
+        assert_eq!(zeroed.epoch_ms(), None);
+    }
+
+    #[test]
+    fn a_destination_is_never_alphanumeric() {
+        let submit = |to| Submit {
+            to,
+            text: "hi",
+            status_report: false,
+            validity_minutes: None,
+            smsc: None,
+        };
+        for to in ["abc", "*#06#", "138x0013"] {
+            let e = encode_submit(&submit(to), 0).unwrap_err().to_string();
+            assert!(
+                e.contains("destination") && !e.contains("sender name"),
+                "{to}: {e}"
+            );
+        }
+        // Digits, with or without +, still go out as numbers (TOA 91 / 81).
+        let hex = &encode_submit(&submit("+8613800138000"), 0).unwrap()[0].hex;
+        assert!(hex.starts_with("0001000D91"), "{hex}");
+        let hex = &encode_submit(&submit("10086"), 0).unwrap()[0].hex;
+        assert!(hex.starts_with("0001000581"), "{hex}");
     }
 
     #[test]

@@ -5,6 +5,8 @@
 //! probe` both talk through it.
 
 use super::at::{AtError, AtEvent, AtSession, ErrorClass, Urc};
+use super::replies;
+use crate::devices::init::{reply_meets, InitRun, Next};
 use crate::devices::profile::LoadedProfile;
 use crate::devices::serial::open_port;
 use serde::Serialize;
@@ -37,6 +39,12 @@ pub enum SendError {
     #[error("outcome unknown: {0}")]
     Unknown(CommandError),
 }
+
+/// How many `AT`s [`AtPort::resync`] sends before giving up.
+const RESYNC_TRIES: usize = 5;
+/// How long after the resynchronising `OK` an older answer may still
+/// arrive: a real modem answers in a few ms; this only delays each open.
+pub const RESYNC_QUIET: Duration = Duration::from_millis(100);
 
 /// Ctrl-Z ends a PDU after the prompt; ESC abandons it.
 const CTRL_Z: u8 = 0x1a;
@@ -106,10 +114,20 @@ impl AtPort {
     /// Runs one command: its response lines, retrying the profile's "not
     /// yet" codes after a pause.
     pub async fn command(&mut self, command: &str) -> Result<Vec<String>, CommandError> {
+        let timeout_ms = self.profile.profile.gsm.command_timeout_ms;
+        self.command_within(command, timeout_ms).await
+    }
+
+    /// [`AtPort::command`] waiting up to `timeout_ms` for each try.
+    pub async fn command_within(
+        &mut self,
+        command: &str,
+        timeout_ms: u64,
+    ) -> Result<Vec<String>, CommandError> {
         let gsm = self.profile.profile.gsm.clone();
         let mut tries = 0;
         loop {
-            match self.once(command, gsm.command_timeout_ms).await {
+            match self.once(command, timeout_ms).await {
                 Err(CommandError::Refused {
                     error: AtError::Cme(c) | AtError::Cms(c),
                     ..
@@ -127,6 +145,7 @@ impl AtPort {
         let done = (self.profile.profile.gsm.cpin_without_ok
             && command.eq_ignore_ascii_case("AT+CPIN?"))
         .then_some("+CPIN:");
+        self.drain().await?;
         let bytes = self
             .session
             .start_until(command, done)
@@ -179,6 +198,69 @@ impl AtPort {
         })
     }
 
+    /// Reads what already waits in the port, without waiting for more, and
+    /// feeds it to the session while no command is in flight: a late answer
+    /// to an abandoned command or stale bytes from before the port opened
+    /// then cannot pass for the next command's answer, and the URCs among
+    /// them (a delivery report) are kept.
+    async fn drain(&mut self) -> Result<(), CommandError> {
+        use tokio_serial::SerialPort;
+        loop {
+            let waiting = self
+                .port
+                .bytes_to_read()
+                .map_err(|e| CommandError::Io(e.to_string()))?;
+            if waiting == 0 {
+                return Ok(());
+            }
+            self.read_events().await?;
+        }
+    }
+
+    /// Brings the AT channel in step when the port opens: what waits in the
+    /// port is read (its URCs kept, its stray answers dropped), then `AT`
+    /// is sent until it answers `OK` and no older answer follows within
+    /// [`RESYNC_QUIET`]. A modem left mid-PDU by the previous process gets
+    /// ESC. Without this, one stale `OK` shifts every answer by one
+    /// command.
+    pub async fn resync(&mut self) -> Result<(), CommandError> {
+        self.drain().await?;
+        self.session.take_stray();
+        let timeout_ms = self.profile.profile.gsm.command_timeout_ms;
+        let mut last = None;
+        for _ in 0..RESYNC_TRIES {
+            match self.once("AT", timeout_ms).await {
+                Ok(_) => {
+                    if self.quiet(RESYNC_QUIET).await? {
+                        return Ok(());
+                    }
+                }
+                Err(e @ CommandError::Io(_)) => return Err(e),
+                Err(e) => {
+                    self.write(&[ESC]).await?;
+                    last = Some(e);
+                }
+            }
+        }
+        Err(last.unwrap_or_else(|| {
+            CommandError::Io(format!(
+                "the modem kept answering out of step after {RESYNC_TRIES} tries of AT"
+            ))
+        }))
+    }
+
+    /// Listens for `d` with no command in flight; `true` when no stray
+    /// answer arrived (URCs are kept).
+    async fn quiet(&mut self, d: Duration) -> Result<bool, CommandError> {
+        let until = tokio::time::Instant::now() + d;
+        loop {
+            match tokio::time::timeout_at(until, self.read_events()).await {
+                Err(_) => return Ok(self.session.take_stray() == 0),
+                Ok(r) => r?,
+            }
+        }
+    }
+
     /// One read from the port into the event queue. Cancel-safe: bytes are
     /// fed to the session as soon as the read returns.
     async fn read_events(&mut self) -> Result<(), CommandError> {
@@ -216,6 +298,7 @@ impl AtPort {
     pub async fn send_pdu(&mut self, hex: &str, tpdu_len: usize) -> Result<u8, SendError> {
         let gsm = self.profile.profile.gsm.clone();
         let command = format!("AT+CMGS={tpdu_len}");
+        self.drain().await.map_err(SendError::NotSent)?;
         let bytes = self
             .session
             .start(&command)
@@ -245,21 +328,11 @@ impl AtPort {
         match self.answer(&command, gsm.send_timeout_ms, false).await {
             Ok(AtEvent::Done {
                 result: Ok(lines), ..
-            }) => lines
-                .iter()
-                .find_map(|l| {
-                    l.strip_prefix("+CMGS:")?
-                        .split(',')
-                        .next()?
-                        .trim()
-                        .parse()
-                        .ok()
-                })
-                .ok_or_else(|| {
-                    SendError::Unknown(CommandError::Io(format!(
-                        "{command}: OK without a message reference"
-                    )))
-                }),
+            }) => replies::cmgs_reference(&lines).ok_or_else(|| {
+                SendError::Unknown(CommandError::Io(format!(
+                    "{command}: OK without a message reference"
+                )))
+            }),
             Ok(AtEvent::Done {
                 command,
                 result: Err(error),
@@ -298,34 +371,60 @@ impl AtPort {
         self.init().await
     }
 
-    /// Runs the profile's init sequence (fallbacks, optional steps).
+    /// Resynchronises the channel, then runs the profile's init sequence
+    /// with the one runner every driver uses ([`crate::devices::init`]:
+    /// fallbacks, optional steps, `expect` as a whole reply line). A step
+    /// waits its `timeout_ms` or the profile's command timeout, whichever is
+    /// longer, with the "not yet" codes retried.
     pub async fn init(&mut self) -> Result<(), CommandError> {
-        let steps = self.profile.profile.init.clone();
-        for step in steps {
-            let mut last = None;
-            for cmd in std::iter::once(&step.send).chain(&step.fallbacks) {
-                match self.command(cmd).await {
-                    Ok(lines)
-                        if step.expect == "OK"
-                            || lines.iter().any(|l| l.contains(&step.expect)) =>
-                    {
-                        last = None;
-                        break;
-                    }
-                    Ok(lines) => {
-                        last = Some(CommandError::Io(format!(
-                            "{cmd}: expected {:?}, got {lines:?}",
+        self.resync().await?;
+        let profile = self.profile.clone();
+        let errors = &profile.profile.quirks.error_replies;
+        let mut run = InitRun::new(&profile.profile.init);
+        let mut last = None;
+        loop {
+            let (command, step, timeout) = match run.next() {
+                Next::Done => return Ok(()),
+                Next::Failed(why) => {
+                    return Err(last.unwrap_or(CommandError::Io(why)));
+                }
+                Next::Send {
+                    command,
+                    step,
+                    timeout,
+                } => (command, step, timeout),
+            };
+            let timeout_ms =
+                (timeout.as_millis() as u64).max(profile.profile.gsm.command_timeout_ms);
+            let outcome = match self.command_within(command, timeout_ms).await {
+                Ok(mut lines) => {
+                    // The session consumed the final OK; it is a reply line too.
+                    lines.push("OK".into());
+                    if reply_meets(&lines, &step.expect, errors) {
+                        Ok(())
+                    } else {
+                        lines.pop();
+                        let e = CommandError::Io(format!(
+                            "{command}: expected {:?}, got {lines:?}",
                             step.expect
-                        )))
+                        ));
+                        Err(e)
                     }
-                    Err(e) => last = Some(e),
+                }
+                Err(e @ CommandError::Io(_)) => return Err(e),
+                Err(e) => Err(e),
+            };
+            match outcome {
+                Ok(()) => {
+                    last = None;
+                    run.answered(Ok(()));
+                }
+                Err(e) => {
+                    run.answered(Err(e.reason()));
+                    last = Some(e);
                 }
             }
-            if let Some(e) = last.filter(|_| !step.optional) {
-                return Err(e);
-            }
         }
-        Ok(())
     }
 }
 
@@ -371,42 +470,19 @@ pub async fn probe(port: &mut AtPort) -> Result<ModemInfo, CommandError> {
     let firmware = after(one("AT+CGMR").await, "Revision:");
     let imei = one("AT+CGSN").await;
     let imsi = one("AT+CIMI").await;
-    let sim = after(one("AT+CPIN?").await, "+CPIN:");
+    let sim = one("AT+CPIN?").await.and_then(|l| replies::cpin(&l));
     let operator = one("AT+COPS?")
         .await
-        .and_then(|l| l.split('"').nth(1).map(str::to_string));
-    let registration = one("AT+CREG?").await.and_then(|l| {
-        let stat = l
-            .strip_prefix("+CREG:")?
-            .split(',')
-            .nth(1)?
-            .trim()
-            .to_string();
-        Some(
-            match stat.as_str() {
-                "0" => "not registered",
-                "1" => "registered (home)",
-                "2" => "searching",
-                "3" => "registration denied",
-                "5" => "registered (roaming)",
-                _ => "unknown",
-            }
-            .to_string(),
-        )
-    });
-    let signal_dbm = one("AT+CSQ").await.and_then(|l| {
-        let rssi: i32 = l
-            .strip_prefix("+CSQ:")?
-            .split(',')
-            .next()?
-            .trim()
-            .parse()
-            .ok()?;
-        (rssi <= 31).then_some(-113 + 2 * rssi)
-    });
-    let smsc = one("AT+CSCA?")
+        .and_then(|l| replies::cops_operator(&l));
+    let registration = one("AT+CREG?")
         .await
-        .and_then(|l| l.split('"').nth(1).map(str::to_string));
+        .and_then(|l| replies::creg(&l))
+        .map(|r| r.describe().to_string());
+    let signal_dbm = one("AT+CSQ")
+        .await
+        .and_then(|l| replies::csq(&l))
+        .and_then(|s| s.dbm());
+    let smsc = one("AT+CSCA?").await.and_then(|l| replies::csca(&l));
     Ok(ModemInfo {
         manufacturer,
         model,
