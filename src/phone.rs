@@ -9,6 +9,8 @@
 //! local numbers without an area code, IP-dialing prefixes, Chinese extension
 //! markers, full-width forms) is handled here.
 
+pub mod address;
+
 use phonenumber::{country, metadata::DATABASE, PhoneNumber, Type};
 use serde::{Deserialize, Serialize};
 use std::fmt;

@@ -3,13 +3,16 @@
 //! to its modem. Receiving is the modem drivers' job
 //! (`devices::gsm::driver`); both report through [`crate::event::SmsEvent`].
 
-pub mod address;
 pub mod campaign;
 pub mod cost;
 pub mod outbox;
 pub mod rules;
 pub mod template;
 pub mod worker;
+
+/// Where a message may go: the number rules live with the numbers
+/// ([`crate::phone::address`]), so the modem drivers below can use them.
+pub use crate::phone::address;
 
 pub use campaign::{CampaignError, Campaigns};
 pub use outbox::{Outbox, SmsError};

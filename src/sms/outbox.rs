@@ -1,10 +1,10 @@
 //! The outbox: a message becomes its encoded parts, queued in one
 //! transaction, and the modem workers are woken.
 
-use super::address::{destination, AddressError};
 use super::worker::ModemLimits;
 use crate::config::SmsConfig;
 use crate::devices::gsm::pdu::{self, Encoding, Submit};
+use crate::phone::address::{destination, AddressError};
 use crate::phone::{Normalizer, NormalizerSettings};
 use crate::store::{NewSms, StoreHandle};
 use std::collections::HashMap;
@@ -115,7 +115,7 @@ impl Outbox {
 
     /// Splits and encodes `text` for `to` and queues every part; the
     /// message's id. The recipient is normalised first (see
-    /// [`super::address`]); nothing is queued if it is not a phone number
+    /// [`crate::phone::address`]); nothing is queued if it is not a phone number
     /// or any part cannot be encoded.
     pub async fn queue(
         &self,
@@ -160,7 +160,7 @@ impl Outbox {
 }
 
 /// The PDUs of one message: parts of a long one share `reference`. `to`
-/// is what [`super::address::destination`] made of the recipient.
+/// is what [`crate::phone::address::destination`] made of the recipient.
 pub fn encode(
     settings: &SmsConfig,
     to: &str,

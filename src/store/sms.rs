@@ -132,7 +132,7 @@ pub struct Report<'a> {
     pub reference: u8,
     /// The recipient as the report gives it.
     pub recipient: &'a str,
-    /// The recipient in the queue's form (see `sms::address`); `None` when
+    /// The recipient in the queue's form (see `phone::address`); `None` when
     /// it is no number, which matches no part.
     pub recipient_key: Option<&'a str>,
     /// When the service centre took the part (TP-SCTS), ms since the epoch;

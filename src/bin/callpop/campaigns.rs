@@ -393,7 +393,7 @@ pub(crate) fn run_campaigns(config: Config, command: Option<CampaignsCommand>) -
         }
         CampaignsCommand::Blacklist { number, note } => {
             // The form the queue keeps, so no other spelling slips past.
-            let e164 = callpop::sms::address::destination(&normalizer(&config), &number)?;
+            let e164 = callpop::phone::address::destination(&normalizer(&config), &number)?;
             open_store(&config)?.blacklist(&e164, &note, None)?;
             println!("{e164} is blacklisted: nothing will be sent to it");
             Ok(())

@@ -114,7 +114,7 @@ pub(crate) fn run_sms(command: SmsCommand, config: Config) -> Result<()> {
             };
             // Normalised once, here: the queue, the blacklist and the modem
             // all see the same form; letters and slips are refused.
-            let to = callpop::sms::address::destination(&normalizer(&config), &to)?;
+            let to = callpop::phone::address::destination(&normalizer(&config), &to)?;
             match port {
                 Some(port) => send_direct(&config, &port, profile.as_deref(), &to, &text, json),
                 None => queue(&config, &to, &text, json),

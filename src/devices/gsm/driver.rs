@@ -591,7 +591,7 @@ impl ModemDriver {
 
     /// The recipient in the queue's form, `None` when it is no number.
     fn recipient_key(&self, recipient: &str) -> Option<String> {
-        crate::sms::address::destination(&self.normalizer, recipient).ok()
+        crate::phone::address::destination(&self.normalizer, recipient).ok()
     }
 
     /// Keeps a report that matched no part for a person, never applying it
