@@ -556,9 +556,9 @@ mod tests {
         b.events
             .iter()
             .filter_map(|e| match e {
-                CallEvent::CallerIdentified { call_id, caller, .. } => {
-                    Some((call_id.to_string(), caller.name.clone()))
-                }
+                CallEvent::CallerIdentified {
+                    call_id, caller, ..
+                } => Some((call_id.to_string(), caller.name.clone())),
                 _ => None,
             })
             .collect()
@@ -573,7 +573,12 @@ mod tests {
         // The first caller gives up; 3 s later the next one rings.
         b.signal(7.0, LineSignal::Ring);
         b.signal(7.5, named("13900001111", "LI"));
-        b.signal(8.0, LineSignal::CallerName { name: "LI SI".into() });
+        b.signal(
+            8.0,
+            LineSignal::CallerName {
+                name: "LI SI".into(),
+            },
+        );
         b.signal(11.0, LineSignal::OffHook);
         b.signal(20.0, LineSignal::OnHook);
         assert_eq!(
@@ -609,7 +614,11 @@ mod tests {
         }
         b.signal(12.0, cid("13900001111"));
         b.tick(30.0);
-        assert_eq!(b.cdrs.len(), 2, "the same number is the same call; another is not");
+        assert_eq!(
+            b.cdrs.len(),
+            2,
+            "the same number is the same call; another is not"
+        );
         assert_eq!(b.cdrs[0].ring_count, 3);
         // Without the quirk, the same caller after another ring is calling again.
         let mut b = Bench::new();
@@ -618,7 +627,11 @@ mod tests {
         b.signal(0.6, cid("13812345678"));
         b.signal(5.0, LineSignal::Ring);
         b.signal(5.5, cid("13812345678"));
-        assert_eq!(popped(&b).len(), 2, "a duplicate line is no call, a new ring is");
+        assert_eq!(
+            popped(&b).len(),
+            2,
+            "a duplicate line is no call, a new ring is"
+        );
     }
 
     #[test]
@@ -631,7 +644,11 @@ mod tests {
         let steps = b.machine.device_lost(55_000);
         b.take(steps);
         let cdr = &b.cdrs[0];
-        assert_eq!((cdr.outcome, cdr.ended_at), (Outcome::Answered, 55_000), "still talking when unplugged");
+        assert_eq!(
+            (cdr.outcome, cdr.ended_at),
+            (Outcome::Answered, 55_000),
+            "still talking when unplugged"
+        );
         assert!(!b.machine.busy(), "ready for the next call");
         b.signal(100.0, LineSignal::Ring);
         b.signal(100.5, cid("13900001111"));
@@ -639,7 +656,10 @@ mod tests {
         // Unplugged while ringing: judged by its rings, ended at the caller ID.
         let steps = b.machine.device_lost(130_000);
         b.take(steps);
-        assert_eq!((b.cdrs[1].outcome, b.cdrs[1].ended_at), (Outcome::Abandoned, 100_500));
+        assert_eq!(
+            (b.cdrs[1].outcome, b.cdrs[1].ended_at),
+            (Outcome::Abandoned, 100_500)
+        );
     }
 
     #[test]

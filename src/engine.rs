@@ -194,7 +194,10 @@ impl Engine {
                         .map(|(l, _)| l.clone())
                         .collect();
                     for line in lines {
-                        let steps = self.lines.get_mut(&line).map(|m| m.device_lost(event.at_ms));
+                        let steps = self
+                            .lines
+                            .get_mut(&line)
+                            .map(|m| m.device_lost(event.at_ms));
                         self.apply(&line, steps.unwrap_or_default());
                     }
                 }

@@ -1,9 +1,9 @@
 //! The typed events that flow between parts: devices produce `LineEvent`s,
 //! the call engine turns them into `CallEvent`s.
 
+use crate::domain::CustomerMatch;
 use crate::dsp::cid::{Absence, CidDateTime};
 use crate::phone::{MatchOutcome, MatchRule};
-use crate::domain::CustomerMatch;
 use serde::Serialize;
 use std::sync::Arc;
 use std::time::Instant;

@@ -151,7 +151,10 @@ async fn an_agent_takes_calls_and_saves_work_orders_in_the_browser() {
     assert_eq!(customer.name, "新客户甲");
     assert_eq!(customer.owner.as_deref(), Some("agent1"));
     assert_eq!(customer.phones[0].raw, "13700001234");
-    assert_eq!(customer.company, "未保存的公司", "typed before the redraws, saved after");
+    assert_eq!(
+        customer.company, "未保存的公司",
+        "typed before the redraws, saved after"
+    );
     // The call ends; with its work order saved the agent is ready again.
     s.sim.act(&Action::Hangup { port: 1 }).await.unwrap();
     b.wait_for("document.getElementById('state').textContent === '就绪'")

@@ -125,8 +125,12 @@ async fn closed_with(d: &mut Ws) -> (u16, String) {
     tokio::time::timeout(Duration::from_secs(20), async {
         loop {
             match d.next().await {
-                Some(Ok(Message::Close(Some(f)))) => return (u16::from(f.code), f.reason.to_string()),
-                Some(Ok(Message::Close(None))) | None | Some(Err(_)) => return (1006, String::new()),
+                Some(Ok(Message::Close(Some(f)))) => {
+                    return (u16::from(f.code), f.reason.to_string())
+                }
+                Some(Ok(Message::Close(None))) | None | Some(Err(_)) => {
+                    return (1006, String::new())
+                }
                 Some(Ok(_)) => {}
             }
         }
@@ -141,7 +145,10 @@ fn calls(db: &Path) -> Vec<callpop::store::CallRow> {
 }
 
 /// Waits until `pred` holds of the CDRs.
-async fn cdrs_where(db: &Path, pred: impl Fn(&[callpop::store::CallRow]) -> bool) -> Vec<callpop::store::CallRow> {
+async fn cdrs_where(
+    db: &Path,
+    pred: impl Fn(&[callpop::store::CallRow]) -> bool,
+) -> Vec<callpop::store::CallRow> {
     tokio::time::timeout(Duration::from_secs(20), async {
         loop {
             let rows = calls(db);
@@ -197,7 +204,11 @@ async fn fsk_frames_behind_an_odd_byte_of_a_type_value_all_pop() {
     let (_daemon, addr) = serve_at(s.dir.path(), &s.config).await;
     device_up(addr, true).await;
     let mut d = desk(addr).await;
-    for (odd, number) in [("80", "13800000080"), ("04", "13800000004"), ("", "13800000000")] {
+    for (odd, number) in [
+        ("80", "13800000080"),
+        ("04", "13800000004"),
+        ("", "13800000000"),
+    ] {
         module.say("ring").await;
         if odd.is_empty() {
             module.say(&format!("cid {number} 周杰")).await;

@@ -91,9 +91,7 @@ fn layer_of(module: &str) -> Option<u8> {
 }
 
 fn is_known(from: &str, to: &str) -> bool {
-    KNOWN_VIOLATIONS
-        .iter()
-        .any(|&(f, t)| f == from && t == to)
+    KNOWN_VIOLATIONS.iter().any(|&(f, t)| f == from && t == to)
 }
 
 fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
@@ -140,8 +138,7 @@ fn scan() -> Scan {
             continue;
         };
         let shown = format!("src/{}", relative.to_string_lossy().replace('\\', "/"));
-        let text =
-            fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {shown}: {e}"));
+        let text = fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {shown}: {e}"));
         for (line, to) in crate_refs(&text) {
             if to != module {
                 scan.refs.push(Ref {
@@ -264,7 +261,10 @@ fn blank_comments_and_literals(src: &str) -> Vec<char> {
         let after_ident = i > 0 && is_ident(c[i - 1]);
         match c[i] {
             '/' if c.get(i + 1).copied() == Some('/') => {
-                let end = c[i..].iter().position(|&ch| ch == '\n').map_or(n, |p| i + p);
+                let end = c[i..]
+                    .iter()
+                    .position(|&ch| ch == '\n')
+                    .map_or(n, |p| i + p);
                 blank(&mut out, i, end);
                 i = end;
             }
@@ -425,7 +425,11 @@ fn every_module_has_a_layer() {
             ));
         }
     }
-    assert!(problems.is_empty(), "the layer table:\n{}", problems.join("\n"));
+    assert!(
+        problems.is_empty(),
+        "the layer table:\n{}",
+        problems.join("\n")
+    );
 }
 
 #[test]
@@ -452,7 +456,11 @@ fn no_module_imports_a_higher_layer() {
             ));
         }
     }
-    assert!(problems.is_empty(), "layer violations:\n{}", problems.join("\n"));
+    assert!(
+        problems.is_empty(),
+        "layer violations:\n{}",
+        problems.join("\n")
+    );
 }
 
 #[test]
@@ -478,7 +486,11 @@ fn every_known_violation_still_occurs() {
             )),
         }
     }
-    assert!(problems.is_empty(), "known violations:\n{}", problems.join("\n"));
+    assert!(
+        problems.is_empty(),
+        "known violations:\n{}",
+        problems.join("\n")
+    );
 }
 
 #[test]
@@ -522,14 +534,23 @@ pub(crate) fn g() {}
 #[test]
 fn extractor_reads_a_path_at_the_start_and_macro_paths() {
     let refs = crate_refs("crate::alpha::f();\nlet b = b'x'; let x = $crate::beta::X;");
-    assert_eq!(refs, vec![(1, "alpha".to_string()), (2, "beta".to_string())]);
+    assert_eq!(
+        refs,
+        vec![(1, "alpha".to_string()), (2, "beta".to_string())]
+    );
 }
 
 #[test]
 fn files_belong_to_their_top_level_module() {
-    assert_eq!(module_of(Path::new("devices/gsm/pdu.rs")).as_deref(), Some("devices"));
+    assert_eq!(
+        module_of(Path::new("devices/gsm/pdu.rs")).as_deref(),
+        Some("devices")
+    );
     assert_eq!(module_of(Path::new("config.rs")).as_deref(), Some("config"));
-    assert_eq!(module_of(Path::new("store/mod.rs")).as_deref(), Some("store"));
+    assert_eq!(
+        module_of(Path::new("store/mod.rs")).as_deref(),
+        Some("store")
+    );
     assert_eq!(module_of(Path::new("lib.rs")), None);
     assert_eq!(module_of(Path::new("bin/callpop/main.rs")), None);
 }

@@ -435,11 +435,17 @@ async fn a_call_reaches_the_history_the_wallboard_and_the_metrics() {
         json!({"type": "ack", "data": {"seq": pop["seq"]}}),
     )
     .await;
-    let ringing = picture(&mut board, &mut pic, |p| p["ringing"]["box1/1"]["number"].is_string()).await;
+    let ringing = picture(&mut board, &mut pic, |p| {
+        p["ringing"]["box1/1"]["number"].is_string()
+    })
+    .await;
     assert_eq!(ringing["ringing"]["box1/1"]["line"], "box1/1");
     assert_eq!(ringing["ringing"]["box1/1"]["number"], "13812345678");
     s.sim.act(&Action::Answer { port: 1 }).await.unwrap();
-    picture(&mut board, &mut pic, |p| p["lines"]["box1/1"]["state"] == "talking").await;
+    picture(&mut board, &mut pic, |p| {
+        p["lines"]["box1/1"]["state"] == "talking"
+    })
+    .await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     s.sim.act(&Action::Hangup { port: 1 }).await.unwrap();
     let after = picture(&mut board, &mut pic, |p| p["today"]["answered"] == 1).await;

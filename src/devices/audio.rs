@@ -200,24 +200,24 @@ impl Drop for Publisher {
 impl Taps {
     /// Listens to a line's published audio.
     fn listen(&self, line: &str) -> Result<OpenSource, SourceError> {
-    let mut taps = self.points();
-    let point = taps.get_mut(line).ok_or_else(|| SourceError::Device {
-        device: line.into(),
-        reason: "its audio box is not delivering audio".into(),
-    })?;
-    let (tx, rx) = channel_pair();
-    let dropped = Arc::new(AtomicU64::new(0));
-    point.listeners.push((tx, dropped.clone()));
-    Ok(OpenSource {
-        rate: point.rate,
-        blocks: rx,
-        fault: Arc::new(Mutex::new(None)),
-        dropped,
-        live: true,
-        stop: Arc::new(AtomicBool::new(false)),
-        _stream: None,
-    })
-}
+        let mut taps = self.points();
+        let point = taps.get_mut(line).ok_or_else(|| SourceError::Device {
+            device: line.into(),
+            reason: "its audio box is not delivering audio".into(),
+        })?;
+        let (tx, rx) = channel_pair();
+        let dropped = Arc::new(AtomicU64::new(0));
+        point.listeners.push((tx, dropped.clone()));
+        Ok(OpenSource {
+            rate: point.rate,
+            blocks: rx,
+            fault: Arc::new(Mutex::new(None)),
+            dropped,
+            live: true,
+            stop: Arc::new(AtomicBool::new(false)),
+            _stream: None,
+        })
+    }
 }
 
 /// Capture devices' names, for `callpop devices` and error messages.

@@ -9,12 +9,12 @@
 //! it means answered, a busy tone or a long silence means hung up; keys or
 //! dial tone on an idle line mean an outgoing call.
 
+use crate::devices::audio::{self as source, SourceSpec, Taps};
 use crate::devices::profile::ListenSettings;
 use crate::devices::serial::{BoxDevice, PortLocator, BACKOFF};
 use crate::dsp::listener::{Heard, ListenFor, Listener};
 use crate::dsp::tones::{ToneKind, ToneSpec};
 use crate::event::{CallerId, DeviceState, LineEvent, LineEventKind, LineSignal};
-use crate::devices::audio::{self as source, SourceSpec, Taps};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -156,8 +156,9 @@ pub async fn run_audio_box(device: BoxDevice, events: mpsc::Sender<LineEvent>) {
     let stop = Arc::new(AtomicBool::new(false));
     let _guard = StopOnDrop(stop.clone());
     let thread_stop = stop.clone();
-    let worker =
-        tokio::task::spawn_blocking(move || listen(&device, &spec, &tones, &taps, &events, &thread_stop));
+    let worker = tokio::task::spawn_blocking(move || {
+        listen(&device, &spec, &tones, &taps, &events, &thread_stop)
+    });
     let _ = worker.await;
 }
 

@@ -348,7 +348,10 @@ mod tests {
         let out = signals(&mut p, b"NMBR = 13812345678\r\nRING\r\n");
         assert!(matches!(
             &out[..],
-            [Parsed::Signal(1, LineSignal::CallerId(_)), Parsed::Signal(1, LineSignal::Ring)]
+            [
+                Parsed::Signal(1, LineSignal::CallerId(_)),
+                Parsed::Signal(1, LineSignal::Ring)
+            ]
         ));
         assert!(!p.holds_caller_id());
     }

@@ -359,7 +359,8 @@ async fn init_step(
             match judge(line, &step.expect, errors) {
                 Verdict::Expected => {
                     // What came with the reply (a ring already) is the stream's.
-                    pending.extend(without_reply_line(&reply, step.expect.trim()).unwrap_or_default());
+                    pending
+                        .extend(without_reply_line(&reply, step.expect.trim()).unwrap_or_default());
                     return Ok(Ok(()));
                 }
                 Verdict::Refused => {
@@ -403,7 +404,11 @@ mod tests {
         let reply = b"\r\n$2,RING\r\n$OK\r\n$1,RING\r\n$1,CI";
         let rest = without_reply_line(reply, "$OK").unwrap();
         assert_eq!(rest, b"\r\n$2,RING\r\n\r\n$1,RING\r\n$1,CI");
-        assert_eq!(without_reply_line(b"$O", "$OK"), None, "not a whole line yet");
+        assert_eq!(
+            without_reply_line(b"$O", "$OK"),
+            None,
+            "not a whole line yet"
+        );
         assert_eq!(without_reply_line(b"$OKAY\r\n", "$OK"), None);
     }
 

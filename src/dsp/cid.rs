@@ -627,8 +627,7 @@ mod tests {
                 stream.extend([0xFF, 0xFF]);
                 stream.extend(mdmf("13900001111", "LI"));
                 let mut scanner = FrameScanner::new(10);
-                let found: Vec<Scanned> =
-                    stream.iter().filter_map(|b| scanner.push(*b)).collect();
+                let found: Vec<Scanned> = stream.iter().filter_map(|b| scanner.push(*b)).collect();
                 let numbers: Vec<Option<String>> = found
                     .iter()
                     .map(|f| match f {
@@ -636,7 +635,11 @@ mod tests {
                         Scanned::Rejected(e) => panic!("odd byte {odd:#04x}: rejected {e:?}"),
                     })
                     .collect();
-                let want = if first[0] == SDMF { "6095551212" } else { "13812345678" };
+                let want = if first[0] == SDMF {
+                    "6095551212"
+                } else {
+                    "13812345678"
+                };
                 assert_eq!(
                     numbers,
                     [Some(want.to_string()), Some("13900001111".to_string())],

@@ -133,10 +133,16 @@ impl Agents {
         if !matches!(state, AgentState::Ready | AgentState::NotReady) {
             return Err(CommandError::new(
                 "bad_state",
-                format!("an agent may choose ready or not_ready, not {}", state.as_str()),
+                format!(
+                    "an agent may choose ready or not_ready, not {}",
+                    state.as_str()
+                ),
             ));
         }
-        if self.get(user_id).is_some_and(|a| a.state == AgentState::OnCall) {
+        if self
+            .get(user_id)
+            .is_some_and(|a| a.state == AgentState::OnCall)
+        {
             return Err(CommandError::new("on_call", "finish the call first"));
         }
         let reason: Option<String> = reason.map(|r| r.chars().take(100).collect());
@@ -218,7 +224,12 @@ impl Agents {
         }
         let secs = self.after_call.as_secs();
         self.by_id.get_mut(&user_id)?.ready_at = Some(now + self.after_call);
-        self.set(user_id, AgentState::AfterCallWork, Some(&format!("{secs}s")), now_ms)
+        self.set(
+            user_id,
+            AgentState::AfterCallWork,
+            Some(&format!("{secs}s")),
+            now_ms,
+        )
     }
 
     /// Agents whose after-call countdown is over become ready.
@@ -289,19 +300,37 @@ mod tests {
     fn agents_join_ready_and_choose_their_state_unless_on_a_call() {
         let mut a = Agents::new(Duration::from_secs(30));
         let joined = a.join(user(1, Role::Agent, Some("sales")), 1_000).unwrap();
-        assert_eq!((joined.view.state, joined.view.since), (AgentState::Ready, 1_000));
-        assert_eq!(a.join(user(9, Role::Qa, None), 1_000), None, "QA takes no calls");
-        assert_eq!(a.join(user(1, Role::Agent, Some("sales")), 2_000), None, "already ready");
+        assert_eq!(
+            (joined.view.state, joined.view.since),
+            (AgentState::Ready, 1_000)
+        );
+        assert_eq!(
+            a.join(user(9, Role::Qa, None), 1_000),
+            None,
+            "QA takes no calls"
+        );
+        assert_eq!(
+            a.join(user(1, Role::Agent, Some("sales")), 2_000),
+            None,
+            "already ready"
+        );
         let long = "很".repeat(150);
-        let c = a.choose(1, AgentState::NotReady, Some(&long), 3_000).unwrap().unwrap();
+        let c = a
+            .choose(1, AgentState::NotReady, Some(&long), 3_000)
+            .unwrap()
+            .unwrap();
         assert_eq!(c.view.reason.unwrap().chars().count(), 100);
         assert_eq!(
-            a.choose(1, AgentState::OnCall, None, 3_000).unwrap_err().code,
+            a.choose(1, AgentState::OnCall, None, 3_000)
+                .unwrap_err()
+                .code,
             "bad_state"
         );
         a.set(1, AgentState::OnCall, None, 4_000);
         assert_eq!(
-            a.choose(1, AgentState::Ready, None, 5_000).unwrap_err().code,
+            a.choose(1, AgentState::Ready, None, 5_000)
+                .unwrap_err()
+                .code,
             "on_call"
         );
     }
@@ -321,7 +350,11 @@ mod tests {
         let ready = a.due(t0 + Duration::from_secs(30), 50);
         assert_eq!(ready.len(), 1);
         assert_eq!(ready[0].view.state, AgentState::Ready);
-        assert_eq!(ready[0].wrapup_ended.as_deref(), Some("c1"), "handle time ends here");
+        assert_eq!(
+            ready[0].wrapup_ended.as_deref(),
+            Some("c1"),
+            "handle time ends here"
+        );
     }
 
     #[test]
@@ -332,8 +365,14 @@ mod tests {
         a.join(user(2, Role::Agent, None), 0);
         a.work_order_saved(2, "c1", true, t0, 5);
         let ended = a.call_ended("c1", &[1, 2], Some(1), t0, 10).unwrap();
-        assert_eq!((ended.view.user.id, ended.view.state), (1, AgentState::AfterCallWork));
-        assert!(a.due(t0 + Duration::from_secs(3600), 20).is_empty(), "no countdown yet");
+        assert_eq!(
+            (ended.view.user.id, ended.view.state),
+            (1, AgentState::AfterCallWork)
+        );
+        assert!(
+            a.due(t0 + Duration::from_secs(3600), 20).is_empty(),
+            "no countdown yet"
+        );
         // Zero after-call time: ready as soon as the order is saved.
         let saved = a.work_order_saved(1, "c1", false, t0, 30).unwrap();
         assert_eq!(saved.view.state, AgentState::Ready);

@@ -134,10 +134,15 @@ pub fn parse_action(kind: &str, data: &Value) -> Result<Action, CommandError> {
                 .get("fields")
                 .and_then(Value::as_object)
                 .cloned()
-                .ok_or_else(|| CommandError::new("bad_message", "workorder.save needs data.fields"))?;
+                .ok_or_else(|| {
+                    CommandError::new("bad_message", "workorder.save needs data.fields")
+                })?;
             Ok(Action::SaveWorkOrder(WorkOrderDraft {
                 form: data.get("form").and_then(Value::as_str).map(str::to_string),
-                call_id: data.get("call_id").and_then(Value::as_str).map(str::to_string),
+                call_id: data
+                    .get("call_id")
+                    .and_then(Value::as_str)
+                    .map(str::to_string),
                 customer_id: data.get("customer_id").and_then(Value::as_i64),
                 fields,
             }))
@@ -159,7 +164,10 @@ mod tests {
     #[test]
     fn commands_parse_into_their_types_or_say_what_is_missing() {
         assert_eq!(
-            parse_action("agent.state", &json!({"state": "not_ready", "reason": "开会"})),
+            parse_action(
+                "agent.state",
+                &json!({"state": "not_ready", "reason": "开会"})
+            ),
             Ok(Action::SetState {
                 state: AgentState::NotReady,
                 reason: Some("开会".into())
@@ -172,13 +180,19 @@ mod tests {
             "bad_state"
         );
         assert_eq!(
-            parse_action("customer.select", &json!({"call_id": "c", "customer_id": 7})),
+            parse_action(
+                "customer.select",
+                &json!({"call_id": "c", "customer_id": 7})
+            ),
             Ok(Action::SelectCustomer {
                 call_id: "c".into(),
                 customer_id: 7
             })
         );
-        let e = parse_action("customer.select", &json!({"call_id": "c", "customer_id": "7"}));
+        let e = parse_action(
+            "customer.select",
+            &json!({"call_id": "c", "customer_id": "7"}),
+        );
         assert_eq!(e.unwrap_err().code, "bad_message");
         assert_eq!(
             parse_action("call.claim", &json!({})).unwrap_err().message,
@@ -189,7 +203,9 @@ mod tests {
             &json!({"call_id": "c", "fields": {"summary": "x"}}),
         )
         .unwrap();
-        assert!(matches!(&w, Action::SaveWorkOrder(d) if d.call_id.as_deref() == Some("c") && d.form.is_none()));
+        assert!(
+            matches!(&w, Action::SaveWorkOrder(d) if d.call_id.as_deref() == Some("c") && d.form.is_none())
+        );
         assert_eq!(w.name(), "workorder.save");
         assert_eq!(
             parse_action("workorder.save", &json!({"fields": []}))

@@ -277,7 +277,8 @@ impl Hub {
             } => match self.sessions.resume(conn, &session_id, last_seq, now) {
                 Resumed::Replayed { session_id, count } => {
                     let data = json!({ "session_id": session_id, "replayed": count });
-                    self.sessions.send(&session_id, "resumed", &data.to_string(), now);
+                    self.sessions
+                        .send(&session_id, "resumed", &data.to_string(), now);
                 }
                 Resumed::Snapshot { session_id, reason } => self.send_snapshot(&session_id, reason),
                 Resumed::Nothing => {}
@@ -321,7 +322,8 @@ impl Hub {
                 id,
             } => {
                 let data = json!({ "id": id, "code": code, "message": message });
-                self.sessions.send_conn(conn, "error", &data.to_string(), now);
+                self.sessions
+                    .send_conn(conn, "error", &data.to_string(), now);
             }
             HubMsg::Bind { line, binding } => self.routing.bind(line, binding),
             HubMsg::Agents { reply } => {
@@ -376,9 +378,12 @@ impl Hub {
         let pops: Vec<Value> = self
             .routing
             .calls()
-            .filter(|(_, c)| c.offered.contains(&user_id) && c.taken_by.is_none_or(|t| t == user_id))
+            .filter(|(_, c)| {
+                c.offered.contains(&user_id) && c.taken_by.is_none_or(|t| t == user_id)
+            })
             .filter_map(|(_, c)| {
-                let mut pop: Value = serde_json::from_str(&c.pop.as_ref()?.json_for(&me.user)).ok()?;
+                let mut pop: Value =
+                    serde_json::from_str(&c.pop.as_ref()?.json_for(&me.user)).ok()?;
                 pop["acked"] = json!(c.acked.contains(&user_id));
                 Some(pop)
             })
@@ -396,7 +401,8 @@ impl Hub {
             "pops": pops,
             "agents": agents,
         });
-        self.sessions.send(sid, "snapshot", &data.to_string(), Instant::now());
+        self.sessions
+            .send(sid, "snapshot", &data.to_string(), Instant::now());
     }
 
     /// The one place commands are carried out.
@@ -406,8 +412,10 @@ impl Hub {
         };
         if let Some(result) = self.agents.remembered(user_id, &command.id).cloned() {
             // A retried command gets the first answer again.
-            let data = json!({ "id": command.id, "command": command.action.name(), "result": result });
-            self.sessions.send_conn(conn, "result", &data.to_string(), Instant::now());
+            let data =
+                json!({ "id": command.id, "command": command.action.name(), "result": result });
+            self.sessions
+                .send_conn(conn, "result", &data.to_string(), Instant::now());
             return;
         }
         let now_ms = crate::store::now_ms();
@@ -448,10 +456,12 @@ impl Hub {
             Ok(result) => {
                 self.agents.remember(user_id, id, &result);
                 let data = json!({ "id": id, "result": result });
-                self.sessions.send_conn(conn, "result", &data.to_string(), now);
+                self.sessions
+                    .send_conn(conn, "result", &data.to_string(), now);
             }
             Err(error) => {
-                self.sessions.send_conn(conn, "error", &error.json(id).to_string(), now);
+                self.sessions
+                    .send_conn(conn, "error", &error.json(id).to_string(), now);
             }
         }
     }
@@ -466,22 +476,35 @@ impl Hub {
                 .unwrap_or_default();
             let closed = json!({ "call_id": call_id, "reason": "taken", "by": by }).to_string();
             for other in others {
-                self.sessions.send_user(other, "call.closed", &closed, Instant::now());
+                self.sessions
+                    .send_user(other, "call.closed", &closed, Instant::now());
             }
-            let change = self.agents.set(user_id, AgentState::OnCall, None, crate::store::now_ms());
+            let change = self
+                .agents
+                .set(user_id, AgentState::OnCall, None, crate::store::now_ms());
             self.apply(change);
         }
         Ok(json!({ "call_id": call_id, "taken": true }))
     }
 
-    fn select(&mut self, user_id: i64, call_id: &str, customer_id: i64) -> Result<Value, CommandError> {
+    fn select(
+        &mut self,
+        user_id: i64,
+        call_id: &str,
+        customer_id: i64,
+    ) -> Result<Value, CommandError> {
         let call = self.routing.offered_call(call_id, user_id)?;
         let Some(mut pop) = call.pop.clone() else {
             return Err(CommandError::new("no_call", "the call has no pop yet"));
         };
         match pop.select(&self.reader, customer_id) {
             Ok(true) => {}
-            Ok(false) => return Err(CommandError::new("not_found", format!("no customer {customer_id}"))),
+            Ok(false) => {
+                return Err(CommandError::new(
+                    "not_found",
+                    format!("no customer {customer_id}"),
+                ))
+            }
             Err(e) => {
                 tracing::error!(error = %e, "could not read a customer for a pop");
                 return Err(CommandError::new("store", "the customer could not be read"));
@@ -572,7 +595,9 @@ impl Hub {
                     self.sessions.send_user(u, "call.answered", &data, now);
                 }
                 if let Some(t) = taker {
-                    let change = self.agents.set(t, AgentState::OnCall, None, crate::store::now_ms());
+                    let change =
+                        self.agents
+                            .set(t, AgentState::OnCall, None, crate::store::now_ms());
                     self.apply(change);
                 }
             }
@@ -662,7 +687,14 @@ impl Hub {
         let started = Instant::now();
         let recipients = self.routing.recipients(line, &self.agents);
         let team = self.routing.team_of(line);
-        let pop = match Pop::build(&self.reader, call_id, line, caller, &self.settings.form, team) {
+        let pop = match Pop::build(
+            &self.reader,
+            call_id,
+            line,
+            caller,
+            &self.settings.form,
+            team,
+        ) {
             Ok(p) => p,
             Err(e) => {
                 tracing::error!(call = call_id, error = %e, "could not build the pop");

@@ -91,8 +91,8 @@ pub fn parse(text: &str) -> Result<ClientMessage, ProtocolError> {
                         None,
                     )
                 })?;
-            let action =
-                parse_action(k, &raw.data).map_err(|e| ProtocolError::new(e.code, e.message, Some(id.clone())))?;
+            let action = parse_action(k, &raw.data)
+                .map_err(|e| ProtocolError::new(e.code, e.message, Some(id.clone())))?;
             Ok(ClientMessage::Command(Command { id, action }))
         }
         other => Err(ProtocolError::new(
@@ -145,7 +145,8 @@ mod tests {
             parse(r#"{"type":"agent.state"}"#).unwrap_err().code,
             "bad_message"
         );
-        let bad = parse(r#"{"type":"customer.select","id":"k2","data":{"call_id":"c"}}"#).unwrap_err();
+        let bad =
+            parse(r#"{"type":"customer.select","id":"k2","data":{"call_id":"c"}}"#).unwrap_err();
         assert_eq!((bad.code, bad.id.as_deref()), ("bad_message", Some("k2")));
         let unknown = parse(r#"{"type":"teleport","id":"x"}"#).unwrap_err();
         assert_eq!(

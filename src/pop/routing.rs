@@ -143,13 +143,23 @@ impl Routing {
     /// offered to (their pops close), empty if they had it already.
     pub fn claim(&mut self, call_id: &str, user_id: i64) -> Result<Vec<i64>, CommandError> {
         self.offered_call(call_id, user_id)?;
-        let call = self.calls.get_mut(call_id).ok_or_else(|| no_call(call_id))?;
+        let call = self
+            .calls
+            .get_mut(call_id)
+            .ok_or_else(|| no_call(call_id))?;
         match call.taken_by {
-            Some(t) if t != user_id => Err(CommandError::new("taken", "another agent took this call")),
+            Some(t) if t != user_id => {
+                Err(CommandError::new("taken", "another agent took this call"))
+            }
             Some(_) => Ok(Vec::new()),
             None => {
                 call.taken_by = Some(user_id);
-                Ok(call.offered.iter().copied().filter(|u| *u != user_id).collect())
+                Ok(call
+                    .offered
+                    .iter()
+                    .copied()
+                    .filter(|u| *u != user_id)
+                    .collect())
             }
         }
     }
@@ -160,7 +170,10 @@ impl Routing {
         if call.offered.contains(&user_id) {
             Ok(call)
         } else {
-            Err(CommandError::new("forbidden", "this call was not offered to you"))
+            Err(CommandError::new(
+                "forbidden",
+                "this call was not offered to you",
+            ))
         }
     }
 
@@ -180,7 +193,10 @@ impl Routing {
     /// first time this user acknowledges it.
     pub fn acked(&mut self, call_id: &str, user_id: i64) -> Option<Instant> {
         let call = self.calls.get_mut(call_id)?;
-        call.acked.insert(user_id).then_some(call.popped_at).flatten()
+        call.acked
+            .insert(user_id)
+            .then_some(call.popped_at)
+            .flatten()
     }
 }
 
@@ -196,7 +212,11 @@ mod tests {
 
     fn agents() -> Agents {
         let mut a = Agents::new(Duration::ZERO);
-        for (id, name, team) in [(1, "agent1", "sales"), (2, "agent2", "sales"), (3, "agent3", "support")] {
+        for (id, name, team) in [
+            (1, "agent1", "sales"),
+            (2, "agent2", "sales"),
+            (3, "agent3", "support"),
+        ] {
             a.join(
                 User {
                     id,
@@ -230,7 +250,11 @@ mod tests {
         a.set(2, AgentState::NotReady, None, 5);
         assert_eq!(r.recipients("box/2", &a), [1]);
         a.set(1, AgentState::NotReady, None, 5);
-        assert_eq!(r.recipients("box/1", &a), [1], "an agent's own line pops anyway");
+        assert_eq!(
+            r.recipients("box/1", &a),
+            [1],
+            "an agent's own line pops anyway"
+        );
         assert!(r.recipients("box/9", &a).is_empty());
         assert_eq!(r.team_of("box/2").as_deref(), Some("sales"));
     }
@@ -243,7 +267,11 @@ mod tests {
         assert_eq!(r.claim("c1", 3).unwrap_err().code, "forbidden");
         assert_eq!(r.claim("c9", 1).unwrap_err().code, "no_call");
         assert_eq!(r.claim("c1", 2).unwrap(), [1]);
-        assert_eq!(r.claim("c1", 2).unwrap(), Vec::<i64>::new(), "a retry is fine");
+        assert_eq!(
+            r.claim("c1", 2).unwrap(),
+            Vec::<i64>::new(),
+            "a retry is fine"
+        );
         assert_eq!(r.claim("c1", 1).unwrap_err().code, "taken");
         let a = agents();
         assert_eq!(r.answered("c1", &a), Some((vec![1, 2], Some(2))));
@@ -265,7 +293,11 @@ mod tests {
         pending.sort();
         assert_eq!(pending, ["c1", "c2"]);
         assert_eq!(r.pending_for(3, &a), Vec::<String>::new(), "other team");
-        assert_eq!(r.answered("c1", &a), Some((vec![1], Some(1))), "agent line: its agent");
+        assert_eq!(
+            r.answered("c1", &a),
+            Some((vec![1], Some(1))),
+            "agent line: its agent"
+        );
         assert_eq!(r.acked("c2", 1), Some(t0));
         assert_eq!(r.acked("c2", 1), None, "counted once");
         assert!(r.end("c2").is_some());

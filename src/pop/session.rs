@@ -62,7 +62,10 @@ pub enum Resumed {
     /// The missed messages were queued again, then `resumed` is due.
     Replayed { session_id: String, count: usize },
     /// The desktop must start over from a `snapshot` in this session.
-    Snapshot { session_id: String, reason: &'static str },
+    Snapshot {
+        session_id: String,
+        reason: &'static str,
+    },
     /// The connection is unknown or was cut while replaying.
     Nothing,
 }
@@ -196,7 +199,11 @@ impl Sessions {
             return Resumed::Nothing;
         };
         let user_id = self.by_id.get(&new_id).map(|s| s.user_id);
-        let resumable = new_id != old && self.by_id.get(old).is_some_and(|s| Some(s.user_id) == user_id);
+        let resumable = new_id != old
+            && self
+                .by_id
+                .get(old)
+                .is_some_and(|s| Some(s.user_id) == user_id);
         if !resumable {
             return Resumed::Snapshot {
                 session_id: new_id,
@@ -213,8 +220,10 @@ impl Sessions {
         s.out = new.out;
         s.conn = Some(conn);
         s.detached_at = None;
-        let complete =
-            last_seq <= s.seq && s.log.front().is_none_or(|(first, _)| *first <= last_seq + 1);
+        let complete = last_seq <= s.seq
+            && s.log
+                .front()
+                .is_none_or(|(first, _)| *first <= last_seq + 1);
         if !complete {
             return Resumed::Snapshot {
                 session_id: old.to_string(),
@@ -254,7 +263,10 @@ impl Sessions {
         let expired: Vec<String> = self
             .by_id
             .values()
-            .filter(|s| s.detached_at.is_some_and(|t| now.duration_since(t) > RESUME_GRACE))
+            .filter(|s| {
+                s.detached_at
+                    .is_some_and(|t| now.duration_since(t) > RESUME_GRACE)
+            })
             .map(|s| s.id.clone())
             .collect();
         let mut gone = Vec::new();
@@ -336,7 +348,11 @@ mod tests {
             .map(|f| f["seq"].as_u64().unwrap())
             .collect();
         assert_eq!(seqs, [3, 4]);
-        assert_eq!(s.of_user(7), ["old".to_string()], "the fresh session is gone");
+        assert_eq!(
+            s.of_user(7),
+            ["old".to_string()],
+            "the fresh session is gone"
+        );
         // Too far back for a log of three: a snapshot in the old session.
         s.detach(2, now);
         for _ in 0..5 {

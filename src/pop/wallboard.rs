@@ -319,7 +319,10 @@ mod tests {
         }
         for (k, keys) in d["removed"].as_object().unwrap() {
             for key in keys.as_array().unwrap() {
-                picture[k].as_object_mut().unwrap().remove(key.as_str().unwrap());
+                picture[k]
+                    .as_object_mut()
+                    .unwrap()
+                    .remove(key.as_str().unwrap());
             }
         }
     }
@@ -336,7 +339,11 @@ mod tests {
         let ids: Vec<&String> = sales["agents"].as_object().unwrap().keys().collect();
         assert_eq!(ids, ["1"]);
         let all = b.picture(&Scope::All, 0);
-        assert_eq!(all["agents"].as_object().unwrap().len(), 2, "QA takes no calls");
+        assert_eq!(
+            all["agents"].as_object().unwrap().len(),
+            2,
+            "QA takes no calls"
+        );
         let mut agent = lead.clone();
         agent.role = Role::Agent;
         assert_eq!(Scope::of(&agent), Scope::Own(4));
@@ -349,7 +356,11 @@ mod tests {
             b.agent(view(id, Role::Agent, "sales", AgentState::Ready));
         }
         let before = b.picture(&Scope::All, 1_000);
-        assert_eq!(delta(&before, &b.picture(&Scope::All, 2_000)), None, "only the clock");
+        assert_eq!(
+            delta(&before, &b.picture(&Scope::All, 2_000)),
+            None,
+            "only the clock"
+        );
         b.agent(view(7, Role::Agent, "sales", AgentState::OnCall));
         b.on_event(
             &CallEvent::Ringing {
@@ -395,7 +406,10 @@ mod tests {
             1_000
         ));
         assert_eq!(b.lines["box/1"].state, "ringing");
-        assert_eq!(b.snapshot(json!({}), 1_000)["ringing"]["box/1"]["line"], "box/1");
+        assert_eq!(
+            b.snapshot(json!({}), 1_000)["ringing"]["box/1"]["line"],
+            "box/1"
+        );
         b.on_event(
             &CallEvent::Answered {
                 call_id: call.clone(),

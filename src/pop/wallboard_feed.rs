@@ -133,7 +133,9 @@ impl WallboardFeed {
                 .to_string()
                 .into();
             group.last = picture;
-            group.viewers.retain(|out| out.try_send(frame.clone()).is_ok());
+            group
+                .viewers
+                .retain(|out| out.try_send(frame.clone()).is_ok());
         }
     }
 
@@ -207,8 +209,20 @@ mod tests {
         let mut feed = WallboardFeed::new(Today::default(), &[]);
         let (lead_tx, mut lead_rx) = mpsc::channel(8);
         let (slow_tx, _slow_rx) = mpsc::channel(1);
-        feed.on_input(FeedInput::Watch { user: user(1, Role::TeamLead, "sales"), out: lead_tx }, 0);
-        feed.on_input(FeedInput::Watch { user: user(2, Role::Qa, "qa"), out: slow_tx }, 0);
+        feed.on_input(
+            FeedInput::Watch {
+                user: user(1, Role::TeamLead, "sales"),
+                out: lead_tx,
+            },
+            0,
+        );
+        feed.on_input(
+            FeedInput::Watch {
+                user: user(2, Role::Qa, "qa"),
+                out: slow_tx,
+            },
+            0,
+        );
         assert_eq!(feed.viewers(), 2);
         for (id, team) in [(5, "sales"), (6, "support")] {
             feed.on_input(
@@ -224,7 +238,15 @@ mod tests {
         feed.flush(2);
         let lead = frames(&mut lead_rx);
         let agents = lead[1]["data"]["changed"]["agents"].as_object().unwrap();
-        assert_eq!(agents.keys().collect::<Vec<_>>(), ["5"], "a team lead sees the team");
-        assert_eq!(feed.viewers(), 1, "the QA board had not taken its first frame");
+        assert_eq!(
+            agents.keys().collect::<Vec<_>>(),
+            ["5"],
+            "a team lead sees the team"
+        );
+        assert_eq!(
+            feed.viewers(),
+            1,
+            "the QA board had not taken its first frame"
+        );
     }
 }

@@ -431,7 +431,13 @@ mod tests {
             rate: None,
             channel: 0,
         };
-        let f = record(&spec, &path, 8000, &source::Taps::default(), &AtomicBool::new(false));
+        let f = record(
+            &spec,
+            &path,
+            8000,
+            &source::Taps::default(),
+            &AtomicBool::new(false),
+        );
         let error = f.error.unwrap();
         assert!(error.contains("no capture device matches"), "{error}");
         assert_eq!((f.duration_ms, f.bytes), (0, 0));

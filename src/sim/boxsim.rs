@@ -4,10 +4,10 @@
 //! sequence, and can vanish and come back like an unplugged USB device.
 
 use super::script::Action;
-use rand::{Rng, SeedableRng};
 use crate::devices::profile::{Framing, LoadedProfile};
 use crate::dsp::cid::{encode, Absence, CallerIdMessage, CidDateTime, MessageFormat, SEIZURE};
 use chrono::{Datelike, Timelike};
+use rand::{Rng, SeedableRng};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};

@@ -33,11 +33,11 @@ pub use customers::{
 };
 pub use handle::StoreHandle;
 pub use history::{CallQuery, HistoryPage, HistoryRow, PERMISSIONS};
-pub use reports::{AgentInfo, CallFact, StateSpan};
 pub use migrate::known_schema_version;
 pub use recordings::{
     QaForm, QaItem, QaScore, RecordingListItem, RecordingQuery, RecordingRow, ScoreError,
 };
+pub use reports::{AgentInfo, CallFact, StateSpan};
 pub use sessions::{AgentState, AgentStateRow, Binding};
 pub use sms::{
     ClaimedPart, InboxRow, NewInbox, NewSms, PartRow, PartState, Report, Settled, UnmatchedReport,

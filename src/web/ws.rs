@@ -192,7 +192,10 @@ async fn save_work_order(
         Ok(r) => r,
         Err(e) => {
             tracing::error!(error = %e, "could not save a work order");
-            Err(CommandError::new("store", "the work order could not be saved; try again"))
+            Err(CommandError::new(
+                "store",
+                "the work order could not be saved; try again",
+            ))
         }
     }
 }
