@@ -142,6 +142,33 @@ static SUFFIX_SQL: LazyLock<String> = LazyLock::new(|| {
     )
 });
 
+const INSERT_PHONE: &str = "INSERT INTO customer_phones
+       (customer_id, position, raw, e164, national, national_rev, country_code, extension, kind, label)
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
+
+/// One number of a customer, by the one phone insert (single rows and
+/// bulk loads alike).
+fn execute_insert_phone(
+    stmt: &mut rusqlite::Statement<'_>,
+    customer_id: i64,
+    position: usize,
+    p: &NewPhone,
+) -> rusqlite::Result<usize> {
+    let n = &p.number;
+    stmt.execute(params![
+        customer_id,
+        position as i64,
+        n.raw,
+        n.e164,
+        n.national,
+        n.national_rev(),
+        n.country_code,
+        n.extension,
+        n.kind.as_str(),
+        p.label
+    ])
+}
+
 impl Store {
     /// Creates a customer with its numbers and tags.
     pub fn insert_customer(&self, c: &NewCustomer) -> Result<i64> {
@@ -172,25 +199,8 @@ impl Store {
     }
 
     fn insert_phone(&self, customer_id: i64, position: usize, p: &NewPhone) -> Result<()> {
-        let n = &p.number;
-        self.conn
-            .prepare_cached(
-                "INSERT INTO customer_phones
-                   (customer_id, position, raw, e164, national, national_rev, country_code, extension, kind, label)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-            )?
-            .execute(params![
-                customer_id,
-                position as i64,
-                n.raw,
-                n.e164,
-                n.national,
-                n.national_rev(),
-                n.country_code,
-                n.extension,
-                n.kind.as_str(),
-                p.label
-            ])?;
+        let mut stmt = self.conn.prepare_cached(INSERT_PHONE)?;
+        execute_insert_phone(&mut stmt, customer_id, position, p)?;
         Ok(())
     }
 
@@ -530,11 +540,7 @@ impl Store {
                 "INSERT INTO customers (name, company, owner_user_id, custom_fields, created_at, updated_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
             )?,
-            insert_phone: self.conn.prepare(
-                "INSERT INTO customer_phones
-                   (customer_id, position, raw, e164, national, national_rev, country_code, extension, kind, label)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-            )?,
+            insert_phone: self.conn.prepare(INSERT_PHONE)?,
             insert_tag: self.conn.prepare(
                 "INSERT OR IGNORE INTO customer_tags (tag, customer_id) VALUES (?1, ?2)",
             )?,
@@ -583,19 +589,7 @@ impl CustomerLoad<'_> {
         ])?;
         let id = self.store.conn.last_insert_rowid();
         for (position, p) in c.phones.iter().enumerate() {
-            let n = &p.number;
-            self.insert_phone.execute(params![
-                id,
-                position as i64,
-                n.raw,
-                n.e164,
-                n.national,
-                n.national_rev(),
-                n.country_code,
-                n.extension,
-                n.kind.as_str(),
-                p.label
-            ])?;
+            execute_insert_phone(&mut self.insert_phone, id, position, p)?;
         }
         for tag in &c.tags {
             self.insert_tag.execute(params![tag, id])?;
