@@ -17,6 +17,8 @@
 //! and prints rows/s of both, their ratio and both peaks. Targets: callpop at
 //! least 0.5x sqlite3's rate, peak RSS at most 256 MB at 10M rows.
 
+mod common;
+
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
@@ -197,18 +199,7 @@ fn wait_with_peak(child: Child) -> anyhow::Result<(std::process::Output, u64)> {
 }
 
 fn vm_hwm_kib(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| {
-            l.strip_prefix("VmHWM:")?
-                .trim()
-                .strip_suffix(" kB")?
-                .trim()
-                .parse()
-                .ok()
-        })
-        .unwrap_or(0)
+    common::pid_status_kib(pid, "VmHWM").unwrap_or(0)
 }
 
 /// Separators people put between two numbers in one cell.

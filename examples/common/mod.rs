@@ -22,26 +22,18 @@ pub fn report(what: &str, times: &[Duration]) {
 /// A line of /proc/self/status in KiB (`VmRSS`, `VmHWM`...).
 #[allow(dead_code)]
 pub fn rss_kib(key: &str) -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| {
-            l.strip_prefix(key)?
-                .trim_start_matches(':')
-                .trim()
-                .strip_suffix(" kB")?
-                .trim()
-                .parse()
-                .ok()
-        })
-        .unwrap_or(0)
+    status_kib("self", key).unwrap_or(0)
 }
 
 /// A line of /proc/<pid>/status in KiB (`VmRSS`, `VmHWM`...) of another
 /// process (a daemon the benchmark started); None once it is gone.
 #[allow(dead_code)]
 pub fn pid_status_kib(pid: u32, key: &str) -> Option<u64> {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
+    status_kib(&pid.to_string(), key)
+}
+
+fn status_kib(process: &str, key: &str) -> Option<u64> {
+    std::fs::read_to_string(format!("/proc/{process}/status"))
         .ok()?
         .lines()
         .find_map(|l| {
