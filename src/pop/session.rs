@@ -292,18 +292,20 @@ impl Sessions {
     }
 }
 
+/// Every frame queued on `rx` so far, parsed (for the pop cores' tests).
+#[cfg(test)]
+pub(crate) fn queued_frames(rx: &mut mpsc::Receiver<Arc<str>>) -> Vec<serde_json::Value> {
+    let mut out = Vec::new();
+    while let Ok(f) = rx.try_recv() {
+        out.push(serde_json::from_str(&f).unwrap());
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
+    use super::queued_frames as frames;
     use super::*;
-    use serde_json::Value;
-
-    fn frames(rx: &mut mpsc::Receiver<Arc<str>>) -> Vec<Value> {
-        let mut out = Vec::new();
-        while let Ok(f) = rx.try_recv() {
-            out.push(serde_json::from_str(&f).unwrap());
-        }
-        out
-    }
 
     #[test]
     fn messages_are_numbered_per_session_and_pops_remember_their_call() {

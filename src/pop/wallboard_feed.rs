@@ -161,13 +161,7 @@ mod tests {
         }
     }
 
-    fn frames(rx: &mut mpsc::Receiver<Arc<str>>) -> Vec<Value> {
-        let mut out = Vec::new();
-        while let Ok(f) = rx.try_recv() {
-            out.push(serde_json::from_str(&f).unwrap());
-        }
-        out
-    }
+    use crate::pop::session::queued_frames as frames;
 
     #[test]
     fn changes_are_coalesced_into_one_delta_per_flush() {
