@@ -18,7 +18,7 @@
 //! flock /tmp/cargo.lock cargo run --release --example bench_pop -- [CALLS] [--sessions N] [--team N]
 
 mod common;
-use common::{quantile_us, report};
+use common::{quantile_us, report, thread_cpu_time};
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -131,15 +131,29 @@ async fn main() -> anyhow::Result<()> {
     // The floor: the same lines over a bare pty, same number of samples.
     let bare = bare_hop(profile.clone(), &dir.path().join("bare"), calls).await?;
     report("bare pty hop: caller-ID byte to the line read", &bare);
+    let line_cpu = thread_cpu_time(pid, "callpop-lines");
     let one = pops(&mut sim, &mut agent, calls).await?;
     report("1 session: caller-ID byte to pop frame", &one.times);
+    if let (Some(a), Some(b)) = (line_cpu, thread_cpu_time(pid, "callpop-lines")) {
+        println!(
+            "line thread CPU per call (ring, caller ID, pop, hang-up), 1 session: {:.0} us",
+            (b - a).as_secs_f64() * 1e6 / calls as f64
+        );
+    }
     compare("1 session", &one.times, &bare);
     println!(
         "caller's name in the pop frame itself: {} of {} pops",
         one.named, calls
     );
     let mut desks = team_desks(&connect, &team_tokens).await?;
+    let line_cpu = thread_cpu_time(pid, "callpop-lines");
     let t1 = team_pops(&mut sim, &mut desks, calls).await?;
+    if let (Some(a), Some(b)) = (line_cpu, thread_cpu_time(pid, "callpop-lines")) {
+        println!(
+            "line thread CPU per call, team line of {team}: {:.0} us",
+            (b - a).as_secs_f64() * 1e6 / calls as f64
+        );
+    }
     t1.report(&format!(
         "{team} ready agents on a team line, 1 + {team} sessions"
     ));

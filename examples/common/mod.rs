@@ -85,3 +85,24 @@ pub fn cpu_time() -> Duration {
     let ticks = fields.get(11).copied().unwrap_or(0) + fields.get(12).copied().unwrap_or(0);
     Duration::from_millis(ticks * 10)
 }
+
+/// CPU time of the threads of process `pid` named `name` (their
+/// scheduler run time, in nanoseconds, from /proc/…/schedstat): what one
+/// thread's work costs, whatever else the machine is doing.
+#[allow(dead_code)]
+pub fn thread_cpu_time(pid: u32, name: &str) -> Option<Duration> {
+    let mut total = None;
+    for task in std::fs::read_dir(format!("/proc/{pid}/task"))
+        .ok()?
+        .flatten()
+    {
+        let comm = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default();
+        if comm.trim_end() != name {
+            continue;
+        }
+        let sched = std::fs::read_to_string(task.path().join("schedstat")).ok()?;
+        let ns: u64 = sched.split_whitespace().next()?.parse().ok()?;
+        *total.get_or_insert(0) += ns;
+    }
+    total.map(Duration::from_nanos)
+}

@@ -5,6 +5,7 @@ use crate::event::Caller;
 use crate::store::{CallRow, Customer, FormDef, Role, Store, User, WorkOrderRow};
 use serde::Serialize;
 use serde_json::{Map, Value};
+use std::sync::Arc;
 
 /// At most this many matched customers are sent in full (a chooser).
 pub const MAX_CUSTOMERS: usize = 10;
@@ -29,20 +30,33 @@ pub struct Pop {
     pub customers: Vec<Customer>,
     pub recent_calls: Vec<CallRow>,
     pub open_work_orders: Vec<WorkOrderRow>,
-    pub form: Option<FormDef>,
+    pub form: Option<Arc<FormDef>>,
     pub prefill: Map<String, Value>,
     /// The team the line pops to, when it is a group line.
     pub team: Option<String>,
 }
 
 impl Pop {
-    /// Builds the pop of an identified caller from the store.
+    /// Builds the pop of an identified caller from the store, with `form`
+    /// (the hub keeps forms in memory: a pop reads only what depends on
+    /// the caller). Every read is in one snapshot of the store.
     pub fn build(
         store: &Store,
         call_id: &str,
         line: &str,
         caller: Option<&Caller>,
-        form_key: &str,
+        form: Option<Arc<FormDef>>,
+        team: Option<String>,
+    ) -> crate::store::Result<Pop> {
+        store.read_snapshot(|store| Pop::build_in(store, call_id, line, caller, form, team))
+    }
+
+    fn build_in(
+        store: &Store,
+        call_id: &str,
+        line: &str,
+        caller: Option<&Caller>,
+        form: Option<Arc<FormDef>>,
         team: Option<String>,
     ) -> crate::store::Result<Pop> {
         let mut customers = Vec::new();
@@ -51,10 +65,6 @@ impl Pop {
                 customers.extend(store.customer(m.id)?);
             }
         }
-        let form = match store.form(form_key)? {
-            Some(f) => Some(f),
-            None => store.forms()?.into_iter().next(),
-        };
         let mut pop = Pop {
             call_id: call_id.to_string(),
             line: line.to_string(),
@@ -129,11 +139,47 @@ impl Pop {
 
     /// The pop's JSON as `viewer` may see it.
     pub fn json_for(&self, viewer: &User) -> String {
-        let mut value = serde_json::to_value(self).unwrap_or(Value::Null);
-        if must_mask(viewer, &self.customers) {
-            mask_numbers(&mut value, self.form.as_ref());
+        self.render(must_mask(viewer, &self.customers))
+    }
+
+    fn render(&self, masked: bool) -> String {
+        if !masked {
+            return serde_json::to_string(self).unwrap_or_else(|_| "null".into());
         }
+        let mut value = serde_json::to_value(self).unwrap_or(Value::Null);
+        mask_numbers(&mut value, self.form.as_deref());
         value.to_string()
+    }
+
+    /// A renderer that serialises the pop at most once per way it can be
+    /// shown (whole, or with numbers masked): a team line's 50 desktops
+    /// cost one or two serialisations, not 50.
+    pub fn renderer(&self) -> Rendered<'_> {
+        Rendered {
+            pop: self,
+            plain: None,
+            masked: None,
+        }
+    }
+}
+
+/// One pop's JSON, made on first need for each masking (see [`Pop::renderer`]).
+pub struct Rendered<'a> {
+    pop: &'a Pop,
+    plain: Option<String>,
+    masked: Option<String>,
+}
+
+impl Rendered<'_> {
+    /// The pop's JSON as `viewer` may see it.
+    pub fn json_for(&mut self, viewer: &User) -> &str {
+        let masked = must_mask(viewer, &self.pop.customers);
+        let slot = if masked {
+            &mut self.masked
+        } else {
+            &mut self.plain
+        };
+        slot.get_or_insert_with(|| self.pop.render(masked))
     }
 }
 
@@ -209,6 +255,47 @@ fn mask_numbers(pop: &mut Value, form: Option<&FormDef>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn user(name: &str, role: Role) -> User {
+        User {
+            id: 1,
+            username: name.into(),
+            display_name: name.into(),
+            role,
+            team: None,
+            disabled: false,
+        }
+    }
+
+    #[test]
+    fn one_rendering_serves_every_viewer_who_sees_the_pop_alike() {
+        let mut pop = Pop::empty("c1", "box1/1");
+        pop.number = Some("13812345678".into());
+        pop.customers.push(Customer {
+            id: 7,
+            name: "周杰".into(),
+            company: String::new(),
+            owner: Some("ann".into()),
+            tags: Vec::new(),
+            custom_fields: Map::new(),
+            phones: Vec::new(),
+            created_at: 0,
+            updated_at: 0,
+        });
+        let (owner, other, lead) = (
+            user("ann", Role::Agent),
+            user("bob", Role::Agent),
+            user("lee", Role::TeamLead),
+        );
+        let mut rendered = pop.renderer();
+        for viewer in [&owner, &other, &lead, &other, &owner] {
+            assert_eq!(rendered.json_for(viewer), pop.json_for(viewer));
+        }
+        assert!(rendered.json_for(&owner).contains("13812345678"));
+        assert!(rendered.json_for(&other).contains("138****5678"));
+        assert!(!rendered.json_for(&other).contains("13812345678"));
+        assert!(rendered.json_for(&lead).contains("13812345678"));
+    }
 
     #[test]
     fn masks_keep_head_and_tail() {

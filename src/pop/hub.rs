@@ -9,6 +9,7 @@
 use super::agents::{AgentView, Agents, StateChange};
 use super::command::{Action, Command, CommandError};
 use super::content::Pop;
+use super::forms::FormCache;
 use super::protocol::VERSION;
 use super::routing::Routing;
 use super::session::{ConnId, Resumed, Sessions};
@@ -88,6 +89,8 @@ enum HubMsg {
     Agents {
         reply: oneshot::Sender<Vec<Value>>,
     },
+    /// A form was saved: pops show it from now on.
+    FormsChanged,
 }
 
 /// A cloneable way to talk to the hub and the wallboard feed.
@@ -167,6 +170,11 @@ impl HubHandle {
         self.send(HubMsg::Bind { line, binding }).await;
     }
 
+    /// A form was saved; the hub reads the forms again.
+    pub async fn forms_changed(&self) {
+        self.send(HubMsg::FormsChanged).await;
+    }
+
     /// Every known agent's state, as `agent.state` data.
     pub async fn agents(&self) -> Vec<Value> {
         let (reply, rx) = oneshot::channel();
@@ -200,8 +208,16 @@ pub struct Hub {
     sessions: Sessions,
     agents: Agents,
     routing: Routing,
+    forms: FormCache,
     rx: mpsc::Receiver<HubMsg>,
     feed: mpsc::UnboundedSender<FeedInput>,
+    /// Told by the store thread when it has written what the hub queued:
+    /// the commit emptied the reader's page cache, which is then refilled
+    /// before the next pop needs it.
+    written_tx: mpsc::UnboundedSender<()>,
+    written_rx: mpsc::UnboundedReceiver<()>,
+    /// The reader's `data_version` when its cache was last refilled.
+    warm_version: i64,
     metrics: Option<crate::metrics::Metrics>,
 }
 
@@ -215,7 +231,10 @@ impl Hub {
     ) -> crate::store::Result<(Hub, HubHandle)> {
         let reader = Store::open_reader(store.path())?;
         let routing = Routing::new(reader.line_bindings()?);
+        let mut forms = FormCache::new(&settings.form);
+        forms.reload(&reader, Instant::now())?;
         let (tx, rx) = mpsc::channel(4096);
+        let (written_tx, written_rx) = mpsc::unbounded_channel();
         Ok((
             Hub {
                 sessions: Sessions::new(settings.replay_log),
@@ -224,7 +243,11 @@ impl Hub {
                 reader,
                 store,
                 routing,
+                forms,
                 rx,
+                written_tx,
+                written_rx,
+                warm_version: i64::MIN,
                 feed: feed.clone(),
                 metrics: None,
             },
@@ -260,6 +283,7 @@ impl Hub {
                     Some(m) => self.on_message(m),
                     None => break,
                 },
+                Some(()) = self.written_rx.recv() => self.keep_cache_warm(),
                 _ = tick.tick() => self.on_tick(),
                 _ = heartbeat.tick() => self.sessions.heartbeats(Instant::now()),
             }
@@ -329,6 +353,7 @@ impl Hub {
             HubMsg::Agents { reply } => {
                 let _ = reply.send(self.agents.all().map(AgentView::json).collect());
             }
+            HubMsg::FormsChanged => self.reload_forms(now),
         }
     }
 
@@ -663,8 +688,9 @@ impl Hub {
         let routed = offered_to.is_some() || team.is_some();
         let (customer, agent) = (call.selected, call.taken_by);
         let uid = call_id.to_string();
+        let written = self.written_tx.clone();
         self.store.submit(move |s| {
-            let written = (|| {
+            let written_rows = (|| {
                 if routed {
                     s.set_call_routing(&uid, offered_to, team.as_deref())?;
                 }
@@ -676,8 +702,13 @@ impl Hub {
                 }
                 Ok::<_, crate::store::StoreError>(())
             })();
-            if let Err(e) = written {
-                tracing::error!(call = %uid, error = %e, "could not record who handled the call");
+            match written_rows {
+                Ok(()) => {
+                    let _ = written.send(());
+                }
+                Err(e) => {
+                    tracing::error!(call = %uid, error = %e, "could not record who handled the call")
+                }
             }
         });
     }
@@ -687,26 +718,21 @@ impl Hub {
         let started = Instant::now();
         let recipients = self.routing.recipients(line, &self.agents);
         let team = self.routing.team_of(line);
-        let pop = match Pop::build(
-            &self.reader,
-            call_id,
-            line,
-            caller,
-            &self.settings.form,
-            team,
-        ) {
+        let pop = match Pop::build(&self.reader, call_id, line, caller, self.forms.form(), team) {
             Ok(p) => p,
             Err(e) => {
                 tracing::error!(call = call_id, error = %e, "could not build the pop");
                 return;
             }
         };
+        let mut rendered = pop.renderer();
         for u in &recipients {
-            if let Some(user) = self.agents.get(*u).map(|a| a.user.clone()) {
-                let data = pop.json_for(&user);
-                for sid in self.sessions.of_user(*u).to_vec() {
-                    self.sessions.send_pop(&sid, call_id, &data, started);
-                }
+            let Some(agent) = self.agents.get(*u) else {
+                continue;
+            };
+            let data = rendered.json_for(&agent.user);
+            for sid in self.sessions.of_user(*u).to_vec() {
+                self.sessions.send_pop(&sid, call_id, data, started);
             }
         }
         if recipients.is_empty() {
@@ -719,8 +745,33 @@ impl Hub {
         tracing::debug!(call = call_id, line, "popped");
     }
 
+    /// Refills the reader's cache if a commit since the last time emptied it.
+    fn keep_cache_warm(&mut self) {
+        let warmed = self.reader.data_version().and_then(|v| {
+            if v != self.warm_version {
+                self.reader.refresh_card_cache()?;
+                self.warm_version = v;
+            }
+            Ok(())
+        });
+        if let Err(e) = warmed {
+            tracing::warn!(error = %e, "could not warm the pop cache");
+        }
+    }
+
+    fn reload_forms(&mut self, now: Instant) {
+        if let Err(e) = self.forms.reload(&self.reader, now) {
+            tracing::warn!(error = %e, "could not read the work-order forms; pops keep the last ones read");
+        }
+    }
+
     fn on_tick(&mut self) {
         let now = Instant::now();
+        if self.forms.due(now) {
+            self.reload_forms(now);
+        }
+        // Commits by others (the web side, the CLI) empty the cache too.
+        self.keep_cache_warm();
         let now_ms = crate::store::now_ms();
         for change in self.agents.due(now, now_ms) {
             self.apply(Some(change));

@@ -10,6 +10,7 @@
 pub mod agents;
 pub mod command;
 pub mod content;
+pub mod forms;
 pub mod hub;
 pub mod protocol;
 pub mod routing;

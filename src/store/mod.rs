@@ -246,17 +246,56 @@ impl Store {
         Ok(())
     }
 
+    /// Re-reads the upper B-tree levels of what a pop's card reads (a
+    /// customer, their latest calls and open work orders), for the hub's
+    /// reader after others' commits, as [`Store::refresh_read_cache`] does
+    /// for the engine's lookups.
+    pub fn refresh_card_cache(&self) -> Result<()> {
+        for sql in [
+            "SELECT name FROM customers WHERE id = (SELECT max(id) FROM customers)",
+            "SELECT id FROM calls WHERE customer_id = (SELECT max(id) FROM customers)
+             ORDER BY started_at DESC LIMIT 1",
+            "SELECT id FROM work_orders WHERE customer_id = (SELECT max(id) FROM customers)
+             ORDER BY created_at DESC LIMIT 1",
+        ] {
+            self.conn
+                .prepare_cached(sql)?
+                .query_map([], |_| Ok(()))?
+                .for_each(drop);
+        }
+        Ok(())
+    }
+
     /// A number that changes whenever another connection commits: tells a
     /// reader when its cache needs [`Store::refresh_read_cache`].
     pub fn data_version(&self) -> Result<i64> {
+        // Asked after every commit and several times a second: a cached
+        // statement, not a pragma parsed anew each time.
         Ok(self
             .conn
-            .pragma_query_value(None, "data_version", |r| r.get(0))?)
+            .prepare_cached("PRAGMA data_version")?
+            .query_row([], |r| r.get(0))?)
     }
 
     /// The database file this store is on.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Runs the reads in `f` on one snapshot of the database: they agree
+    /// with each other, and the connection takes its read lock (and checks
+    /// whether its page cache is still good) once instead of per query.
+    pub fn read_snapshot<T>(&self, f: impl FnOnce(&Store) -> Result<T>) -> Result<T> {
+        if !self.conn.is_autocommit() {
+            return f(self);
+        }
+        self.conn.execute_batch("BEGIN DEFERRED")?;
+        let result = f(self);
+        // A read-only transaction has nothing to lose: end it either way.
+        let ended = self.conn.execute_batch("COMMIT");
+        let value = result?;
+        ended?;
+        Ok(value)
     }
 
     /// Runs `f` in one write transaction: all of it is stored, or none.

@@ -63,6 +63,9 @@ pub async fn put_form(
             })
         })
         .await?;
+    if let Some(hub) = &state.hub {
+        hub.forms_changed().await;
+    }
     Ok(Json(form))
 }
 
