@@ -79,6 +79,7 @@ async fn pop_reaches_the_bound_agent_with_form_and_work_order_saves_once() {
     let uid = call_id.clone();
     let orders = s
         .store
+        .workorders()
         .call(move |st| st.call_work_orders(&uid))
         .await
         .unwrap();
@@ -246,6 +247,7 @@ async fn a_desktop_that_stops_reading_does_not_hold_up_the_others() {
     // backlog from a test for a long time).
     let agent2 = s
         .store
+        .users()
         .call(|st| st.user_by_name("agent2"))
         .await
         .unwrap()

@@ -438,6 +438,7 @@ impl ModemDriver {
                 let (modem, hex) = (self.device.name.to_string(), pdu_hex.to_string());
                 let id = match self
                     .store
+                    .sms()
                     .call(move |s| s.sms_inbox_part(&modem, &hex))
                     .await
                 {
@@ -470,6 +471,7 @@ impl ModemDriver {
                 );
                 match self
                     .store
+                    .sms()
                     .call(move |s| s.sms_inbox_undecodable(&modem, &hex, &why))
                     .await
                 {
@@ -500,6 +502,7 @@ impl ModemDriver {
         let saved = {
             let (modem, m, sent_at) = (modem.clone(), m.clone(), sent_at.clone());
             self.store
+                .sms()
                 .call(move |s| {
                     s.sms_inbox_message(&NewInbox {
                         modem: &modem,
@@ -563,6 +566,7 @@ impl ModemDriver {
             let (modem, report) = (modem.clone(), report.clone());
             let key = self.recipient_key(&report.recipient);
             self.store
+                .sms()
                 .call(move |s| {
                     s.sms_report(&store_report(&modem, &report, key.as_deref(), delivered))
                 })
@@ -604,6 +608,7 @@ impl ModemDriver {
         let report = report.clone();
         let kept = self
             .store
+            .sms()
             .call(move |s| {
                 s.sms_unmatched_report(
                     &store_report(&modem, &report, key.as_deref(), None),
@@ -627,7 +632,12 @@ impl ModemDriver {
     /// reassembly, with the time they have already waited.
     async fn reload_waiting_parts(&mut self) {
         let modem = self.device.name.to_string();
-        let waiting = match self.store.call(move |s| s.sms_waiting_parts(&modem)).await {
+        let waiting = match self
+            .store
+            .sms()
+            .call(move |s| s.sms_waiting_parts(&modem))
+            .await
+        {
             Ok(w) => w,
             Err(e) => {
                 tracing::error!(modem = %self.device.name, error = %e, "cannot reload received parts");
