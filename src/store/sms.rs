@@ -31,44 +31,7 @@ pub struct ClaimedPart {
     pub attempts: u32,
 }
 
-/// Where an outgoing part stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum PartState {
-    Queued,
-    Sending,
-    Sent,
-    Delivered,
-    Failed,
-    /// The process or the port died after the PDU may have gone out: not
-    /// re-sent automatically; a person or a late report settles it.
-    Unknown,
-}
-
-impl PartState {
-    /// The name stored.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            PartState::Queued => "queued",
-            PartState::Sending => "sending",
-            PartState::Sent => "sent",
-            PartState::Delivered => "delivered",
-            PartState::Failed => "failed",
-            PartState::Unknown => "unknown",
-        }
-    }
-
-    fn parse(s: &str) -> PartState {
-        match s {
-            "queued" => PartState::Queued,
-            "sending" => PartState::Sending,
-            "sent" => PartState::Sent,
-            "delivered" => PartState::Delivered,
-            "failed" => PartState::Failed,
-            _ => PartState::Unknown,
-        }
-    }
-}
+pub use crate::domain::PartState;
 
 /// One outgoing part as stored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
