@@ -1,9 +1,15 @@
 //! The one door to the database. Callers get plain Rust types; SQL stays in
 //! this module, so another backend can replace SQLite without touching them.
 //!
-//! `Store` owns one rusqlite connection and is used from one thread at a
-//! time; async code reaches it through [`StoreHandle`], which runs a `Store`
-//! on a dedicated thread so SQLite never blocks the runtime.
+//! `Store` owns one rusqlite connection and its lifecycle (opening,
+//! migrations, cache tuning, bulk writes, transactions, backups) and is used
+//! from one thread at a time. Every query and write belongs to a domain and
+//! is reached through that domain's view: `store.customers()`,
+//! `store.calls()`, `store.agents()`, `store.users()`, `store.workorders()`,
+//! `store.sms()`, `store.campaigns()`, `store.recordings()`,
+//! `store.reports()`. Async code reaches it through [`StoreHandle`], which
+//! runs the `Store` on a dedicated thread so SQLite never blocks the runtime
+//! and hands out one handle per domain whose jobs see only that view.
 
 mod agents;
 mod backup;
