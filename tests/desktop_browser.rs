@@ -64,13 +64,7 @@ async fn an_agent_takes_calls_and_saves_work_orders_in_the_browser() {
     )
     .await;
     let call_id = b.eval("document.querySelector('.pop').id.slice(4)").await;
-    let uid = call_id.as_str().unwrap().to_string();
-    let orders = s
-        .store
-        .workorders()
-        .call(move |st| st.call_work_orders(&uid))
-        .await
-        .unwrap();
+    let orders = work_orders_of(&s, call_id.as_str().unwrap()).await;
     assert_eq!(orders.len(), 1);
     assert_eq!(orders[0].customer_id, chosen.as_i64());
     assert_eq!(orders[0].fields["summary"], "打印机卡纸");
@@ -138,13 +132,7 @@ async fn an_agent_takes_calls_and_saves_work_orders_in_the_browser() {
     )
     .await;
     let call_id = b.eval("document.querySelector('.pop').id.slice(4)").await;
-    let uid = call_id.as_str().unwrap().to_string();
-    let orders = s
-        .store
-        .workorders()
-        .call(move |st| st.call_work_orders(&uid))
-        .await
-        .unwrap();
+    let orders = work_orders_of(&s, call_id.as_str().unwrap()).await;
     let id = orders[0].customer_id.unwrap();
     let customer = s
         .store

@@ -76,13 +76,7 @@ async fn pop_reaches_the_bound_agent_with_form_and_work_order_saves_once() {
     send(&mut a1, good).await;
     let again = next_of(&mut a1, "result").await;
     assert_eq!(again["data"]["result"]["work_order_id"], id);
-    let uid = call_id.clone();
-    let orders = s
-        .store
-        .workorders()
-        .call(move |st| st.call_work_orders(&uid))
-        .await
-        .unwrap();
+    let orders = work_orders_of(&s, &call_id).await;
     assert_eq!(orders.len(), 1);
     assert_eq!(orders[0].fields["summary"], "屏幕坏了");
     assert_eq!(orders[0].agent.as_deref(), Some("agent1"));

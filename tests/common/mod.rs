@@ -267,6 +267,16 @@ pub async fn add_user(s: &Stack, name: &'static str, role: Role) {
         .unwrap();
 }
 
+/// The work orders saved for call `call_uid`, as the store has them.
+pub async fn work_orders_of(s: &Stack, call_uid: &str) -> Vec<callpop::store::WorkOrderRow> {
+    let uid = call_uid.to_string();
+    s.store
+        .workorders()
+        .call(move |st| st.call_work_orders(&uid))
+        .await
+        .unwrap()
+}
+
 pub async fn login(addr: SocketAddr, user: &str) -> String {
     let (status, token, _) = http(
         addr,

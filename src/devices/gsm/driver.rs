@@ -17,7 +17,7 @@ use crate::devices::profile::LoadedProfile;
 use crate::devices::serial::{PortLocator, BACKOFF};
 use crate::event::{CallerId, DeviceState, LineEvent, LineEventKind, LineSignal, SmsEvent};
 use crate::phone::{Normalizer, NormalizerSettings};
-use crate::store::{NewInbox, Report, StoreHandle, REPORT_WINDOW_MS};
+use crate::store::{NewInbox, Report, SmsHandle, REPORT_WINDOW_MS};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
@@ -117,7 +117,7 @@ pub struct ModemDriver {
     requests: mpsc::Receiver<SendRequest>,
     state: watch::Sender<DeviceState>,
     lines: Option<mpsc::Sender<LineEvent>>,
-    store: StoreHandle,
+    store: SmsHandle,
     sms: broadcast::Sender<SmsEvent>,
     reassembler: Reassembler<i64>,
     /// Reports that matched no part yet, tried again for a short while: a
@@ -133,10 +133,10 @@ pub struct ModemDriver {
 const EARLY_REPORT_GRACE: Duration = Duration::from_secs(5);
 
 /// A modem's driver and the handle to reach it. The driver stores what
-/// arrives in `store` and tells `sms` about it.
+/// arrives in `store` (the SMS domain only) and tells `sms` about it.
 pub fn modem(
     device: GsmDevice,
-    store: StoreHandle,
+    store: SmsHandle,
     sms: broadcast::Sender<SmsEvent>,
 ) -> (ModemHandle, ModemDriver) {
     let (requests_tx, requests) = mpsc::channel(1);
@@ -438,7 +438,6 @@ impl ModemDriver {
                 let (modem, hex) = (self.device.name.to_string(), pdu_hex.to_string());
                 let id = match self
                     .store
-                    .sms()
                     .call(move |s| s.sms_inbox_part(&modem, &hex))
                     .await
                 {
@@ -471,7 +470,6 @@ impl ModemDriver {
                 );
                 match self
                     .store
-                    .sms()
                     .call(move |s| s.sms_inbox_undecodable(&modem, &hex, &why))
                     .await
                 {
@@ -502,7 +500,6 @@ impl ModemDriver {
         let saved = {
             let (modem, m, sent_at) = (modem.clone(), m.clone(), sent_at.clone());
             self.store
-                .sms()
                 .call(move |s| {
                     s.sms_inbox_message(&NewInbox {
                         modem: &modem,
@@ -566,7 +563,6 @@ impl ModemDriver {
             let (modem, report) = (modem.clone(), report.clone());
             let key = self.recipient_key(&report.recipient);
             self.store
-                .sms()
                 .call(move |s| {
                     s.sms_report(&store_report(&modem, &report, key.as_deref(), delivered))
                 })
@@ -608,7 +604,6 @@ impl ModemDriver {
         let report = report.clone();
         let kept = self
             .store
-            .sms()
             .call(move |s| {
                 s.sms_unmatched_report(
                     &store_report(&modem, &report, key.as_deref(), None),
@@ -632,12 +627,7 @@ impl ModemDriver {
     /// reassembly, with the time they have already waited.
     async fn reload_waiting_parts(&mut self) {
         let modem = self.device.name.to_string();
-        let waiting = match self
-            .store
-            .sms()
-            .call(move |s| s.sms_waiting_parts(&modem))
-            .await
-        {
+        let waiting = match self.store.call(move |s| s.sms_waiting_parts(&modem)).await {
             Ok(w) => w,
             Err(e) => {
                 tracing::error!(modem = %self.device.name, error = %e, "cannot reload received parts");
