@@ -87,6 +87,7 @@ pub enum StoreError {
     Sqlite(#[from] rusqlite::Error),
 }
 
+/// What every store operation returns: its value, or a [`StoreError`].
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
 /// A connection to the callpop database, migrated to this binary's schema.
