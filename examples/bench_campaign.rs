@@ -40,7 +40,10 @@ async fn main() {
 /// A store with a marketer and a recipient sheet of `n` mobiles.
 fn prepare(dir: &Path, n: usize) -> std::path::PathBuf {
     let store = Store::open(&dir.join("bench.db")).unwrap();
-    store.add_user("m1", "m1", Role::Admin, None, None).unwrap();
+    store
+        .users()
+        .add_user("m1", "m1", Role::Admin, None, None)
+        .unwrap();
     let sheet = dir.join("recipients.csv");
     let mut f = std::io::BufWriter::new(std::fs::File::create(&sheet).unwrap());
     writeln!(f, "姓名,手机").unwrap();
@@ -119,6 +122,7 @@ async fn run_stack(dir: &Path, latency: Duration) -> Running {
 async fn create(campaigns: &Campaigns, dir: &Path, sheet: &Path) -> (i64, i64) {
     let user = Store::open(&dir.join("bench.db"))
         .unwrap()
+        .users()
         .user_by_name("m1")
         .unwrap()
         .unwrap();

@@ -131,7 +131,7 @@ fn main() -> anyhow::Result<()> {
             _ => format!("0571-9{:07}", rng.below(10_000_000)),
         };
         let n = normalizer.normalize_lenient(&q).expect("digits");
-        store.lookup(&n, &policy)?;
+        store.customers().lookup(&n, &policy)?;
     }
     println!("lookup latency, raw number to result, {QUERIES_PER_RULE} queries per rule after as many to warm up:");
     for (label, rule, queries) in sets {
@@ -140,7 +140,7 @@ fn main() -> anyhow::Result<()> {
         for q in &queries {
             let t = Instant::now();
             let n = normalizer.normalize_lenient(q).expect("digits");
-            let r = store.lookup(&n, &policy)?;
+            let r = store.customers().lookup(&n, &policy)?;
             times.push(t.elapsed());
             hits += usize::from(r.rule == rule);
         }

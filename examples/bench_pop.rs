@@ -61,27 +61,37 @@ async fn main() -> anyhow::Result<()> {
         let store = Store::open(&db)?;
         let normalizer = Normalizer::new(NormalizerSettings::default());
         callpop::demo::seed_customers(&store, &normalizer, 10_000)?;
-        store.put_form(&toml::from_str(callpop::demo::DEMO_FORM)?)?;
+        store
+            .workorders()
+            .put_form(&toml::from_str(callpop::demo::DEMO_FORM)?)?;
         let mut tokens = Vec::with_capacity(sessions);
         let mut team_tokens = Vec::with_capacity(team);
         store.in_transaction(|s| {
             for i in 0..sessions {
                 let name = format!("agent{i}");
-                let id = s.add_user(&name, &name, Role::Agent, Some("sales"), None)?;
+                let id = s
+                    .users()
+                    .add_user(&name, &name, Role::Agent, Some("sales"), None)?;
                 let token = callpop::auth::new_token();
-                s.create_session(&callpop::auth::token_hash(&token), id, i64::MAX, None)?;
+                s.users()
+                    .create_session(&callpop::auth::token_hash(&token), id, i64::MAX, None)?;
                 tokens.push(token);
             }
             // The team line: box1/2 pops on every ready agent of "pop50".
             for i in 0..team {
                 let name = format!("teamagent{i}");
-                let id = s.add_user(&name, &name, Role::Agent, Some("pop50"), None)?;
+                let id = s
+                    .users()
+                    .add_user(&name, &name, Role::Agent, Some("pop50"), None)?;
                 let token = callpop::auth::new_token();
-                s.create_session(&callpop::auth::token_hash(&token), id, i64::MAX, None)?;
+                s.users()
+                    .create_session(&callpop::auth::token_hash(&token), id, i64::MAX, None)?;
                 team_tokens.push(token);
             }
-            s.bind_line("box1/2", &Binding::Team("pop50".into()))?;
-            s.bind_line("box1/1", &Binding::Agent("agent0".into()))
+            s.agents()
+                .bind_line("box1/2", &Binding::Team("pop50".into()))?;
+            s.agents()
+                .bind_line("box1/1", &Binding::Agent("agent0".into()))
         })?;
         (tokens, team_tokens)
     };

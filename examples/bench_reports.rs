@@ -37,6 +37,7 @@ fn generate(db: &std::path::Path, calls: u64) {
         let team = format!("team{}", a % TEAMS);
         ids.push(
             store
+                .users()
                 .add_user(&format!("agent{a}"), "", Role::Agent, Some(&team), None)
                 .unwrap(),
         );
@@ -173,7 +174,7 @@ fn main() {
     let db = keep.clone().unwrap_or_else(|| dir.path().join("bench.db"));
     let existing = Store::open(&db)
         .ok()
-        .and_then(|s| s.calls(1).ok().map(|c| c.len()))
+        .and_then(|s| s.calls().recent(1).ok().map(|c| c.len()))
         .unwrap_or(0);
     if existing == 0 {
         let t = Instant::now();
@@ -184,10 +185,10 @@ fn main() {
     let bytes = std::fs::metadata(&db).map(|m| m.len()).unwrap_or(0);
     let reader = || Store::open_reader(&db).unwrap();
     let (march, april) = (month_start(3), month_start(4));
-    let agent7 = reader().user_by_name("agent7").unwrap().unwrap().id;
+    let agent7 = reader().users().user_by_name("agent7").unwrap().unwrap().id;
     let page = |q: CallQuery, scope: Scope| {
         move || {
-            let p = reader().search_calls(&q, &scope).unwrap();
+            let p = reader().calls().search_calls(&q, &scope).unwrap();
             let n = p.calls.len();
             (p, n)
         }
@@ -264,6 +265,7 @@ fn main() {
     let mut after = None;
     for _ in 0..99 {
         let p = reader()
+            .calls()
             .search_calls(
                 &CallQuery {
                     after: after.clone(),
@@ -315,7 +317,10 @@ fn main() {
         "  of which: read March's calls",
         time(|| {
             let mut n = 0;
-            reader().each_call_fact(march, april, |_| n += 1).unwrap();
+            reader()
+                .reports()
+                .each_call_fact(march, april, |_| n += 1)
+                .unwrap();
             ((), n)
         }),
     ));
@@ -324,6 +329,7 @@ fn main() {
         time(|| {
             let mut n = 0;
             reader()
+                .reports()
                 .each_state_span(march, april, april, |_| n += 1)
                 .unwrap();
             ((), n)
@@ -331,7 +337,10 @@ fn main() {
     ));
     let month_calls = {
         let mut n = 0;
-        reader().each_call_fact(march, april, |_| n += 1).unwrap();
+        reader()
+            .reports()
+            .each_call_fact(march, april, |_| n += 1)
+            .unwrap();
         n
     };
     println!(

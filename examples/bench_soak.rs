@@ -753,13 +753,16 @@ async fn run(a: &Args, viewers: usize, daemon: &Path) -> anyhow::Result<RunResul
         let store = Store::open(&db)?;
         let normalizer = Normalizer::new(NormalizerSettings::default());
         callpop::demo::seed_customers(&store, &normalizer, 10_000)?;
-        store.put_form(&toml::from_str(callpop::demo::DEMO_FORM)?)?;
+        store
+            .workorders()
+            .put_form(&toml::from_str(callpop::demo::DEMO_FORM)?)?;
         let mut agents = Vec::with_capacity(a.agents);
         let mut views = Vec::with_capacity(viewers + 1);
         store.in_transaction(|s| {
             let session = |s: &Store, id: i64| -> callpop::store::Result<String> {
                 let token = callpop::auth::new_token();
-                s.create_session(&callpop::auth::token_hash(&token), id, i64::MAX, None)?;
+                s.users()
+                    .create_session(&callpop::auth::token_hash(&token), id, i64::MAX, None)?;
                 Ok(token)
             };
             for i in 0..a.agents {
@@ -769,7 +772,9 @@ async fn run(a: &Args, viewers: usize, daemon: &Path) -> anyhow::Result<RunResul
                     format!("g{}", (i - lay.direct) / a.team_size)
                 };
                 let name = format!("agent{i}");
-                let id = s.add_user(&name, &name, Role::Agent, Some(&team), None)?;
+                let id = s
+                    .users()
+                    .add_user(&name, &name, Role::Agent, Some(&team), None)?;
                 agents.push(session(s, id)?);
             }
             // Viewer 0 is an admin (it also waits for the devices); then
@@ -785,7 +790,9 @@ async fn run(a: &Args, viewers: usize, daemon: &Path) -> anyhow::Result<RunResul
                     ),
                 };
                 let name = format!("viewer{j}");
-                let id = s.add_user(&name, &name, role, team.as_deref(), None)?;
+                let id = s
+                    .users()
+                    .add_user(&name, &name, role, team.as_deref(), None)?;
                 views.push(session(s, id)?);
             }
             for (l, route) in lay.routes.iter().enumerate() {
@@ -793,7 +800,7 @@ async fn run(a: &Args, viewers: usize, daemon: &Path) -> anyhow::Result<RunResul
                     Route::Agent(i) => Binding::Agent(format!("agent{i}")),
                     Route::Team(t) => Binding::Team(format!("g{t}")),
                 };
-                s.bind_line(&line_name(l), &b)?;
+                s.agents().bind_line(&line_name(l), &b)?;
             }
             Ok::<_, callpop::store::StoreError>(())
         })?;
@@ -1087,7 +1094,7 @@ async fn run(a: &Args, viewers: usize, daemon: &Path) -> anyhow::Result<RunResul
         v.sort();
     }
     // CDRs against the plan, line by line in order.
-    let rows = Store::open_reader(&db)?.calls(10_000_000)?;
+    let rows = Store::open_reader(&db)?.calls().recent(10_000_000)?;
     let mut by_line: HashMap<String, Vec<callpop::store::CallRow>> = HashMap::new();
     for r in rows {
         by_line.entry(r.line.clone()).or_default().push(r);

@@ -734,7 +734,7 @@ impl Config {
         if self.sms.max_attempts == 0 {
             return Err(("sms.max_attempts", "must be at least 1".into()));
         }
-        crate::sms::rules::Window::parse(&self.sms.window).map_err(|e| ("sms.window", e))?;
+        crate::domain::Window::parse(&self.sms.window).map_err(|e| ("sms.window", e))?;
         if self
             .sms
             .opt_out_keywords

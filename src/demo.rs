@@ -166,12 +166,13 @@ pub fn seed_customers(
     normalizer: &Normalizer,
     count: usize,
 ) -> Result<usize, StoreError> {
-    if store.customer_count()? > 0 {
+    if store.customers().customer_count()? > 0 {
         return Ok(0);
     }
     store.in_transaction(|s| {
         for sample in SampleCustomers::new(7).take(count) {
-            s.upsert_customer(&sample.to_new_customer(normalizer))?;
+            s.customers()
+                .upsert_customer(&sample.to_new_customer(normalizer))?;
         }
         Ok::<_, StoreError>(())
     })?;
@@ -269,18 +270,20 @@ type = "date"
 pub fn seed_desk(store: &Store, lines: &[(&str, crate::store::Binding)]) -> anyhow::Result<usize> {
     let mut added = 0;
     for (name, display, role, team) in DEMO_USERS {
-        if store.user_by_name(name)?.is_none() {
+        if store.users().user_by_name(name)?.is_none() {
             let hash = crate::auth::hash_password(DEMO_PASSWORD)?;
-            store.add_user(name, display, *role, *team, Some(&hash))?;
+            store
+                .users()
+                .add_user(name, display, *role, *team, Some(&hash))?;
             added += 1;
         }
     }
-    if store.form("service")?.is_none() {
+    if store.workorders().form("service")?.is_none() {
         let form: crate::store::FormDef = toml::from_str(DEMO_FORM)?;
-        store.put_form(&form)?;
+        store.workorders().put_form(&form)?;
     }
     for (line, binding) in lines {
-        store.bind_line(line, binding)?;
+        store.agents().bind_line(line, binding)?;
     }
     Ok(added)
 }

@@ -2,7 +2,9 @@
 //! store keeps these, the line side, the hub and the web side speak them,
 //! and none of them needs the store to name them.
 
+use chrono::NaiveTime;
 use serde::{Deserialize, Serialize};
+use std::fmt;
 
 /// Milliseconds since the Unix epoch: the one time format of events, rows
 /// and messages.
@@ -53,4 +55,99 @@ impl AgentState {
             _ => AgentState::Offline,
         }
     }
+}
+
+/// Where an outgoing part stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PartState {
+    Queued,
+    Sending,
+    Sent,
+    Delivered,
+    Failed,
+    /// The process or the port died after the PDU may have gone out: not
+    /// re-sent automatically; a person or a late report settles it.
+    Unknown,
+}
+
+impl PartState {
+    /// The name stored.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PartState::Queued => "queued",
+            PartState::Sending => "sending",
+            PartState::Sent => "sent",
+            PartState::Delivered => "delivered",
+            PartState::Failed => "failed",
+            PartState::Unknown => "unknown",
+        }
+    }
+
+    /// The state a stored name stands for (an unknown name is unknown).
+    pub fn parse(s: &str) -> PartState {
+        match s {
+            "queued" => PartState::Queued,
+            "sending" => PartState::Sending,
+            "sent" => PartState::Sent,
+            "delivered" => PartState::Delivered,
+            "failed" => PartState::Failed,
+            _ => PartState::Unknown,
+        }
+    }
+}
+
+/// Local hours in which campaign messages may leave, e.g. 08:00–21:00. A
+/// window whose end is before its start runs over midnight.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Window {
+    pub from: NaiveTime,
+    pub to: NaiveTime,
+}
+
+impl Window {
+    /// Parses `08:00-21:00` (also with `–` or `~`).
+    pub fn parse(s: &str) -> Result<Window, String> {
+        let (a, b) = s
+            .split_once(['-', '–', '~'])
+            .ok_or_else(|| format!("{s:?} is not a window like 08:00-21:00"))?;
+        Ok(Window {
+            from: parse_time(a)?,
+            to: parse_time(b)?,
+        })
+    }
+
+    /// From separate `HH:MM` texts.
+    pub fn from_parts(from: &str, to: &str) -> Result<Window, String> {
+        Window::parse(&format!("{from}-{to}"))
+    }
+
+    /// Whether a message may leave at local time `t`.
+    pub fn is_open(&self, t: NaiveTime) -> bool {
+        if self.from == self.to {
+            return true;
+        }
+        if self.from < self.to {
+            self.from <= t && t < self.to
+        } else {
+            t >= self.from || t < self.to
+        }
+    }
+}
+
+impl fmt::Display for Window {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}-{}",
+            self.from.format("%H:%M"),
+            self.to.format("%H:%M")
+        )
+    }
+}
+
+/// `HH:MM`, as stored.
+pub fn parse_time(s: &str) -> Result<NaiveTime, String> {
+    NaiveTime::parse_from_str(s.trim(), "%H:%M")
+        .map_err(|_| format!("{:?} is not a time like 08:00", s.trim()))
 }

@@ -242,7 +242,7 @@ impl Engine {
                 }
                 Step::Write(cdr) => {
                     let written = self.written_tx.clone();
-                    self.store.submit(move |s| {
+                    self.store.calls().submit(move |s| {
                         match s.write_cdr(&cdr) {
                             Ok(()) => {
                                 let _ = written.send(());
@@ -266,6 +266,7 @@ impl Engine {
         let lookup = match normalized.clone() {
             Some(n) => self
                 .reader
+                .customers()
                 .lookup(&n, &self.match_policy)
                 .unwrap_or_else(|e| {
                     tracing::error!(error = %e, "customer lookup failed; popping as unknown");

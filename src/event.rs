@@ -198,7 +198,7 @@ pub enum SmsEvent {
     Part {
         part_id: i64,
         message_id: i64,
-        state: crate::store::PartState,
+        state: crate::domain::PartState,
         modem: Option<String>,
         reference: Option<u8>,
         error: Option<String>,

@@ -198,8 +198,7 @@ pub fn spawn(
         .into_iter()
         .map(|d| {
             let device = GsmDevice::new(&d.name, d.port, d.profile);
-            let (handle, driver) =
-                driver::modem(device, engine.store().clone(), sms_events.clone());
+            let (handle, driver) = driver::modem(device, engine.store().sms(), sms_events.clone());
             (handle, driver.with_normalizer(engine.normalizer().clone()))
         })
         .unzip();

@@ -67,7 +67,7 @@ async fn an_audio_box_line_is_identified_answered_recorded_and_hung_up() {
     let mut calls = Vec::new();
     for _ in 0..300 {
         if let Ok(store) = callpop::store::Store::open_reader(&db) {
-            calls = store.calls(10).unwrap_or_default();
+            calls = store.calls().recent(10).unwrap_or_default();
             if !calls.is_empty() {
                 break;
             }
@@ -86,7 +86,8 @@ async fn an_audio_box_line_is_identified_answered_recorded_and_hung_up() {
     for _ in 0..100 {
         rows = callpop::store::Store::open_reader(&db)
             .unwrap()
-            .recordings(10)
+            .recordings()
+            .recent(10)
             .unwrap();
         if rows.iter().all(|r| r.state != "recording") && !rows.is_empty() {
             break;

@@ -464,7 +464,7 @@ fn users_forms_and_lines_are_administered_from_the_cli() {
     assert!(text(&list.stdout).contains("小李"));
     // The stored hash checks the password (and is not the password).
     let store = callpop::store::Store::open(&db).unwrap();
-    let (_, hash) = store.login_user("agent7").unwrap().unwrap();
+    let (_, hash) = store.users().login_user("agent7").unwrap().unwrap();
     let hash = hash.unwrap();
     assert!(callpop::auth::verify_password("long-enough", &hash));
     assert!(!hash.contains("long-enough"));

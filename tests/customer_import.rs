@@ -35,6 +35,7 @@ fn normalizer() -> Normalizer {
 fn store_in(dir: &Path, name: &str) -> Store {
     let store = Store::open(&dir.join(name)).unwrap();
     store
+        .users()
         .add_user("lisi", "李四", Role::Agent, None, None)
         .unwrap();
     store
@@ -57,6 +58,7 @@ fn import(store: &Store, path: &Path) -> ImportReport {
 fn all_customers(store: &Store) -> Vec<Customer> {
     let mut all = Vec::new();
     store
+        .customers()
         .for_each_customer(|c| {
             all.push(c);
             Ok(())
@@ -141,7 +143,7 @@ fn messy_gbk_csv_imports_good_rows_and_reports_bad_ones() {
         "15 records (one spans two lines) and one empty line"
     );
     assert_every_row_counted(&report);
-    assert_eq!(store.customer_count().unwrap(), 7);
+    assert_eq!(store.customers().customer_count().unwrap(), 7);
     let lines = report.issue_lines();
     assert!(
         lines[0]
@@ -181,9 +183,9 @@ fn messy_gbk_csv_imports_good_rows_and_reports_bad_ones() {
     let again = import(&store, &path);
     assert_eq!((again.inserted, again.updated, again.unchanged), (0, 0, 8));
     assert_eq!(error_rows(&again), error_rows(&report));
-    assert_eq!(store.customer_count().unwrap(), 7);
+    assert_eq!(store.customers().customer_count().unwrap(), 7);
 
-    let audit = store.recent_audit(5).unwrap();
+    let audit = store.users().recent_audit(5).unwrap();
     assert_eq!(audit[0].action, "customers.import");
     assert_eq!(audit[0].actor, "cli");
     assert_eq!(audit[0].detail["inserted"], 0);
@@ -206,7 +208,7 @@ fn changed_rows_update_instead_of_duplicating() {
     let report = import(&store, &second);
     // Same name and number: merged. Same name, other number: another person.
     assert_eq!((report.inserted, report.updated), (1, 1));
-    let wang = store.customer(1).unwrap().unwrap();
+    let wang = store.customers().customer(1).unwrap().unwrap();
     assert_eq!(wang.company, "华信科技");
     assert_eq!(wang.phones.len(), 2);
 }
@@ -263,14 +265,14 @@ fn messy_xlsx_imports_good_rows_and_reports_bad_ones() {
         report.warnings
     );
     assert_eq!(report.warnings[0].row, 1);
-    let wang = store.customer(1).unwrap().unwrap();
+    let wang = store.customers().customer(1).unwrap().unwrap();
     assert_eq!(wang.phones[0].e164.as_deref(), Some("+8613812345678"));
-    let li = store.customer(2).unwrap().unwrap();
+    let li = store.customers().customer(2).unwrap().unwrap();
     assert_eq!(li.phones[0].e164.as_deref(), Some("+862164381234"));
     assert_eq!(li.custom_fields["备注"], "42");
     let again = import(&store, &path);
     assert_eq!(again.inserted, 0);
-    assert_eq!(store.customer_count().unwrap(), 3);
+    assert_eq!(store.customers().customer_count().unwrap(), 3);
 }
 
 #[test]
@@ -349,7 +351,7 @@ fn a_file_without_the_needed_columns_is_refused() {
     std::fs::write(&path, "编号,地址\n1,北京\n").unwrap();
     let e = customers::import_file(&store, &normalizer(), &path, None).unwrap_err();
     assert!(e.to_string().contains("no header row"), "{e}");
-    assert_eq!(store.customer_count().unwrap(), 0);
+    assert_eq!(store.customers().customer_count().unwrap(), 0);
 }
 
 #[test]
@@ -364,7 +366,7 @@ fn foreign_keys_are_enforced_again_after_a_bulk_import() {
         ..Default::default()
     };
     assert!(
-        store.insert_customer(&orphan).is_err(),
+        store.customers().insert_customer(&orphan).is_err(),
         "an owner that does not exist is refused"
     );
 }
@@ -436,6 +438,7 @@ fn full_width_separators_beijing_landlines_and_service_numbers() {
         ("+8613212345678", "刘强"),
     ] {
         let found = store
+            .customers()
             .lookup(&n.normalize_lenient(caller).unwrap(), &policy)
             .unwrap();
         assert_eq!(found.rule, MatchRule::Exact, "{caller}");
@@ -466,13 +469,14 @@ fn a_customer_repeated_far_down_a_load_is_merged() {
         "王芳 shares the number but not the name: another person"
     );
     assert_every_row_counted(&report);
-    assert_eq!(store.customer_count().unwrap(), 3_001);
+    assert_eq!(store.customers().customer_count().unwrap(), 3_001);
     let wang = named(&store, "王伟");
     assert_eq!(wang.id, 1);
     assert_eq!(wang.company, "华信科技", "the later row wins");
     assert_eq!(wang.tags, vec!["VIP", "老客户"]);
     assert_eq!(wang.phones.len(), 2);
     let found = store
+        .customers()
         .lookup(
             &normalizer().normalize("010-65528888").unwrap(),
             &MatchPolicy::default(),
@@ -484,5 +488,5 @@ fn a_customer_repeated_far_down_a_load_is_merged() {
     let again = import(&store, &write_csv(dir.path(), "big.csv", &text));
     assert_eq!(again.imported(), 3_003);
     assert_eq!(again.inserted, 0);
-    assert_eq!(store.customer_count().unwrap(), 3_001);
+    assert_eq!(store.customers().customer_count().unwrap(), 3_001);
 }

@@ -64,12 +64,7 @@ async fn an_agent_takes_calls_and_saves_work_orders_in_the_browser() {
     )
     .await;
     let call_id = b.eval("document.querySelector('.pop').id.slice(4)").await;
-    let uid = call_id.as_str().unwrap().to_string();
-    let orders = s
-        .store
-        .call(move |st| st.call_work_orders(&uid))
-        .await
-        .unwrap();
+    let orders = work_orders_of(&s, call_id.as_str().unwrap()).await;
     assert_eq!(orders.len(), 1);
     assert_eq!(orders[0].customer_id, chosen.as_i64());
     assert_eq!(orders[0].fields["summary"], "打印机卡纸");
@@ -137,15 +132,14 @@ async fn an_agent_takes_calls_and_saves_work_orders_in_the_browser() {
     )
     .await;
     let call_id = b.eval("document.querySelector('.pop').id.slice(4)").await;
-    let uid = call_id.as_str().unwrap().to_string();
-    let (orders, customer) = s
+    let orders = work_orders_of(&s, call_id.as_str().unwrap()).await;
+    let id = orders[0].customer_id.unwrap();
+    let customer = s
         .store
-        .call(move |st| {
-            let orders = st.call_work_orders(&uid)?;
-            let id = orders[0].customer_id.unwrap();
-            Ok((orders, st.customer(id)?.unwrap()))
-        })
+        .customers()
+        .call(move |st| st.customer(id))
         .await
+        .unwrap()
         .unwrap();
     assert_eq!(orders[0].fields["summary"], "咨询价格");
     assert_eq!(customer.name, "新客户甲");

@@ -73,6 +73,7 @@ fn site(profile: &str) -> Site {
     let store = Store::open(&db).unwrap();
     let hash = callpop::auth::hash_password(PASSWORD).unwrap();
     store
+        .users()
         .add_user("agent1", "王芳", Role::Agent, Some("sales"), Some(&hash))
         .unwrap();
     drop(store);
@@ -141,7 +142,7 @@ async fn closed_with(d: &mut Ws) -> (u16, String) {
 
 /// The CDRs in the database, oldest first.
 fn calls(db: &Path) -> Vec<callpop::store::CallRow> {
-    Store::open_reader(db).unwrap().calls(100).unwrap()
+    Store::open_reader(db).unwrap().calls().recent(100).unwrap()
 }
 
 /// Waits until `pred` holds of the CDRs.

@@ -104,6 +104,7 @@ impl Gsm {
 
     async fn parts(&self, message: i64) -> Vec<PartRow> {
         self.store
+            .sms()
             .call(move |s| s.sms_parts(message))
             .await
             .unwrap()
@@ -265,7 +266,7 @@ async fn every_profile_sends_receives_and_rings() {
         }
         assert_eq!(sim.stored(), 0, "{}: read messages are deleted", names[i]);
     }
-    let inbox = gsm.store.call(|s| s.sms_inbox(100)).await.unwrap();
+    let inbox = gsm.store.sms().call(|s| s.sms_inbox(100)).await.unwrap();
     assert_eq!(inbox.len(), profiles.len());
 
     for (i, sim) in sims.iter().enumerate() {
@@ -517,6 +518,7 @@ async fn received_parts_and_interrupted_sends_survive_a_restart() {
         if sim.stored() == 0
             && !gsm
                 .store
+                .sms()
                 .call(|s| s.sms_waiting_parts("m1"))
                 .await
                 .unwrap()
@@ -532,6 +534,7 @@ async fn received_parts_and_interrupted_sends_survive_a_restart() {
     {
         let store = Store::open(&db).unwrap();
         store
+            .sms()
             .queue_sms(&callpop::store::NewSms {
                 to: "13800138000",
                 text: "x",
@@ -540,7 +543,7 @@ async fn received_parts_and_interrupted_sends_survive_a_restart() {
                 created_by: None,
             })
             .unwrap();
-        store.claim_sms_part("m1").unwrap().unwrap();
+        store.sms().claim_sms_part("m1").unwrap().unwrap();
     }
 
     let mut gsm = Gsm::start(&db, &[("m1", p, &link)], sms_settings()).await;
@@ -578,6 +581,7 @@ async fn unknown_parts_are_settled_by_a_person() {
     let sent_before = sim.sent().len();
     let ((_, failed), (resend_msg, resend)) = (unknown[0], unknown[1]);
     gsm.store
+        .sms()
         .call(move |s| {
             s.settle_unknown(failed, PartState::Failed, "the customer never got it")?;
             s.settle_unknown(resend, PartState::Queued, "send again")
@@ -589,6 +593,7 @@ async fn unknown_parts_are_settled_by_a_person() {
     assert_eq!(sim.sent().len(), sent_before + 1);
     let again = gsm
         .store
+        .sms()
         .call(move |s| s.settle_unknown(resend, PartState::Failed, "too late"))
         .await;
     assert!(again.is_err(), "a delivered part cannot be settled");
@@ -634,7 +639,7 @@ async fn a_report_for_no_part_is_kept_and_an_undecodable_pdu_is_listed() {
         }
         other => panic!("{other:?}"),
     }
-    let inbox = gsm.store.call(|s| s.sms_inbox(10)).await.unwrap();
+    let inbox = gsm.store.sms().call(|s| s.sms_inbox(10)).await.unwrap();
     assert_eq!(inbox[0].pdu.as_deref(), Some("0004FF"));
     assert!(
         inbox[0].error.as_deref().unwrap().contains("sender"),
@@ -644,6 +649,7 @@ async fn a_report_for_no_part_is_kept_and_an_undecodable_pdu_is_listed() {
     for _ in 0..300 {
         kept = gsm
             .store
+            .sms()
             .call(|s| s.sms_unmatched_reports(10))
             .await
             .unwrap();
@@ -685,6 +691,7 @@ async fn a_report_said_during_a_failed_init_settles_its_part() {
     let id = {
         let store = Store::open(&db).unwrap();
         let id = store
+            .sms()
             .queue_sms(&callpop::store::NewSms {
                 to: "+8613800138000",
                 text: "x",
@@ -693,8 +700,8 @@ async fn a_report_said_during_a_failed_init_settles_its_part() {
                 created_by: None,
             })
             .unwrap();
-        let part = store.claim_sms_part("m1").unwrap().unwrap();
-        store.sms_part_sent(part.id, 7).unwrap();
+        let part = store.sms().claim_sms_part("m1").unwrap().unwrap();
+        store.sms().sms_part_sent(part.id, 7).unwrap();
         id
     };
     let now = Timestamp::from_epoch_ms(callpop::store::now_ms(), 32).unwrap();

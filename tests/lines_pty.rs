@@ -96,6 +96,7 @@ impl Rig {
         let store = Store::open(&dir.path().join("lines.db")).unwrap();
         let normalizer = Arc::new(Normalizer::new(NormalizerSettings::default()));
         store
+            .customers()
             .insert_customer(&NewCustomer {
                 name: "王伟".into(),
                 phones: vec![NewPhone {
@@ -140,7 +141,7 @@ async fn run(profile_name: &str) -> Vec<CallRow> {
     tokio::time::sleep(RING_TIMEOUT * 2).await;
     // Stopping ends what is still open and waits for the CDRs.
     rig.lines.stop().await;
-    rig.store.call(|s| s.calls(100)).await.unwrap()
+    rig.store.calls().call(|s| s.recent(100)).await.unwrap()
 }
 
 /// (outcome, raw number, presentation, ring count, matched customer)

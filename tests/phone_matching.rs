@@ -538,6 +538,7 @@ fn fixture_store(dir: &tempfile::TempDir) -> Store {
     let n = cn();
     for (name, numbers) in FIXTURE {
         store
+            .customers()
             .insert_customer(&NewCustomer {
                 name: name.to_string(),
                 phones: numbers
@@ -624,7 +625,7 @@ fn matches_the_right_customers() {
     let policy = MatchPolicy::default();
     for (query, rule, names) in MATCHES {
         let number = n.normalize_lenient(query).expect("has digits");
-        let result = store.lookup(&number, &policy).unwrap();
+        let result = store.customers().lookup(&number, &policy).unwrap();
         let got: Vec<&str> = result.matches.iter().map(|m| m.name.as_str()).collect();
         assert_eq!(
             (result.rule, got.as_slice()),
@@ -645,7 +646,7 @@ fn suffix_length_is_configurable() {
         suffix_digits: 7,
         ..MatchPolicy::default()
     };
-    let result = store.lookup(&number, &seven).unwrap();
+    let result = store.customers().lookup(&number, &seven).unwrap();
     assert_eq!(result.rule, MatchRule::Suffix);
     assert_eq!(result.matches.len(), 2);
     let strict = MatchPolicy {
@@ -654,7 +655,7 @@ fn suffix_length_is_configurable() {
     };
     let number = cn().normalize_lenient("65528888").unwrap();
     assert_eq!(
-        store.lookup(&number, &strict).unwrap().rule,
+        store.customers().lookup(&number, &strict).unwrap().rule,
         MatchRule::None
     );
 }

@@ -72,7 +72,7 @@ async fn call_recorded(sim: &mut BoxSim, port: u8, db: &Path, count: usize) -> i
         call(sim, port).await;
         for _ in 0..100 {
             if let Ok(store) = callpop::store::Store::open_reader(db) {
-                let rows = store.recordings(100).unwrap_or_default();
+                let rows = store.recordings().recent(100).unwrap_or_default();
                 if rows.len() >= count {
                     return rows[0].started_at;
                 }
@@ -92,7 +92,8 @@ async fn settled(db: &Path, n: usize) -> Vec<callpop::store::RecordingRow> {
     for _ in 0..200 {
         rows = callpop::store::Store::open_reader(db)
             .unwrap()
-            .recordings(100)
+            .recordings()
+            .recent(100)
             .unwrap();
         if rows.len() >= n && rows.iter().all(|r| r.state != "recording") {
             break;
@@ -210,7 +211,8 @@ async fn a_recording_cut_by_sigkill_is_repaired_and_indexed_at_restart() {
     let killed_at = callpop::store::now_ms();
     let rows = callpop::store::Store::open_reader(&db)
         .unwrap()
-        .recordings(1)
+        .recordings()
+        .recent(1)
         .unwrap();
     assert_eq!(rows[0].state, "recording", "the kill left it unfinished");
     let file = dir.path().join("recordings").join(&rows[0].path);
@@ -290,10 +292,10 @@ async fn sigterm_mid_call_finishes_the_cdr_and_the_recording() {
     assert!(status.success(), "{status}");
     // Straight after the exit, with nothing left to settle.
     let store = callpop::store::Store::open_reader(&db).unwrap();
-    let rec = &store.recordings(10).unwrap()[0];
+    let rec = &store.recordings().recent(10).unwrap()[0];
     assert_eq!(rec.state, "done", "{rec:?}");
     assert!(rec.duration_ms >= 1000, "{rec:?}");
-    let calls = store.calls(10).unwrap();
+    let calls = store.calls().recent(10).unwrap();
     let answered: Vec<_> = calls.iter().filter(|c| c.answered_at.is_some()).collect();
     assert_eq!(answered.len(), 1, "{calls:?}");
     assert!(

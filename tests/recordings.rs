@@ -21,7 +21,7 @@ async fn answered_call(s: &mut Stack, port: u8, number: &str, talk: Duration) {
 /// Waits until `n` recordings are finished; them, oldest first.
 async fn finished(s: &Stack, n: usize) -> Vec<callpop::store::RecordingRow> {
     for _ in 0..200 {
-        let rows = s.store.call(|s| s.recordings(100)).await.unwrap();
+        let rows = s.store.recordings().call(|s| s.recent(100)).await.unwrap();
         if rows.len() >= n && rows.iter().all(|r| r.state != "recording") {
             let mut rows = rows;
             rows.reverse();
@@ -34,6 +34,7 @@ async fn finished(s: &Stack, n: usize) -> Vec<callpop::store::RecordingRow> {
 
 async fn audit_actions(s: &Stack, actor: &'static str) -> Vec<(String, Option<String>)> {
     s.store
+        .users()
         .call(|st| st.recent_audit(500))
         .await
         .unwrap()
@@ -227,6 +228,7 @@ async fn recordings_are_scoped_by_role_and_every_playback_is_audited() {
     );
     assert!(
         s.store
+            .recordings()
             .call(move |st| st.recording(r1))
             .await
             .unwrap()
@@ -291,7 +293,7 @@ async fn a_full_disk_stops_the_recording_with_an_alarm_and_the_call_goes_on() {
     // The call itself was answered and ended as usual.
     let mut outcome = None;
     for _ in 0..100 {
-        let calls = s.store.call(|st| st.calls(5)).await.unwrap();
+        let calls = s.store.calls().call(|st| st.recent(5)).await.unwrap();
         outcome = calls.first().and_then(|c| c.outcome.clone());
         if outcome.is_some() {
             break;

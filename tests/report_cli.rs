@@ -50,9 +50,11 @@ fn cdr(uid: &str, outcome: Outcome, start: i64, answered: Option<i64>, ended: i6
 fn seed(db: &Path) {
     let s = Store::open(db).unwrap();
     let a = s
+        .users()
         .add_user("A", "A", Role::Agent, Some("sales"), None)
         .unwrap();
     let b = s
+        .users()
         .add_user("B", "B", Role::Agent, Some("sales"), None)
         .unwrap();
     for (c, agent, offered, wrap) in [
@@ -75,14 +77,15 @@ fn seed(db: &Path) {
             None,
         ),
     ] {
-        s.write_cdr(&c).unwrap();
+        s.calls().write_cdr(&c).unwrap();
         if let Some(agent) = agent {
-            s.set_call_agent(&c.call_uid, agent).unwrap();
+            s.calls().set_call_agent(&c.call_uid, agent).unwrap();
         }
-        s.set_call_routing(&c.call_uid, offered, Some("sales"))
+        s.calls()
+            .set_call_routing(&c.call_uid, offered, Some("sales"))
             .unwrap();
         if let Some(w) = wrap {
-            s.set_call_wrapup_end(&c.call_uid, at(w)).unwrap();
+            s.calls().set_call_wrapup_end(&c.call_uid, at(w)).unwrap();
         }
     }
 }
@@ -265,15 +268,16 @@ async fn permissions_are_granted_by_name_and_checked() {
         .unwrap();
     assert!(String::from_utf8_lossy(&out.stderr).contains("no user \"nobody\""));
     let s = Store::open(&db).unwrap();
-    let a = s.user_by_name("A").unwrap().unwrap().id;
-    assert!(s.has_permission(a, "calls.export").unwrap());
+    let a = s.users().user_by_name("A").unwrap().unwrap().id;
+    assert!(s.users().has_permission(a, "calls.export").unwrap());
     assert!(s
+        .users()
         .recent_audit(10)
         .unwrap()
         .iter()
         .any(|e| e.action == "user.grant" && e.target.as_deref() == Some("A:calls.export")));
     succeeds(&mut run(&["users", "revoke", "A", "calls.export"])).await;
-    assert!(!s.has_permission(a, "calls.export").unwrap());
+    assert!(!s.users().has_permission(a, "calls.export").unwrap());
 }
 
 #[tokio::test]
@@ -288,14 +292,15 @@ async fn a_backup_is_a_whole_database_while_another_connection_writes() {
         let s = Store::open(&writer_db).unwrap();
         let mut n = 0;
         while !stopping.load(std::sync::atomic::Ordering::Relaxed) && n < 20_000 {
-            s.write_cdr(&cdr(
-                &format!("w{n}"),
-                Outcome::Missed,
-                2000 + n,
-                None,
-                2010 + n,
-            ))
-            .unwrap();
+            s.calls()
+                .write_cdr(&cdr(
+                    &format!("w{n}"),
+                    Outcome::Missed,
+                    2000 + n,
+                    None,
+                    2010 + n,
+                ))
+                .unwrap();
             n += 1;
         }
         n

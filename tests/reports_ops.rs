@@ -59,13 +59,20 @@ async fn write_call(s: &Stack, c: Call) {
         dtmf: String::new(),
     };
     let (agent, team) = (c.agent, c.team);
+    let agent_id = match agent {
+        Some(name) => s
+            .store
+            .users()
+            .call(move |u| u.user_by_name(name))
+            .await
+            .unwrap()
+            .map(|u| u.id),
+        None => None,
+    };
     s.store
+        .calls()
         .call(move |st| {
             st.write_cdr(&cdr)?;
-            let agent_id = match agent {
-                Some(name) => st.user_by_name(name)?.map(|u| u.id),
-                None => None,
-            };
             if let Some(id) = agent_id {
                 st.set_call_agent(&cdr.call_uid, id)?;
             }
@@ -80,6 +87,7 @@ async fn seed_history(s: &Stack) {
     add_user(s, "mk1", Role::Marketer).await;
     let hash = callpop::auth::hash_password(PASSWORD).unwrap();
     s.store
+        .users()
         .call(move |st| {
             st.add_user(
                 "agent3",
@@ -260,6 +268,7 @@ async fn history_is_scoped_and_masked_by_role_and_exports_are_permitted_and_audi
     };
     assert_eq!(export(agent1.clone(), "format=csv").await.0, 403);
     s.store
+        .users()
         .call(|st| {
             st.set_permission("agent1", "calls.export", true, "admin")
                 .map(|_| ())
@@ -283,7 +292,12 @@ async fn history_is_scoped_and_masked_by_role_and_exports_are_permitted_and_audi
     assert_eq!(status, 200);
     assert_eq!(&body[..2], b"PK", "an XLSX file");
     assert_eq!(export(qa.clone(), "format=csv").await.0, 403);
-    let audit = s.store.call(|st| st.recent_audit(100)).await.unwrap();
+    let audit = s
+        .store
+        .users()
+        .call(|st| st.recent_audit(100))
+        .await
+        .unwrap();
     let exports: Vec<_> = audit
         .iter()
         .filter(|a| a.action == "calls.export")

@@ -76,12 +76,7 @@ async fn pop_reaches_the_bound_agent_with_form_and_work_order_saves_once() {
     send(&mut a1, good).await;
     let again = next_of(&mut a1, "result").await;
     assert_eq!(again["data"]["result"]["work_order_id"], id);
-    let uid = call_id.clone();
-    let orders = s
-        .store
-        .call(move |st| st.call_work_orders(&uid))
-        .await
-        .unwrap();
+    let orders = work_orders_of(&s, &call_id).await;
     assert_eq!(orders.len(), 1);
     assert_eq!(orders[0].fields["summary"], "屏幕坏了");
     assert_eq!(orders[0].agent.as_deref(), Some("agent1"));
@@ -246,6 +241,7 @@ async fn a_desktop_that_stops_reading_does_not_hold_up_the_others() {
     // backlog from a test for a long time).
     let agent2 = s
         .store
+        .users()
         .call(|st| st.user_by_name("agent2"))
         .await
         .unwrap()

@@ -56,6 +56,7 @@ fn seed(db: &Path, customers: usize) {
     let n = normalizer();
     for i in 0..customers {
         store
+            .customers()
             .insert_customer(&NewCustomer {
                 name: format!("客户{i}"),
                 company: "星辰贸易".into(),
@@ -76,6 +77,7 @@ fn seed(db: &Path, customers: usize) {
         ("admin", Role::Admin),
     ] {
         store
+            .users()
             .add_user(name, name, role, None, Some(&PASSWORD_HASH))
             .unwrap();
     }
@@ -165,6 +167,7 @@ impl Pool {
     async fn user(&self, name: &str) -> User {
         let name = name.to_string();
         self.store
+            .users()
             .call(move |s| s.user_by_name(&name))
             .await
             .unwrap()
@@ -293,6 +296,7 @@ async fn a_reply_of_tuiding_stops_every_later_message() {
     let store = pool.store.clone();
     for _ in 0..200 {
         if store
+            .sms()
             .call(|s| s.is_opted_out("+8613900000003"))
             .await
             .unwrap()
@@ -302,6 +306,7 @@ async fn a_reply_of_tuiding_stops_every_later_message() {
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
     assert!(store
+        .sms()
         .call(|s| s.is_opted_out("+8613900000003"))
         .await
         .unwrap());
@@ -393,6 +398,7 @@ async fn monthly_quotas_hold() {
     assert_eq!(pool.state(b.id).await, CampaignState::Draft);
     let m1_id = m1.id;
     pool.store
+        .campaigns()
         .call(move |s| s.set_quota(m1_id, 8, None))
         .await
         .unwrap();
@@ -461,7 +467,8 @@ async fn a_misspelt_merge_field_is_refused() {
     assert!(e.to_string().contains("company, name"), "{e}");
     assert!(pool
         .store
-        .call(|s| s.campaigns(false))
+        .campaigns()
+        .call(|s| s.list(false))
         .await
         .unwrap()
         .is_empty());
@@ -688,7 +695,12 @@ async fn the_marketers_page_api_and_live_progress() {
         common::status(addr, "GET", &path, Some(&m1), None).await,
         200
     );
-    let audit = pool.store.call(|s| s.recent_audit(10)).await.unwrap();
+    let audit = pool
+        .store
+        .users()
+        .call(|s| s.recent_audit(10))
+        .await
+        .unwrap();
     assert!(
         audit
             .iter()
@@ -712,6 +724,7 @@ async fn filters_blacklist_and_daily_caps() {
     )
     .await;
     pool.store
+        .sms()
         .call(|s| s.blacklist("+8613900000011", "complained", None))
         .await
         .unwrap();

@@ -163,6 +163,7 @@ async fn the_daemon_sends_queued_messages_and_keeps_received_ones() {
 fn part_states(db: &Path, id: i64) -> std::collections::BTreeMap<String, i64> {
     callpop::store::Store::open_reader(db)
         .unwrap()
+        .campaigns()
         .campaign_progress(id)
         .unwrap()
         .states
@@ -184,6 +185,7 @@ async fn a_campaign_survives_sigkill_without_loss_or_repeats() {
         let n = callpop::phone::Normalizer::new(Default::default());
         for i in 0..60 {
             store
+                .customers()
                 .insert_customer(&callpop::store::NewCustomer {
                     name: format!("客户{i}"),
                     tags: vec!["vip".into()],
@@ -196,6 +198,7 @@ async fn a_campaign_survives_sigkill_without_loss_or_repeats() {
                 .unwrap();
         }
         store
+            .users()
             .add_user("m1", "m1", callpop::store::Role::Marketer, None, None)
             .unwrap();
     }
@@ -265,6 +268,7 @@ async fn a_campaign_survives_sigkill_without_loss_or_repeats() {
             + (states.get("sent").copied().unwrap_or(0) - sent_at_kill).max(0);
         let state = callpop::store::Store::open_reader(&db)
             .unwrap()
+            .campaigns()
             .campaign(id)
             .unwrap()
             .unwrap()
@@ -328,7 +332,11 @@ async fn sms_send_refuses_what_is_not_a_phone_number() {
     }
     if db.exists() {
         let store = callpop::store::Store::open(&db).unwrap();
-        assert_eq!(store.claim_sms_part("m1").unwrap(), None, "nothing queued");
+        assert_eq!(
+            store.sms().claim_sms_part("m1").unwrap(),
+            None,
+            "nothing queued"
+        );
     }
 }
 
@@ -365,9 +373,13 @@ async fn a_blacklisted_number_is_refused_however_it_is_written() {
         ids.push(queued["id"].as_i64().unwrap());
     }
     let store = callpop::store::Store::open(&db).unwrap();
-    assert_eq!(store.claim_sms_part("m1").unwrap(), None, "none may leave");
+    assert_eq!(
+        store.sms().claim_sms_part("m1").unwrap(),
+        None,
+        "none may leave"
+    );
     for (id, to) in ids.into_iter().zip(forms) {
-        let parts = store.sms_parts(id).unwrap();
+        let parts = store.sms().sms_parts(id).unwrap();
         assert_eq!(parts[0].state, callpop::store::PartState::Failed, "{to}");
         assert_eq!(
             parts[0].error.as_deref(),
@@ -387,6 +399,7 @@ async fn blast_json_tells_the_started_state() {
         let store = callpop::store::Store::open(&db).unwrap();
         let n = callpop::phone::Normalizer::new(Default::default());
         store
+            .customers()
             .insert_customer(&callpop::store::NewCustomer {
                 name: "客户".into(),
                 tags: vec!["vip".into()],
@@ -398,6 +411,7 @@ async fn blast_json_tells_the_started_state() {
             })
             .unwrap();
         store
+            .users()
             .add_user("m1", "m1", callpop::store::Role::Marketer, None, None)
             .unwrap();
     }
@@ -415,6 +429,7 @@ async fn blast_json_tells_the_started_state() {
     let id = blast["campaign"]["id"].as_i64().unwrap();
     let stored = callpop::store::Store::open_reader(&db)
         .unwrap()
+        .campaigns()
         .campaign(id)
         .unwrap()
         .unwrap()

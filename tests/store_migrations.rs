@@ -88,11 +88,12 @@ fn a_failed_transaction_leaves_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(&dir.path().join("callpop.db")).unwrap();
     let result: Result<(), StoreError> = store.in_transaction(|s| {
-        s.add_user("agent1", "", callpop::store::Role::Agent, None, None)?;
+        s.users()
+            .add_user("agent1", "", callpop::store::Role::Agent, None, None)?;
         Err(StoreError::Invalid("boom".into()))
     });
     assert!(result.is_err());
-    assert!(store.user_by_name("agent1").unwrap().is_none());
+    assert!(store.users().user_by_name("agent1").unwrap().is_none());
 }
 
 #[test]

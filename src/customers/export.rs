@@ -38,20 +38,20 @@ fn cells(c: &Customer, custom_keys: &[String]) -> Vec<String> {
 
 /// Writes every customer to `path`; returns how many.
 pub fn export(store: &Store, format: ExportFormat, path: &Path) -> Result<u64> {
-    let keys = store.custom_field_keys()?;
+    let keys = store.customers().custom_field_keys()?;
     let count = crate::sheets::write_table(
         format,
         path,
         &header(&keys),
-        Some(store.customer_count()?),
+        Some(store.customers().customer_count()?),
         |sink| {
-            store.for_each_customer(|c| {
+            store.customers().for_each_customer(|c| {
                 sink(&cells(&c, &keys)).map_err(|e| StoreError::Invalid(format!("{e:#}")))
             })?;
             Ok(())
         },
     )?;
-    store.audit(&AuditEntry {
+    store.users().audit(&AuditEntry {
         actor: "cli",
         user_id: None,
         action: "customers.export",

@@ -151,7 +151,7 @@ impl Writer<'_, '_> {
             let id = match self.owners.get(&name) {
                 Some(id) => *id,
                 None => {
-                    let id = self.store.user_by_name(&name)?.map(|u| u.id);
+                    let id = self.store.users().user_by_name(&name)?.map(|u| u.id);
                     self.owners.insert(name.clone(), id);
                     id
                 }
@@ -205,7 +205,7 @@ pub fn import_file(
     };
     let mut writer = Writer {
         store,
-        load: store.load_customers()?,
+        load: store.customers().load_customers()?,
         owners: HashMap::new(),
         gaps,
     };
@@ -261,7 +261,7 @@ pub fn import_file(
     );
     report.errors.sort_by_key(|i| i.row);
     report.elapsed = started.elapsed();
-    store.audit(&AuditEntry {
+    store.users().audit(&AuditEntry {
         actor: "cli",
         user_id: None,
         action: "customers.import",

@@ -62,7 +62,7 @@ impl Pop {
         let mut customers = Vec::new();
         if let Some(c) = caller {
             for m in c.matches.iter().take(MAX_CUSTOMERS) {
-                customers.extend(store.customer(m.id)?);
+                customers.extend(store.customers().customer(m.id)?);
             }
         }
         let mut pop = Pop {
@@ -124,11 +124,11 @@ impl Pop {
     /// Makes `customer_id` the pop's customer: its history, open work
     /// orders and the prefilled form.
     pub fn select(&mut self, store: &Store, customer_id: i64) -> crate::store::Result<bool> {
-        let Some(customer) = store.customer(customer_id)? else {
+        let Some(customer) = store.customers().customer(customer_id)? else {
             return Ok(false);
         };
-        self.recent_calls = store.customer_calls(customer_id, HISTORY)?;
-        self.open_work_orders = store.open_work_orders(customer_id, 10)?;
+        self.recent_calls = store.calls().customer_calls(customer_id, HISTORY)?;
+        self.open_work_orders = store.workorders().open_work_orders(customer_id, 10)?;
         if let Some(form) = &self.form {
             self.prefill = crate::workorder::prefill(form, Some(&customer), self.number.as_deref());
         }

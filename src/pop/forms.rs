@@ -42,9 +42,9 @@ impl FormCache {
     /// Reads the form from the store; on failure the last one read stays.
     pub fn reload(&mut self, store: &Store, now: Instant) -> crate::store::Result<()> {
         self.loaded_at = Some(now);
-        let form = match store.form(&self.key)? {
+        let form = match store.workorders().form(&self.key)? {
             Some(f) => Some(f),
-            None => store.forms()?.into_iter().next(),
+            None => store.workorders().forms()?.into_iter().next(),
         };
         if form.as_ref() != self.form.as_deref() {
             self.form = form.map(Arc::new);
@@ -78,7 +78,10 @@ mod tests {
         assert!(!cache.due(t0 + Duration::from_secs(1)));
         assert!(cache.due(t0 + FormCache::REFRESH));
 
-        store.put_form(&form("other", "Other")).unwrap();
+        store
+            .workorders()
+            .put_form(&form("other", "Other"))
+            .unwrap();
         cache.reload(&store, t0).unwrap();
         assert_eq!(
             cache.form().unwrap().key,
@@ -86,7 +89,10 @@ mod tests {
             "the first form stands in"
         );
 
-        store.put_form(&form("service", "Service")).unwrap();
+        store
+            .workorders()
+            .put_form(&form("service", "Service"))
+            .unwrap();
         cache.reload(&store, t0).unwrap();
         let first = cache.form().unwrap();
         assert_eq!(first.name_en, "Service");
@@ -96,7 +102,10 @@ mod tests {
             "unchanged form kept as is"
         );
 
-        store.put_form(&form("service", "Service 2")).unwrap();
+        store
+            .workorders()
+            .put_form(&form("service", "Service 2"))
+            .unwrap();
         cache.reload(&store, t0).unwrap();
         assert_eq!(cache.form().unwrap().name_en, "Service 2");
     }

@@ -230,7 +230,7 @@ impl Hub {
         feed: mpsc::UnboundedSender<FeedInput>,
     ) -> crate::store::Result<(Hub, HubHandle)> {
         let reader = Store::open_reader(store.path())?;
-        let routing = Routing::new(reader.line_bindings()?);
+        let routing = Routing::new(reader.agents().line_bindings()?);
         let mut forms = FormCache::new(&settings.form);
         forms.reload(&reader, Instant::now())?;
         let (tx, rx) = mpsc::channel(4096);
@@ -554,14 +554,14 @@ impl Hub {
         let now_ms = view.since;
         if let Some(call) = wrapup_ended {
             // Handle time includes the wrap-up: its end goes on the call.
-            self.store.submit(move |s| {
+            self.store.calls().submit(move |s| {
                 if let Err(e) = s.set_call_wrapup_end(&call, now_ms) {
                     tracing::error!(call, error = %e, "could not record the end of after-call work");
                 }
             });
         }
         let (user_id, state, reason) = (view.user.id, view.state, view.reason.clone());
-        self.store.submit(move |s| {
+        self.store.agents().submit(move |s| {
             if let Err(e) = s.record_agent_state(user_id, state, reason.as_deref(), now_ms) {
                 tracing::error!(error = %e, "could not record an agent state");
             }
@@ -678,7 +678,7 @@ impl Hub {
     /// Queued after the engine's CDR write, so each finds the row.
     fn record_call_end(&self, call_id: &str, call: &super::routing::OpenCall) {
         let (offered_to, team) = match self.routing.binding(&call.line) {
-            Some(Binding::Agent(name)) => match self.reader.user_by_name(name) {
+            Some(Binding::Agent(name)) => match self.reader.users().user_by_name(name) {
                 Ok(Some(u)) => (Some(u.id), u.team),
                 _ => (None, None),
             },
@@ -689,7 +689,7 @@ impl Hub {
         let (customer, agent) = (call.selected, call.taken_by);
         let uid = call_id.to_string();
         let written = self.written_tx.clone();
-        self.store.submit(move |s| {
+        self.store.calls().submit(move |s| {
             let written_rows = (|| {
                 if routed {
                     s.set_call_routing(&uid, offered_to, team.as_deref())?;

@@ -36,6 +36,7 @@ pub async fn start(
 ) -> crate::store::Result<HubHandle> {
     let midnight = wallboard::local_midnight(crate::store::now_ms());
     let counts = store
+        .reports()
         .call(move |s| s.outcome_counts(midnight, i64::MAX))
         .await?;
     let mut today = wallboard::Today {

@@ -9,7 +9,7 @@ pub mod retention;
 pub use crate::devices::audio as source;
 pub mod wav;
 
-use crate::store::{RecordingRow, Store, StoreError};
+use crate::store::{RecordingRow, Recordings, StoreError};
 use std::path::Path;
 
 /// Where a call's recording goes, relative to the recordings root.
@@ -40,7 +40,7 @@ pub struct Recovered {
 
 /// At start-up: the recordings a dead process left unfinished get their
 /// WAV headers repaired and their index rows completed.
-pub fn recover(store: &Store, root: &Path) -> Result<Vec<Recovered>, StoreError> {
+pub fn recover(store: Recordings<'_>, root: &Path) -> Result<Vec<Recovered>, StoreError> {
     let mut out = Vec::new();
     for r in store.unfinished_recordings()? {
         let path = root.join(&r.path);
@@ -75,6 +75,7 @@ pub fn recover(store: &Store, root: &Path) -> Result<Vec<Recovered>, StoreError>
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::Store;
 
     #[test]
     fn paths_are_by_day_and_safe() {
@@ -98,19 +99,21 @@ mod tests {
         w.write(&vec![100i16; 4000]).unwrap();
         w.finish().unwrap();
         let ok = store
+            .recordings()
             .recording_started("call-1", "box1/1", rel, 8000)
             .unwrap();
         let gone = store
+            .recordings()
             .recording_started("call-2", "box1/2", "2026/11/23/call-2.wav", 8000)
             .unwrap();
-        let done = recover(&store, &root).unwrap();
+        let done = recover(store.recordings(), &root).unwrap();
         assert_eq!(done.len(), 2);
         assert_eq!((done[0].state, done[0].duration_ms), ("repaired", 500));
         assert_eq!(done[1].state, "failed");
-        let rows = store.recordings(10).unwrap();
+        let rows = store.recordings().recent(10).unwrap();
         let row = |id| rows.iter().find(|r| r.id == id).unwrap();
         assert_eq!((row(ok).state.as_str(), row(ok).bytes), ("repaired", 8000));
         assert_eq!(row(gone).state, "failed");
-        assert!(recover(&store, &root).unwrap().is_empty());
+        assert!(recover(store.recordings(), &root).unwrap().is_empty());
     }
 }

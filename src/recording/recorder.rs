@@ -327,6 +327,7 @@ pub async fn run(
             let (uid, line, rel) = (call_id.to_string(), line.to_string(), relative.clone());
             let rate = settings.sample_rate;
             store
+                .recordings()
                 .call(move |s| s.recording_started(&uid, &line, &rel, rate))
                 .await
         };
@@ -388,6 +389,7 @@ async fn settle(
     }
     let error = f.error.clone();
     let result = store
+        .recordings()
         .call(move |s| s.recording_finished(id, state, f.duration_ms, f.bytes, error.as_deref()))
         .await;
     if let Err(e) = result {

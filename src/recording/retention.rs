@@ -3,7 +3,7 @@
 //! removal is logged and written to the audit log; the index row stays,
 //! saying when the file went and how.
 
-use crate::store::{AuditEntry, RecordingRow, Store, StoreError};
+use crate::store::{RecordingRow, Recordings, StoreError};
 use std::path::Path;
 
 /// One recording retention removed (or, in a dry run, would remove).
@@ -18,7 +18,7 @@ pub struct Removal {
 
 /// Removes recordings started more than `days` days before `now_ms`.
 pub fn purge(
-    store: &Store,
+    store: Recordings<'_>,
     root: &Path,
     archive: Option<&Path>,
     days: u32,
@@ -43,15 +43,7 @@ pub fn purge(
             .err()
         };
         if !dry_run && error.is_none() {
-            store.recording_removed(r.id, how)?;
-            store.audit(&AuditEntry {
-                actor: "retention",
-                user_id: None,
-                action: &format!("recording.{how}"),
-                target: Some(&r.path),
-                detail: serde_json::json!({ "recording": r.id, "call": r.call_uid, "days": days }),
-                remote_addr: None,
-            })?;
+            store.recording_removed(&r, how, days)?;
             tracing::info!(recording = r.id, file = %r.path, how, "retention removed a recording");
         }
         if let Some(e) = &error {
@@ -82,6 +74,7 @@ pub async fn run(
         every.tick().await;
         let (root, archive) = (root.clone(), archive.clone());
         let done = store
+            .recordings()
             .call(move |s| {
                 purge(
                     s,
@@ -124,6 +117,7 @@ fn remove_file(file: &Path, to: Option<&Path>) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::Store;
 
     #[test]
     fn old_recordings_go_held_ones_stay_and_archives_keep_the_layout() {
@@ -138,25 +132,27 @@ mod tests {
             std::fs::create_dir_all(root.join(name).parent().unwrap()).unwrap();
             std::fs::write(root.join(name), b"RIFF").unwrap();
             let id = store
+                .recordings()
                 .recording_started(&format!("call-{i}"), "box/1", name, 8000)
                 .unwrap();
             store
+                .recordings()
                 .recording_finished(id, "done", 1000, 8000, None)
                 .unwrap();
             ids.push(id);
         }
-        store.set_recording_held(ids[1], true).unwrap();
+        store.recordings().set_recording_held(ids[1], true).unwrap();
         let now = crate::store::now_ms();
         // Nothing is older than a day yet.
-        assert!(purge(&store, &root, None, 1, now, false)
+        assert!(purge(store.recordings(), &root, None, 1, now, false)
             .unwrap()
             .is_empty());
         let later = now + 3 * 86_400_000;
-        let dry = purge(&store, &root, None, 1, later, true).unwrap();
+        let dry = purge(store.recordings(), &root, None, 1, later, true).unwrap();
         assert_eq!(dry.len(), 2);
         assert!(root.join("2026/01/01/a.wav").exists());
         let archive = dir.path().join("archive");
-        let done = purge(&store, &root, Some(&archive), 1, later, false).unwrap();
+        let done = purge(store.recordings(), &root, Some(&archive), 1, later, false).unwrap();
         assert_eq!(
             done.iter().map(|r| r.recording.id).collect::<Vec<_>>(),
             [ids[0], ids[2]]
@@ -166,6 +162,7 @@ mod tests {
         assert!(root.join("2026/01/01/b.wav").exists(), "held");
         assert_eq!(
             store
+                .recordings()
                 .recording(ids[0])
                 .unwrap()
                 .unwrap()
@@ -176,6 +173,7 @@ mod tests {
         // Each removal is in the audit log, and a second run finds nothing.
         assert_eq!(
             store
+                .users()
                 .recent_audit(10)
                 .unwrap()
                 .iter()
@@ -183,7 +181,7 @@ mod tests {
                 .count(),
             2
         );
-        assert!(purge(&store, &root, None, 1, later, false)
+        assert!(purge(store.recordings(), &root, None, 1, later, false)
             .unwrap()
             .is_empty());
     }

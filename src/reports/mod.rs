@@ -44,21 +44,27 @@ pub fn rows(
     now: i64,
 ) -> crate::store::Result<Vec<Row>> {
     use crate::store::{Store, StoreError};
-    let agents = store.agent_infos()?;
+    let agents = store.reports().agent_infos()?;
     let (from, to) = (settings.from, settings.to);
     let path = store.path().to_path_buf();
     std::thread::scope(|scope| {
         let side = scope.spawn(|| -> crate::store::Result<stats::Accumulator<'_>> {
             let mut acc = stats::Accumulator::new(*settings, &agents);
             let reader = Store::open_reader(&path)?;
-            reader.each_work_order(from, to, |agent, at| acc.add_work_order(agent, at))?;
+            reader
+                .reports()
+                .each_work_order(from, to, |agent, at| acc.add_work_order(agent, at))?;
             if acc.wants_states() {
-                reader.each_state_span(from, to, now, |span| acc.add_state(&span))?;
+                reader
+                    .reports()
+                    .each_state_span(from, to, now, |span| acc.add_state(&span))?;
             }
             Ok(acc)
         });
         let mut acc = stats::Accumulator::new(*settings, &agents);
-        let read = store.each_call_fact(from, to, |c| acc.add_call(&c));
+        let read = store
+            .reports()
+            .each_call_fact(from, to, |c| acc.add_call(&c));
         let side = side.join().unwrap_or_else(|_| {
             Err(StoreError::Invalid(
                 "the report's second reader failed".into(),

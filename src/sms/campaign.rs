@@ -185,6 +185,7 @@ impl Campaigns {
         let id = self
             .outbox
             .store()
+            .campaigns()
             .call(move |s| {
                 s.create_campaign(&NewCampaign {
                     name: &new.0,
@@ -207,7 +208,12 @@ impl Campaigns {
         match filled {
             Ok(created) => Ok(created),
             Err(e) => {
-                let _ = self.outbox.store().call(move |s| s.delete_draft(id)).await;
+                let _ = self
+                    .outbox
+                    .store()
+                    .campaigns()
+                    .call(move |s| s.delete_draft(id))
+                    .await;
                 Err(e)
             }
         }
@@ -251,6 +257,7 @@ impl Campaigns {
                     let customers = self
                         .outbox
                         .store()
+                        .campaigns()
                         .call(move |s| s.campaign_customers(t.as_deref(), after, CREATE_BATCH))
                         .await?;
                     let Some(last) = customers.last() else { break };
@@ -325,6 +332,7 @@ impl Campaigns {
         let added = self
             .outbox
             .store()
+            .campaigns()
             .call(move |s| s.add_recipients(id, &batch))
             .await?;
         created.recipients += added.recipients;
@@ -450,6 +458,7 @@ impl Campaigns {
         let rows = self
             .outbox
             .store()
+            .campaigns()
             .call(move |s| s.campaign_recipients(id, limit))
             .await?;
         Ok(rows
@@ -485,6 +494,7 @@ impl Campaigns {
         Ok(self
             .outbox
             .store()
+            .campaigns()
             .call(move |s| s.delete_draft(id))
             .await?)
     }
@@ -493,6 +503,7 @@ impl Campaigns {
     pub async fn get(&self, id: i64) -> Result<CampaignRow, CampaignError> {
         self.outbox
             .store()
+            .campaigns()
             .call(move |s| s.campaign(id))
             .await?
             .ok_or_else(|| CampaignError::NotFound(format!("no campaign {id}")))
@@ -508,7 +519,7 @@ impl Campaigns {
         let started = self
             .outbox
             .store()
-            .call(move |s| {
+            .campaigns().call(move |s| {
                 s.start_campaign(id, |s, c| {
                     if is_admin {
                         return Ok(());
@@ -576,7 +587,7 @@ impl Campaigns {
         user: &User,
         id: i64,
         what: &'static str,
-        f: impl FnOnce(&crate::store::Store) -> crate::store::Result<bool> + Send + 'static,
+        f: impl FnOnce(crate::store::Campaigns<'_>) -> crate::store::Result<bool> + Send + 'static,
     ) -> Result<(), CampaignError> {
         Self::may_run(user)?;
         let c = self.get(id).await?;
@@ -586,7 +597,7 @@ impl Campaigns {
                 c.created_by_name.unwrap_or_else(|| "someone else".into())
             )));
         }
-        if !self.outbox.store().call(f).await? {
+        if !self.outbox.store().campaigns().call(f).await? {
             return Err(CampaignError::Invalid(format!(
                 "campaign {id} is {}: it cannot be {what}",
                 c.state.as_str()
@@ -602,6 +613,7 @@ impl Campaigns {
         Ok(self
             .outbox
             .store()
+            .campaigns()
             .call(move |s| s.campaign_progress(id))
             .await?)
     }
@@ -628,7 +640,12 @@ impl Campaigns {
 
     /// One look at every live campaign.
     async fn tick(&self, templates: &mut HashMap<i64, Template>) -> Result<(), CampaignError> {
-        let live = self.outbox.store().call(|s| s.campaigns(true)).await?;
+        let live = self
+            .outbox
+            .store()
+            .campaigns()
+            .call(|s| s.list(true))
+            .await?;
         let now = chrono::Local::now();
         let default_window =
             Window::parse(&self.settings().window).map_err(CampaignError::Invalid)?;
@@ -651,6 +668,7 @@ impl Campaigns {
                 let moved = self
                     .outbox
                     .store()
+                    .campaigns()
                     .call(move |s| s.set_campaign_state(id, &[from], want))
                     .await?;
                 if moved {
@@ -675,12 +693,14 @@ impl Campaigns {
             let unfinished = self
                 .outbox
                 .store()
+                .campaigns()
                 .call(move |s| s.campaign_unfinished(id))
                 .await?;
             if !unfinished {
                 let done = self
                     .outbox
                     .store()
+                    .campaigns()
                     .call(move |s| {
                         s.set_campaign_state(id, &[CampaignState::Running], CampaignState::Done)
                     })
@@ -702,6 +722,7 @@ impl Campaigns {
         let queued = self
             .outbox
             .store()
+            .campaigns()
             .call(move |s| s.campaign_queued_parts(id))
             .await?;
         if queued * 2 > ahead {
@@ -711,6 +732,7 @@ impl Campaigns {
         let pending = self
             .outbox
             .store()
+            .campaigns()
             .call(move |s| s.next_recipients(id, want))
             .await?;
         if pending.is_empty() {
@@ -739,6 +761,7 @@ impl Campaigns {
                     let seq = r.seq;
                     self.outbox
                         .store()
+                        .campaigns()
                         .call(move |s| s.skip_recipient(id, seq, "invalid"))
                         .await?;
                 }
@@ -746,6 +769,7 @@ impl Campaigns {
         }
         self.outbox
             .store()
+            .campaigns()
             .call(move |s| s.feed_campaign(id, &messages))
             .await?;
         self.outbox.wake();
@@ -781,6 +805,7 @@ impl Campaigns {
             match self
                 .outbox
                 .store()
+                .sms()
                 .call(move |s| s.add_optout(&number, &keyword, Some(id)))
                 .await
             {
@@ -846,9 +871,9 @@ pub fn export_results(
     path: &std::path::Path,
 ) -> anyhow::Result<u64> {
     let header: Vec<String> = RESULT_HEADER.iter().map(|s| s.to_string()).collect();
-    let total = store.campaign_progress(id)?.recipients as u64;
+    let total = store.campaigns().campaign_progress(id)?.recipients as u64;
     crate::sheets::write_table(format, path, &header, Some(total), |sink| {
-        store.campaign_results(id, |r| {
+        store.campaigns().campaign_results(id, |r| {
             let updated = r
                 .updated_at
                 .and_then(chrono::DateTime::from_timestamp_millis)

@@ -29,7 +29,7 @@ pub async fn start(
     modems: &[ModemHandle],
     events: broadcast::Sender<SmsEvent>,
 ) -> Result<Vec<JoinHandle<()>>, crate::store::StoreError> {
-    let interrupted = outbox.store().call(|s| s.sms_interrupted()).await?;
+    let interrupted = outbox.store().sms().call(|s| s.sms_interrupted()).await?;
     if interrupted > 0 {
         tracing::warn!(
             parts = interrupted,

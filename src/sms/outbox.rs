@@ -133,6 +133,7 @@ impl Outbox {
         let parts = parts.into_iter().map(|p| (p.hex, p.tpdu_len)).collect();
         let id = self
             .store
+            .sms()
             .call(move |s| {
                 s.queue_sms(&NewSms {
                     to: &to,

@@ -1,63 +1,9 @@
-//! The rules a campaign obeys that need no store: the sending window and
-//! what counts as an opt-out reply. Pure, so the tests can set the clock.
+//! The rules a campaign obeys that need no store: the sending window (its
+//! type lives in `domain`, where the settings validate it too) and what
+//! counts as an opt-out reply. Pure, so the tests can set the clock.
 
-use chrono::NaiveTime;
+pub use crate::domain::{parse_time, Window};
 use std::fmt;
-
-/// Local hours in which campaign messages may leave, e.g. 08:00–21:00. A
-/// window whose end is before its start runs over midnight.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Window {
-    pub from: NaiveTime,
-    pub to: NaiveTime,
-}
-
-impl Window {
-    /// Parses `08:00-21:00` (also with `–` or `~`).
-    pub fn parse(s: &str) -> Result<Window, String> {
-        let (a, b) = s
-            .split_once(['-', '–', '~'])
-            .ok_or_else(|| format!("{s:?} is not a window like 08:00-21:00"))?;
-        Ok(Window {
-            from: parse_time(a)?,
-            to: parse_time(b)?,
-        })
-    }
-
-    /// From separate `HH:MM` texts.
-    pub fn from_parts(from: &str, to: &str) -> Result<Window, String> {
-        Window::parse(&format!("{from}-{to}"))
-    }
-
-    /// Whether a message may leave at local time `t`.
-    pub fn is_open(&self, t: NaiveTime) -> bool {
-        if self.from == self.to {
-            return true;
-        }
-        if self.from < self.to {
-            self.from <= t && t < self.to
-        } else {
-            t >= self.from || t < self.to
-        }
-    }
-}
-
-impl fmt::Display for Window {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}-{}",
-            self.from.format("%H:%M"),
-            self.to.format("%H:%M")
-        )
-    }
-}
-
-/// `HH:MM`, as stored.
-pub fn parse_time(s: &str) -> Result<NaiveTime, String> {
-    NaiveTime::parse_from_str(s.trim(), "%H:%M")
-        .map_err(|_| format!("{:?} is not a time like 08:00", s.trim()))
-}
 
 /// The keyword a reply opts out with, if it is one: the whole reply, once
 /// spaces and punctuation are trimmed, equals a keyword (case ignored). A
@@ -143,6 +89,7 @@ impl fmt::Display for Filter {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chrono::NaiveTime;
 
     fn t(s: &str) -> NaiveTime {
         parse_time(s).unwrap()

@@ -57,7 +57,12 @@ pub async fn run(mut modem: ModemHandle, outbox: Outbox, events: broadcast::Send
         }
         tokio::time::sleep_until(next_at).await;
         let name = modem.name.to_string();
-        let part = match outbox.store().call(move |s| s.claim_sms_part(&name)).await {
+        let part = match outbox
+            .store()
+            .sms()
+            .call(move |s| s.claim_sms_part(&name))
+            .await
+        {
             Ok(Some(part)) => part,
             Ok(None) => {
                 tokio::select! {
@@ -113,7 +118,12 @@ async fn wait_up(modem: &mut ModemHandle, outbox: &Outbox, failover: Duration) -
 /// beats never).
 async fn release_pins(modem: &ModemHandle, outbox: &Outbox) {
     let name = modem.name.to_string();
-    match outbox.store().call(move |s| s.release_pins(&name)).await {
+    match outbox
+        .store()
+        .sms()
+        .call(move |s| s.release_pins(&name))
+        .await
+    {
         Ok(0) => {}
         Ok(n) => {
             tracing::warn!(modem = %modem.name, messages = n, "modem out; the rest of its long messages go through other modems");
@@ -163,6 +173,7 @@ impl DailyCount {
             let name = modem.to_string();
             match outbox
                 .store()
+                .sms()
                 .call(move |s| s.parts_claimed_since(&name, midnight))
                 .await
             {
@@ -233,6 +244,7 @@ async fn settle(
     let reason = error.clone().unwrap_or_default();
     let stored = outbox
         .store()
+        .sms()
         .call(move |s| match state {
             PartState::Sent => s.sms_part_sent(id, reference.unwrap_or(0)),
             PartState::Queued if release => s.sms_part_release(id, &reason),

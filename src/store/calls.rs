@@ -1,9 +1,12 @@
-//! Call detail records (话单).
+//! Call detail records (话单) and the call history as supervisors search
+//! it: filters, a scope per role, and keyset paging (a page after the last
+//! row seen, never an OFFSET), so page 1,000 costs what page 1 does on
+//! millions of calls.
 
-use super::{Result, Store};
+use super::{Filters, Result, Scope, Store, StoreError};
 use crate::calls::Cdr;
 use rusqlite::{params, OptionalExtension};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// A stored CDR as reports and tests read it back.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -29,11 +32,21 @@ pub struct CallRow {
     pub caller_name: Option<String>,
 }
 
-impl Store {
+/// Calls: the CDR each line machine writes, what the hub adds after it
+/// (agent, customer, routing, wrap-up), and the history searches and
+/// exports.
+///
+/// A view of a [`Store`], from [`Store::calls`]; cheap to copy.
+#[derive(Clone, Copy)]
+pub struct Calls<'a> {
+    pub(super) store: &'a Store,
+}
+
+impl Calls<'_> {
     /// Writes a finished call. The call id is unique: writing the same call
     /// again (a retry) updates its row instead of adding another.
     pub fn write_cdr(&self, c: &Cdr) -> Result<()> {
-        self.conn
+        self.store.conn
             .prepare_cached(
                 "INSERT INTO calls (call_uid, line, device, direction, outcome, presentation,
                     raw_number, number_e164, number_national, caller_name, customer_id, match_rule,
@@ -76,8 +89,9 @@ impl Store {
     }
 
     /// Calls, oldest first.
-    pub fn calls(&self, limit: usize) -> Result<Vec<CallRow>> {
+    pub fn recent(&self, limit: usize) -> Result<Vec<CallRow>> {
         let mut stmt = self
+            .store
             .conn
             .prepare_cached(&format!("{CALL_SELECT} ORDER BY started_at, id LIMIT ?1"))?;
         let rows = stmt.query_map([limit as i64], call_from_row)?;
@@ -86,7 +100,7 @@ impl Store {
 
     /// A customer's latest calls, newest first: the history on a pop.
     pub fn customer_calls(&self, customer_id: i64, limit: usize) -> Result<Vec<CallRow>> {
-        let mut stmt = self.conn.prepare_cached(&format!(
+        let mut stmt = self.store.conn.prepare_cached(&format!(
             "{CALL_SELECT} WHERE customer_id = ?1 ORDER BY started_at DESC, id DESC LIMIT ?2"
         ))?;
         let rows = stmt.query_map(params![customer_id, limit as i64], call_from_row)?;
@@ -102,7 +116,7 @@ impl Store {
         limit: usize,
     ) -> Result<Vec<CallRow>> {
         let lines = serde_json::to_string(lines).unwrap_or_else(|_| "[]".into());
-        let mut stmt = self.conn.prepare_cached(&format!(
+        let mut stmt = self.store.conn.prepare_cached(&format!(
             "{CALL_SELECT} WHERE started_at >= ?2 AND direction = 'inbound'
                AND outcome IN ('missed', 'abandoned', 'unknown')
                AND line IN (SELECT value FROM json_each(?1))
@@ -114,7 +128,8 @@ impl Store {
 
     /// Records which agent took a call (the CDR may be written before or after).
     pub fn set_call_agent(&self, call_uid: &str, agent_id: i64) -> Result<()> {
-        self.conn
+        self.store
+            .conn
             .prepare_cached("UPDATE calls SET agent_user_id = ?2 WHERE call_uid = ?1")?
             .execute(params![call_uid, agent_id])?;
         Ok(())
@@ -123,7 +138,8 @@ impl Store {
     /// Records the customer an agent picked for a call (from a chooser, or
     /// just added for an unknown caller).
     pub fn set_call_customer(&self, call_uid: &str, customer_id: i64) -> Result<()> {
-        self.conn
+        self.store
+            .conn
             .prepare_cached("UPDATE calls SET customer_id = ?2 WHERE call_uid = ?1")?
             .execute(params![call_uid, customer_id])?;
         Ok(())
@@ -132,10 +148,38 @@ impl Store {
     /// The store's id of a call, if its CDR is written.
     pub fn call_id(&self, call_uid: &str) -> Result<Option<i64>> {
         Ok(self
+            .store
             .conn
             .prepare_cached("SELECT id FROM calls WHERE call_uid = ?1")?
             .query_row([call_uid], |r| r.get(0))
             .optional()?)
+    }
+
+    /// Records how a finished call was routed: the agent of its line or its
+    /// team (written by the pop hub, after the CDR).
+    pub fn set_call_routing(
+        &self,
+        call_uid: &str,
+        offered_to: Option<i64>,
+        team: Option<&str>,
+    ) -> Result<()> {
+        self.store
+            .conn
+            .prepare_cached("UPDATE calls SET offered_to = ?2, team = ?3 WHERE call_uid = ?1")?
+            .execute(rusqlite::params![call_uid, offered_to, team])?;
+        Ok(())
+    }
+
+    /// The agent who took the call left after-call work at `at`.
+    pub fn set_call_wrapup_end(&self, call_uid: &str, at: i64) -> Result<()> {
+        self.store
+            .conn
+            .prepare_cached(
+                "UPDATE calls SET wrapup_ended_at = ?2
+                 WHERE call_uid = ?1 AND wrapup_ended_at IS NULL AND ended_at <= ?2",
+            )?
+            .execute(rusqlite::params![call_uid, at])?;
+        Ok(())
     }
 }
 
@@ -166,4 +210,264 @@ fn call_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<CallRow> {
         dtmf: r.get(16)?,
         caller_name: r.get(17)?,
     })
+}
+
+/// A search of the call history; every field narrows it.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct CallQuery {
+    /// Started at or after, ms since the epoch.
+    pub from: Option<i64>,
+    /// Started before, ms since the epoch.
+    pub to: Option<i64>,
+    pub line: Option<String>,
+    /// The username of the agent who took the call (or was offered it).
+    pub agent: Option<String>,
+    pub team: Option<String>,
+    /// A national number (as [`crate::phone::Normalized::national`]):
+    /// found through the number index.
+    pub number_national: Option<String>,
+    /// Digits anywhere in the number as it arrived; reads every call of the
+    /// period, so give a date range with it.
+    pub number_digits: Option<String>,
+    pub customer_id: Option<i64>,
+    /// inbound or outbound.
+    pub direction: Option<String>,
+    /// answered, missed, abandoned, outbound or unknown.
+    pub outcome: Option<String>,
+    /// The cursor of the previous page's last row.
+    pub after: Option<String>,
+    /// Rows a page (default 50, at most 1,000).
+    pub limit: Option<u32>,
+}
+
+/// One call as the history lists it, with what it links to.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct HistoryRow {
+    pub id: i64,
+    pub call_uid: String,
+    pub line: String,
+    pub direction: String,
+    pub outcome: Option<String>,
+    pub presentation: String,
+    pub number: Option<String>,
+    pub caller_name: Option<String>,
+    pub customer_id: Option<i64>,
+    pub customer: Option<String>,
+    /// The customer's owner: agents see other owners' numbers masked.
+    pub customer_owner: Option<i64>,
+    pub agent_id: Option<i64>,
+    pub agent: Option<String>,
+    pub team: Option<String>,
+    pub started_at: i64,
+    pub answered_at: Option<i64>,
+    pub ended_at: Option<i64>,
+    pub wrapup_ended_at: Option<i64>,
+    pub recording_id: Option<i64>,
+    pub work_order_id: Option<i64>,
+    pub work_orders: i64,
+}
+
+impl HistoryRow {
+    /// Where the next page starts.
+    pub fn cursor(&self) -> String {
+        format!("{}.{}", self.started_at, self.id)
+    }
+
+    /// Seconds from the first ring to the answer.
+    pub fn wait_ms(&self) -> Option<i64> {
+        self.answered_at.map(|a| a - self.started_at)
+    }
+
+    /// Talk time.
+    pub fn talk_ms(&self) -> Option<i64> {
+        Some(self.ended_at? - self.answered_at?)
+    }
+
+    /// After-call work.
+    pub fn wrapup_ms(&self) -> Option<i64> {
+        Some(self.wrapup_ended_at? - self.ended_at?)
+    }
+}
+
+/// One page of the history and the cursor of the next, if there is one.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct HistoryPage {
+    pub calls: Vec<HistoryRow>,
+    pub next: Option<String>,
+}
+
+fn parse_cursor(s: &str) -> Result<(i64, i64)> {
+    let bad = || StoreError::Invalid(format!("bad page cursor {s:?}"));
+    let (t, id) = s.split_once('.').ok_or_else(bad)?;
+    Ok((
+        t.parse().map_err(|_| bad())?,
+        id.parse().map_err(|_| bad())?,
+    ))
+}
+
+/// A team's calls: routed to it, or taken by one of its agents.
+const TEAM_CALLS: &str =
+    " AND (c.team = ? OR c.agent_user_id IN (SELECT id FROM users WHERE team = ?))";
+/// An agent's calls: taken by them, or unanswered on a line bound to them.
+const AGENT_CALLS: &str =
+    " AND (c.agent_user_id = ? OR (c.agent_user_id IS NULL AND c.offered_to = ?))";
+
+const OUTCOMES: [&str; 5] = ["answered", "missed", "abandoned", "outbound", "unknown"];
+
+impl Calls<'_> {
+    /// One page of calls matching `q` within `scope`, newest first.
+    pub fn search_calls(&self, q: &CallQuery, scope: &Scope) -> Result<HistoryPage> {
+        let limit = q.limit.unwrap_or(50).clamp(1, 1000) as usize;
+        let mut calls = Vec::with_capacity(limit + 1);
+        self.each_call(q, scope, Some(limit + 1), |row| {
+            calls.push(row);
+            Ok(())
+        })?;
+        let next = if calls.len() > limit {
+            calls.truncate(limit);
+            calls.last().map(HistoryRow::cursor)
+        } else {
+            None
+        };
+        Ok(HistoryPage { calls, next })
+    }
+
+    /// Every call matching `q` within `scope`, newest first, handed to `f`
+    /// one by one: exports stream through here without holding them all.
+    pub fn each_call(
+        &self,
+        q: &CallQuery,
+        scope: &Scope,
+        limit: Option<usize>,
+        mut f: impl FnMut(HistoryRow) -> Result<()>,
+    ) -> Result<()> {
+        let sql = String::from(
+            "SELECT c.id, c.call_uid, c.line, c.direction, c.outcome, c.presentation,
+                    COALESCE(c.raw_number, c.number_e164), c.caller_name, c.customer_id,
+                    cu.name, cu.owner_user_id, c.agent_user_id, au.username,
+                    COALESCE(c.team, au.team), c.started_at, c.answered_at, c.ended_at,
+                    c.wrapup_ended_at,
+                    (SELECT max(r.id) FROM recordings r WHERE r.call_uid = c.call_uid),
+                    (SELECT min(w.id) FROM work_orders w WHERE w.call_uid = c.call_uid),
+                    (SELECT count(*) FROM work_orders w WHERE w.call_uid = c.call_uid)
+             FROM calls c {index}
+             LEFT JOIN users au ON au.id = c.agent_user_id
+             LEFT JOIN customers cu ON cu.id = c.customer_id
+             WHERE 1 = 1",
+        );
+        // Without a number or a customer to look up, the newest calls are
+        // found by walking the start-time index backwards, which covers the
+        // scope's columns; left to itself SQLite would gather all of an
+        // agent's calls through the OR of two indexes and sort them.
+        let selective = nonempty(&q.number_national).is_some() || q.customer_id.is_some();
+        let index = if selective {
+            ""
+        } else {
+            "INDEXED BY calls_started"
+        };
+        let mut w = Filters::new(sql.replace("{index}", index));
+        match scope {
+            Scope::All => {}
+            Scope::Team(t) => w.and(TEAM_CALLS, t.clone()),
+            Scope::Agent(id) => w.and(AGENT_CALLS, *id),
+            Scope::None => return Ok(()),
+        }
+        if let Some(v) = q.from {
+            w.and(" AND c.started_at >= ?", v);
+        }
+        if let Some(v) = q.to {
+            w.and(" AND c.started_at < ?", v);
+        }
+        if let Some(v) = nonempty(&q.line) {
+            w.and(" AND c.line = ?", v);
+        }
+        if let Some(v) = nonempty(&q.agent) {
+            w.and(
+                &AGENT_CALLS.replace('?', "(SELECT id FROM users WHERE username = ?)"),
+                v,
+            );
+        }
+        if let Some(v) = nonempty(&q.team) {
+            w.and(TEAM_CALLS, v);
+        }
+        if let Some(v) = nonempty(&q.number_national) {
+            w.and(" AND c.number_national = ?", v);
+        }
+        if let Some(v) = nonempty(&q.number_digits) {
+            let digits: String = v.chars().filter(char::is_ascii_digit).collect();
+            if digits.is_empty() {
+                return Err(StoreError::Invalid(format!(
+                    "the number {v:?} has no digits"
+                )));
+            }
+            w.and(" AND instr(c.raw_number, ?) > 0", digits);
+        }
+        if let Some(v) = q.customer_id {
+            w.and(" AND c.customer_id = ?", v);
+        }
+        if let Some(v) = nonempty(&q.direction) {
+            if v != "inbound" && v != "outbound" {
+                return Err(StoreError::Invalid(format!(
+                    "direction {v:?}: inbound or outbound"
+                )));
+            }
+            w.and(" AND c.direction = ?", v);
+        }
+        if let Some(v) = nonempty(&q.outcome) {
+            if !OUTCOMES.contains(&v.as_str()) {
+                return Err(StoreError::Invalid(format!(
+                    "outcome {v:?}: one of {}",
+                    OUTCOMES.join(", ")
+                )));
+            }
+            w.and(" AND c.outcome = ?", v);
+        }
+        if let Some(cursor) = nonempty(&q.after) {
+            let (t, id) = parse_cursor(&cursor)?;
+            // The first term bounds the index range; the second steps past
+            // the rows of the same millisecond already shown.
+            w.and(" AND c.started_at <= ?", t);
+            w.and(" AND (c.started_at < ?", t);
+            w.and(" OR c.id < ?)", id);
+        }
+        w.sql.push_str(" ORDER BY c.started_at DESC, c.id DESC");
+        if let Some(n) = limit {
+            w.sql.push_str(&format!(" LIMIT {n}"));
+        }
+        let mut stmt = self.store.conn.prepare_cached(&w.sql)?;
+        let mut rows = stmt.query(rusqlite::params_from_iter(w.args))?;
+        while let Some(r) = rows.next()? {
+            f(HistoryRow {
+                id: r.get(0)?,
+                call_uid: r.get(1)?,
+                line: r.get(2)?,
+                direction: r.get(3)?,
+                outcome: r.get(4)?,
+                presentation: r.get(5)?,
+                number: r.get(6)?,
+                caller_name: r.get(7)?,
+                customer_id: r.get(8)?,
+                customer: r.get(9)?,
+                customer_owner: r.get(10)?,
+                agent_id: r.get(11)?,
+                agent: r.get(12)?,
+                team: r.get(13)?,
+                started_at: r.get(14)?,
+                answered_at: r.get(15)?,
+                ended_at: r.get(16)?,
+                wrapup_ended_at: r.get(17)?,
+                recording_id: r.get(18)?,
+                work_order_id: r.get(19)?,
+                work_orders: r.get(20)?,
+            })?;
+        }
+        Ok(())
+    }
+}
+
+fn nonempty(v: &Option<String>) -> Option<String> {
+    v.as_ref()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
 }

@@ -1,6 +1,6 @@
 //! SMS campaigns (sql/0006_campaigns.sql): their recipients, feeding them
-//! into the send queue a batch at a time, progress, quotas, the opt-out
-//! list and the blacklist.
+//! into the send queue a batch at a time, progress, and the monthly quotas
+//! a start is checked against.
 
 use super::{now_ms, Result, Store, StoreError};
 use rusqlite::{params, OptionalExtension};
@@ -236,7 +236,17 @@ pub struct CampaignCustomer {
     pub phones: Vec<(String, Option<String>, String)>,
 }
 
-impl Store {
+/// SMS campaigns: drafts and their recipients, feeding the send queue,
+/// progress and results, and the monthly quotas a start is checked
+/// against.
+///
+/// A view of a [`Store`], from [`Store::campaigns`]; cheap to copy.
+#[derive(Clone, Copy)]
+pub struct Campaigns<'a> {
+    pub(super) store: &'a Store,
+}
+
+impl Campaigns<'_> {
     /// The next `limit` customers after id `after`, all or those tagged
     /// `tag`, in id order: a campaign reads its group a chunk at a time.
     pub fn campaign_customers(
@@ -256,7 +266,7 @@ impl Store {
                  WHERE c.id > ?1 AND ?3 IS NULL ORDER BY c.id LIMIT ?2"
             }
         };
-        let mut stmt = self.conn.prepare_cached(sql)?;
+        let mut stmt = self.store.conn.prepare_cached(sql)?;
         let rows = stmt.query_map(params![after, limit, tag], |r| {
             Ok(CampaignCustomer {
                 id: r.get(0)?,
@@ -267,7 +277,7 @@ impl Store {
             })
         })?;
         let mut out: Vec<CampaignCustomer> = rows.collect::<rusqlite::Result<_>>()?;
-        let mut phones = self.conn.prepare_cached(
+        let mut phones = self.store.conn.prepare_cached(
             "SELECT raw, e164, kind FROM customer_phones WHERE customer_id = ?1 ORDER BY position",
         )?;
         for c in &mut out {
@@ -281,6 +291,7 @@ impl Store {
     /// Tags (groups) and how many customers each has, for choosing one.
     pub fn tag_counts(&self) -> Result<Vec<(String, i64)>> {
         let mut stmt = self
+            .store
             .conn
             .prepare_cached("SELECT tag, count(*) FROM customer_tags GROUP BY tag ORDER BY tag")?;
         let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
@@ -289,7 +300,7 @@ impl Store {
 
     /// Deletes a draft that could not be completed (a bad template).
     pub fn delete_draft(&self, id: i64) -> Result<()> {
-        self.conn.execute(
+        self.store.conn.execute(
             "DELETE FROM sms_campaigns WHERE id = ?1 AND state = 'draft'",
             [id],
         )?;
@@ -299,7 +310,7 @@ impl Store {
     /// A pending recipient that cannot be sent after all (its message does
     /// not encode).
     pub fn skip_recipient(&self, campaign: i64, seq: i64, reason: &str) -> Result<()> {
-        self.conn.execute(
+        self.store.conn.execute(
             "UPDATE sms_campaign_recipients SET state = 'skipped', skip_reason = ?3
              WHERE campaign_id = ?1 AND seq = ?2 AND state = 'pending'",
             params![campaign, seq, reason],
@@ -313,7 +324,7 @@ impl Store {
             Some((f, t)) => (Some(f.as_str()), Some(t.as_str())),
             None => (None, None),
         };
-        self.conn.execute(
+        self.store.conn.execute(
             "INSERT INTO sms_campaigns (name, template, suffix, source, start_at, window_from,
                  window_to, created_by, created_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
@@ -329,14 +340,14 @@ impl Store {
                 now_ms()
             ],
         )?;
-        Ok(self.conn.last_insert_rowid())
+        Ok(self.store.conn.last_insert_rowid())
     }
 
     /// Adds recipients to a draft, in one transaction: numbers that are not
     /// SMS-capable and repeats of a number already in the campaign are kept
     /// as skipped, so the results show them.
     pub fn add_recipients(&self, campaign: i64, rows: &[NewRecipient]) -> Result<Added> {
-        self.in_transaction(|s| {
+        self.store.in_transaction(|s| {
             let state: Option<String> = s
                 .conn
                 .query_row(
@@ -408,6 +419,7 @@ impl Store {
     /// One campaign.
     pub fn campaign(&self, id: i64) -> Result<Option<CampaignRow>> {
         Ok(self
+            .store
             .conn
             .prepare_cached(&format!(
                 "SELECT {CAMPAIGN_COLUMNS} FROM sms_campaigns c
@@ -418,13 +430,13 @@ impl Store {
     }
 
     /// Campaigns, newest first; only live ones with `live_only`.
-    pub fn campaigns(&self, live_only: bool) -> Result<Vec<CampaignRow>> {
+    pub fn list(&self, live_only: bool) -> Result<Vec<CampaignRow>> {
         let filter = if live_only {
             "WHERE c.state IN ('scheduled', 'running', 'waiting')"
         } else {
             ""
         };
-        let mut stmt = self.conn.prepare_cached(&format!(
+        let mut stmt = self.store.conn.prepare_cached(&format!(
             "SELECT {CAMPAIGN_COLUMNS} FROM sms_campaigns c
              LEFT JOIN users u ON u.id = c.created_by {filter} ORDER BY c.id DESC"
         ))?;
@@ -434,7 +446,7 @@ impl Store {
 
     /// The first `limit` recipients (skipped ones included), for a preview.
     pub fn campaign_recipients(&self, campaign: i64, limit: u32) -> Result<Vec<RecipientRow>> {
-        let mut stmt = self.conn.prepare_cached(
+        let mut stmt = self.store.conn.prepare_cached(
             "SELECT seq, number, e164, fields, skip_reason FROM sms_campaign_recipients
              WHERE campaign_id = ?1 ORDER BY seq LIMIT ?2",
         )?;
@@ -453,7 +465,7 @@ impl Store {
     /// Parts `user` has started this calendar month (from `month_start`,
     /// ms): whole campaigns, but of a cancelled one only what it sent.
     pub fn quota_used(&self, user: i64, month_start: i64) -> Result<i64> {
-        Ok(self.conn.query_row(
+        Ok(self.store.conn.query_row(
             "SELECT COALESCE(SUM(CASE WHEN c.state = 'cancelled'
                      THEN (SELECT count(*) FROM sms_parts p
                            WHERE p.campaign_id = c.id AND p.claimed_at IS NOT NULL)
@@ -468,6 +480,7 @@ impl Store {
     /// A user's own monthly quota, if an admin set one.
     pub fn quota(&self, user: i64) -> Result<Option<i64>> {
         Ok(self
+            .store
             .conn
             .query_row(
                 "SELECT monthly_parts FROM sms_quotas WHERE user_id = ?1",
@@ -479,7 +492,7 @@ impl Store {
 
     /// Sets a user's monthly quota.
     pub fn set_quota(&self, user: i64, parts: i64, set_by: Option<i64>) -> Result<()> {
-        self.conn.execute(
+        self.store.conn.execute(
             "INSERT INTO sms_quotas (user_id, monthly_parts, set_by, set_at) VALUES (?1, ?2, ?3, ?4)
              ON CONFLICT (user_id) DO UPDATE SET monthly_parts = ?2, set_by = ?3, set_at = ?4",
             params![user, parts, set_by, now_ms()],
@@ -493,10 +506,10 @@ impl Store {
     pub fn start_campaign(
         &self,
         id: i64,
-        allowed: impl FnOnce(&Store, &CampaignRow) -> Result<()>,
+        allowed: impl FnOnce(Campaigns<'_>, &CampaignRow) -> Result<()>,
     ) -> Result<CampaignRow> {
-        self.in_transaction(|s| {
-            let c = s
+        self.store.in_transaction(|s| {
+            let c = self
                 .campaign(id)?
                 .ok_or_else(|| StoreError::Invalid(format!("no campaign {id}")))?;
             if c.state != CampaignState::Draft {
@@ -505,13 +518,13 @@ impl Store {
                     c.state.as_str()
                 )));
             }
-            allowed(s, &c)?;
+            allowed(*self, &c)?;
             s.conn.execute(
                 "UPDATE sms_campaigns SET state = 'scheduled', started_at = ?2 WHERE id = ?1",
                 params![id, now_ms()],
             )?;
             // The row as started, so callers report its new state.
-            s.campaign(id)?
+            self.campaign(id)?
                 .ok_or_else(|| StoreError::Invalid(format!("no campaign {id}")))
         })
     }
@@ -530,7 +543,7 @@ impl Store {
             .map(|s| format!("'{s}'"))
             .collect::<Vec<_>>()
             .join(",");
-        let n = self.conn.execute(
+        let n = self.store.conn.execute(
             &format!(
                 "UPDATE sms_campaigns SET state = ?2,
                      finished_at = CASE WHEN ?2 IN ('done', 'cancelled') THEN ?3 ELSE NULL END
@@ -544,7 +557,7 @@ impl Store {
     /// Cancels a campaign: what is not sent yet never will be. Parts already
     /// with a modem finish as they will.
     pub fn cancel_campaign(&self, id: i64) -> Result<bool> {
-        self.in_transaction(|s| {
+        self.store.in_transaction(|s| {
             let live = [
                 CampaignState::Draft,
                 CampaignState::Scheduled,
@@ -552,7 +565,7 @@ impl Store {
                 CampaignState::Waiting,
                 CampaignState::Paused,
             ];
-            if !s.set_campaign_state(id, &live, CampaignState::Cancelled)? {
+            if !self.set_campaign_state(id, &live, CampaignState::Cancelled)? {
                 return Ok(false);
             }
             let now = now_ms();
@@ -573,7 +586,7 @@ impl Store {
     /// Parts of `campaign` waiting in the queue: the runner keeps this
     /// a little above what the modems take meanwhile.
     pub fn campaign_queued_parts(&self, campaign: i64) -> Result<i64> {
-        Ok(self.conn.query_row(
+        Ok(self.store.conn.query_row(
             "SELECT count(*) FROM sms_parts WHERE campaign_id = ?1 AND state = 'queued'",
             [campaign],
             |r| r.get(0),
@@ -582,7 +595,7 @@ impl Store {
 
     /// Whether anything of `campaign` is still to be sent or in a modem.
     pub fn campaign_unfinished(&self, campaign: i64) -> Result<bool> {
-        Ok(self.conn.query_row(
+        Ok(self.store.conn.query_row(
             "SELECT EXISTS (SELECT 1 FROM sms_campaign_recipients
                               INDEXED BY sms_campaign_recipients_pending
                             WHERE campaign_id = ?1 AND state = 'pending')
@@ -596,7 +609,7 @@ impl Store {
     /// The next `limit` pending recipients; opted-out and blacklisted
     /// numbers among them are skipped here and not returned.
     pub fn next_recipients(&self, campaign: i64, limit: u32) -> Result<Vec<PendingRecipient>> {
-        self.in_transaction(|s| {
+        self.store.in_transaction(|s| {
             let mut out = Vec::new();
             let mut stmt = s.conn.prepare_cached(
                 "SELECT r.seq, r.e164, r.fields,
@@ -644,7 +657,7 @@ impl Store {
     /// in one transaction: a crash leaves each recipient either pending or
     /// with its whole message queued.
     pub fn feed_campaign(&self, campaign: i64, messages: &[FedMessage]) -> Result<()> {
-        self.in_transaction(|s| {
+        self.store.in_transaction(|s| {
             let now = now_ms();
             let mut message = s.conn.prepare_cached(
                 "INSERT INTO sms_messages (to_number, text, encoding, parts, campaign_id, created_by,
@@ -687,14 +700,14 @@ impl Store {
     /// A campaign's counts.
     pub fn campaign_progress(&self, campaign: i64) -> Result<Progress> {
         let mut p = Progress {
-            parts: self.conn.query_row(
+            parts: self.store.conn.query_row(
                 "SELECT parts FROM sms_campaigns WHERE id = ?1",
                 [campaign],
                 |r| r.get(0),
             )?,
             ..Progress::default()
         };
-        let mut stmt = self.conn.prepare_cached(
+        let mut stmt = self.store.conn.prepare_cached(
             "SELECT state, skip_reason, count(*) FROM sms_campaign_recipients
              WHERE campaign_id = ?1 GROUP BY state, skip_reason",
         )?;
@@ -718,7 +731,7 @@ impl Store {
                 _ => {}
             }
         }
-        let mut stmt = self.conn.prepare_cached(
+        let mut stmt = self.store.conn.prepare_cached(
             "SELECT state, count(*) FROM sms_parts WHERE campaign_id = ?1 GROUP BY state",
         )?;
         let rows = stmt.query_map([campaign], |r| {
@@ -738,7 +751,7 @@ impl Store {
         campaign: i64,
         mut f: impl FnMut(ResultRow) -> std::result::Result<(), String>,
     ) -> Result<u64> {
-        let mut stmt = self.conn.prepare(
+        let mut stmt = self.store.conn.prepare(
             "SELECT r.seq, r.number, COALESCE(json_extract(r.fields, '$.name'), ''), r.state,
                     r.skip_reason, r.parts,
                     (SELECT CASE
@@ -785,7 +798,7 @@ impl Store {
     /// A campaign's failed and unknown parts, newest first, with their
     /// reasons; and how many parts each reason failed.
     pub fn campaign_failures(&self, campaign: i64, limit: u32) -> Result<Failures> {
-        let mut stmt = self.conn.prepare_cached(
+        let mut stmt = self.store.conn.prepare_cached(
             "SELECT m.to_number, p.seq, p.state, COALESCE(p.error, ''), p.modem, p.updated_at
              FROM sms_parts p INDEXED BY sms_parts_campaign
              JOIN sms_messages m ON m.id = p.message_id
@@ -804,7 +817,7 @@ impl Store {
                 })
             })?
             .collect::<rusqlite::Result<_>>()?;
-        let mut stmt = self.conn.prepare_cached(
+        let mut stmt = self.store.conn.prepare_cached(
             "SELECT COALESCE(error, ''), count(*) FROM sms_parts INDEXED BY sms_parts_campaign
              WHERE campaign_id = ?1 AND state IN ('failed', 'unknown')
              GROUP BY error ORDER BY count(*) DESC",
@@ -813,43 +826,5 @@ impl Store {
             .query_map([campaign], |r| Ok((r.get(0)?, r.get(1)?)))?
             .collect::<rusqlite::Result<_>>()?;
         Ok(Failures { reasons, parts })
-    }
-
-    /// Adds `e164` to the opt-out list; `true` if it was not on it.
-    pub fn add_optout(&self, e164: &str, keyword: &str, inbox_id: Option<i64>) -> Result<bool> {
-        let n = self.conn.execute(
-            "INSERT OR IGNORE INTO sms_optouts (e164, keyword, inbox_id, created_at)
-             VALUES (?1, ?2, ?3, ?4)",
-            params![e164, keyword, inbox_id, now_ms()],
-        )?;
-        Ok(n == 1)
-    }
-
-    /// Whether `e164` opted out.
-    pub fn is_opted_out(&self, e164: &str) -> Result<bool> {
-        Ok(self.conn.query_row(
-            "SELECT EXISTS (SELECT 1 FROM sms_optouts WHERE e164 = ?1)",
-            [e164],
-            |r| r.get(0),
-        )?)
-    }
-
-    /// Adds `e164` to the blacklist.
-    pub fn blacklist(&self, e164: &str, note: &str, by: Option<i64>) -> Result<()> {
-        self.conn.execute(
-            "INSERT INTO sms_blacklist (e164, note, created_by, created_at) VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT (e164) DO UPDATE SET note = ?2",
-            params![e164, note, by, now_ms()],
-        )?;
-        Ok(())
-    }
-
-    /// Parts `modem` has taken since `since` (ms): its SIM's count today.
-    pub fn parts_claimed_since(&self, modem: &str, since: i64) -> Result<i64> {
-        Ok(self.conn.query_row(
-            "SELECT count(*) FROM sms_parts WHERE modem = ?1 AND claimed_at >= ?2",
-            params![modem, since],
-            |r| r.get(0),
-        )?)
     }
 }

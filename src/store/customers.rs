@@ -1,7 +1,7 @@
 //! Customers, their numbers and tags; number lookup; the import upsert.
 
 use super::BulkWrites;
-use super::{now_ms, Result, Store, StoreError};
+use super::{now_ms, AuditEntry, Result, Store, StoreError, User};
 use crate::phone::{
     MatchOutcome, MatchPolicy, MatchRule, Normalized, NumberKind, MAYBE_INCOMPLETE, WITHOUT_E164,
 };
@@ -169,14 +169,41 @@ fn execute_insert_phone(
     ])
 }
 
-impl Store {
+/// Customers and their numbers and tags: lookups by number (the call
+/// path's read), single writes and merges, bulk loads, and the reads that
+/// exports and cards need.
+///
+/// A view of a [`Store`], from [`Store::customers`]; cheap to copy.
+#[derive(Clone, Copy)]
+pub struct Customers<'a> {
+    pub(super) store: &'a Store,
+}
+
+impl Customers<'_> {
+    /// Creates a customer that `actor` typed in, with its audit entry, in
+    /// one transaction; the new customer's id.
+    pub fn add_customer(&self, c: &NewCustomer, actor: &User) -> Result<i64> {
+        self.store.in_transaction(|s| {
+            let id = s.customers().insert_customer(c)?;
+            s.users().audit(&AuditEntry {
+                actor: &actor.username,
+                user_id: Some(actor.id),
+                action: "customer.add",
+                target: Some(&id.to_string()),
+                detail: serde_json::json!({}),
+                remote_addr: None,
+            })?;
+            Ok(id)
+        })
+    }
+
     /// Creates a customer with its numbers and tags.
     pub fn insert_customer(&self, c: &NewCustomer) -> Result<i64> {
         if c.name.trim().is_empty() {
             return Err(StoreError::Invalid("a customer needs a name".into()));
         }
         let now = now_ms();
-        self.conn
+        self.store.conn
             .prepare_cached(
                 "INSERT INTO customers (name, company, owner_user_id, custom_fields, created_at, updated_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
@@ -188,7 +215,7 @@ impl Store {
                 serde_json::to_string(&c.custom_fields).unwrap_or_else(|_| "{}".into()),
                 now
             ])?;
-        let id = self.conn.last_insert_rowid();
+        let id = self.store.conn.last_insert_rowid();
         for (position, phone) in c.phones.iter().enumerate() {
             self.insert_phone(id, position, phone)?;
         }
@@ -199,7 +226,7 @@ impl Store {
     }
 
     fn insert_phone(&self, customer_id: i64, position: usize, p: &NewPhone) -> Result<()> {
-        let mut stmt = self.conn.prepare_cached(INSERT_PHONE)?;
+        let mut stmt = self.store.conn.prepare_cached(INSERT_PHONE)?;
         execute_insert_phone(&mut stmt, customer_id, position, p)?;
         Ok(())
     }
@@ -207,6 +234,7 @@ impl Store {
     /// Adds a tag; returns whether it was new.
     fn add_tag(&self, customer_id: i64, tag: &str) -> Result<bool> {
         Ok(self
+            .store
             .conn
             .prepare_cached(
                 "INSERT OR IGNORE INTO customer_tags (tag, customer_id) VALUES (?1, ?2)",
@@ -227,7 +255,7 @@ impl Store {
     /// Whether customer `id` has this name and number. Reads only that
     /// customer's rows, so it works while the match index is being rebuilt.
     pub fn customer_has(&self, id: i64, name: &str, number: &Normalized) -> Result<bool> {
-        Ok(self
+        Ok(self.store
             .conn
             .prepare_cached(
                 "SELECT 1 FROM customer_phones p JOIN customers c ON c.id = p.customer_id
@@ -246,6 +274,7 @@ impl Store {
     pub fn merge_customer(&self, existing: i64, c: &NewCustomer) -> Result<UpsertOutcome> {
         let mut changed = false;
         let (company, owner, fields): (String, Option<i64>, String) = self
+            .store
             .conn
             .prepare_cached(
                 "SELECT company, owner_user_id, custom_fields FROM customers WHERE id = ?1",
@@ -272,6 +301,7 @@ impl Store {
             _ => owner,
         };
         let known: BTreeSet<(String, Option<String>)> = self
+            .store
             .conn
             .prepare_cached(
                 "SELECT national_rev, extension FROM customer_phones WHERE customer_id = ?1",
@@ -292,7 +322,7 @@ impl Store {
         if !changed {
             return Ok(UpsertOutcome::Unchanged(existing));
         }
-        self.conn
+        self.store.conn
             .prepare_cached(
                 "UPDATE customers SET company = ?2, owner_user_id = ?3, custom_fields = ?4, updated_at = ?5
                  WHERE id = ?1",
@@ -308,7 +338,7 @@ impl Store {
     }
 
     fn find_by_name_and_phone(&self, c: &NewCustomer) -> Result<Option<i64>> {
-        let mut stmt = self.conn.prepare_cached(
+        let mut stmt = self.store.conn.prepare_cached(
             "SELECT p.customer_id FROM customer_phones p JOIN customers c ON c.id = p.customer_id
              WHERE p.national_rev = ?1 AND p.country_code IS ?2 AND c.name = ?3
              ORDER BY p.customer_id LIMIT 1",
@@ -371,7 +401,7 @@ impl Store {
     /// sorts the few of them: an ORDER BY would make SQLite build and free a
     /// temporary B-tree on every lookup.
     fn matches(&self, sql: &str, params: impl rusqlite::Params) -> Result<Vec<CustomerMatch>> {
-        let mut stmt = self.conn.prepare_cached(sql)?;
+        let mut stmt = self.store.conn.prepare_cached(sql)?;
         let mut out: Vec<CustomerMatch> = stmt
             .query_map(params, |r| {
                 Ok(CustomerMatch {
@@ -390,6 +420,7 @@ impl Store {
     /// One customer with numbers and tags.
     pub fn customer(&self, id: i64) -> Result<Option<Customer>> {
         let Some(mut c) = self
+            .store
             .conn
             .prepare_cached(&format!("{CUSTOMER_SELECT} WHERE c.id = ?1"))?
             .query_row([id], customer_from_row)
@@ -398,6 +429,7 @@ impl Store {
             return Ok(None);
         };
         c.phones = self
+            .store
             .conn
             .prepare_cached(&format!(
                 "{PHONE_SELECT} WHERE customer_id = ?1 ORDER BY position"
@@ -405,6 +437,7 @@ impl Store {
             .query_map([id], |r| phone_from_row(r).map(|(_, p)| p))?
             .collect::<rusqlite::Result<_>>()?;
         c.tags = self
+            .store
             .conn
             .prepare_cached("SELECT tag FROM customer_tags WHERE customer_id = ?1 ORDER BY tag")?
             .query_map([id], |r| r.get(0))?
@@ -415,6 +448,7 @@ impl Store {
     /// How many customers there are.
     pub fn customer_count(&self) -> Result<u64> {
         let n: i64 = self
+            .store
             .conn
             .query_row("SELECT COUNT(*) FROM customers", [], |r| r.get(0))?;
         Ok(n as u64)
@@ -422,7 +456,7 @@ impl Store {
 
     /// Every custom-field key in use, sorted: the extra export columns.
     pub fn custom_field_keys(&self) -> Result<Vec<String>> {
-        Ok(self
+        Ok(self.store
             .conn
             .prepare(
                 "SELECT DISTINCT j.key FROM customers, json_each(customers.custom_fields) AS j ORDER BY 1",
@@ -434,12 +468,15 @@ impl Store {
     /// Streams every customer in id order, without holding them all in memory.
     pub fn for_each_customer(&self, mut f: impl FnMut(Customer) -> Result<()>) -> Result<()> {
         let mut cust_stmt = self
+            .store
             .conn
             .prepare(&format!("{CUSTOMER_SELECT} ORDER BY c.id"))?;
         let mut phone_stmt = self
+            .store
             .conn
             .prepare(&format!("{PHONE_SELECT} ORDER BY customer_id, position"))?;
         let mut tag_stmt = self
+            .store
             .conn
             .prepare("SELECT customer_id, tag FROM customer_tags ORDER BY customer_id, tag")?;
         let mut customers = cust_stmt.query([])?;
@@ -522,26 +559,26 @@ pub struct CustomerLoad<'a> {
     json: Vec<u8>,
 }
 
-impl Store {
+impl<'a> Customers<'a> {
     /// Starts a bulk load of customers; see [`CustomerLoad`].
-    pub fn load_customers(&self) -> Result<CustomerLoad<'_>> {
+    pub fn load_customers(&self) -> Result<CustomerLoad<'a>> {
         let append = self.customer_count()? == 0;
-        let bulk = self.bulk_writes(append)?;
+        let bulk = self.store.bulk_writes(append)?;
         if append {
-            self.conn.execute_batch(
+            self.store.conn.execute_batch(
                 "DROP INDEX IF EXISTS customers_owner; DROP INDEX IF EXISTS customer_tags_customer;",
             )?;
         }
         Ok(CustomerLoad {
-            store: self,
+            store: self.store,
             bulk: Some(bulk),
             append,
-            insert_customer: self.conn.prepare(
+            insert_customer: self.store.conn.prepare(
                 "INSERT INTO customers (name, company, owner_user_id, custom_fields, created_at, updated_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
             )?,
-            insert_phone: self.conn.prepare(INSERT_PHONE)?,
-            insert_tag: self.conn.prepare(
+            insert_phone: self.store.conn.prepare(INSERT_PHONE)?,
+            insert_tag: self.store.conn.prepare(
                 "INSERT OR IGNORE INTO customer_tags (tag, customer_id) VALUES (?1, ?2)",
             )?,
             in_transaction: false,
@@ -562,7 +599,7 @@ impl CustomerLoad<'_> {
         let outcome = if self.append {
             UpsertOutcome::Inserted(self.append_customer(c)?)
         } else {
-            self.store.upsert_customer(c)?
+            self.store.customers().upsert_customer(c)?
         };
         self.rows_in_transaction += 1;
         if self.rows_in_transaction >= LOAD_COMMIT_ROWS {
@@ -617,7 +654,7 @@ impl CustomerLoad<'_> {
         if self.append {
             store.ensure_indexes()?;
             store.conn.execute_batch(LOAD_DEFERRED_INDEXES_SQL)?;
-            merges = store.in_transaction(|s| s.merge_load_duplicates())?;
+            merges = store.in_transaction(|s| s.customers().merge_load_duplicates())?;
         }
         if let Some(bulk) = self.bulk.take() {
             bulk.finish()?;
@@ -641,7 +678,7 @@ impl Drop for CustomerLoad<'_> {
     }
 }
 
-impl Store {
+impl Customers<'_> {
     /// Merges customers that a load appended twice: walks the match index
     /// in order (a covering scan: customer ids are in it), and for every
     /// number held by several customers of the same name merges each later
@@ -651,12 +688,13 @@ impl Store {
         // (later customer, position of its number, earlier customer)
         let mut links: Vec<(i64, i64, i64)> = Vec::new();
         {
-            let mut scan = self.conn.prepare(
+            let mut scan = self.store.conn.prepare(
                 "SELECT national_rev, country_code, customer_id, position
                  FROM customer_phones INDEXED BY customer_phones_match
                  ORDER BY national_rev, country_code",
             )?;
             let mut name_of = self
+                .store
                 .conn
                 .prepare("SELECT name FROM customers WHERE id = ?1")?;
             let mut rows = scan.query([])?;
@@ -716,13 +754,15 @@ impl Store {
                 UpsertOutcome::Unchanged(_) => merges.unchanged += 1,
                 _ => merges.updated += 1,
             }
-            self.conn.execute(
+            self.store.conn.execute(
                 "DELETE FROM customer_phones WHERE customer_id = ?1",
                 [later],
             )?;
-            self.conn
+            self.store
+                .conn
                 .execute("DELETE FROM customer_tags WHERE customer_id = ?1", [later])?;
-            self.conn
+            self.store
+                .conn
                 .execute("DELETE FROM customers WHERE id = ?1", [later])?;
             root.insert(later, target);
         }
@@ -732,6 +772,7 @@ impl Store {
     /// A stored customer as the row that created it, for merging it into another.
     fn customer_as_new(&self, id: i64) -> Result<Option<NewCustomer>> {
         let Some((name, company, owner_user_id, fields)) = self
+            .store
             .conn
             .prepare_cached(
                 "SELECT name, company, owner_user_id, custom_fields FROM customers WHERE id = ?1",
@@ -749,6 +790,7 @@ impl Store {
             return Ok(None);
         };
         let phones = self
+            .store
             .conn
             .prepare_cached(
                 "SELECT raw, e164, national, country_code, extension, kind, label
@@ -770,6 +812,7 @@ impl Store {
             })?
             .collect::<rusqlite::Result<_>>()?;
         let tags = self
+            .store
             .conn
             .prepare_cached("SELECT tag FROM customer_tags WHERE customer_id = ?1 ORDER BY tag")?
             .query_map([id], |r| r.get(0))?
@@ -901,7 +944,7 @@ mod tests {
                 .collect()
         };
         let before = indexes(&store);
-        let mut load = store.load_customers().unwrap();
+        let mut load = store.customers().load_customers().unwrap();
         let cache_kib = -pragma(&store, "cache_size");
         assert!((1..=64 * 1024).contains(&cache_kib), "{cache_kib} KiB");
         assert_eq!(pragma(&store, "mmap_size"), 0);
@@ -925,7 +968,7 @@ mod tests {
                 unchanged: 1
             }
         );
-        assert_eq!(store.customer_count().unwrap(), 2);
+        assert_eq!(store.customers().customer_count().unwrap(), 2);
         assert_eq!(pragma(&store, "cache_size"), normal_cache);
         assert!(pragma(&store, "mmap_size") > 0);
         assert_eq!(indexes(&store), before);

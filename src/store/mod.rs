@@ -1,50 +1,58 @@
 //! The one door to the database. Callers get plain Rust types; SQL stays in
 //! this module, so another backend can replace SQLite without touching them.
 //!
-//! `Store` owns one rusqlite connection and is used from one thread at a
-//! time; async code reaches it through [`StoreHandle`], which runs a `Store`
-//! on a dedicated thread so SQLite never blocks the runtime.
+//! `Store` owns one rusqlite connection and its lifecycle (opening,
+//! migrations, cache tuning, bulk writes, transactions, backups) and is used
+//! from one thread at a time. Every query and write belongs to a domain and
+//! is reached through that domain's view: `store.customers()`,
+//! `store.calls()`, `store.agents()`, `store.users()`, `store.workorders()`,
+//! `store.sms()`, `store.campaigns()`, `store.recordings()`,
+//! `store.reports()`. Async code reaches it through [`StoreHandle`], which
+//! runs the `Store` on a dedicated thread so SQLite never blocks the runtime
+//! and hands out one handle per domain whose jobs see only that view.
 
-mod audit;
+mod agents;
 mod backup;
 mod calls;
 mod campaigns;
 mod customers;
 mod handle;
-mod history;
 mod migrate;
 mod recordings;
 mod reports;
-mod sessions;
 mod sms;
 mod users;
 mod workorders;
 
-pub use audit::{AuditEntry, AuditRecord};
+pub use agents::{AgentState, AgentStateRow, Agents, Binding};
 pub use backup::BackupSummary;
-pub use calls::CallRow;
+pub use calls::{CallQuery, CallRow, Calls, HistoryPage, HistoryRow};
 pub use campaigns::{
-    Added, CampaignCustomer, CampaignRow, CampaignState, FailedPart, Failures, FedMessage,
-    NewCampaign, NewRecipient, PendingRecipient, Progress, ResultRow,
+    Added, CampaignCustomer, CampaignRow, CampaignState, Campaigns, FailedPart, Failures,
+    FedMessage, NewCampaign, NewRecipient, PendingRecipient, Progress, ResultRow,
 };
 pub use customers::{
-    Customer, CustomerLoad, CustomerMatch, CustomerPhone, LoadMerges, LookupResult, NewCustomer,
-    NewPhone, UpsertOutcome,
+    Customer, CustomerLoad, CustomerMatch, CustomerPhone, Customers, LoadMerges, LookupResult,
+    NewCustomer, NewPhone, UpsertOutcome,
 };
-pub use handle::StoreHandle;
-pub use history::{CallQuery, HistoryPage, HistoryRow, PERMISSIONS};
+pub use handle::{
+    AgentsHandle, CallsHandle, CampaignsHandle, CustomersHandle, RecordingsHandle, ReportsHandle,
+    SmsHandle, StoreHandle, UsersHandle, WorkOrdersHandle,
+};
 pub use migrate::known_schema_version;
 pub use recordings::{
-    QaForm, QaItem, QaScore, RecordingListItem, RecordingQuery, RecordingRow, ScoreError,
+    QaForm, QaItem, QaScore, RecordingListItem, RecordingQuery, RecordingRow, Recordings,
+    ScoreError,
 };
-pub use reports::{AgentInfo, CallFact, StateSpan};
-pub use sessions::{AgentState, AgentStateRow, Binding};
+pub use reports::{AgentInfo, CallFact, Reports, StateSpan};
 pub use sms::{
-    ClaimedPart, InboxRow, NewInbox, NewSms, PartRow, PartState, Report, Settled, UnmatchedReport,
-    REPORT_WINDOW_MS,
+    ClaimedPart, InboxRow, NewInbox, NewSms, PartRow, PartState, Report, Settled, Sms,
+    UnmatchedReport, REPORT_WINDOW_MS,
 };
-pub use users::{Role, Scope, User};
-pub use workorders::{EnumOption, FieldDef, FieldType, FormDef, SavedWorkOrder, WorkOrderRow};
+pub use users::{AuditEntry, AuditRecord, Role, Scope, User, Users, PERMISSIONS};
+pub use workorders::{
+    EnumOption, FieldDef, FieldType, FormDef, SavedWorkOrder, WorkOrderRow, WorkOrders,
+};
 
 use rusqlite::config::DbConfig;
 use rusqlite::Connection;
@@ -79,6 +87,7 @@ pub enum StoreError {
     Sqlite(#[from] rusqlite::Error),
 }
 
+/// What every store operation returns: its value, or a [`StoreError`].
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
 /// A connection to the callpop database, migrated to this binary's schema.
@@ -323,6 +332,56 @@ impl Store {
     /// The schema version the database is at.
     pub fn schema_version(&self) -> Result<u32> {
         migrate::current_version(&self.conn)
+    }
+}
+
+/// The domain views: every query and write of the store belongs to one of
+/// them, so a caller names the domain it works in and a second backend has
+/// one seam per domain to provide (see ARCHITECTURE.md).
+impl Store {
+    /// Customers, their numbers and tags; lookups and imports.
+    pub fn customers(&self) -> Customers<'_> {
+        Customers { store: self }
+    }
+
+    /// CDRs, what the hub adds to them, and the call history.
+    pub fn calls(&self) -> Calls<'_> {
+        Calls { store: self }
+    }
+
+    /// Line bindings and the agent state log.
+    pub fn agents(&self) -> Agents<'_> {
+        Agents { store: self }
+    }
+
+    /// Users, permissions, login sessions and the audit log.
+    pub fn users(&self) -> Users<'_> {
+        Users { store: self }
+    }
+
+    /// Work-order forms and saved work orders.
+    pub fn workorders(&self) -> WorkOrders<'_> {
+        WorkOrders { store: self }
+    }
+
+    /// Outgoing SMS parts, delivery reports, the inbox, opt-outs and the blacklist.
+    pub fn sms(&self) -> Sms<'_> {
+        Sms { store: self }
+    }
+
+    /// SMS campaigns, their recipients and quotas.
+    pub fn campaigns(&self) -> Campaigns<'_> {
+        Campaigns { store: self }
+    }
+
+    /// Recordings and their QA scores.
+    pub fn recordings(&self) -> Recordings<'_> {
+        Recordings { store: self }
+    }
+
+    /// The row streams and counts reports and the wallboard read.
+    pub fn reports(&self) -> Reports<'_> {
+        Reports { store: self }
     }
 }
 

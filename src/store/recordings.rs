@@ -50,7 +50,16 @@ fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RecordingRow> {
     })
 }
 
-impl Store {
+/// Call recordings and their quality checks: rows the recorder writes,
+/// searches, retention holds and QA scores.
+///
+/// A view of a [`Store`], from [`Store::recordings`]; cheap to copy.
+#[derive(Clone, Copy)]
+pub struct Recordings<'a> {
+    pub(super) store: &'a Store,
+}
+
+impl Recordings<'_> {
     /// Indexes a recording as it starts; its id. The agent is taken from
     /// the call when the recording finishes (who takes a call is known later).
     pub fn recording_started(
@@ -60,12 +69,12 @@ impl Store {
         path: &str,
         sample_rate: u32,
     ) -> Result<i64> {
-        self.conn.execute(
+        self.store.conn.execute(
             "INSERT INTO recordings (call_uid, line, path, sample_rate, started_at)
              VALUES (?1, ?2, ?3, ?4, ?5)",
             params![call_uid, line, path, sample_rate, now_ms()],
         )?;
-        Ok(self.conn.last_insert_rowid())
+        Ok(self.store.conn.last_insert_rowid())
     }
 
     /// Completes a recording: `state` is done, repaired or failed (with
@@ -78,7 +87,7 @@ impl Store {
         bytes: i64,
         error: Option<&str>,
     ) -> Result<()> {
-        self.conn.execute(
+        self.store.conn.execute(
             "UPDATE recordings SET state = ?2, duration_ms = ?3, bytes = ?4, error = ?5,
                  agent_user_id = COALESCE(agent_user_id,
                      (SELECT c.agent_user_id FROM calls c WHERE c.call_uid = recordings.call_uid))
@@ -90,7 +99,7 @@ impl Store {
 
     /// Recordings a dead process left unfinished.
     pub fn unfinished_recordings(&self) -> Result<Vec<RecordingRow>> {
-        let mut stmt = self.conn.prepare_cached(&format!(
+        let mut stmt = self.store.conn.prepare_cached(&format!(
             "SELECT {COLUMNS} FROM recordings WHERE state = 'recording' ORDER BY id"
         ))?;
         let rows = stmt.query_map([], from_row)?;
@@ -98,8 +107,8 @@ impl Store {
     }
 
     /// The newest recordings, newest first.
-    pub fn recordings(&self, limit: u32) -> Result<Vec<RecordingRow>> {
-        let mut stmt = self.conn.prepare_cached(&format!(
+    pub fn recent(&self, limit: u32) -> Result<Vec<RecordingRow>> {
+        let mut stmt = self.store.conn.prepare_cached(&format!(
             "SELECT {COLUMNS} FROM recordings ORDER BY started_at DESC, id DESC LIMIT ?1"
         ))?;
         let rows = stmt.query_map([limit], from_row)?;
@@ -209,11 +218,12 @@ const LIST_FROM: &str = "FROM recordings r
      LEFT JOIN users u ON u.id = COALESCE(r.agent_user_id, c.agent_user_id)
      LEFT JOIN customers cu ON cu.id = c.customer_id";
 
-impl Store {
+impl Recordings<'_> {
     /// One recording by id.
     pub fn recording(&self, id: i64) -> Result<Option<RecordingRow>> {
         use rusqlite::OptionalExtension;
         Ok(self
+            .store
             .conn
             .query_row(
                 &format!("SELECT {COLUMNS} FROM recordings WHERE id = ?1"),
@@ -272,7 +282,7 @@ impl Store {
             " ORDER BY r.started_at DESC, r.id DESC LIMIT {limit} OFFSET {}",
             q.offset.unwrap_or(0)
         ));
-        let mut stmt = self.conn.prepare(&w.sql)?;
+        let mut stmt = self.store.conn.prepare(&w.sql)?;
         let rows = stmt.query_map(rusqlite::params_from_iter(w.args), |r| {
             Ok(RecordingListItem {
                 id: r.get(0)?,
@@ -304,6 +314,7 @@ impl Store {
     pub fn recording_in_scope(&self, id: i64, scope: &Scope) -> Result<bool> {
         use rusqlite::OptionalExtension;
         let found: Option<(Option<i64>, Option<String>)> = self
+            .store
             .conn
             .query_row(
                 &format!("SELECT u.id, u.team {LIST_FROM} WHERE r.id = ?1"),
@@ -322,7 +333,7 @@ impl Store {
 
     /// Keeps a recording past retention (or lets it go again).
     pub fn set_recording_held(&self, id: i64, held: bool) -> Result<bool> {
-        Ok(self.conn.execute(
+        Ok(self.store.conn.execute(
             "UPDATE recordings SET held = ?2 WHERE id = ?1",
             params![id, held],
         )? == 1)
@@ -331,7 +342,7 @@ impl Store {
     /// Finished recordings started before `cutoff_ms`, not held and not yet
     /// removed: what retention removes.
     pub fn recordings_due_for_removal(&self, cutoff_ms: i64) -> Result<Vec<RecordingRow>> {
-        let mut stmt = self.conn.prepare_cached(&format!(
+        let mut stmt = self.store.conn.prepare_cached(&format!(
             "SELECT {COLUMNS} FROM recordings INDEXED BY recordings_retention
              WHERE started_at < ?1 AND removed_at IS NULL AND held = 0 AND state != 'recording'
              ORDER BY started_at"
@@ -340,18 +351,28 @@ impl Store {
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
-    /// Notes that retention deleted or archived a recording's file.
-    pub fn recording_removed(&self, id: i64, how: &str) -> Result<()> {
-        self.conn.execute(
-            "UPDATE recordings SET removed_at = ?2, removed_how = ?3 WHERE id = ?1",
-            params![id, now_ms(), how],
-        )?;
-        Ok(())
+    /// Notes that retention (keeping `days` days) deleted or archived a
+    /// recording's file (`how`), with its audit entry, in one transaction.
+    pub fn recording_removed(&self, r: &RecordingRow, how: &str, days: u32) -> Result<()> {
+        self.store.in_transaction(|s| {
+            s.conn.execute(
+                "UPDATE recordings SET removed_at = ?2, removed_how = ?3 WHERE id = ?1",
+                params![r.id, now_ms(), how],
+            )?;
+            s.users().audit(&super::AuditEntry {
+                actor: "retention",
+                user_id: None,
+                action: &format!("recording.{how}"),
+                target: Some(&r.path),
+                detail: serde_json::json!({ "recording": r.id, "call": r.call_uid, "days": days }),
+                remote_addr: None,
+            })
+        })
     }
 
     /// The active scoring forms.
     pub fn qa_forms(&self) -> Result<Vec<QaForm>> {
-        let mut stmt = self.conn.prepare_cached(
+        let mut stmt = self.store.conn.prepare_cached(
             "SELECT id, name, title, items, pass_mark FROM qa_forms WHERE active = 1 ORDER BY id",
         )?;
         let rows = stmt.query_map([], |r| {
@@ -406,7 +427,7 @@ impl Store {
             }
             total += given;
         }
-        self.conn.execute(
+        self.store.conn.execute(
             "INSERT INTO qa_scores (recording_id, form_id, scorer_id, items, total, passed, comment, created_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
             params![
@@ -420,12 +441,12 @@ impl Store {
                 now_ms()
             ],
         )?;
-        Ok(Ok(self.conn.last_insert_rowid()))
+        Ok(Ok(self.store.conn.last_insert_rowid()))
     }
 
     /// A recording's scores, oldest first.
     pub fn qa_scores(&self, recording_id: i64) -> Result<Vec<QaScore>> {
-        let mut stmt = self.conn.prepare_cached(
+        let mut stmt = self.store.conn.prepare_cached(
             "SELECT s.id, s.recording_id, s.form_id, u.username, s.items, s.total, s.passed,
                     s.comment, s.created_at, s.appeal_note, a.username, s.appeal_at
              FROM qa_scores s LEFT JOIN users u ON u.id = s.scorer_id
@@ -461,7 +482,7 @@ impl Store {
         by: i64,
         note: &str,
     ) -> Result<bool> {
-        Ok(self.conn.execute(
+        Ok(self.store.conn.execute(
             "UPDATE qa_scores SET appeal_note = ?3, appeal_by = ?4, appeal_at = ?5
              WHERE id = ?2 AND recording_id = ?1",
             params![recording_id, score_id, note, by, now_ms()],

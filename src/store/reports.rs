@@ -42,10 +42,20 @@ pub struct AgentInfo {
     pub team: Option<String>,
 }
 
-impl Store {
+/// The raw rows statistics are made from, streamed one by one so reports
+/// run in bounded memory, and the few counts the wallboard shows.
+///
+/// A view of a [`Store`], from [`Store::reports`]; cheap to copy.
+#[derive(Clone, Copy)]
+pub struct Reports<'a> {
+    pub(super) store: &'a Store,
+}
+
+impl Reports<'_> {
     /// Every user's name and team, by id.
     pub fn agent_infos(&self) -> Result<HashMap<i64, AgentInfo>> {
         let mut stmt = self
+            .store
             .conn
             .prepare_cached("SELECT id, username, team FROM users")?;
         let rows = stmt.query_map([], |r| {
@@ -67,7 +77,7 @@ impl Store {
         to: i64,
         mut f: impl FnMut(Option<i64>, i64),
     ) -> Result<()> {
-        let mut stmt = self.conn.prepare_cached(
+        let mut stmt = self.store.conn.prepare_cached(
             "SELECT agent_user_id, created_at FROM work_orders
              WHERE created_at >= ?1 AND created_at < ?2",
         )?;
@@ -82,7 +92,7 @@ impl Store {
     /// on their state indexes).
     pub fn state_counts(&self) -> Result<(StateCounts, StateCounts)> {
         let read = |sql: &str| -> Result<StateCounts> {
-            let mut stmt = self.conn.prepare_cached(sql)?;
+            let mut stmt = self.store.conn.prepare_cached(sql)?;
             let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
             Ok(rows.collect::<rusqlite::Result<_>>()?)
         };
@@ -95,7 +105,7 @@ impl Store {
     /// Calls that started in [from, to) by outcome, as (outcome, count):
     /// the wallboard's counters when the daemon starts mid-day.
     pub fn outcome_counts(&self, from: i64, to: i64) -> Result<Vec<(String, u64)>> {
-        let mut stmt = self.conn.prepare_cached(
+        let mut stmt = self.store.conn.prepare_cached(
             "SELECT outcome, count(*) FROM calls INDEXED BY calls_started
              WHERE started_at >= ?1 AND started_at < ?2 AND outcome IS NOT NULL GROUP BY outcome",
         )?;
@@ -113,7 +123,7 @@ impl Store {
         to: i64,
         mut f: impl FnMut(CallFact<'_>),
     ) -> Result<()> {
-        let mut stmt = self.conn.prepare_cached(
+        let mut stmt = self.store.conn.prepare_cached(
             "SELECT started_at, direction, outcome, line, agent_user_id, offered_to, team,
                     answered_at, ended_at, wrapup_ended_at
              FROM calls INDEXED BY calls_started
@@ -154,11 +164,12 @@ impl Store {
         mut f: impl FnMut(StateSpan),
     ) -> Result<()> {
         let mut open: HashMap<i64, (AgentState, i64)> = HashMap::new();
-        let mut before = self.conn.prepare_cached(
+        let mut before = self.store.conn.prepare_cached(
             "SELECT state, at FROM agent_states WHERE user_id = ?1 AND at < ?2
              ORDER BY at DESC, id DESC LIMIT 1",
         )?;
         let users: Vec<i64> = self
+            .store
             .conn
             .prepare_cached("SELECT id FROM users")?
             .query_map([], |r| r.get(0))?
@@ -173,7 +184,7 @@ impl Store {
                 open.insert(user, (AgentState::parse(&state), at));
             }
         }
-        let mut stmt = self.conn.prepare_cached(
+        let mut stmt = self.store.conn.prepare_cached(
             "SELECT user_id, state, at FROM agent_states INDEXED BY agent_states_at
              WHERE at >= ?1 AND at < ?2 ORDER BY at",
         )?;

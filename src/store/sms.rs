@@ -31,44 +31,7 @@ pub struct ClaimedPart {
     pub attempts: u32,
 }
 
-/// Where an outgoing part stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum PartState {
-    Queued,
-    Sending,
-    Sent,
-    Delivered,
-    Failed,
-    /// The process or the port died after the PDU may have gone out: not
-    /// re-sent automatically; a person or a late report settles it.
-    Unknown,
-}
-
-impl PartState {
-    /// The name stored.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            PartState::Queued => "queued",
-            PartState::Sending => "sending",
-            PartState::Sent => "sent",
-            PartState::Delivered => "delivered",
-            PartState::Failed => "failed",
-            PartState::Unknown => "unknown",
-        }
-    }
-
-    fn parse(s: &str) -> PartState {
-        match s {
-            "queued" => PartState::Queued,
-            "sending" => PartState::Sending,
-            "sent" => PartState::Sent,
-            "delivered" => PartState::Delivered,
-            "failed" => PartState::Failed,
-            _ => PartState::Unknown,
-        }
-    }
-}
+pub use crate::domain::PartState;
 
 /// One outgoing part as stored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -187,7 +150,16 @@ fn part_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<PartRow> {
     })
 }
 
-impl Store {
+/// Text messages: the outgoing parts and their states, delivery reports,
+/// the inbox, opt-outs, the blacklist and what each modem has sent.
+///
+/// A view of a [`Store`], from [`Store::sms`]; cheap to copy.
+#[derive(Clone, Copy)]
+pub struct Sms<'a> {
+    pub(super) store: &'a Store,
+}
+
+impl Sms<'_> {
     /// Queues a message and its parts in one transaction; its id.
     pub fn queue_sms(&self, sms: &NewSms<'_>) -> Result<i64> {
         if sms.parts.is_empty() {
@@ -195,7 +167,7 @@ impl Store {
                 "a message needs at least one part".into(),
             ));
         }
-        self.in_transaction(|s| {
+        self.store.in_transaction(|s| {
             let now = now_ms();
             s.conn.execute(
                 "INSERT INTO sms_messages (to_number, text, encoding, parts, created_by, created_at)
@@ -221,7 +193,7 @@ impl Store {
     /// runs. A part for a blacklisted number, or a campaign part for a
     /// number that opted out since it was queued, is failed here instead.
     pub fn claim_sms_part(&self, modem: &str) -> Result<Option<ClaimedPart>> {
-        self.in_transaction(|s| {
+        self.store.in_transaction(|s| {
             let now = now_ms();
             loop {
                 let next = s
@@ -288,7 +260,7 @@ impl Store {
     /// SIM failed, it went down): back to the queue as if never tried, and
     /// free for any modem unless others of its message went out on this one.
     pub fn sms_part_release(&self, part_id: i64, reason: &str) -> Result<()> {
-        self.in_transaction(|s| {
+        self.store.in_transaction(|s| {
             let n = s.conn.execute(
                 "UPDATE sms_parts SET state = 'queued', error = ?2, attempts = attempts - 1,
                      modem = NULL, claimed_at = NULL, updated_at = ?3
@@ -310,7 +282,7 @@ impl Store {
     /// Frees the unsent parts of long messages begun on `modem` for the
     /// other modems (it has been down too long); their count.
     pub fn release_pins(&self, modem: &str) -> Result<usize> {
-        Ok(self.conn.execute(
+        Ok(self.store.conn.execute(
             "UPDATE sms_messages SET modem = NULL
              WHERE modem = ?1
                AND EXISTS (SELECT 1 FROM sms_parts p
@@ -341,7 +313,7 @@ impl Store {
     /// The part certainly did not leave and may be tried again from
     /// `not_before` (ms) on.
     pub fn sms_part_retry(&self, part_id: i64, reason: &str, not_before: i64) -> Result<()> {
-        let n = self.conn.execute(
+        let n = self.store.conn.execute(
             "UPDATE sms_parts SET state = 'queued', error = ?2, not_before = ?3, updated_at = ?4
              WHERE id = ?1 AND state = 'sending'",
             params![part_id, reason, not_before, now_ms()],
@@ -350,7 +322,7 @@ impl Store {
     }
 
     fn set_part(&self, part_id: i64, set: &str, value: impl rusqlite::ToSql) -> Result<()> {
-        let n = self.conn.execute(
+        let n = self.store.conn.execute(
             &format!(
                 "UPDATE sms_parts SET {set}, updated_at = ?3 WHERE id = ?1 AND state = 'sending'"
             ),
@@ -376,7 +348,7 @@ impl Store {
                 )))
             }
         };
-        let n = self.conn.execute(
+        let n = self.store.conn.execute(
             &format!(
                 "UPDATE sms_parts SET {set}, error = ?2, updated_at = ?3
                  WHERE id = ?1 AND state = 'unknown'"
@@ -394,7 +366,7 @@ impl Store {
     /// At start-up, before any modem works: parts left `sending` by a
     /// process that died become `unknown`. Their count.
     pub fn sms_interrupted(&self) -> Result<usize> {
-        Ok(self.conn.execute(
+        Ok(self.store.conn.execute(
             "UPDATE sms_parts SET state = 'unknown', updated_at = ?1,
                  error = 'callpop stopped while this part was being sent'
              WHERE state = 'sending'",
@@ -415,6 +387,7 @@ impl Store {
             return Ok(None);
         };
         let part: Option<(i64, i64)> = self
+            .store
             .conn
             .prepare_cached(
                 "SELECT p.id, p.message_id
@@ -444,7 +417,7 @@ impl Store {
                 r.status
             )
         });
-        self.conn.execute(
+        self.store.conn.execute(
             "UPDATE sms_parts SET state = ?2, report_status = ?3, error = COALESCE(?4, error),
                  updated_at = ?5 WHERE id = ?1",
             params![part_id, state.as_str(), r.status, error, now_ms()],
@@ -459,7 +432,7 @@ impl Store {
     /// Keeps a delivery report that matched no part, with why, for a
     /// person to look at (`callpop sms reports`); its id.
     pub fn sms_unmatched_report(&self, r: &Report<'_>, reason: &str) -> Result<i64> {
-        self.conn.execute(
+        self.store.conn.execute(
             "INSERT INTO sms_unmatched_reports (modem, reference, recipient, recipient_key,
                  status, submitted_at, discharged_at, reason, received_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
@@ -475,12 +448,12 @@ impl Store {
                 now_ms()
             ],
         )?;
-        Ok(self.conn.last_insert_rowid())
+        Ok(self.store.conn.last_insert_rowid())
     }
 
     /// The latest delivery reports that matched no part, newest first.
     pub fn sms_unmatched_reports(&self, limit: u32) -> Result<Vec<UnmatchedReport>> {
-        let mut stmt = self.conn.prepare_cached(
+        let mut stmt = self.store.conn.prepare_cached(
             "SELECT id, modem, reference, recipient, status, submitted_at, discharged_at,
                     reason, received_at
              FROM sms_unmatched_reports ORDER BY received_at DESC, id DESC LIMIT ?1",
@@ -503,7 +476,7 @@ impl Store {
 
     /// A message's parts in order.
     pub fn sms_parts(&self, message_id: i64) -> Result<Vec<PartRow>> {
-        let mut stmt = self.conn.prepare_cached(&format!(
+        let mut stmt = self.store.conn.prepare_cached(&format!(
             "SELECT {PART_COLUMNS} FROM sms_parts WHERE message_id = ?1 ORDER BY seq"
         ))?;
         let rows = stmt.query_map([message_id], part_from_row)?;
@@ -512,7 +485,7 @@ impl Store {
 
     /// How many parts are in each state.
     pub fn sms_part_counts(&self) -> Result<Vec<(PartState, u64)>> {
-        let mut stmt = self.conn.prepare_cached(
+        let mut stmt = self.store.conn.prepare_cached(
             "SELECT state, COUNT(*) FROM sms_parts GROUP BY state ORDER BY state",
         )?;
         let rows = stmt.query_map([], |r| {
@@ -526,17 +499,17 @@ impl Store {
 
     /// Keeps a received PDU before it is deleted from the SIM; its row id.
     pub fn sms_inbox_part(&self, modem: &str, pdu: &str) -> Result<i64> {
-        self.conn.execute(
+        self.store.conn.execute(
             "INSERT INTO sms_inbox_parts (modem, pdu, received_at) VALUES (?1, ?2, ?3)",
             params![modem, pdu, now_ms()],
         )?;
-        Ok(self.conn.last_insert_rowid())
+        Ok(self.store.conn.last_insert_rowid())
     }
 
     /// Received PDUs of `modem` not yet joined into a message (after a
     /// restart they go back into reassembly): id, PDU, received at.
     pub fn sms_waiting_parts(&self, modem: &str) -> Result<Vec<(i64, String, i64)>> {
-        let mut stmt = self.conn.prepare_cached(
+        let mut stmt = self.store.conn.prepare_cached(
             "SELECT id, pdu, received_at FROM sms_inbox_parts
              WHERE modem = ?1 AND message_id IS NULL ORDER BY id",
         )?;
@@ -546,7 +519,7 @@ impl Store {
 
     /// Stores a received message and ties its PDUs to it; its id.
     pub fn sms_inbox_message(&self, m: &NewInbox<'_>) -> Result<i64> {
-        self.in_transaction(|s| {
+        self.store.in_transaction(|s| {
             let missing = (!m.missing.is_empty()).then(|| {
                 m.missing
                     .iter()
@@ -583,7 +556,7 @@ impl Store {
     /// inbox row's id. The PDU is also kept as a received part, tied to
     /// that row, so it is never joined into another message.
     pub fn sms_inbox_undecodable(&self, modem: &str, pdu: &str, reason: &str) -> Result<i64> {
-        self.in_transaction(|s| {
+        self.store.in_transaction(|s| {
             let now = now_ms();
             s.conn.execute(
                 "INSERT INTO sms_inbox (modem, sender, text, parts, sent_at, received_at, pdu, error)
@@ -602,7 +575,7 @@ impl Store {
 
     /// The latest received messages, newest first.
     pub fn sms_inbox(&self, limit: u32) -> Result<Vec<InboxRow>> {
-        let mut stmt = self.conn.prepare_cached(
+        let mut stmt = self.store.conn.prepare_cached(
             "SELECT id, modem, sender, text, parts, missing, sent_at, received_at, pdu, error
              FROM sms_inbox ORDER BY received_at DESC, id DESC LIMIT ?1",
         )?;
@@ -627,6 +600,44 @@ impl Store {
         })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
+
+    /// Adds `e164` to the opt-out list; `true` if it was not on it.
+    pub fn add_optout(&self, e164: &str, keyword: &str, inbox_id: Option<i64>) -> Result<bool> {
+        let n = self.store.conn.execute(
+            "INSERT OR IGNORE INTO sms_optouts (e164, keyword, inbox_id, created_at)
+             VALUES (?1, ?2, ?3, ?4)",
+            params![e164, keyword, inbox_id, now_ms()],
+        )?;
+        Ok(n == 1)
+    }
+
+    /// Whether `e164` opted out.
+    pub fn is_opted_out(&self, e164: &str) -> Result<bool> {
+        Ok(self.store.conn.query_row(
+            "SELECT EXISTS (SELECT 1 FROM sms_optouts WHERE e164 = ?1)",
+            [e164],
+            |r| r.get(0),
+        )?)
+    }
+
+    /// Adds `e164` to the blacklist.
+    pub fn blacklist(&self, e164: &str, note: &str, by: Option<i64>) -> Result<()> {
+        self.store.conn.execute(
+            "INSERT INTO sms_blacklist (e164, note, created_by, created_at) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (e164) DO UPDATE SET note = ?2",
+            params![e164, note, by, now_ms()],
+        )?;
+        Ok(())
+    }
+
+    /// Parts `modem` has taken since `since` (ms): its SIM's count today.
+    pub fn parts_claimed_since(&self, modem: &str, since: i64) -> Result<i64> {
+        Ok(self.store.conn.query_row(
+            "SELECT count(*) FROM sms_parts WHERE modem = ?1 AND claimed_at >= ?2",
+            params![modem, since],
+            |r| r.get(0),
+        )?)
+    }
 }
 
 fn expect_one(changed: usize, part_id: i64) -> Result<()> {
@@ -650,14 +661,15 @@ mod tests {
     }
 
     fn queue(s: &Store, to: &str, parts: usize) -> i64 {
-        s.queue_sms(&NewSms {
-            to,
-            text: "x",
-            encoding: "gsm7",
-            parts: (0..parts).map(|i| (format!("00{i:02}"), 2)).collect(),
-            created_by: None,
-        })
-        .unwrap()
+        s.sms()
+            .queue_sms(&NewSms {
+                to,
+                text: "x",
+                encoding: "gsm7",
+                parts: (0..parts).map(|i| (format!("00{i:02}"), 2)).collect(),
+                created_by: None,
+            })
+            .unwrap()
     }
 
     #[test]
@@ -665,13 +677,13 @@ mod tests {
         let (_d, s) = store();
         let a = queue(&s, "13800000001", 2);
         let b = queue(&s, "13800000002", 1);
-        let first = s.claim_sms_part("m1").unwrap().unwrap();
+        let first = s.sms().claim_sms_part("m1").unwrap().unwrap();
         assert_eq!((first.message_id, first.seq, first.attempts), (a, 1, 1));
         // m2 cannot take a's second part; it takes b.
-        let other = s.claim_sms_part("m2").unwrap().unwrap();
+        let other = s.sms().claim_sms_part("m2").unwrap().unwrap();
         assert_eq!(other.message_id, b);
-        assert_eq!(s.claim_sms_part("m2").unwrap(), None);
-        let second = s.claim_sms_part("m1").unwrap().unwrap();
+        assert_eq!(s.sms().claim_sms_part("m2").unwrap(), None);
+        let second = s.sms().claim_sms_part("m1").unwrap().unwrap();
         assert_eq!((second.message_id, second.seq), (a, 2));
     }
 
@@ -679,11 +691,11 @@ mod tests {
     fn states_move_only_from_sending() {
         let (_d, s) = store();
         let id = queue(&s, "13800000001", 1);
-        let p = s.claim_sms_part("m1").unwrap().unwrap();
-        s.sms_part_sent(p.id, 7).unwrap();
+        let p = s.sms().claim_sms_part("m1").unwrap().unwrap();
+        s.sms().sms_part_sent(p.id, 7).unwrap();
         // A second answer for the same part is refused, not applied.
-        assert!(s.sms_part_failed(p.id, "late").is_err());
-        let parts = s.sms_parts(id).unwrap();
+        assert!(s.sms().sms_part_failed(p.id, "late").is_err());
+        let parts = s.sms().sms_parts(id).unwrap();
         assert_eq!(
             (parts[0].state, parts[0].reference),
             (PartState::Sent, Some(7))
@@ -694,15 +706,20 @@ mod tests {
     fn a_retry_waits_its_backoff_and_is_claimed_again() {
         let (_d, s) = store();
         queue(&s, "13800000001", 1);
-        let p = s.claim_sms_part("m1").unwrap().unwrap();
-        s.sms_part_retry(p.id, "SIM busy", now_ms() + 60_000)
+        let p = s.sms().claim_sms_part("m1").unwrap().unwrap();
+        s.sms()
+            .sms_part_retry(p.id, "SIM busy", now_ms() + 60_000)
             .unwrap();
-        assert_eq!(s.claim_sms_part("m1").unwrap(), None, "not before its time");
-        s.sms_part_retry(p.id, "x", 0).unwrap_err();
+        assert_eq!(
+            s.sms().claim_sms_part("m1").unwrap(),
+            None,
+            "not before its time"
+        );
+        s.sms().sms_part_retry(p.id, "x", 0).unwrap_err();
         s.conn
             .execute("UPDATE sms_parts SET not_before = 0", [])
             .unwrap();
-        let again = s.claim_sms_part("m1").unwrap().unwrap();
+        let again = s.sms().claim_sms_part("m1").unwrap().unwrap();
         assert_eq!((again.id, again.attempts), (p.id, 2));
     }
 
@@ -727,27 +744,29 @@ mod tests {
         let a = queue(&s, "+8613800000001", 1);
         let b = queue(&s, "+8613800000002", 1);
         let c = queue(&s, "+8613800000003", 1);
-        let pa = s.claim_sms_part("m1").unwrap().unwrap();
-        s.sms_part_sent(pa.id, 5).unwrap();
-        let pb = s.claim_sms_part("m1").unwrap().unwrap();
-        s.sms_part_sent(pb.id, 5).unwrap();
-        s.claim_sms_part("m1").unwrap().unwrap();
-        assert_eq!(s.sms_interrupted().unwrap(), 1);
-        assert_eq!(s.sms_parts(c).unwrap()[0].state, PartState::Unknown);
+        let pa = s.sms().claim_sms_part("m1").unwrap().unwrap();
+        s.sms().sms_part_sent(pa.id, 5).unwrap();
+        let pb = s.sms().claim_sms_part("m1").unwrap().unwrap();
+        s.sms().sms_part_sent(pb.id, 5).unwrap();
+        s.sms().claim_sms_part("m1").unwrap().unwrap();
+        assert_eq!(s.sms().sms_interrupted().unwrap(), 1);
+        assert_eq!(s.sms().sms_parts(c).unwrap()[0].state, PartState::Unknown);
         // Reference 5 was reused: the recipient says which part it is.
         let now = now_ms();
         let settled = s
+            .sms()
             .sms_report(&report("+8613800000001", 5, now, Some(false)))
             .unwrap()
             .unwrap();
         assert_eq!(settled.message_id, a);
-        assert_eq!(s.sms_parts(b).unwrap()[0].state, PartState::Sent);
-        assert!(s.sms_parts(a).unwrap()[0]
+        assert_eq!(s.sms().sms_parts(b).unwrap()[0].state, PartState::Sent);
+        assert!(s.sms().sms_parts(a).unwrap()[0]
             .error
             .as_deref()
             .unwrap()
             .contains("0x41"));
         let settled = s
+            .sms()
             .sms_report(&report("+8613800000002", 5, now, Some(true)))
             .unwrap()
             .unwrap();
@@ -756,7 +775,7 @@ mod tests {
             modem: "m2",
             ..report("+8613800000002", 5, now, Some(true))
         };
-        assert_eq!(s.sms_report(&other_modem).unwrap(), None);
+        assert_eq!(s.sms().sms_report(&other_modem).unwrap(), None);
     }
 
     /// The defect measured in a 2,000-part run: once the 8-bit reference
@@ -772,50 +791,55 @@ mod tests {
             messages.push(queue(&s, &to(i), 1));
         }
         for (i, message) in messages.iter().enumerate() {
-            let p = s.claim_sms_part("m1").unwrap().unwrap();
+            let p = s.sms().claim_sms_part("m1").unwrap().unwrap();
             assert_eq!(p.message_id, *message);
-            s.sms_part_sent(p.id, (i % 256) as u8).unwrap();
+            s.sms().sms_part_sent(p.id, (i % 256) as u8).unwrap();
         }
         let now = now_ms();
         // Reports for the first round arrive late, after reference 0..255
         // were used seven more times by other recipients.
         for (i, message) in messages.iter().enumerate().take(256) {
             let settled = s
+                .sms()
                 .sms_report(&report(&to(i), i as u8, now, Some(true)))
                 .unwrap()
                 .unwrap();
             assert_eq!(settled.message_id, *message, "report for recipient {i}");
         }
         let delivered = (0..2000)
-            .filter(|&i| s.sms_parts(messages[i]).unwrap()[0].state == PartState::Delivered)
+            .filter(|&i| s.sms().sms_parts(messages[i]).unwrap()[0].state == PartState::Delivered)
             .count();
         assert_eq!(delivered, 256, "no other recipient's part was settled");
         // A report whose recipient sent nothing with that reference, or
         // that is far outside the window, matches nothing.
         assert_eq!(
-            s.sms_report(&report(&to(1), 2, now, Some(true))).unwrap(),
+            s.sms()
+                .sms_report(&report(&to(1), 2, now, Some(true)))
+                .unwrap(),
             None
         );
         assert_eq!(
-            s.sms_report(&report(
-                &to(300),
-                44,
-                now - 2 * REPORT_WINDOW_MS,
-                Some(true)
-            ))
-            .unwrap(),
+            s.sms()
+                .sms_report(&report(
+                    &to(300),
+                    44,
+                    now - 2 * REPORT_WINDOW_MS,
+                    Some(true)
+                ))
+                .unwrap(),
             None
         );
         let no_number = Report {
             recipient_key: None,
             ..report("Google", 44, now, Some(true))
         };
-        assert_eq!(s.sms_report(&no_number).unwrap(), None);
+        assert_eq!(s.sms().sms_report(&no_number).unwrap(), None);
         // A report that matched nothing is kept for a person.
         let id = s
+            .sms()
             .sms_unmatched_report(&no_number, "no part for this recipient")
             .unwrap();
-        let kept = s.sms_unmatched_reports(10).unwrap();
+        let kept = s.sms().sms_unmatched_reports(10).unwrap();
         assert_eq!((kept[0].id, kept[0].reference), (id, 44));
         assert_eq!(kept[0].recipient, "Google");
         assert_eq!(kept[0].reason, "no part for this recipient");
@@ -824,11 +848,12 @@ mod tests {
     #[test]
     fn received_parts_wait_until_joined() {
         let (_d, s) = store();
-        let p1 = s.sms_inbox_part("m1", "AA").unwrap();
-        let p2 = s.sms_inbox_part("m1", "BB").unwrap();
-        s.sms_inbox_part("m2", "CC").unwrap();
-        assert_eq!(s.sms_waiting_parts("m1").unwrap().len(), 2);
+        let p1 = s.sms().sms_inbox_part("m1", "AA").unwrap();
+        let p2 = s.sms().sms_inbox_part("m1", "BB").unwrap();
+        s.sms().sms_inbox_part("m2", "CC").unwrap();
+        assert_eq!(s.sms().sms_waiting_parts("m1").unwrap().len(), 2);
         let id = s
+            .sms()
             .sms_inbox_message(&NewInbox {
                 modem: "m1",
                 sender: "+8613912345678",
@@ -839,8 +864,8 @@ mod tests {
                 part_ids: &[p1, p2],
             })
             .unwrap();
-        assert!(s.sms_waiting_parts("m1").unwrap().is_empty());
-        let inbox = s.sms_inbox(10).unwrap();
+        assert!(s.sms().sms_waiting_parts("m1").unwrap().is_empty());
+        let inbox = s.sms().sms_inbox(10).unwrap();
         assert_eq!((inbox[0].id, inbox[0].missing.clone()), (id, vec![2]));
     }
 }

@@ -1,4 +1,6 @@
-//! Users: the people who log in, own customers and take calls.
+//! Users: the people who log in, own customers and take calls; their
+//! roles and extra permissions, login sessions, and the audit log of who did
+//! what, when and from where.
 
 use super::{now_ms, Result, Store, StoreError};
 use rusqlite::{params, OptionalExtension};
@@ -54,7 +56,19 @@ pub struct User {
     pub disabled: bool,
 }
 
-impl Store {
+/// Permissions a user can be granted (sql/0009_history_reports.sql).
+pub const PERMISSIONS: [&str; 1] = ["calls.export"];
+
+/// Who may do what: users, roles' extra permissions, login sessions and the
+/// audit log.
+///
+/// A view of a [`Store`], from [`Store::users`]; cheap to copy.
+#[derive(Clone, Copy)]
+pub struct Users<'a> {
+    pub(super) store: &'a Store,
+}
+
+impl Users<'_> {
     /// Adds a user; the username must be new.
     pub fn add_user(
         &self,
@@ -73,23 +87,141 @@ impl Store {
             )));
         }
         let now = now_ms();
-        self.conn.execute(
+        self.store.conn.execute(
             "INSERT INTO users (username, display_name, role, team, password_hash, created_at, updated_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
             params![username, display_name, role.as_str(), team, password_hash, now],
         )?;
-        Ok(self.conn.last_insert_rowid())
+        Ok(self.store.conn.last_insert_rowid())
     }
 
     /// Finds a user by login name.
     pub fn user_by_name(&self, username: &str) -> Result<Option<User>> {
-        Ok(self
+        Ok(self.store
             .conn
             .prepare_cached(
                 "SELECT id, username, display_name, role, team, disabled FROM users WHERE username = ?1",
             )?
             .query_row([username], user_from_row)
             .optional()?)
+    }
+
+    /// The user and password hash for a login attempt; disabled users are not found.
+    pub fn login_user(&self, username: &str) -> Result<Option<(User, Option<String>)>> {
+        Ok(self
+            .store
+            .conn
+            .prepare_cached(
+                "SELECT id, username, display_name, role, team, disabled, password_hash
+                 FROM users WHERE username = ?1 AND NOT disabled",
+            )?
+            .query_row([username], |r| Ok((user_from_row(r)?, r.get(6)?)))
+            .optional()?)
+    }
+
+    /// Replaces a user's password hash.
+    pub fn set_password_hash(&self, username: &str, hash: &str) -> Result<()> {
+        let n = self.store.conn.execute(
+            "UPDATE users SET password_hash = ?2, updated_at = ?3 WHERE username = ?1",
+            params![username, hash, now_ms()],
+        )?;
+        if n == 0 {
+            return Err(StoreError::Invalid(format!("no user {username:?}")));
+        }
+        Ok(())
+    }
+
+    /// Every user, by name.
+    pub fn all(&self) -> Result<Vec<User>> {
+        let mut stmt = self.store.conn.prepare_cached(
+            "SELECT id, username, display_name, role, team, disabled FROM users ORDER BY username",
+        )?;
+        let rows = stmt.query_map([], user_from_row)?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Starts a session; the caller keeps the token, the store its hash.
+    pub fn create_session(
+        &self,
+        token_hash: &str,
+        user_id: i64,
+        expires_at: i64,
+        remote: Option<&str>,
+    ) -> Result<()> {
+        self.store
+            .conn
+            .prepare_cached(
+                "INSERT INTO sessions (token_hash, user_id, created_at, expires_at, remote)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?
+            .execute(params![token_hash, user_id, now_ms(), expires_at, remote])?;
+        Ok(())
+    }
+
+    /// The user of a live session; expired sessions and disabled users give none.
+    pub fn session_user(&self, token_hash: &str) -> Result<Option<User>> {
+        Ok(self
+            .store
+            .conn
+            .prepare_cached(
+                "SELECT u.id, u.username, u.display_name, u.role, u.team, u.disabled
+                 FROM sessions s JOIN users u ON u.id = s.user_id
+                 WHERE s.token_hash = ?1 AND s.expires_at > ?2 AND NOT u.disabled",
+            )?
+            .query_row(params![token_hash, now_ms()], user_from_row)
+            .optional()?)
+    }
+
+    /// Ends a session (logout) and forgets expired ones.
+    pub fn end_session(&self, token_hash: &str) -> Result<()> {
+        self.store.conn.execute(
+            "DELETE FROM sessions WHERE token_hash = ?1 OR expires_at <= ?2",
+            params![token_hash, now_ms()],
+        )?;
+        Ok(())
+    }
+
+    /// Whether `user_id` holds `permission` (beyond what the role gives).
+    pub fn has_permission(&self, user_id: i64, permission: &str) -> Result<bool> {
+        Ok(self
+            .store
+            .conn
+            .prepare_cached(
+                "SELECT 1 FROM user_permissions WHERE user_id = ?1 AND permission = ?2",
+            )?
+            .exists(rusqlite::params![user_id, permission])?)
+    }
+
+    /// Grants or takes back a permission; false if the user does not exist.
+    pub fn set_permission(
+        &self,
+        username: &str,
+        permission: &str,
+        granted: bool,
+        by: &str,
+    ) -> Result<bool> {
+        let Some(user) = self.user_by_name(username)? else {
+            return Ok(false);
+        };
+        if !PERMISSIONS.contains(&permission) {
+            return Err(StoreError::Invalid(format!(
+                "unknown permission {permission:?}; known: {}",
+                PERMISSIONS.join(", ")
+            )));
+        }
+        if granted {
+            self.store.conn.execute(
+                "INSERT OR IGNORE INTO user_permissions (user_id, permission, granted_by, granted_at)
+                 VALUES (?1, ?2, ?3, ?4)",
+                rusqlite::params![user.id, permission, by, super::now_ms()],
+            )?;
+        } else {
+            self.store.conn.execute(
+                "DELETE FROM user_permissions WHERE user_id = ?1 AND permission = ?2",
+                rusqlite::params![user.id, permission],
+            )?;
+        }
+        Ok(true)
     }
 }
 
@@ -128,5 +260,69 @@ impl Scope {
             (Role::TeamLead | Role::Agent, _) => Scope::Agent(user.id),
             (Role::Marketer, _) => Scope::None,
         }
+    }
+}
+
+/// One audited action; `actor` is a username or `cli` / `system`.
+#[derive(Debug, Clone)]
+pub struct AuditEntry<'a> {
+    pub actor: &'a str,
+    pub user_id: Option<i64>,
+    pub action: &'a str,
+    pub target: Option<&'a str>,
+    pub detail: serde_json::Value,
+    pub remote_addr: Option<&'a str>,
+}
+
+/// A stored audit entry, as read back for reports and tests.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct AuditRecord {
+    pub at: i64,
+    pub actor: String,
+    pub action: String,
+    pub target: Option<String>,
+    pub detail: serde_json::Value,
+    pub remote_addr: Option<String>,
+}
+
+impl Users<'_> {
+    /// Appends one entry to the audit log.
+    pub fn audit(&self, entry: &AuditEntry<'_>) -> Result<()> {
+        self.store
+            .conn
+            .prepare_cached(
+                "INSERT INTO audit_log (at, user_id, actor, action, target, detail, remote_addr)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )?
+            .execute(params![
+                now_ms(),
+                entry.user_id,
+                entry.actor,
+                entry.action,
+                entry.target,
+                entry.detail.to_string(),
+                entry.remote_addr
+            ])?;
+        Ok(())
+    }
+
+    /// The newest audit entries, newest first.
+    pub fn recent_audit(&self, limit: usize) -> Result<Vec<AuditRecord>> {
+        let mut stmt = self.store.conn.prepare_cached(
+            "SELECT at, actor, action, target, detail, remote_addr FROM audit_log
+             ORDER BY id DESC LIMIT ?1",
+        )?;
+        let rows = stmt.query_map([limit as i64], |r| {
+            let detail: String = r.get(4)?;
+            Ok(AuditRecord {
+                at: r.get(0)?,
+                actor: r.get(1)?,
+                action: r.get(2)?,
+                target: r.get(3)?,
+                detail: serde_json::from_str(&detail).unwrap_or(serde_json::Value::Null),
+                remote_addr: r.get(5)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 }

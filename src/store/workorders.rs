@@ -104,12 +104,20 @@ pub struct WorkOrderRow {
     pub created_at: i64,
 }
 
-impl Store {
+/// Work orders: the forms agents fill in and the orders saved from them.
+///
+/// A view of a [`Store`], from [`Store::workorders`]; cheap to copy.
+#[derive(Clone, Copy)]
+pub struct WorkOrders<'a> {
+    pub(super) store: &'a Store,
+}
+
+impl WorkOrders<'_> {
     /// Creates or replaces a form and its fields (by form key). Keys must be
     /// unique and enum fields need options.
     pub fn put_form(&self, form: &FormDef) -> Result<()> {
         check_form(form).map_err(StoreError::Invalid)?;
-        self.in_transaction(|s| {
+        self.store.in_transaction(|s| {
             let now = now_ms();
             s.conn.execute(
                 "INSERT INTO work_order_forms (key, name_zh, name_en, created_at, updated_at)
@@ -153,6 +161,7 @@ impl Store {
     /// A form by key.
     pub fn form(&self, key: &str) -> Result<Option<FormDef>> {
         let Some((id, name_zh, name_en)) = self
+            .store
             .conn
             .prepare_cached(
                 "SELECT id, name_zh, name_en FROM work_order_forms WHERE key = ?1 AND active",
@@ -162,7 +171,7 @@ impl Store {
         else {
             return Ok(None);
         };
-        let mut stmt = self.conn.prepare_cached(
+        let mut stmt = self.store.conn.prepare_cached(
             "SELECT key, label_zh, label_en, field_type, required, default_value, options, prefill_from
              FROM work_order_form_fields WHERE form_id = ?1 ORDER BY position",
         )?;
@@ -193,6 +202,7 @@ impl Store {
     /// Every active form, by key.
     pub fn forms(&self) -> Result<Vec<FormDef>> {
         let keys: Vec<String> = self
+            .store
             .conn
             .prepare_cached("SELECT key FROM work_order_forms WHERE active ORDER BY key")?
             .query_map([], |r| r.get(0))?
@@ -216,6 +226,7 @@ impl Store {
         fields: &Map<String, Value>,
     ) -> Result<SavedWorkOrder> {
         if let Some(id) = self
+            .store
             .conn
             .prepare_cached("SELECT id FROM work_orders WHERE idempotency_key = ?1")?
             .query_row([idempotency_key], |r| r.get(0))
@@ -224,13 +235,15 @@ impl Store {
             return Ok(SavedWorkOrder { id, created: false });
         }
         let form_id: i64 = self
+            .store
             .conn
             .prepare_cached("SELECT id FROM work_order_forms WHERE key = ?1")?
             .query_row([form_key], |r| r.get(0))
             .optional()?
             .ok_or_else(|| StoreError::Invalid(format!("no form {form_key:?}")))?;
         let now = now_ms();
-        self.conn
+        self.store
+            .conn
             .prepare_cached(
                 "INSERT INTO work_orders (form_id, customer_id, call_uid, agent_user_id,
                      idempotency_key, fields, created_at, updated_at)
@@ -246,7 +259,7 @@ impl Store {
                 now
             ])?;
         Ok(SavedWorkOrder {
-            id: self.conn.last_insert_rowid(),
+            id: self.store.conn.last_insert_rowid(),
             created: true,
         })
     }
@@ -269,7 +282,7 @@ impl Store {
         condition: &str,
         params: impl rusqlite::Params,
     ) -> Result<Vec<WorkOrderRow>> {
-        let mut stmt = self.conn.prepare_cached(&format!(
+        let mut stmt = self.store.conn.prepare_cached(&format!(
             "SELECT w.id, f.key, w.customer_id, w.call_uid, u.username, w.status, w.fields, w.created_at
              FROM work_orders w JOIN work_order_forms f ON f.id = w.form_id
              LEFT JOIN users u ON u.id = w.agent_user_id

@@ -13,7 +13,7 @@ const SUPERVISORS: [Role; 3] = [Role::TeamLead, Role::Qa, Role::Admin];
 
 /// Every work-order form.
 pub async fn forms(_: CurrentUser, State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
-    let forms = state.store.call(|s| s.forms()).await?;
+    let forms = state.store.workorders().call(|s| s.forms()).await?;
     Ok(Json(json!({ "forms": forms })))
 }
 
@@ -26,6 +26,7 @@ pub async fn form(
     let k = key.clone();
     state
         .store
+        .workorders()
         .call(move |s| s.form(&k))
         .await?
         .map(Json)
@@ -49,16 +50,22 @@ pub async fn put_form(
     form.key = key;
     let f = form.clone();
     let actor = user.0.clone();
+    let (key, fields) = (f.key.clone(), f.fields.len());
     state
         .store
+        .workorders()
+        .call(move |s| s.put_form(&f))
+        .await?;
+    state
+        .store
+        .users()
         .call(move |s| {
-            s.put_form(&f)?;
             s.audit(&crate::store::AuditEntry {
                 actor: &actor.username,
                 user_id: Some(actor.id),
                 action: "form.put",
-                target: Some(&f.key),
-                detail: json!({ "fields": f.fields.len() }),
+                target: Some(&key),
+                detail: json!({ "fields": fields }),
                 remote_addr: None,
             })
         })
@@ -75,7 +82,7 @@ pub async fn bindings(
     State(state): State<AppState>,
 ) -> Result<Json<Value>, ApiError> {
     user.require(&SUPERVISORS)?;
-    let list = state.store.call(|s| s.line_bindings()).await?;
+    let list = state.store.agents().call(|s| s.line_bindings()).await?;
     let list: Vec<Value> = list
         .into_iter()
         .map(|(line, b)| match b {
@@ -117,7 +124,11 @@ pub async fn bind(
         }
     };
     let (line, b) = (q.line.clone(), binding.clone());
-    state.store.call(move |s| s.bind_line(&line, &b)).await?;
+    state
+        .store
+        .agents()
+        .call(move |s| s.bind_line(&line, &b))
+        .await?;
     if let Some(hub) = &state.hub {
         hub.bind(q.line.clone(), Some(binding.clone())).await;
     }
@@ -132,7 +143,12 @@ pub async fn unbind(
 ) -> Result<StatusCode, ApiError> {
     user.require(&[Role::Admin])?;
     let line = q.line.clone();
-    if !state.store.call(move |s| s.unbind_line(&line)).await? {
+    if !state
+        .store
+        .agents()
+        .call(move |s| s.unbind_line(&line))
+        .await?
+    {
         return Err(ApiError(
             StatusCode::NOT_FOUND,
             "not_found",
@@ -207,22 +223,14 @@ pub async fn add_customer(
     let actor = user.0.clone();
     let id = state
         .store
-        .call(move |s| {
-            s.in_transaction(|s| {
-                let id = s.insert_customer(&customer)?;
-                s.audit(&crate::store::AuditEntry {
-                    actor: &actor.username,
-                    user_id: Some(actor.id),
-                    action: "customer.add",
-                    target: Some(&id.to_string()),
-                    detail: json!({}),
-                    remote_addr: None,
-                })?;
-                Ok::<_, crate::store::StoreError>(id)
-            })
-        })
+        .customers()
+        .call(move |s| s.add_customer(&customer, &actor))
         .await?;
-    let c = state.store.call(move |s| s.customer(id)).await?;
+    let c = state
+        .store
+        .customers()
+        .call(move |s| s.customer(id))
+        .await?;
     Ok(Json(json!({ "customer": c })))
 }
 
@@ -233,20 +241,22 @@ pub async fn missed_calls(
     State(state): State<AppState>,
 ) -> Result<Json<Value>, ApiError> {
     let u = user.0.clone();
+    let lines: Vec<String> = state
+        .store
+        .agents()
+        .call(|s| s.line_bindings())
+        .await?
+        .into_iter()
+        .filter(|(_, b)| match b {
+            Binding::Agent(a) => *a == u.username,
+            Binding::Team(t) => u.team.as_ref() == Some(t),
+        })
+        .map(|(l, _)| l)
+        .collect();
     let calls = state
         .store
-        .call(move |s| {
-            let lines: Vec<String> = s
-                .line_bindings()?
-                .into_iter()
-                .filter(|(_, b)| match b {
-                    Binding::Agent(a) => *a == u.username,
-                    Binding::Team(t) => u.team.as_ref() == Some(t),
-                })
-                .map(|(l, _)| l)
-                .collect();
-            s.missed_calls(&lines, crate::store::now_ms() - 24 * 3600 * 1000, 50)
-        })
+        .calls()
+        .call(move |s| s.missed_calls(&lines, crate::store::now_ms() - 24 * 3600 * 1000, 50))
         .await?;
     Ok(Json(json!({ "calls": calls })))
 }
@@ -264,6 +274,7 @@ pub async fn call_work_orders(
 ) -> Result<Json<Value>, ApiError> {
     let mut orders = state
         .store
+        .workorders()
         .call(move |s| s.call_work_orders(&q.call_id))
         .await?;
     if user.0.role == Role::Agent {
@@ -295,6 +306,7 @@ pub async fn set_password(
         .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, "hash", e.to_string()))?;
     state
         .store
+        .users()
         .call(move |s| s.set_password_hash(&name, &hash))
         .await?;
     Ok(StatusCode::NO_CONTENT)

@@ -78,7 +78,12 @@ impl FromRequestParts<AppState> for CurrentUser {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let token = session_token(&parts.headers).ok_or_else(unauthorized)?;
         let hash = crate::auth::token_hash(&token);
-        match state.store.call(move |s| s.session_user(&hash)).await? {
+        match state
+            .store
+            .users()
+            .call(move |s| s.session_user(&hash))
+            .await?
+        {
             Some(user) => Ok(CurrentUser(user)),
             None => Err(unauthorized()),
         }
@@ -119,7 +124,11 @@ pub async fn login(
     Json(body): Json<Login>,
 ) -> Result<Response, ApiError> {
     let name = body.username.clone();
-    let found = state.store.call(move |s| s.login_user(&name)).await?;
+    let found = state
+        .store
+        .users()
+        .call(move |s| s.login_user(&name))
+        .await?;
     // Verify even for unknown users, so timing does not tell names apart.
     let (user, hash) = match found {
         Some((u, Some(h))) => (Some(u), h),
@@ -137,6 +146,7 @@ pub async fn login(
             let r = remote.clone();
             state
                 .store
+                .users()
                 .call(move |s| {
                     s.audit(&AuditEntry {
                         actor: &username,
@@ -162,6 +172,7 @@ pub async fn login(
     let u = user.clone();
     state
         .store
+        .users()
         .call(move |s| {
             s.create_session(&hash, u.id, expires, Some(&remote))?;
             s.audit(&AuditEntry {
@@ -192,7 +203,11 @@ pub async fn logout(
 ) -> Result<Response, ApiError> {
     if let Some(token) = session_token(&headers) {
         let hash = crate::auth::token_hash(&token);
-        state.store.call(move |s| s.end_session(&hash)).await?;
+        state
+            .store
+            .users()
+            .call(move |s| s.end_session(&hash))
+            .await?;
     }
     let cookie = format!("{SESSION_COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0");
     Ok(([(header::SET_COOKIE, cookie)], StatusCode::NO_CONTENT).into_response())

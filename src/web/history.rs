@@ -94,6 +94,7 @@ async fn may_export(state: &AppState, user: &User) -> Result<bool, ApiError> {
     let id = user.id;
     Ok(state
         .store
+        .users()
         .call(move |s| s.has_permission(id, "calls.export"))
         .await?)
 }
@@ -108,6 +109,7 @@ pub async fn list(
     let q = p.query(&state);
     let page = state
         .store
+        .calls()
         .call(move |s| s.search_calls(&q, &scope))
         .await?;
     let can_export = may_export(&state, &user.0).await?;
@@ -200,7 +202,7 @@ pub async fn export(
         let header: Vec<String> = EXPORT_HEADER.iter().map(|h| h.to_string()).collect();
         crate::sheets::write_table(format, file, &header, None, |sink| {
             // A write that fails (a full disk) stops the reading at once.
-            reader.each_call(&q, &scope, None, |row| {
+            reader.calls().each_call(&q, &scope, None, |row| {
                 sink(&cells(&shown(&viewer, row), offset))
                     .map_err(|e| crate::store::StoreError::Invalid(format!("{e:#}")))
             })?;
@@ -211,6 +213,7 @@ pub async fn export(
     let (actor, user_id, remote) = (user.0.username.clone(), user.0.id, remote.ip().to_string());
     state
         .store
+        .users()
         .call(move |s| {
             s.audit(&AuditEntry {
                 actor: &actor,

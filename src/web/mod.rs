@@ -217,10 +217,15 @@ async fn page_script() -> impl axum::response::IntoResponse {
 
 /// Liveness and a little state, for load balancers and people alike.
 async fn healthz(State(state): State<AppState>) -> Json<Value> {
-    let db = state
-        .store
-        .call(|s| Ok((s.schema_version()?, s.customer_count()?)))
-        .await;
+    let db = match state.store.schema_version().await {
+        Ok(schema) => state
+            .store
+            .customers()
+            .call(|s| s.customer_count())
+            .await
+            .map(|customers| (schema, customers)),
+        Err(e) => Err(e),
+    };
     Json(match db {
         Ok((schema, customers)) => json!({
             "status": "ok",
@@ -317,7 +322,7 @@ async fn metrics(
     headers: axum::http::HeaderMap,
 ) -> axum::response::Response {
     use axum::response::IntoResponse;
-    let counts = state.store.call(|s| s.state_counts()).await;
+    let counts = state.store.reports().call(|s| s.state_counts()).await;
     let (sms, recordings) = match counts {
         Ok(c) => c,
         Err(e) => {

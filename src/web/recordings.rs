@@ -38,6 +38,7 @@ async fn visible(
     let scope = user.scope()?;
     let found = state
         .store
+        .recordings()
         .call(move |s| {
             Ok(if s.recording_in_scope(id, &scope)? {
                 s.recording(id)?
@@ -66,6 +67,7 @@ async fn audit(
     detail["call"] = json!(recording.call_uid);
     state
         .store
+        .users()
         .call(move |s| {
             s.audit(&AuditEntry {
                 actor: &actor,
@@ -89,6 +91,7 @@ pub async fn list(
     let scope = user.scope()?;
     let rows = state
         .store
+        .recordings()
         .call(move |s| s.search_recordings(&q, &scope))
         .await?;
     Ok(Json(json!({ "recordings": rows })))
@@ -104,11 +107,13 @@ pub async fn show(
     let rec = visible(&state, &user, id).await?;
     let (scores, forms) = state
         .store
+        .recordings()
         .call(move |s| Ok((s.qa_scores(id)?, s.qa_forms()?)))
         .await?;
     let me = user.0.id;
     let mine = state
         .store
+        .recordings()
         .call(move |s| s.recording_in_scope(id, &Scope::Agent(me)))
         .await?;
     Ok(Json(json!({
@@ -216,6 +221,7 @@ pub async fn score(
     let (form_id, items, comment) = (body.form_id, body.items.clone(), body.comment.clone());
     let result = state
         .store
+        .recordings()
         .call(move |s| s.add_qa_score(id, form_id, scorer, &items, &comment))
         .await?;
     let score_id = result
@@ -229,7 +235,11 @@ pub async fn score(
         json!({ "score": score_id, "form": body.form_id, "items": body.items }),
     )
     .await?;
-    let scores = state.store.call(move |s| s.qa_scores(id)).await?;
+    let scores = state
+        .store
+        .recordings()
+        .call(move |s| s.qa_scores(id))
+        .await?;
     Ok(Json(json!({ "score": score_id, "scores": scores })))
 }
 
@@ -250,6 +260,7 @@ pub async fn appeal(
     let me = user.0.id;
     let own = state
         .store
+        .recordings()
         .call(move |s| s.recording_in_scope(id, &Scope::Agent(me)))
         .await?;
     if !own {
@@ -271,6 +282,7 @@ pub async fn appeal(
     let stored = note.clone();
     if !state
         .store
+        .recordings()
         .call(move |s| s.appeal_qa_score(id, score_id, by, &stored))
         .await?
     {
@@ -289,7 +301,11 @@ pub async fn appeal(
         json!({ "score": score_id, "note": note }),
     )
     .await?;
-    let scores = state.store.call(move |s| s.qa_scores(id)).await?;
+    let scores = state
+        .store
+        .recordings()
+        .call(move |s| s.qa_scores(id))
+        .await?;
     Ok(Json(json!({ "scores": scores })))
 }
 
@@ -311,6 +327,7 @@ pub async fn hold(
     let held = body.held;
     state
         .store
+        .recordings()
         .call(move |s| s.set_recording_held(id, held))
         .await?;
     audit(

@@ -81,7 +81,8 @@ async fn build(
         let team = user.0.team.clone().unwrap_or_default();
         let members: std::collections::HashSet<String> = state
             .store
-            .call(|s| s.users())
+            .users()
+            .call(|s| s.all())
             .await?
             .into_iter()
             .filter(|u| u.team.as_deref() == Some(team.as_str()))

@@ -52,7 +52,7 @@ pub async fn groups(
     State(state): State<AppState>,
 ) -> Result<Json<Value>, ApiError> {
     user.require(&SENDERS)?;
-    let groups = state.store.call(|s| s.tag_counts()).await?;
+    let groups = state.store.campaigns().call(|s| s.tag_counts()).await?;
     let groups: Vec<Value> = groups
         .into_iter()
         .map(|(name, customers)| json!({ "name": name, "customers": customers }))
@@ -273,6 +273,7 @@ async fn audit(
     let (u, action) = (user.0.clone(), action.to_string());
     state
         .store
+        .users()
         .call(move |s| {
             s.audit(&AuditEntry {
                 actor: &u.username,
@@ -297,6 +298,7 @@ pub async fn failures(
     service(&state)?.get(id).await?;
     let f = state
         .store
+        .campaigns()
         .call(move |s| s.campaign_failures(id, 200))
         .await?;
     Ok(Json(json!(f)))
@@ -361,6 +363,7 @@ pub async fn set_quota(
     let n = name.clone();
     let target = state
         .store
+        .users()
         .call(move |s| s.user_by_name(&n))
         .await?
         .ok_or_else(|| {
@@ -373,6 +376,7 @@ pub async fn set_quota(
     let (by, parts) = (user.0.id, body.monthly_parts);
     state
         .store
+        .campaigns()
         .call(move |s| s.set_quota(target.id, parts, Some(by)))
         .await?;
     audit(
@@ -396,7 +400,7 @@ async fn snapshot(state: &AppState, recent_only: bool) -> Result<Vec<Value>, Api
         let s = crate::store::Store::open_reader(&db)?;
         let day_ago = crate::store::now_ms() - 86_400_000;
         let mut out = Vec::new();
-        for c in s.campaigns(false)? {
+        for c in s.campaigns().list(false)? {
             let recent = c.state.is_live()
                 || c.state == CampaignState::Paused
                 || c.finished_at.is_some_and(|t| t > day_ago)
@@ -404,7 +408,7 @@ async fn snapshot(state: &AppState, recent_only: bool) -> Result<Vec<Value>, Api
             if recent_only && !recent {
                 continue;
             }
-            let p = s.campaign_progress(c.id)?;
+            let p = s.campaigns().campaign_progress(c.id)?;
             out.push((c, p));
         }
         Ok::<_, crate::store::StoreError>(out)

@@ -162,9 +162,13 @@ async fn save_work_order(
     let key = key.to_string();
     let outcome = state
         .store
+        .workorders()
         .call(move |s| {
             let Some(form) = s.form(&form_key)? else {
-                return Ok(Err(CommandError::new("no_form", format!("no form {form_key:?}"))));
+                return Ok(Err(CommandError::new(
+                    "no_form",
+                    format!("no form {form_key:?}"),
+                )));
             };
             let clean = match crate::workorder::validate(&form, &values) {
                 Ok(v) => v,
@@ -174,8 +178,24 @@ async fn save_work_order(
                     return Ok(Err(e));
                 }
             };
-            let saved = s.save_work_order(&form_key, customer_id, call_id.as_deref(), agent.id, &key, &clean)?;
-            if saved.created {
+            let saved = s.save_work_order(
+                &form_key,
+                customer_id,
+                call_id.as_deref(),
+                agent.id,
+                &key,
+                &clean,
+            )?;
+            Ok(Ok((saved, form_key, call_id, agent)))
+        })
+        .await;
+    // A new order's audit entry, then the reply; a failure of either is
+    // the store's.
+    let outcome = match outcome {
+        Ok(Ok((saved, form_key, call_id, agent))) if saved.created => state
+            .store
+            .users()
+            .call(move |s| {
                 s.audit(&crate::store::AuditEntry {
                     actor: &agent.username,
                     user_id: Some(agent.id),
@@ -183,11 +203,15 @@ async fn save_work_order(
                     target: Some(&saved.id.to_string()),
                     detail: json!({ "form": form_key, "call_id": call_id, "customer_id": customer_id }),
                     remote_addr: None,
-                })?;
-            }
-            Ok(Ok(json!({ "work_order_id": saved.id, "created": saved.created })))
-        })
-        .await;
+                })
+            })
+            .await
+            .map(|()| Ok(saved)),
+        Ok(Ok((saved, ..))) => Ok(Ok(saved)),
+        Ok(Err(e)) => Ok(Err(e)),
+        Err(e) => Err(e),
+    }
+    .map(|r| r.map(|saved| json!({ "work_order_id": saved.id, "created": saved.created })));
     match outcome {
         Ok(r) => r,
         Err(e) => {

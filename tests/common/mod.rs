@@ -53,14 +53,18 @@ pub async fn stack(send_queue: usize) -> Stack {
         ("lead2", Role::TeamLead, Some("support")),
         ("admin", Role::Admin, None),
     ] {
-        store.add_user(name, name, role, team, Some(&hash)).unwrap();
+        store
+            .users()
+            .add_user(name, name, role, team, Some(&hash))
+            .unwrap();
     }
-    let agent2 = store.user_by_name("agent2").unwrap().unwrap().id;
+    let agent2 = store.users().user_by_name("agent2").unwrap().unwrap().id;
     let phone = |n: &str| NewPhone {
         number: normalizer.normalize(n).unwrap(),
         label: None,
     };
     store
+        .customers()
         .insert_customer(&NewCustomer {
             name: "王伟".into(),
             company: "华信科技有限公司".into(),
@@ -69,6 +73,7 @@ pub async fn stack(send_queue: usize) -> Stack {
         })
         .unwrap();
     store
+        .customers()
         .insert_customer(&NewCustomer {
             name: "赵敏".into(),
             owner_user_id: Some(agent2),
@@ -78,6 +83,7 @@ pub async fn stack(send_queue: usize) -> Stack {
         .unwrap();
     for name in ["孙丽 (华信总机)", "周杰 (华信总机)"] {
         store
+            .customers()
             .insert_customer(&NewCustomer {
                 name: name.into(),
                 company: "华信科技有限公司".into(),
@@ -87,12 +93,15 @@ pub async fn stack(send_queue: usize) -> Stack {
             .unwrap();
     }
     store
+        .workorders()
         .put_form(&toml::from_str(callpop::demo::DEMO_FORM).unwrap())
         .unwrap();
     store
+        .agents()
         .bind_line("box1/1", &Binding::Agent("agent1".into()))
         .unwrap();
     store
+        .agents()
         .bind_line("box1/2", &Binding::Team("sales".into()))
         .unwrap();
     let store = StoreHandle::spawn(store);
@@ -252,9 +261,20 @@ pub async fn status(
 pub async fn add_user(s: &Stack, name: &'static str, role: Role) {
     let hash = callpop::auth::hash_password(PASSWORD).unwrap();
     s.store
+        .users()
         .call(move |st| st.add_user(name, name, role, None, Some(&hash)).map(|_| ()))
         .await
         .unwrap();
+}
+
+/// The work orders saved for call `call_uid`, as the store has them.
+pub async fn work_orders_of(s: &Stack, call_uid: &str) -> Vec<callpop::store::WorkOrderRow> {
+    let uid = call_uid.to_string();
+    s.store
+        .workorders()
+        .call(move |st| st.call_work_orders(&uid))
+        .await
+        .unwrap()
 }
 
 pub async fn login(addr: SocketAddr, user: &str) -> String {

@@ -95,7 +95,7 @@ fn read_password(from_stdin: bool) -> Result<String> {
 }
 
 fn audit(store: &callpop::store::Store, action: &str, target: &str) -> Result<()> {
-    store.audit(&AuditEntry {
+    store.users().audit(&AuditEntry {
         actor: "cli",
         user_id: None,
         action,
@@ -112,7 +112,10 @@ fn set_permission(
     permission: &str,
     grant: bool,
 ) -> Result<()> {
-    if !store.set_permission(name, permission, grant, "cli")? {
+    if !store
+        .users()
+        .set_permission(name, permission, grant, "cli")?
+    {
         bail!("no user {name:?}");
     }
     let action = if grant { "user.grant" } else { "user.revoke" };
@@ -138,7 +141,9 @@ pub(crate) fn run_users(command: UsersCommand, config: &Config) -> Result<()> {
             let password = read_password(password_stdin)?;
             let hash = callpop::auth::hash_password(&password)?;
             let display = display_name.unwrap_or_else(|| name.clone());
-            store.add_user(&name, &display, role, team.as_deref(), Some(&hash))?;
+            store
+                .users()
+                .add_user(&name, &display, role, team.as_deref(), Some(&hash))?;
             audit(&store, "user.add", &name)?;
             println!("added {name} ({})", role.as_str());
         }
@@ -147,7 +152,9 @@ pub(crate) fn run_users(command: UsersCommand, config: &Config) -> Result<()> {
             password_stdin,
         } => {
             let password = read_password(password_stdin)?;
-            store.set_password_hash(&name, &callpop::auth::hash_password(&password)?)?;
+            store
+                .users()
+                .set_password_hash(&name, &callpop::auth::hash_password(&password)?)?;
             audit(&store, "user.password", &name)?;
             println!("password of {name} changed");
         }
@@ -158,7 +165,7 @@ pub(crate) fn run_users(command: UsersCommand, config: &Config) -> Result<()> {
             set_permission(&store, &name, &permission, false)?
         }
         UsersCommand::List { json } => {
-            let users = store.users()?;
+            let users = store.users().all()?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&users)?);
             } else {
@@ -182,7 +189,7 @@ pub(crate) fn run_forms(command: FormsCommand, config: &Config) -> Result<()> {
     let store = open_store(config)?;
     match command {
         FormsCommand::List => {
-            for f in store.forms()? {
+            for f in store.workorders().forms()? {
                 println!(
                     "{:<16} {} / {} ({} fields)",
                     f.key,
@@ -194,6 +201,7 @@ pub(crate) fn run_forms(command: FormsCommand, config: &Config) -> Result<()> {
         }
         FormsCommand::Export { key, output } => {
             let form = store
+                .workorders()
                 .form(&key)?
                 .with_context(|| format!("no form {key:?}; `callpop forms list` shows them"))?;
             let text = toml::to_string_pretty(&form)?;
@@ -214,7 +222,7 @@ pub(crate) fn run_forms(command: FormsCommand, config: &Config) -> Result<()> {
                     .unwrap_or_default();
                 anyhow::anyhow!("{}{line}: {}", file.display(), e.message())
             })?;
-            store.put_form(&form)?;
+            store.workorders().put_form(&form)?;
             audit(&store, "form.put", &form.key)?;
             println!("form {} saved ({} fields)", form.key, form.fields.len());
         }
@@ -226,7 +234,7 @@ pub(crate) fn run_lines(command: LinesCommand, config: &Config) -> Result<()> {
     let store = open_store(config)?;
     match command {
         LinesCommand::Bindings => {
-            for (line, b) in store.line_bindings()? {
+            for (line, b) in store.agents().line_bindings()? {
                 match b {
                     Binding::Agent(a) => println!("{line:<16} agent {a}"),
                     Binding::Team(t) => println!("{line:<16} team  {t}"),
@@ -239,12 +247,12 @@ pub(crate) fn run_lines(command: LinesCommand, config: &Config) -> Result<()> {
                 (None, Some(t)) => Binding::Team(t),
                 (None, None) => bail!("give --agent or --team"),
             };
-            store.bind_line(&line, &binding)?;
+            store.agents().bind_line(&line, &binding)?;
             audit(&store, "line.bind", &line)?;
             println!("{line} bound");
         }
         LinesCommand::Unbind { line } => {
-            if !store.unbind_line(&line)? {
+            if !store.agents().unbind_line(&line)? {
                 bail!("line {line:?} is not bound");
             }
             audit(&store, "line.unbind", &line)?;

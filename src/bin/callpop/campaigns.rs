@@ -130,6 +130,7 @@ fn service(config: &Config, runtime: &tokio::runtime::Runtime) -> Result<Campaig
 
 fn user(config: &Config, name: &str) -> Result<User> {
     open_store(config)?
+        .users()
         .user_by_name(name)?
         .with_context(|| format!("no user {name:?} (`callpop users list`)"))
 }
@@ -316,7 +317,7 @@ pub(crate) fn run_campaigns(config: Config, command: Option<CampaignsCommand>) -
     let runtime = tokio::runtime::Runtime::new()?;
     match command.unwrap_or(CampaignsCommand::List { json: false }) {
         CampaignsCommand::List { json } => {
-            let list = open_store(&config)?.campaigns(false)?;
+            let list = open_store(&config)?.campaigns().list(false)?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&list)?);
                 return Ok(());
@@ -340,9 +341,10 @@ pub(crate) fn run_campaigns(config: Config, command: Option<CampaignsCommand>) -
         CampaignsCommand::Show { id, json } => {
             let store = open_store(&config)?;
             let c = store
+                .campaigns()
                 .campaign(id)?
                 .with_context(|| format!("no campaign {id}"))?;
-            let p = store.campaign_progress(id)?;
+            let p = store.campaigns().campaign_progress(id)?;
             if json {
                 println!(
                     "{}",
@@ -366,11 +368,12 @@ pub(crate) fn run_campaigns(config: Config, command: Option<CampaignsCommand>) -
         CampaignsCommand::Export { id, output } => {
             let store = open_store(&config)?;
             store
+                .campaigns()
                 .campaign(id)?
                 .with_context(|| format!("no campaign {id}"))?;
             let format = ExportFormat::from_path(&output);
             let rows = export_results(&store, id, format, &output)?;
-            store.audit(&callpop::store::AuditEntry {
+            store.users().audit(&callpop::store::AuditEntry {
                 actor: "cli",
                 user_id: None,
                 action: "sms.campaign.export",
@@ -387,14 +390,14 @@ pub(crate) fn run_campaigns(config: Config, command: Option<CampaignsCommand>) -
             }
             let store = open_store(&config)?;
             let u = user(&config, &name)?;
-            store.set_quota(u.id, parts, None)?;
+            store.campaigns().set_quota(u.id, parts, None)?;
             println!("{name} may start {parts} parts a month");
             Ok(())
         }
         CampaignsCommand::Blacklist { number, note } => {
             // The form the queue keeps, so no other spelling slips past.
             let e164 = callpop::phone::address::destination(&normalizer(&config), &number)?;
-            open_store(&config)?.blacklist(&e164, &note, None)?;
+            open_store(&config)?.sms().blacklist(&e164, &note, None)?;
             println!("{e164} is blacklisted: nothing will be sent to it");
             Ok(())
         }

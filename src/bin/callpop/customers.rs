@@ -46,7 +46,7 @@ pub(crate) fn run_customers(command: CustomersCommand, config: &Config) -> Resul
 pub(crate) fn print_lookup(store: &Store, config: &Config, query: &str, json: bool) -> Result<()> {
     let normalized = normalizer(config).normalize_lenient(query);
     let result = match &normalized {
-        Some(n) => store.lookup(n, &match_policy(config))?,
+        Some(n) => store.customers().lookup(n, &match_policy(config))?,
         None => callpop::store::LookupResult {
             rule: callpop::phone::MatchRule::None,
             outcome: callpop::phone::MatchOutcome::None,

@@ -68,7 +68,7 @@ pub(crate) fn run_demo(mut config: Config, reset: bool) -> Result<()> {
     let store = open_store(&config)?;
     let added = demo::seed_customers(&store, &normalizer(&config), DEMO_CUSTOMERS)?;
     demo::seed_desk(&store, &bindings)?;
-    let total = store.customer_count()?;
+    let total = store.customers().customer_count()?;
     drop(store);
     println!(
         "callpop demo: database {} with {total} customers ({added} seeded now)",
@@ -137,13 +137,14 @@ fn run(config: Config, mode: Option<&str>, extra: impl FnOnce() -> Extra) -> Res
             };
             let line = b.line.clone();
             store
-                .call(move |s| s.bind_line(&line, &binding))
+                .agents().call(move |s| s.bind_line(&line, &binding))
                 .await
                 .with_context(|| format!("[[binding]] of line {:?}", b.line))?;
         }
         // Recordings a crashed process left unfinished are repaired first.
         let root = config.recordings_root();
         store
+            .recordings()
             .call(move |s| callpop::recording::recover(s, &root))
             .await
             .context("repairing interrupted recordings")?;
@@ -200,7 +201,7 @@ fn run(config: Config, mode: Option<&str>, extra: impl FnOnce() -> Extra) -> Res
         // it for at most a few seconds on a store of millions.
         let warming = store.clone();
         tokio::spawn(async move {
-            if let Err(e) = warming.call(|s| s.warm_cache()).await {
+            if let Err(e) = warming.warm_cache().await {
                 tracing::warn!(error = %e, "could not warm the store cache");
             }
         });

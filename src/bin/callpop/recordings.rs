@@ -39,7 +39,7 @@ pub(crate) fn run_recordings(command: RecordingsCommand, config: Config) -> Resu
     let store = open_store(&config)?;
     match command {
         RecordingsCommand::List { limit, json } => {
-            let rows = store.recordings(limit)?;
+            let rows = store.recordings().recent(limit)?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&rows)?);
                 return Ok(());
@@ -74,7 +74,7 @@ pub(crate) fn run_recordings(command: RecordingsCommand, config: Config) -> Resu
         } => {
             let root = config.recordings_root();
             let removed = callpop::recording::retention::purge(
-                &store,
+                store.recordings(),
                 &root,
                 config.recording.archive.as_deref(),
                 older_than,
@@ -113,7 +113,7 @@ pub(crate) fn run_recordings(command: RecordingsCommand, config: Config) -> Resu
         }
         RecordingsCommand::Repair => {
             let root = config.recordings_root();
-            let done = callpop::recording::recover(&store, &root)?;
+            let done = callpop::recording::recover(store.recordings(), &root)?;
             if done.is_empty() {
                 println!("no unfinished recordings under {}", root.display());
             }

@@ -132,8 +132,8 @@ pub(crate) fn run_sms(command: SmsCommand, config: Config) -> Result<()> {
                 SettleTo::Resend => callpop::store::PartState::Queued,
             };
             let store = open_store(&config)?;
-            store.settle_unknown(part, state, &note)?;
-            store.audit(&callpop::store::AuditEntry {
+            store.sms().settle_unknown(part, state, &note)?;
+            store.users().audit(&callpop::store::AuditEntry {
                 actor: "cli",
                 user_id: None,
                 action: "sms.part.settle",
@@ -265,7 +265,7 @@ fn queue(config: &Config, to: &str, text: &str, json: bool) -> Result<()> {
         (callpop::store::now_ms() % 256) as u8,
     )?;
     let encoding = encoding_name(pdus[0].encoding);
-    let id = store.queue_sms(&callpop::store::NewSms {
+    let id = store.sms().queue_sms(&callpop::store::NewSms {
         to,
         text,
         encoding: if encoding == "gsm7" { "gsm7" } else { "ucs2" },
@@ -289,7 +289,7 @@ fn queue(config: &Config, to: &str, text: &str, json: bool) -> Result<()> {
 
 fn inbox(config: &Config, limit: u32, json: bool) -> Result<()> {
     let store = open_store(config)?;
-    let messages = store.sms_inbox(limit)?;
+    let messages = store.sms().sms_inbox(limit)?;
     if json {
         println!("{}", serde_json::to_string_pretty(&messages)?);
         return Ok(());
@@ -326,7 +326,7 @@ fn inbox(config: &Config, limit: u32, json: bool) -> Result<()> {
 }
 
 fn unmatched_reports(config: &Config, limit: u32, json: bool) -> Result<()> {
-    let reports = open_store(config)?.sms_unmatched_reports(limit)?;
+    let reports = open_store(config)?.sms().sms_unmatched_reports(limit)?;
     if json {
         println!("{}", serde_json::to_string_pretty(&reports)?);
         return Ok(());
@@ -345,7 +345,7 @@ fn unmatched_reports(config: &Config, limit: u32, json: bool) -> Result<()> {
 
 fn status(config: &Config, id: i64, json: bool) -> Result<()> {
     let store = open_store(config)?;
-    let parts = store.sms_parts(id)?;
+    let parts = store.sms().sms_parts(id)?;
     if parts.is_empty() {
         anyhow::bail!("no message {id}");
     }

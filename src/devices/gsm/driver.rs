@@ -17,7 +17,7 @@ use crate::devices::profile::LoadedProfile;
 use crate::devices::serial::{PortLocator, BACKOFF};
 use crate::event::{CallerId, DeviceState, LineEvent, LineEventKind, LineSignal, SmsEvent};
 use crate::phone::{Normalizer, NormalizerSettings};
-use crate::store::{NewInbox, Report, StoreHandle, REPORT_WINDOW_MS};
+use crate::store::{NewInbox, Report, SmsHandle, REPORT_WINDOW_MS};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
@@ -117,7 +117,7 @@ pub struct ModemDriver {
     requests: mpsc::Receiver<SendRequest>,
     state: watch::Sender<DeviceState>,
     lines: Option<mpsc::Sender<LineEvent>>,
-    store: StoreHandle,
+    store: SmsHandle,
     sms: broadcast::Sender<SmsEvent>,
     reassembler: Reassembler<i64>,
     /// Reports that matched no part yet, tried again for a short while: a
@@ -133,10 +133,10 @@ pub struct ModemDriver {
 const EARLY_REPORT_GRACE: Duration = Duration::from_secs(5);
 
 /// A modem's driver and the handle to reach it. The driver stores what
-/// arrives in `store` and tells `sms` about it.
+/// arrives in `store` (the SMS domain only) and tells `sms` about it.
 pub fn modem(
     device: GsmDevice,
-    store: StoreHandle,
+    store: SmsHandle,
     sms: broadcast::Sender<SmsEvent>,
 ) -> (ModemHandle, ModemDriver) {
     let (requests_tx, requests) = mpsc::channel(1);

@@ -1,8 +1,8 @@
-//! Login sessions, passwords, line bindings and agent states: what the web
-//! side needs to know who is asking and where a call pops.
+//! Line bindings and agent states: where a call pops, and the log of each
+//! agent's states that the hub restores and reports count.
 
-use super::{now_ms, users::user_from_row, Result, Store, StoreError, User};
-use rusqlite::{params, OptionalExtension};
+use super::{now_ms, Result, Store, StoreError};
+use rusqlite::params;
 use serde::{Deserialize, Serialize};
 
 /// Where a line pops: on one agent's desktops, or on every ready agent of a team.
@@ -24,91 +24,30 @@ pub struct AgentStateRow {
     pub since: i64,
 }
 
-impl Store {
-    /// The user and password hash for a login attempt; disabled users are not found.
-    pub fn login_user(&self, username: &str) -> Result<Option<(User, Option<String>)>> {
-        Ok(self
-            .conn
-            .prepare_cached(
-                "SELECT id, username, display_name, role, team, disabled, password_hash
-                 FROM users WHERE username = ?1 AND NOT disabled",
-            )?
-            .query_row([username], |r| Ok((user_from_row(r)?, r.get(6)?)))
-            .optional()?)
-    }
+/// Where lines pop and what agents are doing: line bindings and the log of
+/// agents' states.
+///
+/// A view of a [`Store`], from [`Store::agents`]; cheap to copy.
+#[derive(Clone, Copy)]
+pub struct Agents<'a> {
+    pub(super) store: &'a Store,
+}
 
-    /// Replaces a user's password hash.
-    pub fn set_password_hash(&self, username: &str, hash: &str) -> Result<()> {
-        let n = self.conn.execute(
-            "UPDATE users SET password_hash = ?2, updated_at = ?3 WHERE username = ?1",
-            params![username, hash, now_ms()],
-        )?;
-        if n == 0 {
-            return Err(StoreError::Invalid(format!("no user {username:?}")));
-        }
-        Ok(())
-    }
-
-    /// Every user, by name.
-    pub fn users(&self) -> Result<Vec<User>> {
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT id, username, display_name, role, team, disabled FROM users ORDER BY username",
-        )?;
-        let rows = stmt.query_map([], user_from_row)?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
-    }
-
-    /// Starts a session; the caller keeps the token, the store its hash.
-    pub fn create_session(
-        &self,
-        token_hash: &str,
-        user_id: i64,
-        expires_at: i64,
-        remote: Option<&str>,
-    ) -> Result<()> {
-        self.conn
-            .prepare_cached(
-                "INSERT INTO sessions (token_hash, user_id, created_at, expires_at, remote)
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
-            )?
-            .execute(params![token_hash, user_id, now_ms(), expires_at, remote])?;
-        Ok(())
-    }
-
-    /// The user of a live session; expired sessions and disabled users give none.
-    pub fn session_user(&self, token_hash: &str) -> Result<Option<User>> {
-        Ok(self
-            .conn
-            .prepare_cached(
-                "SELECT u.id, u.username, u.display_name, u.role, u.team, u.disabled
-                 FROM sessions s JOIN users u ON u.id = s.user_id
-                 WHERE s.token_hash = ?1 AND s.expires_at > ?2 AND NOT u.disabled",
-            )?
-            .query_row(params![token_hash, now_ms()], user_from_row)
-            .optional()?)
-    }
-
-    /// Ends a session (logout) and forgets expired ones.
-    pub fn end_session(&self, token_hash: &str) -> Result<()> {
-        self.conn.execute(
-            "DELETE FROM sessions WHERE token_hash = ?1 OR expires_at <= ?2",
-            params![token_hash, now_ms()],
-        )?;
-        Ok(())
-    }
-
+impl Agents<'_> {
     /// Binds a line; an agent binding names an existing user.
     pub fn bind_line(&self, line: &str, binding: &Binding) -> Result<()> {
         let (agent, team) = match binding {
             Binding::Agent(name) => {
                 let user = self
+                    .store
+                    .users()
                     .user_by_name(name)?
                     .ok_or_else(|| StoreError::Invalid(format!("no user {name:?}")))?;
                 (Some(user.id), None)
             }
             Binding::Team(team) => (None, Some(team.as_str())),
         };
-        self.conn.execute(
+        self.store.conn.execute(
             "INSERT INTO line_bindings (line, agent_id, team, updated_at) VALUES (?1, ?2, ?3, ?4)
              ON CONFLICT(line) DO UPDATE SET agent_id = excluded.agent_id, team = excluded.team,
                                              updated_at = excluded.updated_at",
@@ -120,6 +59,7 @@ impl Store {
     /// Removes a line's binding; true if it had one.
     pub fn unbind_line(&self, line: &str) -> Result<bool> {
         Ok(self
+            .store
             .conn
             .execute("DELETE FROM line_bindings WHERE line = ?1", [line])?
             > 0)
@@ -127,7 +67,7 @@ impl Store {
 
     /// Every binding, by line.
     pub fn line_bindings(&self) -> Result<Vec<(String, Binding)>> {
-        let mut stmt = self.conn.prepare_cached(
+        let mut stmt = self.store.conn.prepare_cached(
             "SELECT b.line, u.username, b.team FROM line_bindings b
              LEFT JOIN users u ON u.id = b.agent_id ORDER BY b.line",
         )?;
@@ -157,7 +97,8 @@ impl Store {
         reason: Option<&str>,
         at: i64,
     ) -> Result<()> {
-        self.conn
+        self.store
+            .conn
             .prepare_cached(
                 "INSERT INTO agent_states (user_id, state, reason, at) VALUES (?1, ?2, ?3, ?4)",
             )?
@@ -167,7 +108,7 @@ impl Store {
 
     /// Each user's latest state, reason and since when.
     pub fn latest_agent_states(&self) -> Result<Vec<AgentStateRow>> {
-        let mut stmt = self.conn.prepare_cached(
+        let mut stmt = self.store.conn.prepare_cached(
             "SELECT a.user_id, a.state, a.reason, a.at FROM agent_states a
              WHERE a.id = (SELECT max(id) FROM agent_states b WHERE b.user_id = a.user_id)",
         )?;
