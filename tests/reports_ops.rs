@@ -648,4 +648,36 @@ async fn the_statistics_page_and_the_wallboard_in_the_browser() {
         .as_str()
         .unwrap()
         .contains("box1"));
+
+    // Logged in, the login form is gone. Every page keeps the language
+    // under one key: what the desktop stores ("zh-CN") opens the wallboard
+    // in Chinese, and a switch on the wallboard is the desktop's language.
+    assert_eq!(
+        b.eval("getComputedStyle(document.getElementById('login')).display")
+            .await,
+        "none"
+    );
+    b.eval("localStorage.setItem('lang', 'zh-CN'); location.reload(); true")
+        .await;
+    b.wait_for(
+        "Number(document.body.dataset.updates) >= 1 && document.documentElement.lang === 'zh-CN'",
+    )
+    .await;
+    assert_eq!(
+        b.eval("document.getElementById('lang').textContent").await,
+        "English"
+    );
+    let who = "document.getElementById('who').textContent";
+    assert!(b.eval(who).await.as_str().unwrap().ends_with("(班组长)"));
+    b.eval("document.getElementById('lang').click(); true")
+        .await;
+    assert_eq!(b.eval("localStorage.getItem('lang')").await, "en");
+    assert!(b.eval(who).await.as_str().unwrap().ends_with("(Team lead)"));
+    b.call(
+        "Page.navigate",
+        json!({"url": format!("http://{}/", s.addr)}),
+    )
+    .await;
+    b.wait_for("document.documentElement.lang === 'en' && document.getElementById('lang').textContent === '中文'")
+        .await;
 }

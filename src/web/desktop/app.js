@@ -26,7 +26,8 @@ const T = {
     bad_login: "Wrong username or password", reasons: ["Break", "Meeting", "Training", "Other"], lang: "中文",
   },
 };
-let lang = localStorage.getItem("lang") || (navigator.language.startsWith("zh") ? "zh-CN" : "en");
+// One key for every page: "zh-CN" or "en" (older pages stored "zh").
+let lang = (localStorage.getItem("lang") || navigator.language).startsWith("zh") ? "zh-CN" : "en";
 const t = (k, vars) => (T[lang][k] || k).replace(/\{(\w+)\}/g, (_, v) => (vars || {})[v] ?? "");
 const $ = (id) => document.getElementById(id);
 const el = (tag, attrs, ...kids) => {

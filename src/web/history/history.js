@@ -46,7 +46,7 @@ async function boot() {
   try {
     const me = await api("GET", "/api/me");
     if (me.role === "marketer") { $("login").hidden = false; $("login-error").textContent = t("forbidden"); return; }
-    $("who").textContent = `${me.display_name || me.username} (${me.role})`;
+    showWho(me);
     $("login").hidden = true; $("hist").hidden = false; $("logout").hidden = false;
     const params = new URLSearchParams(location.search);
     for (const k of ["line", "agent", "team", "number", "customer_id", "outcome", "direction"]) if (params.get(k)) $("q-" + k).value = params.get(k);

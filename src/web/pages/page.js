@@ -18,10 +18,18 @@ async function api(method, path, body, headers) {
 
 // The words every page has; a page's own table (`wirePage`) comes first.
 const PAGE_T = {
-  zh: { logout: "退出", login_title: "登录", username: "用户名", password: "密码", login: "登录" },
-  en: { logout: "Log out", login_title: "Log in", username: "Username", password: "Password", login: "Log in" },
+  zh: {
+    logout: "退出", login_title: "登录", username: "用户名", password: "密码", login: "登录",
+    role_agent: "坐席", role_team_lead: "班组长", role_qa: "质检", role_marketer: "营销", role_admin: "管理员",
+  },
+  en: {
+    logout: "Log out", login_title: "Log in", username: "Username", password: "Password", login: "Log in",
+    role_agent: "Agent", role_team_lead: "Team lead", role_qa: "QA", role_marketer: "Marketing", role_admin: "Admin",
+  },
 };
-let lang = localStorage.getItem("lang") || (navigator.language.startsWith("zh") ? "zh" : "en");
+// Every page keeps the language under one key as "zh-CN" or "en" (an
+// older page stored "zh"); inside, this script's tables say "zh".
+let lang = (localStorage.getItem("lang") || navigator.language).startsWith("zh") ? "zh" : "en";
 let pageT = { zh: {}, en: {} };
 const t = (k) => pageT[lang][k] ?? PAGE_T[lang][k] ?? k;
 
@@ -30,6 +38,15 @@ function translatePage() {
   document.documentElement.lang = lang === "zh" ? "zh-CN" : "en";
   document.querySelectorAll("[data-t]").forEach((e) => { e.textContent = t(e.dataset.t); });
   $("lang").textContent = lang === "zh" ? "English" : "中文";
+  const who = $("who");
+  if (who && who.dataset.name) who.textContent = `${who.dataset.name} (${t("role_" + who.dataset.role)})`;
+}
+
+// Shows who is logged in, with the role in the page's language.
+function showWho(me) {
+  $("who").dataset.name = me.display_name || me.username;
+  $("who").dataset.role = me.role;
+  translatePage();
 }
 
 // Wires #login (filled with the login form), #logout and #lang: `T` is the
@@ -52,5 +69,5 @@ function wirePage(T, boot, applyLang) {
     } catch (e) { $("login-error").textContent = e.message; }
   };
   $("logout").onclick = async () => { await api("POST", "/api/logout").catch(() => {}); location.reload(); };
-  $("lang").onclick = () => { lang = lang === "zh" ? "en" : "zh"; localStorage.setItem("lang", lang); applyLang(); };
+  $("lang").onclick = () => { lang = lang === "zh" ? "en" : "zh"; localStorage.setItem("lang", lang === "zh" ? "zh-CN" : "en"); applyLang(); };
 }

@@ -46,7 +46,7 @@ async function boot() {
       $("login-error").textContent = t("forbidden");
       return;
     }
-    $("who").textContent = `${me.display_name || me.username} (${me.role})`;
+    showWho(me);
     $("login").hidden = true; $("recs").hidden = false; $("logout").hidden = false;
     search();
     // The call history links here as /recordings#rec=ID.

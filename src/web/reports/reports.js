@@ -42,7 +42,7 @@ async function boot() {
     if (!["team_lead", "qa", "admin"].includes(me.role)) {
       $("login").hidden = false; $("login-error").textContent = t("forbidden"); return;
     }
-    $("who").textContent = `${me.display_name || me.username} (${me.role})`;
+    showWho(me);
     $("login").hidden = true; $("stats").hidden = false; $("logout").hidden = false;
     const params = new URLSearchParams(location.search);
     const today = new Date();

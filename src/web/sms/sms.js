@@ -42,7 +42,7 @@ async function boot() {
       $("login-error").textContent = t("forbidden");
       return;
     }
-    $("who").textContent = `${me.display_name || me.username} (${me.role})`;
+    showWho(me);
     $("login").hidden = true; $("sms").hidden = false; $("logout").hidden = false;
     const g = await api("GET", "/api/sms/groups");
     const sel = $("c-group");

@@ -90,7 +90,7 @@ async function boot() {
   try {
     const me = await api("GET", "/api/me");
     if (!["team_lead", "qa", "admin"].includes(me.role)) { $("login").hidden = false; $("login-error").textContent = t("forbidden"); return; }
-    $("who").textContent = `${me.display_name || me.username} (${me.role})`;
+    showWho(me);
     $("login").hidden = true; $("board").hidden = false; $("logout").hidden = false;
     connect();
     setInterval(() => { if (picture) draw(); }, 1000);
