@@ -7,13 +7,50 @@ use argon2::Argon2;
 use base64::Engine as _;
 use sha2::{Digest, Sha256};
 
-/// Refuses passwords too short to be worth hashing; one rule for the CLI
-/// and the API.
-pub fn check_password(password: &str) -> Result<(), String> {
-    if password.chars().count() < MIN_PASSWORD_CHARS {
-        return Err(format!(
-            "a password needs at least {MIN_PASSWORD_CHARS} characters"
-        ));
+/// Why a password is refused; one policy for the CLI and the API, whose
+/// pages word it from [`WeakPassword::code`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum WeakPassword {
+    #[error("a password needs at least {MIN_PASSWORD_CHARS} characters besides spaces")]
+    TooShort,
+    #[error("that password is among the most common ones; choose another")]
+    Common,
+    #[error("a password may not be the username")]
+    Username,
+}
+
+impl WeakPassword {
+    /// The error code the API answers with.
+    pub fn code(self) -> &'static str {
+        match self {
+            WeakPassword::TooShort => "password_too_short",
+            WeakPassword::Common => "password_common",
+            WeakPassword::Username => "password_is_username",
+        }
+    }
+}
+
+/// The shipped list of passwords nobody may choose (data/common-passwords.txt).
+const COMMON_PASSWORDS: &str = include_str!("../data/common-passwords.txt");
+
+/// Checks `password` against the policy for user `username`: long enough
+/// without counting spaces, not one of the most common passwords, not the
+/// username (ignoring case and surrounding spaces).
+pub fn check_password(password: &str, username: &str) -> Result<(), WeakPassword> {
+    if password.chars().filter(|c| !c.is_whitespace()).count() < MIN_PASSWORD_CHARS {
+        return Err(WeakPassword::TooShort);
+    }
+    let folded = password.trim().to_lowercase();
+    if folded == username.trim().to_lowercase() {
+        return Err(WeakPassword::Username);
+    }
+    let common = COMMON_PASSWORDS
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .any(|l| l.eq_ignore_ascii_case(&folded));
+    if common {
+        return Err(WeakPassword::Common);
     }
     Ok(())
 }
@@ -59,6 +96,34 @@ pub fn token_hash(token: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_password_policy_refuses_short_blank_common_and_username() {
+        for (password, why) in [
+            ("short", WeakPassword::TooShort),
+            ("        ", WeakPassword::TooShort),
+            ("a b c d e f g", WeakPassword::TooShort),
+            ("12345678", WeakPassword::Common),
+            ("password", WeakPassword::Common),
+            ("PassWord1", WeakPassword::Common),
+            ("woaini1314", WeakPassword::Common),
+            ("Agent-Seven", WeakPassword::Username),
+        ] {
+            assert_eq!(
+                check_password(password, "agent-seven"),
+                Err(why),
+                "{password:?}"
+            );
+        }
+        assert!(check_password("correct horse battery", "agent-seven").is_ok());
+        assert!(
+            check_password("  5201314woaini  ", "agent-seven").is_ok(),
+            "only whole matches"
+        );
+        assert_eq!(WeakPassword::Common.code(), "password_common");
+        // The list is read as data: comments and blanks are not passwords.
+        assert!(check_password("# Passwords refused by callpop", "x").is_ok());
+    }
 
     #[test]
     fn passwords_verify_only_themselves() {

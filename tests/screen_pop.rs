@@ -456,16 +456,84 @@ async fn access_needs_a_session_and_the_right_role() {
         .await,
         403
     );
+    // A common password is refused by name; one's own needs the current one.
+    let (code, _, body) = http(
+        s.addr,
+        "PUT",
+        path,
+        Some(&agent),
+        Some(json!({"password": "12345678", "current": common::PASSWORD})),
+    )
+    .await;
+    assert_eq!(
+        (code, body["error"]["code"].as_str()),
+        (400, Some("password_common"))
+    );
+    let (code, _, body) = http(
+        s.addr,
+        "PUT",
+        path,
+        Some(&agent),
+        Some(json!({"password": "a new secret"})),
+    )
+    .await;
+    assert_eq!(
+        (code, body["error"]["code"].as_str()),
+        (400, Some("current_password_required"))
+    );
+    let (code, _, body) = http(
+        s.addr,
+        "PUT",
+        path,
+        Some(&agent),
+        Some(json!({"password": "a new secret", "current": "not it at all"})),
+    )
+    .await;
+    assert_eq!(
+        (code, body["error"]["code"].as_str()),
+        (403, Some("wrong_password"))
+    );
+    // A change ends agent1's other sessions (a stolen cookie) but not the
+    // one making it; an admin's reset ends every session of agent2.
+    let stolen = login(s.addr, "agent1").await;
+    let agent2_session = login(s.addr, "agent2").await;
+    assert_eq!(
+        status(s.addr, "GET", "/api/me", Some(&stolen), None).await,
+        200
+    );
     assert_eq!(
         status(
             s.addr,
             "PUT",
             path,
             Some(&agent),
-            Some(json!({"password": "a new secret"}))
+            Some(json!({"password": "a new secret", "current": common::PASSWORD}))
         )
         .await,
         204
+    );
+    assert_eq!(
+        status(s.addr, "GET", "/api/me", Some(&stolen), None).await,
+        401
+    );
+    assert_eq!(
+        status(s.addr, "GET", "/api/me", Some(&agent), None).await,
+        200
+    );
+    assert_eq!(
+        status(
+            s.addr,
+            "PUT",
+            "/api/users/agent2/password",
+            Some(&admin),
+            Some(json!({"password": "reset by admin"}))
+        )
+        .await,
+        204
+    );
+    assert_eq!(
+        status(s.addr, "GET", "/api/me", Some(&agent2_session), None).await,
+        401
     );
     let (code, _, _) = http(
         s.addr,

@@ -120,15 +120,27 @@ impl Users<'_> {
     }
 
     /// Replaces a user's password hash.
-    pub fn set_password_hash(&self, username: &str, hash: &str) -> Result<()> {
-        let n = self.store.conn.execute(
-            "UPDATE users SET password_hash = ?2, updated_at = ?3 WHERE username = ?1",
-            params![username, hash, now_ms()],
-        )?;
-        if n == 0 {
-            return Err(StoreError::Invalid(format!("no user {username:?}")));
-        }
-        Ok(())
+    ///
+    /// Every login session of that user ends with it (a stolen cookie must
+    /// not survive a reset), except `keep`: the session (token hash) of a
+    /// user who changes their own password. Returns how many ended.
+    pub fn set_password_hash(&self, username: &str, hash: &str, keep: Option<&str>) -> Result<u64> {
+        self.store.in_transaction(|s| {
+            let conn = &s.conn;
+            let n = conn.execute(
+                "UPDATE users SET password_hash = ?2, updated_at = ?3 WHERE username = ?1",
+                params![username, hash, now_ms()],
+            )?;
+            if n == 0 {
+                return Err(StoreError::Invalid(format!("no user {username:?}")));
+            }
+            let ended = conn.execute(
+                "DELETE FROM sessions WHERE token_hash IS NOT ?2
+                   AND user_id = (SELECT id FROM users WHERE username = ?1)",
+                params![username, keep],
+            )?;
+            Ok(ended as u64)
+        })
     }
 
     /// Every user, by name.

@@ -286,28 +286,77 @@ pub async fn call_work_orders(
 #[derive(Deserialize)]
 pub struct PasswordBody {
     password: String,
+    /// The password now: asked of anyone changing their own.
+    #[serde(default)]
+    current: Option<String>,
 }
 
-/// Sets a password: one's own, or anyone's for admins.
+/// Sets a password: one's own (with the current one), or anyone's for
+/// admins. Every other session of that user ends: the one changing their
+/// own keeps only the session they are using.
 pub async fn set_password(
     user: CurrentUser,
     State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
     Path(name): Path<String>,
     Json(body): Json<PasswordBody>,
 ) -> Result<StatusCode, ApiError> {
-    if user.0.username != name {
+    let own = user.0.username == name;
+    if !own {
         user.require(&[Role::Admin])?;
     }
-    crate::auth::check_password(&body.password)
-        .map_err(|m| ApiError(StatusCode::BAD_REQUEST, "weak_password", m))?;
+    crate::auth::check_password(&body.password, &name)
+        .map_err(|w| ApiError(StatusCode::BAD_REQUEST, w.code(), w.to_string()))?;
+    if own {
+        let current = body.current.clone().ok_or_else(|| {
+            ApiError(
+                StatusCode::BAD_REQUEST,
+                "current_password_required",
+                "give the current password to change it".into(),
+            )
+        })?;
+        let who = name.clone();
+        let stored = state
+            .store
+            .users()
+            .call(move |s| s.login_user(&who))
+            .await?
+            .and_then(|(_, hash)| hash);
+        let matches = tokio::task::spawn_blocking(move || {
+            stored.is_some_and(|h| crate::auth::verify_password(&current, &h))
+        })
+        .await
+        .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, "hash", e.to_string()))?;
+        if !matches {
+            return Err(ApiError(
+                StatusCode::FORBIDDEN,
+                "wrong_password",
+                "the current password is not right".into(),
+            ));
+        }
+    }
+    let keep = own
+        .then(|| super::auth::session_token(&headers).map(|t| crate::auth::token_hash(&t)))
+        .flatten();
     let hash = tokio::task::spawn_blocking(move || crate::auth::hash_password(&body.password))
         .await
         .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, "hash", e.to_string()))?
         .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, "hash", e.to_string()))?;
+    let (actor, target) = (user.0.clone(), name.clone());
     state
         .store
         .users()
-        .call(move |s| s.set_password_hash(&name, &hash))
+        .call(move |s| {
+            let ended = s.set_password_hash(&target, &hash, keep.as_deref())?;
+            s.audit(&crate::store::AuditEntry {
+                actor: &actor.username,
+                user_id: Some(actor.id),
+                action: "user.password",
+                target: Some(&target),
+                detail: json!({ "sessions_ended": ended }),
+                remote_addr: None,
+            })
+        })
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }

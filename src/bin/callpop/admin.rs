@@ -77,7 +77,7 @@ pub(crate) enum LinesCommand {
     Unbind { line: String },
 }
 
-fn read_password(from_stdin: bool) -> Result<String> {
+fn read_password(from_stdin: bool, username: &str) -> Result<String> {
     let password = if from_stdin || !std::io::stdin().is_terminal() {
         let mut line = String::new();
         std::io::stdin().lock().read_line(&mut line)?;
@@ -90,7 +90,7 @@ fn read_password(from_stdin: bool) -> Result<String> {
         }
         first
     };
-    callpop::auth::check_password(&password).map_err(anyhow::Error::msg)?;
+    callpop::auth::check_password(&password, username)?;
     Ok(password)
 }
 
@@ -138,7 +138,7 @@ pub(crate) fn run_users(command: UsersCommand, config: &Config) -> Result<()> {
             team,
             password_stdin,
         } => {
-            let password = read_password(password_stdin)?;
+            let password = read_password(password_stdin, &name)?;
             let hash = callpop::auth::hash_password(&password)?;
             let display = display_name.unwrap_or_else(|| name.clone());
             store
@@ -151,12 +151,14 @@ pub(crate) fn run_users(command: UsersCommand, config: &Config) -> Result<()> {
             name,
             password_stdin,
         } => {
-            let password = read_password(password_stdin)?;
-            store
-                .users()
-                .set_password_hash(&name, &callpop::auth::hash_password(&password)?)?;
+            let password = read_password(password_stdin, &name)?;
+            let ended = store.users().set_password_hash(
+                &name,
+                &callpop::auth::hash_password(&password)?,
+                None,
+            )?;
             audit(&store, "user.password", &name)?;
-            println!("password of {name} changed");
+            println!("password of {name} changed; {ended} login session(s) ended");
         }
         UsersCommand::Grant { name, permission } => {
             set_permission(&store, &name, &permission, true)?
