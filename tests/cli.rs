@@ -245,9 +245,10 @@ fn demo_starts_seeds_and_answers_health() {
     child.wait().unwrap();
     let body = response.split("\r\n\r\n").nth(1).unwrap();
     let v: serde_json::Value = serde_json::from_str(body).unwrap();
-    assert_eq!(v["status"], "ok");
-    assert_eq!(v["customers"], 500);
-    assert!(dir.path().join("demo/callpop.db").exists());
+    // Anyone may ask whether it is up, and learns nothing more.
+    assert_eq!(v, serde_json::json!({ "status": "ok" }));
+    let store = callpop::store::Store::open(&dir.path().join("demo/callpop.db")).unwrap();
+    assert_eq!(store.customers().customer_count().unwrap(), 500);
 }
 
 #[test]

@@ -342,7 +342,15 @@ async fn access_needs_a_session_and_the_right_role() {
         (code, token, body["error"]["code"].clone()),
         (401, None, json!("bad_login"))
     );
-    assert_eq!(status(s.addr, "GET", "/healthz", None, None).await, 200);
+    // Health: ok for anyone, the details for admins only.
+    let (code, _, health) = http(s.addr, "GET", "/healthz", None, None).await;
+    assert_eq!((code, health), (200, json!({ "status": "ok" })));
+    let admin_token = login(s.addr, "admin").await;
+    let (_, _, health) = http(s.addr, "GET", "/healthz", Some(&admin_token), None).await;
+    assert!(health["schema"].as_u64().is_some() && health["customers"].is_u64());
+    let agent_token = login(s.addr, "agent1").await;
+    let (_, _, health) = http(s.addr, "GET", "/healthz", Some(&agent_token), None).await;
+    assert_eq!(health, json!({ "status": "ok" }));
     // Wrong roles.
     let agent = login(s.addr, "agent1").await;
     let form = json!({"key": "x", "name_zh": "x", "name_en": "x", "fields": []});

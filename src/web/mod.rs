@@ -216,7 +216,27 @@ async fn page_script() -> impl axum::response::IntoResponse {
 }
 
 /// Liveness and a little state, for load balancers and people alike.
-async fn healthz(State(state): State<AppState>) -> Json<Value> {
+/// Health for load balancers and monitors: anyone gets `ok` or
+/// `degraded` (503); an admin's session also gets the version, schema and
+/// customer count, which are nobody else's business.
+async fn healthz(
+    State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
+) -> (axum::http::StatusCode, Json<Value>) {
+    let admin = match auth::session_token(&headers) {
+        Some(token) => {
+            let hash = crate::auth::token_hash(&token);
+            state
+                .store
+                .users()
+                .call(move |s| s.session_user(&hash))
+                .await
+                .ok()
+                .flatten()
+                .is_some_and(|u| u.role == crate::store::Role::Admin)
+        }
+        None => false,
+    };
     let db = match state.store.schema_version().await {
         Ok(schema) => state
             .store
@@ -226,15 +246,28 @@ async fn healthz(State(state): State<AppState>) -> Json<Value> {
             .map(|customers| (schema, customers)),
         Err(e) => Err(e),
     };
-    Json(match db {
-        Ok((schema, customers)) => json!({
-            "status": "ok",
-            "version": env!("CARGO_PKG_VERSION"),
-            "schema": schema,
-            "customers": customers,
-        }),
-        Err(e) => json!({ "status": "degraded", "error": e.to_string() }),
-    })
+    use axum::http::StatusCode;
+    match db {
+        Ok((schema, customers)) if admin => (
+            StatusCode::OK,
+            Json(json!({
+                "status": "ok",
+                "version": env!("CARGO_PKG_VERSION"),
+                "schema": schema,
+                "customers": customers,
+            })),
+        ),
+        Ok(_) => (StatusCode::OK, Json(json!({ "status": "ok" }))),
+        Err(e) => {
+            tracing::error!(error = %e, "health check: the store does not answer");
+            let body = if admin {
+                json!({ "status": "degraded", "reason": "store", "error": e.to_string() })
+            } else {
+                json!({ "status": "degraded" })
+            };
+            (StatusCode::SERVICE_UNAVAILABLE, Json(body))
+        }
+    }
 }
 
 /// `csv` (the default) or `xlsx` from a `format` query parameter.
