@@ -151,6 +151,10 @@ async fn recordings_are_scoped_by_role_and_every_playback_is_audited() {
         audit_actions(&s, "agent1").await,
         [("recording.play".to_string(), Some("127.0.0.1".to_string()))]
     );
+    // A malformed Range is ignored: the whole file, not a 416.
+    let (code, head, again) = get_bytes(s.addr, &own, Some(&t1), "Range: bytes=abc\r\n").await;
+    assert_eq!(code, 200, "{head}");
+    assert_eq!(again, body);
     let (code, head, _) = get_bytes(
         s.addr,
         &format!("{other}/audio?download=true"),

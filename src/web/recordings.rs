@@ -140,9 +140,18 @@ pub async fn audio(
     ConnectInfo(remote): ConnectInfo<SocketAddr>,
     Path(id): Path<i64>,
     Query(q): Query<AudioQuery>,
-    request: Request,
+    mut request: Request,
 ) -> Result<Response, ApiError> {
     let rec = visible(&state, &user, id).await?;
+    // A Range that is not `bytes=` ranges is ignored (RFC 9110 §14.2): the
+    // whole file, not a 416, for a client that sent something odd.
+    let malformed = request
+        .headers()
+        .get(header::RANGE)
+        .is_some_and(|v| !v.to_str().is_ok_and(well_formed_range));
+    if malformed {
+        request.headers_mut().remove(header::RANGE);
+    }
     let path = match rec.removed_how.as_deref() {
         None => state.recordings.root.join(&rec.path),
         Some("archived") => match &state.recordings.archive {
@@ -193,6 +202,26 @@ pub async fn audio(
         }
     }
     Ok(response)
+}
+
+/// Whether `value` is a byte-range set: `bytes=` and one or more of
+/// `first-last`, `first-` or `-suffix`, each number at most 18 digits.
+fn well_formed_range(value: &str) -> bool {
+    let number = |s: &str| !s.is_empty() && s.len() <= 18 && s.bytes().all(|b| b.is_ascii_digit());
+    let Some(set) = value.trim().strip_prefix("bytes=") else {
+        return false;
+    };
+    set.split(',')
+        .all(|spec| match spec.trim().split_once('-') {
+            Some((first, "")) => number(first),
+            Some(("", suffix)) => number(suffix),
+            Some((first, last)) => {
+                number(first)
+                    && number(last)
+                    && first.parse::<u64>().ok() <= last.parse::<u64>().ok()
+            }
+            None => false,
+        })
 }
 
 fn gone(why: &str) -> ApiError {
@@ -356,4 +385,34 @@ pub async fn script() -> impl IntoResponse {
         [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
         include_str!("recordings/recordings.js"),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::well_formed_range;
+
+    #[test]
+    fn only_byte_range_sets_are_ranges() {
+        for ok in [
+            "bytes=0-",
+            "bytes=0-99",
+            "bytes=-500",
+            "bytes=0-0, 10-20",
+            " bytes=5-9 ",
+        ] {
+            assert!(well_formed_range(ok), "{ok}");
+        }
+        for bad in [
+            "bytes=abc",
+            "bytes=",
+            "items=0-9",
+            "bytes=9-5",
+            "bytes=-",
+            "bytes=1-2-3",
+            "0-9",
+            "bytes=99999999999999999999-",
+        ] {
+            assert!(!well_formed_range(bad), "{bad}");
+        }
+    }
 }
