@@ -207,6 +207,7 @@ impl Engine {
                 });
             }
             LineEventKind::Signal(signal) => {
+                let signal = bounded(signal, &event.line);
                 let policy = self
                     .policies
                     .get(&event.line)
@@ -293,10 +294,67 @@ impl Engine {
     }
 }
 
+/// The longest caller number kept (E.164 allows 15 digits; room for
+/// prefixes and extensions) and the longest caller name (ETSI names are up
+/// to 50 characters).
+pub const MAX_NUMBER_CHARS: usize = 32;
+/// See [`MAX_NUMBER_CHARS`].
+pub const MAX_NAME_CHARS: usize = 64;
+
+/// Caps what a device says about a caller: a broken or hostile device (a
+/// `+CLIP` of 3,000 digits) must not reach the store, the pops and the
+/// reports whole. The cut is logged once per event.
+fn bounded(signal: crate::event::LineSignal, line: &str) -> crate::event::LineSignal {
+    let crate::event::LineSignal::CallerId(mut cid) = signal else {
+        return signal;
+    };
+    for (field, value, max) in [
+        ("number", &mut cid.number, MAX_NUMBER_CHARS),
+        ("name", &mut cid.name, MAX_NAME_CHARS),
+    ] {
+        if let Some(v) = value.as_mut() {
+            let chars = v.chars().count();
+            if chars > max {
+                tracing::warn!(
+                    line,
+                    field,
+                    chars,
+                    max,
+                    "caller ID too long from the device; cut"
+                );
+                *v = v.chars().take(max).collect();
+            }
+        }
+    }
+    crate::event::LineSignal::CallerId(cid)
+}
+
 fn none() -> LookupResult {
     LookupResult {
         rule: MatchRule::None,
         outcome: MatchOutcome::None,
         matches: Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::LineSignal;
+
+    #[test]
+    fn a_device_cannot_hand_over_an_endless_caller_id() {
+        let mut cid = CallerId::from_value(&"1".repeat(3000));
+        cid.name = Some("周".repeat(500));
+        let LineSignal::CallerId(cut) = bounded(LineSignal::CallerId(cid), "box1/1") else {
+            panic!("still a caller ID");
+        };
+        assert_eq!(cut.number.unwrap().len(), MAX_NUMBER_CHARS);
+        assert_eq!(cut.name.unwrap().chars().count(), MAX_NAME_CHARS);
+        let normal = CallerId::from_value("13812345678");
+        assert_eq!(
+            bounded(LineSignal::CallerId(normal.clone()), "box1/1"),
+            LineSignal::CallerId(normal)
+        );
     }
 }
