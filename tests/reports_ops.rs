@@ -681,3 +681,40 @@ async fn the_statistics_page_and_the_wallboard_in_the_browser() {
     b.wait_for("document.documentElement.lang === 'en' && document.getElementById('lang').textContent === '中文'")
         .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn report_ranges_are_checked_without_overflow() {
+    let s = stack(64).await;
+    let lead = login(s.addr, "lead1").await;
+    let day = 86_400_000i64;
+    let from = 1_767_225_600_000i64; // 2026-01-01
+    let get = |from: i64, to: i64| {
+        let lead = lead.clone();
+        async move {
+            http(
+                s.addr,
+                "GET",
+                &format!("/api/reports/calls?from={from}&to={to}&period=day"),
+                Some(&lead),
+                None,
+            )
+            .await
+        }
+    };
+    assert_eq!(get(from, from + day).await.0, 200);
+    for (from, to) in [
+        (i64::MIN, i64::MAX),
+        (i64::MIN, from),
+        (from, i64::MAX),
+        (-1, from),
+        (from, from + 401 * day),
+        (from + day, from),
+    ] {
+        let (code, _, body) = get(from, to).await;
+        assert_eq!(
+            (code, body["error"]["code"].as_str()),
+            (400, Some("invalid")),
+            "{from}..{to}: {body}"
+        );
+    }
+}

@@ -45,6 +45,15 @@ async fn build(
     let group = <GroupBy as clap::ValueEnum>::from_str(group, true)
         .map_err(|_| bad(format!("report {group:?}: calls, agents, teams or lines")))?;
     let period: Period = p.period.parse().map_err(bad)?;
+    // Instants from 2000 to 2100: no call center has calls outside, and
+    // differences of such values cannot overflow.
+    const EARLIEST_MS: i64 = 946_684_800_000;
+    const LATEST_MS: i64 = 4_102_444_800_000;
+    if !(EARLIEST_MS..=LATEST_MS).contains(&p.from) || !(EARLIEST_MS..=LATEST_MS).contains(&p.to) {
+        return Err(bad(
+            "from and to must lie between the years 2000 and 2100".into()
+        ));
+    }
     if p.to <= p.from {
         return Err(bad("to must be after from".into()));
     }
