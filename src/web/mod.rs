@@ -5,6 +5,7 @@
 mod api;
 mod auth;
 mod desktop;
+mod guard;
 mod history;
 mod recordings;
 mod reports;
@@ -201,6 +202,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/reports/{group}/chart.svg", get(reports::chart))
         .route("/reports", get(reports::page))
         .route("/reports.js", get(reports::script))
+        .layer(axum::middleware::from_fn(guard::same_origin_only))
         .with_state(state)
 }
 
@@ -215,7 +217,6 @@ async fn page_script() -> impl axum::response::IntoResponse {
     )
 }
 
-/// Liveness and a little state, for load balancers and people alike.
 /// Health for load balancers and monitors: anyone gets `ok` or
 /// `degraded` (503); an admin's session also gets the version, schema and
 /// customer count, which are nobody else's business.
