@@ -7,9 +7,16 @@
 //! `outbound` when it went off-hook with no ring; otherwise, when the rings
 //! stop, `missed` if it rang at least `missed_after_rings` times (someone
 //! could have answered) and `abandoned` if the caller gave up sooner.
+//!
+//! Times are when a signal was read, except for calls read from a port's
+//! backlog (bytes that waited while the daemon was down or the port closed):
+//! their caller ID's own date and time, when [`told_start`] finds it
+//! plausible, is the call's start.
 
-use crate::event::{CallEvent, CallerId, Direction, LineSignal, Outcome};
+use crate::dsp::cid::CidDateTime;
+use crate::event::{Backlog, CallEvent, CallerId, Direction, LineSignal, Outcome};
 use crate::phone::MatchRule;
+use chrono::{Datelike, FixedOffset, NaiveDate, TimeZone};
 use serde::Serialize;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -43,6 +50,68 @@ impl Default for CallPolicy {
             repeats_cid: false,
         }
     }
+}
+
+/// How long before its read a backlog's caller ID may say it came: a
+/// restart or a replug takes seconds to minutes, and a port's buffer holds
+/// a few calls. A told time farther back is more likely a wrong exchange or
+/// device clock than a long gap, and the read time is kept.
+pub const MAX_BACKLOG_MS: i64 = 60 * 60_000;
+
+/// How far a told time may be off and still be believed: ahead of the read
+/// (a clock slightly fast), or before the moment the daemon last heard from
+/// the device.
+pub const CLOCK_SKEW_MS: i64 = 2 * 60_000;
+
+/// A told minute, the year inferred: the `MM-DD HH:MM` of a caller ID in
+/// the zone `tz`, in the year (the read's, the one before or after) that
+/// puts it nearest the read, so a call told `12-31 23:59` and read on
+/// 1 January is last year's. `None` for a date that exists in none of them
+/// (29 February of a common year beside two more) or a local time skipped by
+/// a clock change.
+pub fn told_ms<Tz: TimeZone>(told: CidDateTime, read_ms: i64, tz: &Tz) -> Option<i64> {
+    let read = tz.timestamp_millis_opt(read_ms).single()?;
+    let year = read.year();
+    (year - 1..=year + 1)
+        .filter_map(|y| {
+            NaiveDate::from_ymd_opt(y, told.month.into(), told.day.into())?
+                .and_hms_opt(told.hour.into(), told.minute.into(), 0)
+        })
+        .filter_map(|local| tz.from_local_datetime(&local).earliest())
+        .map(|t| t.timestamp_millis())
+        .min_by_key(|ms| (ms - read_ms).abs())
+}
+
+/// The start of a call read from a port's backlog at `read_ms`, by the
+/// date and time its caller ID told (minute resolution, local time in
+/// `tz`), or `None` to keep the read time. The told minute is believed
+/// when it lies in the gap the bytes waited through:
+///
+/// - it ended before the read (`told + 1 min <= read`): a call told in the
+///   read's own minute, or later, is as good as live, and the read time is
+///   the more precise; one told more than [`CLOCK_SKEW_MS`] ahead is a
+///   wrong clock anyway;
+/// - it is at most [`MAX_BACKLOG_MS`] before the read;
+/// - it did not end before the daemon last heard from the device
+///   (`backlog.since_ms`), give or take [`CLOCK_SKEW_MS`]: the bytes were
+///   sent after that.
+///
+/// The start is then the told minute, but never before `since_ms` (the
+/// call came after it, even if its minute began earlier).
+pub fn told_start<Tz: TimeZone>(
+    told: CidDateTime,
+    read_ms: i64,
+    backlog: Backlog,
+    tz: &Tz,
+) -> Option<i64> {
+    const MINUTE: i64 = 60_000;
+    let at = told_ms(told, read_ms, tz)?;
+    let in_gap = at + MINUTE <= read_ms
+        && read_ms - at <= MAX_BACKLOG_MS
+        && backlog
+            .since_ms
+            .is_none_or(|since| at + MINUTE + CLOCK_SKEW_MS > since);
+    in_gap.then(|| at.max(backlog.since_ms.unwrap_or(at)).min(read_ms))
 }
 
 /// The call detail record (话单), written when the call ends.
@@ -122,6 +191,13 @@ struct ActiveCall {
     /// Rings counted when the caller ID came: one more ring and the same
     /// caller ID again is the caller calling again.
     rings_at_cid: u32,
+    /// The call began with a signal read from a port's backlog: its times
+    /// so far are when old bytes were read, not when they were sent.
+    from_backlog: bool,
+    /// The start its caller ID told, when believed ([`told_start`]): the
+    /// time of every later signal of the call read from the backlog too
+    /// (they happened after it, but when is not known).
+    told_ms: Option<i64>,
 }
 
 /// One line's state; owned by the engine task, so no locks.
@@ -131,6 +207,9 @@ pub struct LineMachine {
     policy: CallPolicy,
     call: Option<ActiveCall>,
     new_id: Box<dyn FnMut() -> String + Send + Sync>,
+    /// The zone of caller IDs' told times: the machine's own (`None`), or
+    /// a fixed one (tests).
+    zone: Option<FixedOffset>,
 }
 
 impl LineMachine {
@@ -148,6 +227,19 @@ impl LineMachine {
             policy,
             call: None,
             new_id,
+            zone: None,
+        }
+    }
+
+    /// Reads caller IDs' told times in this zone instead of the local one.
+    pub fn set_zone(&mut self, zone: FixedOffset) {
+        self.zone = Some(zone);
+    }
+
+    fn told_start(&self, told: CidDateTime, read_ms: i64, backlog: Backlog) -> Option<i64> {
+        match &self.zone {
+            Some(z) => told_start(told, read_ms, backlog, z),
+            None => told_start(told, read_ms, backlog, &chrono::Local),
         }
     }
 
@@ -161,7 +253,13 @@ impl LineMachine {
         self.call.is_some()
     }
 
-    fn start(&mut self, direction: Direction, at: Instant, at_ms: i64) -> &mut ActiveCall {
+    fn start(
+        &mut self,
+        direction: Direction,
+        at: Instant,
+        at_ms: i64,
+        from_backlog: bool,
+    ) -> &mut ActiveCall {
         let id: Arc<str> = (self.new_id)().into();
         self.call.insert(ActiveCall {
             id,
@@ -178,6 +276,8 @@ impl LineMachine {
             dtmf: String::new(),
             last_heard_ms: at_ms,
             rings_at_cid: 0,
+            from_backlog,
+            told_ms: None,
         })
     }
 
@@ -200,8 +300,15 @@ impl LineMachine {
         }
     }
 
-    /// Handles a signal from the line's device.
-    pub fn on_signal(&mut self, signal: &LineSignal, at: Instant, at_ms: i64) -> Vec<Step> {
+    /// Handles a signal from the line's device, read at `at`/`at_ms`, from
+    /// a port's backlog if `backlog` says so.
+    pub fn on_signal(
+        &mut self,
+        signal: &LineSignal,
+        at: Instant,
+        at_ms: i64,
+        backlog: Option<Backlog>,
+    ) -> Vec<Step> {
         let mut steps = Vec::new();
         // A ringing call whose rings stopped ends before anything new begins.
         steps.extend(self.on_tick(at, at_ms));
@@ -226,6 +333,14 @@ impl LineMachine {
                 steps.extend(self.end(first, ended));
             }
         }
+        let read_ms = at_ms;
+        let from_backlog = backlog.is_some();
+        // A backlog signal of a call whose start was told happened after
+        // that start, when is not known: it gets the start, not the read.
+        let at_ms = match (&self.call, from_backlog) {
+            (Some(c), true) => c.told_ms.unwrap_or(at_ms),
+            _ => at_ms,
+        };
         if let Some(call) = self.call.as_mut() {
             call.last_heard_ms = at_ms;
         }
@@ -233,7 +348,7 @@ impl LineMachine {
             LineSignal::Ring => {
                 let call = match self.call.take() {
                     Some(c) => self.call.insert(c),
-                    None => self.start(Direction::Inbound, at, at_ms),
+                    None => self.start(Direction::Inbound, at, at_ms, from_backlog),
                 };
                 if call.answered_ms.is_some() || call.direction == Direction::Outbound {
                     return steps; // ringing on an answered line: ignore
@@ -252,12 +367,38 @@ impl LineMachine {
                     Some(c) => self.call.insert(c),
                     None => {
                         // Caller ID before (or without) a ring detector.
-                        let c = self.start(Direction::Inbound, at, at_ms);
+                        let c = self.start(Direction::Inbound, at, at_ms, from_backlog);
                         c.last_ring = Some((at, at_ms));
                         c
                     }
                 };
                 if call.caller.is_none() && call.direction == Direction::Inbound {
+                    let call_from_backlog = call.from_backlog;
+                    let told = match (backlog, cid.datetime) {
+                        (Some(b), Some(dt)) if call_from_backlog => {
+                            self.told_start(dt, read_ms, b)
+                        }
+                        _ => None,
+                    };
+                    let call = self.call.as_mut().expect("taken and put back above");
+                    let at_ms = match told {
+                        Some(start) => {
+                            // Everything read of it so far happened at the
+                            // told start, as far as anyone knows.
+                            let start = start.min(call.started_ms);
+                            call.started_ms = start;
+                            call.told_ms = Some(start);
+                            if call.first_ring_ms.is_some() {
+                                call.first_ring_ms = Some(start);
+                            }
+                            if let Some((t, _)) = call.last_ring {
+                                call.last_ring = Some((t, start));
+                            }
+                            call.last_heard_ms = start;
+                            start
+                        }
+                        None => at_ms,
+                    };
                     call.caller = Some(cid.clone());
                     call.cid_ms = Some(at_ms);
                     call.rings_at_cid = call.ring_count;
@@ -285,7 +426,7 @@ impl LineMachine {
                 let call = match self.call.take() {
                     Some(c) => self.call.insert(c),
                     None => {
-                        let call = self.start(Direction::Outbound, at, at_ms);
+                        let call = self.start(Direction::Outbound, at, at_ms, from_backlog);
                         steps.push(Step::Emit(CallEvent::Dialing {
                             call_id: call.id.clone(),
                             line: line.clone(),
@@ -505,7 +646,7 @@ mod tests {
 
         fn signal(&mut self, secs: f64, s: LineSignal) {
             let at = self.t0 + Duration::from_secs_f64(secs);
-            let steps = self.machine.on_signal(&s, at, (secs * 1000.0) as i64);
+            let steps = self.machine.on_signal(&s, at, (secs * 1000.0) as i64, None);
             self.take(steps);
         }
 
