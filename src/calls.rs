@@ -661,6 +661,240 @@ mod tests {
         LineSignal::CallerId(CallerId::from_value(number))
     }
 
+    fn china() -> FixedOffset {
+        FixedOffset::east_opt(8 * 3600).unwrap()
+    }
+
+    /// Epoch ms of a local time in China.
+    fn local(y: i32, mo: u32, d: u32, h: u32, mi: u32, s: u32) -> i64 {
+        china()
+            .with_ymd_and_hms(y, mo, d, h, mi, s)
+            .unwrap()
+            .timestamp_millis()
+    }
+
+    fn told(month: u8, day: u8, hour: u8, minute: u8) -> CidDateTime {
+        CidDateTime {
+            month,
+            day,
+            hour,
+            minute,
+        }
+    }
+
+    const UNKNOWN: Backlog = Backlog { since_ms: None };
+
+    #[test]
+    fn the_told_year_is_the_one_nearest_the_read() {
+        let read = local(2027, 1, 1, 0, 0, 30);
+        assert_eq!(
+            told_ms(told(12, 31, 23, 59), read, &china()),
+            Some(local(2026, 12, 31, 23, 59, 0)),
+            "read just after New Year: last year's"
+        );
+        let read = local(2026, 12, 31, 23, 59, 50);
+        assert_eq!(
+            told_ms(told(1, 1, 0, 0), read, &china()),
+            Some(local(2027, 1, 1, 0, 0, 0)),
+            "a clock a little ahead across New Year: next year's"
+        );
+        assert_eq!(
+            told_ms(told(8, 1, 12, 0), local(2026, 12, 3, 14, 0, 0), &china()),
+            Some(local(2026, 8, 1, 12, 0, 0))
+        );
+        assert_eq!(
+            told_ms(told(6, 1, 12, 0), local(2026, 12, 3, 14, 0, 0), &china()),
+            Some(local(2027, 6, 1, 12, 0, 0)),
+            "nearer next June than last"
+        );
+        assert_eq!(
+            told_ms(told(2, 29, 8, 0), local(2028, 3, 1, 9, 0, 0), &china()),
+            Some(local(2028, 2, 29, 8, 0, 0)),
+            "a leap day in a leap year"
+        );
+        assert_eq!(
+            told_ms(told(2, 29, 8, 0), local(2027, 12, 31, 9, 0, 0), &china()),
+            Some(local(2028, 2, 29, 8, 0, 0)),
+            "the only year of the three with the day (told_start refuses it)"
+        );
+        assert_eq!(
+            told_ms(told(2, 29, 8, 0), local(2030, 6, 1, 9, 0, 0), &china()),
+            None,
+            "no 29 February in 2029, 2030 or 2031"
+        );
+    }
+
+    #[test]
+    fn a_told_start_is_believed_only_inside_the_gap() {
+        let read = local(2026, 12, 3, 14, 7, 30);
+        let tz = china();
+        // Two minutes before the read, nothing else known: the start.
+        assert_eq!(
+            told_start(told(12, 3, 14, 5), read, UNKNOWN, &tz),
+            Some(local(2026, 12, 3, 14, 5, 0))
+        );
+        // The read's own minute, or ahead of it: the read time is better.
+        for minute in [7, 8, 30] {
+            assert_eq!(
+                told_start(told(12, 3, 14, minute), read, UNKNOWN, &tz),
+                None,
+                "14:{minute:02}"
+            );
+        }
+        // The minute before the read's is over: believed.
+        assert_eq!(
+            told_start(told(12, 3, 14, 6), read, UNKNOWN, &tz),
+            Some(local(2026, 12, 3, 14, 6, 0))
+        );
+        // A wrong clock: hours off, or another day.
+        assert_eq!(told_start(told(12, 3, 9, 5), read, UNKNOWN, &tz), None);
+        assert_eq!(told_start(told(1, 1, 0, 0), read, UNKNOWN, &tz), None);
+        assert_eq!(
+            told_start(told(12, 3, 13, 8), read, UNKNOWN, &tz),
+            Some(local(2026, 12, 3, 13, 8, 0)),
+            "within the hour before: still the gap"
+        );
+        assert_eq!(told_start(told(12, 3, 13, 7), read, UNKNOWN, &tz), None);
+        // The daemon heard the device at 14:06:20: a call told 14:03 is
+        // a clock running slow (beyond the skew), one told 14:05 is within
+        // it, one told 14:06 came after 14:06:20.
+        let since = Backlog {
+            since_ms: Some(local(2026, 12, 3, 14, 6, 20)),
+        };
+        assert_eq!(told_start(told(12, 3, 14, 3), read, since, &tz), None);
+        assert_eq!(
+            told_start(told(12, 3, 14, 5), read, since, &tz),
+            Some(local(2026, 12, 3, 14, 6, 20)),
+            "never before the device was last heard"
+        );
+        assert_eq!(
+            told_start(told(12, 3, 14, 6), read, since, &tz),
+            Some(local(2026, 12, 3, 14, 6, 20))
+        );
+        // Across New Year.
+        let read = local(2027, 1, 1, 0, 1, 10);
+        assert_eq!(
+            told_start(told(12, 31, 23, 58), read, UNKNOWN, &tz),
+            Some(local(2026, 12, 31, 23, 58, 0))
+        );
+    }
+
+    fn told_cid(number: &str, t: CidDateTime) -> LineSignal {
+        let mut c = CallerId::from_value(number);
+        c.datetime = Some(t);
+        LineSignal::CallerId(c)
+    }
+
+    /// A line in China whose clock reads `base_ms` at `t0`.
+    struct Dated {
+        bench: Bench,
+        base_ms: i64,
+    }
+
+    impl Dated {
+        fn new(base_ms: i64) -> Dated {
+            let mut bench = Bench::new();
+            bench.machine.set_zone(china());
+            Dated { bench, base_ms }
+        }
+
+        fn signal(&mut self, secs: f64, s: LineSignal, backlog: Option<Backlog>) {
+            let at = self.bench.t0 + Duration::from_secs_f64(secs);
+            let ms = self.base_ms + (secs * 1000.0) as i64;
+            let steps = self.bench.machine.on_signal(&s, at, ms, backlog);
+            self.bench.take(steps);
+        }
+
+        fn tick(&mut self, secs: f64) {
+            let at = self.bench.t0 + Duration::from_secs_f64(secs);
+            let steps = self
+                .bench
+                .machine
+                .on_tick(at, self.base_ms + (secs * 1000.0) as i64);
+            self.bench.take(steps);
+        }
+    }
+
+    #[test]
+    fn calls_from_the_backlog_start_when_they_were_told_and_stay_consistent() {
+        // The daemon comes back at 14:07:30 and reads what waited: a caller
+        // who gave up (told 14:05), then one still ringing (told 14:06).
+        let base = local(2026, 12, 3, 14, 7, 30);
+        let mut d = Dated::new(base);
+        let b = Some(UNKNOWN);
+        d.signal(0.0, LineSignal::Ring, b);
+        d.signal(0.001, told_cid("13812345678", told(12, 3, 14, 5)), b);
+        d.signal(0.002, LineSignal::OnHook, b);
+        d.signal(0.003, LineSignal::Ring, b);
+        d.signal(0.004, told_cid("13900001111", told(12, 3, 14, 6)), b);
+        // The second rings on, live.
+        d.signal(4.0, LineSignal::Ring, None);
+        d.tick(20.0);
+        let [first, second] = &d.bench.cdrs[..] else {
+            panic!("{:?}", d.bench.cdrs)
+        };
+        let at_5 = local(2026, 12, 3, 14, 5, 0);
+        assert_eq!(
+            (
+                first.started_at,
+                first.first_ring_at,
+                first.cid_at,
+                first.ended_at
+            ),
+            (at_5, Some(at_5), Some(at_5), at_5),
+            "everything read of it from the backlog happened at its told start, as far as is known"
+        );
+        assert_eq!(first.outcome, Outcome::Abandoned);
+        let at_6 = local(2026, 12, 3, 14, 6, 0);
+        assert_eq!(
+            (second.started_at, second.first_ring_at, second.cid_at),
+            (at_6, Some(at_6), Some(at_6))
+        );
+        assert_eq!(second.ring_count, 2);
+        assert_eq!(second.ended_at, base + 4000, "its live ring was read then");
+        for c in [first, second] {
+            assert!(c.ended_at >= c.started_at);
+        }
+    }
+
+    #[test]
+    fn a_live_call_or_a_wrong_clock_keeps_the_read_time() {
+        let base = local(2026, 12, 3, 14, 7, 30);
+        // Live: a told time minutes off is the exchange's clock, not a gap.
+        let mut d = Dated::new(base);
+        d.signal(0.0, LineSignal::Ring, None);
+        d.signal(0.5, told_cid("13812345678", told(12, 3, 14, 2)), None);
+        d.tick(20.0);
+        assert_eq!(
+            (d.bench.cdrs[0].started_at, d.bench.cdrs[0].cid_at),
+            (base, Some(base + 500))
+        );
+        // From the backlog, but told yesterday: a wrong clock.
+        let mut d = Dated::new(base);
+        d.signal(0.0, LineSignal::Ring, Some(UNKNOWN));
+        d.signal(
+            0.001,
+            told_cid("13812345678", told(12, 2, 14, 5)),
+            Some(UNKNOWN),
+        );
+        d.signal(0.002, LineSignal::OnHook, Some(UNKNOWN));
+        assert_eq!(
+            (d.bench.cdrs[0].started_at, d.bench.cdrs[0].ended_at),
+            (base, base + 2)
+        );
+        // A call that began live and whose caller ID is somehow stale keeps
+        // its own start.
+        let mut d = Dated::new(base);
+        d.signal(0.0, LineSignal::Ring, None);
+        d.signal(
+            0.5,
+            told_cid("13812345678", told(12, 3, 14, 5)),
+            Some(UNKNOWN),
+        );
+        d.tick(20.0);
+        assert_eq!(d.bench.cdrs[0].started_at, base);
+    }
+
     #[test]
     fn answered_call_with_number_only_pops_at_once() {
         let mut b = Bench::new();
