@@ -58,9 +58,9 @@ impl Default for CallPolicy {
 /// device clock than a long gap, and the read time is kept.
 pub const MAX_BACKLOG_MS: i64 = 60 * 60_000;
 
-/// How far a told time may be off and still be believed: ahead of the read
-/// (a clock slightly fast), or before the moment the daemon last heard from
-/// the device.
+/// How far before the moment the daemon last heard from the device a told
+/// minute may end and still be believed: the exchange's clock and ours
+/// differ a little.
 pub const CLOCK_SKEW_MS: i64 = 2 * 60_000;
 
 /// A told minute, the year inferred: the `MM-DD HH:MM` of a caller ID in
@@ -74,8 +74,11 @@ pub fn told_ms<Tz: TimeZone>(told: CidDateTime, read_ms: i64, tz: &Tz) -> Option
     let year = read.year();
     (year - 1..=year + 1)
         .filter_map(|y| {
-            NaiveDate::from_ymd_opt(y, told.month.into(), told.day.into())?
-                .and_hms_opt(told.hour.into(), told.minute.into(), 0)
+            NaiveDate::from_ymd_opt(y, told.month.into(), told.day.into())?.and_hms_opt(
+                told.hour.into(),
+                told.minute.into(),
+                0,
+            )
         })
         .filter_map(|local| tz.from_local_datetime(&local).earliest())
         .map(|t| t.timestamp_millis())
@@ -88,9 +91,8 @@ pub fn told_ms<Tz: TimeZone>(told: CidDateTime, read_ms: i64, tz: &Tz) -> Option
 /// when it lies in the gap the bytes waited through:
 ///
 /// - it ended before the read (`told + 1 min <= read`): a call told in the
-///   read's own minute, or later, is as good as live, and the read time is
-///   the more precise; one told more than [`CLOCK_SKEW_MS`] ahead is a
-///   wrong clock anyway;
+///   read's own minute is as good as live, and the read time is the more
+///   precise; one told later than that is a clock running fast;
 /// - it is at most [`MAX_BACKLOG_MS`] before the read;
 /// - it did not end before the daemon last heard from the device
 ///   (`backlog.since_ms`), give or take [`CLOCK_SKEW_MS`]: the bytes were
@@ -375,9 +377,7 @@ impl LineMachine {
                 if call.caller.is_none() && call.direction == Direction::Inbound {
                     let call_from_backlog = call.from_backlog;
                     let told = match (backlog, cid.datetime) {
-                        (Some(b), Some(dt)) if call_from_backlog => {
-                            self.told_start(dt, read_ms, b)
-                        }
+                        (Some(b), Some(dt)) if call_from_backlog => self.told_start(dt, read_ms, b),
                         _ => None,
                     };
                     let call = self.call.as_mut().expect("taken and put back above");

@@ -278,10 +278,13 @@ async fn calls_that_ring_while_the_daemon_restarts_are_recorded() {
     // their caller IDs telling the minutes they came (a few minutes ago:
     // the gap as the exchange saw it).
     let minute = |ago: i64| {
-        use chrono::{Timelike, TimeZone};
+        use chrono::{TimeZone, Timelike};
         let t = chrono::Local::now() - chrono::Duration::minutes(ago);
         let t = t.with_second(0).unwrap().with_nanosecond(0).unwrap();
-        let t = chrono::Local.from_local_datetime(&t.naive_local()).earliest().unwrap();
+        let t = chrono::Local
+            .from_local_datetime(&t.naive_local())
+            .earliest()
+            .unwrap();
         (t.format("%m%d%H%M").to_string(), t.timestamp_millis())
     };
     let (first_told, first_ms) = minute(4);
