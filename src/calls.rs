@@ -686,42 +686,54 @@ mod tests {
 
     #[test]
     fn the_told_year_is_the_one_nearest_the_read() {
-        let read = local(2027, 1, 1, 0, 0, 30);
-        assert_eq!(
-            told_ms(told(12, 31, 23, 59), read, &china()),
-            Some(local(2026, 12, 31, 23, 59, 0)),
-            "read just after New Year: last year's"
-        );
-        let read = local(2026, 12, 31, 23, 59, 50);
-        assert_eq!(
-            told_ms(told(1, 1, 0, 0), read, &china()),
-            Some(local(2027, 1, 1, 0, 0, 0)),
-            "a clock a little ahead across New Year: next year's"
-        );
-        assert_eq!(
-            told_ms(told(8, 1, 12, 0), local(2026, 12, 3, 14, 0, 0), &china()),
-            Some(local(2026, 8, 1, 12, 0, 0))
-        );
-        assert_eq!(
-            told_ms(told(6, 1, 12, 0), local(2026, 12, 3, 14, 0, 0), &china()),
-            Some(local(2027, 6, 1, 12, 0, 0)),
-            "nearer next June than last"
-        );
-        assert_eq!(
-            told_ms(told(2, 29, 8, 0), local(2028, 3, 1, 9, 0, 0), &china()),
-            Some(local(2028, 2, 29, 8, 0, 0)),
-            "a leap day in a leap year"
-        );
-        assert_eq!(
-            told_ms(told(2, 29, 8, 0), local(2027, 12, 31, 9, 0, 0), &china()),
-            Some(local(2028, 2, 29, 8, 0, 0)),
-            "the only year of the three with the day (told_start refuses it)"
-        );
-        assert_eq!(
-            told_ms(told(2, 29, 8, 0), local(2030, 6, 1, 9, 0, 0), &china()),
-            None,
-            "no 29 February in 2029, 2030 or 2031"
-        );
+        // (told, read, the told minute, why)
+        let cases = [
+            (
+                told(12, 31, 23, 59),
+                local(2027, 1, 1, 0, 0, 30),
+                Some(local(2026, 12, 31, 23, 59, 0)),
+                "read just after New Year: last year's",
+            ),
+            (
+                told(1, 1, 0, 0),
+                local(2026, 12, 31, 23, 59, 50),
+                Some(local(2027, 1, 1, 0, 0, 0)),
+                "a clock a little ahead across New Year: next year's",
+            ),
+            (
+                told(8, 1, 12, 0),
+                local(2026, 12, 3, 14, 0, 0),
+                Some(local(2026, 8, 1, 12, 0, 0)),
+                "nearer last August than next",
+            ),
+            (
+                told(6, 1, 12, 0),
+                local(2026, 12, 3, 14, 0, 0),
+                Some(local(2027, 6, 1, 12, 0, 0)),
+                "nearer next June than last",
+            ),
+            (
+                told(2, 29, 8, 0),
+                local(2028, 3, 1, 9, 0, 0),
+                Some(local(2028, 2, 29, 8, 0, 0)),
+                "a leap day in a leap year",
+            ),
+            (
+                told(2, 29, 8, 0),
+                local(2027, 12, 31, 9, 0, 0),
+                Some(local(2028, 2, 29, 8, 0, 0)),
+                "the only year of the three with the day (told_start refuses it)",
+            ),
+            (
+                told(2, 29, 8, 0),
+                local(2030, 6, 1, 9, 0, 0),
+                None,
+                "no 29 February in 2029, 2030 or 2031",
+            ),
+        ];
+        for (t, read, want, why) in cases {
+            assert_eq!(told_ms(t, read, &china()), want, "{t}: {why}");
+        }
     }
 
     #[test]
