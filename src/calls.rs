@@ -7,9 +7,16 @@
 //! `outbound` when it went off-hook with no ring; otherwise, when the rings
 //! stop, `missed` if it rang at least `missed_after_rings` times (someone
 //! could have answered) and `abandoned` if the caller gave up sooner.
+//!
+//! Times are when a signal was read, except for calls read from a port's
+//! backlog (bytes that waited while the daemon was down or the port closed):
+//! their caller ID's own date and time, when [`told_start`] finds it
+//! plausible, is the call's start.
 
-use crate::event::{CallEvent, CallerId, Direction, LineSignal, Outcome};
+use crate::dsp::cid::CidDateTime;
+use crate::event::{Backlog, CallEvent, CallerId, Direction, LineSignal, Outcome};
 use crate::phone::MatchRule;
+use chrono::{Datelike, FixedOffset, NaiveDate, TimeZone};
 use serde::Serialize;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -43,6 +50,70 @@ impl Default for CallPolicy {
             repeats_cid: false,
         }
     }
+}
+
+/// How long before its read a backlog's caller ID may say it came: a
+/// restart or a replug takes seconds to minutes, and a port's buffer holds
+/// a few calls. A told time farther back is more likely a wrong exchange or
+/// device clock than a long gap, and the read time is kept.
+pub const MAX_BACKLOG_MS: i64 = 60 * 60_000;
+
+/// How far before the moment the daemon last heard from the device a told
+/// minute may end and still be believed: the exchange's clock and ours
+/// differ a little.
+pub const CLOCK_SKEW_MS: i64 = 2 * 60_000;
+
+/// A told minute, the year inferred: the `MM-DD HH:MM` of a caller ID in
+/// the zone `tz`, in the year (the read's, the one before or after) that
+/// puts it nearest the read, so a call told `12-31 23:59` and read on
+/// 1 January is last year's. `None` for a date that exists in none of them
+/// (29 February of a common year beside two more) or a local time skipped by
+/// a clock change.
+pub fn told_ms<Tz: TimeZone>(told: CidDateTime, read_ms: i64, tz: &Tz) -> Option<i64> {
+    let read = tz.timestamp_millis_opt(read_ms).single()?;
+    let year = read.year();
+    (year - 1..=year + 1)
+        .filter_map(|y| {
+            NaiveDate::from_ymd_opt(y, told.month.into(), told.day.into())?.and_hms_opt(
+                told.hour.into(),
+                told.minute.into(),
+                0,
+            )
+        })
+        .filter_map(|local| tz.from_local_datetime(&local).earliest())
+        .map(|t| t.timestamp_millis())
+        .min_by_key(|ms| (ms - read_ms).abs())
+}
+
+/// The start of a call read from a port's backlog at `read_ms`, by the
+/// date and time its caller ID told (minute resolution, local time in
+/// `tz`), or `None` to keep the read time. The told minute is believed
+/// when it lies in the gap the bytes waited through:
+///
+/// - it ended before the read (`told + 1 min <= read`): a call told in the
+///   read's own minute is as good as live, and the read time is the more
+///   precise; one told later than that is a clock running fast;
+/// - it is at most [`MAX_BACKLOG_MS`] before the read;
+/// - it did not end before the daemon last heard from the device
+///   (`backlog.since_ms`), give or take [`CLOCK_SKEW_MS`]: the bytes were
+///   sent after that.
+///
+/// The start is then the told minute, but never before `since_ms` (the
+/// call came after it, even if its minute began earlier).
+pub fn told_start<Tz: TimeZone>(
+    told: CidDateTime,
+    read_ms: i64,
+    backlog: Backlog,
+    tz: &Tz,
+) -> Option<i64> {
+    const MINUTE: i64 = 60_000;
+    let at = told_ms(told, read_ms, tz)?;
+    let in_gap = at + MINUTE <= read_ms
+        && read_ms - at <= MAX_BACKLOG_MS
+        && backlog
+            .since_ms
+            .is_none_or(|since| at + MINUTE + CLOCK_SKEW_MS > since);
+    in_gap.then(|| at.max(backlog.since_ms.unwrap_or(at)).min(read_ms))
 }
 
 /// The call detail record (话单), written when the call ends.
@@ -122,6 +193,13 @@ struct ActiveCall {
     /// Rings counted when the caller ID came: one more ring and the same
     /// caller ID again is the caller calling again.
     rings_at_cid: u32,
+    /// The call began with a signal read from a port's backlog: its times
+    /// so far are when old bytes were read, not when they were sent.
+    from_backlog: bool,
+    /// The start its caller ID told, when believed ([`told_start`]): the
+    /// time of every later signal of the call read from the backlog too
+    /// (they happened after it, but when is not known).
+    told_ms: Option<i64>,
 }
 
 /// One line's state; owned by the engine task, so no locks.
@@ -131,6 +209,9 @@ pub struct LineMachine {
     policy: CallPolicy,
     call: Option<ActiveCall>,
     new_id: Box<dyn FnMut() -> String + Send + Sync>,
+    /// The zone of caller IDs' told times: the machine's own (`None`), or
+    /// a fixed one (tests).
+    zone: Option<FixedOffset>,
 }
 
 impl LineMachine {
@@ -148,6 +229,19 @@ impl LineMachine {
             policy,
             call: None,
             new_id,
+            zone: None,
+        }
+    }
+
+    /// Reads caller IDs' told times in this zone instead of the local one.
+    pub fn set_zone(&mut self, zone: FixedOffset) {
+        self.zone = Some(zone);
+    }
+
+    fn told_start(&self, told: CidDateTime, read_ms: i64, backlog: Backlog) -> Option<i64> {
+        match &self.zone {
+            Some(z) => told_start(told, read_ms, backlog, z),
+            None => told_start(told, read_ms, backlog, &chrono::Local),
         }
     }
 
@@ -161,7 +255,13 @@ impl LineMachine {
         self.call.is_some()
     }
 
-    fn start(&mut self, direction: Direction, at: Instant, at_ms: i64) -> &mut ActiveCall {
+    fn start(
+        &mut self,
+        direction: Direction,
+        at: Instant,
+        at_ms: i64,
+        from_backlog: bool,
+    ) -> &mut ActiveCall {
         let id: Arc<str> = (self.new_id)().into();
         self.call.insert(ActiveCall {
             id,
@@ -178,6 +278,8 @@ impl LineMachine {
             dtmf: String::new(),
             last_heard_ms: at_ms,
             rings_at_cid: 0,
+            from_backlog,
+            told_ms: None,
         })
     }
 
@@ -200,8 +302,15 @@ impl LineMachine {
         }
     }
 
-    /// Handles a signal from the line's device.
-    pub fn on_signal(&mut self, signal: &LineSignal, at: Instant, at_ms: i64) -> Vec<Step> {
+    /// Handles a signal from the line's device, read at `at`/`at_ms`, from
+    /// a port's backlog if `backlog` says so.
+    pub fn on_signal(
+        &mut self,
+        signal: &LineSignal,
+        at: Instant,
+        at_ms: i64,
+        backlog: Option<Backlog>,
+    ) -> Vec<Step> {
         let mut steps = Vec::new();
         // A ringing call whose rings stopped ends before anything new begins.
         steps.extend(self.on_tick(at, at_ms));
@@ -226,6 +335,14 @@ impl LineMachine {
                 steps.extend(self.end(first, ended));
             }
         }
+        let read_ms = at_ms;
+        let from_backlog = backlog.is_some();
+        // A backlog signal of a call whose start was told happened after
+        // that start, when is not known: it gets the start, not the read.
+        let at_ms = match (&self.call, from_backlog) {
+            (Some(c), true) => c.told_ms.unwrap_or(at_ms),
+            _ => at_ms,
+        };
         if let Some(call) = self.call.as_mut() {
             call.last_heard_ms = at_ms;
         }
@@ -233,7 +350,7 @@ impl LineMachine {
             LineSignal::Ring => {
                 let call = match self.call.take() {
                     Some(c) => self.call.insert(c),
-                    None => self.start(Direction::Inbound, at, at_ms),
+                    None => self.start(Direction::Inbound, at, at_ms, from_backlog),
                 };
                 if call.answered_ms.is_some() || call.direction == Direction::Outbound {
                     return steps; // ringing on an answered line: ignore
@@ -252,12 +369,36 @@ impl LineMachine {
                     Some(c) => self.call.insert(c),
                     None => {
                         // Caller ID before (or without) a ring detector.
-                        let c = self.start(Direction::Inbound, at, at_ms);
+                        let c = self.start(Direction::Inbound, at, at_ms, from_backlog);
                         c.last_ring = Some((at, at_ms));
                         c
                     }
                 };
                 if call.caller.is_none() && call.direction == Direction::Inbound {
+                    let call_from_backlog = call.from_backlog;
+                    let told = match (backlog, cid.datetime) {
+                        (Some(b), Some(dt)) if call_from_backlog => self.told_start(dt, read_ms, b),
+                        _ => None,
+                    };
+                    let call = self.call.as_mut().expect("taken and put back above");
+                    let at_ms = match told {
+                        Some(start) => {
+                            // Everything read of it so far happened at the
+                            // told start, as far as anyone knows.
+                            let start = start.min(call.started_ms);
+                            call.started_ms = start;
+                            call.told_ms = Some(start);
+                            if call.first_ring_ms.is_some() {
+                                call.first_ring_ms = Some(start);
+                            }
+                            if let Some((t, _)) = call.last_ring {
+                                call.last_ring = Some((t, start));
+                            }
+                            call.last_heard_ms = start;
+                            start
+                        }
+                        None => at_ms,
+                    };
                     call.caller = Some(cid.clone());
                     call.cid_ms = Some(at_ms);
                     call.rings_at_cid = call.ring_count;
@@ -285,7 +426,7 @@ impl LineMachine {
                 let call = match self.call.take() {
                     Some(c) => self.call.insert(c),
                     None => {
-                        let call = self.start(Direction::Outbound, at, at_ms);
+                        let call = self.start(Direction::Outbound, at, at_ms, from_backlog);
                         steps.push(Step::Emit(CallEvent::Dialing {
                             call_id: call.id.clone(),
                             line: line.clone(),
@@ -505,7 +646,7 @@ mod tests {
 
         fn signal(&mut self, secs: f64, s: LineSignal) {
             let at = self.t0 + Duration::from_secs_f64(secs);
-            let steps = self.machine.on_signal(&s, at, (secs * 1000.0) as i64);
+            let steps = self.machine.on_signal(&s, at, (secs * 1000.0) as i64, None);
             self.take(steps);
         }
 
@@ -518,6 +659,252 @@ mod tests {
 
     fn cid(number: &str) -> LineSignal {
         LineSignal::CallerId(CallerId::from_value(number))
+    }
+
+    fn china() -> FixedOffset {
+        FixedOffset::east_opt(8 * 3600).unwrap()
+    }
+
+    /// Epoch ms of a local time in China.
+    fn local(y: i32, mo: u32, d: u32, h: u32, mi: u32, s: u32) -> i64 {
+        china()
+            .with_ymd_and_hms(y, mo, d, h, mi, s)
+            .unwrap()
+            .timestamp_millis()
+    }
+
+    fn told(month: u8, day: u8, hour: u8, minute: u8) -> CidDateTime {
+        CidDateTime {
+            month,
+            day,
+            hour,
+            minute,
+        }
+    }
+
+    const UNKNOWN: Backlog = Backlog { since_ms: None };
+
+    #[test]
+    fn the_told_year_is_the_one_nearest_the_read() {
+        // (told, read, the told minute, why)
+        let cases = [
+            (
+                told(12, 31, 23, 59),
+                local(2027, 1, 1, 0, 0, 30),
+                Some(local(2026, 12, 31, 23, 59, 0)),
+                "read just after New Year: last year's",
+            ),
+            (
+                told(1, 1, 0, 0),
+                local(2026, 12, 31, 23, 59, 50),
+                Some(local(2027, 1, 1, 0, 0, 0)),
+                "a clock a little ahead across New Year: next year's",
+            ),
+            (
+                told(8, 1, 12, 0),
+                local(2026, 12, 3, 14, 0, 0),
+                Some(local(2026, 8, 1, 12, 0, 0)),
+                "nearer last August than next",
+            ),
+            (
+                told(6, 1, 12, 0),
+                local(2026, 12, 3, 14, 0, 0),
+                Some(local(2027, 6, 1, 12, 0, 0)),
+                "nearer next June than last",
+            ),
+            (
+                told(2, 29, 8, 0),
+                local(2028, 3, 1, 9, 0, 0),
+                Some(local(2028, 2, 29, 8, 0, 0)),
+                "a leap day in a leap year",
+            ),
+            (
+                told(2, 29, 8, 0),
+                local(2027, 12, 31, 9, 0, 0),
+                Some(local(2028, 2, 29, 8, 0, 0)),
+                "the only year of the three with the day (told_start refuses it)",
+            ),
+            (
+                told(2, 29, 8, 0),
+                local(2030, 6, 1, 9, 0, 0),
+                None,
+                "no 29 February in 2029, 2030 or 2031",
+            ),
+        ];
+        for (t, read, want, why) in cases {
+            assert_eq!(told_ms(t, read, &china()), want, "{t}: {why}");
+        }
+    }
+
+    #[test]
+    fn a_told_start_is_believed_only_inside_the_gap() {
+        let read = local(2026, 12, 3, 14, 7, 30);
+        let tz = china();
+        // Two minutes before the read, nothing else known: the start.
+        assert_eq!(
+            told_start(told(12, 3, 14, 5), read, UNKNOWN, &tz),
+            Some(local(2026, 12, 3, 14, 5, 0))
+        );
+        // The read's own minute, or ahead of it: the read time is better.
+        for minute in [7, 8, 30] {
+            assert_eq!(
+                told_start(told(12, 3, 14, minute), read, UNKNOWN, &tz),
+                None,
+                "14:{minute:02}"
+            );
+        }
+        // The minute before the read's is over: believed.
+        assert_eq!(
+            told_start(told(12, 3, 14, 6), read, UNKNOWN, &tz),
+            Some(local(2026, 12, 3, 14, 6, 0))
+        );
+        // A wrong clock: hours off, or another day.
+        assert_eq!(told_start(told(12, 3, 9, 5), read, UNKNOWN, &tz), None);
+        assert_eq!(told_start(told(1, 1, 0, 0), read, UNKNOWN, &tz), None);
+        assert_eq!(
+            told_start(told(12, 3, 13, 8), read, UNKNOWN, &tz),
+            Some(local(2026, 12, 3, 13, 8, 0)),
+            "within the hour before: still the gap"
+        );
+        assert_eq!(told_start(told(12, 3, 13, 7), read, UNKNOWN, &tz), None);
+        // The daemon heard the device at 14:06:20: a call told 14:03 is
+        // a clock running slow (beyond the skew), one told 14:05 is within
+        // it, one told 14:06 came after 14:06:20.
+        let since = Backlog {
+            since_ms: Some(local(2026, 12, 3, 14, 6, 20)),
+        };
+        assert_eq!(told_start(told(12, 3, 14, 3), read, since, &tz), None);
+        assert_eq!(
+            told_start(told(12, 3, 14, 5), read, since, &tz),
+            Some(local(2026, 12, 3, 14, 6, 20)),
+            "never before the device was last heard"
+        );
+        assert_eq!(
+            told_start(told(12, 3, 14, 6), read, since, &tz),
+            Some(local(2026, 12, 3, 14, 6, 20))
+        );
+        // Across New Year.
+        let read = local(2027, 1, 1, 0, 1, 10);
+        assert_eq!(
+            told_start(told(12, 31, 23, 58), read, UNKNOWN, &tz),
+            Some(local(2026, 12, 31, 23, 58, 0))
+        );
+    }
+
+    fn told_cid(number: &str, t: CidDateTime) -> LineSignal {
+        let mut c = CallerId::from_value(number);
+        c.datetime = Some(t);
+        LineSignal::CallerId(c)
+    }
+
+    /// A line in China whose clock reads `base_ms` at `t0`.
+    struct Dated {
+        bench: Bench,
+        base_ms: i64,
+    }
+
+    impl Dated {
+        fn new(base_ms: i64) -> Dated {
+            let mut bench = Bench::new();
+            bench.machine.set_zone(china());
+            Dated { bench, base_ms }
+        }
+
+        fn signal(&mut self, secs: f64, s: LineSignal, backlog: Option<Backlog>) {
+            let at = self.bench.t0 + Duration::from_secs_f64(secs);
+            let ms = self.base_ms + (secs * 1000.0) as i64;
+            let steps = self.bench.machine.on_signal(&s, at, ms, backlog);
+            self.bench.take(steps);
+        }
+
+        fn tick(&mut self, secs: f64) {
+            let at = self.bench.t0 + Duration::from_secs_f64(secs);
+            let steps = self
+                .bench
+                .machine
+                .on_tick(at, self.base_ms + (secs * 1000.0) as i64);
+            self.bench.take(steps);
+        }
+    }
+
+    #[test]
+    fn calls_from_the_backlog_start_when_they_were_told_and_stay_consistent() {
+        // The daemon comes back at 14:07:30 and reads what waited: a caller
+        // who gave up (told 14:05), then one still ringing (told 14:06).
+        let base = local(2026, 12, 3, 14, 7, 30);
+        let mut d = Dated::new(base);
+        let b = Some(UNKNOWN);
+        d.signal(0.0, LineSignal::Ring, b);
+        d.signal(0.001, told_cid("13812345678", told(12, 3, 14, 5)), b);
+        d.signal(0.002, LineSignal::OnHook, b);
+        d.signal(0.003, LineSignal::Ring, b);
+        d.signal(0.004, told_cid("13900001111", told(12, 3, 14, 6)), b);
+        // The second rings on, live.
+        d.signal(4.0, LineSignal::Ring, None);
+        d.tick(20.0);
+        let [first, second] = &d.bench.cdrs[..] else {
+            panic!("{:?}", d.bench.cdrs)
+        };
+        let at_5 = local(2026, 12, 3, 14, 5, 0);
+        assert_eq!(
+            (
+                first.started_at,
+                first.first_ring_at,
+                first.cid_at,
+                first.ended_at
+            ),
+            (at_5, Some(at_5), Some(at_5), at_5),
+            "everything read of it from the backlog happened at its told start, as far as is known"
+        );
+        assert_eq!(first.outcome, Outcome::Abandoned);
+        let at_6 = local(2026, 12, 3, 14, 6, 0);
+        assert_eq!(
+            (second.started_at, second.first_ring_at, second.cid_at),
+            (at_6, Some(at_6), Some(at_6))
+        );
+        assert_eq!(second.ring_count, 2);
+        assert_eq!(second.ended_at, base + 4000, "its live ring was read then");
+        for c in [first, second] {
+            assert!(c.ended_at >= c.started_at);
+        }
+    }
+
+    #[test]
+    fn a_live_call_or_a_wrong_clock_keeps_the_read_time() {
+        let base = local(2026, 12, 3, 14, 7, 30);
+        // Live: a told time minutes off is the exchange's clock, not a gap.
+        let mut d = Dated::new(base);
+        d.signal(0.0, LineSignal::Ring, None);
+        d.signal(0.5, told_cid("13812345678", told(12, 3, 14, 2)), None);
+        d.tick(20.0);
+        assert_eq!(
+            (d.bench.cdrs[0].started_at, d.bench.cdrs[0].cid_at),
+            (base, Some(base + 500))
+        );
+        // From the backlog, but told yesterday: a wrong clock.
+        let mut d = Dated::new(base);
+        d.signal(0.0, LineSignal::Ring, Some(UNKNOWN));
+        d.signal(
+            0.001,
+            told_cid("13812345678", told(12, 2, 14, 5)),
+            Some(UNKNOWN),
+        );
+        d.signal(0.002, LineSignal::OnHook, Some(UNKNOWN));
+        assert_eq!(
+            (d.bench.cdrs[0].started_at, d.bench.cdrs[0].ended_at),
+            (base, base + 2)
+        );
+        // A call that began live and whose caller ID is somehow stale keeps
+        // its own start.
+        let mut d = Dated::new(base);
+        d.signal(0.0, LineSignal::Ring, None);
+        d.signal(
+            0.5,
+            told_cid("13812345678", told(12, 3, 14, 5)),
+            Some(UNKNOWN),
+        );
+        d.tick(20.0);
+        assert_eq!(d.bench.cdrs[0].started_at, base);
     }
 
     #[test]

@@ -221,7 +221,7 @@ impl Engine {
                         Box::new(new_call_id),
                     )
                 });
-                let steps = machine.on_signal(&signal, event.at, event.at_ms);
+                let steps = machine.on_signal(&signal, event.at, event.at_ms, event.backlog);
                 self.apply(&event.line, steps);
             }
         }

@@ -82,6 +82,20 @@ pub struct LineEvent {
     /// Monotonic, for timeouts and latency.
     pub at: Instant,
     pub kind: LineEventKind,
+    /// Set when the signal was read from bytes that waited in the port while
+    /// nobody read it (the daemon stopped, the port closed): `at_ms` is then
+    /// when it was read, not when it happened, and a caller ID's own date
+    /// and time may say better (see `calls::told_start`).
+    pub backlog: Option<Backlog>,
+}
+
+/// Bytes that were waiting in a port when it was opened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Backlog {
+    /// When this process last heard from the device (ms), so the bytes were
+    /// sent after it; `None` when it has not (read at the daemon's start:
+    /// the gap's start is unknown).
+    pub since_ms: Option<i64>,
 }
 
 /// A line signal, or a change in the device behind the line.

@@ -274,18 +274,69 @@ async fn calls_that_ring_while_the_daemon_restarts_are_recorded() {
     let close = closed_with(&mut before).await;
     assert_eq!(close, (1001, "server restarting".to_string()));
     assert!(daemon.wait().await.unwrap().success());
-    // While it is down: a caller who gives up, and one still ringing.
+    // While it is down: a caller who gives up, and one still ringing,
+    // their caller IDs telling the minutes they came (a few minutes ago:
+    // the gap as the exchange saw it).
+    let minute = |ago: i64| {
+        use chrono::{TimeZone, Timelike};
+        let t = chrono::Local::now() - chrono::Duration::minutes(ago);
+        let t = t.with_second(0).unwrap().with_nanosecond(0).unwrap();
+        let t = chrono::Local
+            .from_local_datetime(&t.naive_local())
+            .earliest()
+            .unwrap();
+        (t.format("%m%d%H%M").to_string(), t.timestamp_millis())
+    };
+    let (first_told, first_ms) = minute(4);
+    let (second_told, second_ms) = minute(3);
+    module.say(&format!("clock {first_told}")).await;
     module.say("ring").await;
     module.say("cid 13812345678 周杰").await;
     module.say("onhook").await;
+    module.say(&format!("clock {second_told}")).await;
     module.say("ring").await;
     module.say("cid 13900001111 赵敏").await;
     let (_daemon, addr) = serve_at(s.dir.path(), &s.config).await;
     let mut d = desk(addr).await;
     let rows = cdrs_where(&s.db, |r| !r.is_empty()).await;
-    assert_eq!(rows[0].raw_number.as_deref(), Some("13812345678"));
-    assert_eq!(rows[0].outcome.as_deref(), Some("abandoned"));
+    let first = &rows[0];
+    assert_eq!(first.raw_number.as_deref(), Some("13812345678"));
+    assert_eq!(first.outcome.as_deref(), Some("abandoned"));
+    // It started when its caller ID said, not when the daemon read it.
+    assert_eq!(
+        (first.started_at, first.first_ring_at, first.cid_at),
+        (first_ms, Some(first_ms), Some(first_ms)),
+        "told {first_told}"
+    );
+    assert!(first.ended_at.unwrap() >= first.started_at);
+    // So the call-back list has it at that time.
+    let missed = Store::open_reader(&s.db)
+        .unwrap()
+        .calls()
+        .missed_calls(&["dev1/1".to_string()], first_ms, 10)
+        .unwrap();
+    assert_eq!(
+        missed
+            .iter()
+            .map(|c| (c.call_uid.as_str(), c.started_at))
+            .collect::<Vec<_>>(),
+        [(first.call_uid.as_str(), first_ms)]
+    );
     // The one still ringing pops on the desktop that opened after it.
     let pop = next_of(&mut d, "call.ringing").await;
     assert_eq!(pop["data"]["number"], "13900001111");
+    // It goes on live: hung up now, it started when it was told.
+    let hung_up = callpop::store::now_ms();
+    module.say("onhook").await;
+    next_of(&mut d, "call.ended").await;
+    let rows = cdrs_where(&s.db, |r| r.len() == 2).await;
+    let second = rows
+        .iter()
+        .find(|c| c.raw_number.as_deref() == Some("13900001111"))
+        .unwrap();
+    assert_eq!(second.started_at, second_ms, "told {second_told}");
+    assert!(
+        second.ended_at.unwrap() >= hung_up,
+        "its live end is when it was read: {second:?}"
+    );
 }

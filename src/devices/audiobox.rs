@@ -181,6 +181,7 @@ fn listen(
                 at_ms: crate::store::now_ms(),
                 at: Instant::now(),
                 kind,
+                backlog: None,
             })
             .is_ok()
     };

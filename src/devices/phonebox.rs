@@ -258,7 +258,10 @@ impl BoxParser {
                     .filter(|n| !n.is_empty());
                 let date = self.pending_date[idx].take();
                 let time = self.pending_time[idx].take();
-                if let (Some((month, day)), Some((hour, minute))) = (date, time) {
+                if let Some(m) = caps.name("datetime") {
+                    // On the number's own line (`MMDDHHMM`); a malformed one is none.
+                    cid.datetime = CidDateTime::parse(m.as_str().trim().as_bytes());
+                } else if let (Some((month, day)), Some((hour, minute))) = (date, time) {
                     cid.datetime = Some(CidDateTime {
                         month,
                         day,
@@ -408,6 +411,39 @@ mod tests {
         assert_eq!(out[2], Parsed::Signal(2, LineSignal::Ring));
         assert!(matches!(out[3], Parsed::Diagnostic(Diagnostic::BadPort(_))));
         assert!(p.line.capacity() <= 1024, "the line buffer stays bounded");
+    }
+
+    #[test]
+    fn a_text_box_that_prints_the_time_with_the_number_tells_it() {
+        let text = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/firmware-profiles/text-box-4port.toml"
+        ))
+        .unwrap();
+        let shipped = r#"pattern = '^\$(?P<line>\d),CID,(?P<value>"#;
+        assert!(text.contains(shipped));
+        let text = text.replace(
+            shipped,
+            r#"pattern = '^\$(?P<line>\d),CID,(?:(?P<datetime>\d{8}),)?(?P<value>"#,
+        );
+        let profile = crate::devices::profile::parse(&text, "test").unwrap();
+        let mut p = BoxParser::new(Arc::new(profile));
+        let out = signals(
+            &mut p,
+            b"$2,CID,12312359,13812345678,ZHANG\n$2,CID,13900001111\n$2,CID,13312359,13900002222\n",
+        );
+        let told: Vec<Option<String>> = out
+            .iter()
+            .map(|p| match p {
+                Parsed::Signal(2, LineSignal::CallerId(c)) => c.datetime.map(|d| d.to_string()),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(
+            told,
+            [Some("12-31 23:59".to_string()), None, None],
+            "a 13th month is no time"
+        );
     }
 
     #[test]

@@ -204,7 +204,8 @@ pub enum RuleEvent {
 
 /// A pattern over one line. Named groups: `line` (the port on a multi-line
 /// box, 1-based), `value` (number, name, digits...), `name` (a name that
-/// comes with the number).
+/// comes with the number), `datetime` (`MMDDHHMM`, the date and time a box
+/// prints with the number).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct GrammarRule {
@@ -544,11 +545,11 @@ pub fn parse(text: &str, source: &str) -> Result<LoadedProfile, ProfileError> {
         let names: Vec<&str> = regex.capture_names().flatten().collect();
         if let Some(unknown) = names
             .iter()
-            .find(|n| !matches!(**n, "line" | "value" | "name"))
+            .find(|n| !matches!(**n, "line" | "value" | "name" | "datetime"))
         {
             return Err(err(
                 line,
-                format!("unknown group (?P<{unknown}>): use line, value or name"),
+                format!("unknown group (?P<{unknown}>): use line, value, name or datetime"),
             ));
         }
         let needs_value = matches!(

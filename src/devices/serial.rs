@@ -8,7 +8,7 @@
 use super::init::{judge, InitRun, Next, Verdict};
 use super::phonebox::{BoxParser, Diagnostic, Parsed};
 use super::profile::{FlowControl, Framing, InitStep, LoadedProfile, Parity, SerialSettings};
-use crate::event::{DeviceState, LineEvent, LineEventKind};
+use crate::event::{Backlog, DeviceState, LineEvent, LineEventKind};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -162,10 +162,21 @@ impl BoxDevice {
 /// second), then at most every 5 s.
 pub const BACKOFF: [u64; 6] = [100, 250, 500, 1000, 2000, 5000];
 
+/// What waited in a port when it opened is read at once: the first silence
+/// this long after the open ends the backlog (what comes later is live).
+pub const BACKLOG_QUIET: Duration = Duration::from_millis(50);
+
+/// However busy the port, bytes read this long after the device came up
+/// are live.
+pub const BACKLOG_MAX: Duration = Duration::from_secs(1);
+
 /// Runs a device forever (until `events` is closed).
 pub async fn run_box(device: BoxDevice, events: mpsc::Sender<LineEvent>) {
     let mut attempt = 0usize;
     let mut reported_down = false;
+    // When this process last read the device: bytes waiting at the next
+    // open were sent after it (unknown at start).
+    let mut heard_ms: Option<i64> = None;
     loop {
         if events.is_closed() {
             return;
@@ -193,9 +204,11 @@ pub async fn run_box(device: BoxDevice, events: mpsc::Sender<LineEvent>) {
             }
         };
         attempt = 0;
-        match serve(&device, port, &events).await {
+        match serve(&device, port, &events, heard_ms).await {
             Ok(()) => return,
             Err(reason) => {
+                // It was read until it failed.
+                heard_ms = Some(crate::store::now_ms());
                 tracing::warn!(device = %device.name, %reason, "device lost; retrying");
                 send_state(&device, &events, DeviceState::Down { reason }).await;
                 reported_down = true;
@@ -212,16 +225,21 @@ async fn send_state(device: &BoxDevice, events: &mpsc::Sender<LineEvent>, state:
             at_ms: crate::store::now_ms(),
             at: Instant::now(),
             kind: LineEventKind::Device(state),
+            backlog: None,
         })
         .await;
 }
 
 /// Initialises the device, then reads until the port fails (the error says
-/// why) or the engine is gone (`Ok`).
+/// why) or the engine is gone (`Ok`). What waited in the port when it
+/// opened (sent after `heard_ms`, if this process heard the device before)
+/// goes out marked as a backlog, so the engine can date its calls by what
+/// their caller IDs told.
 async fn serve(
     device: &BoxDevice,
     mut port: SerialStream,
     events: &mpsc::Sender<LineEvent>,
+    heard_ms: Option<i64>,
 ) -> Result<(), String> {
     let mut parser = BoxParser::new(device.profile.clone());
     let mut buf = [0u8; 1024];
@@ -249,22 +267,39 @@ async fn serve(
     };
     let name_wait = Duration::from_millis(device.profile.profile.quirks.name_wait_ms);
     let mut out = Vec::new();
-    // Bytes that arrived during init belong to the stream.
+    // Bytes that arrived during init belong to the stream (and waited in
+    // the port, or came with the replies).
     parser.push(&pending, &mut out);
+    let mut backlog = Some(Backlog { since_ms: heard_ms });
+    let backlog_until = Instant::now() + BACKLOG_MAX;
     loop {
-        if !deliver(device, &mut out, events).await {
+        if !deliver(device, &mut out, events, backlog).await {
             return Ok(());
+        }
+        if backlog.is_some() && Instant::now() >= backlog_until {
+            backlog = None;
         }
         // A number held for its name waits a moment for it; a frame cut
         // off by a glitch is forgotten after a silence.
-        let wait = if parser.holds_caller_id() {
+        let profile_wait = if parser.holds_caller_id() {
             Some(name_wait)
         } else {
             frame_gap
         };
+        // The first silence after the open ends the backlog.
+        let backlog_ends = backlog.is_some() && profile_wait.is_none_or(|w| w > BACKLOG_QUIET);
+        let wait = if backlog_ends {
+            Some(BACKLOG_QUIET)
+        } else {
+            profile_wait
+        };
         let read = match wait {
             Some(wait) => match tokio::time::timeout(wait, port.read(&mut buf)).await {
                 Ok(r) => r,
+                Err(_) if backlog_ends => {
+                    backlog = None;
+                    continue;
+                }
                 Err(_) => {
                     parser.flush(&mut out);
                     parser.reset_frames();
@@ -278,7 +313,7 @@ async fn serve(
             lost => {
                 // What was complete before the port went still counts.
                 parser.flush(&mut out);
-                deliver(device, &mut out, events).await;
+                deliver(device, &mut out, events, backlog).await;
                 return Err(match lost {
                     Err(e) => e.to_string(),
                     Ok(_) => "port closed".into(),
@@ -293,6 +328,7 @@ async fn deliver(
     device: &BoxDevice,
     out: &mut Vec<Parsed>,
     events: &mpsc::Sender<LineEvent>,
+    backlog: Option<Backlog>,
 ) -> bool {
     for item in out.drain(..) {
         match item {
@@ -304,6 +340,7 @@ async fn deliver(
                     at_ms: crate::store::now_ms(),
                     at: Instant::now(),
                     kind: LineEventKind::Signal(signal),
+                    backlog,
                 };
                 if events.send(event).await.is_err() {
                     return false;

@@ -547,6 +547,39 @@ mod tests {
     }
 
     #[test]
+    fn a_date_time_out_of_range_is_none_and_the_number_still_counts() {
+        assert_eq!(
+            CidDateTime::parse(b"02290001").map(|d| d.to_string()),
+            Some("02-29 00:01".to_string()),
+            "the year is not known here: 29 February may be right"
+        );
+        for bad in [
+            &b"13011200"[..],
+            b"00011200",
+            b"01321200",
+            b"01012400",
+            b"01011260",
+            b"0101120",
+            b"0101120a",
+        ] {
+            assert_eq!(CidDateTime::parse(bad), None, "{bad:?}");
+        }
+        // MDMF: 01 08 "01012400" | 02 0B number.
+        let mut bytes = vec![0x80, 0, 0x01, 0x08];
+        bytes.extend(b"01012400");
+        bytes.extend([0x02, 0x0B]);
+        bytes.extend(b"13812345678");
+        bytes[1] = (bytes.len() - 2) as u8;
+        let sum = bytes.iter().fold(0u8, |a, b| a.wrapping_add(*b));
+        bytes.push(sum.wrapping_neg());
+        let m = decode(&bytes).unwrap();
+        assert_eq!(
+            (m.datetime, m.number.as_deref()),
+            (None, Some("13812345678"))
+        );
+    }
+
+    #[test]
     fn private_and_unavailable() {
         let mut m = CallerIdMessage::number_only("x");
         m.number = None;

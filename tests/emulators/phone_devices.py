@@ -15,6 +15,8 @@ its bytes are written (or "error <why>"):
                              ht9032: seizure, marks, an MDMF message
   oddcid ODDHEX NUMBER NAME  ht9032: seizure, then one odd byte of value
                              ODDHEX straight after it, then the MDMF message
+  clock MMDDHHMM | now       the date and time later caller IDs tell (as
+                             the exchange sets it): fixed, or the clock's
   offhook / onhook           ht9032 status codes 0x02 / 0x03
   unplug                     closes the pty and removes LINK
   plug                       a new pty at LINK
@@ -31,6 +33,16 @@ import threading
 import tty
 
 STATUS_PREFIX = 0xA5
+
+# The date and time caller IDs tell, MMDDHHMM; None: the local clock's.
+TOLD = None
+
+
+def told():
+    """MMDDHHMM, as the exchange sends it with a caller ID."""
+    if TOLD is not None:
+        return TOLD
+    return datetime.datetime.now().strftime("%m%d%H%M")
 
 
 class Port:
@@ -75,9 +87,8 @@ class Port:
 
 def mdmf(number, name):
     """An MDMF message: date/time, number, name (GBK), checksum."""
-    now = datetime.datetime.now()
     params = bytearray()
-    stamp = now.strftime("%m%d%H%M").encode()
+    stamp = told().encode()
     params += bytes([0x01, len(stamp)]) + stamp
     num = number.encode()
     params += bytes([0x02, len(num)]) + num
@@ -90,9 +101,9 @@ def mdmf(number, name):
 
 
 def voice_modem_cid(number, name):
-    now = datetime.datetime.now()
-    out = b"\r\nDATE = " + now.strftime("%m%d").encode()
-    out += b"\r\nTIME = " + now.strftime("%H%M").encode()
+    stamp = told().encode()
+    out = b"\r\nDATE = " + stamp[:4]
+    out += b"\r\nTIME = " + stamp[4:]
     out += b"\r\nNMBR = " + number.encode()
     if name:
         out += b"\r\nNAME = " + name.encode("gbk")
@@ -130,6 +141,7 @@ def answer_at(port):
 
 
 def main():
+    global TOLD
     kind, link = sys.argv[1], sys.argv[2]
     port = Port(link)
     port.plug()
@@ -159,6 +171,14 @@ def main():
             elif cmd == "oddcid":
                 odd, number, name = int(args[0], 16), args[1], args[2]
                 port.write(b"\x55" * 30 + bytes([odd]) + mdmf(number, name))
+            elif cmd == "clock":
+                stamp = args[0]
+                if stamp == "now":
+                    TOLD = None
+                elif len(stamp) == 8 and stamp.isdigit():
+                    TOLD = stamp
+                else:
+                    raise RuntimeError("clock MMDDHHMM or now")
             elif cmd == "offhook":
                 port.write(status(0x02))
             elif cmd == "onhook":

@@ -286,6 +286,7 @@ impl ModemDriver {
                 at_ms: crate::store::now_ms(),
                 at: Instant::now(),
                 kind,
+                backlog: None,
             })
             .await;
     }
