@@ -215,6 +215,21 @@ fn import_lookup_and_export_from_the_command_line() {
 }
 
 #[test]
+fn the_demo_with_its_published_passwords_stays_on_this_machine() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = callpop(dir.path())
+        .arg("--data-dir")
+        .arg(dir.path())
+        .args(["demo", "--listen", "0.0.0.0:0"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("only on this machine"), "{err}");
+    assert!(!dir.path().join("demo").exists(), "nothing started");
+}
+
+#[test]
 fn demo_starts_seeds_and_answers_health() {
     let dir = tempfile::tempdir().unwrap();
     let mut child = callpop(dir.path())

@@ -1,7 +1,7 @@
 //! `callpop serve` and `callpop demo`: the daemon.
 
 use crate::{normalizer, open_store};
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use callpop::config::Config;
 use callpop::pop::HubSettings;
 use callpop::store::{Binding, StoreHandle};
@@ -11,6 +11,15 @@ use callpop::{demo, lines, web};
 const DEMO_CUSTOMERS: usize = 500;
 
 pub(crate) fn run_demo(mut config: Config, reset: bool) -> Result<()> {
+    // Its logins' passwords are in the README: nobody else may reach them.
+    if !config.server.listen.ip().is_loopback() {
+        bail!(
+            "the demo listens only on this machine (127.0.0.1 or ::1), not {}: its logins' \
+             passwords are published. To serve other machines, run `callpop serve` with your \
+             own users",
+            config.server.listen
+        );
+    }
     let dir = config.data_dir().join("demo");
     if reset && dir.exists() {
         std::fs::remove_dir_all(&dir)
