@@ -201,11 +201,6 @@ impl Store {
         // Each number and tag row would look its customer up again; the
         // bulk writer inserts them right after that customer.
         self.conn.pragma_update(None, "foreign_keys", "OFF")?;
-        // The deferred indexes are built by a sort after the rows are in,
-        // when the import's reading thread has finished: SQLite may sort
-        // with a helper thread on the core it leaves idle.
-        self.conn
-            .pragma_update(None, "threads", BULK_SORT_THREADS)?;
         Ok(BulkWrites {
             store: self,
             deferred_index: defer_index,
@@ -425,9 +420,6 @@ const MMAP_BYTES: i64 = 0x7fff_0000;
 /// to temporary files, so a small cache keeps a load of any size in bounded
 /// memory (a 4 GB office PC imports 10M rows).
 const BULK_CACHE_KIB: u32 = 64 << 10;
-/// Helper threads SQLite's sorter may use while building an index after a
-/// bulk load (`PRAGMA threads`); 0 again afterwards.
-const BULK_SORT_THREADS: u32 = 1;
 /// WAL pages between checkpoints during bulk writes (~200 MiB).
 const BULK_CHECKPOINT_PAGES: u32 = 25_000;
 
@@ -465,7 +457,6 @@ impl BulkWrites<'_> {
             conn.execute_batch(MATCH_INDEX_SQL)?;
         }
         conn.pragma_update(None, "foreign_keys", "ON")?;
-        conn.pragma_update(None, "threads", 0)?;
         conn.pragma_update(None, "wal_autocheckpoint", 1000)?;
         conn.pragma_update(None, "cache_size", self.cache_size)?;
         conn.pragma_update(None, "mmap_size", MMAP_BYTES)?;
