@@ -16,6 +16,31 @@
 //!
 //! and prints rows/s of both, their ratio and both peaks. Targets: callpop at
 //! least 0.5x sqlite3's rate, peak RSS at most 256 MB at 10M rows.
+//!
+//! Measured (2 shared cores, other work running; run to run the same binary
+//! varies by up to 1.6x here, so compare within one run):
+//!
+//! | rows | build                   | callpop      | sqlite3 .import | ratio     | callpop peak RSS |
+//! |------|-------------------------|--------------|-----------------|-----------|------------------|
+//! | 1M   | f648b16 (before)        | 68.5k rows/s | 464k rows/s     | 0.15      | 206 MB           |
+//! | 1M   | grouped merge scan      | 66.7-71.2k   | 434-481k        | 0.14-0.16 | 207-208 MB       |
+//! | 10M  | f648b16 (last session)  | 66k rows/s   |                 | 0.16-0.19 | 210 MB           |
+//! | 10M  | grouped merge scan      | 73.5k rows/s | 563k rows/s     | 0.13      | 209 MB           |
+//!
+//! Where the 10M run's 136 s go (`RUST_LOG=callpop=debug`): ~85 s reading,
+//! normalising and inserting (the writer busy 77 s, the reader waiting on
+//! it 29 s: the store is the bottleneck), 23 s building the match index,
+//! 27 s merging the 151k repeated customers, 1 s checkpointing. At 1M the
+//! merge went from 2.9 s to 1.8 s with the grouped scan (the file grows
+//! 324 -> 338 MB: the merged-away rows are deleted together at the end and
+//! leave free pages). `PRAGMA threads`
+//! for the index sort saved ~1 s at 10M but raised the peak to 275 MB, so
+//! it is off. Still to try: fewer stored copies of each number (`national`
+//! is `national_rev` reversed; `kind` and `label` as text on every row),
+//! tags keyed by customer during the load, merges as a few set-based
+//! statements instead of a read and rewrite per merged customer, and the
+//! CN prefix memo warmed from a table (a cold 1M-row run asks
+//! libphonenumber for ~400k mobile segments).
 
 mod common;
 
