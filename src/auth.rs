@@ -2,6 +2,8 @@
 //! session token is random, given to the browser once, and stored only as
 //! its SHA-256.
 
+pub mod throttle;
+
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
 use base64::Engine as _;
@@ -85,6 +87,17 @@ pub fn new_token() -> String {
     let mut bytes = [0u8; 32];
     rand::fill(&mut bytes);
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// The CSRF token of a session: derived from the session token (which
+/// lives in an HttpOnly cookie), handed to the session's pages in a JSON
+/// body that only same-origin scripts can read, and asked back in the
+/// `X-CSRF-Token` header of every request that changes something. A page
+/// of another site, or of another port of this host, can make the browser
+/// send the cookie but cannot learn this token.
+pub fn csrf_token(session_token: &str) -> String {
+    let digest = Sha256::digest(format!("callpop-csrf\0{session_token}").as_bytes());
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&digest[..18])
 }
 
 /// What the store keeps of a token.

@@ -431,6 +431,10 @@ pub struct PhoneConfig {
 #[serde(deny_unknown_fields, default)]
 pub struct ServerConfig {
     pub listen: SocketAddr,
+    /// HTTPS: the certificate chain (PEM); with `tls_key`, or neither.
+    pub tls_cert: Option<PathBuf>,
+    /// HTTPS: the certificate's private key (PEM).
+    pub tls_key: Option<PathBuf>,
 }
 
 impl Default for Config {
@@ -473,6 +477,8 @@ impl Default for ServerConfig {
     fn default() -> Self {
         ServerConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            tls_cert: None,
+            tls_key: None,
         }
     }
 }
@@ -636,6 +642,21 @@ pub fn load_from_process(
 impl Config {
     /// Checks what types alone cannot; returns the key and the problem.
     fn validate(&self) -> Result<(), (&'static str, String)> {
+        match (&self.server.tls_cert, &self.server.tls_key) {
+            (Some(_), None) => {
+                return Err((
+                    "server.tls_key",
+                    "tls_cert needs tls_key (the certificate's private key)".into(),
+                ))
+            }
+            (None, Some(_)) => {
+                return Err((
+                    "server.tls_cert",
+                    "tls_key needs tls_cert (the certificate chain)".into(),
+                ))
+            }
+            _ => {}
+        }
         phone::parse_region(&self.phone.region).map_err(|e| ("phone.region", e))?;
         if !(4..=15).contains(&self.phone.suffix_digits) {
             return Err((

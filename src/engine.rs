@@ -243,15 +243,12 @@ impl Engine {
                 }
                 Step::Write(cdr) => {
                     let written = self.written_tx.clone();
-                    self.store.calls().submit(move |s| {
-                        match s.write_cdr(&cdr) {
-                            Ok(()) => {
-                                let _ = written.send(());
-                            }
-                            Err(e) => {
-                                tracing::error!(call = %cdr.call_uid, error = %e, "could not write the CDR")
-                            }
-                        }
+                    // Kept and tried again while the disk is full: a call
+                    // record is never lost (`write_cdr` is an upsert).
+                    self.store.calls().submit_fact("CDR", move |s| {
+                        s.write_cdr(&cdr)?;
+                        let _ = written.send(());
+                        Ok(())
                     });
                 }
             }

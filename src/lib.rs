@@ -3,6 +3,7 @@
 //! Devices produce events, one call engine turns them into calls, consumers
 //! (store, recorder, screen-pop, SMS) react; see `../shared/DESIGN.md`.
 
+pub mod access;
 pub mod auth;
 pub mod calls;
 pub mod config;

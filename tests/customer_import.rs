@@ -490,3 +490,48 @@ fn a_customer_repeated_far_down_a_load_is_merged() {
     assert_eq!(again.inserted, 0);
     assert_eq!(store.customers().customer_count().unwrap(), 3_001);
 }
+
+/// The issue's file: 100,000 rows, 200 of them with a quoted cell that
+/// never closes (`"张三 / 李四 / 王五 / 赵六`), and 200 with a quote inside
+/// a cell (`张三 / "李四`, an ordinary character). Each unclosed row is an
+/// error with its line number; every other row is imported; every line is
+/// counted.
+#[test]
+fn unclosed_quotes_lose_only_their_own_rows_at_100_000_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut text = String::from("姓名,电话,公司\n");
+    let mut broken = Vec::new();
+    for i in 0..100_000u32 {
+        let line = i as usize + 2;
+        if i % 500 == 250 {
+            broken.push(line);
+            text.push_str(&format!("\"张三 / 李四 / 王五 / 赵六,139{i:08},华信\n"));
+        } else if i % 500 == 100 {
+            text.push_str(&format!("张三 / \"李四{i},137{i:08},华信\n"));
+        } else {
+            text.push_str(&format!("客户{i},138{i:08},公司{}\n", i % 97));
+        }
+    }
+    let path = write_csv(dir.path(), "quotes.csv", &text);
+    let store = store_in(dir.path(), "quotes.db");
+    let report = import(&store, &path);
+    assert_every_row_counted(&report);
+    assert_eq!(report.read, 100_001, "every line of the file");
+    assert_eq!(error_rows(&report), broken);
+    assert!(
+        report.errors[0].message.contains("not closed"),
+        "{:?}",
+        report.errors[0]
+    );
+    assert_eq!(report.imported(), 99_800);
+    assert_eq!(store.customers().customer_count().unwrap(), 99_800);
+    let longest = all_customers(&store)
+        .iter()
+        .map(|c| c.name.chars().count())
+        .max()
+        .unwrap();
+    assert!(
+        longest < 20,
+        "no name swallowed other rows: {longest} chars"
+    );
+}

@@ -38,6 +38,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("devices", 3),
     ("engine", 3),
     // 4. Domain services over stored rows.
+    ("access", 4), // who may do what: the one table
     ("customers", 4),
     ("reports", 4),
     ("workorder", 4),

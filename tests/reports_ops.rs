@@ -12,11 +12,9 @@ use callpop::sim::script::Action;
 use callpop::store::Role;
 use common::browser::Browser;
 use common::*;
-use futures_util::StreamExt;
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
 use std::time::Duration;
-use tokio_tungstenite::tungstenite::{client::IntoClientRequest, Message};
 
 struct Call {
     uid: &'static str,
@@ -315,59 +313,6 @@ async fn history_is_scoped_and_masked_by_role_and_exports_are_permitted_and_audi
     assert_eq!(by_admin.detail["rows"], 4);
     assert_eq!(by_admin.detail["filters"]["outcome"], "answered");
     assert!(by_admin.remote_addr.is_some());
-}
-
-async fn wallboard(s: &Stack, token: &str) -> Ws {
-    let mut req = format!("ws://{}/ws/wallboard", s.addr)
-        .into_client_request()
-        .unwrap();
-    req.headers_mut().insert(
-        "cookie",
-        format!("callpop_session={token}").parse().unwrap(),
-    );
-    tokio_tungstenite::connect_async(req).await.unwrap().0
-}
-
-/// The next wallboard picture for which `pred` holds: whole pictures
-/// replace it, deltas change it as the page applies them.
-async fn picture(ws: &mut Ws, current: &mut Value, pred: impl Fn(&Value) -> bool) -> Value {
-    tokio::time::timeout(Duration::from_secs(10), async {
-        loop {
-            match ws.next().await {
-                Some(Ok(Message::Text(t))) => {
-                    let v: Value = serde_json::from_str(&t).unwrap();
-                    match v["type"].as_str() {
-                        Some("wallboard") => *current = v["data"].clone(),
-                        Some("wallboard.delta") => apply_delta(current, &v["data"]),
-                        other => panic!("unexpected wallboard frame {other:?}"),
-                    }
-                    if pred(current) {
-                        return current.clone();
-                    }
-                }
-                Some(Ok(_)) => {}
-                other => panic!("the wallboard closed: {other:?}"),
-            }
-        }
-    })
-    .await
-    .expect("the picture within 10 s")
-}
-
-fn apply_delta(p: &mut Value, d: &Value) {
-    for (k, v) in d["replace"].as_object().unwrap() {
-        p[k] = v.clone();
-    }
-    for (k, entries) in d["changed"].as_object().unwrap() {
-        for (key, v) in entries.as_object().unwrap() {
-            p[k][key] = v.clone();
-        }
-    }
-    for (k, keys) in d["removed"].as_object().unwrap() {
-        for key in keys.as_array().unwrap() {
-            p[k].as_object_mut().unwrap().remove(key.as_str().unwrap());
-        }
-    }
 }
 
 /// Parses the text exposition strictly enough to catch a broken line:

@@ -149,6 +149,8 @@ impl Pool {
             .unwrap();
         let addr = listener.local_addr().unwrap();
         let state = callpop::web::AppState {
+            logins: Default::default(),
+            session_ends: Default::default(),
             closing: Default::default(),
             store: self.store.clone(),
             hub: None,

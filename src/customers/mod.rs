@@ -1,6 +1,7 @@
 //! Getting customers in and out of callpop: spreadsheet import with header
 //! mapping and per-row errors, and export in the same layout.
 
+pub mod csv_rows;
 pub mod export;
 pub mod headers;
 pub mod import;

@@ -4,7 +4,6 @@
 use anyhow::{bail, Context, Result};
 use calamine::{Data, Reader};
 use encoding_rs::Encoding;
-use std::collections::VecDeque;
 use std::fs::File;
 use std::io::{BufReader, Read};
 use std::path::Path;
@@ -81,83 +80,6 @@ impl<R: Read> Read for Counting<R> {
     }
 }
 
-/// Remembers where the newlines of the decoded text are, so that the end of
-/// a record becomes the line number an editor shows. The csv crate's own
-/// line numbers and record start offsets go wrong around blank lines and
-/// CRLF endings; the reader's position after a record is exact. CR bytes are
-/// dropped (CRLF becomes LF). Holds only the newlines read ahead of the
-/// current record.
-struct LineCounting<R> {
-    inner: R,
-    offset: u64,
-    newlines: VecDeque<u64>,
-    lines_before: usize,
-    last_newline: Option<u64>,
-}
-
-impl<R> LineCounting<R> {
-    fn new(inner: R) -> Self {
-        LineCounting {
-            inner,
-            offset: 0,
-            newlines: VecDeque::new(),
-            lines_before: 0,
-            last_newline: None,
-        }
-    }
-
-    /// The 1-based line on which the text ending at `end` (exclusive) ends:
-    /// a record that ends with its newline ends on that newline's line.
-    /// Offsets must come in increasing order.
-    fn line_ending_at(&mut self, end: u64) -> usize {
-        let mut last = None;
-        while self.newlines.front().is_some_and(|&n| n < end) {
-            last = self.newlines.pop_front();
-            self.lines_before += 1;
-        }
-        let ends_with_newline = match last {
-            Some(n) => n + 1 == end,
-            None => self.last_newline.is_some_and(|n| n + 1 == end),
-        };
-        if let Some(n) = last {
-            self.last_newline = Some(n);
-        }
-        if ends_with_newline {
-            self.lines_before
-        } else {
-            self.lines_before + 1
-        }
-    }
-}
-
-impl<R: Read> Read for LineCounting<R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        loop {
-            let n = self.inner.read(buf)?;
-            if n == 0 {
-                return Ok(0);
-            }
-            let mut kept = 0;
-            for i in 0..n {
-                let b = buf[i];
-                if b == b'\r' {
-                    continue;
-                }
-                if b == b'\n' {
-                    self.newlines.push_back(self.offset + kept as u64);
-                }
-                buf[kept] = b;
-                kept += 1;
-            }
-            self.offset += kept as u64;
-            // A read of nothing but CRs must not look like the end of the file.
-            if kept > 0 {
-                return Ok(kept);
-            }
-        }
-    }
-}
-
 /// How much of the file the encoding guess looks at.
 const SNIFF_BYTES: usize = 1 << 20;
 
@@ -210,48 +132,7 @@ fn open_csv(path: &Path) -> Result<Table> {
         .encoding(Some(encoding))
         .bom_override(true)
         .build(counting);
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .delimiter(delimiter)
-        .buffer_capacity(1 << 16)
-        .from_reader(LineCounting::new(decoder));
-    let mut record = csv::StringRecord::new();
-    let mut failed = false;
-    let rows = std::iter::from_fn(move || {
-        if failed {
-            return None;
-        }
-        match reader.read_record(&mut record) {
-            Ok(false) => None,
-            Ok(true) => {
-                // The line the record ends on, less the newlines inside its
-                // quoted cells, is the line it starts on.
-                let end = reader.position().byte();
-                let inner: usize = record.iter().map(|c| c.matches('\n').count()).sum();
-                let row = reader.get_mut().line_ending_at(end) - inner;
-                Some(Ok(SheetRow {
-                    row,
-                    cells: record.iter().map(str::to_string).collect(),
-                }))
-            }
-            Err(e) => {
-                let end = reader.position().byte();
-                let row = reader.get_mut().line_ending_at(end);
-                let message = match e.kind() {
-                    csv::ErrorKind::Utf8 { .. } => {
-                        "not valid text in the file's encoding; row skipped".to_string()
-                    }
-                    csv::ErrorKind::Io(io) => {
-                        failed = true;
-                        format!("read error, import stopped here: {io}")
-                    }
-                    other => format!("{other:?}"),
-                };
-                Some(Err(RowReadError { row, message }))
-            }
-        }
-    });
+    let rows = super::csv_rows::CsvRows::new(BufReader::with_capacity(1 << 16, decoder), delimiter);
     Ok(Table {
         encoding: encoding.name(),
         total,
@@ -260,7 +141,19 @@ fn open_csv(path: &Path) -> Result<Table> {
     })
 }
 
+/// The most rows a sheet may have (Excel's own limit): a crafted file
+/// with more is read this far and then refused, in bounded memory.
+pub const MAX_SHEET_ROWS: usize = 1_048_576;
+
 fn open_workbook(path: &Path) -> Result<Table> {
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    if ext == "xlsx" || ext == "xlsm" {
+        return open_xlsx_streaming(path);
+    }
     let mut book = calamine::open_workbook_auto(path)
         .with_context(|| format!("cannot open workbook {}", path.display()))?;
     let Some(sheet) = book.sheet_names().first().cloned() else {
@@ -292,6 +185,103 @@ fn open_workbook(path: &Path) -> Result<Table> {
         rows: Box::new(rows.into_iter().map(move |r| {
             counter.fetch_add(1, Ordering::Relaxed);
             Ok(r)
+        })),
+    })
+}
+
+/// An `.xlsx` sheet read cell by cell on a thread of its own, a bounded
+/// number of rows ahead of the importer: memory stays flat however many
+/// rows the sheet claims, and at most [`MAX_SHEET_ROWS`] are read.
+fn open_xlsx_streaming(path: &Path) -> Result<Table> {
+    use calamine::Xlsx;
+    let mut book: Xlsx<_> = calamine::open_workbook(path)
+        .with_context(|| format!("cannot open workbook {}", path.display()))?;
+    let Some(sheet) = book.sheet_names().first().cloned() else {
+        bail!("{} has no sheets", path.display());
+    };
+    let total = {
+        let reader = book
+            .worksheet_cells_reader(&sheet)
+            .with_context(|| format!("cannot read sheet {sheet:?} of {}", path.display()))?;
+        let d = reader.dimensions();
+        (d.end.0.saturating_sub(d.start.0) as u64 + 1).min(MAX_SHEET_ROWS as u64)
+    };
+    let done = Arc::new(AtomicU64::new(0));
+    let counter = done.clone();
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Result<SheetRow, RowReadError>>(1024);
+    let name = path.display().to_string();
+    std::thread::Builder::new()
+        .name("xlsx-reader".into())
+        .spawn(move || {
+            let mut reader = match book.worksheet_cells_reader(&sheet) {
+                Ok(r) => r,
+                Err(e) => {
+                    let _ = tx.send(Err(RowReadError {
+                        row: 1,
+                        message: format!("cannot read sheet {sheet:?} of {name}: {e}"),
+                    }));
+                    return;
+                }
+            };
+            let mut current: Option<SheetRow> = None;
+            loop {
+                let cell = match reader.next_cell() {
+                    Ok(Some(cell)) => cell,
+                    Ok(None) => break,
+                    Err(e) => {
+                        let row = current.as_ref().map_or(1, |r| r.row + 1);
+                        let _ = tx.send(Err(RowReadError {
+                            row,
+                            message: format!("read error, import stopped here: {e}"),
+                        }));
+                        return;
+                    }
+                };
+                let (r, c) = cell.get_position();
+                let (row, col) = (r as usize + 1, c as usize);
+                if current.as_ref().is_some_and(|cur| cur.row != row) {
+                    let done_row = current.take().expect("a row");
+                    counter.fetch_add(1, Ordering::Relaxed);
+                    if tx.send(Ok(done_row)).is_err() {
+                        return;
+                    }
+                }
+                if row > MAX_SHEET_ROWS {
+                    let _ = tx.send(Err(RowReadError {
+                        row,
+                        message: format!(
+                            "the sheet goes on past {MAX_SHEET_ROWS} rows (Excel's limit): the rest is not read"
+                        ),
+                    }));
+                    return;
+                }
+                let text = cell_text(&calamine::Data::from(cell.get_value().clone()));
+                let cur = current.get_or_insert_with(|| SheetRow {
+                    row,
+                    cells: Vec::new(),
+                });
+                if text.is_empty() {
+                    continue;
+                }
+                if cur.cells.len() <= col {
+                    cur.cells.resize(col + 1, String::new());
+                }
+                cur.cells[col] = text;
+            }
+            if let Some(last) = current {
+                counter.fetch_add(1, Ordering::Relaxed);
+                let _ = tx.send(Ok(last));
+            }
+        })
+        .context("cannot start the sheet reader")?;
+    Ok(Table {
+        encoding: "xlsx",
+        total,
+        done,
+        rows: Box::new(rx.into_iter().filter(|r| match r {
+            // A row of only empty cells is a blank line, as in a CSV.
+            Ok(row) => !row.cells.is_empty(),
+            Err(_) => true,
         })),
     })
 }
@@ -333,25 +323,6 @@ mod tests {
             detect_encoding(&text[..text.len() - 1], false),
             encoding_rs::UTF_8
         );
-    }
-
-    #[test]
-    fn line_numbers_survive_crlf_blank_lines_and_quoted_newlines() {
-        let data = "h1,h2\r\nA,1\r\n,,\r\n\r\nC,\"x\r\ny\"\r\nD,4";
-        let mut reader = csv::ReaderBuilder::new()
-            .has_headers(false)
-            .flexible(true)
-            .from_reader(LineCounting::new(data.as_bytes()));
-        let mut record = csv::StringRecord::new();
-        let mut lines = Vec::new();
-        while reader.read_record(&mut record).unwrap() {
-            let end = reader.position().byte();
-            let inner: usize = record.iter().map(|c| c.matches('\n').count()).sum();
-            let line = reader.get_mut().line_ending_at(end) - inner;
-            lines.push((record[0].to_string(), line));
-        }
-        let expect = [("h1", 1), ("A", 2), ("", 3), ("C", 5), ("D", 7)];
-        assert_eq!(lines, expect.map(|(a, b)| (a.to_string(), b)));
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! customer owned by another agent are masked for agents.
 
 use crate::event::Caller;
-use crate::store::{CallRow, Customer, FormDef, Role, Store, User, WorkOrderRow};
+use crate::store::{CallRow, Customer, FormDef, Store, User, WorkOrderRow};
 use serde::Serialize;
 use serde_json::{Map, Value};
 use std::sync::Arc;
@@ -34,6 +34,10 @@ pub struct Pop {
     pub prefill: Map<String, Value>,
     /// The team the line pops to, when it is a group line.
     pub team: Option<String>,
+    /// Every customer the caller's number matched: those an agent may
+    /// pick for the call whoever owns them (`customer.select`).
+    #[serde(skip)]
+    pub candidates: Vec<i64>,
 }
 
 impl Pop {
@@ -89,6 +93,9 @@ impl Pop {
             form,
             prefill: Map::new(),
             team,
+            candidates: caller
+                .map(|c| c.matches.iter().map(|m| m.id).collect())
+                .unwrap_or_default(),
         };
         if pop.customers.len() == 1 {
             let id = pop.customers[0].id;
@@ -118,6 +125,7 @@ impl Pop {
             form: None,
             prefill: Map::new(),
             team: None,
+            candidates: Vec::new(),
         }
     }
 
@@ -183,28 +191,17 @@ impl Rendered<'_> {
     }
 }
 
-/// Agents do not see the numbers of customers another agent owns.
+/// Whether `viewer` sees this pop's numbers masked (the one rule of
+/// [`crate::access::must_mask`]): an agent does when a customer of the pop
+/// belongs to another agent.
 pub fn must_mask(viewer: &User, customers: &[Customer]) -> bool {
-    viewer.role == Role::Agent
-        && customers
-            .iter()
-            .any(|c| c.owner.as_deref().is_some_and(|o| o != viewer.username))
+    let another = customers
+        .iter()
+        .any(|c| c.owner.as_deref().is_some_and(|o| o != viewer.username));
+    crate::access::must_mask(viewer, another)
 }
 
-/// `13812345678` -> `138****5678`: enough to recognise, not to dial.
-pub fn mask(number: &str) -> String {
-    let chars: Vec<char> = number.chars().collect();
-    let n = chars.len();
-    let (head, tail) = match n {
-        0..=4 => return "*".repeat(n),
-        5..=7 => (1, 2),
-        _ => (3, 4),
-    };
-    let mut out: String = chars[..head].iter().collect();
-    out.push_str("****");
-    out.extend(&chars[n - tail..]);
-    out
-}
+pub use crate::access::mask;
 
 fn mask_numbers(pop: &mut Value, form: Option<&FormDef>) {
     for key in ["number", "normalized"] {
@@ -255,6 +252,7 @@ fn mask_numbers(pop: &mut Value, form: Option<&FormDef>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::Role;
 
     fn user(name: &str, role: Role) -> User {
         User {

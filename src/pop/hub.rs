@@ -91,6 +91,21 @@ enum HubMsg {
     },
     /// A form was saved: pops show it from now on.
     FormsChanged,
+    /// Who an open call belongs to (for a work order saved on it).
+    CallParties {
+        call_id: String,
+        reply: oneshot::Sender<Option<LiveCall>>,
+    },
+}
+
+/// Who an open call belongs to: the users it was offered to or taken by
+/// (with their teams), its line's team, and the customers its number
+/// matched.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LiveCall {
+    pub users: Vec<(i64, Option<String>)>,
+    pub team: Option<String>,
+    pub candidates: Vec<i64>,
 }
 
 /// A cloneable way to talk to the hub and the wallboard feed.
@@ -175,6 +190,14 @@ impl HubHandle {
         self.send(HubMsg::FormsChanged).await;
     }
 
+    /// Who the open call `call_id` belongs to; `None` once it has ended
+    /// (the store knows it then).
+    pub async fn call_parties(&self, call_id: String) -> Option<LiveCall> {
+        let (reply, rx) = oneshot::channel();
+        self.send(HubMsg::CallParties { call_id, reply }).await;
+        rx.await.ok().flatten()
+    }
+
     /// Every known agent's state, as `agent.state` data.
     pub async fn agents(&self) -> Vec<Value> {
         let (reply, rx) = oneshot::channel();
@@ -230,7 +253,14 @@ impl Hub {
         feed: mpsc::UnboundedSender<FeedInput>,
     ) -> crate::store::Result<(Hub, HubHandle)> {
         let reader = Store::open_reader(store.path())?;
-        let routing = Routing::new(reader.agents().line_bindings()?);
+        let bindings = reader.agents().line_bindings()?;
+        for (line, binding) in &bindings {
+            let _ = feed.send(FeedInput::Bind {
+                line: line.clone(),
+                binding: Some(binding.clone()),
+            });
+        }
+        let routing = Routing::new(bindings);
         let mut forms = FormCache::new(&settings.form);
         forms.reload(&reader, Instant::now())?;
         let (tx, rx) = mpsc::channel(4096);
@@ -349,11 +379,20 @@ impl Hub {
                 self.sessions
                     .send_conn(conn, "error", &data.to_string(), now);
             }
-            HubMsg::Bind { line, binding } => self.routing.bind(line, binding),
+            HubMsg::Bind { line, binding } => {
+                let _ = self.feed.send(FeedInput::Bind {
+                    line: line.clone(),
+                    binding: binding.clone(),
+                });
+                self.routing.bind(line, binding)
+            }
             HubMsg::Agents { reply } => {
                 let _ = reply.send(self.agents.all().map(AgentView::json).collect());
             }
             HubMsg::FormsChanged => self.reload_forms(now),
+            HubMsg::CallParties { call_id, reply } => {
+                let _ = reply.send(self.call_parties(&call_id));
+            }
         }
     }
 
@@ -428,6 +467,24 @@ impl Hub {
         });
         self.sessions
             .send(sid, "snapshot", &data.to_string(), Instant::now());
+    }
+
+    fn call_parties(&self, call_id: &str) -> Option<LiveCall> {
+        let call = self.routing.call(call_id)?;
+        let mut ids = call.offered.clone();
+        ids.extend(call.taken_by);
+        ids.sort_unstable();
+        ids.dedup();
+        let users = ids
+            .into_iter()
+            .map(|id| (id, self.agents.get(id).and_then(|a| a.user.team.clone())))
+            .collect();
+        let pop = call.pop.as_ref();
+        Some(LiveCall {
+            users,
+            team: pop.and_then(|p| p.team.clone()),
+            candidates: pop.map(|p| p.candidates.clone()).unwrap_or_default(),
+        })
     }
 
     /// The one place commands are carried out.
@@ -522,6 +579,34 @@ impl Hub {
         let Some(mut pop) = call.pop.clone() else {
             return Err(CommandError::new("no_call", "the call has no pop yet"));
         };
+        let Some(viewer) = self.agents.get(user_id).map(|a| a.user.clone()) else {
+            return Err(CommandError::new("forbidden", "not logged in"));
+        };
+        // The caller's matches, or a customer the user's scope owns.
+        if !pop.candidates.contains(&customer_id) {
+            let scope = crate::access::grant("ws customer.select", &viewer)
+                .map_err(|_| CommandError::new("forbidden", "your role may not pick customers"))?;
+            let owner = match self.reader.customers().customer_reach(customer_id, None) {
+                Ok(Some(reach)) => reach.owner,
+                Ok(None) => {
+                    return Err(CommandError::new(
+                        "not_found",
+                        format!("no customer {customer_id}"),
+                    ))
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "could not read a customer's owner");
+                    return Err(CommandError::new("store", "the customer could not be read"));
+                }
+            };
+            let owner = owner.as_ref().map(|(id, team)| (*id, team.as_deref()));
+            if !crate::access::covers(&scope, owner) {
+                return Err(CommandError::new(
+                    "forbidden",
+                    "this customer is neither the caller's nor yours",
+                ));
+            }
+        }
         match pop.select(&self.reader, customer_id) {
             Ok(true) => {}
             Ok(false) => {
@@ -535,9 +620,6 @@ impl Hub {
                 return Err(CommandError::new("store", "the customer could not be read"));
             }
         }
-        let Some(viewer) = self.agents.get(user_id).map(|a| a.user.clone()) else {
-            return Err(CommandError::new("forbidden", "not logged in"));
-        };
         if let Some(call) = self.routing.call_mut(call_id) {
             call.selected = Some(customer_id);
         }
@@ -554,17 +636,13 @@ impl Hub {
         let now_ms = view.since;
         if let Some(call) = wrapup_ended {
             // Handle time includes the wrap-up: its end goes on the call.
-            self.store.calls().submit(move |s| {
-                if let Err(e) = s.set_call_wrapup_end(&call, now_ms) {
-                    tracing::error!(call, error = %e, "could not record the end of after-call work");
-                }
-            });
+            self.store
+                .calls()
+                .submit_fact("wrap-up end", move |s| s.set_call_wrapup_end(&call, now_ms));
         }
         let (user_id, state, reason) = (view.user.id, view.state, view.reason.clone());
-        self.store.agents().submit(move |s| {
-            if let Err(e) = s.record_agent_state(user_id, state, reason.as_deref(), now_ms) {
-                tracing::error!(error = %e, "could not record an agent state");
-            }
+        self.store.agents().submit_fact("agent state", move |s| {
+            s.record_agent_state(user_id, state, reason.as_deref(), now_ms)
         });
         let data = view.json().to_string();
         let viewers: Vec<i64> = self.agents.viewers_of(&view.user).collect();
@@ -689,27 +767,19 @@ impl Hub {
         let (customer, agent) = (call.selected, call.taken_by);
         let uid = call_id.to_string();
         let written = self.written_tx.clone();
-        self.store.calls().submit(move |s| {
-            let written_rows = (|| {
-                if routed {
-                    s.set_call_routing(&uid, offered_to, team.as_deref())?;
-                }
-                if let Some(c) = customer {
-                    s.set_call_customer(&uid, c)?;
-                }
-                if let Some(a) = agent {
-                    s.set_call_agent(&uid, a)?;
-                }
-                Ok::<_, crate::store::StoreError>(())
-            })();
-            match written_rows {
-                Ok(()) => {
-                    let _ = written.send(());
-                }
-                Err(e) => {
-                    tracing::error!(call = %uid, error = %e, "could not record who handled the call")
-                }
+        // After the CDR, in order with it, and kept while the disk is full.
+        self.store.calls().submit_fact("call routing", move |s| {
+            if routed {
+                s.set_call_routing(&uid, offered_to, team.as_deref())?;
             }
+            if let Some(c) = customer {
+                s.set_call_customer(&uid, c)?;
+            }
+            if let Some(a) = agent {
+                s.set_call_agent(&uid, a)?;
+            }
+            let _ = written.send(());
+            Ok(())
         });
     }
 

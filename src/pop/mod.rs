@@ -18,7 +18,7 @@ pub mod session;
 pub mod wallboard;
 pub mod wallboard_feed;
 
-pub use hub::{Hub, HubHandle, HubSettings};
+pub use hub::{Hub, HubHandle, HubSettings, LiveCall};
 
 use crate::event::CallEvent;
 use crate::store::StoreHandle;

@@ -6,7 +6,7 @@
 
 use super::agents::AgentView;
 use crate::event::{CallEvent, DeviceState};
-use crate::store::{Role, User};
+use crate::store::{Binding, Role, User};
 use serde::Serialize;
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
@@ -66,6 +66,8 @@ pub struct Board {
     pub today: Today,
     /// Agents as the hub last reported them, by user id.
     pub agents: BTreeMap<i64, AgentView>,
+    /// Who each line pops to: a viewer sees the lines of its scope.
+    pub bindings: BTreeMap<String, Binding>,
     /// When today ends: the day is worked out from the time zone only
     /// when an event comes after it, not on every event on the pop path.
     day_end: i64,
@@ -173,41 +175,99 @@ impl Board {
         }
     }
 
-    /// The picture a viewer of `scope` sees: the agents it may see, keyed
-    /// by user id, with lines, devices, calls ringing and today's counts.
-    pub fn picture(&self, scope: &Scope, now: i64) -> Value {
+    /// A line's binding changed (`None`: unbound).
+    pub fn bind(&mut self, line: String, binding: Option<Binding>) {
+        match binding {
+            Some(b) => self.bindings.insert(line, b),
+            None => self.bindings.remove(&line),
+        };
+    }
+
+    /// The picture a viewer of `view` sees: the agents and lines of its
+    /// scope (agents keyed by user id), callers' numbers masked if its
+    /// role masks them, every device, and today's center-wide counts.
+    pub fn picture(&self, view: &View, now: i64) -> Value {
         let agents: Map<String, Value> = self
             .agents
             .values()
-            .filter(|a| scope.sees(&a.user))
+            .filter(|a| view.scope.sees(&a.user))
             .map(|a| (a.user.id.to_string(), a.json()))
             .collect();
-        self.snapshot(Value::Object(agents), now)
-    }
-
-    /// The picture with `agents` (as `agent.state` data), for one viewer.
-    pub fn snapshot(&self, agents: Value, now: i64) -> Value {
-        // Keyed by line, so a delta carries only the calls that began or ended.
-        let ringing: Map<String, Value> = self
+        let shown = |number: &Option<String>| {
+            if view.masked {
+                number.as_deref().map(crate::access::mask)
+            } else {
+                number.clone()
+            }
+        };
+        let lines: BTreeMap<&String, LineView> = self
             .lines
+            .iter()
+            .filter(|(line, _)| self.line_seen(&view.scope, line))
+            .map(|(line, v)| {
+                let mut v = v.clone();
+                v.number = shown(&v.number);
+                (line, v)
+            })
+            .collect();
+        // Keyed by line, so a delta carries only the calls that began or ended.
+        let ringing: Map<String, Value> = lines
             .iter()
             .filter(|(_, v)| v.state == "ringing")
             .map(|(line, v)| {
                 let call = json!({ "line": line, "call_id": v.call_id, "number": v.number, "since": v.since });
-                (line.clone(), call)
+                (line.to_string(), call)
             })
             .collect();
         let t = &self.today;
         let judged = t.answered + t.missed + t.abandoned;
         json!({
             "now": now,
-            "lines": self.lines,
+            "lines": lines,
             "devices": self.devices,
             "agents": agents,
             "ringing": ringing,
             "today": t,
             "abandon_rate": (judged > 0).then(|| 100.0 * t.abandoned as f64 / judged as f64),
         })
+    }
+}
+
+impl Board {
+    /// Whether a viewer of `scope` sees `line`: everyone's for `All`; for
+    /// a team, the team's lines and its agents'; for one agent, theirs.
+    fn line_seen(&self, scope: &Scope, line: &str) -> bool {
+        let agent = |name: &str| self.agents.values().find(|a| a.user.username == name);
+        match (scope, self.bindings.get(line)) {
+            (Scope::All, _) => true,
+            (Scope::Team(t), Some(Binding::Team(team))) => team == t,
+            (Scope::Team(t), Some(Binding::Agent(name))) => {
+                agent(name).is_some_and(|a| a.user.team.as_ref() == Some(t))
+            }
+            (Scope::Own(id), Some(Binding::Agent(name))) => {
+                agent(name).is_some_and(|a| a.user.id == *id)
+            }
+            _ => false,
+        }
+    }
+}
+
+/// What one wallboard viewer is shown: viewers with the same view share
+/// one picture, computed once per change.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct View {
+    pub scope: Scope,
+    /// Callers' numbers masked (QA: the same rule as the history's).
+    pub masked: bool,
+}
+
+impl View {
+    /// The view the access table gives `viewer` on the wallboard.
+    pub fn of(viewer: &User) -> View {
+        View {
+            scope: Scope::of(viewer),
+            masked: crate::access::must_mask(viewer, true),
+        }
     }
 }
 
@@ -224,11 +284,11 @@ pub enum Scope {
 }
 
 impl Scope {
-    /// The scope of a viewer (the same rule as agents' states on desktops).
+    /// The scope of a viewer: the access table's reach on the wallboard.
     pub fn of(viewer: &User) -> Scope {
-        match (viewer.role, &viewer.team) {
-            (Role::Admin | Role::Qa, _) => Scope::All,
-            (Role::TeamLead, Some(t)) => Scope::Team(t.clone()),
+        match crate::access::grant("GET /ws/wallboard", viewer) {
+            Ok(crate::store::Scope::All) => Scope::All,
+            Ok(crate::store::Scope::Team(t)) => Scope::Team(t),
             _ => Scope::Own(viewer.id),
         }
     }
@@ -327,6 +387,59 @@ mod tests {
         }
     }
 
+    const ALL: View = View {
+        scope: Scope::All,
+        masked: false,
+    };
+
+    #[test]
+    fn viewers_see_their_scope_s_lines_and_numbers_masked_by_role() {
+        let mut b = Board::default();
+        b.agent(view(1, Role::Agent, "sales", AgentState::Ready));
+        b.agent(view(2, Role::Agent, "support", AgentState::Ready));
+        b.bind("box/1".into(), Some(Binding::Agent("u1".into())));
+        b.bind("box/2".into(), Some(Binding::Team("support".into())));
+        b.bind("box/3".into(), Some(Binding::Agent("u2".into())));
+        for (n, line) in [(1, "box/1"), (2, "box/2"), (3, "box/3"), (4, "box/4")] {
+            b.on_event(
+                &CallEvent::Ringing {
+                    call_id: format!("c{n}").into(),
+                    line: line.into(),
+                    ring_count: 1,
+                },
+                1_000,
+            );
+            b.lines.get_mut(line).unwrap().number = Some(format!("1381234567{n}"));
+        }
+        let lines = |p: &Value| -> Vec<String> {
+            p["lines"].as_object().unwrap().keys().cloned().collect()
+        };
+        let sales = view(9, Role::TeamLead, "sales", AgentState::Ready).user;
+        let support = view(8, Role::TeamLead, "support", AgentState::Ready).user;
+        let qa = view(7, Role::Qa, "qa", AgentState::Ready).user;
+        let admin = view(6, Role::Admin, "x", AgentState::Ready).user;
+        let p = b.picture(&View::of(&sales), 2_000);
+        assert_eq!(lines(&p), ["box/1"]);
+        assert_eq!(
+            p["ringing"].as_object().unwrap().len(),
+            1,
+            "ringing as its lines"
+        );
+        assert_eq!(
+            lines(&b.picture(&View::of(&support), 2_000)),
+            ["box/2", "box/3"]
+        );
+        let q = b.picture(&View::of(&qa), 2_000);
+        assert_eq!(lines(&q).len(), 4, "QA sees every line");
+        assert_eq!(
+            q["lines"]["box/1"]["number"], "138****5671",
+            "QA sees numbers masked"
+        );
+        let a = b.picture(&View::of(&admin), 2_000);
+        assert_eq!(a["lines"]["box/1"]["number"], "13812345671");
+        assert_ne!(View::of(&qa), View::of(&admin), "one picture each");
+    }
+
     #[test]
     fn scopes_pick_the_agents_each_viewer_sees() {
         let mut b = Board::default();
@@ -335,10 +448,10 @@ mod tests {
         b.agent(view(3, Role::Qa, "qa", AgentState::Offline));
         let lead = view(4, Role::TeamLead, "sales", AgentState::Ready).user;
         assert_eq!(Scope::of(&lead), Scope::Team("sales".into()));
-        let sales = b.picture(&Scope::of(&lead), 0);
+        let sales = b.picture(&View::of(&lead), 0);
         let ids: Vec<&String> = sales["agents"].as_object().unwrap().keys().collect();
         assert_eq!(ids, ["1"]);
-        let all = b.picture(&Scope::All, 0);
+        let all = b.picture(&ALL, 0);
         assert_eq!(
             all["agents"].as_object().unwrap().len(),
             2,
@@ -355,9 +468,9 @@ mod tests {
         for id in 1..=100 {
             b.agent(view(id, Role::Agent, "sales", AgentState::Ready));
         }
-        let before = b.picture(&Scope::All, 1_000);
+        let before = b.picture(&ALL, 1_000);
         assert_eq!(
-            delta(&before, &b.picture(&Scope::All, 2_000)),
+            delta(&before, &b.picture(&ALL, 2_000)),
             None,
             "only the clock"
         );
@@ -370,7 +483,7 @@ mod tests {
             },
             2_000,
         );
-        let after = b.picture(&Scope::All, 2_000);
+        let after = b.picture(&ALL, 2_000);
         let d = delta(&before, &after).unwrap();
         assert_eq!(d["changed"]["agents"].as_object().unwrap().len(), 1);
         assert_eq!(d["changed"]["lines"]["box/1"]["state"], "ringing");
@@ -380,7 +493,7 @@ mod tests {
         assert_eq!(rebuilt, after);
         // An agent leaving the scope is removed.
         b.agents.remove(&7);
-        let later = b.picture(&Scope::All, 3_000);
+        let later = b.picture(&ALL, 3_000);
         let d = delta(&after, &later).unwrap();
         assert_eq!(d["removed"]["agents"], json!(["7"]));
         apply(&mut rebuilt, &d);
@@ -406,10 +519,7 @@ mod tests {
             1_000
         ));
         assert_eq!(b.lines["box/1"].state, "ringing");
-        assert_eq!(
-            b.snapshot(json!({}), 1_000)["ringing"]["box/1"]["line"],
-            "box/1"
-        );
+        assert_eq!(b.picture(&ALL, 1_000)["ringing"]["box/1"]["line"], "box/1");
         b.on_event(
             &CallEvent::Answered {
                 call_id: call.clone(),
@@ -431,7 +541,7 @@ mod tests {
         );
         assert_eq!(b.lines["box/1"].state, "idle");
         assert_eq!((b.today.offered, b.today.answered), (3, 2));
-        let snap = b.snapshot(json!({}), 9_000);
+        let snap = b.picture(&ALL, 9_000);
         assert_eq!(snap["ringing"].as_object().unwrap().len(), 0);
         assert!((snap["abandon_rate"].as_f64().unwrap() - 0.0).abs() < 1e-9);
         b.on_event(

@@ -6,7 +6,7 @@
 //! does not wait for them.
 
 use super::agents::AgentView;
-use super::wallboard::{delta, Board, Scope, Today};
+use super::wallboard::{delta, Board, Today, View};
 use crate::event::CallEvent;
 use crate::store::User;
 use serde_json::{json, Value};
@@ -24,6 +24,12 @@ pub const FRAME_INTERVAL: Duration = Duration::from_millis(500);
 pub enum FeedInput {
     /// An agent's state, as the hub changed it.
     Agent(AgentView),
+    /// A line's binding changed (`None`: unbound); also sent for every
+    /// line when the hub starts.
+    Bind {
+        line: String,
+        binding: Option<crate::store::Binding>,
+    },
     /// A wallboard to keep up to date on `out`.
     Watch {
         user: User,
@@ -40,7 +46,7 @@ struct Group {
 /// The feed's state; run it with [`WallboardFeed::run`].
 pub struct WallboardFeed {
     board: Board,
-    groups: HashMap<Scope, Group>,
+    groups: HashMap<View, Group>,
     dirty: bool,
 }
 
@@ -100,11 +106,15 @@ impl WallboardFeed {
                 self.board.agent(view);
                 self.dirty = true;
             }
+            FeedInput::Bind { line, binding } => {
+                self.board.bind(line, binding);
+                self.dirty = true;
+            }
             FeedInput::Watch { user, out } => {
-                let scope = Scope::of(&user);
+                let view = View::of(&user);
                 let board = &self.board;
-                let group = self.groups.entry(scope.clone()).or_insert_with(|| Group {
-                    last: board.picture(&scope, now),
+                let group = self.groups.entry(view.clone()).or_insert_with(|| Group {
+                    last: board.picture(&view, now),
                     viewers: Vec::new(),
                 });
                 let frame = json!({ "type": "wallboard", "data": group.last }).to_string();
@@ -124,8 +134,8 @@ impl WallboardFeed {
         }
         self.dirty = false;
         self.groups.retain(|_, g| !g.viewers.is_empty());
-        for (scope, group) in self.groups.iter_mut() {
-            let picture = self.board.picture(scope, now);
+        for (view, group) in self.groups.iter_mut() {
+            let picture = self.board.picture(view, now);
             let Some(change) = delta(&group.last, &picture) else {
                 continue;
             };

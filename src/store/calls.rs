@@ -42,6 +42,16 @@ pub struct Calls<'a> {
     pub(super) store: &'a Store,
 }
 
+/// Who a call belongs to: the agent who took it and the one it was
+/// offered to (each with their team), the team of its line, and its caller.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct CallReach {
+    pub users: Vec<(i64, Option<String>)>,
+    pub team: Option<String>,
+    pub customer_id: Option<i64>,
+    pub number_national: Option<String>,
+}
+
 impl Calls<'_> {
     /// Writes a finished call. The call id is unique: writing the same call
     /// again (a retry) updates its row instead of adding another.
@@ -152,6 +162,35 @@ impl Calls<'_> {
             .conn
             .prepare_cached("SELECT id FROM calls WHERE call_uid = ?1")?
             .query_row([call_uid], |r| r.get(0))
+            .optional()?)
+    }
+
+    /// Who a stored call belongs to, for deciding who may act on it; `None`
+    /// when there is no such call.
+    pub fn call_reach(&self, call_uid: &str) -> Result<Option<CallReach>> {
+        Ok(self
+            .store
+            .conn
+            .prepare_cached(
+                "SELECT c.agent_user_id, au.team, c.offered_to, ou.team, c.team,
+                        c.customer_id, c.number_national
+                 FROM calls c
+                 LEFT JOIN users au ON au.id = c.agent_user_id
+                 LEFT JOIN users ou ON ou.id = c.offered_to
+                 WHERE c.call_uid = ?1",
+            )?
+            .query_row([call_uid], |r| {
+                let user = |id: Option<i64>, team: Option<String>| id.map(|id| (id, team));
+                Ok(CallReach {
+                    users: [user(r.get(0)?, r.get(1)?), user(r.get(2)?, r.get(3)?)]
+                        .into_iter()
+                        .flatten()
+                        .collect(),
+                    team: r.get(4)?,
+                    customer_id: r.get(5)?,
+                    number_national: r.get(6)?,
+                })
+            })
             .optional()?)
     }
 

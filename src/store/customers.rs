@@ -57,6 +57,14 @@ pub struct Customer {
 
 pub use crate::domain::CustomerMatch;
 
+/// Who a customer belongs to, for deciding who may act on it: its owner
+/// (with the owner's team), and whether a given number is one of its own.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CustomerReach {
+    pub owner: Option<(i64, Option<String>)>,
+    pub has_number: bool,
+}
+
 /// The answer to "who is calling": the rule that matched and the customers.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct LookupResult {
@@ -415,6 +423,30 @@ impl Customers<'_> {
         out.sort_by_key(|m| m.id);
         out.dedup_by_key(|m| m.id);
         Ok(out)
+    }
+
+    /// Who customer `id` belongs to (its owner and the owner's team), and
+    /// whether one of its numbers is `national`; `None` when there is no
+    /// such customer.
+    pub fn customer_reach(&self, id: i64, national: Option<&str>) -> Result<Option<CustomerReach>> {
+        Ok(self
+            .store
+            .conn
+            .prepare_cached(
+                "SELECT c.owner_user_id, u.team,
+                        EXISTS (SELECT 1 FROM customer_phones p
+                                WHERE p.customer_id = c.id AND p.national = ?2)
+                 FROM customers c LEFT JOIN users u ON u.id = c.owner_user_id
+                 WHERE c.id = ?1",
+            )?
+            .query_row(rusqlite::params![id, national], |r| {
+                let owner: Option<i64> = r.get(0)?;
+                Ok(CustomerReach {
+                    owner: owner.map(|o| (o, r.get(1).ok().flatten())),
+                    has_number: r.get(2)?,
+                })
+            })
+            .optional()?)
     }
 
     /// One customer with numbers and tags.

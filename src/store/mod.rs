@@ -26,18 +26,18 @@ mod workorders;
 
 pub use agents::{AgentState, AgentStateRow, Agents, Binding};
 pub use backup::BackupSummary;
-pub use calls::{CallQuery, CallRow, Calls, HistoryPage, HistoryRow};
+pub use calls::{CallQuery, CallReach, CallRow, Calls, HistoryPage, HistoryRow};
 pub use campaigns::{
     Added, CampaignCustomer, CampaignRow, CampaignState, Campaigns, FailedPart, Failures,
     FedMessage, NewCampaign, NewRecipient, PendingRecipient, Progress, ResultRow,
 };
 pub use customers::{
-    Customer, CustomerLoad, CustomerMatch, CustomerPhone, Customers, LoadMerges, LookupResult,
-    NewCustomer, NewPhone, UpsertOutcome,
+    Customer, CustomerLoad, CustomerMatch, CustomerPhone, CustomerReach, Customers, LoadMerges,
+    LookupResult, NewCustomer, NewPhone, UpsertOutcome,
 };
 pub use handle::{
     AgentsHandle, CallsHandle, CampaignsHandle, CustomersHandle, RecordingsHandle, ReportsHandle,
-    SmsHandle, StoreHandle, UsersHandle, WorkOrdersHandle,
+    SmsHandle, StoreHandle, UsersHandle, WorkOrdersHandle, WriteHealth, MAX_WAITING_FACTS,
 };
 pub use migrate::known_schema_version;
 pub use recordings::{
@@ -436,6 +436,18 @@ pub struct BulkWrites<'a> {
     /// The page cache setting before the bulk load, restored after it.
     cache_size: i64,
     finished: bool,
+}
+
+impl Store {
+    /// Moves the write-ahead log into the database file and truncates it
+    /// (so the next write must grow it again); true when every page was
+    /// moved, false when a reader held some back.
+    pub fn checkpoint(&self) -> Result<bool> {
+        let busy: i64 = self
+            .conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0))?;
+        Ok(busy == 0)
+    }
 }
 
 impl BulkWrites<'_> {

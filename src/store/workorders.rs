@@ -1,7 +1,7 @@
 //! Work-order forms (data, editable without a recompile) and the work
 //! orders (工单) agents save from a pop.
 
-use super::{now_ms, Result, Store, StoreError};
+use super::{now_ms, Result, Scope, Store, StoreError};
 use rusqlite::{params, OptionalExtension};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -273,8 +273,19 @@ impl WorkOrders<'_> {
     }
 
     /// The work orders saved for a call.
-    pub fn call_work_orders(&self, call_uid: &str) -> Result<Vec<WorkOrderRow>> {
-        self.work_orders_where("w.call_uid = ?1", params![call_uid, 100])
+    pub fn call_work_orders(&self, call_uid: &str, scope: &Scope) -> Result<Vec<WorkOrderRow>> {
+        match scope {
+            Scope::All => self.work_orders_where("w.call_uid = ?1", params![call_uid, 100]),
+            Scope::Team(team) => self.work_orders_where(
+                "w.call_uid = ?1 AND u.team = ?3",
+                params![call_uid, 100, team],
+            ),
+            Scope::Agent(id) => self.work_orders_where(
+                "w.call_uid = ?1 AND w.agent_user_id = ?3",
+                params![call_uid, 100, id],
+            ),
+            Scope::None => Ok(Vec::new()),
+        }
     }
 
     fn work_orders_where(

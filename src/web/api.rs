@@ -2,14 +2,12 @@
 
 use super::auth::{ApiError, CurrentUser};
 use super::AppState;
-use crate::store::{Binding, FormDef, NewCustomer, NewPhone, Role};
+use crate::store::{Binding, FormDef, NewCustomer, NewPhone};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
-
-const SUPERVISORS: [Role; 3] = [Role::TeamLead, Role::Qa, Role::Admin];
 
 /// Every work-order form.
 pub async fn forms(_: CurrentUser, State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
@@ -46,7 +44,6 @@ pub async fn put_form(
     Path(key): Path<String>,
     Json(mut form): Json<FormDef>,
 ) -> Result<Json<FormDef>, ApiError> {
-    user.require(&[Role::Admin])?;
     form.key = key;
     let f = form.clone();
     let actor = user.0.clone();
@@ -78,10 +75,9 @@ pub async fn put_form(
 
 /// Line bindings (supervisors).
 pub async fn bindings(
-    user: CurrentUser,
+    _user: CurrentUser,
     State(state): State<AppState>,
 ) -> Result<Json<Value>, ApiError> {
-    user.require(&SUPERVISORS)?;
     let list = state.store.agents().call(|s| s.line_bindings()).await?;
     let list: Vec<Value> = list
         .into_iter()
@@ -106,12 +102,11 @@ pub struct BindBody {
 
 /// Binds a line to an agent or a team (admins); takes effect at once.
 pub async fn bind(
-    user: CurrentUser,
+    _user: CurrentUser,
     State(state): State<AppState>,
     Query(q): Query<LineQuery>,
     Json(body): Json<BindBody>,
 ) -> Result<Json<Value>, ApiError> {
-    user.require(&[Role::Admin])?;
     let binding = match (body.agent, body.team) {
         (Some(a), None) => Binding::Agent(a),
         (None, Some(t)) => Binding::Team(t),
@@ -137,11 +132,10 @@ pub async fn bind(
 
 /// Removes a line's binding (admins).
 pub async fn unbind(
-    user: CurrentUser,
+    _user: CurrentUser,
     State(state): State<AppState>,
     Query(q): Query<LineQuery>,
 ) -> Result<StatusCode, ApiError> {
-    user.require(&[Role::Admin])?;
     let line = q.line.clone();
     if !state
         .store
@@ -166,16 +160,16 @@ pub async fn agents(
     user: CurrentUser,
     State(state): State<AppState>,
 ) -> Result<Json<Value>, ApiError> {
-    user.require(&SUPERVISORS)?;
     let all = match &state.hub {
         Some(hub) => hub.agents().await,
         None => Vec::new(),
     };
     let visible: Vec<Value> = all
         .into_iter()
-        .filter(|a| {
-            user.0.role != Role::TeamLead
-                || (user.0.team.is_some() && a["team"].as_str() == user.0.team.as_deref())
+        .filter(|a| match user.scope() {
+            crate::store::Scope::All => true,
+            crate::store::Scope::Team(t) => a["team"].as_str() == Some(t.as_str()),
+            _ => a["username"].as_str() == Some(user.0.username.as_str()),
         })
         .collect();
     Ok(Json(json!({ "agents": visible })))
@@ -197,7 +191,6 @@ pub async fn add_customer(
     State(state): State<AppState>,
     Json(body): Json<NewCustomerBody>,
 ) -> Result<Json<Value>, ApiError> {
-    user.require(&[Role::Agent, Role::TeamLead, Role::Admin])?;
     let normalizer = state.normalizer.clone();
     let mut phones = Vec::new();
     for p in &body.phones {
@@ -266,20 +259,19 @@ pub struct CallQuery {
     call_id: String,
 }
 
-/// The work orders saved for a call; an agent sees their own only.
+/// The work orders saved for a call, within the user's scope: an agent's
+/// own, a team lead's team's, everyone's for QA and admins.
 pub async fn call_work_orders(
     user: CurrentUser,
     State(state): State<AppState>,
     Query(q): Query<CallQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    let mut orders = state
+    let scope = user.scope().clone();
+    let orders = state
         .store
         .workorders()
-        .call(move |s| s.call_work_orders(&q.call_id))
+        .call(move |s| s.call_work_orders(&q.call_id, &scope))
         .await?;
-    if user.0.role == Role::Agent {
-        orders.retain(|o| o.agent.as_deref() == Some(user.0.username.as_str()));
-    }
     Ok(Json(json!({ "work_orders": orders })))
 }
 
@@ -302,8 +294,12 @@ pub async fn set_password(
     Json(body): Json<PasswordBody>,
 ) -> Result<StatusCode, ApiError> {
     let own = user.0.username == name;
-    if !own {
-        user.require(&[Role::Admin])?;
+    if !own && !user.reaches_all() {
+        return Err(ApiError(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "only an admin sets another user's password".into(),
+        ));
     }
     crate::auth::check_password(&body.password, &name)
         .map_err(|w| ApiError(StatusCode::BAD_REQUEST, w.code(), w.to_string()))?;
@@ -343,11 +339,12 @@ pub async fn set_password(
         .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, "hash", e.to_string()))?
         .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, "hash", e.to_string()))?;
     let (actor, target) = (user.0.clone(), name.clone());
-    state
+    let target_id = state
         .store
         .users()
         .call(move |s| {
             let ended = s.set_password_hash(&target, &hash, keep.as_deref())?;
+            let id = s.user_by_name(&target)?.map(|u| u.id);
             s.audit(&crate::store::AuditEntry {
                 actor: &actor.username,
                 user_id: Some(actor.id),
@@ -355,8 +352,12 @@ pub async fn set_password(
                 target: Some(&target),
                 detail: json!({ "sessions_ended": ended }),
                 remote_addr: None,
-            })
+            })?;
+            Ok(id)
         })
         .await?;
+    if let Some(id) = target_id {
+        state.session_ends.ended(id);
+    }
     Ok(StatusCode::NO_CONTENT)
 }

@@ -1,7 +1,8 @@
 //! Login, logout and the session check every protected route goes through.
 
 use super::AppState;
-use crate::store::{AuditEntry, Role, User};
+use crate::auth::throttle::{Policy, Throttle, Verdict};
+use crate::store::{AuditEntry, User};
 use axum::extract::{ConnectInfo, FromRequestParts, State};
 use axum::http::{header, request::Parts, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -9,13 +10,10 @@ use axum::Json;
 use serde::Deserialize;
 use serde_json::json;
 use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
 
 /// The cookie that carries the session token.
 pub const SESSION_COOKIE: &str = "callpop_session";
-
-/// Team leads, QA and admins: who reads statistics, watches the
-/// wallboard and scores recordings.
-pub const SUPERVISORS: [Role; 3] = [Role::TeamLead, Role::Qa, Role::Admin];
 
 /// An API error: a status, a stable code and a message for people.
 pub struct ApiError(pub StatusCode, pub &'static str, pub String);
@@ -34,60 +32,63 @@ impl From<crate::store::StoreError> for ApiError {
     fn from(e: crate::store::StoreError) -> Self {
         match e {
             crate::store::StoreError::Invalid(m) => ApiError(StatusCode::BAD_REQUEST, "invalid", m),
-            other => ApiError(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "store",
-                other.to_string(),
-            ),
+            // The database's own words stay in the log: the page says what
+            // the user can do.
+            other => {
+                tracing::error!(error = %other, "a request failed in the store");
+                ApiError(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "store_unavailable",
+                    "the database cannot do this just now (is the disk full?); try again".into(),
+                )
+            }
         }
     }
 }
 
-/// The logged-in user of a request; a request without a live session is
-/// answered 401 before any handler runs.
-pub struct CurrentUser(pub User);
+/// The logged-in user of a request and the scope the access table grants
+/// them for it ([`super::gate`] checked both before the handler runs).
+pub struct CurrentUser(pub User, pub crate::store::Scope);
 
 impl CurrentUser {
-    /// Whose calls and recordings the user may see; a role that may see
-    /// none (marketers) is refused.
-    pub fn scope(&self) -> Result<crate::store::Scope, ApiError> {
-        let scope = crate::store::Scope::of(&self.0);
-        if scope == crate::store::Scope::None {
-            self.require(&[Role::Agent, Role::TeamLead, Role::Qa, Role::Admin])?;
-        }
-        Ok(scope)
+    /// Whose objects the user may reach with this request (the access
+    /// table's reach for their role).
+    pub fn scope(&self) -> &crate::store::Scope {
+        &self.1
     }
 
-    /// Refuses users whose role is not among `roles`.
-    pub fn require(&self, roles: &[Role]) -> Result<(), ApiError> {
-        if roles.contains(&self.0.role) {
-            Ok(())
-        } else {
-            Err(ApiError(
-                StatusCode::FORBIDDEN,
-                "forbidden",
-                format!("the {} role may not do this", self.0.role.as_str()),
-            ))
-        }
+    /// Whether the table gives this request everything (admins, QA).
+    pub fn reaches_all(&self) -> bool {
+        self.1 == crate::store::Scope::All
     }
 }
 
 impl FromRequestParts<AppState> for CurrentUser {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let token = session_token(&parts.headers).ok_or_else(unauthorized)?;
-        let hash = crate::auth::token_hash(&token);
-        match state
-            .store
-            .users()
-            .call(move |s| s.session_user(&hash))
-            .await?
-        {
-            Some(user) => Ok(CurrentUser(user)),
-            None => Err(unauthorized()),
+    async fn from_request_parts(parts: &mut Parts, _: &AppState) -> Result<Self, ApiError> {
+        match parts.extensions.get::<super::gate::Granted>() {
+            Some(g) => Ok(CurrentUser(g.user.clone(), g.scope.clone())),
+            // Only a public route lacks a grant, and none asks for a user.
+            None => Err(ApiError(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "no_access_rule",
+                "this route asks for a user but is public in the access table".into(),
+            )),
         }
     }
+}
+
+/// The user of the session the request's cookie names, or 401.
+pub async fn session_user(state: &AppState, headers: &HeaderMap) -> Result<User, ApiError> {
+    let token = session_token(headers).ok_or_else(unauthorized)?;
+    let hash = crate::auth::token_hash(&token);
+    state
+        .store
+        .users()
+        .call(move |s| s.session_user(&hash))
+        .await?
+        .ok_or_else(unauthorized)
 }
 
 fn unauthorized() -> ApiError {
@@ -110,6 +111,67 @@ pub fn session_token(headers: &HeaderMap) -> Option<String> {
         .map(|(_, v)| v.to_string())
 }
 
+/// Failed logins, per username and per address ([`Throttle`]), shared
+/// by the server's handlers.
+#[derive(Clone)]
+pub struct Logins(Arc<Mutex<LoginGuards>>);
+
+struct LoginGuards {
+    users: Throttle,
+    addresses: Throttle,
+}
+
+impl Default for Logins {
+    fn default() -> Self {
+        Logins(Arc::new(Mutex::new(LoginGuards {
+            users: Throttle::new(Policy::USER, 100_000),
+            addresses: Throttle::new(Policy::ADDRESS, 100_000),
+        })))
+    }
+}
+
+impl Logins {
+    fn guards(&self) -> std::sync::MutexGuard<'_, LoginGuards> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Whether `username` may try from `address` now: the stricter of
+    /// the two verdicts.
+    fn check(&self, username: &str, address: &str, now_ms: i64) -> Verdict {
+        let g = self.guards();
+        match (
+            g.users.check(username, now_ms),
+            g.addresses.check(address, now_ms),
+        ) {
+            (Verdict::Locked(u), _) | (_, Verdict::Locked(u)) => Verdict::Locked(u),
+            (Verdict::Wait(a), Verdict::Wait(b)) => Verdict::Wait(a.max(b)),
+            (Verdict::Wait(a), _) | (_, Verdict::Wait(a)) => Verdict::Wait(a),
+            _ => Verdict::Allow,
+        }
+    }
+
+    /// Counts a failure; returns the end of a lock it started on the user.
+    fn failed(&self, username: &str, address: &str, now_ms: i64) -> Option<i64> {
+        let mut g = self.guards();
+        g.addresses.failed(address, now_ms);
+        g.users.failed(username, now_ms)
+    }
+
+    fn succeeded(&self, username: &str) {
+        self.guards().users.clear(username);
+    }
+
+    /// The usernames locked now, with when each lock ends (for admins).
+    pub fn locked(&self, now_ms: i64) -> Vec<(String, i64)> {
+        self.guards().users.locked(now_ms)
+    }
+
+    /// Lifts a user's lock (an admin's decision); true if there was one.
+    pub fn unlock(&self, username: &str) -> bool {
+        self.guards().users.clear(username)
+    }
+}
+
 #[derive(Deserialize)]
 pub struct Login {
     username: String,
@@ -123,6 +185,31 @@ pub async fn login(
     ConnectInfo(remote): ConnectInfo<SocketAddr>,
     Json(body): Json<Login>,
 ) -> Result<Response, ApiError> {
+    let remote = remote.ip().to_string();
+    let started = crate::store::now_ms();
+    match state.logins.check(&body.username, &remote, started) {
+        Verdict::Allow => {}
+        Verdict::Wait(ms) => {
+            return Err(ApiError(
+                StatusCode::TOO_MANY_REQUESTS,
+                "login_throttled",
+                format!(
+                    "too many failed logins: try again in {} s",
+                    (ms + 999) / 1000
+                ),
+            ))
+        }
+        Verdict::Locked(until) => {
+            return Err(ApiError(
+                StatusCode::TOO_MANY_REQUESTS,
+                "login_locked",
+                format!(
+                    "this account is locked after repeated failed logins for {} more minutes",
+                    (until - started + 59_999) / 60_000
+                ),
+            ))
+        }
+    }
     let name = body.username.clone();
     let found = state
         .store
@@ -138,11 +225,14 @@ pub async fn login(
     let ok = tokio::task::spawn_blocking(move || crate::auth::verify_password(&password, &hash))
         .await
         .unwrap_or(false);
-    let remote = remote.ip().to_string();
     let username = body.username.clone();
     let user = match (user, ok) {
-        (Some(u), true) => u,
+        (Some(u), true) => {
+            state.logins.succeeded(&u.username);
+            u
+        }
         _ => {
+            let locked = state.logins.failed(&username, &remote, started);
             let r = remote.clone();
             state
                 .store
@@ -155,7 +245,18 @@ pub async fn login(
                         target: None,
                         detail: json!({}),
                         remote_addr: Some(&r),
-                    })
+                    })?;
+                    match locked {
+                        Some(until) => s.audit(&AuditEntry {
+                            actor: "system",
+                            user_id: None,
+                            action: "login.locked",
+                            target: Some(&username),
+                            detail: json!({ "until": until }),
+                            remote_addr: Some(&r),
+                        }),
+                        None => Ok(()),
+                    }
                 })
                 .await?;
             return Err(ApiError(
@@ -185,13 +286,19 @@ pub async fn login(
             })
         })
         .await?;
+    let secure = if state.settings.secure_cookies {
+        "; Secure"
+    } else {
+        ""
+    };
     let cookie = format!(
-        "{SESSION_COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/; Max-Age={}",
+        "{SESSION_COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/; Max-Age={}{secure}",
         hours * 3600
     );
+    let csrf = crate::auth::csrf_token(&token);
     Ok((
         [(header::SET_COOKIE, cookie)],
-        Json(json!({ "user": user })),
+        Json(json!({ "user": user, "csrf_token": csrf })),
     )
         .into_response())
 }
@@ -203,19 +310,33 @@ pub async fn logout(
 ) -> Result<Response, ApiError> {
     if let Some(token) = session_token(&headers) {
         let hash = crate::auth::token_hash(&token);
+        let h = hash.clone();
+        let user = state
+            .store
+            .users()
+            .call(move |s| s.session_user(&h))
+            .await?;
         state
             .store
             .users()
             .call(move |s| s.end_session(&hash))
             .await?;
+        if let Some(user) = user {
+            state.session_ends.ended(user.id);
+        }
     }
     let cookie = format!("{SESSION_COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0");
     Ok(([(header::SET_COOKIE, cookie)], StatusCode::NO_CONTENT).into_response())
 }
 
-/// Who is logged in.
-pub async fn me(user: CurrentUser) -> Json<User> {
-    Json(user.0)
+/// Who is logged in, with the session's CSRF token for the page to send
+/// back on every change ([`crate::auth::csrf_token`]).
+pub async fn me(user: CurrentUser, headers: HeaderMap) -> Json<serde_json::Value> {
+    let mut me = json!(user.0);
+    if let Some(token) = session_token(&headers) {
+        me["csrf_token"] = json!(crate::auth::csrf_token(&token));
+    }
+    Json(me)
 }
 
 /// A hash of a random password, verified against when the user does not
@@ -223,3 +344,46 @@ pub async fn me(user: CurrentUser) -> Json<User> {
 static DUMMY_HASH: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
     crate::auth::hash_password(&crate::auth::new_token()).unwrap_or_default()
 });
+
+/// The accounts locked now after repeated failed logins (admins).
+pub async fn locked_logins(State(state): State<AppState>) -> Json<serde_json::Value> {
+    let locked: Vec<_> = state
+        .logins
+        .locked(crate::store::now_ms())
+        .into_iter()
+        .map(|(username, until)| json!({ "username": username, "until": until }))
+        .collect();
+    Json(json!({ "locked": locked }))
+}
+
+/// Lifts an account's login lock (admins); audited.
+pub async fn unlock_login(
+    user: CurrentUser,
+    State(state): State<AppState>,
+    ConnectInfo(remote): ConnectInfo<SocketAddr>,
+    axum::extract::Path(name): axum::extract::Path<String>,
+) -> Result<StatusCode, ApiError> {
+    if !state.logins.unlock(&name) {
+        return Err(ApiError(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("{name:?} is not locked"),
+        ));
+    }
+    let (actor, remote) = (user.0, remote.ip().to_string());
+    state
+        .store
+        .users()
+        .call(move |s| {
+            s.audit(&AuditEntry {
+                actor: &actor.username,
+                user_id: Some(actor.id),
+                action: "login.unlocked",
+                target: Some(&name),
+                detail: json!({}),
+                remote_addr: Some(&remote),
+            })
+        })
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}

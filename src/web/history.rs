@@ -5,7 +5,7 @@
 
 use super::auth::{ApiError, CurrentUser};
 use super::AppState;
-use crate::pop::content::mask;
+use crate::access::mask;
 use crate::store::{AuditEntry, CallQuery, HistoryRow, Role, User};
 use axum::extract::{ConnectInfo, Query, State};
 use axum::http::{header, StatusCode};
@@ -68,15 +68,10 @@ impl HistoryParams {
     }
 }
 
-/// Whether `viewer` sees the number of this call masked: quality checkers
-/// always (they listen, they do not call back), agents when the customer
-/// belongs to another agent (as on a pop); team leads and admins never.
+/// Whether `viewer` sees the number of this call masked (the one rule of
+/// [`crate::access::must_mask`]).
 pub fn must_mask(viewer: &User, row: &HistoryRow) -> bool {
-    match viewer.role {
-        Role::Qa | Role::Marketer => true,
-        Role::Agent => row.customer_owner.is_some_and(|o| o != viewer.id),
-        Role::TeamLead | Role::Admin => false,
-    }
+    crate::access::must_mask(viewer, row.customer_owner.is_some_and(|o| o != viewer.id))
 }
 
 fn shown(viewer: &User, mut row: HistoryRow) -> HistoryRow {
@@ -105,7 +100,7 @@ pub async fn list(
     State(state): State<AppState>,
     Query(p): Query<HistoryParams>,
 ) -> Result<Json<Value>, ApiError> {
-    let scope = user.scope()?;
+    let scope = user.scope().clone();
     let q = p.query(&state);
     let page = state
         .store
@@ -180,11 +175,11 @@ pub async fn export(
     ConnectInfo(remote): ConnectInfo<SocketAddr>,
     Query(p): Query<HistoryParams>,
 ) -> Result<Response, ApiError> {
-    let scope = user.scope()?;
+    let scope = user.scope().clone();
     if !may_export(&state, &user.0).await? {
         return Err(ApiError(
             StatusCode::FORBIDDEN,
-            "forbidden",
+            "permission_required",
             "exporting the call history needs the calls.export permission".into(),
         ));
     }

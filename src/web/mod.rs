@@ -5,19 +5,22 @@
 mod api;
 mod auth;
 mod desktop;
+mod gate;
 mod guard;
 mod history;
 mod recordings;
 mod reports;
 mod sms;
+pub mod tls;
 mod wallboard;
 mod ws;
 
-pub use auth::{CurrentUser, SESSION_COOKIE};
+pub use auth::{CurrentUser, Logins, SESSION_COOKIE};
 
 use crate::pop::HubHandle;
 use crate::store::StoreHandle;
-use axum::routing::{get, post, put};
+use axum::http::Method;
+use axum::routing::{post, MethodFilter};
 use axum::{extract::State, Json, Router};
 use serde_json::{json, Value};
 use std::net::SocketAddr;
@@ -41,6 +44,53 @@ pub struct AppState {
     pub metrics: crate::metrics::Metrics,
     /// Tells open websockets that the server is stopping.
     pub closing: Closing,
+    /// Failed logins: delays and locks.
+    pub logins: auth::Logins,
+    /// Tells open websockets whose user's sessions were ended elsewhere.
+    pub session_ends: SessionEnds,
+}
+
+/// Users whose sessions were ended (a password changed or reset, a
+/// logout): each open websocket of theirs checks its own session and
+/// closes with 4003 if it is gone, so a stolen session dies everywhere.
+#[derive(Clone)]
+pub struct SessionEnds(Arc<tokio::sync::broadcast::Sender<i64>>);
+
+impl Default for SessionEnds {
+    fn default() -> Self {
+        SessionEnds(Arc::new(tokio::sync::broadcast::channel(256).0))
+    }
+}
+
+impl SessionEnds {
+    /// Some sessions of `user_id` ended.
+    pub fn ended(&self, user_id: i64) {
+        let _ = self.0.send(user_id);
+    }
+
+    /// Resolves once the session `token_hash` of `user_id` no longer lives.
+    pub async fn wait_gone(&self, store: &StoreHandle, user_id: i64, token_hash: &str) {
+        use tokio::sync::broadcast::error::RecvError;
+        let mut rx = self.0.subscribe();
+        loop {
+            match rx.recv().await {
+                Ok(id) if id != user_id => continue,
+                Ok(_) | Err(RecvError::Lagged(_)) => {}
+                Err(RecvError::Closed) => return std::future::pending().await,
+            }
+            let hash = token_hash.to_string();
+            let alive = store
+                .users()
+                .call(move |s| s.session_user(&hash))
+                .await
+                .map(|u| u.is_some())
+                // The store not answering is not a reason to cut a desktop.
+                .unwrap_or(true);
+            if !alive {
+                return;
+            }
+        }
+    }
 }
 
 /// The server is stopping: websockets close with 1001 "server restarting"
@@ -122,6 +172,8 @@ pub struct RecordingFiles {
 #[derive(Debug, Clone)]
 pub struct WebSettings {
     pub session_hours: u64,
+    /// Session cookies marked `Secure` (served over TLS).
+    pub secure_cookies: bool,
     pub heartbeat_secs: u64,
     pub send_queue: usize,
     pub replay_log: usize,
@@ -133,6 +185,7 @@ impl WebSettings {
     pub fn from_config(c: &crate::config::ScreenPopConfig) -> WebSettings {
         WebSettings {
             session_hours: c.session_hours,
+            secure_cookies: false,
             heartbeat_secs: c.heartbeat_secs,
             send_queue: c.send_queue,
             replay_log: c.replay_log,
@@ -141,67 +194,152 @@ impl WebSettings {
     }
 }
 
-/// All routes.
-pub fn router(state: AppState) -> Router {
-    Router::new()
-        .route("/healthz", get(healthz))
-        .route("/metrics", get(metrics))
-        .route("/ws/wallboard", get(wallboard::upgrade))
-        .route("/wallboard", get(wallboard::page))
-        .route("/wallboard.js", get(wallboard::script))
-        .route("/api/login", post(auth::login))
-        .route("/api/logout", post(auth::logout))
-        .route("/api/me", get(auth::me))
-        .route("/api/forms", get(api::forms))
-        .route("/api/forms/{key}", get(api::form).put(api::put_form))
-        .route(
-            "/api/bindings",
-            get(api::bindings).put(api::bind).delete(api::unbind),
+/// The routes as declared, each `METHOD path` once, without their state:
+/// what the access table must cover.
+struct Routes {
+    router: Router<AppState>,
+    declared: Vec<String>,
+}
+
+impl Routes {
+    fn new() -> Routes {
+        Routes {
+            router: Router::new(),
+            declared: Vec::new(),
+        }
+    }
+
+    /// Adds `handler` for `method` at `path`.
+    fn at<H, T>(self, method: Method, path: &'static str, handler: H) -> Routes
+    where
+        H: axum::handler::Handler<T, AppState>,
+        T: 'static,
+    {
+        let filter = MethodFilter::try_from(method.clone()).expect("a routable method");
+        self.with(method, path, axum::routing::on(filter, handler))
+    }
+
+    /// Adds a ready-made method router (one with layers of its own).
+    fn with(
+        mut self,
+        method: Method,
+        path: &'static str,
+        route: axum::routing::MethodRouter<AppState>,
+    ) -> Routes {
+        self.declared.push(gate::action_of(&method, path));
+        self.router = self.router.route(path, route);
+        self
+    }
+
+    fn get<H: axum::handler::Handler<T, AppState>, T: 'static>(
+        self,
+        path: &'static str,
+        handler: H,
+    ) -> Routes {
+        self.at(Method::GET, path, handler)
+    }
+
+    fn post<H: axum::handler::Handler<T, AppState>, T: 'static>(
+        self,
+        path: &'static str,
+        handler: H,
+    ) -> Routes {
+        self.at(Method::POST, path, handler)
+    }
+
+    fn put<H: axum::handler::Handler<T, AppState>, T: 'static>(
+        self,
+        path: &'static str,
+        handler: H,
+    ) -> Routes {
+        self.at(Method::PUT, path, handler)
+    }
+}
+
+fn routes() -> Routes {
+    Routes::new()
+        .get("/healthz", healthz)
+        .get("/metrics", metrics)
+        .get("/ws/wallboard", wallboard::upgrade)
+        .get("/wallboard", wallboard::page)
+        .get("/wallboard.js", wallboard::script)
+        .post("/api/login", auth::login)
+        .post("/api/logout", auth::logout)
+        .get("/api/me", auth::me)
+        .get("/api/logins/locked", auth::locked_logins)
+        .at(
+            Method::DELETE,
+            "/api/logins/locked/{name}",
+            auth::unlock_login,
         )
-        .route("/api/agents", get(api::agents))
-        .route("/api/customers", post(api::add_customer))
-        .route("/api/calls/missed", get(api::missed_calls))
-        .route("/api/workorders", get(api::call_work_orders))
-        .route("/ws", get(ws::upgrade))
-        .route("/", get(desktop::page))
-        .route("/app.js", get(desktop::script))
-        .route("/app.css", get(desktop::style))
-        .route("/api/users/{name}/password", put(api::set_password))
-        .route("/api/sms/groups", get(sms::groups))
-        .route("/api/sms/campaigns", get(sms::list).post(sms::create))
-        .route(
+        .get("/api/forms", api::forms)
+        .get("/api/forms/{key}", api::form)
+        .put("/api/forms/{key}", api::put_form)
+        .get("/api/bindings", api::bindings)
+        .put("/api/bindings", api::bind)
+        .at(Method::DELETE, "/api/bindings", api::unbind)
+        .get("/api/agents", api::agents)
+        .post("/api/customers", api::add_customer)
+        .get("/api/calls/missed", api::missed_calls)
+        .get("/api/workorders", api::call_work_orders)
+        .get("/ws", ws::upgrade)
+        .get("/", desktop::page)
+        .get("/app.js", desktop::script)
+        .get("/app.css", desktop::style)
+        .put("/api/users/{name}/password", api::set_password)
+        .get("/api/sms/groups", sms::groups)
+        .get("/api/sms/campaigns", sms::list)
+        .post("/api/sms/campaigns", sms::create)
+        .with(
+            Method::POST,
             "/api/sms/uploads",
             post(sms::upload).layer(axum::extract::DefaultBodyLimit::max(sms::MAX_UPLOAD)),
         )
-        .route("/api/sms/campaigns/{id}", get(sms::show))
-        .route("/api/sms/campaigns/{id}/preview", get(sms::preview))
-        .route("/api/sms/campaigns/{id}/export", get(sms::export))
-        .route("/api/sms/campaigns/{id}/failures", get(sms::failures))
-        .route("/api/sms/campaigns/{id}/{action}", post(sms::action))
-        .route("/api/sms/quotas/{name}", put(sms::set_quota))
-        .route("/ws/sms", get(sms::ws))
-        .route("/api/recordings", get(recordings::list))
-        .route("/api/recordings/{id}", get(recordings::show))
-        .route("/api/recordings/{id}/audio", get(recordings::audio))
-        .route("/api/recordings/{id}/scores", post(recordings::score))
-        .route(
+        .get("/api/sms/campaigns/{id}", sms::show)
+        .get("/api/sms/campaigns/{id}/preview", sms::preview)
+        .get("/api/sms/campaigns/{id}/export", sms::export)
+        .get("/api/sms/campaigns/{id}/failures", sms::failures)
+        .post("/api/sms/campaigns/{id}/{action}", sms::action)
+        .put("/api/sms/quotas/{name}", sms::set_quota)
+        .get("/ws/sms", sms::ws)
+        .get("/api/recordings", recordings::list)
+        .get("/api/recordings/{id}", recordings::show)
+        .get("/api/recordings/{id}/audio", recordings::audio)
+        .post("/api/recordings/{id}/scores", recordings::score)
+        .post(
             "/api/recordings/{id}/scores/{score}/appeal",
-            post(recordings::appeal),
+            recordings::appeal,
         )
-        .route("/api/recordings/{id}/hold", put(recordings::hold))
-        .route("/recordings", get(recordings::page))
-        .route("/recordings.js", get(recordings::script))
-        .route("/sms", get(sms::page))
-        .route("/sms.js", get(sms::script))
-        .route("/page.js", get(page_script))
-        .route("/api/history", get(history::list))
-        .route("/api/history/export", get(history::export))
-        .route("/history", get(history::page))
-        .route("/history.js", get(history::script))
-        .route("/api/reports/{group}", get(reports::report))
-        .route("/api/reports/{group}/chart.svg", get(reports::chart))
-        .route("/reports", get(reports::page))
-        .route("/reports.js", get(reports::script))
+        .put("/api/recordings/{id}/hold", recordings::hold)
+        .get("/recordings", recordings::page)
+        .get("/recordings.js", recordings::script)
+        .get("/sms", sms::page)
+        .get("/sms.js", sms::script)
+        .get("/page.js", page_script)
+        .get("/api/history", history::list)
+        .get("/api/history/export", history::export)
+        .get("/history", history::page)
+        .get("/history.js", history::script)
+        .get("/api/reports/{group}", reports::report)
+        .get("/api/reports/{group}/chart.svg", reports::chart)
+        .get("/reports", reports::page)
+        .get("/reports.js", reports::script)
+}
+
+/// Every route the server declares, as `METHOD path` (what the access
+/// table must name; the access-matrix test compares the two).
+pub fn declared_routes() -> Vec<String> {
+    routes().declared
+}
+
+/// All routes, behind the access table's gate and the same-origin guard.
+pub fn router(state: AppState) -> Router {
+    routes()
+        .router
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            gate::enforce,
+        ))
         .layer(axum::middleware::from_fn(guard::same_origin_only))
         .with_state(state)
 }
@@ -248,6 +386,20 @@ async fn healthz(
         Err(e) => Err(e),
     };
     use axum::http::StatusCode;
+    let health = state.store.write_health();
+    if health.waiting() > 0 {
+        let body = if admin {
+            json!({
+                "status": "degraded",
+                "reason": "writes_waiting",
+                "waiting": health.waiting(),
+                "error": health.last_error(),
+            })
+        } else {
+            json!({ "status": "degraded" })
+        };
+        return (StatusCode::SERVICE_UNAVAILABLE, Json(body));
+    }
     match db {
         Ok((schema, customers)) if admin => (
             StatusCode::OK,
@@ -391,30 +543,59 @@ pub async fn bind(listen: SocketAddr) -> anyhow::Result<tokio::net::TcpListener>
         .map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {e}"))
 }
 
-/// Serves on `listener` until `shutdown` resolves.
+/// Serves HTTP on `listener` until `shutdown` resolves.
 pub async fn serve(
     listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    serve_with(listener, None, state, shutdown).await
+}
+
+/// Serves HTTPS on `listener` with `tls` ([`tls::acceptor`]) until
+/// `shutdown` resolves.
+pub async fn serve_tls(
+    listener: tokio::net::TcpListener,
+    tls: tokio_rustls::TlsAcceptor,
+    state: AppState,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    serve_with(listener, Some(tls), state, shutdown).await
+}
+
+async fn serve_with(
+    listener: tokio::net::TcpListener,
+    tls: Option<tokio_rustls::TlsAcceptor>,
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     use axum::serve::ListenerExt;
     let closing = state.closing.clone();
     let signal = closing.clone();
-    // Pops are small frames that must not wait for the peer's delayed ACK.
-    let listener = listener.tap_io(|tcp| {
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::debug!(error = %e, "could not set TCP_NODELAY");
-        }
-    });
-    axum::serve(
-        listener,
-        router(state).into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(async move {
+    let stopping = async move {
         shutdown.await;
         signal.start();
-    })
-    .await?;
+    };
+    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+    match tls {
+        None => {
+            // Pops are small frames that must not wait for the peer's delayed ACK.
+            let listener = listener.tap_io(|tcp| {
+                if let Err(e) = tcp.set_nodelay(true) {
+                    tracing::debug!(error = %e, "could not set TCP_NODELAY");
+                }
+            });
+            axum::serve(listener, app)
+                .with_graceful_shutdown(stopping)
+                .await?
+        }
+        Some(acceptor) => {
+            let listener = tls::TlsListener::new(listener, acceptor)?.tap_io(|_| {});
+            axum::serve(listener, app)
+                .with_graceful_shutdown(stopping)
+                .await?
+        }
+    }
     // Websockets are upgraded out of the HTTP server's sight: each is told
     // and closes with 1001; wait (a little) for their close frames to go.
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(3);

@@ -8,7 +8,7 @@ use super::AppState;
 use crate::sms::campaign::{export_results, Draft, Source};
 use crate::sms::rules::Window;
 use crate::sms::{CampaignError, Campaigns};
-use crate::store::{AuditEntry, CampaignState, Role};
+use crate::store::{AuditEntry, CampaignState};
 use axum::body::Bytes;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{ConnectInfo, Path, Query, State};
@@ -21,9 +21,14 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-const SENDERS: [Role; 2] = [Role::Marketer, Role::Admin];
 /// Largest recipient sheet accepted.
-pub const MAX_UPLOAD: usize = 64 << 20;
+pub const MAX_UPLOAD: usize = 32 << 20;
+/// All kept uploads together may take at most this much disk: a sheet
+/// is deleted once a campaign is made from it (or fails to be), and one
+/// nobody used within a day is deleted at the next upload.
+pub const UPLOADS_QUOTA: u64 = 256 << 20;
+/// An upload unused this long is forgotten.
+const UPLOAD_KEPT: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
 
 impl From<CampaignError> for ApiError {
     fn from(e: CampaignError) -> Self {
@@ -48,10 +53,9 @@ fn service(state: &AppState) -> Result<&Campaigns, ApiError> {
 
 /// Customer groups (tags) and their sizes.
 pub async fn groups(
-    user: CurrentUser,
+    _user: CurrentUser,
     State(state): State<AppState>,
 ) -> Result<Json<Value>, ApiError> {
-    user.require(&SENDERS)?;
     let groups = state.store.campaigns().call(|s| s.tag_counts()).await?;
     let groups: Vec<Value> = groups
         .into_iter()
@@ -65,8 +69,9 @@ pub async fn list(
     user: CurrentUser,
     State(state): State<AppState>,
 ) -> Result<Json<Value>, ApiError> {
-    user.require(&SENDERS)?;
-    Ok(Json(json!({ "campaigns": snapshot(&state, false).await? })))
+    Ok(Json(
+        json!({ "campaigns": snapshot(&state, user.scope(), false).await? }),
+    ))
 }
 
 /// A new campaign: from a group, every customer, or an uploaded sheet.
@@ -94,7 +99,6 @@ pub async fn create(
     State(state): State<AppState>,
     Json(body): Json<NewCampaignBody>,
 ) -> Result<Json<Value>, ApiError> {
-    user.require(&SENDERS)?;
     let campaigns = service(&state)?;
     let bad = |m: String| ApiError(StatusCode::BAD_REQUEST, "invalid", m);
     let source = match (&body.group, &body.upload, body.all) {
@@ -118,6 +122,10 @@ pub async fn create(
         .map(crate::sms::rules::Filter::parse)
         .transpose()
         .map_err(bad)?;
+    let sheet = match &source {
+        Source::File(path) => Some(path.clone()),
+        _ => None,
+    };
     let created = campaigns
         .create(
             &user.0,
@@ -131,19 +139,24 @@ pub async fn create(
                 window,
             },
         )
-        .await?;
+        .await;
+    // The sheet's recipients are in the store now (or the sheet was no
+    // good): it is not kept either way.
+    if let Some(path) = sheet {
+        let _ = tokio::fs::remove_file(path).await;
+    }
+    let created = created?;
     let preview = campaigns.preview(created.id, 20).await?;
     Ok(Json(json!({ "campaign": created, "preview": preview })))
 }
 
 /// Stores an uploaded recipient sheet; its token for `create`.
 pub async fn upload(
-    user: CurrentUser,
+    _user: CurrentUser,
     State(state): State<AppState>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
-    user.require(&SENDERS)?;
     let name = headers
         .get("x-filename")
         .and_then(|v| v.to_str().ok())
@@ -170,17 +183,64 @@ pub async fn upload(
     let token = format!("{}.{ext}", uuid::Uuid::now_v7().simple());
     let dir = state.uploads.clone();
     let path = dir.join(&token);
-    tokio::fs::create_dir_all(&dir)
-        .await
-        .and(tokio::fs::write(&path, &body).await)
-        .map_err(|e| {
-            ApiError(
-                StatusCode::INSUFFICIENT_STORAGE,
-                "write_failed",
-                format!("cannot keep the upload: {e}"),
-            )
-        })?;
+    let kept = tokio::task::spawn_blocking({
+        let dir = dir.clone();
+        move || forget_old_uploads(&dir)
+    })
+    .await
+    .unwrap_or(0);
+    if kept + body.len() as u64 > UPLOADS_QUOTA {
+        return Err(ApiError(
+            StatusCode::INSUFFICIENT_STORAGE,
+            "upload_quota",
+            format!(
+                "uploads waiting to be used take {} MiB of the {} MiB allowed: make campaigns from them or try tomorrow",
+                kept >> 20,
+                UPLOADS_QUOTA >> 20
+            ),
+        ));
+    }
+    let written = match tokio::fs::create_dir_all(&dir).await {
+        Ok(()) => tokio::fs::write(&path, &body).await,
+        Err(e) => Err(e),
+    };
+    if let Err(e) = written {
+        // A partial file is no use to anyone.
+        let _ = tokio::fs::remove_file(&path).await;
+        return Err(ApiError(
+            StatusCode::INSUFFICIENT_STORAGE,
+            "write_failed",
+            format!("cannot keep the upload: {e}"),
+        ));
+    }
     Ok(Json(json!({ "upload": token, "bytes": body.len() })))
+}
+
+/// Deletes uploads (and leftover export files) older than a day from
+/// `dir`; returns the bytes of what is left.
+fn forget_old_uploads(dir: &std::path::Path) -> u64 {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    let mut kept = 0;
+    for entry in entries.flatten() {
+        let Ok(meta) = entry.metadata() else {
+            continue;
+        };
+        if !meta.is_file() {
+            continue;
+        }
+        let old = meta
+            .modified()
+            .ok()
+            .and_then(|m| m.elapsed().ok())
+            .is_some_and(|age| age > UPLOAD_KEPT);
+        if old && std::fs::remove_file(entry.path()).is_ok() {
+            continue;
+        }
+        kept += meta.len();
+    }
+    kept
 }
 
 fn upload_path(state: &AppState, token: &str) -> Result<std::path::PathBuf, String> {
@@ -201,9 +261,8 @@ pub async fn show(
     State(state): State<AppState>,
     Path(id): Path<i64>,
 ) -> Result<Json<Value>, ApiError> {
-    user.require(&SENDERS)?;
     let campaigns = service(&state)?;
-    let c = campaigns.get(id).await?;
+    let c = own_campaign(&state, &user, id).await?;
     let p = campaigns.progress(id).await?;
     Ok(Json(json!({ "campaign": c, "progress": p })))
 }
@@ -220,7 +279,7 @@ pub async fn preview(
     Path(id): Path<i64>,
     Query(q): Query<PreviewQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    user.require(&SENDERS)?;
+    own_campaign(&state, &user, id).await?;
     let rows = service(&state)?
         .preview(id, q.limit.unwrap_or(20).min(500))
         .await?;
@@ -234,8 +293,8 @@ pub async fn action(
     ConnectInfo(remote): ConnectInfo<SocketAddr>,
     Path((id, action)): Path<(i64, String)>,
 ) -> Result<Json<Value>, ApiError> {
-    user.require(&SENDERS)?;
     let campaigns = service(&state)?;
+    own_campaign(&state, &user, id).await?;
     match action.as_str() {
         "start" => campaigns.start(&user.0, id).await.map(|_| ())?,
         "pause" => campaigns.pause(&user.0, id).await?,
@@ -288,14 +347,33 @@ async fn audit(
     Ok(())
 }
 
+/// Campaign `id` if the user's scope covers it: a marketer reaches only
+/// the campaigns they created; anyone else's is "not found", not a hint
+/// that it exists.
+async fn own_campaign(
+    state: &AppState,
+    user: &CurrentUser,
+    id: i64,
+) -> Result<crate::store::CampaignRow, ApiError> {
+    let c = service(state)?.get(id).await?;
+    if crate::access::covers(user.scope(), c.created_by.map(|by| (by, None))) {
+        Ok(c)
+    } else {
+        Err(ApiError(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("no campaign {id}"),
+        ))
+    }
+}
+
 /// The campaign's failed and unknown parts with their reasons.
 pub async fn failures(
     user: CurrentUser,
     State(state): State<AppState>,
     Path(id): Path<i64>,
 ) -> Result<Json<Value>, ApiError> {
-    user.require(&SENDERS)?;
-    service(&state)?.get(id).await?;
+    own_campaign(&state, &user, id).await?;
     let f = state
         .store
         .campaigns()
@@ -317,8 +395,7 @@ pub async fn export(
     Path(id): Path<i64>,
     Query(q): Query<ExportQuery>,
 ) -> Result<Response, ApiError> {
-    user.require(&SENDERS)?;
-    service(&state)?.get(id).await?;
+    own_campaign(&state, &user, id).await?;
     let format = super::export_format(q.format.as_deref())?;
     let (response, rows) = super::export_file(
         &state,
@@ -352,7 +429,6 @@ pub async fn set_quota(
     Path(name): Path<String>,
     Json(body): Json<QuotaBody>,
 ) -> Result<Json<Value>, ApiError> {
-    user.require(&[Role::Admin])?;
     if body.monthly_parts < 0 {
         return Err(ApiError(
             StatusCode::BAD_REQUEST,
@@ -392,7 +468,12 @@ pub async fn set_quota(
 }
 
 /// Campaigns with their counts: all, or only live and recently finished.
-async fn snapshot(state: &AppState, recent_only: bool) -> Result<Vec<Value>, ApiError> {
+async fn snapshot(
+    state: &AppState,
+    scope: &crate::store::Scope,
+    recent_only: bool,
+) -> Result<Vec<Value>, ApiError> {
+    let scope = scope.clone();
     // On a reader connection of its own: counting a big campaign must not
     // hold up the writer the modems and calls wait for.
     let db = state.store.path().to_path_buf();
@@ -401,6 +482,9 @@ async fn snapshot(state: &AppState, recent_only: bool) -> Result<Vec<Value>, Api
         let day_ago = crate::store::now_ms() - 86_400_000;
         let mut out = Vec::new();
         for c in s.campaigns().list(false)? {
+            if !crate::access::covers(&scope, c.created_by.map(|id| (id, None))) {
+                continue;
+            }
             let recent = c.state.is_live()
                 || c.state == CampaignState::Paused
                 || c.finished_at.is_some_and(|t| t > day_ago)
@@ -428,13 +512,12 @@ pub async fn ws(
     State(state): State<AppState>,
     upgrade: WebSocketUpgrade,
 ) -> Result<Response, ApiError> {
-    user.require(&SENDERS)?;
     Ok(upgrade
         .max_message_size(64 << 10)
-        .on_upgrade(move |socket| progress_feed(socket, state)))
+        .on_upgrade(move |socket| progress_feed(socket, state, user.1)))
 }
 
-async fn progress_feed(mut socket: WebSocket, state: AppState) {
+async fn progress_feed(mut socket: WebSocket, state: AppState, scope: crate::store::Scope) {
     let _counted = state.metrics.ws_session("sms");
     // Per campaign: when and at how many settled parts we last looked, and
     // the rate then (smoothed).
@@ -449,7 +532,7 @@ async fn progress_feed(mut socket: WebSocket, state: AppState) {
                 Some(Ok(_)) => continue,
             },
         }
-        let Ok(mut list) = snapshot(&state, true).await else {
+        let Ok(mut list) = snapshot(&state, &scope, true).await else {
             continue;
         };
         let now = Instant::now();

@@ -5,7 +5,7 @@
 
 use super::auth::{ApiError, CurrentUser};
 use super::AppState;
-use crate::pop::command::{Action, Command, CommandError, WorkOrderDraft};
+use crate::pop::command::{Action, CommandError, WorkOrderDraft};
 use crate::pop::protocol::{self, ClientMessage};
 use crate::pop::HubHandle;
 use crate::store::User;
@@ -26,22 +26,30 @@ pub const CLOSE_SILENT: u16 = 4001;
 /// "server restarting" (reconnect and resume).
 pub const CLOSE_RESTARTING: u16 = 1001;
 
+/// Close code when the user's session was ended elsewhere (a password
+/// change or reset, a logout): log in again.
+pub const CLOSE_SESSION_ENDED: u16 = 4003;
+
 /// Upgrades an authenticated request to the desktop protocol.
 pub async fn upgrade(
     user: CurrentUser,
     State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
     ws: WebSocketUpgrade,
 ) -> Result<Response, ApiError> {
+    let session = super::auth::session_token(&headers)
+        .map(|t| crate::auth::token_hash(&t))
+        .unwrap_or_default();
     // Small buffers: a desktop sends and gets a few KiB at a time, and the
     // 128 KiB defaults would cost a thousand idle desktops 250 MiB.
     Ok(ws
         .max_message_size(1 << 20)
         .read_buffer_size(8 << 10)
         .write_buffer_size(8 << 10)
-        .on_upgrade(move |socket| run(socket, user.0, state)))
+        .on_upgrade(move |socket| run(socket, user.0, session, state)))
 }
 
-async fn run(socket: WebSocket, user: User, state: AppState) {
+async fn run(socket: WebSocket, user: User, session: String, state: AppState) {
     let _counted = state.metrics.ws_session("desktop");
     let _open = state.closing.open();
     let (mut sink, mut stream) = socket.split();
@@ -101,6 +109,9 @@ async fn run(socket: WebSocket, user: User, state: AppState) {
         why = writer => why,
         why = reader => why,
         _ = state.closing.wait() => Some((CLOSE_RESTARTING, "server restarting")),
+        _ = state.session_ends.wait_gone(&state.store, user.id, &session) => {
+            Some((CLOSE_SESSION_ENDED, "session ended; log in again"))
+        }
     };
     if let Some((code, reason)) = ending {
         tracing::debug!(code, reason, "closing a desktop");
@@ -130,24 +141,114 @@ async fn handle(hub: &HubHandle, state: &AppState, conn: u64, user: &User, text:
             session_id,
             last_seq,
         }) => hub.resume(conn, session_id, last_seq).await,
-        Ok(ClientMessage::Command(Command {
-            id,
-            action: Action::SaveWorkOrder(draft),
-        })) => {
-            let call = draft.call_id.clone();
-            let result = save_work_order(state, user, &id, draft).await;
-            let saved = result.is_ok().then_some(call).flatten();
-            hub.reply(conn, id, result, saved).await;
+        Ok(ClientMessage::Command(cmd)) => {
+            let scope = match crate::access::grant(&format!("ws {}", cmd.action.name()), user) {
+                Ok(scope) => scope,
+                Err(_) => {
+                    let refused = CommandError::new(
+                        "forbidden",
+                        format!("your role may not use {}", cmd.action.name()),
+                    );
+                    hub.reply(conn, cmd.id, Err(refused), None).await;
+                    return;
+                }
+            };
+            match cmd.action {
+                Action::SaveWorkOrder(draft) => {
+                    let call = draft.call_id.clone();
+                    let result = save_work_order(state, hub, user, &scope, &cmd.id, draft).await;
+                    let saved = result.is_ok().then_some(call).flatten();
+                    hub.reply(conn, cmd.id, result, saved).await;
+                }
+                _ => hub.command(conn, cmd).await,
+            }
         }
-        Ok(ClientMessage::Command(cmd)) => hub.command(conn, cmd).await,
     }
+}
+
+/// Whether `user`, reaching `scope`, may save a work order on call
+/// `call_id` for customer `customer_id`: the call must be one offered to
+/// them or taken by them (or, for a supervisor, one of their scope's), the
+/// customer one the caller's number matched, the call's own, or one their
+/// scope owns. Open calls are asked of the hub, ended ones of the store.
+async fn may_save(
+    state: &AppState,
+    hub: &HubHandle,
+    scope: &crate::store::Scope,
+    call_id: Option<&str>,
+    customer_id: Option<i64>,
+) -> Result<(), CommandError> {
+    use crate::access::{covers, covers_call};
+    let mut callers: Vec<i64> = Vec::new();
+    let mut number: Option<String> = None;
+    if let Some(call_id) = call_id {
+        let live = hub.call_parties(call_id.to_string()).await;
+        let (users, team) = match live {
+            Some(live) => {
+                callers = live.candidates;
+                (live.users, live.team)
+            }
+            None => {
+                let uid = call_id.to_string();
+                let stored = state
+                    .store
+                    .calls()
+                    .call(move |s| s.call_reach(&uid))
+                    .await
+                    .map_err(store_failed)?
+                    .ok_or_else(|| {
+                        CommandError::new("not_found", format!("no call {call_id:?}"))
+                    })?;
+                callers.extend(stored.customer_id);
+                number = stored.number_national;
+                (stored.users, stored.team)
+            }
+        };
+        if !covers_call(scope, &users, team.as_deref()) {
+            return Err(CommandError::new(
+                "forbidden",
+                "this call was not offered to you",
+            ));
+        }
+    }
+    let Some(customer_id) = customer_id else {
+        return Ok(());
+    };
+    let reach = state
+        .store
+        .customers()
+        .call(move |s| s.customer_reach(customer_id, number.as_deref()))
+        .await
+        .map_err(store_failed)?;
+    let Some(crate::store::CustomerReach { owner, has_number }) = reach else {
+        return Err(CommandError::new(
+            "not_found",
+            format!("no customer {customer_id}"),
+        ));
+    };
+    let owner = owner.as_ref().map(|(id, team)| (*id, team.as_deref()));
+    if callers.contains(&customer_id) || has_number || covers(scope, owner) {
+        Ok(())
+    } else {
+        Err(CommandError::new(
+            "forbidden",
+            "this customer is neither the caller's nor yours",
+        ))
+    }
+}
+
+fn store_failed(e: crate::store::StoreError) -> CommandError {
+    tracing::error!(error = %e, "could not check a work order's call and customer");
+    CommandError::new("store", "the work order could not be checked; try again")
 }
 
 /// Validates and stores a work order; per-field errors come back in the
 /// error's `fields`.
 async fn save_work_order(
     state: &AppState,
+    hub: &HubHandle,
     user: &User,
+    scope: &crate::store::Scope,
     key: &str,
     draft: WorkOrderDraft,
 ) -> Result<Value, CommandError> {
@@ -157,6 +258,7 @@ async fn save_work_order(
         customer_id,
         fields: values,
     } = draft;
+    may_save(state, hub, scope, call_id.as_deref(), customer_id).await?;
     let form_key = form.unwrap_or_else(|| state.settings.form.clone());
     let agent = user.clone();
     let key = key.to_string();

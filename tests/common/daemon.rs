@@ -53,7 +53,8 @@ pub async fn serve_at(dir: &Path, config: &Path) -> (tokio::process::Child, std:
     let mut out = BufReader::new(child.stdout.take().unwrap()).lines();
     let addr = tokio::time::timeout(Duration::from_secs(30), async {
         while let Some(line) = out.next_line().await.unwrap() {
-            if let Some(rest) = line.split("listening on http://").nth(1) {
+            if let Some(rest) = line.split("listening on ").nth(1) {
+                let rest = rest.split("://").nth(1).unwrap_or_default();
                 let addr = rest.split('/').next().unwrap_or_default();
                 return addr.parse().expect("the address it listens on");
             }

@@ -41,8 +41,12 @@ pub struct Stack {
 }
 
 pub async fn stack(send_queue: usize) -> Stack {
+    stack_in(tempfile::tempdir().unwrap(), send_queue).await
+}
+
+/// The stack with its database, recordings and uploads under `dir`.
+pub async fn stack_in(dir: tempfile::TempDir, send_queue: usize) -> Stack {
     let _ = tracing_subscriber::fmt().with_test_writer().try_init();
-    let dir = tempfile::tempdir().unwrap();
     let store = Store::open(&dir.path().join("pop.db")).unwrap();
     let normalizer = Arc::new(Normalizer::new(NormalizerSettings::default()));
     let hash = callpop::auth::hash_password(PASSWORD).unwrap();
@@ -168,6 +172,8 @@ pub async fn stack(send_queue: usize) -> Stack {
         lines.events.downgrade(),
     ));
     let state = callpop::web::AppState {
+        logins: Default::default(),
+        session_ends: Default::default(),
         closing: Default::default(),
         metrics,
         reports: callpop::web::ReportSettings::from_config(&Default::default()),
@@ -221,8 +227,16 @@ pub async fn http(
 ) -> (u16, Option<String>, Value) {
     let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
     let body = body.map(|b| b.to_string()).unwrap_or_default();
+    // A page sends its session's CSRF token on every change.
     let cookie = token
-        .map(|t| format!("Cookie: callpop_session={t}\r\n"))
+        .map(|t| {
+            let csrf = if method == "GET" {
+                String::new()
+            } else {
+                format!("X-CSRF-Token: {}\r\n", callpop::auth::csrf_token(t))
+            };
+            format!("Cookie: callpop_session={t}\r\n{csrf}")
+        })
         .unwrap_or_default();
     let req = format!(
         "{method} {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n{cookie}Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
@@ -272,7 +286,7 @@ pub async fn work_orders_of(s: &Stack, call_uid: &str) -> Vec<callpop::store::Wo
     let uid = call_uid.to_string();
     s.store
         .workorders()
-        .call(move |st| st.call_work_orders(&uid))
+        .call(move |st| st.call_work_orders(&uid, &callpop::store::Scope::All))
         .await
         .unwrap()
 }
@@ -378,4 +392,58 @@ pub async fn get_bytes(
     let head = String::from_utf8_lossy(&raw[..split]).to_string();
     let status: u16 = head.split(' ').nth(1).unwrap().parse().unwrap();
     (status, head, raw[split + 4..].to_vec())
+}
+
+/// A supervisor's wallboard socket.
+pub async fn wallboard(s: &Stack, token: &str) -> Ws {
+    let mut req = format!("ws://{}/ws/wallboard", s.addr)
+        .into_client_request()
+        .unwrap();
+    req.headers_mut().insert(
+        "cookie",
+        format!("callpop_session={token}").parse().unwrap(),
+    );
+    tokio_tungstenite::connect_async(req).await.unwrap().0
+}
+
+/// The next wallboard picture for which `pred` holds: whole pictures
+/// replace it, deltas change it as the page applies them.
+pub async fn picture(ws: &mut Ws, current: &mut Value, pred: impl Fn(&Value) -> bool) -> Value {
+    tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            match ws.next().await {
+                Some(Ok(Message::Text(t))) => {
+                    let v: Value = serde_json::from_str(&t).unwrap();
+                    match v["type"].as_str() {
+                        Some("wallboard") => *current = v["data"].clone(),
+                        Some("wallboard.delta") => apply_delta(current, &v["data"]),
+                        other => panic!("unexpected wallboard frame {other:?}"),
+                    }
+                    if pred(current) {
+                        return current.clone();
+                    }
+                }
+                Some(Ok(_)) => {}
+                other => panic!("the wallboard closed: {other:?}"),
+            }
+        }
+    })
+    .await
+    .expect("the picture within 10 s")
+}
+
+pub fn apply_delta(p: &mut Value, d: &Value) {
+    for (k, v) in d["replace"].as_object().unwrap() {
+        p[k] = v.clone();
+    }
+    for (k, entries) in d["changed"].as_object().unwrap() {
+        for (key, v) in entries.as_object().unwrap() {
+            p[k][key] = v.clone();
+        }
+    }
+    for (k, keys) in d["removed"].as_object().unwrap() {
+        for key in keys.as_array().unwrap() {
+            p[k].as_object_mut().unwrap().remove(key.as_str().unwrap());
+        }
+    }
 }

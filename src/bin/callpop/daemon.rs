@@ -214,18 +214,35 @@ fn run(config: Config, mode: Option<&str>, extra: impl FnOnce() -> Extra) -> Res
                 tracing::warn!(error = %e, "could not warm the store cache");
             }
         });
+        let tls = match (&config.server.tls_cert, &config.server.tls_key) {
+            (Some(cert), Some(key)) => Some(web::tls::acceptor(cert, key)?),
+            _ => None,
+        };
         let listener = web::bind(config.server.listen).await?;
         let addr = listener.local_addr()?;
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        if tls.is_none() && !addr.ip().is_loopback() {
+            tracing::warn!(
+                %addr,
+                "serving plain HTTP on a network address: passwords, sessions and callers' numbers \
+                 cross the network unencrypted; give --tls-cert and --tls-key"
+            );
+        }
         println!(
-            "callpop{} listening on http://{addr}/ (health: http://{addr}/healthz); Ctrl-C stops it",
+            "callpop{} listening on {scheme}://{addr}/ (health: {scheme}://{addr}/healthz); Ctrl-C stops it",
             mode.map(|m| format!(" {m}")).unwrap_or_default()
         );
         tracing::info!(%addr, db = %config.db_path().display(), "callpop started");
         let state = web::AppState {
+            logins: Default::default(),
+            session_ends: Default::default(),
             closing: Default::default(),
             store: store.clone(),
             hub: Some(hub_handle),
-            settings: std::sync::Arc::new(web::WebSettings::from_config(&config.screen_pop)),
+            settings: std::sync::Arc::new(web::WebSettings {
+                secure_cookies: tls.is_some(),
+                ..web::WebSettings::from_config(&config.screen_pop)
+            }),
             normalizer: std::sync::Arc::new(normalizer(&config)),
             campaigns: Some(campaigns),
             metrics: metrics.clone(),
@@ -245,7 +262,10 @@ fn run(config: Config, mode: Option<&str>, extra: impl FnOnce() -> Extra) -> Res
                 tracing::error!(error = %e, "the simulated box stopped");
             }
         });
-        web::serve(listener, state, shutdown_signal()).await?;
+        match tls {
+            Some(tls) => web::serve_tls(listener, tls, state, shutdown_signal()).await?,
+            None => web::serve(listener, state, shutdown_signal()).await?,
+        }
         for worker in sms_workers {
             worker.abort();
         }

@@ -209,6 +209,12 @@ struct ServeArgs {
     /// Address for HTTP and websocket (default 127.0.0.1:8080).
     #[arg(long, value_name = "ADDR")]
     listen: Option<SocketAddr>,
+    /// Serve HTTPS with this certificate chain (PEM); needs --tls-key.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The certificate's private key (PEM).
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]
@@ -301,6 +307,11 @@ fn load_config(cli: &Cli) -> Result<Config, config::ConfigError> {
         _ => None,
     };
     flag("--listen", "server.listen", listen.map(|a| a.to_string()));
+    if let Command::Serve(a) = &cli.command {
+        let path = |p: &Option<PathBuf>| p.as_ref().map(|p| toml_string(&p.display().to_string()));
+        flag("--tls-cert", "server.tls_cert", path(&a.tls_cert));
+        flag("--tls-key", "server.tls_key", path(&a.tls_key));
+    }
     config::load_from_process(g.config.as_deref(), &overrides)
 }
 

@@ -12,7 +12,7 @@ const T = {
     choose: "选择", new_customer: "新建客户", name: "姓名", company: "公司", phone: "电话", create: "创建",
     recent_calls: "最近来电", open_orders: "未结工单", save: "保存工单", saved: "工单已保存",
     take: "接听", taken_by: "已由 {by} 接听", answered: "已接通", ended: "通话结束",
-    bad_login: "用户名或密码错误", reasons: ["休息", "开会", "培训", "其他"], lang: "English",
+    bad_login: "用户名或密码错误", login_throttled: "登录失败次数过多，请稍后再试", login_locked: "该账号因多次登录失败已临时锁定，请稍后再试或联系管理员", reasons: ["休息", "开会", "培训", "其他"], lang: "English",
   },
   en: {
     login_title: "Agent login", username: "Username", password: "Password", login: "Log in", logout: "Log out",
@@ -23,7 +23,7 @@ const T = {
     choose: "Choose", new_customer: "New customer", name: "Name", company: "Company", phone: "Phone", create: "Create",
     recent_calls: "Recent calls", open_orders: "Open work orders", save: "Save work order", saved: "Work order saved",
     take: "Take call", taken_by: "Taken by {by}", answered: "Answered", ended: "Call ended",
-    bad_login: "Wrong username or password", reasons: ["Break", "Meeting", "Training", "Other"], lang: "中文",
+    bad_login: "Wrong username or password", login_throttled: "Too many failed logins: try again shortly", login_locked: "This account is locked for a while after repeated failed logins: try later or ask an admin", reasons: ["Break", "Meeting", "Training", "Other"], lang: "中文",
   },
 };
 // One key for every page: "zh-CN" or "en" (older pages stored "zh").
@@ -50,9 +50,16 @@ function applyLang() {
   for (const p of desk.pops.values()) render(p);
 }
 
+// The session's CSRF token, from the login or /api/me answer: sent back
+// on every request that changes something.
+let csrfToken = "";
+
 async function api(path, options) {
-  const r = await fetch(path, { credentials: "same-origin", headers: { "content-type": "application/json" }, ...options });
+  const headers = { "content-type": "application/json" };
+  if (options && options.method && options.method !== "GET" && csrfToken) headers["X-CSRF-Token"] = csrfToken;
+  const r = await fetch(path, { credentials: "same-origin", headers, ...options });
   const body = r.status === 204 ? {} : await r.json().catch(() => ({}));
+  if (body && typeof body.csrf_token === "string") csrfToken = body.csrf_token;
   if (!r.ok) throw Object.assign(new Error(body.error?.message || r.statusText), { status: r.status, body });
   return body;
 }
@@ -76,7 +83,8 @@ $("login").addEventListener("submit", async (ev) => {
     $("login").hidden = true;
     enterDesk();
   } catch (e) {
-    $("login-error").textContent = t("bad_login");
+    const code = e.body?.error?.code;
+    $("login-error").textContent = t(code === "login_throttled" || code === "login_locked" ? code : "bad_login");
   }
 });
 $("logout").addEventListener("click", async () => { await api("/api/logout", { method: "POST" }).catch(() => {}); location.reload(); });
@@ -96,8 +104,10 @@ function connect() {
   desk.ws = ws;
   ws.onopen = () => { $("conn").textContent = t("connected"); $("conn").className = "conn"; };
   ws.onmessage = (ev) => receive(JSON.parse(ev.data));
-  ws.onclose = () => {
+  ws.onclose = (ev) => {
     clearInterval(desk.timer);
+    // 4003: this session was ended elsewhere (password changed, logout).
+    if (ev.code === 4003) { location.reload(); return; }
     $("conn").textContent = t("reconnecting"); $("conn").className = "conn down";
     setTimeout(connect, 1000);
   };

@@ -5,13 +5,19 @@
 
 const $ = (id) => document.getElementById(id);
 
+// The session's CSRF token, from the login or /api/me answer: sent back
+// on every request that changes something.
+let csrfToken = "";
+
 // A JSON (or Blob) request; the server's error message on failure.
 async function api(method, path, body, headers) {
   const opts = { method, headers: headers || {}, credentials: "same-origin" };
+  if (method !== "GET" && csrfToken) opts.headers["X-CSRF-Token"] = csrfToken;
   if (body instanceof Blob) opts.body = body;
   else if (body !== undefined) { opts.body = JSON.stringify(body); opts.headers["Content-Type"] = "application/json"; }
   const r = await fetch(path, opts);
   const data = await r.json().catch(() => ({}));
+  if (data && typeof data.csrf_token === "string") csrfToken = data.csrf_token;
   if (!r.ok) throw new Error((data.error && data.error.message) || r.statusText);
   return data;
 }
