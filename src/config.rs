@@ -166,6 +166,9 @@ pub struct ScreenPopConfig {
     pub send_queue: usize,
     /// How long a login lasts, in hours.
     pub session_hours: u64,
+    /// A login unused this many minutes ends (0: never); an open desktop
+    /// that heartbeats counts as use.
+    pub session_idle_minutes: u64,
 }
 
 impl Default for ScreenPopConfig {
@@ -177,6 +180,7 @@ impl Default for ScreenPopConfig {
             replay_log: 256,
             send_queue: 256,
             session_hours: 12,
+            session_idle_minutes: 120,
         }
     }
 }

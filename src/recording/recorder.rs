@@ -388,13 +388,12 @@ async fn settle(
         );
     }
     let error = f.error.clone();
-    let result = store
-        .recordings()
-        .call(move |s| s.recording_finished(id, state, f.duration_ms, f.bytes, error.as_deref()))
-        .await;
-    if let Err(e) = result {
-        tracing::error!(recording = id, error = %e, "cannot complete a recording's row");
-    }
+    // Kept and written when the disk has room again (a full disk is the
+    // usual reason a recording fails): the row never stays `recording`.
+    let (duration_ms, bytes) = (f.duration_ms, f.bytes);
+    store.recordings().submit_fact("recording end", move |s| {
+        s.recording_finished(id, state, duration_ms, bytes, error.as_deref())
+    });
     match f.error {
         Some(e) => raise(
             alarms,

@@ -184,6 +184,34 @@ impl Users<'_> {
             .optional()?)
     }
 
+    /// The user of a live session that has not been idle for `idle_ms`
+    /// (0: no idle limit), marking it used now (at most once a minute, so
+    /// a busy session costs one write a minute).
+    pub fn use_session(&self, token_hash: &str, now: i64, idle_ms: i64) -> Result<Option<User>> {
+        let idle_floor = if idle_ms > 0 { now - idle_ms } else { i64::MIN };
+        let user = self
+            .store
+            .conn
+            .prepare_cached(
+                "SELECT u.id, u.username, u.display_name, u.role, u.team, u.disabled
+                 FROM sessions s JOIN users u ON u.id = s.user_id
+                 WHERE s.token_hash = ?1 AND s.expires_at > ?2 AND NOT u.disabled
+                   AND COALESCE(s.last_seen_at, s.created_at) > ?3",
+            )?
+            .query_row(params![token_hash, now, idle_floor], user_from_row)
+            .optional()?;
+        if user.is_some() {
+            self.store
+                .conn
+                .prepare_cached(
+                    "UPDATE sessions SET last_seen_at = ?2
+                     WHERE token_hash = ?1 AND COALESCE(last_seen_at, created_at) < ?2 - 60000",
+                )?
+                .execute(params![token_hash, now])?;
+        }
+        Ok(user)
+    }
+
     /// Ends a session (logout) and forgets expired ones.
     pub fn end_session(&self, token_hash: &str) -> Result<()> {
         self.store.conn.execute(
@@ -336,5 +364,36 @@ impl Users<'_> {
             })
         })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A session ends after its idle limit unless it was used meanwhile;
+    /// using it is written at most once a minute.
+    #[test]
+    fn idle_sessions_end_and_used_ones_live_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("idle.db")).unwrap();
+        let users = store.users();
+        let id = users.add_user("a1", "A1", Role::Agent, None, None).unwrap();
+        let t0 = now_ms();
+        let day = 24 * 3_600_000;
+        users.create_session("h", id, t0 + day, None).unwrap();
+        let idle = 30 * 60_000;
+        let alive = |now| users.use_session("h", now, idle).unwrap().is_some();
+        assert!(alive(t0 + 10 * 60_000), "used after 10 minutes");
+        assert!(alive(t0 + 35 * 60_000), "30 minutes after the last use");
+        assert!(!alive(t0 + 66 * 60_000), "idle 31 minutes: ended");
+        assert!(
+            users
+                .use_session("h", t0 + 66 * 60_000, 0)
+                .unwrap()
+                .is_some(),
+            "no limit"
+        );
+        assert!(!alive(t0 + day + 1), "expired");
     }
 }

@@ -79,16 +79,23 @@ impl FromRequestParts<AppState> for CurrentUser {
     }
 }
 
-/// The user of the session the request's cookie names, or 401.
+/// The user of the session the request's cookie names (marked used), or
+/// 401 when there is none, it expired or it sat idle too long.
 pub async fn session_user(state: &AppState, headers: &HeaderMap) -> Result<User, ApiError> {
     let token = session_token(headers).ok_or_else(unauthorized)?;
-    let hash = crate::auth::token_hash(&token);
-    state
-        .store
-        .users()
-        .call(move |s| s.session_user(&hash))
+    use_session(state, crate::auth::token_hash(&token))
         .await?
         .ok_or_else(unauthorized)
+}
+
+/// Marks the session `token_hash` used now; its user while it lives.
+pub async fn use_session(state: &AppState, token_hash: String) -> Result<Option<User>, ApiError> {
+    let idle_ms = (state.settings.session_idle_minutes * 60_000) as i64;
+    Ok(state
+        .store
+        .users()
+        .call(move |s| s.use_session(&token_hash, crate::store::now_ms(), idle_ms))
+        .await?)
 }
 
 fn unauthorized() -> ApiError {

@@ -172,6 +172,8 @@ pub struct RecordingFiles {
 #[derive(Debug, Clone)]
 pub struct WebSettings {
     pub session_hours: u64,
+    /// A session unused this long ends (0: never).
+    pub session_idle_minutes: u64,
     /// Session cookies marked `Secure` (served over TLS).
     pub secure_cookies: bool,
     pub heartbeat_secs: u64,
@@ -185,6 +187,7 @@ impl WebSettings {
     pub fn from_config(c: &crate::config::ScreenPopConfig) -> WebSettings {
         WebSettings {
             session_hours: c.session_hours,
+            session_idle_minutes: c.session_idle_minutes,
             secure_cookies: false,
             heartbeat_secs: c.heartbeat_secs,
             send_queue: c.send_queue,

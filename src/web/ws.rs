@@ -80,7 +80,16 @@ async fn run(socket: WebSocket, user: User, session: String, state: AppState) {
         Some((CLOSE_TOO_SLOW, "too slow; reconnect and resume"))
     };
     let reader = async {
+        // An open desktop is a used session: marked so once a minute, and
+        // closed when the session is gone (expired, idle, ended).
+        let mut used_at = std::time::Instant::now();
         loop {
+            if used_at.elapsed() >= Duration::from_secs(60) {
+                used_at = std::time::Instant::now();
+                if let Ok(None) = super::auth::use_session(&state, session.clone()).await {
+                    return Some((CLOSE_SESSION_ENDED, "session ended; log in again"));
+                }
+            }
             let msg = match tokio::time::timeout(silence, stream.next()).await {
                 Err(_) => {
                     tracing::info!(user = %user.username, "desktop silent: closing");
