@@ -693,6 +693,43 @@ async fn the_marketers_page_api_and_live_progress() {
         common::status(addr, "GET", &path, Some(&agent), None).await,
         403
     );
+    // Another marketer neither lists nor opens, exports or starts it: to
+    // them it does not exist. An admin sees it.
+    let m2 = common::login(addr, "m2").await;
+    let (_, _, theirs) = common::http(addr, "GET", "/api/sms/campaigns", Some(&m2), None).await;
+    assert!(
+        theirs["campaigns"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["campaign"]["id"] != id),
+        "{theirs}"
+    );
+    for (method, other) in [
+        ("GET", format!("/api/sms/campaigns/{id}")),
+        ("GET", format!("/api/sms/campaigns/{id}/preview")),
+        ("GET", format!("/api/sms/campaigns/{id}/failures")),
+        ("GET", path.clone()),
+        ("POST", format!("/api/sms/campaigns/{id}/pause")),
+    ] {
+        assert_eq!(
+            common::status(addr, method, &other, Some(&m2), None).await,
+            404,
+            "{method} {other} as m2"
+        );
+    }
+    let admin = common::login(addr, "admin").await;
+    assert_eq!(
+        common::status(
+            addr,
+            "GET",
+            &format!("/api/sms/campaigns/{id}"),
+            Some(&admin),
+            None
+        )
+        .await,
+        200
+    );
     assert_eq!(
         common::status(addr, "GET", &path, Some(&m1), None).await,
         200
