@@ -169,6 +169,13 @@ pub struct ScreenPopConfig {
     /// A login unused this many minutes ends (0: never); an open desktop
     /// that heartbeats counts as use.
     pub session_idle_minutes: u64,
+    /// Wrong passwords for one username answered at once; each further
+    /// try waits 1 s, then 2 s, 4 s ... up to 30 s.
+    pub login_free_failures: u32,
+    /// Wrong passwords in a row that lock the username (0: never).
+    pub login_lock_after: u32,
+    /// How long such a lock lasts.
+    pub login_lock_minutes: u64,
 }
 
 impl Default for ScreenPopConfig {
@@ -181,6 +188,9 @@ impl Default for ScreenPopConfig {
             send_queue: 256,
             session_hours: 12,
             session_idle_minutes: 120,
+            login_free_failures: 3,
+            login_lock_after: 10,
+            login_lock_minutes: 15,
         }
     }
 }

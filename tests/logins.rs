@@ -186,3 +186,52 @@ async fn a_change_without_the_session_s_csrf_token_is_refused() {
     );
     assert_eq!(with_csrf(&s, &token, Some(csrf)).await.0, 204);
 }
+
+/// With `login_lock_after = 3`: the third wrong password in a row locks
+/// the account (even the right password is refused, and the lock is
+/// audited), an admin sees and lifts it, and the user logs in again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn repeated_wrong_passwords_lock_the_account_until_an_admin_lifts_it() {
+    let s = stack_with(tempfile::tempdir().unwrap(), 256, |c| {
+        c.login_free_failures = 2;
+        c.login_lock_after = 3;
+        c.login_lock_minutes = 15;
+    })
+    .await;
+    let admin = login(s.addr, "admin").await;
+    let mut failures = 0;
+    let mut tries = 0;
+    // Two free failures, then the third once its 1 s wait has passed.
+    while failures < 3 {
+        tries += 1;
+        assert!(tries < 200, "the third failure never got through");
+        let (status, body) = try_login(&s, "wrong").await;
+        match (status, body["error"]["code"].as_str()) {
+            (401, Some("bad_login")) => failures += 1,
+            (429, Some("login_throttled")) => tokio::time::sleep(Duration::from_millis(100)).await,
+            other => panic!("unexpected {other:?} {body}"),
+        }
+    }
+    let (status, body) = try_login(&s, PASSWORD).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (429, Some("login_locked"))
+    );
+    let (_, _, locked) = http(s.addr, "GET", "/api/logins/locked", Some(&admin), None).await;
+    assert_eq!(locked["locked"][0]["username"], "agent1", "{locked}");
+    let audit = s
+        .store
+        .users()
+        .call(|st| st.recent_audit(100))
+        .await
+        .unwrap();
+    assert!(audit
+        .iter()
+        .any(|e| e.action == "login.locked" && e.target.as_deref() == Some("agent1")));
+    assert_eq!(
+        status_of(&s, "DELETE", "/api/logins/locked/agent1", &admin).await,
+        204
+    );
+    let (status, body) = try_login(&s, PASSWORD).await;
+    assert_eq!(status, 200, "{body}");
+}

@@ -130,14 +130,29 @@ struct LoginGuards {
 
 impl Default for Logins {
     fn default() -> Self {
-        Logins(Arc::new(Mutex::new(LoginGuards {
-            users: Throttle::new(Policy::USER, 100_000),
-            addresses: Throttle::new(Policy::ADDRESS, 100_000),
-        })))
+        Logins::new(Policy::USER)
     }
 }
 
 impl Logins {
+    /// Usernames judged by `users`; addresses by [`Policy::ADDRESS`].
+    pub fn new(users: Policy) -> Logins {
+        Logins(Arc::new(Mutex::new(LoginGuards {
+            users: Throttle::new(users, 100_000),
+            addresses: Throttle::new(Policy::ADDRESS, 100_000),
+        })))
+    }
+
+    /// From `[screen_pop]`'s `login_*` settings.
+    pub fn from_config(c: &crate::config::ScreenPopConfig) -> Logins {
+        Logins::new(Policy {
+            free_failures: c.login_free_failures,
+            lock_after: (c.login_lock_after > 0).then_some(c.login_lock_after),
+            lock_ms: (c.login_lock_minutes * 60_000) as i64,
+            ..Policy::USER
+        })
+    }
+
     fn guards(&self) -> std::sync::MutexGuard<'_, LoginGuards> {
         self.0.lock().unwrap_or_else(|p| p.into_inner())
     }

@@ -46,6 +46,15 @@ pub async fn stack(send_queue: usize) -> Stack {
 
 /// The stack with its database, recordings and uploads under `dir`.
 pub async fn stack_in(dir: tempfile::TempDir, send_queue: usize) -> Stack {
+    stack_with(dir, send_queue, |_| {}).await
+}
+
+/// The stack with `[screen_pop]` settings changed by `tweak`.
+pub async fn stack_with(
+    dir: tempfile::TempDir,
+    send_queue: usize,
+    tweak: impl FnOnce(&mut callpop::config::ScreenPopConfig),
+) -> Stack {
     let _ = tracing_subscriber::fmt().with_test_writer().try_init();
     let store = Store::open(&dir.path().join("pop.db")).unwrap();
     let normalizer = Arc::new(Normalizer::new(NormalizerSettings::default()));
@@ -122,12 +131,13 @@ pub async fn stack_in(dir: tempfile::TempDir, send_queue: usize) -> Stack {
     let events = engine.subscribe();
     let lines =
         callpop::lines::spawn(engine, vec![BoxDevice::new("box1", link, profile)], None).unwrap();
-    let settings = callpop::config::ScreenPopConfig {
+    let mut settings = callpop::config::ScreenPopConfig {
         send_queue,
         heartbeat_secs: 2,
         after_call_secs: 0,
         ..Default::default()
     };
+    tweak(&mut settings);
     let metrics = callpop::metrics::Metrics::new();
     let (devices_now, metric_events) = lines.subscribe_with_devices();
     devices_now.iter().for_each(|e| metrics.on_call_event(e));
@@ -172,7 +182,7 @@ pub async fn stack_in(dir: tempfile::TempDir, send_queue: usize) -> Stack {
         lines.events.downgrade(),
     ));
     let state = callpop::web::AppState {
-        logins: Default::default(),
+        logins: callpop::web::Logins::from_config(&settings),
         session_ends: Default::default(),
         closing: Default::default(),
         metrics,

@@ -234,7 +234,7 @@ fn run(config: Config, mode: Option<&str>, extra: impl FnOnce() -> Extra) -> Res
         );
         tracing::info!(%addr, db = %config.db_path().display(), "callpop started");
         let state = web::AppState {
-            logins: Default::default(),
+            logins: web::Logins::from_config(&config.screen_pop),
             session_ends: Default::default(),
             closing: Default::default(),
             store: store.clone(),
