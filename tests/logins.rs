@@ -127,6 +127,21 @@ async fn a_password_change_or_reset_ends_every_other_session_and_desktop() {
     assert_eq!(closed_with(&mut kept_desk).await, 4003);
     assert_eq!(status_of(&s, "GET", "/api/me", &kept).await, 401);
     assert_eq!(status_of(&s, "GET", "/api/me", &admin).await, 200);
+    // A team lead's wallboard goes the same way.
+    let lead = login(s.addr, "lead1").await;
+    let mut board = wallboard(&s, &lead).await;
+    let mut picture_now = serde_json::Value::Null;
+    picture(&mut board, &mut picture_now, |_| true).await;
+    let (status, _, _) = http(
+        s.addr,
+        "PUT",
+        "/api/users/lead1/password",
+        Some(&admin),
+        Some(json!({"password": "reset-by-the-admin-8"})),
+    )
+    .await;
+    assert_eq!(status, 204);
+    assert_eq!(closed_with(&mut board).await, 4003);
 }
 
 /// Status and error code of a request with the session cookie and the

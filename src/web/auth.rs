@@ -106,6 +106,13 @@ fn unauthorized() -> ApiError {
     )
 }
 
+/// What the store keeps of the request's session token ("" without one).
+pub fn session_hash(headers: &HeaderMap) -> String {
+    session_token(headers)
+        .map(|t| crate::auth::token_hash(&t))
+        .unwrap_or_default()
+}
+
 /// The session token from the Cookie header.
 pub fn session_token(headers: &HeaderMap) -> Option<String> {
     headers

@@ -16,15 +16,21 @@ use tokio::sync::mpsc;
 pub async fn upgrade(
     user: CurrentUser,
     State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
     ws: WebSocketUpgrade,
 ) -> Result<Response, ApiError> {
+    let session = super::auth::session_hash(&headers);
     Ok(ws
         .max_message_size(64 << 10)
-        .on_upgrade(move |socket| run(socket, user.0, state)))
+        .on_upgrade(move |socket| run(socket, user.0, session, state)))
 }
 
-async fn run(socket: WebSocket, user: User, state: AppState) {
+async fn run(socket: WebSocket, user: User, session: String, state: AppState) {
     let _counted = state.metrics.ws_session("wallboard");
+    let _open = state.closing.open();
+    let (user_id, store) = (user.id, state.store.clone());
+    let session_gone = state.session_ends.wait_gone(&store, user_id, &session);
+    tokio::pin!(session_gone);
     let (mut sink, mut stream) = socket.split();
     let Some(hub) = state.hub.clone() else {
         let _ = sink.send(Message::Close(None)).await;
@@ -52,6 +58,14 @@ async fn run(socket: WebSocket, user: User, state: AppState) {
                 Some(Ok(Message::Close(_))) | Some(Err(_)) | None => return,
                 Some(Ok(_)) => {}
             },
+            _ = state.closing.wait() => {
+                super::ws::close(&mut sink, super::ws::CLOSE_RESTARTING, "server restarting").await;
+                return;
+            }
+            _ = &mut session_gone => {
+                super::ws::close(&mut sink, super::ws::CLOSE_SESSION_ENDED, "session ended; log in again").await;
+                return;
+            }
         }
     }
 }

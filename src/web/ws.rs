@@ -37,9 +37,7 @@ pub async fn upgrade(
     headers: axum::http::HeaderMap,
     ws: WebSocketUpgrade,
 ) -> Result<Response, ApiError> {
-    let session = super::auth::session_token(&headers)
-        .map(|t| crate::auth::token_hash(&t))
-        .unwrap_or_default();
+    let session = super::auth::session_hash(&headers);
     // Small buffers: a desktop sends and gets a few KiB at a time, and the
     // 128 KiB defaults would cost a thousand idle desktops 250 MiB.
     Ok(ws
@@ -130,7 +128,7 @@ async fn run(socket: WebSocket, user: User, session: String, state: AppState) {
 }
 
 /// Sends a close frame, giving up after a second.
-async fn close<S>(sink: &mut S, code: u16, reason: &'static str)
+pub(super) async fn close<S>(sink: &mut S, code: u16, reason: &'static str)
 where
     S: futures_util::Sink<Message> + Unpin,
 {
