@@ -67,6 +67,8 @@ const ON_OWN_CALLS: &[(Role, Reach)] = &[(Agent, Own), (TeamLead, Own), (Admin, 
 const CALL_READERS: &[(Role, Reach)] = &[(Agent, Own), (TeamLead, Team), (Qa, All), (Admin, All)];
 /// Supervisors: team leads (their team), QA and admins.
 const SUPERVISORS: &[(Role, Reach)] = &[(TeamLead, Team), (Qa, All), (Admin, All)];
+/// Where every line pops: no caller's data, read by every supervisor whole.
+const LINE_READERS: &[(Role, Reach)] = &[(TeamLead, All), (Qa, All), (Admin, All)];
 /// Center-wide statistics (see the module's decisions).
 const STATISTICS: &[(Role, Reach)] = &[(TeamLead, All), (Qa, All), (Admin, All)];
 /// Scoring recordings (质检).
@@ -118,7 +120,7 @@ pub const RULES: &[Rule] = &[
     roles("ws agent.state", ON_OWN_CALLS),
     roles("ws call.claim", ON_OWN_CALLS),
     roles("ws call.dial", ON_OWN_CALLS),
-    roles("ws customer.select", CALL_TAKERS),
+    roles("ws customer.select", ON_OWN_CALLS),
     roles("ws workorder.save", CALL_TAKERS),
     roles("GET /api/forms", CALL_READERS),
     roles("GET /api/forms/{key}", CALL_READERS),
@@ -127,7 +129,7 @@ pub const RULES: &[Rule] = &[
     roles("GET /api/calls/missed", CALL_TAKERS),
     roles("GET /api/workorders", CALL_READERS),
     // Lines and agents.
-    roles("GET /api/bindings", SUPERVISORS),
+    roles("GET /api/bindings", LINE_READERS),
     roles("PUT /api/bindings", ADMINS),
     roles("DELETE /api/bindings", ADMINS),
     roles("GET /api/agents", SUPERVISORS),

@@ -212,15 +212,11 @@ async fn objects_are_reached_only_within_scope() {
     // The wallboard: the sales lead sees agent1's line and the number,
     // the support lead neither, QA the line with the number masked.
     let (mut p1, mut p2, mut p3) = (Value::Null, Value::Null, Value::Null);
-    let sales = picture(&mut board_sales, &mut p1, |p| {
-        p["ringing"].as_object().is_some_and(|r| !r.is_empty())
-    })
-    .await;
+    // The caller's number reaches the board a moment after the ring.
+    let numbered = |p: &Value| p["ringing"]["box1/1"]["number"].is_string();
+    let sales = picture(&mut board_sales, &mut p1, numbered).await;
     assert_eq!(sales["ringing"]["box1/1"]["number"], "13812345678");
-    let checked = picture(&mut board_qa, &mut p3, |p| {
-        p["ringing"].as_object().is_some_and(|r| !r.is_empty())
-    })
-    .await;
+    let checked = picture(&mut board_qa, &mut p3, numbered).await;
     assert_eq!(checked["ringing"]["box1/1"]["number"], "138****5678");
     // A wallboard opened now starts from the picture of the flush that
     // showed the sales lead the call.
@@ -289,6 +285,25 @@ async fn objects_are_reached_only_within_scope() {
     assert_eq!(count(lead2.clone()).await, (200, 0));
     assert_eq!(count(qa.clone()).await, (200, 3));
     assert_eq!(count(marketer.clone()).await.0, 403);
+
+    // QA, who sees numbers masked, cannot uncover them digit by digit.
+    for path in ["/api/history?number=1381", "/api/recordings?number=13812"] {
+        let (status, _, body) = http(s.addr, "GET", path, Some(&qa), None).await;
+        assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (400, Some("number_incomplete")),
+            "{path}"
+        );
+    }
+    let (status, _, _) = http(
+        s.addr,
+        "GET",
+        "/api/history?number=13812345678",
+        Some(&qa),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "a whole number is a fair search");
 
     // After the call has ended the store decides, by the same rule.
     use callpop::sim::script::Action;

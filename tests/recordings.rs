@@ -107,7 +107,8 @@ async fn recordings_are_scoped_by_role_and_every_playback_is_audited() {
     let (_, _, found) = http(
         s.addr,
         "GET",
-        "/api/recordings?number=1390000",
+        // A whole number: QA, who sees numbers masked, may not search by fragments.
+        "/api/recordings?number=13900001111",
         Some(&qa),
         None,
     )

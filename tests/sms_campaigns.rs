@@ -517,6 +517,7 @@ async fn recipients_from_a_sheet_with_their_own_fields() {
         created.id,
         callpop::sheets::ExportFormat::Csv,
         &export,
+        false,
     )
     .unwrap();
     assert_eq!(rows, 4);
@@ -629,6 +630,11 @@ async fn the_marketers_page_api_and_live_progress() {
     assert_eq!(status, 200, "{created}");
     assert_eq!(created["preview"].as_array().unwrap().len(), 5);
     assert_eq!(created["preview"][0]["estimate"]["parts"], 1);
+    let shown = created["preview"][0]["number"].as_str().unwrap();
+    assert!(
+        shown.contains("****"),
+        "a marketer sees numbers masked: {shown}"
+    );
     let id = created["campaign"]["id"].as_i64().unwrap();
 
     let mut req = format!("ws://{addr}/ws/sms").into_client_request().unwrap();

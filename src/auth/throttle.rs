@@ -136,6 +136,14 @@ impl Throttle {
         }
     }
 
+    /// Takes back one failure of `key` (an attempt counted up front that
+    /// turned out right), never below zero.
+    pub fn forgive_one(&mut self, key: &str) {
+        if let Some(f) = self.keys.get_mut(key) {
+            f.count = f.count.saturating_sub(1);
+        }
+    }
+
     /// A success (or an admin's unlock) clears the key.
     pub fn clear(&mut self, key: &str) -> bool {
         self.keys.remove(key).is_some()

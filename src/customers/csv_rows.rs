@@ -141,6 +141,15 @@ fn split(text: &str, delimiter: char) -> Split {
                     cell.push('"');
                 } else {
                     quoted = false;
+                    // A closed quoted cell ends here: anything but the
+                    // delimiter or the end means the quote was not the
+                    // cell's end (`"北京\n王五,...,"上海"`), so the row
+                    // is not trusted.
+                    match chars.peek() {
+                        None => {}
+                        Some(&d) if d == delimiter => {}
+                        Some(_) => return Split::OpenQuote,
+                    }
                 }
             } else {
                 cell.push(c);
@@ -236,6 +245,17 @@ mod tests {
                 cells(2, &["赵六", "13900000002"])
             ]
         );
+    }
+
+    #[test]
+    fn a_quote_closed_by_the_next_cell_s_quote_is_not_trusted() {
+        let got = rows("李四,\"北京\n王五,13800000003\n赵六,\"上海\",x\n");
+        assert!(
+            matches!(&got[0], Err((1, m)) if m.contains("not closed")),
+            "{got:?}"
+        );
+        assert_eq!(got[1], cells(2, &["王五", "13800000003"]));
+        assert_eq!(got[2], cells(3, &["赵六", "上海", "x"]));
     }
 
     #[test]

@@ -144,6 +144,8 @@ fn open_csv(path: &Path) -> Result<Table> {
 /// The most rows a sheet may have (Excel's own limit): a crafted file
 /// with more is read this far and then refused, in bounded memory.
 pub const MAX_SHEET_ROWS: usize = 1_048_576;
+/// The most columns a sheet may have (Excel's own limit, XFD).
+pub const MAX_SHEET_COLUMNS: usize = 16_384;
 
 fn open_workbook(path: &Path) -> Result<Table> {
     let ext = path
@@ -239,6 +241,15 @@ fn open_xlsx_streaming(path: &Path) -> Result<Table> {
                 };
                 let (r, c) = cell.get_position();
                 let (row, col) = (r as usize + 1, c as usize);
+                if col >= MAX_SHEET_COLUMNS {
+                    let _ = tx.send(Err(RowReadError {
+                        row,
+                        message: format!(
+                            "a cell lies past column {MAX_SHEET_COLUMNS} (Excel's limit): the rest is not read"
+                        ),
+                    }));
+                    return;
+                }
                 if current.as_ref().is_some_and(|cur| cur.row != row) {
                     let done_row = current.take().expect("a row");
                     counter.fetch_add(1, Ordering::Relaxed);

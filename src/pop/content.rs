@@ -241,10 +241,22 @@ fn mask_numbers(pop: &mut Value, form: Option<&FormDef>) {
         })
         .unwrap_or_default();
     if let Some(Value::Object(prefill)) = pop.get_mut("prefill") {
-        for key in phone_fields {
-            if let Some(Value::String(s)) = prefill.get_mut(key) {
-                *s = mask(s);
+        mask_fields(prefill, &phone_fields);
+    }
+    if let Some(Value::Array(orders)) = pop.get_mut("open_work_orders") {
+        for o in orders {
+            if let Some(Value::Object(fields)) = o.get_mut("fields") {
+                mask_fields(fields, &phone_fields);
             }
+        }
+    }
+}
+
+/// Masks the values of the phone fields `keys` among `fields`.
+pub fn mask_fields(fields: &mut serde_json::Map<String, Value>, keys: &[&str]) {
+    for key in keys {
+        if let Some(Value::String(s)) = fields.get_mut(*key) {
+            *s = mask(s);
         }
     }
 }

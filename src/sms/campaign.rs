@@ -863,12 +863,14 @@ const RESULT_HEADER: [&str; 8] = [
 
 /// Writes campaign `id`'s results (one row per recipient: its outcome and
 /// the reason of a skip or failure) to `path`, from the reader connection
-/// `store`, so the send queue never waits for an export. Its row count.
+/// `store`, so the send queue never waits for an export; numbers masked
+/// when `masked` (a marketer's export). Its row count.
 pub fn export_results(
     store: &crate::store::Store,
     id: i64,
     format: crate::sheets::ExportFormat,
     path: &std::path::Path,
+    masked: bool,
 ) -> anyhow::Result<u64> {
     let header: Vec<String> = RESULT_HEADER.iter().map(|s| s.to_string()).collect();
     let total = store.campaigns().campaign_progress(id)?.recipients as u64;
@@ -885,7 +887,11 @@ pub fn export_results(
                 .unwrap_or_default();
             sink(&[
                 r.seq.to_string(),
-                r.number,
+                if masked {
+                    crate::access::mask(&r.number)
+                } else {
+                    r.number
+                },
                 r.name,
                 r.state,
                 r.parts.to_string(),

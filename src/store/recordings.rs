@@ -161,6 +161,9 @@ pub struct RecordingListItem {
     /// The latest score, if any, and whether it passed.
     pub score: Option<i64>,
     pub passed: Option<bool>,
+    /// Who owns the caller (for masking the number), never sent.
+    #[serde(skip)]
+    pub customer_owner: Option<i64>,
 }
 
 /// A quality-checking form: items with their points, and the pass mark.
@@ -245,7 +248,8 @@ impl Recordings<'_> {
                     COALESCE(c.raw_number, c.number_e164), c.customer_id, cu.name,
                     c.direction, c.outcome,
                     (SELECT total FROM qa_scores s WHERE s.recording_id = r.id ORDER BY s.id DESC LIMIT 1),
-                    (SELECT passed FROM qa_scores s WHERE s.recording_id = r.id ORDER BY s.id DESC LIMIT 1)
+                    (SELECT passed FROM qa_scores s WHERE s.recording_id = r.id ORDER BY s.id DESC LIMIT 1),
+                    cu.owner_user_id
              {LIST_FROM} WHERE 1 = 1"
         ));
         match scope {
@@ -305,6 +309,7 @@ impl Recordings<'_> {
                 outcome: r.get(17)?,
                 score: r.get(18)?,
                 passed: r.get(19)?,
+                customer_owner: r.get(20)?,
             })
         })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)

@@ -201,13 +201,18 @@ impl Users<'_> {
             .query_row(params![token_hash, now, idle_floor], user_from_row)
             .optional()?;
         if user.is_some() {
-            self.store
+            // Marking it used must not lock a user out when the disk is full.
+            let marked = self
+                .store
                 .conn
                 .prepare_cached(
                     "UPDATE sessions SET last_seen_at = ?2
                      WHERE token_hash = ?1 AND COALESCE(last_seen_at, created_at) < ?2 - 60000",
-                )?
-                .execute(params![token_hash, now])?;
+                )
+                .and_then(|mut s| s.execute(params![token_hash, now]));
+            if let Err(e) = marked {
+                tracing::warn!(error = %e, "could not mark a session used");
+            }
         }
         Ok(user)
     }

@@ -234,24 +234,57 @@ pub async fn missed_calls(
     State(state): State<AppState>,
 ) -> Result<Json<Value>, ApiError> {
     let u = user.0.clone();
-    let lines: Vec<String> = state
+    let scope = user.scope().clone();
+    let bindings = state.store.agents().call(|s| s.line_bindings()).await?;
+    let teams: std::collections::HashMap<String, Option<String>> = state
         .store
-        .agents()
-        .call(|s| s.line_bindings())
+        .users()
+        .call(|s| s.all())
         .await?
         .into_iter()
-        .filter(|(_, b)| match b {
-            Binding::Agent(a) => *a == u.username,
-            Binding::Team(t) => u.team.as_ref() == Some(t),
+        .map(|u| (u.username, u.team))
+        .collect();
+    // The lines of the scope: one's own and one's team's lines for an
+    // agent, the team's and its agents' for a team lead, all for admins.
+    let lines: Vec<String> = bindings
+        .into_iter()
+        .filter(|(_, b)| match (&scope, b) {
+            (crate::store::Scope::All, _) => true,
+            (crate::store::Scope::Team(t), Binding::Team(bt)) => bt == t,
+            (crate::store::Scope::Team(t), Binding::Agent(a)) => {
+                teams.get(a).is_some_and(|team| team.as_ref() == Some(t))
+            }
+            (_, Binding::Agent(a)) => *a == u.username,
+            (_, Binding::Team(t)) => u.team.as_ref() == Some(t),
         })
         .map(|(l, _)| l)
         .collect();
+    let viewer = user.0.clone();
     let calls = state
         .store
         .calls()
         .call(move |s| s.missed_calls(&lines, crate::store::now_ms() - 24 * 3600 * 1000, 50))
         .await?;
-    Ok(Json(json!({ "calls": calls })))
+    // Numbers of customers another user owns are masked, as on a pop.
+    let mut shown = Vec::with_capacity(calls.len());
+    for mut c in calls {
+        let owner = match c.customer_id {
+            Some(id) => state
+                .store
+                .customers()
+                .call(move |s| s.customer_reach(id, None))
+                .await?
+                .and_then(|r| r.owner)
+                .map(|(o, _)| o),
+            None => None,
+        };
+        if crate::access::must_mask(&viewer, owner.is_some_and(|o| o != viewer.id)) {
+            c.raw_number = c.raw_number.as_deref().map(crate::access::mask);
+            c.number_e164 = c.number_e164.as_deref().map(crate::access::mask);
+        }
+        shown.push(c);
+    }
+    Ok(Json(json!({ "calls": shown })))
 }
 
 #[derive(Deserialize)]
@@ -267,10 +300,31 @@ pub async fn call_work_orders(
     Query(q): Query<CallQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let scope = user.scope().clone();
+    // QA reads work orders with the phone fields masked, as it reads calls.
+    let masked = crate::access::must_mask(&user.0, false);
     let orders = state
         .store
         .workorders()
-        .call(move |s| s.call_work_orders(&q.call_id, &scope))
+        .call(move |s| {
+            let mut orders = s.call_work_orders(&q.call_id, &scope)?;
+            if masked {
+                for o in &mut orders {
+                    let phones: Vec<String> = s
+                        .form(&o.form)?
+                        .map(|f| {
+                            f.fields
+                                .iter()
+                                .filter(|f| f.field_type == crate::store::FieldType::Phone)
+                                .map(|f| f.key.clone())
+                                .collect()
+                        })
+                        .unwrap_or_default();
+                    let keys: Vec<&str> = phones.iter().map(String::as_str).collect();
+                    crate::pop::content::mask_fields(&mut o.fields, &keys);
+                }
+            }
+            Ok(orders)
+        })
         .await?;
     Ok(Json(json!({ "work_orders": orders })))
 }
@@ -289,6 +343,7 @@ pub struct PasswordBody {
 pub async fn set_password(
     user: CurrentUser,
     State(state): State<AppState>,
+    axum::extract::ConnectInfo(remote): axum::extract::ConnectInfo<std::net::SocketAddr>,
     headers: axum::http::HeaderMap,
     Path(name): Path<String>,
     Json(body): Json<PasswordBody>,
@@ -311,6 +366,18 @@ pub async fn set_password(
                 "give the current password to change it".into(),
             )
         })?;
+        // Guessing the current password here is throttled like a login.
+        let address = remote.ip().to_string();
+        let (verdict, _) = state
+            .logins
+            .attempt(&name, &address, crate::store::now_ms());
+        if verdict != crate::auth::throttle::Verdict::Allow {
+            return Err(ApiError(
+                StatusCode::TOO_MANY_REQUESTS,
+                "login_throttled",
+                "too many wrong passwords: try again later".into(),
+            ));
+        }
         let who = name.clone();
         let stored = state
             .store
@@ -330,6 +397,7 @@ pub async fn set_password(
                 "the current password is not right".into(),
             ));
         }
+        state.logins.succeeded(&name, &address);
     }
     let keep = own
         .then(|| super::auth::session_token(&headers).map(|t| crate::auth::token_hash(&t)))

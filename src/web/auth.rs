@@ -164,11 +164,15 @@ impl Logins {
         self.0.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Whether `username` may try from `address` now: the stricter of
-    /// the two verdicts.
-    fn check(&self, username: &str, address: &str, now_ms: i64) -> Verdict {
-        let g = self.guards();
-        match (
+    /// Whether `username` may try from `address` now (the stricter of the
+    /// two verdicts). An attempt let through is counted as a failure at
+    /// once, under the same lock, so concurrent guesses cannot all slip
+    /// in before the first is judged; a right password takes it back
+    /// ([`Logins::succeeded`]). With `Allow` comes the end of a lock this
+    /// attempt started, if it did (the attempt itself still goes ahead).
+    pub fn attempt(&self, username: &str, address: &str, now_ms: i64) -> (Verdict, Option<i64>) {
+        let mut g = self.guards();
+        let verdict = match (
             g.users.check(username, now_ms),
             g.addresses.check(address, now_ms),
         ) {
@@ -176,18 +180,20 @@ impl Logins {
             (Verdict::Wait(a), Verdict::Wait(b)) => Verdict::Wait(a.max(b)),
             (Verdict::Wait(a), _) | (_, Verdict::Wait(a)) => Verdict::Wait(a),
             _ => Verdict::Allow,
+        };
+        if verdict != Verdict::Allow {
+            return (verdict, None);
         }
-    }
-
-    /// Counts a failure; returns the end of a lock it started on the user.
-    fn failed(&self, username: &str, address: &str, now_ms: i64) -> Option<i64> {
-        let mut g = self.guards();
         g.addresses.failed(address, now_ms);
-        g.users.failed(username, now_ms)
+        (verdict, g.users.failed(username, now_ms))
     }
 
-    fn succeeded(&self, username: &str) {
-        self.guards().users.clear(username);
+    /// The attempt was right: the user's failures are forgotten and the
+    /// address's up-front count taken back.
+    pub fn succeeded(&self, username: &str, address: &str) {
+        let mut g = self.guards();
+        g.users.clear(username);
+        g.addresses.forgive_one(address);
     }
 
     /// The usernames locked now, with when each lock ends (for admins).
@@ -216,7 +222,8 @@ pub async fn login(
 ) -> Result<Response, ApiError> {
     let remote = remote.ip().to_string();
     let started = crate::store::now_ms();
-    match state.logins.check(&body.username, &remote, started) {
+    let (verdict, locked) = state.logins.attempt(&body.username, &remote, started);
+    match verdict {
         Verdict::Allow => {}
         Verdict::Wait(ms) => {
             return Err(ApiError(
@@ -257,11 +264,10 @@ pub async fn login(
     let username = body.username.clone();
     let user = match (user, ok) {
         (Some(u), true) => {
-            state.logins.succeeded(&u.username);
+            state.logins.succeeded(&u.username, &remote);
             u
         }
         _ => {
-            let locked = state.logins.failed(&username, &remote, started);
             let r = remote.clone();
             state
                 .store

@@ -81,6 +81,25 @@ fn shown(viewer: &User, mut row: HistoryRow) -> HistoryRow {
     row
 }
 
+/// The fewest digits a search by number needs from a user who sees
+/// numbers masked: a whole number (a mobile, or a landline with its area
+/// code), never a fragment that would uncover masked digits one by one.
+const MASKED_SEARCH_DIGITS: usize = 11;
+
+/// Refuses a number filter that would let a user who sees numbers masked
+/// (QA) recover the hidden digits by searching for fragments.
+pub fn number_filter_allowed(viewer: &User, number: Option<&str>) -> Result<(), ApiError> {
+    let digits = number.map_or(0, |n| n.chars().filter(char::is_ascii_digit).count());
+    if digits == 0 || !crate::access::must_mask(viewer, false) || digits >= MASKED_SEARCH_DIGITS {
+        return Ok(());
+    }
+    Err(ApiError(
+        StatusCode::BAD_REQUEST,
+        "number_incomplete",
+        format!("search by a whole number ({MASKED_SEARCH_DIGITS} digits or more)"),
+    ))
+}
+
 /// Whether the user may export the call history.
 async fn may_export(state: &AppState, user: &User) -> Result<bool, ApiError> {
     if user.role == Role::Admin {
@@ -100,6 +119,7 @@ pub async fn list(
     State(state): State<AppState>,
     Query(p): Query<HistoryParams>,
 ) -> Result<Json<Value>, ApiError> {
+    number_filter_allowed(&user.0, p.number.as_deref())?;
     let scope = user.scope().clone();
     let q = p.query(&state);
     let page = state
@@ -175,6 +195,7 @@ pub async fn export(
     ConnectInfo(remote): ConnectInfo<SocketAddr>,
     Query(p): Query<HistoryParams>,
 ) -> Result<Response, ApiError> {
+    number_filter_allowed(&user.0, p.number.as_deref())?;
     let scope = user.scope().clone();
     if !may_export(&state, &user.0).await? {
         return Err(ApiError(

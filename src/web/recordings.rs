@@ -85,12 +85,19 @@ pub async fn list(
     State(state): State<AppState>,
     Query(q): Query<RecordingQuery>,
 ) -> Result<Json<Value>, ApiError> {
+    super::history::number_filter_allowed(&user.0, q.number.as_deref())?;
     let scope = user.scope().clone();
-    let rows = state
+    let mut rows = state
         .store
         .recordings()
         .call(move |s| s.search_recordings(&q, &scope))
         .await?;
+    for r in &mut rows {
+        let another = r.customer_owner.is_some_and(|o| o != user.0.id);
+        if crate::access::must_mask(&user.0, another) {
+            r.number = r.number.as_deref().map(crate::access::mask);
+        }
+    }
     Ok(Json(json!({ "recordings": rows })))
 }
 

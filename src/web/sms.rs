@@ -146,7 +146,12 @@ pub async fn create(
         let _ = tokio::fs::remove_file(path).await;
     }
     let created = created?;
-    let preview = campaigns.preview(created.id, 20).await?;
+    let mut preview = campaigns.preview(created.id, 20).await?;
+    if crate::access::must_mask(&user.0, false) {
+        for r in &mut preview {
+            r.number = crate::access::mask(&r.number);
+        }
+    }
     Ok(Json(json!({ "campaign": created, "preview": preview })))
 }
 
@@ -180,6 +185,10 @@ pub async fn upload(
             "the file is empty".into(),
         ));
     }
+    // One upload at a time checks the quota and writes: two cannot both
+    // fit in what is left.
+    static WRITING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    let _writing = WRITING.lock().await;
     let token = format!("{}.{ext}", uuid::Uuid::now_v7().simple());
     let dir = state.uploads.clone();
     let path = dir.join(&token);
@@ -280,9 +289,14 @@ pub async fn preview(
     Query(q): Query<PreviewQuery>,
 ) -> Result<Json<Value>, ApiError> {
     own_campaign(&state, &user, id).await?;
-    let rows = service(&state)?
+    let mut rows = service(&state)?
         .preview(id, q.limit.unwrap_or(20).min(500))
         .await?;
+    if crate::access::must_mask(&user.0, false) {
+        for r in &mut rows {
+            r.number = crate::access::mask(&r.number);
+        }
+    }
     Ok(Json(json!({ "preview": rows })))
 }
 
@@ -374,11 +388,16 @@ pub async fn failures(
     Path(id): Path<i64>,
 ) -> Result<Json<Value>, ApiError> {
     own_campaign(&state, &user, id).await?;
-    let f = state
+    let mut f = state
         .store
         .campaigns()
         .call(move |s| s.campaign_failures(id, 200))
         .await?;
+    if crate::access::must_mask(&user.0, false) {
+        for p in &mut f.parts {
+            p.number = crate::access::mask(&p.number);
+        }
+    }
     Ok(Json(json!(f)))
 }
 
@@ -396,12 +415,14 @@ pub async fn export(
     Query(q): Query<ExportQuery>,
 ) -> Result<Response, ApiError> {
     own_campaign(&state, &user, id).await?;
+    // Marketers see recipients' numbers masked, as QA sees callers'.
+    let masked = crate::access::must_mask(&user.0, false);
     let format = super::export_format(q.format.as_deref())?;
     let (response, rows) = super::export_file(
         &state,
         format,
         &format!("campaign-{id}"),
-        move |reader, file| export_results(reader, id, format, file),
+        move |reader, file| export_results(reader, id, format, file, masked),
     )
     .await?;
     audit(
@@ -510,14 +531,23 @@ async fn snapshot(
 pub async fn ws(
     user: CurrentUser,
     State(state): State<AppState>,
+    headers: HeaderMap,
     upgrade: WebSocketUpgrade,
 ) -> Result<Response, ApiError> {
+    let session = super::auth::session_hash(&headers);
     Ok(upgrade
         .max_message_size(64 << 10)
-        .on_upgrade(move |socket| progress_feed(socket, state, user.1)))
+        .on_upgrade(move |socket| progress_feed(socket, state, user.1, session)))
 }
 
-async fn progress_feed(mut socket: WebSocket, state: AppState, scope: crate::store::Scope) {
+async fn progress_feed(
+    mut socket: WebSocket,
+    state: AppState,
+    scope: crate::store::Scope,
+    session: String,
+) {
+    let _open = state.closing.open();
+    let mut ticks = 0u64;
     let _counted = state.metrics.ws_session("sms");
     // Per campaign: when and at how many settled parts we last looked, and
     // the rate then (smoothed).
@@ -531,6 +561,23 @@ async fn progress_feed(mut socket: WebSocket, state: AppState, scope: crate::sto
                 // The page only listens; anything it says is ignored.
                 Some(Ok(_)) => continue,
             },
+            _ = state.closing.wait() => {
+                let _ = socket.send(close_frame(super::ws::CLOSE_RESTARTING, "server restarting")).await;
+                return;
+            }
+        }
+        ticks += 1;
+        // An ended, expired or idle session stops the feed within a minute.
+        if ticks % 60 == 0 {
+            if let Ok(None) = super::auth::use_session(&state, session.clone()).await {
+                let _ = socket
+                    .send(close_frame(
+                        super::ws::CLOSE_SESSION_ENDED,
+                        "session ended; log in again",
+                    ))
+                    .await;
+                return;
+            }
         }
         let Ok(mut list) = snapshot(&state, &scope, true).await else {
             continue;
@@ -562,6 +609,13 @@ async fn progress_feed(mut socket: WebSocket, state: AppState, scope: crate::sto
             return;
         }
     }
+}
+
+fn close_frame(code: u16, reason: &'static str) -> Message {
+    Message::Close(Some(axum::extract::ws::CloseFrame {
+        code,
+        reason: reason.into(),
+    }))
 }
 
 /// The marketers' page.

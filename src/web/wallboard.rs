@@ -31,6 +31,10 @@ async fn run(socket: WebSocket, user: User, session: String, state: AppState) {
     let (user_id, store) = (user.id, state.store.clone());
     let session_gone = state.session_ends.wait_gone(&store, user_id, &session);
     tokio::pin!(session_gone);
+    // A session that expires, idles out or ends in another process (the
+    // CLI) is noticed within a minute.
+    let mut still_valid = tokio::time::interval(std::time::Duration::from_secs(60));
+    still_valid.tick().await;
     let (mut sink, mut stream) = socket.split();
     let Some(hub) = state.hub.clone() else {
         let _ = sink.send(Message::Close(None)).await;
@@ -61,6 +65,12 @@ async fn run(socket: WebSocket, user: User, session: String, state: AppState) {
             _ = state.closing.wait() => {
                 super::ws::close(&mut sink, super::ws::CLOSE_RESTARTING, "server restarting").await;
                 return;
+            }
+            _ = still_valid.tick() => {
+                if let Ok(None) = super::auth::use_session(&state, session.clone()).await {
+                    super::ws::close(&mut sink, super::ws::CLOSE_SESSION_ENDED, "session ended; log in again").await;
+                    return;
+                }
             }
             _ = &mut session_gone => {
                 super::ws::close(&mut sink, super::ws::CLOSE_SESSION_ENDED, "session ended; log in again").await;

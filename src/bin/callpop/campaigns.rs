@@ -372,7 +372,7 @@ pub(crate) fn run_campaigns(config: Config, command: Option<CampaignsCommand>) -
                 .campaign(id)?
                 .with_context(|| format!("no campaign {id}"))?;
             let format = ExportFormat::from_path(&output);
-            let rows = export_results(&store, id, format, &output)?;
+            let rows = export_results(&store, id, format, &output, false)?;
             store.users().audit(&callpop::store::AuditEntry {
                 actor: "cli",
                 user_id: None,
