@@ -122,7 +122,8 @@ async fn main() -> anyhow::Result<()> {
     let connect = |token: String| {
         let url = url.clone();
         async move {
-            let mut req = url.into_client_request()?;
+            let mut req = format!("{url}?csrf={}", callpop::auth::csrf_token(&token))
+                .into_client_request()?;
             req.headers_mut()
                 .insert("cookie", format!("callpop_session={token}").parse()?);
             // TCP_NODELAY on the client too: acks never wait for an ACK.

@@ -358,7 +358,8 @@ type Ws =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 async fn connect(url: &str, token: &str) -> anyhow::Result<Ws> {
-    let mut req = url.into_client_request()?;
+    let mut req =
+        format!("{url}?csrf={}", callpop::auth::csrf_token(token)).into_client_request()?;
     req.headers_mut()
         .insert("cookie", format!("callpop_session={token}").parse()?);
     let (ws, _) = tokio::time::timeout(

@@ -32,7 +32,8 @@ async fn main() -> anyhow::Result<()> {
 
 /// One connection: resumes `session` if there is one, then prints messages.
 async fn run(host: &str, token: &str, session: &mut Option<(String, u64)>) -> anyhow::Result<()> {
-    let mut req = format!("ws://{host}/ws").into_client_request()?;
+    let mut req = format!("ws://{host}/ws?csrf={}", callpop::auth::csrf_token(token))
+        .into_client_request()?;
     req.headers_mut()
         .insert("cookie", format!("callpop_session={token}").parse()?);
     let (mut ws, _) = tokio_tungstenite::connect_async(req).await?;

@@ -637,7 +637,9 @@ async fn the_marketers_page_api_and_live_progress() {
     );
     let id = created["campaign"]["id"].as_i64().unwrap();
 
-    let mut req = format!("ws://{addr}/ws/sms").into_client_request().unwrap();
+    let mut req = common::ws_url(&format!("ws://{addr}/ws/sms"), Some(&m1))
+        .into_client_request()
+        .unwrap();
     req.headers_mut()
         .insert("cookie", format!("callpop_session={m1}").parse().unwrap());
     let (mut ws, _) = tokio_tungstenite::connect_async(req).await.unwrap();

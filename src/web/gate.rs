@@ -55,7 +55,21 @@ pub async fn enforce(
         Ok(user) => user,
         Err(e) => return e.into_response(),
     };
-    if changes_state(request.method()) && !csrf_matches(request.headers()) {
+    let upgrade = is_websocket_upgrade(request.headers());
+    let sent = if upgrade {
+        // A browser cannot add headers to a websocket: the page puts the
+        // token in the query (`/ws?csrf=...`). Without it a page of another
+        // port of this host, which can plant its own session cookie, could
+        // open the socket as someone else.
+        csrf_in_query(request.uri().query())
+    } else {
+        request
+            .headers()
+            .get("x-csrf-token")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
+    if (upgrade || changes_state(request.method())) && !csrf_matches(request.headers(), sent) {
         return ApiError(
             StatusCode::FORBIDDEN,
             "csrf",
@@ -78,15 +92,27 @@ fn changes_state(method: &Method) -> bool {
     !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
 }
 
-/// Whether the `X-CSRF-Token` header is the one of the session the cookie names.
-fn csrf_matches(headers: &axum::http::HeaderMap) -> bool {
+/// Whether `sent` is the CSRF token of the session the cookie names.
+fn csrf_matches(headers: &axum::http::HeaderMap, sent: Option<String>) -> bool {
     let Some(session) = auth::session_token(headers) else {
         return false;
     };
+    sent.is_some_and(|sent| sent == crate::auth::csrf_token(&session))
+}
+
+fn is_websocket_upgrade(headers: &axum::http::HeaderMap) -> bool {
     headers
-        .get("x-csrf-token")
+        .get(axum::http::header::UPGRADE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|sent| sent == crate::auth::csrf_token(&session))
+        .is_some_and(|v| v.eq_ignore_ascii_case("websocket"))
+}
+
+/// The `csrf` parameter of a query string (the token is URL-safe base64).
+fn csrf_in_query(query: Option<&str>) -> Option<String> {
+    query?
+        .split('&')
+        .find_map(|pair| pair.strip_prefix("csrf="))
+        .map(str::to_string)
 }
 
 /// The 403 for a refused action, with the stable code `forbidden`.

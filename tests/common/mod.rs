@@ -318,12 +318,22 @@ pub async fn ws(
     addr: SocketAddr,
     token: Option<&str>,
 ) -> Result<Ws, tokio_tungstenite::tungstenite::Error> {
-    let mut req = format!("ws://{addr}/ws").into_client_request().unwrap();
+    let mut req = ws_url(&format!("ws://{addr}/ws"), token)
+        .into_client_request()
+        .unwrap();
     if let Some(t) = token {
         req.headers_mut()
             .insert("cookie", format!("callpop_session={t}").parse().unwrap());
     }
     tokio_tungstenite::connect_async(req).await.map(|(s, _)| s)
+}
+
+/// A websocket URL with the session's CSRF token, as the pages open it.
+pub fn ws_url(url: &str, token: Option<&str>) -> String {
+    match token {
+        Some(t) => format!("{url}?csrf={}", callpop::auth::csrf_token(t)),
+        None => url.to_string(),
+    }
 }
 
 /// The next server message of `kind` (others are skipped), within 10 s.
@@ -406,7 +416,7 @@ pub async fn get_bytes(
 
 /// A supervisor's wallboard socket.
 pub async fn wallboard(s: &Stack, token: &str) -> Ws {
-    let mut req = format!("ws://{}/ws/wallboard", s.addr)
+    let mut req = ws_url(&format!("ws://{}/ws/wallboard", s.addr), Some(token))
         .into_client_request()
         .unwrap();
     req.headers_mut().insert(

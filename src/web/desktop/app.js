@@ -100,7 +100,7 @@ function enterDesk() {
 }
 
 function connect() {
-  const ws = new WebSocket((location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/ws");
+  const ws = new WebSocket((location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/ws?csrf=" + encodeURIComponent(csrfToken));
   desk.ws = ws;
   ws.onopen = () => { $("conn").textContent = t("connected"); $("conn").className = "conn"; };
   ws.onmessage = (ev) => receive(JSON.parse(ev.data));

@@ -57,7 +57,7 @@ async function boot() {
 
 function connect() {
   const proto = location.protocol === "https:" ? "wss" : "ws";
-  socket = new WebSocket(`${proto}://${location.host}/ws/sms`);
+  socket = new WebSocket(`${proto}://${location.host}/ws/sms?csrf=${encodeURIComponent(csrfToken)}`);
   socket.onopen = () => { $("conn").textContent = t("live"); $("conn").classList.remove("down"); };
   socket.onclose = () => { $("conn").textContent = t("offline"); $("conn").classList.add("down"); setTimeout(connect, 2000); };
   socket.onmessage = (ev) => {
