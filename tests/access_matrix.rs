@@ -323,3 +323,69 @@ async fn objects_are_reached_only_within_scope() {
     assert_eq!(later, Err("forbidden".into()));
     assert!(save(a1, "own-after", &call_id, Some(wang)).await.is_ok());
 }
+
+/// One scope rule for a call's history, recording and work orders: a
+/// team-line call that nobody answered is the team's, so its team lead
+/// finds it in the history and opens its recording; another team's lead
+/// and another agent do neither.
+#[test]
+fn a_team_line_call_s_recording_opens_for_whoever_s_history_lists_it() {
+    use callpop::calls::Cdr;
+    use callpop::event::{Direction, Outcome};
+    use callpop::store::{CallQuery, Scope, Store};
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("scope.db")).unwrap();
+    let users = store.users();
+    let agent = users
+        .add_user("a1", "A1", Role::Agent, Some("sales"), None)
+        .unwrap();
+    let now = callpop::store::now_ms();
+    store
+        .calls()
+        .write_cdr(&Cdr {
+            call_uid: "team-call".into(),
+            line: "box1/2".into(),
+            device: "box1".into(),
+            direction: Direction::Inbound,
+            outcome: Outcome::Missed,
+            presentation: "available",
+            raw_number: Some("13812345678".into()),
+            number_e164: None,
+            number_national: Some("13812345678".into()),
+            caller_name: None,
+            customer_id: None,
+            match_rule: None,
+            ring_count: 5,
+            started_at: now - 60_000,
+            first_ring_at: Some(now - 60_000),
+            cid_at: None,
+            answered_at: None,
+            ended_at: now - 30_000,
+            dtmf: String::new(),
+        })
+        .unwrap();
+    store
+        .calls()
+        .set_call_routing("team-call", None, Some("sales"))
+        .unwrap();
+    let rec = store
+        .recordings()
+        .recording_started("team-call", "box1/2", "x.wav", 8000)
+        .unwrap();
+    let sales = Scope::Team("sales".into());
+    let history = store
+        .calls()
+        .search_calls(&CallQuery::default(), &sales)
+        .unwrap();
+    assert_eq!(history.calls.len(), 1, "the team lead's history lists it");
+    assert!(store.recordings().recording_in_scope(rec, &sales).unwrap());
+    for other in [Scope::Team("support".into()), Scope::Agent(agent)] {
+        assert!(store
+            .calls()
+            .search_calls(&CallQuery::default(), &other)
+            .unwrap()
+            .calls
+            .is_empty());
+        assert!(!store.recordings().recording_in_scope(rec, &other).unwrap());
+    }
+}

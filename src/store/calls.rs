@@ -345,11 +345,12 @@ fn parse_cursor(s: &str) -> Result<(i64, i64)> {
     ))
 }
 
-/// A team's calls: routed to it, or taken by one of its agents.
-const TEAM_CALLS: &str =
+/// A team's calls: routed to it, or taken by one of its agents. The one
+/// rule for the history, recordings and work orders (`c` is the call).
+pub(super) const TEAM_CALLS: &str =
     " AND (c.team = ? OR c.agent_user_id IN (SELECT id FROM users WHERE team = ?))";
 /// An agent's calls: taken by them, or unanswered on a line bound to them.
-const AGENT_CALLS: &str =
+pub(super) const AGENT_CALLS: &str =
     " AND (c.agent_user_id = ? OR (c.agent_user_id IS NULL AND c.offered_to = ?))";
 
 const OUTCOMES: [&str; 5] = ["answered", "missed", "abandoned", "outbound", "unknown"];

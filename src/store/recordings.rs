@@ -252,10 +252,12 @@ impl Recordings<'_> {
                     cu.owner_user_id
              {LIST_FROM} WHERE 1 = 1"
         ));
+        // The history's rule: whatever call a user's history lists, its
+        // recording opens.
         match scope {
             Scope::All => {}
-            Scope::Team(t) => w.and(" AND u.team = ?", t.clone()),
-            Scope::Agent(id) => w.and(" AND u.id = ?", *id),
+            Scope::Team(t) => w.and(super::calls::TEAM_CALLS, t.clone()),
+            Scope::Agent(id) => w.and(super::calls::AGENT_CALLS, *id),
             Scope::None => return Ok(Vec::new()),
         }
         if let Some(v) = q.from {
@@ -318,22 +320,20 @@ impl Recordings<'_> {
     /// Whether `scope` covers recording `id` (the same rule as the search).
     pub fn recording_in_scope(&self, id: i64, scope: &Scope) -> Result<bool> {
         use rusqlite::OptionalExtension;
-        let found: Option<(Option<i64>, Option<String>)> = self
+        let mut w = super::Filters::new(format!("SELECT 1 {LIST_FROM} WHERE 1 = 1"));
+        w.and(" AND r.id = ?", id);
+        match scope {
+            Scope::All => {}
+            Scope::Team(t) => w.and(super::calls::TEAM_CALLS, t.clone()),
+            Scope::Agent(a) => w.and(super::calls::AGENT_CALLS, *a),
+            Scope::None => return Ok(false),
+        }
+        Ok(self
             .store
             .conn
-            .query_row(
-                &format!("SELECT u.id, u.team {LIST_FROM} WHERE r.id = ?1"),
-                [id],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .optional()?;
-        Ok(match (found, scope) {
-            (None, _) => false,
-            (Some(_), Scope::All) => true,
-            (Some((_, team)), Scope::Team(t)) => team.as_deref() == Some(t),
-            (Some((agent, _)), Scope::Agent(a)) => agent == Some(*a),
-            (Some(_), Scope::None) => false,
-        })
+            .query_row(&w.sql, rusqlite::params_from_iter(w.args), |_| Ok(()))
+            .optional()?
+            .is_some())
     }
 
     /// Keeps a recording past retention (or lets it go again).

@@ -276,12 +276,21 @@ impl WorkOrders<'_> {
     pub fn call_work_orders(&self, call_uid: &str, scope: &Scope) -> Result<Vec<WorkOrderRow>> {
         match scope {
             Scope::All => self.work_orders_where("w.call_uid = ?1", params![call_uid, 100]),
+            // The history's rule for the call, or the order's own author.
             Scope::Team(team) => self.work_orders_where(
-                "w.call_uid = ?1 AND u.team = ?3",
+                &format!(
+                    "w.call_uid = ?1 AND (u.team = ?3 OR EXISTS (SELECT 1 FROM calls c
+                     WHERE c.call_uid = w.call_uid {}))",
+                    super::calls::TEAM_CALLS.replace('?', "?3")
+                ),
                 params![call_uid, 100, team],
             ),
             Scope::Agent(id) => self.work_orders_where(
-                "w.call_uid = ?1 AND w.agent_user_id = ?3",
+                &format!(
+                    "w.call_uid = ?1 AND (w.agent_user_id = ?3 OR EXISTS (SELECT 1 FROM calls c
+                     WHERE c.call_uid = w.call_uid {}))",
+                    super::calls::AGENT_CALLS.replace('?', "?3")
+                ),
                 params![call_uid, 100, id],
             ),
             Scope::None => Ok(Vec::new()),
