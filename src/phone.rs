@@ -411,6 +411,19 @@ impl Normalizer {
     }
 
     fn classify(&self, digits: &str, plus: bool) -> Result<Normalized, NumberError> {
+        let n = self.classify_any(digits, plus)?;
+        // A Chinese national number never starts with 0: what came out with
+        // one ("000-1329-200-1329" read through the international prefix)
+        // is the number without it, or no number; never a form that
+        // normalises to something else the next time (found by fuzzing).
+        if n.country_code == Some(86) && n.national.starts_with('0') {
+            return cn_fast(n.national.trim_start_matches('0'), false)
+                .ok_or_else(|| NumberError::Invalid(format!("{digits} is not a valid number")));
+        }
+        Ok(n)
+    }
+
+    fn classify_any(&self, digits: &str, plus: bool) -> Result<Normalized, NumberError> {
         if digits.is_empty() {
             return Err(NumberError::Empty);
         }
@@ -1059,5 +1072,20 @@ mod tests {
         let n = cn().normalize("010-65528888").unwrap();
         assert_eq!(n.national, "1065528888");
         assert_eq!(n.national_rev(), "8888255601");
+    }
+
+    /// Found by fuzzing: a number read through an international prefix came
+    /// out with a trunk 0 in its national part, and normalised differently
+    /// the second time. Normalising is idempotent.
+    #[test]
+    fn a_normalised_number_normalises_to_itself() {
+        let n = Normalizer::new(NormalizerSettings::default());
+        for raw in ["000-1329-200-1329-13134", "00013292001329", "0013800138000"] {
+            if let Ok(first) = n.normalize(raw) {
+                assert!(!first.national.starts_with('0'), "{raw}: {first:?}");
+                let again = n.normalize(first.canonical()).unwrap();
+                assert_eq!(again.canonical(), first.canonical(), "{raw}");
+            }
+        }
     }
 }
