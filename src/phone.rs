@@ -298,6 +298,23 @@ impl Normalizer {
             n.raw = raw.to_string();
             n.extension = cleaned.extension;
         }
+        // A foreign number whose parse dropped digits (a carrier code dialled
+        // inside it) has an E.164 form that is no valid number: it could be
+        // neither dialled nor matched again (found by fuzzing).
+        if let Ok(found) = &n {
+            if found.country_code != Some(86) {
+                let digits = found.canonical().trim_start_matches('+').to_string();
+                let plus = found.canonical().starts_with('+');
+                match self.classify(&digits, plus) {
+                    Ok(again) if again.canonical() == found.canonical() => {}
+                    _ => {
+                        return Err(NumberError::Invalid(format!(
+                            "{raw} does not read as one valid number"
+                        )))
+                    }
+                }
+            }
+        }
         n
     }
 
@@ -1080,7 +1097,12 @@ mod tests {
     #[test]
     fn a_normalised_number_normalises_to_itself() {
         let n = Normalizer::new(NormalizerSettings::default());
-        for raw in ["000-1329-200-1329-13134", "00013292001329", "0013800138000"] {
+        for raw in [
+            "000-1329-200-1329-13134",
+            "00013292001329",
+            "0013800138000",
+            "+82 12 138 1238 12 138 8",
+        ] {
             if let Ok(first) = n.normalize(raw) {
                 assert!(!first.national.starts_with('0'), "{raw}: {first:?}");
                 let again = n.normalize(first.canonical()).unwrap();
