@@ -290,7 +290,7 @@ impl Normalizer {
                 if let Ok(mut base_n) = self.classify(&base, cleaned.plus) {
                     base_n.extension = Some(ext);
                     base_n.raw = raw.to_string();
-                    return Ok(base_n);
+                    return self.reads_back(raw, base_n);
                 }
             }
         }
@@ -298,24 +298,25 @@ impl Normalizer {
             n.raw = raw.to_string();
             n.extension = cleaned.extension;
         }
-        // A foreign number whose parse dropped digits (a carrier code dialled
-        // inside it) has an E.164 form that is no valid number: it could be
-        // neither dialled nor matched again (found by fuzzing).
-        if let Ok(found) = &n {
-            if found.country_code != Some(86) {
-                let digits = found.canonical().trim_start_matches('+').to_string();
-                let plus = found.canonical().starts_with('+');
-                match self.classify(&digits, plus) {
-                    Ok(again) if again.canonical() == found.canonical() => {}
-                    _ => {
-                        return Err(NumberError::Invalid(format!(
-                            "{raw} does not read as one valid number"
-                        )))
-                    }
-                }
-            }
+        self.reads_back(raw, n?)
+    }
+
+    /// `found` if its canonical form reads back as itself. A foreign number
+    /// whose parse dropped digits (a carrier code dialled inside it, zeros
+    /// after the country code) has a form that is not its own: it could be
+    /// neither dialled nor matched again (found by fuzzing).
+    fn reads_back(&self, raw: &str, found: Normalized) -> Result<Normalized, NumberError> {
+        if found.country_code == Some(86) {
+            return Ok(found);
         }
-        n
+        let digits = found.canonical().trim_start_matches('+').to_string();
+        let plus = found.canonical().starts_with('+');
+        match self.classify(&digits, plus) {
+            Ok(again) if again.canonical() == found.canonical() => Ok(found),
+            _ => Err(NumberError::Invalid(format!(
+                "{raw} does not read as one valid number"
+            ))),
+        }
     }
 
     /// Normalises every number in a spreadsheet cell: pieces split on any
@@ -1102,6 +1103,7 @@ mod tests {
             "00013292001329",
             "0013800138000",
             "+82 12 138 1238 12 138 8",
+            "0035-80000 354024 18841",
         ] {
             if let Ok(first) = n.normalize(raw) {
                 assert!(!first.national.starts_with('0'), "{raw}: {first:?}");
