@@ -272,29 +272,27 @@ impl WorkOrders<'_> {
         )
     }
 
-    /// The work orders saved for a call.
+    /// The work orders saved for a call, within `scope`: by the history's
+    /// rule for the call, or by the order's own author.
     pub fn call_work_orders(&self, call_uid: &str, scope: &Scope) -> Result<Vec<WorkOrderRow>> {
-        match scope {
-            Scope::All => self.work_orders_where("w.call_uid = ?1", params![call_uid, 100]),
-            // The history's rule for the call, or the order's own author.
-            Scope::Team(team) => self.work_orders_where(
-                &format!(
-                    "w.call_uid = ?1 AND (u.team = ?3 OR EXISTS (SELECT 1 FROM calls c
-                     WHERE c.call_uid = w.call_uid {}))",
-                    super::calls::TEAM_CALLS.replace('?', "?3")
-                ),
-                params![call_uid, 100, team],
+        let (author, call_rule, who): (&str, &str, rusqlite::types::Value) = match scope {
+            Scope::All => return self.work_orders_where("w.call_uid = ?1", params![call_uid, 100]),
+            Scope::None => return Ok(Vec::new()),
+            Scope::Team(team) => ("u.team = ?3", super::calls::TEAM_CALLS, team.clone().into()),
+            Scope::Agent(id) => (
+                "w.agent_user_id = ?3",
+                super::calls::AGENT_CALLS,
+                (*id).into(),
             ),
-            Scope::Agent(id) => self.work_orders_where(
-                &format!(
-                    "w.call_uid = ?1 AND (w.agent_user_id = ?3 OR EXISTS (SELECT 1 FROM calls c
-                     WHERE c.call_uid = w.call_uid {}))",
-                    super::calls::AGENT_CALLS.replace('?', "?3")
-                ),
-                params![call_uid, 100, id],
+        };
+        self.work_orders_where(
+            &format!(
+                "w.call_uid = ?1 AND ({author} OR EXISTS (SELECT 1 FROM calls c
+                 WHERE c.call_uid = w.call_uid {}))",
+                call_rule.replace('?', "?3")
             ),
-            Scope::None => Ok(Vec::new()),
-        }
+            params![call_uid, 100, who],
+        )
     }
 
     fn work_orders_where(
