@@ -39,6 +39,7 @@ fn main() {
     )
     .unwrap();
     embed_profiles();
+    embed_web();
 }
 
 fn embed_profiles() {
@@ -66,4 +67,50 @@ fn embed_profiles() {
         out,
     )
     .unwrap();
+}
+
+/// Embeds the built web app (`web/dist`, made by `./run web`): every file
+/// with its path relative to `web/dist`.
+fn embed_web() {
+    let root = Path::new(&env::var("CARGO_MANIFEST_DIR").unwrap()).join("web");
+    let dist = root.join("dist");
+    println!("cargo:rerun-if-changed=web/dist");
+    if !dist.join("index.html").is_file() {
+        panic!(
+            "\n\nThe web app is not built: web/dist/index.html is missing.\n\
+             Build it with `./run web` (it installs Node.js when missing, then runs\n\
+             `npm ci && npm run build` in web/); `./run demo` and `./run test` do this too.\n\n"
+        );
+    }
+    let mut files = Vec::new();
+    collect_files(&dist, &dist, &mut files);
+    files.sort();
+    let mut out = String::from(
+        "/// The built web app, from `web/dist`: (path relative to it, contents).\n\
+         pub static WEB_ASSETS: &[(&str, &[u8])] = &[\n",
+    );
+    for rel in &files {
+        out.push_str(&format!(
+            "    ({rel:?}, include_bytes!({:?})),\n",
+            dist.join(rel).display().to_string()
+        ));
+    }
+    out.push_str("];\n");
+    fs::write(
+        Path::new(&env::var("OUT_DIR").unwrap()).join("web_assets.rs"),
+        out,
+    )
+    .unwrap();
+}
+
+fn collect_files(dir: &Path, base: &Path, out: &mut Vec<String>) {
+    for entry in fs::read_dir(dir).expect("web/dist is readable") {
+        let path = entry.expect("a web/dist entry").path();
+        if path.is_dir() {
+            collect_files(&path, base, out);
+        } else {
+            let rel = path.strip_prefix(base).unwrap();
+            out.push(rel.to_string_lossy().replace('\\', "/"));
+        }
+    }
 }

@@ -93,8 +93,10 @@ const fn roles(action: &'static str, grants: &'static [(Role, Reach)]) -> Rule {
 pub const RULES: &[Rule] = &[
     // Pages and their static files, login and health: public.
     rule("GET /", Access::Public),
-    rule("GET /app.js", Access::Public),
-    rule("GET /app.css", Access::Public),
+    rule("GET /login", Access::Public),
+    // The app's pages answer 403 to a role that may not open them (see PAGES).
+    rule("GET /workspace", Access::Public),
+    rule("GET /assets/{file}", Access::Public),
     rule("GET /page.js", Access::Public),
     rule("GET /wallboard", Access::Public),
     rule("GET /wallboard.js", Access::Public),
@@ -127,6 +129,7 @@ pub const RULES: &[Rule] = &[
     roles("PUT /api/forms/{key}", ADMINS),
     roles("POST /api/customers", CALL_TAKERS),
     roles("GET /api/calls/missed", CALL_TAKERS),
+    roles("POST /api/calls/missed/{call_uid}/handled", CALL_TAKERS),
     roles("GET /api/workorders", CALL_READERS),
     // Lines and agents.
     roles("GET /api/bindings", LINE_READERS),
@@ -161,6 +164,73 @@ pub const RULES: &[Rule] = &[
     roles("PUT /api/sms/quotas/{name}", ADMINS),
     roles("GET /ws/sms", SENDERS),
 ];
+
+/// A page of the web app: where it lives, the roles whose navigation shows
+/// it, and the action whose data it shows (every role named may use it).
+#[derive(Debug, Clone, Copy)]
+pub struct Page {
+    pub key: &'static str,
+    pub path: &'static str,
+    pub roles: &'static [Role],
+    pub needs: &'static str,
+}
+
+/// The app's pages, in the navigation's order: agents take calls and see
+/// their own history; team leads also watch the wallboard, reports and
+/// recordings; QA reads recordings and history; marketers send SMS;
+/// admins open everything.
+pub const PAGES: &[Page] = &[
+    Page {
+        key: "workspace",
+        path: "/workspace",
+        roles: &[Agent, TeamLead, Admin],
+        needs: "GET /ws",
+    },
+    Page {
+        key: "history",
+        path: "/history",
+        roles: &[Agent, TeamLead, Qa, Admin],
+        needs: "GET /api/history",
+    },
+    Page {
+        key: "recordings",
+        path: "/recordings",
+        roles: &[TeamLead, Qa, Admin],
+        needs: "GET /api/recordings",
+    },
+    Page {
+        key: "reports",
+        path: "/reports",
+        roles: &[TeamLead, Admin],
+        needs: "GET /api/reports/{group}",
+    },
+    Page {
+        key: "wallboard",
+        path: "/wallboard",
+        roles: &[TeamLead, Admin],
+        needs: "GET /ws/wallboard",
+    },
+    Page {
+        key: "sms",
+        path: "/sms",
+        roles: &[Marketer, Admin],
+        needs: "GET /api/sms/campaigns",
+    },
+];
+
+/// The keys of the pages `role` may open, in the navigation's order.
+pub fn pages_for(role: Role) -> Vec<&'static str> {
+    PAGES
+        .iter()
+        .filter(|p| p.roles.contains(&role))
+        .map(|p| p.key)
+        .collect()
+}
+
+/// The page at `path`, if it is one of the app's.
+pub fn page_at(path: &str) -> Option<&'static Page> {
+    PAGES.iter().find(|p| p.path == path)
+}
 
 /// The table's entry for `action`, if it has one.
 pub fn rule_for(action: &str) -> Option<&'static Rule> {
@@ -264,6 +334,25 @@ mod tests {
             team: team.map(str::to_string),
             disabled: false,
         }
+    }
+
+    #[test]
+    fn every_page_shows_only_data_its_roles_may_read() {
+        for page in PAGES {
+            for role in page.roles {
+                assert!(
+                    grant(page.needs, &user(*role, Some("sales"))).is_ok(),
+                    "{:?} sees the page {} but may not use {}",
+                    role,
+                    page.key,
+                    page.needs
+                );
+            }
+        }
+        assert_eq!(pages_for(Role::Agent), ["workspace", "history"]);
+        assert_eq!(pages_for(Role::Qa), ["history", "recordings"]);
+        assert_eq!(pages_for(Role::Marketer), ["sms"]);
+        assert_eq!(pages_for(Role::Admin).len(), PAGES.len());
     }
 
     #[test]

@@ -157,6 +157,10 @@ pub struct ScreenPopConfig {
     /// After-call work after a work order is saved, in seconds; 0 goes
     /// straight back to ready.
     pub after_call_secs: u64,
+    /// The longest after-call work, in seconds, counted from the call's
+    /// end, saved or not: an agent who never saves is ready again after
+    /// it (0: no limit).
+    pub after_call_max_secs: u64,
     /// Seconds between heartbeats; a desktop silent for three is dropped.
     pub heartbeat_secs: u64,
     /// Server messages kept per session for a reconnecting desktop.
@@ -183,6 +187,7 @@ impl Default for ScreenPopConfig {
         ScreenPopConfig {
             form: "service".into(),
             after_call_secs: 30,
+            after_call_max_secs: 180,
             heartbeat_secs: 15,
             replay_log: 256,
             send_queue: 256,

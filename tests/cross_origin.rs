@@ -49,9 +49,9 @@ async fn another_port_of_the_same_host_can_neither_write_nor_open_the_websocket(
     let own = format!("http://{}", s.addr);
     b.call("Page.navigate", json!({ "url": format!("{own}/") }))
         .await;
-    b.wait_for("!document.getElementById('login').hidden").await;
     b.log_in("agent1").await;
-    b.wait_for("document.getElementById('conn').textContent !== '' && document.getElementById('logout').hidden === false").await;
+    b.wait_for("document.querySelector('[data-test=conn]')?.dataset.conn === 'connected'")
+        .await;
     // Framing is refused by header.
     let headers = b
         .eval(&format!(
@@ -92,7 +92,7 @@ fetch("{own}/api/customers", {{ method: "POST", credentials: "include", mode: "c
     assert_eq!(customers().await, before);
     b.call("Page.navigate", json!({ "url": format!("{own}/") }))
         .await;
-    b.wait_for("document.getElementById('logout').hidden === false")
+    b.wait_for("document.querySelector('[data-test=logout]')")
         .await;
     assert_eq!(
         b.eval(&format!("fetch('{own}/api/me').then(r => r.status)"))

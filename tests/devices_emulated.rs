@@ -318,7 +318,7 @@ async fn calls_that_ring_while_the_daemon_restarts_are_recorded() {
     assert_eq!(
         missed
             .iter()
-            .map(|c| (c.call_uid.as_str(), c.started_at))
+            .map(|c| (c.call.call_uid.as_str(), c.call.started_at))
             .collect::<Vec<_>>(),
         [(first.call_uid.as_str(), first_ms)]
     );

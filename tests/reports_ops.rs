@@ -624,7 +624,8 @@ async fn the_statistics_page_and_the_wallboard_in_the_browser() {
         json!({"url": format!("http://{}/", s.addr)}),
     )
     .await;
-    b.wait_for("document.documentElement.lang === 'en' && document.getElementById('lang').textContent === '中文'")
+    // The app keeps the language switched on the old page.
+    b.wait_for("document.documentElement.lang === 'en' && document.querySelector('.lang-switch')?.innerText === '中文'")
         .await;
 }
 

@@ -574,3 +574,109 @@ async fn a_desktop_opened_while_its_line_rings_gets_the_pop() {
     assert_eq!(pop["data"]["line"], "box1/1");
     assert_eq!(pop["data"]["customers"][0]["name"], "王伟");
 }
+
+/// The next `kind` message on `ws` that `pred` accepts, heartbeating on
+/// it and on `also` all along so the server keeps them (10 s at most).
+async fn next_matching(
+    ws: &mut Ws,
+    also: &mut [&mut Ws],
+    kind: &str,
+    pred: impl Fn(&Value) -> bool,
+) -> Value {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no matching {kind} within 10 s"
+        );
+        send(ws, json!({"type": "heartbeat"})).await;
+        for other in also.iter_mut() {
+            send(other, json!({"type": "heartbeat"})).await;
+        }
+        let Ok(next) = tokio::time::timeout(Duration::from_millis(500), ws.next()).await else {
+            continue;
+        };
+        match next {
+            Some(Ok(Message::Text(t))) => {
+                let v: Value = serde_json::from_str(&t).unwrap();
+                if v["type"] == kind && pred(&v["data"]) {
+                    return v;
+                }
+            }
+            Some(Ok(_)) => {}
+            other => panic!("connection ended waiting for {kind}: {other:?}"),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_gone_past_the_heartbeat_allowance_is_offline_until_they_resume() {
+    let mut s = stack(256).await; // heartbeats every 2 s: gone after 6 s
+    let a1 = login(s.addr, "agent1").await;
+    let a2 = login(s.addr, "agent2").await;
+    let lead = login(s.addr, "lead1").await;
+    let mut w1 = ws(s.addr, Some(&a1)).await.unwrap();
+    let hello = next_of(&mut w1, "hello").await;
+    let (session, agent1) = (
+        hello["data"]["session_id"].as_str().unwrap().to_string(),
+        hello["data"]["user"]["id"].clone(),
+    );
+    let mut w2 = ws(s.addr, Some(&a2)).await.unwrap();
+    next_of(&mut w2, "hello").await;
+    let mut lw = ws(s.addr, Some(&lead)).await.unwrap();
+    next_of(&mut lw, "hello").await;
+
+    // The browser closes (or the network goes) without a word.
+    drop(w1);
+    next_matching(&mut lw, &mut [&mut w2], "agent.state", |d| {
+        d["user_id"] == agent1 && d["state"] == "offline"
+    })
+    .await;
+    // A team call pops on the agent still there only.
+    ring(&mut s.sim, 2, "13812345678").await;
+    next_matching(&mut w2, &mut [&mut lw], "call.ringing", |_| true).await;
+    s.sim.act(&Action::Hangup { port: 2 }).await.unwrap();
+
+    // Back within the session's grace: a resume makes them ready again.
+    let mut back = ws(s.addr, Some(&a1)).await.unwrap();
+    next_of(&mut back, "hello").await;
+    send(
+        &mut back,
+        json!({"type": "resume", "data": {"session_id": session, "last_seq": 1}}),
+    )
+    .await;
+    next_matching(&mut lw, &mut [&mut back], "agent.state", |d| {
+        d["user_id"] == agent1 && d["state"] == "ready"
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn missed_calls_name_the_customer_and_are_marked_handled_once() {
+    let mut s = stack(256).await;
+    ring(&mut s.sim, 1, "13812345678").await;
+    s.sim.act(&Action::Hangup { port: 1 }).await.unwrap();
+    let a1 = login(s.addr, "agent1").await;
+    let calls = loop {
+        let (_, _, body) = http(s.addr, "GET", "/api/calls/missed", Some(&a1), None).await;
+        if body["calls"].as_array().is_some_and(|c| !c.is_empty()) {
+            break body["calls"].clone();
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(calls[0]["customer_name"], "王伟");
+    assert_eq!(calls[0]["handled_at"], Value::Null);
+    let uid = calls[0]["call_uid"].as_str().unwrap().to_string();
+    let mark = format!("/api/calls/missed/{uid}/handled");
+    // Not on agent2's list (agent1's own line).
+    let a2 = login(s.addr, "agent2").await;
+    assert_eq!(status(s.addr, "POST", &mark, Some(&a2), None).await, 404);
+    assert_eq!(status(s.addr, "POST", &mark, Some(&a1), None).await, 204);
+    assert_eq!(status(s.addr, "POST", &mark, Some(&a1), None).await, 409);
+    // The team lead sees who handled it.
+    let lead = login(s.addr, "lead1").await;
+    let (_, _, body) = http(s.addr, "GET", "/api/calls/missed", Some(&lead), None).await;
+    let call = &body["calls"][0];
+    assert_eq!(call["handled_by"], "agent1");
+    assert!(call["handled_at"].as_i64().is_some());
+}

@@ -19,6 +19,8 @@ pub struct AgentView {
     pub reason: Option<String>,
     /// Since when (ms), for the time in state.
     pub since: i64,
+    /// When after-call work ends by itself (ms), for its countdown.
+    pub until: Option<i64>,
 }
 
 impl AgentView {
@@ -32,6 +34,7 @@ impl AgentView {
             "state": self.state,
             "reason": self.reason,
             "since": self.since,
+            "until": self.until,
         })
     }
 }
@@ -63,6 +66,9 @@ struct Agent {
 pub struct Agents {
     by_id: HashMap<i64, Agent>,
     after_call: Duration,
+    /// The longest after-call work without a saved work order (`None`: no
+    /// limit; the agent ends it by saving or choosing a state).
+    after_call_max: Option<Duration>,
 }
 
 /// Who sees whose state: oneself; team leads their team; QA and admins all.
@@ -78,7 +84,15 @@ impl Agents {
         Agents {
             by_id: HashMap::new(),
             after_call,
+            after_call_max: None,
         }
+    }
+
+    /// After-call work ends by itself `max` after the call at the latest,
+    /// saved or not (zero: no limit).
+    pub fn with_after_call_max(mut self, max: Duration) -> Agents {
+        self.after_call_max = (!max.is_zero()).then_some(max);
+        self
     }
 
     /// An agent's view.
@@ -108,6 +122,7 @@ impl Agents {
                 state: AgentState::Offline,
                 reason: None,
                 since: now_ms,
+                until: None,
             },
             ready_at: None,
             saved_calls: HashSet::new(),
@@ -161,6 +176,7 @@ impl Agents {
         let mut wrapup_ended = None;
         if state != AgentState::AfterCallWork {
             a.ready_at = None;
+            a.view.until = None;
             wrapup_ended = a.wrapping_up.take();
         }
         a.view.state = state;
@@ -211,25 +227,54 @@ impl Agents {
         let taker = taker?;
         let a = self.by_id.get_mut(&taker)?;
         a.wrapping_up = Some(call_id.to_string());
+        a.ready_at = None;
         if a.saved_calls.remove(call_id) {
             self.countdown(taker, now, now_ms)
         } else {
-            self.set(taker, AgentState::AfterCallWork, None, now_ms)
+            // Not saved yet: the countdown to the maximum starts now.
+            let deadline = self.after_call_max.map(|max| (now + max, max));
+            self.after_call_work(taker, deadline, now, now_ms)
         }
     }
 
+    /// A work order is saved: after-call work lasts `after_call` more, or
+    /// less if its maximum comes first.
     fn countdown(&mut self, user_id: i64, now: Instant, now_ms: i64) -> Option<StateChange> {
         if self.after_call.is_zero() {
             return self.set(user_id, AgentState::Ready, None, now_ms);
         }
-        let secs = self.after_call.as_secs();
-        self.by_id.get_mut(&user_id)?.ready_at = Some(now + self.after_call);
-        self.set(
-            user_id,
-            AgentState::AfterCallWork,
-            Some(&format!("{secs}s")),
-            now_ms,
-        )
+        let mut deadline = (now + self.after_call, self.after_call);
+        if let Some(earlier) = self.by_id.get(&user_id)?.ready_at {
+            if earlier < deadline.0 {
+                deadline = (earlier, earlier.saturating_duration_since(now));
+            }
+        }
+        self.after_call_work(user_id, Some(deadline), now, now_ms)
+    }
+
+    /// Puts an agent in after-call work, ending by itself at `deadline`
+    /// (the instant, and how long from now) if there is one.
+    fn after_call_work(
+        &mut self,
+        user_id: i64,
+        deadline: Option<(Instant, Duration)>,
+        _now: Instant,
+        now_ms: i64,
+    ) -> Option<StateChange> {
+        let a = self.by_id.get_mut(&user_id)?;
+        a.ready_at = deadline.map(|(at, _)| at);
+        a.view.until = deadline.map(|(_, left)| now_ms + left.as_millis() as i64);
+        let since = if a.view.state == AgentState::AfterCallWork {
+            a.view.since
+        } else {
+            now_ms
+        };
+        let mut change = self.set(user_id, AgentState::AfterCallWork, None, now_ms)?;
+        // The time in after-call work counts from the call's end.
+        let a = self.by_id.get_mut(&user_id)?;
+        a.view.since = since;
+        change.view.since = since;
+        Some(change)
     }
 
     /// Agents whose after-call countdown is over become ready.
@@ -345,7 +390,7 @@ mod tests {
         assert_eq!(a.work_order_saved(1, "c1", true, t0, 20), None);
         let ended = a.call_ended("c1", &[1], Some(1), t0, 30).unwrap();
         assert_eq!(ended.view.state, AgentState::AfterCallWork);
-        assert_eq!(ended.view.reason.as_deref(), Some("30s"));
+        assert_eq!(ended.view.until, Some(30 + 30_000), "its countdown");
         assert!(a.due(t0 + Duration::from_secs(29), 40).is_empty());
         let ready = a.due(t0 + Duration::from_secs(30), 50);
         assert_eq!(ready.len(), 1);
@@ -377,6 +422,45 @@ mod tests {
         let saved = a.work_order_saved(1, "c1", false, t0, 30).unwrap();
         assert_eq!(saved.view.state, AgentState::Ready);
         assert_eq!(saved.wrapup_ended.as_deref(), Some("c1"));
+    }
+
+    #[test]
+    fn after_call_work_ends_at_its_maximum_saved_or_not() {
+        let t0 = Instant::now();
+        let mut a =
+            Agents::new(Duration::from_secs(30)).with_after_call_max(Duration::from_secs(120));
+        a.join(user(1, Role::Agent, None), 0);
+        a.set(1, AgentState::OnCall, None, 10);
+        // Never saved: ready again at the maximum.
+        let ended = a.call_ended("c1", &[1], Some(1), t0, 1_000).unwrap();
+        assert_eq!(
+            (ended.view.state, ended.view.since, ended.view.until),
+            (AgentState::AfterCallWork, 1_000, Some(121_000))
+        );
+        assert!(a.due(t0 + Duration::from_secs(119), 2_000).is_empty());
+        let ready = a.due(t0 + Duration::from_secs(120), 121_000);
+        assert_eq!(ready[0].view.state, AgentState::Ready);
+        assert_eq!(ready[0].view.until, None);
+        assert_eq!(ready[0].wrapup_ended.as_deref(), Some("c1"));
+
+        // Saved 10 s after the end: 30 s more, counted from the save.
+        a.set(1, AgentState::OnCall, None, 200_000);
+        a.call_ended("c2", &[1], Some(1), t0, 200_000);
+        let saved = a
+            .work_order_saved(1, "c2", false, t0 + Duration::from_secs(10), 210_000)
+            .unwrap();
+        assert_eq!(
+            (saved.view.since, saved.view.until),
+            (200_000, Some(240_000)),
+            "time in state from the call's end"
+        );
+        // Saved 100 s after the end: the maximum comes first.
+        a.set(1, AgentState::OnCall, None, 300_000);
+        a.call_ended("c3", &[1], Some(1), t0, 300_000);
+        let late = a
+            .work_order_saved(1, "c3", false, t0 + Duration::from_secs(100), 400_000)
+            .unwrap();
+        assert_eq!(late.view.until, Some(420_000));
     }
 
     #[test]

@@ -28,6 +28,7 @@ pub use super::session::RESUME_GRACE;
 pub struct HubSettings {
     pub form: String,
     pub after_call: Duration,
+    pub after_call_max: Duration,
     pub heartbeat: Duration,
     pub replay_log: usize,
     pub send_queue: usize,
@@ -39,6 +40,7 @@ impl HubSettings {
         HubSettings {
             form: c.form.clone(),
             after_call: Duration::from_secs(c.after_call_secs),
+            after_call_max: Duration::from_secs(c.after_call_max_secs),
             heartbeat: Duration::from_secs(c.heartbeat_secs),
             replay_log: c.replay_log,
             send_queue: c.send_queue,
@@ -268,7 +270,8 @@ impl Hub {
         Ok((
             Hub {
                 sessions: Sessions::new(settings.replay_log),
-                agents: Agents::new(settings.after_call),
+                agents: Agents::new(settings.after_call)
+                    .with_after_call_max(settings.after_call_max),
                 settings,
                 reader,
                 store,
@@ -328,15 +331,34 @@ impl Hub {
                 conn,
                 session_id,
                 last_seq,
-            } => match self.sessions.resume(conn, &session_id, last_seq, now) {
-                Resumed::Replayed { session_id, count } => {
-                    let data = json!({ "session_id": session_id, "replayed": count });
-                    self.sessions
-                        .send(&session_id, "resumed", &data.to_string(), now);
+            } => {
+                let resumed = self.sessions.resume(conn, &session_id, last_seq, now);
+                // Back after counting as offline: ready again, as on a new desktop.
+                let back = match &resumed {
+                    Resumed::Replayed { session_id, .. } | Resumed::Snapshot { session_id, .. } => {
+                        self.sessions.user_of(session_id)
+                    }
+                    Resumed::Nothing => None,
+                };
+                if let Some(user) = back
+                    .and_then(|u| self.agents.get(u))
+                    .map(|a| a.user.clone())
+                {
+                    let change = self.agents.join(user, crate::store::now_ms());
+                    self.apply(change);
                 }
-                Resumed::Snapshot { session_id, reason } => self.send_snapshot(&session_id, reason),
-                Resumed::Nothing => {}
-            },
+                match resumed {
+                    Resumed::Replayed { session_id, count } => {
+                        let data = json!({ "session_id": session_id, "replayed": count });
+                        self.sessions
+                            .send(&session_id, "resumed", &data.to_string(), now);
+                    }
+                    Resumed::Snapshot { session_id, reason } => {
+                        self.send_snapshot(&session_id, reason)
+                    }
+                    Resumed::Nothing => {}
+                }
+            }
             HubMsg::Disconnect { conn } => self.sessions.detach(conn, now),
             HubMsg::Ack { conn, seq } => {
                 if let Some((user, call)) = self.sessions.acked_call(conn, seq) {
@@ -575,7 +597,7 @@ impl Hub {
         call_id: &str,
         customer_id: i64,
     ) -> Result<Value, CommandError> {
-        let call = self.routing.offered_call(call_id, user_id)?;
+        let (call, _) = self.routing.offered_call_or_ended(call_id, user_id)?;
         let Some(mut pop) = call.pop.clone() else {
             return Err(CommandError::new("no_call", "the call has no pop yet"));
         };
@@ -620,8 +642,15 @@ impl Hub {
                 return Err(CommandError::new("store", "the customer could not be read"));
             }
         }
-        if let Some(call) = self.routing.call_mut(call_id) {
+        if let Ok((call, ended)) = self.routing.offered_call_or_ended(call_id, user_id) {
             call.selected = Some(customer_id);
+            if ended {
+                // Its end is recorded already: the customer goes on the CDR now.
+                let uid = call_id.to_string();
+                self.store.calls().submit_fact("call customer", move |s| {
+                    s.set_call_customer(&uid, customer_id)
+                });
+            }
         }
         let value: Value = serde_json::from_str(&pop.json_for(&viewer)).unwrap_or(Value::Null);
         Ok(json!({ "pop": value }))
@@ -733,6 +762,7 @@ impl Hub {
                     crate::store::now_ms(),
                 );
                 self.apply(change);
+                self.routing.keep_ended(&call_id, call, now);
             }
             CallEvent::Dialing { .. } => {}
             CallEvent::Alarm { source, message } => {
@@ -846,9 +876,30 @@ impl Hub {
         for change in self.agents.due(now, now_ms) {
             self.apply(Some(change));
         }
+        // Gone longer than the heartbeat allowance (three beats): offline
+        // on the wallboard and for team pops, though the session still
+        // waits for a resume.
+        let allowance = self.settings.heartbeat * 3;
+        // Agents on a call stay on it: the phone does not need the browser.
+        for user in self.sessions.absent_users(now, allowance) {
+            if self
+                .agents
+                .get(user)
+                .is_some_and(|a| !matches!(a.state, AgentState::Offline | AgentState::OnCall))
+            {
+                let change = self.agents.set(user, AgentState::Offline, None, now_ms);
+                self.apply(change);
+            }
+        }
         for user in self.sessions.expire(now) {
-            let change = self.agents.set(user, AgentState::Offline, None, now_ms);
-            self.apply(change);
+            if self
+                .agents
+                .get(user)
+                .is_some_and(|a| a.state != AgentState::Offline)
+            {
+                let change = self.agents.set(user, AgentState::Offline, None, now_ms);
+                self.apply(change);
+            }
         }
     }
 }

@@ -6,8 +6,14 @@ use super::agents::Agents;
 use super::command::CommandError;
 use super::content::Pop;
 use crate::store::{AgentState, Binding};
-use std::collections::{HashMap, HashSet};
-use std::time::Instant;
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::time::{Duration, Instant};
+
+/// How long an ended call stays selectable (an agent wrapping it up may
+/// still pick or add its customer).
+pub const ENDED_KEPT: Duration = Duration::from_secs(30 * 60);
+/// At most this many ended calls are kept.
+const ENDED_KEPT_MAX: usize = 5_000;
 
 /// A call that is ringing or under way, as the hub follows it.
 #[derive(Debug)]
@@ -30,6 +36,9 @@ pub struct OpenCall {
 pub struct Routing {
     bindings: HashMap<String, Binding>,
     calls: HashMap<String, OpenCall>,
+    /// Calls ended lately ([`ENDED_KEPT`]), oldest first in `ended_order`.
+    ended: HashMap<String, OpenCall>,
+    ended_order: VecDeque<(Instant, String)>,
 }
 
 impl Routing {
@@ -38,6 +47,8 @@ impl Routing {
         Routing {
             bindings: bindings.into_iter().collect(),
             calls: HashMap::new(),
+            ended: HashMap::new(),
+            ended_order: VecDeque::new(),
         }
     }
 
@@ -106,9 +117,51 @@ impl Routing {
         self.calls.iter()
     }
 
-    /// The call is over; what the hub knew of it.
+    /// The call is over; what the hub knew of it (hand it back with
+    /// [`Routing::keep_ended`]).
     pub fn end(&mut self, call_id: &str) -> Option<OpenCall> {
         self.calls.remove(call_id)
+    }
+
+    /// Keeps an ended call for a while, so whoever it was offered to can
+    /// still pick its customer; forgets the oldest.
+    pub fn keep_ended(&mut self, call_id: &str, call: OpenCall, now: Instant) {
+        while let Some((at, _)) = self.ended_order.front() {
+            if now.duration_since(*at) <= ENDED_KEPT && self.ended_order.len() < ENDED_KEPT_MAX {
+                break;
+            }
+            if let Some((_, id)) = self.ended_order.pop_front() {
+                self.ended.remove(&id);
+            }
+        }
+        if self.ended.insert(call_id.to_string(), call).is_none() {
+            self.ended_order.push_back((now, call_id.to_string()));
+        }
+    }
+
+    /// A call offered to `user_id`, open or ended lately; true when ended.
+    pub fn offered_call_or_ended(
+        &mut self,
+        call_id: &str,
+        user_id: i64,
+    ) -> Result<(&mut OpenCall, bool), CommandError> {
+        let (call, ended) = match self.calls.get_mut(call_id) {
+            Some(c) => (c, false),
+            None => (
+                self.ended
+                    .get_mut(call_id)
+                    .ok_or_else(|| no_call(call_id))?,
+                true,
+            ),
+        };
+        if call.offered.contains(&user_id) {
+            Ok((call, ended))
+        } else {
+            Err(CommandError::new(
+                "forbidden",
+                "this call was not offered to you",
+            ))
+        }
     }
 
     /// A desktop opened: the calls ringing now that it should show (those
@@ -275,6 +328,30 @@ mod tests {
         assert_eq!(r.claim("c1", 1).unwrap_err().code, "taken");
         let a = agents();
         assert_eq!(r.answered("c1", &a), Some((vec![1, 2], Some(2))));
+    }
+
+    #[test]
+    fn an_ended_call_stays_selectable_by_its_agents_for_a_while() {
+        let mut r = routing();
+        r.open("c1", "box/1").offered = vec![1];
+        let t0 = Instant::now();
+        let call = r.end("c1").unwrap();
+        r.keep_ended("c1", call, t0);
+        assert!(r.call("c1").is_none(), "no longer open");
+        assert_eq!(r.claim("c1", 1).unwrap_err().code, "no_call");
+        assert!(r.offered_call_or_ended("c1", 1).unwrap().1, "ended");
+        assert_eq!(
+            r.offered_call_or_ended("c1", 2).unwrap_err().code,
+            "forbidden"
+        );
+        // Forgotten once a later call ends past the keeping time.
+        r.open("c2", "box/1");
+        let c2 = r.end("c2").unwrap();
+        r.keep_ended("c2", c2, t0 + ENDED_KEPT + Duration::from_secs(1));
+        assert_eq!(
+            r.offered_call_or_ended("c1", 1).unwrap_err().code,
+            "no_call"
+        );
     }
 
     #[test]

@@ -257,6 +257,24 @@ impl Sessions {
         }
     }
 
+    /// Users who have sessions but none attached, every one detached for
+    /// longer than `allowance` (they closed the browser or lost the
+    /// network): the wallboard shows them offline and team pops skip them.
+    pub fn absent_users(&self, now: Instant, allowance: Duration) -> Vec<i64> {
+        self.by_user
+            .iter()
+            .filter(|(_, ids)| {
+                ids.iter().all(|id| {
+                    self.by_id.get(id).is_some_and(|s| {
+                        s.detached_at
+                            .is_some_and(|t| now.duration_since(t) > allowance)
+                    })
+                })
+            })
+            .map(|(user, _)| *user)
+            .collect()
+    }
+
     /// Drops sessions detached for longer than [`RESUME_GRACE`]; returns
     /// the users left with no session at all.
     pub fn expire(&mut self, now: Instant) -> Vec<i64> {
@@ -389,6 +407,12 @@ mod tests {
         }
         assert!(!s.of_conn(1).unwrap().is_attached(), "cut off when full");
         assert_eq!(s.expire(now + RESUME_GRACE / 2), Vec::<i64>::new());
+        assert_eq!(
+            s.absent_users(now + RESUME_GRACE / 2, RESUME_GRACE / 4),
+            [7],
+            "gone longer than the allowance"
+        );
+        assert!(s.absent_users(now, RESUME_GRACE / 4).is_empty());
         assert!(s.user_present(7));
         assert_eq!(s.expire(now + RESUME_GRACE + Duration::from_secs(1)), [7]);
         assert!(!s.user_present(7));

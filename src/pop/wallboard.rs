@@ -364,6 +364,7 @@ mod tests {
             state,
             reason: None,
             since: 0,
+            until: None,
         }
     }
 

@@ -194,6 +194,7 @@ mod tests {
                     state,
                     reason: None,
                     since: 10,
+                    until: None,
                 }),
                 10,
             );
@@ -235,6 +236,7 @@ mod tests {
                     state: AgentState::Ready,
                     reason: None,
                     since: 1,
+                    until: None,
                 }),
                 1,
             );

@@ -3,7 +3,7 @@
 use super::auth::{ApiError, CurrentUser};
 use super::AppState;
 use crate::store::{Binding, FormDef, NewCustomer, NewPhone};
-use axum::extract::{Path, Query, State};
+use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::StatusCode;
 use axum::Json;
 use serde::Deserialize;
@@ -46,27 +46,21 @@ pub async fn put_form(
 ) -> Result<Json<FormDef>, ApiError> {
     form.key = key;
     let f = form.clone();
-    let actor = user.0.clone();
     let (key, fields) = (f.key.clone(), f.fields.len());
     state
         .store
         .workorders()
         .call(move |s| s.put_form(&f))
         .await?;
-    state
-        .store
-        .users()
-        .call(move |s| {
-            s.audit(&crate::store::AuditEntry {
-                actor: &actor.username,
-                user_id: Some(actor.id),
-                action: "form.put",
-                target: Some(&key),
-                detail: json!({ "fields": fields }),
-                remote_addr: None,
-            })
-        })
-        .await?;
+    super::audit::record(
+        &state,
+        &user.0,
+        "form.put",
+        Some(key),
+        json!({ "fields": fields }),
+        None,
+    )
+    .await?;
     if let Some(hub) = &state.hub {
         hub.forms_changed().await;
     }
@@ -227,12 +221,10 @@ pub async fn add_customer(
     Ok(Json(json!({ "customer": c })))
 }
 
-/// Unanswered calls of the last day on the lines bound to the user (or
-/// their team): the call-back list.
-pub async fn missed_calls(
-    user: CurrentUser,
-    State(state): State<AppState>,
-) -> Result<Json<Value>, ApiError> {
+/// The lines whose missed calls a user's call-back list holds: one's own
+/// and one's team's lines for an agent, the team's and its agents' for a
+/// team lead, all for admins.
+async fn call_back_lines(state: &AppState, user: &CurrentUser) -> Result<Vec<String>, ApiError> {
     let u = user.0.clone();
     let scope = user.scope().clone();
     let bindings = state.store.agents().call(|s| s.line_bindings()).await?;
@@ -244,9 +236,7 @@ pub async fn missed_calls(
         .into_iter()
         .map(|u| (u.username, u.team))
         .collect();
-    // The lines of the scope: one's own and one's team's lines for an
-    // agent, the team's and its agents' for a team lead, all for admins.
-    let lines: Vec<String> = bindings
+    Ok(bindings
         .into_iter()
         .filter(|(_, b)| match (&scope, b) {
             (crate::store::Scope::All, _) => true,
@@ -258,17 +248,30 @@ pub async fn missed_calls(
             (_, Binding::Team(t)) => u.team.as_ref() == Some(t),
         })
         .map(|(l, _)| l)
-        .collect();
-    let viewer = user.0.clone();
+        .collect())
+}
+
+/// How far back the call-back list reaches.
+const CALL_BACK_WINDOW_MS: i64 = 24 * 3600 * 1000;
+
+/// Unanswered calls of the last day on the lines bound to the user (or
+/// their team), with the customer's name and who handled them: the
+/// call-back list.
+pub async fn missed_calls(
+    user: CurrentUser,
+    State(state): State<AppState>,
+) -> Result<Json<Value>, ApiError> {
+    let lines = call_back_lines(&state, &user).await?;
     let calls = state
         .store
         .calls()
-        .call(move |s| s.missed_calls(&lines, crate::store::now_ms() - 24 * 3600 * 1000, 50))
+        .call(move |s| s.missed_calls(&lines, crate::store::now_ms() - CALL_BACK_WINDOW_MS, 50))
         .await?;
     // Numbers of customers another user owns are masked, as on a pop.
+    let viewer = user.0.clone();
     let mut shown = Vec::with_capacity(calls.len());
     for mut c in calls {
-        let owner = match c.customer_id {
+        let owner = match c.call.customer_id {
             Some(id) => state
                 .store
                 .customers()
@@ -279,12 +282,65 @@ pub async fn missed_calls(
             None => None,
         };
         if crate::access::must_mask(&viewer, owner.is_some_and(|o| o != viewer.id)) {
-            c.raw_number = c.raw_number.as_deref().map(crate::access::mask);
-            c.number_e164 = c.number_e164.as_deref().map(crate::access::mask);
+            c.call.raw_number = c.call.raw_number.as_deref().map(crate::access::mask);
+            c.call.number_e164 = c.call.number_e164.as_deref().map(crate::access::mask);
         }
         shown.push(c);
     }
     Ok(Json(json!({ "calls": shown })))
+}
+
+/// Marks a missed call of the user's call-back list handled (audited):
+/// 404 for a call not on their list, 409 when someone marked it already.
+pub async fn mark_missed_handled(
+    user: CurrentUser,
+    State(state): State<AppState>,
+    ConnectInfo(remote): ConnectInfo<std::net::SocketAddr>,
+    Path(call_uid): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let lines = call_back_lines(&state, &user).await?;
+    let since = crate::store::now_ms() - CALL_BACK_WINDOW_MS;
+    let uid = call_uid.clone();
+    let listed = state
+        .store
+        .calls()
+        .call(move |s| s.missed_calls(&lines, since, 1000))
+        .await?
+        .into_iter()
+        .any(|c| c.call.call_uid == uid);
+    if !listed {
+        return Err(ApiError(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("no missed call {call_uid} on your call-back list"),
+        ));
+    }
+    let actor = user.0.clone();
+    let marked = state
+        .store
+        .calls()
+        .call(move |s| {
+            let marked = s.mark_missed_handled(&call_uid, actor.id, crate::store::now_ms())?;
+            Ok::<_, crate::store::StoreError>((marked, call_uid))
+        })
+        .await?;
+    if !marked.0 {
+        return Err(ApiError(
+            StatusCode::CONFLICT,
+            "already_handled",
+            "someone marked this call handled already".into(),
+        ));
+    }
+    super::audit::record(
+        &state,
+        &user.0,
+        "call.handled",
+        Some(marked.1),
+        json!({}),
+        Some(remote),
+    )
+    .await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 #[derive(Deserialize)]

@@ -368,6 +368,7 @@ pub async fn logout(
 /// back on every change ([`crate::auth::csrf_token`]).
 pub async fn me(user: CurrentUser, headers: HeaderMap) -> Json<serde_json::Value> {
     let mut me = json!(user.0);
+    me["pages"] = json!(crate::access::pages_for(user.0.role));
     if let Some(token) = session_token(&headers) {
         me["csrf_token"] = json!(crate::auth::csrf_token(&token));
     }
@@ -405,20 +406,14 @@ pub async fn unlock_login(
             format!("{name:?} is not locked"),
         ));
     }
-    let (actor, remote) = (user.0, remote.ip().to_string());
-    state
-        .store
-        .users()
-        .call(move |s| {
-            s.audit(&AuditEntry {
-                actor: &actor.username,
-                user_id: Some(actor.id),
-                action: "login.unlocked",
-                target: Some(&name),
-                detail: json!({}),
-                remote_addr: Some(&remote),
-            })
-        })
-        .await?;
+    super::audit::record(
+        &state,
+        &user.0,
+        "login.unlocked",
+        Some(name),
+        json!({}),
+        Some(remote),
+    )
+    .await?;
     Ok(StatusCode::NO_CONTENT)
 }

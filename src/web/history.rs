@@ -6,7 +6,7 @@
 use super::auth::{ApiError, CurrentUser};
 use super::AppState;
 use crate::access::mask;
-use crate::store::{AuditEntry, CallQuery, HistoryRow, Role, User};
+use crate::store::{CallQuery, HistoryRow, Role, User};
 use axum::extract::{ConnectInfo, Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -226,21 +226,8 @@ pub async fn export(
         })
     })
     .await?;
-    let (actor, user_id, remote) = (user.0.username.clone(), user.0.id, remote.ip().to_string());
-    state
-        .store
-        .users()
-        .call(move |s| {
-            s.audit(&AuditEntry {
-                actor: &actor,
-                user_id: Some(user_id),
-                action: "calls.export",
-                target: None,
-                detail: json!({ "rows": rows, "format": format.as_str(), "filters": filters }),
-                remote_addr: Some(&remote),
-            })
-        })
-        .await?;
+    let detail = json!({ "rows": rows, "format": format.as_str(), "filters": filters });
+    super::audit::record(&state, &user.0, "calls.export", None, detail, Some(remote)).await?;
     Ok(response)
 }
 

@@ -3,8 +3,9 @@
 //! files needs a session; roles are checked here, on the server.
 
 mod api;
+mod app;
+mod audit;
 mod auth;
-mod desktop;
 mod gate;
 mod guard;
 mod history;
@@ -284,11 +285,16 @@ fn routes() -> Routes {
         .get("/api/agents", api::agents)
         .post("/api/customers", api::add_customer)
         .get("/api/calls/missed", api::missed_calls)
+        .post(
+            "/api/calls/missed/{call_uid}/handled",
+            api::mark_missed_handled,
+        )
         .get("/api/workorders", api::call_work_orders)
         .get("/ws", ws::upgrade)
-        .get("/", desktop::page)
-        .get("/app.js", desktop::script)
-        .get("/app.css", desktop::style)
+        .get("/", app::index)
+        .get("/login", app::index)
+        .get("/workspace", app::index)
+        .get("/assets/{file}", app::asset)
         .put("/api/users/{name}/password", api::set_password)
         .get("/api/sms/groups", sms::groups)
         .get("/api/sms/campaigns", sms::list)

@@ -6,7 +6,7 @@
 
 use super::auth::{ApiError, CurrentUser};
 use super::AppState;
-use crate::store::{AuditEntry, RecordingQuery, Scope, ScoreError};
+use crate::store::{RecordingQuery, Scope, ScoreError};
 use axum::extract::{ConnectInfo, Path, Query, Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -55,28 +55,10 @@ async fn audit(
     recording: &crate::store::RecordingRow,
     detail: Value,
 ) -> Result<(), ApiError> {
-    let (actor, user_id) = (user.0.username.clone(), user.0.id);
-    let (target, remote) = (
-        format!("recording:{}", recording.id),
-        remote.ip().to_string(),
-    );
     let mut detail = detail;
     detail["call"] = json!(recording.call_uid);
-    state
-        .store
-        .users()
-        .call(move |s| {
-            s.audit(&AuditEntry {
-                actor: &actor,
-                user_id: Some(user_id),
-                action,
-                target: Some(&target),
-                detail,
-                remote_addr: Some(&remote),
-            })
-        })
-        .await?;
-    Ok(())
+    let target = format!("recording:{}", recording.id);
+    super::audit::record(state, &user.0, action, Some(target), detail, Some(remote)).await
 }
 
 /// Recordings matching the query, within the user's scope.

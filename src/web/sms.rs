@@ -8,7 +8,7 @@ use super::AppState;
 use crate::sms::campaign::{export_results, Draft, Source};
 use crate::sms::rules::Window;
 use crate::sms::{CampaignError, Campaigns};
-use crate::store::{AuditEntry, CampaignState};
+use crate::store::CampaignState;
 use axum::body::Bytes;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{ConnectInfo, Path, Query, State};
@@ -343,22 +343,15 @@ async fn audit(
     detail: Value,
     remote: SocketAddr,
 ) -> Result<(), ApiError> {
-    let (u, action) = (user.0.clone(), action.to_string());
-    state
-        .store
-        .users()
-        .call(move |s| {
-            s.audit(&AuditEntry {
-                actor: &u.username,
-                user_id: Some(u.id),
-                action: &action,
-                target: Some(&id.to_string()),
-                detail,
-                remote_addr: Some(&remote.ip().to_string()),
-            })
-        })
-        .await?;
-    Ok(())
+    super::audit::record(
+        state,
+        &user.0,
+        action,
+        Some(id.to_string()),
+        detail,
+        Some(remote),
+    )
+    .await
 }
 
 /// Campaign `id` if the user's scope covers it: a marketer reaches only

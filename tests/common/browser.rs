@@ -16,6 +16,8 @@ pub struct Browser {
     page: Ws,
     next_id: u64,
     _profile: tempfile::TempDir,
+    /// Errors the page logged or threw (with `Runtime` enabled).
+    pub console_errors: Vec<String>,
 }
 
 impl Browser {
@@ -31,6 +33,10 @@ impl Browser {
                 "--lang=zh-CN",
                 "--accept-lang=zh-CN",
                 "--autoplay-policy=no-user-gesture-required",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--window-size=1440,900",
             ])
             .arg(format!("--user-data-dir={}", profile.path().display()))
             .arg("about:blank")
@@ -90,12 +96,15 @@ impl Browser {
             tokio_tungstenite::connect_async(format!("ws://{host}/devtools/page/{target}"))
                 .await
                 .unwrap();
-        Browser {
+        let mut b = Browser {
             _process: process,
             page,
             next_id: 1,
             _profile: profile,
-        }
+            console_errors: Vec::new(),
+        };
+        b.call("Runtime.enable", json!({})).await;
+        b
     }
 
     pub async fn call(&mut self, method: &str, params: Value) -> Value {
@@ -117,7 +126,70 @@ impl Browser {
             if v["id"] == id {
                 return v;
             }
+            self.note_error(&v);
         }
+    }
+
+    /// Keeps an error the page logged or threw.
+    fn note_error(&mut self, event: &Value) {
+        let p = &event["params"];
+        match event["method"].as_str() {
+            Some("Runtime.exceptionThrown") => self.console_errors.push(format!(
+                "{} {}",
+                p["exceptionDetails"]["text"], p["exceptionDetails"]["exception"]["description"]
+            )),
+            Some("Runtime.consoleAPICalled") if p["type"] == "error" => {
+                self.console_errors.push(p["args"].to_string())
+            }
+            _ => {}
+        }
+    }
+
+    /// Fails when the page logged or threw an error so far.
+    pub fn assert_no_console_errors(&self) {
+        assert!(
+            self.console_errors.is_empty(),
+            "the page logged errors: {:#?}",
+            self.console_errors
+        );
+    }
+
+    /// Opens `url` in the page.
+    pub async fn goto(&mut self, url: &str) {
+        self.call("Page.navigate", json!({ "url": url })).await;
+    }
+
+    /// Types `text` into the element `selector` as a person would: focus
+    /// it, select what it holds, and insert the text (input events and all).
+    pub async fn fill(&mut self, selector: &str, text: &str) {
+        self.wait_for(&format!("document.querySelector({selector:?})"))
+            .await;
+        self.eval(&format!(
+            "const e = document.querySelector({selector:?}); e.focus(); e.select && e.select(); true"
+        ))
+        .await;
+        self.call("Input.insertText", json!({ "text": text })).await;
+    }
+
+    /// Clicks the element `selector` (waiting for it first).
+    pub async fn click(&mut self, selector: &str) {
+        self.wait_for(&format!("document.querySelector({selector:?})"))
+            .await;
+        self.eval(&format!(
+            "document.querySelector({selector:?}).click(); true"
+        ))
+        .await;
+    }
+
+    /// The visible text of the element `selector` ("" when there is none).
+    pub async fn text(&mut self, selector: &str) -> String {
+        self.eval(&format!(
+            "const e = document.querySelector({selector:?}); e ? e.innerText.trim() : ''"
+        ))
+        .await
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
     }
 
     /// Evaluates `js` in the page: its value, or the exception it threw.
@@ -151,17 +223,22 @@ impl Browser {
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        panic!("timed out waiting for {js}");
+        let seen = self
+            .try_eval("document.body ? document.body.innerText.slice(0, 3000) : ''")
+            .await
+            .unwrap_or_default();
+        panic!(
+            "timed out waiting for {js}\nthe page shows:\n{}\nerrors: {:#?}",
+            seen.as_str().unwrap_or_default(),
+            self.console_errors
+        );
     }
 
-    /// Logs in on a page's login form (the same on every callpop page).
+    /// Logs in on a page's login form (the same ids on every callpop page).
     pub async fn log_in(&mut self, user: &str) {
-        self.eval(&format!(
-            "document.getElementById('username').value = '{user}';
-             document.getElementById('password').value = '{}';
-             document.getElementById('login').requestSubmit(); true",
-            super::PASSWORD
-        ))
-        .await;
+        self.fill("#username", user).await;
+        self.fill("#password", super::PASSWORD).await;
+        self.eval("document.getElementById('login').requestSubmit(); true")
+            .await;
     }
 }

@@ -1,0 +1,105 @@
+//! The web app: one single-page app for every role (`web/`, built by Vite
+//! into `web/dist`), embedded in the binary by `build.rs` so the daemon
+//! needs no other web server. The app's own routes all answer its
+//! `index.html`; a page the user's role may not open answers it with 403
+//! (the app then shows "not allowed"), so the server refuses the page as
+//! well as its data.
+
+use super::AppState;
+use crate::access;
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+
+include!(concat!(env!("OUT_DIR"), "/web_assets.rs"));
+
+/// The built file at `path` (relative to `web/dist`).
+fn built(path: &str) -> Option<&'static [u8]> {
+    WEB_ASSETS
+        .iter()
+        .find(|(name, _)| *name == path)
+        .map(|(_, bytes)| *bytes)
+}
+
+/// The media type of a built file, by its extension.
+fn content_type(path: &str) -> &'static str {
+    match path.rsplit('.').next().unwrap_or("") {
+        "html" => "text/html; charset=utf-8",
+        "js" | "mjs" => "text/javascript; charset=utf-8",
+        "css" => "text/css; charset=utf-8",
+        "svg" => "image/svg+xml",
+        "png" => "image/png",
+        "ico" => "image/x-icon",
+        "woff2" => "font/woff2",
+        "woff" => "font/woff",
+        "ttf" => "font/ttf",
+        "json" => "application/json",
+        "wav" => "audio/wav",
+        _ => "application/octet-stream",
+    }
+}
+
+/// A page of the app (`/`, `/login`, `/workspace`, …): its `index.html`,
+/// with 403 when a logged-in user's role may not open the page.
+pub async fn index(State(state): State<AppState>, uri: Uri, headers: HeaderMap) -> Response {
+    let Some(html) = built("index.html") else {
+        return (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "the web app is not built",
+        )
+            .into_response();
+    };
+    let mut status = StatusCode::OK;
+    if let Some(page) = access::page_at(uri.path()) {
+        if let Ok(user) = super::auth::session_user(&state, &headers).await {
+            if !page.roles.contains(&user.role) {
+                status = StatusCode::FORBIDDEN;
+            }
+        }
+    }
+    (
+        status,
+        [
+            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+            // A new build names new assets: the page is always asked again.
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        html,
+    )
+        .into_response()
+}
+
+/// A built asset (`/assets/…`): its name carries its content's hash, so a
+/// browser keeps it for good.
+pub async fn asset(Path(file): Path<String>) -> Response {
+    match built(&format!("assets/{file}")) {
+        Some(bytes) => (
+            [
+                (header::CONTENT_TYPE, content_type(&file)),
+                (header::CACHE_CONTROL, "public, max-age=31536000, immutable"),
+            ],
+            bytes,
+        )
+            .into_response(),
+        None => (StatusCode::NOT_FOUND, "no such asset").into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_build_is_embedded_with_its_assets() {
+        let index = std::str::from_utf8(built("index.html").unwrap()).unwrap();
+        // Every asset the page names is embedded.
+        for name in index.split('"').filter(|s| s.starts_with("/assets/")) {
+            assert!(built(&name[1..]).is_some(), "{name} is not embedded");
+        }
+        assert!(WEB_ASSETS.iter().any(|(f, _)| f.ends_with(".js")));
+        assert_eq!(
+            content_type("assets/index-abc.js"),
+            "text/javascript; charset=utf-8"
+        );
+    }
+}

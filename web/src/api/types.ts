@@ -1,0 +1,136 @@
+// What the server sends, as the pages use it (see PROTOCOL.md and the
+// REST handlers in src/web/). Fields the server adds later are ignored.
+
+/** A role, as the server names it. */
+export type Role = "agent" | "team_lead" | "qa" | "marketer" | "admin";
+
+/** A page of the app; the server says which ones a role may open. */
+export type PageKey =
+  | "workspace"
+  | "history"
+  | "recordings"
+  | "reports"
+  | "wallboard"
+  | "sms"
+  | "admin";
+
+/** The logged-in user (`GET /api/me`, `POST /api/login`). */
+export interface Me {
+  id: number;
+  username: string;
+  display_name: string;
+  role: Role;
+  team: string | null;
+  pages: PageKey[];
+  csrf_token?: string;
+}
+
+/** An agent's state (`agent.state`). */
+export interface AgentState {
+  user_id: number;
+  username?: string;
+  display_name?: string;
+  team?: string | null;
+  state: "ready" | "not_ready" | "on_call" | "after_call_work" | "offline";
+  reason: string | null;
+  since: number;
+  /** When after-call work ends by itself (ms since the epoch). */
+  until?: number | null;
+}
+
+export interface Phone {
+  raw: string;
+  e164: string | null;
+  national: string | null;
+  extension: string | null;
+  kind: string;
+  label: string | null;
+}
+
+export interface Customer {
+  id: number;
+  name: string;
+  company: string | null;
+  owner: number | null;
+  tags: string[];
+  custom_fields: Record<string, unknown>;
+  phones: Phone[];
+}
+
+export interface RecentCall {
+  call_uid: string;
+  line: string;
+  outcome: string | null;
+  started_at: number;
+}
+
+export interface WorkOrderSummary {
+  id: number;
+  form: string;
+  status: string;
+  fields: Record<string, string>;
+  created_at: number;
+}
+
+export interface FormOption {
+  value: string;
+  label_zh: string;
+  label_en: string;
+}
+
+export interface FormField {
+  key: string;
+  label_zh: string;
+  label_en: string;
+  type: "text" | "textarea" | "enum" | "number" | "date" | "phone" | string;
+  required: boolean;
+  options?: FormOption[];
+  prefill_from?: string | null;
+}
+
+export interface WorkOrderForm {
+  key: string;
+  name_zh: string;
+  name_en: string;
+  fields: FormField[];
+}
+
+/** A pop (`call.ringing`, a snapshot's pops, `customer.select`'s result). */
+export interface Pop {
+  call_id: string;
+  line: string;
+  direction: string;
+  number: string | null;
+  normalized: string | null;
+  presentation: "available" | "private" | "unavailable" | string;
+  caller_name: string | null;
+  match: "none" | "one" | "many";
+  customers: Customer[];
+  recent_calls: RecentCall[];
+  open_work_orders: WorkOrderSummary[];
+  form: WorkOrderForm | null;
+  prefill: Record<string, string>;
+  team: string | null;
+  acked?: boolean;
+}
+
+/** A field's error from `workorder.save`. */
+export interface FieldError {
+  field: string;
+  code: string;
+  message_zh: string;
+  message_en: string;
+}
+
+/** A missed call (`GET /api/calls/missed`). */
+export interface MissedCall {
+  call_uid: string;
+  line: string;
+  presentation: string;
+  raw_number: string | null;
+  number_e164: string | null;
+  customer_id: number | null;
+  customer_name?: string | null;
+  started_at: number;
+  handled_at?: number | null;
+}

@@ -1,0 +1,38 @@
+// Routes of the app; a route a role may not open shows "not allowed" (the
+// server refuses its data and answers 403 for the page itself).
+import { createRouter, createWebHistory } from "vue-router";
+import { loadMe, mayOpen, session } from "./session/me";
+import { homePath, isExternal } from "./nav";
+import type { PageKey } from "./api/types";
+
+export const router = createRouter({
+  history: createWebHistory(),
+  routes: [
+    { path: "/login", name: "login", component: () => import("./views/LoginView.vue"), meta: { public: true } },
+    { path: "/workspace", name: "workspace", component: () => import("./workspace/WorkspaceView.vue"), meta: { page: "workspace" } },
+    { path: "/forbidden", name: "forbidden", component: () => import("./views/ForbiddenView.vue") },
+    { path: "/", name: "home", component: () => import("./views/ForbiddenView.vue") },
+    { path: "/:rest(.*)*", name: "not_found", component: () => import("./views/NotFoundView.vue") },
+  ],
+});
+
+router.beforeEach(async (to) => {
+  if (!session.checked) await loadMe().catch(() => null);
+  if (to.meta.public) {
+    if (!session.me) return true;
+    const home = homePath(session.me.pages);
+    if (!isExternal(home)) return home;
+    window.location.assign(home);
+    return false;
+  }
+  if (!session.me) return { name: "login", query: to.fullPath !== "/" ? { next: to.fullPath } : {} };
+  if (to.name === "home") {
+    const home = homePath(session.me.pages);
+    if (!isExternal(home)) return home;
+    window.location.assign(home);
+    return false;
+  }
+  const page = to.meta.page as PageKey | undefined;
+  if (page && !mayOpen(page)) return { name: "forbidden" };
+  return true;
+});
