@@ -105,7 +105,6 @@ pub const RULES: &[Rule] = &[
     rule("GET /sms", Access::Public),
     rule("GET /sms.js", Access::Public),
     rule("GET /history", Access::Public),
-    rule("GET /history.js", Access::Public),
     rule("GET /reports", Access::Public),
     rule("GET /reports.js", Access::Public),
     rule("GET /healthz", Access::Public),

@@ -8,8 +8,8 @@ use super::AppState;
 use crate::access::mask;
 use crate::store::{CallQuery, HistoryRow, Role, User};
 use axum::extract::{ConnectInfo, Query, State};
-use axum::http::{header, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
+use axum::response::Response;
 use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -229,22 +229,6 @@ pub async fn export(
     let detail = json!({ "rows": rows, "format": format.as_str(), "filters": filters });
     super::audit::record(&state, &user.0, "calls.export", None, detail, Some(remote)).await?;
     Ok(response)
-}
-
-/// The history page.
-pub async fn page() -> impl IntoResponse {
-    (
-        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
-        include_str!("history/index.html"),
-    )
-}
-
-/// Its script.
-pub async fn script() -> impl IntoResponse {
-    (
-        [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
-        include_str!("history/history.js"),
-    )
 }
 
 #[cfg(test)]

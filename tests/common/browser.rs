@@ -154,6 +154,29 @@ impl Browser {
         );
     }
 
+    /// Sets the window's size (CSS pixels).
+    pub async fn resize(&mut self, width: u32, height: u32) {
+        self.call(
+            "Emulation.setDeviceMetricsOverride",
+            json!({ "width": width, "height": height, "deviceScaleFactor": 1, "mobile": false }),
+        )
+        .await;
+    }
+
+    /// Saves what the page shows now as a PNG.
+    pub async fn screenshot(&mut self, path: &std::path::Path) {
+        let shot = self
+            .call("Page.captureScreenshot", json!({ "format": "png" }))
+            .await;
+        let data = shot["result"]["data"].as_str().expect("a screenshot");
+        use base64::Engine;
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(data)
+            .unwrap();
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, bytes).unwrap();
+    }
+
     /// Opens `url` in the page.
     pub async fn goto(&mut self, url: &str) {
         self.call("Page.navigate", json!({ "url": url })).await;

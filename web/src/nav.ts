@@ -11,7 +11,7 @@ export interface PageEntry {
 
 export const PAGES: PageEntry[] = [
   { key: "workspace", path: "/workspace", external: false },
-  { key: "history", path: "/history", external: true },
+  { key: "history", path: "/history", external: false },
   { key: "recordings", path: "/recordings", external: true },
   { key: "reports", path: "/reports", external: true },
   { key: "wallboard", path: "/wallboard", external: true },

@@ -1,0 +1,106 @@
+//! Screenshots of every page for every role, in both languages, at
+//! 1440×900 and 1280×720, into `docs/screenshots/` (the README shows
+//! them). Not part of the suite: `./run screenshots` takes them.
+
+mod common;
+
+use callpop::sim::script::Action;
+use common::browser::Browser;
+use common::*;
+use std::path::PathBuf;
+
+const SIZES: [(u32, u32); 2] = [(1440, 900), (1280, 720)];
+const LANGS: [&str; 2] = ["zh-CN", "en"];
+
+/// Calls of a working morning: answered with work orders, missed, and one
+/// still ringing for the agent.
+async fn a_morning(s: &mut Stack) {
+    for (port, number, answer) in [
+        (1, "13812345678", true),
+        (2, "02161234567", false),
+        (1, "13700001234", true),
+        (2, "4008108888", false),
+    ] {
+        ring(&mut s.sim, port, number).await;
+        if answer {
+            s.sim.act(&Action::Answer { port }).await.unwrap();
+        }
+        s.sim.act(&Action::Hangup { port }).await.unwrap();
+    }
+}
+
+async fn settle(b: &mut Browser) {
+    b.wait_for("document.readyState === 'complete' && document.body.innerText.trim().length > 10")
+        .await;
+    // The workspace once its socket told the agent's state.
+    b.wait_for("location.pathname !== '/workspace' || document.querySelector('[data-test=conn]')?.dataset.conn === 'connected' && (!document.querySelector('[data-test=state]') || document.querySelector('[data-test=state]').dataset.state !== 'offline')")
+        .await;
+    // No transitions half-way in a picture.
+    b.eval("if (!document.getElementById('no-motion')) { const st = document.createElement('style'); st.id = 'no-motion'; st.textContent = '*, *::before, *::after { transition: none !important; animation: none !important; }'; document.head.append(st); } true")
+        .await;
+    // Fonts and the last frame of any transition.
+    b.eval("document.fonts.ready.then(() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))).then(() => true)")
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "writes docs/screenshots; run with ./run screenshots"]
+async fn every_page_for_every_role() {
+    let mut s = stack(256).await;
+    add_user(&s, "qa1", callpop::store::Role::Qa).await;
+    add_user(&s, "marketer1", callpop::store::Role::Marketer).await;
+    a_morning(&mut s).await;
+    let out = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("docs/screenshots");
+    let mut b = Browser::start().await;
+    for (w, h) in SIZES {
+        b.resize(w, h).await;
+        for lang in LANGS {
+            b.goto(&format!("http://{}/login", s.addr)).await;
+            b.eval(&format!(
+                "localStorage.clear(); localStorage.setItem('lang', '{lang}'); true"
+            ))
+            .await;
+            b.goto(&format!("http://{}/login", s.addr)).await;
+            b.wait_for("document.getElementById('login')").await;
+            settle(&mut b).await;
+            b.screenshot(&out.join(format!("{w}x{h}/{lang}/login.png")))
+                .await;
+            for user in ["agent1", "lead1", "qa1", "marketer1", "admin"] {
+                let token = login(s.addr, user).await;
+                let (_, _, me) = http(s.addr, "GET", "/api/me", Some(&token), None).await;
+                let role = me["role"].as_str().unwrap().to_string();
+                b.goto(&format!("http://{}/login", s.addr)).await;
+                b.log_in(user).await;
+                b.wait_for("location.pathname !== '/login'").await;
+                for page in me["pages"].as_array().unwrap() {
+                    let page = page.as_str().unwrap();
+                    b.goto(&format!("http://{}/{page}", s.addr)).await;
+                    settle(&mut b).await;
+                    if page == "workspace" && me["role"] == "agent" {
+                        ring(&mut s.sim, 1, "13812345678").await;
+                        b.wait_for("document.querySelectorAll('.cards .pop').length >= 1")
+                            .await;
+                        b.fill(
+                            ".pop textarea[name=summary]",
+                            if lang == "en" {
+                                "Printer jams on every second page"
+                            } else {
+                                "打印机每打两页卡一次纸"
+                            },
+                        )
+                        .await;
+                        settle(&mut b).await;
+                    }
+                    b.screenshot(&out.join(format!("{w}x{h}/{lang}/{role}-{page}.png")))
+                        .await;
+                    if page == "workspace" && me["role"] == "agent" {
+                        s.sim.act(&Action::Hangup { port: 1 }).await.unwrap();
+                    }
+                }
+                // Logged out for the next user.
+                b.eval("fetch('/api/logout', { method: 'POST' }).then(() => true)")
+                    .await;
+            }
+        }
+    }
+}

@@ -1,0 +1,40 @@
+// The call history's rows as `GET /api/history` sends them.
+
+export interface HistoryRow {
+  id: number;
+  call_uid: string;
+  line: string;
+  direction: string;
+  outcome: string | null;
+  presentation: string;
+  number: string | null;
+  caller_name: string | null;
+  customer_id: number | null;
+  customer: string | null;
+  agent: string | null;
+  team: string | null;
+  started_at: number;
+  answered_at: number | null;
+  ended_at: number | null;
+  recording_id: number | null;
+  work_order_id: number | null;
+  work_orders: number;
+}
+
+export interface HistoryPage {
+  calls: HistoryRow[];
+  next: string | null;
+  can_export: boolean;
+}
+
+/** A saved work order (`GET /api/workorders?call_id=`). */
+export interface WorkOrderRow {
+  id: number;
+  form: string;
+  customer_id: number | null;
+  call_uid: string | null;
+  agent: string | null;
+  status: string;
+  fields: Record<string, unknown>;
+  created_at: number;
+}
