@@ -101,7 +101,6 @@ pub const RULES: &[Rule] = &[
     rule("GET /wallboard", Access::Public),
     rule("GET /wallboard.js", Access::Public),
     rule("GET /recordings", Access::Public),
-    rule("GET /recordings.js", Access::Public),
     rule("GET /sms", Access::Public),
     rule("GET /sms.js", Access::Public),
     rule("GET /history", Access::Public),

@@ -69,9 +69,35 @@ async fn a_team_lead_searches_the_history_and_opens_a_call_s_work_orders() {
         "{drawer}"
     );
 
-    // A number as people type it; the filter survives a reload.
     b.eval("document.querySelector('.el-drawer__close-btn').click(); true")
         .await;
+
+    // Every recording the history links to opens and plays for the lead.
+    let links = b
+        .eval("document.querySelectorAll('[data-test=rows] .recording').length")
+        .await
+        .as_u64()
+        .unwrap();
+    assert!(links >= 1, "the answered call was recorded");
+    for i in 0..links {
+        b.eval(&format!(
+            "document.querySelectorAll('[data-test=rows] .recording')[{i}].click(); true"
+        ))
+        .await;
+        b.wait_for("document.querySelector('[data-test=player]')?.readyState >= 1 && document.querySelector('[data-test=player]').duration > 0")
+            .await;
+        assert_eq!(
+            b.eval("document.querySelector('[data-test=recording-error]')")
+                .await,
+            serde_json::Value::Null
+        );
+        b.eval("[...document.querySelectorAll('.el-drawer__close-btn')].forEach(c => c.click()); true")
+            .await;
+        b.wait_for("!document.querySelector('[data-test=player]')")
+            .await;
+    }
+
+    // A number as people type it; the filter survives a reload.
     b.fill("[data-test=filters] input[name=number]", "021-6543-2100")
         .await;
     b.click("[data-test=search]").await;

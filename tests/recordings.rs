@@ -164,10 +164,24 @@ async fn recordings_are_scoped_by_role_and_every_playback_is_audited() {
     )
     .await;
     assert_eq!(code, 200);
+    // Named for people: when, which line, which number.
+    let disposition = head
+        .lines()
+        .find(|l| l.to_lowercase().starts_with("content-disposition:"))
+        .unwrap_or_else(|| panic!("{head}"));
+    let name = disposition
+        .split("filename=\"")
+        .nth(1)
+        .and_then(|n| n.strip_suffix('"'))
+        .unwrap_or_else(|| panic!("{disposition}"));
+    let (stamp, rest) = name.split_once('_').unwrap();
     assert!(
-        head.to_lowercase()
-            .contains("content-disposition: attachment"),
-        "{head}"
+        stamp.len() == 15 && stamp.as_bytes()[8] == b'-',
+        "YYYYMMDD-HHMMSS in {name}"
+    );
+    assert!(
+        rest.starts_with("box1-") && rest.ends_with(".wav"),
+        "line and number in {name}"
     );
     assert_eq!(audit_actions(&s, "lead1").await[0].0, "recording.download");
 
@@ -336,49 +350,41 @@ async fn a_supervisor_finds_a_recording_and_plays_it_in_a_browser() {
     finished(&s, 2).await;
 
     let mut b = common::browser::Browser::start().await;
-    b.call("Page.enable", json!({})).await;
-    b.call(
-        "Page.navigate",
-        json!({"url": format!("http://{}/recordings", s.addr)}),
-    )
-    .await;
-    b.wait_for("!document.getElementById('login').hidden").await;
+    b.goto(&format!("http://{}/recordings", s.addr)).await;
+    b.wait_for("document.getElementById('login')").await;
     b.log_in("qa1").await;
-    b.wait_for("document.querySelectorAll('#rows tr').length === 2")
+    let rows = "document.querySelectorAll('[data-test=rows] tbody tr').length";
+    b.wait_for(&format!("{rows} === 2")).await;
+    // The number as people type it.
+    b.fill("[data-test=filters] input[name=number]", "138 1234 5678")
         .await;
-    b.eval(
-        "document.getElementById('q-number').value = '13812345678';
-         document.getElementById('search').requestSubmit(); true",
-    )
-    .await;
-    b.wait_for("document.querySelectorAll('#rows tr').length === 1")
+    b.click("[data-test=search]").await;
+    b.wait_for(&format!("{rows} === 1")).await;
+    let row = b.text("[data-test=rows] tbody tr").await;
+    // QA hears the call, not the caller's number.
+    assert!(row.contains("王伟") && row.contains("138****5678"), "{row}");
+    b.click("[data-test=rows] tbody tr td").await;
+    b.wait_for("document.querySelector('[data-test=player]')")
         .await;
-    let row = b
-        .eval("document.querySelector('#rows tr').textContent")
-        .await;
-    assert!(row.as_str().unwrap().contains("王伟"), "{row}");
-    b.eval("document.querySelector('#rows button.play').click(); true")
-        .await;
-    b.wait_for("!document.getElementById('detail').hidden")
-        .await;
+    let player = "document.querySelector('[data-test=player]')";
+    b.eval(&format!("{player}.play().then(() => true)")).await;
     // It plays: time moves, and the length is the call's.
-    b.wait_for("document.getElementById('player').currentTime > 0.5")
-        .await;
+    b.wait_for(&format!("{player}.currentTime > 0.5")).await;
     let duration = b
-        .eval("document.getElementById('player').duration")
+        .eval(&format!("{player}.duration"))
         .await
         .as_f64()
         .unwrap();
     assert!((1.8..4.0).contains(&duration), "{duration}");
     // Seeking works (a range request past the start).
-    b.eval("const p = document.getElementById('player'); p.currentTime = 1.5; true")
+    b.eval(&format!("{player}.currentTime = 1.5; true")).await;
+    b.wait_for(&format!("{player}.currentTime >= 1.5")).await;
+    assert_eq!(b.eval(&format!("{player}.error === null")).await, true);
+    // A reload keeps the chosen recording open.
+    b.call("Page.reload", json!({})).await;
+    b.wait_for("document.querySelector('[data-test=player]')")
         .await;
-    b.wait_for("document.getElementById('player').currentTime >= 1.5")
-        .await;
-    let error = b
-        .eval("document.getElementById('player').error === null")
-        .await;
-    assert_eq!(error, true);
+    b.assert_no_console_errors();
     let plays = audit_actions(&s, "qa1").await;
     assert_eq!(
         plays.first().map(|p| p.0.as_str()),

@@ -133,6 +133,8 @@ pub struct RecordingQuery {
     pub customer: Option<String>,
     /// answered, missed, abandoned, outbound or unknown.
     pub outcome: Option<String>,
+    /// One recording only (the detail of a list row).
+    pub id: Option<i64>,
     pub limit: Option<u32>,
     pub offset: Option<u32>,
 }
@@ -282,6 +284,9 @@ impl Recordings<'_> {
         }
         if let Some(v) = q.outcome.as_ref().filter(|v| !v.is_empty()) {
             w.and(" AND c.outcome = ?", v.clone());
+        }
+        if let Some(id) = q.id {
+            w.and(" AND r.id = ?", id);
         }
         let limit = q.limit.unwrap_or(100).min(1000);
         w.sql.push_str(&format!(

@@ -320,8 +320,7 @@ fn routes() -> Routes {
             recordings::appeal,
         )
         .put("/api/recordings/{id}/hold", recordings::hold)
-        .get("/recordings", recordings::page)
-        .get("/recordings.js", recordings::script)
+        .get("/recordings", app::index)
         .get("/sms", sms::page)
         .get("/sms.js", sms::script)
         .get("/page.js", page_script)

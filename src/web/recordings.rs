@@ -68,6 +68,17 @@ pub async fn list(
     Query(q): Query<RecordingQuery>,
 ) -> Result<Json<Value>, ApiError> {
     super::history::number_filter_allowed(&user.0, q.number.as_deref())?;
+    let rows = search(&state, &user, q).await?;
+    Ok(Json(json!({ "recordings": rows })))
+}
+
+/// Recordings matching `q` within the user's scope, numbers masked as the
+/// user must see them.
+async fn search(
+    state: &AppState,
+    user: &CurrentUser,
+    q: RecordingQuery,
+) -> Result<Vec<crate::store::RecordingListItem>, ApiError> {
     let scope = user.scope().clone();
     let mut rows = state
         .store
@@ -80,7 +91,46 @@ pub async fn list(
             r.number = r.number.as_deref().map(crate::access::mask);
         }
     }
-    Ok(Json(json!({ "recordings": rows })))
+    Ok(rows)
+}
+
+/// Recording `id` as its list row shows it (number, customer, agent).
+async fn listed(
+    state: &AppState,
+    user: &CurrentUser,
+    id: i64,
+) -> Result<crate::store::RecordingListItem, ApiError> {
+    let q = RecordingQuery {
+        id: Some(id),
+        ..RecordingQuery::default()
+    };
+    search(state, user, q).await?.pop().ok_or_else(not_found)
+}
+
+/// A download's file name: `YYYYMMDD-HHMMSS_line_number.wav`, in the
+/// center's time zone, the number as the user may see it.
+fn download_name(item: &crate::store::RecordingListItem, offset: chrono::FixedOffset) -> String {
+    let started = chrono::DateTime::from_timestamp_millis(item.started_at)
+        .unwrap_or_default()
+        .with_timezone(&offset)
+        .format("%Y%m%d-%H%M%S");
+    let safe = |s: &str| -> String {
+        s.chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '*' || c == '+' {
+                    c
+                } else {
+                    '-'
+                }
+            })
+            .collect()
+    };
+    let number = item
+        .number
+        .as_deref()
+        .map(safe)
+        .unwrap_or_else(|| "unknown".into());
+    format!("{started}_{}_{number}.wav", safe(&item.line))
 }
 
 /// One recording with its scores, the forms to score it on, and what the
@@ -102,8 +152,11 @@ pub async fn show(
         .recordings()
         .call(move |s| s.recording_in_scope(id, &Scope::Agent(me)))
         .await?;
+    let item = listed(&state, &user, id).await?;
     Ok(Json(json!({
         "recording": rec,
+        "call": item,
+        "download_name": download_name(&item, state.reports.offset),
         "scores": scores,
         "forms": forms,
         "can_score": crate::access::grant("POST /api/recordings/{id}/scores", &user.0).is_ok(),
@@ -179,9 +232,10 @@ pub async fn audio(
         HeaderValue::from_static("private, no-store"),
     );
     if q.download {
+        let item = listed(&state, &user, id).await?;
         let name = format!(
-            "attachment; filename=\"{}.wav\"",
-            rec.call_uid.replace('"', "")
+            "attachment; filename=\"{}\"",
+            download_name(&item, state.reports.offset)
         );
         if let Ok(v) = HeaderValue::from_str(&name) {
             headers.insert(header::CONTENT_DISPOSITION, v);
@@ -353,22 +407,6 @@ pub async fn hold(
     )
     .await?;
     Ok(Json(json!({ "id": id, "held": held })))
-}
-
-/// The page.
-pub async fn page() -> impl IntoResponse {
-    (
-        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
-        include_str!("recordings/index.html"),
-    )
-}
-
-/// Its script.
-pub async fn script() -> impl IntoResponse {
-    (
-        [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
-        include_str!("recordings/recordings.js"),
-    )
 }
 
 #[cfg(test)]

@@ -12,7 +12,7 @@ export interface PageEntry {
 export const PAGES: PageEntry[] = [
   { key: "workspace", path: "/workspace", external: false },
   { key: "history", path: "/history", external: false },
-  { key: "recordings", path: "/recordings", external: true },
+  { key: "recordings", path: "/recordings", external: false },
   { key: "reports", path: "/reports", external: true },
   { key: "wallboard", path: "/wallboard", external: true },
   { key: "sms", path: "/sms", external: true },

@@ -11,6 +11,7 @@ export const router = createRouter({
     { path: "/login", name: "login", component: () => import("./views/LoginView.vue"), meta: { public: true } },
     { path: "/workspace", name: "workspace", component: () => import("./workspace/WorkspaceView.vue"), meta: { page: "workspace" } },
     { path: "/history", name: "history", component: () => import("./history/HistoryView.vue"), meta: { page: "history" } },
+    { path: "/recordings", name: "recordings", component: () => import("./recordings/RecordingsView.vue"), meta: { page: "recordings" } },
     { path: "/forbidden", name: "forbidden", component: () => import("./views/ForbiddenView.vue") },
     { path: "/", name: "home", component: () => import("./views/ForbiddenView.vue") },
     { path: "/:rest(.*)*", name: "not_found", component: () => import("./views/NotFoundView.vue") },
