@@ -91,8 +91,10 @@ async fn a_team_lead_searches_the_history_and_opens_a_call_s_work_orders() {
                 .await,
             serde_json::Value::Null
         );
-        b.eval("[...document.querySelectorAll('.el-drawer__close-btn')].forEach(c => c.click()); true")
-            .await;
+        b.eval(
+            "[...document.querySelectorAll('.el-drawer__close-btn')].forEach(c => c.click()); true",
+        )
+        .await;
         b.wait_for("!document.querySelector('[data-test=player]')")
             .await;
     }

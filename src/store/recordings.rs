@@ -173,7 +173,9 @@ pub struct RecordingListItem {
 pub struct QaForm {
     pub id: i64,
     pub name: String,
+    /// The title in Chinese and in English.
     pub title: String,
+    pub title_en: String,
     pub items: Vec<QaItem>,
     pub pass_mark: i64,
 }
@@ -383,14 +385,22 @@ impl Recordings<'_> {
     /// The active scoring forms.
     pub fn qa_forms(&self) -> Result<Vec<QaForm>> {
         let mut stmt = self.store.conn.prepare_cached(
-            "SELECT id, name, title, items, pass_mark FROM qa_forms WHERE active = 1 ORDER BY id",
+            "SELECT id, name, title, items, pass_mark, title_en FROM qa_forms
+              WHERE active = 1 ORDER BY id",
         )?;
         let rows = stmt.query_map([], |r| {
             let items: String = r.get(3)?;
+            let title: String = r.get(2)?;
+            let title_en: String = r.get(5)?;
             Ok(QaForm {
                 id: r.get(0)?,
                 name: r.get(1)?,
-                title: r.get(2)?,
+                title_en: if title_en.is_empty() {
+                    title.clone()
+                } else {
+                    title_en
+                },
+                title,
                 items: serde_json::from_str(&items).map_err(|e| {
                     rusqlite::Error::FromSqlConversionFailure(
                         3,

@@ -32,6 +32,7 @@ export interface QaForm {
   id: number;
   name: string;
   title: string;
+  title_en: string;
   items: QaItem[];
   pass_mark: number;
 }
