@@ -85,14 +85,31 @@ fn embed_web() {
     let mut files = Vec::new();
     collect_files(&dist, &dist, &mut files);
     files.sort();
+    let gz_dir = Path::new(&env::var("OUT_DIR").unwrap()).join("web_gz");
     let mut out = String::from(
-        "/// The built web app, from `web/dist`: (path relative to it, contents).\n\
-         pub static WEB_ASSETS: &[(&str, &[u8])] = &[\n",
+        "/// The built web app, from `web/dist`: (path relative to it, contents,\n\
+         /// gzipped contents for the text files).\n\
+         pub static WEB_ASSETS: &[(&str, &[u8], Option<&[u8]>)] = &[\n",
     );
     for rel in &files {
+        let source = dist.join(rel);
+        let text = [".js", ".css", ".html", ".svg", ".json"]
+            .iter()
+            .any(|ext| rel.ends_with(ext));
+        let gz = if text {
+            let target = gz_dir.join(format!("{rel}.gz"));
+            fs::create_dir_all(target.parent().unwrap()).unwrap();
+            let mut encoder =
+                flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+            std::io::Write::write_all(&mut encoder, &fs::read(&source).unwrap()).unwrap();
+            fs::write(&target, encoder.finish().unwrap()).unwrap();
+            format!("Some(include_bytes!({:?}))", target.display().to_string())
+        } else {
+            "None".to_string()
+        };
         out.push_str(&format!(
-            "    ({rel:?}, include_bytes!({:?})),\n",
-            dist.join(rel).display().to_string()
+            "    ({rel:?}, include_bytes!({:?}), {gz}),\n",
+            source.display().to_string()
         ));
     }
     out.push_str("];\n");

@@ -13,12 +13,25 @@ use axum::response::{IntoResponse, Response};
 
 include!(concat!(env!("OUT_DIR"), "/web_assets.rs"));
 
-/// The built file at `path` (relative to `web/dist`).
-fn built(path: &str) -> Option<&'static [u8]> {
+/// The built file at `path` (relative to `web/dist`), and its gzipped form.
+fn built_file(path: &str) -> Option<(&'static [u8], Option<&'static [u8]>)> {
     WEB_ASSETS
         .iter()
-        .find(|(name, _)| *name == path)
-        .map(|(_, bytes)| *bytes)
+        .find(|(name, _, _)| *name == path)
+        .map(|(_, bytes, gz)| (*bytes, *gz))
+}
+
+/// The built file at `path`, as it is.
+fn built(path: &str) -> Option<&'static [u8]> {
+    built_file(path).map(|(bytes, _)| bytes)
+}
+
+/// Whether the client takes gzip.
+fn takes_gzip(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::ACCEPT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|e| e.trim().starts_with("gzip")))
 }
 
 /// The media type of a built file, by its extension.
@@ -71,17 +84,18 @@ pub async fn index(State(state): State<AppState>, uri: Uri, headers: HeaderMap) 
 
 /// A built asset (`/assets/…`): its name carries its content's hash, so a
 /// browser keeps it for good.
-pub async fn asset(Path(file): Path<String>) -> Response {
-    match built(&format!("assets/{file}")) {
-        Some(bytes) => (
-            [
-                (header::CONTENT_TYPE, content_type(&file)),
-                (header::CACHE_CONTROL, "public, max-age=31536000, immutable"),
-            ],
-            bytes,
-        )
-            .into_response(),
-        None => (StatusCode::NOT_FOUND, "no such asset").into_response(),
+pub async fn asset(Path(file): Path<String>, headers: HeaderMap) -> Response {
+    let Some((bytes, gz)) = built_file(&format!("assets/{file}")) else {
+        return (StatusCode::NOT_FOUND, "no such asset").into_response();
+    };
+    let cache = [
+        (header::CONTENT_TYPE, content_type(&file)),
+        (header::CACHE_CONTROL, "public, max-age=31536000, immutable"),
+        (header::VARY, "Accept-Encoding"),
+    ];
+    match gz.filter(|_| takes_gzip(&headers)) {
+        Some(gz) => (cache, [(header::CONTENT_ENCODING, "gzip")], gz).into_response(),
+        None => (cache, bytes).into_response(),
     }
 }
 
@@ -96,7 +110,19 @@ mod tests {
         for name in index.split('"').filter(|s| s.starts_with("/assets/")) {
             assert!(built(&name[1..]).is_some(), "{name} is not embedded");
         }
-        assert!(WEB_ASSETS.iter().any(|(f, _)| f.ends_with(".js")));
+        assert!(WEB_ASSETS.iter().any(|(f, _, _)| f.ends_with(".js")));
+        // Text assets come gzipped too, and unzip to themselves.
+        let (name, bytes, gz) = WEB_ASSETS
+            .iter()
+            .find(|(f, _, _)| f.ends_with(".js"))
+            .unwrap();
+        let mut plain = Vec::new();
+        std::io::Read::read_to_end(
+            &mut flate2::read::GzDecoder::new(gz.expect("gzipped")),
+            &mut plain,
+        )
+        .unwrap();
+        assert_eq!(&plain, bytes, "{name}");
         assert_eq!(
             content_type("assets/index-abc.js"),
             "text/javascript; charset=utf-8"

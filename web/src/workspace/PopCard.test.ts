@@ -7,20 +7,12 @@ import PopCard from "./PopCard.vue";
 import type { Card } from "./desk";
 import type { Pop } from "../api/types";
 import type { Typing } from "./typing";
+import { samplePop } from "./fixtures.test-util";
 
 function pop(extra: Partial<Pop> = {}): Pop {
-  return {
-    call_id: "c1",
-    line: "box1/1",
-    direction: "inbound",
-    number: "13800138000",
-    normalized: "+8613800138000",
-    presentation: "available",
-    caller_name: null,
+  return samplePop("c1", {
     match: "one",
     customers: [{ id: 7, name: "王伟", company: "华信", owner: null, tags: [], custom_fields: {}, phones: [{ raw: "13800138000", e164: "+8613800138000", national: "13800138000", extension: null, kind: "mobile", label: null }] }],
-    recent_calls: [],
-    open_work_orders: [],
     form: {
       key: "service",
       name_zh: "客户服务工单",
@@ -31,9 +23,8 @@ function pop(extra: Partial<Pop> = {}): Pop {
       ],
     },
     prefill: { contact: "王伟" },
-    team: null,
     ...extra,
-  };
+  });
 }
 
 const noop = () => undefined;
@@ -44,6 +35,8 @@ describe("PopCard", () => {
     const card = reactive<Card>({ callId: "c1", pop: pop(), status: "ringing", outcome: null, takenBy: null, arrivedAt: 0, savedOrderId: null, restored: false });
     const typing = reactive<Typing>({ workOrder: {}, newCustomer: {}, saveKey: "k" });
     const w = mount(PopCard, { props: { card, typing, selected: true, actions }, global: { plugins: [ElementPlus, i18n] }, attachTo: document.body });
+    await new Promise((r) => requestAnimationFrame(() => setTimeout(r)));
+    await nextTick();
     const summary = w.find("textarea[name=summary]");
     await summary.setValue("打印机卡纸");
     (summary.element as HTMLTextAreaElement).focus();

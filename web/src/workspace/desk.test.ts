@@ -1,27 +1,9 @@
 import { beforeEach, describe, expect, it } from "vitest";
 import { Desk, type Card } from "./desk";
 import { Drafts } from "./drafts";
-import type { Pop } from "../api/types";
+import { samplePop } from "./fixtures.test-util";
 
-function pop(callId: string, extra: Partial<Pop> = {}): Pop {
-  return {
-    call_id: callId,
-    line: "box1/1",
-    direction: "inbound",
-    number: "13800138000",
-    normalized: "+8613800138000",
-    presentation: "available",
-    caller_name: null,
-    match: "none",
-    customers: [],
-    recent_calls: [],
-    open_work_orders: [],
-    form: null,
-    prefill: {},
-    team: null,
-    ...extra,
-  };
-}
+const pop = samplePop;
 
 describe("Desk", () => {
   let desk: Desk;
