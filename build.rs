@@ -87,9 +87,8 @@ fn embed_web() {
     files.sort();
     let gz_dir = Path::new(&env::var("OUT_DIR").unwrap()).join("web_gz");
     let mut out = String::from(
-        "/// The built web app, from `web/dist`: (path relative to it, contents,\n\
-         /// gzipped contents for the text files).\n\
-         pub static WEB_ASSETS: &[(&str, &[u8], Option<&[u8]>)] = &[\n",
+        "/// The built web app, from `web/dist`.\n\
+         pub static WEB_ASSETS: &[BuiltFile] = &[\n",
     );
     for rel in &files {
         let source = dist.join(rel);
@@ -108,7 +107,7 @@ fn embed_web() {
             "None".to_string()
         };
         out.push_str(&format!(
-            "    ({rel:?}, include_bytes!({:?}), {gz}),\n",
+            "    BuiltFile {{ path: {rel:?}, bytes: include_bytes!({:?}), gz: {gz} }},\n",
             source.display().to_string()
         ));
     }

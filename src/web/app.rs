@@ -11,14 +11,23 @@ use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 
+/// One file of the built app.
+pub struct BuiltFile {
+    /// Relative to `web/dist`.
+    pub path: &'static str,
+    pub bytes: &'static [u8],
+    /// Gzipped at build time (text files only).
+    pub gz: Option<&'static [u8]>,
+}
+
 include!(concat!(env!("OUT_DIR"), "/web_assets.rs"));
 
 /// The built file at `path` (relative to `web/dist`), and its gzipped form.
 fn built_file(path: &str) -> Option<(&'static [u8], Option<&'static [u8]>)> {
     WEB_ASSETS
         .iter()
-        .find(|(name, _, _)| *name == path)
-        .map(|(_, bytes, gz)| (*bytes, *gz))
+        .find(|f| f.path == path)
+        .map(|f| (f.bytes, f.gz))
 }
 
 /// The built file at `path`, as it is.
@@ -110,12 +119,15 @@ mod tests {
         for name in index.split('"').filter(|s| s.starts_with("/assets/")) {
             assert!(built(&name[1..]).is_some(), "{name} is not embedded");
         }
-        assert!(WEB_ASSETS.iter().any(|(f, _, _)| f.ends_with(".js")));
         // Text assets come gzipped too, and unzip to themselves.
-        let (name, bytes, gz) = WEB_ASSETS
+        let BuiltFile {
+            path: name,
+            bytes,
+            gz,
+        } = WEB_ASSETS
             .iter()
-            .find(|(f, _, _)| f.ends_with(".js"))
-            .unwrap();
+            .find(|f| f.path.ends_with(".js"))
+            .expect("a script");
         let mut plain = Vec::new();
         std::io::Read::read_to_end(
             &mut flate2::read::GzDecoder::new(gz.expect("gzipped")),
