@@ -97,6 +97,7 @@ pub const RULES: &[Rule] = &[
     // The app's pages answer 403 to a role that may not open them (see PAGES).
     rule("GET /workspace", Access::Public),
     rule("GET /assets/{file}", Access::Public),
+    rule("GET /admin", Access::Public),
     rule("GET /page.js", Access::Public),
     rule("GET /wallboard", Access::Public),
     rule("GET /wallboard.js", Access::Public),
@@ -114,6 +115,11 @@ pub const RULES: &[Rule] = &[
     roles("GET /api/me", SELF_SERVICE),
     roles("PUT /api/users/{name}/password", SELF_SERVICE),
     roles("GET /api/logins/locked", ADMINS),
+    // The admin console.
+    roles("GET /api/users", ADMINS),
+    roles("POST /api/users", ADMINS),
+    roles("PUT /api/users/{name}", ADMINS),
+    roles("GET /api/audit", ADMINS),
     roles("DELETE /api/logins/locked/{name}", ADMINS),
     // The desktop and its commands.
     roles("GET /ws", CALL_TAKERS),
@@ -213,6 +219,12 @@ pub const PAGES: &[Page] = &[
         path: "/sms",
         roles: &[Marketer, Admin],
         needs: "GET /api/sms/campaigns",
+    },
+    Page {
+        key: "admin",
+        path: "/admin",
+        roles: &[Admin],
+        needs: "GET /api/users",
     },
 ];
 

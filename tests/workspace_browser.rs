@@ -366,7 +366,8 @@ async fn each_role_sees_exactly_the_pages_it_may_open_and_the_server_refuses_the
                 "recordings",
                 "reports",
                 "wallboard",
-                "sms"
+                "sms",
+                "admin"
             ]),
         ),
     ] {

@@ -49,7 +49,9 @@ pub use sms::{
     ClaimedPart, InboxRow, NewInbox, NewSms, PartRow, PartState, Report, Settled, Sms,
     UnmatchedReport, REPORT_WINDOW_MS,
 };
-pub use users::{AuditEntry, AuditRecord, Role, Scope, User, Users, PERMISSIONS};
+pub use users::{
+    AuditEntry, AuditQuery, AuditRecord, Role, Scope, User, UserUpdate, Users, PERMISSIONS,
+};
 pub use workorders::{
     EnumOption, FieldDef, FieldType, FormDef, SavedWorkOrder, WorkOrderRow, WorkOrders,
 };

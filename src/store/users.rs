@@ -56,6 +56,15 @@ pub struct User {
     pub disabled: bool,
 }
 
+/// What an admin may change of a user.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+pub struct UserUpdate {
+    pub display_name: String,
+    pub role: Role,
+    pub team: Option<String>,
+    pub disabled: bool,
+}
+
 /// Permissions a user can be granted (sql/0009_history_reports.sql).
 pub const PERMISSIONS: [&str; 1] = ["calls.export"];
 
@@ -141,6 +150,56 @@ impl Users<'_> {
             )?;
             Ok(ended as u64)
         })
+    }
+
+    /// Changes a user's name shown, role, team and whether they may log
+    /// in; `None` when there is no such user. When the role, the team or
+    /// the right to log in changes, every session of the user ends (what
+    /// they may reach changed under them). Returns the user as changed and
+    /// whether their sessions ended.
+    pub fn update_user(&self, username: &str, change: &UserUpdate) -> Result<Option<(User, bool)>> {
+        let Some(before) = self.user_by_name(username)? else {
+            return Ok(None);
+        };
+        if change.display_name.trim().is_empty() {
+            return Err(StoreError::Invalid("a display name cannot be empty".into()));
+        }
+        let team = change
+            .team
+            .as_deref()
+            .map(str::trim)
+            .filter(|t| !t.is_empty());
+        self.store.in_transaction(|s| {
+            s.conn.execute(
+                "UPDATE users SET display_name = ?2, role = ?3, team = ?4, disabled = ?5, updated_at = ?6
+                  WHERE username = ?1",
+                params![
+                    username,
+                    change.display_name.trim(),
+                    change.role.as_str(),
+                    team,
+                    change.disabled,
+                    now_ms()
+                ],
+            )?;
+            let reach_changed = before.role != change.role
+                || before.team.as_deref() != team
+                || (change.disabled && !before.disabled);
+            if reach_changed {
+                s.conn.execute("DELETE FROM sessions WHERE user_id = ?1", [before.id])?;
+            }
+            let after = s.users().user_by_name(username)?.expect("just updated");
+            Ok(Some((after, reach_changed)))
+        })
+    }
+
+    /// The permissions granted to a user beyond their role.
+    pub fn permissions_of(&self, user_id: i64) -> Result<Vec<String>> {
+        let mut stmt = self.store.conn.prepare_cached(
+            "SELECT permission FROM user_permissions WHERE user_id = ?1 ORDER BY permission",
+        )?;
+        let rows = stmt.query_map([user_id], |r| r.get(0))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
     /// Every user, by name.
@@ -319,6 +378,19 @@ pub struct AuditEntry<'a> {
     pub remote_addr: Option<&'a str>,
 }
 
+/// Which audit entries to find: by who, what (a prefix: `user.` finds
+/// every user change), on what (part of the target), and when.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(default)]
+pub struct AuditQuery {
+    pub actor: Option<String>,
+    pub action: Option<String>,
+    pub target: Option<String>,
+    pub from: Option<i64>,
+    pub to: Option<i64>,
+    pub limit: Option<u32>,
+}
+
 /// A stored audit entry, as read back for reports and tests.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct AuditRecord {
@@ -351,25 +423,60 @@ impl Users<'_> {
         Ok(())
     }
 
+    /// Audit entries matching `q`, newest first.
+    pub fn search_audit(&self, q: &AuditQuery) -> Result<Vec<AuditRecord>> {
+        let mut stmt = self.store.conn.prepare_cached(
+            "SELECT at, actor, action, target, detail, remote_addr FROM audit_log
+              WHERE (?1 IS NULL OR actor = ?1)
+                AND (?2 IS NULL OR action LIKE ?2 || '%')
+                AND (?3 IS NULL OR instr(target, ?3) > 0)
+                AND (?4 IS NULL OR at >= ?4)
+                AND (?5 IS NULL OR at < ?5)
+              ORDER BY id DESC LIMIT ?6",
+        )?;
+        let blank = |v: &Option<String>| {
+            v.as_deref()
+                .map(str::trim)
+                .filter(|v| !v.is_empty())
+                .map(str::to_string)
+        };
+        let rows = stmt.query_map(
+            params![
+                blank(&q.actor),
+                blank(&q.action),
+                blank(&q.target),
+                q.from,
+                q.to,
+                q.limit.unwrap_or(200).min(5_000) as i64
+            ],
+            audit_row,
+        )?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
     /// The newest audit entries, newest first.
     pub fn recent_audit(&self, limit: usize) -> Result<Vec<AuditRecord>> {
         let mut stmt = self.store.conn.prepare_cached(
             "SELECT at, actor, action, target, detail, remote_addr FROM audit_log
              ORDER BY id DESC LIMIT ?1",
         )?;
-        let rows = stmt.query_map([limit as i64], |r| {
-            let detail: String = r.get(4)?;
-            Ok(AuditRecord {
-                at: r.get(0)?,
-                actor: r.get(1)?,
-                action: r.get(2)?,
-                target: r.get(3)?,
-                detail: serde_json::from_str(&detail).unwrap_or(serde_json::Value::Null),
-                remote_addr: r.get(5)?,
-            })
-        })?;
+        let rows = stmt.query_map([limit as i64], audit_row)?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
+}
+
+/// One audit row (`at, actor, action, target, detail, remote_addr`); a detail
+/// that is not JSON reads as null rather than failing the whole listing.
+fn audit_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AuditRecord> {
+    let detail: String = r.get(4)?;
+    Ok(AuditRecord {
+        at: r.get(0)?,
+        actor: r.get(1)?,
+        action: r.get(2)?,
+        target: r.get(3)?,
+        detail: serde_json::from_str(&detail).unwrap_or(serde_json::Value::Null),
+        remote_addr: r.get(5)?,
+    })
 }
 
 #[cfg(test)]

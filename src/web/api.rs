@@ -94,10 +94,11 @@ pub struct BindBody {
     team: Option<String>,
 }
 
-/// Binds a line to an agent or a team (admins); takes effect at once.
+/// Binds a line to an agent or a team (admins); takes effect at once; audited.
 pub async fn bind(
-    _user: CurrentUser,
+    user: CurrentUser,
     State(state): State<AppState>,
+    ConnectInfo(remote): ConnectInfo<std::net::SocketAddr>,
     Query(q): Query<LineQuery>,
     Json(body): Json<BindBody>,
 ) -> Result<Json<Value>, ApiError> {
@@ -121,13 +122,23 @@ pub async fn bind(
     if let Some(hub) = &state.hub {
         hub.bind(q.line.clone(), Some(binding.clone())).await;
     }
+    super::audit::record(
+        &state,
+        &user.0,
+        "line.bind",
+        Some(q.line.clone()),
+        json!({ "binding": binding }),
+        Some(remote),
+    )
+    .await?;
     Ok(Json(json!({ "line": q.line, "binding": binding })))
 }
 
-/// Removes a line's binding (admins).
+/// Removes a line's binding (admins); audited.
 pub async fn unbind(
-    _user: CurrentUser,
+    user: CurrentUser,
     State(state): State<AppState>,
+    ConnectInfo(remote): ConnectInfo<std::net::SocketAddr>,
     Query(q): Query<LineQuery>,
 ) -> Result<StatusCode, ApiError> {
     let line = q.line.clone();
@@ -144,8 +155,17 @@ pub async fn unbind(
         ));
     }
     if let Some(hub) = &state.hub {
-        hub.bind(q.line, None).await;
+        hub.bind(q.line.clone(), None).await;
     }
+    super::audit::record(
+        &state,
+        &user.0,
+        "line.unbind",
+        Some(q.line),
+        json!({}),
+        Some(remote),
+    )
+    .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -2,6 +2,7 @@
 //! desktop page itself. Every route but login, health and the page's static
 //! files needs a session; roles are checked here, on the server.
 
+mod admin;
 mod api;
 mod app;
 mod audit;
@@ -296,6 +297,11 @@ fn routes() -> Routes {
         .get("/workspace", app::index)
         .get("/assets/{file}", app::asset)
         .put("/api/users/{name}/password", api::set_password)
+        .get("/api/users", admin::users)
+        .post("/api/users", admin::add_user)
+        .put("/api/users/{name}", admin::update_user)
+        .get("/api/audit", admin::audit_log)
+        .get("/admin", app::index)
         .get("/api/sms/groups", sms::groups)
         .get("/api/sms/campaigns", sms::list)
         .post("/api/sms/campaigns", sms::create)

@@ -12,6 +12,7 @@ export const router = createRouter({
     { path: "/workspace", name: "workspace", component: () => import("./workspace/WorkspaceView.vue"), meta: { page: "workspace" } },
     { path: "/history", name: "history", component: () => import("./history/HistoryView.vue"), meta: { page: "history" } },
     { path: "/recordings", name: "recordings", component: () => import("./recordings/RecordingsView.vue"), meta: { page: "recordings" } },
+    { path: "/admin", name: "admin", component: () => import("./admin/AdminView.vue"), meta: { page: "admin" } },
     { path: "/forbidden", name: "forbidden", component: () => import("./views/ForbiddenView.vue") },
     { path: "/", name: "home", component: () => import("./views/ForbiddenView.vue") },
     { path: "/:rest(.*)*", name: "not_found", component: () => import("./views/NotFoundView.vue") },

@@ -1,0 +1,161 @@
+//! The admin console in a real browser: an admin adds a user, binds a line
+//! to them and changes a work-order field, all on the page; the next call
+//! on that line pops on the new user's desktop with the changed form, and
+//! each change is in the audit log.
+
+mod common;
+
+use common::browser::Browser;
+use common::*;
+use serde_json::json;
+
+/// Picks the option whose text contains `text` in the open select dropdown.
+async fn pick(b: &mut Browser, select: &str, text: &str) {
+    b.click(&format!("{select} .el-select__wrapper")).await;
+    let option = format!(
+        "[...document.querySelectorAll('.el-select-dropdown__item')].find(o => o.offsetParent && o.innerText.includes('{text}'))"
+    );
+    b.wait_for(&option).await;
+    b.eval(&format!("{option}.click(); true")).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_adds_a_user_binds_a_line_and_edits_a_form_and_the_next_pop_uses_them() {
+    let mut s = stack(256).await;
+    let mut b = Browser::start().await;
+    b.goto(&format!("http://{}/admin", s.addr)).await;
+    b.wait_for("document.getElementById('login')").await;
+    b.log_in("admin").await;
+    b.wait_for("location.pathname === '/admin' && document.querySelectorAll('[data-test=users] tbody tr').length >= 5")
+        .await;
+
+    // A new agent.
+    b.click("[data-test=add-user]").await;
+    b.fill("[data-test=user-form] input[name=username]", "agent9")
+        .await;
+    b.fill("[data-test=user-form] input[name=display_name]", "新坐席甲")
+        .await;
+    b.fill(
+        "[data-test=user-form] input[name=password]",
+        "Lantern-Harbor-42",
+    )
+    .await;
+    b.click("[data-test=save-user]").await;
+    b.wait_for("document.querySelector('[data-test=users]').innerText.includes('新坐席甲')")
+        .await;
+
+    // Line 3 pops on them.
+    b.click("#tab-lines").await;
+    b.fill("[data-test=bind-form] input[name=line]", "box1/3")
+        .await;
+    pick(&mut b, "[data-test=bind-target]", "agent9").await;
+    b.click("[data-test=bind]").await;
+    b.wait_for("document.querySelector('[data-test=bindings]').innerText.includes('box1/3')")
+        .await;
+
+    // The summary field gets a new label.
+    b.click("#tab-forms").await;
+    b.wait_for("document.querySelector('[data-test=forms-admin] [data-field=summary]')")
+        .await;
+    b.fill(
+        "[data-test=forms-admin] [data-field=summary] input[name=label_zh]",
+        "故障描述",
+    )
+    .await;
+    // The preview follows the editor.
+    b.wait_for(
+        "document.querySelector('[data-test=forms-admin] .preview').innerText.includes('故障描述')",
+    )
+    .await;
+    b.click("[data-test=save-form]").await;
+    b.wait_for("document.querySelector('.el-message--success')")
+        .await;
+
+    // The new agent logs in; a call on line 3 pops on their desktop with
+    // the changed form.
+    let (code, token, _) = http(
+        s.addr,
+        "POST",
+        "/api/login",
+        None,
+        Some(json!({"username": "agent9", "password": "Lantern-Harbor-42"})),
+    )
+    .await;
+    assert_eq!(code, 200);
+    let token = token.unwrap();
+    let mut desk = ws(s.addr, Some(&token)).await.unwrap();
+    next_of(&mut desk, "hello").await;
+    ring(&mut s.sim, 3, "13812345678").await;
+    let pop = next_of(&mut desk, "call.ringing").await;
+    let summary = pop["data"]["form"]["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["key"] == "summary")
+        .cloned()
+        .unwrap();
+    assert_eq!(summary["label_zh"], "故障描述");
+    assert_eq!(pop["data"]["customers"][0]["name"], "王伟");
+
+    // Every change is in the audit log, on the page.
+    b.click("#tab-audit").await;
+    b.wait_for("['user.add', 'line.bind', 'form.put'].every(a => document.querySelector(`[data-test=audit] [data-action='${a}']`))")
+        .await;
+    assert!(b.text("[data-test=audit]").await.contains("新增用户"));
+    b.assert_no_console_errors();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn disabling_a_user_ends_their_sessions_and_admins_cannot_lock_themselves_out() {
+    let s = stack(256).await;
+    let admin = login(s.addr, "admin").await;
+    let agent = login(s.addr, "agent1").await;
+    let mut desk = ws(s.addr, Some(&agent)).await.unwrap();
+    next_of(&mut desk, "hello").await;
+    let body = json!({"display_name": "agent1", "role": "agent", "team": "sales", "disabled": true, "permissions": []});
+    let (code, _, user) = http(s.addr, "PUT", "/api/users/agent1", Some(&admin), Some(body)).await;
+    assert_eq!(code, 200, "{user}");
+    assert_eq!(user["disabled"], true);
+    // Their session is over, their desktop closed with 4003.
+    assert_eq!(
+        status(s.addr, "GET", "/api/me", Some(&agent), None).await,
+        401
+    );
+    let closed = tokio::time::timeout(std::time::Duration::from_secs(10), async {
+        use futures_util::StreamExt;
+        loop {
+            match desk.next().await {
+                Some(Ok(tokio_tungstenite::tungstenite::Message::Close(Some(f)))) => {
+                    return u16::from(f.code)
+                }
+                Some(Ok(_)) => {}
+                _ => return 0,
+            }
+        }
+    })
+    .await
+    .unwrap();
+    assert_eq!(closed, 4003);
+    let (code, _, _) = http(
+        s.addr,
+        "POST",
+        "/api/login",
+        None,
+        Some(json!({"username": "agent1", "password": PASSWORD})),
+    )
+    .await;
+    assert_eq!(code, 401, "a disabled user cannot log in");
+    let me = json!({"display_name": "admin", "role": "agent", "team": null, "disabled": false, "permissions": []});
+    let (code, _, err) = http(s.addr, "PUT", "/api/users/admin", Some(&admin), Some(me)).await;
+    assert_eq!(
+        (code, err["error"]["code"].as_str()),
+        (400, Some("not_yourself"))
+    );
+    // A weak first password is refused with its reason.
+    let weak = json!({"username": "x1", "display_name": "X", "role": "agent", "password": "x1"});
+    let (code, _, err) = http(s.addr, "POST", "/api/users", Some(&admin), Some(weak)).await;
+    assert_eq!(
+        (code, err["error"]["code"].as_str()),
+        (400, Some("password_too_short"))
+    );
+}
