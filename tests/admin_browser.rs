@@ -9,16 +9,6 @@ use common::browser::Browser;
 use common::*;
 use serde_json::json;
 
-/// Picks the option whose text contains `text` in the open select dropdown.
-async fn pick(b: &mut Browser, select: &str, text: &str) {
-    b.click(&format!("{select} .el-select__wrapper")).await;
-    let option = format!(
-        "[...document.querySelectorAll('.el-select-dropdown__item')].find(o => o.offsetParent && o.innerText.includes('{text}'))"
-    );
-    b.wait_for(&option).await;
-    b.eval(&format!("{option}.click(); true")).await;
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_admin_adds_a_user_binds_a_line_and_edits_a_form_and_the_next_pop_uses_them() {
     let mut s = stack(256).await;
@@ -48,7 +38,7 @@ async fn an_admin_adds_a_user_binds_a_line_and_edits_a_form_and_the_next_pop_use
     b.click("#tab-lines").await;
     b.fill("[data-test=bind-form] input[name=line]", "box1/3")
         .await;
-    pick(&mut b, "[data-test=bind-target]", "agent9").await;
+    b.pick("[data-test=bind-target]", "agent9").await;
     b.click("[data-test=bind]").await;
     b.wait_for("document.querySelector('[data-test=bindings]').innerText.includes('box1/3')")
         .await;

@@ -32,9 +32,7 @@ async fn a_morning(s: &mut Stack) {
 async fn settle(b: &mut Browser) {
     b.wait_for("document.readyState === 'complete' && document.body.innerText.trim().length > 10")
         .await;
-    // The workspace once its socket told the agent's state.
-    b.wait_for("location.pathname !== '/workspace' || document.querySelector('[data-test=conn]')?.dataset.conn === 'connected' && (!document.querySelector('[data-test=state]') || document.querySelector('[data-test=state]').dataset.state !== 'offline')")
-        .await;
+    b.wait_for(common::browser::PAGE_READY).await;
     // No transitions half-way in a picture.
     b.eval("if (!document.getElementById('no-motion')) { const st = document.createElement('style'); st.id = 'no-motion'; st.textContent = '*, *::before, *::after { transition: none !important; animation: none !important; }'; document.head.append(st); } true")
         .await;

@@ -533,34 +533,49 @@ async fn recipients_from_a_sheet_with_their_own_fields() {
     pool.stop().await;
 }
 
-/// The marketers' page in a real browser: a marketer logs in, writes a
-/// campaign for a group, previews it (texts, parts, cost), starts it and
-/// watches it finish live.
+/// The marketers' page in a real browser: a marketer writes a campaign for
+/// a group (what is typed survives a reload), previews it (texts, parts,
+/// cost), gives the preview up (no draft is left), previews again, confirms
+/// the count and cost, starts it and watches it finish live.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_marketer_runs_a_campaign_from_the_page_in_a_browser() {
     let pool = Pool::start(2, 6, settings()).await;
     let addr = pool.serve().await;
+    let m1 = common::login(addr, "m1").await;
+    let drafts = || async {
+        let (_, _, list) = common::http(addr, "GET", "/api/sms/campaigns", Some(&m1), None).await;
+        list["campaigns"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| c["campaign"]["state"] == "draft")
+            .count()
+    };
     let mut b = common::browser::Browser::start().await;
-    b.call("Page.enable", serde_json::json!({})).await;
-    b.call(
-        "Page.navigate",
-        serde_json::json!({"url": format!("http://{addr}/sms")}),
-    )
-    .await;
-    b.wait_for("!document.getElementById('login').hidden").await;
+    b.goto(&format!("http://{addr}/sms")).await;
+    b.wait_for("document.getElementById('login')").await;
     b.log_in("m1").await;
-    b.wait_for("document.getElementById('c-group').options.length > 2")
+    b.wait_for("location.pathname === '/sms' && ['实时', 'Live'].includes(document.querySelector('[data-test=live]')?.innerText)")
         .await;
-    b.eval(
-        "document.getElementById('c-name').value = '会员日';
-         document.getElementById('c-group').value = 'vip';
-         document.getElementById('c-template').value = '{name}您好，会员日全场八折';
-         document.getElementById('new').requestSubmit(); true",
-    )
-    .await;
-    b.wait_for("!document.getElementById('draft').hidden").await;
+    b.fill("input[data-test=name]", "会员日").await;
+    b.fill("textarea[data-test=template]", "{name}您好，会员日全场八折")
+        .await;
+    // A reload mid-form loses nothing.
+    b.eval("window.beforeReload = true; location.reload(); true")
+        .await;
+    b.wait_for("!window.beforeReload && document.querySelector('input[data-test=name]')?.value === '会员日'")
+        .await;
+    assert_eq!(
+        b.eval("document.querySelector('textarea[data-test=template]').value")
+            .await,
+        "{name}您好，会员日全场八折"
+    );
+    b.pick("[data-test=group]", "vip").await;
+    b.click("[data-test=preview]").await;
+    b.wait_for("document.querySelector('[data-test=draft-rows] tbody tr')")
+        .await;
     let first = b
-        .eval("document.querySelector('#draft-rows tr').textContent")
+        .eval("document.querySelector('[data-test=draft-rows] tbody tr').innerText")
         .await;
     assert!(
         first
@@ -570,18 +585,52 @@ async fn a_marketer_runs_a_campaign_from_the_page_in_a_browser() {
         "{first}"
     );
     let summary = b
-        .eval("document.getElementById('draft-summary').textContent")
+        .eval("document.querySelector('[data-test=draft-summary]').innerText")
         .await;
     assert!(summary.as_str().unwrap().contains('6'), "{summary}");
-    b.eval("document.getElementById('draft-start').click(); true")
+    assert_eq!(drafts().await, 1);
+    // Given up: the draft goes, the form stays.
+    b.click("[data-test=draft-drop]").await;
+    b.wait_for("!document.querySelector('[data-test=draft-rows]')?.offsetParent")
         .await;
-    b.wait_for("document.querySelector('#rows tr[data-state=done]')")
+    let mut waited = 0;
+    while drafts().await != 0 {
+        waited += 1;
+        assert!(waited < 200, "the discarded draft stays");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        b.eval("document.querySelector('input[data-test=name]').value")
+            .await,
+        "会员日"
+    );
+    b.click("[data-test=preview]").await;
+    b.wait_for("document.querySelector('[data-test=draft-rows]')?.offsetParent")
+        .await;
+    b.click("[data-test=draft-start]").await;
+    // The confirmation says how many and how much.
+    b.wait_for("document.querySelector('.el-message-box')?.offsetParent")
+        .await;
+    let confirm = b
+        .eval("document.querySelector('.el-message-box__message').innerText")
+        .await;
+    let confirm = confirm.as_str().unwrap();
+    assert!(confirm.contains('6') && confirm.contains('¥'), "{confirm}");
+    b.click(".el-message-box__btns .el-button--primary").await;
+    b.wait_for("document.querySelector('[data-test=campaigns] [data-state=done]')")
         .await;
     let row = b
-        .eval("document.querySelector('#rows tr').textContent")
+        .eval("document.querySelector('[data-test=campaigns] tbody tr').innerText")
         .await;
     assert!(row.as_str().unwrap().contains("6/6"), "{row}");
     assert_eq!(pool.sent().len(), 6);
+    // Started, the form is empty for the next one.
+    assert_eq!(
+        b.eval("document.querySelector('input[data-test=name]').value")
+            .await,
+        ""
+    );
+    b.assert_no_console_errors();
     pool.stop().await;
 }
 

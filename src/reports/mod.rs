@@ -3,7 +3,6 @@
 //! (`callpop report`) and the web page print the same rows.
 
 pub mod stats;
-pub mod svg;
 
 use serde::Serialize;
 use stats::{GroupBy, Period, Row, Settings, FORMULAS};
@@ -24,6 +23,10 @@ pub struct Report {
     pub rows: Vec<Row>,
     pub totals: Vec<Row>,
     pub formulas: Vec<Formula>,
+    /// What each row's key is called where it is not the key itself (an
+    /// agent's display name by username): filled by whoever knows the users.
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub names: std::collections::BTreeMap<String, String>,
 }
 
 /// One figure's formula, in both languages.
@@ -99,6 +102,7 @@ impl Report {
             service_level_secs: t,
             totals: stats::totals(&rows),
             rows,
+            names: Default::default(),
             formulas: FORMULAS
                 .iter()
                 .map(|(name, zh, en)| Formula {

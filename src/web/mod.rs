@@ -266,8 +266,7 @@ fn routes() -> Routes {
         .get("/healthz", healthz)
         .get("/metrics", metrics)
         .get("/ws/wallboard", wallboard::upgrade)
-        .get("/wallboard", wallboard::page)
-        .get("/wallboard.js", wallboard::script)
+        .get("/wallboard", app::index)
         .post("/api/login", auth::login)
         .post("/api/logout", auth::logout)
         .get("/api/me", auth::me)
@@ -311,6 +310,7 @@ fn routes() -> Routes {
             post(sms::upload).layer(axum::extract::DefaultBodyLimit::max(sms::MAX_UPLOAD)),
         )
         .get("/api/sms/campaigns/{id}", sms::show)
+        .at(Method::DELETE, "/api/sms/campaigns/{id}", sms::discard)
         .get("/api/sms/campaigns/{id}/preview", sms::preview)
         .get("/api/sms/campaigns/{id}/export", sms::export)
         .get("/api/sms/campaigns/{id}/failures", sms::failures)
@@ -327,16 +327,12 @@ fn routes() -> Routes {
         )
         .put("/api/recordings/{id}/hold", recordings::hold)
         .get("/recordings", app::index)
-        .get("/sms", sms::page)
-        .get("/sms.js", sms::script)
-        .get("/page.js", page_script)
+        .get("/sms", app::index)
         .get("/api/history", history::list)
         .get("/api/history/export", history::export)
         .get("/history", app::index)
         .get("/api/reports/{group}", reports::report)
-        .get("/api/reports/{group}/chart.svg", reports::chart)
-        .get("/reports", reports::page)
-        .get("/reports.js", reports::script)
+        .get("/reports", app::index)
 }
 
 /// Every route the server declares, as `METHOD path` (what the access
@@ -355,17 +351,6 @@ pub fn router(state: AppState) -> Router {
         ))
         .layer(axum::middleware::from_fn(guard::same_origin_only))
         .with_state(state)
-}
-
-/// The script the marketers' and supervisors' pages share.
-async fn page_script() -> impl axum::response::IntoResponse {
-    (
-        [(
-            axum::http::header::CONTENT_TYPE,
-            "text/javascript; charset=utf-8",
-        )],
-        include_str!("pages/page.js"),
-    )
 }
 
 /// Health for load balancers and monitors: anyone gets `ok` or

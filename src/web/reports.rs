@@ -1,16 +1,14 @@
-//! Statistics on the web: the report as JSON (with its formulas), its
-//! charts as server-rendered SVG, and the page that shows both. For team
-//! leads, QA and admins; a team lead's agent and team rows are their own
-//! team's.
+//! Statistics on the web: the report as JSON, with its formulas and the
+//! agents' display names (the app's `/reports` page draws the table and
+//! charts). A team lead's agent and team rows are their own team's.
 
 use super::auth::{ApiError, CurrentUser};
 use super::AppState;
 use crate::reports::stats::{GroupBy, Period, Settings};
-use crate::reports::{svg, Report};
+use crate::reports::Report;
 use crate::store::Role;
 use axum::extract::{Path, Query, State};
-use axum::http::{header, StatusCode};
-use axum::response::IntoResponse;
+use axum::http::StatusCode;
 use axum::Json;
 use serde::Deserialize;
 
@@ -23,8 +21,6 @@ pub struct ReportParams {
     period: String,
     /// Service level threshold, seconds (default: the configured one).
     sl: Option<u32>,
-    /// volume (default) or totals.
-    chart: Option<String>,
 }
 
 fn default_period() -> String {
@@ -85,23 +81,30 @@ async fn build(
     })
     .await
     .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, "report", e.to_string()))??;
-    if user.0.role == Role::TeamLead && matches!(group, GroupBy::Agents | GroupBy::Teams) {
-        let team = user.0.team.clone().unwrap_or_default();
-        let members: std::collections::HashSet<String> = state
-            .store
-            .users()
-            .call(|s| s.all())
-            .await?
-            .into_iter()
-            .filter(|u| u.team.as_deref() == Some(team.as_str()))
-            .map(|u| u.username)
-            .collect();
-        let keep = |key: &String| match group {
-            GroupBy::Teams => *key == team,
-            _ => members.contains(key),
-        };
-        report.rows.retain(|r| keep(&r.key));
-        report.totals.retain(|r| keep(&r.key));
+    if matches!(group, GroupBy::Agents | GroupBy::Teams) {
+        let users = state.store.users().call(|s| s.all()).await?;
+        if group == GroupBy::Agents {
+            report.names = users
+                .iter()
+                .filter(|u| !u.display_name.is_empty() && u.display_name != u.username)
+                .map(|u| (u.username.clone(), u.display_name.clone()))
+                .collect();
+        }
+        if user.0.role == Role::TeamLead {
+            let team = user.0.team.clone().unwrap_or_default();
+            let members: std::collections::HashSet<&str> = users
+                .iter()
+                .filter(|u| u.team.as_deref() == Some(team.as_str()))
+                .map(|u| u.username.as_str())
+                .collect();
+            let keep = |key: &String| match group {
+                GroupBy::Teams => *key == team,
+                _ => members.contains(key.as_str()),
+            };
+            report.rows.retain(|r| keep(&r.key));
+            report.totals.retain(|r| keep(&r.key));
+            report.names.retain(|k, _| keep(k));
+        }
     }
     Ok(report)
 }
@@ -114,45 +117,4 @@ pub async fn report(
     Query(p): Query<ReportParams>,
 ) -> Result<Json<Report>, ApiError> {
     Ok(Json(build(&user, &state, &group, &p).await?))
-}
-
-/// A chart of the report: `volume` (calls per interval and the service
-/// level) or `totals` (one bar per key).
-pub async fn chart(
-    user: CurrentUser,
-    State(state): State<AppState>,
-    Path(group): Path<String>,
-    Query(p): Query<ReportParams>,
-) -> Result<impl IntoResponse, ApiError> {
-    let report = build(&user, &state, &group, &p).await?;
-    let svg = match p.chart.as_deref() {
-        None | Some("volume") => {
-            svg::volume_chart(&report, "呼入量与服务水平 Inbound calls and service level")
-        }
-        Some("totals") => svg::totals_chart(&report, "合计 Totals"),
-        Some(other) => return Err(bad(format!("chart {other:?}: volume or totals"))),
-    };
-    Ok((
-        [
-            (header::CONTENT_TYPE, "image/svg+xml; charset=utf-8"),
-            (header::CACHE_CONTROL, "private, no-store"),
-        ],
-        svg,
-    ))
-}
-
-/// The statistics page.
-pub async fn page() -> impl IntoResponse {
-    (
-        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
-        include_str!("reports/index.html"),
-    )
-}
-
-/// Its script.
-pub async fn script() -> impl IntoResponse {
-    (
-        [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
-        include_str!("reports/reports.js"),
-    )
 }

@@ -12,8 +12,8 @@ use crate::store::CampaignState;
 use axum::body::Bytes;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{ConnectInfo, Path, Query, State};
-use axum::http::{header, HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
 use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -335,6 +335,26 @@ pub async fn action(
     Ok(Json(json!({ "campaign": c })))
 }
 
+/// Discards a draft (a preview given up); a campaign that started stays.
+pub async fn discard(
+    user: CurrentUser,
+    State(state): State<AppState>,
+    ConnectInfo(remote): ConnectInfo<SocketAddr>,
+    Path(id): Path<i64>,
+) -> Result<StatusCode, ApiError> {
+    let campaign = own_campaign(&state, &user, id).await?;
+    if campaign.state != CampaignState::Draft {
+        return Err(ApiError(
+            StatusCode::CONFLICT,
+            "not_draft",
+            format!("campaign {id} has started; cancel it instead"),
+        ));
+    }
+    service(&state)?.delete_draft(id).await?;
+    audit(&state, &user, "sms.campaign.discard", id, json!({}), remote).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
 async fn audit(
     state: &AppState,
     user: &CurrentUser,
@@ -609,20 +629,4 @@ fn close_frame(code: u16, reason: &'static str) -> Message {
         code,
         reason: reason.into(),
     }))
-}
-
-/// The marketers' page.
-pub async fn page() -> impl IntoResponse {
-    (
-        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
-        include_str!("sms/index.html"),
-    )
-}
-
-/// Its script.
-pub async fn script() -> impl IntoResponse {
-    (
-        [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
-        include_str!("sms/sms.js"),
-    )
 }

@@ -1,13 +1,13 @@
-//! The supervisors' wallboard (监控大屏): a page that keeps one websocket
-//! open and redraws whenever the hub sends a new picture of the center.
+//! The supervisors' wallboard (监控大屏) feed: one websocket per viewer,
+//! a whole picture of the center first, then what changed (the page is the
+//! web app's `/wallboard`).
 
 use super::auth::{ApiError, CurrentUser};
 use super::AppState;
 use crate::store::User;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
-use axum::http::header;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use futures_util::{SinkExt, StreamExt};
 use std::sync::Arc;
 use tokio::sync::mpsc;
@@ -78,20 +78,4 @@ async fn run(socket: WebSocket, user: User, session: String, state: AppState) {
             }
         }
     }
-}
-
-/// The wallboard page.
-pub async fn page() -> impl IntoResponse {
-    (
-        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
-        include_str!("wallboard/index.html"),
-    )
-}
-
-/// Its script.
-pub async fn script() -> impl IntoResponse {
-    (
-        [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
-        include_str!("wallboard/wallboard.js"),
-    )
 }

@@ -257,6 +257,16 @@ impl Browser {
         );
     }
 
+    /// Picks the option whose text contains `text` in an Element Plus select.
+    pub async fn pick(&mut self, select: &str, text: &str) {
+        self.click(&format!("{select} .el-select__wrapper")).await;
+        let option = format!(
+            "[...document.querySelectorAll('.el-select-dropdown__item')].find(o => o.offsetParent && o.innerText.includes('{text}'))"
+        );
+        self.wait_for(&option).await;
+        self.eval(&format!("{option}.click(); true")).await;
+    }
+
     /// Logs in on a page's login form (the same ids on every callpop page).
     pub async fn log_in(&mut self, user: &str) {
         self.fill("#username", user).await;
@@ -265,3 +275,13 @@ impl Browser {
             .await;
     }
 }
+
+/// A condition (JS) true once the app's page at the current path shows its
+/// data: the workspace connected with the agent's state, the reports with
+/// table and charts, the wallboard with a picture, the SMS page live.
+pub const PAGE_READY: &str = "(() => { const p = location.pathname; const q = (s) => document.querySelector(s);
+  if (p === '/workspace') return q('[data-test=conn]')?.dataset.conn === 'connected' && (!q('[data-test=state]') || q('[data-test=state]').dataset.state !== 'offline');
+  if (p === '/reports') return !!(q('[data-test=chart-totals] svg path') || q('[data-test=error]'));
+  if (p === '/wallboard') return Number(q('.wallboard')?.dataset.updates) >= 1;
+  if (p === '/sms') return q('[data-test=live]')?.classList.contains('el-tag--success');
+  return true; })()";

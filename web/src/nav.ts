@@ -5,24 +5,17 @@ import type { PageKey } from "./api/types";
 export interface PageEntry {
   key: PageKey;
   path: string;
-  /** Pages not moved into the app yet are plain links to their old page. */
-  external: boolean;
 }
 
 export const PAGES: PageEntry[] = [
-  { key: "workspace", path: "/workspace", external: false },
-  { key: "history", path: "/history", external: false },
-  { key: "recordings", path: "/recordings", external: false },
-  { key: "reports", path: "/reports", external: true },
-  { key: "wallboard", path: "/wallboard", external: true },
-  { key: "sms", path: "/sms", external: true },
-  { key: "admin", path: "/admin", external: false },
+  { key: "workspace", path: "/workspace" },
+  { key: "history", path: "/history" },
+  { key: "recordings", path: "/recordings" },
+  { key: "reports", path: "/reports" },
+  { key: "wallboard", path: "/wallboard" },
+  { key: "sms", path: "/sms" },
+  { key: "admin", path: "/admin" },
 ];
-
-/** Goes to `path`: inside the app, or a full load for a page not moved into it yet. */
-export function isExternal(path: string): boolean {
-  return PAGES.some((p) => p.external && p.path === path);
-}
 
 /** The page a user lands on after login: the first they may open. */
 export function homePath(pages: PageKey[]): string {

@@ -2,7 +2,7 @@
 // server refuses its data and answers 403 for the page itself).
 import { createRouter, createWebHistory } from "vue-router";
 import { loadMe, mayOpen, session } from "./session/me";
-import { homePath, isExternal } from "./nav";
+import { homePath } from "./nav";
 import type { PageKey } from "./api/types";
 
 export const router = createRouter({
@@ -12,6 +12,9 @@ export const router = createRouter({
     { path: "/workspace", name: "workspace", component: () => import("./workspace/WorkspaceView.vue"), meta: { page: "workspace" } },
     { path: "/history", name: "history", component: () => import("./history/HistoryView.vue"), meta: { page: "history" } },
     { path: "/recordings", name: "recordings", component: () => import("./recordings/RecordingsView.vue"), meta: { page: "recordings" } },
+    { path: "/reports", name: "reports", component: () => import("./reports/ReportsView.vue"), meta: { page: "reports" } },
+    { path: "/wallboard", name: "wallboard", component: () => import("./wallboard/WallboardView.vue"), meta: { page: "wallboard" } },
+    { path: "/sms", name: "sms", component: () => import("./sms/SmsView.vue"), meta: { page: "sms" } },
     { path: "/admin", name: "admin", component: () => import("./admin/AdminView.vue"), meta: { page: "admin" } },
     { path: "/forbidden", name: "forbidden", component: () => import("./views/ForbiddenView.vue") },
     { path: "/", name: "home", component: () => import("./views/ForbiddenView.vue") },
@@ -23,18 +26,10 @@ router.beforeEach(async (to) => {
   if (!session.checked) await loadMe().catch(() => null);
   if (to.meta.public) {
     if (!session.me) return true;
-    const home = homePath(session.me.pages);
-    if (!isExternal(home)) return home;
-    window.location.assign(home);
-    return false;
+    return homePath(session.me.pages);
   }
   if (!session.me) return { name: "login", query: to.fullPath !== "/" ? { next: to.fullPath } : {} };
-  if (to.name === "home") {
-    const home = homePath(session.me.pages);
-    if (!isExternal(home)) return home;
-    window.location.assign(home);
-    return false;
-  }
+  if (to.name === "home") return homePath(session.me.pages);
   const page = to.meta.page as PageKey | undefined;
   if (page && !mayOpen(page)) return { name: "forbidden" };
   return true;

@@ -23,10 +23,14 @@ export const i18n = createI18n({
     "zh-CN": {
       short: { hour: "2-digit", minute: "2-digit" },
       long: { year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit" },
+      day: { year: "numeric", month: "2-digit", day: "2-digit" },
+      month: { year: "numeric", month: "long" },
     },
     en: {
       short: { hour: "2-digit", minute: "2-digit" },
       long: { year: "numeric", month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" },
+      day: { year: "numeric", month: "short", day: "numeric" },
+      month: { year: "numeric", month: "long" },
     },
   },
 });
