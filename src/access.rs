@@ -116,6 +116,11 @@ pub const RULES: &[Rule] = &[
     roles("POST /api/users", ADMINS),
     roles("PUT /api/users/{name}", ADMINS),
     roles("GET /api/audit", ADMINS),
+    roles("GET /api/devices", ADMINS),
+    roles("POST /api/devices/{name}/restart", ADMINS),
+    roles("GET /api/profiles", ADMINS),
+    roles("GET /api/profiles/{name}", ADMINS),
+    roles("POST /api/profiles/check", ADMINS),
     roles("DELETE /api/logins/locked/{name}", ADMINS),
     // The desktop and its commands.
     roles("GET /ws", CALL_TAKERS),

@@ -36,6 +36,8 @@ pub struct Lines {
     pub sms_events: broadcast::Sender<SmsEvent>,
     /// Each device's latest state (events before a subscription are gone).
     pub device_states: crate::engine::DeviceStates,
+    /// The devices as the admin console lists and restarts them.
+    pub desk: crate::devices::desk::DeviceDesk,
     runtime: tokio::runtime::Handle,
     stop: Option<oneshot::Sender<()>>,
     stopped: Option<oneshot::Receiver<()>>,
@@ -188,6 +190,21 @@ pub fn spawn(
     let events = engine.sender();
     let device_states = engine.device_states();
     let (sms_events, _) = broadcast::channel(1024);
+    let desk = crate::devices::desk::DeviceDesk::new(
+        devices
+            .iter()
+            .map(|d| crate::devices::desk::Entry {
+                name: d.name.clone(),
+                profile: d.profile.profile.name.clone(),
+                kind: d.profile.profile.kind,
+                port: d.port.clone(),
+                lines: d.lines.clone(),
+                restart: (d.profile.profile.kind != profile::DeviceKind::AudioBox)
+                    .then(|| d.restart.clone()),
+            })
+            .collect(),
+        device_states.clone(),
+    );
     let (gsm, devices): (Vec<_>, Vec<_>) = devices
         .into_iter()
         .partition(|d| d.profile.profile.kind == profile::DeviceKind::GsmModem);
@@ -197,7 +214,8 @@ pub fn spawn(
     let (modems, modem_drivers): (Vec<_>, Vec<_>) = gsm
         .into_iter()
         .map(|d| {
-            let device = GsmDevice::new(&d.name, d.port, d.profile);
+            let mut device = GsmDevice::new(&d.name, d.port, d.profile);
+            device.restart = d.restart;
             let (handle, driver) = driver::modem(device, engine.store().sms(), sms_events.clone());
             (handle, driver.with_normalizer(engine.normalizer().clone()))
         })
@@ -221,6 +239,7 @@ pub fn spawn(
     Ok(Lines {
         events,
         device_states,
+        desk,
         modems,
         sms_events,
         runtime: handle,

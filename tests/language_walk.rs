@@ -12,7 +12,7 @@ use common::*;
 /// Latin words the Chinese pages may show: the product's name and the
 /// names of file formats, keys and its command line (`callpop --help`).
 const LATIN_ALLOWED: &[&str] = &[
-    "callpop", "help", "CSV", "XLSX", "ID", "English", "Ctrl", "Enter", "Alt", "T", "R", "N",
+    "callpop", "help", "CSV", "XLSX", "ID", "English", "Ctrl", "Enter", "Alt", "T", "R", "N", "USB",
 ];
 
 /// Data of the test center, not words of the app.
@@ -32,7 +32,7 @@ const DATA: &[&str] = &[
 /// Everything a person reads on the page now.
 /// (The audit log's details are shown as recorded: machine data, left out.)
 const VISIBLE_TEXT: &str = "[(() => {
-     const raw = [...document.querySelectorAll('.detail')];
+     const raw = [...document.querySelectorAll('.detail, .data')];
      raw.forEach(e => e.style.display = 'none');
      const text = document.body.innerText;
      raw.forEach(e => e.style.display = '');
@@ -126,7 +126,7 @@ async fn no_page_mixes_the_languages() {
                 let mut text = b.eval(VISIBLE_TEXT).await.as_str().unwrap().to_string();
                 if page == "admin" {
                     // Every tab of the console.
-                    for tab in ["lines", "forms", "audit"] {
+                    for tab in ["lines", "devices", "profiles", "forms", "audit"] {
                         b.click(&format!("#tab-{tab}")).await;
                         b.wait_for(&format!(
                             "document.querySelector('#pane-{tab}')?.innerText.length > 0"

@@ -149,6 +149,8 @@ impl Pool {
             .unwrap();
         let addr = listener.local_addr().unwrap();
         let state = callpop::web::AppState {
+            devices: None,
+            profile_dir: None,
             logins: Default::default(),
             session_ends: Default::default(),
             closing: Default::default(),

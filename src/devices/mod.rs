@@ -3,8 +3,10 @@
 
 pub mod audio;
 pub mod audiobox;
+pub mod desk;
 pub mod gsm;
 pub mod init;
 pub mod phonebox;
 pub mod profile;
+pub mod restart;
 pub mod serial;

@@ -360,6 +360,9 @@ pub struct Profile {
     pub kind: DeviceKind,
     #[serde(default)]
     pub description: String,
+    /// The description in Chinese, for the admin console's zh-CN page.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub description_zh: String,
     #[serde(default, rename = "match")]
     pub matching: MatchRules,
     #[serde(default)]

@@ -78,6 +78,22 @@ impl PortLocator {
     }
 }
 
+/// What the system says of a port's USB side (nothing for other ports).
+pub fn usb_info(port_type: &tokio_serial::SerialPortType) -> crate::devices::profile::UsbInfo {
+    match port_type {
+        tokio_serial::SerialPortType::UsbPort(u) => crate::devices::profile::UsbInfo {
+            id: Some(crate::devices::profile::UsbId {
+                vendor: u.vid,
+                product: u.pid,
+            }),
+            serial_number: u.serial_number.clone(),
+            manufacturer: u.manufacturer.clone(),
+            product: u.product.clone(),
+        },
+        _ => Default::default(),
+    }
+}
+
 /// How often a vanished port's path is looked for: a replugged box is
 /// open again within this long of its path reappearing.
 pub const PRESENCE_POLL: Duration = Duration::from_millis(20);
@@ -136,6 +152,8 @@ pub struct BoxDevice {
     pub profile: Arc<LoadedProfile>,
     /// Line names by port (index 0 is port 1).
     pub lines: Vec<Arc<str>>,
+    /// An admin's request to reopen the port.
+    pub restart: crate::devices::restart::Restart,
 }
 
 impl BoxDevice {
@@ -154,6 +172,7 @@ impl BoxDevice {
             port,
             profile,
             lines,
+            restart: Default::default(),
         }
     }
 }
@@ -204,7 +223,11 @@ pub async fn run_box(device: BoxDevice, events: mpsc::Sender<LineEvent>) {
             }
         };
         attempt = 0;
-        match serve(&device, port, &events, heard_ms).await {
+        let served = tokio::select! {
+            served = serve(&device, port, &events, heard_ms) => served,
+            () = device.restart.requested() => Err(crate::devices::restart::RESTARTED.to_string()),
+        };
+        match served {
             Ok(()) => return,
             Err(reason) => {
                 // It was read until it failed.

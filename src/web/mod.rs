@@ -7,6 +7,7 @@ mod api;
 mod app;
 mod audit;
 mod auth;
+mod devices;
 mod gate;
 mod guard;
 mod history;
@@ -42,6 +43,10 @@ pub struct AppState {
     /// Where uploaded recipient sheets and exports are kept a while.
     pub uploads: std::path::PathBuf,
     pub recordings: RecordingFiles,
+    /// The running devices, for the admin console (none without lines).
+    pub devices: Option<crate::devices::desk::DeviceDesk>,
+    /// Where the center's own firmware profiles are (beside the shipped ones).
+    pub profile_dir: Option<std::path::PathBuf>,
     pub reports: ReportSettings,
     pub metrics: crate::metrics::Metrics,
     /// Tells open websockets that the server is stopping.
@@ -300,6 +305,16 @@ fn routes() -> Routes {
         .post("/api/users", admin::add_user)
         .put("/api/users/{name}", admin::update_user)
         .get("/api/audit", admin::audit_log)
+        .get("/api/devices", devices::list)
+        .post("/api/devices/{name}/restart", devices::restart)
+        .get("/api/profiles", devices::profiles)
+        .get("/api/profiles/{name}", devices::profile_text)
+        .with(
+            Method::POST,
+            "/api/profiles/check",
+            post(devices::check_profile)
+                .layer(axum::extract::DefaultBodyLimit::max(devices::MAX_PROFILE)),
+        )
         .get("/admin", app::index)
         .get("/api/sms/groups", sms::groups)
         .get("/api/sms/campaigns", sms::list)

@@ -267,6 +267,14 @@ impl Browser {
         self.eval(&format!("{option}.click(); true")).await;
     }
 
+    /// Answers "yes" to the confirmation box that is opening.
+    pub async fn confirm(&mut self) {
+        self.wait_for("document.querySelector('.el-message-box')?.offsetParent")
+            .await;
+        self.click(".el-message-box__btns .el-button--primary")
+            .await;
+    }
+
     /// Logs in on a page's login form (the same ids on every callpop page).
     pub async fn log_in(&mut self, user: &str) {
         self.fill("#username", user).await;

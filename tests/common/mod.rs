@@ -182,6 +182,8 @@ pub async fn stack_with(
         lines.events.downgrade(),
     ));
     let state = callpop::web::AppState {
+        devices: Some(lines.desk.clone()),
+        profile_dir: None,
         logins: callpop::web::Logins::from_config(&settings),
         session_ends: Default::default(),
         closing: Default::default(),
@@ -235,8 +237,20 @@ pub async fn http(
     token: Option<&str>,
     body: Option<Value>,
 ) -> (u16, Option<String>, Value) {
-    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
     let body = body.map(|b| b.to_string()).unwrap_or_default();
+    http_raw(addr, method, path, token, "application/json", &body).await
+}
+
+/// The same with a body of any type (a file as a page uploads it).
+pub async fn http_raw(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    content_type: &str,
+    body: &str,
+) -> (u16, Option<String>, Value) {
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
     // A page sends its session's CSRF token on every change.
     let cookie = token
         .map(|t| {
@@ -249,7 +263,7 @@ pub async fn http(
         })
         .unwrap_or_default();
     let req = format!(
-        "{method} {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n{cookie}Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        "{method} {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n{cookie}Content-Type: {content_type}\r\nContent-Length: {}\r\n\r\n{body}",
         body.len()
     );
     stream.write_all(req.as_bytes()).await.unwrap();

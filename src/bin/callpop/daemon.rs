@@ -234,6 +234,8 @@ fn run(config: Config, mode: Option<&str>, extra: impl FnOnce() -> Extra) -> Res
         );
         tracing::info!(%addr, db = %config.db_path().display(), "callpop started");
         let state = web::AppState {
+            devices: Some(lines.desk.clone()),
+            profile_dir: config.profile_dir.clone(),
             logins: web::Logins::from_config(&config.screen_pop),
             session_ends: Default::default(),
             closing: Default::default(),

@@ -57,22 +57,6 @@ pub(crate) fn run_profiles(command: ProfilesCommand, config: &Config) -> Result<
     Ok(())
 }
 
-/// What the system says of a port's USB side.
-fn usb_info(port_type: &tokio_serial::SerialPortType) -> callpop::devices::profile::UsbInfo {
-    match port_type {
-        tokio_serial::SerialPortType::UsbPort(u) => callpop::devices::profile::UsbInfo {
-            id: Some(callpop::devices::profile::UsbId {
-                vendor: u.vid,
-                product: u.pid,
-            }),
-            serial_number: u.serial_number.clone(),
-            manufacturer: u.manufacturer.clone(),
-            product: u.product.clone(),
-        },
-        _ => Default::default(),
-    }
-}
-
 pub(crate) fn devices_list(config: &Config, json: bool) -> Result<()> {
     use callpop::devices::profile::candidates;
     let profiles = lines::profiles(config)?;
@@ -86,7 +70,7 @@ pub(crate) fn devices_list(config: &Config, json: bool) -> Result<()> {
     let ports = tokio_serial::available_ports().unwrap_or_default();
     let mut rows = Vec::new();
     for port in ports {
-        let usb = usb_info(&port.port_type);
+        let usb = callpop::devices::serial::usb_info(&port.port_type);
         let stable = by_id
             .get(&PathBuf::from(&port.port_name))
             .map(|p| p.display().to_string());
@@ -306,7 +290,7 @@ pub(crate) fn gsm_profile_for(
                 .find(|p| {
                     std::fs::canonicalize(&p.port_name).ok().as_deref() == Some(real.as_path())
                 })
-                .map(|p| usb_info(&p.port_type))
+                .map(|p| callpop::devices::serial::usb_info(&p.port_type))
                 .unwrap_or_default();
             candidates(profiles, &usb)
                 .into_iter()

@@ -30,6 +30,8 @@ pub struct GsmDevice {
     pub profile: Arc<LoadedProfile>,
     /// Its phone line, `<name>/1`.
     pub line: Arc<str>,
+    /// An admin's request to reopen the port.
+    pub restart: crate::devices::restart::Restart,
 }
 
 impl GsmDevice {
@@ -40,6 +42,7 @@ impl GsmDevice {
             port,
             profile,
             line: format!("{name}/1").into(),
+            restart: Default::default(),
         }
     }
 }
@@ -204,7 +207,12 @@ impl ModemDriver {
                         attempt = 0;
                         tracing::info!(modem = %self.device.name, "modem ready");
                         self.set_state(DeviceState::Up).await;
-                        match self.serve(&mut port).await {
+                        let restart = self.device.restart.clone();
+                        let stop = tokio::select! {
+                            stop = self.serve(&mut port) => stop,
+                            () = restart.requested() => Stop::Lost(crate::devices::restart::RESTARTED.into()),
+                        };
+                        match stop {
                             Stop::Done => return,
                             Stop::Lost(reason) => reason,
                         }

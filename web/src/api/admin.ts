@@ -46,3 +46,36 @@ export interface AuditEntry {
 
 export const ROLES: Role[] = ["agent", "team_lead", "qa", "marketer", "admin"];
 export const FIELD_TYPES: FieldDef["type"][] = ["text", "textarea", "number", "enum", "date", "phone"];
+
+/** A configured device as `GET /api/devices` lists it. */
+export interface DeviceStatus {
+  name: string;
+  profile: string;
+  kind: DeviceKind;
+  port: { kind: "path" | "usb_serial"; value: string } | { kind: "audio" };
+  lines: string[];
+  /** null until the driver first reports. */
+  up: boolean | null;
+  error: string | null;
+  restartable: boolean;
+  usb: { id: string | null; serial_number: string | null; manufacturer: string | null; product: string | null } | null;
+}
+
+export type DeviceKind = "voice-modem" | "fsk-module" | "text-box" | "gsm-modem" | "audio-box";
+
+/** A firmware profile as `GET /api/profiles` lists it. */
+export interface ProfileSummary {
+  name: string;
+  kind: DeviceKind;
+  description: string;
+  description_zh: string;
+  origin: string;
+  embedded: boolean;
+  usb: string[];
+  used_by: string[];
+}
+
+/** What checking a profile file found. */
+export type ProfileCheck =
+  | { valid: true; name: string; kind: DeviceKind; init_steps: number; grammar_rules: number }
+  | { valid: false; line: number | null; message: string };
