@@ -167,6 +167,13 @@ pub const RULES: &[Rule] = &[
     roles("GET /api/sms/campaigns/{id}/failures", SENDERS),
     roles("POST /api/sms/campaigns/{id}/{action}", SENDERS),
     roles("PUT /api/sms/quotas/{name}", ADMINS),
+    roles("GET /api/sms/quotas", ADMINS),
+    roles("GET /api/recordings/retention", ADMINS),
+    roles("GET /api/sms/blacklist", ADMINS),
+    roles("POST /api/sms/blacklist", ADMINS),
+    roles("DELETE /api/sms/blacklist/{e164}", ADMINS),
+    roles("GET /api/sms/unknown", ADMINS),
+    roles("POST /api/sms/parts/{id}/settle", ADMINS),
     roles("GET /ws/sms", SENDERS),
 ];
 

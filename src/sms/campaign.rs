@@ -117,6 +117,11 @@ impl Campaigns {
         }
     }
 
+    /// The monthly quota of a user without one of their own.
+    pub fn default_quota(&self) -> u64 {
+        self.settings().monthly_quota
+    }
+
     fn settings(&self) -> &SmsConfig {
         self.outbox.settings()
     }

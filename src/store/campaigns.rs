@@ -236,6 +236,30 @@ pub struct CampaignCustomer {
     pub phones: Vec<(String, Option<String>, String)>,
 }
 
+/// One sender's monthly quota, as the admin console lists it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct QuotaRow {
+    pub username: String,
+    pub display_name: String,
+    pub role: String,
+    /// Their own quota; `None`: the configured default.
+    pub quota: Option<i64>,
+    /// Parts started since the month began.
+    pub used: i64,
+}
+
+/// Parts user `user` started since `since` (SQL expressions): whole
+/// campaigns, but of a cancelled one only what it sent.
+fn quota_used_sql(user: &str, since: &str) -> String {
+    format!(
+        "SELECT COALESCE(SUM(CASE WHEN c.state = 'cancelled'
+             THEN (SELECT count(*) FROM sms_parts p
+                   WHERE p.campaign_id = c.id AND p.claimed_at IS NOT NULL)
+             ELSE c.parts END), 0)
+         FROM sms_campaigns c WHERE c.created_by = {user} AND c.started_at >= {since}"
+    )
+}
+
 /// SMS campaigns: drafts and their recipients, feeding the send queue,
 /// progress and results, and the monthly quotas a start is checked
 /// against.
@@ -466,15 +490,31 @@ impl Campaigns<'_> {
     /// ms): whole campaigns, but of a cancelled one only what it sent.
     pub fn quota_used(&self, user: i64, month_start: i64) -> Result<i64> {
         Ok(self.store.conn.query_row(
-            "SELECT COALESCE(SUM(CASE WHEN c.state = 'cancelled'
-                     THEN (SELECT count(*) FROM sms_parts p
-                           WHERE p.campaign_id = c.id AND p.claimed_at IS NOT NULL)
-                     ELSE c.parts END), 0)
-             FROM sms_campaigns c
-             WHERE c.created_by = ?1 AND c.started_at >= ?2",
+            &format!("SELECT {}", quota_used_sql("?1", "?2")),
             params![user, month_start],
             |r| r.get(0),
         )?)
+    }
+
+    /// Everyone who may start campaigns (marketers, admins) with their own
+    /// quota, if set, and what they used since `month_start` (ms).
+    pub fn quotas(&self, month_start: i64) -> Result<Vec<QuotaRow>> {
+        let mut stmt = self.store.conn.prepare_cached(&format!(
+            "SELECT u.username, u.display_name, u.role, q.monthly_parts, ({}) AS used
+             FROM users u LEFT JOIN sms_quotas q ON q.user_id = u.id
+             WHERE u.role IN ('marketer', 'admin') ORDER BY u.username",
+            quota_used_sql("u.id", "?1")
+        ))?;
+        let rows = stmt.query_map([month_start], |r| {
+            Ok(QuotaRow {
+                username: r.get(0)?,
+                display_name: r.get(1)?,
+                role: r.get(2)?,
+                quota: r.get(3)?,
+                used: r.get(4)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
     /// A user's own monthly quota, if an admin set one.

@@ -29,7 +29,7 @@ pub use backup::BackupSummary;
 pub use calls::{CallQuery, CallReach, CallRow, Calls, HistoryPage, HistoryRow, MissedCall};
 pub use campaigns::{
     Added, CampaignCustomer, CampaignRow, CampaignState, Campaigns, FailedPart, Failures,
-    FedMessage, NewCampaign, NewRecipient, PendingRecipient, Progress, ResultRow,
+    FedMessage, NewCampaign, NewRecipient, PendingRecipient, Progress, QuotaRow, ResultRow,
 };
 pub use customers::{
     Customer, CustomerLoad, CustomerMatch, CustomerPhone, CustomerReach, Customers, LoadMerges,
@@ -46,8 +46,8 @@ pub use recordings::{
 };
 pub use reports::{AgentInfo, CallFact, Reports, StateSpan};
 pub use sms::{
-    ClaimedPart, InboxRow, NewInbox, NewSms, PartRow, PartState, Report, Settled, Sms,
-    UnmatchedReport, REPORT_WINDOW_MS,
+    BlacklistRow, ClaimedPart, InboxRow, NewInbox, NewSms, OptOutRow, PartRow, PartState, Report,
+    Settled, Sms, UnknownPart, UnmatchedReport, REPORT_WINDOW_MS,
 };
 pub use users::{
     AuditEntry, AuditQuery, AuditRecord, Role, Scope, User, UserUpdate, Users, PERMISSIONS,

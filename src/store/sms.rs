@@ -150,6 +150,37 @@ fn part_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<PartRow> {
     })
 }
 
+/// A number nobody may message, as the admin console lists it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BlacklistRow {
+    pub e164: String,
+    pub note: String,
+    pub created_by: Option<String>,
+    pub created_at: i64,
+}
+
+/// A number that asked to hear no more (a reply of 退订, T, ...).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct OptOutRow {
+    pub e164: String,
+    pub keyword: Option<String>,
+    pub created_at: i64,
+}
+
+/// A part whose fate nobody knows (the modem or callpop died while sending
+/// it): a person settles it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct UnknownPart {
+    pub id: i64,
+    pub to_number: String,
+    pub seq: i64,
+    pub parts: i64,
+    pub campaign_id: Option<i64>,
+    pub modem: Option<String>,
+    pub error: Option<String>,
+    pub updated_at: i64,
+}
+
 /// Text messages: the outgoing parts and their states, delivery reports,
 /// the inbox, opt-outs, the blacklist and what each modem has sent.
 ///
@@ -628,6 +659,69 @@ impl Sms<'_> {
             params![e164, note, by, now_ms()],
         )?;
         Ok(())
+    }
+
+    /// The blacklist, newest first.
+    pub fn blacklisted(&self) -> Result<Vec<BlacklistRow>> {
+        let mut stmt = self.store.conn.prepare_cached(
+            "SELECT b.e164, b.note, u.username, b.created_at FROM sms_blacklist b
+             LEFT JOIN users u ON u.id = b.created_by ORDER BY b.created_at DESC, b.e164",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok(BlacklistRow {
+                e164: r.get(0)?,
+                note: r.get(1)?,
+                created_by: r.get(2)?,
+                created_at: r.get(3)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Takes `e164` off the blacklist; `false` if it was not on it.
+    pub fn unblacklist(&self, e164: &str) -> Result<bool> {
+        let n = self
+            .store
+            .conn
+            .execute("DELETE FROM sms_blacklist WHERE e164 = ?1", [e164])?;
+        Ok(n == 1)
+    }
+
+    /// The latest opt-outs, newest first.
+    pub fn opt_outs(&self, limit: usize) -> Result<Vec<OptOutRow>> {
+        let mut stmt = self.store.conn.prepare_cached(
+            "SELECT e164, keyword, created_at FROM sms_optouts ORDER BY created_at DESC LIMIT ?1",
+        )?;
+        let rows = stmt.query_map([limit as i64], |r| {
+            Ok(OptOutRow {
+                e164: r.get(0)?,
+                keyword: r.get(1)?,
+                created_at: r.get(2)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Parts whose outcome is unknown, oldest first (they wait longest).
+    pub fn unknown_parts(&self, limit: usize) -> Result<Vec<UnknownPart>> {
+        let mut stmt = self.store.conn.prepare_cached(
+            "SELECT p.id, m.to_number, p.seq, m.parts, p.campaign_id, p.modem, p.error, p.updated_at
+             FROM sms_parts p JOIN sms_messages m ON m.id = p.message_id
+             WHERE p.state = 'unknown' ORDER BY p.updated_at, p.id LIMIT ?1",
+        )?;
+        let rows = stmt.query_map([limit as i64], |r| {
+            Ok(UnknownPart {
+                id: r.get(0)?,
+                to_number: r.get(1)?,
+                seq: r.get(2)?,
+                parts: r.get(3)?,
+                campaign_id: r.get(4)?,
+                modem: r.get(5)?,
+                error: r.get(6)?,
+                updated_at: r.get(7)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
     /// Parts `modem` has taken since `since` (ms): its SIM's count today.

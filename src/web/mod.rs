@@ -14,6 +14,7 @@ mod history;
 mod recordings;
 mod reports;
 mod sms;
+mod sms_admin;
 pub mod tls;
 mod wallboard;
 mod ws;
@@ -173,6 +174,8 @@ pub struct RecordingFiles {
     pub root: std::path::PathBuf,
     /// Where retention moved old ones, if it moves them.
     pub archive: Option<std::path::PathBuf>,
+    /// Days a recording is kept (0: for ever), for the admin console.
+    pub retention_days: u32,
 }
 
 /// What the web side needs from the configuration.
@@ -331,8 +334,19 @@ fn routes() -> Routes {
         .get("/api/sms/campaigns/{id}/failures", sms::failures)
         .post("/api/sms/campaigns/{id}/{action}", sms::action)
         .put("/api/sms/quotas/{name}", sms::set_quota)
+        .get("/api/sms/quotas", sms_admin::quotas)
+        .get("/api/sms/blacklist", sms_admin::blacklist)
+        .post("/api/sms/blacklist", sms_admin::add_to_blacklist)
+        .at(
+            Method::DELETE,
+            "/api/sms/blacklist/{e164}",
+            sms_admin::remove_from_blacklist,
+        )
+        .get("/api/sms/unknown", sms_admin::unknown_parts)
+        .post("/api/sms/parts/{id}/settle", sms_admin::settle)
         .get("/ws/sms", sms::ws)
         .get("/api/recordings", recordings::list)
+        .get("/api/recordings/retention", recordings::retention)
         .get("/api/recordings/{id}", recordings::show)
         .get("/api/recordings/{id}/audio", recordings::audio)
         .post("/api/recordings/{id}/scores", recordings::score)

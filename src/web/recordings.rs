@@ -409,6 +409,29 @@ pub async fn hold(
     Ok(Json(json!({ "id": id, "held": held })))
 }
 
+/// How long recordings are kept and where old ones go, with how many are
+/// due to go at the next run (QA holds are kept).
+pub async fn retention(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+    let files = &state.recordings;
+    let days = files.retention_days;
+    let due = if days == 0 {
+        0
+    } else {
+        let cutoff = crate::store::now_ms() - i64::from(days) * 86_400_000;
+        state
+            .store
+            .recordings()
+            .call(move |s| s.recordings_due_for_removal(cutoff))
+            .await?
+            .len()
+    };
+    Ok(Json(json!({
+        "days": days,
+        "archive": files.archive.as_ref().map(|p| p.display().to_string()),
+        "due": due,
+    })))
+}
+
 #[cfg(test)]
 mod tests {
     use super::well_formed_range;

@@ -192,6 +192,7 @@ pub async fn stack_with(
         recordings: callpop::web::RecordingFiles {
             root: recordings.clone(),
             archive: None,
+            retention_days: 0,
         },
         store: store.clone(),
         hub: Some(handle.clone()),

@@ -252,6 +252,7 @@ fn run(config: Config, mode: Option<&str>, extra: impl FnOnce() -> Extra) -> Res
             recordings: web::RecordingFiles {
                 root: config.recordings_root(),
                 archive: config.recording.archive.clone(),
+                retention_days: config.recording.retention_days,
             },
             uploads: config
                 .db_path()

@@ -79,3 +79,38 @@ export interface ProfileSummary {
 export type ProfileCheck =
   | { valid: true; name: string; kind: DeviceKind; init_steps: number; grammar_rules: number }
   | { valid: false; line: number | null; message: string };
+
+/** A sender's monthly SMS quota and use. */
+export interface QuotaRow {
+  username: string;
+  display_name: string;
+  role: Role;
+  /** Their own quota; null: the default. */
+  quota: number | null;
+  used: number;
+}
+
+export interface BlacklistRow {
+  e164: string;
+  note: string;
+  created_by: string | null;
+  created_at: number;
+}
+
+export interface OptOutRow {
+  e164: string;
+  keyword: string | null;
+  created_at: number;
+}
+
+/** A part whose fate is unknown, to settle by hand. */
+export interface UnknownPart {
+  id: number;
+  to_number: string;
+  seq: number;
+  parts: number;
+  campaign_id: number | null;
+  modem: string | null;
+  error: string | null;
+  updated_at: number;
+}
