@@ -34,3 +34,16 @@ pub async fn record(
         .await?;
     Ok(())
 }
+
+/// The same for a web request: the logged-in user acted from `remote` on
+/// `target` (written `kind:id`, as the console words it).
+pub async fn request(
+    state: &AppState,
+    user: &super::auth::CurrentUser,
+    action: &str,
+    target: String,
+    detail: Value,
+    remote: SocketAddr,
+) -> Result<(), ApiError> {
+    record(state, &user.0, action, Some(target), detail, Some(remote)).await
+}

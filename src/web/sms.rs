@@ -322,11 +322,11 @@ pub async fn action(
             ))
         }
     }
-    audit(
+    super::audit::request(
         &state,
         &user,
         &format!("sms.campaign.{action}"),
-        id,
+        campaign_target(id),
         json!({}),
         remote,
     )
@@ -351,27 +351,16 @@ pub async fn discard(
         ));
     }
     service(&state)?.delete_draft(id).await?;
-    audit(&state, &user, "sms.campaign.discard", id, json!({}), remote).await?;
-    Ok(StatusCode::NO_CONTENT)
-}
-
-async fn audit(
-    state: &AppState,
-    user: &CurrentUser,
-    action: &str,
-    id: i64,
-    detail: Value,
-    remote: SocketAddr,
-) -> Result<(), ApiError> {
-    super::audit::record(
-        state,
-        &user.0,
-        action,
-        Some(id.to_string()),
-        detail,
-        Some(remote),
+    super::audit::request(
+        &state,
+        &user,
+        "sms.campaign.discard",
+        campaign_target(id),
+        json!({}),
+        remote,
     )
-    .await
+    .await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// Campaign `id` if the user's scope covers it: a marketer reaches only
@@ -438,11 +427,11 @@ pub async fn export(
         move |reader, file| export_results(reader, id, format, file, masked),
     )
     .await?;
-    audit(
+    super::audit::request(
         &state,
         &user,
         "sms.campaign.export",
-        id,
+        campaign_target(id),
         json!({ "rows": rows, "format": format.as_str() }),
         remote,
     )
@@ -489,11 +478,11 @@ pub async fn set_quota(
         .campaigns()
         .call(move |s| s.set_quota(target.id, parts, Some(by)))
         .await?;
-    audit(
+    super::audit::request(
         &state,
         &user,
         "sms.quota",
-        target.id,
+        format!("user:{name}"),
         json!({ "monthly_parts": parts }),
         remote,
     )
@@ -629,4 +618,9 @@ fn close_frame(code: u16, reason: &'static str) -> Message {
         code,
         reason: reason.into(),
     }))
+}
+
+/// How the audit log names a campaign.
+fn campaign_target(id: i64) -> String {
+    format!("campaign:{id}")
 }

@@ -64,11 +64,11 @@ pub async fn add_to_blacklist(
         .sms()
         .call(move |s| s.blacklist(&number, &note, Some(by)))
         .await?;
-    audit(
+    super::audit::request(
         &state,
         &user,
         "sms.blacklist.add",
-        &e164,
+        e164.clone(),
         json!({ "note": body.note.trim() }),
         remote,
     )
@@ -96,11 +96,11 @@ pub async fn remove_from_blacklist(
             format!("{e164} is not blacklisted"),
         ));
     }
-    audit(
+    super::audit::request(
         &state,
         &user,
         "sms.blacklist.remove",
-        &e164,
+        e164.clone(),
         json!({}),
         remote,
     )
@@ -155,33 +155,14 @@ pub async fn settle(
             }
             other => other.into(),
         })?;
-    audit(
+    super::audit::request(
         &state,
         &user,
         "sms.part.settle",
-        &format!("part:{id}"),
+        format!("part:{id}"),
         json!({ "to": to.as_str(), "note": note }),
         remote,
     )
     .await?;
     Ok(StatusCode::NO_CONTENT)
-}
-
-async fn audit(
-    state: &AppState,
-    user: &CurrentUser,
-    action: &str,
-    target: &str,
-    detail: Value,
-    remote: SocketAddr,
-) -> Result<(), ApiError> {
-    super::audit::record(
-        state,
-        &user.0,
-        action,
-        Some(target.to_string()),
-        detail,
-        Some(remote),
-    )
-    .await
 }

@@ -93,6 +93,13 @@ export default {
   outcomes: { answered: "Answered", missed: "Missed", abandoned: "Abandoned", outbound: "Outbound", unknown: "Unknown" },
   directions: { inbound: "Inbound", outbound: "Outbound" },
   admin: {
+    teams: {
+      none: "No teams yet",
+      leads: "Team leads",
+      agents: "Agents",
+      lines: "Lines popping on the team",
+      hint: "A user's team is set on the Users tab; giving someone a new team name makes a team.",
+    },
     sms: {
       quotas: "Monthly quotas",
       no_senders: "No marketers yet",
@@ -172,8 +179,8 @@ export default {
       profile_x: "Profile {name}",
     },
     targets: { part: "SMS part", device: "Device", recording: "Recording", campaign: "Campaign", user: "User", line: "Line", form: "Form", call: "Call", customer: "Customer", workorder: "Work order" },
-    tabs: { users: "Users", lines: "Line bindings", devices: "Devices", profiles: "Firmware profiles", sms: "SMS", retention: "Recording retention", forms: "Work-order forms", audit: "Audit log" },
-    config_note: "New devices and their ports, recording retention, and the rest of the settings are in the config file; the command line does the rest: see {command}.",
+    tabs: { users: "Users", lines: "Line bindings", teams: "Teams", devices: "Devices", profiles: "Firmware profiles", sms: "SMS", retention: "Recording retention", forms: "Work-order forms", audit: "Audit log" },
+    config_note: "New devices and their ports, recording retention and the other settings live in the config file; {command} lists what the command line does.",
     add_user: "Add user",
     edit_user: "Edit user",
     username: "Username",
@@ -222,6 +229,7 @@ export default {
     options_hint: "One option a line: value=Chinese/English",
     preview: "Preview",
     field_types: { text: "Text", textarea: "Long text", number: "Number", enum: "Choice", date: "Date", phone: "Phone" },
+    when: "Days",
     actor: "Who",
     action: "Action",
     target: "Object",

@@ -94,6 +94,13 @@ export default {
   outcomes: { answered: "已接听", missed: "未接", abandoned: "放弃", outbound: "呼出", unknown: "未知" },
   directions: { inbound: "呼入", outbound: "呼出" },
   admin: {
+    teams: {
+      none: "尚无班组",
+      leads: "班组长",
+      agents: "坐席",
+      lines: "弹屏到本组的线路",
+      hint: "用户所属班组在“用户”页设置；填写新的班组名称即新建班组。",
+    },
     sms: {
       quotas: "每月配额",
       no_senders: "尚无营销人员",
@@ -173,8 +180,8 @@ export default {
       profile_x: "固件配置 {name}",
     },
     targets: { part: "短信分段", device: "设备", recording: "录音", campaign: "群发", user: "用户", line: "线路", form: "表单", call: "通话", customer: "客户", workorder: "工单" },
-    tabs: { users: "用户", lines: "线路绑定", devices: "设备", profiles: "固件配置", sms: "短信", retention: "录音保留", forms: "工单表单", audit: "审计日志" },
-    config_note: "新增设备及其端口、录音保留期限等其余设置在配置文件中；其他操作见命令行 {command}。",
+    tabs: { users: "用户", lines: "线路绑定", teams: "班组", devices: "设备", profiles: "固件配置", sms: "短信", retention: "录音保留", forms: "工单表单", audit: "审计日志" },
+    config_note: "新增设备及其端口、录音保留期限等设置在配置文件中；命令行的用法见 {command}。",
     add_user: "新增用户",
     edit_user: "编辑用户",
     username: "用户名",
@@ -223,6 +230,7 @@ export default {
     options_hint: "每行一个选项：值=中文/英文",
     preview: "预览",
     field_types: { text: "单行文本", textarea: "多行文本", number: "数字", enum: "选项", date: "日期", phone: "电话" },
+    when: "日期",
     actor: "操作人",
     action: "操作",
     target: "对象",

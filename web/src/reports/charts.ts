@@ -62,6 +62,7 @@ export function volumeOption(report: Report, w: ChartWords) {
         name: w.outcome(o),
         type: "bar",
         stack: "calls",
+        barMaxWidth: 48,
         itemStyle: { color: COLOURS[o] },
         data: intervals.map(([, s]) => s[o]),
       })),
@@ -79,6 +80,7 @@ export function totalsOption(report: Report, w: ChartWords) {
     series: OUTCOMES.slice(0, 3).map((o) => ({
       name: w.outcome(o),
       type: "bar",
+      barMaxWidth: 32,
       itemStyle: { color: COLOURS[o] },
       data: report.totals.map((r) => r[o]),
     })),

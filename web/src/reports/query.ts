@@ -1,6 +1,7 @@
 // The statistics page's query: kept in the address (a reload or a shared
 // link shows the same report), turned into the API's parameters.
 import type { ReportGroup, ReportPeriod } from "../api/reports";
+import { dayStart, isoDay } from "../dates";
 
 export const GROUPS: ReportGroup[] = ["calls", "agents", "teams", "lines"];
 export const PERIODS: ReportPeriod[] = ["15m", "30m", "60m", "day", "week", "month", "total"];
@@ -13,11 +14,6 @@ export interface ReportQuery {
   to: string;
   /** Service-level threshold in seconds; "" for the configured one. */
   sl: string;
-}
-
-/** "YYYY-MM-DD" of a local date. */
-export function isoDay(d: Date): string {
-  return `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, "0")}-${String(d.getDate()).padStart(2, "0")}`;
 }
 
 const pick = <T extends string>(v: unknown, allowed: readonly T[], fallback: T): T =>
@@ -47,11 +43,7 @@ export function queryToRoute(q: ReportQuery): Record<string, string> {
 
 /** The API's parameters: local midnights of the first day and of the day after the last. */
 export function apiParams(q: ReportQuery): URLSearchParams {
-  const midnight = (iso: string, next: boolean) => {
-    const [y, m, d] = iso.split("-").map(Number);
-    return new Date(y, m - 1, d + (next ? 1 : 0)).getTime();
-  };
-  const p = new URLSearchParams({ from: String(midnight(q.from, false)), to: String(midnight(q.to, true)), period: q.period });
+  const p = new URLSearchParams({ from: String(dayStart(q.from)), to: String(dayStart(q.to, true)), period: q.period });
   if (q.sl) p.set("sl", q.sl);
   return p;
 }

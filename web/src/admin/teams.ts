@@ -1,0 +1,33 @@
+// Teams as the console shows them: made of the users' team field, with
+// the lines that pop on the team or on one of its members.
+import type { AdminUser, Binding } from "../api/admin";
+
+/** One team and who and what is in it. */
+export interface Team {
+  name: string;
+  leads: AdminUser[];
+  agents: AdminUser[];
+  /** Lines that pop on the team, or on one of its members. */
+  lines: string[];
+}
+
+/** The teams of `users`, by name; disabled users are left out. */
+export function teamsOf(users: AdminUser[], bindings: Binding[]): Team[] {
+  const teams = new Map<string, Team>();
+  const team = (name: string) => {
+    let t = teams.get(name);
+    if (!t) teams.set(name, (t = { name, leads: [], agents: [], lines: [] }));
+    return t;
+  };
+  for (const u of users) {
+    if (!u.team || u.disabled) continue;
+    if (u.role === "team_lead") team(u.team).leads.push(u);
+    else if (u.role === "agent") team(u.team).agents.push(u);
+  }
+  const teamOfUser = new Map(users.filter((u) => u.team).map((u) => [u.username, u.team as string]));
+  for (const b of bindings) {
+    const name = b.team ?? (b.agent ? teamOfUser.get(b.agent) : undefined);
+    if (name) team(name).lines.push(b.line);
+  }
+  return [...teams.values()].sort((a, b) => a.name.localeCompare(b.name));
+}
