@@ -661,18 +661,29 @@ async fn report_ranges_are_checked_without_overflow() {
         }
     };
     assert_eq!(get(from, from + day).await.0, 200);
-    for (from, to) in [
-        (i64::MIN, i64::MAX),
-        (i64::MIN, from),
-        (from, i64::MAX),
-        (-1, from),
-        (from, from + 401 * day),
-        (from + day, from),
+    // Each refusal comes with a code and what the page words it with.
+    let outside = json!({"first_year": 2000, "last_year": 2100});
+    for (from, to, code, params) in [
+        (i64::MIN, i64::MAX, "range_outside", outside.clone()),
+        (i64::MIN, from, "range_outside", outside.clone()),
+        (from, i64::MAX, "range_outside", outside.clone()),
+        (-1, from, "range_outside", outside.clone()),
+        (
+            from,
+            from + 401 * day,
+            "range_too_long",
+            json!({"max_days": 400}),
+        ),
+        (from + day, from, "range_backwards", json!({})),
     ] {
-        let (code, _, body) = get(from, to).await;
+        let (status, _, body) = get(from, to).await;
         assert_eq!(
-            (code, body["error"]["code"].as_str()),
-            (400, Some("invalid")),
+            (
+                status,
+                body["error"]["code"].as_str(),
+                &body["error"]["params"]
+            ),
+            (400, Some(code), &params),
             "{from}..{to}: {body}"
         );
     }

@@ -396,7 +396,14 @@ async fn monthly_quotas_hold() {
         .unwrap();
     let refused = pool.campaigns.start(&m1, b.id).await.unwrap_err();
     assert!(
-        matches!(&refused, CampaignError::Forbidden(m) if m.contains("over quota") && m.contains("2 of this month's 6")),
+        matches!(
+            refused,
+            CampaignError::OverQuota {
+                needed: 4,
+                left: 2,
+                quota: 6
+            }
+        ),
         "{refused}"
     );
     assert_eq!(pool.state(b.id).await, CampaignState::Draft);
@@ -671,6 +678,23 @@ async fn the_marketers_page_api_and_live_progress() {
     );
 
     let m1 = common::login(addr, "m1").await;
+    // A misspelt field is refused with what the page needs to say so.
+    let misspelt = serde_json::json!({"name": "x", "template": "{nmae}您好", "group": "vip"});
+    let (status, _, refused) = common::http(
+        addr,
+        "POST",
+        "/api/sms/campaigns",
+        Some(&m1),
+        Some(misspelt),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert_eq!(refused["error"]["code"], "template_unknown_field");
+    assert_eq!(refused["error"]["params"]["field"], "nmae");
+    assert!(refused["error"]["params"]["known"]
+        .as_str()
+        .unwrap()
+        .contains("name"));
     let (status, _, groups) = common::http(addr, "GET", "/api/sms/groups", Some(&m1), None).await;
     assert_eq!(
         (status, groups["groups"][0]["name"].as_str()),

@@ -40,14 +40,16 @@ pub enum CampaignError {
     Forbidden(String),
     #[error("{0}")]
     NotFound(String),
+    /// The template does not parse, or names a field the recipients lack.
+    #[error("template: {0}")]
+    Template(#[from] super::template::TemplateError),
+    /// Starting would go past the user's monthly quota.
+    #[error(
+        "over quota: the campaign needs {needed} parts and {left} of this month's {quota} are left"
+    )]
+    OverQuota { needed: i64, left: i64, quota: i64 },
     #[error(transparent)]
     Store(#[from] StoreError),
-}
-
-impl From<super::template::TemplateError> for CampaignError {
-    fn from(e: super::template::TemplateError) -> Self {
-        CampaignError::Invalid(format!("template: {e}"))
-    }
 }
 
 /// Where a campaign's recipients come from.
@@ -521,10 +523,14 @@ impl Campaigns {
         let (user_id, is_admin) = (user.id, user.role == Role::Admin);
         let default_quota = self.settings().monthly_quota as i64;
         let month_start = month_start_ms();
+        // What the check inside the transaction found, if it refused.
+        let over: Arc<std::sync::Mutex<Option<CampaignError>>> = Arc::default();
+        let refused = over.clone();
         let started = self
             .outbox
             .store()
-            .campaigns().call(move |s| {
+            .campaigns()
+            .call(move |s| {
                 s.start_campaign(id, |s, c| {
                     if is_admin {
                         return Ok(());
@@ -532,12 +538,14 @@ impl Campaigns {
                     let quota = s.quota(user_id)?.unwrap_or(default_quota);
                     let used = s.quota_used(user_id, month_start)?;
                     if used + c.parts > quota {
-                        return Err(StoreError::Invalid(format!(
-                            "over quota: the campaign needs {} parts and {} of this month's {} are left",
-                            c.parts,
-                            (quota - used).max(0),
-                            quota
-                        )));
+                        let e = CampaignError::OverQuota {
+                            needed: c.parts,
+                            left: (quota - used).max(0),
+                            quota,
+                        };
+                        let message = e.to_string();
+                        *refused.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
+                        return Err(StoreError::Invalid(message));
                     }
                     Ok(())
                 })
@@ -549,11 +557,14 @@ impl Campaigns {
                 self.outbox.wake();
                 Ok(c)
             }
-            Err(StoreError::Invalid(m)) if m.starts_with("over quota") => {
-                Err(CampaignError::Forbidden(m))
-            }
-            Err(StoreError::Invalid(m)) => Err(CampaignError::Invalid(m)),
-            Err(e) => Err(e.into()),
+            Err(e) => Err(over
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .take()
+                .unwrap_or(match e {
+                    StoreError::Invalid(m) => CampaignError::Invalid(m),
+                    other => other.into(),
+                })),
         }
     }
 

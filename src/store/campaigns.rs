@@ -490,7 +490,7 @@ impl Campaigns<'_> {
     /// ms): whole campaigns, but of a cancelled one only what it sent.
     pub fn quota_used(&self, user: i64, month_start: i64) -> Result<i64> {
         Ok(self.store.conn.query_row(
-            &format!("SELECT {}", quota_used_sql("?1", "?2")),
+            &quota_used_sql("?1", "?2"),
             params![user, month_start],
             |r| r.get(0),
         )?)

@@ -55,19 +55,19 @@ pub async fn add_user(
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let username = body.username.trim().to_string();
     if username.is_empty() || username.len() > 64 || username.chars().any(char::is_whitespace) {
-        return Err(ApiError(
+        return Err(ApiError::new(
             StatusCode::BAD_REQUEST,
             "username_invalid",
             "a username is 1 to 64 characters without spaces".into(),
         ));
     }
     crate::auth::check_password(&body.password, &username)
-        .map_err(|w| ApiError(StatusCode::BAD_REQUEST, w.code(), w.to_string()))?;
+        .map_err(|w| ApiError::new(StatusCode::BAD_REQUEST, w.code(), w.to_string()))?;
     let password = body.password.clone();
     let hash = tokio::task::spawn_blocking(move || crate::auth::hash_password(&password))
         .await
-        .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, "hash", e.to_string()))?
-        .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, "hash", e.to_string()))?;
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "hash", e.to_string()))?
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "hash", e.to_string()))?;
     let (name, display, role) = (
         username.clone(),
         body.display_name.trim().to_string(),
@@ -88,7 +88,7 @@ pub async fn add_user(
         .await?
         .is_some();
     if exists {
-        return Err(ApiError(
+        return Err(ApiError::new(
             StatusCode::CONFLICT,
             "user_exists",
             format!("user {username:?} already exists"),
@@ -136,7 +136,7 @@ pub async fn update_user(
     Json(body): Json<UserChange>,
 ) -> Result<Json<Value>, ApiError> {
     if name == user.0.username && (body.update.disabled || body.update.role != Role::Admin) {
-        return Err(ApiError(
+        return Err(ApiError::new(
             StatusCode::BAD_REQUEST,
             "not_yourself",
             "an admin cannot disable or demote themselves".into(),
@@ -147,7 +147,7 @@ pub async fn update_user(
         .iter()
         .find(|p| !PERMISSIONS.contains(&p.as_str()))
     {
-        return Err(ApiError(
+        return Err(ApiError::new(
             StatusCode::BAD_REQUEST,
             "invalid",
             format!("unknown permission {p:?}"),
@@ -174,7 +174,7 @@ pub async fn update_user(
         })
         .await?;
     let Some((after, ended, permissions)) = changed else {
-        return Err(ApiError(
+        return Err(ApiError::new(
             StatusCode::NOT_FOUND,
             "not_found",
             format!("no user {name:?}"),

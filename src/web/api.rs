@@ -29,7 +29,7 @@ pub async fn form(
         .await?
         .map(Json)
         .ok_or_else(|| {
-            ApiError(
+            ApiError::new(
                 StatusCode::NOT_FOUND,
                 "not_found",
                 format!("no form {key:?}"),
@@ -106,7 +106,7 @@ pub async fn bind(
         (Some(a), None) => Binding::Agent(a),
         (None, Some(t)) => Binding::Team(t),
         _ => {
-            return Err(ApiError(
+            return Err(ApiError::new(
                 StatusCode::BAD_REQUEST,
                 "invalid",
                 "give exactly one of agent and team".into(),
@@ -148,7 +148,7 @@ pub async fn unbind(
         .call(move |s| s.unbind_line(&line))
         .await?
     {
-        return Err(ApiError(
+        return Err(ApiError::new(
             StatusCode::NOT_FOUND,
             "not_found",
             format!("line {:?} is not bound", q.line),
@@ -209,7 +209,7 @@ pub async fn add_customer(
     let mut phones = Vec::new();
     for p in &body.phones {
         let number = normalizer.normalize(p).map_err(|e| {
-            ApiError(
+            ApiError::new(
                 StatusCode::BAD_REQUEST,
                 "invalid",
                 format!("phone {p:?}: {e}"),
@@ -329,7 +329,7 @@ pub async fn mark_missed_handled(
         .into_iter()
         .any(|c| c.call.call_uid == uid);
     if !listed {
-        return Err(ApiError(
+        return Err(ApiError::new(
             StatusCode::NOT_FOUND,
             "not_found",
             format!("no missed call {call_uid} on your call-back list"),
@@ -345,7 +345,7 @@ pub async fn mark_missed_handled(
         })
         .await?;
     if !marked.0 {
-        return Err(ApiError(
+        return Err(ApiError::new(
             StatusCode::CONFLICT,
             "already_handled",
             "someone marked this call handled already".into(),
@@ -426,17 +426,17 @@ pub async fn set_password(
 ) -> Result<StatusCode, ApiError> {
     let own = user.0.username == name;
     if !own && !user.reaches_all() {
-        return Err(ApiError(
+        return Err(ApiError::new(
             StatusCode::FORBIDDEN,
             "forbidden",
             "only an admin sets another user's password".into(),
         ));
     }
     crate::auth::check_password(&body.password, &name)
-        .map_err(|w| ApiError(StatusCode::BAD_REQUEST, w.code(), w.to_string()))?;
+        .map_err(|w| ApiError::new(StatusCode::BAD_REQUEST, w.code(), w.to_string()))?;
     if own {
         let current = body.current.clone().ok_or_else(|| {
-            ApiError(
+            ApiError::new(
                 StatusCode::BAD_REQUEST,
                 "current_password_required",
                 "give the current password to change it".into(),
@@ -448,7 +448,7 @@ pub async fn set_password(
             .logins
             .attempt(&name, &address, crate::store::now_ms());
         if verdict != crate::auth::throttle::Verdict::Allow {
-            return Err(ApiError(
+            return Err(ApiError::new(
                 StatusCode::TOO_MANY_REQUESTS,
                 "login_throttled",
                 "too many wrong passwords: try again later".into(),
@@ -465,9 +465,9 @@ pub async fn set_password(
             stored.is_some_and(|h| crate::auth::verify_password(&current, &h))
         })
         .await
-        .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, "hash", e.to_string()))?;
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "hash", e.to_string()))?;
         if !matches {
-            return Err(ApiError(
+            return Err(ApiError::new(
                 StatusCode::FORBIDDEN,
                 "wrong_password",
                 "the current password is not right".into(),
@@ -480,8 +480,8 @@ pub async fn set_password(
         .flatten();
     let hash = tokio::task::spawn_blocking(move || crate::auth::hash_password(&body.password))
         .await
-        .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, "hash", e.to_string()))?
-        .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, "hash", e.to_string()))?;
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "hash", e.to_string()))?
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "hash", e.to_string()))?;
     let (actor, target) = (user.0.clone(), name.clone());
     let target_id = state
         .store

@@ -8,21 +8,46 @@ use axum::http::{header, request::Parts, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
-use serde_json::json;
+use serde_json::{json, Value};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
 /// The cookie that carries the session token.
 pub const SESSION_COOKIE: &str = "callpop_session";
 
-/// An API error: a status, a stable code and a message for people.
-pub struct ApiError(pub StatusCode, pub &'static str, pub String);
+/// An API error: a status, a stable code, the parameters the page words
+/// it with (its own language), and a message for logs and scripts.
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+    pub params: Value,
+}
+
+impl ApiError {
+    /// An error without parameters.
+    pub fn new(status: StatusCode, code: &'static str, message: String) -> ApiError {
+        ApiError {
+            status,
+            code,
+            message,
+            params: Value::Object(Default::default()),
+        }
+    }
+
+    /// The same, with what the page needs to word it (`{"field": "to"}`).
+    pub fn with(mut self, params: Value) -> ApiError {
+        self.params = params;
+        self
+    }
+}
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         (
-            self.0,
-            Json(json!({ "error": { "code": self.1, "message": self.2 } })),
+            self.status,
+            Json(json!({ "error": { "code": self.code, "message": self.message, "params": self.params } })),
         )
             .into_response()
     }
@@ -31,12 +56,14 @@ impl IntoResponse for ApiError {
 impl From<crate::store::StoreError> for ApiError {
     fn from(e: crate::store::StoreError) -> Self {
         match e {
-            crate::store::StoreError::Invalid(m) => ApiError(StatusCode::BAD_REQUEST, "invalid", m),
+            crate::store::StoreError::Invalid(m) => {
+                ApiError::new(StatusCode::BAD_REQUEST, "invalid", m)
+            }
             // The database's own words stay in the log: the page says what
             // the user can do.
             other => {
                 tracing::error!(error = %other, "a request failed in the store");
-                ApiError(
+                ApiError::new(
                     StatusCode::SERVICE_UNAVAILABLE,
                     "store_unavailable",
                     "the database cannot do this just now (is the disk full?); try again".into(),
@@ -70,7 +97,7 @@ impl FromRequestParts<AppState> for CurrentUser {
         match parts.extensions.get::<super::gate::Granted>() {
             Some(g) => Ok(CurrentUser(g.user.clone(), g.scope.clone())),
             // Only a public route lacks a grant, and none asks for a user.
-            None => Err(ApiError(
+            None => Err(ApiError::new(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "no_access_rule",
                 "this route asks for a user but is public in the access table".into(),
@@ -99,7 +126,7 @@ pub async fn use_session(state: &AppState, token_hash: String) -> Result<Option<
 }
 
 fn unauthorized() -> ApiError {
-    ApiError(
+    ApiError::new(
         StatusCode::UNAUTHORIZED,
         "unauthenticated",
         "log in first".into(),
@@ -226,7 +253,7 @@ pub async fn login(
     match verdict {
         Verdict::Allow => {}
         Verdict::Wait(ms) => {
-            return Err(ApiError(
+            return Err(ApiError::new(
                 StatusCode::TOO_MANY_REQUESTS,
                 "login_throttled",
                 format!(
@@ -236,7 +263,7 @@ pub async fn login(
             ))
         }
         Verdict::Locked(until) => {
-            return Err(ApiError(
+            return Err(ApiError::new(
                 StatusCode::TOO_MANY_REQUESTS,
                 "login_locked",
                 format!(
@@ -294,7 +321,7 @@ pub async fn login(
                     }
                 })
                 .await?;
-            return Err(ApiError(
+            return Err(ApiError::new(
                 StatusCode::UNAUTHORIZED,
                 "bad_login",
                 "wrong username or password".into(),
@@ -400,7 +427,7 @@ pub async fn unlock_login(
     axum::extract::Path(name): axum::extract::Path<String>,
 ) -> Result<StatusCode, ApiError> {
     if !state.logins.unlock(&name) {
-        return Err(ApiError(
+        return Err(ApiError::new(
             StatusCode::NOT_FOUND,
             "not_found",
             format!("{name:?} is not locked"),

@@ -19,7 +19,7 @@ use std::net::SocketAddr;
 pub const MAX_PROFILE: usize = 256 << 10;
 
 fn failed(e: impl std::fmt::Display) -> ApiError {
-    ApiError(StatusCode::INTERNAL_SERVER_ERROR, "io", e.to_string())
+    ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "io", e.to_string())
 }
 
 /// Every configured device with its state now.
@@ -41,16 +41,18 @@ pub async fn restart(
     Path(name): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let desk = state.devices.as_ref().ok_or_else(|| {
-        ApiError(
+        ApiError::new(
             StatusCode::NOT_FOUND,
             "not_found",
             format!("no device {name:?}"),
         )
     })?;
     desk.restart(&name).map_err(|e| match e {
-        RestartError::Unknown(_) => ApiError(StatusCode::NOT_FOUND, "not_found", e.to_string()),
+        RestartError::Unknown(_) => {
+            ApiError::new(StatusCode::NOT_FOUND, "not_found", e.to_string())
+        }
         RestartError::NotRestartable(_) => {
-            ApiError(StatusCode::CONFLICT, "not_restartable", e.to_string())
+            ApiError::new(StatusCode::CONFLICT, "not_restartable", e.to_string())
         }
     })?;
     super::audit::record(
@@ -70,7 +72,7 @@ async fn load_profiles(state: &AppState) -> Result<BTreeMap<String, LoadedProfil
     tokio::task::spawn_blocking(move || profile::load_all(dir.as_deref()))
         .await
         .map_err(failed)?
-        .map_err(|e| ApiError(StatusCode::SERVICE_UNAVAILABLE, "profiles", e.to_string()))
+        .map_err(|e| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "profiles", e.to_string()))
 }
 
 /// Every profile: name, kind, description, where it comes from, the USB
@@ -111,7 +113,7 @@ pub async fn profile_text(
 ) -> Result<Json<Value>, ApiError> {
     let all = load_profiles(&state).await?;
     let p = all.get(&name).ok_or_else(|| {
-        ApiError(
+        ApiError::new(
             StatusCode::NOT_FOUND,
             "not_found",
             format!("no profile {name:?}"),
@@ -127,7 +129,7 @@ pub async fn profile_text(
 /// it: valid, with its name, kind and counts; or where and why not.
 pub async fn check_profile(body: Bytes) -> Result<Json<Value>, ApiError> {
     let text = std::str::from_utf8(&body).map_err(|_| {
-        ApiError(
+        ApiError::new(
             StatusCode::BAD_REQUEST,
             "not_utf8",
             "a profile is a UTF-8 TOML file".into(),

@@ -70,7 +70,7 @@ pub async fn enforce(
             .map(str::to_string)
     };
     if (upgrade || changes_state(request.method())) && !csrf_matches(request.headers(), sent) {
-        return ApiError(
+        return ApiError::new(
             StatusCode::FORBIDDEN,
             "csrf",
             "the request lacks this session's X-CSRF-Token: reload the page".into(),
@@ -121,5 +121,5 @@ pub fn forbidden(action: &str, why: Denied) -> ApiError {
         Denied::Role => format!("your role may not use {action}"),
         Denied::NoRule => format!("{action} is not open to anyone yet"),
     };
-    ApiError(StatusCode::FORBIDDEN, "forbidden", message)
+    ApiError::new(StatusCode::FORBIDDEN, "forbidden", message)
 }

@@ -93,7 +93,7 @@ pub fn number_filter_allowed(viewer: &User, number: Option<&str>) -> Result<(), 
     if digits == 0 || !crate::access::must_mask(viewer, false) || digits >= MASKED_SEARCH_DIGITS {
         return Ok(());
     }
-    Err(ApiError(
+    Err(ApiError::new(
         StatusCode::BAD_REQUEST,
         "number_incomplete",
         format!("search by a whole number ({MASKED_SEARCH_DIGITS} digits or more)"),
@@ -198,7 +198,7 @@ pub async fn export(
     number_filter_allowed(&user.0, p.number.as_deref())?;
     let scope = user.scope().clone();
     if !may_export(&state, &user.0).await? {
-        return Err(ApiError(
+        return Err(ApiError::new(
             StatusCode::FORBIDDEN,
             "permission_required",
             "exporting the call history needs the calls.export permission".into(),

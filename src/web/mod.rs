@@ -455,7 +455,7 @@ fn export_format(q: Option<&str>) -> Result<crate::sheets::ExportFormat, auth::A
     match q {
         Some("xlsx") => Ok(crate::sheets::ExportFormat::Xlsx),
         None | Some("csv") => Ok(crate::sheets::ExportFormat::Csv),
-        Some(other) => Err(auth::ApiError(
+        Some(other) => Err(auth::ApiError::new(
             axum::http::StatusCode::BAD_REQUEST,
             "invalid",
             format!("format {other:?}: csv or xlsx"),
@@ -475,11 +475,11 @@ async fn export_file(
 ) -> Result<(axum::response::Response, u64), auth::ApiError> {
     use axum::http::{header, StatusCode};
     use axum::response::IntoResponse;
-    let failed = |e: String| auth::ApiError(StatusCode::INTERNAL_SERVER_ERROR, "export", e);
+    let failed = |e: String| auth::ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "export", e);
     tokio::fs::create_dir_all(&state.uploads)
         .await
         .map_err(|e| {
-            auth::ApiError(
+            auth::ApiError::new(
                 StatusCode::INSUFFICIENT_STORAGE,
                 "write_failed",
                 format!("cannot write the export: {e}"),

@@ -18,7 +18,7 @@ use std::net::SocketAddr;
 use tower::ServiceExt;
 
 fn not_found() -> ApiError {
-    ApiError(
+    ApiError::new(
         StatusCode::NOT_FOUND,
         "not_found",
         "no such recording".into(),
@@ -221,7 +221,7 @@ pub async fn audio(
     )
     .oneshot(request)
     .await
-    .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, "io", e.to_string()))?
+    .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "io", e.to_string()))?
     .into_response();
     if response.status() == StatusCode::NOT_FOUND {
         return Err(gone("the file is missing from the recordings folder"));
@@ -265,7 +265,7 @@ fn well_formed_range(value: &str) -> bool {
 }
 
 fn gone(why: &str) -> ApiError {
-    ApiError(StatusCode::GONE, "no_audio", why.to_string())
+    ApiError::new(StatusCode::GONE, "no_audio", why.to_string())
 }
 
 #[derive(Deserialize)]
@@ -292,8 +292,9 @@ pub async fn score(
         .recordings()
         .call(move |s| s.add_qa_score(id, form_id, scorer, &items, &comment))
         .await?;
-    let score_id = result
-        .map_err(|e: ScoreError| ApiError(StatusCode::BAD_REQUEST, "invalid", e.to_string()))?;
+    let score_id = result.map_err(|e: ScoreError| {
+        ApiError::new(StatusCode::BAD_REQUEST, "invalid", e.to_string())
+    })?;
     audit(
         &state,
         &user,
@@ -332,7 +333,7 @@ pub async fn appeal(
         .call(move |s| s.recording_in_scope(id, &Scope::Agent(me)))
         .await?;
     if !own {
-        return Err(ApiError(
+        return Err(ApiError::new(
             StatusCode::FORBIDDEN,
             "forbidden",
             "only the agent of the call may appeal its score".into(),
@@ -340,7 +341,7 @@ pub async fn appeal(
     }
     let note = body.note.trim().to_string();
     if note.is_empty() {
-        return Err(ApiError(
+        return Err(ApiError::new(
             StatusCode::BAD_REQUEST,
             "invalid",
             "the appeal note is empty".into(),
@@ -354,7 +355,7 @@ pub async fn appeal(
         .call(move |s| s.appeal_qa_score(id, score_id, by, &stored))
         .await?
     {
-        return Err(ApiError(
+        return Err(ApiError::new(
             StatusCode::NOT_FOUND,
             "not_found",
             "no such score".into(),

@@ -28,7 +28,7 @@ fn default_period() -> String {
 }
 
 fn bad(message: String) -> ApiError {
-    ApiError(StatusCode::BAD_REQUEST, "invalid", message)
+    ApiError::new(StatusCode::BAD_REQUEST, "invalid", message)
 }
 
 async fn build(
@@ -44,20 +44,29 @@ async fn build(
     // differences of such values cannot overflow.
     const EARLIEST_MS: i64 = 946_684_800_000;
     const LATEST_MS: i64 = 4_102_444_800_000;
+    let refused = |code: &'static str, message: &str, params: serde_json::Value| {
+        ApiError::new(StatusCode::BAD_REQUEST, code, message.into()).with(params)
+    };
     if !(EARLIEST_MS..=LATEST_MS).contains(&p.from) || !(EARLIEST_MS..=LATEST_MS).contains(&p.to) {
-        return Err(bad(
-            "from and to must lie between the years 2000 and 2100".into()
+        return Err(refused(
+            "range_outside",
+            "from and to must lie between the years 2000 and 2100",
+            serde_json::json!({ "first_year": 2000, "last_year": 2100 }),
         ));
     }
     if p.to <= p.from {
-        return Err(bad("to must be after from".into()));
+        return Err(refused(
+            "range_backwards",
+            "to must be after from",
+            serde_json::json!({}),
+        ));
     }
-    if p.to - p.from > 400 * 86_400_000 {
-        return Err(bad("a report covers at most 400 days".into()));
-    }
-    if period == Period::Min15 && p.to - p.from > 62 * 86_400_000 {
-        return Err(bad(
-            "15-minute rows cover at most 62 days; choose a longer period".into(),
+    let max_days = if period == Period::Min15 { 62 } else { 400 };
+    if p.to - p.from > max_days * 86_400_000 {
+        return Err(refused(
+            "range_too_long",
+            "the range is too long for this interval; choose a longer interval or fewer days",
+            serde_json::json!({ "max_days": max_days }),
         ));
     }
     let settings = Settings {
@@ -80,7 +89,7 @@ async fn build(
         Report::build(&reader, &settings, now)
     })
     .await
-    .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, "report", e.to_string()))??;
+    .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "report", e.to_string()))??;
     if matches!(group, GroupBy::Agents | GroupBy::Teams) {
         let users = state.store.users().call(|s| s.all()).await?;
         if group == GroupBy::Agents {

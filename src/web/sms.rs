@@ -32,10 +32,31 @@ const UPLOAD_KEPT: std::time::Duration = std::time::Duration::from_secs(24 * 360
 
 impl From<CampaignError> for ApiError {
     fn from(e: CampaignError) -> Self {
+        use crate::sms::template::TemplateError as T;
+        let message = e.to_string();
         match e {
-            CampaignError::Invalid(m) => ApiError(StatusCode::BAD_REQUEST, "invalid", m),
-            CampaignError::Forbidden(m) => ApiError(StatusCode::FORBIDDEN, "forbidden", m),
-            CampaignError::NotFound(m) => ApiError(StatusCode::NOT_FOUND, "not_found", m),
+            CampaignError::Invalid(m) => ApiError::new(StatusCode::BAD_REQUEST, "invalid", m),
+            CampaignError::Forbidden(m) => ApiError::new(StatusCode::FORBIDDEN, "forbidden", m),
+            CampaignError::NotFound(m) => ApiError::new(StatusCode::NOT_FOUND, "not_found", m),
+            CampaignError::Template(t) => {
+                let (code, params) = match t {
+                    T::Empty => ("template_empty", json!({})),
+                    T::Unclosed(at) => ("template_unclosed", json!({ "at": at })),
+                    T::StrayClose(at) => ("template_stray_close", json!({ "at": at })),
+                    T::EmptyField(at) => ("template_empty_field", json!({ "at": at })),
+                    T::UnknownField(field, known) => (
+                        "template_unknown_field",
+                        json!({ "field": field, "known": known }),
+                    ),
+                };
+                ApiError::new(StatusCode::BAD_REQUEST, code, message).with(params)
+            }
+            CampaignError::OverQuota {
+                needed,
+                left,
+                quota,
+            } => ApiError::new(StatusCode::FORBIDDEN, "over_quota", message)
+                .with(json!({ "needed": needed, "left": left, "quota": quota })),
             CampaignError::Store(e) => e.into(),
         }
     }
@@ -43,7 +64,7 @@ impl From<CampaignError> for ApiError {
 
 fn service(state: &AppState) -> Result<&Campaigns, ApiError> {
     state.campaigns.as_ref().ok_or_else(|| {
-        ApiError(
+        ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "no_sms",
             "this server does not send SMS".into(),
@@ -100,28 +121,36 @@ pub async fn create(
     Json(body): Json<NewCampaignBody>,
 ) -> Result<Json<Value>, ApiError> {
     let campaigns = service(&state)?;
-    let bad = |m: String| ApiError(StatusCode::BAD_REQUEST, "invalid", m);
+    let bad = |m: String| ApiError::new(StatusCode::BAD_REQUEST, "invalid", m);
+    // What the page words, with the value it refers to.
+    let refused = |code: &'static str, value: &str, m: String| {
+        ApiError::new(StatusCode::BAD_REQUEST, code, m).with(json!({ "value": value }))
+    };
     let source = match (&body.group, &body.upload, body.all) {
         (Some(g), _, _) => Source::Group(g.clone()),
         (_, Some(token), _) => Source::File(upload_path(&state, token).map_err(bad)?),
         (_, _, true) => Source::AllCustomers,
         (None, None, false) if body.filter.is_some() => Source::AllCustomers,
-        _ => return Err(bad("choose a group, a sheet or all customers".into())),
+        _ => {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "recipients_required",
+                "choose a group, a sheet or all customers".into(),
+            ))
+        }
     };
     let window = body
         .window
         .as_deref()
         .filter(|w| !w.trim().is_empty())
-        .map(Window::parse)
-        .transpose()
-        .map_err(bad)?;
+        .map(|w| Window::parse(w).map_err(|m| refused("window_invalid", w, m)))
+        .transpose()?;
     let filter = body
         .filter
         .as_deref()
         .filter(|f| !f.trim().is_empty())
-        .map(crate::sms::rules::Filter::parse)
-        .transpose()
-        .map_err(bad)?;
+        .map(|f| crate::sms::rules::Filter::parse(f).map_err(|m| refused("filter_invalid", f, m)))
+        .transpose()?;
     let sheet = match &source {
         Source::File(path) => Some(path.clone()),
         _ => None,
@@ -172,14 +201,14 @@ pub async fn upload(
         .map(|e| e.to_ascii_lowercase())
         .filter(|e| ["csv", "txt", "xlsx", "xls"].contains(&e.as_str()))
         .ok_or_else(|| {
-            ApiError(
+            ApiError::new(
                 StatusCode::BAD_REQUEST,
                 "invalid",
                 format!("{name}: send a .csv or .xlsx file"),
             )
         })?;
     if body.is_empty() {
-        return Err(ApiError(
+        return Err(ApiError::new(
             StatusCode::BAD_REQUEST,
             "invalid",
             "the file is empty".into(),
@@ -199,7 +228,7 @@ pub async fn upload(
     .await
     .unwrap_or(0);
     if kept + body.len() as u64 > UPLOADS_QUOTA {
-        return Err(ApiError(
+        return Err(ApiError::new(
             StatusCode::INSUFFICIENT_STORAGE,
             "upload_quota",
             format!(
@@ -216,7 +245,7 @@ pub async fn upload(
     if let Err(e) = written {
         // A partial file is no use to anyone.
         let _ = tokio::fs::remove_file(&path).await;
-        return Err(ApiError(
+        return Err(ApiError::new(
             StatusCode::INSUFFICIENT_STORAGE,
             "write_failed",
             format!("cannot keep the upload: {e}"),
@@ -315,7 +344,7 @@ pub async fn action(
         "resume" => campaigns.resume(&user.0, id).await?,
         "cancel" => campaigns.cancel(&user.0, id).await?,
         other => {
-            return Err(ApiError(
+            return Err(ApiError::new(
                 StatusCode::NOT_FOUND,
                 "not_found",
                 format!("no campaign action {other:?}"),
@@ -344,7 +373,7 @@ pub async fn discard(
 ) -> Result<StatusCode, ApiError> {
     let campaign = own_campaign(&state, &user, id).await?;
     if campaign.state != CampaignState::Draft {
-        return Err(ApiError(
+        return Err(ApiError::new(
             StatusCode::CONFLICT,
             "not_draft",
             format!("campaign {id} has started; cancel it instead"),
@@ -375,7 +404,7 @@ async fn own_campaign(
     if crate::access::covers(user.scope(), c.created_by.map(|by| (by, None))) {
         Ok(c)
     } else {
-        Err(ApiError(
+        Err(ApiError::new(
             StatusCode::NOT_FOUND,
             "not_found",
             format!("no campaign {id}"),
@@ -453,7 +482,7 @@ pub async fn set_quota(
     Json(body): Json<QuotaBody>,
 ) -> Result<Json<Value>, ApiError> {
     if body.monthly_parts < 0 {
-        return Err(ApiError(
+        return Err(ApiError::new(
             StatusCode::BAD_REQUEST,
             "invalid",
             "a quota cannot be negative".into(),
@@ -466,7 +495,7 @@ pub async fn set_quota(
         .call(move |s| s.user_by_name(&n))
         .await?
         .ok_or_else(|| {
-            ApiError(
+            ApiError::new(
                 StatusCode::NOT_FOUND,
                 "not_found",
                 format!("no user {name:?}"),
@@ -521,7 +550,7 @@ async fn snapshot(
         Ok::<_, crate::store::StoreError>(out)
     })
     .await
-    .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, "progress", e.to_string()))??;
+    .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "progress", e.to_string()))??;
     Ok(rows
         .into_iter()
         .map(|(c, p)| json!({ "campaign": c, "progress": p, "settled": p.settled_parts() }))

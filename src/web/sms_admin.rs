@@ -57,7 +57,7 @@ pub async fn add_to_blacklist(
     Json(body): Json<BlacklistBody>,
 ) -> Result<Json<Value>, ApiError> {
     let e164 = crate::phone::address::destination(&state.normalizer, &body.number)
-        .map_err(|e| ApiError(StatusCode::BAD_REQUEST, "not_a_number", e.to_string()))?;
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "not_a_number", e.to_string()))?;
     let (number, note, by) = (e164.clone(), body.note.trim().to_string(), user.0.id);
     state
         .store
@@ -90,7 +90,7 @@ pub async fn remove_from_blacklist(
         .call(move |s| s.unblacklist(&number))
         .await?;
     if !removed {
-        return Err(ApiError(
+        return Err(ApiError::new(
             StatusCode::NOT_FOUND,
             "not_found",
             format!("{e164} is not blacklisted"),
@@ -135,7 +135,7 @@ pub async fn settle(
         "failed" => PartState::Failed,
         "queued" => PartState::Queued,
         other => {
-            return Err(ApiError(
+            return Err(ApiError::new(
                 StatusCode::BAD_REQUEST,
                 "invalid",
                 format!("settle as delivered, failed or queued, not {other:?}"),
@@ -151,7 +151,7 @@ pub async fn settle(
         .await
         .map_err(|e| match e {
             crate::store::StoreError::Invalid(m) => {
-                ApiError(StatusCode::CONFLICT, "not_unknown", m)
+                ApiError::new(StatusCode::CONFLICT, "not_unknown", m)
             }
             other => other.into(),
         })?;

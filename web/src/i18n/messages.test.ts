@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
 import zhCN from "./zh-CN";
 import en from "./en";
-import { clock, initialLang } from "./index";
+import { clock, errorText, i18n, initialLang, setLang } from "./index";
+import { ApiFailure } from "../api/http";
 
 type Tree = { [k: string]: string | Tree };
 
@@ -56,5 +57,17 @@ describe("language", () => {
     expect(clock(65)).toBe("1:05");
     expect(clock(3723)).toBe("1:02:03");
     expect(clock(-3)).toBe("0:00");
+  });
+});
+
+describe("server errors", () => {
+  it("are worded by the page from their code and parameters, in its language", () => {
+    const e = new ApiFailure(400, "template_unknown_field", { field: "nmae", known: "company, name" });
+    setLang("zh-CN");
+    expect(errorText(e)).toBe("接收人没有字段“nmae”；可用字段：company, name");
+    setLang("en");
+    expect(errorText(e)).toBe("The recipients have no field “nmae”; they have: company, name");
+    expect(errorText(new ApiFailure(400, "template_unclosed", { at: 7 }))).toBe("A { at character 7 is never closed");
+    expect(errorText(new ApiFailure(500, "brand_new_code"))).toBe(i18n.global.t("errors.unknown", { code: "brand_new_code" }));
   });
 });
