@@ -896,3 +896,66 @@ async fn a_modems_rate_limit_spaces_its_parts() {
     assert_eq!(pool.sent().len(), 4);
     pool.stop().await;
 }
+
+/// An admin's restart of a GSM modem: it goes down for the restart, runs
+/// its init again, comes back, and the next campaign goes through it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_modem_comes_back_and_sends() {
+    use callpop::event::{CallEvent, DeviceState};
+    let pool = Pool::start(1, 3, settings()).await;
+    let lines = pool.lines.as_ref().unwrap();
+    let (now, mut events) = lines.subscribe_with_devices();
+    let is_up = |e: &CallEvent| {
+        matches!(
+            e,
+            CallEvent::Device {
+                state: DeviceState::Up,
+                ..
+            }
+        )
+    };
+    if !now.iter().any(is_up) {
+        wait_for_device(&mut events, is_up).await;
+    }
+    lines.desk.restart("gsm1").unwrap();
+    wait_for_device(&mut events, |e| {
+        matches!(e, CallEvent::Device { state: DeviceState::Down { reason }, .. } if reason == callpop::devices::restart::RESTARTED)
+    })
+    .await;
+    // Up again only once the profile's init succeeded on the reopened port.
+    wait_for_device(&mut events, is_up).await;
+    assert_eq!(
+        lines.desk.restart("nosuch"),
+        Err(callpop::devices::desk::RestartError::Unknown(
+            "nosuch".into()
+        ))
+    );
+
+    let m1 = pool.user("m1").await;
+    let c = pool
+        .campaigns
+        .create(&m1, draft("重启后", "{name}您好"))
+        .await
+        .unwrap();
+    pool.campaigns.start(&m1, c.id).await.unwrap();
+    let progress = pool.finished(c.id).await;
+    assert_eq!(progress.states.get("delivered"), Some(&3), "{progress:?}");
+    pool.stop().await;
+}
+
+async fn wait_for_device(
+    events: &mut tokio::sync::broadcast::Receiver<callpop::event::CallEvent>,
+    wanted: impl Fn(&callpop::event::CallEvent) -> bool,
+) {
+    tokio::time::timeout(Duration::from_secs(20), async {
+        loop {
+            match events.recv().await {
+                Ok(e) if wanted(&e) => return,
+                Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                Err(e) => panic!("the events ended: {e}"),
+            }
+        }
+    })
+    .await
+    .expect("the device event within 20 s")
+}
