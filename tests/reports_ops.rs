@@ -590,7 +590,7 @@ async fn the_statistics_page_and_the_wallboard_in_the_browser() {
     .await;
     // Switched to Chinese, the legends follow without a reload.
     b.click(".lang-switch").await;
-    b.wait_for(&format!("{}.includes('已接听')", chart_text("volume")))
+    b.wait_for(&format!("{}.includes('接通')", chart_text("volume")))
         .await;
 
     // The wallboard, opened from the navigation: live counters and lines.
