@@ -397,7 +397,6 @@ export default {
     all: "Whole center",
     interval: "Interval",
     total: "Total",
-    calls: "Calls",
     empty: "No calls in this range",
     volume_title: "Inbound calls and service level",
     totals_title: "Totals",

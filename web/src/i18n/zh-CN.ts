@@ -398,7 +398,6 @@ export default {
     all: "全中心",
     interval: "时段",
     total: "合计",
-    calls: "呼叫数",
     empty: "该区间内没有呼叫",
     volume_title: "呼入量与服务水平",
     totals_title: "合计",

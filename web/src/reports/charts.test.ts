@@ -15,7 +15,7 @@ const report: Report = {
 };
 
 const words: ChartWords = {
-  outcome: (o) => `o:${o}`, serviceLevel: "sl", calls: "calls",
+  outcome: (o) => `o:${o}`, serviceLevel: "sl",
   interval: (s) => `t${s / 3_600_000}`, key: (k) => report.names?.[k] ?? k,
 };
 

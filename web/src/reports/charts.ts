@@ -11,7 +11,6 @@ const OUTCOMES = ["answered", "missed", "abandoned", "unknown"] as const;
 export interface ChartWords {
   outcome(o: (typeof OUTCOMES)[number]): string;
   serviceLevel: string;
-  calls: string;
   /** An interval's label from its start. */
   interval(start: number): string;
   /** A row key's label (an agent's display name). */
@@ -41,7 +40,7 @@ export function byInterval(report: Report): [number, Sums][] {
   return [...sums.entries()].sort((a, b) => a[0] - b[0]);
 }
 
-const base = { animation: false, tooltip: { trigger: "axis" }, legend: { top: 0 }, grid: { left: 48, right: 48, top: 36, bottom: 32 } };
+const base = { animation: false, tooltip: { trigger: "axis" }, legend: { top: 0 }, grid: { left: 40, right: 48, top: 56, bottom: 32 } };
 
 /** Inbound calls per interval, stacked by outcome; the service level as a line. */
 export function volumeOption(report: Report, w: ChartWords) {
@@ -54,8 +53,8 @@ export function volumeOption(report: Report, w: ChartWords) {
     ...base,
     xAxis: { type: "category", data: intervals.map(([start]) => w.interval(start)) },
     yAxis: [
-      { type: "value", name: w.calls, minInterval: 1 },
-      { type: "value", name: "%", min: 0, max: 100, splitLine: { show: false } },
+      { type: "value", minInterval: 1 },
+      { type: "value", min: 0, max: 100, splitLine: { show: false }, axisLabel: { formatter: "{value}%" } },
     ],
     series: [
       ...OUTCOMES.map((o) => ({
@@ -76,7 +75,7 @@ export function totalsOption(report: Report, w: ChartWords) {
   return {
     ...base,
     xAxis: { type: "category", data: report.totals.map((r) => w.key(r.key)) },
-    yAxis: { type: "value", name: w.calls, minInterval: 1 },
+    yAxis: { type: "value", minInterval: 1 },
     series: OUTCOMES.slice(0, 3).map((o) => ({
       name: w.outcome(o),
       type: "bar",
