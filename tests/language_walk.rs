@@ -126,20 +126,8 @@ async fn no_page_mixes_the_languages() {
                 let mut text = b.eval(VISIBLE_TEXT).await.as_str().unwrap().to_string();
                 if page == "admin" {
                     // Every tab of the console.
-                    for tab in [
-                        "lines",
-                        "devices",
-                        "profiles",
-                        "forms",
-                        "sms",
-                        "retention",
-                        "audit",
-                    ] {
-                        b.click(&format!("#tab-{tab}")).await;
-                        b.wait_for(&format!(
-                            "document.querySelector('#pane-{tab}')?.innerText.length > 0"
-                        ))
-                        .await;
+                    for tab in common::browser::ADMIN_TABS {
+                        b.open_admin_tab(tab).await;
                         text.push('\n');
                         text.push_str(b.eval(VISIBLE_TEXT).await.as_str().unwrap());
                     }

@@ -11,17 +11,6 @@ use std::path::PathBuf;
 
 const SIZES: [(u32, u32); 2] = [(1440, 900), (1280, 720)];
 const LANGS: [&str; 2] = ["zh-CN", "en"];
-/// The admin console's tabs after the first (users).
-const ADMIN_TABS: [&str; 8] = [
-    "teams",
-    "lines",
-    "devices",
-    "profiles",
-    "forms",
-    "sms",
-    "retention",
-    "audit",
-];
 
 /// Calls of a working morning: answered with work orders, missed, and one
 /// still ringing for the agent.
@@ -103,12 +92,8 @@ async fn every_page_for_every_role() {
                     b.screenshot(&out.join(format!("{w}x{h}/{lang}/{role}-{page}.png")))
                         .await;
                     if page == "admin" {
-                        for tab in ADMIN_TABS {
-                            b.click(&format!("#tab-{tab}")).await;
-                            b.wait_for(&format!(
-                                "document.querySelector('#pane-{tab}')?.innerText.length > 0"
-                            ))
-                            .await;
+                        for tab in common::browser::ADMIN_TABS {
+                            b.open_admin_tab(tab).await;
                             settle(&mut b).await;
                             b.screenshot(
                                 &out.join(format!("{w}x{h}/{lang}/{role}-{page}-{tab}.png")),

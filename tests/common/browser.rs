@@ -267,6 +267,15 @@ impl Browser {
         self.eval(&format!("{option}.click(); true")).await;
     }
 
+    /// Opens a tab of the admin console and waits for its content.
+    pub async fn open_admin_tab(&mut self, tab: &str) {
+        self.click(&format!("#tab-{tab}")).await;
+        self.wait_for(&format!(
+            "document.querySelector('#pane-{tab}')?.innerText.length > 0"
+        ))
+        .await;
+    }
+
     /// Answers "yes" to the confirmation box that is opening.
     pub async fn confirm(&mut self) {
         self.wait_for("document.querySelector('.el-message-box')?.offsetParent")
@@ -293,3 +302,15 @@ pub const PAGE_READY: &str = "(() => { const p = location.pathname; const q = (s
   if (p === '/wallboard') return Number(q('.wallboard')?.dataset.updates) >= 1;
   if (p === '/sms') return q('[data-test=live]')?.classList.contains('el-tag--success');
   return true; })()";
+
+/// The admin console's tabs after the first (users), as the page names them.
+pub const ADMIN_TABS: [&str; 8] = [
+    "teams",
+    "lines",
+    "devices",
+    "profiles",
+    "forms",
+    "sms",
+    "retention",
+    "audit",
+];
