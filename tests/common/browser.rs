@@ -4,6 +4,7 @@
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
 use std::process::Stdio;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::AsyncBufReadExt;
 use tokio_tungstenite::tungstenite::Message;
@@ -18,6 +19,8 @@ pub struct Browser {
     _profile: tempfile::TempDir,
     /// Errors the page logged or threw (with `Runtime` enabled).
     pub console_errors: Vec<String>,
+    /// The last lines chromium wrote to stderr.
+    said: Arc<std::sync::Mutex<std::collections::VecDeque<String>>>,
 }
 
 impl Browser {
@@ -56,7 +59,18 @@ impl Browser {
         })
         .await
         .expect("chromium starts within 30 s");
-        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        // Chromium's last words, for when the page goes away.
+        let said = Arc::new(std::sync::Mutex::new(std::collections::VecDeque::new()));
+        let keep = said.clone();
+        tokio::spawn(async move {
+            while let Ok(Some(line)) = lines.next_line().await {
+                let mut said = keep.lock().unwrap();
+                if said.len() == 30 {
+                    said.pop_front();
+                }
+                said.push_back(line);
+            }
+        });
         // The page target's own socket: ws://host:port/devtools/page/<id>.
         let host = browser_url
             .trim_start_matches("ws://")
@@ -102,6 +116,7 @@ impl Browser {
             next_id: 1,
             _profile: profile,
             console_errors: Vec::new(),
+            said,
         };
         b.call("Runtime.enable", json!({})).await;
         b
@@ -119,8 +134,13 @@ impl Browser {
             .await
             .unwrap();
         loop {
-            let Some(Ok(Message::Text(t))) = self.page.next().await else {
-                panic!("the page went away")
+            let next = self.page.next().await;
+            let Some(Ok(Message::Text(t))) = next else {
+                let said: Vec<String> = self.said.lock().unwrap().iter().cloned().collect();
+                panic!(
+                    "the page went away ({next:?}); chromium said:\n{}",
+                    said.join("\n")
+                )
             };
             let v: Value = serde_json::from_str(&t).unwrap();
             if v["id"] == id {
