@@ -12,6 +12,11 @@ export interface FeedHooks {
   onSessionEnded(): void;
 }
 
+/** How long to wait before reconnect attempt number `attempt` (1, 2, …): 0.5 s doubling to 10 s. */
+export function reconnectDelay(attempt: number): number {
+  return Math.min(10_000, 500 * 2 ** Math.min(attempt - 1, 5));
+}
+
 /** Opens `path` (with the session's CSRF token) and keeps it open until `stop`. */
 export class LiveFeed {
   private ws: WebSocket | null = null;
@@ -65,8 +70,7 @@ export class LiveFeed {
         return;
       }
       this.attempts += 1;
-      const delay = Math.min(10_000, 500 * 2 ** Math.min(this.attempts - 1, 5));
-      this.retry = window.setTimeout(() => this.open(), delay);
+      this.retry = window.setTimeout(() => this.open(), reconnectDelay(this.attempts));
     };
   }
 }

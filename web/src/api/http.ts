@@ -27,8 +27,8 @@ export function getCsrfToken(): string {
 }
 
 /** Sends one request; resolves with the parsed body, rejects with an ApiFailure. */
-export async function api<T>(method: string, path: string, body?: unknown): Promise<T> {
-  const headers: Record<string, string> = {};
+export async function api<T>(method: string, path: string, body?: unknown, extraHeaders: Record<string, string> = {}): Promise<T> {
+  const headers: Record<string, string> = { ...extraHeaders };
   if (method !== "GET" && csrfToken) headers["X-CSRF-Token"] = csrfToken;
   const init: RequestInit = { method, headers, credentials: "same-origin" };
   if (body instanceof Blob) init.body = body;

@@ -2,6 +2,7 @@
 // reconnects with backoff and resumes. Commands are promises settled by
 // the server's `result` or `error` (or a timeout).
 import { getCsrfToken } from "../api/http";
+import { reconnectDelay } from "../api/feed";
 import type { CommandError, Desk, Effect } from "./desk";
 
 /** How the connection stands, for the toolbar. */
@@ -108,8 +109,7 @@ export class DeskConnection {
       }
       this.hooks.onState(ev.code === 1001 ? "restarting" : "reconnecting");
       this.attempts += 1;
-      const delay = Math.min(10_000, 500 * 2 ** Math.min(this.attempts - 1, 5));
-      this.retry = window.setTimeout(() => this.open(), delay);
+      this.retry = window.setTimeout(() => this.open(), reconnectDelay(this.attempts));
     };
   }
 
