@@ -127,6 +127,7 @@ pub const RULES: &[Rule] = &[
     roles("ws agent.state", ON_OWN_CALLS),
     roles("ws call.claim", ON_OWN_CALLS),
     roles("ws call.dial", ON_OWN_CALLS),
+    roles("ws call.hangup", ON_OWN_CALLS),
     roles("ws customer.select", ON_OWN_CALLS),
     roles("ws workorder.save", CALL_TAKERS),
     roles("GET /api/forms", CALL_READERS),
@@ -134,6 +135,8 @@ pub const RULES: &[Rule] = &[
     roles("PUT /api/forms/{key}", ADMINS),
     roles("POST /api/customers", CALL_TAKERS),
     roles("GET /api/calls/missed", CALL_TAKERS),
+    roles("POST /api/calls/dial", CALL_TAKERS),
+    roles("POST /api/calls/{call_uid}/hangup", CALL_TAKERS),
     roles("POST /api/calls/missed/{call_uid}/handled", CALL_TAKERS),
     roles("GET /api/workorders", CALL_READERS),
     // Lines and agents.

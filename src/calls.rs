@@ -13,6 +13,11 @@
 //! their caller ID's own date and time, when [`told_start`] finds it
 //! plausible, is the call's start.
 
+mod dialled;
+
+pub use dialled::{DialPolicy, DialRequest, LineCommand, Phase};
+use dialled::{Dialled, Verdict};
+
 use crate::dsp::cid::CidDateTime;
 use crate::event::{Backlog, CallEvent, CallerId, Direction, LineSignal, Outcome};
 use crate::phone::MatchRule;
@@ -38,6 +43,8 @@ pub struct CallPolicy {
     /// boxes do). Otherwise a second caller ID while a call rings is the
     /// next caller, however soon after the first.
     pub repeats_cid: bool,
+    /// How the line's device dials out; `None`: it cannot.
+    pub dial: Option<DialPolicy>,
 }
 
 impl Default for CallPolicy {
@@ -48,6 +55,7 @@ impl Default for CallPolicy {
             max_call: Duration::from_secs(4 * 3600),
             sees_answer: true,
             repeats_cid: false,
+            dial: None,
         }
     }
 }
@@ -140,6 +148,11 @@ pub struct Cdr {
     pub ended_at: i64,
     /// Digits dialled (outbound) or keyed during the call.
     pub dtmf: String,
+    /// The agent callpop dialled for (a taken inbound call's agent is
+    /// written by the hub).
+    pub agent_user_id: Option<i64>,
+    /// Why a dialled call failed, in the device's words.
+    pub failure: Option<String>,
 }
 
 /// What the store made of a caller's number, kept for the CDR.
@@ -172,6 +185,36 @@ pub enum Step {
         caller: CallerId,
     },
     Write(Cdr),
+    /// Tell the line's device to dial or hang up.
+    Command {
+        line: Arc<str>,
+        command: LineCommand,
+    },
+}
+
+/// Why a line will not dial, or hang up, for an agent.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DialError {
+    #[error("line {line} is busy with another call")]
+    LineBusy { line: String },
+    #[error("line {line} cannot dial out")]
+    CannotDial { line: String },
+    #[error("no call {call_id} on line {line}")]
+    NoSuchCall { line: String, call_id: String },
+    #[error("the device of line {line} is not available")]
+    DeviceDown { line: String },
+}
+
+impl DialError {
+    /// The error's code, for the page's words.
+    pub fn code(&self) -> &'static str {
+        match self {
+            DialError::LineBusy { .. } => "line_busy",
+            DialError::CannotDial { .. } => "line_cannot_dial",
+            DialError::NoSuchCall { .. } => "call_not_found",
+            DialError::DeviceDown { .. } => "device_down",
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -200,6 +243,8 @@ struct ActiveCall {
     /// time of every later signal of the call read from the backlog too
     /// (they happened after it, but when is not known).
     told_ms: Option<i64>,
+    /// Set when callpop dialled this call for an agent.
+    dialled: Option<Dialled>,
 }
 
 /// One line's state; owned by the engine task, so no locks.
@@ -280,7 +325,91 @@ impl LineMachine {
             rings_at_cid: 0,
             from_backlog,
             told_ms: None,
+            dialled: None,
         })
+    }
+
+    /// Dials for an agent: the call starts now (dialling), the customer is
+    /// looked up for the agent's pop, and the device is told to dial. A
+    /// line with a call under way (ringing, talking, dialling) refuses.
+    pub fn dial(
+        &mut self,
+        request: DialRequest,
+        at: Instant,
+        at_ms: i64,
+    ) -> Result<(Arc<str>, Vec<Step>), DialError> {
+        let Some(policy) = self.policy.dial else {
+            return Err(DialError::CannotDial {
+                line: self.line.to_string(),
+            });
+        };
+        if self.call.is_some() {
+            return Err(DialError::LineBusy {
+                line: self.line.to_string(),
+            });
+        }
+        let line = self.line.clone();
+        let call = self.start(Direction::Outbound, at, at_ms, false);
+        let digits = request.digits.clone();
+        let number = request.number.clone();
+        let agent = request.agent.clone();
+        call.dialled = Some(Dialled::new(request, policy, at));
+        let id = call.id.clone();
+        call.caller = Some(CallerId::from_value(&number));
+        let steps = vec![
+            Step::Emit(CallEvent::Dialing {
+                call_id: id.clone(),
+                line: line.clone(),
+                agent: Some(agent),
+                number: Some(number.clone()),
+            }),
+            Step::Identify {
+                call_id: id.clone(),
+                caller: CallerId::from_value(&number),
+            },
+            Step::Command {
+                line,
+                command: LineCommand::Dial { digits },
+            },
+        ];
+        Ok((id, steps))
+    }
+
+    /// The agent ends the call `call_id`: a dialled call is cancelled (or
+    /// hung up once answered) and its device told to hang up; another call
+    /// on a device that can hang up is hung up there, and ends when the
+    /// device says so.
+    pub fn hang_up(&mut self, call_id: &str, at_ms: i64) -> Result<Vec<Step>, DialError> {
+        let no_call = || DialError::NoSuchCall {
+            line: self.line.to_string(),
+            call_id: call_id.to_string(),
+        };
+        let Some(call) = self.call.as_mut().filter(|c| &*c.id == call_id) else {
+            return Err(no_call());
+        };
+        let Some(policy) = self.policy.dial else {
+            return Err(DialError::CannotDial {
+                line: self.line.to_string(),
+            });
+        };
+        let command = Step::Command {
+            line: self.line.clone(),
+            command: LineCommand::HangUp,
+        };
+        let Some(dialled) = call.dialled.as_mut() else {
+            return Ok(vec![command]);
+        };
+        dialled.ending = true;
+        let end = dialled.ended(policy);
+        let call = self.call.take().expect("checked above");
+        let mut steps = vec![command];
+        steps.extend(self.end_as(call, at_ms, Some(end)));
+        Ok(steps)
+    }
+
+    /// The call now on the line, if any.
+    pub fn call_id(&self) -> Option<&Arc<str>> {
+        self.call.as_ref().map(|c| &c.id)
     }
 
     /// The device of this line vanished at `at_ms` (unplugged, port lost):
@@ -296,7 +425,11 @@ impl LineMachine {
                 } else {
                     call.last_heard_ms
                 };
-                self.end(call, ended)
+                let end = match (&call.dialled, self.policy.dial) {
+                    (Some(d), Some(p)) => Some(d.lost(p)),
+                    _ => None,
+                };
+                self.end_as(call, ended, end)
             }
             None => Vec::new(),
         }
@@ -430,6 +563,8 @@ impl LineMachine {
                         steps.push(Step::Emit(CallEvent::Dialing {
                             call_id: call.id.clone(),
                             line: line.clone(),
+                            agent: None,
+                            number: None,
                         }));
                         call
                     }
@@ -446,8 +581,15 @@ impl LineMachine {
                 // Hung up after talking, or (on boxes that see it) the caller
                 // giving up while it rang.
                 if let Some(call) = self.call.take() {
-                    steps.extend(self.end(call, at_ms));
+                    let end = match (&call.dialled, self.policy.dial) {
+                        (Some(d), Some(p)) => Some(d.ended(p)),
+                        _ => None,
+                    };
+                    steps.extend(self.end_as(call, at_ms, end));
                 }
+            }
+            LineSignal::Dial { progress, detail } => {
+                steps.extend(self.on_dial_progress(*progress, detail.as_deref(), at_ms));
             }
             LineSignal::Dtmf { digits } => {
                 if let Some(call) = self.call.as_mut() {
@@ -463,11 +605,51 @@ impl LineMachine {
         steps
     }
 
-    /// Ends calls whose rings stopped, and calls longer than any real one.
+    /// What the device said of the call it dials; words for a call it
+    /// did not dial (a modem's `OK` to something else) mean nothing.
+    fn on_dial_progress(
+        &mut self,
+        progress: crate::event::DialProgress,
+        detail: Option<&str>,
+        at_ms: i64,
+    ) -> Vec<Step> {
+        let (Some(call), Some(policy)) = (self.call.as_mut(), self.policy.dial) else {
+            return Vec::new();
+        };
+        let Some(dialled) = call.dialled.as_mut() else {
+            return Vec::new();
+        };
+        match dialled.on_progress(progress, detail, policy) {
+            Verdict::Nothing | Verdict::Alerting => Vec::new(),
+            Verdict::Answered => {
+                call.answered_ms = Some(at_ms);
+                vec![Step::Emit(CallEvent::Answered {
+                    call_id: call.id.clone(),
+                    line: self.line.clone(),
+                })]
+            }
+            Verdict::End(outcome, reason) => {
+                let call = self.call.take().expect("checked above");
+                self.end_as(call, at_ms, Some((outcome, reason)))
+            }
+        }
+    }
+
+    /// Ends calls whose rings stopped, dialled calls nobody answered, and
+    /// calls longer than any real one.
     pub fn on_tick(&mut self, now: Instant, now_ms: i64) -> Vec<Step> {
         let Some(call) = self.call.as_ref() else {
             return Vec::new();
         };
+        if call.dialled.as_ref().is_some_and(|d| d.timed_out(now)) {
+            let call = self.call.take().expect("checked above");
+            let mut steps = vec![Step::Command {
+                line: self.line.clone(),
+                command: LineCommand::HangUp,
+            }];
+            steps.extend(self.end_as(call, now_ms, Some((Outcome::NoAnswer, None))));
+            return steps;
+        }
         let ringing_over = call.answered_ms.is_none()
             && call.direction == Direction::Inbound
             && call
@@ -492,6 +674,9 @@ impl LineMachine {
     pub fn next_deadline(&self) -> Option<Instant> {
         let call = self.call.as_ref()?;
         let max = call.started + self.policy.max_call;
+        if let Some(d) = call.dialled.as_ref().and_then(|d| d.deadline) {
+            return Some(d.min(max));
+        }
         match (call.answered_ms, call.direction, call.last_ring) {
             (None, Direction::Inbound, Some((t, _))) => {
                 Some((t + self.policy.ring_timeout).min(max))
@@ -518,7 +703,21 @@ impl LineMachine {
     }
 
     fn end(&mut self, call: ActiveCall, ended_ms: i64) -> Vec<Step> {
+        self.end_as(call, ended_ms, None)
+    }
+
+    /// Ends `call` at `ended_ms`, with the outcome and reason given (a
+    /// dialled call's) or else judged from what happened.
+    fn end_as(
+        &mut self,
+        call: ActiveCall,
+        ended_ms: i64,
+        given: Option<(Outcome, Option<String>)>,
+    ) -> Vec<Step> {
+        let (given_outcome, failure) = given.unzip();
+        let failure = failure.flatten();
         let outcome = match (call.direction, call.answered_ms) {
+            _ if given_outcome.is_some() => given_outcome.expect("checked"),
             (Direction::Outbound, _) => Outcome::Outbound,
             (_, Some(_)) => Outcome::Answered,
             _ if !self.policy.sees_answer => Outcome::Unknown,
@@ -532,9 +731,10 @@ impl LineMachine {
             None => "available",
         };
         let id = call.matched.clone().unwrap_or_default();
-        let raw_number = match call.direction {
-            Direction::Outbound => Some(call.dtmf.clone()).filter(|d| !d.is_empty()),
-            Direction::Inbound => caller.and_then(|c| c.number.clone()),
+        let raw_number = match (&call.dialled, call.direction) {
+            (Some(d), _) => Some(d.request.number.clone()),
+            (None, Direction::Outbound) => Some(call.dtmf.clone()).filter(|d| !d.is_empty()),
+            (None, Direction::Inbound) => caller.and_then(|c| c.number.clone()),
         };
         let cdr = Cdr {
             call_uid: call.id.to_string(),
@@ -556,12 +756,15 @@ impl LineMachine {
             answered_at: call.answered_ms,
             ended_at: ended_ms.max(call.started_ms),
             dtmf: call.dtmf,
+            agent_user_id: call.dialled.as_ref().map(|d| d.request.agent_id),
+            failure: failure.clone(),
         };
         vec![
             Step::Emit(CallEvent::Ended {
                 call_id: call.id.clone(),
                 line: self.line.clone(),
                 outcome,
+                reason: failure,
             }),
             Step::Write(cdr),
         ]

@@ -55,6 +55,21 @@ pub struct Config {
     /// The exchange's call-progress tones, for audio boxes.
     pub call_progress: CallProgressConfig,
     pub reports: ReportsConfig,
+    /// How lines dial out (outside-line prefix, area code, IP prefix,
+    /// allowed and forbidden prefixes), and each line's changes to it.
+    pub dial_plan: crate::dial_plan::DialPlanConfig,
+    /// Lines a team dials out on besides its agents' own (GSM modems...).
+    #[serde(rename = "dial_pool")]
+    pub dial_pools: Vec<DialPoolConfig>,
+}
+
+/// A team's lines for outbound calls: `[[dial_pool]] team = "sales"`,
+/// `lines = ["gsm1/1"]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DialPoolConfig {
+    pub team: String,
+    pub lines: Vec<String>,
 }
 
 /// Statistics and the wallboard.
@@ -476,6 +491,8 @@ impl Default for Config {
             bindings: Vec::new(),
             call_progress: CallProgressConfig::default(),
             reports: ReportsConfig::default(),
+            dial_plan: Default::default(),
+            dial_pools: Vec::new(),
         }
     }
 }
@@ -677,6 +694,7 @@ impl Config {
             _ => {}
         }
         phone::parse_region(&self.phone.region).map_err(|e| ("phone.region", e))?;
+        self.dial_plan.validate().map_err(|e| ("dial_plan", e))?;
         if !(4..=15).contains(&self.phone.suffix_digits) {
             return Err((
                 "phone.suffix_digits",

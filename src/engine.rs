@@ -11,14 +11,77 @@
 //! one (our CDRs, noticed at once; anyone else's, within
 //! [`CACHE_CHECK_EVERY`]) the engine warms it again while no call waits.
 
-use crate::calls::{CallPolicy, Identification, LineMachine, Step};
+use crate::calls::{
+    CallPolicy, DialError, DialRequest, Identification, LineCommand, LineMachine, Step,
+};
 use crate::event::{CallEvent, Caller, CallerId, LineEvent, LineEventKind};
 use crate::phone::{MatchOutcome, MatchPolicy, MatchRule, Normalizer};
 use crate::store::{LookupResult, Store, StoreHandle};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::{broadcast, mpsc, oneshot};
+
+/// The way to a device's driver for what a line must do (dial, hang up):
+/// the line's name and the command.
+pub type DeviceCommands = mpsc::Sender<(Arc<str>, LineCommand)>;
+
+/// How many commands may wait for a device's driver.
+pub const DEVICE_COMMANDS: usize = 16;
+
+/// What the rest of the daemon asks of the engine.
+enum Control {
+    Dial {
+        line: Arc<str>,
+        request: DialRequest,
+        reply: oneshot::Sender<Result<Arc<str>, DialError>>,
+    },
+    HangUp {
+        call_id: String,
+        reply: oneshot::Sender<Result<(), DialError>>,
+    },
+}
+
+/// A cloneable way to ask the engine to dial and hang up (the dialer
+/// service, the CLI's daemon side).
+#[derive(Clone)]
+pub struct EngineControl(mpsc::Sender<Control>);
+
+impl EngineControl {
+    /// Dials `request` on `line`; the new call's id, or why not.
+    pub async fn dial(&self, line: &str, request: DialRequest) -> Result<Arc<str>, DialError> {
+        let (reply, answer) = oneshot::channel();
+        let gone = || DialError::DeviceDown {
+            line: line.to_string(),
+        };
+        self.0
+            .send(Control::Dial {
+                line: line.into(),
+                request,
+                reply,
+            })
+            .await
+            .map_err(|_| gone())?;
+        answer.await.map_err(|_| gone())?
+    }
+
+    /// Ends the call `call_id` (cancels it while it dials).
+    pub async fn hang_up(&self, call_id: &str) -> Result<(), DialError> {
+        let (reply, answer) = oneshot::channel();
+        let gone = || DialError::NoSuchCall {
+            line: String::new(),
+            call_id: call_id.to_string(),
+        };
+        self.0
+            .send(Control::HangUp {
+                call_id: call_id.to_string(),
+                reply,
+            })
+            .await
+            .map_err(|_| gone())?;
+        answer.await.map_err(|_| gone())?
+    }
+}
 
 /// How many call events a slow consumer may fall behind before it misses
 /// some (it is told, and resynchronises; nobody else waits for it).
@@ -45,6 +108,10 @@ pub struct Engine {
     /// Each device's latest state, for consumers that subscribe after a
     /// device has already reported (metrics, the wallboard).
     device_states: DeviceStates,
+    /// The lines that can dial: their device and the way to its driver.
+    dialers: HashMap<Arc<str>, (Arc<str>, DeviceCommands)>,
+    control_tx: mpsc::Sender<Control>,
+    control_rx: mpsc::Receiver<Control>,
 }
 
 /// Each device's latest state, shared with whoever asks.
@@ -73,7 +140,11 @@ impl Engine {
         let (events, _) = broadcast::channel(EVENT_BUFFER);
         let reader = Store::open_reader(store.path())?;
         let (written_tx, written_rx) = mpsc::unbounded_channel();
+        let (control_tx, control_rx) = mpsc::channel(256);
         Ok(Engine {
+            dialers: HashMap::new(),
+            control_tx,
+            control_rx,
             written_tx,
             written_rx,
             warm_version: i64::MIN,
@@ -87,6 +158,17 @@ impl Engine {
             lines: HashMap::new(),
             events,
         })
+    }
+
+    /// A way to ask this engine to dial and hang up.
+    pub fn control(&self) -> EngineControl {
+        EngineControl(self.control_tx.clone())
+    }
+
+    /// Makes `line` (of `device`) one that dials, through `commands` to
+    /// its device's driver. Its policy must say how it dials.
+    pub fn add_dialer(&mut self, line: &str, device: &str, commands: DeviceCommands) {
+        self.dialers.insert(line.into(), (device.into(), commands));
     }
 
     /// Sets a line's call policy (its ring timeout comes from its device's profile).
@@ -135,6 +217,7 @@ impl Engine {
                     None => break,
                 },
                 _ = timer => self.tick(),
+                Some(control) = self.control_rx.recv() => self.on_control(control),
                 Some(()) = self.written_rx.recv() => self.keep_cache_warm(),
                 _ = cache_check.tick() => self.keep_cache_warm(),
             }
@@ -178,6 +261,94 @@ impl Engine {
         }
     }
 
+    fn on_control(&mut self, control: Control) {
+        match control {
+            Control::Dial {
+                line,
+                request,
+                reply,
+            } => {
+                let _ = reply.send(self.dial(&line, request));
+            }
+            Control::HangUp { call_id, reply } => {
+                let found = self
+                    .lines
+                    .iter()
+                    .find(|(_, m)| m.call_id().is_some_and(|c| **c == *call_id))
+                    .map(|(l, _)| l.clone());
+                let result = match found {
+                    None => Err(DialError::NoSuchCall {
+                        line: String::new(),
+                        call_id,
+                    }),
+                    Some(line) => {
+                        let m = self.lines.get_mut(&line).expect("found above");
+                        m.hang_up(&call_id, crate::store::now_ms())
+                            .map(|steps| self.apply(&line, steps))
+                    }
+                };
+                let _ = reply.send(result);
+            }
+        }
+    }
+
+    fn dial(&mut self, line: &Arc<str>, request: DialRequest) -> Result<Arc<str>, DialError> {
+        let Some((device, _)) = self.dialers.get(line).cloned() else {
+            return Err(DialError::CannotDial {
+                line: line.to_string(),
+            });
+        };
+        let up = self
+            .device_states
+            .lock()
+            .map(|s| s.get(&device) == Some(&crate::event::DeviceState::Up))
+            .unwrap_or(false);
+        if !up {
+            return Err(DialError::DeviceDown {
+                line: line.to_string(),
+            });
+        }
+        let policy = self.policy_of(line);
+        let machine = self.lines.entry(line.clone()).or_insert_with(|| {
+            LineMachine::new(line.clone(), device.clone(), policy, Box::new(new_call_id))
+        });
+        let (call_id, steps) = machine.dial(request, Instant::now(), crate::store::now_ms())?;
+        self.apply(line, steps);
+        Ok(call_id)
+    }
+
+    fn policy_of(&self, line: &str) -> CallPolicy {
+        self.policies
+            .get(line)
+            .copied()
+            .unwrap_or(self.default_policy)
+    }
+
+    /// Hands a line's command to its device's driver; a driver that cannot
+    /// take it fails the call at once rather than leaving it dialling.
+    fn command(&mut self, line: &Arc<str>, command: LineCommand) {
+        let sent = match self.dialers.get(line) {
+            Some((_, tx)) => tx.try_send((line.clone(), command.clone())).is_ok(),
+            None => false,
+        };
+        if sent || command == LineCommand::HangUp {
+            if !sent {
+                tracing::warn!(%line, "could not tell the device to hang up");
+            }
+            return;
+        }
+        tracing::warn!(%line, "the device's driver cannot take the dial command");
+        let failed = crate::event::LineSignal::Dial {
+            progress: crate::event::DialProgress::Failed,
+            detail: Some("the device's driver is not taking commands".into()),
+        };
+        let steps = self
+            .lines
+            .get_mut(line)
+            .map(|m| m.on_signal(&failed, Instant::now(), crate::store::now_ms(), None));
+        self.apply(line, steps.unwrap_or_default());
+    }
+
     fn handle(&mut self, event: LineEvent) {
         match event.kind {
             LineEventKind::Device(state) => {
@@ -208,11 +379,7 @@ impl Engine {
             }
             LineEventKind::Signal(signal) => {
                 let signal = bounded(signal, &event.line);
-                let policy = self
-                    .policies
-                    .get(&event.line)
-                    .copied()
-                    .unwrap_or(self.default_policy);
+                let policy = self.policy_of(&event.line);
                 let machine = self.lines.entry(event.line.clone()).or_insert_with(|| {
                     LineMachine::new(
                         event.line.clone(),
@@ -241,6 +408,7 @@ impl Engine {
                         }
                     }
                 }
+                Step::Command { line, command } => self.command(&line, command),
                 Step::Write(cdr) => {
                     let written = self.written_tx.clone();
                     // Kept and tried again while the disk is full: a call

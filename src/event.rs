@@ -61,6 +61,30 @@ pub enum LineSignal {
     Dtmf {
         digits: String,
     },
+    /// What the device said of a call callpop asked it to dial (its
+    /// profile's `[dial]` replies), with the device's own words for a
+    /// failure.
+    Dial {
+        progress: DialProgress,
+        detail: Option<String>,
+    },
+}
+
+/// How a dialled call goes, as a device tells it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DialProgress {
+    /// The device took the command and is dialling (`OK` after `ATD`).
+    Accepted,
+    /// The far end rings.
+    Alerting,
+    /// The far end answered.
+    Answered,
+    Busy,
+    NoAnswer,
+    NoDialTone,
+    /// Refused or lost (`+CME ERROR`, `NO CARRIER` before an answer).
+    Failed,
 }
 
 /// Whether a device is reachable, for admins and for ending calls cleanly.
@@ -115,7 +139,7 @@ pub enum Direction {
 
 /// How a call ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "snake_case")]
 pub enum Outcome {
     Answered,
     /// It rang long enough to be answered and was not.
@@ -125,6 +149,14 @@ pub enum Outcome {
     Outbound,
     /// It rang and stopped on a line whose device cannot see an answer.
     Unknown,
+    /// A dialled call the far end did not answer.
+    NoAnswer,
+    /// A dialled call that found the far end busy.
+    Busy,
+    /// A dialled call that failed (no dial tone, refused, the device lost).
+    Failed,
+    /// A dialled call the agent ended before it was answered.
+    Cancelled,
 }
 
 impl Outcome {
@@ -136,6 +168,10 @@ impl Outcome {
             Outcome::Abandoned => "abandoned",
             Outcome::Outbound => "outbound",
             Outcome::Unknown => "unknown",
+            Outcome::NoAnswer => "no_answer",
+            Outcome::Busy => "busy",
+            Outcome::Failed => "failed",
+            Outcome::Cancelled => "cancelled",
         }
     }
 }
@@ -185,16 +221,26 @@ pub enum CallEvent {
         call_id: Arc<str>,
         line: Arc<str>,
         outcome: Outcome,
+        /// Why a dialled call failed, in the device's words.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
     },
     Device {
         device: Arc<str>,
         state: DeviceState,
     },
-    /// The line went off-hook with no call ringing: an outbound call began
-    /// (recorded like an answered one).
+    /// An outbound call began (recorded like an answered one): the line
+    /// went off-hook with no call ringing, or callpop dialled for an agent.
     Dialing {
         call_id: Arc<str>,
         line: Arc<str>,
+        /// The agent (user name) callpop dialled for; `None` when someone
+        /// dialled on the phone.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        agent: Option<Arc<str>>,
+        /// The number dialled, as the agent gave it.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        number: Option<String>,
     },
     /// Something failed that a person should see (a recording stopped by a
     /// vanished sound card or a full disk); calls and pops go on.

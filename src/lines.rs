@@ -38,6 +38,10 @@ pub struct Lines {
     pub device_states: crate::engine::DeviceStates,
     /// The devices as the admin console lists and restarts them.
     pub desk: crate::devices::desk::DeviceDesk,
+    /// Dialling and hanging up through the engine.
+    pub control: crate::engine::EngineControl,
+    /// The lines whose devices can dial, in configuration order.
+    pub dialling_lines: Vec<Arc<str>>,
     runtime: tokio::runtime::Handle,
     stop: Option<oneshot::Sender<()>>,
     stopped: Option<oneshot::Receiver<()>>,
@@ -147,6 +151,10 @@ pub fn policy_for(config: &Config, profile: &LoadedProfile) -> CallPolicy {
         max_call: Duration::from_secs(config.calls.max_call_secs),
         sees_answer: profile.profile.quirks.reports_off_hook,
         repeats_cid: profile.profile.quirks.repeats_cid,
+        dial: profile.dialer.as_ref().map(|d| crate::calls::DialPolicy {
+            sees_answer: d.settings.sees_answer,
+            no_answer: Duration::from_millis(d.settings.no_answer_ms),
+        }),
     }
 }
 
@@ -180,7 +188,7 @@ pub fn start(
 /// Runs `engine` and a driver per device on the line thread. With `tap`,
 /// every line event is also sent there.
 pub fn spawn(
-    engine: Engine,
+    mut engine: Engine,
     devices: Vec<BoxDevice>,
     tap: Option<mpsc::Sender<LineEvent>>,
 ) -> Result<Lines> {
@@ -189,6 +197,20 @@ pub fn spawn(
         .build()?;
     let events = engine.sender();
     let device_states = engine.device_states();
+    let control = engine.control();
+    // A command channel for every device that dials, its lines told to
+    // the engine.
+    let mut commands: std::collections::HashMap<Arc<str>, crate::devices::serial::Commands> =
+        Default::default();
+    let mut dialling_lines = Vec::new();
+    for d in devices.iter().filter(|d| d.profile.dialer.is_some()) {
+        let (tx, rx) = mpsc::channel(crate::engine::DEVICE_COMMANDS);
+        for line in &d.lines {
+            engine.add_dialer(line, &d.name, tx.clone());
+            dialling_lines.push(line.clone());
+        }
+        commands.insert(d.name.clone(), rx);
+    }
     let (sms_events, _) = broadcast::channel(1024);
     let desk = crate::devices::desk::DeviceDesk::new(
         devices
@@ -217,7 +239,11 @@ pub fn spawn(
             let mut device = GsmDevice::new(&d.name, d.port, d.profile);
             device.restart = d.restart;
             let (handle, driver) = driver::modem(device, engine.store().sms(), sms_events.clone());
-            (handle, driver.with_normalizer(engine.normalizer().clone()))
+            let mut driver = driver.with_normalizer(engine.normalizer().clone());
+            if let Some(rx) = commands.remove(&handle.name) {
+                driver = driver.with_commands(rx);
+            }
+            (handle, driver)
         })
         .unzip();
     let handle = runtime.handle().clone();
@@ -229,6 +255,7 @@ pub fn spawn(
             runtime.block_on(run_lines(
                 engine,
                 devices,
+                commands,
                 audio_boxes,
                 modem_drivers,
                 tap,
@@ -240,6 +267,8 @@ pub fn spawn(
         events,
         device_states,
         desk,
+        control,
+        dialling_lines,
         modems,
         sms_events,
         runtime: handle,
@@ -252,6 +281,7 @@ pub fn spawn(
 async fn run_lines(
     engine: Engine,
     devices: Vec<BoxDevice>,
+    mut commands: std::collections::HashMap<Arc<str>, crate::devices::serial::Commands>,
     audio_boxes: Vec<BoxDevice>,
     modems: Vec<ModemDriver>,
     tap: Option<mpsc::Sender<LineEvent>>,
@@ -278,7 +308,10 @@ async fn run_lines(
     };
     let mut drivers: Vec<_> = devices
         .into_iter()
-        .map(|d| tokio::spawn(run_box(d, from_devices.clone())))
+        .map(|d| {
+            let rx = commands.remove(&d.name);
+            tokio::spawn(run_box(d, from_devices.clone(), rx))
+        })
         .collect();
     drivers.extend(
         audio_boxes

@@ -22,13 +22,14 @@ use std::path::{Path, PathBuf};
 const LAYERS: &[(&str, u8)] = &[
     // 0. Vocabulary, pure algorithms and leaf utilities: no I/O of their
     //    own beyond a file they are asked to write, no store, no tasks.
-    ("auth", 0),   // password hashes, session tokens
-    ("calls", 0),  // one line's call state machine, CDRs
-    ("domain", 0), // the shared vocabulary: matches, agent states, time
-    ("dsp", 0),    // FSK/DTMF caller ID, tones, over samples
-    ("event", 0),  // LineEvent, CallEvent, SmsEvent
-    ("phone", 0),  // number normalisation and match keys
-    ("sheets", 0), // CSV/XLSX writers
+    ("auth", 0),      // password hashes, session tokens
+    ("calls", 0),     // one line's call state machine, CDRs
+    ("domain", 0),    // the shared vocabulary: matches, agent states, time
+    ("dial_plan", 0), // what digits a line dials for a number
+    ("dsp", 0),       // FSK/DTMF caller ID, tones, over samples
+    ("event", 0),     // LineEvent, CallEvent, SmsEvent
+    ("phone", 0),     // number normalisation and match keys
+    ("sheets", 0),    // CSV/XLSX writers
     // 1. Settings, read and validated once at start.
     ("config", 1),
     ("logging", 1),
@@ -44,6 +45,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("workorder", 4),
     // 5. Consumers of the events and services on top of the domain.
     ("metrics", 5),
+    ("outbound", 5), // click-to-dial: line choice, dial plan, allowance
     ("pop", 5),
     ("recording", 5),
     ("sms", 5),

@@ -153,6 +153,7 @@ impl Pool {
             profile_dir: None,
             logins: Default::default(),
             session_ends: Default::default(),
+            dialer: None,
             closing: Default::default(),
             store: self.store.clone(),
             hub: None,

@@ -202,6 +202,17 @@ impl BoxParser {
 
     fn parse_line(&mut self, text: &str, out: &mut Vec<Parsed>) {
         let profile = self.profile.clone();
+        // What a dialling device says of its calls comes before the grammar
+        // (a modem's `OK` or `BUSY` means something only here).
+        if let Some((port, signal)) = profile.dialer.as_ref().and_then(|d| d.reply(text)) {
+            self.flush(out);
+            if port >= 1 && port <= profile.profile.quirks.lines {
+                out.push(Parsed::Signal(port, signal));
+            } else {
+                out.push(Parsed::Diagnostic(Diagnostic::BadPort(text.to_string())));
+            }
+            return;
+        }
         let Some((caps, event)) = profile
             .grammar
             .iter()

@@ -335,6 +335,84 @@ impl Default for GsmSettings {
     }
 }
 
+/// How a device dials out, when it can: its commands and what its replies
+/// mean. A profile without `[dial]` is a device that only listens.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DialSettings {
+    /// The dial command: `{number}` the digits, `{line}` the port (1-based)
+    /// on a multi-line box. `ATDT{number};` on a voice modem.
+    pub command: String,
+    /// Hangs up a call, or cancels one still dialling (`ATH`, `AT+CHUP`).
+    pub hangup: String,
+    /// Whether the device sees the far end answer (a GSM modem does; a
+    /// voice modem beside the phone does not: its call stays "dialled"
+    /// until the agent hangs up).
+    pub sees_answer: bool,
+    /// A dialled call not answered within this long is given up (no
+    /// answer) and hung up.
+    #[serde(default = "default_no_answer_ms")]
+    pub no_answer_ms: u64,
+    /// What the device's lines mean for a call it dials, first match wins.
+    /// Named groups: `line` (the port), `value` (a failure's detail).
+    #[serde(default)]
+    pub replies: Vec<DialReplyRule>,
+}
+
+fn default_no_answer_ms() -> u64 {
+    60_000
+}
+
+/// One reply of a dialling device and what it means.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DialReplyRule {
+    pub pattern: toml::Spanned<String>,
+    pub means: crate::event::DialProgress,
+}
+
+/// A profile's dialling, its replies compiled.
+#[derive(Debug, Clone)]
+pub struct Dialer {
+    pub settings: DialSettings,
+    replies: Vec<(Regex, crate::event::DialProgress)>,
+}
+
+impl Dialer {
+    /// What a device's line means for a call it dials, and on which port:
+    /// `None` for a line that is no dial reply.
+    pub fn reply(&self, text: &str) -> Option<(u8, crate::event::LineSignal)> {
+        let (caps, progress) = self
+            .replies
+            .iter()
+            .find_map(|(re, p)| re.captures(text).map(|c| (c, *p)))?;
+        let port = match caps.name("line") {
+            Some(m) => m.as_str().parse().ok()?,
+            None => 1,
+        };
+        let detail = match caps.name("value") {
+            Some(m) => Some(m.as_str().trim().to_string()),
+            None if progress == crate::event::DialProgress::Failed => Some(text.to_string()),
+            None => None,
+        }
+        .filter(|d| !d.is_empty());
+        Some((port, crate::event::LineSignal::Dial { progress, detail }))
+    }
+
+    /// The dial command for `digits` on `port`.
+    pub fn dial_command(&self, port: u8, digits: &str) -> String {
+        self.settings
+            .command
+            .replace("{number}", digits)
+            .replace("{line}", &port.to_string())
+    }
+
+    /// The hang-up command for `port`.
+    pub fn hangup_command(&self, port: u8) -> String {
+        self.settings.hangup.replace("{line}", &port.to_string())
+    }
+}
+
 /// How the simulator imitates the device: output lines with placeholders
 /// `{line} {number} {name} {mmdd} {hhmm} {digits}`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -387,6 +465,9 @@ pub struct Profile {
     /// the line's state is read from it.
     #[serde(default)]
     pub listen: ListenSettings,
+    /// How it dials out, if it can.
+    #[serde(default)]
+    pub dial: Option<DialSettings>,
 }
 
 /// How an audio box (a sound card on the line, nothing else) reads the
@@ -497,6 +578,8 @@ impl std::error::Error for ProfileError {}
 pub struct LoadedProfile {
     pub profile: Profile,
     pub grammar: Vec<(Regex, RuleEvent)>,
+    /// Its dialling, when it can dial.
+    pub dialer: Option<Dialer>,
     /// Where it came from: `embedded` or a file path.
     pub origin: String,
 }
@@ -605,9 +688,59 @@ pub fn parse(text: &str, source: &str) -> Result<LoadedProfile, ProfileError> {
             ));
         }
     }
+    let dialer = match &profile.dial {
+        None => None,
+        Some(d) => {
+            let place = key_line(text, "command");
+            if !d.command.contains("{number}") {
+                return Err(err(
+                    place,
+                    "[dial] command needs {number} where the digits go".into(),
+                ));
+            }
+            if d.hangup.trim().is_empty() {
+                return Err(err(place, "[dial] needs a hangup command".into()));
+            }
+            if profile.kind == DeviceKind::AudioBox || profile.kind == DeviceKind::FskModule {
+                return Err(err(
+                    place,
+                    "this kind of device only listens: it has no [dial]".into(),
+                ));
+            }
+            let mut replies = Vec::new();
+            for rule in &d.replies {
+                let line = Some(line_of(text, rule.pattern.span().start));
+                let regex = Regex::new(rule.pattern.get_ref())
+                    .map_err(|e| err(line, format!("bad pattern: {e}")))?;
+                if let Some(unknown) = regex
+                    .capture_names()
+                    .flatten()
+                    .find(|n| !matches!(*n, "line" | "value"))
+                {
+                    return Err(err(
+                        line,
+                        format!("unknown group (?P<{unknown}>): use line or value"),
+                    ));
+                }
+                replies.push((regex, rule.means));
+            }
+            if replies.is_empty() {
+                return Err(err(
+                    place,
+                    "[dial] needs [[dial.replies]]: how else would the call's course be known?"
+                        .into(),
+                ));
+            }
+            Some(Dialer {
+                settings: d.clone(),
+                replies,
+            })
+        }
+    };
     Ok(LoadedProfile {
         profile,
         grammar,
+        dialer,
         origin: source.to_string(),
     })
 }

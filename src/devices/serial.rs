@@ -189,8 +189,13 @@ pub const BACKLOG_QUIET: Duration = Duration::from_millis(50);
 /// are live.
 pub const BACKLOG_MAX: Duration = Duration::from_secs(1);
 
-/// Runs a device forever (until `events` is closed).
-pub async fn run_box(device: BoxDevice, events: mpsc::Sender<LineEvent>) {
+/// Runs a device forever (until `events` is closed). `commands` brings
+/// what its lines must do (dial, hang up) when it can dial.
+pub async fn run_box(
+    device: BoxDevice,
+    events: mpsc::Sender<LineEvent>,
+    mut commands: Option<Commands>,
+) {
     let mut attempt = 0usize;
     let mut reported_down = false;
     // When this process last read the device: bytes waiting at the next
@@ -224,7 +229,7 @@ pub async fn run_box(device: BoxDevice, events: mpsc::Sender<LineEvent>) {
         };
         attempt = 0;
         let served = tokio::select! {
-            served = serve(&device, port, &events, heard_ms) => served,
+            served = serve(&device, port, &events, heard_ms, commands.as_mut()) => served,
             () = device.restart.requested() => Err(crate::devices::restart::RESTARTED.to_string()),
         };
         match served {
@@ -263,7 +268,13 @@ async fn serve(
     mut port: SerialStream,
     events: &mpsc::Sender<LineEvent>,
     heard_ms: Option<i64>,
+    mut commands: Option<&mut Commands>,
 ) -> Result<(), String> {
+    // Commands that waited while the port was closed are stale: their
+    // calls ended when the device went down.
+    if let Some(rx) = commands.as_mut() {
+        while rx.try_recv().is_ok() {}
+    }
     let mut parser = BoxParser::new(device.profile.clone());
     let mut buf = [0u8; 1024];
     let mut pending = Vec::new();
@@ -316,20 +327,30 @@ async fn serve(
         } else {
             profile_wait
         };
-        let read = match wait {
-            Some(wait) => match tokio::time::timeout(wait, port.read(&mut buf)).await {
-                Ok(r) => r,
-                Err(_) if backlog_ends => {
-                    backlog = None;
-                    continue;
-                }
-                Err(_) => {
-                    parser.flush(&mut out);
-                    parser.reset_frames();
-                    continue;
-                }
-            },
-            None => port.read(&mut buf).await,
+        let reading = async {
+            match wait {
+                Some(wait) => tokio::time::timeout(wait, port.read(&mut buf)).await.ok(),
+                None => Some(port.read(&mut buf).await),
+            }
+        };
+        let got = tokio::select! {
+            read = reading => read,
+            Some((line, command)) = next_command(&mut commands) => {
+                send_command(device, &mut port, &line, &command).await?;
+                continue;
+            }
+        };
+        let read = match got {
+            Some(r) => r,
+            None if backlog_ends => {
+                backlog = None;
+                continue;
+            }
+            None => {
+                parser.flush(&mut out);
+                parser.reset_frames();
+                continue;
+            }
         };
         match read {
             Ok(n) if n > 0 => parser.push(&buf[..n], &mut out),
@@ -345,6 +366,44 @@ async fn serve(
         }
     }
 }
+
+/// The next command for the device, or never when it takes none.
+async fn next_command(
+    commands: &mut Option<&mut Commands>,
+) -> Option<(Arc<str>, crate::calls::LineCommand)> {
+    match commands {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Writes a line's command (its profile's dial or hang-up) to the port.
+async fn send_command(
+    device: &BoxDevice,
+    port: &mut SerialStream,
+    line: &str,
+    command: &crate::calls::LineCommand,
+) -> Result<(), String> {
+    let Some(dialer) = device.profile.dialer.as_ref() else {
+        return Ok(());
+    };
+    let Some(index) = device.lines.iter().position(|l| &**l == line) else {
+        tracing::warn!(device = %device.name, line, "a command for a line the device does not have");
+        return Ok(());
+    };
+    let port_no = (index + 1) as u8;
+    let text = match command {
+        crate::calls::LineCommand::Dial { digits } => dialer.dial_command(port_no, digits),
+        crate::calls::LineCommand::HangUp => dialer.hangup_command(port_no),
+    };
+    tracing::info!(device = %device.name, line, command = %text, "to the device");
+    port.write_all(format!("{text}\r").as_bytes())
+        .await
+        .map_err(|e| format!("writing {text}: {e}"))
+}
+
+/// Commands for a device's lines, from the engine.
+pub type Commands = mpsc::Receiver<(Arc<str>, crate::calls::LineCommand)>;
 
 /// Sends the parsed signals; false when the engine is gone.
 async fn deliver(

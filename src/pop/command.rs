@@ -26,8 +26,13 @@ pub enum Action {
     SelectCustomer { call_id: String, customer_id: i64 },
     /// `workorder.save`: a work order (工单) from the pop's form.
     SaveWorkOrder(WorkOrderDraft),
-    /// `call.dial`: an outgoing call.
-    Dial { number: String },
+    /// `call.dial`: an outgoing call, on a given line or the agent's own.
+    Dial {
+        number: String,
+        line: Option<String>,
+    },
+    /// `call.hangup`: end (or cancel) a call.
+    HangUp { call_id: String },
 }
 
 /// A work order as the desktop sends it.
@@ -48,17 +53,19 @@ impl Action {
             Action::SelectCustomer { .. } => "customer.select",
             Action::SaveWorkOrder(_) => "workorder.save",
             Action::Dial { .. } => "call.dial",
+            Action::HangUp { .. } => "call.hangup",
         }
     }
 }
 
 /// The commands the server knows, by name.
-pub const COMMANDS: [&str; 5] = [
+pub const COMMANDS: [&str; 6] = [
     "workorder.save",
     "customer.select",
     "agent.state",
     "call.claim",
     "call.dial",
+    "call.hangup",
 ];
 
 /// Why a command was refused: a stable code for programs, a message for people.
@@ -68,6 +75,8 @@ pub struct CommandError {
     pub message: String,
     /// Per-field problems (`invalid`).
     pub fields: Option<Value>,
+    /// What the page puts in its words for the code.
+    pub params: Option<Value>,
 }
 
 impl CommandError {
@@ -77,7 +86,14 @@ impl CommandError {
             code,
             message: message.into(),
             fields: None,
+            params: None,
         }
+    }
+
+    /// The same, with what the page needs to word it.
+    pub fn with(mut self, params: Value) -> CommandError {
+        self.params = Some(params);
+        self
     }
 
     /// The `error` data for the command `id`.
@@ -85,6 +101,9 @@ impl CommandError {
         let mut v = json!({ "id": id, "code": self.code, "message": self.message });
         if let Some(f) = &self.fields {
             v["fields"] = f.clone();
+        }
+        if let Some(p) = &self.params {
+            v["params"] = p.clone();
         }
         v
     }
@@ -149,6 +168,10 @@ pub fn parse_action(kind: &str, data: &Value) -> Result<Action, CommandError> {
         }
         "call.dial" => Ok(Action::Dial {
             number: text("number")?,
+            line: data.get("line").and_then(Value::as_str).map(str::to_string),
+        }),
+        "call.hangup" => Ok(Action::HangUp {
+            call_id: text("call_id")?,
         }),
         other => Err(CommandError::new(
             "unknown_command",

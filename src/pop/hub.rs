@@ -93,6 +93,11 @@ enum HubMsg {
     },
     /// A form was saved: pops show it from now on.
     FormsChanged,
+    /// The lines bound to an agent (to dial on).
+    LinesOf {
+        username: String,
+        reply: oneshot::Sender<Vec<String>>,
+    },
     /// Who an open call belongs to (for a work order saved on it).
     CallParties {
         call_id: String,
@@ -201,6 +206,13 @@ impl HubHandle {
     }
 
     /// Every known agent's state, as `agent.state` data.
+    /// The lines bound to the agent `username`, to dial on.
+    pub async fn lines_of(&self, username: String) -> Vec<String> {
+        let (reply, rx) = oneshot::channel();
+        self.send(HubMsg::LinesOf { username, reply }).await;
+        rx.await.unwrap_or_default()
+    }
+
     pub async fn agents(&self) -> Vec<Value> {
         let (reply, rx) = oneshot::channel();
         self.send(HubMsg::Agents { reply }).await;
@@ -415,6 +427,9 @@ impl Hub {
             HubMsg::CallParties { call_id, reply } => {
                 let _ = reply.send(self.call_parties(&call_id));
             }
+            HubMsg::LinesOf { username, reply } => {
+                let _ = reply.send(self.routing.lines_of(&username));
+            }
         }
     }
 
@@ -536,9 +551,9 @@ impl Hub {
                 call_id,
                 customer_id,
             } => self.select(user_id, &call_id, customer_id),
-            Action::Dial { .. } => Err(CommandError::new(
-                "unsupported",
-                "no line here can dial out yet",
+            Action::Dial { .. } | Action::HangUp { .. } => Err(CommandError::new(
+                "unknown_command",
+                "calls are dialled by the web side",
             )),
             Action::SaveWorkOrder(_) => Err(CommandError::new(
                 "unknown_command",
@@ -764,6 +779,18 @@ impl Hub {
                 self.apply(change);
                 self.routing.keep_ended(&call_id, call, now);
             }
+            CallEvent::Dialing {
+                call_id,
+                line,
+                agent: Some(agent),
+                ..
+            } => {
+                // Dialled for an agent: the call and its pop are theirs.
+                let user = self.agents.by_username(&agent);
+                let open = self.routing.open(&call_id, &line);
+                open.dialled_by = user;
+                open.taken_by = user;
+            }
             CallEvent::Dialing { .. } => {}
             CallEvent::Alarm { source, message } => {
                 let data = json!({ "source": source, "message": message }).to_string();
@@ -816,7 +843,10 @@ impl Hub {
     /// Builds the pop and offers it to the line's desktops.
     fn pop(&mut self, call_id: &str, line: &str, caller: Option<&crate::event::Caller>) {
         let started = Instant::now();
-        let recipients = self.routing.recipients(line, &self.agents);
+        let recipients = match self.routing.call(call_id).and_then(|c| c.dialled_by) {
+            Some(agent) => vec![agent],
+            None => self.routing.recipients(line, &self.agents),
+        };
         let team = self.routing.team_of(line);
         let pop = match Pop::build(&self.reader, call_id, line, caller, self.forms.form(), team) {
             Ok(p) => p,

@@ -29,6 +29,8 @@ pub struct OpenCall {
     pub acked: HashSet<i64>,
     /// When the hub popped it: pop latency runs from here to each ack.
     pub popped_at: Option<Instant>,
+    /// The agent callpop dialled it for: its pop goes to them alone.
+    pub dialled_by: Option<i64>,
 }
 
 /// Bindings and open calls.
@@ -58,6 +60,18 @@ impl Routing {
             Some(b) => self.bindings.insert(line, b),
             None => self.bindings.remove(&line),
         };
+    }
+
+    /// The lines bound to the agent `username`.
+    pub fn lines_of(&self, username: &str) -> Vec<String> {
+        let mut lines: Vec<String> = self
+            .bindings
+            .iter()
+            .filter(|(_, b)| matches!(b, Binding::Agent(a) if a == username))
+            .map(|(l, _)| l.clone())
+            .collect();
+        lines.sort();
+        lines
     }
 
     /// A line's binding.
@@ -99,6 +113,7 @@ impl Routing {
                 selected: None,
                 acked: HashSet::new(),
                 popped_at: None,
+                dialled_by: None,
             })
     }
 

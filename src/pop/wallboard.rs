@@ -135,7 +135,7 @@ impl Board {
                     v.number = caller.raw_number.clone();
                 }
             }
-            CallEvent::Answered { call_id, line } | CallEvent::Dialing { call_id, line } => {
+            CallEvent::Answered { call_id, line } | CallEvent::Dialing { call_id, line, .. } => {
                 set(line, "talking", Some(call_id))
             }
             CallEvent::Ended { line, outcome, .. } => {

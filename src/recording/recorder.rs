@@ -299,7 +299,7 @@ pub async fn run(
             Err(broadcast::error::RecvError::Closed) => break,
         };
         let begin = match &event {
-            CallEvent::Answered { call_id, line } | CallEvent::Dialing { call_id, line } => {
+            CallEvent::Answered { call_id, line } | CallEvent::Dialing { call_id, line, .. } => {
                 Some((call_id, line))
             }
             CallEvent::Ringing { call_id, line, .. } if settings.start == RecordingStart::Ring => {

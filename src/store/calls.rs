@@ -50,18 +50,24 @@ pub struct CallReach {
     pub team: Option<String>,
     pub customer_id: Option<i64>,
     pub number_national: Option<String>,
+    /// The number to call the caller back on: E.164 where known, else as
+    /// the line gave it.
+    pub callback_number: Option<String>,
 }
 
 impl Calls<'_> {
     /// Writes a finished call. The call id is unique: writing the same call
     /// again (a retry) updates its row instead of adding another.
     pub fn write_cdr(&self, c: &Cdr) -> Result<()> {
-        self.store.conn
+        self.store
+            .conn
             .prepare_cached(
                 "INSERT INTO calls (call_uid, line, device, direction, outcome, presentation,
                     raw_number, number_e164, number_national, caller_name, customer_id, match_rule,
-                    ring_count, started_at, first_ring_at, cid_at, answered_at, ended_at, dtmf)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)
+                    ring_count, started_at, first_ring_at, cid_at, answered_at, ended_at, dtmf,
+                    agent_user_id, failure)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,
+                    ?18, ?19, ?20, ?21)
                  ON CONFLICT(call_uid) DO UPDATE SET
                     outcome = excluded.outcome, presentation = excluded.presentation,
                     raw_number = excluded.raw_number, number_e164 = excluded.number_e164,
@@ -69,7 +75,9 @@ impl Calls<'_> {
                     customer_id = excluded.customer_id, match_rule = excluded.match_rule,
                     ring_count = excluded.ring_count, first_ring_at = excluded.first_ring_at,
                     cid_at = excluded.cid_at, answered_at = excluded.answered_at,
-                    ended_at = excluded.ended_at, dtmf = excluded.dtmf",
+                    ended_at = excluded.ended_at, dtmf = excluded.dtmf,
+                    agent_user_id = COALESCE(excluded.agent_user_id, calls.agent_user_id),
+                    failure = excluded.failure",
             )?
             .execute(params![
                 c.call_uid,
@@ -94,6 +102,8 @@ impl Calls<'_> {
                 c.answered_at,
                 c.ended_at,
                 c.dtmf,
+                c.agent_user_id,
+                c.failure,
             ])?;
         Ok(())
     }
@@ -203,7 +213,8 @@ impl Calls<'_> {
             .conn
             .prepare_cached(
                 "SELECT c.agent_user_id, au.team, c.offered_to, ou.team, c.team,
-                        c.customer_id, c.number_national
+                        c.customer_id, c.number_national,
+                        COALESCE(c.number_e164, c.raw_number)
                  FROM calls c
                  LEFT JOIN users au ON au.id = c.agent_user_id
                  LEFT JOIN users ou ON ou.id = c.offered_to
@@ -219,6 +230,7 @@ impl Calls<'_> {
                     team: r.get(4)?,
                     customer_id: r.get(5)?,
                     number_national: r.get(6)?,
+                    callback_number: r.get(7)?,
                 })
             })
             .optional()?)
@@ -395,7 +407,17 @@ pub(super) const TEAM_CALLS: &str =
 pub(super) const AGENT_CALLS: &str =
     " AND (c.agent_user_id = ? OR (c.agent_user_id IS NULL AND c.offered_to = ?))";
 
-const OUTCOMES: [&str; 5] = ["answered", "missed", "abandoned", "outbound", "unknown"];
+const OUTCOMES: [&str; 9] = [
+    "answered",
+    "missed",
+    "abandoned",
+    "outbound",
+    "unknown",
+    "no_answer",
+    "busy",
+    "failed",
+    "cancelled",
+];
 
 impl Calls<'_> {
     /// One page of calls matching `q` within `scope`, newest first.

@@ -393,9 +393,20 @@ pub async fn logout(
 
 /// Who is logged in, with the session's CSRF token for the page to send
 /// back on every change ([`crate::auth::csrf_token`]).
-pub async fn me(user: CurrentUser, headers: HeaderMap) -> Json<serde_json::Value> {
+pub async fn me(
+    user: CurrentUser,
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Json<serde_json::Value> {
     let mut me = json!(user.0);
     me["pages"] = json!(crate::access::pages_for(user.0.role));
+    // Whether the page offers click-to-dial: a line to dial on, and the
+    // role to use it.
+    let may_dial = crate::access::grant("ws call.dial", &user.0).is_ok();
+    me["can_dial"] = json!(match (&state.dialer, may_dial) {
+        (Some(d), true) => d.can_dial(&user.0).await,
+        _ => false,
+    });
     if let Some(token) = session_token(&headers) {
         me["csrf_token"] = json!(crate::auth::csrf_token(&token));
     }

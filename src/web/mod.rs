@@ -8,6 +8,7 @@ mod app;
 mod audit;
 mod auth;
 mod devices;
+mod dial;
 mod gate;
 mod guard;
 mod history;
@@ -56,6 +57,8 @@ pub struct AppState {
     pub logins: auth::Logins,
     /// Tells open websockets whose user's sessions were ended elsewhere.
     pub session_ends: SessionEnds,
+    /// Click-to-dial; `None` without lines.
+    pub dialer: Option<crate::outbound::Dialer>,
 }
 
 /// Users whose sessions were ended (a password changed or reset, a
@@ -293,6 +296,8 @@ fn routes() -> Routes {
         .get("/api/agents", api::agents)
         .post("/api/customers", api::add_customer)
         .get("/api/calls/missed", api::missed_calls)
+        .post("/api/calls/dial", dial::dial)
+        .post("/api/calls/{call_uid}/hangup", dial::hang_up)
         .post(
             "/api/calls/missed/{call_uid}/handled",
             api::mark_missed_handled,

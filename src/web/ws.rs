@@ -161,6 +161,14 @@ async fn handle(hub: &HubHandle, state: &AppState, conn: u64, user: &User, text:
                 }
             };
             match cmd.action {
+                Action::Dial { number, line } => {
+                    let result = super::dial::command_dial(state, user, scope, number, line).await;
+                    hub.reply(conn, cmd.id, result, None).await;
+                }
+                Action::HangUp { call_id } => {
+                    let result = super::dial::command_hang_up(state, user, scope, &call_id).await;
+                    hub.reply(conn, cmd.id, result, None).await;
+                }
                 Action::SaveWorkOrder(draft) => {
                     let call = draft.call_id.clone();
                     let result = save_work_order(state, hub, user, &scope, &cmd.id, draft).await;

@@ -186,6 +186,7 @@ pub async fn stack_with(
         profile_dir: None,
         logins: callpop::web::Logins::from_config(&settings),
         session_ends: Default::default(),
+        dialer: None,
         closing: Default::default(),
         metrics,
         reports: callpop::web::ReportSettings::from_config(&Default::default()),

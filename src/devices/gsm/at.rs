@@ -63,6 +63,15 @@ pub enum ErrorClass {
 }
 
 impl AtError {
+    /// The result line as the modem said it.
+    pub fn said(&self) -> String {
+        match self {
+            AtError::Error(s) | AtError::Call(s) => s.clone(),
+            AtError::Cme(code) => format!("+CME ERROR: {code}"),
+            AtError::Cms(code) => format!("+CMS ERROR: {code}"),
+        }
+    }
+
     /// Whether the fault is the modem's or its SIM's (no SIM, PIN, barred,
     /// no service, no SMSC, modem failure) rather than the message's: the
     /// part is not to blame, and another modem may well send it.
@@ -366,7 +375,9 @@ impl AtSession {
             }
             return None;
         }
-        if self.in_flight.is_none() && matches!(line, "NO CARRIER" | "BUSY" | "NO ANSWER") {
+        if self.in_flight.is_none()
+            && matches!(line, "NO CARRIER" | "BUSY" | "NO ANSWER" | "NO DIALTONE")
+        {
             return Some(Urc::CallEnded(line.to_string()));
         }
         // A profile's URC that answers the command in flight is its answer.

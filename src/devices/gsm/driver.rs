@@ -129,6 +129,8 @@ pub struct ModemDriver {
     early_reports: Vec<(Instant, StatusReport)>,
     /// Reads a report's recipient into the queue's form, to match it.
     normalizer: Arc<Normalizer>,
+    /// What its line must do (dial, hang up), when its profile dials.
+    commands: Option<crate::devices::serial::Commands>,
 }
 
 /// How long an unmatched delivery report waits for its part's reference to
@@ -162,6 +164,7 @@ pub fn modem(
         reassembler: Reassembler::new(timeout),
         early_reports: Vec::new(),
         normalizer: Arc::new(Normalizer::new(NormalizerSettings::default())),
+        commands: None,
     };
     (handle, driver)
 }
@@ -179,6 +182,13 @@ impl ModemDriver {
     /// region) instead of the default (China).
     pub fn with_normalizer(mut self, normalizer: Arc<Normalizer>) -> ModemDriver {
         self.normalizer = normalizer;
+        self
+    }
+
+    /// The same driver taking its line's commands (dial, hang up) from
+    /// `commands`.
+    pub fn with_commands(mut self, commands: crate::devices::serial::Commands) -> ModemDriver {
+        self.commands = Some(commands);
         self
     }
 
@@ -304,10 +314,16 @@ impl ModemDriver {
         if let Err(e) = self.read_stored(port).await {
             return Stop::Lost(e.reason());
         }
+        // Commands that waited while the port was closed are stale: their
+        // calls ended when the modem went down.
+        if let Some(rx) = self.commands.as_mut() {
+            while rx.try_recv().is_ok() {}
+        }
         let mut tick = tokio::time::interval(Duration::from_secs(1));
         loop {
             let step = tokio::select! {
                 Some(request) = self.requests.recv() => self.send(port, request).await,
+                Some((_, command)) = next_command(&mut self.commands) => self.line_command(port, command).await,
                 urc = port.next_urc() => match urc {
                     Ok(urc) => self.on_urc(port, urc).await,
                     Err(e) => Err(e),
@@ -375,6 +391,58 @@ impl ModemDriver {
         }
     }
 
+    /// Dials or hangs up; what the modem answers goes to the engine as
+    /// the profile's `[dial]` replies say.
+    async fn line_command(
+        &mut self,
+        port: &mut AtPort,
+        command: crate::calls::LineCommand,
+    ) -> Result<(), CommandError> {
+        let Some(dialer) = self.device.profile.dialer.clone() else {
+            return Ok(());
+        };
+        let text = match &command {
+            crate::calls::LineCommand::Dial { digits } => dialer.dial_command(1, digits),
+            crate::calls::LineCommand::HangUp => dialer.hangup_command(1),
+        };
+        tracing::info!(modem = %self.device.name, command = %text, "to the modem");
+        let answer = port.command(&text).await;
+        if command == crate::calls::LineCommand::HangUp {
+            return match answer {
+                Err(e @ (CommandError::Io(_) | CommandError::Timeout { .. })) => Err(e),
+                _ => Ok(()),
+            };
+        }
+        let (said, failure) = match answer {
+            Ok(_) => ("OK".to_string(), None),
+            Err(CommandError::Refused { error, .. }) => (error.said(), None),
+            Err(e) => (e.reason(), Some(e)),
+        };
+        let signal = match dialer.reply(&said) {
+            Some((_, signal)) => signal,
+            None => LineSignal::Dial {
+                progress: crate::event::DialProgress::Failed,
+                detail: Some(said),
+            },
+        };
+        self.line_event(self::signal(signal)).await;
+        failure.map_or(Ok(()), Err)
+    }
+
+    /// A line the modem said on its own that its profile's `[dial]`
+    /// replies give a meaning.
+    async fn dial_reply(&self, line: &str) {
+        let reply = self
+            .device
+            .profile
+            .dialer
+            .as_ref()
+            .and_then(|d| d.reply(line));
+        if let Some((_, signal)) = reply {
+            self.line_event(self::signal(signal)).await;
+        }
+    }
+
     async fn on_urc(&mut self, port: &mut AtPort, urc: Urc) -> Result<(), CommandError> {
         match urc {
             Urc::Ring => self.line_event(signal(LineSignal::Ring)).await,
@@ -382,7 +450,12 @@ impl ModemDriver {
                 let cid = CallerId::from_value(number.as_deref().unwrap_or(""));
                 self.line_event(signal(LineSignal::CallerId(cid))).await
             }
-            Urc::CallEnded(_) => self.line_event(signal(LineSignal::OnHook)).await,
+            Urc::CallEnded(said) => {
+                // A dialled call's end says how (busy, no answer); any
+                // call is over.
+                self.dial_reply(&said).await;
+                self.line_event(signal(LineSignal::OnHook)).await
+            }
             // Delivered straight to us: nothing on the SIM to delete.
             Urc::NewMessage { pdu } | Urc::StatusReport { pdu } => {
                 self.received(&pdu).await;
@@ -393,7 +466,10 @@ impl ModemDriver {
             Urc::Registration { stat } => {
                 tracing::info!(modem = %self.device.name, stat, "network registration changed")
             }
-            Urc::Other(line) => tracing::debug!(modem = %self.device.name, %line, "modem says"),
+            Urc::Other(line) => {
+                tracing::debug!(modem = %self.device.name, %line, "modem says");
+                self.dial_reply(&line).await;
+            }
         }
         Ok(())
     }
@@ -699,4 +775,14 @@ fn unmatched_reason(r: &StatusReport, is_number: bool) -> String {
 
 fn signal(s: LineSignal) -> LineEventKind {
     LineEventKind::Signal(s)
+}
+
+/// The next command for the modem's line, or never when it takes none.
+async fn next_command(
+    commands: &mut Option<crate::devices::serial::Commands>,
+) -> Option<(Arc<str>, crate::calls::LineCommand)> {
+    match commands {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
 }
