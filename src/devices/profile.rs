@@ -426,6 +426,19 @@ pub struct SimTemplates {
     pub off_hook: Vec<String>,
     pub on_hook: Vec<String>,
     pub dtmf: Vec<String>,
+    /// What the device says of a call it dials (`sim` plays the far end):
+    /// taken, ringing, answered, busy, no answer, no dial tone, refused,
+    /// the far end hanging up; and its reply to the hang-up command.
+    /// `{line}` and `{number}` are filled in.
+    pub dial_accepted: Vec<String>,
+    pub dial_alerting: Vec<String>,
+    pub dial_answered: Vec<String>,
+    pub dial_busy: Vec<String>,
+    pub dial_no_answer: Vec<String>,
+    pub dial_no_dialtone: Vec<String>,
+    pub dial_failed: Vec<String>,
+    pub dial_far_hangup: Vec<String>,
+    pub hung_up: Vec<String>,
     /// Channel seizure bytes sent before a caller-ID frame.
     pub seizure_bytes: Option<usize>,
 }

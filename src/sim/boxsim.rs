@@ -3,6 +3,7 @@
 //! FSK modules, caller-ID frames and status bytes), answers the init
 //! sequence, and can vanish and come back like an unplugged USB device.
 
+use super::far_end::{self, FarSide};
 use super::script::Action;
 use crate::devices::profile::{Framing, LoadedProfile};
 use crate::dsp::cid::{encode, Absence, CallerIdMessage, CidDateTime, MessageFormat, SEIZURE};
@@ -31,6 +32,8 @@ pub struct BoxSim {
     refused: Vec<String>,
     /// Whether the host has sent a command since the device was plugged in.
     host: tokio::sync::watch::Sender<bool>,
+    /// How the far end of a dialled call behaves, and what was dialled.
+    far: Arc<FarSide>,
 }
 
 impl BoxSim {
@@ -54,6 +57,7 @@ impl BoxSim {
             rng: rand::rngs::StdRng::seed_from_u64(11),
             refused: commands.iter().map(|c| c.to_string()).collect(),
             host: tokio::sync::watch::channel(false).0,
+            far: Arc::new(FarSide::default()),
         };
         sim.plug()?;
         Ok(sim)
@@ -62,6 +66,12 @@ impl BoxSim {
     /// The path a driver opens.
     pub fn link(&self) -> &Path {
         &self.link
+    }
+
+    /// The far end of the calls the box dials: set how it behaves, wait
+    /// for dials and hang-ups.
+    pub fn far(&self) -> &FarSide {
+        &self.far
     }
 
     fn plug(&mut self) -> std::io::Result<()> {
@@ -113,6 +123,16 @@ impl BoxSim {
         let answer = tx.clone();
         self.host.send_replace(false);
         let host = self.host.clone();
+        let far = self.far.clone();
+        let sim_templates = self.profile.profile.sim.clone();
+        let dial = self.profile.dialer.as_ref().map(|d| {
+            (
+                far_end::command_pattern(&d.settings.command),
+                far_end::command_pattern(&d.settings.hangup),
+            )
+        });
+        let mut calls: std::collections::HashMap<u8, JoinHandle<()>> = Default::default();
+        let mut rng = rand::rngs::StdRng::from_os_rng();
         self.tasks.push(tokio::spawn(async move {
             let mut buf = [0u8; 256];
             let mut line = Vec::new();
@@ -126,6 +146,39 @@ impl BoxSim {
                         line.clear();
                         if cmd.is_empty() {
                             continue;
+                        }
+                        if let Some((dial, hangup)) = &dial {
+                            if let Some(c) = dial.captures(&cmd) {
+                                let port = c.name("line").and_then(|p| p.as_str().parse().ok()).unwrap_or(1);
+                                let number = c["number"].to_string();
+                                let script = far.dial(port, &number).script(&mut rng);
+                                let out = answer.clone();
+                                let say = move |bytes: Vec<u8>| {
+                                    let out = out.clone();
+                                    async move { out.send((bytes, None)).await.is_ok() }
+                                };
+                                let play = far_end::play(script, sim_templates.clone(), port, number, say);
+                                if let Some(old) = calls.insert(port, tokio::spawn(play)) {
+                                    old.abort();
+                                }
+                                continue;
+                            }
+                            if let Some(c) = hangup.captures(&cmd) {
+                                let port = c.name("line").and_then(|p| p.as_str().parse().ok()).unwrap_or(1);
+                                if let Some(call) = calls.remove(&port) {
+                                    call.abort();
+                                }
+                                far.hang_up(port);
+                                let mut bytes = Vec::new();
+                                for t in &sim_templates.hung_up {
+                                    let l = t.replace("{line}", &port.to_string());
+                                    bytes.extend(format!("\r\n{l}\r\n").into_bytes());
+                                }
+                                if !bytes.is_empty() {
+                                    let _ = answer.send((bytes, None)).await;
+                                }
+                                continue;
+                            }
                         }
                         let reply = replies
                             .iter()

@@ -2,6 +2,7 @@
 //! each profile's protocol, so the real drivers can be tested end to end.
 
 pub mod boxsim;
+pub mod far_end;
 pub mod modem;
 pub mod script;
 pub mod transcript;

@@ -96,6 +96,8 @@ pub struct ModemSim {
     state: Arc<Mutex<State>>,
     /// The pseudo-terminal now plugged in: its control channel and task.
     plugged: Mutex<Option<(mpsc::Sender<Control>, JoinHandle<()>)>>,
+    /// The far end of the calls it dials.
+    far: Arc<super::far_end::FarSide>,
 }
 
 impl ModemSim {
@@ -111,9 +113,16 @@ impl ModemSim {
             state: Arc::new(Mutex::new(State::default())),
             options,
             plugged: Mutex::new(None),
+            far: Default::default(),
         };
         sim.plug_in()?;
         Ok(sim)
+    }
+
+    /// The far end of the calls the modem dials: set how it behaves, wait
+    /// for dials and hang-ups.
+    pub fn far(&self) -> &super::far_end::FarSide {
+        &self.far
     }
 
     /// Pulls the modem out: its pseudo-terminal closes, so the driver's
@@ -147,6 +156,7 @@ impl ModemSim {
             self.options.clone(),
             self.state.clone(),
             rx,
+            self.far.clone(),
         ));
         *self.plugged.lock().unwrap() = Some((control, task));
         Ok(())
@@ -264,7 +274,21 @@ async fn run(
     options: ModemOptions,
     state: Arc<Mutex<State>>,
     mut control: mpsc::Receiver<Control>,
+    far: Arc<super::far_end::FarSide>,
 ) {
+    // The far end of a dialled call speaks through here.
+    let (far_tx, mut far_rx) = mpsc::unbounded_channel::<Vec<u8>>();
+    let dial = profile.dialer.as_ref().map(|d| {
+        (
+            super::far_end::command_pattern(&d.settings.command),
+            super::far_end::command_pattern(&d.settings.hangup),
+        )
+    });
+    let mut call: Option<JoinHandle<()>> = None;
+    let mut rng = {
+        use rand::SeedableRng;
+        rand::rngs::StdRng::from_os_rng()
+    };
     let (mut reader, mut writer) = tokio::io::split(master);
     let (report_tx, mut reports) = mpsc::unbounded_channel::<String>();
     let mut line = Vec::new();
@@ -332,6 +356,36 @@ async fn run(
                                 }
                                 continue;
                             }
+                            if let Some((dial, hangup)) = &dial {
+                                if let Some(c) = dial.captures(&cmd) {
+                                    let number = c["number"].to_string();
+                                    let script = far.dial(1, &number).script(&mut rng);
+                                    let tx = far_tx.clone();
+                                    let say = move |bytes: Vec<u8>| {
+                                        let ok = tx.send(bytes).is_ok();
+                                        async move { ok }
+                                    };
+                                    let play = super::far_end::play(script, profile.profile.sim.clone(), 1, number, say);
+                                    if let Some(old) = call.replace(tokio::spawn(play)) {
+                                        old.abort();
+                                    }
+                                    continue;
+                                }
+                                if hangup.is_match(&cmd) {
+                                    if let Some(c) = call.take() {
+                                        c.abort();
+                                    }
+                                    far.hang_up(1);
+                                    let said = &profile.profile.sim.hung_up;
+                                    if said.is_empty() {
+                                        out.push_str("\r\nOK\r\n");
+                                    }
+                                    for l in said {
+                                        out.push_str(&format!("\r\n{l}\r\n"));
+                                    }
+                                    continue;
+                                }
+                            }
                             out.push_str(&answer(&upper, &profile, &state, &unknown));
                         } else if line.len() < 1024 {
                             line.push(b);
@@ -349,6 +403,7 @@ async fn run(
                 }
             },
             Some(report) = reports.recv() => report,
+            Some(said) = far_rx.recv() => String::from_utf8_lossy(&said).into_owned(),
         };
         if !out.is_empty() && writer.write_all(out.as_bytes()).await.is_err() {
             return;
@@ -404,7 +459,13 @@ fn answer(cmd: &str, profile: &LoadedProfile, state: &Mutex<State>, unknown: &st
         "AT+COPS?" => ok("+COPS: 0,0,\"CHINA MOBILE\""),
         "AT+CREG?" => ok("+CREG: 0,1"),
         "AT+CSCA?" => ok("+CSCA: \"+8613800100500\",145"),
-        _ if cmd.starts_with("AT+CNMI=") || cmd.starts_with("AT^") => ok(""),
+        _ if cmd.starts_with("AT+CNMI=")
+            || cmd.starts_with("AT^")
+            || cmd.starts_with("AT+CLCC=")
+            || cmd.starts_with("AT+COLP=") =>
+        {
+            ok("")
+        }
         _ if cmd.starts_with("AT+CMGR=") => {
             let index: u32 = cmd[8..].trim().parse().unwrap_or(0);
             match st.storage.get_mut(&index) {

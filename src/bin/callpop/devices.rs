@@ -44,8 +44,17 @@ pub(crate) fn run_profiles(command: ProfilesCommand, config: &Config) -> Result<
         }
         ProfilesCommand::Check { file } => {
             let p = callpop::devices::profile::load_file(&file)?;
+            let dials = match &p.profile.dial {
+                Some(d) => format!(
+                    "; dials with {:?} ({} replies, {} the answer)",
+                    d.command,
+                    d.replies.len(),
+                    if d.sees_answer { "sees" } else { "cannot see" }
+                ),
+                None => String::new(),
+            };
             println!(
-                "{}: profile {:?} ({:?}) is valid: {} init steps, {} grammar rules",
+                "{}: profile {:?} ({:?}) is valid: {} init steps, {} grammar rules{dials}",
                 file.display(),
                 p.profile.name,
                 p.profile.kind,
