@@ -578,6 +578,16 @@ impl LineMachine {
                 }
             }
             LineSignal::OnHook => {
+                // A dialled call's line cannot hang up before the device
+                // took the dial: that on-hook is the last call's, late.
+                let stale = self.call.as_ref().is_some_and(|c| {
+                    c.dialled
+                        .as_ref()
+                        .is_some_and(|d| d.phase == Phase::Dialling)
+                });
+                if stale {
+                    return steps;
+                }
                 // Hung up after talking, or (on boxes that see it) the caller
                 // giving up while it rang.
                 if let Some(call) = self.call.take() {
@@ -620,7 +630,11 @@ impl LineMachine {
             return Vec::new();
         };
         match dialled.on_progress(progress, detail, policy) {
-            Verdict::Nothing | Verdict::Alerting => Vec::new(),
+            Verdict::Nothing => Vec::new(),
+            Verdict::Alerting => vec![Step::Emit(CallEvent::Alerting {
+                call_id: call.id.clone(),
+                line: self.line.clone(),
+            })],
             Verdict::Answered => {
                 call.answered_ms = Some(at_ms);
                 vec![Step::Emit(CallEvent::Answered {
@@ -783,6 +797,7 @@ mod tests {
         t0: Instant,
         cdrs: Vec<Cdr>,
         events: Vec<CallEvent>,
+        commands: Vec<LineCommand>,
     }
 
     impl Bench {
@@ -805,6 +820,7 @@ mod tests {
                 t0: Instant::now(),
                 cdrs: Vec::new(),
                 events: Vec::new(),
+                commands: Vec::new(),
             }
         }
 
@@ -813,6 +829,7 @@ mod tests {
                 match step {
                     Step::Emit(e) => self.events.push(e),
                     Step::Write(c) => self.cdrs.push(c),
+                    Step::Command { command, .. } => self.commands.push(command),
                     Step::Identify { call_id, caller } => {
                         let found = caller.number.is_some();
                         let event = self.machine.identified(
@@ -1372,5 +1389,152 @@ mod tests {
                 .count(),
             1
         );
+    }
+
+    fn dialling() -> Bench {
+        Bench::with(CallPolicy {
+            dial: Some(DialPolicy {
+                sees_answer: true,
+                no_answer: Duration::from_secs(30),
+            }),
+            ..CallPolicy::default()
+        })
+    }
+
+    fn request() -> DialRequest {
+        DialRequest {
+            digits: "913912345678".into(),
+            number: "139 1234 5678".into(),
+            agent: "li".into(),
+            agent_id: 7,
+        }
+    }
+
+    impl Bench {
+        fn dial(&mut self, secs: f64) -> Result<Arc<str>, DialError> {
+            let at = self.t0 + Duration::from_secs_f64(secs);
+            let (id, steps) = self.machine.dial(request(), at, (secs * 1000.0) as i64)?;
+            self.take(steps);
+            Ok(id)
+        }
+
+        fn progress(&mut self, secs: f64, progress: crate::event::DialProgress) {
+            self.signal(
+                secs,
+                LineSignal::Dial {
+                    progress,
+                    detail: None,
+                },
+            );
+        }
+    }
+
+    #[test]
+    fn a_dialled_call_is_the_agents_from_dial_to_cdr() {
+        use crate::event::DialProgress;
+        let mut b = dialling();
+        let id = b.dial(0.0).unwrap();
+        assert_eq!(
+            b.commands,
+            [LineCommand::Dial {
+                digits: "913912345678".into()
+            }]
+        );
+        assert!(matches!(
+            &b.events[0],
+            CallEvent::Dialing { agent: Some(a), number: Some(n), .. } if &**a == "li" && n == "139 1234 5678"
+        ));
+        // The number is looked up for the agent's pop.
+        assert!(
+            matches!(&b.events[1], CallEvent::CallerIdentified { call_id, .. } if *call_id == id)
+        );
+        b.progress(0.2, DialProgress::Accepted);
+        // The box reports its own off-hook: still the same call.
+        b.signal(0.3, LineSignal::OffHook);
+        b.progress(1.0, DialProgress::Alerting);
+        b.progress(4.0, DialProgress::Answered);
+        assert!(matches!(b.events.last(), Some(CallEvent::Answered { .. })));
+        let steps = b.machine.hang_up(&id, 64_000).unwrap();
+        b.take(steps);
+        assert_eq!(b.commands.last(), Some(&LineCommand::HangUp));
+        let cdr = &b.cdrs[0];
+        assert_eq!(cdr.direction, Direction::Outbound);
+        assert_eq!(cdr.outcome, Outcome::Answered);
+        assert_eq!(cdr.answered_at, Some(4_000));
+        assert_eq!(cdr.ended_at, 64_000);
+        assert_eq!(cdr.agent_user_id, Some(7));
+        assert_eq!(cdr.raw_number.as_deref(), Some("139 1234 5678"));
+        assert_eq!(cdr.customer_id, Some(42));
+        assert!(!b.machine.busy());
+    }
+
+    #[test]
+    fn a_busy_line_refuses_a_second_dial_and_a_ringing_one_too() {
+        let mut b = dialling();
+        b.dial(0.0).unwrap();
+        assert!(matches!(b.dial(0.5), Err(DialError::LineBusy { .. })));
+        let mut b = dialling();
+        b.signal(0.0, LineSignal::Ring);
+        assert!(matches!(b.dial(0.5), Err(DialError::LineBusy { .. })));
+        let mut b = Bench::new();
+        assert!(matches!(b.dial(0.0), Err(DialError::CannotDial { .. })));
+    }
+
+    #[test]
+    fn nobody_answering_is_given_up_and_hung_up() {
+        let mut b = dialling();
+        b.dial(0.0).unwrap();
+        b.progress(0.2, crate::event::DialProgress::Alerting);
+        assert_eq!(
+            b.machine.next_deadline(),
+            Some(b.t0 + Duration::from_secs(30))
+        );
+        b.tick(29.9);
+        assert!(b.cdrs.is_empty());
+        b.tick(30.0);
+        assert_eq!(b.cdrs[0].outcome, Outcome::NoAnswer);
+        assert_eq!(b.commands.last(), Some(&LineCommand::HangUp));
+    }
+
+    #[test]
+    fn a_failed_dial_keeps_the_devices_reason() {
+        let mut b = dialling();
+        b.dial(0.0).unwrap();
+        b.signal(
+            0.1,
+            LineSignal::Dial {
+                progress: crate::event::DialProgress::Failed,
+                detail: Some("30".into()),
+            },
+        );
+        assert_eq!(b.cdrs[0].outcome, Outcome::Failed);
+        assert_eq!(b.cdrs[0].failure.as_deref(), Some("30"));
+        assert!(matches!(
+            b.events.last(),
+            Some(CallEvent::Ended { reason: Some(r), .. }) if r == "30"
+        ));
+        // The line is free again.
+        b.dial(1.0).unwrap();
+    }
+
+    #[test]
+    fn a_vanished_device_fails_the_dial_and_frees_the_line() {
+        let mut b = dialling();
+        b.dial(0.0).unwrap();
+        let steps = b.machine.device_lost(2_000);
+        b.take(steps);
+        assert_eq!(b.cdrs[0].outcome, Outcome::Failed);
+        assert_eq!(b.cdrs[0].failure.as_deref(), Some("the device went away"));
+        assert!(!b.machine.busy());
+    }
+
+    #[test]
+    fn words_for_no_dialled_call_change_nothing() {
+        let mut b = dialling();
+        b.signal(0.0, LineSignal::Ring);
+        b.progress(0.1, crate::event::DialProgress::Busy);
+        b.progress(0.2, crate::event::DialProgress::Accepted);
+        assert!(b.cdrs.is_empty());
+        assert!(b.machine.busy(), "the inbound call still rings");
     }
 }

@@ -242,6 +242,12 @@ pub enum CallEvent {
         #[serde(skip_serializing_if = "Option::is_none")]
         number: Option<String>,
     },
+    /// A dialled call rings at the far end (or, on a device that cannot
+    /// see an answer, the digits are out).
+    Alerting {
+        call_id: Arc<str>,
+        line: Arc<str>,
+    },
     /// Something failed that a person should see (a recording stopped by a
     /// vanished sound card or a full disk); calls and pops go on.
     Alarm {

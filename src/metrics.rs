@@ -259,6 +259,7 @@ mod tests {
             call_id: "c".into(),
             line: "box1/1".into(),
             outcome: crate::event::Outcome::Missed,
+            reason: None,
         });
         m.pop_delivered(0.042);
         let guard = m.ws_session("desktop");

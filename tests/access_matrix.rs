@@ -362,6 +362,8 @@ fn a_team_line_call_s_recording_opens_for_whoever_s_history_lists_it() {
             answered_at: None,
             ended_at: now - 30_000,
             dtmf: String::new(),
+            agent_user_id: None,
+            failure: None,
         })
         .unwrap();
     store

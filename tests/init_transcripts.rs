@@ -91,6 +91,7 @@ async fn every_shipped_profile_initialises_against_its_transcript() {
             let task = tokio::spawn(run_box(
                 BoxDevice::new(&name, link.clone(), profile.clone()),
                 tx,
+                None,
             ));
             let up = tokio::time::timeout(Duration::from_secs(10), async {
                 while let Some(e) = rx.recv().await {

@@ -116,6 +116,7 @@ impl Rig {
             max_call: Duration::from_secs(3600),
             sees_answer: profile.profile.quirks.reports_off_hook,
             repeats_cid: false,
+            dial: None,
         };
         let engine =
             Engine::new(store.clone(), normalizer, MatchPolicy::default(), policy).unwrap();

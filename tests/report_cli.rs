@@ -41,6 +41,8 @@ fn cdr(uid: &str, outcome: Outcome, start: i64, answered: Option<i64>, ended: i6
         answered_at: answered.map(at),
         ended_at: at(ended),
         dtmf: String::new(),
+        agent_user_id: None,
+        failure: None,
     }
 }
 

@@ -55,6 +55,8 @@ async fn write_call(s: &Stack, c: Call) {
         answered_at: answered,
         ended_at: answered.map_or(started + 20_000, |a| a + 60_000),
         dtmf: String::new(),
+        agent_user_id: None,
+        failure: None,
     };
     let (agent, team) = (c.agent, c.team);
     let agent_id = match agent {

@@ -792,6 +792,14 @@ impl Hub {
                 open.taken_by = user;
             }
             CallEvent::Dialing { .. } => {}
+            CallEvent::Alerting { call_id, line } => {
+                if let Some(call) = self.routing.call(&call_id) {
+                    let data = json!({ "call_id": call_id, "line": line }).to_string();
+                    for u in call.offered.clone() {
+                        self.sessions.send_user(u, "call.alerting", &data, now);
+                    }
+                }
+            }
             CallEvent::Alarm { source, message } => {
                 let data = json!({ "source": source, "message": message }).to_string();
                 for u in self.agents.supervisors() {

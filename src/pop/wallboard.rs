@@ -161,9 +161,10 @@ impl Board {
                 view.up = up;
                 view.reason = reason;
             }
-            CallEvent::CallerName { .. } | CallEvent::Dtmf { .. } | CallEvent::Alarm { .. } => {
-                return false
-            }
+            CallEvent::CallerName { .. }
+            | CallEvent::Dtmf { .. }
+            | CallEvent::Alarm { .. }
+            | CallEvent::Alerting { .. } => return false,
         }
         true
     }
@@ -537,6 +538,7 @@ mod tests {
                 call_id: call,
                 line,
                 outcome: Outcome::Answered,
+                reason: None,
             },
             9_000,
         );

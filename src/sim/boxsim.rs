@@ -149,7 +149,10 @@ impl BoxSim {
                         }
                         if let Some((dial, hangup)) = &dial {
                             if let Some(c) = dial.captures(&cmd) {
-                                let port = c.name("line").and_then(|p| p.as_str().parse().ok()).unwrap_or(1);
+                                let port = c
+                                    .name("line")
+                                    .and_then(|p| p.as_str().parse().ok())
+                                    .unwrap_or(1);
                                 let number = c["number"].to_string();
                                 let script = far.dial(port, &number).script(&mut rng);
                                 let out = answer.clone();
@@ -157,14 +160,18 @@ impl BoxSim {
                                     let out = out.clone();
                                     async move { out.send((bytes, None)).await.is_ok() }
                                 };
-                                let play = far_end::play(script, sim_templates.clone(), port, number, say);
+                                let play =
+                                    far_end::play(script, sim_templates.clone(), port, number, say);
                                 if let Some(old) = calls.insert(port, tokio::spawn(play)) {
                                     old.abort();
                                 }
                                 continue;
                             }
                             if let Some(c) = hangup.captures(&cmd) {
-                                let port = c.name("line").and_then(|p| p.as_str().parse().ok()).unwrap_or(1);
+                                let port = c
+                                    .name("line")
+                                    .and_then(|p| p.as_str().parse().ok())
+                                    .unwrap_or(1);
                                 if let Some(call) = calls.remove(&port) {
                                     call.abort();
                                 }

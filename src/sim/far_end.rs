@@ -152,8 +152,13 @@ impl FarSide {
 /// Plays `script` for a call dialled on `port` to `number`: each step's
 /// lines, at its time, through `say`. Returns when done or when `say`
 /// fails (the device was unplugged).
-pub async fn play<F, Fut>(script: Vec<(Duration, FarStep)>, sim: SimTemplates, port: u8, number: String, mut say: F)
-where
+pub async fn play<F, Fut>(
+    script: Vec<(Duration, FarStep)>,
+    sim: SimTemplates,
+    port: u8,
+    number: String,
+    mut say: F,
+) where
     F: FnMut(Vec<u8>) -> Fut,
     Fut: std::future::Future<Output = bool>,
 {

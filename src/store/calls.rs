@@ -30,6 +30,10 @@ pub struct CallRow {
     pub dtmf: String,
     /// The name the network sent with the number.
     pub caller_name: Option<String>,
+    /// The agent who took it, or whom callpop dialled it for.
+    pub agent_user_id: Option<i64>,
+    /// Why a dialled call failed, in the device's words.
+    pub failure: Option<String>,
 }
 
 /// Calls: the CDR each line machine writes, what the hub adds after it
@@ -279,7 +283,7 @@ pub struct MissedCall {
 const CALL_SELECT: &str =
     "SELECT call_uid, line, device, direction, outcome, presentation, raw_number,
             number_e164, customer_id, match_rule, ring_count, started_at, first_ring_at,
-            cid_at, answered_at, ended_at, dtmf, caller_name
+            cid_at, answered_at, ended_at, dtmf, caller_name, agent_user_id, failure
      FROM calls";
 
 fn call_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<CallRow> {
@@ -302,6 +306,8 @@ fn call_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<CallRow> {
         ended_at: r.get(15)?,
         dtmf: r.get(16)?,
         caller_name: r.get(17)?,
+        agent_user_id: r.get(18)?,
+        failure: r.get(19)?,
     })
 }
 

@@ -216,6 +216,12 @@ impl ModemDriver {
                     Ok(()) => {
                         attempt = 0;
                         tracing::info!(modem = %self.device.name, "modem ready");
+                        // Commands that waited while the port was closed
+                        // are stale (their calls ended when the modem went
+                        // down); dropped before anyone hears it is up.
+                        if let Some(rx) = self.commands.as_mut() {
+                            while rx.try_recv().is_ok() {}
+                        }
                         self.set_state(DeviceState::Up).await;
                         let restart = self.device.restart.clone();
                         let stop = tokio::select! {
@@ -314,11 +320,6 @@ impl ModemDriver {
         if let Err(e) = self.read_stored(port).await {
             return Stop::Lost(e.reason());
         }
-        // Commands that waited while the port was closed are stale: their
-        // calls ended when the modem went down.
-        if let Some(rx) = self.commands.as_mut() {
-            while rx.try_recv().is_ok() {}
-        }
         let mut tick = tokio::time::interval(Duration::from_secs(1));
         loop {
             let step = tokio::select! {
@@ -416,7 +417,12 @@ impl ModemDriver {
         let (said, failure) = match answer {
             Ok(_) => ("OK".to_string(), None),
             Err(CommandError::Refused { error, .. }) => (error.said(), None),
-            Err(e) => (e.reason(), Some(e)),
+            // The port is gone: the modem going down ends the call.
+            Err(e @ CommandError::Io(_)) => return Err(e),
+            Err(e) => (
+                "the modem did not answer the dial command".to_string(),
+                Some(e),
+            ),
         };
         let signal = match dialer.reply(&said) {
             Some((_, signal)) => signal,

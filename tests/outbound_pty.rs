@@ -1,0 +1,415 @@
+//! Outbound calls (外拨) through every shipped profile that dials, end to
+//! end over pseudo-terminals: the engine is asked to dial, the real driver
+//! writes the profile's dial command, the simulated device plays the far
+//! end in the profile's own words (answered, busy, no answer, no dial tone,
+//! refused), and the CDRs land in a real store with the outbound direction,
+//! the agent, the outcome and the device's reason.
+
+use callpop::calls::{DialError, DialRequest};
+use callpop::config::Config;
+use callpop::devices::profile::{load_all, DeviceKind, LoadedProfile};
+use callpop::devices::serial::BoxDevice;
+use callpop::engine::Engine;
+use callpop::event::{CallEvent, DeviceState, Outcome};
+use callpop::phone::{MatchPolicy, Normalizer, NormalizerSettings};
+use callpop::sim::far_end::{FarEnd, FarSide};
+use callpop::sim::{BoxSim, ModemOptions, ModemSim};
+use callpop::store::{CallRow, Store, StoreHandle};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::broadcast;
+
+/// A dialled call nobody answers is given up after this long here.
+const NO_ANSWER: Duration = Duration::from_millis(1500);
+/// However busy the machine, each step must come within this long.
+const PATIENCE: Duration = Duration::from_secs(20);
+/// The dialling agent's user id.
+const AGENT: i64 = 1;
+
+enum Sim {
+    Box(BoxSim),
+    Modem(ModemSim),
+}
+
+impl Sim {
+    fn far(&self) -> &FarSide {
+        match self {
+            Sim::Box(b) => b.far(),
+            Sim::Modem(m) => m.far(),
+        }
+    }
+
+    async fn unplug_and_back(&mut self, events: &mut broadcast::Receiver<CallEvent>) {
+        match self {
+            Sim::Box(b) => {
+                // `unplug` then plug back in after a pause, as a person would.
+                b.act(&callpop::sim::script::Action::Unplug(
+                    Duration::from_millis(300),
+                ))
+                .await
+                .unwrap();
+            }
+            Sim::Modem(m) => {
+                m.unplug();
+                wait(events, |e| {
+                    matches!(
+                        e,
+                        CallEvent::Device {
+                            state: DeviceState::Down { .. },
+                            ..
+                        }
+                    )
+                })
+                .await;
+                m.plug_in().unwrap();
+            }
+        }
+    }
+}
+
+struct Rig {
+    sim: Sim,
+    events: broadcast::Receiver<CallEvent>,
+    lines: callpop::lines::Lines,
+    store: StoreHandle,
+    line: Arc<str>,
+    sees_answer: bool,
+    _dir: tempfile::TempDir,
+}
+
+async fn wait<F: Fn(&CallEvent) -> bool>(
+    events: &mut broadcast::Receiver<CallEvent>,
+    pred: F,
+) -> CallEvent {
+    tokio::time::timeout(PATIENCE, async {
+        loop {
+            match events.recv().await {
+                Ok(e) if pred(&e) => return e,
+                Ok(_) => {}
+                Err(broadcast::error::RecvError::Lagged(_)) => {}
+                Err(e) => panic!("events closed: {e}"),
+            }
+        }
+    })
+    .await
+    .expect("the event came")
+}
+
+fn request(number: &str) -> DialRequest {
+    DialRequest {
+        digits: number.to_string(),
+        number: number.to_string(),
+        agent: "li".into(),
+        agent_id: AGENT,
+    }
+}
+
+impl Rig {
+    async fn start(name: &str) -> Rig {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_test_writer()
+            .try_init();
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("outbound.db")).unwrap();
+        let agent = store
+            .users()
+            .add_user("li", "李娜", callpop::store::Role::Agent, None, None)
+            .unwrap();
+        assert_eq!(agent, AGENT);
+        let store = StoreHandle::spawn(store);
+        let mut profile: LoadedProfile = load_all(None).unwrap()[name].clone();
+        if let Some(d) = profile.dialer.as_mut() {
+            d.settings.no_answer_ms = NO_ANSWER.as_millis() as u64;
+        }
+        let sees_answer = profile.dialer.as_ref().unwrap().settings.sees_answer;
+        let profile = Arc::new(profile);
+        let link = dir.path().join("ttyDEV");
+        let sim = match profile.profile.kind {
+            DeviceKind::GsmModem => Sim::Modem(
+                ModemSim::start(
+                    profile.clone(),
+                    &link,
+                    ModemOptions {
+                        echo: false,
+                        ..ModemOptions::default()
+                    },
+                )
+                .unwrap(),
+            ),
+            _ => Sim::Box(BoxSim::start(profile.clone(), &link).unwrap()),
+        };
+        let normalizer = Arc::new(Normalizer::new(NormalizerSettings::default()));
+        let mut engine = Engine::new(
+            store.clone(),
+            normalizer,
+            MatchPolicy::default(),
+            Default::default(),
+        )
+        .unwrap();
+        let device = BoxDevice::new("dev", link, profile.clone());
+        for l in &device.lines {
+            engine.set_policy(l, callpop::lines::policy_for(&Config::default(), &profile));
+        }
+        let mut events = engine.subscribe();
+        let lines = callpop::lines::spawn(engine, vec![device], None).unwrap();
+        wait(&mut events, |e| {
+            matches!(
+                e,
+                CallEvent::Device {
+                    state: DeviceState::Up,
+                    ..
+                }
+            )
+        })
+        .await;
+        Rig {
+            sim,
+            events,
+            lines,
+            store,
+            line: "dev/1".into(),
+            sees_answer,
+            _dir: dir,
+        }
+    }
+
+    async fn dial(&mut self, number: &str) -> Result<Arc<str>, DialError> {
+        self.lines.control.dial(&self.line, request(number)).await
+    }
+
+    /// Waits for the end of `call`: its outcome and reason.
+    async fn ended(&mut self, call: &str) -> (Outcome, Option<String>) {
+        match wait(
+            &mut self.events,
+            |e| matches!(e, CallEvent::Ended { call_id, .. } if &**call_id == call),
+        )
+        .await
+        {
+            CallEvent::Ended {
+                outcome, reason, ..
+            } => (outcome, reason),
+            _ => unreachable!(),
+        }
+    }
+
+    async fn alerting(&mut self, call: &str) {
+        wait(
+            &mut self.events,
+            |e| matches!(e, CallEvent::Alerting { call_id, .. } if &**call_id == call),
+        )
+        .await;
+    }
+
+    async fn answered(&mut self, call: &str) {
+        wait(
+            &mut self.events,
+            |e| matches!(e, CallEvent::Answered { call_id, .. } if &**call_id == call),
+        )
+        .await;
+    }
+}
+
+/// Every scenario of the issue on one device, in order; the CDRs checked
+/// at the end.
+async fn scenarios(name: &str) {
+    let mut rig = Rig::start(name).await;
+    let far = |rig: &Rig, f: FarEnd| rig.sim.far().set(f);
+    let mut expected: Vec<(&str, Option<&str>)> = Vec::new();
+
+    // 1. Dialled, the far end rings and answers; the agent hangs up.
+    far(
+        &rig,
+        FarEnd::Answer {
+            after: Duration::from_millis(200),
+            talk: None,
+        },
+    );
+    let call = rig.dial("13912345678").await.unwrap();
+    assert_eq!(rig.sim.far().dialled(1).await[0].1, "13912345678");
+    if rig.sees_answer {
+        rig.answered(&call).await;
+    } else {
+        // Nothing more will be said than that the digits are out.
+        rig.alerting(&call).await;
+    }
+    rig.lines.control.hang_up(&call).await.unwrap();
+    let answered = if rig.sees_answer {
+        Outcome::Answered
+    } else {
+        Outcome::Unknown
+    };
+    assert_eq!(rig.ended(&call).await, (answered, None), "{name}: answered");
+    rig.sim.far().hung_up(1).await;
+    expected.push((answered.as_str(), None));
+
+    // 2. Busy.
+    far(&rig, FarEnd::Busy);
+    let call = rig.dial("13912345679").await.unwrap();
+    assert_eq!(rig.ended(&call).await.0, Outcome::Busy, "{name}: busy");
+    expected.push(("busy", None));
+
+    // 3. No answer: given up after the profile's time, and hung up.
+    far(&rig, FarEnd::NoAnswer { after: None });
+    let call = rig.dial("13912345680").await.unwrap();
+    if rig.sees_answer {
+        assert_eq!(
+            rig.ended(&call).await.0,
+            Outcome::NoAnswer,
+            "{name}: no answer"
+        );
+        rig.sim.far().hung_up(2).await;
+        expected.push(("no_answer", None));
+    } else {
+        // A device blind to answers cannot tell no answer from a talk.
+        rig.alerting(&call).await;
+        rig.lines.control.hang_up(&call).await.unwrap();
+        assert_eq!(rig.ended(&call).await.0, Outcome::Unknown);
+        expected.push(("unknown", None));
+    }
+
+    // 4. No dial tone.
+    far(&rig, FarEnd::NoDialTone);
+    let call = rig.dial("13912345681").await.unwrap();
+    let (outcome, reason) = rig.ended(&call).await;
+    assert_eq!(outcome, Outcome::Failed, "{name}: no dial tone");
+    assert_eq!(reason.as_deref(), Some("no dial tone"), "{name}");
+    expected.push(("failed", Some("no dial tone")));
+
+    // 5. The device refuses the dial (a GSM modem's +CME ERROR).
+    far(&rig, FarEnd::Fail);
+    let call = rig.dial("13912345682").await.unwrap();
+    let (outcome, reason) = rig.ended(&call).await;
+    assert_eq!(outcome, Outcome::Failed, "{name}: refused");
+    let reason = reason.expect("the device's words");
+    let said = match name {
+        "text-box-4port" => "LINE FAULT",
+        "generic-voice-modem" => "ERROR",
+        _ => "30",
+    };
+    assert_eq!(reason, said, "{name}");
+    expected.push(("failed", Some(said)));
+
+    // 6. Cancelled while it dials; a second dial on the busy line is refused.
+    far(&rig, FarEnd::NoAnswer { after: None });
+    let call = rig.dial("13912345683").await.unwrap();
+    if !rig.sees_answer {
+        rig.alerting(&call).await;
+    }
+    assert!(
+        matches!(
+            rig.dial("13912345684").await,
+            Err(DialError::LineBusy { .. })
+        ),
+        "{name}: a second dial on a busy line"
+    );
+    let hangups = rig.sim.far().hung_up(0).await.len();
+    rig.lines.control.hang_up(&call).await.unwrap();
+    let cancelled = if rig.sees_answer {
+        "cancelled"
+    } else {
+        "unknown"
+    };
+    assert_eq!(
+        rig.ended(&call).await.0.as_str(),
+        cancelled,
+        "{name}: cancel"
+    );
+    rig.sim.far().hung_up(hangups + 1).await;
+    expected.push((cancelled, None));
+
+    // 7. The device vanishes mid-dial: the call fails, the line recovers.
+    let call = rig.dial("13912345685").await.unwrap();
+    rig.sim.far().dialled(7).await;
+    let mut events = rig.events.resubscribe();
+    rig.sim.unplug_and_back(&mut events).await;
+    let (outcome, reason) = rig.ended(&call).await;
+    if rig.sees_answer {
+        assert_eq!(outcome, Outcome::Failed, "{name}: vanished");
+        assert_eq!(reason.as_deref(), Some("the device went away"));
+        expected.push(("failed", Some("the device went away")));
+    } else {
+        // The voice modem had said its digits were out: the agent's
+        // handset may be talking, so what happened is not known.
+        assert_eq!(outcome, Outcome::Unknown, "{name}: vanished");
+        expected.push(("unknown", None));
+    }
+    wait(&mut rig.events, |e| {
+        matches!(
+            e,
+            CallEvent::Device {
+                state: DeviceState::Up,
+                ..
+            }
+        )
+    })
+    .await;
+    far(
+        &rig,
+        FarEnd::Answer {
+            after: Duration::from_millis(100),
+            talk: Some(Duration::from_millis(300)),
+        },
+    );
+    let call = rig.dial("13912345686").await.unwrap();
+    if rig.sees_answer {
+        // The far end hangs up after talking.
+        assert_eq!(
+            rig.ended(&call).await.0,
+            Outcome::Answered,
+            "{name}: after replug"
+        );
+        expected.push(("answered", None));
+    } else {
+        rig.alerting(&call).await;
+        rig.lines.control.hang_up(&call).await.unwrap();
+        assert_eq!(rig.ended(&call).await.0, Outcome::Unknown);
+        expected.push(("unknown", None));
+    }
+
+    rig.lines.stop().await;
+    let calls: Vec<CallRow> = rig.store.calls().call(|s| s.recent(100)).await.unwrap();
+    let got: Vec<(String, Option<String>)> = calls
+        .iter()
+        .map(|c| (c.outcome.clone().unwrap_or_default(), c.failure.clone()))
+        .collect();
+    let want: Vec<(String, Option<String>)> = expected
+        .iter()
+        .map(|(o, f)| (o.to_string(), f.map(str::to_string)))
+        .collect();
+    assert_eq!(got, want, "{name}: {calls:#?}");
+    for c in &calls {
+        assert_eq!(c.direction, "outbound", "{name}");
+        assert_eq!(c.agent_user_id, Some(1), "{name}: the dialling agent");
+        assert!(c
+            .raw_number
+            .as_deref()
+            .is_some_and(|n| n.starts_with("139")));
+        assert!(c.ended_at.unwrap() >= c.started_at);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn text_box_dials() {
+    scenarios("text-box-4port").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn voice_modem_dials() {
+    scenarios("generic-voice-modem").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_gsm_profile_dials() {
+    let profiles = load_all(None).unwrap();
+    let gsm: Vec<String> = profiles
+        .values()
+        .filter(|p| p.profile.kind == DeviceKind::GsmModem)
+        .map(|p| p.profile.name.clone())
+        .collect();
+    assert!(gsm.len() >= 6, "{gsm:?}");
+    for name in gsm {
+        assert!(profiles[&name].dialer.is_some(), "{name} has no [dial]");
+        scenarios(&name).await;
+    }
+}
