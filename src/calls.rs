@@ -353,6 +353,7 @@ impl LineMachine {
         let digits = request.digits.clone();
         let number = request.number.clone();
         let agent = request.agent.clone();
+        let agent_id = request.agent_id;
         call.dialled = Some(Dialled::new(request, policy, at));
         let id = call.id.clone();
         call.caller = Some(CallerId::from_value(&number));
@@ -361,6 +362,7 @@ impl LineMachine {
                 call_id: id.clone(),
                 line: line.clone(),
                 agent: Some(agent),
+                agent_id: Some(agent_id),
                 number: Some(number.clone()),
             }),
             Step::Identify {
@@ -564,6 +566,7 @@ impl LineMachine {
                             call_id: call.id.clone(),
                             line: line.clone(),
                             agent: None,
+                            agent_id: None,
                             number: None,
                         }));
                         call

@@ -418,6 +418,9 @@ pub struct CallsConfig {
     pub missed_after_rings: u32,
     /// Longest call believed; ends calls whose end was never seen.
     pub max_call_secs: u64,
+    /// A missed caller is due to be called back within this many minutes
+    /// (overdue items are marked for agents and team leads).
+    pub callback_within_mins: u64,
 }
 
 impl Default for CallsConfig {
@@ -425,6 +428,7 @@ impl Default for CallsConfig {
         CallsConfig {
             missed_after_rings: 4,
             max_call_secs: 4 * 3600,
+            callback_within_mins: 30,
         }
     }
 }

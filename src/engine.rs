@@ -112,6 +112,8 @@ pub struct Engine {
     dialers: HashMap<Arc<str>, (Arc<str>, DeviceCommands)>,
     control_tx: mpsc::Sender<Control>,
     control_rx: mpsc::Receiver<Control>,
+    /// How soon a missed caller is to be called back.
+    callback_within: std::time::Duration,
 }
 
 /// Each device's latest state, shared with whoever asks.
@@ -143,6 +145,7 @@ impl Engine {
         let (control_tx, control_rx) = mpsc::channel(256);
         Ok(Engine {
             dialers: HashMap::new(),
+            callback_within: std::time::Duration::from_secs(30 * 60),
             control_tx,
             control_rx,
             written_tx,
@@ -158,6 +161,12 @@ impl Engine {
             lines: HashMap::new(),
             events,
         })
+    }
+
+    /// How soon missed callers are due to be called back (`[calls]
+    /// callback_within_mins`).
+    pub fn set_callback_within(&mut self, within: std::time::Duration) {
+        self.callback_within = within;
     }
 
     /// A way to ask this engine to dial and hang up.
@@ -410,6 +419,10 @@ impl Engine {
                 }
                 Step::Command { line, command } => self.command(&line, command),
                 Step::Write(cdr) => {
+                    // What the call means for the call-back queue, written
+                    // after the CDR (facts land in order).
+                    let queued = cdr.clone();
+                    let due_in = self.callback_within.as_millis() as i64;
                     let written = self.written_tx.clone();
                     // Kept and tried again while the disk is full: a call
                     // record is never lost (`write_cdr` is an upsert).
@@ -418,6 +431,9 @@ impl Engine {
                         let _ = written.send(());
                         Ok(())
                     });
+                    self.store
+                        .followups()
+                        .submit_fact("call-back queue", move |f| f.after_call(&queued, due_in));
                 }
             }
         }

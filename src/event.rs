@@ -238,6 +238,9 @@ pub enum CallEvent {
         /// dialled on the phone.
         #[serde(skip_serializing_if = "Option::is_none")]
         agent: Option<Arc<str>>,
+        /// That agent's user id.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        agent_id: Option<i64>,
         /// The number dialled, as the agent gave it.
         #[serde(skip_serializing_if = "Option::is_none")]
         number: Option<String>,

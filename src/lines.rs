@@ -177,6 +177,7 @@ pub fn start(
         ..CallPolicy::default()
     };
     let mut engine = Engine::new(store, normalizer, match_policy, default_policy)?;
+    engine.set_callback_within(Duration::from_secs(config.calls.callback_within_mins * 60));
     for d in &devices {
         for line in &d.lines {
             engine.set_policy(line, policy_for(config, &d.profile));

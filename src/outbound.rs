@@ -163,7 +163,10 @@ impl Dialer {
         if self.lines.is_empty() {
             return Vec::new();
         }
-        let own = self.hub.lines_of(user.username.clone()).await;
+        let own = self
+            .hub
+            .lines_of(user.username.clone(), user.team.clone())
+            .await;
         let mut out: Vec<Arc<str>> = own
             .iter()
             .filter_map(|l| self.lines.iter().find(|d| &***d == l.as_str()).cloned())

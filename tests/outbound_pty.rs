@@ -27,7 +27,7 @@ const PATIENCE: Duration = Duration::from_secs(20);
 const AGENT: i64 = 1;
 
 enum Sim {
-    Box(BoxSim),
+    Box(Box<BoxSim>),
     Modem(ModemSim),
 }
 
@@ -137,7 +137,7 @@ impl Rig {
                 )
                 .unwrap(),
             ),
-            _ => Sim::Box(BoxSim::start(profile.clone(), &link).unwrap()),
+            _ => Sim::Box(Box::new(BoxSim::start(profile.clone(), &link).unwrap())),
         };
         let normalizer = Arc::new(Normalizer::new(NormalizerSettings::default()));
         let mut engine = Engine::new(

@@ -93,9 +93,10 @@ enum HubMsg {
     },
     /// A form was saved: pops show it from now on.
     FormsChanged,
-    /// The lines bound to an agent (to dial on).
+    /// The lines an agent may dial on.
     LinesOf {
         username: String,
+        team: Option<String>,
         reply: oneshot::Sender<Vec<String>>,
     },
     /// Who an open call belongs to (for a work order saved on it).
@@ -205,14 +206,20 @@ impl HubHandle {
         rx.await.ok().flatten()
     }
 
-    /// Every known agent's state, as `agent.state` data.
-    /// The lines bound to the agent `username`, to dial on.
-    pub async fn lines_of(&self, username: String) -> Vec<String> {
+    /// The lines the agent `username` of `team` may dial on: bound to
+    /// them, then to their team.
+    pub async fn lines_of(&self, username: String, team: Option<String>) -> Vec<String> {
         let (reply, rx) = oneshot::channel();
-        self.send(HubMsg::LinesOf { username, reply }).await;
+        self.send(HubMsg::LinesOf {
+            username,
+            team,
+            reply,
+        })
+        .await;
         rx.await.unwrap_or_default()
     }
 
+    /// Every known agent's state, as `agent.state` data.
     pub async fn agents(&self) -> Vec<Value> {
         let (reply, rx) = oneshot::channel();
         self.send(HubMsg::Agents { reply }).await;
@@ -427,8 +434,12 @@ impl Hub {
             HubMsg::CallParties { call_id, reply } => {
                 let _ = reply.send(self.call_parties(&call_id));
             }
-            HubMsg::LinesOf { username, reply } => {
-                let _ = reply.send(self.routing.lines_of(&username));
+            HubMsg::LinesOf {
+                username,
+                team,
+                reply,
+            } => {
+                let _ = reply.send(self.routing.lines_of(&username, team.as_deref()));
             }
         }
     }
@@ -782,11 +793,11 @@ impl Hub {
             CallEvent::Dialing {
                 call_id,
                 line,
-                agent: Some(agent),
+                agent_id: Some(agent),
                 ..
             } => {
                 // Dialled for an agent: the call and its pop are theirs.
-                let user = self.agents.by_username(&agent);
+                let user = Some(agent);
                 let open = self.routing.open(&call_id, &line);
                 open.dialled_by = user;
                 open.taken_by = user;

@@ -62,15 +62,23 @@ impl Routing {
         };
     }
 
-    /// The lines bound to the agent `username`.
-    pub fn lines_of(&self, username: &str) -> Vec<String> {
-        let mut lines: Vec<String> = self
-            .bindings
-            .iter()
-            .filter(|(_, b)| matches!(b, Binding::Agent(a) if a == username))
-            .map(|(l, _)| l.clone())
-            .collect();
-        lines.sort();
+    /// The lines an agent may dial on: bound to them, then bound to
+    /// their team (group lines), each sorted.
+    pub fn lines_of(&self, username: &str, team: Option<&str>) -> Vec<String> {
+        let pick = |want: &dyn Fn(&Binding) -> bool| {
+            let mut lines: Vec<String> = self
+                .bindings
+                .iter()
+                .filter(|(_, b)| want(b))
+                .map(|(l, _)| l.clone())
+                .collect();
+            lines.sort();
+            lines
+        };
+        let mut lines = pick(&|b| matches!(b, Binding::Agent(a) if a == username));
+        lines.extend(pick(
+            &|b| matches!(b, Binding::Team(t) if Some(t.as_str()) == team),
+        ));
         lines
     }
 

@@ -6,8 +6,8 @@
 //! the store; the whole [`Store`] stays inside this module.
 
 use super::{
-    Agents, Calls, Campaigns, Customers, Recordings, Reports, Result, Sms, Store, StoreError,
-    Users, WorkOrders,
+    Agents, Calls, Campaigns, Customers, FollowUps, Recordings, Reports, Result, Sms, Store,
+    StoreError, Users, WorkOrders,
 };
 use std::collections::VecDeque;
 use std::path::Path;
@@ -344,6 +344,12 @@ domain_handle!(
     CallsHandle,
     Calls,
     calls
+);
+domain_handle!(
+    /// The call-back queue on the store thread.
+    FollowUpsHandle,
+    FollowUps,
+    followups
 );
 domain_handle!(
     /// Line bindings and agent states on the store thread.

@@ -16,6 +16,7 @@ mod backup;
 mod calls;
 mod campaigns;
 mod customers;
+mod followups;
 mod handle;
 mod migrate;
 mod recordings;
@@ -35,9 +36,11 @@ pub use customers::{
     Customer, CustomerLoad, CustomerMatch, CustomerPhone, CustomerReach, Customers, LoadMerges,
     LookupResult, NewCustomer, NewPhone, UpsertOutcome,
 };
+pub use followups::{Claim, FollowUp, FollowUps, CLOSE_REASONS};
 pub use handle::{
-    AgentsHandle, CallsHandle, CampaignsHandle, CustomersHandle, RecordingsHandle, ReportsHandle,
-    SmsHandle, StoreHandle, UsersHandle, WorkOrdersHandle, WriteHealth, MAX_WAITING_FACTS,
+    AgentsHandle, CallsHandle, CampaignsHandle, CustomersHandle, FollowUpsHandle, RecordingsHandle,
+    ReportsHandle, SmsHandle, StoreHandle, UsersHandle, WorkOrdersHandle, WriteHealth,
+    MAX_WAITING_FACTS,
 };
 pub use migrate::known_schema_version;
 pub use recordings::{
@@ -349,6 +352,11 @@ impl Store {
     /// CDRs, what the hub adds to them, and the call history.
     pub fn calls(&self) -> Calls<'_> {
         Calls { store: self }
+    }
+
+    /// The call-back queue: missed callers and scheduled call-backs.
+    pub fn followups(&self) -> FollowUps<'_> {
+        FollowUps { store: self }
     }
 
     /// Line bindings and the agent state log.

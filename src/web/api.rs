@@ -244,7 +244,10 @@ pub async fn add_customer(
 /// The lines whose missed calls a user's call-back list holds: one's own
 /// and one's team's lines for an agent, the team's and its agents' for a
 /// team lead, all for admins.
-async fn call_back_lines(state: &AppState, user: &CurrentUser) -> Result<Vec<String>, ApiError> {
+pub(super) async fn call_back_lines(
+    state: &AppState,
+    user: &CurrentUser,
+) -> Result<Vec<String>, ApiError> {
     let u = user.0.clone();
     let scope = user.scope().clone();
     let bindings = state.store.agents().call(|s| s.line_bindings()).await?;
@@ -288,26 +291,38 @@ pub async fn missed_calls(
         .call(move |s| s.missed_calls(&lines, crate::store::now_ms() - CALL_BACK_WINDOW_MS, 50))
         .await?;
     // Numbers of customers another user owns are masked, as on a pop.
-    let viewer = user.0.clone();
     let mut shown = Vec::with_capacity(calls.len());
     for mut c in calls {
-        let owner = match c.call.customer_id {
-            Some(id) => state
-                .store
-                .customers()
-                .call(move |s| s.customer_reach(id, None))
-                .await?
-                .and_then(|r| r.owner)
-                .map(|(o, _)| o),
-            None => None,
-        };
-        if crate::access::must_mask(&viewer, owner.is_some_and(|o| o != viewer.id)) {
+        if masked_for(&state, &user.0, c.call.customer_id).await? {
             c.call.raw_number = c.call.raw_number.as_deref().map(crate::access::mask);
             c.call.number_e164 = c.call.number_e164.as_deref().map(crate::access::mask);
         }
         shown.push(c);
     }
     Ok(Json(json!({ "calls": shown })))
+}
+
+/// Whether `viewer` sees the numbers of `customer` masked: a customer
+/// another user owns, for a role that must not see them (as on a pop).
+pub(super) async fn masked_for(
+    state: &AppState,
+    viewer: &crate::store::User,
+    customer: Option<i64>,
+) -> Result<bool, ApiError> {
+    let owner = match customer {
+        Some(id) => state
+            .store
+            .customers()
+            .call(move |s| s.customer_reach(id, None))
+            .await?
+            .and_then(|r| r.owner)
+            .map(|(o, _)| o),
+        None => None,
+    };
+    Ok(crate::access::must_mask(
+        viewer,
+        owner.is_some_and(|o| o != viewer.id),
+    ))
 }
 
 /// Marks a missed call of the user's call-back list handled (audited):

@@ -27,6 +27,10 @@ pub struct DialBody {
     pub call_uid: Option<String>,
     #[serde(default)]
     pub line: Option<String>,
+    /// The call-back item this dial is for: claimed for the user, and its
+    /// outcome recorded when the call ends.
+    #[serde(default)]
+    pub followup_id: Option<i64>,
 }
 
 /// Why a dial was not started, before or in the dialer.
@@ -153,8 +157,24 @@ pub async fn start(
     let Some(dialer) = state.dialer.as_ref() else {
         return Err(OutboundError::NoLine.into());
     };
-    let number = number_of(state, user, &body).await?;
+    let number = match body.followup_id {
+        Some(id) => {
+            // Its number, never a masked one the page was shown.
+            let item = super::followups::reachable(state, user, id).await?;
+            super::followups::claim_for(state, user, id).await?;
+            item.number
+        }
+        None => number_of(state, user, &body).await?,
+    };
     let started = dialer.dial(&user.0, &number, body.line.as_deref()).await?;
+    if let Some(id) = body.followup_id {
+        let call = started.call_id.clone();
+        state
+            .store
+            .followups()
+            .call(move |f| f.link_callback(id, &call))
+            .await?;
+    }
     super::audit::record(
         state,
         &user.0,
@@ -227,6 +247,7 @@ pub async fn command_dial(
         number: Some(number),
         call_uid: None,
         line,
+        followup_id: None,
     };
     start(state, &user, body)
         .await

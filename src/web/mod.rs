@@ -9,6 +9,7 @@ mod audit;
 mod auth;
 mod devices;
 mod dial;
+mod followups;
 mod gate;
 mod guard;
 mod history;
@@ -297,6 +298,9 @@ fn routes() -> Routes {
         .post("/api/customers", api::add_customer)
         .get("/api/calls/missed", api::missed_calls)
         .post("/api/calls/dial", dial::dial)
+        .get("/api/followups", followups::list)
+        .post("/api/followups/{id}/claim", followups::claim)
+        .post("/api/followups/{id}/close", followups::close)
         .post("/api/calls/{call_uid}/hangup", dial::hang_up)
         .post(
             "/api/calls/missed/{call_uid}/handled",

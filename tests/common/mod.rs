@@ -121,16 +121,23 @@ pub async fn stack_with(
     let profile = Arc::new(load_all(None).unwrap()["text-box-4port"].clone());
     let link = dir.path().join("ttyBOX");
     let sim = BoxSim::start(profile.clone(), &link).unwrap();
-    let engine = Engine::new(
+    let mut engine = Engine::new(
         store.clone(),
         normalizer.clone(),
         MatchPolicy::default(),
         CallPolicy::default(),
     )
     .unwrap();
+    let device = BoxDevice::new("box1", link, profile.clone());
+    // The box's lines dial, as its profile says.
+    for line in &device.lines {
+        engine.set_policy(
+            line,
+            callpop::lines::policy_for(&callpop::config::Config::default(), &profile),
+        );
+    }
     let events = engine.subscribe();
-    let lines =
-        callpop::lines::spawn(engine, vec![BoxDevice::new("box1", link, profile)], None).unwrap();
+    let lines = callpop::lines::spawn(engine, vec![device], None).unwrap();
     let mut settings = callpop::config::ScreenPopConfig {
         send_queue,
         heartbeat_secs: 2,
@@ -186,7 +193,14 @@ pub async fn stack_with(
         profile_dir: None,
         logins: callpop::web::Logins::from_config(&settings),
         session_ends: Default::default(),
-        dialer: None,
+        dialer: Some(callpop::outbound::Dialer::new(
+            lines.control.clone(),
+            handle.clone(),
+            callpop::dial_plan::DialPlanConfig::default(),
+            normalizer.clone(),
+            lines.dialling_lines.clone(),
+            Vec::new(),
+        )),
         closing: Default::default(),
         metrics,
         reports: callpop::web::ReportSettings::from_config(&Default::default()),

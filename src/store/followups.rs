@@ -1,0 +1,452 @@
+//! The call-back queue (最近未处理来电, 回访): one item per number that
+//! needs calling back. Missed calls open items (several from one number
+//! count on one), an answered call from the number closes its item, a
+//! dialled call-back records its outcome (and closes the item when
+//! answered); agents claim items (one wins) and close them with a reason.
+
+use super::{Result, Store};
+use crate::calls::Cdr;
+use crate::event::{Direction, Outcome};
+use rusqlite::{params, OptionalExtension};
+use serde::Serialize;
+
+/// The call-back queue, a view of a [`Store`] from [`Store::followups`].
+#[derive(Clone, Copy)]
+pub struct FollowUps<'a> {
+    pub(super) store: &'a Store,
+}
+
+/// One item of the queue, as the pages list it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FollowUp {
+    pub id: i64,
+    /// `missed` or `scheduled`.
+    pub kind: String,
+    pub number_national: String,
+    /// What to dial.
+    pub number: String,
+    pub customer_id: Option<i64>,
+    pub customer_name: Option<String>,
+    pub line: Option<String>,
+    /// Missed calls it stands for.
+    pub calls: i64,
+    pub last_call_uid: Option<String>,
+    pub created_at: i64,
+    pub last_at: i64,
+    pub due_at: i64,
+    /// `open`, `claimed`, `called` or `closed`.
+    pub state: String,
+    pub assigned_to: Option<i64>,
+    pub claimed_by: Option<i64>,
+    pub claimed_by_name: Option<String>,
+    pub attempts: i64,
+    pub callback_outcome: Option<String>,
+    pub called_at: Option<i64>,
+    pub closed_at: Option<i64>,
+    pub close_reason: Option<String>,
+}
+
+/// How a claim went.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "claim", rename_all = "snake_case")]
+pub enum Claim {
+    /// Now the user's (or already was).
+    Claimed,
+    /// Another agent has it.
+    Taken {
+        by: Option<String>,
+    },
+    Closed,
+    NotFound,
+}
+
+/// Reasons an agent may close an item with (the page words them); the
+/// queue's own are `called_back` and `answered_again`.
+pub const CLOSE_REASONS: [&str; 5] = [
+    "called_back",
+    "resolved",
+    "wrong_number",
+    "no_need",
+    "unreachable",
+];
+
+const SELECT: &str = "SELECT f.id, f.kind, f.number_national, f.number, f.customer_id,
+        (SELECT name FROM customers WHERE id = f.customer_id), f.line, f.calls,
+        f.last_call_uid, f.created_at, f.last_at, f.due_at, f.state, f.assigned_to,
+        f.claimed_by, (SELECT display_name FROM users WHERE id = f.claimed_by),
+        f.attempts, f.callback_outcome, f.called_at, f.closed_at, f.close_reason
+   FROM followups f";
+
+fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<FollowUp> {
+    Ok(FollowUp {
+        id: r.get(0)?,
+        kind: r.get(1)?,
+        number_national: r.get(2)?,
+        number: r.get(3)?,
+        customer_id: r.get(4)?,
+        customer_name: r.get(5)?,
+        line: r.get(6)?,
+        calls: r.get(7)?,
+        last_call_uid: r.get(8)?,
+        created_at: r.get(9)?,
+        last_at: r.get(10)?,
+        due_at: r.get(11)?,
+        state: r.get(12)?,
+        assigned_to: r.get(13)?,
+        claimed_by: r.get(14)?,
+        claimed_by_name: r.get(15)?,
+        attempts: r.get(16)?,
+        callback_outcome: r.get(17)?,
+        called_at: r.get(18)?,
+        closed_at: r.get(19)?,
+        close_reason: r.get(20)?,
+    })
+}
+
+impl FollowUps<'_> {
+    /// What a finished call means for the queue; repeatable (a CDR write
+    /// retried after a full disk changes nothing twice). `due_in_ms`: how
+    /// soon a missed caller is to be called back.
+    pub fn after_call(&self, cdr: &Cdr, due_in_ms: i64) -> Result<()> {
+        let conn = &self.store.conn;
+        let Some(national) = cdr.number_national.as_deref().filter(|n| !n.is_empty()) else {
+            return Ok(());
+        };
+        match (cdr.direction, cdr.outcome) {
+            (Direction::Inbound, Outcome::Missed | Outcome::Abandoned) => {
+                let number = cdr
+                    .number_e164
+                    .clone()
+                    .or_else(|| cdr.raw_number.clone())
+                    .unwrap_or_else(|| national.to_string());
+                conn.prepare_cached(
+                    "INSERT INTO followups (kind, number_national, number, customer_id, line,
+                        calls, first_call_uid, last_call_uid, created_at, last_at, due_at)
+                     VALUES ('missed', ?1, ?2, ?3, ?4, 1, ?5, ?5, ?6, ?6, ?7)
+                     ON CONFLICT(number_national) WHERE state != 'closed' AND kind = 'missed'
+                     DO UPDATE SET calls = calls + 1, last_call_uid = excluded.last_call_uid,
+                        last_at = excluded.last_at,
+                        customer_id = COALESCE(excluded.customer_id, followups.customer_id),
+                        state = CASE WHEN followups.state = 'called' THEN 'open'
+                                     ELSE followups.state END
+                     WHERE followups.last_call_uid IS NOT excluded.last_call_uid
+                       AND followups.first_call_uid IS NOT excluded.last_call_uid",
+                )?
+                .execute(params![
+                    national,
+                    number,
+                    cdr.customer_id,
+                    cdr.line,
+                    cdr.call_uid,
+                    cdr.started_at,
+                    cdr.started_at + due_in_ms,
+                ])?;
+            }
+            (Direction::Inbound, Outcome::Answered) => {
+                conn.prepare_cached(
+                    "UPDATE followups SET state = 'closed', closed_at = ?2,
+                        close_reason = 'answered_again'
+                      WHERE kind = 'missed' AND state != 'closed' AND number_national = ?1
+                        AND last_at < ?3",
+                )?
+                .execute(params![national, cdr.ended_at, cdr.started_at])?;
+            }
+            (Direction::Outbound, outcome) if cdr.agent_user_id.is_some() => {
+                let answered = outcome == Outcome::Answered;
+                // The item this call was dialled from (linked, or claimed by
+                // the dialling agent for this number: the link may come
+                // after a call that failed at once), or, answered, any live
+                // missed-call item of the number.
+                conn.prepare_cached(
+                    "UPDATE followups SET attempts = attempts + 1,
+                        callback_call_uid = ?1, callback_outcome = ?2, called_at = ?3,
+                        claimed_by = COALESCE(claimed_by, ?5),
+                        state = CASE WHEN ?4 THEN 'closed' ELSE 'called' END,
+                        closed_at = CASE WHEN ?4 THEN ?3 END,
+                        closed_by = CASE WHEN ?4 THEN ?5 END,
+                        close_reason = CASE WHEN ?4 THEN 'called_back' END
+                      WHERE state != 'closed'
+                        AND called_at IS NOT ?3
+                        AND (callback_call_uid = ?1
+                             OR (claimed_by = ?5 AND number_national = ?6)
+                             OR (?4 AND kind = 'missed' AND number_national = ?6))",
+                )?
+                .execute(params![
+                    cdr.call_uid,
+                    outcome.as_str(),
+                    cdr.ended_at,
+                    answered,
+                    cdr.agent_user_id,
+                    national,
+                ])?;
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// Items on `lines`, or assigned to or claimed by `user_id`: the live
+    /// ones, due first, and those closed since `closed_since`.
+    pub fn list(
+        &self,
+        lines: &[String],
+        user_id: i64,
+        closed_since: i64,
+        limit: usize,
+    ) -> Result<Vec<FollowUp>> {
+        let lines = serde_json::to_string(lines).unwrap_or_else(|_| "[]".into());
+        let mut stmt = self.store.conn.prepare_cached(&format!(
+            "{SELECT}
+              WHERE (f.line IN (SELECT value FROM json_each(?1))
+                     OR f.assigned_to = ?2 OR f.claimed_by = ?2)
+                AND (f.state != 'closed' OR f.closed_at >= ?3)
+              ORDER BY f.state = 'closed', f.due_at, f.id
+              LIMIT ?4"
+        ))?;
+        let rows = stmt.query_map(
+            params![lines, user_id, closed_since, limit as i64],
+            from_row,
+        )?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// One item.
+    pub fn get(&self, id: i64) -> Result<Option<FollowUp>> {
+        Ok(self
+            .store
+            .conn
+            .prepare_cached(&format!("{SELECT} WHERE f.id = ?1"))?
+            .query_row([id], from_row)
+            .optional()?)
+    }
+
+    /// `user_id` takes the item: of two agents claiming at once, the first
+    /// write wins (a conditional UPDATE), the other is told who has it.
+    pub fn claim(&self, id: i64, user_id: i64, now_ms: i64) -> Result<Claim> {
+        let changed = self
+            .store
+            .conn
+            .prepare_cached(
+                "UPDATE followups SET state = CASE WHEN state = 'open' THEN 'claimed' ELSE state END,
+                        claimed_by = ?2, claimed_at = COALESCE(claimed_at, ?3)
+                  WHERE id = ?1 AND state != 'closed'
+                    AND (claimed_by IS NULL OR claimed_by = ?2)",
+            )?
+            .execute(params![id, user_id, now_ms])?;
+        if changed == 1 {
+            return Ok(Claim::Claimed);
+        }
+        Ok(match self.get(id)? {
+            None => Claim::NotFound,
+            Some(f) if f.state == "closed" => Claim::Closed,
+            Some(f) => Claim::Taken {
+                by: f.claimed_by_name,
+            },
+        })
+    }
+
+    /// The call `call_uid` was dialled to call the item back: its outcome
+    /// is recorded when the call ends ([`FollowUps::after_call`]).
+    pub fn link_callback(&self, id: i64, call_uid: &str) -> Result<bool> {
+        let changed = self
+            .store
+            .conn
+            .prepare_cached(
+                "UPDATE followups SET callback_call_uid = ?2 WHERE id = ?1 AND state != 'closed'",
+            )?
+            .execute(params![id, call_uid])?;
+        Ok(changed == 1)
+    }
+
+    /// Closes the item with `reason` (one of [`CLOSE_REASONS`]); false when
+    /// it is already closed or gone.
+    pub fn close(&self, id: i64, user_id: i64, reason: &str, now_ms: i64) -> Result<bool> {
+        let changed = self
+            .store
+            .conn
+            .prepare_cached(
+                "UPDATE followups SET state = 'closed', closed_at = ?3, closed_by = ?2,
+                        close_reason = ?4
+                  WHERE id = ?1 AND state != 'closed'",
+            )?
+            .execute(params![id, user_id, now_ms, reason])?;
+        Ok(changed == 1)
+    }
+
+    /// Live items on `lines` (all lines when `None`) and how many of them
+    /// are overdue at `now_ms`: for the wallboard.
+    pub fn counts(&self, lines: Option<&[String]>, now_ms: i64) -> Result<(i64, i64)> {
+        let lines = lines.map(|l| serde_json::to_string(l).unwrap_or_else(|_| "[]".into()));
+        Ok(self
+            .store
+            .conn
+            .prepare_cached(
+                "SELECT COUNT(*), COALESCE(SUM(due_at < ?2), 0) FROM followups
+              WHERE state != 'closed'
+                AND (?1 IS NULL OR line IN (SELECT value FROM json_each(?1)))",
+            )?
+            .query_row(params![lines, now_ms], |r| Ok((r.get(0)?, r.get(1)?)))?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::calls::Cdr;
+    use crate::event::{Direction, Outcome};
+
+    const MIN: i64 = 60_000;
+
+    fn cdr(uid: &str, direction: Direction, outcome: Outcome, at: i64) -> Cdr {
+        Cdr {
+            call_uid: uid.into(),
+            line: "box1/1".into(),
+            device: "box1".into(),
+            direction,
+            outcome,
+            presentation: "available",
+            raw_number: Some("13812345678".into()),
+            number_e164: Some("+8613812345678".into()),
+            number_national: Some("13812345678".into()),
+            caller_name: None,
+            customer_id: None,
+            match_rule: None,
+            ring_count: 4,
+            started_at: at,
+            first_ring_at: Some(at),
+            cid_at: None,
+            answered_at: None,
+            ended_at: at + 20_000,
+            dtmf: String::new(),
+            agent_user_id: None,
+            failure: None,
+        }
+    }
+
+    fn store() -> (tempfile::TempDir, Store, i64, i64) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("f.db")).unwrap();
+        let a = store
+            .users()
+            .add_user("a", "阿", crate::store::Role::Agent, None, None)
+            .unwrap();
+        let b = store
+            .users()
+            .add_user("b", "贝", crate::store::Role::Agent, None, None)
+            .unwrap();
+        (dir, store, a, b)
+    }
+
+    fn missed(s: &Store, uid: &str, at: i64) {
+        let c = cdr(uid, Direction::Inbound, Outcome::Missed, at);
+        s.calls().write_cdr(&c).unwrap();
+        s.followups().after_call(&c, 30 * MIN).unwrap();
+    }
+
+    fn lines() -> Vec<String> {
+        vec!["box1/1".into()]
+    }
+
+    #[test]
+    fn missed_calls_from_one_number_are_one_item_and_a_retry_counts_once() {
+        let (_d, s, a, _) = store();
+        missed(&s, "c1", 0);
+        missed(&s, "c2", 5 * MIN);
+        missed(&s, "c2", 5 * MIN); // the same CDR written again
+        let items = s.followups().list(&lines(), a, 0, 10).unwrap();
+        assert_eq!(items.len(), 1);
+        let f = &items[0];
+        assert_eq!((f.calls, f.state.as_str()), (2, "open"));
+        assert_eq!(f.due_at, 30 * MIN, "due from the first missed call");
+        assert_eq!(f.number, "+8613812345678");
+        assert_eq!(s.followups().counts(None, 31 * MIN).unwrap(), (1, 1));
+        assert_eq!(s.followups().counts(None, 29 * MIN).unwrap(), (1, 0));
+    }
+
+    #[test]
+    fn missed_claimed_called_back_closed() {
+        let (_d, s, a, b) = store();
+        missed(&s, "c1", 0);
+        let id = s.followups().list(&lines(), a, 0, 10).unwrap()[0].id;
+        assert_eq!(s.followups().claim(id, a, MIN).unwrap(), Claim::Claimed);
+        // Two agents at once: the second is told who has it.
+        assert_eq!(
+            s.followups().claim(id, b, MIN).unwrap(),
+            Claim::Taken {
+                by: Some("阿".into())
+            }
+        );
+        assert_eq!(s.followups().claim(id, a, 2 * MIN).unwrap(), Claim::Claimed);
+        // A call-back nobody answers: called, still live.
+        assert!(s.followups().link_callback(id, "out1").unwrap());
+        let mut out = cdr("out1", Direction::Outbound, Outcome::NoAnswer, 3 * MIN);
+        out.agent_user_id = Some(a);
+        s.followups().after_call(&out, 30 * MIN).unwrap();
+        s.followups().after_call(&out, 30 * MIN).unwrap();
+        let f = s.followups().get(id).unwrap().unwrap();
+        assert_eq!(
+            (f.state.as_str(), f.attempts, f.callback_outcome.as_deref()),
+            ("called", 1, Some("no_answer"))
+        );
+        // The second call-back is answered: closed.
+        s.followups().link_callback(id, "out2").unwrap();
+        let mut out = cdr("out2", Direction::Outbound, Outcome::Answered, 10 * MIN);
+        out.agent_user_id = Some(a);
+        s.followups().after_call(&out, 30 * MIN).unwrap();
+        let f = s.followups().get(id).unwrap().unwrap();
+        assert_eq!(
+            (f.state.as_str(), f.attempts, f.close_reason.as_deref()),
+            ("closed", 2, Some("called_back"))
+        );
+        assert_eq!(s.followups().claim(id, b, MIN).unwrap(), Claim::Closed);
+        // A new missed call from the number opens a new item.
+        missed(&s, "c3", 20 * MIN);
+        let live: Vec<_> = s
+            .followups()
+            .list(&lines(), a, 0, 10)
+            .unwrap()
+            .into_iter()
+            .filter(|f| f.state != "closed")
+            .collect();
+        assert_eq!(live.len(), 1);
+        assert_ne!(live[0].id, id);
+    }
+
+    #[test]
+    fn the_caller_answered_later_closes_the_item_by_itself() {
+        let (_d, s, a, _) = store();
+        missed(&s, "c1", 0);
+        let mut answered = cdr("c2", Direction::Inbound, Outcome::Answered, 10 * MIN);
+        answered.answered_at = Some(10 * MIN + 5_000);
+        s.followups().after_call(&answered, 30 * MIN).unwrap();
+        let f = &s.followups().list(&lines(), a, 0, 10).unwrap()[0];
+        assert_eq!(
+            (f.state.as_str(), f.close_reason.as_deref()),
+            ("closed", Some("answered_again"))
+        );
+        // Closed items drop out of the list once older than asked for.
+        assert!(s
+            .followups()
+            .list(&lines(), a, 11 * MIN, 10)
+            .unwrap()
+            .is_empty());
+    }
+
+    #[test]
+    fn an_agent_closes_with_a_reason_once() {
+        let (_d, s, a, _) = store();
+        missed(&s, "c1", 0);
+        let id = s.followups().list(&lines(), a, 0, 10).unwrap()[0].id;
+        assert!(s.followups().close(id, a, "wrong_number", MIN).unwrap());
+        assert!(!s.followups().close(id, a, "resolved", MIN).unwrap());
+        assert_eq!(
+            s.followups()
+                .get(id)
+                .unwrap()
+                .unwrap()
+                .close_reason
+                .as_deref(),
+            Some("wrong_number")
+        );
+    }
+}
