@@ -134,13 +134,11 @@ pub const RULES: &[Rule] = &[
     roles("GET /api/forms/{key}", CALL_READERS),
     roles("PUT /api/forms/{key}", ADMINS),
     roles("POST /api/customers", CALL_TAKERS),
-    roles("GET /api/calls/missed", CALL_TAKERS),
     roles("POST /api/calls/dial", CALL_TAKERS),
     roles("GET /api/followups", CALL_TAKERS),
     roles("POST /api/followups/{id}/claim", CALL_TAKERS),
     roles("POST /api/followups/{id}/close", CALL_TAKERS),
     roles("POST /api/calls/{call_uid}/hangup", CALL_TAKERS),
-    roles("POST /api/calls/missed/{call_uid}/handled", CALL_TAKERS),
     roles("GET /api/workorders", CALL_READERS),
     // Lines and agents.
     roles("GET /api/bindings", LINE_READERS),

@@ -309,18 +309,28 @@ async fn calls_that_ring_while_the_daemon_restarts_are_recorded() {
         "told {first_told}"
     );
     assert!(first.ended_at.unwrap() >= first.started_at);
-    // So the call-back list has it at that time.
-    let missed = Store::open_reader(&s.db)
-        .unwrap()
-        .calls()
-        .missed_calls(&["dev1/1".to_string()], first_ms, 10)
-        .unwrap();
+    // So the call-back queue has it at that time (written just after the CDR).
+    let queued = tokio::time::timeout(Duration::from_secs(15), async {
+        loop {
+            let items = Store::open_reader(&s.db)
+                .unwrap()
+                .followups()
+                .list(&["dev1/1".to_string()], 0, 0, 10)
+                .unwrap();
+            if !items.is_empty() {
+                return items;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("the missed call reached the call-back queue");
     assert_eq!(
-        missed
+        queued
             .iter()
-            .map(|c| (c.call.call_uid.as_str(), c.call.started_at))
+            .map(|f| (f.last_call_uid.as_deref(), f.last_at))
             .collect::<Vec<_>>(),
-        [(first.call_uid.as_str(), first_ms)]
+        [(Some(first.call_uid.as_str()), first_ms)]
     );
     // The one still ringing pops on the desktop that opened after it.
     let pop = next_of(&mut d, "call.ringing").await;

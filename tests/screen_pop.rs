@@ -174,7 +174,11 @@ async fn bad_messages_get_errors_and_the_session_goes_on() {
         ),
         (
             r#"{"type":"call.dial","id":"d1","data":{"number":"110"}}"#,
-            "unsupported",
+            "dial_emergency",
+        ),
+        (
+            r#"{"type":"call.hangup","id":"h1","data":{"call_id":"none"}}"#,
+            "call_not_found",
         ),
     ] {
         a1.send(Message::Text(frame.into())).await.unwrap();
@@ -652,31 +656,38 @@ async fn an_agent_gone_past_the_heartbeat_allowance_is_offline_until_they_resume
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn missed_calls_name_the_customer_and_are_marked_handled_once() {
+async fn missed_calls_name_the_customer_and_are_closed_once() {
     let mut s = stack(256).await;
     ring(&mut s.sim, 1, "13812345678").await;
+    for _ in 0..3 {
+        s.sim.act(&Action::Ring { port: 1 }).await.unwrap();
+    }
     s.sim.act(&Action::Hangup { port: 1 }).await.unwrap();
     let a1 = login(s.addr, "agent1").await;
-    let calls = loop {
-        let (_, _, body) = http(s.addr, "GET", "/api/calls/missed", Some(&a1), None).await;
-        if body["calls"].as_array().is_some_and(|c| !c.is_empty()) {
-            break body["calls"].clone();
+    let items = loop {
+        let (_, _, body) = http(s.addr, "GET", "/api/followups", Some(&a1), None).await;
+        if body["items"].as_array().is_some_and(|c| !c.is_empty()) {
+            break body["items"].clone();
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
-    assert_eq!(calls[0]["customer_name"], "王伟");
-    assert_eq!(calls[0]["handled_at"], Value::Null);
-    let uid = calls[0]["call_uid"].as_str().unwrap().to_string();
-    let mark = format!("/api/calls/missed/{uid}/handled");
+    assert_eq!(items[0]["customer_name"], "王伟");
+    assert_eq!(items[0]["state"], "open");
+    let id = items[0]["id"].as_i64().unwrap();
+    let close = format!("/api/followups/{id}/close");
+    let resolved = json!({ "reason": "resolved" });
     // Not on agent2's list (agent1's own line).
     let a2 = login(s.addr, "agent2").await;
-    assert_eq!(status(s.addr, "POST", &mark, Some(&a2), None).await, 404);
-    assert_eq!(status(s.addr, "POST", &mark, Some(&a1), None).await, 204);
-    assert_eq!(status(s.addr, "POST", &mark, Some(&a1), None).await, 409);
-    // The team lead sees who handled it.
+    let (code, _, _) = http(s.addr, "POST", &close, Some(&a2), Some(resolved.clone())).await;
+    assert_eq!(code, 404);
+    let (code, _, _) = http(s.addr, "POST", &close, Some(&a1), Some(resolved.clone())).await;
+    assert_eq!(code, 204);
+    let (code, _, _) = http(s.addr, "POST", &close, Some(&a1), Some(resolved)).await;
+    assert_eq!(code, 409);
+    // The team lead sees who closed it, and why.
     let lead = login(s.addr, "lead1").await;
-    let (_, _, body) = http(s.addr, "GET", "/api/calls/missed", Some(&lead), None).await;
-    let call = &body["calls"][0];
-    assert_eq!(call["handled_by"], "agent1");
-    assert!(call["handled_at"].as_i64().is_some());
+    let (_, _, body) = http(s.addr, "GET", "/api/followups", Some(&lead), None).await;
+    let item = &body["items"][0];
+    assert_eq!(item["closed_by_name"], "agent1");
+    assert_eq!(item["close_reason"], "resolved");
 }

@@ -140,12 +140,23 @@ async fn an_agent_takes_calls_and_saves_work_orders() {
         card(2)
     ))
     .await;
-    // Missed calls list the customer by name; one is marked handled.
-    b.wait_for("document.querySelector('[data-test=missed]').innerText.includes('王伟')")
+    // The call-back queue names the customer; its item is closed with a
+    // reason.
+    b.wait_for("document.querySelector('[data-test=followups]').innerText.includes('王伟')")
         .await;
-    b.click("[data-test=missed] .mark").await;
-    b.wait_for("document.querySelector('[data-test=missed]').innerText.includes('已处理')")
+    b.eval(
+        "[...document.querySelectorAll('[data-test=followups] .item')] \
+         .find((e) => e.innerText.includes('王伟')) \
+         .querySelector('[data-test=close-followup]').click()",
+    )
+    .await;
+    b.wait_for("document.querySelector('[data-test=confirm-close]')")
         .await;
+    b.click("[data-test=confirm-close]").await;
+    b.wait_for(
+        "document.querySelector('[data-test=followups]').innerText.includes('已完成：已通过其他方式解决')",
+    )
+    .await;
     // Saved and dismissed cards close.
     b.click(&format!("{} .close", card(1))).await;
     b.wait_for("document.querySelectorAll('.cards .pop').length === 1")

@@ -862,13 +862,19 @@ impl Hub {
     /// Builds the pop and offers it to the line's desktops.
     fn pop(&mut self, call_id: &str, line: &str, caller: Option<&crate::event::Caller>) {
         let started = Instant::now();
-        let recipients = match self.routing.call(call_id).and_then(|c| c.dialled_by) {
+        let dialled_by = self.routing.call(call_id).and_then(|c| c.dialled_by);
+        let recipients = match dialled_by {
             Some(agent) => vec![agent],
             None => self.routing.recipients(line, &self.agents),
         };
         let team = self.routing.team_of(line);
         let pop = match Pop::build(&self.reader, call_id, line, caller, self.forms.form(), team) {
-            Ok(p) => p,
+            Ok(mut p) => {
+                if dialled_by.is_some() {
+                    p.direction = "outbound";
+                }
+                p
+            }
             Err(e) => {
                 tracing::error!(call = call_id, error = %e, "could not build the pop");
                 return;

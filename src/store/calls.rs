@@ -131,55 +131,6 @@ impl Calls<'_> {
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
-    /// Unanswered inbound calls on `lines` since `since_ms`, newest first,
-    /// with their customer's name and whether someone handled them: an
-    /// agent's call-back list.
-    pub fn missed_calls(
-        &self,
-        lines: &[String],
-        since_ms: i64,
-        limit: usize,
-    ) -> Result<Vec<MissedCall>> {
-        let lines = serde_json::to_string(lines).unwrap_or_else(|_| "[]".into());
-        let mut stmt = self.store.conn.prepare_cached(
-            "SELECT call_uid, line, device, direction, outcome, presentation, raw_number,
-                    number_e164, customer_id, match_rule, ring_count, started_at, first_ring_at,
-                    cid_at, answered_at, ended_at, dtmf, caller_name,
-                    (SELECT name FROM customers WHERE id = calls.customer_id),
-                    handled_at,
-                    (SELECT display_name FROM users WHERE id = calls.handled_by)
-               FROM calls
-              WHERE started_at >= ?2 AND direction = 'inbound'
-                AND outcome IN ('missed', 'abandoned', 'unknown')
-                AND line IN (SELECT value FROM json_each(?1))
-              ORDER BY started_at DESC, id DESC LIMIT ?3",
-        )?;
-        let rows = stmt.query_map(params![lines, since_ms, limit as i64], |r| {
-            Ok(MissedCall {
-                call: call_from_row(r)?,
-                customer_name: r.get(18)?,
-                handled_at: r.get(19)?,
-                handled_by: r.get(20)?,
-            })
-        })?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
-    }
-
-    /// Marks a missed call handled by `user_id`, once; false when it is no
-    /// missed inbound call or someone marked it already.
-    pub fn mark_missed_handled(&self, call_uid: &str, user_id: i64, now_ms: i64) -> Result<bool> {
-        let changed = self
-            .store
-            .conn
-            .prepare_cached(
-                "UPDATE calls SET handled_at = ?3, handled_by = ?2
-                  WHERE call_uid = ?1 AND direction = 'inbound' AND handled_at IS NULL
-                    AND outcome IN ('missed', 'abandoned', 'unknown')",
-            )?
-            .execute(params![call_uid, user_id, now_ms])?;
-        Ok(changed == 1)
-    }
-
     /// Records which agent took a call (the CDR may be written before or after).
     pub fn set_call_agent(&self, call_uid: &str, agent_id: i64) -> Result<()> {
         self.store
@@ -266,18 +217,6 @@ impl Calls<'_> {
             .execute(rusqlite::params![call_uid, at])?;
         Ok(())
     }
-}
-
-/// A missed call on a call-back list.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct MissedCall {
-    #[serde(flatten)]
-    pub call: CallRow,
-    /// The matched (or chosen) customer's name.
-    pub customer_name: Option<String>,
-    /// When someone marked it handled, and who.
-    pub handled_at: Option<i64>,
-    pub handled_by: Option<String>,
 }
 
 const CALL_SELECT: &str =

@@ -43,6 +43,8 @@ pub struct FollowUp {
     pub callback_outcome: Option<String>,
     pub called_at: Option<i64>,
     pub closed_at: Option<i64>,
+    /// Who closed it (none when the queue did, on a return call).
+    pub closed_by_name: Option<String>,
     pub close_reason: Option<String>,
 }
 
@@ -74,7 +76,8 @@ const SELECT: &str = "SELECT f.id, f.kind, f.number_national, f.number, f.custom
         (SELECT name FROM customers WHERE id = f.customer_id), f.line, f.calls,
         f.last_call_uid, f.created_at, f.last_at, f.due_at, f.state, f.assigned_to,
         f.claimed_by, (SELECT display_name FROM users WHERE id = f.claimed_by),
-        f.attempts, f.callback_outcome, f.called_at, f.closed_at, f.close_reason
+        f.attempts, f.callback_outcome, f.called_at, f.closed_at, f.close_reason,
+        (SELECT display_name FROM users WHERE id = f.closed_by)
    FROM followups f";
 
 fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<FollowUp> {
@@ -100,6 +103,7 @@ fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<FollowUp> {
         called_at: r.get(18)?,
         closed_at: r.get(19)?,
         close_reason: r.get(20)?,
+        closed_by_name: r.get(21)?,
     })
 }
 

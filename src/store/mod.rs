@@ -27,7 +27,7 @@ mod workorders;
 
 pub use agents::{AgentState, AgentStateRow, Agents, Binding};
 pub use backup::BackupSummary;
-pub use calls::{CallQuery, CallReach, CallRow, Calls, HistoryPage, HistoryRow, MissedCall};
+pub use calls::{CallQuery, CallReach, CallRow, Calls, HistoryPage, HistoryRow};
 pub use campaigns::{
     Added, CampaignCustomer, CampaignRow, CampaignState, Campaigns, FailedPart, Failures,
     FedMessage, NewCampaign, NewRecipient, PendingRecipient, Progress, QuotaRow, ResultRow,

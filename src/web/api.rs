@@ -274,34 +274,6 @@ pub(super) async fn call_back_lines(
         .collect())
 }
 
-/// How far back the call-back list reaches.
-const CALL_BACK_WINDOW_MS: i64 = 24 * 3600 * 1000;
-
-/// Unanswered calls of the last day on the lines bound to the user (or
-/// their team), with the customer's name and who handled them: the
-/// call-back list.
-pub async fn missed_calls(
-    user: CurrentUser,
-    State(state): State<AppState>,
-) -> Result<Json<Value>, ApiError> {
-    let lines = call_back_lines(&state, &user).await?;
-    let calls = state
-        .store
-        .calls()
-        .call(move |s| s.missed_calls(&lines, crate::store::now_ms() - CALL_BACK_WINDOW_MS, 50))
-        .await?;
-    // Numbers of customers another user owns are masked, as on a pop.
-    let mut shown = Vec::with_capacity(calls.len());
-    for mut c in calls {
-        if masked_for(&state, &user.0, c.call.customer_id).await? {
-            c.call.raw_number = c.call.raw_number.as_deref().map(crate::access::mask);
-            c.call.number_e164 = c.call.number_e164.as_deref().map(crate::access::mask);
-        }
-        shown.push(c);
-    }
-    Ok(Json(json!({ "calls": shown })))
-}
-
 /// Whether `viewer` sees the numbers of `customer` masked: a customer
 /// another user owns, for a role that must not see them (as on a pop).
 pub(super) async fn masked_for(
@@ -323,59 +295,6 @@ pub(super) async fn masked_for(
         viewer,
         owner.is_some_and(|o| o != viewer.id),
     ))
-}
-
-/// Marks a missed call of the user's call-back list handled (audited):
-/// 404 for a call not on their list, 409 when someone marked it already.
-pub async fn mark_missed_handled(
-    user: CurrentUser,
-    State(state): State<AppState>,
-    ConnectInfo(remote): ConnectInfo<std::net::SocketAddr>,
-    Path(call_uid): Path<String>,
-) -> Result<StatusCode, ApiError> {
-    let lines = call_back_lines(&state, &user).await?;
-    let since = crate::store::now_ms() - CALL_BACK_WINDOW_MS;
-    let uid = call_uid.clone();
-    let listed = state
-        .store
-        .calls()
-        .call(move |s| s.missed_calls(&lines, since, 1000))
-        .await?
-        .into_iter()
-        .any(|c| c.call.call_uid == uid);
-    if !listed {
-        return Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            "not_found",
-            format!("no missed call {call_uid} on your call-back list"),
-        ));
-    }
-    let actor = user.0.clone();
-    let marked = state
-        .store
-        .calls()
-        .call(move |s| {
-            let marked = s.mark_missed_handled(&call_uid, actor.id, crate::store::now_ms())?;
-            Ok::<_, crate::store::StoreError>((marked, call_uid))
-        })
-        .await?;
-    if !marked.0 {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "already_handled",
-            "someone marked this call handled already".into(),
-        ));
-    }
-    super::audit::record(
-        &state,
-        &user.0,
-        "call.handled",
-        Some(marked.1),
-        json!({}),
-        Some(remote),
-    )
-    .await?;
-    Ok(StatusCode::NO_CONTENT)
 }
 
 #[derive(Deserialize)]

@@ -296,16 +296,11 @@ fn routes() -> Routes {
         .at(Method::DELETE, "/api/bindings", api::unbind)
         .get("/api/agents", api::agents)
         .post("/api/customers", api::add_customer)
-        .get("/api/calls/missed", api::missed_calls)
         .post("/api/calls/dial", dial::dial)
         .get("/api/followups", followups::list)
         .post("/api/followups/{id}/claim", followups::claim)
         .post("/api/followups/{id}/close", followups::close)
         .post("/api/calls/{call_uid}/hangup", dial::hang_up)
-        .post(
-            "/api/calls/missed/{call_uid}/handled",
-            api::mark_missed_handled,
-        )
         .get("/api/workorders", api::call_work_orders)
         .get("/ws", ws::upgrade)
         .get("/", app::index)

@@ -23,6 +23,8 @@ export interface Me {
   team: string | null;
   pages: PageKey[];
   csrf_token?: string;
+  /** Whether a line dials out for this user (click-to-dial is offered). */
+  can_dial?: boolean;
 }
 
 /** An agent's state (`agent.state`). */
@@ -122,15 +124,37 @@ export interface FieldError {
   message_en: string;
 }
 
-/** A missed call (`GET /api/calls/missed`). */
-export interface MissedCall {
-  call_uid: string;
+/** A dial under way (`POST /api/calls/dial`). */
+export interface DialStarted {
+  call_id: string;
   line: string;
-  presentation: string;
-  raw_number: string | null;
-  number_e164: string | null;
-  customer_id: number | null;
-  customer_name?: string | null;
-  started_at: number;
-  handled_at?: number | null;
+  digits: string;
+  extension: string | null;
 }
+
+/** An item of the call-back queue (`GET /api/followups`). */
+export interface FollowUp {
+  id: number;
+  kind: "missed" | "scheduled";
+  number_national: string;
+  number: string;
+  customer_id: number | null;
+  customer_name: string | null;
+  line: string | null;
+  calls: number;
+  last_call_uid: string | null;
+  created_at: number;
+  last_at: number;
+  due_at: number;
+  state: "open" | "claimed" | "called" | "closed";
+  assigned_to: number | null;
+  claimed_by: number | null;
+  claimed_by_name: string | null;
+  attempts: number;
+  callback_outcome: string | null;
+  called_at: number | null;
+  closed_at: number | null;
+  close_reason: string | null;
+  closed_by_name: string | null;
+}
+

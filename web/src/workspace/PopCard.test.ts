@@ -28,7 +28,7 @@ function pop(extra: Partial<Pop> = {}): Pop {
 }
 
 const noop = () => undefined;
-const actions = { take: noop, close: noop, choose: noop, createCustomer: async () => undefined, save: async () => 1, typed: noop, focus: noop };
+const actions = { take: noop, hangUp: noop, close: noop, choose: noop, createCustomer: async () => undefined, save: async () => 1, typed: noop, focus: noop };
 
 describe("PopCard", () => {
   it("keeps the field being typed in, and its text, through call events", async () => {

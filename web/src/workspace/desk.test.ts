@@ -125,3 +125,31 @@ describe("Drafts", () => {
     expect(mine.all(now).map((d) => d.card.callId)).toEqual(["b"]);
   });
 });
+
+describe("Desk, dialled calls", () => {
+  let desk: Desk;
+  beforeEach(() => {
+    desk = new Desk(7);
+    desk.receive({ type: "hello", seq: 1, data: { session_id: "s1", heartbeat_secs: 10 } }, 0);
+  });
+
+  it("shows a dialled call dialling, then alerting, answered and ended, without ringing at the agent", () => {
+    const effects = desk.receive({ type: "call.ringing", seq: 2, data: pop("o", { direction: "outbound" }) }, 0);
+    expect(effects.some((e) => e.kind === "alert")).toBe(false);
+    expect(effects).toContainEqual({ kind: "send", message: { type: "ack", data: { seq: 2 } } });
+    expect(desk.card("o")?.status).toBe("dialling");
+    expect(desk.isLiveOutbound("o")).toBe(true);
+    desk.receive({ type: "call.alerting", seq: 3, data: { call_id: "o" } }, 0);
+    expect(desk.card("o")?.status).toBe("alerting");
+    desk.receive({ type: "call.answered", seq: 4, data: { call_id: "o" } }, 0);
+    expect(desk.card("o")?.status).toBe("answered");
+    desk.receive({ type: "call.ended", seq: 5, data: { call_id: "o", outcome: "answered" } }, 0);
+    expect(desk.isLiveOutbound("o")).toBe(false);
+  });
+
+  it("keeps a failed dial's outcome and the device's reason", () => {
+    desk.receive({ type: "call.ringing", seq: 2, data: pop("o", { direction: "outbound" }) }, 0);
+    desk.receive({ type: "call.ended", seq: 3, data: { call_id: "o", outcome: "failed", reason: "+CME ERROR: 30" } }, 0);
+    expect(desk.card("o")).toMatchObject({ status: "ended", outcome: "failed", reason: "+CME ERROR: 30" });
+  });
+});

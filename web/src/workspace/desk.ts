@@ -12,8 +12,11 @@ export interface ServerMessage {
   data?: any; // eslint-disable-line @typescript-eslint/no-explicit-any
 }
 
-/** Where a call stands, as its card shows it. */
-export type CardStatus = "ringing" | "answered" | "ended" | "taken";
+/**
+ * Where a call stands, as its card shows it: an incoming call rings; a
+ * call the agent dialled is dialling, then alerting (the far end rings).
+ */
+export type CardStatus = "ringing" | "dialling" | "alerting" | "answered" | "ended" | "taken";
 
 /** One call on the agent's screen. */
 export interface Card {
@@ -21,6 +24,8 @@ export interface Card {
   pop: Pop;
   status: CardStatus;
   outcome: string | null;
+  /** Why a dialled call failed, in the device's words. */
+  reason?: string | null;
   takenBy: string | null;
   /** When the card first appeared (ms). */
   arrivedAt: number;
@@ -130,15 +135,21 @@ export class Desk {
       case "call.ringing": {
         const fresh = this.showPop(d as Pop, now);
         const effects: Effect[] = this.resuming ? [] : [{ kind: "send", message: { type: "ack", data: { seq } } }];
-        if (fresh) effects.push({ kind: "alert", callId: d.call_id });
+        // A call the agent dialled pops without ringing at them.
+        if (fresh && d.direction !== "outbound") effects.push({ kind: "alert", callId: d.call_id });
         return effects;
       }
+      case "call.alerting":
+        this.update(d.call_id, (c) => {
+          if (c.status === "dialling") c.status = "alerting";
+        });
+        return [];
       case "call.caller_name":
         this.update(d.call_id, (c) => (c.pop = { ...c.pop, caller_name: d.name }));
         return [];
       case "call.answered":
         this.update(d.call_id, (c) => {
-          if (c.status === "ringing") c.status = "answered";
+          if (c.status === "ringing" || c.status === "dialling" || c.status === "alerting") c.status = "answered";
         });
         return [];
       case "call.closed":
@@ -151,6 +162,7 @@ export class Desk {
         this.update(d.call_id, (c) => {
           if (c.status !== "taken") c.status = "ended";
           c.outcome = d.outcome ?? "unknown";
+          c.reason = d.reason ?? null;
         });
         return [{ kind: "call_ended", callId: d.call_id }];
       case "result":
@@ -181,7 +193,7 @@ export class Desk {
     this.cards.push({
       callId: pop.call_id,
       pop,
-      status: "ringing",
+      status: pop.direction === "outbound" ? "dialling" : "ringing",
       outcome: null,
       takenBy: null,
       arrivedAt: now,
@@ -202,6 +214,12 @@ export class Desk {
   /** Marks a card's work order saved. */
   saved(callId: string, orderId: number): void {
     this.update(callId, (c) => (c.savedOrderId = orderId));
+  }
+
+  /** Whether the card is of a call the agent dialled, still under way. */
+  isLiveOutbound(callId: string): boolean {
+    const c = this.card(callId);
+    return !!c && c.pop.direction === "outbound" && c.status !== "ended";
   }
 
   /** Takes a card off the screen. */
