@@ -357,6 +357,8 @@ impl LineMachine {
         call.dialled = Some(Dialled::new(request, policy, at));
         let id = call.id.clone();
         call.caller = Some(CallerId::from_value(&number));
+        // The device is told first: the lookup and the pop come while it
+        // dials.
         let steps = vec![
             Step::Emit(CallEvent::Dialing {
                 call_id: id.clone(),
@@ -365,13 +367,13 @@ impl LineMachine {
                 agent_id: Some(agent_id),
                 number: Some(number.clone()),
             }),
-            Step::Identify {
-                call_id: id.clone(),
-                caller: CallerId::from_value(&number),
-            },
             Step::Command {
                 line,
                 command: LineCommand::Dial { digits },
+            },
+            Step::Identify {
+                call_id: id.clone(),
+                caller: CallerId::from_value(&number),
             },
         ];
         Ok((id, steps))

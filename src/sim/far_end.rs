@@ -101,6 +101,8 @@ pub struct FarSide {
     far_end: std::sync::Mutex<FarEnd>,
     dialled: tokio::sync::watch::Sender<Vec<(u8, String)>>,
     hung_up: tokio::sync::watch::Sender<Vec<u8>>,
+    /// When each dial command's line was read, for benchmarks.
+    dial_times: std::sync::Mutex<Vec<std::time::Instant>>,
 }
 
 impl Default for FarSide {
@@ -109,6 +111,7 @@ impl Default for FarSide {
             far_end: std::sync::Mutex::new(FarEnd::default()),
             dialled: tokio::sync::watch::channel(Vec::new()).0,
             hung_up: tokio::sync::watch::channel(Vec::new()).0,
+            dial_times: Default::default(),
         }
     }
 }
@@ -123,9 +126,20 @@ impl FarSide {
 
     /// The host dialled `number` on `port`: how the far end behaves.
     pub fn dial(&self, port: u8, number: &str) -> FarEnd {
+        if let Ok(mut t) = self.dial_times.lock() {
+            t.push(std::time::Instant::now());
+        }
         self.dialled
             .send_modify(|d| d.push((port, number.to_string())));
         self.far_end.lock().map(|f| *f).unwrap_or_default()
+    }
+
+    /// When each dial command so far was read, in order.
+    pub fn dial_times(&self) -> Vec<std::time::Instant> {
+        self.dial_times
+            .lock()
+            .map(|t| t.clone())
+            .unwrap_or_default()
     }
 
     /// The host hung up `port`.

@@ -101,7 +101,7 @@ pub(crate) fn run_demo(mut config: Config, reset: bool) -> Result<()> {
         .map(|(name, display, role, _)| format!("  {name:<10} {} ({display})", role.as_str()))
         .collect();
     let banner = format!(
-        "demo logins (password {}):\n{}\nsimulated calls arrive every ~20 s on each of demo-box/1 (agent1), /2 (agent2) and /3 (team sales);\nSMS campaigns: http://<address>/sms as marketer1, sent through two simulated GSM modems;\ncall recordings: http://<address>/recordings as qa1 or lead1 (every demo call is recorded);\ncall history, statistics and the wallboard: http://<address>/history, /reports, /wallboard as lead1 or admin",
+        "demo logins (password {}):\n{}\nsimulated calls arrive every ~20 s on each of demo-box/1 (agent1), /2 (agent2) and /3 (team sales);\ncall-backs (回拨): the workspace's 待回拨 list and the phone icon beside numbers dial through demo-box (the far end answers, is busy or does not answer, at random);\nSMS campaigns: http://<address>/sms as marketer1, sent through two simulated GSM modems;\ncall recordings: http://<address>/recordings as qa1 or lead1 (every demo call is recorded);\ncall history, statistics and the wallboard: http://<address>/history, /reports, /wallboard as lead1 or admin",
         demo::DEMO_PASSWORD,
         logins.join("\n")
     );
@@ -119,7 +119,14 @@ pub(crate) fn run_demo(mut config: Config, reset: bool) -> Result<()> {
             .collect();
         Box::pin(async move {
             let sim = sim?;
-            let _modems = modems?;
+            let modems = modems?;
+            // The demo's lines dial out too: its far ends answer, or are
+            // busy, or do not answer, at random.
+            sim.far().set(callpop::sim::far_end::FarEnd::Random);
+            for m in &modems {
+                m.far().set(callpop::sim::far_end::FarEnd::Random);
+            }
+            let _modems = modems;
             println!("{banner}");
             demo::place_random_calls(sim, &[1, 2, 3], 20.0, std::process::id() as u64).await
         })

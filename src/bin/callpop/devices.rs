@@ -172,6 +172,7 @@ pub(crate) fn sim_box(
     link: &std::path::Path,
     script: Option<&std::path::Path>,
     random: Option<f64>,
+    far_end: callpop::sim::far_end::FarEnd,
 ) -> Result<()> {
     use callpop::sim::script::parse;
     let profiles = lines::profiles(config)?;
@@ -192,6 +193,7 @@ pub(crate) fn sim_box(
     let profile = std::sync::Arc::new(p.clone());
     runtime.block_on(async move {
         let mut sim = callpop::sim::BoxSim::start(profile, &link)?;
+        sim.far().set(far_end);
         println!(
             "simulated {profile_name} at {} (Ctrl-C stops it)",
             sim.link().display()
@@ -223,6 +225,8 @@ pub(crate) struct SimModemArgs {
     pub send_latency_ms: u64,
     pub incoming: Option<f64>,
     pub starting: f64,
+    /// How the far end of calls it dials behaves.
+    pub far_end: callpop::sim::far_end::FarEnd,
 }
 
 pub(crate) fn sim_modem(
@@ -235,6 +239,7 @@ pub(crate) fn sim_modem(
         send_latency_ms,
         incoming,
         starting,
+        far_end,
     } = args;
     if !(0.0..=3600.0).contains(&starting) {
         anyhow::bail!("--starting must be between 0 and 3600 seconds");
@@ -250,6 +255,7 @@ pub(crate) fn sim_modem(
             ..Default::default()
         };
         let sim = callpop::sim::ModemSim::start(profile.clone(), &link, options)?;
+        sim.far().set(far_end);
         println!(
             "simulated {} modem at {} (Ctrl-C stops it)",
             profile.profile.name,

@@ -14,6 +14,7 @@ use callpop::phone::{MatchPolicy, Normalizer};
 use callpop::store::Store;
 
 mod admin;
+mod call;
 mod campaigns;
 mod cid;
 mod customers;
@@ -105,6 +106,9 @@ enum Command {
     /// Which desktops each line pops on.
     #[command(subcommand)]
     Lines(admin::LinesCommand),
+    /// Outbound calls (外拨): dial a number through a line as a user, hang up.
+    #[command(subcommand)]
+    Call(call::CallCommand),
     /// Caller ID in line audio: decode a recording, write test signals.
     #[command(subcommand)]
     Cid(cid::CidCommand),
@@ -182,6 +186,10 @@ pub(crate) enum SimCommand {
         /// Place random calls, one every INTERVAL seconds on average.
         #[arg(long, value_name = "INTERVAL")]
         random: Option<f64>,
+        /// How the far end of calls it is asked to dial behaves:
+        /// answer[:SECS[:TALK]], busy, no-answer, no-dialtone, fail, random.
+        #[arg(long, value_name = "FAR", default_value = "random")]
+        far_end: callpop::sim::far_end::FarEnd,
     },
     /// A simulated GSM modem (短信猫) on a pseudo-terminal, in a profile's flavour.
     Modem {
@@ -201,6 +209,10 @@ pub(crate) enum SimCommand {
         /// to most commands and "SIM busy" to AT+CPIN? until then.
         #[arg(long, value_name = "SECS", default_value_t = 0.0)]
         starting: f64,
+        /// How the far end of calls it is asked to dial behaves:
+        /// answer[:SECS[:TALK]], busy, no-answer, no-dialtone, fail, random.
+        #[arg(long, value_name = "FAR", default_value = "random")]
+        far_end: callpop::sim::far_end::FarEnd,
     },
 }
 
@@ -331,6 +343,7 @@ fn run(command: Command, config: Config) -> Result<()> {
         Command::Users(c) => admin::run_users(c, &config),
         Command::Forms(c) => admin::run_forms(c, &config),
         Command::Lines(c) => admin::run_lines(c, &config),
+        Command::Call(c) => call::run_call(c, &config),
         Command::Demo(args) => daemon::run_demo(config, args.reset),
         Command::Customers(c) => customers::run_customers(c, &config),
         Command::Config(ConfigCommand::Check) => {
@@ -359,13 +372,15 @@ fn run(command: Command, config: Config) -> Result<()> {
             link,
             script,
             random,
-        }) => devices::sim_box(&config, &profile, &link, script.as_deref(), random),
+            far_end,
+        }) => devices::sim_box(&config, &profile, &link, script.as_deref(), random, far_end),
         Command::Sim(SimCommand::Modem {
             profile,
             link,
             send_latency_ms,
             incoming,
             starting,
+            far_end,
         }) => devices::sim_modem(
             &config,
             &profile,
@@ -374,6 +389,7 @@ fn run(command: Command, config: Config) -> Result<()> {
                 send_latency_ms,
                 incoming,
                 starting,
+                far_end,
             },
         ),
         Command::Sms(c) => sms::run_sms(c, config),
