@@ -851,6 +851,7 @@ mod tests {
                                 },
                                 outcome: MatchOutcome::None,
                                 matches: Vec::new(),
+                                info: None,
                             },
                             Identification {
                                 e164: caller.number.as_ref().map(|n| format!("+86{n}")),

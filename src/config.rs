@@ -458,6 +458,9 @@ pub struct PhoneConfig {
     pub default_area_code: Option<String>,
     /// Carrier IP-dialing prefixes stripped in front of numbers.
     pub strip_prefixes: Vec<String>,
+    /// A newer copy of the number data (归属地, carriers; the format of
+    /// `data/numbers/cn.tsv`) than the one built in.
+    pub number_data: Option<PathBuf>,
     /// How many trailing digits the suffix rule compares.
     pub suffix_digits: usize,
     /// More customers than this sharing a suffix is noise, not a match.
@@ -507,6 +510,7 @@ impl Default for PhoneConfig {
             region: "CN".into(),
             default_area_code: None,
             strip_prefixes: phone::default_strip_prefixes(),
+            number_data: None,
             suffix_digits: 8,
             suffix_max_matches: 3,
         }
@@ -699,6 +703,9 @@ impl Config {
         }
         phone::parse_region(&self.phone.region).map_err(|e| ("phone.region", e))?;
         self.dial_plan.validate().map_err(|e| ("dial_plan", e))?;
+        if let Some(path) = &self.phone.number_data {
+            crate::phone::geo::NumberData::load(path).map_err(|e| ("phone.number_data", e))?;
+        }
         if !(4..=15).contains(&self.phone.suffix_digits) {
             return Err((
                 "phone.suffix_digits",
@@ -898,6 +905,7 @@ impl Config {
             region: phone::parse_region(&self.phone.region).unwrap_or(phonenumber::country::Id::CN),
             default_area_code: self.phone.default_area_code.clone(),
             strip_prefixes: self.phone.strip_prefixes.clone(),
+            number_data: self.phone.number_data.clone(),
         }
     }
 }

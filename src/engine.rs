@@ -462,7 +462,11 @@ impl Engine {
             customer_id: (lookup.matches.len() == 1).then(|| lookup.matches[0].id),
             rule: lookup.rule,
         };
+        let info = normalized
+            .as_ref()
+            .and_then(|n| self.normalizer.number_info(n));
         let caller = Caller {
+            info,
             raw_number: cid.number,
             normalized: normalized.as_ref().map(|n| n.canonical().to_string()),
             absent: cid.absent,

@@ -186,6 +186,8 @@ pub struct Caller {
     pub rule: MatchRule,
     pub outcome: MatchOutcome,
     pub matches: Vec<CustomerMatch>,
+    /// Where the number belongs and its carrier (归属地), when known.
+    pub info: Option<crate::phone::geo::NumberInfo>,
 }
 
 /// What the call engine tells everyone else.

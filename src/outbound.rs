@@ -217,10 +217,18 @@ impl Dialer {
             None if mine.is_empty() => return Err(OutboundError::NoLine),
             None => mine,
         };
+        // A mobile of another city may need a leading 0 or an IP prefix:
+        // its home area comes from the number data.
+        let info = self.normalizer.number_info(&normalized);
+        let home_area = info
+            .as_ref()
+            .and_then(|i| i.place.as_ref())
+            .and_then(|p| p.area_code.clone());
+        let home_area = home_area.as_deref();
         // The plan of the first line decides whether the number may be
         // dialled at all (and the allowance); each line its own digits.
         let first_plan = self.plan.for_line(&candidates[0]);
-        first_plan.dial(&normalized, None)?;
+        first_plan.dial(&normalized, home_area)?;
         let now_ms = crate::store::now_ms();
         let allowed = self
             .rate
@@ -233,7 +241,7 @@ impl Dialer {
             });
         }
         for line in &candidates {
-            let dial = self.plan.for_line(line).dial(&normalized, None)?;
+            let dial = self.plan.for_line(line).dial(&normalized, home_area)?;
             let request = DialRequest {
                 digits: dial.digits.clone(),
                 number: number.trim().to_string(),

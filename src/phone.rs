@@ -10,6 +10,7 @@
 //! markers, full-width forms) is handled here.
 
 pub mod address;
+pub mod geo;
 
 use phonenumber::{country, metadata::DATABASE, PhoneNumber, Type};
 use serde::{Deserialize, Serialize};
@@ -205,6 +206,9 @@ pub struct NormalizerSettings {
     pub default_area_code: Option<String>,
     /// Carrier IP-dialing prefixes (17951, 12593...) stripped when what follows is a valid number.
     pub strip_prefixes: Vec<String>,
+    /// A newer copy of the number data (归属地 and carriers) than the one
+    /// built in; read on first use.
+    pub number_data: Option<std::path::PathBuf>,
 }
 
 impl Default for NormalizerSettings {
@@ -213,6 +217,7 @@ impl Default for NormalizerSettings {
             region: country::Id::CN,
             default_area_code: None,
             strip_prefixes: default_strip_prefixes(),
+            number_data: None,
         }
     }
 }
@@ -240,6 +245,8 @@ pub struct Normalizer {
     settings: NormalizerSettings,
     region_code: u16,
     area_code: Option<String>,
+    /// The number data, read on first use.
+    number_data: std::sync::OnceLock<std::sync::Arc<geo::NumberData>>,
 }
 
 /// The number text split into its parts, before any validation.
@@ -270,7 +277,27 @@ impl Normalizer {
             settings,
             region_code,
             area_code,
+            number_data: std::sync::OnceLock::new(),
         }
+    }
+
+    /// Where a number belongs and its carrier (归属地), from the number
+    /// data; `None` when unknown. A configured data file that cannot be
+    /// read is logged once and the built-in data used (the config check
+    /// reports it at start).
+    pub fn number_info(&self, number: &Normalized) -> Option<geo::NumberInfo> {
+        self.number_data
+            .get_or_init(|| match &self.settings.number_data {
+                None => geo::EMBEDDED.clone(),
+                Some(path) => match geo::NumberData::load(path) {
+                    Ok(d) => std::sync::Arc::new(d),
+                    Err(e) => {
+                        tracing::error!(error = %e, "number data unreadable; using the built-in copy");
+                        geo::EMBEDDED.clone()
+                    }
+                },
+            })
+            .lookup(number)
     }
 
     /// The country calling code of the default region (86 for CN).

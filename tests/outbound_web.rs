@@ -64,6 +64,9 @@ async fn missed_claimed_called_back_closed() {
     assert_eq!(item["state"], "open");
     assert_eq!(item["calls"], 1);
     assert_eq!(item["customer_name"], "王伟");
+    // Where the number belongs (归属地) and its carrier, from the number data.
+    assert_eq!(item["info"]["carrier"], "中国移动");
+    assert!(item["info"]["place"]["province"].is_string(), "{item}");
     let id = item["id"].as_i64().unwrap();
     // A second missed call from the number counts on the same item.
     missed_call(&mut s, 2, "13812345678").await;

@@ -34,6 +34,8 @@ pub struct Pop {
     pub prefill: Map<String, Value>,
     /// The team the line pops to, when it is a group line.
     pub team: Option<String>,
+    /// Where the number belongs and its carrier (归属地), when known.
+    pub info: Option<crate::phone::geo::NumberInfo>,
     /// Every customer the caller's number matched: those an agent may
     /// pick for the call whoever owns them (`customer.select`).
     #[serde(skip)]
@@ -93,6 +95,7 @@ impl Pop {
             form,
             prefill: Map::new(),
             team,
+            info: caller.and_then(|c| c.info.clone()),
             candidates: caller
                 .map(|c| c.matches.iter().map(|m| m.id).collect())
                 .unwrap_or_default(),
@@ -123,6 +126,7 @@ impl Pop {
             recent_calls: Vec::new(),
             open_work_orders: Vec::new(),
             form: None,
+            info: None,
             prefill: Map::new(),
             team: None,
             candidates: Vec::new(),

@@ -45,6 +45,8 @@ pub struct FollowUp {
     pub closed_at: Option<i64>,
     /// Who closed it (none when the queue did, on a return call).
     pub closed_by_name: Option<String>,
+    /// Where the number belongs (归属地), filled in by the web side.
+    pub info: Option<crate::phone::geo::NumberInfo>,
     pub close_reason: Option<String>,
 }
 
@@ -104,6 +106,7 @@ fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<FollowUp> {
         closed_at: r.get(19)?,
         close_reason: r.get(20)?,
         closed_by_name: r.get(21)?,
+        info: None,
     })
 }
 

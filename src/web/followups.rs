@@ -56,6 +56,10 @@ pub async fn list(
         .await?;
     let mut shown = Vec::with_capacity(items.len());
     for mut item in items {
+        item.info = state
+            .normalizer
+            .normalize_lenient(&item.number)
+            .and_then(|n| state.normalizer.number_info(&n));
         if super::api::masked_for(&state, &user.0, item.customer_id).await? {
             item.number = crate::access::mask(&item.number);
             item.number_national = crate::access::mask(&item.number_national);

@@ -113,6 +113,7 @@ export interface Pop {
   form: WorkOrderForm | null;
   prefill: Record<string, string>;
   team: string | null;
+  info?: NumberInfo | null;
   acked?: boolean;
 }
 
@@ -122,6 +123,13 @@ export interface FieldError {
   code: string;
   message_zh: string;
   message_en: string;
+}
+
+/** Where a number belongs and its carrier (归属地), from the server's number data. */
+export interface NumberInfo {
+  place: { province: string; city: string; area_code: string | null; province_en: string; city_en: string } | null;
+  carrier: string | null;
+  carrier_en: string | null;
 }
 
 /** A dial under way (`POST /api/calls/dial`). */
@@ -156,5 +164,6 @@ export interface FollowUp {
   closed_at: number | null;
   close_reason: string | null;
   closed_by_name: string | null;
+  info?: NumberInfo | null;
 }
 
