@@ -181,11 +181,19 @@ mod tests {
         EMBEDDED.lookup(&n)
     }
 
-    /// (number, province, city, area code, carrier): checked against the
-    /// data set's own entries (libphonenumber's).
+    /// (number, province, city, area code, carrier).
+    type Case = (
+        &'static str,
+        &'static str,
+        &'static str,
+        Option<&'static str>,
+        Option<&'static str>,
+    );
+
+    /// Checked against the data set's own entries (libphonenumber's).
     #[test]
     fn places_and_carriers_of_the_table() {
-        let cases: [(&str, &str, &str, Option<&str>, Option<&str>); 12] = [
+        let cases: [Case; 12] = [
             (
                 "13000001234",
                 "山东省",
