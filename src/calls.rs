@@ -43,6 +43,9 @@ pub struct CallPolicy {
     /// boxes do). Otherwise a second caller ID while a call rings is the
     /// next caller, however soon after the first.
     pub repeats_cid: bool,
+    /// Whether the device can refuse a ringing call (a GSM modem's `ATH`):
+    /// a blacklisted caller is then hung up instead of popped.
+    pub rejects_calls: bool,
     /// How the line's device dials out; `None`: it cannot.
     pub dial: Option<DialPolicy>,
 }
@@ -55,6 +58,7 @@ impl Default for CallPolicy {
             max_call: Duration::from_secs(4 * 3600),
             sees_answer: true,
             repeats_cid: false,
+            rejects_calls: false,
             dial: None,
         }
     }
@@ -153,6 +157,8 @@ pub struct Cdr {
     pub agent_user_id: Option<i64>,
     /// Why a dialled call failed, in the device's words.
     pub failure: Option<String>,
+    /// The blacklist's reason, for a call from a blacklisted number.
+    pub blocked: Option<String>,
 }
 
 /// What the store made of a caller's number, kept for the CDR.
@@ -245,6 +251,10 @@ struct ActiveCall {
     told_ms: Option<i64>,
     /// Set when callpop dialled this call for an agent.
     dialled: Option<Dialled>,
+    /// The blacklist's reason, when the caller is on it.
+    blocked: Option<String>,
+    /// The device was told to refuse it (a blacklisted caller).
+    rejected: bool,
 }
 
 /// One line's state; owned by the engine task, so no locks.
@@ -326,6 +336,8 @@ impl LineMachine {
             from_backlog,
             told_ms: None,
             dialled: None,
+            blocked: None,
+            rejected: false,
         })
     }
 
@@ -714,11 +726,40 @@ impl LineMachine {
     ) -> Option<CallEvent> {
         let call = self.call.as_mut().filter(|c| &*c.id == call_id)?;
         call.matched = Some(id);
+        call.blocked = caller.blocked.as_ref().map(|b| b.reason.clone());
         Some(CallEvent::CallerIdentified {
             call_id: call.id.clone(),
             line: self.line.clone(),
             caller,
         })
+    }
+
+    /// Refuses the ringing call `call_id` of a blacklisted caller: the
+    /// device is told to hang up, and the call ends `rejected` when it
+    /// says it did (or its rings stop). Nothing on a device that cannot.
+    pub fn reject(&mut self, call_id: &str) -> Vec<Step> {
+        let can = self.policy.rejects_calls && self.policy.dial.is_some();
+        let Some(call) = self.call.as_mut().filter(|c| &*c.id == call_id && can) else {
+            return Vec::new();
+        };
+        if call.answered_ms.is_some() || call.direction != Direction::Inbound {
+            return Vec::new();
+        }
+        call.rejected = true;
+        vec![Step::Command {
+            line: self.line.clone(),
+            command: LineCommand::HangUp,
+        }]
+    }
+
+    /// Whether the call on the line is one callpop dialled.
+    pub fn dialling(&self) -> bool {
+        self.call.as_ref().is_some_and(|c| c.dialled.is_some())
+    }
+
+    /// Whether this line's device can refuse a ringing call.
+    pub fn rejects_calls(&self) -> bool {
+        self.policy.rejects_calls && self.policy.dial.is_some()
     }
 
     fn end(&mut self, call: ActiveCall, ended_ms: i64) -> Vec<Step> {
@@ -737,6 +778,7 @@ impl LineMachine {
         let failure = failure.flatten();
         let outcome = match (call.direction, call.answered_ms) {
             _ if given_outcome.is_some() => given_outcome.expect("checked"),
+            (Direction::Inbound, None) if call.rejected => Outcome::Rejected,
             (Direction::Outbound, _) => Outcome::Outbound,
             (_, Some(_)) => Outcome::Answered,
             _ if !self.policy.sees_answer => Outcome::Unknown,
@@ -777,6 +819,7 @@ impl LineMachine {
             dtmf: call.dtmf,
             agent_user_id: call.dialled.as_ref().map(|d| d.request.agent_id),
             failure: failure.clone(),
+            blocked: call.blocked.clone(),
         };
         vec![
             Step::Emit(CallEvent::Ended {
@@ -852,6 +895,7 @@ mod tests {
                                 outcome: MatchOutcome::None,
                                 matches: Vec::new(),
                                 info: None,
+                                blocked: None,
                             },
                             Identification {
                                 e164: caller.number.as_ref().map(|n| format!("+86{n}")),

@@ -410,11 +410,38 @@ impl Engine {
                     let _ = self.events.send(e);
                 }
                 Step::Identify { call_id, caller } => {
-                    let (who, id) = self.identify(caller);
-                    if let Some(m) = self.lines.get_mut(line) {
-                        if let Some(e) = m.identified(&call_id, who, id) {
-                            let _ = self.events.send(e);
-                        }
+                    let (inbound, rejects) = self
+                        .lines
+                        .get(line)
+                        .map_or((true, false), |m| (!m.dialling(), m.rejects_calls()));
+                    let (who, id) = self.identify(caller, inbound, rejects);
+                    let refuse = who.blocked.clone().filter(|b| b.rejected);
+                    let Some(m) = self.lines.get_mut(line) else {
+                        continue;
+                    };
+                    if let Some(e) = m.identified(&call_id, who, id) {
+                        let _ = self.events.send(e);
+                    }
+                    if let Some(blocked) = refuse {
+                        // A blacklisted caller on a device that can refuse:
+                        // hung up, audited, popped nowhere.
+                        let steps = m.reject(&call_id);
+                        let target = format!("call:{call_id}");
+                        let detail = serde_json::json!({ "line": line, "reason": blocked.reason });
+                        self.store.users().submit(move |u| {
+                            let entry = crate::store::AuditEntry {
+                                actor: "system",
+                                user_id: None,
+                                action: "call.rejected",
+                                target: Some(&target),
+                                detail,
+                                remote_addr: None,
+                            };
+                            if let Err(e) = u.audit(&entry) {
+                                tracing::warn!(error = %e, "could not audit a rejected call");
+                            }
+                        });
+                        self.apply(line, steps);
                     }
                 }
                 Step::Command { line, command } => self.command(&line, command),
@@ -439,8 +466,10 @@ impl Engine {
         }
     }
 
-    /// Normalises the number and asks the store who it belongs to.
-    fn identify(&self, cid: CallerId) -> (Caller, Identification) {
+    /// Normalises the number and asks the store who it belongs to and
+    /// (for an incoming call) whether it is blacklisted; `rejects`: the
+    /// line's device can refuse the call.
+    fn identify(&self, cid: CallerId, inbound: bool, rejects: bool) -> (Caller, Identification) {
         let normalized = cid
             .number
             .as_deref()
@@ -465,8 +494,24 @@ impl Engine {
         let info = normalized
             .as_ref()
             .and_then(|n| self.normalizer.number_info(n));
+        let blocked = match (&normalized, inbound) {
+            (Some(n), true) => self
+                .reader
+                .calls()
+                .call_block(&crate::phone::dialled_form(n))
+                .unwrap_or_else(|e| {
+                    tracing::error!(error = %e, "blacklist lookup failed; the caller pops");
+                    None
+                })
+                .map(|b| crate::event::Blocked {
+                    rejected: b.reject && rejects,
+                    reason: b.reason,
+                }),
+            _ => None,
+        };
         let caller = Caller {
             info,
+            blocked,
             raw_number: cid.number,
             normalized: normalized.as_ref().map(|n| n.canonical().to_string()),
             absent: cid.absent,

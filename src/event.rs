@@ -157,6 +157,8 @@ pub enum Outcome {
     Failed,
     /// A dialled call the agent ended before it was answered.
     Cancelled,
+    /// A blacklisted caller's call the device hung up.
+    Rejected,
 }
 
 impl Outcome {
@@ -172,6 +174,7 @@ impl Outcome {
             Outcome::Busy => "busy",
             Outcome::Failed => "failed",
             Outcome::Cancelled => "cancelled",
+            Outcome::Rejected => "rejected",
         }
     }
 }
@@ -188,6 +191,17 @@ pub struct Caller {
     pub matches: Vec<CustomerMatch>,
     /// Where the number belongs and its carrier (归属地), when known.
     pub info: Option<crate::phone::geo::NumberInfo>,
+    /// The number is on the inbound blacklist.
+    pub blocked: Option<Blocked>,
+}
+
+/// A blacklisted caller: why, and whether the call is refused.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Blocked {
+    pub reason: String,
+    /// The list says refuse it, and the line's device can: it is hung up
+    /// and pops nowhere. Otherwise it pops marked.
+    pub rejected: bool,
 }
 
 /// What the call engine tells everyone else.

@@ -151,6 +151,10 @@ pub fn policy_for(config: &Config, profile: &LoadedProfile) -> CallPolicy {
         max_call: Duration::from_secs(config.calls.max_call_secs),
         sees_answer: profile.profile.quirks.reports_off_hook,
         repeats_cid: profile.profile.quirks.repeats_cid,
+        rejects_calls: profile
+            .dialer
+            .as_ref()
+            .is_some_and(|d| d.settings.rejects_calls),
         dial: profile.dialer.as_ref().map(|d| crate::calls::DialPolicy {
             sees_answer: d.settings.sees_answer,
             no_answer: Duration::from_millis(d.settings.no_answer_ms),

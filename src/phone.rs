@@ -144,6 +144,18 @@ impl Normalized {
     }
 }
 
+/// A number as it is dialled nationally, the form the inbound blacklist
+/// and dial plans are written in: landlines with their trunk 0
+/// (`075526781234`), mobiles and service numbers as they are, numbers
+/// abroad with `00` and their country code.
+pub fn dialled_form(n: &Normalized) -> String {
+    match (n.country_code, n.kind) {
+        (Some(cc), _) if cc != 86 => format!("00{cc}{}", n.national),
+        (_, NumberKind::FixedLine | NumberKind::Other) => format!("0{}", n.national),
+        _ => n.national.clone(),
+    }
+}
+
 /// One number out of a cell that may hold several: its text and what it is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CellNumber {

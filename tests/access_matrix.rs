@@ -364,6 +364,7 @@ fn a_team_line_call_s_recording_opens_for_whoever_s_history_lists_it() {
             dtmf: String::new(),
             agent_user_id: None,
             failure: None,
+            blocked: None,
         })
         .unwrap();
     store

@@ -117,6 +117,7 @@ impl Rig {
             sees_answer: profile.profile.quirks.reports_off_hook,
             repeats_cid: false,
             dial: None,
+            rejects_calls: false,
         };
         let engine =
             Engine::new(store.clone(), normalizer, MatchPolicy::default(), policy).unwrap();

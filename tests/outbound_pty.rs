@@ -413,3 +413,98 @@ async fn every_gsm_profile_dials() {
         scenarios(&name).await;
     }
 }
+
+/// A blacklisted caller on a GSM line: the modem is told to hang up, the
+/// call pops nowhere (no pop event is sent as refused), ends `rejected`
+/// with the list's reason, is audited and opens no call-back item; a caller
+/// not on the list rings as ever.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_blacklisted_caller_on_a_gsm_line_is_hung_up() {
+    let mut rig = Rig::start("simcom-sim800").await;
+    rig.store
+        .calls()
+        .call(|c| {
+            c.put_call_block(
+                &callpop::store::NewCallBlock {
+                    number: "170".into(),
+                    prefix: true,
+                    reason: "骚扰电话".into(),
+                    reject: true,
+                },
+                None,
+                0,
+            )
+        })
+        .await
+        .unwrap();
+    let Sim::Modem(modem) = &rig.sim else {
+        unreachable!("a GSM profile")
+    };
+    modem.ring(Some("17012345678")).await;
+    let caller = match wait(&mut rig.events, |e| {
+        matches!(e, CallEvent::CallerIdentified { .. })
+    })
+    .await
+    {
+        CallEvent::CallerIdentified {
+            caller, call_id, ..
+        } => (caller, call_id),
+        _ => unreachable!(),
+    };
+    let blocked = caller.0.blocked.expect("on the list");
+    assert!(blocked.rejected);
+    assert_eq!(blocked.reason, "骚扰电话");
+    rig.sim.far().hung_up(1).await; // ATH reached the modem
+    modem.hang_up().await; // NO CARRIER
+    let id = caller.1.clone();
+    let ended = wait(
+        &mut rig.events,
+        |e| matches!(e, CallEvent::Ended { call_id, .. } if *call_id == id),
+    )
+    .await;
+    assert!(
+        matches!(
+            ended,
+            CallEvent::Ended {
+                outcome: Outcome::Rejected,
+                ..
+            }
+        ),
+        "{ended:?}"
+    );
+    // Someone else rings as ever.
+    modem.ring(Some("13812345678")).await;
+    let other = match wait(&mut rig.events, |e| {
+        matches!(e, CallEvent::CallerIdentified { .. })
+    })
+    .await
+    {
+        CallEvent::CallerIdentified { caller, .. } => caller,
+        _ => unreachable!(),
+    };
+    assert_eq!(other.blocked, None);
+    modem.hang_up().await;
+    rig.lines.stop().await;
+    let calls = rig.store.calls().call(|c| c.recent(10)).await.unwrap();
+    assert_eq!(calls[0].outcome.as_deref(), Some("rejected"));
+    let audit = rig
+        .store
+        .users()
+        .call(|u| u.recent_audit(10))
+        .await
+        .unwrap();
+    assert!(
+        audit.iter().any(|a| a.action == "call.rejected"),
+        "{audit:?}"
+    );
+    let queue = rig
+        .store
+        .followups()
+        .call(|f| f.list(&["dev/1".to_string()], 0, 0, 10))
+        .await
+        .unwrap();
+    assert!(
+        queue.iter().all(|f| f.number_national != "17012345678"),
+        "a blacklisted caller is not called back: {queue:?}"
+    );
+}

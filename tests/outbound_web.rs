@@ -272,3 +272,71 @@ async fn a_return_call_closes_the_item_and_refusals_have_codes() {
         404
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_blacklisted_caller_on_a_caller_id_box_pops_marked() {
+    let mut s = stack(64).await;
+    let admin = login(s.addr, "admin").await;
+    let a1 = login(s.addr, "agent1").await;
+    // Admins keep the list: a whole number in any spelling, or a prefix.
+    let add = |body: Value| {
+        let (addr, admin) = (s.addr, admin.clone());
+        async move {
+            http(
+                addr,
+                "POST",
+                "/api/call-blacklist",
+                Some(&admin),
+                Some(body),
+            )
+            .await
+        }
+    };
+    let (code, _, body) = add(json!({ "number": "+86 139-0000-9999", "reason": "恶意骚扰" })).await;
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(body["number"], "13900009999");
+    for (bad, error) in [
+        (
+            json!({ "number": "13900009999", "reason": " " }),
+            "reason_required",
+        ),
+        (json!({ "number": "abc", "reason": "x" }), "number_invalid"),
+        (
+            json!({ "number": "17x", "prefix": true, "reason": "x" }),
+            "prefix_invalid",
+        ),
+    ] {
+        let (code, _, body) = add(bad).await;
+        assert_eq!((code, body["error"]["code"].as_str()), (400, Some(error)));
+    }
+    let (code, _, _) = http(s.addr, "GET", "/api/call-blacklist", Some(&a1), None).await;
+    assert_eq!(code, 403, "agents do not keep the list");
+
+    // The box cannot refuse a call: it pops, marked, and is not queued.
+    let mut desk = ws(s.addr, Some(&a1)).await.unwrap();
+    next_of(&mut desk, "hello").await;
+    ring(&mut s.sim, 1, "13900009999").await;
+    let pop = next_of(&mut desk, "call.ringing").await;
+    assert_eq!(pop["data"]["blocked"], "恶意骚扰");
+    for _ in 0..3 {
+        s.sim.act(&Action::Ring { port: 1 }).await.unwrap();
+    }
+    s.sim.act(&Action::Hangup { port: 1 }).await.unwrap();
+    next_of(&mut desk, "call.ended").await;
+    // Another missed call after it is queued; the blacklisted one never is.
+    missed_call(&mut s, 1, "13600000002").await;
+    let items = queue_until(&s, &a1, |i| live(i, "13600000002").is_some()).await;
+    assert!(live(&items, "13900009999").is_none(), "{items:?}");
+    // Removed, it pops plain again.
+    let (_, _, list) = http(s.addr, "GET", "/api/call-blacklist", Some(&admin), None).await;
+    let id = list["entries"][0]["id"].as_i64().unwrap();
+    let gone = format!("/api/call-blacklist/{id}");
+    assert_eq!(
+        status(s.addr, "DELETE", &gone, Some(&admin), None).await,
+        204
+    );
+    assert_eq!(
+        status(s.addr, "DELETE", &gone, Some(&admin), None).await,
+        404
+    );
+}

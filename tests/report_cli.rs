@@ -43,6 +43,7 @@ fn cdr(uid: &str, outcome: Outcome, start: i64, answered: Option<i64>, ended: i6
         dtmf: String::new(),
         agent_user_id: None,
         failure: None,
+        blocked: None,
     }
 }
 

@@ -57,6 +57,7 @@ async fn write_call(s: &Stack, c: Call) {
         dtmf: String::new(),
         agent_user_id: None,
         failure: None,
+        blocked: None,
     };
     let (agent, team) = (c.agent, c.team);
     let agent_id = match agent {

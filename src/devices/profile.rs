@@ -349,6 +349,10 @@ pub struct DialSettings {
     /// voice modem beside the phone does not: its call stays "dialled"
     /// until the agent hangs up).
     pub sees_answer: bool,
+    /// Whether the hang-up command refuses a ringing incoming call (a GSM
+    /// modem's `ATH`): blacklisted callers are then hung up, not popped.
+    #[serde(default)]
+    pub rejects_calls: bool,
     /// A dialled call not answered within this long is given up (no
     /// answer) and hung up.
     #[serde(default = "default_no_answer_ms")]

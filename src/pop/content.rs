@@ -36,6 +36,8 @@ pub struct Pop {
     pub team: Option<String>,
     /// Where the number belongs and its carrier (归属地), when known.
     pub info: Option<crate::phone::geo::NumberInfo>,
+    /// Why the caller is on the inbound blacklist (the card is marked).
+    pub blocked: Option<String>,
     /// Every customer the caller's number matched: those an agent may
     /// pick for the call whoever owns them (`customer.select`).
     #[serde(skip)]
@@ -96,6 +98,7 @@ impl Pop {
             prefill: Map::new(),
             team,
             info: caller.and_then(|c| c.info.clone()),
+            blocked: caller.and_then(|c| c.blocked.as_ref().map(|b| b.reason.clone())),
             candidates: caller
                 .map(|c| c.matches.iter().map(|m| m.id).collect())
                 .unwrap_or_default(),
@@ -127,6 +130,7 @@ impl Pop {
             open_work_orders: Vec::new(),
             form: None,
             info: None,
+            blocked: None,
             prefill: Map::new(),
             team: None,
             candidates: Vec::new(),

@@ -718,8 +718,9 @@ impl Hub {
             } => {
                 let open = self.routing.open(&call_id, &line);
                 // A line without caller ID still pops, as an unknown caller,
-                // once a second ring shows none is coming.
-                if open.pop.is_none() && ring_count >= 2 {
+                // once a second ring shows none is coming (a refused
+                // blacklisted caller never does).
+                if open.pop.is_none() && !open.rejected && ring_count >= 2 {
                     self.pop(&call_id, &line, None);
                 }
             }
@@ -727,7 +728,14 @@ impl Hub {
                 call_id,
                 line,
                 caller,
-            } => self.pop(&call_id, &line, Some(&caller)),
+            } => {
+                if caller.blocked.as_ref().is_some_and(|b| b.rejected) {
+                    // Hung up by the device: it pops nowhere.
+                    self.routing.open(&call_id, &line).rejected = true;
+                    return;
+                }
+                self.pop(&call_id, &line, Some(&caller))
+            }
             CallEvent::CallerName { call_id, name, .. } => {
                 let Some(call) = self.routing.call_mut(&call_id) else {
                     return;

@@ -31,6 +31,8 @@ pub struct OpenCall {
     pub popped_at: Option<Instant>,
     /// The agent callpop dialled it for: its pop goes to them alone.
     pub dialled_by: Option<i64>,
+    /// A blacklisted caller the device refused: no pop.
+    pub rejected: bool,
 }
 
 /// Bindings and open calls.
@@ -122,6 +124,7 @@ impl Routing {
                 acked: HashSet::new(),
                 popped_at: None,
                 dialled_by: None,
+                rejected: false,
             })
     }
 

@@ -69,9 +69,9 @@ impl Calls<'_> {
                 "INSERT INTO calls (call_uid, line, device, direction, outcome, presentation,
                     raw_number, number_e164, number_national, caller_name, customer_id, match_rule,
                     ring_count, started_at, first_ring_at, cid_at, answered_at, ended_at, dtmf,
-                    agent_user_id, failure)
+                    agent_user_id, failure, blocked)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,
-                    ?18, ?19, ?20, ?21)
+                    ?18, ?19, ?20, ?21, ?22)
                  ON CONFLICT(call_uid) DO UPDATE SET
                     outcome = excluded.outcome, presentation = excluded.presentation,
                     raw_number = excluded.raw_number, number_e164 = excluded.number_e164,
@@ -81,7 +81,7 @@ impl Calls<'_> {
                     cid_at = excluded.cid_at, answered_at = excluded.answered_at,
                     ended_at = excluded.ended_at, dtmf = excluded.dtmf,
                     agent_user_id = COALESCE(excluded.agent_user_id, calls.agent_user_id),
-                    failure = excluded.failure",
+                    failure = excluded.failure, blocked = excluded.blocked",
             )?
             .execute(params![
                 c.call_uid,
@@ -108,6 +108,7 @@ impl Calls<'_> {
                 c.dtmf,
                 c.agent_user_id,
                 c.failure,
+                c.blocked,
             ])?;
         Ok(())
     }
@@ -129,6 +130,76 @@ impl Calls<'_> {
         ))?;
         let rows = stmt.query_map(params![customer_id, limit as i64], call_from_row)?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// The blacklist entry that covers a caller: the longest of `forms`
+    /// (the number as dialled nationally, and each of its prefixes) that a
+    /// whole-number entry equals or a prefix entry starts.
+    pub fn call_block(&self, number: &str) -> Result<Option<CallBlock>> {
+        if number.is_empty() {
+            return Ok(None);
+        }
+        let prefixes: Vec<&str> = (1..=number.len()).map(|n| &number[..n]).collect();
+        let prefixes = serde_json::to_string(&prefixes).unwrap_or_else(|_| "[]".into());
+        Ok(self
+            .store
+            .conn
+            .prepare_cached(&format!(
+                "{BLOCK_SELECT} WHERE number IN (SELECT value FROM json_each(?1))
+                   AND (is_prefix = 1 OR number = ?2)
+                 ORDER BY length(number) DESC LIMIT 1"
+            ))?
+            .query_row(params![prefixes, number], block_from_row)
+            .optional()?)
+    }
+
+    /// Every blacklist entry, by number.
+    pub fn call_blocks(&self) -> Result<Vec<CallBlock>> {
+        let mut stmt = self
+            .store
+            .conn
+            .prepare_cached(&format!("{BLOCK_SELECT} ORDER BY number"))?;
+        let rows = stmt.query_map([], block_from_row)?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Adds (or changes) an entry; its id.
+    pub fn put_call_block(
+        &self,
+        entry: &NewCallBlock,
+        by: Option<i64>,
+        now_ms: i64,
+    ) -> Result<i64> {
+        if entry.number.is_empty() || !entry.number.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(StoreError::Invalid(format!(
+                "{:?}: digits of a number or a prefix",
+                entry.number
+            )));
+        }
+        Ok(self
+            .store
+            .conn
+            .prepare_cached(
+                "INSERT INTO call_blacklist (number, is_prefix, reason, reject, created_by, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                 ON CONFLICT(number) DO UPDATE SET is_prefix = excluded.is_prefix,
+                    reason = excluded.reason, reject = excluded.reject
+                 RETURNING id",
+            )?
+            .query_row(
+                params![entry.number, entry.prefix, entry.reason, entry.reject, by, now_ms],
+                |r| r.get(0),
+            )?)
+    }
+
+    /// Removes an entry; false when there was none.
+    pub fn remove_call_block(&self, id: i64) -> Result<bool> {
+        Ok(self
+            .store
+            .conn
+            .prepare_cached("DELETE FROM call_blacklist WHERE id = ?1")?
+            .execute([id])?
+            == 1)
     }
 
     /// Records which agent took a call (the CDR may be written before or after).
@@ -217,6 +288,50 @@ impl Calls<'_> {
             .execute(rusqlite::params![call_uid, at])?;
         Ok(())
     }
+}
+
+/// An inbound blacklist entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CallBlock {
+    pub id: i64,
+    /// Digits as dialled nationally (trunk 0 for landlines).
+    pub number: String,
+    /// Every number starting so, not just this one.
+    pub prefix: bool,
+    pub reason: String,
+    /// Refused on devices that can hang up; else the pop is marked.
+    pub reject: bool,
+    pub created_at: i64,
+}
+
+/// A blacklist entry to add.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewCallBlock {
+    pub number: String,
+    #[serde(default)]
+    pub prefix: bool,
+    pub reason: String,
+    #[serde(default = "yes")]
+    pub reject: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+const BLOCK_SELECT: &str =
+    "SELECT id, number, is_prefix, reason, reject, created_at FROM call_blacklist";
+
+fn block_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<CallBlock> {
+    Ok(CallBlock {
+        id: r.get(0)?,
+        number: r.get(1)?,
+        prefix: r.get(2)?,
+        reason: r.get(3)?,
+        reject: r.get(4)?,
+        created_at: r.get(5)?,
+    })
 }
 
 const CALL_SELECT: &str =
@@ -352,7 +467,7 @@ pub(super) const TEAM_CALLS: &str =
 pub(super) const AGENT_CALLS: &str =
     " AND (c.agent_user_id = ? OR (c.agent_user_id IS NULL AND c.offered_to = ?))";
 
-const OUTCOMES: [&str; 9] = [
+const OUTCOMES: [&str; 10] = [
     "answered",
     "missed",
     "abandoned",
@@ -362,6 +477,7 @@ const OUTCOMES: [&str; 9] = [
     "busy",
     "failed",
     "cancelled",
+    "rejected",
 ];
 
 impl Calls<'_> {

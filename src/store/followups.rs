@@ -119,6 +119,9 @@ impl FollowUps<'_> {
         let Some(national) = cdr.number_national.as_deref().filter(|n| !n.is_empty()) else {
             return Ok(());
         };
+        if cdr.blocked.is_some() {
+            return Ok(()); // a blacklisted caller is not called back
+        }
         match (cdr.direction, cdr.outcome) {
             (Direction::Inbound, Outcome::Missed | Outcome::Abandoned) => {
                 let number = cdr
@@ -327,6 +330,7 @@ mod tests {
             dtmf: String::new(),
             agent_user_id: None,
             failure: None,
+            blocked: None,
         }
     }
 

@@ -27,7 +27,9 @@ mod workorders;
 
 pub use agents::{AgentState, AgentStateRow, Agents, Binding};
 pub use backup::BackupSummary;
-pub use calls::{CallQuery, CallReach, CallRow, Calls, HistoryPage, HistoryRow};
+pub use calls::{
+    CallBlock, CallQuery, CallReach, CallRow, Calls, HistoryPage, HistoryRow, NewCallBlock,
+};
 pub use campaigns::{
     Added, CampaignCustomer, CampaignRow, CampaignState, Campaigns, FailedPart, Failures,
     FedMessage, NewCampaign, NewRecipient, PendingRecipient, Progress, QuotaRow, ResultRow,

@@ -7,6 +7,7 @@ mod api;
 mod app;
 mod audit;
 mod auth;
+mod call_blacklist;
 mod devices;
 mod dial;
 mod followups;
@@ -339,6 +340,13 @@ fn routes() -> Routes {
         .post("/api/sms/campaigns/{id}/{action}", sms::action)
         .put("/api/sms/quotas/{name}", sms::set_quota)
         .get("/api/sms/quotas", sms_admin::quotas)
+        .get("/api/call-blacklist", call_blacklist::list)
+        .post("/api/call-blacklist", call_blacklist::add)
+        .at(
+            Method::DELETE,
+            "/api/call-blacklist/{id}",
+            call_blacklist::remove,
+        )
         .get("/api/sms/blacklist", sms_admin::blacklist)
         .post("/api/sms/blacklist", sms_admin::add_to_blacklist)
         .at(

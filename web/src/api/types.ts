@@ -114,6 +114,8 @@ export interface Pop {
   prefill: Record<string, string>;
   team: string | null;
   info?: NumberInfo | null;
+  /** Why the caller is on the inbound blacklist. */
+  blocked?: string | null;
   acked?: boolean;
 }
 
