@@ -263,6 +263,7 @@ key = "follow_up"
 label_zh = "回访日期"
 label_en = "Follow-up date"
 type = "date"
+follow_up = true
 "#;
 
 /// Adds the demo logins, form and line bindings that are missing; returns

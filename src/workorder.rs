@@ -150,6 +150,44 @@ fn error(f: &FieldDef, code: &'static str, zh: &str, en: &str) -> FieldError {
     }
 }
 
+/// What a saved work order asks of the call-back queue: the date of its
+/// follow-up field (回访日期) if the form has one and it is filled, and the
+/// first phone number typed in it. `None` when the form has no such field.
+pub fn follow_up_of(form: &FormDef, values: &Map<String, Value>) -> Option<FollowUpAsk> {
+    let field = form.fields.iter().find(|f| f.follow_up)?;
+    let date = values
+        .get(&field.key)
+        .and_then(Value::as_str)
+        .and_then(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").ok());
+    let phone = form
+        .fields
+        .iter()
+        .filter(|f| f.field_type == FieldType::Phone)
+        .find_map(|f| values.get(&f.key).and_then(Value::as_str))
+        .filter(|p| !p.trim().is_empty())
+        .map(str::to_string);
+    Some(FollowUpAsk { date, phone })
+}
+
+/// See [`follow_up_of`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FollowUpAsk {
+    /// The day to call back (`None`: the field was cleared).
+    pub date: Option<chrono::NaiveDate>,
+    pub phone: Option<String>,
+}
+
+/// When on `date` a scheduled call-back falls due: 09:00 local time, the
+/// start of a call center's day.
+pub fn follow_up_due_ms(date: chrono::NaiveDate) -> Option<i64> {
+    use chrono::TimeZone;
+    let at = date.and_hms_opt(9, 0, 0)?;
+    chrono::Local
+        .from_local_datetime(&at)
+        .earliest()
+        .map(|t| t.timestamp_millis())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -165,6 +203,7 @@ mod tests {
             default: None,
             options: Vec::new(),
             prefill_from: None,
+            follow_up: false,
         };
         let mut kind = field("kind", FieldType::Enum, true);
         kind.options = vec![EnumOption {
@@ -249,5 +288,40 @@ mod tests {
         assert_eq!(clean["name"], "王伟");
         assert_eq!(clean["amount"], 12);
         assert_eq!(clean.get("extra"), None);
+    }
+
+    #[test]
+    fn a_follow_up_date_asks_for_a_call_back() {
+        let mut f = form();
+        let mut date = f.fields[0].clone();
+        date.key = "follow".into();
+        date.field_type = FieldType::Date;
+        date.follow_up = true;
+        f.fields.push(date);
+        let mut phone = f.fields[0].clone();
+        phone.key = "tel".into();
+        phone.field_type = FieldType::Phone;
+        phone.follow_up = false;
+        f.fields.push(phone);
+        let values = |pairs: &[(&str, &str)]| -> Map<String, Value> {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), Value::from(*v)))
+                .collect()
+        };
+        let ask = follow_up_of(
+            &f,
+            &values(&[("follow", "2026-12-10"), ("tel", "139 1234 5678")]),
+        )
+        .unwrap();
+        assert_eq!(ask.date, chrono::NaiveDate::from_ymd_opt(2026, 12, 10));
+        assert_eq!(ask.phone.as_deref(), Some("139 1234 5678"));
+        assert_eq!(
+            follow_up_of(&f, &values(&[])).unwrap().date,
+            None,
+            "cleared"
+        );
+        f.fields.retain(|x| !x.follow_up);
+        assert_eq!(follow_up_of(&f, &values(&[("follow", "2026-12-10")])), None);
     }
 }

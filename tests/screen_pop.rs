@@ -80,6 +80,21 @@ async fn pop_reaches_the_bound_agent_with_form_and_work_order_saves_once() {
     assert_eq!(orders.len(), 1);
     assert_eq!(orders[0].fields["summary"], "屏幕坏了");
     assert_eq!(orders[0].agent.as_deref(), Some("agent1"));
+    // Its follow-up date (回访日期) put a call-back on agent1's list, that
+    // day at nine, for the caller's number; saving again did not add one.
+    let (_, _, queue) = http(s.addr, "GET", "/api/followups", Some(&t1), None).await;
+    let scheduled: Vec<&Value> = queue["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["kind"] == "scheduled")
+        .collect();
+    assert_eq!(scheduled.len(), 1, "{queue}");
+    assert_eq!(scheduled[0]["number"], "+8613812345678");
+    assert_eq!(scheduled[0]["customer_name"], "王伟");
+    let nine =
+        callpop::workorder::follow_up_due_ms(chrono::NaiveDate::from_ymd_opt(2026, 12, 1).unwrap());
+    assert_eq!(scheduled[0]["due_at"].as_i64(), nine);
 
     // The acknowledgement is kept: a desktop starting over from a snapshot
     // sees the open pop as already shown.

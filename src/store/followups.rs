@@ -50,6 +50,20 @@ pub struct FollowUp {
     pub close_reason: Option<String>,
 }
 
+/// A call-back a work order's follow-up date asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Scheduled {
+    pub workorder_id: i64,
+    /// Who calls back: the work order's agent.
+    pub agent: i64,
+    /// What to dial, and the national number it is known by.
+    pub number: String,
+    pub national: String,
+    pub customer_id: Option<i64>,
+    /// When; `None` removes a live call-back of the work order.
+    pub due_ms: Option<i64>,
+}
+
 /// How a claim went.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "claim", rename_all = "snake_case")]
@@ -192,6 +206,40 @@ impl FollowUps<'_> {
             }
             _ => {}
         }
+        Ok(())
+    }
+
+    /// The call-back a work order's follow-up date asks for: `agent` calls
+    /// `number` back at `due_ms` (one item per work order: saving it again
+    /// moves the date; `None` removes a live one).
+    pub fn schedule(&self, s: &Scheduled, now_ms: i64) -> Result<()> {
+        let conn = &self.store.conn;
+        let Some(due) = s.due_ms else {
+            conn.prepare_cached(
+                "DELETE FROM followups WHERE workorder_id = ?1 AND state != 'closed'",
+            )?
+            .execute([s.workorder_id])?;
+            return Ok(());
+        };
+        conn.prepare_cached(
+            "INSERT INTO followups (kind, number_national, number, customer_id, calls,
+                created_at, last_at, due_at, assigned_to, workorder_id, claimed_by, claimed_at,
+                state)
+             VALUES ('scheduled', ?1, ?2, ?3, 0, ?4, ?4, ?5, ?6, ?7, ?6, ?4, 'claimed')
+             ON CONFLICT(workorder_id) WHERE workorder_id IS NOT NULL
+             DO UPDATE SET due_at = excluded.due_at, number = excluded.number,
+                number_national = excluded.number_national,
+                customer_id = COALESCE(excluded.customer_id, followups.customer_id)",
+        )?
+        .execute(params![
+            s.national,
+            s.number,
+            s.customer_id,
+            now_ms,
+            due,
+            s.agent,
+            s.workorder_id
+        ])?;
         Ok(())
     }
 

@@ -38,7 +38,7 @@ pub use customers::{
     Customer, CustomerLoad, CustomerMatch, CustomerPhone, CustomerReach, Customers, LoadMerges,
     LookupResult, NewCustomer, NewPhone, UpsertOutcome,
 };
-pub use followups::{Claim, FollowUp, FollowUps, CLOSE_REASONS};
+pub use followups::{Claim, FollowUp, FollowUps, Scheduled, CLOSE_REASONS};
 pub use handle::{
     AgentsHandle, CallsHandle, CampaignsHandle, CustomersHandle, FollowUpsHandle, RecordingsHandle,
     ReportsHandle, SmsHandle, StoreHandle, UsersHandle, WorkOrdersHandle, WriteHealth,

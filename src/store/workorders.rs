@@ -70,6 +70,10 @@ pub struct FieldDef {
     /// `phone` (the caller's number), `owner`, or a custom field's key.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prefill_from: Option<String>,
+    /// A date field that is the follow-up date (回访日期): a work order
+    /// saved with it schedules a call-back for its agent that day.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub follow_up: bool,
 }
 
 /// A work-order form: what the agent fills in after (or during) a call.
@@ -137,8 +141,8 @@ impl WorkOrders<'_> {
             )?;
             let mut insert = s.conn.prepare_cached(
                 "INSERT INTO work_order_form_fields (form_id, key, position, label_zh, label_en,
-                     field_type, required, default_value, options, prefill_from)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                     field_type, required, default_value, options, prefill_from, follow_up)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
             )?;
             for (i, f) in form.fields.iter().enumerate() {
                 insert.execute(params![
@@ -152,6 +156,7 @@ impl WorkOrders<'_> {
                     f.default,
                     serde_json::to_string(&f.options).unwrap_or_else(|_| "[]".into()),
                     f.prefill_from,
+                    f.follow_up,
                 ])?;
             }
             Ok(())
@@ -172,7 +177,8 @@ impl WorkOrders<'_> {
             return Ok(None);
         };
         let mut stmt = self.store.conn.prepare_cached(
-            "SELECT key, label_zh, label_en, field_type, required, default_value, options, prefill_from
+            "SELECT key, label_zh, label_en, field_type, required, default_value, options, prefill_from,
+                    follow_up
              FROM work_order_form_fields WHERE form_id = ?1 ORDER BY position",
         )?;
         let fields = stmt
@@ -188,6 +194,7 @@ impl WorkOrders<'_> {
                     default: r.get(5)?,
                     options: serde_json::from_str(&options).unwrap_or_default(),
                     prefill_from: r.get(7)?,
+                    follow_up: r.get(8)?,
                 })
             })?
             .collect::<rusqlite::Result<_>>()?;
@@ -345,6 +352,18 @@ fn check_form(form: &FormDef) -> std::result::Result<(), String> {
                 form.key, f.key
             ));
         }
+        if f.follow_up && f.field_type != FieldType::Date {
+            return Err(format!(
+                "form {:?}: field {:?} is the follow-up date but not a date",
+                form.key, f.key
+            ));
+        }
+    }
+    if form.fields.iter().filter(|f| f.follow_up).count() > 1 {
+        return Err(format!(
+            "form {:?}: only one field is the follow-up date",
+            form.key
+        ));
     }
     Ok(())
 }

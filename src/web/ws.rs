@@ -303,9 +303,24 @@ async fn save_work_order(
                 &key,
                 &clean,
             )?;
-            Ok(Ok((saved, form_key, call_id, agent)))
+            let ask = crate::workorder::follow_up_of(&form, &clean);
+            Ok(Ok((saved, form_key, call_id, agent, ask)))
         })
         .await;
+    // A follow-up date asks for a call-back (回访) on the agent's list.
+    if let Ok(Ok((saved, _, call_id, agent, Some(ask)))) = &outcome {
+        schedule_follow_up(
+            state,
+            saved.id,
+            agent.id,
+            call_id.clone(),
+            customer_id,
+            ask.clone(),
+        )
+        .await;
+    }
+    let outcome = outcome
+        .map(|r| r.map(|(saved, form_key, call_id, agent, _)| (saved, form_key, call_id, agent)));
     // A new order's audit entry, then the reply; a failure of either is
     // the store's.
     let outcome = match outcome {
@@ -338,5 +353,69 @@ async fn save_work_order(
                 "the work order could not be saved; try again",
             ))
         }
+    }
+}
+
+/// Puts a work order's follow-up date on its agent's call-back list (or
+/// takes it off when the date was cleared): the number typed in the form,
+/// else the call's caller, else the customer's first number. A failure is
+/// logged; the work order is saved either way.
+async fn schedule_follow_up(
+    state: &AppState,
+    workorder_id: i64,
+    agent: i64,
+    call_id: Option<String>,
+    customer_id: Option<i64>,
+    ask: crate::workorder::FollowUpAsk,
+) {
+    let mut number = ask.phone;
+    if let (None, Some(uid)) = (&number, call_id) {
+        // An ended call's caller (a call still under way has no row yet).
+        number = state
+            .store
+            .calls()
+            .call(move |c| c.call_reach(&uid))
+            .await
+            .ok()
+            .flatten()
+            .and_then(|r| r.callback_number);
+    }
+    if let (None, Some(id)) = (&number, customer_id) {
+        number = state
+            .store
+            .customers()
+            .call(move |c| c.customer(id))
+            .await
+            .ok()
+            .flatten()
+            .and_then(|c| {
+                c.phones
+                    .first()
+                    .map(|p| p.e164.clone().unwrap_or_else(|| p.raw.clone()))
+            });
+    }
+    let Some(normalized) = number.and_then(|n| state.normalizer.normalize_lenient(&n)) else {
+        tracing::info!(
+            workorder_id,
+            "a follow-up date without a number to call back"
+        );
+        return;
+    };
+    let scheduled = crate::store::Scheduled {
+        workorder_id,
+        agent,
+        number: normalized.canonical().to_string(),
+        national: normalized.national.clone(),
+        customer_id,
+        due_ms: ask.date.and_then(crate::workorder::follow_up_due_ms),
+    };
+    let now = crate::store::now_ms();
+    if let Err(e) = state
+        .store
+        .followups()
+        .call(move |f| f.schedule(&scheduled, now))
+        .await
+    {
+        tracing::error!(error = %e, workorder_id, "could not schedule the follow-up call-back");
     }
 }

@@ -26,6 +26,8 @@ export interface FieldDef {
   default?: string;
   options?: { value: string; label_zh: string; label_en: string }[];
   prefill_from?: string;
+  /** A date field that is the follow-up date: saving schedules a call-back. */
+  follow_up?: boolean;
 }
 
 export interface FormDef {

@@ -116,6 +116,9 @@ export default {
   followups: {
     title: "Call-backs",
     none: "Nobody waits for a call back",
+    scheduled: "Follow-up",
+    due_now_title: "Time to call back",
+    due_now_body: "{who} is due for a call back now",
     calls: "{n} calls",
     due_in: "Call back within {min} min",
     overdue: "Overdue by {min} min",
@@ -250,6 +253,7 @@ export default {
     new_password: "New password",
     permissions: "Extra permissions",
     permission_names: { calls_export: "Export call history" },
+    follow_up: "Follow-up date (schedules a call-back)",
     status: "Status",
     enabled: "Enabled",
     disabled: "Disabled",

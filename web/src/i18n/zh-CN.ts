@@ -117,6 +117,9 @@ export default {
   followups: {
     title: "待回拨",
     none: "没有需要回拨的来电",
+    scheduled: "回访",
+    due_now_title: "到回访时间了",
+    due_now_body: "现在该回访 {who}",
     calls: "{n} 次来电",
     due_in: "{min} 分钟内回拨",
     overdue: "已超时 {min} 分钟",
@@ -251,6 +254,7 @@ export default {
     new_password: "新密码",
     permissions: "附加权限",
     permission_names: { calls_export: "导出话单" },
+    follow_up: "回访日期（保存后排入待回拨）",
     status: "状态",
     enabled: "启用",
     disabled: "已停用",
