@@ -97,6 +97,19 @@ async fn an_agent_calls_a_missed_caller_back_and_saves_the_work_order() {
         ("outbound", Some("answered"))
     );
     assert!(out.agent_user_id.is_some());
+    // Recorded like an inbound call (the line's audio, from the dial on).
+    let recorded = tokio::time::timeout(Duration::from_secs(15), async {
+        loop {
+            let rows = s.store.recordings().call(|r| r.recent(10)).await.unwrap();
+            if let Some(r) = rows.into_iter().find(|r| r.call_uid == call_id) {
+                return r;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await
+    .expect("the outbound call was recorded");
+    assert_eq!(recorded.line, "box1/1");
 
     // 一键拨号 from the card's number, now the call is over: busy this time.
     s.sim.far().set(FarEnd::Busy);

@@ -508,3 +508,70 @@ async fn a_blacklisted_caller_on_a_gsm_line_is_hung_up() {
         "a blacklisted caller is not called back: {queue:?}"
     );
 }
+
+/// The pop hub on the same lines: a refused blacklisted caller pops on no
+/// desktop, the next caller does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_caller_pops_nowhere() {
+    let rig = Rig::start("quectel").await;
+    rig.store
+        .calls()
+        .call(|c| {
+            c.put_call_block(
+                &callpop::store::NewCallBlock {
+                    number: "17012345678".into(),
+                    prefix: false,
+                    reason: "骚扰电话".into(),
+                    reject: true,
+                },
+                None,
+                0,
+            )
+        })
+        .await
+        .unwrap();
+    rig.store
+        .agents()
+        .call(|a| a.bind_line("dev/1", &callpop::store::Binding::Agent("li".into())))
+        .await
+        .unwrap();
+    let hub = callpop::pop::start(
+        &rig.store,
+        callpop::pop::HubSettings::from_config(&Default::default()),
+        callpop::metrics::Metrics::new(),
+        rig.lines.runtime(),
+        || rig.lines.subscribe_with_devices(),
+    )
+    .await
+    .unwrap();
+    let user = rig
+        .store
+        .users()
+        .call(|u| u.user_by_name("li"))
+        .await
+        .unwrap()
+        .unwrap();
+    let (tx, mut frames) = tokio::sync::mpsc::channel(64);
+    hub.connect(user, tx).await;
+    let Sim::Modem(modem) = &rig.sim else {
+        unreachable!("a GSM profile")
+    };
+    modem.ring(Some("17012345678")).await;
+    rig.sim.far().hung_up(1).await;
+    modem.hang_up().await;
+    modem.ring(Some("13812345678")).await;
+    modem.ring(Some("13812345678")).await;
+    // The first pop the desktop gets is the second caller's.
+    let pop = tokio::time::timeout(PATIENCE, async {
+        loop {
+            let frame = frames.recv().await.expect("the hub is up");
+            let v: serde_json::Value = serde_json::from_str(&frame).unwrap();
+            if v["type"] == "call.ringing" {
+                return v;
+            }
+        }
+    })
+    .await
+    .expect("a pop came");
+    assert_eq!(pop["data"]["number"], "13812345678", "{pop}");
+}
