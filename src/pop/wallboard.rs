@@ -71,6 +71,9 @@ pub struct Board {
     /// When today ends: the day is worked out from the time zone only
     /// when an event comes after it, not on every event on the pop path.
     day_end: i64,
+    /// Calls under way that callpop dialled: shown dialling, not ringing,
+    /// and counted as outbound whatever their outcome.
+    dialled: std::collections::HashSet<std::sync::Arc<str>>,
 }
 
 /// The local midnight before `now_ms`.
@@ -130,17 +133,45 @@ impl Board {
                 line,
                 caller,
             } => {
-                set(line, "ringing", Some(call_id));
+                let state = if self.dialled.contains(call_id) {
+                    "dialling"
+                } else {
+                    "ringing"
+                };
+                set(line, state, Some(call_id));
                 if let Some(v) = self.lines.get_mut(&**line) {
                     v.number = caller.raw_number.clone();
                 }
             }
-            CallEvent::Answered { call_id, line } | CallEvent::Dialing { call_id, line, .. } => {
-                set(line, "talking", Some(call_id))
+            CallEvent::Answered { call_id, line } => set(line, "talking", Some(call_id)),
+            CallEvent::Dialing {
+                call_id,
+                line,
+                agent,
+                ..
+            } => {
+                // Dialled for an agent: dialling until answered. Dialled by
+                // hand on the phone: talking at once, as before.
+                if agent.is_some() {
+                    self.dialled.insert(call_id.clone());
+                    set(line, "dialling", Some(call_id));
+                } else {
+                    set(line, "talking", Some(call_id));
+                }
             }
-            CallEvent::Ended { line, outcome, .. } => {
+            CallEvent::Ended {
+                call_id,
+                line,
+                outcome,
+                ..
+            } => {
                 set(line, "idle", None);
-                self.today.count(outcome.as_str(), 1);
+                let outcome = if self.dialled.remove(call_id) {
+                    "outbound"
+                } else {
+                    outcome.as_str()
+                };
+                self.today.count(outcome, 1);
             }
             CallEvent::Device { device, state } => {
                 let (up, reason) = match state {
@@ -557,5 +588,51 @@ mod tests {
             10_000,
         );
         assert!(!b.devices["box"].up);
+    }
+
+    #[test]
+    fn a_dialled_call_shows_dialling_and_counts_as_outbound() {
+        let mut b = Board::new(Today {
+            day_start: local_midnight(1_000),
+            ..Today::default()
+        });
+        let (call, line): (Arc<str>, Arc<str>) = ("o1".into(), "gsm1/1".into());
+        b.on_event(
+            &CallEvent::Dialing {
+                call_id: call.clone(),
+                line: line.clone(),
+                agent: Some("li".into()),
+                agent_id: Some(7),
+                number: Some("13912345678".into()),
+            },
+            1_000,
+        );
+        assert_eq!(b.lines["gsm1/1"].state, "dialling");
+        assert_eq!(
+            b.picture(&ALL, 1_000)["ringing"].as_object().unwrap().len(),
+            0,
+            "a dialled call is no caller waiting"
+        );
+        b.on_event(
+            &CallEvent::Answered {
+                call_id: call.clone(),
+                line: line.clone(),
+            },
+            4_000,
+        );
+        assert_eq!(b.lines["gsm1/1"].state, "talking");
+        b.on_event(
+            &CallEvent::Ended {
+                call_id: call,
+                line,
+                outcome: Outcome::Answered,
+                reason: None,
+            },
+            60_000,
+        );
+        assert_eq!(
+            (b.today.offered, b.today.answered, b.today.outbound),
+            (0, 0, 1)
+        );
     }
 }

@@ -106,8 +106,9 @@ impl Reports<'_> {
     /// the wallboard's counters when the daemon starts mid-day.
     pub fn outcome_counts(&self, from: i64, to: i64) -> Result<Vec<(String, u64)>> {
         let mut stmt = self.store.conn.prepare_cached(
-            "SELECT outcome, count(*) FROM calls INDEXED BY calls_started
-             WHERE started_at >= ?1 AND started_at < ?2 AND outcome IS NOT NULL GROUP BY outcome",
+            "SELECT CASE WHEN direction = 'outbound' THEN 'outbound' ELSE outcome END, count(*)
+             FROM calls INDEXED BY calls_started
+             WHERE started_at >= ?1 AND started_at < ?2 AND outcome IS NOT NULL GROUP BY 1",
         )?;
         let rows = stmt.query_map([from, to], |r| {
             Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?.unsigned_abs()))

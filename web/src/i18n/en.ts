@@ -489,7 +489,7 @@ export default {
     device_up: "Working",
     device_down: "Down",
     counters: { offered: "Offered", answered: "Answered", missed: "Missed", abandoned: "Abandoned", outbound: "Outbound", abandon_rate: "Abandoned %" },
-    line_states: { idle: "Idle", ringing: "Ringing", talking: "Talking" },
+    line_states: { idle: "Idle", ringing: "Ringing", dialling: "Dialling out", talking: "Talking" },
   },
   errors: {
     network: "Cannot reach the server: check the network and try again",

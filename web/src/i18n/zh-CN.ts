@@ -490,7 +490,7 @@ export default {
     device_up: "正常",
     device_down: "故障",
     counters: { offered: "呼入", answered: "接通", missed: "未接", abandoned: "放弃", outbound: "呼出", abandon_rate: "放弃率" },
-    line_states: { idle: "空闲", ringing: "振铃", talking: "通话" },
+    line_states: { idle: "空闲", ringing: "振铃", dialling: "外拨中", talking: "通话" },
   },
   errors: {
     network: "无法连接服务器，请检查网络后重试",

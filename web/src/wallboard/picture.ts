@@ -17,7 +17,7 @@ export interface BoardAgent {
 
 /** A line: idle, ringing or talking, since when, with whose call. */
 export interface BoardLine {
-  state: "idle" | "ringing" | "talking";
+  state: "idle" | "ringing" | "dialling" | "talking";
   since: number;
   call_id: string | null;
   number: string | null;
