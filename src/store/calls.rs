@@ -419,6 +419,9 @@ pub struct HistoryRow {
     pub recording_id: Option<i64>,
     pub work_order_id: Option<i64>,
     pub work_orders: i64,
+    /// Where the number belongs (归属地), filled in by the web side.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub info: Option<crate::phone::geo::NumberInfo>,
 }
 
 impl HistoryRow {
@@ -625,6 +628,7 @@ impl Calls<'_> {
                 recording_id: r.get(18)?,
                 work_order_id: r.get(19)?,
                 work_orders: r.get(20)?,
+                info: None,
             })?;
         }
         Ok(())

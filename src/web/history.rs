@@ -128,7 +128,18 @@ pub async fn list(
         .call(move |s| s.search_calls(&q, &scope))
         .await?;
     let can_export = may_export(&state, &user.0).await?;
-    let calls: Vec<HistoryRow> = page.calls.into_iter().map(|r| shown(&user.0, r)).collect();
+    let calls: Vec<HistoryRow> = page
+        .calls
+        .into_iter()
+        .map(|mut r| {
+            r.info = r
+                .number
+                .as_deref()
+                .and_then(|n| state.normalizer.normalize_lenient(n))
+                .and_then(|n| state.normalizer.number_info(&n));
+            shown(&user.0, r)
+        })
+        .collect();
     Ok(Json(
         json!({ "calls": calls, "next": page.next, "can_export": can_export }),
     ))
@@ -269,6 +280,7 @@ mod tests {
             recording_id: None,
             work_order_id: None,
             work_orders: 0,
+            info: None,
         }
     }
 

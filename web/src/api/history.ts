@@ -1,4 +1,5 @@
 // The call history's rows as `GET /api/history` sends them.
+import type { NumberInfo } from "./types";
 
 export interface HistoryRow {
   id: number;
@@ -19,6 +20,8 @@ export interface HistoryRow {
   recording_id: number | null;
   work_order_id: number | null;
   work_orders: number;
+  /** Where the number belongs (归属地), when known. */
+  info?: NumberInfo | null;
 }
 
 export interface HistoryPage {
