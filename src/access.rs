@@ -136,6 +136,7 @@ pub const RULES: &[Rule] = &[
     roles("POST /api/customers", CALL_TAKERS),
     roles("POST /api/calls/dial", CALL_TAKERS),
     roles("GET /api/followups", CALL_TAKERS),
+    roles("GET /api/followups/summary", SUPERVISORS),
     roles("POST /api/followups/{id}/claim", CALL_TAKERS),
     roles("POST /api/followups/{id}/close", CALL_TAKERS),
     roles("POST /api/calls/{call_uid}/hangup", CALL_TAKERS),

@@ -68,6 +68,15 @@ async fn missed_claimed_called_back_closed() {
     assert_eq!(item["info"]["carrier"], "中国移动");
     assert!(item["info"]["place"]["province"].is_string(), "{item}");
     let id = item["id"].as_i64().unwrap();
+    // The wallboard counts it for the team's lead; agents have no summary.
+    let lead = login(s.addr, "lead1").await;
+    let (code, _, summary) = http(s.addr, "GET", "/api/followups/summary", Some(&lead), None).await;
+    assert_eq!(
+        (code, &summary["open"], &summary["overdue"]),
+        (200, &json!(1), &json!(0))
+    );
+    let (code, _, _) = http(s.addr, "GET", "/api/followups/summary", Some(&a1), None).await;
+    assert_eq!(code, 403);
     // A second missed call from the number counts on the same item.
     missed_call(&mut s, 2, "13812345678").await;
     queue_until(&s, &a2, |i| {

@@ -172,3 +172,24 @@ pub async fn close(
     .await?;
     Ok(StatusCode::NO_CONTENT)
 }
+
+/// `GET /api/followups/summary` (the wallboard): live call-back items of the
+/// viewer's scope and how many are overdue.
+pub async fn summary(
+    user: CurrentUser,
+    State(state): State<AppState>,
+) -> Result<Json<Value>, ApiError> {
+    let lines = match user.scope() {
+        crate::store::Scope::All => None,
+        _ => Some(super::api::call_back_lines(&state, &user).await?),
+    };
+    let now = crate::store::now_ms();
+    let (open, overdue) = state
+        .store
+        .followups()
+        .call(move |f| f.counts(lines.as_deref(), now))
+        .await?;
+    Ok(Json(
+        json!({ "open": open, "overdue": overdue, "now": now }),
+    ))
+}

@@ -299,6 +299,7 @@ fn routes() -> Routes {
         .post("/api/customers", api::add_customer)
         .post("/api/calls/dial", dial::dial)
         .get("/api/followups", followups::list)
+        .get("/api/followups/summary", followups::summary)
         .post("/api/followups/{id}/claim", followups::claim)
         .post("/api/followups/{id}/close", followups::close)
         .post("/api/calls/{call_uid}/hangup", dial::hang_up)

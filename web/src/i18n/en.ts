@@ -488,7 +488,7 @@ export default {
     since: "For",
     device_up: "Working",
     device_down: "Down",
-    counters: { offered: "Offered", answered: "Answered", missed: "Missed", abandoned: "Abandoned", outbound: "Outbound", abandon_rate: "Abandoned %" },
+    counters: { offered: "Offered", answered: "Answered", missed: "Missed", abandoned: "Abandoned", outbound: "Outbound", abandon_rate: "Abandoned %", callbacks: "To call back", callbacks_overdue: "Call-backs overdue" },
     line_states: { idle: "Idle", ringing: "Ringing", dialling: "Dialling out", talking: "Talking" },
   },
   errors: {

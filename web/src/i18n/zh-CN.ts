@@ -489,7 +489,7 @@ export default {
     since: "持续时长",
     device_up: "正常",
     device_down: "故障",
-    counters: { offered: "呼入", answered: "接通", missed: "未接", abandoned: "放弃", outbound: "呼出", abandon_rate: "放弃率" },
+    counters: { offered: "呼入", answered: "接通", missed: "未接", abandoned: "放弃", outbound: "呼出", abandon_rate: "放弃率", callbacks: "待回拨", callbacks_overdue: "超时未回拨" },
     line_states: { idle: "空闲", ringing: "振铃", dialling: "外拨中", talking: "通话" },
   },
   errors: {
