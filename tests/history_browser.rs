@@ -61,8 +61,12 @@ async fn a_team_lead_searches_the_history_and_opens_a_call_s_work_orders() {
     );
     // The call's work order opens in place, with the form's labels.
     b.click("[data-test=rows] .orders").await;
-    b.wait_for("document.querySelector('[data-test=work-orders]')?.innerText.includes('屏幕坏了')")
-        .await;
+    // The values come with the order, the labels with its form: both.
+    b.wait_for(
+        "document.querySelector('[data-test=work-orders]')?.innerText.includes('屏幕坏了') && \
+         document.querySelector('[data-test=work-orders]')?.innerText.includes('问题描述')",
+    )
+    .await;
     let drawer = b.text("[data-test=work-orders]").await;
     assert!(
         drawer.contains("问题描述") && drawer.contains("投诉"),
