@@ -11,6 +11,8 @@
 //! flock /tmp/cargo.lock cargo build --release
 //! flock /tmp/cargo.lock cargo run --release --example bench_dial -- [DIALS]
 
+mod common;
+
 use callpop::devices::profile::load_all;
 use callpop::sim::far_end::FarEnd;
 use callpop::sim::BoxSim;
@@ -76,13 +78,7 @@ async fn main() -> anyhow::Result<()> {
         .map(|a| a.parse())
         .transpose()?
         .unwrap_or(1000);
-    let exe = std::env::current_exe()?;
-    let daemon = exe
-        .parent()
-        .and_then(|p| p.parent())
-        .map(|p| p.join("callpop"))
-        .filter(|p| p.exists())
-        .ok_or_else(|| anyhow::anyhow!("build the daemon first: cargo build --release"))?;
+    let daemon = common::daemon_binary()?;
     let dir = tempfile::tempdir()?;
     let db = dir.path().join("dial.db");
     let token = {

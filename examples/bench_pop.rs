@@ -46,13 +46,7 @@ async fn main() -> anyhow::Result<()> {
             n => calls = n.parse()?,
         }
     }
-    let exe = std::env::current_exe()?;
-    let daemon = exe
-        .parent()
-        .and_then(|p| p.parent())
-        .map(|p| p.join("callpop"))
-        .filter(|p| p.exists())
-        .ok_or_else(|| anyhow::anyhow!("build the daemon first: cargo build --release"))?;
+    let daemon = common::daemon_binary()?;
     let dir = tempfile::tempdir()?;
     let db = dir.path().join("pop.db");
     // Customers, one desktop user per session (sessions made directly in the

@@ -1390,13 +1390,7 @@ fn print_side_by_side(a: &Args, runs: &[RunResult]) {
 #[tokio::main(flavor = "multi_thread")]
 async fn main() -> anyhow::Result<()> {
     let a = parse_args()?;
-    let exe = std::env::current_exe()?;
-    let daemon = exe
-        .parent()
-        .and_then(|p| p.parent())
-        .map(|p| p.join("callpop"))
-        .filter(|p| p.exists())
-        .ok_or_else(|| anyhow::anyhow!("build the daemon first: cargo build --release"))?;
+    let daemon = common::daemon_binary()?;
     let runs: Vec<usize> = if a.only_viewers || a.viewers == 0 {
         vec![a.viewers]
     } else {

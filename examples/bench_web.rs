@@ -13,6 +13,8 @@
 //! flock /tmp/cargo.lock cargo build --release
 //! flock /tmp/cargo.lock cargo run --release --example bench_web -- [POPS] [--cold N]
 
+mod common;
+
 #[path = "../tests/common/browser.rs"]
 #[allow(dead_code)] // the tests use the rest of the helper
 mod browser;
@@ -77,13 +79,7 @@ async fn main() -> anyhow::Result<()> {
             n => pops = n.parse()?,
         }
     }
-    let exe = std::env::current_exe()?;
-    let daemon = exe
-        .parent()
-        .and_then(|p| p.parent())
-        .map(|p| p.join("callpop"))
-        .filter(|p| p.exists())
-        .ok_or_else(|| anyhow::anyhow!("build the daemon first: cargo build --release"))?;
+    let daemon = common::daemon_binary()?;
     let dir = tempfile::tempdir()?;
     let db = dir.path().join("pop.db");
     let token = {

@@ -1,5 +1,6 @@
-//! What the benchmarks share: how a latency distribution is printed, and
-//! the process's memory and CPU time as Linux reports them.
+//! What the benchmarks share: how a latency distribution is printed, the
+//! process's memory and CPU time as Linux reports them, and where the
+//! daemon binary is.
 
 use std::time::Duration;
 
@@ -105,4 +106,16 @@ pub fn thread_cpu_time(pid: u32, name: &str) -> Option<Duration> {
         *total.get_or_insert(0) += ns;
     }
     total.map(Duration::from_nanos)
+}
+
+/// The `callpop` binary built beside this example (`cargo build --release`
+/// first): the benchmarks that measure the real daemon start it.
+#[allow(dead_code)]
+pub fn daemon_binary() -> anyhow::Result<std::path::PathBuf> {
+    let exe = std::env::current_exe()?;
+    exe.parent()
+        .and_then(|p| p.parent())
+        .map(|p| p.join("callpop"))
+        .filter(|p| p.exists())
+        .ok_or_else(|| anyhow::anyhow!("build the daemon first: cargo build --release"))
 }
