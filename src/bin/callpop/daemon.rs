@@ -55,6 +55,17 @@ pub(crate) fn run_demo(mut config: Config, reset: bool) -> Result<()> {
             sms_daily_cap: None,
         });
     }
+    // The sales team calls back through the modems when its box lines are
+    // busy with the demo's callers (a GSM pool for 外拨, as centers have).
+    if config.dial_pools.is_empty() {
+        config.dial_pools.push(callpop::config::DialPoolConfig {
+            team: "sales".into(),
+            lines: modem_links
+                .iter()
+                .map(|(name, _)| format!("{name}/1"))
+                .collect(),
+        });
+    }
     // Every demo line "hears" a looped tune, so its calls are recorded.
     let tune = dir.join("demo-line.wav");
     demo::write_demo_audio(&tune).with_context(|| format!("cannot write {}", tune.display()))?;
