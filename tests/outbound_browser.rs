@@ -60,6 +60,14 @@ async fn an_agent_calls_a_missed_caller_back_and_saves_the_work_order() {
     b.wait_for("document.querySelector('.pop .customer')?.innerText.includes('王伟')")
         .await;
     assert!(b.text(".pop [data-test=place]").await.contains("中国移动"));
+    b.wait_for("document.querySelector('.pop input[name=phone]')")
+        .await;
+    assert_eq!(
+        b.eval("document.querySelector('.pop input[name=phone]').value")
+            .await,
+        "13812345678",
+        "the number as people write it, not +86…"
+    );
     b.wait_for("document.querySelector('.pop [data-test=status]')?.innerText === '已接通'")
         .await;
     assert_eq!(b.text(".pop [data-test=hang-up]").await, "挂断");

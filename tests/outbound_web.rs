@@ -158,7 +158,7 @@ async fn missed_claimed_called_back_closed() {
     assert_eq!(back.len(), 2);
     assert_eq!(back[1].outcome.as_deref(), Some("answered"));
     assert!(back[1].agent_user_id.is_some());
-    assert_eq!(back[1].raw_number.as_deref(), Some("+8613812345678"));
+    assert_eq!(back[1].raw_number.as_deref(), Some("13812345678"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -162,7 +162,12 @@ pub async fn start(
             // Its number, never a masked one the page was shown.
             let item = super::followups::reachable(state, user, id).await?;
             super::followups::claim_for(state, user, id).await?;
-            item.number
+            // As people write it here (13812345678, 01062345678): the
+            // card, the work order's phone field and the CDR show it so.
+            state
+                .normalizer
+                .normalize_lenient(&item.number)
+                .map_or(item.number, |n| crate::phone::dialled_form(&n))
         }
         None => number_of(state, user, &body).await?,
     };
