@@ -106,18 +106,11 @@ async fn main() -> anyhow::Result<()> {
     let profile = Arc::new(load_all(None)?["text-box-4port"].clone());
     let link = dir.path().join("tty");
     let mut sim = BoxSim::start(profile.clone(), &link)?;
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0")?;
-        l.local_addr()?.port()
-    };
-    let config = dir.path().join("callpop.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "db = {db:?}\nlog = \"warn\"\n[server]\nlisten = \"127.0.0.1:{port}\"\n\
-             [screen_pop]\nafter_call_secs = 0\n\
-             [[device]]\nname = \"box1\"\npath = {link:?}\nprofile = \"text-box-4port\"\n"
-        ),
+    let (config, port) = common::box_daemon_config(
+        dir.path(),
+        &db,
+        &link,
+        "[screen_pop]\nafter_call_secs = 0\n",
     )?;
     let _child = tokio::process::Command::new(&daemon)
         .arg("--config")

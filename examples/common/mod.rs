@@ -119,3 +119,27 @@ pub fn daemon_binary() -> anyhow::Result<std::path::PathBuf> {
         .filter(|p| p.exists())
         .ok_or_else(|| anyhow::anyhow!("build the daemon first: cargo build --release"))
 }
+
+/// Writes a daemon config for the benchmarks that drive the real daemon:
+/// the database `db`, a free port on 127.0.0.1, a text box `box1` at
+/// `link`, and `extra` TOML sections. The config's path and the port.
+#[allow(dead_code)]
+pub fn box_daemon_config(
+    dir: &std::path::Path,
+    db: &std::path::Path,
+    link: &std::path::Path,
+    extra: &str,
+) -> anyhow::Result<(std::path::PathBuf, u16)> {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    let config = dir.join("callpop.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "db = {db:?}\nlog = \"warn\"\n[server]\nlisten = \"127.0.0.1:{port}\"\n{extra}\
+             [[device]]\nname = \"box1\"\npath = {link:?}\nprofile = \"text-box-4port\"\n"
+        ),
+    )?;
+    Ok((config, port))
+}

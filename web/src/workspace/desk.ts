@@ -35,6 +35,11 @@ export interface Card {
   restored: boolean;
 }
 
+/** Whether a card is of a call the agent dialled, still under way (it is hung up, not closed). */
+export function isLiveOutbound(card: Card): boolean {
+  return card.pop.direction === "outbound" && card.status !== "ended";
+}
+
 /** What the I/O layer does after a message. */
 export type Effect =
   | { kind: "send"; message: Record<string, unknown> }
@@ -219,7 +224,7 @@ export class Desk {
   /** Whether the card is of a call the agent dialled, still under way. */
   isLiveOutbound(callId: string): boolean {
     const c = this.card(callId);
-    return !!c && c.pop.direction === "outbound" && c.status !== "ended";
+    return !!c && isLiveOutbound(c);
   }
 
   /** Takes a card off the screen. */
