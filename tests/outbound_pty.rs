@@ -74,7 +74,7 @@ struct Rig {
     store: StoreHandle,
     line: Arc<str>,
     sees_answer: bool,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
 }
 
 async fn wait<F: Fn(&CallEvent) -> bool>(
@@ -170,7 +170,7 @@ impl Rig {
             store,
             line: "dev/1".into(),
             sees_answer,
-            _dir: dir,
+            dir,
         }
     }
 
@@ -506,6 +506,24 @@ async fn a_blacklisted_caller_on_a_gsm_line_is_hung_up() {
     assert!(
         queue.iter().all(|f| f.number_national != "17012345678"),
         "a blacklisted caller is not called back: {queue:?}"
+    );
+    // The day's report counts it, outside the calls offered to agents.
+    let reader = Store::open_reader(&rig.dir.path().join("outbound.db")).unwrap();
+    let now = callpop::store::now_ms();
+    let settings = callpop::reports::stats::Settings {
+        period: callpop::reports::stats::Period::Total,
+        group: callpop::reports::stats::GroupBy::Calls,
+        offset: chrono::FixedOffset::east_opt(8 * 3600).unwrap(),
+        service_level_secs: 20,
+        from: now - 3_600_000,
+        to: now + 60_000,
+    };
+    let report = callpop::reports::Report::build(&reader, &settings, now).unwrap();
+    let all = &report.totals[0];
+    assert_eq!(
+        (all.rejected, all.blacklisted, all.offered),
+        (1, 1, 1),
+        "{all:?}"
     );
 }
 

@@ -57,6 +57,9 @@ pub fn rows(
             reader
                 .reports()
                 .each_work_order(from, to, |agent, at| acc.add_work_order(agent, at))?;
+            reader
+                .reports()
+                .each_callback(from, to, |item| acc.add_callback(&item))?;
             if acc.wants_states() {
                 reader
                     .reports()
@@ -142,6 +145,12 @@ impl Report {
             ("aht_s", "平均处理(秒)"),
             ("service_level_pct", "服务水平%"),
             ("abandon_rate_pct", "放弃率%"),
+            ("rejected", "拒接"),
+            ("blacklisted", "黑名单来电"),
+            ("callbacks_needed", "需回拨"),
+            ("callbacks_made", "已回拨"),
+            ("callback_rate_pct", "回拨率%"),
+            ("time_to_callback_min", "平均回拨(分钟)"),
         ];
         if self.group != GroupBy::Lines {
             cols.push(("work_orders", "工单"));
@@ -254,6 +263,12 @@ fn cell(report: &Report, r: &Row, column: &str, interval: bool) -> String {
         "service_level_pct" => opt(r.service_level),
         "abandon_rate_pct" => opt(r.abandon_rate),
         "work_orders" => r.work_orders.to_string(),
+        "rejected" => r.rejected.to_string(),
+        "blacklisted" => r.blacklisted.to_string(),
+        "callbacks_needed" => r.callbacks_needed.to_string(),
+        "callbacks_made" => r.callbacks_made.to_string(),
+        "callback_rate_pct" => opt(r.callback_rate),
+        "time_to_callback_min" => opt(r.time_to_callback_s.map(|s| s / 60.0)),
         "ready_s" => secs("ready"),
         "not_ready_s" => secs("not_ready"),
         "on_call_s" => secs("on_call"),

@@ -52,7 +52,7 @@ pub enum GroupBy {
     Lines,
 }
 
-pub use crate::store::{AgentInfo, CallFact, StateSpan};
+pub use crate::store::{AgentInfo, CallFact, CallbackFact, StateSpan};
 
 /// Everything a report is computed from, gathered (for tests and small
 /// sets; the store streams into an [`Accumulator`] instead).
@@ -62,6 +62,7 @@ pub struct RawData<'a> {
     pub states: Vec<StateSpan>,
     /// (agent, saved at) of each work order.
     pub work_orders: Vec<(Option<i64>, i64)>,
+    pub callbacks: Vec<CallbackFact<'a>>,
     pub agents: HashMap<i64, AgentInfo>,
 }
 
@@ -143,6 +144,18 @@ pub struct Row {
     pub wrapup_ms: i64,
     pub outbound_ms: i64,
     pub work_orders: u64,
+    /// Inbound calls the device hung up on because the caller is on the
+    /// blacklist: never offered to an agent, so not in `offered`.
+    pub rejected: u64,
+    /// Inbound calls from blacklisted callers, rejected or popped marked.
+    pub blacklisted: u64,
+    /// Missed-call items (one per number) that needed a call-back: those
+    /// whose caller got through on their own first are not counted.
+    pub callbacks_needed: u64,
+    /// Of those, the items someone dialled back.
+    pub callbacks_made: u64,
+    /// Σ(first call-back − first missed call) over `callbacks_made`.
+    pub callback_wait_ms: i64,
     /// Milliseconds in each agent state (agents and teams only).
     pub state_ms: StateTimes,
     /// Average speed of answer, seconds.
@@ -155,6 +168,10 @@ pub struct Row {
     pub service_level: Option<f64>,
     /// Percent.
     pub abandon_rate: Option<f64>,
+    /// Percent of `callbacks_needed` called back.
+    pub callback_rate: Option<f64>,
+    /// Average time to the first call-back, seconds.
+    pub time_to_callback_s: Option<f64>,
 }
 
 impl Row {
@@ -172,6 +189,13 @@ impl Row {
             if let (Some(s), Some(e)) = (c.answered_at, c.ended_at) {
                 self.outbound_ms += (e - s).max(0);
             }
+            return;
+        }
+        if c.blocked {
+            self.blacklisted += 1;
+        }
+        if c.outcome == Some("rejected") {
+            self.rejected += 1;
             return;
         }
         self.offered += 1;
@@ -196,6 +220,17 @@ impl Row {
         }
     }
 
+    fn add_callback(&mut self, c: &CallbackFact) {
+        if c.answered_again {
+            return;
+        }
+        self.callbacks_needed += 1;
+        if let Some(at) = c.first_called_at {
+            self.callbacks_made += 1;
+            self.callback_wait_ms += (at - c.created_at).max(0);
+        }
+    }
+
     /// Adds another row's counts and times to this one's.
     fn absorb(&mut self, r: &Row) {
         self.offered += r.offered;
@@ -210,6 +245,11 @@ impl Row {
         self.wrapup_ms += r.wrapup_ms;
         self.outbound_ms += r.outbound_ms;
         self.work_orders += r.work_orders;
+        self.rejected += r.rejected;
+        self.blacklisted += r.blacklisted;
+        self.callbacks_needed += r.callbacks_needed;
+        self.callbacks_made += r.callbacks_made;
+        self.callback_wait_ms += r.callback_wait_ms;
         self.state_ms.absorb(&r.state_ms);
     }
 
@@ -222,13 +262,17 @@ impl Row {
         let judged = self.offered - self.unknown;
         self.service_level = pct(self.answered_within_sl, judged);
         self.abandon_rate = pct(self.abandoned, judged);
+        self.callback_rate = pct(self.callbacks_made, self.callbacks_needed);
+        self.time_to_callback_s = per(self.callback_wait_ms, self.callbacks_made);
     }
 }
 
 /// How each figure is computed, printed with every report.
-pub const FORMULAS: [(&str, &str, &str); 9] = [
+pub const FORMULAS: [(&str, &str, &str); 12] = [
     ("offered", "呼入量 = 该时段内开始振铃的呼入电话数（含未知结果）",
      "offered = inbound calls whose first ring fell in the interval (unknown outcomes included)"),
+    ("rejected", "黑名单来电 = 来电号码在黑名单上的呼入；其中自动拒接的不计入呼入量",
+     "blacklisted = inbound calls from a number on the blacklist; those the device hung up on (rejected) are not offered"),
     ("judged", "可判定呼入 = 呼入量 − 未知结果（设备无法检测接听）",
      "judged = offered − unknown (calls on devices that cannot see an answer)"),
     ("asa", "平均应答速度 ASA = Σ(接听时刻 − 首次振铃) ÷ 接通数",
@@ -245,6 +289,10 @@ pub const FORMULAS: [(&str, &str, &str); 9] = [
      "time in state = each state's time inside the interval; a state crossing a boundary is split at it"),
     ("attribution", "呼叫计入其首次振铃所在时段（通话跨时段仍整通计入该时段）",
      "a call counts whole in the interval of its first ring, even when its talk crosses into the next"),
+    ("callback_rate", "回拨率 = 已回拨的未接来电条目 ÷ 需回拨条目 × 100%；同一号码多次未接为一条，来电方再次打入并接通的不需回拨；条目计入首次未接所在时段，坐席为认领或回拨者",
+     "call-back rate = missed-call items called back ÷ items needing a call-back × 100%; one item per number however many calls it missed, items whose caller got through again are not needed; an item counts in the interval of its first missed call, for the agent who claimed or called it"),
+    ("time_to_callback", "平均回拨时长 = Σ(首次回拨 − 首次未接) ÷ 已回拨条目",
+     "time to call back = Σ(first call-back dialled − first missed call) ÷ items called back"),
 ];
 
 /// The start of the interval holding `t`.
@@ -413,6 +461,25 @@ impl<'d> Accumulator<'d> {
         }
     }
 
+    /// Counts a missed-call item of the call-back queue (created outside
+    /// the report's range: ignored), under its line, or the agent who
+    /// claimed or called it back.
+    pub fn add_callback(&mut self, c: &CallbackFact<'_>) {
+        let s = self.settings;
+        if c.created_at < s.from || c.created_at >= s.to {
+            return;
+        }
+        let key = match s.group {
+            GroupBy::Calls => Some(self.keys.of("all")),
+            GroupBy::Lines => Some(self.keys.of(c.line)),
+            GroupBy::Agents | GroupBy::Teams => c.agent.and_then(|a| self.agent_key(a)),
+        };
+        if let Some(key) = key {
+            let start = self.start_of(c.created_at);
+            self.row(start, key).add_callback(c);
+        }
+    }
+
     /// Counts a work order saved by `agent` at `at`.
     pub fn add_work_order(&mut self, agent: Option<i64>, at: i64) {
         let s = self.settings;
@@ -483,6 +550,7 @@ pub fn compute(data: &RawData<'_>, s: &Settings) -> Vec<Row> {
     data.work_orders
         .iter()
         .for_each(|&(agent, at)| acc.add_work_order(agent, at));
+    data.callbacks.iter().for_each(|c| acc.add_callback(c));
     data.states.iter().for_each(|span| acc.add_state(span));
     acc.finish()
 }
@@ -550,6 +618,7 @@ mod tests {
             answered_at: answered.map(t),
             ended_at: ended.map(t),
             wrapup_ended_at: wrapup.map(t),
+            blocked: false,
         }
     }
 
@@ -678,6 +747,7 @@ mod tests {
                 span(1, NotReady, 1065, 2700),
             ],
             work_orders: vec![(a, t(150)), (b, t(1200)), (a, t(1900))],
+            callbacks: vec![],
             agents: HashMap::from([
                 (
                     1,
@@ -916,5 +986,90 @@ mod tests {
         let rows = compute(&data, &s);
         let hours: Vec<i64> = rows.iter().map(|r| r.state_ms.ready / 3_600_000).collect();
         assert_eq!(hours, [2, 3]);
+    }
+
+    #[test]
+    fn blacklisted_callers_and_the_call_back_queue_are_counted() {
+        let t = |s: i64| nine() + s * S;
+        let mut rejected = call(
+            60,
+            true,
+            "rejected",
+            "L1",
+            None,
+            None,
+            None,
+            None,
+            Some(61),
+            None,
+        );
+        rejected.blocked = true;
+        let mut marked = call(
+            120,
+            true,
+            "missed",
+            "L1",
+            None,
+            None,
+            None,
+            None,
+            Some(150),
+            None,
+        );
+        marked.blocked = true;
+        let item = |created: i64, agent, first_called: Option<i64>, answered_again| CallbackFact {
+            created_at: t(created),
+            line: "L1",
+            agent,
+            first_called_at: first_called.map(t),
+            answered_again,
+        };
+        let data = RawData {
+            calls: vec![rejected, marked],
+            callbacks: vec![
+                // Called back by A 10 min after the first missed call.
+                item(0, Some(1), Some(600), false),
+                // Claimed by A, not dialled yet.
+                item(300, Some(1), None, false),
+                // Nobody has it yet.
+                item(400, None, None, false),
+                // The caller got through on their own: not needed.
+                item(500, None, None, true),
+                // Called back by B after 30 min, in the next quarter hour.
+                item(1000, Some(2), Some(2800), false),
+                // Before the range: not counted.
+                item(-60, Some(1), Some(0), false),
+            ],
+            ..fixture()
+        };
+        let rows = compute(&data, &settings(GroupBy::Calls, Period::Total));
+        let all = &rows[0];
+        assert_eq!(
+            (all.offered, all.missed),
+            (1, 1),
+            "a rejected call is not offered"
+        );
+        assert_eq!((all.rejected, all.blacklisted), (1, 2));
+        assert_eq!((all.callbacks_needed, all.callbacks_made), (4, 2));
+        assert_eq!(all.callback_rate, Some(50.0));
+        assert_eq!(all.time_to_callback_s, Some((600.0 + 1800.0) / 2.0));
+
+        let agents = compute(&data, &settings(GroupBy::Agents, Period::Min15));
+        let a = find(&agents, 0, "A");
+        assert_eq!((a.callbacks_needed, a.callbacks_made), (2, 1));
+        assert_eq!(a.callback_rate, Some(50.0));
+        assert_eq!(a.time_to_callback_s, Some(600.0));
+        let b = find(&agents, 15, "B");
+        assert_eq!(
+            (b.callbacks_needed, b.callbacks_made, b.callback_rate),
+            (1, 1, Some(100.0))
+        );
+        let totals = totals(&agents);
+        let a = totals.iter().find(|r| r.key == "A").unwrap();
+        assert_eq!(a.callbacks_needed, 2, "{totals:#?}");
+
+        let lines = compute(&data, &settings(GroupBy::Lines, Period::Total));
+        assert_eq!(lines[0].callbacks_needed, 4);
+        assert_eq!(lines[0].rejected, 1);
     }
 }

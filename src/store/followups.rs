@@ -184,6 +184,7 @@ impl FollowUps<'_> {
                 conn.prepare_cached(
                     "UPDATE followups SET attempts = attempts + 1,
                         callback_call_uid = ?1, callback_outcome = ?2, called_at = ?3,
+                        first_called_at = COALESCE(first_called_at, ?3),
                         claimed_by = COALESCE(claimed_by, ?5),
                         state = CASE WHEN ?4 THEN 'closed' ELSE 'called' END,
                         closed_at = CASE WHEN ?4 THEN ?3 END,
@@ -458,6 +459,14 @@ mod tests {
             ("closed", 2, Some("called_back"))
         );
         assert_eq!(s.followups().claim(id, b, MIN).unwrap(), Claim::Closed);
+        // Reports see the first call-back, not the last, and who made it.
+        let mut seen = vec![];
+        s.reports()
+            .each_callback(0, 10 * MIN, |c| {
+                seen.push((c.created_at, c.agent, c.first_called_at, c.answered_again))
+            })
+            .unwrap();
+        assert_eq!(seen, [(0, Some(a), Some(3 * MIN + 20_000), false)]);
         // A new missed call from the number opens a new item.
         missed(&s, "c3", 20 * MIN);
         let live: Vec<_> = s
@@ -483,6 +492,12 @@ mod tests {
             (f.state.as_str(), f.close_reason.as_deref()),
             ("closed", Some("answered_again"))
         );
+        // Reports do not count it as needing a call-back.
+        let mut seen = vec![];
+        s.reports()
+            .each_callback(0, MIN, |c| seen.push(c.answered_again))
+            .unwrap();
+        assert_eq!(seen, [true]);
         // Closed items drop out of the list once older than asked for.
         assert!(s
             .followups()

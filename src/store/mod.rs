@@ -49,7 +49,7 @@ pub use recordings::{
     QaForm, QaItem, QaScore, RecordingListItem, RecordingQuery, RecordingRow, Recordings,
     ScoreError,
 };
-pub use reports::{AgentInfo, CallFact, Reports, StateSpan};
+pub use reports::{AgentInfo, CallFact, CallbackFact, Reports, StateSpan};
 pub use sms::{
     BlacklistRow, ClaimedPart, InboxRow, NewInbox, NewSms, OptOutRow, PartRow, PartState, Report,
     Settled, Sms, UnknownPart, UnmatchedReport, REPORT_WINDOW_MS,

@@ -24,6 +24,22 @@ pub struct CallFact<'a> {
     pub answered_at: Option<i64>,
     pub ended_at: Option<i64>,
     pub wrapup_ended_at: Option<i64>,
+    /// The caller was on the inbound blacklist (rejected or popped marked).
+    pub blocked: bool,
+}
+
+/// A missed-call item of the call-back queue as statistics see it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CallbackFact<'a> {
+    /// When the first missed call of the item rang, ms.
+    pub created_at: i64,
+    pub line: &'a str,
+    /// Who claimed or called it back.
+    pub agent: Option<i64>,
+    /// The first call-back dialled, ms.
+    pub first_called_at: Option<i64>,
+    /// The caller called again and was answered before anyone called back.
+    pub answered_again: bool,
 }
 
 /// An agent in one state from `from` to `to` (ms).
@@ -126,7 +142,7 @@ impl Reports<'_> {
     ) -> Result<()> {
         let mut stmt = self.store.conn.prepare_cached(
             "SELECT started_at, direction, outcome, line, agent_user_id, offered_to, team,
-                    answered_at, ended_at, wrapup_ended_at
+                    answered_at, ended_at, wrapup_ended_at, blocked IS NOT NULL
              FROM calls INDEXED BY calls_started
              WHERE started_at >= ?1 AND started_at < ?2",
         )?;
@@ -148,6 +164,37 @@ impl Reports<'_> {
                 answered_at: r.get(7)?,
                 ended_at: r.get(8)?,
                 wrapup_ended_at: r.get(9)?,
+                blocked: r.get(10)?,
+            });
+        }
+        Ok(())
+    }
+
+    /// The call-back queue's missed-call items created in [from, to).
+    pub fn each_callback(
+        &self,
+        from: i64,
+        to: i64,
+        mut f: impl FnMut(CallbackFact<'_>),
+    ) -> Result<()> {
+        let mut stmt = self.store.conn.prepare_cached(
+            "SELECT created_at, line, COALESCE(claimed_by, closed_by), first_called_at,
+                    first_called_at IS NULL AND close_reason IS 'answered_again'
+             FROM followups INDEXED BY followups_created
+             WHERE kind = 'missed' AND created_at >= ?1 AND created_at < ?2",
+        )?;
+        let mut rows = stmt.query([from, to])?;
+        while let Some(r) = rows.next()? {
+            f(CallbackFact {
+                created_at: r.get(0)?,
+                line: r
+                    .get_ref(1)?
+                    .as_str_or_null()
+                    .map_err(rusqlite::Error::from)?
+                    .unwrap_or(""),
+                agent: r.get(2)?,
+                first_called_at: r.get(3)?,
+                answered_again: r.get(4)?,
             });
         }
         Ok(())

@@ -20,6 +20,15 @@ export interface ReportRow {
   att_s: number | null;
   service_level: number | null;
   abandon_rate: number | null;
+  /** Inbound calls the device refused: the caller is blacklisted (not offered). */
+  rejected: number;
+  /** Inbound calls from blacklisted callers, refused or popped marked. */
+  blacklisted: number;
+  /** Missed-call items needing a call-back, and those called back. */
+  callbacks_needed: number;
+  callbacks_made: number;
+  callback_rate: number | null;
+  time_to_callback_s: number | null;
   state_ms: Record<string, number>;
 }
 

@@ -467,6 +467,12 @@ export default {
       service_level: "Service level %",
       abandon_rate: "Abandoned %",
       work_orders: "Work orders",
+      rejected: "Rejected",
+      blacklisted: "Blacklisted",
+      callbacks_needed: "To call back",
+      callbacks_made: "Called back",
+      callback_rate: "Call-back %",
+      time_to_callback: "Time to call back (min)",
     },
   },
   wallboard: {

@@ -468,6 +468,12 @@ export default {
       service_level: "服务水平%",
       abandon_rate: "放弃率%",
       work_orders: "工单",
+      rejected: "拒接",
+      blacklisted: "黑名单来电",
+      callbacks_needed: "需回拨",
+      callbacks_made: "已回拨",
+      callback_rate: "回拨率%",
+      time_to_callback: "平均回拨(分钟)",
     },
   },
   wallboard: {
