@@ -321,28 +321,36 @@ pub struct SmsConfig {
     /// Parts of a running campaign kept in the send queue ahead of the
     /// modems; the rest wait as recipients, so a pause takes effect at once.
     pub campaign_queue_ahead: u32,
-    /// Price per part of numbers no carrier range matches, in yuan.
+    /// Price per part of numbers of no carrier below, in yuan.
     pub default_price: f64,
-    /// Carriers by number range (号段), for cost estimates.
+    /// Carriers' prices, for cost estimates: a number's carrier comes from
+    /// the number data (号段), or from a carrier's own `prefixes`.
     #[serde(rename = "carrier")]
     pub carriers: Vec<Carrier>,
 }
 
-/// A carrier's number ranges and price per part.
+/// A carrier's price per part, the names the number data knows it by,
+/// and number ranges of its own where the data is silent or wrong.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Carrier {
     pub name: String,
-    /// Leading digits of national numbers; the longest match wins.
+    /// Other names of the carrier in the number data ("中国移动").
+    #[serde(default)]
+    pub aliases: Vec<String>,
+    /// Leading digits of national numbers that are this carrier's whatever
+    /// the number data says; the longest match of all carriers wins.
+    #[serde(default)]
     pub prefixes: Vec<String>,
     /// Yuan per part.
     pub price: f64,
 }
 
-fn carrier(name: &str, prefixes: &str, price: f64) -> Carrier {
+fn carrier(name: &str, alias: &str, price: f64) -> Carrier {
     Carrier {
         name: name.into(),
-        prefixes: prefixes.split_whitespace().map(String::from).collect(),
+        aliases: vec![alias.into()],
+        prefixes: vec![],
         price,
     }
 }
@@ -367,25 +375,10 @@ impl Default for SmsConfig {
             campaign_queue_ahead: 500,
             default_price: 0.05,
             carriers: vec![
-                carrier(
-                    "China Mobile",
-                    "134 135 136 137 138 139 1440 147 148 150 151 152 157 158 159 165 172 \
-                     178 182 183 184 187 188 195 197 198 1703 1705 1706",
-                    0.05,
-                ),
-                carrier(
-                    "China Unicom",
-                    "130 131 132 145 146 155 156 166 167 171 175 176 185 186 196 \
-                     1704 1707 1708 1709",
-                    0.035,
-                ),
-                carrier(
-                    "China Telecom",
-                    "133 1349 149 153 162 173 174 177 180 181 189 190 191 193 199 \
-                     1700 1701 1702",
-                    0.05,
-                ),
-                carrier("China Broadnet", "192", 0.05),
+                carrier("China Mobile", "中国移动", 0.05),
+                carrier("China Unicom", "中国联通", 0.035),
+                carrier("China Telecom", "中国电信", 0.05),
+                carrier("China Broadnet", "中国广电", 0.05),
             ],
         }
     }

@@ -111,7 +111,7 @@ pub struct Campaigns {
 impl Campaigns {
     /// Campaigns sending through `outbox`, numbers read with `normalizer`.
     pub fn new(outbox: Outbox, normalizer: Arc<Normalizer>) -> Campaigns {
-        let pricer = Arc::new(Pricer::new(outbox.settings()));
+        let pricer = Arc::new(Pricer::new(outbox.settings(), normalizer.clone()));
         Campaigns {
             outbox,
             normalizer,
