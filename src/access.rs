@@ -174,6 +174,8 @@ pub const RULES: &[Rule] = &[
     roles("PUT /api/sms/quotas/{name}", ADMINS),
     roles("GET /api/sms/quotas", ADMINS),
     roles("GET /api/recordings/retention", ADMINS),
+    roles("GET /api/dial-pools", ADMINS),
+    roles("PUT /api/dial-pools", ADMINS),
     roles("GET /api/call-blacklist", ADMINS),
     roles("POST /api/call-blacklist", ADMINS),
     roles("DELETE /api/call-blacklist/{id}", ADMINS),

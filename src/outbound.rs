@@ -127,9 +127,17 @@ pub struct Dialer {
     normalizer: Arc<Normalizer>,
     /// Lines whose devices dial.
     lines: Arc<Vec<Arc<str>>>,
-    pools: Arc<BTreeMap<String, Vec<String>>>,
+    /// Each team's pool (the store's copy is read at start and written
+    /// by the console, which updates this one with [`Dialer::set_pool`]).
+    pools: Arc<std::sync::RwLock<BTreeMap<String, Vec<String>>>>,
     rate: Arc<Mutex<DialRate>>,
+    /// The latest calls dialled and for whom: their agent may end them
+    /// before the hub has heard of them (a cancel right after the click).
+    recent: Arc<Mutex<std::collections::VecDeque<(String, i64)>>>,
 }
+
+/// Calls remembered in [`Dialer::dialled_for`]; far more than can be live.
+const RECENT_DIALS: usize = 1024;
 
 impl Dialer {
     /// A dialer over the engine's `control`, for the dialling `lines`.
@@ -139,7 +147,7 @@ impl Dialer {
         plan: DialPlanConfig,
         normalizer: Arc<Normalizer>,
         lines: Vec<Arc<str>>,
-        pools: Vec<crate::config::DialPoolConfig>,
+        pools: BTreeMap<String, Vec<String>>,
     ) -> Dialer {
         Dialer {
             control,
@@ -147,8 +155,40 @@ impl Dialer {
             plan: Arc::new(plan),
             normalizer,
             lines: Arc::new(lines),
-            pools: Arc::new(pools.into_iter().map(|p| (p.team, p.lines)).collect()),
+            pools: Arc::new(std::sync::RwLock::new(pools)),
             rate: Default::default(),
+            recent: Default::default(),
+        }
+    }
+
+    /// The user a recent call was dialled for by this dialer.
+    pub fn dialled_for(&self, call_id: &str) -> Option<i64> {
+        let recent = self.recent.lock().ok()?;
+        recent
+            .iter()
+            .rev()
+            .find(|(c, _)| c == call_id)
+            .map(|(_, user)| *user)
+    }
+
+    /// The lines whose devices dial, for choosing pools from.
+    pub fn dialling_lines(&self) -> Vec<String> {
+        self.lines.iter().map(|l| l.to_string()).collect()
+    }
+
+    /// Every team's pool.
+    pub fn pools(&self) -> BTreeMap<String, Vec<String>> {
+        self.pools.read().map(|p| p.clone()).unwrap_or_default()
+    }
+
+    /// Replaces `team`'s pool (empty: removes it), as the store now has it.
+    pub fn set_pool(&self, team: &str, lines: Vec<String>) {
+        if let Ok(mut pools) = self.pools.write() {
+            if lines.is_empty() {
+                pools.remove(team);
+            } else {
+                pools.insert(team.to_string(), lines);
+            }
         }
     }
 
@@ -171,8 +211,12 @@ impl Dialer {
             .iter()
             .filter_map(|l| self.lines.iter().find(|d| &***d == l.as_str()).cloned())
             .collect();
-        if let Some(pool) = user.team.as_ref().and_then(|t| self.pools.get(t)) {
-            for l in pool {
+        let pool = user
+            .team
+            .as_ref()
+            .and_then(|t| self.pools.read().ok()?.get(t).cloned());
+        if let Some(pool) = pool {
+            for l in &pool {
                 if let Some(d) = self.lines.iter().find(|d| &***d == l.as_str()) {
                     if !out.contains(d) {
                         out.push(d.clone());
@@ -250,12 +294,18 @@ impl Dialer {
             };
             match self.control.dial(line, request).await {
                 Ok(call_id) => {
+                    if let Ok(mut recent) = self.recent.lock() {
+                        if recent.len() == RECENT_DIALS {
+                            recent.pop_front();
+                        }
+                        recent.push_back((call_id.to_string(), user.id));
+                    }
                     return Ok(Started {
                         call_id: call_id.to_string(),
                         line: line.to_string(),
                         digits: dial.digits,
                         extension: dial.extension,
-                    })
+                    });
                 }
                 // A busy or absent line: the next one of the pool may do.
                 Err(DialError::LineBusy { .. } | DialError::DeviceDown { .. })

@@ -282,6 +282,89 @@ async fn a_return_call_closes_the_item_and_refusals_have_codes() {
     );
 }
 
+/// An admin gives the support team a pool of lines in the console: its
+/// lead, who has no line of their own, can dial through it at once, and
+/// only through lines that dial; nobody else may change pools.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_sets_a_teams_dial_pool() {
+    let s = stack(64).await;
+    let admin = login(s.addr, "admin").await;
+    let lead2 = login(s.addr, "lead2").await;
+    let a1 = login(s.addr, "agent1").await;
+    let (_, _, me) = http(s.addr, "GET", "/api/me", Some(&lead2), None).await;
+    assert_eq!(me["can_dial"], false);
+    let (code, _, listed) = http(s.addr, "GET", "/api/dial-pools", Some(&admin), None).await;
+    assert_eq!(code, 200);
+    assert_eq!(listed["pools"], json!([]));
+    assert_eq!(
+        listed["dialling_lines"],
+        json!(["box1/1", "box1/2", "box1/3", "box1/4"])
+    );
+    let put = |token: &str, body: Value| {
+        let token = token.to_string();
+        let addr = s.addr;
+        async move { http(addr, "PUT", "/api/dial-pools", Some(&token), Some(body)).await }
+    };
+    let (code, _, body) = put(&admin, json!({ "team": "support", "lines": ["box9/1"] })).await;
+    assert_eq!(
+        (
+            code,
+            body["error"]["code"].as_str(),
+            body["error"]["params"]["line"].as_str()
+        ),
+        (400, Some("line_cannot_dial"), Some("box9/1"))
+    );
+    let (code, _, body) = put(&admin, json!({ "team": " ", "lines": [] })).await;
+    assert_eq!(
+        (code, body["error"]["code"].as_str()),
+        (400, Some("team_invalid"))
+    );
+    let (code, _, _) = put(&a1, json!({ "team": "sales", "lines": ["box1/4"] })).await;
+    assert_eq!(code, 403);
+    let (code, _, body) = put(
+        &admin,
+        json!({ "team": "support", "lines": ["box1/4", "box1/3", "box1/4"] }),
+    )
+    .await;
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(body["lines"], json!(["box1/4", "box1/3"]));
+    let (_, _, me) = http(s.addr, "GET", "/api/me", Some(&lead2), None).await;
+    assert_eq!(me["can_dial"], true);
+    s.sim.far().set(FarEnd::NoAnswer { after: None });
+    let (code, _, started) = http(
+        s.addr,
+        "POST",
+        "/api/calls/dial",
+        Some(&lead2),
+        Some(json!({ "number": "13912345678" })),
+    )
+    .await;
+    assert_eq!(
+        (code, started["line"].as_str()),
+        (201, Some("box1/4")),
+        "{started}"
+    );
+    let hang = format!("/api/calls/{}/hangup", started["call_id"].as_str().unwrap());
+    assert_eq!(status(s.addr, "POST", &hang, Some(&lead2), None).await, 204);
+    // Stored, listed and audited.
+    let (_, _, listed) = http(s.addr, "GET", "/api/dial-pools", Some(&admin), None).await;
+    assert_eq!(
+        listed["pools"],
+        json!([{ "team": "support", "lines": ["box1/4", "box1/3"] }])
+    );
+    let audit = s.store.users().call(|u| u.recent_audit(20)).await.unwrap();
+    assert!(audit
+        .iter()
+        .any(|a| a.action == "dial_pool.set" && a.target.as_deref() == Some("team:support")));
+    // Emptied: the lead has no line again.
+    let (code, _, _) = put(&admin, json!({ "team": "support", "lines": [] })).await;
+    assert_eq!(code, 200);
+    let (_, _, me) = http(s.addr, "GET", "/api/me", Some(&lead2), None).await;
+    assert_eq!(me["can_dial"], false);
+    let (_, _, listed) = http(s.addr, "GET", "/api/dial-pools", Some(&admin), None).await;
+    assert_eq!(listed["pools"], json!([]));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_blacklisted_caller_on_a_caller_id_box_pops_marked() {
     let mut s = stack(64).await;

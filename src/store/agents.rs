@@ -89,6 +89,38 @@ impl Agents<'_> {
         Ok(out)
     }
 
+    /// Sets `team`'s pool of lines for outbound calls, in the order they
+    /// are tried (empty: the team has none).
+    pub fn set_dial_pool(&self, team: &str, lines: &[String]) -> Result<()> {
+        let tx = self.store.conn.unchecked_transaction()?;
+        tx.execute("DELETE FROM dial_pools WHERE team = ?1", [team])?;
+        {
+            let mut insert = tx.prepare_cached(
+                "INSERT OR IGNORE INTO dial_pools (team, line, position) VALUES (?1, ?2, ?3)",
+            )?;
+            for (i, line) in lines.iter().enumerate() {
+                insert.execute(params![team, line, i as i64])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Every team's pool of lines for outbound calls, lines in order.
+    pub fn dial_pools(&self) -> Result<std::collections::BTreeMap<String, Vec<String>>> {
+        let mut stmt = self
+            .store
+            .conn
+            .prepare_cached("SELECT team, line FROM dial_pools ORDER BY team, position")?;
+        let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+        let mut out: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+        for row in rows {
+            let (team, line) = row?;
+            out.entry(team).or_default().push(line);
+        }
+        Ok(out)
+    }
+
     /// Records a state change at `at` (ms).
     pub fn record_agent_state(
         &self,

@@ -204,8 +204,8 @@ pub async fn dial(
         .map_err(Refusal::api)
 }
 
-/// Ends the open call `call_id` for `user`, when it is theirs (offered to
-/// or dialled for them) or in their scope.
+/// Ends the open call `call_id` for `user`, when it is theirs (dialled
+/// for them, or offered to them) or in their scope.
 async fn end(state: &AppState, user: &CurrentUser, call_id: &str) -> Result<(), Refusal> {
     let (Some(dialer), Some(hub)) = (state.dialer.as_ref(), state.hub.as_ref()) else {
         return Err(OutboundError::NoLine.into());
@@ -216,6 +216,11 @@ async fn end(state: &AppState, user: &CurrentUser, call_id: &str) -> Result<(), 
             call_id: call_id.to_string(),
         })
     };
+    // Their own dial, even before the hub has heard of it.
+    if dialer.dialled_for(call_id) == Some(user.0.id) {
+        dialer.hang_up(call_id).await?;
+        return Ok(());
+    }
     let live = hub
         .call_parties(call_id.to_string())
         .await

@@ -10,6 +10,7 @@ mod auth;
 mod call_blacklist;
 mod devices;
 mod dial;
+mod dial_pools;
 mod followups;
 mod gate;
 mod guard;
@@ -341,6 +342,8 @@ fn routes() -> Routes {
         .post("/api/sms/campaigns/{id}/{action}", sms::action)
         .put("/api/sms/quotas/{name}", sms::set_quota)
         .get("/api/sms/quotas", sms_admin::quotas)
+        .get("/api/dial-pools", dial_pools::list)
+        .put("/api/dial-pools", dial_pools::set)
         .get("/api/call-blacklist", call_blacklist::list)
         .post("/api/call-blacklist", call_blacklist::add)
         .at(

@@ -199,7 +199,7 @@ pub async fn stack_with(
             callpop::dial_plan::DialPlanConfig::default(),
             normalizer.clone(),
             lines.dialling_lines.clone(),
-            Vec::new(),
+            store.agents().call(|a| a.dial_pools()).await.unwrap(),
         )),
         closing: Default::default(),
         metrics,

@@ -168,6 +168,16 @@ fn run(config: Config, mode: Option<&str>, extra: impl FnOnce() -> Extra) -> Res
                 .await
                 .with_context(|| format!("[[binding]] of line {:?}", b.line))?;
         }
+        // `[[dial_pool]]` sets its teams' pools; the console edits them after.
+        for pool in &config.dial_pools {
+            let p = pool.clone();
+            store
+                .agents()
+                .call(move |s| s.set_dial_pool(&p.team, &p.lines))
+                .await
+                .with_context(|| format!("[[dial_pool]] of team {:?}", pool.team))?;
+        }
+        let dial_pools = store.agents().call(|s| s.dial_pools()).await?;
         // Recordings a crashed process left unfinished are repaired first.
         let root = config.recordings_root();
         store
@@ -262,7 +272,7 @@ fn run(config: Config, mode: Option<&str>, extra: impl FnOnce() -> Extra) -> Res
                 config.dial_plan.clone(),
                 std::sync::Arc::new(normalizer(&config)),
                 lines.dialling_lines.clone(),
-                config.dial_pools.clone(),
+                dial_pools,
             )),
             closing: Default::default(),
             store: store.clone(),

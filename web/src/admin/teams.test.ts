@@ -22,5 +22,17 @@ describe("teams", () => {
     expect(teams[0].leads.map((u) => u.username)).toEqual(["l1"]);
     expect(teams[0].lines).toEqual(["box1/1", "box1/2"]);
     expect(teams[1].lines).toEqual(["box1/3"]);
+    expect(teams[0].pool).toEqual([]);
+  });
+
+  it("shows each team's outbound pool, also of a team nobody is in yet", () => {
+    const teams = teamsOf([user("a1", "agent", "sales")], [], [
+      { team: "sales", lines: ["gsm2/1", "gsm1/1"] },
+      { team: "night", lines: ["gsm1/1"] },
+    ]);
+    expect(teams.map((t) => [t.name, t.pool])).toEqual([
+      ["night", ["gsm1/1"]],
+      ["sales", ["gsm2/1", "gsm1/1"]],
+    ]);
   });
 });

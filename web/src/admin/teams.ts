@@ -1,6 +1,6 @@
 // Teams as the console shows them: made of the users' team field, with
 // the lines that pop on the team or on one of its members.
-import type { AdminUser, Binding } from "../api/admin";
+import type { AdminUser, Binding, DialPool } from "../api/admin";
 
 /** One team and who and what is in it. */
 export interface Team {
@@ -9,14 +9,16 @@ export interface Team {
   agents: AdminUser[];
   /** Lines that pop on the team, or on one of its members. */
   lines: string[];
+  /** Lines the team dials out on besides its agents' own. */
+  pool: string[];
 }
 
-/** The teams of `users`, by name; disabled users are left out. */
-export function teamsOf(users: AdminUser[], bindings: Binding[]): Team[] {
+/** The teams of `users` (and of pools), by name; disabled users are left out. */
+export function teamsOf(users: AdminUser[], bindings: Binding[], pools: DialPool[] = []): Team[] {
   const teams = new Map<string, Team>();
   const team = (name: string) => {
     let t = teams.get(name);
-    if (!t) teams.set(name, (t = { name, leads: [], agents: [], lines: [] }));
+    if (!t) teams.set(name, (t = { name, leads: [], agents: [], lines: [], pool: [] }));
     return t;
   };
   for (const u of users) {
@@ -29,5 +31,6 @@ export function teamsOf(users: AdminUser[], bindings: Binding[]): Team[] {
     const name = b.team ?? (b.agent ? teamOfUser.get(b.agent) : undefined);
     if (name) team(name).lines.push(b.line);
   }
+  for (const p of pools) team(p.team).pool = [...p.lines];
   return [...teams.values()].sort((a, b) => a.name.localeCompare(b.name));
 }

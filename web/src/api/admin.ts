@@ -11,6 +11,12 @@ export interface AdminUser {
   permissions: string[];
 }
 
+/** A team's lines for outbound calls, in the order they are tried. */
+export interface DialPool {
+  team: string;
+  lines: string[];
+}
+
 export interface Binding {
   line: string;
   agent?: string;
