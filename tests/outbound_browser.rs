@@ -129,5 +129,12 @@ async fn an_agent_calls_a_missed_caller_back_and_saves_the_work_order() {
         "document.querySelector('.cards .pop:nth-of-type(2) [data-test=status]')?.innerText === '已结束：占线'",
     )
     .await;
+    // And from the work order's phone field, as typed there.
+    b.click(".cards .pop:nth-of-type(1) [data-test=dial-field]")
+        .await;
+    let dialled = s.sim.far().dialled(3).await;
+    assert!(dialled[2].1.ends_with("13812345678"), "{dialled:?}");
+    b.wait_for("document.querySelectorAll('.cards .pop').length === 3")
+        .await;
     b.assert_no_console_errors();
 }
