@@ -885,6 +885,7 @@ mod tests {
                             Caller {
                                 raw_number: caller.number.clone(),
                                 normalized: caller.number.as_ref().map(|n| format!("+86{n}")),
+                                written: caller.number.clone(),
                                 absent: caller.absent,
                                 name: caller.name.clone(),
                                 rule: if found {

@@ -514,6 +514,7 @@ impl Engine {
             blocked,
             raw_number: cid.number,
             normalized: normalized.as_ref().map(|n| n.canonical().to_string()),
+            written: normalized.as_ref().map(crate::phone::dialled_form),
             absent: cid.absent,
             name: cid.name,
             rule: lookup.rule,

@@ -184,6 +184,10 @@ impl Outcome {
 pub struct Caller {
     pub raw_number: Option<String>,
     pub normalized: Option<String>,
+    /// The number as people here write it (13812345678, 01065528888, not
+    /// +86…): what a work order's phone field is filled with.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub written: Option<String>,
     pub absent: Option<Absence>,
     pub name: Option<String>,
     pub rule: MatchRule,

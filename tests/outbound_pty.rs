@@ -528,7 +528,8 @@ async fn a_blacklisted_caller_on_a_gsm_line_is_hung_up() {
 }
 
 /// The pop hub on the same lines: a refused blacklisted caller pops on no
-/// desktop, the next caller does.
+/// desktop, the next caller does, with their number in the work order as
+/// people write it (not +86…).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refused_caller_pops_nowhere() {
     let rig = Rig::start("quectel").await;
@@ -551,6 +552,11 @@ async fn a_refused_caller_pops_nowhere() {
     rig.store
         .agents()
         .call(|a| a.bind_line("dev/1", &callpop::store::Binding::Agent("li".into())))
+        .await
+        .unwrap();
+    rig.store
+        .workorders()
+        .call(|w| w.put_form(&toml::from_str(callpop::demo::DEMO_FORM).unwrap()))
         .await
         .unwrap();
     let hub = callpop::pop::start(
@@ -577,8 +583,8 @@ async fn a_refused_caller_pops_nowhere() {
     modem.ring(Some("17012345678")).await;
     rig.sim.far().hung_up(1).await;
     modem.hang_up().await;
-    modem.ring(Some("13812345678")).await;
-    modem.ring(Some("13812345678")).await;
+    modem.ring(Some("+8613812345678")).await;
+    modem.ring(Some("+8613812345678")).await;
     // The first pop the desktop gets is the second caller's.
     let pop = tokio::time::timeout(PATIENCE, async {
         loop {
@@ -591,5 +597,7 @@ async fn a_refused_caller_pops_nowhere() {
     })
     .await
     .expect("a pop came");
-    assert_eq!(pop["data"]["number"], "13812345678", "{pop}");
+    assert_eq!(pop["data"]["number"], "+8613812345678", "{pop}");
+    // The work order's phone field has it as people write it.
+    assert_eq!(pop["data"]["prefill"]["phone"], "13812345678", "{pop}");
 }

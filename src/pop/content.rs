@@ -20,6 +20,9 @@ pub struct Pop {
     pub direction: &'static str,
     pub number: Option<String>,
     pub normalized: Option<String>,
+    /// The number as people write it, for the form's phone field.
+    #[serde(skip)]
+    pub written: Option<String>,
     /// `available`, `private` or `unavailable`.
     pub presentation: &'static str,
     pub caller_name: Option<String>,
@@ -79,6 +82,7 @@ impl Pop {
             direction: "inbound",
             number: caller.and_then(|c| c.raw_number.clone()),
             normalized: caller.and_then(|c| c.normalized.clone()),
+            written: caller.and_then(|c| c.written.clone()),
             presentation: match caller.and_then(|c| c.absent) {
                 Some(crate::dsp::cid::Absence::Private) => "private",
                 Some(crate::dsp::cid::Absence::Unavailable) => "unavailable",
@@ -107,7 +111,7 @@ impl Pop {
             let id = pop.customers[0].id;
             pop.select(store, id)?;
         } else if let Some(form) = &pop.form {
-            pop.prefill = crate::workorder::prefill(form, None, pop.number.as_deref());
+            pop.prefill = crate::workorder::prefill(form, None, pop.form_number());
         }
         Ok(pop)
     }
@@ -121,6 +125,7 @@ impl Pop {
             direction: "inbound",
             number: None,
             normalized: None,
+            written: None,
             presentation: "available",
             caller_name: None,
             match_outcome: "none",
@@ -137,6 +142,12 @@ impl Pop {
         }
     }
 
+    /// The caller's number for the form: as people write it when it could
+    /// be read, else as the line gave it.
+    fn form_number(&self) -> Option<&str> {
+        self.written.as_deref().or(self.number.as_deref())
+    }
+
     /// Makes `customer_id` the pop's customer: its history, open work
     /// orders and the prefilled form.
     pub fn select(&mut self, store: &Store, customer_id: i64) -> crate::store::Result<bool> {
@@ -146,7 +157,7 @@ impl Pop {
         self.recent_calls = store.calls().customer_calls(customer_id, HISTORY)?;
         self.open_work_orders = store.workorders().open_work_orders(customer_id, 10)?;
         if let Some(form) = &self.form {
-            self.prefill = crate::workorder::prefill(form, Some(&customer), self.number.as_deref());
+            self.prefill = crate::workorder::prefill(form, Some(&customer), self.form_number());
         }
         self.customers = vec![customer];
         self.match_outcome = "one";
