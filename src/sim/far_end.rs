@@ -6,6 +6,7 @@
 //! that dials is simulated in its own words.
 
 use crate::devices::profile::SimTemplates;
+use crate::event::DialProgress;
 use rand::Rng;
 use std::str::FromStr;
 use std::time::Duration;
@@ -42,17 +43,11 @@ impl Default for FarEnd {
     }
 }
 
-/// A word the device says of the dialled call.
+/// A word the device says of the dialled call: the progress the host is
+/// to read from it, or the far end hanging up after talking.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FarStep {
-    Accepted,
-    Alerting,
-    Answered,
-    Busy,
-    NoAnswer,
-    NoDialTone,
-    Failed,
-    /// The far end hung up after talking.
+    Progress(DialProgress),
     HungUp,
 }
 
@@ -211,32 +206,37 @@ impl FarEnd {
             other => other,
         };
         let alerting = [
-            (Duration::ZERO, FarStep::Accepted),
-            (ALERT_AFTER, FarStep::Alerting),
+            (Duration::ZERO, FarStep::Progress(DialProgress::Accepted)),
+            (ALERT_AFTER, FarStep::Progress(DialProgress::Alerting)),
         ];
         match far {
             FarEnd::Answer { after, talk } => {
                 let mut s = alerting.to_vec();
                 let answered = after.max(ALERT_AFTER);
-                s.push((answered, FarStep::Answered));
+                s.push((answered, FarStep::Progress(DialProgress::Answered)));
                 if let Some(t) = talk {
                     s.push((answered + t, FarStep::HungUp));
                 }
                 s
             }
             FarEnd::Busy => vec![
-                (Duration::ZERO, FarStep::Accepted),
-                (Duration::from_millis(800), FarStep::Busy),
+                (Duration::ZERO, FarStep::Progress(DialProgress::Accepted)),
+                (
+                    Duration::from_millis(800),
+                    FarStep::Progress(DialProgress::Busy),
+                ),
             ],
             FarEnd::NoAnswer { after } => {
                 let mut s = alerting.to_vec();
                 if let Some(a) = after {
-                    s.push((a, FarStep::NoAnswer));
+                    s.push((a, FarStep::Progress(DialProgress::NoAnswer)));
                 }
                 s
             }
-            FarEnd::NoDialTone => vec![(Duration::ZERO, FarStep::NoDialTone)],
-            FarEnd::Fail => vec![(Duration::ZERO, FarStep::Failed)],
+            FarEnd::NoDialTone => {
+                vec![(Duration::ZERO, FarStep::Progress(DialProgress::NoDialTone))]
+            }
+            FarEnd::Fail => vec![(Duration::ZERO, FarStep::Progress(DialProgress::Failed))],
             FarEnd::Random => unreachable!("chosen above"),
         }
     }
@@ -246,13 +246,13 @@ impl FarEnd {
 /// `{number}` filled in). A step the device does not say is no lines.
 pub fn lines(sim: &SimTemplates, step: FarStep, port: u8, number: &str) -> Vec<String> {
     let templates = match step {
-        FarStep::Accepted => &sim.dial_accepted,
-        FarStep::Alerting => &sim.dial_alerting,
-        FarStep::Answered => &sim.dial_answered,
-        FarStep::Busy => &sim.dial_busy,
-        FarStep::NoAnswer => &sim.dial_no_answer,
-        FarStep::NoDialTone => &sim.dial_no_dialtone,
-        FarStep::Failed => &sim.dial_failed,
+        FarStep::Progress(DialProgress::Accepted) => &sim.dial_accepted,
+        FarStep::Progress(DialProgress::Alerting) => &sim.dial_alerting,
+        FarStep::Progress(DialProgress::Answered) => &sim.dial_answered,
+        FarStep::Progress(DialProgress::Busy) => &sim.dial_busy,
+        FarStep::Progress(DialProgress::NoAnswer) => &sim.dial_no_answer,
+        FarStep::Progress(DialProgress::NoDialTone) => &sim.dial_no_dialtone,
+        FarStep::Progress(DialProgress::Failed) => &sim.dial_failed,
         FarStep::HungUp => &sim.dial_far_hangup,
     };
     templates
