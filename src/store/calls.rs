@@ -110,6 +110,16 @@ impl Calls<'_> {
                 c.failure,
                 c.blocked,
             ])?;
+        if let Some(customer) = c.customer_id {
+            // The directory searches customers by their latest call.
+            self.store
+                .conn
+                .prepare_cached(
+                    "UPDATE customers SET last_call_at = ?2
+                      WHERE id = ?1 AND (last_call_at IS NULL OR last_call_at < ?2)",
+                )?
+                .execute(params![customer, c.started_at])?;
+        }
         Ok(())
     }
 

@@ -114,6 +114,7 @@ static EXACT_SQL: LazyLock<String> = LazyLock::new(|| {
         "SELECT c.id, c.name, c.company, p.raw FROM customer_phones p
          JOIN customers c ON c.id = p.customer_id
          WHERE p.national_rev = ?1 AND p.country_code = ?2 AND NOT {}
+           AND c.deleted_at IS NULL
          LIMIT 50",
         *INCOMPLETE
     )
@@ -129,6 +130,7 @@ static NATIONAL_SQL: LazyLock<String> = LazyLock::new(|| {
          WHERE p.national_rev = ?1
            AND (p.country_code IS NULL OR ?2 IS NULL OR p.country_code = ?2)
            AND ({} OR NOT ?3)
+           AND c.deleted_at IS NULL
          LIMIT 50",
         *INCOMPLETE
     )
@@ -144,19 +146,20 @@ static SUFFIX_SQL: LazyLock<String> = LazyLock::new(|| {
            AND (p.country_code IS NULL OR ?3 IS NULL OR p.country_code = ?3)
            AND ({} OR NOT ?4)
            AND {}
+           AND c.deleted_at IS NULL
          LIMIT ?5",
         *INCOMPLETE,
         kind_in(&MAYBE_INCOMPLETE)
     )
 });
 
-const INSERT_PHONE: &str = "INSERT INTO customer_phones
+pub(super) const INSERT_PHONE: &str = "INSERT INTO customer_phones
        (customer_id, position, raw, e164, national, national_rev, country_code, extension, kind, label)
      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
 
 /// One number of a customer, by the one phone insert (single rows and
 /// bulk loads alike).
-fn execute_insert_phone(
+pub(super) fn execute_insert_phone(
     stmt: &mut rusqlite::Statement<'_>,
     customer_id: i64,
     position: usize,
@@ -349,6 +352,7 @@ impl Customers<'_> {
         let mut stmt = self.store.conn.prepare_cached(
             "SELECT p.customer_id FROM customer_phones p JOIN customers c ON c.id = p.customer_id
              WHERE p.national_rev = ?1 AND p.country_code IS ?2 AND c.name = ?3
+               AND c.deleted_at IS NULL
              ORDER BY p.customer_id LIMIT 1",
         )?;
         for p in &c.phones {
@@ -499,10 +503,9 @@ impl Customers<'_> {
 
     /// Streams every customer in id order, without holding them all in memory.
     pub fn for_each_customer(&self, mut f: impl FnMut(Customer) -> Result<()>) -> Result<()> {
-        let mut cust_stmt = self
-            .store
-            .conn
-            .prepare(&format!("{CUSTOMER_SELECT} ORDER BY c.id"))?;
+        let mut cust_stmt = self.store.conn.prepare(&format!(
+            "{CUSTOMER_SELECT} WHERE c.deleted_at IS NULL ORDER BY c.id"
+        ))?;
         let mut phone_stmt = self
             .store
             .conn
@@ -557,6 +560,37 @@ const LOAD_COMMIT_ROWS: u64 = 100_000;
 /// Customer indexes besides the match index, dropped while a load fills an
 /// empty store and built after it by one sort each (as in 0001_init.sql;
 /// `Store::open` recreates them if a crash left them missing).
+/// The number-fragment index's insert trigger (as in
+/// sql/0019_customer_directory.sql): an append load drops it and indexes
+/// every number at once at the end.
+const GRAMS_INSERT_TRIGGER_SQL: &str =
+    "CREATE TRIGGER customer_phones_grams_insert AFTER INSERT ON customer_phones BEGIN
+         INSERT INTO customer_number_grams (rowid, national)
+             VALUES (NEW.customer_id * 1024 + NEW.position, NEW.national);
+     END;";
+
+/// Indexes every number's fragments anew and restores the insert trigger,
+/// unless the trigger is there (nothing was deferred).
+pub(super) fn restore_number_grams(conn: &rusqlite::Connection) -> rusqlite::Result<()> {
+    let present: bool = conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM sqlite_master
+                        WHERE type = 'trigger' AND name = 'customer_phones_grams_insert')",
+        [],
+        |r| r.get(0),
+    )?;
+    if present {
+        return Ok(());
+    }
+    conn.execute_batch(&format!(
+        "SAVEPOINT grams;
+         INSERT INTO customer_number_grams (customer_number_grams) VALUES ('delete-all');
+         INSERT INTO customer_number_grams (rowid, national)
+             SELECT customer_id * 1024 + position, national FROM customer_phones;
+         {GRAMS_INSERT_TRIGGER_SQL}
+         RELEASE grams;"
+    ))
+}
+
 pub(super) const LOAD_DEFERRED_INDEXES_SQL: &str =
     "CREATE INDEX IF NOT EXISTS customers_owner ON customers(owner_user_id);
      CREATE INDEX IF NOT EXISTS customer_tags_customer ON customer_tags(customer_id);";
@@ -598,7 +632,8 @@ impl<'a> Customers<'a> {
         let bulk = self.store.bulk_writes(append)?;
         if append {
             self.store.conn.execute_batch(
-                "DROP INDEX IF EXISTS customers_owner; DROP INDEX IF EXISTS customer_tags_customer;",
+                "DROP INDEX IF EXISTS customers_owner; DROP INDEX IF EXISTS customer_tags_customer;
+                 DROP TRIGGER IF EXISTS customer_phones_grams_insert;",
             )?;
         }
         Ok(CustomerLoad {
@@ -716,7 +751,12 @@ impl Drop for CustomerLoad<'_> {
             let _ = self.store.conn.execute_batch("ROLLBACK");
         }
         if self.append {
-            if let Err(e) = self.store.conn.execute_batch(LOAD_DEFERRED_INDEXES_SQL) {
+            if let Err(e) = self
+                .store
+                .conn
+                .execute_batch(LOAD_DEFERRED_INDEXES_SQL)
+                .and_then(|()| restore_number_grams(&self.store.conn))
+            {
                 tracing::error!(error = %e, "could not rebuild the customer indexes after a failed load");
             }
         }
@@ -883,7 +923,7 @@ const CUSTOMER_SELECT: &str =
     "SELECT c.id, c.name, c.company, u.username, c.custom_fields, c.created_at, c.updated_at
      FROM customers c LEFT JOIN users u ON u.id = c.owner_user_id";
 
-const PHONE_SELECT: &str =
+pub(super) const PHONE_SELECT: &str =
     "SELECT customer_id, raw, e164, national, extension, kind, label FROM customer_phones";
 
 fn customer_from_row(r: &Row<'_>) -> rusqlite::Result<Customer> {
@@ -901,7 +941,7 @@ fn customer_from_row(r: &Row<'_>) -> rusqlite::Result<Customer> {
     })
 }
 
-fn phone_from_row(r: &Row<'_>) -> rusqlite::Result<(i64, CustomerPhone)> {
+pub(super) fn phone_from_row(r: &Row<'_>) -> rusqlite::Result<(i64, CustomerPhone)> {
     let kind: String = r.get(5)?;
     Ok((
         r.get(0)?,

@@ -6,8 +6,8 @@
 //! the store; the whole [`Store`] stays inside this module.
 
 use super::{
-    Agents, Calls, Campaigns, Customers, FollowUps, Recordings, Reports, Result, Sms, Store,
-    StoreError, Users, WorkOrders,
+    Agents, Calls, Campaigns, Customers, Directory, FollowUps, Recordings, Reports, Result, Sms,
+    Store, StoreError, Users, WorkOrders,
 };
 use std::collections::VecDeque;
 use std::path::Path;
@@ -338,6 +338,12 @@ domain_handle!(
     CustomersHandle,
     Customers,
     customers
+);
+domain_handle!(
+    /// The customer directory on the store thread: searches, edits, notes.
+    DirectoryHandle,
+    Directory,
+    directory
 );
 domain_handle!(
     /// Calls on the store thread: CDRs, what the hub adds to them, history.

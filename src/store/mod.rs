@@ -16,6 +16,7 @@ mod backup;
 mod calls;
 mod campaigns;
 mod customers;
+mod directory;
 mod followups;
 mod handle;
 mod migrate;
@@ -38,11 +39,15 @@ pub use customers::{
     Customer, CustomerLoad, CustomerMatch, CustomerPhone, CustomerReach, Customers, LoadMerges,
     LookupResult, NewCustomer, NewPhone, UpsertOutcome,
 };
+pub use directory::{
+    number_fragment, Actor, CustomerEdit, CustomerPage, CustomerQuery, CustomerRow, Directory,
+    HandOver, Note, MAX_PHONES,
+};
 pub use followups::{Claim, FollowUp, FollowUps, Scheduled, CLOSE_REASONS};
 pub use handle::{
-    AgentsHandle, CallsHandle, CampaignsHandle, CustomersHandle, FollowUpsHandle, RecordingsHandle,
-    ReportsHandle, SmsHandle, StoreHandle, UsersHandle, WorkOrdersHandle, WriteHealth,
-    MAX_WAITING_FACTS,
+    AgentsHandle, CallsHandle, CampaignsHandle, CustomersHandle, DirectoryHandle, FollowUpsHandle,
+    RecordingsHandle, ReportsHandle, SmsHandle, StoreHandle, UsersHandle, WorkOrdersHandle,
+    WriteHealth, MAX_WAITING_FACTS,
 };
 pub use migrate::known_schema_version;
 pub use recordings::{
@@ -220,7 +225,8 @@ impl Store {
     fn ensure_indexes(&self) -> rusqlite::Result<()> {
         self.conn.execute_batch(MATCH_INDEX_SQL)?;
         self.conn
-            .execute_batch(customers::LOAD_DEFERRED_INDEXES_SQL)
+            .execute_batch(customers::LOAD_DEFERRED_INDEXES_SQL)?;
+        customers::restore_number_grams(&self.conn)
     }
 
     /// Sets the page cache size: a store of millions of customers answers
@@ -349,6 +355,11 @@ impl Store {
     /// Customers, their numbers and tags; lookups and imports.
     pub fn customers(&self) -> Customers<'_> {
         Customers { store: self }
+    }
+
+    /// The customer directory: searches, edits, hand-overs, notes.
+    pub fn directory(&self) -> Directory<'_> {
+        Directory { store: self }
     }
 
     /// CDRs, what the hub adds to them, and the call history.

@@ -279,6 +279,15 @@ impl WorkOrders<'_> {
         )
     }
 
+    /// Every work order of a customer, newest first (the customer page).
+    pub fn customer_work_orders(
+        &self,
+        customer_id: i64,
+        limit: usize,
+    ) -> Result<Vec<WorkOrderRow>> {
+        self.work_orders_where("w.customer_id = ?1", params![customer_id, limit as i64])
+    }
+
     /// The work orders saved for a call, within `scope`: by the history's
     /// rule for the call, or by the order's own author.
     pub fn call_work_orders(&self, call_uid: &str, scope: &Scope) -> Result<Vec<WorkOrderRow>> {
