@@ -75,6 +75,9 @@ const STATISTICS: &[(Role, Reach)] = &[(TeamLead, All), (Qa, All), (Admin, All)]
 const CHECKERS: &[(Role, Reach)] = &[(TeamLead, Team), (Qa, All), (Admin, All)];
 /// SMS senders: marketers on their own campaigns, admins on all.
 const SENDERS: &[(Role, Reach)] = &[(Marketer, Own), (Admin, All)];
+/// Who deletes customers and hands them over: team leads (their team's)
+/// and admins.
+const KEEPERS: &[(Role, Reach)] = &[(TeamLead, Team), (Admin, All)];
 const ADMINS: &[(Role, Reach)] = &[(Admin, All)];
 
 const fn rule(action: &'static str, access: Access) -> Rule {
@@ -134,6 +137,13 @@ pub const RULES: &[Rule] = &[
     roles("GET /api/forms/{key}", CALL_READERS),
     roles("PUT /api/forms/{key}", ADMINS),
     roles("POST /api/customers", CALL_TAKERS),
+    roles("GET /api/customers", CALL_READERS),
+    roles("GET /api/customers/{id}", CALL_READERS),
+    roles("PUT /api/customers/{id}", CALL_TAKERS),
+    roles("POST /api/customers/{id}/notes", CALL_TAKERS),
+    roles("DELETE /api/customers/{id}", KEEPERS),
+    roles("POST /api/customers/hand-over", KEEPERS),
+    roles("POST /api/customers/{id}/restore", ADMINS),
     roles("POST /api/calls/dial", CALL_TAKERS),
     roles("GET /api/followups", CALL_TAKERS),
     roles("GET /api/followups/summary", SUPERVISORS),

@@ -11,6 +11,7 @@ mod call_blacklist;
 mod devices;
 mod dial;
 mod dial_pools;
+mod directory;
 mod followups;
 mod gate;
 mod guard;
@@ -298,6 +299,13 @@ fn routes() -> Routes {
         .at(Method::DELETE, "/api/bindings", api::unbind)
         .get("/api/agents", api::agents)
         .post("/api/customers", api::add_customer)
+        .get("/api/customers", directory::search)
+        .post("/api/customers/hand-over", directory::hand_over)
+        .get("/api/customers/{id}", directory::show)
+        .put("/api/customers/{id}", directory::update)
+        .at(Method::DELETE, "/api/customers/{id}", directory::delete)
+        .post("/api/customers/{id}/restore", directory::restore)
+        .post("/api/customers/{id}/notes", directory::add_note)
         .post("/api/calls/dial", dial::dial)
         .get("/api/followups", followups::list)
         .get("/api/followups/summary", followups::summary)

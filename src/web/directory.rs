@@ -1,0 +1,448 @@
+//! The customer directory on the web (客户资料): search, the customer's
+//! page (details, calls, work orders, notes), edits, soft delete and
+//! restore, notes, hand-over. Scope comes from the access table (agents
+//! their own customers and those they spoke to, team leads their team's,
+//! QA read-only, admins all); numbers are masked by the one rule.
+
+use super::auth::{ApiError, CurrentUser};
+use super::AppState;
+use crate::store::{
+    Actor, CallQuery, CustomerEdit, CustomerQuery, CustomerRow, HandOver, NewPhone, Role, Scope,
+    User,
+};
+use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::http::StatusCode;
+use axum::Json;
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+use std::net::SocketAddr;
+
+/// Masks a customer's numbers for a viewer who may not see them whole.
+fn shown(viewer: &User, mut row: CustomerRow) -> CustomerRow {
+    if crate::access::must_mask(viewer, row.owner_id != Some(viewer.id)) {
+        for p in &mut row.phones {
+            p.raw = crate::access::mask(&p.raw);
+            p.e164 = p.e164.as_deref().map(crate::access::mask);
+            p.national = crate::access::mask(&p.national);
+        }
+    }
+    row
+}
+
+fn not_found(id: i64) -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "customer_not_found",
+        format!("no customer {id}"),
+    )
+    .with(json!({ "id": id }))
+}
+
+/// `GET /api/customers`: a page of the search.
+pub async fn search(
+    user: CurrentUser,
+    State(state): State<AppState>,
+    Query(mut q): Query<CustomerQuery>,
+) -> Result<Json<Value>, ApiError> {
+    super::history::number_filter_allowed(&user.0, q.number.as_deref())?;
+    if let Some(n) = q.number.as_deref().filter(|n| !n.trim().is_empty()) {
+        if crate::store::number_fragment(n).is_none() {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "number_fragment_short",
+                format!("{n:?}: give at least 3 digits of the number"),
+            )
+            .with(json!({ "number": n })));
+        }
+        // A fragment would uncover the masked digits of the customers an
+        // agent only spoke to: an agent's fragments find their own.
+        let whole = n.chars().filter(char::is_ascii_digit).count() >= 11;
+        if user.0.role == Role::Agent && !whole {
+            q.owner = Some(user.0.username.clone());
+        }
+    }
+    if q.deleted && user.0.role != Role::Admin {
+        q.deleted = false;
+    }
+    let scope = user.scope().clone();
+    let page = state
+        .store
+        .directory()
+        .call(move |d| d.search(&q, &scope))
+        .await?;
+    let items: Vec<CustomerRow> = page.items.into_iter().map(|c| shown(&user.0, c)).collect();
+    Ok(Json(json!({ "items": items, "next": page.next })))
+}
+
+/// `GET /api/customers/{id}`: the customer's page (360°): details, calls
+/// with their recordings, work orders, notes.
+pub async fn show(
+    user: CurrentUser,
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+) -> Result<Json<Value>, ApiError> {
+    let scope = user.scope().clone();
+    let s = scope.clone();
+    let customer = state
+        .store
+        .directory()
+        .call(move |d| d.get(id, &s))
+        .await?
+        .filter(|c| c.deleted_at.is_none() || user.0.role == Role::Admin)
+        .ok_or_else(|| not_found(id))?;
+    let masked = crate::access::must_mask(&user.0, customer.owner_id != Some(user.0.id));
+    // The customer's calls: all of them for whoever reaches the customer.
+    let calls = state
+        .store
+        .calls()
+        .call(move |c| {
+            c.search_calls(
+                &CallQuery {
+                    customer_id: Some(id),
+                    limit: Some(50),
+                    ..CallQuery::default()
+                },
+                &Scope::All,
+            )
+        })
+        .await?;
+    let calls: Vec<_> = calls
+        .calls
+        .into_iter()
+        .map(|mut c| {
+            if masked {
+                c.number = c.number.as_deref().map(crate::access::mask);
+            }
+            c
+        })
+        .collect();
+    let work_orders = state
+        .store
+        .workorders()
+        .call(move |w| w.customer_work_orders(id, 50))
+        .await?;
+    let notes = state
+        .store
+        .directory()
+        .call(move |d| d.notes(id, 100))
+        .await?;
+    Ok(Json(json!({
+        "customer": shown(&user.0, customer),
+        "calls": calls,
+        "work_orders": work_orders,
+        "notes": notes,
+    })))
+}
+
+/// A customer as the edit form sends it.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EditBody {
+    pub name: String,
+    #[serde(default)]
+    pub company: String,
+    #[serde(default)]
+    pub phones: Vec<PhoneBody>,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    #[serde(default)]
+    pub custom_fields: Map<String, Value>,
+}
+
+/// One number of the edit form.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PhoneBody {
+    pub number: String,
+    #[serde(default)]
+    pub label: Option<String>,
+}
+
+/// The edit of `before`: a number the editor was shown masked comes back
+/// masked and keeps its value.
+fn edit_of(
+    state: &AppState,
+    before: &CustomerRow,
+    body: EditBody,
+) -> Result<CustomerEdit, ApiError> {
+    if body.name.trim().is_empty() || body.name.chars().count() > 100 {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "name_required",
+            "a customer's name has 1 to 100 characters".into(),
+        ));
+    }
+    if body.phones.len() > crate::store::MAX_PHONES {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "too_many_phones",
+            format!("at most {} numbers", crate::store::MAX_PHONES),
+        )
+        .with(json!({ "max": crate::store::MAX_PHONES })));
+    }
+    let mut phones = Vec::new();
+    for p in body.phones.iter().filter(|p| !p.number.trim().is_empty()) {
+        let kept = before
+            .phones
+            .iter()
+            .find(|old| p.number.contains('*') && crate::access::mask(&old.raw) == p.number.trim());
+        let typed = kept.map_or(p.number.as_str(), |old| old.raw.as_str());
+        if typed.contains('*') {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "number_masked",
+                "a masked number cannot be saved; retype it whole".into(),
+            )
+            .with(json!({ "number": p.number })));
+        }
+        let number = state.normalizer.normalize(typed).map_err(|_| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "number_invalid",
+                format!("{:?} is not a phone number", p.number),
+            )
+            .with(json!({ "number": p.number }))
+        })?;
+        phones.push(NewPhone {
+            number,
+            label: p.label.clone().filter(|l| !l.trim().is_empty()),
+        });
+    }
+    Ok(CustomerEdit {
+        name: body.name.trim().to_string(),
+        company: body.company.trim().to_string(),
+        phones,
+        tags: body.tags,
+        custom_fields: body.custom_fields,
+    })
+}
+
+/// Whether the user reaches customer `id` (and it is not deleted).
+async fn reach(state: &AppState, user: &CurrentUser, id: i64) -> Result<CustomerRow, ApiError> {
+    let scope = user.scope().clone();
+    state
+        .store
+        .directory()
+        .call(move |d| d.get(id, &scope))
+        .await?
+        .filter(|c| c.deleted_at.is_none())
+        .ok_or_else(|| not_found(id))
+}
+
+/// `PUT /api/customers/{id}`: saves the edit form.
+pub async fn update(
+    user: CurrentUser,
+    State(state): State<AppState>,
+    ConnectInfo(remote): ConnectInfo<SocketAddr>,
+    Path(id): Path<i64>,
+    Json(body): Json<EditBody>,
+) -> Result<Json<Value>, ApiError> {
+    let before = reach(&state, &user, id).await?;
+    let edit = edit_of(&state, &before, body)?;
+    let actor = user.0.clone();
+    let remote = remote.ip().to_string();
+    let after = state
+        .store
+        .directory()
+        .call(move |d| {
+            d.update(
+                id,
+                &edit,
+                Actor {
+                    user: &actor,
+                    remote_addr: Some(&remote),
+                },
+            )
+        })
+        .await?
+        .ok_or_else(|| not_found(id))?;
+    Ok(Json(json!({ "customer": shown(&user.0, after) })))
+}
+
+/// `DELETE /api/customers/{id}`: soft delete (admins restore).
+pub async fn delete(
+    user: CurrentUser,
+    State(state): State<AppState>,
+    ConnectInfo(remote): ConnectInfo<SocketAddr>,
+    Path(id): Path<i64>,
+) -> Result<StatusCode, ApiError> {
+    reach(&state, &user, id).await?;
+    set_deleted(&state, &user, remote, id, true).await
+}
+
+/// `POST /api/customers/{id}/restore` (admins).
+pub async fn restore(
+    user: CurrentUser,
+    State(state): State<AppState>,
+    ConnectInfo(remote): ConnectInfo<SocketAddr>,
+    Path(id): Path<i64>,
+) -> Result<StatusCode, ApiError> {
+    set_deleted(&state, &user, remote, id, false).await
+}
+
+async fn set_deleted(
+    state: &AppState,
+    user: &CurrentUser,
+    remote: SocketAddr,
+    id: i64,
+    deleted: bool,
+) -> Result<StatusCode, ApiError> {
+    let actor = user.0.clone();
+    let remote = remote.ip().to_string();
+    let changed = state
+        .store
+        .directory()
+        .call(move |d| {
+            d.set_deleted(
+                id,
+                deleted,
+                Actor {
+                    user: &actor,
+                    remote_addr: Some(&remote),
+                },
+            )
+        })
+        .await?;
+    if changed {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(not_found(id))
+    }
+}
+
+/// A note as the page sends it.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NoteBody {
+    pub body: String,
+    #[serde(default)]
+    pub call_uid: Option<String>,
+}
+
+/// `POST /api/customers/{id}/notes`: adds a note (跟进记录).
+pub async fn add_note(
+    user: CurrentUser,
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    Json(body): Json<NoteBody>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    reach(&state, &user, id).await?;
+    if body.body.trim().is_empty() || body.body.chars().count() > 4000 {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "note_length",
+            "a note has 1 to 4,000 characters".into(),
+        )
+        .with(json!({ "max": 4000 })));
+    }
+    let author = user.0.clone();
+    let note = state
+        .store
+        .directory()
+        .call(move |d| d.add_note(id, &body.body, body.call_uid.as_deref(), &author))
+        .await?;
+    Ok((StatusCode::CREATED, Json(json!({ "note": note }))))
+}
+
+/// A hand-over as the page sends it: to whom, and either the customers
+/// or the user whose customers all go.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HandOverBody {
+    pub to: String,
+    #[serde(default)]
+    pub customers: Vec<i64>,
+    #[serde(default)]
+    pub from: Option<String>,
+}
+
+/// `POST /api/customers/hand-over` (交接): team leads within their team,
+/// admins anyone's.
+pub async fn hand_over(
+    user: CurrentUser,
+    State(state): State<AppState>,
+    ConnectInfo(remote): ConnectInfo<SocketAddr>,
+    Json(body): Json<HandOverBody>,
+) -> Result<Json<Value>, ApiError> {
+    let users = state.store.users().call(|u| u.all()).await?;
+    let named = |name: &str| {
+        users
+            .iter()
+            .find(|u| u.username == name)
+            .cloned()
+            .ok_or_else(|| {
+                ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "user_unknown",
+                    format!("no user {name:?}"),
+                )
+                .with(json!({ "user": name }))
+            })
+    };
+    let to = named(&body.to)?;
+    if to.disabled {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "user_disabled",
+            format!("{} is disabled", to.username),
+        )
+        .with(json!({ "user": to.username })));
+    }
+    let in_team = |u: &User| match user.scope() {
+        Scope::All => true,
+        Scope::Team(t) => u.team.as_deref() == Some(t.as_str()),
+        _ => false,
+    };
+    if !in_team(&to) {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "user_not_in_team",
+            format!("{} is not in your team", to.username),
+        )
+        .with(json!({ "user": to.username })));
+    }
+    let what = match (&body.from, body.customers.is_empty()) {
+        (Some(from), true) => {
+            let from = named(from)?;
+            if !in_team(&from) {
+                return Err(ApiError::new(
+                    StatusCode::FORBIDDEN,
+                    "user_not_in_team",
+                    format!("{} is not in your team", from.username),
+                )
+                .with(json!({ "user": from.username })));
+            }
+            HandOver::AllOf(from.id)
+        }
+        (None, false) => {
+            for id in &body.customers {
+                reach(&state, &user, *id).await?;
+            }
+            HandOver::Customers(body.customers.clone())
+        }
+        _ => {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "hand_over_what",
+                "give either the customers or the user whose customers all go".into(),
+            ))
+        }
+    };
+    let actor = user.0.clone();
+    let remote = remote.ip().to_string();
+    let moved = state
+        .store
+        .directory()
+        .call(move |d| {
+            d.hand_over(
+                &what,
+                to.id,
+                Actor {
+                    user: &actor,
+                    remote_addr: Some(&remote),
+                },
+            )
+        })
+        .await?;
+    Ok(Json(json!({ "moved": moved })))
+}
