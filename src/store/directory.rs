@@ -123,10 +123,13 @@ pub const MAX_PHONES: usize = 20;
 /// an area code also tried without it), or `None` when fewer than 3 digits
 /// remain or the text is not a number.
 pub fn number_fragment(text: &str) -> Option<String> {
+    let digits_in = |t: &str| t.chars().filter(char::is_ascii_digit).count();
     let trimmed = text.trim();
+    // "0086" alone is digits to find, not a country code.
     let trimmed = trimmed
         .strip_prefix("+86")
         .or_else(|| trimmed.strip_prefix("0086"))
+        .filter(|rest| digits_in(rest) >= 3)
         .unwrap_or(trimmed);
     let digits: String = trimmed.chars().filter(|c| c.is_ascii_digit()).collect();
     if digits.len() < 3 || trimmed.chars().any(|c| c.is_alphabetic()) {
@@ -767,6 +770,8 @@ mod tests {
             .unwrap_err();
         assert!(err.to_string().contains("3 digits"), "{err}");
         assert_eq!(number_fragment("王伟"), None);
+        assert_eq!(number_fragment("0086"), Some("\"0086\"".into()));
+        assert_eq!(number_fragment("+86 1380"), Some("\"1380\"".into()));
         assert_eq!(number_fragment("12a45"), None);
         assert_eq!(
             number_fragment("0755 8601"),

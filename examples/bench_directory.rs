@@ -1,0 +1,200 @@
+//! Customer directory benchmark (客户查询): search latency by number
+//! fragment, name prefix, group and owner, as an admin, an agent and a
+//! team lead, and the customer page, on a store of a million customers.
+//!
+//! cargo run --release --example bench_customers -- 1000000 --dir /tmp/dir --keep
+//! cargo run --release --example bench_directory -- /tmp/dir/customers.db
+//!
+//! The first command imports the sample customers (and prints the import
+//! rate, now with the number-fragment index built at its end); this one
+//! gives 5 agents of one team 300 customers each, then times each kind of
+//! search (a first page of 50) and the customer page. Targets: searches
+//! p99 <= 50 ms, the customer page <= 100 ms.
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+use callpop::demo::SplitMix;
+use callpop::store::{Actor, CallQuery, CustomerQuery, HandOver, Role, Scope, Store};
+use std::time::{Duration, Instant};
+
+const REPEATS: usize = 1_000;
+const SURNAMES: &[&str] = &["王", "李", "张", "刘", "陈", "杨", "黄", "赵"];
+const GROUPS: &[&str] = &["VIP", "新客户", "经销商", "老客户", "投诉"];
+
+fn main() -> anyhow::Result<()> {
+    let path = std::env::args()
+        .nth(1)
+        .ok_or_else(|| anyhow::anyhow!("usage: bench_directory DB (kept by bench_customers)"))?;
+    let store = Store::open(std::path::Path::new(&path))?;
+    store.set_cache_mb(callpop::config::StoreConfig::default().cache_mb)?;
+    store.warm_cache()?;
+    let total = store.customers().customer_count()? as usize;
+    println!("{total} customers in {path}");
+    let mut rng = SplitMix::new(7);
+    // One team of five agents, 300 customers each.
+    let admin = match store.users().user_by_name("bench-admin")? {
+        Some(u) => u,
+        None => {
+            store
+                .users()
+                .add_user("bench-admin", "admin", Role::Admin, None, None)?;
+            store.users().user_by_name("bench-admin")?.expect("added")
+        }
+    };
+    let mut agents = Vec::new();
+    for i in 0..5 {
+        let name = format!("bench-agent{i}");
+        if store.users().user_by_name(&name)?.is_none() {
+            store
+                .users()
+                .add_user(&name, &name, Role::Agent, Some("bench"), None)?;
+            let ids: Vec<i64> = (0..300).map(|_| 1 + rng.below(total) as i64).collect();
+            let agent = store.users().user_by_name(&name)?.expect("added");
+            store.directory().hand_over(
+                &HandOver::Customers(ids),
+                agent.id,
+                Actor {
+                    user: &admin,
+                    remote_addr: None,
+                },
+            )?;
+        }
+        agents.push(store.users().user_by_name(&name)?.expect("added"));
+    }
+    // Whole numbers to take fragments of.
+    let sample = store.directory().search(
+        &CustomerQuery {
+            limit: Some(200),
+            ..CustomerQuery::default()
+        },
+        &Scope::All,
+    )?;
+    let numbers: Vec<String> = sample
+        .items
+        .iter()
+        .flat_map(|c| c.phones.iter().map(|p| p.national.clone()))
+        .collect();
+    let all = Scope::All;
+    let agent = Scope::Agent(agents[0].id);
+    let team = Scope::Team("bench".into());
+    type Make = Box<dyn Fn(&mut SplitMix) -> CustomerQuery>;
+    let q = CustomerQuery::default;
+    let cases: Vec<(&str, &Scope, Make)> = vec![
+        ("newest (no filter), admin", &all, Box::new(move |_| q())),
+        (
+            "number, 4 digits anywhere, admin",
+            &all,
+            Box::new(|r| CustomerQuery {
+                number: Some(format!("{:04}", r.below(10_000))),
+                ..CustomerQuery::default()
+            }),
+        ),
+        (
+            "number, 7 digits of a real one, admin",
+            &all,
+            Box::new({
+                let numbers = numbers.clone();
+                move |r| {
+                    let n = &numbers[r.below(numbers.len())];
+                    let start = r.below(n.len().saturating_sub(7) + 1);
+                    CustomerQuery {
+                        number: Some(n[start..(start + 7).min(n.len())].to_string()),
+                        ..CustomerQuery::default()
+                    }
+                }
+            }),
+        ),
+        (
+            "name prefix, 1 character, admin",
+            &all,
+            Box::new(|r| CustomerQuery {
+                name: Some(SURNAMES[r.below(SURNAMES.len())].to_string()),
+                ..CustomerQuery::default()
+            }),
+        ),
+        (
+            "group, admin",
+            &all,
+            Box::new(|r| CustomerQuery {
+                tag: Some(GROUPS[r.below(GROUPS.len())].to_string()),
+                ..CustomerQuery::default()
+            }),
+        ),
+        (
+            "owner, admin",
+            &all,
+            Box::new(|r| CustomerQuery {
+                owner: Some(format!("bench-agent{}", r.below(5))),
+                ..CustomerQuery::default()
+            }),
+        ),
+        ("an agent's own (no filter)", &agent, Box::new(move |_| q())),
+        (
+            "an agent's own by name prefix",
+            &agent,
+            Box::new(|r| CustomerQuery {
+                name: Some(SURNAMES[r.below(SURNAMES.len())].to_string()),
+                ..CustomerQuery::default()
+            }),
+        ),
+        (
+            "a team lead's team (no filter)",
+            &team,
+            Box::new(move |_| q()),
+        ),
+    ];
+    println!("first page of 50, {REPEATS} searches each:");
+    for (label, scope, make) in &cases {
+        let mut times = Vec::with_capacity(REPEATS);
+        let mut found = 0usize;
+        for _ in 0..REPEATS {
+            let query = make(&mut rng);
+            let t = Instant::now();
+            let page = store.directory().search(&query, scope)?;
+            times.push(t.elapsed());
+            found += page.items.len();
+        }
+        report(
+            label,
+            &mut times,
+            &format!("{:.1} rows a page", found as f64 / REPEATS as f64),
+        );
+    }
+    // The customer page: details, notes, work orders, 50 calls.
+    let mut times = Vec::with_capacity(REPEATS);
+    for _ in 0..REPEATS {
+        let id = 1 + rng.below(total) as i64;
+        let t = Instant::now();
+        store.directory().get(id, &Scope::All)?;
+        store.directory().notes(id, 100)?;
+        store.workorders().customer_work_orders(id, 50)?;
+        store.calls().search_calls(
+            &CallQuery {
+                customer_id: Some(id),
+                limit: Some(50),
+                ..CallQuery::default()
+            },
+            &Scope::All,
+        )?;
+        times.push(t.elapsed());
+    }
+    report(
+        "customer page (details, notes, work orders, calls)",
+        &mut times,
+        "",
+    );
+    Ok(())
+}
+
+fn report(label: &str, times: &mut [Duration], extra: &str) {
+    times.sort();
+    let ms = |d: Duration| d.as_secs_f64() * 1e3;
+    let pct = |p: f64| times[((times.len() as f64 * p) as usize).min(times.len() - 1)];
+    println!(
+        "  {label:52} p50 {:>7.2} ms  p99 {:>7.2} ms  max {:>7.2} ms  {extra}",
+        ms(pct(0.50)),
+        ms(pct(0.99)),
+        ms(*times.last().unwrap())
+    );
+}
