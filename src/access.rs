@@ -105,6 +105,7 @@ pub const RULES: &[Rule] = &[
     rule("GET /recordings", Access::Public),
     rule("GET /sms", Access::Public),
     rule("GET /history", Access::Public),
+    rule("GET /customers", Access::Public),
     rule("GET /reports", Access::Public),
     rule("GET /healthz", Access::Public),
     rule("GET /metrics", Access::Public),
@@ -217,6 +218,12 @@ pub const PAGES: &[Page] = &[
         path: "/workspace",
         roles: &[Agent, TeamLead, Admin],
         needs: "GET /ws",
+    },
+    Page {
+        key: "customers",
+        path: "/customers",
+        roles: &[Agent, TeamLead, Qa, Admin],
+        needs: "GET /api/customers",
     },
     Page {
         key: "history",

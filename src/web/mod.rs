@@ -384,6 +384,7 @@ fn routes() -> Routes {
         .get("/api/history", history::list)
         .get("/api/history/export", history::export)
         .get("/history", app::index)
+        .get("/customers", app::index)
         .get("/api/reports/{group}", reports::report)
         .get("/reports", app::index)
 }

@@ -9,6 +9,7 @@ export interface PageEntry {
 
 export const PAGES: PageEntry[] = [
   { key: "workspace", path: "/workspace" },
+  { key: "customers", path: "/customers" },
   { key: "history", path: "/history" },
   { key: "recordings", path: "/recordings" },
   { key: "reports", path: "/reports" },

@@ -10,6 +10,7 @@ export const router = createRouter({
   routes: [
     { path: "/login", name: "login", component: () => import("./views/LoginView.vue"), meta: { public: true } },
     { path: "/workspace", name: "workspace", component: () => import("./workspace/WorkspaceView.vue"), meta: { page: "workspace" } },
+    { path: "/customers", name: "customers", component: () => import("./customers/CustomersView.vue"), meta: { page: "customers" } },
     { path: "/history", name: "history", component: () => import("./history/HistoryView.vue"), meta: { page: "history" } },
     { path: "/recordings", name: "recordings", component: () => import("./recordings/RecordingsView.vue"), meta: { page: "recordings" } },
     { path: "/reports", name: "reports", component: () => import("./reports/ReportsView.vue"), meta: { page: "reports" } },

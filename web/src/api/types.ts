@@ -7,6 +7,7 @@ export type Role = "agent" | "team_lead" | "qa" | "marketer" | "admin";
 /** A page of the app; the server says which ones a role may open. */
 export type PageKey =
   | "workspace"
+  | "customers"
   | "history"
   | "recordings"
   | "reports"

@@ -1,0 +1,67 @@
+// The customer directory as `/api/customers` sends it (src/web/directory.rs).
+import { api } from "./http";
+import type { Phone, WorkOrderSummary } from "./types";
+
+/** One customer as the directory lists it. */
+export interface CustomerRow {
+  id: number;
+  name: string;
+  company: string;
+  owner: string | null;
+  owner_name: string | null;
+  tags: string[];
+  phones: Phone[];
+  custom_fields: Record<string, unknown>;
+  created_at: number;
+  updated_at: number;
+  last_call_at: number | null;
+  deleted_at: number | null;
+}
+
+/** A page of a search and the cursor of the next. */
+export interface CustomerPage {
+  items: CustomerRow[];
+  next: string | null;
+}
+
+/** A note on a customer (跟进记录). */
+export interface Note {
+  id: number;
+  author: string | null;
+  author_name: string | null;
+  call_uid: string | null;
+  body: string;
+  created_at: number;
+}
+
+/** A call on the customer's page. */
+export interface CustomerCall {
+  call_uid: string;
+  direction: string;
+  outcome: string | null;
+  number: string | null;
+  agent: string | null;
+  started_at: number;
+  recording_id: number | null;
+}
+
+/** The customer's page (360°). */
+export interface CustomerDetail {
+  customer: CustomerRow;
+  calls: CustomerCall[];
+  work_orders: WorkOrderSummary[];
+  notes: Note[];
+}
+
+/** What the edit form saves. */
+export interface CustomerEdit {
+  name: string;
+  company: string;
+  phones: { number: string; label?: string | null }[];
+  tags: string[];
+}
+
+export const searchCustomers = (params: URLSearchParams) => api<CustomerPage>("GET", `/api/customers?${params}`);
+export const customerDetail = (id: number) => api<CustomerDetail>("GET", `/api/customers/${id}`);
+export const saveCustomer = (id: number, edit: CustomerEdit) => api<{ customer: CustomerRow }>("PUT", `/api/customers/${id}`, edit);
+export const addNote = (id: number, body: string) => api<{ note: Note }>("POST", `/api/customers/${id}/notes`, { body });

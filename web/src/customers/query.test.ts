@@ -1,0 +1,21 @@
+import { describe, expect, it } from "vitest";
+import { apiParams, emptySearch, isNumberText, searchFromRoute, searchToRoute } from "./query";
+
+describe("customer search", () => {
+  it("reads digits as a number fragment and words as a name", () => {
+    for (const t of ["0013", "138 0013", "+86 138-0013", "(021) 6123"]) expect(isNumberText(t)).toBe(true);
+    for (const t of ["王", "Wang Wei", "", "  ", "138a"]) expect(isNumberText(t)).toBe(false);
+    expect(apiParams({ ...emptySearch(), text: " 138 0013 " }).toString()).toBe("number=138+0013");
+    expect(apiParams({ ...emptySearch(), text: "王", tag: "VIP" }, "12:王伟").toString()).toBe(
+      "name=%E7%8E%8B&tag=VIP&after=12%3A%E7%8E%8B%E4%BC%9F",
+    );
+  });
+
+  it("keeps the search and the open customer in the address", () => {
+    const s = { text: "王", company: "华信", tag: "", owner: "agent1" };
+    const q = searchToRoute(s, 7);
+    expect(q).toEqual({ q: "王", company: "华信", owner: "agent1", id: "7" });
+    expect(searchFromRoute(q)).toEqual(s);
+    expect(searchFromRoute({ q: ["x"] })).toEqual(emptySearch());
+  });
+});

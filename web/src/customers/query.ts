@@ -1,0 +1,49 @@
+// The customer search as the page holds it and as the address and the API
+// take it: one box that is a number fragment when it is digits (spaces,
+// dashes, a leading + allowed) and the start of a name otherwise, plus the
+// company, group and owner filters.
+
+/** The search form. */
+export interface CustomerSearch {
+  text: string;
+  company: string;
+  tag: string;
+  owner: string;
+}
+
+export const emptySearch = (): CustomerSearch => ({ text: "", company: "", tag: "", owner: "" });
+
+/** Whether the box holds a number (fragment) rather than a name. */
+export function isNumberText(text: string): boolean {
+  const t = text.trim();
+  return t.length > 0 && /^\+?[\d\s\-()]+$/.test(t);
+}
+
+/** The API's parameters of a search (and of the page after `after`). */
+export function apiParams(s: CustomerSearch, after: string | null = null): URLSearchParams {
+  const p = new URLSearchParams();
+  const text = s.text.trim();
+  if (text) p.set(isNumberText(text) ? "number" : "name", text);
+  if (s.company.trim()) p.set("company", s.company.trim());
+  if (s.tag.trim()) p.set("tag", s.tag.trim());
+  if (s.owner.trim()) p.set("owner", s.owner.trim());
+  if (after) p.set("after", after);
+  return p;
+}
+
+/** The search from the address (so a reload keeps it). */
+export function searchFromRoute(q: Record<string, unknown>): CustomerSearch {
+  const str = (v: unknown) => (typeof v === "string" ? v : "");
+  return { text: str(q.q), company: str(q.company), tag: str(q.tag), owner: str(q.owner) };
+}
+
+/** The address's query of a search and the open customer. */
+export function searchToRoute(s: CustomerSearch, open: number | null): Record<string, string> {
+  const q: Record<string, string> = {};
+  if (s.text.trim()) q.q = s.text.trim();
+  if (s.company.trim()) q.company = s.company.trim();
+  if (s.tag.trim()) q.tag = s.tag.trim();
+  if (s.owner.trim()) q.owner = s.owner.trim();
+  if (open !== null) q.id = String(open);
+  return q;
+}
