@@ -394,8 +394,11 @@ mod tests {
                 );
             }
         }
-        assert_eq!(pages_for(Role::Agent), ["workspace", "history"]);
-        assert_eq!(pages_for(Role::Qa), ["history", "recordings"]);
+        assert_eq!(
+            pages_for(Role::Agent),
+            ["workspace", "customers", "history"]
+        );
+        assert_eq!(pages_for(Role::Qa), ["customers", "history", "recordings"]);
         assert_eq!(pages_for(Role::Marketer), ["sms"]);
         assert_eq!(pages_for(Role::Admin).len(), PAGES.len());
     }

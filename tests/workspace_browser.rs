@@ -68,7 +68,10 @@ async fn an_agent_takes_calls_and_saves_work_orders() {
     open_app(&mut b, &s, "agent1", "/workspace").await;
     wait_connected_and(&mut b, "ready").await;
     assert_eq!(b.text("[data-test=state]").await, "就绪");
-    assert_eq!(nav(&mut b).await, json!(["workspace", "history"]));
+    assert_eq!(
+        nav(&mut b).await,
+        json!(["workspace", "customers", "history"])
+    );
     assert_eq!(
         b.eval("document.getElementById('login')").await,
         serde_json::Value::Null,
@@ -362,17 +365,25 @@ async fn each_role_sees_exactly_the_pages_it_may_open_and_the_server_refuses_the
     add_user(&s, "qa1", callpop::store::Role::Qa).await;
     add_user(&s, "mk1", callpop::store::Role::Marketer).await;
     for (user, pages) in [
-        ("agent1", json!(["workspace", "history"])),
+        ("agent1", json!(["workspace", "customers", "history"])),
         (
             "lead1",
-            json!(["workspace", "history", "recordings", "reports", "wallboard"]),
+            json!([
+                "workspace",
+                "customers",
+                "history",
+                "recordings",
+                "reports",
+                "wallboard"
+            ]),
         ),
-        ("qa1", json!(["history", "recordings"])),
+        ("qa1", json!(["customers", "history", "recordings"])),
         ("mk1", json!(["sms"])),
         (
             "admin",
             json!([
                 "workspace",
+                "customers",
                 "history",
                 "recordings",
                 "reports",
