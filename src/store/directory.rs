@@ -783,51 +783,57 @@ mod tests {
     fn names_companies_groups_and_owners_narrow_it() {
         let f = fixture();
         let d = f.store.directory();
-        let find = |query: CustomerQuery| names(&d.search(&query, &Scope::All).unwrap()).join(",");
-        assert_eq!(
-            find(CustomerQuery {
-                name: Some("王".into()),
-                ..q()
-            }),
-            "王伟,王芳"
-        );
-        assert_eq!(
-            find(CustomerQuery {
-                company: Some("华信".into()),
-                ..q()
-            }),
-            "王芳,王伟"
-        );
-        assert_eq!(
-            find(CustomerQuery {
-                tag: Some("VIP".into()),
-                ..q()
-            }),
-            "王芳,王伟"
-        );
-        assert_eq!(
-            find(CustomerQuery {
-                tag: Some("VIP".into()),
-                name: Some("王伟".into()),
-                ..q()
-            }),
-            "王伟"
-        );
-        assert_eq!(
-            find(CustomerQuery {
-                owner: Some("a2".into()),
-                ..q()
-            }),
-            "张伟,王芳"
-        );
-        assert_eq!(
-            find(CustomerQuery {
-                number: Some("138".into()),
-                tag: Some("VIP".into()),
-                ..q()
-            }),
-            "王伟"
-        );
+        let some = |v: &str| Some(v.to_string());
+        let cases = [
+            (
+                CustomerQuery {
+                    name: some("王"),
+                    ..q()
+                },
+                "王伟,王芳",
+            ),
+            (
+                CustomerQuery {
+                    company: some("华信"),
+                    ..q()
+                },
+                "王芳,王伟",
+            ),
+            (
+                CustomerQuery {
+                    tag: some("VIP"),
+                    ..q()
+                },
+                "王芳,王伟",
+            ),
+            (
+                CustomerQuery {
+                    tag: some("VIP"),
+                    name: some("王伟"),
+                    ..q()
+                },
+                "王伟",
+            ),
+            (
+                CustomerQuery {
+                    owner: some("a2"),
+                    ..q()
+                },
+                "张伟,王芳",
+            ),
+            (
+                CustomerQuery {
+                    number: some("138"),
+                    tag: some("VIP"),
+                    ..q()
+                },
+                "王伟",
+            ),
+        ];
+        for (query, expected) in cases {
+            let found = names(&d.search(&query, &Scope::All).unwrap()).join(",");
+            assert_eq!(found, expected, "{query:?}");
+        }
     }
 
     #[test]

@@ -393,24 +393,22 @@ pub async fn hand_over(
         Scope::Team(t) => u.team.as_deref() == Some(t.as_str()),
         _ => false,
     };
-    if !in_team(&to) {
-        return Err(ApiError::new(
+    let not_in_team = |u: &User| {
+        ApiError::new(
             StatusCode::FORBIDDEN,
             "user_not_in_team",
-            format!("{} is not in your team", to.username),
+            format!("{} is not in your team", u.username),
         )
-        .with(json!({ "user": to.username })));
+        .with(json!({ "user": u.username }))
+    };
+    if !in_team(&to) {
+        return Err(not_in_team(&to));
     }
     let what = match (&body.from, body.customers.is_empty()) {
         (Some(from), true) => {
             let from = named(from)?;
             if !in_team(&from) {
-                return Err(ApiError::new(
-                    StatusCode::FORBIDDEN,
-                    "user_not_in_team",
-                    format!("{} is not in your team", from.username),
-                )
-                .with(json!({ "user": from.username })));
+                return Err(not_in_team(&from));
             }
             HandOver::AllOf(from.id)
         }
