@@ -727,6 +727,15 @@ mod tests {
         CustomerQuery::default()
     }
 
+    /// The id of the first customer (of all) whose name starts with `name`.
+    fn id_named(d: &Directory<'_>, name: &str) -> i64 {
+        let query = CustomerQuery {
+            name: Some(name.into()),
+            ..q()
+        };
+        d.search(&query, &Scope::All).unwrap().items[0].id
+    }
+
     #[test]
     fn numbers_are_found_by_any_fragment_written_any_way() {
         let f = fixture();
@@ -882,17 +891,7 @@ mod tests {
         let mine = Scope::of(&f.agent);
         assert_eq!(names(&d.search(&q(), &mine).unwrap()), ["王伟"]);
         // a1 takes a call from 张伟 (a2's customer).
-        let zhang = d
-            .search(
-                &CustomerQuery {
-                    name: Some("张".into()),
-                    ..q()
-                },
-                &Scope::All,
-            )
-            .unwrap()
-            .items[0]
-            .id;
+        let zhang = id_named(&d, "张");
         f.store
             .calls()
             .write_cdr(&Cdr {
@@ -930,17 +929,7 @@ mod tests {
         let team = Scope::of(&f.lead);
         assert_eq!(names(&d.search(&q(), &team).unwrap()), ["张伟", "王伟"]);
         // Not a2's other customer, nor an unowned one.
-        let fang = d
-            .search(
-                &CustomerQuery {
-                    name: Some("王芳".into()),
-                    ..q()
-                },
-                &Scope::All,
-            )
-            .unwrap()
-            .items[0]
-            .id;
+        let fang = id_named(&d, "王芳");
         assert!(d.get(fang, &mine).unwrap().is_none());
         assert!(d.get(fang, &team).unwrap().is_none());
         assert!(d.search(&q(), &Scope::None).unwrap().items.is_empty());
@@ -956,17 +945,7 @@ mod tests {
     fn an_edit_is_audited_with_what_changed() {
         let f = fixture();
         let d = f.store.directory();
-        let id = d
-            .search(
-                &CustomerQuery {
-                    name: Some("王伟".into()),
-                    ..q()
-                },
-                &Scope::All,
-            )
-            .unwrap()
-            .items[0]
-            .id;
+        let id = id_named(&d, "王伟");
         let actor = Actor {
             user: &f.agent,
             remote_addr: Some("10.0.0.7"),
@@ -1033,17 +1012,7 @@ mod tests {
     fn a_deleted_customer_is_out_of_searches_and_matches_until_restored() {
         let f = fixture();
         let d = f.store.directory();
-        let id = d
-            .search(
-                &CustomerQuery {
-                    name: Some("王伟".into()),
-                    ..q()
-                },
-                &Scope::All,
-            )
-            .unwrap()
-            .items[0]
-            .id;
+        let id = id_named(&d, "王伟");
         let actor = Actor {
             user: &f.admin,
             remote_addr: None,
@@ -1145,17 +1114,7 @@ mod tests {
         );
         assert_eq!(audit.detail["to"], "a1");
         // One back to a2; handing someone what they own changes nothing.
-        let li = d
-            .search(
-                &CustomerQuery {
-                    name: Some("李".into()),
-                    ..q()
-                },
-                &Scope::All,
-            )
-            .unwrap()
-            .items[0]
-            .id;
+        let li = id_named(&d, "李");
         assert_eq!(
             d.hand_over(&HandOver::Customers(vec![li]), f.other.id, actor)
                 .unwrap(),

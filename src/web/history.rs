@@ -84,7 +84,7 @@ fn shown(viewer: &User, mut row: HistoryRow) -> HistoryRow {
 /// The fewest digits a search by number needs from a user who sees
 /// numbers masked: a whole number (a mobile, or a landline with its area
 /// code), never a fragment that would uncover masked digits one by one.
-const MASKED_SEARCH_DIGITS: usize = 11;
+pub(super) const MASKED_SEARCH_DIGITS: usize = 11;
 
 /// Refuses a number filter that would let a user who sees numbers masked
 /// (QA) recover the hidden digits by searching for fragments.
