@@ -169,3 +169,117 @@ fn rebuilding_a_table_keeps_rows_and_references() {
     )
     .unwrap();
 }
+
+/// The work-order lifecycle (0020) numbers the orders already saved by
+/// their local day, keeps their statuses and the call-backs that point at
+/// them, starts each one's timeline, and numbers the next order after them.
+#[test]
+fn existing_work_orders_are_numbered_and_keep_their_references() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v19.db");
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch(
+            "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL,
+                                             applied_at INTEGER NOT NULL);",
+        )
+        .unwrap();
+        let mut files: Vec<_> = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/sql"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        files.sort();
+        for file in files {
+            let name = file.file_name().unwrap().to_string_lossy().to_string();
+            let version: u32 = name[..4].parse().unwrap();
+            if version > 19 {
+                continue;
+            }
+            conn.execute_batch(&std::fs::read_to_string(&file).unwrap())
+                .unwrap();
+            conn.execute(
+                "INSERT INTO schema_migrations VALUES (?1, ?2, 0)",
+                rusqlite::params![version, name],
+            )
+            .unwrap();
+        }
+        // Two orders on one day (noon UTC, the same local day anywhere
+        // within ±11 h), one closed, and a call-back pointing at the first.
+        let noon = 1_764_763_200_000_i64; // 2025-12-03 12:00 UTC
+        conn.execute_batch(&format!(
+            "INSERT INTO users (id, username, role, team, created_at, updated_at)
+                 VALUES (1, 'a1', 'agent', 'sales', 0, 0);
+             INSERT INTO work_order_forms (id, key, name_zh, name_en, created_at, updated_at)
+                 VALUES (1, 'service', '服务', 'Service', 0, 0);
+             INSERT INTO work_orders (id, form_id, agent_user_id, status, fields, created_at, updated_at)
+                 VALUES (5, 1, 1, 'open', '{{}}', {noon}, {noon}),
+                        (6, 1, 1, 'closed', '{{}}', {}, {});
+             INSERT INTO followups (kind, number_national, number, created_at, last_at, due_at,
+                                    workorder_id)
+                 VALUES ('scheduled', '13800138000', '13800138000', 0, 0, 0, 5);",
+            noon + 60_000,
+            noon + 120_000
+        ))
+        .unwrap();
+    }
+    let store = Store::open(&path).unwrap();
+    assert_eq!(store.schema_version().unwrap(), known_schema_version());
+    let orders = store
+        .workorders()
+        .search(
+            &callpop::store::WorkOrderQuery::default(),
+            &callpop::store::Scope::All,
+            0,
+        )
+        .unwrap()
+        .items;
+    let day = chrono::DateTime::from_timestamp_millis(1_764_763_200_000)
+        .unwrap()
+        .with_timezone(&chrono::Local)
+        .format("%Y%m%d")
+        .to_string();
+    let numbers: Vec<(&str, &str, bool, Option<&str>)> = orders
+        .iter()
+        .map(|o| {
+            (
+                o.number.as_str(),
+                o.status.as_str(),
+                o.is_open,
+                o.assignee.as_deref(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        numbers,
+        [
+            (
+                format!("GD-{day}-0002").as_str(),
+                "closed",
+                false,
+                Some("a1")
+            ),
+            (format!("GD-{day}-0001").as_str(), "open", true, Some("a1")),
+        ]
+    );
+    assert_eq!(orders[0].closed_at, Some(1_764_763_200_000 + 120_000));
+    assert_eq!(orders[1].team.as_deref(), Some("sales"));
+    assert_eq!(store.workorders().timeline(5).unwrap()[0].kind, "created");
+    drop(store);
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let pointing: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM followups WHERE workorder_id = 5",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(pointing, 1);
+    let last: i64 = conn
+        .query_row(
+            "SELECT last FROM work_order_days WHERE day = ?1",
+            [&day],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(last, 2);
+}

@@ -63,6 +63,7 @@ mod tests {
             name_zh: title.into(),
             name_en: title.into(),
             fields: Vec::new(),
+            statuses: Vec::new(),
         }
     }
 

@@ -24,6 +24,7 @@ mod recordings;
 mod reports;
 mod sms;
 mod users;
+mod workorder_flow;
 mod workorders;
 
 pub use agents::{AgentState, AgentStateRow, Agents, Binding};
@@ -61,6 +62,9 @@ pub use sms::{
 };
 pub use users::{
     AuditEntry, AuditQuery, AuditRecord, Role, Scope, User, UserUpdate, Users, PERMISSIONS,
+};
+pub use workorder_flow::{
+    Assignee, Change, TimelineEntry, WorkOrderCounts, WorkOrderPage, WorkOrderQuery,
 };
 pub use workorders::{
     EnumOption, FieldDef, FieldType, FormDef, SavedWorkOrder, WorkOrderRow, WorkOrders,

@@ -2,6 +2,7 @@
 //! orders (工单) agents save from a pop.
 
 use super::{now_ms, Result, Scope, Store, StoreError};
+use crate::workorder::lifecycle::{self, StatusDef};
 use rusqlite::{params, OptionalExtension};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -86,12 +87,25 @@ pub struct FormDef {
     /// In TOML each is a `[[field]]` table (`fields` is accepted too).
     #[serde(alias = "field", default)]
     pub fields: Vec<FieldDef>,
+    /// The statuses its orders move through (`[[status]]` in TOML); none:
+    /// the default 新建 → 处理中 → 已解决 → 已关闭.
+    #[serde(alias = "status", default, skip_serializing_if = "Vec::is_empty")]
+    pub statuses: Vec<StatusDef>,
+}
+
+impl FormDef {
+    /// The statuses in force: the form's own, or the default.
+    pub fn lifecycle(&self) -> std::borrow::Cow<'_, [StatusDef]> {
+        lifecycle::statuses_of(&self.statuses)
+    }
 }
 
 /// What a save did: a repeated save (same idempotency key) finds the first.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SavedWorkOrder {
     pub id: i64,
+    /// Its number (`GD-20261203-0042`).
+    pub number: String,
     pub created: bool,
 }
 
@@ -99,13 +113,31 @@ pub struct SavedWorkOrder {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct WorkOrderRow {
     pub id: i64,
+    pub number: String,
     pub form: String,
     pub customer_id: Option<i64>,
+    pub customer_name: Option<String>,
     pub call_uid: Option<String>,
+    /// Who saved it.
     pub agent: Option<String>,
+    pub agent_name: Option<String>,
     pub status: String,
+    pub is_open: bool,
+    /// Who works on it: an agent, or a team's queue (`team` alone).
+    pub assignee: Option<String>,
+    pub assignee_name: Option<String>,
+    #[serde(skip)]
+    pub assignee_id: Option<i64>,
+    #[serde(skip)]
+    pub agent_id: Option<i64>,
+    pub team: Option<String>,
+    pub due_at: Option<i64>,
+    /// Open and past its due time when it was read.
+    pub overdue: bool,
+    pub closed_at: Option<i64>,
     pub fields: Map<String, Value>,
     pub created_at: i64,
+    pub updated_at: i64,
 }
 
 /// Work orders: the forms agents fill in and the orders saved from them.
@@ -121,14 +153,17 @@ impl WorkOrders<'_> {
     /// unique and enum fields need options.
     pub fn put_form(&self, form: &FormDef) -> Result<()> {
         check_form(form).map_err(StoreError::Invalid)?;
+        let statuses = (!form.statuses.is_empty())
+            .then(|| serde_json::to_string(&form.statuses).unwrap_or_else(|_| "[]".into()));
         self.store.in_transaction(|s| {
             let now = now_ms();
             s.conn.execute(
-                "INSERT INTO work_order_forms (key, name_zh, name_en, created_at, updated_at)
-                 VALUES (?1, ?2, ?3, ?4, ?4)
+                "INSERT INTO work_order_forms (key, name_zh, name_en, statuses, created_at, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?5)
                  ON CONFLICT(key) DO UPDATE SET name_zh = excluded.name_zh,
-                     name_en = excluded.name_en, active = 1, updated_at = excluded.updated_at",
-                params![form.key, form.name_zh, form.name_en, now],
+                     name_en = excluded.name_en, statuses = excluded.statuses, active = 1,
+                     updated_at = excluded.updated_at",
+                params![form.key, form.name_zh, form.name_en, statuses, now],
             )?;
             let id: i64 = s.conn.query_row(
                 "SELECT id FROM work_order_forms WHERE key = ?1",
@@ -165,13 +200,20 @@ impl WorkOrders<'_> {
 
     /// A form by key.
     pub fn form(&self, key: &str) -> Result<Option<FormDef>> {
-        let Some((id, name_zh, name_en)) = self
+        let Some((id, name_zh, name_en, statuses)) = self
             .store
             .conn
             .prepare_cached(
-                "SELECT id, name_zh, name_en FROM work_order_forms WHERE key = ?1 AND active",
+                "SELECT id, name_zh, name_en, statuses FROM work_order_forms WHERE key = ?1 AND active",
             )?
-            .query_row([key], |r| Ok((r.get::<_, i64>(0)?, r.get(1)?, r.get(2)?)))
+            .query_row([key], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get::<_, Option<String>>(3)?,
+                ))
+            })
             .optional()?
         else {
             return Ok(None);
@@ -203,6 +245,9 @@ impl WorkOrders<'_> {
             name_zh,
             name_en,
             fields,
+            statuses: statuses
+                .and_then(|s| serde_json::from_str(&s).ok())
+                .unwrap_or_default(),
         }))
     }
 
@@ -221,8 +266,10 @@ impl WorkOrders<'_> {
         Ok(forms)
     }
 
-    /// Saves a validated work order. The idempotency key makes a retried
-    /// save find the first one instead of adding another.
+    /// Saves a validated work order: numbered, in its form's first status,
+    /// assigned to its author (and their team), with a `created` entry on
+    /// its timeline. The idempotency key makes a retried save find the
+    /// first one instead of adding another.
     pub fn save_work_order(
         &self,
         form_key: &str,
@@ -232,49 +279,107 @@ impl WorkOrders<'_> {
         idempotency_key: &str,
         fields: &Map<String, Value>,
     ) -> Result<SavedWorkOrder> {
-        if let Some(id) = self
-            .store
-            .conn
-            .prepare_cached("SELECT id FROM work_orders WHERE idempotency_key = ?1")?
-            .query_row([idempotency_key], |r| r.get(0))
-            .optional()?
-        {
-            return Ok(SavedWorkOrder { id, created: false });
-        }
-        let form_id: i64 = self
-            .store
-            .conn
-            .prepare_cached("SELECT id FROM work_order_forms WHERE key = ?1")?
-            .query_row([form_key], |r| r.get(0))
-            .optional()?
-            .ok_or_else(|| StoreError::Invalid(format!("no form {form_key:?}")))?;
-        let now = now_ms();
-        self.store
-            .conn
-            .prepare_cached(
-                "INSERT INTO work_orders (form_id, customer_id, call_uid, agent_user_id,
-                     idempotency_key, fields, created_at, updated_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
+        self.store.in_transaction(|s| {
+            let conn = &s.conn;
+            if let Some((id, number)) = conn
+                .prepare_cached("SELECT id, number FROM work_orders WHERE idempotency_key = ?1")?
+                .query_row([idempotency_key], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()?
+            {
+                return Ok(SavedWorkOrder {
+                    id,
+                    number,
+                    created: false,
+                });
+            }
+            let form = s
+                .workorders()
+                .form(form_key)?
+                .ok_or_else(|| StoreError::Invalid(format!("no form {form_key:?}")))?;
+            let form_id: i64 = conn
+                .prepare_cached("SELECT id FROM work_order_forms WHERE key = ?1")?
+                .query_row([form_key], |r| r.get(0))?;
+            let lifecycle = form.lifecycle();
+            let first = lifecycle::initial(&lifecycle);
+            let now = now_ms();
+            let number = s.workorders().next_number(now)?;
+            conn.prepare_cached(
+                "INSERT INTO work_orders (number, form_id, customer_id, call_uid, agent_user_id,
+                     idempotency_key, status, is_open, assignee_user_id, team, fields,
+                     created_at, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?5,
+                     (SELECT team FROM users WHERE id = ?5), ?9, ?10, ?10)",
             )?
             .execute(params![
+                number,
                 form_id,
                 customer_id,
                 call_uid,
                 agent_id,
                 idempotency_key,
+                first.key,
+                first.open,
                 Value::Object(fields.clone()).to_string(),
                 now
             ])?;
-        Ok(SavedWorkOrder {
-            id: self.store.conn.last_insert_rowid(),
-            created: true,
+            let id = conn.last_insert_rowid();
+            s.workorders().add_event(
+                id,
+                now,
+                Some(agent_id),
+                "created",
+                &serde_json::json!({ "status": first.key }),
+            )?;
+            Ok(SavedWorkOrder {
+                id,
+                number,
+                created: true,
+            })
         })
     }
 
-    /// A customer's work orders that are not closed, newest first.
+    /// The next number of the local day of `now_ms` (inside a transaction).
+    fn next_number(&self, now_ms: i64) -> Result<String> {
+        use chrono::TimeZone;
+        let day = chrono::Local
+            .timestamp_millis_opt(now_ms)
+            .earliest()
+            .map(|t| t.date_naive())
+            .unwrap_or_default();
+        let sequence: u32 = self
+            .store
+            .conn
+            .prepare_cached(
+                "INSERT INTO work_order_days (day, last) VALUES (?1, 1)
+                 ON CONFLICT(day) DO UPDATE SET last = last + 1 RETURNING last",
+            )?
+            .query_row([lifecycle::day_key(day)], |r| r.get(0))?;
+        Ok(lifecycle::number(day, sequence))
+    }
+
+    /// Adds an entry to an order's timeline.
+    pub(super) fn add_event(
+        &self,
+        work_order_id: i64,
+        at: i64,
+        user_id: Option<i64>,
+        kind: &str,
+        detail: &Value,
+    ) -> Result<()> {
+        self.store
+            .conn
+            .prepare_cached(
+                "INSERT INTO work_order_events (work_order_id, at, user_id, kind, detail)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?
+            .execute(params![work_order_id, at, user_id, kind, detail.to_string()])?;
+        Ok(())
+    }
+
+    /// A customer's open work orders, newest first (the pop lists them).
     pub fn open_work_orders(&self, customer_id: i64, limit: usize) -> Result<Vec<WorkOrderRow>> {
         self.work_orders_where(
-            "w.customer_id = ?1 AND w.status <> 'closed'",
+            "w.customer_id = ?1 AND w.is_open",
             params![customer_id, limit as i64],
         )
     }
@@ -289,54 +394,87 @@ impl WorkOrders<'_> {
     }
 
     /// The work orders saved for a call, within `scope`: by the history's
-    /// rule for the call, or by the order's own author.
+    /// rule for the call, or by the order's own reach.
     pub fn call_work_orders(&self, call_uid: &str, scope: &Scope) -> Result<Vec<WorkOrderRow>> {
-        let (author, call_rule, who): (&str, &str, rusqlite::types::Value) = match scope {
+        let (own, call_rule, who): (&str, &str, rusqlite::types::Value) = match scope {
             Scope::All => return self.work_orders_where("w.call_uid = ?1", params![call_uid, 100]),
             Scope::None => return Ok(Vec::new()),
-            Scope::Team(team) => ("u.team = ?3", super::calls::TEAM_CALLS, team.clone().into()),
-            Scope::Agent(id) => (
-                "w.agent_user_id = ?3",
-                super::calls::AGENT_CALLS,
-                (*id).into(),
-            ),
+            Scope::Team(team) => (TEAM_ORDERS, super::calls::TEAM_CALLS, team.clone().into()),
+            Scope::Agent(id) => (AGENT_ORDERS, super::calls::AGENT_CALLS, (*id).into()),
         };
         self.work_orders_where(
             &format!(
-                "w.call_uid = ?1 AND ({author} OR EXISTS (SELECT 1 FROM calls c
+                "w.call_uid = ?1 AND ({} OR EXISTS (SELECT 1 FROM calls c
                  WHERE c.call_uid = w.call_uid {}))",
+                own.replace('?', "?3"),
                 call_rule.replace('?', "?3")
             ),
             params![call_uid, 100, who],
         )
     }
 
-    fn work_orders_where(
+    pub(super) fn work_orders_where(
         &self,
         condition: &str,
         params: impl rusqlite::Params,
     ) -> Result<Vec<WorkOrderRow>> {
         let mut stmt = self.store.conn.prepare_cached(&format!(
-            "SELECT w.id, f.key, w.customer_id, w.call_uid, u.username, w.status, w.fields, w.created_at
-             FROM work_orders w JOIN work_order_forms f ON f.id = w.form_id
-             LEFT JOIN users u ON u.id = w.agent_user_id
-             WHERE {condition} ORDER BY w.created_at DESC, w.id DESC LIMIT ?2"
+            "SELECT {ORDER_COLUMNS} {ORDER_FROM}
+             WHERE {condition} ORDER BY w.id DESC LIMIT ?2"
         ))?;
-        let rows = stmt.query_map(params, |r| {
-            let fields: String = r.get(6)?;
-            Ok(WorkOrderRow {
-                id: r.get(0)?,
-                form: r.get(1)?,
-                customer_id: r.get(2)?,
-                call_uid: r.get(3)?,
-                agent: r.get(4)?,
-                status: r.get(5)?,
-                fields: serde_json::from_str(&fields).unwrap_or_default(),
-                created_at: r.get(7)?,
-            })
-        })?;
+        let now = now_ms();
+        let rows = stmt.query_map(params, |r| order_from(r, now))?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
+}
+
+/// An agent's work orders (`w` the order, `?` the agent): those they
+/// saved and those assigned to them.
+pub(super) const AGENT_ORDERS: &str = "(w.agent_user_id = ? OR w.assignee_user_id = ?)";
+/// A team's (`?` the team): those in its queue or assigned to a member,
+/// and those its members saved (an escalated order stays in sight).
+pub(super) const TEAM_ORDERS: &str = "(w.team = ? OR w.agent_user_id IN
+    (SELECT id FROM users WHERE team = ?))";
+
+/// What a work-order row reads, and from where.
+pub(super) const ORDER_COLUMNS: &str = "w.id, w.number, f.key, w.customer_id, c.name,
+    w.call_uid, au.username, au.display_name, w.status, w.is_open, asg.username,
+    asg.display_name, w.assignee_user_id, w.agent_user_id, w.team, w.due_at, w.closed_at,
+    w.fields, w.created_at, w.updated_at";
+pub(super) const ORDER_FROM: &str = "FROM work_orders w
+    JOIN work_order_forms f ON f.id = w.form_id
+    LEFT JOIN customers c ON c.id = w.customer_id
+    LEFT JOIN users au ON au.id = w.agent_user_id
+    LEFT JOIN users asg ON asg.id = w.assignee_user_id";
+
+/// A row of [`ORDER_COLUMNS`], read at `now` (for overdue).
+pub(super) fn order_from(r: &rusqlite::Row<'_>, now: i64) -> rusqlite::Result<WorkOrderRow> {
+    let fields: String = r.get(17)?;
+    let is_open: bool = r.get(9)?;
+    let due_at: Option<i64> = r.get(15)?;
+    Ok(WorkOrderRow {
+        id: r.get(0)?,
+        number: r.get(1)?,
+        form: r.get(2)?,
+        customer_id: r.get(3)?,
+        customer_name: r.get(4)?,
+        call_uid: r.get(5)?,
+        agent: r.get(6)?,
+        agent_name: r.get(7)?,
+        status: r.get(8)?,
+        is_open,
+        assignee: r.get(10)?,
+        assignee_name: r.get(11)?,
+        assignee_id: r.get(12)?,
+        agent_id: r.get(13)?,
+        team: r.get(14)?,
+        due_at,
+        overdue: lifecycle::overdue(is_open, due_at, now),
+        closed_at: r.get(16)?,
+        fields: serde_json::from_str(&fields).unwrap_or_default(),
+        created_at: r.get(18)?,
+        updated_at: r.get(19)?,
+    })
 }
 
 /// A form that makes sense: named, unique field keys, options where needed.
@@ -368,6 +506,7 @@ fn check_form(form: &FormDef) -> std::result::Result<(), String> {
             ));
         }
     }
+    lifecycle::check_statuses(&form.statuses).map_err(|e| format!("form {:?}: {e}", form.key))?;
     if form.fields.iter().filter(|f| f.follow_up).count() > 1 {
         return Err(format!(
             "form {:?}: only one field is the follow-up date",

@@ -1,5 +1,8 @@
 //! Work-order forms in use: what a pop prefills from the customer, and what
-//! a save must satisfy. Pure, so the same rules hold for every client.
+//! a save must satisfy, and (in [`lifecycle`]) how an order moves on.
+//! Pure, so the same rules hold for every client.
+
+pub mod lifecycle;
 
 use crate::store::{Customer, FieldDef, FieldType, FormDef};
 use serde::Serialize;
@@ -230,6 +233,7 @@ mod tests {
                 field("amount", FieldType::Number, false),
                 field("due", FieldType::Date, false),
             ],
+            statuses: Vec::new(),
         }
     }
 
