@@ -106,6 +106,7 @@ pub const RULES: &[Rule] = &[
     rule("GET /sms", Access::Public),
     rule("GET /history", Access::Public),
     rule("GET /customers", Access::Public),
+    rule("GET /work-orders", Access::Public),
     rule("GET /reports", Access::Public),
     rule("GET /healthz", Access::Public),
     rule("GET /metrics", Access::Public),
@@ -152,6 +153,13 @@ pub const RULES: &[Rule] = &[
     roles("POST /api/followups/{id}/close", CALL_TAKERS),
     roles("POST /api/calls/{call_uid}/hangup", CALL_TAKERS),
     roles("GET /api/workorders", CALL_READERS),
+    roles("GET /api/workorders/summary", CALL_READERS),
+    roles("GET /api/workorders/export", CALL_READERS),
+    roles("GET /api/workorders/{id}", CALL_READERS),
+    roles("POST /api/workorders/{id}/status", CALL_TAKERS),
+    roles("POST /api/workorders/{id}/assign", CALL_TAKERS),
+    roles("PUT /api/workorders/{id}/due", CALL_TAKERS),
+    roles("POST /api/workorders/{id}/comments", CALL_TAKERS),
     // Lines and agents.
     roles("GET /api/bindings", LINE_READERS),
     roles("PUT /api/bindings", ADMINS),
@@ -224,6 +232,12 @@ pub const PAGES: &[Page] = &[
         path: "/customers",
         roles: &[Agent, TeamLead, Qa, Admin],
         needs: "GET /api/customers",
+    },
+    Page {
+        key: "workorders",
+        path: "/work-orders",
+        roles: &[Agent, TeamLead, Qa, Admin],
+        needs: "GET /api/workorders",
     },
     Page {
         key: "history",
@@ -396,9 +410,12 @@ mod tests {
         }
         assert_eq!(
             pages_for(Role::Agent),
-            ["workspace", "customers", "history"]
+            ["workspace", "customers", "workorders", "history"]
         );
-        assert_eq!(pages_for(Role::Qa), ["customers", "history", "recordings"]);
+        assert_eq!(
+            pages_for(Role::Qa),
+            ["customers", "workorders", "history", "recordings"]
+        );
         assert_eq!(pages_for(Role::Marketer), ["sms"]);
         assert_eq!(pages_for(Role::Admin).len(), PAGES.len());
     }

@@ -389,11 +389,3 @@ async fn a_masked_number_survives_an_edit() {
     assert_eq!(body["customer"]["phones"][0]["raw"], "13900001111");
     assert_eq!(body["customer"]["company"], "新公司");
 }
-
-async fn login_all<const N: usize>(s: &Stack, users: [&str; N]) -> [String; N] {
-    let mut out = Vec::with_capacity(N);
-    for u in users {
-        out.push(login(s.addr, u).await);
-    }
-    out.try_into().unwrap()
-}

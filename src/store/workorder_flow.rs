@@ -355,7 +355,9 @@ impl WorkOrders<'_> {
         self.change(id, scope, actor, |s, before, now| {
             s.store
                 .conn
-                .prepare_cached("UPDATE work_orders SET due_at = ?2, updated_at = ?3 WHERE id = ?1")?
+                .prepare_cached(
+                    "UPDATE work_orders SET due_at = ?2, updated_at = ?3 WHERE id = ?1",
+                )?
                 .execute(params![id, due_at, now])?;
             Ok(Ok((
                 "due",
@@ -726,7 +728,13 @@ mod tests {
         );
         // Assigning to nobody real is refused.
         assert!(w
-            .assign(id, &Assignee::Team("nope".into()), None, &Scope::All, actor(&f.admin))
+            .assign(
+                id,
+                &Assignee::Team("nope".into()),
+                None,
+                &Scope::All,
+                actor(&f.admin)
+            )
             .is_err());
         let timeline = w.timeline(id).unwrap();
         assert_eq!(timeline[1].kind, "assigned");
@@ -749,9 +757,17 @@ mod tests {
         save(&f, &f.agent, None, "none");
         let now = now_ms();
         let all = Scope::All;
-        done(w.set_due(late, Some(now - 60_000), &all, actor(&f.admin)).unwrap());
-        done(w.set_due(soon, Some(now + 3_600_000), &all, actor(&f.admin)).unwrap());
-        let counts = w.counts(&Scope::Agent(f.agent.id), now, 86_400_000).unwrap();
+        done(
+            w.set_due(late, Some(now - 60_000), &all, actor(&f.admin))
+                .unwrap(),
+        );
+        done(
+            w.set_due(soon, Some(now + 3_600_000), &all, actor(&f.admin))
+                .unwrap(),
+        );
+        let counts = w
+            .counts(&Scope::Agent(f.agent.id), now, 86_400_000)
+            .unwrap();
         assert_eq!(
             counts,
             WorkOrderCounts {
@@ -778,7 +794,9 @@ mod tests {
         );
         assert_eq!(w.counts(&all, now, 86_400_000).unwrap().overdue, 0);
         assert_eq!(
-            w.counts(&Scope::Team("support".into()), now, 1).unwrap().open,
+            w.counts(&Scope::Team("support".into()), now, 1)
+                .unwrap()
+                .open,
             0
         );
     }

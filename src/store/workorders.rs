@@ -98,6 +98,15 @@ impl FormDef {
     pub fn lifecycle(&self) -> std::borrow::Cow<'_, [StatusDef]> {
         lifecycle::statuses_of(&self.statuses)
     }
+
+    /// The form with its statuses spelled out (the default ones when it
+    /// names none), as the pages show and edit it.
+    pub fn with_lifecycle(mut self) -> FormDef {
+        if self.statuses.is_empty() {
+            self.statuses = lifecycle::default_statuses();
+        }
+        self
+    }
 }
 
 /// What a save did: a repeated save (same idempotency key) finds the first.
@@ -372,7 +381,13 @@ impl WorkOrders<'_> {
                 "INSERT INTO work_order_events (work_order_id, at, user_id, kind, detail)
                  VALUES (?1, ?2, ?3, ?4, ?5)",
             )?
-            .execute(params![work_order_id, at, user_id, kind, detail.to_string()])?;
+            .execute(params![
+                work_order_id,
+                at,
+                user_id,
+                kind,
+                detail.to_string()
+            ])?;
         Ok(())
     }
 

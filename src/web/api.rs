@@ -12,6 +12,7 @@ use serde_json::{json, Value};
 /// Every work-order form.
 pub async fn forms(_: CurrentUser, State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
     let forms = state.store.workorders().call(|s| s.forms()).await?;
+    let forms: Vec<FormDef> = forms.into_iter().map(FormDef::with_lifecycle).collect();
     Ok(Json(json!({ "forms": forms })))
 }
 
@@ -27,7 +28,7 @@ pub async fn form(
         .workorders()
         .call(move |s| s.form(&k))
         .await?
-        .map(Json)
+        .map(|f| Json(f.with_lifecycle()))
         .ok_or_else(|| {
             ApiError::new(
                 StatusCode::NOT_FOUND,
@@ -295,48 +296,6 @@ pub(super) async fn masked_for(
         viewer,
         owner.is_some_and(|o| o != viewer.id),
     ))
-}
-
-#[derive(Deserialize)]
-pub struct CallQuery {
-    call_id: String,
-}
-
-/// The work orders saved for a call, within the user's scope: an agent's
-/// own, a team lead's team's, everyone's for QA and admins.
-pub async fn call_work_orders(
-    user: CurrentUser,
-    State(state): State<AppState>,
-    Query(q): Query<CallQuery>,
-) -> Result<Json<Value>, ApiError> {
-    let scope = user.scope().clone();
-    // QA reads work orders with the phone fields masked, as it reads calls.
-    let masked = crate::access::must_mask(&user.0, false);
-    let orders = state
-        .store
-        .workorders()
-        .call(move |s| {
-            let mut orders = s.call_work_orders(&q.call_id, &scope)?;
-            if masked {
-                for o in &mut orders {
-                    let phones: Vec<String> = s
-                        .form(&o.form)?
-                        .map(|f| {
-                            f.fields
-                                .iter()
-                                .filter(|f| f.field_type == crate::store::FieldType::Phone)
-                                .map(|f| f.key.clone())
-                                .collect()
-                        })
-                        .unwrap_or_default();
-                    let keys: Vec<&str> = phones.iter().map(String::as_str).collect();
-                    crate::pop::content::mask_fields(&mut o.fields, &keys);
-                }
-            }
-            Ok(orders)
-        })
-        .await?;
-    Ok(Json(json!({ "work_orders": orders })))
 }
 
 #[derive(Deserialize)]

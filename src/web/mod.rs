@@ -22,6 +22,7 @@ mod sms;
 mod sms_admin;
 pub mod tls;
 mod wallboard;
+mod workorders;
 mod ws;
 
 pub use auth::{CurrentUser, Logins, SESSION_COOKIE};
@@ -312,7 +313,15 @@ fn routes() -> Routes {
         .post("/api/followups/{id}/claim", followups::claim)
         .post("/api/followups/{id}/close", followups::close)
         .post("/api/calls/{call_uid}/hangup", dial::hang_up)
-        .get("/api/workorders", api::call_work_orders)
+        .get("/api/workorders", workorders::list)
+        .get("/api/workorders/summary", workorders::summary)
+        .get("/api/workorders/export", workorders::export)
+        .get("/api/workorders/{id}", workorders::show)
+        .post("/api/workorders/{id}/status", workorders::set_status)
+        .post("/api/workorders/{id}/assign", workorders::assign)
+        .put("/api/workorders/{id}/due", workorders::set_due)
+        .post("/api/workorders/{id}/comments", workorders::comment)
+        .get("/work-orders", app::index)
         .get("/ws", ws::upgrade)
         .get("/", app::index)
         .get("/login", app::index)

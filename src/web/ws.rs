@@ -324,7 +324,10 @@ async fn save_work_order(
     // A new order's audit entry, then the reply; a failure of either is
     // the store's.
     let outcome = match outcome {
-        Ok(Ok((saved, form_key, call_id, agent))) if saved.created => state
+        Ok(Ok((saved, form_key, call_id, agent))) if saved.created => {
+            let target = format!("work_order:{}", saved.number);
+            let id = saved.id;
+            state
             .store
             .users()
             .call(move |s| {
@@ -332,18 +335,23 @@ async fn save_work_order(
                     actor: &agent.username,
                     user_id: Some(agent.id),
                     action: "workorder.save",
-                    target: Some(&saved.id.to_string()),
-                    detail: json!({ "form": form_key, "call_id": call_id, "customer_id": customer_id }),
+                    target: Some(&target),
+                    detail: json!({ "id": id, "form": form_key, "call_id": call_id, "customer_id": customer_id }),
                     remote_addr: None,
                 })
             })
             .await
-            .map(|()| Ok(saved)),
+            .map(|()| Ok(saved))
+        }
         Ok(Ok((saved, ..))) => Ok(Ok(saved)),
         Ok(Err(e)) => Ok(Err(e)),
         Err(e) => Err(e),
     }
-    .map(|r| r.map(|saved| json!({ "work_order_id": saved.id, "created": saved.created })));
+    .map(|r| {
+        r.map(|saved| {
+            json!({ "work_order_id": saved.id, "number": saved.number, "created": saved.created })
+        })
+    });
     match outcome {
         Ok(r) => r,
         Err(e) => {

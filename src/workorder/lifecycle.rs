@@ -75,8 +75,7 @@ pub fn check_statuses(statuses: &[StatusDef]) -> Result<(), String> {
     for s in statuses {
         let valid_key = !s.key.is_empty()
             && s.key.len() <= 32
-            && s
-                .key
+            && s.key
                 .chars()
                 .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
         if !valid_key {
@@ -89,7 +88,10 @@ pub fn check_statuses(statuses: &[StatusDef]) -> Result<(), String> {
             return Err(format!("status {:?} appears twice", s.key));
         }
         if s.label_zh.trim().is_empty() || s.label_en.trim().is_empty() {
-            return Err(format!("status {:?} needs a label in both languages", s.key));
+            return Err(format!(
+                "status {:?} needs a label in both languages",
+                s.key
+            ));
         }
     }
     for s in statuses {
@@ -168,7 +170,10 @@ pub fn check_move<'a>(
 /// Whether a status is open (unknown ones are: nothing is hidden by a
 /// form's edit).
 pub fn is_open(statuses: &[StatusDef], key: &str) -> bool {
-    statuses.iter().find(|s| s.key == key).is_none_or(|s| s.open)
+    statuses
+        .iter()
+        .find(|s| s.key == key)
+        .is_none_or(|s| s.open)
 }
 
 /// A work order's number: `GD-` the local day and its sequence that day.

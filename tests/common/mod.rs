@@ -331,6 +331,15 @@ pub async fn work_orders_of(s: &Stack, call_uid: &str) -> Vec<callpop::store::Wo
         .unwrap()
 }
 
+/// Logs each user in; their session tokens, in order.
+pub async fn login_all<const N: usize>(s: &Stack, users: [&str; N]) -> [String; N] {
+    let mut out = Vec::with_capacity(N);
+    for u in users {
+        out.push(login(s.addr, u).await);
+    }
+    out.try_into().unwrap()
+}
+
 pub async fn login(addr: SocketAddr, user: &str) -> String {
     let (status, token, _) = http(
         addr,
