@@ -16,7 +16,10 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use callpop::demo::SplitMix;
 use callpop::store::{Actor, CallQuery, CustomerQuery, HandOver, Role, Scope, Store};
-use std::time::{Duration, Instant};
+mod common;
+
+use common::report_ms as report;
+use std::time::Instant;
 
 const REPEATS: usize = 1_000;
 const SURNAMES: &[&str] = &["王", "李", "张", "刘", "陈", "杨", "黄", "赵"];
@@ -185,16 +188,4 @@ fn main() -> anyhow::Result<()> {
         "",
     );
     Ok(())
-}
-
-fn report(label: &str, times: &mut [Duration], extra: &str) {
-    times.sort();
-    let ms = |d: Duration| d.as_secs_f64() * 1e3;
-    let pct = |p: f64| times[((times.len() as f64 * p) as usize).min(times.len() - 1)];
-    println!(
-        "  {label:52} p50 {:>7.2} ms  p99 {:>7.2} ms  max {:>7.2} ms  {extra}",
-        ms(pct(0.50)),
-        ms(pct(0.99)),
-        ms(*times.last().unwrap())
-    );
 }

@@ -20,6 +20,21 @@ pub fn report(what: &str, times: &[Duration]) {
     );
 }
 
+/// Prints one line of a store benchmark: `label`, then p50, p99 and max
+/// of `times` in milliseconds, then `extra`.
+#[allow(dead_code)]
+pub fn report_ms(label: &str, times: &mut [Duration], extra: &str) {
+    times.sort();
+    let ms = |d: Duration| d.as_secs_f64() * 1e3;
+    let pct = |p: f64| times[((times.len() as f64 * p) as usize).min(times.len() - 1)];
+    println!(
+        "  {label:52} p50 {:>7.2} ms  p99 {:>7.2} ms  max {:>7.2} ms  {extra}",
+        ms(pct(0.50)),
+        ms(pct(0.99)),
+        ms(*times.last().unwrap())
+    );
+}
+
 /// A line of /proc/self/status in KiB (`VmRSS`, `VmHWM`...).
 #[allow(dead_code)]
 pub fn rss_kib(key: &str) -> u64 {
