@@ -3,7 +3,7 @@
 //! team lead, and the customer page, on a store of a million customers.
 //!
 //! cargo run --release --example bench_customers -- 1000000 --dir /tmp/dir --keep
-//! cargo run --release --example bench_directory -- /tmp/dir/customers.db
+//! cargo run --release --example bench_directory -- /tmp/dir/bench-1000000.db
 //!
 //! The first command imports the sample customers (and prints the import
 //! rate, now with the number-fragment index built at its end); this one

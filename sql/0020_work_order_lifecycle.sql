@@ -57,6 +57,8 @@ CREATE INDEX work_orders_assignee ON work_orders(assignee_user_id, status, id);
 CREATE INDEX work_orders_assignee_open ON work_orders(assignee_user_id, is_open, id);
 CREATE INDEX work_orders_team ON work_orders(team, status, id);
 CREATE INDEX work_orders_team_open ON work_orders(team, is_open, id);
+-- A team's queue: orders escalated to it that nobody has taken yet.
+CREATE INDEX work_orders_queue ON work_orders(team, id) WHERE assignee_user_id IS NULL;
 CREATE INDEX work_orders_due ON work_orders(due_at) WHERE is_open AND due_at IS NOT NULL;
 
 -- The last number given out each local day (YYYYMMDD).

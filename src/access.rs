@@ -107,6 +107,7 @@ pub const RULES: &[Rule] = &[
     rule("GET /history", Access::Public),
     rule("GET /customers", Access::Public),
     rule("GET /work-orders", Access::Public),
+    rule("GET /work-orders/{id}/print", Access::Public),
     rule("GET /reports", Access::Public),
     rule("GET /healthz", Access::Public),
     rule("GET /metrics", Access::Public),
@@ -143,6 +144,7 @@ pub const RULES: &[Rule] = &[
     roles("GET /api/customers/{id}", CALL_READERS),
     roles("PUT /api/customers/{id}", CALL_TAKERS),
     roles("POST /api/customers/{id}/notes", CALL_TAKERS),
+    roles("POST /api/customers/{id}/follow-ups", CALL_TAKERS),
     roles("DELETE /api/customers/{id}", KEEPERS),
     roles("POST /api/customers/hand-over", KEEPERS),
     roles("POST /api/customers/{id}/restore", ADMINS),
@@ -155,6 +157,7 @@ pub const RULES: &[Rule] = &[
     roles("GET /api/workorders", CALL_READERS),
     roles("GET /api/workorders/summary", CALL_READERS),
     roles("GET /api/workorders/export", CALL_READERS),
+    roles("GET /api/workorders/assignees", CALL_TAKERS),
     roles("GET /api/workorders/{id}", CALL_READERS),
     roles("POST /api/workorders/{id}/status", CALL_TAKERS),
     roles("POST /api/workorders/{id}/assign", CALL_TAKERS),
@@ -288,7 +291,11 @@ pub fn pages_for(role: Role) -> Vec<&'static str> {
 
 /// The page at `path`, if it is one of the app's.
 pub fn page_at(path: &str) -> Option<&'static Page> {
-    PAGES.iter().find(|p| p.path == path)
+    // A page's sub-pages (`/work-orders/7/print`) are the page's.
+    PAGES.iter().find(|p| {
+        path.strip_prefix(p.path)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+    })
 }
 
 /// The table's entry for `action`, if it has one.

@@ -97,3 +97,104 @@ async fn an_agent_finds_edits_and_notes_a_customer() {
     }
     b.assert_no_console_errors();
 }
+
+/// 离职交接: an admin hands all of agent2's customers (and their open work
+/// orders) to agent1 and disables agent2 in one dialog; agent1 finds the
+/// customer as theirs, agent2 can no longer log in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_hands_a_leaver_s_customers_over_and_disables_them() {
+    let s = stack(64).await;
+    // agent2 owns 赵敏 and has an open work order for her.
+    let (zhao, agent2) = s
+        .store
+        .directory()
+        .call(|d| {
+            let found = d.search(
+                &callpop::store::CustomerQuery {
+                    name: Some("赵敏".into()),
+                    ..Default::default()
+                },
+                &callpop::store::Scope::All,
+            )?;
+            Ok((found.items[0].id, found.items[0].owner_id.unwrap()))
+        })
+        .await
+        .unwrap();
+    let order = s
+        .store
+        .workorders()
+        .call(move |w| {
+            let mut fields = serde_json::Map::new();
+            fields.insert("summary".into(), serde_json::json!("退货"));
+            w.save_work_order("service", Some(zhao), None, agent2, "k", &fields)
+        })
+        .await
+        .unwrap();
+
+    let mut b = Browser::start().await;
+    b.goto(&format!("http://{}/", s.addr)).await;
+    b.wait_for("document.getElementById('login')").await;
+    b.log_in("admin").await;
+    b.wait_for("location.pathname !== '/login'").await;
+    b.goto(&format!("http://{}/admin", s.addr)).await;
+    b.wait_for("document.querySelectorAll('[data-test=users] tbody tr').length >= 5")
+        .await;
+    b.eval(
+        "[...document.querySelectorAll('[data-test=users] tbody tr')].find(r => r.cells[0].innerText === 'agent2').querySelector('.hand-over').click(); true",
+    )
+    .await;
+    b.wait_for("document.querySelector('[data-test=hand-over-form]')?.offsetParent")
+        .await;
+    b.pick("[data-test=hand-over-to]", "(agent1)").await;
+    b.click("[data-test=hand-over]").await;
+    b.wait_for("document.querySelector('.el-message--success')?.innerText.includes('agent1')")
+        .await;
+    let message = b.text(".el-message--success").await;
+    assert!(message.contains('1'), "{message}");
+    // The list shows agent2 disabled.
+    b.wait_for(
+        "[...document.querySelectorAll('[data-test=users] tbody tr')].find(r => r.cells[0].innerText === 'agent2')?.innerText.includes('停用')",
+    )
+    .await;
+    b.assert_no_console_errors();
+
+    let admin = login(s.addr, "admin").await;
+    let (_, _, body) = http(
+        s.addr,
+        "GET",
+        &format!("/api/customers/{zhao}"),
+        Some(&admin),
+        None,
+    )
+    .await;
+    assert_eq!(body["customer"]["owner"], "agent1");
+    let (_, _, body) = http(
+        s.addr,
+        "GET",
+        &format!("/api/workorders/{}", order.id),
+        Some(&admin),
+        None,
+    )
+    .await;
+    assert_eq!(body["work_order"]["assignee"], "agent1");
+    let (code, _, _) = http(
+        s.addr,
+        "POST",
+        "/api/login",
+        None,
+        Some(serde_json::json!({"username": "agent2", "password": PASSWORD})),
+    )
+    .await;
+    assert_eq!(code, 401, "a disabled leaver cannot log in");
+    // agent1 finds her among their own customers.
+    let agent1 = login(s.addr, "agent1").await;
+    let (_, _, body) = http(
+        s.addr,
+        "GET",
+        "/api/customers?owner=agent1",
+        Some(&agent1),
+        None,
+    )
+    .await;
+    assert!(body.to_string().contains("赵敏"), "{body}");
+}

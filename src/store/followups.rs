@@ -4,7 +4,7 @@
 //! dialled call-back records its outcome (and closes the item when
 //! answered); agents claim items (one wins) and close them with a reason.
 
-use super::{Result, Store};
+use super::{Result, Store, StoreError};
 use crate::calls::Cdr;
 use crate::event::{Direction, Outcome};
 use rusqlite::{params, OptionalExtension};
@@ -48,6 +48,20 @@ pub struct FollowUp {
     /// Where the number belongs (归属地), filled in by the web side.
     pub info: Option<crate::phone::geo::NumberInfo>,
     pub close_reason: Option<String>,
+    /// What a call-back scheduled by hand is about.
+    pub note: Option<String>,
+}
+
+/// A call-back scheduled by hand for a customer (回访): who calls, what
+/// number, when, about what.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CustomerCallBack {
+    pub customer_id: i64,
+    pub agent: i64,
+    pub number: String,
+    pub national: String,
+    pub due_ms: i64,
+    pub note: Option<String>,
 }
 
 /// A call-back a work order's follow-up date asks for.
@@ -93,7 +107,7 @@ const SELECT: &str = "SELECT f.id, f.kind, f.number_national, f.number, f.custom
         f.last_call_uid, f.created_at, f.last_at, f.due_at, f.state, f.assigned_to,
         f.claimed_by, (SELECT display_name FROM users WHERE id = f.claimed_by),
         f.attempts, f.callback_outcome, f.called_at, f.closed_at, f.close_reason,
-        (SELECT display_name FROM users WHERE id = f.closed_by)
+        (SELECT display_name FROM users WHERE id = f.closed_by), f.note
    FROM followups f";
 
 fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<FollowUp> {
@@ -120,6 +134,7 @@ fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<FollowUp> {
         closed_at: r.get(19)?,
         close_reason: r.get(20)?,
         closed_by_name: r.get(21)?,
+        note: r.get(22)?,
         info: None,
     })
 }
@@ -242,6 +257,49 @@ impl FollowUps<'_> {
             s.workorder_id
         ])?;
         Ok(())
+    }
+
+    /// Schedules a call-back of a customer by hand, on the agent's own
+    /// list (claimed by them, as a work order's is); the new item.
+    pub fn schedule_for_customer(&self, c: &CustomerCallBack, now_ms: i64) -> Result<FollowUp> {
+        let note = c.note.as_deref().map(str::trim).filter(|n| !n.is_empty());
+        if note.is_some_and(|n| n.chars().count() > 500) {
+            return Err(StoreError::Invalid(
+                "a call-back's note has at most 500 characters".into(),
+            ));
+        }
+        self.store
+            .conn
+            .prepare_cached(
+                "INSERT INTO followups (kind, number_national, number, customer_id, calls,
+                    created_at, last_at, due_at, assigned_to, claimed_by, claimed_at, state, note)
+                 VALUES ('scheduled', ?1, ?2, ?3, 0, ?4, ?4, ?5, ?6, ?6, ?4, 'claimed', ?7)",
+            )?
+            .execute(params![
+                c.national,
+                c.number,
+                c.customer_id,
+                now_ms,
+                c.due_ms,
+                c.agent,
+                note
+            ])?;
+        let id = self.store.conn.last_insert_rowid();
+        self.get(id)?
+            .ok_or_else(|| StoreError::Invalid(format!("call-back {id} vanished")))
+    }
+
+    /// A customer's call-backs: the live ones due first, then the latest
+    /// closed.
+    pub fn of_customer(&self, customer_id: i64, limit: usize) -> Result<Vec<FollowUp>> {
+        let mut stmt = self.store.conn.prepare_cached(&format!(
+            "{SELECT} WHERE f.customer_id = ?1
+              ORDER BY f.state = 'closed', CASE WHEN f.state = 'closed' THEN -f.closed_at
+                                                 ELSE f.due_at END, f.id
+              LIMIT ?2"
+        ))?;
+        let rows = stmt.query_map(params![customer_id, limit as i64], from_row)?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
     /// Items on `lines`, or assigned to or claimed by `user_id`: the live

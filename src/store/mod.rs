@@ -44,7 +44,7 @@ pub use directory::{
     number_fragment, Actor, CustomerEdit, CustomerPage, CustomerQuery, CustomerRow, Directory,
     HandOver, Note, MAX_PHONES,
 };
-pub use followups::{Claim, FollowUp, FollowUps, Scheduled, CLOSE_REASONS};
+pub use followups::{Claim, CustomerCallBack, FollowUp, FollowUps, Scheduled, CLOSE_REASONS};
 pub use handle::{
     AgentsHandle, CallsHandle, CampaignsHandle, CustomersHandle, DirectoryHandle, FollowUpsHandle,
     RecordingsHandle, ReportsHandle, SmsHandle, StoreHandle, UsersHandle, WorkOrdersHandle,
@@ -329,18 +329,25 @@ impl Store {
         &self,
         f: impl FnOnce(&Store) -> std::result::Result<T, E>,
     ) -> std::result::Result<T, E> {
-        self.conn
-            .execute_batch("BEGIN IMMEDIATE")
-            .map_err(StoreError::from)?;
+        // Inside another transaction (a bulk load saving many orders at
+        // once), a savepoint: undone alone on failure, kept with the rest.
+        let (begin, commit, rollback) = if self.conn.is_autocommit() {
+            ("BEGIN IMMEDIATE", "COMMIT", "ROLLBACK")
+        } else {
+            (
+                "SAVEPOINT nested",
+                "RELEASE nested",
+                "ROLLBACK TO nested; RELEASE nested",
+            )
+        };
+        self.conn.execute_batch(begin).map_err(StoreError::from)?;
         match f(self) {
             Ok(v) => {
-                self.conn
-                    .execute_batch("COMMIT")
-                    .map_err(StoreError::from)?;
+                self.conn.execute_batch(commit).map_err(StoreError::from)?;
                 Ok(v)
             }
             Err(e) => {
-                let _ = self.conn.execute_batch("ROLLBACK");
+                let _ = self.conn.execute_batch(rollback);
                 Err(e)
             }
         }

@@ -89,29 +89,41 @@ pub struct WorkOrderCounts {
     pub overdue: i64,
 }
 
-/// The orders within `scope` (`w` the order); false when it reaches none.
-fn scope_clause(w: &mut Filters, scope: &Scope) -> bool {
+/// The orders `scope` reaches, as a condition on `w` (the order) whose
+/// every `?` is the value beside it; `None` for all or none (see
+/// [`scope_clause`]). Each is a few index walks rather than a scan:
+/// - an agent: the orders they saved, those assigned to them, and those
+///   waiting in their team's queue for someone to take (领取);
+/// - a team: the orders in its queue or with its members, and those its
+///   members saved (an escalated order stays in their lead's sight).
+pub(super) fn reach(scope: &Scope) -> Option<(&'static str, rusqlite::types::Value)> {
     match scope {
-        Scope::All => true,
-        // Two index walks (saved by, assigned to) rather than a scan.
-        Scope::Agent(me) => {
-            w.and(
-                " AND w.id IN (SELECT id FROM work_orders WHERE agent_user_id = ?
-                   UNION ALL SELECT id FROM work_orders WHERE assignee_user_id = ?)",
-                *me,
-            );
+        Scope::Agent(me) => Some((
+            "w.id IN (SELECT id FROM work_orders WHERE agent_user_id = ?
+               UNION ALL SELECT id FROM work_orders WHERE assignee_user_id = ?
+               UNION ALL SELECT id FROM work_orders WHERE assignee_user_id IS NULL
+                   AND team = (SELECT team FROM users WHERE id = ?))",
+            (*me).into(),
+        )),
+        Scope::Team(team) => Some((
+            "w.id IN (SELECT id FROM work_orders WHERE team = ?
+               UNION ALL SELECT w2.id FROM users u JOIN work_orders w2
+                   ON w2.agent_user_id = u.id WHERE u.team = ?)",
+            team.clone().into(),
+        )),
+        Scope::All | Scope::None => None,
+    }
+}
+
+/// Narrows `w` to the orders within `scope`; false when it reaches none.
+fn scope_clause(w: &mut Filters, scope: &Scope) -> bool {
+    match (scope, reach(scope)) {
+        (Scope::All, _) => true,
+        (_, Some((condition, value))) => {
+            w.and(&format!(" AND {condition}"), value);
             true
         }
-        Scope::Team(team) => {
-            w.and(
-                " AND w.id IN (SELECT id FROM work_orders WHERE team = ?
-                   UNION ALL SELECT w2.id FROM users u JOIN work_orders w2
-                       ON w2.agent_user_id = u.id WHERE u.team = ?)",
-                team.clone(),
-            );
-            true
-        }
-        Scope::None => false,
+        _ => false,
     }
 }
 
@@ -259,7 +271,7 @@ impl WorkOrders<'_> {
             Ok(Ok((
                 "status",
                 json!({ "from": before.status, "to": target.key, "note": note }),
-                "work_order.status",
+                "workorder.status",
                 json!({ "status": before.status }),
                 json!({ "status": target.key }),
             )))
@@ -337,7 +349,7 @@ impl WorkOrders<'_> {
             Ok(Ok((
                 "assigned",
                 json!({ "from": was, "to": now_at, "note": note }),
-                "work_order.assign",
+                "workorder.assign",
                 was,
                 now_at,
             )))
@@ -362,7 +374,7 @@ impl WorkOrders<'_> {
             Ok(Ok((
                 "due",
                 json!({ "from": before.due_at, "to": due_at }),
-                "work_order.due",
+                "workorder.due",
                 json!({ "due_at": before.due_at }),
                 json!({ "due_at": due_at }),
             )))
@@ -381,10 +393,68 @@ impl WorkOrders<'_> {
             Ok(Ok((
                 "comment",
                 json!({ "body": body }),
-                "work_order.comment",
+                "workorder.comment",
                 Value::Null,
                 json!({ "body": body }),
             )))
+        })
+    }
+
+    /// Gives every open order in `from`'s hands to `to` (离职交接), each
+    /// with its timeline entry, in one transaction with one audit entry;
+    /// how many moved.
+    pub fn hand_over_open(&self, from: i64, to: i64, actor: Actor<'_>) -> Result<u64> {
+        self.store.in_transaction(|s| {
+            let conn = &s.conn;
+            let (to_name, to_team): (String, Option<String>) = conn
+                .prepare_cached("SELECT username, team FROM users WHERE id = ?1")?
+                .query_row([to], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()?
+                .ok_or_else(|| StoreError::Invalid(format!("no user {to}")))?;
+            let moving: Vec<(i64, String, Option<String>, Option<String>)> = conn
+                .prepare_cached(
+                    "SELECT w.id, w.number, u.username, w.team FROM work_orders w
+                     JOIN users u ON u.id = w.assignee_user_id
+                     WHERE w.assignee_user_id = ?1 AND w.is_open AND ?2 != ?1",
+                )?
+                .query_map(params![from, to], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+                })?
+                .collect::<rusqlite::Result<_>>()?;
+            let now = now_ms();
+            let mut update = conn.prepare_cached(
+                "UPDATE work_orders SET assignee_user_id = ?2, team = ?3, updated_at = ?4
+                 WHERE id = ?1",
+            )?;
+            for (id, _, was, team) in &moving {
+                update.execute(params![id, to, to_team, now])?;
+                s.workorders().add_event(
+                    *id,
+                    now,
+                    Some(actor.user.id),
+                    "assigned",
+                    &json!({
+                        "from": { "assignee": was, "team": team },
+                        "to": { "assignee": to_name, "team": to_team },
+                        "hand_over": true,
+                    }),
+                )?;
+            }
+            if !moving.is_empty() {
+                s.users().audit(&AuditEntry {
+                    actor: &actor.user.username,
+                    user_id: Some(actor.user.id),
+                    action: "workorder.hand_over",
+                    target: Some(&format!("user:{from}")),
+                    detail: json!({
+                        "to": to_name,
+                        "count": moving.len(),
+                        "work_orders": moving.iter().map(|m| m.1.as_str()).collect::<Vec<_>>(),
+                    }),
+                    remote_addr: actor.remote_addr,
+                })?;
+            }
+            Ok(moving.len() as u64)
         })
     }
 
@@ -464,7 +534,7 @@ impl WorkOrders<'_> {
                 actor: &actor.user.username,
                 user_id: Some(actor.user.id),
                 action,
-                target: Some(&format!("work_order:{}", before.number)),
+                target: Some(&format!("workorder:{}", before.number)),
                 detail: json!({ "before": old, "after": new }),
                 remote_addr: actor.remote_addr,
             })?;
@@ -506,6 +576,7 @@ mod tests {
         other: User,
         lead: User,
         second_line: User,
+        second_line_too: User,
         admin: User,
     }
 
@@ -523,6 +594,7 @@ mod tests {
         let other = user("a2", Role::Agent, Some("sales"));
         let lead = user("l1", Role::TeamLead, Some("sales"));
         let second_line = user("s1", Role::Agent, Some("support"));
+        let second_line_too = user("s2", Role::Agent, Some("support"));
         let admin = user("root", Role::Admin, None);
         store
             .workorders()
@@ -541,6 +613,7 @@ mod tests {
             other,
             lead,
             second_line,
+            second_line_too,
             admin,
         }
     }
@@ -658,7 +731,7 @@ mod tests {
             .store
             .users()
             .search_audit(&crate::store::AuditQuery {
-                action: Some("work_order.status".into()),
+                action: Some("workorder.status".into()),
                 ..Default::default()
             })
             .unwrap();
@@ -687,19 +760,23 @@ mod tests {
         assert_eq!(escalated.assignee, None);
         let support = Scope::Team("support".into());
         assert!(w.get(id, &support).unwrap().is_some());
-        // Nobody in support has it yet; assigned to one of them, they do.
+        // Waiting in support's queue, every member of support sees it and
+        // one takes it; then it is theirs alone.
         let s1 = Scope::Agent(f.second_line.id);
-        assert!(w.get(id, &s1).unwrap().is_none());
+        let s2 = Scope::Agent(f.second_line_too.id);
+        assert!(w.get(id, &s1).unwrap().is_some());
+        assert!(w.get(id, &s2).unwrap().is_some());
         done(
             w.assign(
                 id,
                 &Assignee::Agent(f.second_line.id),
                 None,
-                &support,
-                actor(&f.admin),
+                &s1,
+                actor(&f.second_line),
             )
             .unwrap(),
         );
+        assert!(w.get(id, &s2).unwrap().is_none());
         let page = w
             .search(
                 &WorkOrderQuery {
@@ -853,6 +930,66 @@ mod tests {
             .unwrap()
             .items
             .is_empty());
+    }
+
+    #[test]
+    fn a_leaver_s_open_orders_go_to_their_heir_and_finished_ones_stay() {
+        let f = fixture();
+        let w = f.store.workorders();
+        let open = save(&f, &f.agent, None, "open");
+        let finished = save(&f, &f.agent, None, "done");
+        let all = Scope::All;
+        done(
+            w.change_status(finished, "closed", None, &all, actor(&f.admin))
+                .unwrap(),
+        );
+        let moved = w
+            .hand_over_open(f.agent.id, f.second_line.id, actor(&f.admin))
+            .unwrap();
+        assert_eq!(moved, 1);
+        let row = w.get(open, &all).unwrap().unwrap();
+        assert_eq!(row.assignee.as_deref(), Some("s1"));
+        assert_eq!(row.team.as_deref(), Some("support"));
+        assert_eq!(
+            w.get(finished, &all).unwrap().unwrap().assignee.as_deref(),
+            Some("a1")
+        );
+        let last = w.timeline(open).unwrap().pop().unwrap();
+        assert_eq!(last.kind, "assigned");
+        assert_eq!(last.detail["hand_over"], true);
+        assert_eq!(
+            w.hand_over_open(f.agent.id, f.second_line.id, actor(&f.admin))
+                .unwrap(),
+            0
+        );
+        assert_eq!(
+            w.hand_over_open(f.agent.id, f.agent.id, actor(&f.admin))
+                .unwrap(),
+            0
+        );
+    }
+
+    #[test]
+    fn saves_inside_a_batch_stand_or_fall_alone() {
+        let f = fixture();
+        let saved = f
+            .store
+            .in_transaction(|s| -> Result<Vec<bool>> {
+                let w = s.workorders();
+                let good = w.save_work_order("service", None, None, f.agent.id, "a", &Map::new());
+                let bad = w.save_work_order("nope", None, None, f.agent.id, "b", &Map::new());
+                let again = w.save_work_order("service", None, None, f.agent.id, "c", &Map::new());
+                Ok(vec![good.is_ok(), bad.is_ok(), again.is_ok()])
+            })
+            .unwrap();
+        assert_eq!(saved, [true, false, true]);
+        let page = f
+            .store
+            .workorders()
+            .search(&WorkOrderQuery::default(), &Scope::All, now_ms())
+            .unwrap();
+        let numbers: Vec<&str> = page.items.iter().map(|o| &o.number[12..]).collect();
+        assert_eq!(numbers, ["0002", "0001"], "the failed save took no number");
     }
 
     #[test]

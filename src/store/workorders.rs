@@ -411,11 +411,13 @@ impl WorkOrders<'_> {
     /// The work orders saved for a call, within `scope`: by the history's
     /// rule for the call, or by the order's own reach.
     pub fn call_work_orders(&self, call_uid: &str, scope: &Scope) -> Result<Vec<WorkOrderRow>> {
-        let (own, call_rule, who): (&str, &str, rusqlite::types::Value) = match scope {
-            Scope::All => return self.work_orders_where("w.call_uid = ?1", params![call_uid, 100]),
-            Scope::None => return Ok(Vec::new()),
-            Scope::Team(team) => (TEAM_ORDERS, super::calls::TEAM_CALLS, team.clone().into()),
-            Scope::Agent(id) => (AGENT_ORDERS, super::calls::AGENT_CALLS, (*id).into()),
+        let (own, call_rule, who) = match (super::workorder_flow::reach(scope), scope) {
+            (_, Scope::All) => {
+                return self.work_orders_where("w.call_uid = ?1", params![call_uid, 100])
+            }
+            (Some((own, who)), Scope::Team(_)) => (own, super::calls::TEAM_CALLS, who),
+            (Some((own, who)), Scope::Agent(_)) => (own, super::calls::AGENT_CALLS, who),
+            _ => return Ok(Vec::new()),
         };
         self.work_orders_where(
             &format!(
@@ -442,14 +444,6 @@ impl WorkOrders<'_> {
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 }
-
-/// An agent's work orders (`w` the order, `?` the agent): those they
-/// saved and those assigned to them.
-pub(super) const AGENT_ORDERS: &str = "(w.agent_user_id = ? OR w.assignee_user_id = ?)";
-/// A team's (`?` the team): those in its queue or assigned to a member,
-/// and those its members saved (an escalated order stays in sight).
-pub(super) const TEAM_ORDERS: &str = "(w.team = ? OR w.agent_user_id IN
-    (SELECT id FROM users WHERE team = ?))";
 
 /// What a work-order row reads, and from where.
 pub(super) const ORDER_COLUMNS: &str = "w.id, w.number, f.key, w.customer_id, c.name,

@@ -127,11 +127,23 @@ pub async fn show(
         .directory()
         .call(move |d| d.notes(id, 100))
         .await?;
+    let mut follow_ups = state
+        .store
+        .followups()
+        .call(move |f| f.of_customer(id, 50))
+        .await?;
+    if masked {
+        for f in &mut follow_ups {
+            f.number = crate::access::mask(&f.number);
+            f.number_national = crate::access::mask(&f.number_national);
+        }
+    }
     Ok(Json(json!({
         "customer": shown(&user.0, customer),
         "calls": calls,
         "work_orders": work_orders,
         "notes": notes,
+        "follow_ups": follow_ups,
     })))
 }
 
@@ -219,7 +231,11 @@ fn edit_of(
 }
 
 /// Whether the user reaches customer `id` (and it is not deleted).
-async fn reach(state: &AppState, user: &CurrentUser, id: i64) -> Result<CustomerRow, ApiError> {
+pub(super) async fn reach(
+    state: &AppState,
+    user: &CurrentUser,
+    id: i64,
+) -> Result<CustomerRow, ApiError> {
     let scope = user.scope().clone();
     state
         .store
@@ -429,19 +445,39 @@ pub async fn hand_over(
     };
     let actor = user.0.clone();
     let remote = remote.ip().to_string();
+    let from = match what {
+        HandOver::AllOf(from) => Some(from),
+        HandOver::Customers(_) => None,
+    };
+    let (who, addr) = (actor.clone(), remote.clone());
     let moved = state
         .store
         .directory()
         .call(move |d| {
-            d.hand_over(
-                &what,
-                to.id,
-                Actor {
-                    user: &actor,
-                    remote_addr: Some(&remote),
-                },
-            )
+            let actor = Actor {
+                user: &who,
+                remote_addr: Some(&addr),
+            };
+            d.hand_over(&what, to.id, actor)
         })
         .await?;
-    Ok(Json(json!({ "moved": moved })))
+    // A leaver's open work orders go with their customers (a second step:
+    // run again, it moves what is left).
+    let orders = match from {
+        Some(from) => {
+            state
+                .store
+                .workorders()
+                .call(move |w| {
+                    let actor = Actor {
+                        user: &actor,
+                        remote_addr: Some(&remote),
+                    };
+                    w.hand_over_open(from, to.id, actor)
+                })
+                .await?
+        }
+        None => 0,
+    };
+    Ok(Json(json!({ "moved": moved, "work_orders": orders })))
 }

@@ -193,3 +193,77 @@ pub async fn summary(
         json!({ "open": open, "overdue": overdue, "now": now }),
     ))
 }
+
+/// A call-back scheduled by hand from a customer's page or a pop.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CallBackBody {
+    /// When, ms since the epoch.
+    pub due_at: i64,
+    /// One of the customer's numbers as the page shows it (masked ones
+    /// too); the first one when absent.
+    #[serde(default)]
+    pub number: Option<String>,
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+/// `POST /api/customers/{id}/follow-ups`: puts a call-back (回访) of the
+/// customer on the user's own list, due when they say.
+pub async fn schedule_for_customer(
+    user: CurrentUser,
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    Json(body): Json<CallBackBody>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let customer = super::directory::reach(&state, &user, id).await?;
+    let now = crate::store::now_ms();
+    // A day back covers a clock a little behind; a year ahead is plenty.
+    if body.due_at < now - 86_400_000 || body.due_at > now + 366 * 86_400_000 {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "due_out_of_range",
+            "a call-back is due between now and a year from now".into(),
+        ));
+    }
+    let phone = match body
+        .number
+        .as_deref()
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+    {
+        None => customer.phones.first(),
+        Some(n) => customer
+            .phones
+            .iter()
+            .find(|p| p.raw == n || crate::access::mask(&p.raw) == n),
+    };
+    let normalized = phone
+        .and_then(|p| {
+            state
+                .normalizer
+                .normalize_lenient(p.e164.as_deref().unwrap_or(&p.raw))
+        })
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "number_invalid",
+                "the customer has no such number to call back".into(),
+            )
+            .with(json!({ "number": body.number }))
+        })?;
+    let call_back = crate::store::CustomerCallBack {
+        customer_id: id,
+        agent: user.0.id,
+        number: normalized.canonical().to_string(),
+        national: normalized.national.clone(),
+        due_ms: body.due_at,
+        note: body.note,
+    };
+    let item = state
+        .store
+        .followups()
+        .call(move |f| f.schedule_for_customer(&call_back, now))
+        .await?;
+    Ok((StatusCode::CREATED, Json(json!({ "follow_up": item }))))
+}

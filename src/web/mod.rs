@@ -307,6 +307,10 @@ fn routes() -> Routes {
         .at(Method::DELETE, "/api/customers/{id}", directory::delete)
         .post("/api/customers/{id}/restore", directory::restore)
         .post("/api/customers/{id}/notes", directory::add_note)
+        .post(
+            "/api/customers/{id}/follow-ups",
+            followups::schedule_for_customer,
+        )
         .post("/api/calls/dial", dial::dial)
         .get("/api/followups", followups::list)
         .get("/api/followups/summary", followups::summary)
@@ -316,12 +320,14 @@ fn routes() -> Routes {
         .get("/api/workorders", workorders::list)
         .get("/api/workorders/summary", workorders::summary)
         .get("/api/workorders/export", workorders::export)
+        .get("/api/workorders/assignees", workorders::assignees)
         .get("/api/workorders/{id}", workorders::show)
         .post("/api/workorders/{id}/status", workorders::set_status)
         .post("/api/workorders/{id}/assign", workorders::assign)
         .put("/api/workorders/{id}/due", workorders::set_due)
         .post("/api/workorders/{id}/comments", workorders::comment)
         .get("/work-orders", app::index)
+        .get("/work-orders/{id}/print", app::index)
         .get("/ws", ws::upgrade)
         .get("/", app::index)
         .get("/login", app::index)

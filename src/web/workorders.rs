@@ -318,6 +318,29 @@ pub async fn assign(
     answer(id, change)
 }
 
+/// `GET /api/workorders/assignees`: who an order can be given to (active
+/// agents, team leads and admins, with their teams) and the teams.
+pub async fn assignees(
+    _: CurrentUser,
+    State(state): State<AppState>,
+) -> Result<Json<Value>, ApiError> {
+    use crate::store::Role;
+    let users = state.store.users().call(|u| u.all()).await?;
+    let people: Vec<Value> = users
+        .iter()
+        .filter(|u| !u.disabled && matches!(u.role, Role::Agent | Role::TeamLead | Role::Admin))
+        .map(|u| json!({ "username": u.username, "display_name": u.display_name, "team": u.team }))
+        .collect();
+    let mut teams: Vec<&str> = users
+        .iter()
+        .filter(|u| !u.disabled)
+        .filter_map(|u| u.team.as_deref())
+        .collect();
+    teams.sort_unstable();
+    teams.dedup();
+    Ok(Json(json!({ "agents": people, "teams": teams })))
+}
+
 /// A due date (ms), or `null` to clear it.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]

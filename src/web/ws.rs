@@ -325,7 +325,7 @@ async fn save_work_order(
     // the store's.
     let outcome = match outcome {
         Ok(Ok((saved, form_key, call_id, agent))) if saved.created => {
-            let target = format!("work_order:{}", saved.number);
+            let target = format!("workorder:{}", saved.number);
             let id = saved.id;
             state
             .store

@@ -11,6 +11,13 @@ export const router = createRouter({
     { path: "/login", name: "login", component: () => import("./views/LoginView.vue"), meta: { public: true } },
     { path: "/workspace", name: "workspace", component: () => import("./workspace/WorkspaceView.vue"), meta: { page: "workspace" } },
     { path: "/customers", name: "customers", component: () => import("./customers/CustomersView.vue"), meta: { page: "customers" } },
+    { path: "/work-orders", name: "workorders", component: () => import("./workorders/WorkOrdersView.vue"), meta: { page: "workorders" } },
+    {
+      path: "/work-orders/:id/print",
+      name: "workorder_print",
+      component: () => import("./workorders/WorkOrderPrint.vue"),
+      meta: { page: "workorders", bare: true },
+    },
     { path: "/history", name: "history", component: () => import("./history/HistoryView.vue"), meta: { page: "history" } },
     { path: "/recordings", name: "recordings", component: () => import("./recordings/RecordingsView.vue"), meta: { page: "recordings" } },
     { path: "/reports", name: "reports", component: () => import("./reports/ReportsView.vue"), meta: { page: "reports" } },

@@ -1,6 +1,6 @@
 // The customer directory as `/api/customers` sends it (src/web/directory.rs).
 import { api } from "./http";
-import type { Phone, WorkOrderSummary } from "./types";
+import type { FollowUp, Phone, WorkOrderSummary } from "./types";
 
 /** One customer as the directory lists it. */
 export interface CustomerRow {
@@ -51,6 +51,8 @@ export interface CustomerDetail {
   calls: CustomerCall[];
   work_orders: WorkOrderSummary[];
   notes: Note[];
+  /** The customer's call-backs (回访): live ones due first. */
+  follow_ups: FollowUp[];
 }
 
 /** What the edit form saves. */
@@ -65,3 +67,5 @@ export const searchCustomers = (params: URLSearchParams) => api<CustomerPage>("G
 export const customerDetail = (id: number) => api<CustomerDetail>("GET", `/api/customers/${id}`);
 export const saveCustomer = (id: number, edit: CustomerEdit) => api<{ customer: CustomerRow }>("PUT", `/api/customers/${id}`, edit);
 export const addNote = (id: number, body: string) => api<{ note: Note }>("POST", `/api/customers/${id}/notes`, { body });
+export const scheduleCallBack = (id: number, dueAt: number, number: string | null, note: string) =>
+  api<{ follow_up: FollowUp }>("POST", `/api/customers/${id}/follow-ups`, { due_at: dueAt, number, note });

@@ -31,13 +31,4 @@ export interface HistoryPage {
 }
 
 /** A saved work order (`GET /api/workorders?call_id=`). */
-export interface WorkOrderRow {
-  id: number;
-  form: string;
-  customer_id: number | null;
-  call_uid: string | null;
-  agent: string | null;
-  status: string;
-  fields: Record<string, unknown>;
-  created_at: number;
-}
+export type { WorkOrder as WorkOrderRow } from "./workorders";

@@ -8,6 +8,7 @@ export type Role = "agent" | "team_lead" | "qa" | "marketer" | "admin";
 export type PageKey =
   | "workspace"
   | "customers"
+  | "workorders"
   | "history"
   | "recordings"
   | "reports"
@@ -69,8 +70,11 @@ export interface RecentCall {
 
 export interface WorkOrderSummary {
   id: number;
+  /** Its number, read out to customers (`GD-20261203-0042`). */
+  number: string;
   form: string;
   status: string;
+  is_open: boolean;
   fields: Record<string, string>;
   created_at: number;
 }
@@ -91,11 +95,24 @@ export interface FormField {
   prefill_from?: string | null;
 }
 
+/** One status a form's work orders move through. */
+export interface StatusDef {
+  key: string;
+  label_zh: string;
+  label_en: string;
+  /** Still to be worked on (listed on the pop, counted as due). */
+  open: boolean;
+  /** The statuses it may move to. */
+  next: string[];
+}
+
 export interface WorkOrderForm {
   key: string;
   name_zh: string;
   name_en: string;
   fields: FormField[];
+  /** Spelled out by the server (the default ones when the form names none). */
+  statuses?: StatusDef[];
 }
 
 /** A pop (`call.ringing`, a snapshot's pops, `customer.select`'s result). */
@@ -167,6 +184,8 @@ export interface FollowUp {
   closed_at: number | null;
   close_reason: string | null;
   closed_by_name: string | null;
+  /** What a call-back scheduled by hand is about. */
+  note?: string | null;
   info?: NumberInfo | null;
 }
 
