@@ -79,6 +79,8 @@ const SENDERS: &[(Role, Reach)] = &[(Marketer, Own), (Admin, All)];
 /// and admins.
 const KEEPERS: &[(Role, Reach)] = &[(TeamLead, Team), (Admin, All)];
 const ADMINS: &[(Role, Reach)] = &[(Admin, All)];
+/// Who edits the scoring forms: QA and admins.
+const QA_EDITORS: &[(Role, Reach)] = &[(Qa, All), (Admin, All)];
 
 const fn rule(action: &'static str, access: Access) -> Rule {
     Rule { action, access }
@@ -163,6 +165,13 @@ pub const RULES: &[Rule] = &[
     roles("POST /api/workorders/{id}/assign", CALL_TAKERS),
     roles("PUT /api/workorders/{id}/due", CALL_TAKERS),
     roles("POST /api/workorders/{id}/comments", CALL_TAKERS),
+    roles("POST /api/workorders/{id}/scores", CHECKERS),
+    roles(
+        "POST /api/workorders/{id}/scores/{score}/appeal",
+        CALL_TAKERS,
+    ),
+    roles("GET /api/qa-forms", CHECKERS),
+    roles("PUT /api/qa-forms/{name}", QA_EDITORS),
     // Lines and agents.
     roles("GET /api/bindings", LINE_READERS),
     roles("PUT /api/bindings", ADMINS),

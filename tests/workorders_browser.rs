@@ -172,3 +172,125 @@ async fn an_escalated_order_is_taken_resolved_and_leaves_the_pop() {
     );
     b.assert_no_console_errors();
 }
+
+/// 工单质检: QA adds an item to the work-order scoring form in the app,
+/// then scores an agent's work order on it (below the pass mark); the
+/// agent reads the score on their order and appeals it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn qa_edits_the_scoring_form_and_scores_a_work_order() {
+    let s = stack(64).await;
+    add_user(&s, "qa1", Role::Qa).await;
+    let agent1 = s
+        .store
+        .users()
+        .call(|u| Ok(u.user_by_name("agent1")?.unwrap().id))
+        .await
+        .unwrap();
+    let saved = s
+        .store
+        .workorders()
+        .call(move |w| {
+            let mut fields = Map::new();
+            fields.insert("summary".into(), json!("发票抬头错误"));
+            w.save_work_order("service", None, None, agent1, "k1", &fields)
+        })
+        .await
+        .unwrap();
+
+    let mut b = Browser::start().await;
+    b.goto(&format!("http://{}/", s.addr)).await;
+    b.wait_for("document.getElementById('login')").await;
+    b.log_in("qa1").await;
+    b.wait_for("location.pathname !== '/login'").await;
+    // The scoring forms, from the recordings page: one more item.
+    b.goto(&format!("http://{}/recordings", s.addr)).await;
+    b.click("[data-test=qa-forms-open]").await;
+    b.wait_for("[...document.querySelectorAll('[data-test=qa-forms] .form-title')].some(e => e.innerText === '工单质检')")
+        .await;
+    b.eval("[...document.querySelectorAll('[data-test=qa-forms] tr')].find(r => r.innerText.includes('工单质检')).querySelector('.edit-form').click(); true")
+        .await;
+    b.wait_for("document.querySelector('[data-test=qa-form-editor]')")
+        .await;
+    b.click("[data-test=add-qa-item]").await;
+    b.fill(
+        "[data-test=qa-items] tbody tr:last-child .item-label input",
+        "服务态度",
+    )
+    .await;
+    b.click("[data-test=save-qa-form]").await;
+    b.wait_for("document.querySelector('.el-message--success')")
+        .await;
+    let forms = http(
+        s.addr,
+        "GET",
+        "/api/qa-forms",
+        Some(&login(s.addr, "admin").await),
+        None,
+    )
+    .await
+    .2;
+    let form = forms["forms"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["name"] == "work_order")
+        .unwrap()
+        .clone();
+    assert_eq!(form["items"].as_array().unwrap().len(), 6, "{form}");
+    assert_eq!(form["items"][5]["label"], "服务态度");
+
+    // The order: QA scores it, two items low.
+    b.goto(&format!(
+        "http://{}/work-orders?stage=all&id={}",
+        s.addr, saved.id
+    ))
+    .await;
+    b.wait_for("document.querySelector('[data-test=qa-form] input[name=complete]')")
+        .await;
+    b.fill("[data-test=qa-form] input[name=complete]", "5")
+        .await;
+    b.fill("[data-test=qa-form] input[name=resolved]", "5")
+        .await;
+    b.fill(
+        "[data-test=qa-form] textarea[name=comment]",
+        "记录不完整，未核实发票信息",
+    )
+    .await;
+    b.click("[data-test=save-score]").await;
+    b.wait_for("document.querySelector('[data-test=score]')?.innerText.includes('不合格')")
+        .await;
+    let score = b.text("[data-test=score]").await;
+    assert!(score.contains("记录不完整"), "{score}");
+    b.assert_no_console_errors();
+    if let Some(dir) = std::env::var_os("CALLPOP_SHOTS") {
+        b.resize(1440, 900).await;
+        b.screenshot(&std::path::Path::new(&dir).join("workorder-qa-1440.png"))
+            .await;
+    }
+    drop(b);
+
+    // agent1 sees the score on their order and appeals it.
+    let token = login(s.addr, "agent1").await;
+    let (_, _, body) = http(
+        s.addr,
+        "GET",
+        &format!("/api/workorders/{}", saved.id),
+        Some(&token),
+        None,
+    )
+    .await;
+    assert_eq!(body["scores"][0]["passed"], false, "{body}");
+    assert_eq!(body["can_score"], false);
+    assert_eq!(body["can_appeal"], true);
+    let score_id = body["scores"][0]["id"].as_i64().unwrap();
+    let (code, _, body) = http(
+        s.addr,
+        "POST",
+        &format!("/api/workorders/{}/scores/{score_id}/appeal", saved.id),
+        Some(&token),
+        Some(json!({"note": "发票信息已在备注中核实"})),
+    )
+    .await;
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(body["scores"][0]["appeal_by"], "agent1");
+}

@@ -399,3 +399,116 @@ async fn the_export_has_the_form_s_own_columns_in_the_viewer_s_language() {
         "{audit}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scores_of_work_orders_follow_the_form_and_the_reach() {
+    let s = stack(64).await;
+    add_user(&s, "qa1", Role::Qa).await;
+    let wang = customer_id(&s, "王伟").await;
+    let (id, _) = save(&s, "agent1", wang, "k1").await;
+    let [qa, lead2, agent1, agent2] = login_all(&s, ["qa1", "lead2", "agent1", "agent2"]).await;
+    let (_, forms) = get(&s, &qa, "/api/qa-forms").await;
+    let find = |name: &str| {
+        forms["forms"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["name"] == name)
+            .unwrap()
+            .clone()
+    };
+    let (order_form, call_form) = (find("work_order"), find("standard"));
+    let full: Map<String, Value> = order_form["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| (i["key"].as_str().unwrap().to_string(), i["points"].clone()))
+        .collect();
+    let path = format!("/api/workorders/{id}/scores");
+    let body = |form: &Value, items: &Map<String, Value>| json!({"form_id": form["id"], "items": items, "comment": ""});
+    // The recordings' form does not score work orders; an item over its points is named.
+    let (code, answer) = post(&s, &qa, &path, body(&call_form, &full)).await;
+    assert_eq!(
+        (code, answer["error"]["code"].as_str()),
+        (400, Some("qa_form_wrong_kind"))
+    );
+    let mut over = full.clone();
+    over.insert("timely".into(), json!(99));
+    let (code, answer) = post(&s, &qa, &path, body(&order_form, &over)).await;
+    assert_eq!(
+        (code, answer["error"]["code"].as_str()),
+        (400, Some("qa_item_points"))
+    );
+    assert_eq!(
+        answer["error"]["params"],
+        json!({"item": "timely", "given": 99, "max": 20})
+    );
+    // Agents do not score; a team lead of another team does not reach it.
+    assert_eq!(
+        post(&s, &agent1, &path, body(&order_form, &full)).await.0,
+        403
+    );
+    assert_eq!(
+        post(&s, &lead2, &path, body(&order_form, &full)).await.0,
+        404
+    );
+    let (code, answer) = post(&s, &qa, &path, body(&order_form, &full)).await;
+    assert_eq!(code, 200, "{answer}");
+    assert_eq!(answer["scores"][0]["total"], 100);
+    let score = answer["scores"][0]["id"].as_i64().unwrap();
+    // Only the order's author or assignee appeals.
+    let appeal = format!("/api/workorders/{id}/scores/{score}/appeal");
+    assert_eq!(
+        post(&s, &agent2, &appeal, json!({"note": "?"})).await.0,
+        404
+    );
+    let (code, answer) = post(&s, &agent1, &appeal, json!({"note": " "})).await;
+    assert_eq!(
+        (code, answer["error"]["code"].as_str()),
+        (400, Some("appeal_length"))
+    );
+    assert_eq!(
+        post(&s, &agent1, &appeal, json!({"note": "已核实"}))
+            .await
+            .0,
+        200
+    );
+    // Only QA and admins edit the forms.
+    let edit = json!({"title": "投诉", "items": [{"key": "a", "label": "致歉", "points": 10}],
+                      "pass_mark": 5, "applies_to": "both"});
+    assert_eq!(
+        http(
+            s.addr,
+            "PUT",
+            "/api/qa-forms/complaints",
+            Some(&lead2),
+            Some(edit.clone())
+        )
+        .await
+        .0,
+        403
+    );
+    let (code, _, answer) = http(
+        s.addr,
+        "PUT",
+        "/api/qa-forms/complaints",
+        Some(&qa),
+        Some(edit),
+    )
+    .await;
+    assert_eq!(code, 200, "{answer}");
+    let bad = json!({"title": "投诉", "items": [{"key": "a", "label": "致歉", "points": 10}],
+                     "pass_mark": 50, "applies_to": "both"});
+    let (code, _, answer) = http(
+        s.addr,
+        "PUT",
+        "/api/qa-forms/complaints",
+        Some(&qa),
+        Some(bad),
+    )
+    .await;
+    assert_eq!(
+        (code, answer["error"]["code"].as_str()),
+        (400, Some("invalid"))
+    );
+}

@@ -6,8 +6,8 @@
 //! the store; the whole [`Store`] stays inside this module.
 
 use super::{
-    Agents, Calls, Campaigns, Customers, Directory, FollowUps, Recordings, Reports, Result, Sms,
-    Store, StoreError, Users, WorkOrders,
+    Agents, Calls, Campaigns, Customers, Directory, FollowUps, Qa, Recordings, Reports, Result,
+    Sms, Store, StoreError, Users, WorkOrders,
 };
 use std::collections::VecDeque;
 use std::path::Path;
@@ -352,6 +352,12 @@ domain_handle!(
     calls
 );
 domain_handle!(
+    /// Quality checking on the store thread: forms, scores, appeals.
+    QaHandle,
+    Qa,
+    qa
+);
+domain_handle!(
     /// The call-back queue on the store thread.
     FollowUpsHandle,
     FollowUps,
@@ -388,7 +394,7 @@ domain_handle!(
     campaigns
 );
 domain_handle!(
-    /// Recordings and QA scores on the store thread.
+    /// Recordings on the store thread.
     RecordingsHandle,
     Recordings,
     recordings

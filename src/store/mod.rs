@@ -20,6 +20,7 @@ mod directory;
 mod followups;
 mod handle;
 mod migrate;
+mod qa;
 mod recordings;
 mod reports;
 mod sms;
@@ -51,10 +52,8 @@ pub use handle::{
     WriteHealth, MAX_WAITING_FACTS,
 };
 pub use migrate::known_schema_version;
-pub use recordings::{
-    QaForm, QaItem, QaScore, RecordingListItem, RecordingQuery, RecordingRow, Recordings,
-    ScoreError,
-};
+pub use qa::{AppliesTo, Qa, QaForm, QaFormEdit, QaItem, QaScore, QaTarget, ScoreError};
+pub use recordings::{RecordingListItem, RecordingQuery, RecordingRow, Recordings};
 pub use reports::{AgentInfo, CallFact, CallbackFact, Reports, StateSpan};
 pub use sms::{
     BlacklistRow, ClaimedPart, InboxRow, NewInbox, NewSms, OptOutRow, PartRow, PartState, Report,
@@ -411,6 +410,12 @@ impl Store {
     /// Recordings and their QA scores.
     pub fn recordings(&self) -> Recordings<'_> {
         Recordings { store: self }
+    }
+
+    /// Quality checking: scoring forms, scores of recordings and work
+    /// orders, appeals.
+    pub fn qa(&self) -> Qa<'_> {
+        Qa { store: self }
     }
 
     /// The row streams and counts reports and the wallboard read.

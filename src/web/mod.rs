@@ -16,6 +16,7 @@ mod followups;
 mod gate;
 mod guard;
 mod history;
+mod qa;
 mod recordings;
 mod reports;
 mod sms;
@@ -326,6 +327,13 @@ fn routes() -> Routes {
         .post("/api/workorders/{id}/assign", workorders::assign)
         .put("/api/workorders/{id}/due", workorders::set_due)
         .post("/api/workorders/{id}/comments", workorders::comment)
+        .post("/api/workorders/{id}/scores", qa::score_work_order)
+        .post(
+            "/api/workorders/{id}/scores/{score}/appeal",
+            qa::appeal_work_order,
+        )
+        .get("/api/qa-forms", qa::forms)
+        .put("/api/qa-forms/{name}", qa::put_form)
         .get("/work-orders", app::index)
         .get("/work-orders/{id}/print", app::index)
         .get("/ws", ws::upgrade)

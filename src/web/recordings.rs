@@ -6,7 +6,7 @@
 
 use super::auth::{ApiError, CurrentUser};
 use super::AppState;
-use crate::store::{RecordingQuery, Scope, ScoreError};
+use crate::store::{QaTarget, RecordingQuery, Scope, ScoreError};
 use axum::extract::{ConnectInfo, Path, Query, Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -141,10 +141,11 @@ pub async fn show(
     Path(id): Path<i64>,
 ) -> Result<Json<Value>, ApiError> {
     let rec = visible(&state, &user, id).await?;
+    let target = QaTarget::Recording(id);
     let (scores, forms) = state
         .store
-        .recordings()
-        .call(move |s| Ok((s.qa_scores(id)?, s.qa_forms()?)))
+        .qa()
+        .call(move |q| Ok((q.scores(target)?, q.forms_for(target)?)))
         .await?;
     let me = user.0.id;
     let mine = state
@@ -289,8 +290,8 @@ pub async fn score(
     let (form_id, items, comment) = (body.form_id, body.items.clone(), body.comment.clone());
     let result = state
         .store
-        .recordings()
-        .call(move |s| s.add_qa_score(id, form_id, scorer, &items, &comment))
+        .qa()
+        .call(move |q| q.add_score(QaTarget::Recording(id), form_id, scorer, &items, &comment))
         .await?;
     let score_id = result.map_err(|e: ScoreError| {
         ApiError::new(StatusCode::BAD_REQUEST, "invalid", e.to_string())
@@ -306,8 +307,8 @@ pub async fn score(
     .await?;
     let scores = state
         .store
-        .recordings()
-        .call(move |s| s.qa_scores(id))
+        .qa()
+        .call(move |q| q.scores(QaTarget::Recording(id)))
         .await?;
     Ok(Json(json!({ "score": score_id, "scores": scores })))
 }
@@ -351,8 +352,8 @@ pub async fn appeal(
     let stored = note.clone();
     if !state
         .store
-        .recordings()
-        .call(move |s| s.appeal_qa_score(id, score_id, by, &stored))
+        .qa()
+        .call(move |q| q.appeal(QaTarget::Recording(id), score_id, by, &stored))
         .await?
     {
         return Err(ApiError::new(
@@ -372,8 +373,8 @@ pub async fn appeal(
     .await?;
     let scores = state
         .store
-        .recordings()
-        .call(move |s| s.qa_scores(id))
+        .qa()
+        .call(move |q| q.scores(QaTarget::Recording(id)))
         .await?;
     Ok(Json(json!({ "scores": scores })))
 }

@@ -9,7 +9,7 @@
 use super::auth::{ApiError, CurrentUser};
 use super::AppState;
 use crate::store::{
-    Actor, Assignee, Change, FieldType, FormDef, WorkOrderQuery, WorkOrderRow, WorkOrders,
+    Actor, Assignee, Change, FieldType, FormDef, QaTarget, WorkOrderQuery, WorkOrderRow, WorkOrders,
 };
 use crate::workorder::lifecycle::MoveRefused;
 use axum::extract::{ConnectInfo, Path, Query, State};
@@ -186,9 +186,21 @@ pub async fn show(
         })
         .await?;
     let (order, form, timeline) = found.ok_or_else(|| not_found(id))?;
-    Ok(Json(
-        json!({ "work_order": order, "form": form, "timeline": timeline }),
-    ))
+    let target = QaTarget::WorkOrder(id);
+    let (scores, qa_forms) = state
+        .store
+        .qa()
+        .call(move |q| Ok((q.scores(target)?, q.forms_for(target)?)))
+        .await?;
+    Ok(Json(json!({
+        "work_order": order,
+        "form": form,
+        "timeline": timeline,
+        "scores": scores,
+        "qa_forms": qa_forms,
+        "can_score": super::qa::may_score(&user),
+        "can_appeal": super::qa::may_appeal(&user, &order),
+    })))
 }
 
 /// What a change answers: the order as it is now, or why not.

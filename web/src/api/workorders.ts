@@ -1,5 +1,6 @@
 // Work orders as `/api/workorders` sends them (src/web/workorders.rs).
 import { api } from "./http";
+import type { QaForm, QaScore } from "./recordings";
 import type { WorkOrderForm } from "./types";
 
 /** One work order as the list and its page show it. */
@@ -47,6 +48,11 @@ export interface WorkOrderDetail {
   work_order: WorkOrder;
   form: WorkOrderForm | null;
   timeline: TimelineEntry[];
+  /** Quality checking: its scores, the forms that score work orders, and what the viewer may do. */
+  scores: QaScore[];
+  qa_forms: QaForm[];
+  can_score: boolean;
+  can_appeal: boolean;
 }
 
 /** Open, due within a day and overdue orders within the viewer's reach. */
@@ -82,3 +88,6 @@ export const exportHref = (params: URLSearchParams, locale: string) => {
   if (locale !== "zh-CN") p.set("lang", "en");
   return `/api/workorders/export?${p}`;
 };
+export const scoreWorkOrder = (id: number, formId: number, items: Record<string, number>, comment: string) =>
+  api<{ score: number }>("POST", path(id, "/scores"), { form_id: formId, items, comment });
+export const appealWorkOrderScore = (id: number, scoreId: number, note: string) => api<unknown>("POST", path(id, `/scores/${scoreId}/appeal`), { note });
