@@ -108,8 +108,8 @@ pub const RULES: &[Rule] = &[
     rule("GET /sms", Access::Public),
     rule("GET /history", Access::Public),
     rule("GET /customers", Access::Public),
-    rule("GET /work-orders", Access::Public),
-    rule("GET /work-orders/{id}/print", Access::Public),
+    rule("GET /workorders", Access::Public),
+    rule("GET /workorders/{id}/print", Access::Public),
     rule("GET /reports", Access::Public),
     rule("GET /healthz", Access::Public),
     rule("GET /metrics", Access::Public),
@@ -143,6 +143,9 @@ pub const RULES: &[Rule] = &[
     roles("PUT /api/forms/{key}", ADMINS),
     roles("POST /api/customers", CALL_TAKERS),
     roles("GET /api/customers", CALL_READERS),
+    roles("GET /api/customers/birthdays", CALL_READERS),
+    roles("GET /api/customer-fields", SELF_SERVICE),
+    roles("PUT /api/customer-fields", ADMINS),
     roles("GET /api/customers/{id}", CALL_READERS),
     roles("PUT /api/customers/{id}", CALL_TAKERS),
     roles("POST /api/customers/{id}/notes", CALL_TAKERS),
@@ -150,6 +153,9 @@ pub const RULES: &[Rule] = &[
     roles("DELETE /api/customers/{id}", KEEPERS),
     roles("POST /api/customers/hand-over", KEEPERS),
     roles("POST /api/customers/{id}/restore", ADMINS),
+    roles("POST /api/customers/{id}/merge", KEEPERS),
+    roles("GET /api/customers/{id}/merges", CALL_READERS),
+    roles("POST /api/customers/merges/{id}/undo", KEEPERS),
     roles("POST /api/calls/dial", CALL_TAKERS),
     roles("GET /api/followups", CALL_TAKERS),
     roles("GET /api/followups/summary", SUPERVISORS),
@@ -247,7 +253,7 @@ pub const PAGES: &[Page] = &[
     },
     Page {
         key: "workorders",
-        path: "/work-orders",
+        path: "/workorders",
         roles: &[Agent, TeamLead, Qa, Admin],
         needs: "GET /api/workorders",
     },
@@ -300,7 +306,7 @@ pub fn pages_for(role: Role) -> Vec<&'static str> {
 
 /// The page at `path`, if it is one of the app's.
 pub fn page_at(path: &str) -> Option<&'static Page> {
-    // A page's sub-pages (`/work-orders/7/print`) are the page's.
+    // A page's sub-pages (`/workorders/7/print`) are the page's.
     PAGES.iter().find(|p| {
         path.strip_prefix(p.path)
             .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))

@@ -198,3 +198,74 @@ async fn an_admin_hands_a_leaver_s_customers_over_and_disables_them() {
     .await;
     assert!(body.to_string().contains("赵敏"), "{body}");
 }
+
+/// A birthday reminder on the day: the admin marks a date field as the
+/// birthday; agent2 sets 赵敏's birthday to today on her page; agent2's
+/// workspace names her among today's reminders.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_birthday_reminder_appears_on_the_day() {
+    let s = stack(64).await;
+    let admin = login(s.addr, "admin").await;
+    let (code, _, body) = http(
+        s.addr,
+        "PUT",
+        "/api/customer-fields",
+        Some(&admin),
+        Some(serde_json::json!({"fields": [
+            {"key": "birthday", "label_zh": "生日", "label_en": "Birthday", "type": "date", "birthday": true}
+        ]})),
+    )
+    .await;
+    assert_eq!(code, 200, "{body}");
+    let (_, _, found) = http(
+        s.addr,
+        "GET",
+        "/api/customers?name=%E8%B5%B5",
+        Some(&admin),
+        None,
+    )
+    .await;
+    let zhao = found["items"][0]["id"].as_i64().unwrap();
+
+    let mut b = Browser::start().await;
+    b.goto(&format!("http://{}/", s.addr)).await;
+    b.wait_for("document.getElementById('login')").await;
+    b.log_in("agent2").await;
+    b.wait_for("location.pathname === '/workspace'").await;
+    // Her page: the birthday field is a date picker; today, in 1990.
+    b.goto(&format!("http://{}/customers?id={zhao}", s.addr))
+        .await;
+    b.wait_for("document.querySelector('[data-test=customer-form] input[name=cf-birthday]')")
+        .await;
+    let born = format!("1990-{}", chrono::Local::now().format("%m-%d"));
+    b.fill("[data-test=customer-form] input[name=cf-birthday]", &born)
+        .await;
+    b.eval("document.querySelector('[data-test=customer-form] input[name=cf-birthday]').dispatchEvent(new KeyboardEvent('keydown', {key: 'Enter', bubbles: true})); true")
+        .await;
+    b.click("[data-test=save-customer]").await;
+    b.wait_for("document.querySelector('.el-message--success')")
+        .await;
+    let (_, _, body) = http(
+        s.addr,
+        "GET",
+        &format!("/api/customers/{zhao}"),
+        Some(&admin),
+        None,
+    )
+    .await;
+    assert_eq!(
+        body["customer"]["custom_fields"]["birthday"],
+        born.as_str(),
+        "{body}"
+    );
+
+    b.goto(&format!("http://{}/workspace", s.addr)).await;
+    b.wait_for("document.querySelector('[data-test=birthdays]')?.innerText.includes('赵敏')")
+        .await;
+    if let Some(dir) = std::env::var_os("CALLPOP_SHOTS") {
+        b.resize(1440, 900).await;
+        b.screenshot(&std::path::Path::new(&dir).join("workspace-reminders-1440.png"))
+            .await;
+    }
+    b.assert_no_console_errors();
+}

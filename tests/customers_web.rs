@@ -389,3 +389,296 @@ async fn a_masked_number_survives_an_edit() {
     assert_eq!(body["customer"]["phones"][0]["raw"], "13900001111");
     assert_eq!(body["customer"]["company"], "新公司");
 }
+
+/// Typed custom fields: admins define them, every edit is checked by its
+/// definition (each wrong field named), an edit that leaves them out keeps
+/// them, and the field marked as the birthday drives the day's reminders
+/// within each viewer's reach.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn custom_fields_are_typed_and_the_birthday_reminds_on_the_day() {
+    let s = stack(64).await;
+    let [admin, agent1, agent2] = login_all(&s, ["admin", "agent1", "agent2"]).await;
+    let fields = json!({"fields": [
+        {"key": "birthday", "label_zh": "生日", "label_en": "Birthday", "type": "date", "birthday": true},
+        {"key": "level", "label_zh": "等级", "label_en": "Level", "type": "enum", "in_pop": true,
+         "options": [{"value": "vip", "label_zh": "贵宾", "label_en": "VIP"}]}
+    ]});
+    let (code, _, _) = http(
+        s.addr,
+        "PUT",
+        "/api/customer-fields",
+        Some(&agent1),
+        Some(fields.clone()),
+    )
+    .await;
+    assert_eq!(code, 403);
+    let (code, _, body) = http(
+        s.addr,
+        "PUT",
+        "/api/customer-fields",
+        Some(&admin),
+        Some(fields),
+    )
+    .await;
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(body["fields"].as_array().map(Vec::len), Some(2));
+    let (code, _, body) = http(s.addr, "GET", "/api/customer-fields", Some(&agent1), None).await;
+    assert_eq!(
+        (code, body["fields"][0]["key"].as_str()),
+        (200, Some("birthday"))
+    );
+
+    let (_, all) = find(&s, &admin, "").await;
+    let zhao = id_of(&all, "赵敏");
+    let page = format!("/api/customers/{zhao}");
+    let edit = |custom: Value| json!({"name": "赵敏", "phones": [{"number": "13900001111"}], "custom_fields": custom});
+    let (code, _, body) = http(
+        s.addr,
+        "PUT",
+        &page,
+        Some(&agent2),
+        Some(edit(json!({"birthday": "1990-13-01", "level": "gold"}))),
+    )
+    .await;
+    assert_eq!(code, 400, "{body}");
+    assert_eq!(body["error"]["code"], "custom_field_invalid");
+    assert_eq!(
+        body["error"]["params"]["fields"],
+        json!([{"field": "birthday", "code": "date"}, {"field": "level", "code": "choice"}])
+    );
+    let today = chrono::Local::now();
+    let born = format!("1990-{}", today.format("%m-%d"));
+    let (code, _, body) = http(
+        s.addr,
+        "PUT",
+        &page,
+        Some(&agent2),
+        Some(edit(json!({"birthday": born, "level": "vip"}))),
+    )
+    .await;
+    assert_eq!(code, 200, "{body}");
+    // An edit without custom values keeps them.
+    let (code, _, body) = http(
+        s.addr,
+        "PUT",
+        &page,
+        Some(&agent2),
+        Some(json!({"name": "赵敏", "company": "远大", "phones": [{"number": "13900001111"}]})),
+    )
+    .await;
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(body["customer"]["custom_fields"]["birthday"], born.as_str());
+
+    // Today: agent2's reminder names her, agent1's does not; another day, nobody.
+    for (token, expect) in [
+        (&agent2, vec!["赵敏"]),
+        (&admin, vec!["赵敏"]),
+        (&agent1, vec![]),
+    ] {
+        let (code, _, body) =
+            http(s.addr, "GET", "/api/customers/birthdays", Some(token), None).await;
+        assert_eq!(code, 200, "{body}");
+        assert_eq!(names(&body), expect);
+    }
+    let other = (today + chrono::Duration::days(2))
+        .format("%m-%d")
+        .to_string();
+    let (_, _, body) = http(
+        s.addr,
+        "GET",
+        &format!("/api/customers/birthdays?day={other}"),
+        Some(&admin),
+        None,
+    )
+    .await;
+    assert!(names(&body).is_empty(), "{body}");
+    let (code, _, body) = http(
+        s.addr,
+        "GET",
+        "/api/customers/birthdays?day=13-40",
+        Some(&admin),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (code, body["error"]["code"].as_str()),
+        (400, Some("day_invalid"))
+    );
+}
+
+/// Merging duplicates (合并客户): the duplicate's call, note and numbers
+/// move to the kept customer; only keepers within reach merge; the merge
+/// is audited and undone within 30 days, everything going back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn duplicates_merge_and_the_merge_is_undone() {
+    let mut s = stack(64).await;
+    let [admin, agent2, lead1, lead2] = login_all(&s, ["admin", "agent2", "lead1", "lead2"]).await;
+    let (_, all) = find(&s, &admin, "").await;
+    let zhao = id_of(&all, "赵敏");
+    // A duplicate of 赵敏, owned by agent2 too, with another number.
+    let (code, _, body) = http(
+        s.addr,
+        "POST",
+        "/api/customers",
+        Some(&agent2),
+        Some(json!({"name": "赵敏（重复）", "phones": ["13900001112"]})),
+    )
+    .await;
+    assert_eq!(code, 200, "{body}");
+    let dup = body["customer"]["id"]
+        .as_i64()
+        .unwrap_or_else(|| panic!("{body}"));
+    // A call from 赵敏's number, and a note on her.
+    ring(&mut s.sim, 1, "13900001111").await;
+    s.sim
+        .act(&callpop::sim::script::Action::Hangup { port: 1 })
+        .await
+        .unwrap();
+    let page = format!("/api/customers/{zhao}");
+    let mut calls = 0;
+    for _ in 0..200 {
+        let (_, _, body) = http(s.addr, "GET", &page, Some(&admin), None).await;
+        calls = body["calls"].as_array().map_or(0, Vec::len);
+        if calls == 1 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(calls, 1, "the call's record");
+    let (code, _, _) = http(
+        s.addr,
+        "POST",
+        &format!("{page}/notes"),
+        Some(&agent2),
+        Some(json!({"body": "老客户，注意语气"})),
+    )
+    .await;
+    assert_eq!(code, 201);
+
+    let merge = format!("/api/customers/{dup}/merge");
+    // Agents do not merge; a lead of another team does not reach them.
+    assert_eq!(
+        http(
+            s.addr,
+            "POST",
+            &merge,
+            Some(&agent2),
+            Some(json!({"from": zhao}))
+        )
+        .await
+        .0,
+        403
+    );
+    assert_eq!(
+        http(
+            s.addr,
+            "POST",
+            &merge,
+            Some(&lead2),
+            Some(json!({"from": zhao}))
+        )
+        .await
+        .0,
+        404
+    );
+    let (code, _, body) = http(
+        s.addr,
+        "POST",
+        &merge,
+        Some(&lead1),
+        Some(json!({"from": dup})),
+    )
+    .await;
+    assert_eq!(
+        (code, body["error"]["code"].as_str()),
+        (400, Some("merge_same"))
+    );
+    let (code, _, body) = http(
+        s.addr,
+        "POST",
+        &merge,
+        Some(&lead1),
+        Some(json!({"from": zhao})),
+    )
+    .await;
+    assert_eq!(code, 200, "{body}");
+    let merge_id = body["merge"].as_i64().unwrap();
+    let numbers: Vec<&str> = body["customer"]["phones"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["raw"].as_str().unwrap())
+        .collect();
+    assert_eq!(numbers, ["13900001112", "13900001111"]);
+    let (_, _, kept) = http(
+        s.addr,
+        "GET",
+        &format!("/api/customers/{dup}"),
+        Some(&lead1),
+        None,
+    )
+    .await;
+    assert_eq!(kept["calls"].as_array().map(Vec::len), Some(1));
+    assert_eq!(kept["notes"][0]["body"], "老客户，注意语气");
+    // The merged one is out of searches and pages, but not lost.
+    assert_eq!(http(s.addr, "GET", &page, Some(&lead1), None).await.0, 404);
+    let (_, found) = find(&s, &admin, "number=13900001111").await;
+    assert_eq!(names(&found), ["赵敏（重复）"]);
+    let (_, _, merges) = http(
+        s.addr,
+        "GET",
+        &format!("/api/customers/{dup}/merges"),
+        Some(&lead1),
+        None,
+    )
+    .await;
+    assert_eq!(merges["merges"][0]["merged_name"], "赵敏");
+    assert_eq!(
+        merges["merges"][0]["moved"],
+        json!({"calls": 1, "work_orders": 0, "notes": 1, "followups": 1}),
+        "the missed call asked for a call-back"
+    );
+
+    // Undone: everything goes back.
+    let undo = format!("/api/customers/merges/{merge_id}/undo");
+    assert_eq!(http(s.addr, "POST", &undo, Some(&lead2), None).await.0, 404);
+    let (code, _, body) = http(s.addr, "POST", &undo, Some(&lead1), None).await;
+    assert_eq!(code, 200, "{body}");
+    let (code, _, back) = http(s.addr, "GET", &page, Some(&lead1), None).await;
+    assert_eq!(code, 200);
+    assert_eq!(back["calls"].as_array().map(Vec::len), Some(1));
+    assert_eq!(back["notes"].as_array().map(Vec::len), Some(1));
+    let (_, _, kept) = http(
+        s.addr,
+        "GET",
+        &format!("/api/customers/{dup}"),
+        Some(&lead1),
+        None,
+    )
+    .await;
+    assert_eq!(kept["customer"]["phones"].as_array().map(Vec::len), Some(1));
+    assert_eq!(kept["calls"].as_array().map(Vec::len), Some(0));
+    let (code, _, body) = http(s.addr, "POST", &undo, Some(&lead1), None).await;
+    assert_eq!(
+        (code, body["error"]["code"].as_str()),
+        (409, Some("merge_undone"))
+    );
+    let (_, _, audit) = http(
+        s.addr,
+        "GET",
+        "/api/audit?action=customer.merge",
+        Some(&admin),
+        None,
+    )
+    .await;
+    let actions: Vec<&str> = audit["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert!(
+        actions.contains(&"customer.merge") && actions.contains(&"customer.merge_undo"),
+        "{actions:?}"
+    );
+}

@@ -179,30 +179,7 @@ fn existing_work_orders_are_numbered_and_keep_their_references() {
     let path = dir.path().join("v19.db");
     {
         let conn = rusqlite::Connection::open(&path).unwrap();
-        conn.execute_batch(
-            "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL,
-                                             applied_at INTEGER NOT NULL);",
-        )
-        .unwrap();
-        let mut files: Vec<_> = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/sql"))
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .collect();
-        files.sort();
-        for file in files {
-            let name = file.file_name().unwrap().to_string_lossy().to_string();
-            let version: u32 = name[..4].parse().unwrap();
-            if version > 19 {
-                continue;
-            }
-            conn.execute_batch(&std::fs::read_to_string(&file).unwrap())
-                .unwrap();
-            conn.execute(
-                "INSERT INTO schema_migrations VALUES (?1, ?2, 0)",
-                rusqlite::params![version, name],
-            )
-            .unwrap();
-        }
+        apply_migrations_up_to(&conn, 19);
         // Two orders on one day (noon UTC, the same local day anywhere
         // within ±11 h), one closed, and a call-back pointing at the first.
         let noon = 1_764_763_200_000_i64; // 2025-12-03 12:00 UTC
@@ -282,4 +259,60 @@ fn existing_work_orders_are_numbered_and_keep_their_references() {
         )
         .unwrap();
     assert_eq!(last, 2);
+}
+
+/// Typed custom fields (0023): every key already in customers' custom
+/// values becomes a text field, labelled by its key, shown on the pop.
+#[test]
+fn custom_keys_in_use_become_text_fields() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v22.db");
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        apply_migrations_up_to(&conn, 22);
+        conn.execute_batch(
+            "INSERT INTO customers (name, custom_fields, created_at, updated_at) VALUES
+                 ('王伟', '{\"等级\": \"VIP\", \"city\": \"杭州\"}', 0, 0),
+                 ('李娜', '{\"city\": \"上海\"}', 0, 0);",
+        )
+        .unwrap();
+    }
+    let store = Store::open(&path).unwrap();
+    let defs = store.directory().field_defs().unwrap();
+    let keys: Vec<(&str, &str, bool)> = defs
+        .iter()
+        .map(|d| (d.key.as_str(), d.label_zh.as_str(), d.in_pop))
+        .collect();
+    assert_eq!(keys, [("city", "city", true), ("等级", "等级", true)]);
+    assert!(defs
+        .iter()
+        .all(|d| d.field_type == callpop::customers::fields::CustomFieldType::Text));
+}
+
+/// A database as the migrations up to `version` leave it.
+fn apply_migrations_up_to(conn: &rusqlite::Connection, version: u32) {
+    conn.execute_batch(
+        "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL,
+                                         applied_at INTEGER NOT NULL);",
+    )
+    .unwrap();
+    let mut files: Vec<_> = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/sql"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    for file in files {
+        let name = file.file_name().unwrap().to_string_lossy().to_string();
+        let v: u32 = name[..4].parse().unwrap();
+        if v > version {
+            continue;
+        }
+        conn.execute_batch(&std::fs::read_to_string(&file).unwrap())
+            .unwrap();
+        conn.execute(
+            "INSERT INTO schema_migrations VALUES (?1, ?2, 0)",
+            rusqlite::params![v, name],
+        )
+        .unwrap();
+    }
 }

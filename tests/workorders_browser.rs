@@ -63,7 +63,7 @@ async fn an_escalated_order_is_taken_resolved_and_leaves_the_pop() {
     b.wait_for("document.getElementById('login')").await;
     b.log_in("lead1").await;
     b.wait_for("location.pathname !== '/login'").await;
-    b.goto(&format!("http://{}/work-orders", s.addr)).await;
+    b.goto(&format!("http://{}/workorders", s.addr)).await;
     b.wait_for(&listed(&number)).await;
     b.click("[data-test=work-orders] .number").await;
     b.wait_for("document.querySelector('[data-test=order-status]')?.innerText === '新建'")
@@ -81,7 +81,7 @@ async fn an_escalated_order_is_taken_resolved_and_leaves_the_pop() {
     )
     .await;
     // The printable view (补打工单) shows the order and its timeline.
-    b.goto(&format!("http://{}/work-orders/{}/print", s.addr, saved.id))
+    b.goto(&format!("http://{}/workorders/{}/print", s.addr, saved.id))
         .await;
     b.wait_for(&format!(
         "document.querySelector('[data-test=print-sheet]')?.innerText.includes('{number}')"
@@ -105,7 +105,7 @@ async fn an_escalated_order_is_taken_resolved_and_leaves_the_pop() {
     b.wait_for("document.getElementById('login')").await;
     b.log_in("s1").await;
     b.wait_for("location.pathname === '/workspace'").await;
-    b.goto(&format!("http://{}/work-orders", s.addr)).await;
+    b.goto(&format!("http://{}/workorders", s.addr)).await;
     b.wait_for(&listed(&number)).await;
     b.wait_for("document.querySelector('[data-test=reminders]')?.innerText.includes('1')")
         .await;
@@ -241,7 +241,7 @@ async fn qa_edits_the_scoring_form_and_scores_a_work_order() {
 
     // The order: QA scores it, two items low.
     b.goto(&format!(
-        "http://{}/work-orders?stage=all&id={}",
+        "http://{}/workorders?stage=all&id={}",
         s.addr, saved.id
     ))
     .await;

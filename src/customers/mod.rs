@@ -3,6 +3,7 @@
 
 pub mod csv_rows;
 pub mod export;
+pub mod fields;
 pub mod headers;
 pub mod import;
 pub mod report;

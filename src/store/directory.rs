@@ -146,7 +146,7 @@ pub fn number_fragment(text: &str) -> Option<String> {
 
 /// The customers within `scope` (`c` is the customer): an agent's own
 /// and those of calls they took; a team's members' and its calls'.
-fn scope_clause(w: &mut Filters, scope: &Scope) -> bool {
+pub(super) fn scope_clause(w: &mut Filters, scope: &Scope) -> bool {
     match scope {
         Scope::All => true,
         Scope::Agent(me) => {
@@ -175,10 +175,11 @@ fn prefix_end(prefix: &str) -> String {
     format!("{prefix}\u{10FFFF}")
 }
 
-const ROW_COLUMNS: &str = "c.id, c.name, c.company, u.username, u.display_name, c.owner_user_id,
+pub(super) const ROW_COLUMNS: &str =
+    "c.id, c.name, c.company, u.username, u.display_name, c.owner_user_id,
     c.custom_fields, c.created_at, c.updated_at, c.last_call_at, c.deleted_at";
 
-fn row_from(r: &rusqlite::Row<'_>) -> rusqlite::Result<CustomerRow> {
+pub(super) fn row_from(r: &rusqlite::Row<'_>) -> rusqlite::Result<CustomerRow> {
     let fields: String = r.get(6)?;
     Ok(CustomerRow {
         id: r.get(0)?,
@@ -366,7 +367,7 @@ impl Directory<'_> {
     }
 
     /// Reads a row's numbers and groups.
-    fn fill(&self, item: &mut CustomerRow) -> Result<()> {
+    pub(super) fn fill(&self, item: &mut CustomerRow) -> Result<()> {
         let conn = &self.store.conn;
         item.phones = conn
             .prepare_cached(&format!(

@@ -15,10 +15,12 @@ mod agents;
 mod backup;
 mod calls;
 mod campaigns;
+mod customer_fields;
 mod customers;
 mod directory;
 mod followups;
 mod handle;
+mod merge;
 mod migrate;
 mod qa;
 mod recordings;
@@ -51,6 +53,7 @@ pub use handle::{
     RecordingsHandle, ReportsHandle, SmsHandle, StoreHandle, UsersHandle, WorkOrdersHandle,
     WriteHealth, MAX_WAITING_FACTS,
 };
+pub use merge::{Merge, MergeRefused, MERGE_UNDO_MS};
 pub use migrate::known_schema_version;
 pub use qa::{AppliesTo, Qa, QaForm, QaFormEdit, QaItem, QaScore, QaTarget, ScoreError};
 pub use recordings::{RecordingListItem, RecordingQuery, RecordingRow, Recordings};

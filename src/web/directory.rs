@@ -18,7 +18,7 @@ use serde_json::{json, Map, Value};
 use std::net::SocketAddr;
 
 /// Masks a customer's numbers for a viewer who may not see them whole.
-fn shown(viewer: &User, mut row: CustomerRow) -> CustomerRow {
+pub(super) fn shown(viewer: &User, mut row: CustomerRow) -> CustomerRow {
     if crate::access::must_mask(viewer, row.owner_id != Some(viewer.id)) {
         for p in &mut row.phones {
             p.raw = crate::access::mask(&p.raw);
@@ -158,8 +158,9 @@ pub struct EditBody {
     pub phones: Vec<PhoneBody>,
     #[serde(default)]
     pub tags: Vec<String>,
+    /// Absent: the custom values stay as they are.
     #[serde(default)]
-    pub custom_fields: Map<String, Value>,
+    pub custom_fields: Option<Map<String, Value>>,
 }
 
 /// One number of the edit form.
@@ -226,7 +227,7 @@ fn edit_of(
         company: body.company.trim().to_string(),
         phones,
         tags: body.tags,
-        custom_fields: body.custom_fields,
+        custom_fields: Map::new(),
     })
 }
 
@@ -252,10 +253,15 @@ pub async fn update(
     State(state): State<AppState>,
     ConnectInfo(remote): ConnectInfo<SocketAddr>,
     Path(id): Path<i64>,
-    Json(body): Json<EditBody>,
+    Json(mut body): Json<EditBody>,
 ) -> Result<Json<Value>, ApiError> {
     let before = reach(&state, &user, id).await?;
-    let edit = edit_of(&state, &before, body)?;
+    let custom = match body.custom_fields.take() {
+        Some(values) => super::customer_fields::checked(&state, values).await?,
+        None => before.custom_fields.clone(),
+    };
+    let mut edit = edit_of(&state, &before, body)?;
+    edit.custom_fields = custom;
     let actor = user.0.clone();
     let remote = remote.ip().to_string();
     let after = state

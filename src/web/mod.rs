@@ -8,6 +8,7 @@ mod app;
 mod audit;
 mod auth;
 mod call_blacklist;
+mod customer_fields;
 mod devices;
 mod dial;
 mod dial_pools;
@@ -16,6 +17,7 @@ mod followups;
 mod gate;
 mod guard;
 mod history;
+mod merges;
 mod qa;
 mod recordings;
 mod reports;
@@ -302,11 +304,17 @@ fn routes() -> Routes {
         .get("/api/agents", api::agents)
         .post("/api/customers", api::add_customer)
         .get("/api/customers", directory::search)
+        .get("/api/customers/birthdays", customer_fields::birthdays)
+        .get("/api/customer-fields", customer_fields::list)
+        .put("/api/customer-fields", customer_fields::put)
         .post("/api/customers/hand-over", directory::hand_over)
         .get("/api/customers/{id}", directory::show)
         .put("/api/customers/{id}", directory::update)
         .at(Method::DELETE, "/api/customers/{id}", directory::delete)
         .post("/api/customers/{id}/restore", directory::restore)
+        .post("/api/customers/{id}/merge", merges::merge)
+        .get("/api/customers/{id}/merges", merges::list)
+        .post("/api/customers/merges/{id}/undo", merges::undo)
         .post("/api/customers/{id}/notes", directory::add_note)
         .post(
             "/api/customers/{id}/follow-ups",
@@ -334,8 +342,8 @@ fn routes() -> Routes {
         )
         .get("/api/qa-forms", qa::forms)
         .put("/api/qa-forms/{name}", qa::put_form)
-        .get("/work-orders", app::index)
-        .get("/work-orders/{id}/print", app::index)
+        .get("/workorders", app::index)
+        .get("/workorders/{id}/print", app::index)
         .get("/ws", ws::upgrade)
         .get("/", app::index)
         .get("/login", app::index)

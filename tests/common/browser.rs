@@ -324,12 +324,13 @@ pub const PAGE_READY: &str = "(() => { const p = location.pathname; const q = (s
   return true; })()";
 
 /// The admin console's tabs after the first (users), as the page names them.
-pub const ADMIN_TABS: [&str; 9] = [
+pub const ADMIN_TABS: [&str; 10] = [
     "teams",
     "lines",
     "devices",
     "profiles",
     "forms",
+    "customer_fields",
     "call_blacklist",
     "sms",
     "retention",

@@ -10,7 +10,7 @@ export interface PageEntry {
 export const PAGES: PageEntry[] = [
   { key: "workspace", path: "/workspace" },
   { key: "customers", path: "/customers" },
-  { key: "workorders", path: "/work-orders" },
+  { key: "workorders", path: "/workorders" },
   { key: "history", path: "/history" },
   { key: "recordings", path: "/recordings" },
   { key: "reports", path: "/reports" },

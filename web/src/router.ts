@@ -11,9 +11,9 @@ export const router = createRouter({
     { path: "/login", name: "login", component: () => import("./views/LoginView.vue"), meta: { public: true } },
     { path: "/workspace", name: "workspace", component: () => import("./workspace/WorkspaceView.vue"), meta: { page: "workspace" } },
     { path: "/customers", name: "customers", component: () => import("./customers/CustomersView.vue"), meta: { page: "customers" } },
-    { path: "/work-orders", name: "workorders", component: () => import("./workorders/WorkOrdersView.vue"), meta: { page: "workorders" } },
+    { path: "/workorders", name: "workorders", component: () => import("./workorders/WorkOrdersView.vue"), meta: { page: "workorders" } },
     {
-      path: "/work-orders/:id/print",
+      path: "/workorders/:id/print",
       name: "workorder_print",
       component: () => import("./workorders/WorkOrderPrint.vue"),
       meta: { page: "workorders", bare: true },

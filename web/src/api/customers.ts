@@ -61,6 +61,8 @@ export interface CustomerEdit {
   company: string;
   phones: { number: string; label?: string | null }[];
   tags: string[];
+  /** The custom values, as typed (the server checks them by their definitions). */
+  custom_fields: Record<string, unknown>;
 }
 
 export const searchCustomers = (params: URLSearchParams) => api<CustomerPage>("GET", `/api/customers?${params}`);
@@ -69,3 +71,20 @@ export const saveCustomer = (id: number, edit: CustomerEdit) => api<{ customer: 
 export const addNote = (id: number, body: string) => api<{ note: Note }>("POST", `/api/customers/${id}/notes`, { body });
 export const scheduleCallBack = (id: number, dueAt: number, number: string | null, note: string) =>
   api<{ follow_up: FollowUp }>("POST", `/api/customers/${id}/follow-ups`, { due_at: dueAt, number, note });
+
+/** A merge the customer took part in (合并客户). */
+export interface Merge {
+  id: number;
+  kept_id: number;
+  merged_id: number;
+  merged_name: string;
+  at: number;
+  by: string | null;
+  undo_until: number;
+  undone_at: number | null;
+  moved: { calls: number; work_orders: number; notes: number; followups: number };
+}
+
+export const mergeCustomer = (id: number, from: number) => api<{ merge: number; customer: CustomerRow }>("POST", `/api/customers/${id}/merge`, { from });
+export const customerMerges = (id: number) => api<{ merges: Merge[] }>("GET", `/api/customers/${id}/merges`);
+export const undoMerge = (mergeId: number) => api<{ undone: number; customer: number }>("POST", `/api/customers/merges/${mergeId}/undo`);

@@ -1,0 +1,336 @@
+//! Typed custom fields of customers (自定义字段): what each is (text,
+//! number, date, choice, phone), whether it is required, shown on the pop,
+//! searchable, and which date field is the birthday for reminders; and the
+//! check every edit passes. Pure: the store keeps the definitions, the web
+//! side and the import ask the same questions of the same rules.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// The kinds of custom field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CustomFieldType {
+    Text,
+    Number,
+    Date,
+    Enum,
+    Phone,
+}
+
+impl CustomFieldType {
+    /// The name the store keeps.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CustomFieldType::Text => "text",
+            CustomFieldType::Number => "number",
+            CustomFieldType::Date => "date",
+            CustomFieldType::Enum => "enum",
+            CustomFieldType::Phone => "phone",
+        }
+    }
+
+    /// From the store's name (text for anything unknown).
+    pub fn parse(s: &str) -> CustomFieldType {
+        match s {
+            "number" => CustomFieldType::Number,
+            "date" => CustomFieldType::Date,
+            "enum" => CustomFieldType::Enum,
+            "phone" => CustomFieldType::Phone,
+            _ => CustomFieldType::Text,
+        }
+    }
+}
+
+/// One choice of an enum field.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FieldOption {
+    pub value: String,
+    pub label_zh: String,
+    pub label_en: String,
+}
+
+/// One custom field's definition.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CustomFieldDef {
+    pub key: String,
+    pub label_zh: String,
+    pub label_en: String,
+    #[serde(rename = "type")]
+    pub field_type: CustomFieldType,
+    #[serde(default)]
+    pub required: bool,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub options: Vec<FieldOption>,
+    /// Shown on the pop beside the customer's name.
+    #[serde(default)]
+    pub in_pop: bool,
+    /// Offered as a search filter of the customer directory.
+    #[serde(default)]
+    pub searchable: bool,
+    /// The birthday (a date field; at most one): reminders on the day.
+    #[serde(default)]
+    pub birthday: bool,
+}
+
+/// Why a list of definitions cannot be saved.
+pub fn check_defs(defs: &[CustomFieldDef]) -> Result<(), String> {
+    if defs.len() > 100 {
+        return Err("at most 100 custom fields".into());
+    }
+    let mut seen = std::collections::HashSet::new();
+    for d in defs {
+        let valid_key = !d.key.is_empty()
+            && d.key.chars().count() <= 32
+            && d.key
+                .chars()
+                .all(|c| c.is_alphanumeric() || c == '_' || c == '-');
+        if !valid_key {
+            return Err(format!(
+                "field key {:?}: 1 to 32 letters, digits, _ or -",
+                d.key
+            ));
+        }
+        if ["name", "company", "owner", "phones", "tags"].contains(&d.key.as_str()) {
+            return Err(format!(
+                "{:?} is a customer's own field, not a custom one",
+                d.key
+            ));
+        }
+        if !seen.insert(d.key.as_str()) {
+            return Err(format!("field {:?} appears twice", d.key));
+        }
+        if d.label_zh.trim().is_empty() || d.label_en.trim().is_empty() {
+            return Err(format!("field {:?} needs a label in both languages", d.key));
+        }
+        if d.field_type == CustomFieldType::Enum && d.options.is_empty() {
+            return Err(format!("choice field {:?} has no choices", d.key));
+        }
+        if d.birthday && d.field_type != CustomFieldType::Date {
+            return Err(format!("field {:?} is the birthday but not a date", d.key));
+        }
+    }
+    if defs.iter().filter(|d| d.birthday).count() > 1 {
+        return Err("only one field is the birthday".into());
+    }
+    Ok(())
+}
+
+/// Why one value was refused.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CustomFieldError {
+    pub field: String,
+    /// `required`, `number`, `date`, `choice` or `phone`.
+    pub code: &'static str,
+}
+
+/// Checks an edit's custom values against the definitions and returns them
+/// cleaned (trimmed, numbers as numbers, empty ones dropped). Keys without
+/// a definition (from an older import) are kept as they are.
+pub fn check_values(
+    defs: &[CustomFieldDef],
+    values: &Map<String, Value>,
+) -> Result<Map<String, Value>, Vec<CustomFieldError>> {
+    let mut clean = Map::new();
+    let mut errors = Vec::new();
+    for (k, v) in values {
+        if !defs.iter().any(|d| &d.key == k) && !v.is_null() {
+            clean.insert(k.clone(), v.clone());
+        }
+    }
+    for d in defs {
+        let text = match values.get(&d.key) {
+            None | Some(Value::Null) => None,
+            Some(Value::String(s)) => Some(s.trim().to_string()).filter(|s| !s.is_empty()),
+            Some(other) => Some(other.to_string()),
+        };
+        let Some(text) = text else {
+            if d.required {
+                errors.push(CustomFieldError {
+                    field: d.key.clone(),
+                    code: "required",
+                });
+            }
+            continue;
+        };
+        let fail = |code| CustomFieldError {
+            field: d.key.clone(),
+            code,
+        };
+        let value = match d.field_type {
+            CustomFieldType::Text => Ok(Value::String(text)),
+            CustomFieldType::Number => text
+                .parse::<f64>()
+                .ok()
+                .filter(|n| n.is_finite())
+                .and_then(|n| serde_json::Number::from_f64(n).map(Value::Number))
+                .map(|n| match n.as_f64() {
+                    Some(f) if f.fract() == 0.0 && f.abs() < 9e15 => Value::from(f as i64),
+                    _ => n,
+                })
+                .ok_or_else(|| fail("number")),
+            CustomFieldType::Date => chrono::NaiveDate::parse_from_str(&text, "%Y-%m-%d")
+                .map(|d| Value::String(d.format("%Y-%m-%d").to_string()))
+                .map_err(|_| fail("date")),
+            CustomFieldType::Enum => {
+                if d.options.iter().any(|o| o.value == text) {
+                    Ok(Value::String(text))
+                } else {
+                    Err(fail("choice"))
+                }
+            }
+            CustomFieldType::Phone => {
+                let digits = text.chars().filter(char::is_ascii_digit).count();
+                let allowed = text
+                    .chars()
+                    .all(|c| c.is_ascii_digit() || " +-()#*".contains(c));
+                if allowed && (3..=20).contains(&digits) {
+                    Ok(Value::String(text))
+                } else {
+                    Err(fail("phone"))
+                }
+            }
+        };
+        match value {
+            Ok(v) => {
+                clean.insert(d.key.clone(), v);
+            }
+            Err(e) => errors.push(e),
+        }
+    }
+    if errors.is_empty() {
+        Ok(clean)
+    } else {
+        Err(errors)
+    }
+}
+
+/// The month and day (`MM-DD`) of a birthday value, as the reminders'
+/// index keeps it.
+pub fn month_day(value: &str) -> Option<String> {
+    chrono::NaiveDate::parse_from_str(value.trim(), "%Y-%m-%d")
+        .ok()
+        .map(|d| d.format("%m-%d").to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn def(key: &str, t: CustomFieldType) -> CustomFieldDef {
+        CustomFieldDef {
+            key: key.into(),
+            label_zh: format!("{key}字段"),
+            label_en: key.into(),
+            field_type: t,
+            required: false,
+            options: Vec::new(),
+            in_pop: false,
+            searchable: false,
+            birthday: false,
+        }
+    }
+
+    fn defs() -> Vec<CustomFieldDef> {
+        let mut level = def("level", CustomFieldType::Enum);
+        level.options = vec![FieldOption {
+            value: "vip".into(),
+            label_zh: "贵宾".into(),
+            label_en: "VIP".into(),
+        }];
+        let mut birthday = def("birthday", CustomFieldType::Date);
+        birthday.birthday = true;
+        let mut city = def("city", CustomFieldType::Text);
+        city.required = true;
+        vec![
+            level,
+            birthday,
+            city,
+            def("spend", CustomFieldType::Number),
+            def("fax", CustomFieldType::Phone),
+        ]
+    }
+
+    fn values(v: Value) -> Map<String, Value> {
+        v.as_object().unwrap().clone()
+    }
+
+    #[test]
+    fn good_values_come_back_cleaned_and_unknown_keys_are_kept() {
+        let clean = check_values(
+            &defs(),
+            &values(json!({
+                "level": "vip", "birthday": " 1990-12-05 ", "city": " 杭州 ",
+                "spend": "1200", "fax": "0571-8765 4321", "legacy": "来自旧系统", "empty": null
+            })),
+        )
+        .unwrap();
+        assert_eq!(
+            Value::Object(clean),
+            json!({"level": "vip", "birthday": "1990-12-05", "city": "杭州", "spend": 1200,
+                   "fax": "0571-8765 4321", "legacy": "来自旧系统"})
+        );
+        let fraction =
+            check_values(&defs(), &values(json!({"city": "x", "spend": "12.5"}))).unwrap();
+        assert_eq!(fraction["spend"], json!(12.5));
+    }
+
+    #[test]
+    fn every_bad_value_is_named_with_its_reason() {
+        let errors = check_values(
+            &defs(),
+            &values(json!({
+                "level": "gold", "birthday": "1990-13-01", "spend": "many", "fax": "call me"
+            })),
+        )
+        .unwrap_err();
+        let got: Vec<(&str, &str)> = errors.iter().map(|e| (e.field.as_str(), e.code)).collect();
+        assert_eq!(
+            got,
+            [
+                ("level", "choice"),
+                ("birthday", "date"),
+                ("city", "required"),
+                ("spend", "number"),
+                ("fax", "phone")
+            ]
+        );
+    }
+
+    #[test]
+    fn definitions_are_checked() {
+        assert!(check_defs(&defs()).is_ok());
+        let mut two = defs();
+        two[3].birthday = true;
+        assert!(check_defs(&two).unwrap_err().contains("not a date"));
+        let mut two = defs();
+        two.push({
+            let mut d = def("wedding", CustomFieldType::Date);
+            d.birthday = true;
+            d
+        });
+        assert!(check_defs(&two).unwrap_err().contains("only one"));
+        let mut dup = defs();
+        dup.push(def("city", CustomFieldType::Text));
+        assert!(check_defs(&dup).unwrap_err().contains("twice"));
+        assert!(check_defs(&[def("name", CustomFieldType::Text)])
+            .unwrap_err()
+            .contains("own field"));
+        assert!(check_defs(&[def("", CustomFieldType::Text)]).is_err());
+        assert!(check_defs(&[def("等级", CustomFieldType::Text)]).is_ok());
+        assert!(check_defs(&[def("level", CustomFieldType::Enum)])
+            .unwrap_err()
+            .contains("no choices"));
+    }
+
+    #[test]
+    fn a_birthday_is_kept_by_month_and_day() {
+        assert_eq!(month_day("1990-02-28").as_deref(), Some("02-28"));
+        assert_eq!(month_day("1992-02-29").as_deref(), Some("02-29"));
+        assert_eq!(month_day("02-28"), None);
+        assert_eq!(month_day("soon"), None);
+    }
+}

@@ -1,0 +1,127 @@
+//! Customers' custom fields on the web: their definitions (read by every
+//! page that shows a customer, written by admins) and the birthday
+//! reminders of the day within the viewer's reach.
+
+use super::auth::{ApiError, CurrentUser};
+use super::AppState;
+use crate::customers::fields::{check_values, CustomFieldDef};
+use crate::store::{Actor, CustomerRow};
+use axum::extract::{ConnectInfo, Query, State};
+use axum::http::StatusCode;
+use axum::Json;
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+use std::net::SocketAddr;
+
+/// `GET /api/customer-fields`.
+pub async fn list(_: CurrentUser, State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+    let fields = state.store.directory().call(|d| d.field_defs()).await?;
+    Ok(Json(json!({ "fields": fields })))
+}
+
+/// The definitions as the admin console sends them.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FieldsBody {
+    fields: Vec<CustomFieldDef>,
+}
+
+/// `PUT /api/customer-fields` (admins): replaces the definitions; audited.
+pub async fn put(
+    user: CurrentUser,
+    State(state): State<AppState>,
+    ConnectInfo(remote): ConnectInfo<SocketAddr>,
+    Json(body): Json<FieldsBody>,
+) -> Result<Json<Value>, ApiError> {
+    let fields = state
+        .store
+        .directory()
+        .call(move |d| {
+            let remote = remote.ip().to_string();
+            d.put_field_defs(
+                &body.fields,
+                Actor {
+                    user: &user.0,
+                    remote_addr: Some(&remote),
+                },
+            )?;
+            d.field_defs()
+        })
+        .await?;
+    Ok(Json(json!({ "fields": fields })))
+}
+
+/// An edit's custom values checked against the definitions, or 400
+/// `custom_field_invalid` naming every field and why.
+pub async fn checked(
+    state: &AppState,
+    values: Map<String, Value>,
+) -> Result<Map<String, Value>, ApiError> {
+    let defs = state.store.directory().call(|d| d.field_defs()).await?;
+    check_values(&defs, &values).map_err(|errors| {
+        let first = errors.first().map(|e| e.field.clone()).unwrap_or_default();
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "custom_field_invalid",
+            format!("custom field {first:?} is not right"),
+        )
+        .with(json!({ "field": first, "fields": errors }))
+    })
+}
+
+/// Which day's birthdays.
+#[derive(Debug, Deserialize)]
+pub struct DayQuery {
+    /// `MM-DD`; today (in the center's time zone) when absent.
+    day: Option<String>,
+}
+
+/// `GET /api/customers/birthdays`: the customers within reach whose
+/// birthday is today (or `day`).
+pub async fn birthdays(
+    user: CurrentUser,
+    State(state): State<AppState>,
+    Query(q): Query<DayQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let day = match q.day {
+        Some(d) => {
+            // 2000 was a leap year: 02-29 is a day.
+            if chrono::NaiveDate::parse_from_str(&format!("2000-{d}"), "%Y-%m-%d").is_err() {
+                return Err(ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "day_invalid",
+                    format!("{d:?}: give the day as MM-DD"),
+                )
+                .with(json!({ "day": d })));
+            }
+            d
+        }
+        None => chrono::Utc::now()
+            .with_timezone(&state.reports.offset)
+            .format("%m-%d")
+            .to_string(),
+    };
+    // Born on 29 February: remembered on the 28th when the year has no 29th.
+    let today = chrono::Utc::now().with_timezone(&state.reports.offset);
+    let leap = chrono::NaiveDate::from_ymd_opt(chrono::Datelike::year(&today), 2, 29).is_some();
+    let mut days = vec![day.clone()];
+    if day == "02-28" && !leap {
+        days.push("02-29".into());
+    }
+    let scope = user.scope().clone();
+    let items: Vec<CustomerRow> = state
+        .store
+        .directory()
+        .call(move |dir| {
+            let mut all = Vec::new();
+            for d in &days {
+                all.extend(dir.birthdays(d, &scope, 200)?);
+            }
+            Ok(all)
+        })
+        .await?
+        .into_iter()
+        .map(|c| super::directory::shown(&user.0, c))
+        .collect();
+    Ok(Json(json!({ "day": day, "items": items })))
+}

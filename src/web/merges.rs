@@ -1,0 +1,111 @@
+//! Merging duplicate customers on the web (合并客户): merge one into
+//! another, list a customer's merges, undo one within 30 days. Team leads
+//! merge their team's customers, admins anyone's; both audited.
+
+use super::auth::{ApiError, CurrentUser};
+use super::AppState;
+use crate::store::{Actor, MergeRefused};
+use axum::extract::{ConnectInfo, Path, State};
+use axum::http::StatusCode;
+use axum::Json;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use std::net::SocketAddr;
+
+/// A refusal as the page words it.
+fn refused(e: MergeRefused) -> ApiError {
+    let (status, code) = match e {
+        MergeRefused::Same => (StatusCode::BAD_REQUEST, "merge_same"),
+        MergeRefused::NotFound => (StatusCode::NOT_FOUND, "customer_not_found"),
+        MergeRefused::NoMerge => (StatusCode::NOT_FOUND, "merge_not_found"),
+        MergeRefused::Undone => (StatusCode::CONFLICT, "merge_undone"),
+        MergeRefused::TooLate => (StatusCode::CONFLICT, "merge_too_late"),
+        MergeRefused::MergedSince => (StatusCode::CONFLICT, "merge_merged_since"),
+    };
+    ApiError::new(status, code, e.to_string())
+}
+
+/// Which customer goes into this one.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MergeBody {
+    from: i64,
+}
+
+/// `POST /api/customers/{id}/merge`: merges customer `from` into `id`.
+pub async fn merge(
+    user: CurrentUser,
+    State(state): State<AppState>,
+    ConnectInfo(remote): ConnectInfo<SocketAddr>,
+    Path(id): Path<i64>,
+    Json(body): Json<MergeBody>,
+) -> Result<Json<Value>, ApiError> {
+    super::directory::reach(&state, &user, id).await?;
+    super::directory::reach(&state, &user, body.from).await?;
+    let actor = user.0.clone();
+    let merge = state
+        .store
+        .directory()
+        .call(move |d| {
+            let remote = remote.ip().to_string();
+            let actor = Actor {
+                user: &actor,
+                remote_addr: Some(&remote),
+            };
+            d.merge(id, body.from, actor, crate::store::now_ms())
+        })
+        .await?
+        .map_err(refused)?;
+    let kept = super::directory::reach(&state, &user, id).await?;
+    Ok(Json(json!({
+        "merge": merge,
+        "customer": super::directory::shown(&user.0, kept),
+    })))
+}
+
+/// `GET /api/customers/{id}/merges`: the merges the customer took part in.
+pub async fn list(
+    user: CurrentUser,
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+) -> Result<Json<Value>, ApiError> {
+    super::directory::reach(&state, &user, id).await?;
+    let merges = state
+        .store
+        .directory()
+        .call(move |d| d.merges_of(id))
+        .await?;
+    Ok(Json(json!({ "merges": merges })))
+}
+
+/// `POST /api/customers/merges/{id}/undo`: undoes a merge of a customer
+/// the user reaches, within its 30 days.
+pub async fn undo(
+    user: CurrentUser,
+    State(state): State<AppState>,
+    ConnectInfo(remote): ConnectInfo<SocketAddr>,
+    Path(id): Path<i64>,
+) -> Result<Json<Value>, ApiError> {
+    let kept = state
+        .store
+        .directory()
+        .call(move |d| d.merge_kept(id))
+        .await?
+        .ok_or_else(|| refused(MergeRefused::NoMerge))?;
+    super::directory::reach(&state, &user, kept).await?;
+    let actor = user.0.clone();
+    state
+        .store
+        .directory()
+        .call(move |d| {
+            let remote = remote.ip().to_string();
+            let actor = Actor {
+                user: &actor,
+                remote_addr: Some(&remote),
+            };
+            d.undo_merge(id, actor, crate::store::now_ms())
+        })
+        .await?
+        .map_err(refused)?;
+    Ok(Json(json!({ "undone": id, "customer": kept })))
+}
