@@ -76,13 +76,50 @@ async fn an_agent_finds_edits_and_notes_a_customer() {
         "Object.keys(sessionStorage).some(k => k.endsWith('.{id}') && sessionStorage.getItem(k).includes('已电话确认'))"
     ))
     .await;
-    b.eval("location.reload(); true").await;
-    b.wait_for("document.querySelector('[data-test=customer] textarea[name=note]')?.value === '已电话确认'")
+    // (The mark tells the reloaded page from the one before it.)
+    b.eval("window.beforeReload = true; location.reload(); true")
         .await;
-    assert!(b
-        .text("[data-test=notes]")
-        .await
-        .contains("客户要求下周回访"));
+    b.wait_for("!window.beforeReload && document.querySelector('[data-test=customer] textarea[name=note]')?.value === '已电话确认'")
+        .await;
+    b.wait_for(
+        "document.querySelector('[data-test=notes]')?.innerText.includes('客户要求下周回访')",
+    )
+    .await;
+
+    // A call-back for tomorrow (the form's default: tomorrow at 10:00).
+    b.click("#tab-callbacks").await;
+    b.wait_for("document.querySelector('[data-test=callback-form] input[name=callback-note]')?.offsetParent")
+        .await;
+    b.fill(
+        "[data-test=callback-form] input[name=callback-note]",
+        "回访确认退款到账",
+    )
+    .await;
+    b.click("[data-test=schedule-callback]").await;
+    b.wait_for("document.querySelector('[data-test=callback-list]')?.innerText.includes('回访确认退款到账')")
+        .await;
+    let items = http(
+        s.addr,
+        "GET",
+        "/api/followups",
+        Some(&login(s.addr, "agent2").await),
+        None,
+    )
+    .await
+    .2;
+    let item = items["items"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{items}"))
+        .iter()
+        .find(|f| f["note"] == "回访确认退款到账")
+        .unwrap_or_else(|| panic!("{items}"))
+        .clone();
+    let due = chrono::DateTime::from_timestamp_millis(item["due_at"].as_i64().unwrap())
+        .unwrap()
+        .with_timezone(&chrono::Local);
+    let tomorrow = chrono::Local::now().date_naive() + chrono::Duration::days(1);
+    assert_eq!(due.date_naive(), tomorrow, "{item}");
+    assert_eq!(item["customer_name"], "赵敏");
 
     // In English.
     b.click(".lang-switch").await;

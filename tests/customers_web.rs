@@ -682,3 +682,97 @@ async fn duplicates_merge_and_the_merge_is_undone() {
         "{actions:?}"
     );
 }
+
+/// Customer groups (客户群): made by hand and from a search, counted
+/// within each viewer's reach, emptied by hand; an agent's "everyone
+/// found" adds only customers they reach.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn groups_are_made_by_hand_and_from_a_search() {
+    let s = stack(64).await;
+    let [admin, agent2, lead2] = login_all(&s, ["admin", "agent2", "lead2"]).await;
+    let (_, all) = find(&s, &admin, "").await;
+    let (zhao, wang) = (id_of(&all, "赵敏"), id_of(&all, "王伟"));
+    let members = "/api/customer-groups/%E5%9B%9E%E8%AE%BF/members"; // 回访
+                                                                     // agent2 reaches 赵敏, not 王伟.
+    let (code, _, _) = http(
+        s.addr,
+        "POST",
+        members,
+        Some(&agent2),
+        Some(json!({"customers": [wang]})),
+    )
+    .await;
+    assert_eq!(code, 404);
+    let (code, _, body) = http(
+        s.addr,
+        "POST",
+        members,
+        Some(&agent2),
+        Some(json!({"customers": [zhao]})),
+    )
+    .await;
+    assert_eq!((code, body["added"].as_i64()), (200, Some(1)), "{body}");
+    // Everyone a search finds: the admin's search by company finds three.
+    let company = "/api/customer-groups/%E5%8D%8E%E4%BF%A1/members"; // 华信
+    let (code, _, body) = http(
+        s.addr,
+        "POST",
+        company,
+        Some(&admin),
+        Some(json!({"filter": {"company": "华信"}})),
+    )
+    .await;
+    assert_eq!((code, body["added"].as_i64()), (200, Some(3)), "{body}");
+    // agent2's "everyone found" by name finds only their own.
+    let (_, _, body) = http(
+        s.addr,
+        "POST",
+        company,
+        Some(&agent2),
+        Some(json!({"filter": {"name": "赵"}})),
+    )
+    .await;
+    assert_eq!(body["added"].as_i64(), Some(1), "{body}");
+    let counts = |body: &Value| -> Vec<(String, i64)> {
+        body["groups"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|g| {
+                (
+                    g["tag"].as_str().unwrap().to_string(),
+                    g["count"].as_i64().unwrap(),
+                )
+            })
+            .collect()
+    };
+    let (_, _, body) = http(s.addr, "GET", "/api/customer-groups", Some(&admin), None).await;
+    assert_eq!(
+        counts(&body),
+        [("华信".to_string(), 4), ("回访".to_string(), 1)]
+    );
+    let (_, _, body) = http(s.addr, "GET", "/api/customer-groups", Some(&agent2), None).await;
+    assert_eq!(
+        counts(&body),
+        [("华信".to_string(), 1), ("回访".to_string(), 1)]
+    );
+    let (_, _, body) = http(s.addr, "GET", "/api/customer-groups", Some(&lead2), None).await;
+    assert!(counts(&body).is_empty(), "{body}");
+    // The group filters the directory; taking one out counts one less.
+    let (_, found) = find(&s, &admin, "tag=%E5%9B%9E%E8%AE%BF").await;
+    assert_eq!(names(&found), ["赵敏"]);
+    let (code, _, body) = http(
+        s.addr,
+        "POST",
+        "/api/customer-groups/%E5%9B%9E%E8%AE%BF/remove",
+        Some(&agent2),
+        Some(json!({"customers": [zhao]})),
+    )
+    .await;
+    assert_eq!((code, body["removed"].as_i64()), (200, Some(1)));
+    let (code, _, body) = http(s.addr, "POST", members, Some(&admin), Some(json!({}))).await;
+    assert_eq!(
+        (code, body["error"]["code"].as_str()),
+        (400, Some("group_members_what"))
+    );
+}

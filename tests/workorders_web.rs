@@ -512,3 +512,136 @@ async fn scores_of_work_orders_follow_the_form_and_the_reach() {
         (400, Some("invalid"))
     );
 }
+
+/// Changes read back from a spreadsheet (批量派单/结单): a dry run shows
+/// each row's changes and refusals; the real run makes the changes by the
+/// same rules, with timeline and audit entries.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_and_assignee_changes_come_back_from_a_spreadsheet() {
+    let s = stack(64).await;
+    let wang = customer_id(&s, "王伟").await;
+    let (first, first_no) = save(&s, "agent1", wang, "k1").await;
+    let (second, second_no) = save(&s, "agent1", wang, "k2").await;
+    let (third, third_no) = save(&s, "agent1", wang, "k3").await;
+    let [lead1, lead2, agent1] = login_all(&s, ["lead1", "lead2", "agent1"]).await;
+    // The third is closed already: back to 新建 is not a move it may make.
+    let (code, _) = post(
+        &s,
+        &lead1,
+        &format!("/api/workorders/{third}/status"),
+        json!({"to": "closed"}),
+    )
+    .await;
+    assert_eq!(code, 200);
+    let csv = format!(
+        "\u{feff}工单号,状态,处理人,备注\n\
+         {first_no},已解决,agent2,电话确认已修复\n\
+         {second_no},,agent2,\n\
+         {third_no},新建,,\n\
+         GD-19990101-0001,已关闭,,\n\
+         {first_no},完成了,,\n\
+         {second_no},,nobody,\n"
+    );
+    let import = |dry: bool| {
+        format!(
+            "/api/workorders/import{}",
+            if dry { "?dry_run=true" } else { "" }
+        )
+    };
+    // Agents do not import; another team's lead reaches none of them.
+    let (code, _, _) = http_raw(
+        s.addr,
+        "POST",
+        &import(true),
+        Some(&agent1),
+        "text/csv",
+        &csv,
+    )
+    .await;
+    assert_eq!(code, 403);
+    let (_, _, body) = http_raw(
+        s.addr,
+        "POST",
+        &import(true),
+        Some(&lead2),
+        "text/csv",
+        &csv,
+    )
+    .await;
+    assert_eq!(body["refused"], 6, "{body}");
+
+    let (code, _, dry) = http_raw(
+        s.addr,
+        "POST",
+        &import(true),
+        Some(&lead1),
+        "text/csv",
+        &csv,
+    )
+    .await;
+    assert_eq!(code, 200, "{dry}");
+    let rows = dry["rows"].as_array().unwrap();
+    let summary: Vec<(u64, Option<&str>)> = rows
+        .iter()
+        .map(|r| (r["row"].as_u64().unwrap(), r["error"].as_str()))
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            (2, None),
+            (3, None),
+            (4, Some("status_transition_invalid")),
+            (5, Some("work_order_not_found")),
+            (6, Some("status_unknown")),
+            (7, Some("assignee_unknown")),
+        ]
+    );
+    assert_eq!(
+        rows[0]["changes"],
+        json!({"status": {"from": "open", "to": "resolved"}, "assignee": {"from": "agent1", "to": "agent2"}})
+    );
+    assert_eq!(rows[3]["number"], "GD-19990101-0001");
+    assert_eq!(dry["changed"], 2);
+    // Nothing changed yet.
+    let (_, order) = get(&s, &lead1, &format!("/api/workorders/{first}")).await;
+    assert_eq!(order["work_order"]["status"], "open");
+
+    let (code, _, done) = http_raw(
+        s.addr,
+        "POST",
+        &import(false),
+        Some(&lead1),
+        "text/csv",
+        &csv,
+    )
+    .await;
+    assert_eq!((code, done["changed"].as_u64()), (200, Some(2)), "{done}");
+    let (_, order) = get(&s, &lead1, &format!("/api/workorders/{first}")).await;
+    assert_eq!(order["work_order"]["status"], "resolved");
+    assert_eq!(order["work_order"]["assignee"], "agent2");
+    let kinds: Vec<&str> = order["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["created", "assigned", "status"]);
+    assert_eq!(order["timeline"][2]["detail"]["note"], "电话确认已修复");
+    let (_, order) = get(&s, &lead1, &format!("/api/workorders/{second}")).await;
+    assert_eq!(order["work_order"]["assignee"], "agent2");
+    // A broken file is named as such.
+    let (code, _, body) = http_raw(
+        s.addr,
+        "POST",
+        &import(true),
+        Some(&lead1),
+        "text/csv",
+        "客户,电话\n王伟,138\n",
+    )
+    .await;
+    assert_eq!(
+        (code, body["error"]["code"].as_str()),
+        (400, Some("import_file")),
+        "{body}"
+    );
+}

@@ -199,7 +199,7 @@ pub(super) fn row_from(r: &rusqlite::Row<'_>) -> rusqlite::Result<CustomerRow> {
 }
 
 /// How a search walks its rows.
-enum Walk {
+pub(super) enum Walk {
     /// Newest first, by customer id.
     ById,
     /// By name, then id (a name prefix was given).
@@ -248,7 +248,7 @@ impl Directory<'_> {
 
     /// The statement of a search and the order it walks in; `None` when
     /// the scope reaches nobody.
-    fn query_of(q: &CustomerQuery, scope: &Scope) -> Result<Option<(Filters, Walk)>> {
+    pub(super) fn query_of(q: &CustomerQuery, scope: &Scope) -> Result<Option<(Filters, Walk)>> {
         let nonempty = |v: &Option<String>| {
             v.as_deref()
                 .map(str::trim)

@@ -19,6 +19,7 @@ mod customer_fields;
 mod customers;
 mod directory;
 mod followups;
+mod groups;
 mod handle;
 mod merge;
 mod migrate;
@@ -48,6 +49,7 @@ pub use directory::{
     HandOver, Note, MAX_PHONES,
 };
 pub use followups::{Claim, CustomerCallBack, FollowUp, FollowUps, Scheduled, CLOSE_REASONS};
+pub use groups::{Group, GROUP_ADD_MAX};
 pub use handle::{
     AgentsHandle, CallsHandle, CampaignsHandle, CustomersHandle, DirectoryHandle, FollowUpsHandle,
     RecordingsHandle, ReportsHandle, SmsHandle, StoreHandle, UsersHandle, WorkOrdersHandle,

@@ -42,8 +42,26 @@ fn not_found(id: i64) -> ApiError {
 pub async fn search(
     user: CurrentUser,
     State(state): State<AppState>,
-    Query(mut q): Query<CustomerQuery>,
+    Query(q): Query<CustomerQuery>,
 ) -> Result<Json<Value>, ApiError> {
+    let q = narrowed(&user, q)?;
+    let scope = user.scope().clone();
+    let page = state
+        .store
+        .directory()
+        .call(move |d| d.search(&q, &scope))
+        .await?;
+    let items: Vec<CustomerRow> = page.items.into_iter().map(|c| shown(&user.0, c)).collect();
+    Ok(Json(json!({ "items": items, "next": page.next })))
+}
+
+/// A search as the user may make it: number fragments checked (and an
+/// agent's finding only their own customers, so masked digits cannot be
+/// uncovered one by one), deleted customers for admins only.
+pub(super) fn narrowed(
+    user: &CurrentUser,
+    mut q: CustomerQuery,
+) -> Result<CustomerQuery, ApiError> {
     super::history::number_filter_allowed(&user.0, q.number.as_deref())?;
     if let Some(n) = q.number.as_deref().filter(|n| !n.trim().is_empty()) {
         if crate::store::number_fragment(n).is_none() {
@@ -65,14 +83,7 @@ pub async fn search(
     if q.deleted && user.0.role != Role::Admin {
         q.deleted = false;
     }
-    let scope = user.scope().clone();
-    let page = state
-        .store
-        .directory()
-        .call(move |d| d.search(&q, &scope))
-        .await?;
-    let items: Vec<CustomerRow> = page.items.into_iter().map(|c| shown(&user.0, c)).collect();
-    Ok(Json(json!({ "items": items, "next": page.next })))
+    Ok(q)
 }
 
 /// `GET /api/customers/{id}`: the customer's page (360°): details, calls

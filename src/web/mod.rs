@@ -15,6 +15,7 @@ mod dial_pools;
 mod directory;
 mod followups;
 mod gate;
+mod groups;
 mod guard;
 mod history;
 mod merges;
@@ -25,6 +26,7 @@ mod sms;
 mod sms_admin;
 pub mod tls;
 mod wallboard;
+mod workorder_import;
 mod workorders;
 mod ws;
 
@@ -306,6 +308,9 @@ fn routes() -> Routes {
         .get("/api/customers", directory::search)
         .get("/api/customers/birthdays", customer_fields::birthdays)
         .get("/api/customer-fields", customer_fields::list)
+        .get("/api/customer-groups", groups::list)
+        .post("/api/customer-groups/{tag}/members", groups::add)
+        .post("/api/customer-groups/{tag}/remove", groups::remove)
         .put("/api/customer-fields", customer_fields::put)
         .post("/api/customers/hand-over", directory::hand_over)
         .get("/api/customers/{id}", directory::show)
@@ -330,6 +335,11 @@ fn routes() -> Routes {
         .get("/api/workorders/summary", workorders::summary)
         .get("/api/workorders/export", workorders::export)
         .get("/api/workorders/assignees", workorders::assignees)
+        .with(
+            Method::POST,
+            "/api/workorders/import",
+            post(workorder_import::import).layer(axum::extract::DefaultBodyLimit::max(8 << 20)),
+        )
         .get("/api/workorders/{id}", workorders::show)
         .post("/api/workorders/{id}/status", workorders::set_status)
         .post("/api/workorders/{id}/assign", workorders::assign)

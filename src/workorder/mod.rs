@@ -2,6 +2,7 @@
 //! a save must satisfy, and (in [`lifecycle`]) how an order moves on.
 //! Pure, so the same rules hold for every client.
 
+pub mod import;
 pub mod lifecycle;
 
 use crate::store::{Customer, FieldDef, FieldType, FormDef};

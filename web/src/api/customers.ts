@@ -88,3 +88,15 @@ export interface Merge {
 export const mergeCustomer = (id: number, from: number) => api<{ merge: number; customer: CustomerRow }>("POST", `/api/customers/${id}/merge`, { from });
 export const customerMerges = (id: number) => api<{ merges: Merge[] }>("GET", `/api/customers/${id}/merges`);
 export const undoMerge = (mergeId: number) => api<{ undone: number; customer: number }>("POST", `/api/customers/merges/${mergeId}/undo`);
+
+/** A customer group (客户群) and how many customers within reach are in it. */
+export interface Group {
+  tag: string;
+  count: number;
+}
+
+export const customerGroups = () => api<{ groups: Group[] }>("GET", "/api/customer-groups");
+export const addToGroup = (tag: string, body: { customers: number[] } | { filter: Record<string, string> }) =>
+  api<{ added: number }>("POST", `/api/customer-groups/${encodeURIComponent(tag)}/members`, body);
+export const removeFromGroup = (tag: string, customers: number[]) =>
+  api<{ removed: number }>("POST", `/api/customer-groups/${encodeURIComponent(tag)}/remove`, { customers });

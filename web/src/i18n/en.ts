@@ -239,7 +239,7 @@ export default {
       invalid_at: "{file} is not a valid profile (line {line}):",
       profile_x: "Profile {name}",
     },
-    targets: { part: "SMS part", device: "Device", recording: "Recording", campaign: "Campaign", user: "User", line: "Line", form: "Form", call: "Call", customer: "Customer", workorder: "Work order", qa_form: "Scoring form" },
+    targets: { part: "SMS part", device: "Device", recording: "Recording", campaign: "Campaign", user: "User", line: "Line", form: "Form", call: "Call", customer: "Customer", workorder: "Work order", qa_form: "Scoring form", group: "Group" },
     tabs: { users: "Users", lines: "Line bindings", teams: "Teams", devices: "Devices", profiles: "Firmware profiles", sms: "SMS", retention: "Recording retention", customer_fields: "Customer fields", forms: "Work-order forms", call_blacklist: "Blocked callers", audit: "Audit log" },
     call_blacklist: {
       hint: "Callers on this list are hung up by lines that can refuse a call (GSM modems) and pop marked on the others; nobody is asked to call them back.",
@@ -311,6 +311,9 @@ export default {
     from_address: "From",
   },
   audit_actions: {
+    workorders_import: "Work-order changes imported",
+    customer_group_add: "Customers added to a group",
+    customer_group_remove: "Customers taken out of a group",
     customer_merge: "Customers merged",
     customer_merge_undo: "Merge undone",
     customer_fields_put: "Customer fields changed",
@@ -549,6 +552,14 @@ export default {
     summary: "Summary",
   },
   workorders: {
+    import: "Import changes",
+    import_hint: "Send the export back after editing its Status and Assignee columns (or any sheet with a Number column and those); you see every change before it is made.",
+    import_preview: "{changed} orders will change; {refused} rows cannot be used",
+    import_row: "Row",
+    import_change: "Change",
+    import_problem: "Problem",
+    import_confirm: "Make the changes",
+    import_done: "{changed} orders changed, {refused} rows refused",
     scored: "Score saved",
     appealed: "Appeal sent",
     number: "Number",
@@ -668,6 +679,14 @@ export default {
     was_undone: "Undone",
     undo: "Undo",
   },
+  groups: {
+    title: "Groups",
+    none: "No groups yet",
+    pick: "Group",
+    add_selected: "Add the {n} ticked",
+    add_all: "Add everyone found",
+    added: "{n} customers added to “{group}”",
+  },
   wallboard: {
     today: "Today",
     live: "Live",
@@ -691,6 +710,8 @@ export default {
     line_states: { idle: "Idle", ringing: "Ringing", dialling: "Dialling out", talking: "Talking" },
   },
   errors: {
+    import_file: "The file cannot be used: {reason}",
+    group_members_what: "Tick customers, or add everyone found",
     merge_same: "A customer cannot be merged into itself",
     merge_not_found: "No such merge",
     merge_undone: "This merge was undone already",

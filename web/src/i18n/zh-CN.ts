@@ -240,7 +240,7 @@ export default {
       invalid_at: "{file} 不是有效的固件配置（第 {line} 行）：",
       profile_x: "固件配置 {name}",
     },
-    targets: { part: "短信分段", device: "设备", recording: "录音", campaign: "群发", user: "用户", line: "线路", form: "表单", call: "通话", customer: "客户", workorder: "工单", qa_form: "评分表" },
+    targets: { part: "短信分段", device: "设备", recording: "录音", campaign: "群发", user: "用户", line: "线路", form: "表单", call: "通话", customer: "客户", workorder: "工单", qa_form: "评分表", group: "客户群" },
     tabs: { users: "用户", lines: "线路绑定", teams: "班组", devices: "设备", profiles: "固件配置", sms: "短信", retention: "录音保留", customer_fields: "客户字段", forms: "工单表单", call_blacklist: "来电黑名单", audit: "审计日志" },
     call_blacklist: {
       hint: "名单上的来电：能拒接的线路（短信猫）直接挂断，其他线路弹屏时标出；不会进入待回拨。",
@@ -312,6 +312,9 @@ export default {
     from_address: "来源地址",
   },
   audit_actions: {
+    workorders_import: "导入工单变更",
+    customer_group_add: "加入客户群",
+    customer_group_remove: "移出客户群",
     customer_merge: "合并客户",
     customer_merge_undo: "撤销合并",
     customer_fields_put: "修改客户字段",
@@ -550,6 +553,14 @@ export default {
     summary: "摘要",
   },
   workorders: {
+    import: "导入变更",
+    import_hint: "修改导出表中的“状态”和“处理人”两列后导入（或任何含工单号和这两列的表格）；变更在执行前逐行列出。",
+    import_preview: "将变更 {changed} 张工单；{refused} 行无法使用",
+    import_row: "行号",
+    import_change: "变更",
+    import_problem: "问题",
+    import_confirm: "执行变更",
+    import_done: "已变更 {changed} 张工单，{refused} 行被拒",
     scored: "评分已保存",
     appealed: "申诉已提交",
     number: "工单号",
@@ -669,6 +680,14 @@ export default {
     was_undone: "已撤销",
     undo: "撤销合并",
   },
+  groups: {
+    title: "客户群",
+    none: "还没有客户群",
+    pick: "选择或新建客户群",
+    add_selected: "加入勾选的 {n} 位",
+    add_all: "加入全部搜索结果",
+    added: "已将 {n} 位客户加入“{group}”",
+  },
   wallboard: {
     today: "今日",
     live: "实时",
@@ -692,6 +711,8 @@ export default {
     line_states: { idle: "空闲", ringing: "振铃", dialling: "外拨中", talking: "通话" },
   },
   errors: {
+    import_file: "文件无法使用：{reason}",
+    group_members_what: "请勾选客户，或加入全部搜索结果",
     merge_same: "不能把客户合并到自己",
     merge_not_found: "没有这条合并记录",
     merge_undone: "这次合并已经撤销",
