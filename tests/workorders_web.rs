@@ -202,7 +202,7 @@ async fn every_role_reaches_and_changes_only_its_orders() {
         assert_eq!(counts["overdue"], overdue, "{counts}");
     }
     let (_, body) = get(&s, &admin, "/api/workorders?overdue=true").await;
-    assert_eq!(numbers(&body), [theirs_no.clone()]);
+    assert_eq!(numbers(&body), [theirs_no.as_str()]);
 
     // The timeline and the audit.
     let (_, body) = get(&s, &lead1, &format!("/api/workorders/{theirs}")).await;
@@ -278,15 +278,15 @@ async fn an_escalated_order_reaches_the_other_team_and_leaves_the_pop_when_resol
     assert!(body["work_order"]["assignee"].is_null());
     // lead2 and every support agent see it in the team's queue; s1 takes it.
     let (_, queue) = get(&s, &lead2, "/api/workorders?team=support&open=true").await;
-    assert_eq!(numbers(&queue), [number.clone()]);
+    assert_eq!(numbers(&queue), [number.as_str()]);
     let (_, queue) = get(&s, &s1, "/api/workorders?open=true").await;
-    assert_eq!(numbers(&queue), [number.clone()]);
+    assert_eq!(numbers(&queue), [number.as_str()]);
     let (code, body) = post(&s, &s1, &assign, json!({"agent": "s1"})).await;
     assert_eq!(code, 200, "{body}");
     assert_eq!(body["work_order"]["assignee"], "s1");
     assert_eq!(body["work_order"]["assignee_name"], "二线小李");
     let (_, mine) = get(&s, &s1, "/api/workorders?assignee=s1&open=true").await;
-    assert_eq!(numbers(&mine), [number.clone()]);
+    assert_eq!(numbers(&mine), [number.as_str()]);
     // The author still follows it; a colleague of theirs does not.
     assert_eq!(
         get(&s, &agent1, &format!("/api/workorders/{id}")).await.0,

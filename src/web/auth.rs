@@ -77,7 +77,34 @@ impl From<crate::store::StoreError> for ApiError {
 /// them for it ([`super::gate`] checked both before the handler runs).
 pub struct CurrentUser(pub User, pub crate::store::Scope);
 
+/// Who makes a change, owned (for a closure on the store thread): the user
+/// and the address the request came from; [`Who::actor`] is what the
+/// store's audited changes take.
+#[derive(Debug, Clone)]
+pub struct Who {
+    user: User,
+    remote: String,
+}
+
+impl Who {
+    /// The store's view of who acts.
+    pub fn actor(&self) -> crate::store::Actor<'_> {
+        crate::store::Actor {
+            user: &self.user,
+            remote_addr: Some(&self.remote),
+        }
+    }
+}
+
 impl CurrentUser {
+    /// Who makes this request's change, from `remote`.
+    pub fn who(&self, remote: std::net::SocketAddr) -> Who {
+        Who {
+            user: self.0.clone(),
+            remote: remote.ip().to_string(),
+        }
+    }
+
     /// Whose objects the user may reach with this request (the access
     /// table's reach for their role).
     pub fn scope(&self) -> &crate::store::Scope {

@@ -5,7 +5,7 @@
 use super::auth::{ApiError, CurrentUser};
 use super::AppState;
 use crate::customers::fields::{check_values, CustomFieldDef};
-use crate::store::{Actor, CustomerRow};
+use crate::store::CustomerRow;
 use axum::extract::{ConnectInfo, Query, State};
 use axum::http::StatusCode;
 use axum::Json;
@@ -33,18 +33,12 @@ pub async fn put(
     ConnectInfo(remote): ConnectInfo<SocketAddr>,
     Json(body): Json<FieldsBody>,
 ) -> Result<Json<Value>, ApiError> {
+    let who = user.who(remote);
     let fields = state
         .store
         .directory()
         .call(move |d| {
-            let remote = remote.ip().to_string();
-            d.put_field_defs(
-                &body.fields,
-                Actor {
-                    user: &user.0,
-                    remote_addr: Some(&remote),
-                },
-            )?;
+            d.put_field_defs(&body.fields, who.actor())?;
             d.field_defs()
         })
         .await?;

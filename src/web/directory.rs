@@ -7,8 +7,7 @@
 use super::auth::{ApiError, CurrentUser};
 use super::AppState;
 use crate::store::{
-    Actor, CallQuery, CustomerEdit, CustomerQuery, CustomerRow, HandOver, NewPhone, Role, Scope,
-    User,
+    CallQuery, CustomerEdit, CustomerQuery, CustomerRow, HandOver, NewPhone, Role, Scope, User,
 };
 use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::StatusCode;
@@ -273,21 +272,11 @@ pub async fn update(
     };
     let mut edit = edit_of(&state, &before, body)?;
     edit.custom_fields = custom;
-    let actor = user.0.clone();
-    let remote = remote.ip().to_string();
+    let who = user.who(remote);
     let after = state
         .store
         .directory()
-        .call(move |d| {
-            d.update(
-                id,
-                &edit,
-                Actor {
-                    user: &actor,
-                    remote_addr: Some(&remote),
-                },
-            )
-        })
+        .call(move |d| d.update(id, &edit, who.actor()))
         .await?
         .ok_or_else(|| not_found(id))?;
     Ok(Json(json!({ "customer": shown(&user.0, after) })))
@@ -321,21 +310,11 @@ async fn set_deleted(
     id: i64,
     deleted: bool,
 ) -> Result<StatusCode, ApiError> {
-    let actor = user.0.clone();
-    let remote = remote.ip().to_string();
+    let who = user.who(remote);
     let changed = state
         .store
         .directory()
-        .call(move |d| {
-            d.set_deleted(
-                id,
-                deleted,
-                Actor {
-                    user: &actor,
-                    remote_addr: Some(&remote),
-                },
-            )
-        })
+        .call(move |d| d.set_deleted(id, deleted, who.actor()))
         .await?;
     if changed {
         Ok(StatusCode::NO_CONTENT)
@@ -460,23 +439,16 @@ pub async fn hand_over(
             ))
         }
     };
-    let actor = user.0.clone();
-    let remote = remote.ip().to_string();
+    let who = user.who(remote);
     let from = match what {
         HandOver::AllOf(from) => Some(from),
         HandOver::Customers(_) => None,
     };
-    let (who, addr) = (actor.clone(), remote.clone());
+    let by = who.clone();
     let moved = state
         .store
         .directory()
-        .call(move |d| {
-            let actor = Actor {
-                user: &who,
-                remote_addr: Some(&addr),
-            };
-            d.hand_over(&what, to.id, actor)
-        })
+        .call(move |d| d.hand_over(&what, to.id, by.actor()))
         .await?;
     // A leaver's open work orders go with their customers (a second step:
     // run again, it moves what is left).
@@ -485,13 +457,7 @@ pub async fn hand_over(
             state
                 .store
                 .workorders()
-                .call(move |w| {
-                    let actor = Actor {
-                        user: &actor,
-                        remote_addr: Some(&remote),
-                    };
-                    w.hand_over_open(from, to.id, actor)
-                })
+                .call(move |w| w.hand_over_open(from, to.id, who.actor()))
                 .await?
         }
         None => 0,

@@ -4,7 +4,7 @@
 
 use super::auth::{ApiError, CurrentUser};
 use super::AppState;
-use crate::store::{Actor, CustomerQuery};
+use crate::store::CustomerQuery;
 use axum::extract::{ConnectInfo, Path, State};
 use axum::http::StatusCode;
 use axum::Json;
@@ -37,6 +37,12 @@ pub struct MembersBody {
     filter: Option<CustomerQuery>,
 }
 
+/// Who joins: every customer a search finds, or these.
+enum Joining {
+    Found(CustomerQuery),
+    These(Vec<i64>),
+}
+
 /// `POST /api/customer-groups/{tag}/members`: adds customers to the group.
 pub async fn add(
     user: CurrentUser,
@@ -45,50 +51,37 @@ pub async fn add(
     Path(tag): Path<String>,
     Json(body): Json<MembersBody>,
 ) -> Result<Json<Value>, ApiError> {
+    let who = user.who(remote);
     let scope = user.scope().clone();
-    match (body.filter, body.customers.is_empty()) {
+    let members = match (body.filter, body.customers.is_empty()) {
         (Some(filter), true) => {
             let mut filter = super::directory::narrowed(&user, filter)?;
             filter.deleted = false;
-            let added = state
-                .store
-                .directory()
-                .call(move |d| {
-                    let remote = remote.ip().to_string();
-                    let actor = Actor {
-                        user: &user.0,
-                        remote_addr: Some(&remote),
-                    };
-                    d.add_matching_to_group(&tag, &filter, &scope, actor)
-                })
-                .await?;
-            Ok(Json(json!({ "added": added })))
+            Joining::Found(filter)
         }
         (None, false) => {
             for id in &body.customers {
                 super::directory::reach(&state, &user, *id).await?;
             }
-            let ids = body.customers;
-            let added = state
-                .store
-                .directory()
-                .call(move |d| {
-                    let remote = remote.ip().to_string();
-                    let actor = Actor {
-                        user: &user.0,
-                        remote_addr: Some(&remote),
-                    };
-                    d.add_to_group(&tag, &ids, actor)
-                })
-                .await?;
-            Ok(Json(json!({ "added": added })))
+            Joining::These(body.customers)
         }
-        _ => Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "group_members_what",
-            "give either the customers or the search whose customers all join".into(),
-        )),
-    }
+        _ => {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "group_members_what",
+                "give either the customers or the search whose customers all join".into(),
+            ))
+        }
+    };
+    let added = state
+        .store
+        .directory()
+        .call(move |d| match members {
+            Joining::Found(filter) => d.add_matching_to_group(&tag, &filter, &scope, who.actor()),
+            Joining::These(ids) => d.add_to_group(&tag, &ids, who.actor()),
+        })
+        .await?;
+    Ok(Json(json!({ "added": added })))
 }
 
 /// Who leaves a group.
@@ -106,20 +99,14 @@ pub async fn remove(
     Path(tag): Path<String>,
     Json(body): Json<LeaveBody>,
 ) -> Result<Json<Value>, ApiError> {
+    let who = user.who(remote);
     for id in &body.customers {
         super::directory::reach(&state, &user, *id).await?;
     }
     let removed = state
         .store
         .directory()
-        .call(move |d| {
-            let remote = remote.ip().to_string();
-            let actor = Actor {
-                user: &user.0,
-                remote_addr: Some(&remote),
-            };
-            d.remove_from_group(&tag, &body.customers, actor)
-        })
+        .call(move |d| d.remove_from_group(&tag, &body.customers, who.actor()))
         .await?;
     Ok(Json(json!({ "removed": removed })))
 }

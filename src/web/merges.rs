@@ -4,7 +4,7 @@
 
 use super::auth::{ApiError, CurrentUser};
 use super::AppState;
-use crate::store::{Actor, MergeRefused};
+use crate::store::MergeRefused;
 use axum::extract::{ConnectInfo, Path, State};
 use axum::http::StatusCode;
 use axum::Json;
@@ -40,18 +40,14 @@ pub async fn merge(
     Path(id): Path<i64>,
     Json(body): Json<MergeBody>,
 ) -> Result<Json<Value>, ApiError> {
+    let who = user.who(remote);
     super::directory::reach(&state, &user, id).await?;
     super::directory::reach(&state, &user, body.from).await?;
-    let actor = user.0.clone();
     let merge = state
         .store
         .directory()
         .call(move |d| {
-            let remote = remote.ip().to_string();
-            let actor = Actor {
-                user: &actor,
-                remote_addr: Some(&remote),
-            };
+            let actor = who.actor();
             d.merge(id, body.from, actor, crate::store::now_ms())
         })
         .await?
@@ -86,6 +82,7 @@ pub async fn undo(
     ConnectInfo(remote): ConnectInfo<SocketAddr>,
     Path(id): Path<i64>,
 ) -> Result<Json<Value>, ApiError> {
+    let who = user.who(remote);
     let kept = state
         .store
         .directory()
@@ -93,16 +90,11 @@ pub async fn undo(
         .await?
         .ok_or_else(|| refused(MergeRefused::NoMerge))?;
     super::directory::reach(&state, &user, kept).await?;
-    let actor = user.0.clone();
     state
         .store
         .directory()
         .call(move |d| {
-            let remote = remote.ip().to_string();
-            let actor = Actor {
-                user: &actor,
-                remote_addr: Some(&remote),
-            };
+            let actor = who.actor();
             d.undo_merge(id, actor, crate::store::now_ms())
         })
         .await?

@@ -529,6 +529,39 @@ fn export_format(q: Option<&str>) -> Result<crate::sheets::ExportFormat, auth::A
     }
 }
 
+/// An uploaded sheet's name and kind: the page's `X-Filename` (percent
+/// encoded), else what its first bytes say (an XLSX is a zip), else
+/// `fallback`; `None` when the kind is not one of `allowed` extensions.
+fn uploaded_sheet(
+    headers: &axum::http::HeaderMap,
+    body: &[u8],
+    fallback: &str,
+    allowed: &[&str],
+) -> Option<(String, String)> {
+    let name = headers
+        .get("x-filename")
+        .and_then(|v| v.to_str().ok())
+        .map(|n| {
+            percent_encoding::percent_decode_str(n)
+                .decode_utf8_lossy()
+                .to_string()
+        })
+        .unwrap_or_else(|| {
+            let stem = fallback.rsplit_once('.').map_or(fallback, |(s, _)| s);
+            if body.starts_with(b"PK\x03\x04") {
+                format!("{stem}.xlsx")
+            } else {
+                fallback.to_string()
+            }
+        });
+    let ext = std::path::Path::new(&name)
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase)
+        .filter(|e| allowed.contains(&e.as_str()))?;
+    Some((name, ext))
+}
+
 /// Runs `write` (on a reader of its own, off the runtime) into a file
 /// under the uploads folder and answers with it as a download named
 /// `name`; the rows written come back for the audit log. The file is

@@ -191,22 +191,19 @@ pub async fn upload(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
-    let name = headers
-        .get("x-filename")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("recipients.csv");
-    let ext = std::path::Path::new(name)
-        .extension()
-        .and_then(|e| e.to_str())
-        .map(|e| e.to_ascii_lowercase())
-        .filter(|e| ["csv", "txt", "xlsx", "xls"].contains(&e.as_str()))
-        .ok_or_else(|| {
-            ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "invalid",
-                format!("{name}: send a .csv or .xlsx file"),
-            )
-        })?;
+    let (_, ext) = super::uploaded_sheet(
+        &headers,
+        &body,
+        "recipients.csv",
+        &["csv", "txt", "xlsx", "xls"],
+    )
+    .ok_or_else(|| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid",
+            "send a .csv or .xlsx file".into(),
+        )
+    })?;
     if body.is_empty() {
         return Err(ApiError::new(
             StatusCode::BAD_REQUEST,

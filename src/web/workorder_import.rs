@@ -6,7 +6,7 @@
 
 use super::auth::{ApiError, CurrentUser};
 use super::AppState;
-use crate::store::{Actor, Assignee, Change, WorkOrderQuery};
+use crate::store::{Assignee, Change, WorkOrderQuery};
 use crate::workorder::import::{ask, columns, status_named, RowAsk};
 use crate::workorder::lifecycle::{check_move, MoveRefused};
 use axum::body::Bytes;
@@ -78,24 +78,10 @@ pub async fn import(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
-    // Named by the page; else told by its first bytes (an XLSX is a zip).
-    let name = headers
-        .get("x-filename")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string)
-        .unwrap_or_else(|| {
-            if body.starts_with(b"PK\x03\x04") {
-                "workorders.xlsx".into()
-            } else {
-                "workorders.csv".into()
-            }
-        });
-    let ext = std::path::Path::new(&name)
-        .extension()
-        .and_then(|e| e.to_str())
-        .map(str::to_ascii_lowercase)
-        .filter(|e| ["csv", "txt", "xlsx"].contains(&e.as_str()))
-        .ok_or_else(|| bad_file(format!("{name}: send a .xlsx or .csv file")))?;
+    let who = user.who(remote);
+    let (name, ext) =
+        super::uploaded_sheet(&headers, &body, "workorders.csv", &["csv", "txt", "xlsx"])
+            .ok_or_else(|| bad_file("send a .xlsx or .csv file".into()))?;
     if body.is_empty() {
         return Err(bad_file("the file is empty".into()));
     }
@@ -129,16 +115,11 @@ pub async fn import(
         .collect();
     let scope = user.scope().clone();
     let dry_run = p.dry_run;
-    let me = user.0.clone();
     let results = state
         .store
         .workorders()
         .call(move |w| {
-            let remote = remote.ip().to_string();
-            let actor = Actor {
-                user: &me,
-                remote_addr: Some(&remote),
-            };
+            let actor = who.actor();
             let mut results = Vec::with_capacity(asks.len());
             for (row, a) in asks {
                 let mut result = RowResult {

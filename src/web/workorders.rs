@@ -9,7 +9,7 @@
 use super::auth::{ApiError, CurrentUser};
 use super::AppState;
 use crate::store::{
-    Actor, Assignee, Change, FieldType, FormDef, QaTarget, WorkOrderQuery, WorkOrderRow, WorkOrders,
+    Assignee, Change, FieldType, FormDef, QaTarget, WorkOrderQuery, WorkOrderRow, WorkOrders,
 };
 use crate::workorder::lifecycle::MoveRefused;
 use axum::extract::{ConnectInfo, Path, Query, State};
@@ -223,6 +223,31 @@ fn answer(id: i64, change: Change) -> Result<Json<Value>, ApiError> {
     }
 }
 
+/// Makes one change to order `id` on the store thread, as `user` from
+/// `remote` within their scope, and answers with the order or the refusal.
+async fn change(
+    state: &AppState,
+    user: &CurrentUser,
+    remote: SocketAddr,
+    id: i64,
+    make: impl FnOnce(
+            &WorkOrders<'_>,
+            &crate::store::Scope,
+            crate::store::Actor<'_>,
+        ) -> crate::store::Result<Change>
+        + Send
+        + 'static,
+) -> Result<Json<Value>, ApiError> {
+    let who = user.who(remote);
+    let scope = user.scope().clone();
+    let change = state
+        .store
+        .workorders()
+        .call(move |w| make(&w, &scope, who.actor()))
+        .await?;
+    answer(id, change)
+}
+
 /// A status move.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -241,20 +266,10 @@ pub async fn set_status(
     Path(id): Path<i64>,
     Json(body): Json<StatusBody>,
 ) -> Result<Json<Value>, ApiError> {
-    let scope = user.scope().clone();
-    let change = state
-        .store
-        .workorders()
-        .call(move |w| {
-            let remote = remote.ip().to_string();
-            let actor = Actor {
-                user: &user.0,
-                remote_addr: Some(&remote),
-            };
-            w.change_status(id, body.to.trim(), body.note.as_deref(), &scope, actor)
-        })
-        .await?;
-    answer(id, change)
+    change(&state, &user, remote, id, move |w, scope, actor| {
+        w.change_status(id, body.to.trim(), body.note.as_deref(), scope, actor)
+    })
+    .await
 }
 
 /// An assignment: to an agent (username) or a team's queue, not both.
@@ -314,20 +329,10 @@ pub async fn assign(
             ))
         }
     };
-    let scope = user.scope().clone();
-    let change = state
-        .store
-        .workorders()
-        .call(move |w| {
-            let remote = remote.ip().to_string();
-            let actor = Actor {
-                user: &user.0,
-                remote_addr: Some(&remote),
-            };
-            w.assign(id, &to, body.note.as_deref(), &scope, actor)
-        })
-        .await?;
-    answer(id, change)
+    change(&state, &user, remote, id, move |w, scope, actor| {
+        w.assign(id, &to, body.note.as_deref(), scope, actor)
+    })
+    .await
 }
 
 /// `GET /api/workorders/assignees`: who an order can be given to (active
@@ -368,20 +373,10 @@ pub async fn set_due(
     Path(id): Path<i64>,
     Json(body): Json<DueBody>,
 ) -> Result<Json<Value>, ApiError> {
-    let scope = user.scope().clone();
-    let change = state
-        .store
-        .workorders()
-        .call(move |w| {
-            let remote = remote.ip().to_string();
-            let actor = Actor {
-                user: &user.0,
-                remote_addr: Some(&remote),
-            };
-            w.set_due(id, body.due_at, &scope, actor)
-        })
-        .await?;
-    answer(id, change)
+    change(&state, &user, remote, id, move |w, scope, actor| {
+        w.set_due(id, body.due_at, scope, actor)
+    })
+    .await
 }
 
 /// A comment.
@@ -407,20 +402,10 @@ pub async fn comment(
         )
         .with(json!({ "max": 4000 })));
     }
-    let scope = user.scope().clone();
-    let change = state
-        .store
-        .workorders()
-        .call(move |w| {
-            let remote = remote.ip().to_string();
-            let actor = Actor {
-                user: &user.0,
-                remote_addr: Some(&remote),
-            };
-            w.comment(id, &body.body, &scope, actor)
-        })
-        .await?;
-    answer(id, change)
+    change(&state, &user, remote, id, move |w, scope, actor| {
+        w.comment(id, &body.body, scope, actor)
+    })
+    .await
 }
 
 /// The columns every export has before the form's own fields.
