@@ -3,7 +3,8 @@
 
 pub mod csv_rows;
 pub mod export;
-pub mod fields;
+/// Customers' custom fields (kept in [`crate::domain`], below the store).
+pub use crate::domain::custom_fields as fields;
 pub mod headers;
 pub mod import;
 pub mod report;

@@ -6,7 +6,7 @@
 
 use super::directory::{row_from, scope_clause, Actor, CustomerRow, ROW_COLUMNS};
 use super::{AuditEntry, Directory, Filters, Result, Scope, StoreError};
-use crate::customers::fields::{check_defs, CustomFieldDef, CustomFieldType};
+use crate::domain::custom_fields::{check_defs, CustomFieldDef, CustomFieldType};
 use rusqlite::params;
 use serde_json::json;
 
@@ -121,7 +121,7 @@ impl Directory<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::customers::fields::FieldOption;
+    use crate::domain::custom_fields::FieldOption;
     use crate::store::{NewCustomer, Role, Store, User};
     use serde_json::Value;
 

@@ -391,7 +391,7 @@ mod tests {
         let root = store.users().user_by_name("root").unwrap().unwrap();
         store
             .workorders()
-            .put_form(&toml::from_str(crate::demo::DEMO_FORM).unwrap())
+            .put_form(&crate::store::workorders::plain_form("service"))
             .unwrap();
         (dir, store, root)
     }

@@ -391,7 +391,7 @@ mod tests {
         let agent = store.users().user_by_name("a1").unwrap().unwrap();
         store
             .workorders()
-            .put_form(&toml::from_str(crate::demo::DEMO_FORM).unwrap())
+            .put_form(&crate::store::workorders::plain_form("service"))
             .unwrap();
         let order = store
             .workorders()

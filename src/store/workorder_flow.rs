@@ -8,7 +8,7 @@
 use super::directory::Actor;
 use super::workorders::{order_from, WorkOrderRow, ORDER_COLUMNS, ORDER_FROM};
 use super::{now_ms, AuditEntry, Filters, Result, Role, Scope, StoreError, WorkOrders};
-use crate::workorder::lifecycle::{self, MoveRefused};
+use crate::domain::work_order_status::{self as lifecycle, MoveRefused};
 use rusqlite::{params, OptionalExtension};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -566,7 +566,7 @@ fn clean_note(note: Option<&str>) -> Result<Option<String>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::{FormDef, NewCustomer, Store, User};
+    use crate::store::{NewCustomer, Store, User};
     use serde_json::Map;
 
     struct Fixture {
@@ -598,13 +598,7 @@ mod tests {
         let admin = user("root", Role::Admin, None);
         store
             .workorders()
-            .put_form(&FormDef {
-                key: "service".into(),
-                name_zh: "服务".into(),
-                name_en: "Service".into(),
-                fields: Vec::new(),
-                statuses: Vec::new(),
-            })
+            .put_form(&crate::store::workorders::plain_form("service"))
             .unwrap();
         Fixture {
             _dir: dir,
@@ -997,10 +991,10 @@ mod tests {
         let f = fixture();
         let w = f.store.workorders();
         let mut form = w.form("service").unwrap().unwrap();
-        form.statuses = crate::workorder::lifecycle::default_statuses();
+        form.statuses = crate::domain::work_order_status::default_statuses();
         form.statuses.insert(
             1,
-            crate::workorder::lifecycle::StatusDef {
+            crate::domain::work_order_status::StatusDef {
                 key: "waiting_parts".into(),
                 label_zh: "待配件".into(),
                 label_en: "Waiting for parts".into(),

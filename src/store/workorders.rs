@@ -2,7 +2,7 @@
 //! orders (工单) agents save from a pop.
 
 use super::{now_ms, Result, Scope, Store, StoreError};
-use crate::workorder::lifecycle::{self, StatusDef};
+use crate::domain::work_order_status::{self as lifecycle, StatusDef};
 use rusqlite::{params, OptionalExtension};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -484,6 +484,18 @@ pub(super) fn order_from(r: &rusqlite::Row<'_>, now: i64) -> rusqlite::Result<Wo
         created_at: r.get(18)?,
         updated_at: r.get(19)?,
     })
+}
+
+/// A form with no fields and the default statuses, for the store's tests.
+#[cfg(test)]
+pub(crate) fn plain_form(key: &str) -> FormDef {
+    FormDef {
+        key: key.into(),
+        name_zh: format!("{key}工单"),
+        name_en: key.into(),
+        fields: Vec::new(),
+        statuses: Vec::new(),
+    }
 }
 
 /// A form that makes sense: named, unique field keys, options where needed.

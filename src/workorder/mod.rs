@@ -3,7 +3,8 @@
 //! Pure, so the same rules hold for every client.
 
 pub mod import;
-pub mod lifecycle;
+/// A work order's statuses and moves (kept in [`crate::domain`], below the store).
+pub use crate::domain::work_order_status as lifecycle;
 
 use crate::store::{Customer, FieldDef, FieldType, FormDef};
 use serde::Serialize;

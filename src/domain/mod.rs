@@ -1,6 +1,12 @@
 //! The vocabulary every part of callpop shares, below the store: the
 //! store keeps these, the line side, the hub and the web side speak them,
-//! and none of them needs the store to name them.
+//! and none of them needs the store to name them. With it, the rules of
+//! two kinds of data the store keeps and the pages edit: a work order's
+//! statuses ([`work_order_status`]) and customers' custom fields
+//! ([`custom_fields`]).
+
+pub mod custom_fields;
+pub mod work_order_status;
 
 use chrono::NaiveTime;
 use serde::{Deserialize, Serialize};
