@@ -13,7 +13,8 @@ CREATE TABLE customer_merges (
     undo_until  INTEGER NOT NULL,
     -- What moved and what the kept customer was: {"kept_before": {...},
     -- "calls": [...], "work_orders": [...], "notes": [...], "followups": [...],
-    -- "recipients": [[campaign, seq], ...], "phones_added": [...], "tags_added": [...]}.
+    -- "recipients": [[campaign, seq], ...], "phones_added": [national, ...], "tags_added": [...],
+    -- "fields_filled": {...}}.
     record      TEXT NOT NULL CHECK (json_valid(record)),
     undone_at   INTEGER,
     undone_by   INTEGER REFERENCES users(id) ON DELETE SET NULL

@@ -70,7 +70,7 @@ async fn an_agent_takes_calls_and_saves_work_orders() {
     assert_eq!(b.text("[data-test=state]").await, "就绪");
     assert_eq!(
         nav(&mut b).await,
-        json!(["workspace", "customers", "history"])
+        json!(["workspace", "customers", "workorders", "history"])
     );
     assert_eq!(
         b.eval("document.getElementById('login')").await,
@@ -365,25 +365,33 @@ async fn each_role_sees_exactly_the_pages_it_may_open_and_the_server_refuses_the
     add_user(&s, "qa1", callpop::store::Role::Qa).await;
     add_user(&s, "mk1", callpop::store::Role::Marketer).await;
     for (user, pages) in [
-        ("agent1", json!(["workspace", "customers", "history"])),
+        (
+            "agent1",
+            json!(["workspace", "customers", "workorders", "history"]),
+        ),
         (
             "lead1",
             json!([
                 "workspace",
                 "customers",
+                "workorders",
                 "history",
                 "recordings",
                 "reports",
                 "wallboard"
             ]),
         ),
-        ("qa1", json!(["customers", "history", "recordings"])),
+        (
+            "qa1",
+            json!(["customers", "workorders", "history", "recordings"]),
+        ),
         ("mk1", json!(["sms"])),
         (
             "admin",
             json!([
                 "workspace",
                 "customers",
+                "workorders",
                 "history",
                 "recordings",
                 "reports",

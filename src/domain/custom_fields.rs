@@ -67,7 +67,8 @@ pub struct CustomFieldDef {
     /// Shown on the pop beside the customer's name.
     #[serde(default)]
     pub in_pop: bool,
-    /// Offered as a search filter of the customer directory.
+    /// To be offered as a search filter of the customer directory (kept;
+    /// the directory does not filter by it yet).
     #[serde(default)]
     pub searchable: bool,
     /// The birthday (a date field; at most one): reminders on the day.

@@ -132,7 +132,8 @@ impl Directory<'_> {
                 .query_map(params![gone, keep], |r| r.get(0))?
                 .collect::<rusqlite::Result<_>>()?;
             let room = (MAX_PHONES as i64 - next).max(0) as usize;
-            let mut phones_added = Vec::new();
+            // Recorded by number, not position: an edit renumbers positions.
+            let mut phones_added: Vec<String> = Vec::new();
             for (i, from) in added.iter().take(room).enumerate() {
                 let to = next + i as i64;
                 s.conn.execute(
@@ -143,7 +144,11 @@ impl Directory<'_> {
                      FROM customer_phones WHERE customer_id = ?3 AND position = ?4",
                     params![keep, to, gone, from],
                 )?;
-                phones_added.push(to);
+                phones_added.push(s.conn.query_row(
+                    "SELECT national FROM customer_phones WHERE customer_id = ?1 AND position = ?2",
+                    params![keep, to],
+                    |r| r.get(0),
+                )?);
             }
             record.insert("phones_added".into(), json!(phones_added));
             let tags_added: Vec<String> = s
@@ -162,14 +167,17 @@ impl Directory<'_> {
             }
             record.insert("tags_added".into(), json!(tags_added));
             let mut fields = kept_fields.clone();
+            let mut filled = Map::new();
             for (k, v) in gone_fields {
                 let empty = fields.get(&k).is_none_or(|old| {
                     old.is_null() || old.as_str().is_some_and(|s| s.trim().is_empty())
                 });
                 if empty {
+                    filled.insert(k.clone(), v.clone());
                     fields.insert(k, v);
                 }
             }
+            record.insert("fields_filled".into(), Value::Object(filled));
             s.conn.execute(
                 "UPDATE customers SET custom_fields = ?2, updated_at = ?3,
                      last_call_at = (SELECT max(started_at) FROM calls WHERE customer_id = ?1)
@@ -277,9 +285,11 @@ impl Directory<'_> {
             }
             let mut drop_phone = s
                 .conn
-                .prepare_cached("DELETE FROM customer_phones WHERE customer_id = ?1 AND position = ?2")?;
-            for position in list("phones_added") {
-                drop_phone.execute(params![keep, position])?;
+                .prepare_cached("DELETE FROM customer_phones WHERE customer_id = ?1 AND national = ?2")?;
+            for national in record["phones_added"].as_array().into_iter().flatten() {
+                if let Some(national) = national.as_str() {
+                    drop_phone.execute(params![keep, national])?;
+                }
             }
             if let Some(tags) = record["tags_added"].as_array() {
                 for tag in tags.iter().filter_map(Value::as_str) {
@@ -289,8 +299,23 @@ impl Directory<'_> {
                     )?;
                 }
             }
-            let before = record["kept_before"]["custom_fields"].to_string();
-            for (customer, fields) in [(keep, Some(before)), (gone, None)] {
+            // The values the merge filled go, unless edited since; other
+            // edits made since the merge stay.
+            let current: String = s.conn.query_row(
+                "SELECT custom_fields FROM customers WHERE id = ?1",
+                [keep],
+                |r| r.get(0),
+            )?;
+            let mut fields: Map<String, Value> = serde_json::from_str(&current).unwrap_or_default();
+            if let Some(filled) = record["fields_filled"].as_object() {
+                for (k, v) in filled {
+                    if fields.get(k) == Some(v) {
+                        fields.remove(k);
+                    }
+                }
+            }
+            let restored = Value::Object(fields).to_string();
+            for (customer, fields) in [(keep, Some(restored)), (gone, None)] {
                 s.conn.execute(
                     "UPDATE customers SET custom_fields = coalesce(?2, custom_fields), updated_at = ?3,
                          last_call_at = (SELECT max(started_at) FROM calls WHERE customer_id = ?1)
@@ -464,8 +489,23 @@ mod tests {
             json!({"calls": 0, "work_orders": 1, "notes": 1, "followups": 0})
         );
 
-        // A note written after the merge stays with the kept customer.
+        // A note written after the merge stays with the kept customer, and
+        // so does an edit (which renumbers the numbers).
         d.add_note(keep, "合并后的记录", None, &root).unwrap();
+        let mut fields = kept.custom_fields.clone();
+        fields.insert("vip".into(), json!("是"));
+        d.update(
+            keep,
+            &crate::store::CustomerEdit {
+                name: "王伟".into(),
+                company: String::new(),
+                phones: vec![phone("021-61234567"), phone("13800138000")],
+                tags: kept.tags.clone(),
+                custom_fields: fields,
+            },
+            actor,
+        )
+        .unwrap();
         assert_eq!(
             d.merge(keep, gone, actor, now).unwrap(),
             Err(MergeRefused::NotFound),
@@ -477,9 +517,18 @@ mod tests {
         );
         d.undo_merge(merge, actor, now + 1000).unwrap().unwrap();
         let kept = d.get(keep, &Scope::All).unwrap().unwrap();
-        assert_eq!(kept.phones.len(), 1);
+        let numbers: Vec<&str> = kept.phones.iter().map(|p| p.national.as_str()).collect();
+        assert_eq!(
+            numbers,
+            ["13800138000"],
+            "its own number stays, the merged one goes"
+        );
         assert_eq!(kept.tags, ["VIP"]);
-        assert_eq!(Value::Object(kept.custom_fields), json!({"city": "杭州"}));
+        assert_eq!(
+            Value::Object(kept.custom_fields),
+            json!({"city": "杭州", "vip": "是"}),
+            "the filled value goes, the later edit stays"
+        );
         let back = d.get(gone, &Scope::All).unwrap().unwrap();
         assert!(back.deleted_at.is_none());
         assert_eq!(back.phones.len(), 2);

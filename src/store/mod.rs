@@ -52,8 +52,8 @@ pub use followups::{Claim, CustomerCallBack, FollowUp, FollowUps, Scheduled, CLO
 pub use groups::{Group, GROUP_ADD_MAX};
 pub use handle::{
     AgentsHandle, CallsHandle, CampaignsHandle, CustomersHandle, DirectoryHandle, FollowUpsHandle,
-    RecordingsHandle, ReportsHandle, SmsHandle, StoreHandle, UsersHandle, WorkOrdersHandle,
-    WriteHealth, MAX_WAITING_FACTS,
+    QaHandle, RecordingsHandle, ReportsHandle, SmsHandle, StoreHandle, UsersHandle,
+    WorkOrdersHandle, WriteHealth, MAX_WAITING_FACTS,
 };
 pub use merge::{Merge, MergeRefused, MERGE_UNDO_MS};
 pub use migrate::known_schema_version;

@@ -406,11 +406,19 @@ impl WorkOrders<'_> {
     pub fn hand_over_open(&self, from: i64, to: i64, actor: Actor<'_>) -> Result<u64> {
         self.store.in_transaction(|s| {
             let conn = &s.conn;
-            let (to_name, to_team): (String, Option<String>) = conn
-                .prepare_cached("SELECT username, team FROM users WHERE id = ?1")?
-                .query_row([to], |r| Ok((r.get(0)?, r.get(1)?)))
+            let (to_name, to_team, role, disabled): (String, Option<String>, String, bool) = conn
+                .prepare_cached("SELECT username, team, role, disabled FROM users WHERE id = ?1")?
+                .query_row([to], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
                 .optional()?
                 .ok_or_else(|| StoreError::Invalid(format!("no user {to}")))?;
+            let works = role
+                .parse::<Role>()
+                .is_ok_and(|r| matches!(r, Role::Agent | Role::TeamLead | Role::Admin));
+            if !works || disabled {
+                return Err(StoreError::Invalid(format!(
+                    "{to_name} cannot take work orders (not an active agent)"
+                )));
+            }
             let moving: Vec<(i64, String, Option<String>, Option<String>)> = conn
                 .prepare_cached(
                     "SELECT w.id, w.number, u.username, w.team FROM work_orders w
@@ -456,6 +464,12 @@ impl WorkOrders<'_> {
             }
             Ok(moving.len() as u64)
         })
+    }
+
+    /// Runs `f` in one transaction: a batch of changes (an import) commits
+    /// together, each change inside it its own savepoint.
+    pub fn batch<T>(&self, f: impl FnOnce(&WorkOrders<'_>) -> Result<T>) -> Result<T> {
+        self.store.in_transaction(|s| f(&s.workorders()))
     }
 
     /// Open, due within `soon_ms` of `now`, and overdue orders in `scope`.
@@ -1018,5 +1032,15 @@ mod tests {
         ));
         form.statuses[0].open = false;
         assert!(w.put_form(&form).is_err());
+        // 待配件 stops being open: the order in it leaves the open lists.
+        form.statuses[0].open = true;
+        form.statuses[1].open = false;
+        w.put_form(&form).unwrap();
+        assert!(!w.get(id, &all).unwrap().unwrap().is_open);
+        // Dropped from the form altogether, its orders count as open again.
+        form.statuses.remove(1);
+        form.statuses[0].next.retain(|n| n != "waiting_parts");
+        w.put_form(&form).unwrap();
+        assert!(w.get(id, &all).unwrap().unwrap().is_open);
     }
 }

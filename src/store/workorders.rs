@@ -126,6 +126,9 @@ pub struct WorkOrderRow {
     pub form: String,
     pub customer_id: Option<i64>,
     pub customer_name: Option<String>,
+    /// The customer's owner (whether a viewer sees its numbers whole).
+    #[serde(skip)]
+    pub customer_owner_id: Option<i64>,
     pub call_uid: Option<String>,
     /// Who saved it.
     pub agent: Option<String>,
@@ -166,6 +169,7 @@ impl WorkOrders<'_> {
             .then(|| serde_json::to_string(&form.statuses).unwrap_or_else(|_| "[]".into()));
         self.store.in_transaction(|s| {
             let now = now_ms();
+            let before = s.workorders().form(&form.key)?.map(|f| f.with_lifecycle().statuses);
             s.conn.execute(
                 "INSERT INTO work_order_forms (key, name_zh, name_en, statuses, created_at, updated_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?5)
@@ -202,6 +206,32 @@ impl WorkOrders<'_> {
                     f.prefill_from,
                     f.follow_up,
                 ])?;
+            }
+            // The orders follow their form's statuses: open or not as the
+            // status now says (a status the form no longer has counts as open).
+            let after = form.lifecycle();
+            if before.as_deref() != Some(&after[..]) {
+                let form_id: i64 = s.conn.query_row(
+                    "SELECT id FROM work_order_forms WHERE key = ?1",
+                    [&form.key],
+                    |r| r.get(0),
+                )?;
+                let keys = serde_json::to_string(
+                    &after.iter().map(|st| st.key.as_str()).collect::<Vec<_>>(),
+                )
+                .unwrap_or_else(|_| "[]".into());
+                s.conn.execute(
+                    "UPDATE work_orders SET is_open = 1 WHERE form_id = ?1 AND NOT is_open
+                       AND status NOT IN (SELECT value FROM json_each(?2))",
+                    params![form_id, keys],
+                )?;
+                let mut set = s.conn.prepare_cached(
+                    "UPDATE work_orders SET is_open = ?3
+                     WHERE form_id = ?1 AND status = ?2 AND is_open != ?3",
+                )?;
+                for st in after.iter() {
+                    set.execute(params![form_id, st.key, st.open])?;
+                }
             }
             Ok(())
         })
@@ -449,7 +479,7 @@ impl WorkOrders<'_> {
 pub(super) const ORDER_COLUMNS: &str = "w.id, w.number, f.key, w.customer_id, c.name,
     w.call_uid, au.username, au.display_name, w.status, w.is_open, asg.username,
     asg.display_name, w.assignee_user_id, w.agent_user_id, w.team, w.due_at, w.closed_at,
-    w.fields, w.created_at, w.updated_at";
+    w.fields, w.created_at, w.updated_at, c.owner_user_id";
 pub(super) const ORDER_FROM: &str = "FROM work_orders w
     JOIN work_order_forms f ON f.id = w.form_id
     LEFT JOIN customers c ON c.id = w.customer_id
@@ -483,6 +513,7 @@ pub(super) fn order_from(r: &rusqlite::Row<'_>, now: i64) -> rusqlite::Result<Wo
         fields: serde_json::from_str(&fields).unwrap_or_default(),
         created_at: r.get(18)?,
         updated_at: r.get(19)?,
+        customer_owner_id: r.get(20)?,
     })
 }
 

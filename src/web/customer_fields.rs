@@ -103,6 +103,7 @@ pub async fn birthdays(
         days.push("02-29".into());
     }
     let scope = user.scope().clone();
+    let keys = super::directory::phone_keys(&state).await?;
     let items: Vec<CustomerRow> = state
         .store
         .directory()
@@ -115,7 +116,7 @@ pub async fn birthdays(
         })
         .await?
         .into_iter()
-        .map(|c| super::directory::shown(&user.0, c))
+        .map(|c| super::directory::shown(&user.0, c, &keys))
         .collect();
     Ok(Json(json!({ "day": day, "items": items })))
 }

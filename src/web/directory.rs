@@ -16,16 +16,33 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use std::net::SocketAddr;
 
-/// Masks a customer's numbers for a viewer who may not see them whole.
-pub(super) fn shown(viewer: &User, mut row: CustomerRow) -> CustomerRow {
+/// Masks a customer's numbers for a viewer who may not see them whole:
+/// their phones and the custom fields of the phone type (`phone_keys`).
+pub(super) fn shown(viewer: &User, mut row: CustomerRow, phone_keys: &[String]) -> CustomerRow {
     if crate::access::must_mask(viewer, row.owner_id != Some(viewer.id)) {
         for p in &mut row.phones {
             p.raw = crate::access::mask(&p.raw);
             p.e164 = p.e164.as_deref().map(crate::access::mask);
             p.national = crate::access::mask(&p.national);
         }
+        for key in phone_keys {
+            if let Some(Value::String(v)) = row.custom_fields.get_mut(key) {
+                *v = crate::access::mask(v);
+            }
+        }
     }
     row
+}
+
+/// The keys of the custom fields that hold phone numbers (masked like
+/// numbers).
+pub(super) async fn phone_keys(state: &AppState) -> Result<Vec<String>, ApiError> {
+    let defs = state.store.directory().call(|d| d.field_defs()).await?;
+    Ok(defs
+        .into_iter()
+        .filter(|d| d.field_type == crate::domain::custom_fields::CustomFieldType::Phone)
+        .map(|d| d.key)
+        .collect())
 }
 
 fn not_found(id: i64) -> ApiError {
@@ -50,7 +67,12 @@ pub async fn search(
         .directory()
         .call(move |d| d.search(&q, &scope))
         .await?;
-    let items: Vec<CustomerRow> = page.items.into_iter().map(|c| shown(&user.0, c)).collect();
+    let keys = phone_keys(&state).await?;
+    let items: Vec<CustomerRow> = page
+        .items
+        .into_iter()
+        .map(|c| shown(&user.0, c, &keys))
+        .collect();
     Ok(Json(json!({ "items": items, "next": page.next })))
 }
 
@@ -127,10 +149,15 @@ pub async fn show(
             c
         })
         .collect();
+    let viewer = user.0.clone();
     let work_orders = state
         .store
         .workorders()
-        .call(move |w| w.customer_work_orders(id, 50))
+        .call(move |w| {
+            let mut orders = w.customer_work_orders(id, 50)?;
+            super::workorders::mask_phone_fields(&w, &viewer, &mut orders)?;
+            Ok(orders)
+        })
         .await?;
     let notes = state
         .store
@@ -149,7 +176,7 @@ pub async fn show(
         }
     }
     Ok(Json(json!({
-        "customer": shown(&user.0, customer),
+        "customer": shown(&user.0, customer, &phone_keys(&state).await?),
         "calls": calls,
         "work_orders": work_orders,
         "notes": notes,
@@ -267,7 +294,19 @@ pub async fn update(
 ) -> Result<Json<Value>, ApiError> {
     let before = reach(&state, &user, id).await?;
     let custom = match body.custom_fields.take() {
-        Some(values) => super::customer_fields::checked(&state, values).await?,
+        Some(mut values) => {
+            // A phone field the editor was shown masked comes back masked
+            // and keeps its value.
+            for key in phone_keys(&state).await? {
+                let kept = before.custom_fields.get(&key).and_then(Value::as_str);
+                if let (Some(Value::String(typed)), Some(old)) = (values.get(&key), kept) {
+                    if typed.contains('*') && crate::access::mask(old) == *typed {
+                        values.insert(key, Value::String(old.to_string()));
+                    }
+                }
+            }
+            super::customer_fields::checked(&state, values).await?
+        }
         None => before.custom_fields.clone(),
     };
     let mut edit = edit_of(&state, &before, body)?;
@@ -279,7 +318,8 @@ pub async fn update(
         .call(move |d| d.update(id, &edit, who.actor()))
         .await?
         .ok_or_else(|| not_found(id))?;
-    Ok(Json(json!({ "customer": shown(&user.0, after) })))
+    let keys = phone_keys(&state).await?;
+    Ok(Json(json!({ "customer": shown(&user.0, after, &keys) })))
 }
 
 /// `DELETE /api/customers/{id}`: soft delete (admins restore).
@@ -393,6 +433,17 @@ pub async fn hand_over(
             })
     };
     let to = named(&body.to)?;
+    if !matches!(to.role, Role::Agent | Role::TeamLead | Role::Admin) {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "heir_not_call_taker",
+            format!(
+                "{} does not take calls and cannot own customers",
+                to.username
+            ),
+        )
+        .with(json!({ "user": to.username })));
+    }
     if to.disabled {
         return Err(ApiError::new(
             StatusCode::BAD_REQUEST,

@@ -260,10 +260,15 @@ pub async fn schedule_for_customer(
         due_ms: body.due_at,
         note: body.note,
     };
-    let item = state
+    let mut item = state
         .store
         .followups()
         .call(move |f| f.schedule_for_customer(&call_back, now))
         .await?;
+    // Shown as the customer's numbers are shown to this user.
+    if crate::access::must_mask(&user.0, customer.owner_id != Some(user.0.id)) {
+        item.number = crate::access::mask(&item.number);
+        item.number_national = crate::access::mask(&item.number_national);
+    }
     Ok((StatusCode::CREATED, Json(json!({ "follow_up": item }))))
 }

@@ -55,7 +55,7 @@ pub async fn merge(
     let kept = super::directory::reach(&state, &user, id).await?;
     Ok(Json(json!({
         "merge": merge,
-        "customer": super::directory::shown(&user.0, kept),
+        "customer": super::directory::shown(&user.0, kept, &super::directory::phone_keys(&state).await?),
     })))
 }
 

@@ -6,7 +6,7 @@
 
 use super::auth::{ApiError, CurrentUser};
 use super::AppState;
-use crate::store::{Assignee, Change, WorkOrderQuery};
+use crate::store::{Assignee, Change, Role, StoreError, WorkOrderQuery};
 use crate::workorder::import::{ask, columns, status_named, RowAsk};
 use crate::workorder::lifecycle::{check_move, MoveRefused};
 use axum::body::Bytes;
@@ -105,13 +105,15 @@ pub async fn import(
         .map_err(|e| bad_file(e.to_string()))?;
     let _ = tokio::fs::remove_file(&file).await;
     let asks = asks.map_err(bad_file)?;
-    let users: HashMap<String, (i64, bool)> = state
+    // Who can be given an order: active agents, team leads and admins.
+    let workers: HashMap<String, i64> = state
         .store
         .users()
         .call(|u| u.all())
         .await?
         .into_iter()
-        .map(|u| (u.username.clone(), (u.id, u.disabled)))
+        .filter(|u| !u.disabled && matches!(u.role, Role::Agent | Role::TeamLead | Role::Admin))
+        .map(|u| (u.username.clone(), u.id))
         .collect();
     let scope = user.scope().clone();
     let dry_run = p.dry_run;
@@ -119,105 +121,124 @@ pub async fn import(
         .store
         .workorders()
         .call(move |w| {
-            let actor = who.actor();
-            let mut results = Vec::with_capacity(asks.len());
-            for (row, a) in asks {
-                let mut result = RowResult {
-                    row,
-                    number: a.number.clone(),
-                    changes: json!({}),
-                    error: None,
-                    params: json!({}),
-                };
-                let found = w
-                    .search(
-                        &WorkOrderQuery {
-                            number: Some(a.number.clone()),
-                            limit: Some(1),
-                            ..Default::default()
-                        },
-                        &scope,
-                        crate::store::now_ms(),
-                    )?
-                    .items
-                    .pop();
-                let Some(order) = found else {
-                    result.error = Some("work_order_not_found");
-                    results.push(result);
-                    continue;
-                };
-                let form = w.form(&order.form)?.map(|f| f.with_lifecycle());
-                let statuses = form.map(|f| f.statuses).unwrap_or_default();
-                let mut changes = serde_json::Map::new();
-                let mut target_status = None;
-                if let Some(cell) = &a.status {
-                    match status_named(&statuses, cell) {
-                        None => {
-                            result.error = Some("status_unknown");
-                            result.params = json!({ "status": cell });
-                        }
-                        Some(s) if s.key == order.status => {}
-                        Some(s) => match check_move(&statuses, &order.status, &s.key) {
-                            Ok(_) => {
-                                changes.insert(
-                                    "status".into(),
-                                    json!({ "from": order.status, "to": s.key }),
-                                );
-                                target_status = Some(s.key.clone());
-                            }
-                            Err(MoveRefused::NotAllowed { from, to }) => {
-                                result.error = Some("status_transition_invalid");
-                                result.params = json!({ "from": from, "to": to });
-                            }
-                            Err(MoveRefused::UnknownStatus(s)) => {
-                                result.error = Some("status_unknown");
-                                result.params = json!({ "status": s });
-                            }
-                        },
-                    }
-                }
-                let mut target_agent = None;
-                if let (None, Some(name)) = (result.error, &a.assignee) {
-                    match users.get(name) {
-                        Some(&(id, false)) if order.assignee.as_deref() != Some(name) => {
-                            changes.insert(
-                                "assignee".into(),
-                                json!({ "from": order.assignee, "to": name }),
-                            );
-                            target_agent = Some(id);
-                        }
-                        Some(&(_, false)) => {}
-                        _ => {
-                            result.error = Some("assignee_unknown");
-                            result.params = json!({ "agent": name });
-                        }
-                    }
-                }
-                if result.error.is_none() && !dry_run {
-                    // The assignee first: a closed order keeps who closed it.
-                    if let Some(agent) = target_agent {
-                        if let Change::NotFound = w.assign(
-                            order.id,
-                            &Assignee::Agent(agent),
-                            a.note.as_deref(),
+            w.batch(|w| {
+                let actor = who.actor();
+                let mut results = Vec::with_capacity(asks.len());
+                for (row, a) in asks {
+                    let mut result = RowResult {
+                        row,
+                        number: a.number.clone(),
+                        changes: json!({}),
+                        error: None,
+                        params: json!({}),
+                    };
+                    let found = w
+                        .search(
+                            &WorkOrderQuery {
+                                number: Some(a.number.clone()),
+                                limit: Some(1),
+                                ..Default::default()
+                            },
                             &scope,
-                            actor,
-                        )? {
-                            result.error = Some("work_order_not_found");
+                            crate::store::now_ms(),
+                        )?
+                        .items
+                        .pop();
+                    let Some(order) = found else {
+                        result.error = Some("work_order_not_found");
+                        results.push(result);
+                        continue;
+                    };
+                    let form = w.form(&order.form)?.map(|f| f.with_lifecycle());
+                    let statuses = form.map(|f| f.statuses).unwrap_or_default();
+                    let mut changes = serde_json::Map::new();
+                    let mut target_status = None;
+                    if let Some(cell) = &a.status {
+                        match status_named(&statuses, cell) {
+                            None => {
+                                result.error = Some("status_unknown");
+                                result.params = json!({ "status": cell });
+                            }
+                            Some(s) if s.key == order.status => {}
+                            Some(s) => match check_move(&statuses, &order.status, &s.key) {
+                                Ok(_) => {
+                                    changes.insert(
+                                        "status".into(),
+                                        json!({ "from": order.status, "to": s.key }),
+                                    );
+                                    target_status = Some(s.key.clone());
+                                }
+                                Err(MoveRefused::NotAllowed { from, to }) => {
+                                    result.error = Some("status_transition_invalid");
+                                    result.params = json!({ "from": from, "to": to });
+                                }
+                                Err(MoveRefused::UnknownStatus(s)) => {
+                                    result.error = Some("status_unknown");
+                                    result.params = json!({ "status": s });
+                                }
+                            },
                         }
                     }
-                    if let (None, Some(to)) = (result.error, &target_status) {
-                        if let Change::Refused(_) | Change::NotFound =
-                            w.change_status(order.id, to, a.note.as_deref(), &scope, actor)?
-                        {
-                            result.error = Some("status_transition_invalid");
+                    let mut target_agent = None;
+                    if let (None, Some(name)) = (result.error, &a.assignee) {
+                        match workers.get(name) {
+                            Some(&id) if order.assignee.as_deref() != Some(name) => {
+                                changes.insert(
+                                    "assignee".into(),
+                                    json!({ "from": order.assignee, "to": name }),
+                                );
+                                target_agent = Some(id);
+                            }
+                            Some(_) => {}
+                            None => {
+                                result.error = Some("assignee_unknown");
+                                result.params = json!({ "agent": name });
+                            }
                         }
                     }
+                    if a.note.as_ref().is_some_and(|n| n.chars().count() > 4000) {
+                        result.error = Some("note_length");
+                        result.params = json!({ "max": 4000 });
+                    }
+                    if result.error.is_none() && !dry_run {
+                        // The assignee first: a closed order keeps who closed it.
+                        // A row the store refuses is refused alone (its savepoint).
+                        let note = a.note.as_deref();
+                        let made = w.batch(|w| {
+                            if let Some(agent) = target_agent {
+                                let to = Assignee::Agent(agent);
+                                if let Change::NotFound =
+                                    w.assign(order.id, &to, note, &scope, actor)?
+                                {
+                                    return Ok(Some("work_order_not_found"));
+                                }
+                            }
+                            if let Some(to) = &target_status {
+                                if let Change::Refused(_) | Change::NotFound =
+                                    w.change_status(order.id, to, note, &scope, actor)?
+                                {
+                                    return Err(StoreError::Invalid(format!(
+                                        "{} cannot move to {to}",
+                                        order.number
+                                    )));
+                                }
+                            }
+                            Ok(None)
+                        });
+                        match made {
+                            Ok(refused) => result.error = refused,
+                            Err(StoreError::Invalid(reason)) => {
+                                result.error = Some("row_refused");
+                                result.params = json!({ "reason": reason });
+                            }
+                            Err(other) => return Err(other),
+                        }
+                    }
+                    result.changes = Value::Object(changes);
+                    results.push(result);
                 }
-                result.changes = Value::Object(changes);
-                results.push(result);
-            }
-            Ok(results)
+                Ok(results)
+            })
         })
         .await?;
     let changed = results

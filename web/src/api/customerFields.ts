@@ -1,5 +1,5 @@
 // Customers' custom fields as `/api/customer-fields` sends them
-// (src/customers/fields.rs).
+// (src/domain/custom_fields.rs).
 import { api } from "./http";
 
 export type CustomFieldType = "text" | "number" | "date" | "enum" | "phone";

@@ -710,6 +710,8 @@ export default {
     line_states: { idle: "Idle", ringing: "Ringing", dialling: "Dialling out", talking: "Talking" },
   },
   errors: {
+    heir_not_call_taker: "{user} does not take calls: choose an agent, team lead or admin",
+    row_refused: "Refused: {reason}",
     import_file: "The file cannot be used: {reason}",
     group_members_what: "Tick customers, or add everyone found",
     merge_same: "A customer cannot be merged into itself",

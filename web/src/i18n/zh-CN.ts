@@ -711,6 +711,8 @@ export default {
     line_states: { idle: "空闲", ringing: "振铃", dialling: "外拨中", talking: "通话" },
   },
   errors: {
+    heir_not_call_taker: "{user} 不接电话：请选择坐席、班组长或管理员",
+    row_refused: "被拒绝：{reason}",
     import_file: "文件无法使用：{reason}",
     group_members_what: "请勾选客户，或加入全部搜索结果",
     merge_same: "不能把客户合并到自己",
