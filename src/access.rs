@@ -378,6 +378,13 @@ pub fn must_mask(viewer: &User, owned_by_another: bool) -> bool {
     }
 }
 
+/// Whether a customer with owner `owner` belongs to a user other than
+/// `viewer` (an unowned customer belongs to nobody else): what
+/// [`must_mask`] asks of agents.
+pub fn owned_by_another(viewer: &User, owner: Option<i64>) -> bool {
+    owner.is_some_and(|o| o != viewer.id)
+}
+
 /// `13812345678` -> `138****5678`: enough to recognise, not to dial.
 pub fn mask(number: &str) -> String {
     let chars: Vec<char> = number.chars().collect();

@@ -256,7 +256,7 @@ async fn an_escalated_order_reaches_the_other_team_and_leaves_the_pop_when_resol
         (json!({"agent": "s1", "team": "support"}), "assign_target"),
         (json!({"note": "?"}), "assign_target"),
         (json!({"agent": "nobody"}), "assignee_unknown"),
-        (json!({"team": "nowhere"}), "invalid"),
+        (json!({"team": "nowhere"}), "team_unknown"),
     ] {
         let (status, answer) = post(&s, &lead1, &assign, body.clone()).await;
         assert_eq!(

@@ -216,6 +216,27 @@ pub fn month_day(value: &str) -> Option<String> {
         .map(|d| d.format("%m-%d").to_string())
 }
 
+/// The birthdays to remind of on `today`, or on the day `asked` (`MM-DD`):
+/// that day, and 29 February on the 28th of a year without one; `None`
+/// when `asked` is not a day.
+pub fn reminder_days(today: chrono::NaiveDate, asked: Option<&str>) -> Option<Vec<String>> {
+    use chrono::Datelike;
+    let day = match asked {
+        // 2000 was a leap year: 02-29 is a day.
+        Some(d) => {
+            chrono::NaiveDate::parse_from_str(&format!("2000-{d}"), "%Y-%m-%d").ok()?;
+            d.to_string()
+        }
+        None => today.format("%m-%d").to_string(),
+    };
+    let leap = chrono::NaiveDate::from_ymd_opt(today.year(), 2, 29).is_some();
+    let mut days = vec![day];
+    if days[0] == "02-28" && !leap {
+        days.push("02-29".into());
+    }
+    Some(days)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -325,6 +346,28 @@ mod tests {
         assert!(check_defs(&[def("level", CustomFieldType::Enum)])
             .unwrap_err()
             .contains("no choices"));
+    }
+
+    #[test]
+    fn the_29th_of_february_is_remembered_on_the_28th_of_other_years() {
+        let day = |y, m, d| chrono::NaiveDate::from_ymd_opt(y, m, d).unwrap();
+        assert_eq!(
+            reminder_days(day(2026, 2, 28), None).unwrap(),
+            ["02-28", "02-29"]
+        );
+        assert_eq!(reminder_days(day(2028, 2, 28), None).unwrap(), ["02-28"]);
+        assert_eq!(reminder_days(day(2028, 2, 29), None).unwrap(), ["02-29"]);
+        assert_eq!(reminder_days(day(2026, 12, 5), None).unwrap(), ["12-05"]);
+        assert_eq!(
+            reminder_days(day(2026, 12, 5), Some("02-29")).unwrap(),
+            ["02-29"]
+        );
+        assert_eq!(
+            reminder_days(day(2026, 12, 5), Some("02-28")).unwrap(),
+            ["02-28", "02-29"]
+        );
+        assert_eq!(reminder_days(day(2026, 12, 5), Some("13-40")), None);
+        assert_eq!(reminder_days(day(2026, 12, 5), Some("tomorrow")), None);
     }
 
     #[test]

@@ -77,31 +77,20 @@ pub async fn birthdays(
     State(state): State<AppState>,
     Query(q): Query<DayQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    let day = match q.day {
-        Some(d) => {
-            // 2000 was a leap year: 02-29 is a day.
-            if chrono::NaiveDate::parse_from_str(&format!("2000-{d}"), "%Y-%m-%d").is_err() {
-                return Err(ApiError::new(
-                    StatusCode::BAD_REQUEST,
-                    "day_invalid",
-                    format!("{d:?}: give the day as MM-DD"),
-                )
-                .with(json!({ "day": d })));
-            }
-            d
-        }
-        None => chrono::Utc::now()
-            .with_timezone(&state.reports.offset)
-            .format("%m-%d")
-            .to_string(),
-    };
-    // Born on 29 February: remembered on the 28th when the year has no 29th.
-    let today = chrono::Utc::now().with_timezone(&state.reports.offset);
-    let leap = chrono::NaiveDate::from_ymd_opt(chrono::Datelike::year(&today), 2, 29).is_some();
-    let mut days = vec![day.clone()];
-    if day == "02-28" && !leap {
-        days.push("02-29".into());
-    }
+    let today = chrono::Utc::now()
+        .with_timezone(&state.reports.offset)
+        .date_naive();
+    let days =
+        crate::domain::custom_fields::reminder_days(today, q.day.as_deref()).ok_or_else(|| {
+            let d = q.day.clone().unwrap_or_default();
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "day_invalid",
+                format!("{d:?}: give the day as MM-DD"),
+            )
+            .with(json!({ "day": d }))
+        })?;
+    let day = days[0].clone();
     let scope = user.scope().clone();
     let keys = super::directory::phone_keys(&state).await?;
     let items: Vec<CustomerRow> = state

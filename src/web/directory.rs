@@ -19,7 +19,10 @@ use std::net::SocketAddr;
 /// Masks a customer's numbers for a viewer who may not see them whole:
 /// their phones and the custom fields of the phone type (`phone_keys`).
 pub(super) fn shown(viewer: &User, mut row: CustomerRow, phone_keys: &[String]) -> CustomerRow {
-    if crate::access::must_mask(viewer, row.owner_id != Some(viewer.id)) {
+    if crate::access::must_mask(
+        viewer,
+        crate::access::owned_by_another(viewer, row.owner_id),
+    ) {
         for p in &mut row.phones {
             p.raw = crate::access::mask(&p.raw);
             p.e164 = p.e164.as_deref().map(crate::access::mask);
@@ -123,7 +126,10 @@ pub async fn show(
         .await?
         .filter(|c| c.deleted_at.is_none() || user.0.role == Role::Admin)
         .ok_or_else(|| not_found(id))?;
-    let masked = crate::access::must_mask(&user.0, customer.owner_id != Some(user.0.id));
+    let masked = crate::access::must_mask(
+        &user.0,
+        crate::access::owned_by_another(&user.0, customer.owner_id),
+    );
     // The customer's calls: all of them for whoever reaches the customer.
     let calls = state
         .store

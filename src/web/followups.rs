@@ -266,7 +266,10 @@ pub async fn schedule_for_customer(
         .call(move |f| f.schedule_for_customer(&call_back, now))
         .await?;
     // Shown as the customer's numbers are shown to this user.
-    if crate::access::must_mask(&user.0, customer.owner_id != Some(user.0.id)) {
+    if crate::access::must_mask(
+        &user.0,
+        crate::access::owned_by_another(&user.0, customer.owner_id),
+    ) {
         item.number = crate::access::mask(&item.number);
         item.number_national = crate::access::mask(&item.number_national);
     }

@@ -43,6 +43,20 @@ enum Joining {
     These(Vec<i64>),
 }
 
+/// A group's name: 1 to 32 characters (`group_name`).
+fn group_name_checked(tag: &str) -> Result<(), ApiError> {
+    let n = tag.trim().chars().count();
+    if n == 0 || n > 32 {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "group_name",
+            "a group's name has 1 to 32 characters".into(),
+        )
+        .with(json!({ "max": 32 })));
+    }
+    Ok(())
+}
+
 /// `POST /api/customer-groups/{tag}/members`: adds customers to the group.
 pub async fn add(
     user: CurrentUser,
@@ -52,6 +66,7 @@ pub async fn add(
     Json(body): Json<MembersBody>,
 ) -> Result<Json<Value>, ApiError> {
     let who = user.who(remote);
+    group_name_checked(&tag)?;
     let scope = user.scope().clone();
     let members = match (body.filter, body.customers.is_empty()) {
         (Some(filter), true) => {

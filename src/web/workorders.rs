@@ -9,7 +9,7 @@
 use super::auth::{ApiError, CurrentUser};
 use super::AppState;
 use crate::store::{
-    Assignee, Change, FieldType, FormDef, QaTarget, WorkOrderQuery, WorkOrderRow, WorkOrders,
+    Assignee, Change, FieldType, FormDef, QaTarget, Role, WorkOrderQuery, WorkOrderRow, WorkOrders,
 };
 use crate::workorder::lifecycle::MoveRefused;
 use axum::extract::{ConnectInfo, Path, Query, State};
@@ -38,7 +38,10 @@ pub fn mask_phone_fields(
 ) -> crate::store::Result<()> {
     let mut forms: std::collections::HashMap<String, Vec<String>> = Default::default();
     for o in orders {
-        if !crate::access::must_mask(viewer, o.customer_owner_id != Some(viewer.id)) {
+        if !crate::access::must_mask(
+            viewer,
+            crate::access::owned_by_another(viewer, o.customer_owner_id),
+        ) {
             continue;
         }
         if !forms.contains_key(&o.form) {
@@ -241,6 +244,19 @@ async fn change(
     answer(id, change)
 }
 
+/// A note on a change: at most 4,000 characters (`note_length`).
+fn note_checked(note: Option<&str>) -> Result<(), ApiError> {
+    if note.is_some_and(|n| n.trim().chars().count() > 4000) {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "note_length",
+            "a note has at most 4,000 characters".into(),
+        )
+        .with(json!({ "max": 4000 })));
+    }
+    Ok(())
+}
+
 /// A status move.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -259,6 +275,7 @@ pub async fn set_status(
     Path(id): Path<i64>,
     Json(body): Json<StatusBody>,
 ) -> Result<Json<Value>, ApiError> {
+    note_checked(body.note.as_deref())?;
     change(&state, &user, remote, id, move |w, scope, actor| {
         w.change_status(id, body.to.trim(), body.note.as_deref(), scope, actor)
     })
@@ -292,28 +309,42 @@ pub async fn assign(
             .filter(|s| !s.is_empty())
             .map(str::to_string)
     };
+    note_checked(body.note.as_deref())?;
+    let users = state.store.users().call(|u| u.all()).await?;
     let to = match (nonempty(&body.agent), nonempty(&body.team)) {
         (Some(agent), None) => {
-            let name = agent.clone();
-            let found = state
-                .store
-                .users()
-                .call(move |u| u.user_by_name(&name))
-                .await?
-                .filter(|u| !u.disabled);
+            // Only an active agent, team lead or admin works on orders.
+            let found = users.iter().find(|u| {
+                u.username == agent
+                    && !u.disabled
+                    && matches!(u.role, Role::Agent | Role::TeamLead | Role::Admin)
+            });
             match found {
                 Some(u) => Assignee::Agent(u.id),
                 None => {
                     return Err(ApiError::new(
                         StatusCode::BAD_REQUEST,
                         "assignee_unknown",
-                        format!("no active user {agent:?}"),
+                        format!("no active agent {agent:?}"),
                     )
                     .with(json!({ "agent": agent })))
                 }
             }
         }
-        (None, Some(team)) => Assignee::Team(team),
+        (None, Some(team)) => {
+            if !users
+                .iter()
+                .any(|u| !u.disabled && u.team.as_deref() == Some(team.as_str()))
+            {
+                return Err(ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "team_unknown",
+                    format!("no team {team:?}"),
+                )
+                .with(json!({ "team": team })));
+            }
+            Assignee::Team(team)
+        }
         _ => {
             return Err(ApiError::new(
                 StatusCode::BAD_REQUEST,

@@ -680,6 +680,7 @@ export default {
     undo: "Undo",
   },
   groups: {
+    add_all_confirm: "Add every customer this search finds (every page) to “{group}”?",
     title: "Groups",
     none: "No groups yet",
     pick: "Group",
@@ -710,6 +711,8 @@ export default {
     line_states: { idle: "Idle", ringing: "Ringing", dialling: "Dialling out", talking: "Talking" },
   },
   errors: {
+    team_unknown: "No team “{team}”",
+    group_name: "A group’s name has 1 to {max} characters",
     heir_not_call_taker: "{user} does not take calls: choose an agent, team lead or admin",
     row_refused: "Refused: {reason}",
     import_file: "The file cannot be used: {reason}",

@@ -681,6 +681,7 @@ export default {
     undo: "撤销合并",
   },
   groups: {
+    add_all_confirm: "把本次搜索找到的全部客户（所有页）加入“{group}”吗？",
     title: "客户群",
     none: "还没有客户群",
     pick: "选择或新建客户群",
@@ -711,6 +712,8 @@ export default {
     line_states: { idle: "空闲", ringing: "振铃", dialling: "外拨中", talking: "通话" },
   },
   errors: {
+    team_unknown: "没有班组“{team}”",
+    group_name: "客户群名称为 1 到 {max} 个字",
     heir_not_call_taker: "{user} 不接电话：请选择坐席、班组长或管理员",
     row_refused: "被拒绝：{reason}",
     import_file: "文件无法使用：{reason}",
