@@ -27,6 +27,74 @@ async fn a_morning(s: &mut Stack) {
         }
         s.sim.act(&Action::Hangup { port }).await.unwrap();
     }
+    seed_work_orders(s).await;
+}
+
+/// The morning's work orders as agent1 saved them and lead1 moved them on:
+/// one new and overdue, one escalated to the second line, one resolved.
+async fn seed_work_orders(s: &Stack) {
+    use callpop::store::{Actor, Assignee, Scope};
+    let (agent1, lead1) = s
+        .store
+        .users()
+        .call(|u| {
+            Ok((
+                u.user_by_name("agent1")?.unwrap(),
+                u.user_by_name("lead1")?.unwrap(),
+            ))
+        })
+        .await
+        .unwrap();
+    let wang = s
+        .store
+        .directory()
+        .call(|d| {
+            let q = callpop::store::CustomerQuery {
+                name: Some("王伟".into()),
+                ..Default::default()
+            };
+            Ok(d.search(&q, &Scope::All)?.items[0].id)
+        })
+        .await
+        .unwrap();
+    s.store
+        .workorders()
+        .call(move |w| {
+            let save = |key: &str, category: &str, summary: &str| {
+                let mut fields = serde_json::Map::new();
+                for (k, v) in [
+                    ("category", category),
+                    ("contact", "王伟"),
+                    ("phone", "13812345678"),
+                    ("summary", summary),
+                ] {
+                    fields.insert(k.into(), serde_json::json!(v));
+                }
+                w.save_work_order("service", Some(wang), None, agent1.id, key, &fields)
+                    .map(|saved| saved.id)
+            };
+            let late = save("m1", "complaint", "打印机每打两页卡一次纸")?;
+            let escalated = save("m2", "after_sales", "上门更换硒鼓")?;
+            let answered = save("m3", "inquiry", "咨询发票抬头")?;
+            let actor = Actor {
+                user: &lead1,
+                remote_addr: None,
+            };
+            let hour_ago = callpop::store::now_ms() - 3_600_000;
+            w.set_due(late, Some(hour_ago), &Scope::All, actor)?;
+            let second_line = Assignee::Team("support".into());
+            w.assign(
+                escalated,
+                &second_line,
+                Some("需要上门"),
+                &Scope::All,
+                actor,
+            )?;
+            w.change_status(answered, "resolved", Some("已电话答复"), &Scope::All, actor)?;
+            Ok(())
+        })
+        .await
+        .unwrap();
 }
 
 async fn settle(b: &mut Browser) {

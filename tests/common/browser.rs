@@ -321,6 +321,7 @@ pub const PAGE_READY: &str = "(() => { const p = location.pathname; const q = (s
   if (p === '/reports') return !!(q('[data-test=chart-totals] svg path') || q('[data-test=error]'));
   if (p === '/wallboard') return Number(q('.wallboard')?.dataset.updates) >= 1;
   if (p === '/sms') return q('[data-test=live]')?.classList.contains('el-tag--success');
+  if (p === '/workorders') return q('.orders')?.dataset.state === 'ready';
   return true; })()";
 
 /// The admin console's tabs after the first (users), as the page names them.

@@ -645,8 +645,8 @@ export default {
   reminders: {
     title: "Today",
     birthdays: "Birthdays today ({n})",
-    orders_overdue: "{n} work orders overdue",
-    orders_due: "{n} work orders due within a day",
+    orders_overdue: "Work orders overdue: {n}",
+    orders_due: "Work orders due within a day: {n}",
   },
   fields: {
     key: "Key",
