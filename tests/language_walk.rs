@@ -11,8 +11,11 @@ use common::*;
 
 /// Latin words the Chinese pages may show: the product's name and the
 /// names of file formats, keys and its command line (`callpop --help`).
+/// "Excel" names the program an export opens in, and "GD" is the prefix
+/// of every work order's number (the placeholder shows one).
 const LATIN_ALLOWED: &[&str] = &[
-    "callpop", "help", "CSV", "XLSX", "ID", "English", "Ctrl", "Enter", "Alt", "T", "R", "N", "USB",
+    "callpop", "help", "CSV", "XLSX", "ID", "English", "Ctrl", "Enter", "Alt", "T", "R", "N",
+    "USB", "Excel", "GD",
 ];
 
 /// Data of the test center, not words of the app.
