@@ -12,9 +12,7 @@ use common::*;
 async fn an_agent_finds_edits_and_notes_a_customer() {
     let s = stack(64).await;
     let mut b = Browser::start().await;
-    b.goto(&format!("http://{}/", s.addr)).await;
-    b.wait_for("document.getElementById('login')").await;
-    b.log_in("agent2").await;
+    b.open_as(s.addr, "agent2").await;
     b.wait_for("location.pathname === '/workspace'").await;
     b.goto(&format!("http://{}/customers", s.addr)).await;
     b.wait_for("document.querySelector('[data-test=customers]')")
@@ -169,10 +167,7 @@ async fn an_admin_hands_a_leaver_s_customers_over_and_disables_them() {
         .unwrap();
 
     let mut b = Browser::start().await;
-    b.goto(&format!("http://{}/", s.addr)).await;
-    b.wait_for("document.getElementById('login')").await;
-    b.log_in("admin").await;
-    b.wait_for("location.pathname !== '/login'").await;
+    b.open_as(s.addr, "admin").await;
     b.goto(&format!("http://{}/admin", s.addr)).await;
     b.wait_for("document.querySelectorAll('[data-test=users] tbody tr').length >= 5")
         .await;
@@ -265,9 +260,7 @@ async fn a_birthday_reminder_appears_on_the_day() {
     let zhao = found["items"][0]["id"].as_i64().unwrap();
 
     let mut b = Browser::start().await;
-    b.goto(&format!("http://{}/", s.addr)).await;
-    b.wait_for("document.getElementById('login')").await;
-    b.log_in("agent2").await;
+    b.open_as(s.addr, "agent2").await;
     b.wait_for("location.pathname === '/workspace'").await;
     // Her page: the birthday field is a date picker; today, in 1990.
     b.goto(&format!("http://{}/customers?id={zhao}", s.addr))

@@ -59,10 +59,7 @@ async fn an_escalated_order_is_taken_resolved_and_leaves_the_pop() {
 
     // lead1 escalates it to support's queue with a note.
     let mut b = Browser::start().await;
-    b.goto(&format!("http://{}/", s.addr)).await;
-    b.wait_for("document.getElementById('login')").await;
-    b.log_in("lead1").await;
-    b.wait_for("location.pathname !== '/login'").await;
+    b.open_as(s.addr, "lead1").await;
     b.goto(&format!("http://{}/workorders", s.addr)).await;
     b.wait_for(&listed(&number)).await;
     b.click("[data-test=work-orders] .number").await;
@@ -101,9 +98,7 @@ async fn an_escalated_order_is_taken_resolved_and_leaves_the_pop() {
 
     // s1, in support, finds it in the team's queue, takes it and resolves it.
     let mut b = Browser::start().await;
-    b.goto(&format!("http://{}/", s.addr)).await;
-    b.wait_for("document.getElementById('login')").await;
-    b.log_in("s1").await;
+    b.open_as(s.addr, "s1").await;
     b.wait_for("location.pathname === '/workspace'").await;
     b.goto(&format!("http://{}/workorders", s.addr)).await;
     b.wait_for(&listed(&number)).await;
@@ -157,9 +152,7 @@ async fn an_escalated_order_is_taken_resolved_and_leaves_the_pop() {
 
     // The next pop for 王伟 on agent1's desk lists no open order.
     let mut b = Browser::start().await;
-    b.goto(&format!("http://{}/", s.addr)).await;
-    b.wait_for("document.getElementById('login')").await;
-    b.log_in("agent1").await;
+    b.open_as(s.addr, "agent1").await;
     b.wait_for("location.pathname === '/workspace'").await;
     b.wait_for(common::browser::PAGE_READY).await;
     ring(&mut s.sim, 1, "13812345678").await;
@@ -198,10 +191,7 @@ async fn qa_edits_the_scoring_form_and_scores_a_work_order() {
         .unwrap();
 
     let mut b = Browser::start().await;
-    b.goto(&format!("http://{}/", s.addr)).await;
-    b.wait_for("document.getElementById('login')").await;
-    b.log_in("qa1").await;
-    b.wait_for("location.pathname !== '/login'").await;
+    b.open_as(s.addr, "qa1").await;
     // The scoring forms, from the recordings page: one more item.
     b.goto(&format!("http://{}/recordings", s.addr)).await;
     b.click("[data-test=qa-forms-open]").await;

@@ -304,6 +304,15 @@ impl Browser {
             .await;
     }
 
+    /// Opens the app at `addr`, logs `user` in and waits until they have left
+    /// the login page (for the page their role lands on).
+    pub async fn open_as(&mut self, addr: std::net::SocketAddr, user: &str) {
+        self.goto(&format!("http://{addr}/")).await;
+        self.wait_for("document.getElementById('login')").await;
+        self.log_in(user).await;
+        self.wait_for("location.pathname !== '/login'").await;
+    }
+
     /// Logs in on a page's login form (the same ids on every callpop page).
     pub async fn log_in(&mut self, user: &str) {
         self.fill("#username", user).await;
