@@ -299,3 +299,102 @@ async fn a_birthday_reminder_appears_on_the_day() {
     }
     b.assert_no_console_errors();
 }
+
+/// Soft delete and restore from the customer's page: a team lead deletes
+/// a customer of their team (after confirming); it leaves the list and the
+/// pop; an admin finds it among the deleted ones and restores it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_customer_is_deleted_and_restored_from_the_page() {
+    let s = stack(64).await;
+    let admin = login(s.addr, "admin").await;
+    let (_, _, found) = http(
+        s.addr,
+        "GET",
+        "/api/customers?name=%E8%B5%B5",
+        Some(&admin),
+        None,
+    )
+    .await;
+    let zhao = found["items"][0]["id"].as_i64().unwrap();
+
+    let mut b = Browser::start().await;
+    b.open_as(s.addr, "lead1").await;
+    b.goto(&format!("http://{}/customers?id={zhao}", s.addr))
+        .await;
+    b.wait_for("document.querySelector('[data-test=delete-customer]')")
+        .await;
+    b.click("[data-test=delete-customer]").await;
+    b.confirm().await;
+    b.wait_for(
+        "document.querySelector('.el-message--success') && !location.search.includes('id=')",
+    )
+    .await;
+    let (code, _, _) = http(
+        s.addr,
+        "GET",
+        &format!("/api/customers/{zhao}"),
+        Some(&login(s.addr, "lead1").await),
+        None,
+    )
+    .await;
+    assert_eq!(code, 404, "deleted: out of the lead's reach");
+    b.assert_no_console_errors();
+    drop(b);
+
+    let mut b = Browser::start().await;
+    b.open_as(s.addr, "admin").await;
+    b.goto(&format!("http://{}/customers?deleted=1", s.addr))
+        .await;
+    b.wait_for("[...document.querySelectorAll('[data-test=customers] .name')].some(n => n.innerText === '赵敏')")
+        .await;
+    b.click("[data-test=customers] .name").await;
+    b.wait_for("document.querySelector('[data-test=restore-customer]')")
+        .await;
+    b.click("[data-test=restore-customer]").await;
+    b.wait_for("document.querySelector('.el-message--success')")
+        .await;
+    let (_, _, body) = http(
+        s.addr,
+        "GET",
+        &format!("/api/customers/{zhao}"),
+        Some(&admin),
+        None,
+    )
+    .await;
+    assert!(body["customer"]["deleted_at"].is_null(), "{body}");
+    b.assert_no_console_errors();
+}
+
+/// Groups from the list (客户群): agent2 ticks 赵敏 and puts her in a new
+/// group; the group shows its count and, clicked, its members; ticked
+/// again, she is taken out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_makes_a_group_from_the_list_and_empties_it() {
+    let s = stack(64).await;
+    let mut b = Browser::start().await;
+    b.open_as(s.addr, "agent2").await;
+    b.goto(&format!("http://{}/customers", s.addr)).await;
+    b.wait_for("[...document.querySelectorAll('[data-test=customers] .name')].some(n => n.innerText === '赵敏')")
+        .await;
+    b.eval("[...document.querySelectorAll('[data-test=customers] tbody tr')].find(r => r.innerText.includes('赵敏')).querySelector('.el-checkbox').click(); true")
+        .await;
+    b.wait_for("document.querySelector('[data-test=group-add-selected]')?.innerText.includes('1')")
+        .await;
+    // A new group: typed into the choice, then its offered entry picked.
+    b.click("[data-test=group-target] .el-select__wrapper")
+        .await;
+    b.fill("[data-test=group-target] input", "回访名单").await;
+    b.pick("[data-test=group-target]", "回访名单").await;
+    b.click("[data-test=group-add-selected]").await;
+    b.wait_for("document.querySelector('[data-test=groups] [data-tag=\"回访名单\"]')?.innerText.includes('1')")
+        .await;
+    b.click("[data-test=groups] [data-tag=\"回访名单\"]").await;
+    b.wait_for("location.search.includes('tag=') && document.querySelectorAll('[data-test=customers] .name').length === 1")
+        .await;
+    b.eval("document.querySelector('[data-test=customers] tbody tr .el-checkbox').click(); true")
+        .await;
+    b.click("[data-test=group-remove]").await;
+    b.wait_for("!document.querySelector('[data-test=groups] [data-tag=\"回访名单\"]')")
+        .await;
+    b.assert_no_console_errors();
+}

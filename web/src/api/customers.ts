@@ -100,3 +100,5 @@ export const addToGroup = (tag: string, body: { customers: number[] } | { filter
   api<{ added: number }>("POST", `/api/customer-groups/${encodeURIComponent(tag)}/members`, body);
 export const removeFromGroup = (tag: string, customers: number[]) =>
   api<{ removed: number }>("POST", `/api/customer-groups/${encodeURIComponent(tag)}/remove`, { customers });
+export const deleteCustomer = (id: number) => api<unknown>("DELETE", `/api/customers/${id}`);
+export const restoreCustomer = (id: number) => api<unknown>("POST", `/api/customers/${id}/restore`);

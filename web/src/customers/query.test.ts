@@ -12,10 +12,15 @@ describe("customer search", () => {
   });
 
   it("keeps the search and the open customer in the address", () => {
-    const s = { text: "王", company: "华信", tag: "", owner: "agent1" };
+    const s = { text: "王", company: "华信", tag: "", owner: "agent1", deleted: false };
     const q = searchToRoute(s, 7);
     expect(q).toEqual({ q: "王", company: "华信", owner: "agent1", id: "7" });
     expect(searchFromRoute(q)).toEqual(s);
+    // The deleted ones (admins) survive the address too, and ask the API.
+    const gone = { ...emptySearch(), deleted: true };
+    expect(searchToRoute(gone, null)).toEqual({ deleted: "1" });
+    expect(searchFromRoute(searchToRoute(gone, null))).toEqual(gone);
+    expect(apiParams(gone).toString()).toBe("deleted=true");
     expect(searchFromRoute({ q: ["x"] })).toEqual(emptySearch());
   });
 });

@@ -9,9 +9,11 @@ export interface CustomerSearch {
   company: string;
   tag: string;
   owner: string;
+  /** The deleted customers instead (admins restore them). */
+  deleted: boolean;
 }
 
-export const emptySearch = (): CustomerSearch => ({ text: "", company: "", tag: "", owner: "" });
+export const emptySearch = (): CustomerSearch => ({ text: "", company: "", tag: "", owner: "", deleted: false });
 
 /** Whether the box holds a number (fragment) rather than a name. */
 export function isNumberText(text: string): boolean {
@@ -27,6 +29,7 @@ export function apiParams(s: CustomerSearch, after: string | null = null): URLSe
   if (s.company.trim()) p.set("company", s.company.trim());
   if (s.tag.trim()) p.set("tag", s.tag.trim());
   if (s.owner.trim()) p.set("owner", s.owner.trim());
+  if (s.deleted) p.set("deleted", "true");
   if (after) p.set("after", after);
   return p;
 }
@@ -34,7 +37,7 @@ export function apiParams(s: CustomerSearch, after: string | null = null): URLSe
 /** The search from the address (so a reload keeps it). */
 export function searchFromRoute(q: Record<string, unknown>): CustomerSearch {
   const str = (v: unknown) => (typeof v === "string" ? v : "");
-  return { text: str(q.q), company: str(q.company), tag: str(q.tag), owner: str(q.owner) };
+  return { text: str(q.q), company: str(q.company), tag: str(q.tag), owner: str(q.owner), deleted: q.deleted === "1" };
 }
 
 /** The address's query of a search and the open customer. */
@@ -44,6 +47,7 @@ export function searchToRoute(s: CustomerSearch, open: number | null): Record<st
   if (s.company.trim()) q.company = s.company.trim();
   if (s.tag.trim()) q.tag = s.tag.trim();
   if (s.owner.trim()) q.owner = s.owner.trim();
+  if (s.deleted) q.deleted = "1";
   if (open !== null) q.id = String(open);
   return q;
 }

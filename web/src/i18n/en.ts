@@ -509,6 +509,13 @@ export default {
     },
   },
   customers: {
+    deleted_ones: "Deleted ones",
+    delete: "Delete",
+    delete_confirm: "Delete “{name}”? An admin can restore them.",
+    deleted: "Customer deleted",
+    restored: "Customer restored",
+    restore: "Restore",
+    is_deleted: "This customer is deleted: out of every search, match and pop",
     callbacks: "Call-backs ({n})",
     callback_when: "When",
     callback_number: "Number",
@@ -680,6 +687,8 @@ export default {
     undo: "Undo",
   },
   groups: {
+    remove_selected: "Take the {n} ticked out of “{group}”",
+    removed: "{n} customers taken out of “{group}”",
     add_all_confirm: "Add every customer this search finds (every page) to “{group}”?",
     title: "Groups",
     none: "No groups yet",

@@ -510,6 +510,13 @@ export default {
     },
   },
   customers: {
+    deleted_ones: "已删除的",
+    delete: "删除",
+    delete_confirm: "删除“{name}”吗？管理员可以恢复。",
+    deleted: "客户已删除",
+    restored: "客户已恢复",
+    restore: "恢复",
+    is_deleted: "此客户已删除：不再出现在搜索、匹配和弹屏中",
     callbacks: "回访（{n}）",
     callback_when: "回访时间",
     callback_number: "号码",
@@ -681,6 +688,8 @@ export default {
     undo: "撤销合并",
   },
   groups: {
+    remove_selected: "把勾选的 {n} 位移出“{group}”",
+    removed: "已将 {n} 位客户移出“{group}”",
     add_all_confirm: "把本次搜索找到的全部客户（所有页）加入“{group}”吗？",
     title: "客户群",
     none: "还没有客户群",
