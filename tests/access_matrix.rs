@@ -156,23 +156,6 @@ async fn save(ws: &mut Ws, id: &str, call_id: &str, customer: Option<i64>) -> Re
     }
 }
 
-async fn customer_id(s: &Stack, name: &'static str) -> i64 {
-    s.store
-        .customers()
-        .call(move |st| {
-            let mut found = None;
-            st.for_each_customer(|c| {
-                if c.name == name {
-                    found = Some(c.id);
-                }
-                Ok(())
-            })?;
-            Ok(found.expect("the stack's customer"))
-        })
-        .await
-        .unwrap()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn objects_are_reached_only_within_scope() {
     let mut s = stack(256).await;

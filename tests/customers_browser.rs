@@ -140,21 +140,7 @@ async fn an_agent_finds_edits_and_notes_a_customer() {
 async fn an_admin_hands_a_leaver_s_customers_over_and_disables_them() {
     let s = stack(64).await;
     // agent2 owns 赵敏 and has an open work order for her.
-    let (zhao, agent2) = s
-        .store
-        .directory()
-        .call(|d| {
-            let found = d.search(
-                &callpop::store::CustomerQuery {
-                    name: Some("赵敏".into()),
-                    ..Default::default()
-                },
-                &callpop::store::Scope::All,
-            )?;
-            Ok((found.items[0].id, found.items[0].owner_id.unwrap()))
-        })
-        .await
-        .unwrap();
+    let (zhao, agent2) = (customer_id(&s, "赵敏").await, user_id(&s, "agent2").await);
     let order = s
         .store
         .workorders()
@@ -249,15 +235,7 @@ async fn a_birthday_reminder_appears_on_the_day() {
     )
     .await;
     assert_eq!(code, 200, "{body}");
-    let (_, _, found) = http(
-        s.addr,
-        "GET",
-        "/api/customers?name=%E8%B5%B5",
-        Some(&admin),
-        None,
-    )
-    .await;
-    let zhao = found["items"][0]["id"].as_i64().unwrap();
+    let zhao = customer_id(&s, "赵敏").await;
 
     let mut b = Browser::start().await;
     b.open_as(s.addr, "agent2").await;
@@ -307,15 +285,7 @@ async fn a_birthday_reminder_appears_on_the_day() {
 async fn a_customer_is_deleted_and_restored_from_the_page() {
     let s = stack(64).await;
     let admin = login(s.addr, "admin").await;
-    let (_, _, found) = http(
-        s.addr,
-        "GET",
-        "/api/customers?name=%E8%B5%B5",
-        Some(&admin),
-        None,
-    )
-    .await;
-    let zhao = found["items"][0]["id"].as_i64().unwrap();
+    let zhao = customer_id(&s, "赵敏").await;
 
     let mut b = Browser::start().await;
     b.open_as(s.addr, "lead1").await;

@@ -45,18 +45,7 @@ async fn seed_work_orders(s: &Stack) {
         })
         .await
         .unwrap();
-    let wang = s
-        .store
-        .directory()
-        .call(|d| {
-            let q = callpop::store::CustomerQuery {
-                name: Some("王伟".into()),
-                ..Default::default()
-            };
-            Ok(d.search(&q, &Scope::All)?.items[0].id)
-        })
-        .await
-        .unwrap();
+    let wang = customer_id(s, "王伟").await;
     s.store
         .workorders()
         .call(move |w| {

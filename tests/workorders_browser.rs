@@ -6,7 +6,7 @@
 
 mod common;
 
-use callpop::store::{Role, Scope};
+use callpop::store::Role;
 use common::browser::Browser;
 use common::*;
 use serde_json::{json, Map};
@@ -29,22 +29,7 @@ async fn an_escalated_order_is_taken_resolved_and_leaves_the_pop() {
         })
         .await
         .unwrap();
-    let wang = s
-        .store
-        .directory()
-        .call(|d| {
-            d.search(
-                &callpop::store::CustomerQuery {
-                    name: Some("王伟".into()),
-                    ..Default::default()
-                },
-                &Scope::All,
-            )
-        })
-        .await
-        .unwrap()
-        .items[0]
-        .id;
+    let wang = customer_id(&s, "王伟").await;
     let mut fields = Map::new();
     fields.insert("category".into(), json!("after_sales"));
     fields.insert("contact".into(), json!("王伟"));
@@ -173,12 +158,7 @@ async fn an_escalated_order_is_taken_resolved_and_leaves_the_pop() {
 async fn qa_edits_the_scoring_form_and_scores_a_work_order() {
     let s = stack(64).await;
     add_user(&s, "qa1", Role::Qa).await;
-    let agent1 = s
-        .store
-        .users()
-        .call(|u| Ok(u.user_by_name("agent1")?.unwrap().id))
-        .await
-        .unwrap();
+    let agent1 = user_id(&s, "agent1").await;
     let saved = s
         .store
         .workorders()

@@ -8,39 +8,9 @@
 
 mod common;
 
-use callpop::store::{Role, Scope};
+use callpop::store::Role;
 use common::*;
 use serde_json::{json, Map, Value};
-
-/// The id of user `name`.
-async fn user_id(s: &Stack, name: &'static str) -> i64 {
-    s.store
-        .users()
-        .call(move |u| u.user_by_name(name))
-        .await
-        .unwrap()
-        .unwrap()
-        .id
-}
-
-/// The id of the customer named `name`.
-async fn customer_id(s: &Stack, name: &'static str) -> i64 {
-    s.store
-        .directory()
-        .call(move |d| {
-            d.search(
-                &callpop::store::CustomerQuery {
-                    name: Some(name.into()),
-                    ..Default::default()
-                },
-                &Scope::All,
-            )
-        })
-        .await
-        .unwrap()
-        .items[0]
-        .id
-}
 
 /// Saves an order of the demo form for `customer` by `agent`, as the pop does.
 async fn save(s: &Stack, agent: &'static str, customer: i64, key: &'static str) -> (i64, String) {

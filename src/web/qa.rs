@@ -58,14 +58,7 @@ async fn order(
         .workorders()
         .call(move |w| w.get(id, &scope))
         .await?
-        .ok_or_else(|| {
-            ApiError::new(
-                StatusCode::NOT_FOUND,
-                "work_order_not_found",
-                format!("no work order {id}"),
-            )
-            .with(json!({ "id": id }))
-        })
+        .ok_or_else(|| super::workorders::not_found(id))
 }
 
 /// A score as the page sends it.

@@ -20,7 +20,8 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use std::net::SocketAddr;
 
-fn not_found(id: i64) -> ApiError {
+/// No order `id` within the user's reach (404 `work_order_not_found`).
+pub(super) fn not_found(id: i64) -> ApiError {
     ApiError::new(
         StatusCode::NOT_FOUND,
         "work_order_not_found",

@@ -321,6 +321,40 @@ pub async fn add_user(s: &Stack, name: &'static str, role: Role) {
         .unwrap();
 }
 
+/// The id of the stack's user `name`.
+#[allow(dead_code)]
+pub async fn user_id(s: &Stack, name: &'static str) -> i64 {
+    s.store
+        .users()
+        .call(move |u| u.user_by_name(name))
+        .await
+        .unwrap()
+        .unwrap_or_else(|| panic!("no user {name}"))
+        .id
+}
+
+/// The id of the first customer (of all) whose name starts with `name`.
+#[allow(dead_code)]
+pub async fn customer_id(s: &Stack, name: &'static str) -> i64 {
+    s.store
+        .directory()
+        .call(move |d| {
+            d.search(
+                &callpop::store::CustomerQuery {
+                    name: Some(name.into()),
+                    ..Default::default()
+                },
+                &callpop::store::Scope::All,
+            )
+        })
+        .await
+        .unwrap()
+        .items
+        .first()
+        .unwrap_or_else(|| panic!("no customer {name}"))
+        .id
+}
+
 /// The work orders saved for call `call_uid`, as the store has them.
 pub async fn work_orders_of(s: &Stack, call_uid: &str) -> Vec<callpop::store::WorkOrderRow> {
     let uid = call_uid.to_string();
