@@ -1,5 +1,5 @@
-//! Embeds the numbered migrations of `sql/` and the shipped firmware
-//! profiles, so adding either is adding a file.
+//! Embeds the numbered migrations of `sql/`, the shipped firmware
+//! profiles and CRM connectors, so adding any is adding a file.
 use std::{env, fs, path::Path};
 
 fn main() {
@@ -39,34 +39,47 @@ fn main() {
     )
     .unwrap();
     embed_profiles();
+    embed_toml_dir(
+        "crm-connectors",
+        "CRM connectors",
+        "SHIPPED_CONNECTORS",
+        "crm_connectors.rs",
+    );
     embed_web();
 }
 
 fn embed_profiles() {
-    println!("cargo:rerun-if-changed=firmware-profiles");
-    let mut names: Vec<String> = fs::read_dir("firmware-profiles")
-        .expect("firmware-profiles/ directory")
+    embed_toml_dir(
+        "firmware-profiles",
+        "Profiles",
+        "EMBEDDED_PROFILES",
+        "profiles.rs",
+    );
+}
+
+/// Embeds every `*.toml` of `dir` as `(file name, TOML)` in a static
+/// `name`, written to `out` in OUT_DIR.
+fn embed_toml_dir(dir: &str, what: &str, name: &str, out_file: &str) {
+    println!("cargo:rerun-if-changed={dir}");
+    let mut names: Vec<String> = fs::read_dir(dir)
+        .unwrap_or_else(|_| panic!("{dir}/ directory"))
         .filter_map(|e| e.ok()?.file_name().into_string().ok())
         .filter(|n| n.ends_with(".toml"))
         .collect();
     names.sort();
-    let dir = Path::new(&env::var("CARGO_MANIFEST_DIR").unwrap()).join("firmware-profiles");
-    let mut out = String::from(
-        "/// Profiles shipped in `firmware-profiles/`: (file name, TOML).\n\
-         pub static EMBEDDED_PROFILES: &[(&str, &str)] = &[\n",
+    let path = Path::new(&env::var("CARGO_MANIFEST_DIR").unwrap()).join(dir);
+    let mut out = format!(
+        "/// {what} shipped in `{dir}/`: (file name, TOML).\n\
+         pub static {name}: &[(&str, &str)] = &[\n"
     );
-    for name in &names {
+    for file in &names {
         out.push_str(&format!(
-            "    ({name:?}, include_str!({:?})),\n",
-            dir.join(name).display().to_string()
+            "    ({file:?}, include_str!({:?})),\n",
+            path.join(file).display().to_string()
         ));
     }
     out.push_str("];\n");
-    fs::write(
-        Path::new(&env::var("OUT_DIR").unwrap()).join("profiles.rs"),
-        out,
-    )
-    .unwrap();
+    fs::write(Path::new(&env::var("OUT_DIR").unwrap()).join(out_file), out).unwrap();
 }
 
 /// Embeds the built web app (`web/dist`, made by `./run web`): every file

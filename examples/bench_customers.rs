@@ -66,7 +66,7 @@ fn main() -> anyhow::Result<()> {
     let store = Store::open(&db_path)?;
     if !reuse {
         let started = Instant::now();
-        let report = customers::import_file(&store, &normalizer, &csv_path, None)?;
+        let report = customers::import_file(&store, &normalizer, &csv_path, Default::default())?;
         let secs = started.elapsed().as_secs_f64();
         println!(
             "import: {} rows in {secs:.1}s = {:.0} rows/s ({} new, {} merged, {} errors)",

@@ -186,7 +186,7 @@ fn child_import(csv: &Path, db: &Path) -> anyhow::Result<()> {
     let normalizer = Normalizer::new(NormalizerSettings::default());
     let store = Store::open(db)?;
     let started = Instant::now();
-    let report = customers::import_file(&store, &normalizer, csv, None)?;
+    let report = customers::import_file(&store, &normalizer, csv, Default::default())?;
     let secs = started.elapsed().as_secs_f64();
     println!("{report}");
     for line in report.issue_lines().iter().take(3) {

@@ -14,8 +14,13 @@
 //! 2 ms. Every caller ID carries a name (`$n,CID,number,name`) and the pop
 //! frame itself must carry it as `caller_name`.
 //!
+//! With `--crm MS`, a CRM connector (the shipped generic REST one) is
+//! configured against a local CRM that answers every lookup after MS ms:
+//! the pops' figures beside a run without it are what a connector adds to
+//! the first pop (target: nothing; the amendment comes later).
+//!
 //! flock /tmp/cargo.lock cargo build --release
-//! flock /tmp/cargo.lock cargo run --release --example bench_pop -- [CALLS] [--sessions N] [--team N]
+//! flock /tmp/cargo.lock cargo run --release --example bench_pop -- [CALLS] [--sessions N] [--team N] [--crm MS]
 
 mod common;
 use common::{quantile_us, report, thread_cpu_time};
@@ -39,8 +44,10 @@ async fn main() -> anyhow::Result<()> {
     let mut calls = 2000usize;
     let mut sessions = 1000usize;
     let mut team = 50usize;
+    let mut crm_ms: Option<u64> = None;
     while let Some(a) = args.next() {
         match a.as_str() {
+            "--crm" => crm_ms = Some(args.next().unwrap_or_default().parse()?),
             "--sessions" => sessions = args.next().unwrap_or_default().parse()?,
             "--team" => team = args.next().unwrap_or_default().parse()?,
             n => calls = n.parse()?,
@@ -92,7 +99,20 @@ async fn main() -> anyhow::Result<()> {
     let profile = Arc::new(load_all(None)?["text-box-4port"].clone());
     let link = dir.path().join("tty");
     let mut sim = BoxSim::start(profile.clone(), &link)?;
-    let (config, port) = common::box_daemon_config(dir.path(), &db, &link, "")?;
+    let crm = match crm_ms {
+        Some(ms) => {
+            let addr = slow_crm(ms).await?;
+            println!(
+                "CRM connector: generic REST, a local CRM answering each lookup after {ms} ms"
+            );
+            format!(
+                "[[crm]]\nconnector = \"generic-rest\"\n[crm.settings]\n\
+                 base_url = \"http://{addr}\"\ntoken = \"bench\"\n"
+            )
+        }
+        None => String::new(),
+    };
+    let (config, port) = common::box_daemon_config(dir.path(), &db, &link, &crm)?;
     let mut child = tokio::process::Command::new(&daemon)
         .arg("--config")
         .arg(&config)
@@ -214,6 +234,21 @@ async fn main() -> anyhow::Result<()> {
 
 type Ws =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// A CRM that knows every number and answers after `ms` ms.
+async fn slow_crm(ms: u64) -> anyhow::Result<std::net::SocketAddr> {
+    let app = axum::Router::new().route(
+        "/contacts",
+        axum::routing::get(move || async move {
+            tokio::time::sleep(Duration::from_millis(ms)).await;
+            axum::Json(serde_json::json!({"items": [{"id": 1, "name": "王伟", "company": "华信"}]}))
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    Ok(addr)
+}
 
 /// Calls until one pops: the box is up and every cache is warm.
 async fn warm_up(sim: &mut BoxSim, agent: &mut Ws) -> anyhow::Result<()> {

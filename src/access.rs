@@ -17,6 +17,8 @@
 //! - `/metrics` is public like any Prometheus endpoint: counts only, no
 //!   names or numbers.
 
+pub mod tokens;
+
 use crate::store::{Role, Scope, User};
 
 /// How far a role reaches with one action.
@@ -102,6 +104,7 @@ pub const RULES: &[Rule] = &[
     // The app's pages answer 403 to a role that may not open them (see PAGES).
     rule("GET /workspace", Access::Public),
     rule("GET /assets/{file}", Access::Public),
+    rule("GET /callpop.js", Access::Public),
     rule("GET /admin", Access::Public),
     rule("GET /wallboard", Access::Public),
     rule("GET /recordings", Access::Public),
@@ -130,8 +133,29 @@ pub const RULES: &[Rule] = &[
     roles("GET /api/profiles/{name}", ADMINS),
     roles("POST /api/profiles/check", ADMINS),
     roles("DELETE /api/logins/locked/{name}", ADMINS),
+    // API tokens (Open CTI): admins make and revoke them.
+    roles("GET /api/tokens", ADMINS),
+    roles("POST /api/tokens", ADMINS),
+    roles("DELETE /api/tokens/{id}", ADMINS),
+    // Webhook endpoints and their deliveries: admins (and tokens with
+    // the webhooks:admin scope, acting as an admin).
+    // The center's own CRMs and how their lookups go.
+    roles("GET /api/crm", ADMINS),
+    roles("GET /api/webhooks", ADMINS),
+    roles("POST /api/webhooks", ADMINS),
+    roles("PUT /api/webhooks/{id}", ADMINS),
+    roles("DELETE /api/webhooks/{id}", ADMINS),
+    roles("POST /api/webhooks/{id}/rotate", ADMINS),
+    roles("GET /api/webhooks/{id}/deliveries", ADMINS),
+    roles(
+        "POST /api/webhooks/{id}/deliveries/{event}/redeliver",
+        ADMINS,
+    ),
     // The desktop and its commands.
     roles("GET /ws", CALL_TAKERS),
+    // A ticket for the desktop of another system's page (an admin's may
+    // name any call taker; everyone else gets their own).
+    roles("POST /api/desktop/tickets", CALL_TAKERS),
     roles("ws agent.state", ON_OWN_CALLS),
     roles("ws call.claim", ON_OWN_CALLS),
     roles("ws call.dial", ON_OWN_CALLS),
@@ -144,6 +168,12 @@ pub const RULES: &[Rule] = &[
     roles("POST /api/customers", CALL_TAKERS),
     roles("GET /api/customers", CALL_READERS),
     roles("GET /api/customers/birthdays", CALL_READERS),
+    // Exports within reach; imports merge into customers anywhere.
+    roles("GET /api/customers/export", KEEPERS),
+    roles("POST /api/customers/import", ADMINS),
+    roles("GET /api/customers/imports/{id}", ADMINS),
+    roles("DELETE /api/customers/imports/{id}", ADMINS),
+    roles("POST /api/customers/imports/{id}/commit", ADMINS),
     roles("GET /api/customer-fields", SELF_SERVICE),
     roles("PUT /api/customer-fields", ADMINS),
     roles("GET /api/customer-groups", CALL_READERS),

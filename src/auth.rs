@@ -3,6 +3,7 @@
 //! its SHA-256.
 
 pub mod throttle;
+pub mod tickets;
 
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;

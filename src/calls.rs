@@ -257,6 +257,18 @@ struct ActiveCall {
     rejected: bool,
 }
 
+/// The call on a line as it stands, from [`LineMachine::snapshot`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallSnapshot {
+    pub call_uid: Arc<str>,
+    pub direction: Direction,
+    /// The number as the line gave it.
+    pub raw_number: Option<String>,
+    /// What the store made of it, once known.
+    pub matched: Option<Identification>,
+    pub answered_ms: Option<i64>,
+}
+
 /// One line's state; owned by the engine task, so no locks.
 pub struct LineMachine {
     line: Arc<str>,
@@ -267,7 +279,15 @@ pub struct LineMachine {
     /// The zone of caller IDs' told times: the machine's own (`None`), or
     /// a fixed one (tests).
     zone: Option<FixedOffset>,
+    /// Until when (ms) the device's words about a dial the agent cancelled
+    /// may still be on their way: its late off-hook is not a new call.
+    settling_until_ms: Option<i64>,
 }
+
+/// How long after the agent cancels a dial the device's late replies to
+/// it (a box's `OFFHOOK` written before it read the hang-up) are still
+/// taken for that dial's.
+const SETTLE_MS: i64 = 5_000;
 
 impl LineMachine {
     /// A line, with a generator of call ids (unique and stable: they name
@@ -285,6 +305,7 @@ impl LineMachine {
             call: None,
             new_id,
             zone: None,
+            settling_until_ms: None,
         }
     }
 
@@ -418,6 +439,7 @@ impl LineMachine {
         dialled.ending = true;
         let end = dialled.ended(policy);
         let call = self.call.take().expect("checked above");
+        self.settling_until_ms = Some(at_ms + SETTLE_MS);
         let mut steps = vec![command];
         steps.extend(self.end_as(call, at_ms, Some(end)));
         Ok(steps)
@@ -426,6 +448,18 @@ impl LineMachine {
     /// The call now on the line, if any.
     pub fn call_id(&self) -> Option<&Arc<str>> {
         self.call.as_ref().map(|c| &c.id)
+    }
+
+    /// What is known now of the call on the line: what other systems are
+    /// told when it is answered (a webhook's `call.answered`).
+    pub fn snapshot(&self) -> Option<CallSnapshot> {
+        self.call.as_ref().map(|c| CallSnapshot {
+            call_uid: c.id.clone(),
+            direction: c.direction,
+            raw_number: c.caller.as_ref().and_then(|id| id.number.clone()),
+            matched: c.matched.clone(),
+            answered_ms: c.answered_ms,
+        })
     }
 
     /// The device of this line vanished at `at_ms` (unplugged, port lost):
@@ -572,6 +606,11 @@ impl LineMachine {
                 }
             }
             LineSignal::OffHook => {
+                // The device took the cancelled dial after all: its line
+                // is still off-hook, its on-hook follows the hang-up.
+                if self.call.is_none() && self.settling_until_ms.is_some_and(|t| at_ms < t) {
+                    return steps;
+                }
                 let call = match self.call.take() {
                     Some(c) => self.call.insert(c),
                     None => {
@@ -595,6 +634,7 @@ impl LineMachine {
                 }
             }
             LineSignal::OnHook => {
+                self.settling_until_ms = None;
                 // A dialled call's line cannot hang up before the device
                 // took the dial: that on-hook is the last call's, late.
                 let stale = self.call.as_ref().is_some_and(|c| {
@@ -1517,6 +1557,33 @@ mod tests {
         assert_eq!(cdr.raw_number.as_deref(), Some("139 1234 5678"));
         assert_eq!(cdr.customer_id, Some(42));
         assert!(!b.machine.busy());
+    }
+
+    #[test]
+    fn a_dial_cancelled_before_the_box_took_it_leaves_no_phantom_call() {
+        use crate::event::DialProgress;
+        let mut b = dialling();
+        let id = b.dial(0.0).unwrap();
+        let steps = b.machine.hang_up(&id, 100).unwrap();
+        b.take(steps);
+        assert_eq!(b.cdrs.len(), 1);
+        // The box had not yet read the hang-up: its replies to the dial
+        // come late, then its on-hook.
+        b.progress(0.2, DialProgress::Accepted);
+        b.signal(0.2, LineSignal::OffHook);
+        assert!(!b.machine.busy(), "a late off-hook is the cancelled dial's");
+        b.signal(0.3, LineSignal::OnHook);
+        assert_eq!(b.cdrs.len(), 1);
+        // After the on-hook, lifting the handset is a call again.
+        b.signal(1.0, LineSignal::OffHook);
+        assert!(b.machine.busy());
+        // And long after a cancel too, even if the on-hook never came.
+        let mut b = dialling();
+        let id = b.dial(0.0).unwrap();
+        let steps = b.machine.hang_up(&id, 100).unwrap();
+        b.take(steps);
+        b.signal(6.0, LineSignal::OffHook);
+        assert!(b.machine.busy());
     }
 
     #[test]

@@ -61,6 +61,58 @@ pub struct Config {
     /// Lines a team dials out on besides its agents' own (GSM modems...).
     #[serde(rename = "dial_pool")]
     pub dial_pools: Vec<DialPoolConfig>,
+    pub webhooks: WebhooksConfig,
+    pub api: ApiConfig,
+    /// The center's own CRMs, looked up beside the local store.
+    #[serde(rename = "crm")]
+    pub crms: Vec<CrmConfig>,
+}
+
+/// One CRM to look callers up in: `[[crm]] connector = "espocrm"` (a file
+/// of `crm-connectors/`, or a path to the center's own) with its settings.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CrmConfig {
+    pub connector: String,
+    /// What admins and pops call it (default: the connector's name).
+    #[serde(default)]
+    pub name: Option<String>,
+    /// The settings the connector asks for. A string `"${NAME}"` is read
+    /// from the environment variable NAME (keep secrets out of the file).
+    #[serde(default)]
+    pub settings: std::collections::BTreeMap<String, toml::Value>,
+}
+
+/// Other systems' use of the API from their own web pages.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ApiConfig {
+    /// Origins of pages that may call the API with a token and open a
+    /// desktop with a ticket (`callpop.js` in a web CRM), such as
+    /// `https://crm.example.com`: exact scheme, host and port. Cookies are
+    /// never honoured from them; without any, only callpop's own pages
+    /// and programs that are not browsers reach the API.
+    pub allowed_origins: Vec<String>,
+}
+
+impl ApiConfig {
+    /// Checks that every origin is `scheme://host[:port]` and nothing more.
+    pub fn validate(&self) -> Result<(), String> {
+        for origin in &self.allowed_origins {
+            let ok = origin.split_once("://").is_some_and(|(scheme, authority)| {
+                matches!(scheme, "http" | "https")
+                    && !authority.is_empty()
+                    && !authority.contains(['/', '?', '#', ' ', '*'])
+            });
+            if !ok {
+                return Err(format!(
+                    "{origin:?} is not an origin: give scheme, host and port only, \
+                     like \"https://crm.example.com\" (no path, no wildcard)"
+                ));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// A team's lines for outbound calls: `[[dial_pool]] team = "sales"`,
@@ -70,6 +122,31 @@ pub struct Config {
 pub struct DialPoolConfig {
     pub team: String,
     pub lines: Vec<String>,
+}
+
+/// How webhook deliveries are tried (endpoints are managed in the console).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WebhooksConfig {
+    /// Wait before the first retry of a failed delivery; each later retry
+    /// waits twice as long (at most an hour), for a day.
+    pub retry_first_secs: u64,
+    /// How long a receiver may take to answer before the try counts as failed.
+    pub timeout_secs: u64,
+    /// The console's address as people reach it (`http://192.168.1.10:8080`):
+    /// 企业微信/钉钉 group messages link to it (claim a missed call, open a
+    /// work order). Without it the messages carry no links.
+    pub console_url: Option<String>,
+}
+
+impl Default for WebhooksConfig {
+    fn default() -> Self {
+        WebhooksConfig {
+            retry_first_secs: 10,
+            timeout_secs: 10,
+            console_url: None,
+        }
+    }
 }
 
 /// Statistics and the wallboard.
@@ -493,6 +570,9 @@ impl Default for Config {
             reports: ReportsConfig::default(),
             dial_plan: Default::default(),
             dial_pools: Vec::new(),
+            webhooks: WebhooksConfig::default(),
+            api: ApiConfig::default(),
+            crms: Vec::new(),
         }
     }
 }
@@ -696,6 +776,9 @@ impl Config {
         }
         phone::parse_region(&self.phone.region).map_err(|e| ("phone.region", e))?;
         self.dial_plan.validate().map_err(|e| ("dial_plan", e))?;
+        self.api
+            .validate()
+            .map_err(|e| ("api.allowed_origins", e))?;
         if let Some(path) = &self.phone.number_data {
             crate::phone::geo::NumberData::load(path).map_err(|e| ("phone.number_data", e))?;
         }
@@ -1039,6 +1122,26 @@ mod tests {
         let c = load(None, vec![], &[]).unwrap();
         assert_eq!(c.phone.suffix_digits, 8);
         assert_eq!(c.server.listen.port(), 8080);
+    }
+
+    #[test]
+    fn allowed_origins_are_origins_only() {
+        let f = file(
+            "[api]\nallowed_origins = [\"https://crm.example.com\", \"http://10.0.0.5:8000\"]\n",
+        );
+        let c = load(Some(f.path()), vec![], &[]).unwrap();
+        assert_eq!(c.api.allowed_origins.len(), 2);
+        for bad in [
+            "*",
+            "https://crm.example.com/",
+            "crm.example.com",
+            "ftp://x",
+            "https://*.example.com",
+        ] {
+            let f = file(&format!("[api]\nallowed_origins = [{bad:?}]\n"));
+            let err = load(Some(f.path()), vec![], &[]).unwrap_err().to_string();
+            assert!(err.contains("api.allowed_origins"), "{bad}: {err}");
+        }
     }
 
     #[test]

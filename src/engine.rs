@@ -361,9 +361,18 @@ impl Engine {
     fn handle(&mut self, event: LineEvent) {
         match event.kind {
             LineEventKind::Device(state) => {
-                if let Ok(mut states) = self.device_states.lock() {
-                    states.insert(event.device.clone(), state.clone());
-                }
+                let before = self
+                    .device_states
+                    .lock()
+                    .ok()
+                    .and_then(|mut states| states.insert(event.device.clone(), state.clone()));
+                tell_device(
+                    &self.store,
+                    &event.device,
+                    before.as_ref(),
+                    &state,
+                    event.at_ms,
+                );
                 if matches!(state, crate::event::DeviceState::Down { .. }) {
                     // Calls under way on its lines end at the last thing
                     // heard, and the lines are ready when it returns.
@@ -407,6 +416,9 @@ impl Engine {
         for step in steps {
             match step {
                 Step::Emit(e) => {
+                    if let CallEvent::Answered { call_id, .. } = &e {
+                        self.tell_answered(line, call_id);
+                    }
                     let _ = self.events.send(e);
                 }
                 Step::Identify { call_id, caller } => {
@@ -420,6 +432,9 @@ impl Engine {
                         continue;
                     };
                     if let Some(e) = m.identified(&call_id, who, id) {
+                        if inbound {
+                            tell_ringing(&self.store, &e);
+                        }
                         let _ = self.events.send(e);
                     }
                     if let Some(blocked) = refuse {
@@ -464,6 +479,37 @@ impl Engine {
                 }
             }
         }
+    }
+
+    /// Queues the `call.answered` webhook event of the call on `line`.
+    fn tell_answered(&self, line: &Arc<str>, call_id: &Arc<str>) {
+        let Some(call) = self
+            .lines
+            .get(line)
+            .and_then(|m| m.snapshot())
+            .filter(|c| c.call_uid == *call_id)
+        else {
+            return;
+        };
+        let matched = call.matched.as_ref();
+        let data = serde_json::json!({
+            "call_uid": call.call_uid,
+            "line": line,
+            "direction": call.direction,
+            "number": {
+                "e164": matched.and_then(|m| m.e164.clone()),
+                "national": matched.and_then(|m| m.national.clone()),
+                "raw": call.raw_number,
+            },
+            "customer_id": matched.and_then(|m| m.customer_id),
+            "at": call.answered_ms,
+        });
+        let key = call_id.to_string();
+        self.store
+            .webhooks()
+            .submit_fact("webhook event", move |w| {
+                w.emit_once("call.answered", &key, &data).map(drop)
+            });
     }
 
     /// Normalises the number and asks the store who it belongs to and
@@ -566,6 +612,55 @@ fn none() -> LookupResult {
         outcome: MatchOutcome::None,
         matches: Vec::new(),
     }
+}
+
+/// Queues `device.down` or `device.up` when a device's state changed: a
+/// device that was never up is reported down (it did not come up at
+/// start), not up on its first report.
+fn tell_device(
+    store: &StoreHandle,
+    device: &str,
+    before: Option<&crate::event::DeviceState>,
+    now: &crate::event::DeviceState,
+    at_ms: i64,
+) {
+    use crate::event::DeviceState;
+    let (event, reason) = match (before, now) {
+        (Some(b), n) if b == n => return,
+        (Some(DeviceState::Down { .. }), DeviceState::Down { .. }) => return,
+        (None, DeviceState::Up) => return,
+        (_, DeviceState::Up) => ("device.up", None),
+        (_, DeviceState::Down { reason }) => ("device.down", Some(reason.clone())),
+    };
+    let data = serde_json::json!({ "device": device, "reason": reason, "at": at_ms });
+    store
+        .webhooks()
+        .submit_fact("webhook event", move |w| w.emit(event, &data).map(drop));
+}
+
+/// Queues the `call.ringing` webhook event of an inbound call whose
+/// caller is known (the pop's moment), with what the pop shows. Off the
+/// engine's thread: the store thread writes it (only when someone listens).
+fn tell_ringing(store: &StoreHandle, identified: &CallEvent) {
+    let CallEvent::CallerIdentified {
+        call_id,
+        line,
+        caller,
+    } = identified
+    else {
+        return;
+    };
+    let key = call_id.to_string();
+    let data = serde_json::json!({
+        "call_uid": call_id,
+        "line": line,
+        "direction": "inbound",
+        "caller": caller,
+        "at": crate::store::now_ms(),
+    });
+    store.webhooks().submit_fact("webhook event", move |w| {
+        w.emit_once("call.ringing", &key, &data).map(drop)
+    });
 }
 
 #[cfg(test)]

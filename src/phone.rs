@@ -209,6 +209,25 @@ impl fmt::Display for NumberError {
 
 impl std::error::Error for NumberError {}
 
+impl NumberError {
+    /// The error as a code and parameters, for a page to word.
+    pub fn code(&self) -> (&'static str, serde_json::Value) {
+        use serde_json::json;
+        match self {
+            NumberError::Empty => ("number_empty", json!({})),
+            NumberError::InvalidCharacter(c) => {
+                ("number_character", json!({ "found": c.to_string() }))
+            }
+            NumberError::BadExtension(e) => ("number_extension", json!({ "extension": e })),
+            NumberError::ScientificNotation(s) => ("number_scientific", json!({ "text": s })),
+            NumberError::TooShort(n) => ("number_too_short", json!({ "digits": n })),
+            NumberError::TooLong(n) => ("number_too_long", json!({ "digits": n })),
+            NumberError::MobileLength(n) => ("number_mobile_length", json!({ "digits": n })),
+            NumberError::Invalid(why) => ("number_invalid", json!({ "detail": why })),
+        }
+    }
+}
+
 /// Settings that shape normalisation; built once from the config.
 #[derive(Debug, Clone)]
 pub struct NormalizerSettings {
@@ -602,6 +621,25 @@ impl Normalizer {
     }
 }
 
+/// A number as people read it in messages callpop writes for them (a
+/// group robot's text): Chinese numbers in national form (`138 1234 5678`,
+/// `021 6123 4567`), others international (`+1 212-555-1234`); what does
+/// not parse is shown as it came.
+pub fn national_display(raw: &str) -> String {
+    let Ok(n) = phonenumber::parse(Some(country::Id::CN), raw) else {
+        return raw.to_string();
+    };
+    if !phonenumber::is_valid(&n) {
+        return raw.to_string();
+    }
+    let mode = if n.code().value() == 86 {
+        phonenumber::Mode::National
+    } else {
+        phonenumber::Mode::International
+    };
+    n.format().mode(mode).to_string()
+}
+
 /// A national number of Beijing (10) or a 2x city (Shanghai 21, Guangzhou
 /// 20...; 26 is unassigned) with an 8-digit subscriber number, which never
 /// starts with 0 or 1, as a fixed line.
@@ -962,6 +1000,16 @@ impl MatchOutcome {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn numbers_read_in_one_national_format() {
+        assert_eq!(national_display("+8613812345678"), "138 1234 5678");
+        assert_eq!(national_display("+862161234567"), "021 6123 4567");
+        assert_eq!(national_display("13812345678"), "138 1234 5678");
+        assert_eq!(national_display("+12125551234"), "+1 212-555-1234");
+        assert_eq!(national_display("10086"), "10086");
+        assert_eq!(national_display("138****5678"), "138****5678");
+    }
 
     fn cn() -> Normalizer {
         Normalizer::new(NormalizerSettings::default())

@@ -149,3 +149,46 @@ async fn disabling_a_user_ends_their_sessions_and_admins_cannot_lock_themselves_
         (400, Some("password_too_short"))
     );
 }
+
+/// An admin makes an API token on the page: it is shown once, works for
+/// another system at once, is listed by its first characters only, and
+/// stops working when revoked from the page.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_makes_and_revokes_an_api_token_on_the_page() {
+    let s = stack(64).await;
+    let mut b = Browser::start().await;
+    b.open_as(s.addr, "admin").await;
+    b.goto(&format!("http://{}/admin", s.addr)).await;
+    b.open_admin_tab("tokens").await;
+    b.fill("[data-test=token-form] input[name=name]", "客户管理系统")
+        .await;
+    b.pick("[data-test=token-user]", "agent2").await;
+    b.eval("document.querySelector('[data-test=token-scopes] .el-checkbox').click(); true")
+        .await;
+    b.click("[data-test=token-create]").await;
+    b.wait_for("document.querySelector('[data-test=token-made] code')")
+        .await;
+    let token = b
+        .eval("document.querySelector('[data-test=token-made] code').innerText")
+        .await;
+    let token = token.as_str().unwrap().trim().to_string();
+    // The first scope is calls:read: the history answers, customers do not.
+    let (code, _) = http_bearer(s.addr, "GET", "/api/history", &token, None).await;
+    assert_eq!(code, 200);
+    let (code, _) = http_bearer(s.addr, "GET", "/api/customers", &token, None).await;
+    assert_eq!(code, 403);
+    b.wait_for("document.querySelector('[data-test=tokens]').innerText.includes('客户管理系统')")
+        .await;
+    let listed = b.text("[data-test=tokens]").await;
+    assert!(
+        !listed.contains(&token) && listed.contains(&token[..10]),
+        "{listed}"
+    );
+    b.click("[data-test=token-revoke]").await;
+    b.confirm().await;
+    b.wait_for("!document.querySelector('[data-test=token-revoke]')")
+        .await;
+    let (code, _) = http_bearer(s.addr, "GET", "/api/history", &token, None).await;
+    assert_eq!(code, 401);
+    b.assert_no_console_errors();
+}

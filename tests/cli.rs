@@ -45,6 +45,7 @@ fn help_lists_every_subcommand_and_each_has_help() {
         "lines",
         "modem",
         "sms",
+        "tokens",
     ] {
         assert!(help.contains(sub), "--help lacks {sub}: {help}");
     }
@@ -79,6 +80,9 @@ fn help_lists_every_subcommand_and_each_has_help() {
         &["sms", "send"],
         &["sms", "inbox"],
         &["sms", "status"],
+        &["tokens", "create"],
+        &["tokens", "list"],
+        &["tokens", "revoke"],
     ] {
         let out = run(callpop(dir.path()).args(sub).arg("--help"));
         assert!(out.status.success(), "{sub:?} --help");
@@ -110,6 +114,42 @@ fn a_bad_config_names_file_line_and_key_and_exits_non_zero() {
     assert!(
         err.contains("CALLPOP_SERVER__LISTEN") && err.contains("server.listen"),
         "{err}"
+    );
+}
+
+#[test]
+fn config_check_checks_the_crm_connectors_as_the_daemon_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("callpop.toml");
+    let check = |crm: &str| {
+        std::fs::write(&cfg, crm).unwrap();
+        run(callpop(dir.path())
+            .env_remove("MY_CRM_TOKEN")
+            .arg("--config")
+            .arg(&cfg)
+            .args(["config", "check"]))
+    };
+    for (crm, why) in [
+        ("[[crm]]\nconnector = \"generic_rest\"\n", "no such connector"),
+        (
+            "[[crm]]\nconnector = \"generic-rest\"\n[crm.settings]\nbase_url = \"http://crm\"\ntokn = \"t\"\n",
+            "no setting \"tokn\"",
+        ),
+        (
+            "[[crm]]\nconnector = \"generic-rest\"\n[crm.settings]\nbase_url = \"http://crm\"\ntoken = \"${MY_CRM_TOKEN}\"\n",
+            "${MY_CRM_TOKEN}, which is not set",
+        ),
+    ] {
+        let out = check(crm);
+        assert!(!out.status.success(), "{crm}");
+        assert!(text(&out.stderr).contains(why), "{}", text(&out.stderr));
+    }
+    let out = check("[[crm]]\nconnector = \"espocrm\"\n[crm.settings]\nbase_url = \"http://crm\"\napi_key = \"k\"\n");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("CRM \"EspoCRM\""),
+        "{}",
+        text(&out.stdout)
     );
 }
 
@@ -671,4 +711,91 @@ fn sim_modem_answers_at_commands() {
     assert_eq!(info["sim"], "READY");
     sim.kill().unwrap();
     let _ = sim.wait();
+}
+
+/// API tokens from the command line: made by an admin (printed once, the
+/// store keeps only its hash), listed, refused to a non-admin and for an
+/// unknown scope, revoked.
+#[test]
+fn api_tokens_are_made_listed_and_revoked_from_the_cli() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("tokens.db");
+    {
+        let store = callpop::store::Store::open(&db).unwrap();
+        let u = store.users();
+        u.add_user("boss", "Boss", callpop::store::Role::Admin, None, None)
+            .unwrap();
+        u.add_user(
+            "crm",
+            "CRM",
+            callpop::store::Role::Agent,
+            Some("sales"),
+            None,
+        )
+        .unwrap();
+    }
+    let tokens = |args: &[&str]| {
+        run(callpop(dir.path())
+            .arg("--db")
+            .arg(&db)
+            .arg("tokens")
+            .args(args))
+    };
+    let out = tokens(&[
+        "create",
+        "--as",
+        "boss",
+        "--name",
+        "CRM",
+        "--user",
+        "crm",
+        "--scope",
+        "customers:read",
+        "--scope",
+        "dial",
+        "--expires",
+        "2999-12-31",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let token = text(&out.stdout).trim().to_string();
+    assert!(token.starts_with("cp_"), "{token}");
+    assert!(text(&out.stderr).contains("not shown again"));
+    {
+        let store = callpop::store::Store::open(&db).unwrap();
+        let hash = callpop::auth::token_hash(&token);
+        let (user, scopes) = store.users().use_token(&hash, 0).unwrap().unwrap();
+        assert_eq!((user.username.as_str(), scopes.len()), ("crm", 2));
+    }
+    let list = tokens(&["list"]);
+    let listed = text(&list.stdout);
+    assert!(
+        listed.contains("CRM") && listed.contains("live") && !listed.contains(&token),
+        "{listed}"
+    );
+    for (args, says) in [
+        (
+            &[
+                "create", "--as", "crm", "--name", "x", "--user", "crm", "--scope", "dial",
+            ][..],
+            "not an active admin",
+        ),
+        (
+            &[
+                "create", "--as", "boss", "--name", "x", "--user", "crm", "--scope", "root",
+            ][..],
+            "no scope \"root\"",
+        ),
+        (&["revoke", "99", "--as", "boss"][..], "no live token 99"),
+    ] {
+        let out = tokens(args);
+        assert!(!out.status.success());
+        assert!(
+            text(&out.stderr).contains(says),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+    }
+    let out = tokens(&["revoke", "1", "--as", "boss"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&tokens(&["list"]).stdout).contains("revoked"));
 }

@@ -50,7 +50,7 @@ fn write_gbk_csv(dir: &Path) -> PathBuf {
 }
 
 fn import(store: &Store, path: &Path) -> ImportReport {
-    customers::import_file(store, &normalizer(), path, None).unwrap()
+    customers::import_file(store, &normalizer(), path, Default::default()).unwrap()
 }
 
 /// Every stored customer in id order. Ids are not dense: a load into an
@@ -103,25 +103,45 @@ fn messy_gbk_csv_imports_good_rows_and_reports_bad_ones() {
         report.errors
     );
     assert!(
-        report.errors[0].message.contains("\"abc\""),
+        report.errors[0].issue.message.contains("\"abc\""),
         "{:?}",
         report.errors[0]
     );
     assert!(
-        report.errors[1].message.contains("11 digits"),
+        report.errors[1].issue.message.contains("11 digits"),
         "{:?}",
         report.errors[1]
     );
-    assert_eq!(report.errors[2].message, "no customer name");
-    assert_eq!(report.errors[3].message, "no phone number");
-    assert!(report.errors[4].message.contains("scientific notation"));
+    assert_eq!(report.errors[2].issue.message, "no customer name");
+    assert_eq!(report.errors[3].issue.message, "no phone number");
+    assert!(report.errors[4]
+        .issue
+        .message
+        .contains("scientific notation"));
+    // The page words the same rows from codes and parameters.
+    let codes: Vec<&str> = report.errors.iter().map(|e| e.issue.code).collect();
+    assert_eq!(
+        codes,
+        [
+            "number_character",
+            "number_mobile_length",
+            "no_name",
+            "no_number",
+            "number_scientific"
+        ]
+    );
+    assert_eq!(
+        report.errors[1].issue.params["digits"], 10,
+        "{:?}",
+        report.errors[1]
+    );
     let warnings: Vec<(usize, bool)> = report
         .warnings
         .iter()
         .map(|w| {
             (
                 w.row,
-                w.message.contains("zhangsan") || w.message.contains("abc123"),
+                w.issue.message.contains("zhangsan") || w.issue.message.contains("abc123"),
             )
         })
         .collect();
@@ -349,7 +369,7 @@ fn a_file_without_the_needed_columns_is_refused() {
     let store = store_in(dir.path(), "a.db");
     let path = dir.path().join("wrong.csv");
     std::fs::write(&path, "编号,地址\n1,北京\n").unwrap();
-    let e = customers::import_file(&store, &normalizer(), &path, None).unwrap_err();
+    let e = customers::import_file(&store, &normalizer(), &path, Default::default()).unwrap_err();
     assert!(e.to_string().contains("no header row"), "{e}");
     assert_eq!(store.customers().customer_count().unwrap(), 0);
 }
@@ -422,11 +442,11 @@ fn full_width_separators_beijing_landlines_and_service_numbers() {
     let warned: Vec<usize> = report
         .warnings
         .iter()
-        .filter(|w| w.message.contains("service number"))
+        .filter(|w| w.issue.message.contains("service number"))
         .map(|w| w.row)
         .collect();
     assert_eq!(warned, vec![4, 6], "{:#?}", report.warnings);
-    assert!(report.warnings[0].message.contains("12345"));
+    assert!(report.warnings[0].issue.message.contains("12345"));
     assert_eq!(report.warning_count, 2);
 
     // The screen pop finds them by the numbers as they arrive on the line.
@@ -519,7 +539,7 @@ fn unclosed_quotes_lose_only_their_own_rows_at_100_000_rows() {
     assert_eq!(report.read, 100_001, "every line of the file");
     assert_eq!(error_rows(&report), broken);
     assert!(
-        report.errors[0].message.contains("not closed"),
+        report.errors[0].issue.message.contains("not closed"),
         "{:?}",
         report.errors[0]
     );
@@ -534,4 +554,41 @@ fn unclosed_quotes_lose_only_their_own_rows_at_100_000_rows() {
         longest < 20,
         "no name swallowed other rows: {longest} chars"
     );
+}
+
+/// Every code a row issue can carry (in the importer, the sheet readers
+/// and the number normaliser) is worded by the page in both languages.
+#[test]
+fn every_row_issue_code_is_worded_in_both_languages() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let sources = [
+        "src/customers/rows.rs",
+        "src/customers/import.rs",
+        "src/customers/table.rs",
+        "src/customers/csv_rows.rs",
+        "src/phone.rs",
+    ];
+    let pattern = regex::Regex::new(r#"(?:Issue::new\(\s*|code: |=> \()"([a-z_]+)""#).unwrap();
+    let mut codes: Vec<String> = Vec::new();
+    for file in sources {
+        let text = std::fs::read_to_string(root.join(file)).unwrap();
+        codes.extend(pattern.captures_iter(&text).map(|c| c[1].to_string()));
+    }
+    codes.sort();
+    codes.dedup();
+    // The file-level problems are server errors, worded under errors.*.
+    let file_level = ["header_not_found", "file_unreadable"];
+    assert!(codes.len() >= 20, "{codes:?}");
+    for lang in ["en", "zh-CN"] {
+        let text = std::fs::read_to_string(root.join(format!("web/src/i18n/{lang}.ts"))).unwrap();
+        let issues = &text[text.find("import_issues: {").unwrap()..];
+        let issues = &issues[..issues.find("\n    },").unwrap()];
+        for code in &codes {
+            let worded = match file_level.contains(&code.as_str()) {
+                true => text.contains(&format!("\n    {code}: \"")),
+                false => issues.contains(&format!("\n      {code}: \"")),
+            };
+            assert!(worded, "{lang}.ts does not word the import issue {code:?}");
+        }
+    }
 }

@@ -11,6 +11,19 @@ use common::*;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_agent_finds_edits_and_notes_a_customer() {
     let s = stack(64).await;
+    s.store
+        .sms()
+        .call(|s| {
+            s.queue_sms(&callpop::store::NewSms {
+                to: "+8613900001111",
+                text: "您的工单已处理",
+                encoding: "ucs2",
+                parts: vec![("00".into(), 1)],
+                created_by: None,
+            })
+        })
+        .await
+        .unwrap();
     let mut b = Browser::start().await;
     b.open_as(s.addr, "agent2").await;
     b.wait_for("location.pathname === '/workspace'").await;
@@ -38,6 +51,13 @@ async fn an_agent_finds_edits_and_notes_a_customer() {
             .await,
         "13900001111"
     );
+    // The SMS sent to her are on her page.
+    b.click("#tab-sms").await;
+    b.wait_for(
+        "document.querySelector('[data-test=customer-sms]')?.innerText.includes('您的工单已处理')",
+    )
+    .await;
+    b.click("#tab-notes").await;
     b.fill("[data-test=customer-form] input[name=company]", "远大集团")
         .await;
     b.click("[data-test=save-customer]").await;
@@ -359,12 +379,86 @@ async fn an_agent_makes_a_group_from_the_list_and_empties_it() {
     b.wait_for("document.querySelector('[data-test=groups] [data-tag=\"回访名单\"]')?.innerText.includes('1')")
         .await;
     b.click("[data-test=groups] [data-tag=\"回访名单\"]").await;
-    b.wait_for("location.search.includes('tag=') && document.querySelectorAll('[data-test=customers] .name').length === 1")
+    // The group's own list has landed (the list before it had the same one row).
+    b.wait_for("document.querySelector('[data-test=customers]').dataset.loaded?.includes('tag=') && document.querySelectorAll('[data-test=customers] .name').length === 1")
         .await;
     b.eval("document.querySelector('[data-test=customers] tbody tr .el-checkbox').click(); true")
         .await;
     b.click("[data-test=group-remove]").await;
     b.wait_for("!document.querySelector('[data-test=groups] [data-tag=\"回访名单\"]')")
         .await;
+    b.assert_no_console_errors();
+}
+
+/// Puts `text` into the file input `selector` as a file called `name`, as
+/// a user choosing it would.
+async fn choose_file(b: &mut Browser, selector: &str, name: &str, text: &str) {
+    b.eval(&format!(
+        "(() => {{ const input = document.querySelector({selector:?}); const t = new DataTransfer(); \
+         t.items.add(new File([{text:?}], {name:?}, {{ type: 'text/csv' }})); input.files = t.files; \
+         input.dispatchEvent(new Event('change', {{ bubbles: true }})); return true; }})()"
+    ))
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_checks_a_sheet_reloads_and_imports_it() {
+    let s = stack(64).await;
+    let mut b = Browser::start().await;
+    b.open_as(s.addr, "admin").await;
+    b.goto(&format!("http://{}/customers", s.addr)).await;
+    b.wait_for("document.querySelector('[data-test=import-customers]')")
+        .await;
+    b.click("[data-test=import-customers]").await;
+    let sheet = "客户名称,手机,公司,会员等级\n李娜,13800138000,远航物流,金卡\n张强,abc,,\n王伟,13812345678,,\n";
+    choose_file(&mut b, "[data-test=import-file]", "客户.csv", sheet).await;
+    // The check: how the columns were read, what would happen, each problem.
+    b.wait_for("document.querySelector('[data-test=import-summary]')")
+        .await;
+    let summary = b.text("[data-test=import-summary]").await;
+    assert!(
+        summary.contains("新增 1")
+            && summary.contains("合并到已有客户 1")
+            && summary.contains("跳过 1"),
+        "{summary}"
+    );
+    let columns = b.text("[data-test=import-columns]").await;
+    assert!(columns.contains("会员等级 → 自定义字段"), "{columns}");
+    let issues = b.text("[data-test=import-issues]").await;
+    assert!(issues.contains("手机列的“abc”不是号码"), "{issues}");
+    // A reload keeps the checked file: the dialog comes back with it.
+    b.goto(&format!("http://{}/customers", s.addr)).await;
+    b.wait_for(
+        "document.querySelector('[data-test=import-summary]')?.innerText.includes('新增 1')",
+    )
+    .await;
+    b.click("[data-test=import-commit]").await;
+    b.wait_for(
+        "document.querySelector('[data-test=import-summary]')?.innerText.includes('已导入')",
+    )
+    .await;
+    b.wait_for("[...document.querySelectorAll('[data-test=customers] .name')].some(n => n.innerText === '李娜')")
+        .await;
+    b.click("[data-test=import-cancel]").await;
+    // In English the same issue is worded in English.
+    b.eval("localStorage.setItem('lang', 'en'); true").await;
+    b.goto(&format!("http://{}/customers", s.addr)).await;
+    b.wait_for("document.querySelector('[data-test=import-customers]')")
+        .await;
+    b.click("[data-test=import-customers]").await;
+    choose_file(
+        &mut b,
+        "[data-test=import-file]",
+        "more.csv",
+        "name,phone\nMia,12\n",
+    )
+    .await;
+    b.wait_for("document.querySelector('[data-test=import-issues]')")
+        .await;
+    let issues = b.text("[data-test=import-issues]").await;
+    assert!(
+        issues.contains("“12” in column phone is too short"),
+        "{issues}"
+    );
     b.assert_no_console_errors();
 }

@@ -163,7 +163,7 @@ async fn every_role_reaches_its_own_customers() {
             "{reply}"
         );
     }
-    let (got, _, _) = http(
+    let (got, _, reply) = http(
         s.addr,
         "PUT",
         &page,
@@ -171,7 +171,38 @@ async fn every_role_reaches_its_own_customers() {
         Some(json!({ "name": "赵敏", "bogus": 1 })),
     )
     .await;
-    assert!(got == 400 || got == 422, "unknown fields refused: {got}");
+    assert_eq!(
+        (got, reply["error"]["code"].as_str()),
+        (422, Some("body_invalid")),
+        "unknown fields refused: {reply}"
+    );
+    assert!(
+        reply["error"]["params"]["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("bogus")),
+        "the reason names the field: {reply}"
+    );
+    // Not JSON, or not sent as JSON: coded too, never a bare text line.
+    for (content_type, body, status, code) in [
+        ("application/json", "{\"name\": ", 400, "body_not_json"),
+        ("text/plain", "{\"name\": \"x\"}", 415, "body_not_json_type"),
+        ("application/json", "{\"name\": 7}", 422, "body_invalid"),
+    ] {
+        let (got, _, reply) = http_raw(
+            s.addr,
+            "POST",
+            "/api/customers",
+            Some(&agent2),
+            content_type,
+            body,
+        )
+        .await;
+        assert_eq!(
+            (got, reply["error"]["code"].as_str()),
+            (status, Some(code)),
+            "{content_type} {body}: {reply}"
+        );
+    }
 
     // Notes.
     let notes = format!("{page}/notes");
@@ -774,5 +805,182 @@ async fn groups_are_made_by_hand_and_from_a_search() {
     assert_eq!(
         (code, body["error"]["code"].as_str()),
         (400, Some("group_members_what"))
+    );
+}
+
+/// The customer's page lists the SMS sent to and received from their
+/// numbers; a reader who may not see the number whole sees it masked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_customer_page_lists_their_sms_both_ways() {
+    let s = stack(64).await;
+    add_user(&s, "qa1", Role::Qa).await;
+    let [agent2, qa] = login_all(&s, ["agent2", "qa1"]).await;
+    let zhao = customer_id(&s, "赵敏").await;
+    s.store
+        .sms()
+        .call(|s| {
+            s.queue_sms(&callpop::store::NewSms {
+                to: "+8613900001111",
+                text: "您的工单已处理",
+                encoding: "ucs2",
+                parts: vec![("00".into(), 1)],
+                created_by: None,
+            })?;
+            s.queue_sms(&callpop::store::NewSms {
+                to: "+8613812345678",
+                text: "别人的",
+                encoding: "ucs2",
+                parts: vec![("00".into(), 1)],
+                created_by: None,
+            })?;
+            s.sms_inbox_message(&callpop::store::NewInbox {
+                modem: "gsm1",
+                sender: "13900001111",
+                sender_number: Some("+8613900001111"),
+                text: "收到，谢谢",
+                parts: 1,
+                missing: &[],
+                sent_at: "2026-12-05T10:00:00+08:00",
+                part_ids: &[],
+            })
+        })
+        .await
+        .unwrap();
+    let page = format!("/api/customers/{zhao}");
+    let (code, _, body) = http(s.addr, "GET", &page, Some(&agent2), None).await;
+    assert_eq!(code, 200, "{body}");
+    let mut texts: Vec<(&str, &str)> = body["sms"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            (
+                m["direction"].as_str().unwrap(),
+                m["text"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    texts.sort();
+    assert_eq!(texts, [("in", "收到，谢谢"), ("out", "您的工单已处理")]);
+    let (_, _, body) = http(s.addr, "GET", &page, Some(&qa), None).await;
+    let numbers: Vec<&str> = body["sms"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["number"].as_str().unwrap())
+        .collect();
+    assert!(numbers.iter().all(|n| n.contains("****")), "{numbers:?}");
+}
+
+/// A custom field marked searchable finds customers by the start of its
+/// value (values set before and after it was marked); others are refused;
+/// a number field is searched like a number.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn customers_are_found_by_a_searchable_custom_field() {
+    let s = stack(64).await;
+    add_user(&s, "qa1", Role::Qa).await;
+    let [admin, agent2, qa] = login_all(&s, ["admin", "agent2", "qa1"]).await;
+    let put_fields = |searchable: bool| {
+        json!({"fields": [
+            {"key": "contract", "label_zh": "合同号", "label_en": "Contract", "type": "text",
+             "searchable": searchable},
+            {"key": "backup", "label_zh": "备用号码", "label_en": "Backup number", "type": "phone",
+             "searchable": true},
+        ]})
+    };
+    let (code, _, body) = http(
+        s.addr,
+        "PUT",
+        "/api/customer-fields",
+        Some(&admin),
+        Some(put_fields(false)),
+    )
+    .await;
+    assert_eq!(code, 200, "{body}");
+    let (_, all) = find(&s, &admin, "").await;
+    let zhao = id_of(&all, "赵敏");
+    let wang = id_of(&all, "王伟");
+    for (id, name, company, phone, contract) in [
+        (zhao, "赵敏", "", "13900001111", "HT-2026-001"),
+        (
+            wang,
+            "王伟",
+            "华信科技有限公司",
+            "13812345678",
+            "HT-2025-117",
+        ),
+    ] {
+        let (code, _, body) = http(
+            s.addr,
+            "PUT",
+            &format!("/api/customers/{id}"),
+            Some(&admin),
+            Some(
+                json!({"name": name, "company": company, "phones": [{"number": phone}],
+                        "custom_fields": {"contract": contract, "backup": "13700001234"}}),
+            ),
+        )
+        .await;
+        assert_eq!(code, 200, "{body}");
+    }
+    // Not searchable yet: refused with its code.
+    let (code, body) = find(&s, &admin, "field=contract&value=HT-2026").await;
+    assert_eq!(
+        (code, body["error"]["code"].as_str()),
+        (400, Some("field_not_searchable"))
+    );
+    // Marked searchable: the values already there are found.
+    http(
+        s.addr,
+        "PUT",
+        "/api/customer-fields",
+        Some(&admin),
+        Some(put_fields(true)),
+    )
+    .await;
+    let (code, body) = find(&s, &admin, "field=contract&value=HT-2026").await;
+    assert_eq!((code, names(&body)), (200, vec!["赵敏".to_string()]));
+    let (_, body) = find(&s, &admin, "field=contract&value=HT-20&limit=1").await;
+    assert_eq!(names(&body).len(), 1);
+    let (_, more) = find(
+        &s,
+        &admin,
+        &format!(
+            "field=contract&value=HT-20&limit=1&after={}",
+            body["next"].as_str().unwrap()
+        ),
+    )
+    .await;
+    assert_eq!(names(&more).len(), 1);
+    assert_ne!(names(&more), names(&body));
+    // Combined with another filter, and after an edit.
+    let (_, body) = find(&s, &admin, "field=contract&value=HT&company=%E5%8D%8E").await;
+    assert_eq!(names(&body), ["王伟"]);
+    http(
+        s.addr,
+        "PUT",
+        &format!("/api/customers/{wang}"),
+        Some(&admin),
+        Some(
+            json!({"name": "王伟", "phones": [{"number": "13812345678"}],
+                    "custom_fields": {"contract": "XS-9"}}),
+        ),
+    )
+    .await;
+    let (_, body) = find(&s, &admin, "field=contract&value=HT").await;
+    assert_eq!(names(&body), ["赵敏"]);
+    // A number field: QA must give the whole number, an agent finds their own.
+    let (code, body) = find(&s, &qa, "field=backup&value=1370000").await;
+    assert_eq!(
+        (code, body["error"]["code"].as_str()),
+        (400, Some("number_incomplete"))
+    );
+    let (_, body) = find(&s, &agent2, "field=backup&value=137").await;
+    assert_eq!(names(&body), ["赵敏"]);
+    let (_, body) = find(&s, &admin, "field=backup&value=137").await;
+    assert_eq!(
+        names(&body).len(),
+        1,
+        "王伟's edit dropped his backup number"
     );
 }

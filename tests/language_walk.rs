@@ -15,7 +15,7 @@ use common::*;
 /// of every work order's number (the placeholder shows one).
 const LATIN_ALLOWED: &[&str] = &[
     "callpop", "help", "CSV", "XLSX", "ID", "English", "Ctrl", "Enter", "Alt", "T", "R", "N",
-    "USB", "Excel", "GD",
+    "USB", "Excel", "GD", "JSON",
 ];
 
 /// Data of the test center, not words of the app.

@@ -44,11 +44,13 @@ const LAYERS: &[(&str, u8)] = &[
     ("reports", 4),
     ("workorder", 4),
     // 5. Consumers of the events and services on top of the domain.
+    ("crm", 5), // lookups in the center's own CRMs, amending pops
     ("metrics", 5),
     ("outbound", 5), // click-to-dial: line choice, dial plan, allowance
     ("pop", 5),
     ("recording", 5),
     ("sms", 5),
+    ("webhooks", 5), // delivering the outbox's events, signed
     // 6. Wiring and edges: the line thread, the HTTP server.
     ("lines", 6),
     ("web", 6),

@@ -40,27 +40,27 @@ impl Sim {
     }
 
     async fn unplug_and_back(&mut self, events: &mut broadcast::Receiver<CallEvent>) {
+        // Out, seen gone by the daemon, then back in: a condition waited
+        // for, never a head start (a replug the driver had not noticed
+        // yet would look like the line hanging up).
+        let gone = |e: &CallEvent| {
+            matches!(
+                e,
+                CallEvent::Device {
+                    state: DeviceState::Down { .. },
+                    ..
+                }
+            )
+        };
         match self {
             Sim::Box(b) => {
-                // `unplug` then plug back in after a pause, as a person would.
-                b.act(&callpop::sim::script::Action::Unplug(
-                    Duration::from_millis(300),
-                ))
-                .await
-                .unwrap();
+                b.pull_out().await;
+                wait(events, gone).await;
+                b.plug_in().unwrap();
             }
             Sim::Modem(m) => {
                 m.unplug();
-                wait(events, |e| {
-                    matches!(
-                        e,
-                        CallEvent::Device {
-                            state: DeviceState::Down { .. },
-                            ..
-                        }
-                    )
-                })
-                .await;
+                wait(events, gone).await;
                 m.plug_in().unwrap();
             }
         }

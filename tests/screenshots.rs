@@ -28,6 +28,52 @@ async fn a_morning(s: &mut Stack) {
         s.sim.act(&Action::Hangup { port }).await.unwrap();
     }
     seed_work_orders(s).await;
+    seed_integrations(s).await;
+}
+
+/// A CRM's webhook and the after-sales group's 企业微信 robot, quiet at night.
+async fn seed_integrations(s: &Stack) {
+    use callpop::store::EndpointSettings;
+    let admin = s
+        .store
+        .users()
+        .call(|u| Ok(u.user_by_name("admin")?.unwrap()))
+        .await
+        .unwrap();
+    s.store
+        .webhooks()
+        .call(move |w| {
+            let crm = ["call.ended".to_string(), "customer.updated".into()];
+            w.add_endpoint(
+                &EndpointSettings {
+                    description: "CRM",
+                    ..EndpointSettings::webhook("https://crm.example.com/callpop", &crm)
+                },
+                "whsec_demo",
+                &admin,
+                None,
+            )?;
+            let events = ["missed_call.created".to_string(), "device.down".into()];
+            let teams = ["sales".to_string()];
+            w.add_endpoint(
+                &EndpointSettings {
+                    description: "售后服务群",
+                    kind: "wecom",
+                    teams: &teams,
+                    quiet: Some((22 * 60, 8 * 60)),
+                    per_minute: 20,
+                    ..EndpointSettings::webhook(
+                        "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=demo",
+                        &events,
+                    )
+                },
+                "",
+                &admin,
+                None,
+            )
+        })
+        .await
+        .unwrap();
 }
 
 /// The morning's work orders as agent1 saved them and lead1 moved them on:
@@ -101,7 +147,23 @@ async fn settle(b: &mut Browser) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "writes docs/screenshots; run with ./run screenshots"]
 async fn every_page_for_every_role() {
-    let mut s = stack(256).await;
+    // The center's EspoCRM (a stand-in speaking its API), looked up beside the store.
+    let espo = callpop::crm::configure(&[callpop::config::CrmConfig {
+        connector: "espocrm".into(),
+        name: None,
+        settings: [
+            (
+                "base_url",
+                format!("http://{}", common::crms::start().await),
+            ),
+            ("api_key", "espo-key".into()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), toml::Value::String(v)))
+        .collect(),
+    }])
+    .unwrap();
+    let mut s = stack_full(tempfile::tempdir().unwrap(), 256, |_| {}, vec![], espo).await;
     add_user(&s, "qa1", callpop::store::Role::Qa).await;
     add_user(&s, "marketer1", callpop::store::Role::Marketer).await;
     a_morning(&mut s).await;
@@ -135,6 +197,10 @@ async fn every_page_for_every_role() {
                         ring(&mut s.sim, 1, "13812345678").await;
                         b.wait_for("document.querySelectorAll('.cards .pop').length >= 1")
                             .await;
+                        b.wait_for(
+                            "document.querySelector('.cards .pop [data-test=crm]') !== null",
+                        )
+                        .await;
                         b.fill(
                             ".pop textarea[name=summary]",
                             if lang == "en" {

@@ -153,6 +153,9 @@ impl Pool {
             profile_dir: None,
             logins: Default::default(),
             session_ends: Default::default(),
+            imports: Default::default(),
+            tickets: Default::default(),
+            crm: None,
             dialer: None,
             closing: Default::default(),
             store: self.store.clone(),
@@ -487,6 +490,99 @@ async fn a_misspelt_merge_field_is_refused() {
     pool.stop().await;
 }
 
+/// Custom fields offered to SMS are merge fields and filters of customer
+/// campaigns; one an admin keeps out of SMS is neither.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn custom_fields_offered_to_sms_merge_and_filter() {
+    use callpop::customers::fields::{CustomFieldDef, CustomFieldType};
+    let pool = Pool::start(1, 0, settings()).await;
+    let admin = pool.user("admin").await;
+    let m1 = pool.user("m1").await;
+    let def = |key: &str, in_sms: bool| CustomFieldDef {
+        key: key.into(),
+        label_zh: key.into(),
+        label_en: key.into(),
+        field_type: CustomFieldType::Text,
+        required: false,
+        options: Vec::new(),
+        in_pop: false,
+        searchable: false,
+        birthday: false,
+        in_sms,
+    };
+    let defs = vec![def("level", true), def("debt", false)];
+    let n = normalizer();
+    pool.store
+        .directory()
+        .call(move |d| {
+            d.put_field_defs(
+                &defs,
+                callpop::store::Actor {
+                    user: &admin,
+                    remote_addr: None,
+                },
+            )
+        })
+        .await
+        .unwrap();
+    pool.store
+        .customers()
+        .call(move |c| {
+            for (i, level) in ["gold", "silver", "gold"].iter().enumerate() {
+                let mut custom = serde_json::Map::new();
+                custom.insert("level".into(), (*level).into());
+                custom.insert("debt".into(), "5000".into());
+                c.insert_customer(&NewCustomer {
+                    name: format!("会员{i}"),
+                    tags: vec!["members".into()],
+                    phones: vec![NewPhone {
+                        number: n.normalize(&format!("1370000{i:04}")).unwrap(),
+                        label: None,
+                    }],
+                    custom_fields: custom,
+                    ..NewCustomer::default()
+                })?;
+            }
+            Ok(())
+        })
+        .await
+        .unwrap();
+    let group = |template: &str, filter: &str| {
+        let mut d = draft("会员", template);
+        d.source = Source::Group("members".into());
+        d.filter = Some(callpop::sms::rules::Filter::parse(filter).unwrap());
+        d
+    };
+    let created = pool
+        .campaigns
+        .create(&m1, group("{name}：您的{level}会员权益", "level=gold"))
+        .await
+        .unwrap();
+    assert_eq!(created.recipients, 2);
+    assert!(created.fields.contains(&"level".to_string()));
+    assert!(
+        !created.fields.contains(&"debt".to_string()),
+        "{:?}",
+        created.fields
+    );
+    let e = pool
+        .campaigns
+        .create(&m1, group("{name}您好", "debt!=0"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&e, CampaignError::FilterField { field, known } if field == "debt" && known == "name, company, level"),
+        "{e}"
+    );
+    let e = pool
+        .campaigns
+        .create(&m1, group("{name}您欠款{debt}元", "level=gold"))
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("unknown merge field {debt}"), "{e}");
+    pool.stop().await;
+}
+
 /// Recipients from a sheet: the phone column found by its header, the
 /// other columns merge fields; bad and repeated numbers kept as skipped.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -568,7 +664,13 @@ async fn a_marketer_runs_a_campaign_from_the_page_in_a_browser() {
     b.wait_for("location.pathname === '/sms' && ['实时', 'Live'].includes(document.querySelector('[data-test=live]')?.innerText)")
         .await;
     b.fill("input[data-test=name]", "会员日").await;
-    b.fill("textarea[data-test=template]", "{name}您好，会员日全场八折")
+    // The name merged in where the cursor is, by a click.
+    b.fill("textarea[data-test=template]", "您好，会员日全场八折")
+        .await;
+    b.eval("document.querySelector('textarea[data-test=template]').setSelectionRange(0, 0); true")
+        .await;
+    b.click("[data-test=merge-fields] [data-key=name]").await;
+    b.wait_for("document.querySelector('textarea[data-test=template]').value === '{name}您好，会员日全场八折'")
         .await;
     // A reload mid-form loses nothing.
     b.eval("window.beforeReload = true; location.reload(); true")
@@ -581,6 +683,20 @@ async fn a_marketer_runs_a_campaign_from_the_page_in_a_browser() {
         "{name}您好，会员日全场八折"
     );
     b.pick("[data-test=group]", "vip").await;
+    // The filter on a customer field, picked from the page's lists.
+    let zh = b
+        .eval("document.querySelector('[data-test=live]').innerText === '实时'")
+        .await
+        == true;
+    b.pick("[data-test=filter-field]", if zh { "姓名" } else { "Name" })
+        .await;
+    b.pick(
+        "[data-test=filter-op]",
+        if zh { "包含" } else { "contains" },
+    )
+    .await;
+    b.fill("[data-test=filter] input[data-test=filter-value]", "客户")
+        .await;
     b.click("[data-test=preview]").await;
     b.wait_for("document.querySelector('[data-test=draft-rows] tbody tr')")
         .await;

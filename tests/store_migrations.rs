@@ -289,6 +289,49 @@ fn custom_keys_in_use_become_text_fields() {
         .all(|d| d.field_type == callpop::customers::fields::CustomFieldType::Text));
 }
 
+/// Messages received before 0025 are found by their sender's canonical
+/// form, whichever shape the network delivered it in.
+#[test]
+fn received_senders_are_given_their_canonical_number() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v24.db");
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        apply_migrations_up_to(&conn, 24);
+        conn.execute_batch(
+            "INSERT INTO sms_inbox (modem, sender, text, parts, sent_at, received_at) VALUES
+                 ('m', '+8613900001111', 'a', 1, '', 1), ('m', '8613900001111', 'b', 1, '', 2),
+                 ('m', '13900001111', 'c', 1, '', 3), ('m', '013900001111', 'd', 1, '', 4),
+                 ('m', '10086', 'e', 1, '', 5), ('m', '95588银行', 'f', 1, '', 6),
+                 ('m', '', '', 1, '', 7);",
+        )
+        .unwrap();
+    }
+    let store = Store::open(&path).unwrap();
+    drop(store);
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let numbers: Vec<(String, Option<String>)> = conn
+        .prepare("SELECT text, sender_number FROM sms_inbox ORDER BY id")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let whole = Some("+8613900001111".to_string());
+    assert_eq!(
+        numbers,
+        [
+            ("a".into(), whole.clone()),
+            ("b".into(), whole.clone()),
+            ("c".into(), whole.clone()),
+            ("d".into(), whole),
+            ("e".into(), Some("10086".into())),
+            ("f".into(), None),
+            ("".into(), None),
+        ]
+    );
+}
+
 /// A database as the migrations up to `version` leave it.
 fn apply_migrations_up_to(conn: &rusqlite::Connection, version: u32) {
     conn.execute_batch(

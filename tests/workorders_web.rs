@@ -132,7 +132,11 @@ async fn every_role_reaches_and_changes_only_its_orders() {
         (400, &json!("status_unknown"))
     );
     let (code, answer) = post(&s, &admin, &path, json!({"to": "closed", "extra": 1})).await;
-    assert!(code == 400 || code == 422, "{code} {answer}");
+    assert_eq!(
+        (code, &answer["error"]["code"]),
+        (422, &json!("body_invalid")),
+        "{answer}"
+    );
 
     // Comments and due dates: the same reach.
     let comments = format!("/api/workorders/{theirs}/comments");
@@ -478,8 +482,38 @@ async fn scores_of_work_orders_follow_the_form_and_the_reach() {
     )
     .await;
     assert_eq!(
-        (code, answer["error"]["code"].as_str()),
-        (400, Some("invalid"))
+        (
+            code,
+            answer["error"]["code"].as_str(),
+            &answer["error"]["params"]["max"]
+        ),
+        (400, Some("qa_pass_mark_range"), &json!(10))
+    );
+    // The audit keeps the form before and after each edit.
+    let again = json!({"title": "投诉", "items": [{"key": "a", "label": "致歉", "points": 10}],
+                       "pass_mark": 6, "applies_to": "both"});
+    let (code, _, _) = http(
+        s.addr,
+        "PUT",
+        "/api/qa-forms/complaints",
+        Some(&qa),
+        Some(again),
+    )
+    .await;
+    assert_eq!(code, 200);
+    let (_, _, audit) = http(
+        s.addr,
+        "GET",
+        "/api/audit?action=qa_form.put",
+        Some(&login(s.addr, "admin").await),
+        None,
+    )
+    .await;
+    let entry = &audit["entries"][0]["detail"];
+    assert_eq!(
+        (&entry["before"]["pass_mark"], &entry["after"]["pass_mark"]),
+        (&json!(5), &json!(6)),
+        "{entry}"
     );
 }
 

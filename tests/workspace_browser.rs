@@ -169,6 +169,9 @@ async fn an_agent_takes_calls_and_saves_work_orders() {
 
 /// What is in the first card's summary and company fields.
 async fn typed(b: &mut Browser, summary: &str) -> (serde_json::Value, serde_json::Value) {
+    // The form paints a frame after its card (after a reload, too).
+    b.wait_for(&format!("document.querySelector('{summary}')"))
+        .await;
     let s = b
         .eval(&format!("document.querySelector('{summary}').value"))
         .await;

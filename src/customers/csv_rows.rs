@@ -109,6 +109,8 @@ impl<R: BufRead> Iterator for CsvRows<R> {
         }
         Some(Err(RowReadError {
             row,
+            code: "quote_not_closed",
+            params: serde_json::json!({ "lines": MAX_ROW_LINES }),
             message: format!(
                 "a quote opened in this row is not closed within {MAX_ROW_LINES} lines: row skipped"
             ),
@@ -121,6 +123,8 @@ impl<R> CsvRows<R> {
         self.failed = true;
         RowReadError {
             row: self.line_no + 1,
+            code: "read_stopped",
+            params: serde_json::json!({ "detail": error }),
             message: format!("read error, import stopped here: {error}"),
         }
     }

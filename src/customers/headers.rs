@@ -16,6 +16,21 @@ pub enum Column {
     Ignore,
 }
 
+impl Column {
+    /// What the column holds, as a word the page translates.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Column::Name => "name",
+            Column::Company => "company",
+            Column::Phone(_) => "phone",
+            Column::Tags => "tags",
+            Column::Owner => "owner",
+            Column::Custom(_) => "custom",
+            Column::Ignore => "ignore",
+        }
+    }
+}
+
 /// Name columns, best first: in a B2B sheet 客户名称 is the customer and
 /// 联系人 the contact, so when both are present the first one here wins.
 const NAME: &[&str] = &[
@@ -89,6 +104,7 @@ const TAGS: &[&str] = &[
     "客户分组",
     "标签",
     "客户标签",
+    "客户群",
     "群组",
     "分类",
     "客户分类",

@@ -8,12 +8,13 @@
 //! only a few batches are ever in flight.
 
 use super::headers::{expected_headers, map_headers, Column};
-use super::report::ImportReport;
+use super::report::{FileProblem, ImportReport, Issue, MappedColumn};
 use super::rows::{Parsed, RowMapper};
 use super::table::{RowReadError, SheetRow, Table};
 use crate::phone::Normalizer;
-use crate::store::{AuditEntry, CustomerLoad, Store, StoreError, UpsertOutcome};
-use anyhow::{bail, Result};
+use crate::store::{Actor, AuditEntry, CustomerLoad, Store, StoreError, UpsertOutcome};
+use anyhow::Result;
+use serde_json::json;
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::mpsc;
@@ -29,7 +30,7 @@ const HEADER_SEARCH_ROWS: usize = 20;
 /// One row read and parsed, with where it was.
 struct Item {
     row: usize,
-    parsed: Result<Parsed, String>,
+    parsed: Result<Parsed, Issue>,
 }
 
 /// Counts the blank lines the reader passes over without a row (the csv
@@ -56,6 +57,15 @@ fn lines_of(row: &SheetRow) -> usize {
         .sum::<usize>()
 }
 
+/// The file has no row naming a name and a phone column.
+fn no_header(message: String) -> anyhow::Error {
+    anyhow::Error::new(FileProblem(Issue::new(
+        "header_not_found",
+        json!({ "rows": HEADER_SEARCH_ROWS }),
+        message,
+    )))
+}
+
 /// Finds the header: the first row naming a name and a phone column;
 /// exports often put a title or a date above it. Counts what it passes.
 fn find_header(
@@ -67,15 +77,17 @@ fn find_header(
     let mut above: Vec<SheetRow> = Vec::new();
     let (header, columns) = loop {
         match table.next() {
-            None => bail!(
-                "{file}: no header row found; the first rows should include {}",
-                expected_headers()
-            ),
+            None => {
+                return Err(no_header(format!(
+                    "{file}: no header row found; the first rows should include {}",
+                    expected_headers()
+                )))
+            }
             Some(Err(e)) => {
                 let gap = gaps.before(e.row, 1);
                 report.read += 1 + gap;
                 report.blank += gap;
-                report.error(e.row, e.message);
+                report.error(e.row, e.issue());
                 report.rows += 1;
             }
             Some(Ok(r)) => {
@@ -95,34 +107,83 @@ fn find_header(
                 above.push(r);
                 if above.len() >= HEADER_SEARCH_ROWS {
                     let first = &above[0];
-                    bail!(
+                    return Err(no_header(format!(
                         "{file}:{}: no header row in the first {HEADER_SEARCH_ROWS} rows (first row: {:?}); the header should include {}",
                         first.row,
                         first.cells,
                         expected_headers()
-                    );
+                    )));
                 }
             }
         }
     };
     report.header_rows = above.len() as u64 + 1;
     for r in above {
+        let text = r.cells.join(" ").trim().to_string();
         report.warning(
             r.row,
-            format!(
-                "above the header row {}, ignored: {:?}",
-                header.row,
-                r.cells.join(" ").trim()
+            Issue::new(
+                "above_header",
+                json!({ "header_row": header.row, "text": text }),
+                format!("above the header row {}, ignored: {text:?}", header.row),
             ),
         );
     }
     Ok((header, columns))
 }
 
+/// Told how far an import has read (in the table's units, see [`Table`]):
+/// the CLI's progress bar, the page's import job.
+pub trait Progress: Sync {
+    /// The file's size in units, once known.
+    fn total(&self, units: u64);
+    /// How far the import has come.
+    fn at(&self, units: u64);
+}
+
+impl Progress for indicatif::ProgressBar {
+    fn total(&self, units: u64) {
+        self.set_length(units);
+    }
+    fn at(&self, units: u64) {
+        self.set_position(units);
+    }
+}
+
+/// How an import writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Mode {
+    /// From the CLI: large transactions, and into an empty store by append.
+    #[default]
+    Bulk,
+    /// Beside the running daemon: row by row in short transactions.
+    Live,
+    /// Reads and checks every row, stores nothing: `inserted` counts the
+    /// rows that would be new customers, `updated` those that would merge
+    /// into one already stored.
+    DryRun,
+}
+
+/// Who imports and how.
+#[derive(Default, Clone, Copy)]
+pub struct ImportRun<'a> {
+    /// The user importing, for the audit log; `None` is the CLI.
+    pub by: Option<Actor<'a>>,
+    pub progress: Option<&'a dyn Progress>,
+    pub mode: Mode,
+}
+
+/// Where parsed rows go.
+enum Sink<'l> {
+    Store(Box<CustomerLoad<'l>>),
+    /// A dry run: only told whether each row matches a stored customer.
+    Check,
+}
+
 /// The writing side: stores parsed rows and counts what happened to each.
 struct Writer<'s, 'l> {
     store: &'s Store,
-    load: CustomerLoad<'l>,
+    sink: Sink<'l>,
     owners: HashMap<String, Option<i64>>,
     gaps: LineGaps,
 }
@@ -159,7 +220,11 @@ impl Writer<'_, '_> {
             if id.is_none() {
                 report.warning(
                     row,
-                    format!("owner {name:?} is not a callpop user; imported without owner"),
+                    Issue::new(
+                        "owner_unknown",
+                        json!({ "owner": name }),
+                        format!("owner {name:?} is not a callpop user; imported without owner"),
+                    ),
                 );
             }
             customer.owner_user_id = id;
@@ -167,10 +232,23 @@ impl Writer<'_, '_> {
         for w in warnings {
             report.warning(row, w);
         }
-        match self.load.add(&customer)? {
-            UpsertOutcome::Inserted(_) => report.inserted += 1,
-            UpsertOutcome::Updated(_) => report.updated += 1,
-            UpsertOutcome::Unchanged(_) => report.unchanged += 1,
+        let outcome = match &mut self.sink {
+            Sink::Store(load) => load.add(&customer),
+            Sink::Check => Ok(match self.store.customers().import_match(&customer)? {
+                Some(id) => UpsertOutcome::Updated(id),
+                None => UpsertOutcome::Inserted(0),
+            }),
+        };
+        match outcome {
+            Ok(UpsertOutcome::Inserted(_)) => report.inserted += 1,
+            Ok(UpsertOutcome::Updated(_)) => report.updated += 1,
+            Ok(UpsertOutcome::Unchanged(_)) => report.unchanged += 1,
+            // The store refused this row (not the disk): the row is skipped.
+            Err(StoreError::Invalid(why)) => report.error(
+                row,
+                Issue::new("row_refused", json!({ "detail": why }), why.clone()),
+            ),
+            Err(e) => return Err(e),
         }
         Ok(())
     }
@@ -182,11 +260,31 @@ pub fn import_file(
     store: &Store,
     normalizer: &Normalizer,
     path: &Path,
-    progress: Option<&indicatif::ProgressBar>,
+    run: ImportRun<'_>,
+) -> Result<ImportReport> {
+    import_named(store, normalizer, path, &path.display().to_string(), run)
+}
+
+/// [`import_file`] for a file whose name for people (an upload's) is not
+/// its path.
+pub fn import_named(
+    store: &Store,
+    normalizer: &Normalizer,
+    path: &Path,
+    file: &str,
+    run: ImportRun<'_>,
 ) -> Result<ImportReport> {
     let started = Instant::now();
-    let mut table = Table::open(path)?;
-    let file = path.display().to_string();
+    let mut table = Table::open(path).map_err(|e| {
+        let message = format!("{e:#}");
+        anyhow::Error::new(FileProblem(Issue::new(
+            "file_unreadable",
+            json!({ "detail": message }),
+            message,
+        )))
+    })?;
+    let file = file.to_string();
+    let progress = run.progress;
     let mut report = ImportReport {
         file: file.clone(),
         encoding: table.encoding.to_string(),
@@ -194,8 +292,17 @@ pub fn import_file(
     };
     let mut gaps = LineGaps::default();
     let (header, columns) = find_header(&mut table, &mut report, &mut gaps)?;
+    report.columns = header
+        .cells
+        .iter()
+        .zip(&columns)
+        .map(|(h, c)| MappedColumn {
+            header: h.clone(),
+            kind: c.kind(),
+        })
+        .collect();
     if let Some(p) = progress {
-        p.set_length(table.total);
+        p.total(table.total);
     }
     let counter = table.progress_counter();
     let mapper = RowMapper {
@@ -205,7 +312,11 @@ pub fn import_file(
     };
     let mut writer = Writer {
         store,
-        load: store.customers().load_customers()?,
+        sink: match run.mode {
+            Mode::Bulk => Sink::Store(Box::new(store.customers().load_customers()?)),
+            Mode::Live => Sink::Store(Box::new(store.customers().load_customers_live()?)),
+            Mode::DryRun => Sink::Check,
+        },
         owners: HashMap::new(),
         gaps,
     };
@@ -241,17 +352,19 @@ pub fn import_file(
             }
             writer_busy += writing.elapsed();
             if let Some(p) = progress {
-                p.set_position(counter.load(std::sync::atomic::Ordering::Relaxed));
+                p.at(counter.load(std::sync::atomic::Ordering::Relaxed));
             }
         }
         reader_blocked = reader.join().unwrap_or_default();
         Ok(())
     })?;
     let finishing = Instant::now();
-    let merges = writer.load.finish()?;
-    report.inserted -= merges.updated + merges.unchanged;
-    report.updated += merges.updated;
-    report.unchanged += merges.unchanged;
+    if let Sink::Store(load) = writer.sink {
+        let merges = load.finish()?;
+        report.inserted -= merges.updated + merges.unchanged;
+        report.updated += merges.updated;
+        report.unchanged += merges.unchanged;
+    }
     tracing::debug!(
         total_s = started.elapsed().as_secs_f64(),
         writer_busy_s = writer_busy.as_secs_f64(),
@@ -261,9 +374,12 @@ pub fn import_file(
     );
     report.errors.sort_by_key(|i| i.row);
     report.elapsed = started.elapsed();
+    if run.mode == Mode::DryRun {
+        return Ok(report);
+    }
     store.users().audit(&AuditEntry {
-        actor: "cli",
-        user_id: None,
+        actor: run.by.map_or("cli", |a| a.user.username.as_str()),
+        user_id: run.by.map(|a| a.user.id),
         action: "customers.import",
         target: Some(&file),
         detail: serde_json::json!({
@@ -275,7 +391,7 @@ pub fn import_file(
             "errors": report.error_count,
             "warnings": report.warning_count,
         }),
-        remote_addr: None,
+        remote_addr: run.by.and_then(|a| a.remote_addr),
     })?;
     Ok(report)
 }
@@ -294,7 +410,7 @@ fn parse(mapper: &RowMapper<'_>, read: Result<SheetRow, RowReadError>) -> (u64, 
             1,
             Item {
                 row: e.row,
-                parsed: Err(e.message),
+                parsed: Err(e.issue()),
             },
         ),
     }

@@ -12,5 +12,5 @@ pub mod rows;
 pub mod table;
 
 pub use export::{export, ExportFormat};
-pub use import::import_file;
-pub use report::{ImportReport, RowIssue};
+pub use import::{import_file, import_named, ImportRun, Mode as ImportMode, Progress};
+pub use report::{FileProblem, ImportReport, Issue, MappedColumn, RowIssue};

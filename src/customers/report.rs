@@ -9,11 +9,54 @@ use std::time::Duration;
 /// a file of ten million bad rows cannot fill memory.
 pub const MAX_LISTED_ISSUES: usize = 10_000;
 
-/// A problem with one row, addressed as the user's editor shows it.
+/// What is wrong with a row, twice: a code with parameters that the web
+/// page words in the reader's language, and the English sentence the CLI
+/// prints.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Issue {
+    pub code: &'static str,
+    pub params: serde_json::Value,
+    pub message: String,
+}
+
+impl Issue {
+    /// An issue from its code, parameters and English wording.
+    pub fn new(code: &'static str, params: serde_json::Value, message: impl Into<String>) -> Issue {
+        Issue {
+            code,
+            params,
+            message: message.into(),
+        }
+    }
+}
+
+/// Something wrong with the whole file (it cannot be opened, it has no
+/// header): the import stops before any row; the page words the issue.
+#[derive(Debug, Clone)]
+pub struct FileProblem(pub Issue);
+
+impl fmt::Display for FileProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0.message)
+    }
+}
+
+impl std::error::Error for FileProblem {}
+
+/// How one header of the file was understood.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MappedColumn {
+    pub header: String,
+    /// `name`, `company`, `phone`, `tags`, `owner`, `custom` or `ignore`.
+    pub kind: &'static str,
+}
+
+/// A problem with one row, addressed as the user's editor shows it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RowIssue {
     pub row: usize,
-    pub message: String,
+    #[serde(flatten)]
+    pub issue: Issue,
 }
 
 /// What an import did; printed for the user and written to the audit log.
@@ -22,6 +65,8 @@ pub struct RowIssue {
 pub struct ImportReport {
     pub file: String,
     pub encoding: String,
+    /// The header row as read: what each column was taken for.
+    pub columns: Vec<MappedColumn>,
     /// Every row of the file: header, rows above it, blank and data rows.
     pub read: u64,
     /// The header row and the rows above it (titles, dates).
@@ -58,18 +103,18 @@ impl ImportReport {
     }
 
     /// Records a skipped row.
-    pub fn error(&mut self, row: usize, message: String) {
+    pub fn error(&mut self, row: usize, issue: Issue) {
         self.error_count += 1;
         if self.errors.len() < MAX_LISTED_ISSUES {
-            self.errors.push(RowIssue { row, message });
+            self.errors.push(RowIssue { row, issue });
         }
     }
 
     /// Records a doubt about an imported row.
-    pub fn warning(&mut self, row: usize, message: String) {
+    pub fn warning(&mut self, row: usize, issue: Issue) {
         self.warning_count += 1;
         if self.warnings.len() < MAX_LISTED_ISSUES {
-            self.warnings.push(RowIssue { row, message });
+            self.warnings.push(RowIssue { row, issue });
         }
     }
 
@@ -79,7 +124,7 @@ impl ImportReport {
         let mut lines: Vec<String> = self
             .errors
             .iter()
-            .map(|i| format!("{}:{}: {}", self.file, i.row, i.message))
+            .map(|i| format!("{}:{}: {}", self.file, i.row, i.issue.message))
             .collect();
         let unlisted = self.error_count - self.errors.len() as u64;
         if unlisted > 0 {
@@ -91,7 +136,7 @@ impl ImportReport {
         lines.extend(
             self.warnings
                 .iter()
-                .map(|i| format!("{}:{}: warning: {}", self.file, i.row, i.message)),
+                .map(|i| format!("{}:{}: warning: {}", self.file, i.row, i.issue.message)),
         );
         let unlisted = self.warning_count - self.warnings.len() as u64;
         if unlisted > 0 {

@@ -2,9 +2,11 @@
 //! the pure middle of an import, with every doubt about the row in words.
 
 use super::headers::Column;
+use super::report::Issue;
 use super::table::SheetRow;
 use crate::phone::Normalizer;
 use crate::store::{NewCustomer, NewPhone};
+use serde_json::json;
 
 /// A row turned into a customer, or the reason it cannot be one.
 #[derive(Debug)]
@@ -14,9 +16,9 @@ pub enum Parsed {
         customer: NewCustomer,
         /// The owner's username, resolved by the writer (it needs the store).
         owner: Option<String>,
-        warnings: Vec<String>,
+        warnings: Vec<Issue>,
     },
-    Bad(String),
+    Bad(Issue),
 }
 
 /// Separators between tags in one cell.
@@ -68,17 +70,27 @@ impl RowMapper<'_> {
                                     continue;
                                 }
                                 if let Some(why) = number.not_own_number() {
-                                    warnings.push(format!("column {label}: {why}"));
+                                    warnings.push(Issue::new(
+                                        "service_number",
+                                        json!({ "column": label, "number": number.national }),
+                                        format!("column {label}: {why}"),
+                                    ));
                                 }
                                 c.phones.push(NewPhone {
                                     number,
                                     label: Some(label.clone()),
                                 });
                             }
-                            Err(e) => bad_numbers.push(format!(
-                                "bad number {:?} in column {label}: {e}",
-                                piece.text
-                            )),
+                            Err(e) => {
+                                let (code, mut params) = e.code();
+                                params["column"] = json!(label);
+                                params["text"] = json!(piece.text);
+                                bad_numbers.push(Issue::new(
+                                    code,
+                                    params,
+                                    format!("bad number {:?} in column {label}: {e}", piece.text),
+                                ))
+                            }
                         }
                     }
                 }
@@ -94,19 +106,29 @@ impl RowMapper<'_> {
                 .iter()
                 .any(|c| !c.trim().is_empty())
         {
-            warnings.push(format!(
-                "{} cells beyond the {} header columns were ignored",
-                row.cells.len() - self.headers.len(),
-                self.headers.len()
+            let extra = row.cells.len() - self.headers.len();
+            let columns = self.headers.len();
+            warnings.push(Issue::new(
+                "cells_beyond_header",
+                json!({ "cells": extra, "columns": columns }),
+                format!("{extra} cells beyond the {columns} header columns were ignored"),
             ));
         }
         if c.name.is_empty() {
-            return Parsed::Bad("no customer name".into());
+            return Parsed::Bad(Issue::new("no_name", json!({}), "no customer name"));
         }
         if c.phones.is_empty() {
-            return Parsed::Bad(match bad_numbers.is_empty() {
-                true => "no phone number".into(),
-                false => bad_numbers.join("; "),
+            // The first bad number says why; the sentence names them all.
+            return Parsed::Bad(match bad_numbers.first() {
+                None => Issue::new("no_number", json!({}), "no phone number"),
+                Some(first) => Issue {
+                    message: bad_numbers
+                        .iter()
+                        .map(|i| i.message.as_str())
+                        .collect::<Vec<_>>()
+                        .join("; "),
+                    ..first.clone()
+                },
             });
         }
         warnings.extend(bad_numbers);

@@ -21,7 +21,17 @@ pub struct SheetRow {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RowReadError {
     pub row: usize,
+    /// What went wrong, for the page to word (see [`super::report::Issue`]).
+    pub code: &'static str,
+    pub params: serde_json::Value,
     pub message: String,
+}
+
+impl RowReadError {
+    /// The error as a row issue of an import report.
+    pub fn issue(&self) -> super::report::Issue {
+        super::report::Issue::new(self.code, self.params.clone(), self.message.clone())
+    }
 }
 
 /// An open spreadsheet: rows come one at a time; progress is in `units`
@@ -220,6 +230,8 @@ fn open_xlsx_streaming(path: &Path) -> Result<Table> {
                 Err(e) => {
                     let _ = tx.send(Err(RowReadError {
                         row: 1,
+                        code: "sheet_unreadable",
+                        params: serde_json::json!({ "sheet": sheet, "detail": e.to_string() }),
                         message: format!("cannot read sheet {sheet:?} of {name}: {e}"),
                     }));
                     return;
@@ -234,6 +246,8 @@ fn open_xlsx_streaming(path: &Path) -> Result<Table> {
                         let row = current.as_ref().map_or(1, |r| r.row + 1);
                         let _ = tx.send(Err(RowReadError {
                             row,
+                            code: "read_stopped",
+                            params: serde_json::json!({ "detail": e.to_string() }),
                             message: format!("read error, import stopped here: {e}"),
                         }));
                         return;
@@ -244,6 +258,8 @@ fn open_xlsx_streaming(path: &Path) -> Result<Table> {
                 if col >= MAX_SHEET_COLUMNS {
                     let _ = tx.send(Err(RowReadError {
                         row,
+                        code: "past_last_column",
+                        params: serde_json::json!({ "columns": MAX_SHEET_COLUMNS }),
                         message: format!(
                             "a cell lies past column {MAX_SHEET_COLUMNS} (Excel's limit): the rest is not read"
                         ),
@@ -260,6 +276,8 @@ fn open_xlsx_streaming(path: &Path) -> Result<Table> {
                 if row > MAX_SHEET_ROWS {
                     let _ = tx.send(Err(RowReadError {
                         row,
+                        code: "past_last_row",
+                        params: serde_json::json!({ "rows": MAX_SHEET_ROWS }),
                         message: format!(
                             "the sheet goes on past {MAX_SHEET_ROWS} rows (Excel's limit): the rest is not read"
                         ),

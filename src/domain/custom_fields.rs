@@ -5,7 +5,7 @@
 //! side and the import ask the same questions of the same rules.
 
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
+use serde_json::{json, Map, Value};
 
 /// The kinds of custom field.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -67,54 +67,100 @@ pub struct CustomFieldDef {
     /// Shown on the pop beside the customer's name.
     #[serde(default)]
     pub in_pop: bool,
-    /// To be offered as a search filter of the customer directory (kept;
-    /// the directory does not filter by it yet).
+    /// Offered as a search filter of the customer directory (its values
+    /// are indexed).
     #[serde(default)]
     pub searchable: bool,
+    /// Offered to SMS campaigns of customers: a merge field of the
+    /// template and a filter of the recipients.
+    #[serde(default = "yes")]
+    pub in_sms: bool,
     /// The birthday (a date field; at most one): reminders on the day.
     #[serde(default)]
     pub birthday: bool,
 }
 
+fn yes() -> bool {
+    true
+}
+
+/// The most custom fields a store keeps.
+pub const MAX_FIELDS: usize = 100;
+
 /// Why a list of definitions cannot be saved.
-pub fn check_defs(defs: &[CustomFieldDef]) -> Result<(), String> {
-    if defs.len() > 100 {
-        return Err("at most 100 custom fields".into());
+///
+/// Codes: `field_defs_too_many`, `field_key_invalid`, `field_key_reserved`,
+/// `field_key_twice`, `field_label_missing`, `field_choices_missing`,
+/// `field_birthday_not_date`, `field_birthday_twice`; parameters: the
+/// `field` and the `max` number of fields.
+pub fn check_defs(defs: &[CustomFieldDef]) -> Result<(), super::Refusal> {
+    let refuse = |code, field: Option<&str>, message: String| {
+        super::Refusal::new(code, json!({ "field": field, "max": MAX_FIELDS }), message)
+    };
+    if defs.len() > MAX_FIELDS {
+        return Err(refuse(
+            "field_defs_too_many",
+            None,
+            format!("at most {MAX_FIELDS} custom fields"),
+        ));
     }
     let mut seen = std::collections::HashSet::new();
     for d in defs {
+        let key = Some(d.key.as_str());
         let valid_key = !d.key.is_empty()
             && d.key.chars().count() <= 32
             && d.key
                 .chars()
                 .all(|c| c.is_alphanumeric() || c == '_' || c == '-');
         if !valid_key {
-            return Err(format!(
-                "field key {:?}: 1 to 32 letters, digits, _ or -",
-                d.key
+            return Err(refuse(
+                "field_key_invalid",
+                key,
+                format!("field key {:?}: 1 to 32 letters, digits, _ or -", d.key),
             ));
         }
         if ["name", "company", "owner", "phones", "tags"].contains(&d.key.as_str()) {
-            return Err(format!(
-                "{:?} is a customer's own field, not a custom one",
-                d.key
+            return Err(refuse(
+                "field_key_reserved",
+                key,
+                format!("{:?} is a customer's own field, not a custom one", d.key),
             ));
         }
         if !seen.insert(d.key.as_str()) {
-            return Err(format!("field {:?} appears twice", d.key));
+            return Err(refuse(
+                "field_key_twice",
+                key,
+                format!("field {:?} appears twice", d.key),
+            ));
         }
         if d.label_zh.trim().is_empty() || d.label_en.trim().is_empty() {
-            return Err(format!("field {:?} needs a label in both languages", d.key));
+            return Err(refuse(
+                "field_label_missing",
+                key,
+                format!("field {:?} needs a label in both languages", d.key),
+            ));
         }
         if d.field_type == CustomFieldType::Enum && d.options.is_empty() {
-            return Err(format!("choice field {:?} has no choices", d.key));
+            return Err(refuse(
+                "field_choices_missing",
+                key,
+                format!("choice field {:?} has no choices", d.key),
+            ));
         }
         if d.birthday && d.field_type != CustomFieldType::Date {
-            return Err(format!("field {:?} is the birthday but not a date", d.key));
+            return Err(refuse(
+                "field_birthday_not_date",
+                key,
+                format!("field {:?} is the birthday but not a date", d.key),
+            ));
         }
     }
     if defs.iter().filter(|d| d.birthday).count() > 1 {
-        return Err("only one field is the birthday".into());
+        return Err(refuse(
+            "field_birthday_twice",
+            None,
+            "only one field is the birthday".into(),
+        ));
     }
     Ok(())
 }
@@ -253,6 +299,7 @@ mod tests {
             in_pop: false,
             searchable: false,
             birthday: false,
+            in_sms: true,
         }
     }
 
@@ -325,27 +372,48 @@ mod tests {
     #[test]
     fn definitions_are_checked() {
         assert!(check_defs(&defs()).is_ok());
+        let code = |d: &[CustomFieldDef]| {
+            let e = check_defs(d).unwrap_err();
+            (e.code, e.params["field"].as_str().map(str::to_string))
+        };
         let mut two = defs();
         two[3].birthday = true;
-        assert!(check_defs(&two).unwrap_err().contains("not a date"));
+        assert_eq!(
+            code(&two),
+            ("field_birthday_not_date", Some("spend".into()))
+        );
         let mut two = defs();
         two.push({
             let mut d = def("wedding", CustomFieldType::Date);
             d.birthday = true;
             d
         });
-        assert!(check_defs(&two).unwrap_err().contains("only one"));
+        assert_eq!(code(&two), ("field_birthday_twice", None));
         let mut dup = defs();
         dup.push(def("city", CustomFieldType::Text));
-        assert!(check_defs(&dup).unwrap_err().contains("twice"));
-        assert!(check_defs(&[def("name", CustomFieldType::Text)])
-            .unwrap_err()
-            .contains("own field"));
-        assert!(check_defs(&[def("", CustomFieldType::Text)]).is_err());
+        assert_eq!(code(&dup), ("field_key_twice", Some("city".into())));
+        assert_eq!(
+            code(&[def("name", CustomFieldType::Text)]),
+            ("field_key_reserved", Some("name".into()))
+        );
+        assert_eq!(
+            code(&[def("", CustomFieldType::Text)]),
+            ("field_key_invalid", Some("".into()))
+        );
         assert!(check_defs(&[def("等级", CustomFieldType::Text)]).is_ok());
-        assert!(check_defs(&[def("level", CustomFieldType::Enum)])
-            .unwrap_err()
-            .contains("no choices"));
+        let e = check_defs(&[def("level", CustomFieldType::Enum)]).unwrap_err();
+        assert_eq!(e.code, "field_choices_missing");
+        assert!(e.to_string().contains("no choices"));
+        let mut unlabelled = def("city", CustomFieldType::Text);
+        unlabelled.label_en = " ".into();
+        assert_eq!(
+            code(&[unlabelled]),
+            ("field_label_missing", Some("city".into()))
+        );
+        let many: Vec<_> = (0..=MAX_FIELDS)
+            .map(|i| def(&format!("f{i}"), CustomFieldType::Text))
+            .collect();
+        assert_eq!(code(&many), ("field_defs_too_many", None));
     }
 
     #[test]

@@ -12,6 +12,37 @@ use chrono::NaiveTime;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
+/// Why an edit of data the pages keep (custom fields, scoring forms) is
+/// refused: a code and parameters the page words, and the same in
+/// English for logs and the CLI.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    pub code: &'static str,
+    pub params: serde_json::Value,
+    pub message: String,
+}
+
+impl Refusal {
+    /// A refusal from its code, parameters and English wording.
+    pub fn new(
+        code: &'static str,
+        params: serde_json::Value,
+        message: impl Into<String>,
+    ) -> Refusal {
+        Refusal {
+            code,
+            params,
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for Refusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
 /// Milliseconds since the Unix epoch: the one time format of events, rows
 /// and messages.
 pub fn now_ms() -> i64 {

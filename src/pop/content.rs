@@ -41,6 +41,10 @@ pub struct Pop {
     pub info: Option<crate::phone::geo::NumberInfo>,
     /// Why the caller is on the inbound blacklist (the card is marked).
     pub blocked: Option<String>,
+    /// What the center's own CRMs know of the caller, as their answers
+    /// came (after the pop: `call.crm`); one entry per connector.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub crm: Vec<Value>,
     /// Every customer the caller's number matched: those an agent may
     /// pick for the call whoever owns them (`customer.select`).
     #[serde(skip)]
@@ -103,6 +107,7 @@ impl Pop {
             team,
             info: caller.and_then(|c| c.info.clone()),
             blocked: caller.and_then(|c| c.blocked.as_ref().map(|b| b.reason.clone())),
+            crm: Vec::new(),
             candidates: caller
                 .map(|c| c.matches.iter().map(|m| m.id).collect())
                 .unwrap_or_default(),
@@ -136,6 +141,7 @@ impl Pop {
             form: None,
             info: None,
             blocked: None,
+            crm: Vec::new(),
             prefill: Map::new(),
             team: None,
             candidates: Vec::new(),

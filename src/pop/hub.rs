@@ -17,6 +17,7 @@ use super::wallboard_feed::FeedInput;
 use crate::event::CallEvent;
 use crate::store::{AgentState, Binding, Store, StoreHandle, User};
 use serde_json::{json, Value};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::{broadcast, mpsc, oneshot};
@@ -98,6 +99,11 @@ enum HubMsg {
         username: String,
         team: Option<String>,
         reply: oneshot::Sender<Vec<String>>,
+    },
+    /// What a CRM connector found of an open call's caller.
+    Crm {
+        call_id: String,
+        data: Value,
     },
     /// Who an open call belongs to (for a work order saved on it).
     CallParties {
@@ -198,6 +204,13 @@ impl HubHandle {
         self.send(HubMsg::FormsChanged).await;
     }
 
+    /// Amends the pop of `call_id` with what a CRM connector found
+    /// (`data` carries the connector's name): kept with the pop and sent
+    /// as `call.crm` to whoever got it. Nothing once the call is over.
+    pub async fn crm(&self, call_id: String, data: Value) {
+        self.send(HubMsg::Crm { call_id, data }).await;
+    }
+
     /// Who the open call `call_id` belongs to; `None` once it has ended
     /// (the store knows it then).
     pub async fn call_parties(&self, call_id: String) -> Option<LiveCall> {
@@ -263,7 +276,15 @@ pub struct Hub {
     /// The reader's `data_version` when its cache was last refilled.
     warm_version: i64,
     metrics: Option<crate::metrics::Metrics>,
+    /// CRM answers that came before their call's pop (a cached answer
+    /// races the caller ID to the hub), applied when it pops.
+    early_crm: HashMap<String, (Instant, Vec<Value>)>,
 }
+
+/// How long a CRM answer waits for its call's pop.
+const EARLY_CRM_KEPT: Duration = Duration::from_secs(30);
+/// At most this many calls' early answers are kept.
+const EARLY_CRM_MAX: usize = 1_000;
 
 impl Hub {
     /// A hub over the store (it opens its own reader) with the stored
@@ -302,6 +323,7 @@ impl Hub {
                 warm_version: i64::MIN,
                 feed: feed.clone(),
                 metrics: None,
+                early_crm: HashMap::new(),
             },
             HubHandle {
                 tx,
@@ -431,6 +453,7 @@ impl Hub {
                 let _ = reply.send(self.agents.all().map(AgentView::json).collect());
             }
             HubMsg::FormsChanged => self.reload_forms(now),
+            HubMsg::Crm { call_id, data } => self.amend_with_crm(&call_id, data, now),
             HubMsg::CallParties { call_id, reply } => {
                 let _ = reply.send(self.call_parties(&call_id));
             }
@@ -441,6 +464,34 @@ impl Hub {
             } => {
                 let _ = reply.send(self.routing.lines_of(&username, team.as_deref()));
             }
+        }
+    }
+
+    fn amend_with_crm(&mut self, call_id: &str, data: Value, now: Instant) {
+        let popped = self.routing.call(call_id).is_some_and(|c| c.pop.is_some());
+        if !popped {
+            // Not popped yet (or over): kept a while for its pop.
+            if self.early_crm.len() < EARLY_CRM_MAX || self.early_crm.contains_key(call_id) {
+                self.early_crm
+                    .entry(call_id.to_string())
+                    .or_insert_with(|| (now, Vec::new()))
+                    .1
+                    .push(data);
+            }
+            return;
+        }
+        let Some(call) = self.routing.call_mut(call_id) else {
+            return;
+        };
+        let Some(pop) = call.pop.as_mut() else {
+            return;
+        };
+        // One entry per connector: a later answer replaces an earlier one.
+        pop.crm.retain(|c| c["connector"] != data["connector"]);
+        pop.crm.push(data.clone());
+        let frame = json!({ "call_id": call_id, "crm": data }).to_string();
+        for u in call.offered.clone() {
+            self.sessions.send_user(u, "call.crm", &frame, now);
         }
     }
 
@@ -906,6 +957,11 @@ impl Hub {
         open.offered = recipients;
         open.popped_at.get_or_insert(started);
         tracing::debug!(call = call_id, line, "popped");
+        if let Some((_, early)) = self.early_crm.remove(call_id) {
+            for data in early {
+                self.amend_with_crm(call_id, data, started);
+            }
+        }
     }
 
     /// Refills the reader's cache if a commit since the last time emptied it.
@@ -930,6 +986,8 @@ impl Hub {
 
     fn on_tick(&mut self) {
         let now = Instant::now();
+        self.early_crm
+            .retain(|_, (at, _)| now.duration_since(*at) < EARLY_CRM_KEPT);
         if self.forms.due(now) {
             self.reload_forms(now);
         }

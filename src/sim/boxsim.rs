@@ -74,6 +74,18 @@ impl BoxSim {
         &self.far
     }
 
+    /// Pulls the box out (what it already sent reaches the wire first);
+    /// [`Self::plug_in`] puts it back. A test waits for the daemon to see
+    /// it gone between the two, rather than for a fixed time.
+    pub async fn pull_out(&mut self) {
+        self.unplug_gracefully().await;
+    }
+
+    /// Plugs the box back in: a new pseudo-terminal behind the same link.
+    pub fn plug_in(&mut self) -> std::io::Result<()> {
+        self.plug()
+    }
+
     fn plug(&mut self) -> std::io::Result<()> {
         let (master, slave) = tokio_serial::SerialStream::pair().map_err(std::io::Error::other)?;
         let slave_path = tokio_serial::SerialPort::name(&slave)

@@ -48,6 +48,9 @@ pub enum CampaignError {
         "over quota: the campaign needs {needed} parts and {left} of this month's {quota} are left"
     )]
     OverQuota { needed: i64, left: i64, quota: i64 },
+    /// The filter names a field customers' SMS do not offer.
+    #[error("the filter's field {field:?} is not offered to SMS; it may be one of: {known}")]
+    FilterField { field: String, known: String },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -158,6 +161,29 @@ impl Campaigns {
                 "a filter selects customers; a sheet is sent as it is".into(),
             ));
         }
+        // Custom fields an admin keeps out of SMS are neither merge fields
+        // nor filters; a filter's field must be one that is offered.
+        let defs = self
+            .outbox
+            .store()
+            .directory()
+            .call(|d| d.field_defs())
+            .await?;
+        let withheld: BTreeSet<String> = defs
+            .iter()
+            .filter(|d| !d.in_sms)
+            .map(|d| d.key.clone())
+            .collect();
+        if let Some(f) = &draft.filter {
+            let mut known: Vec<&str> = vec!["name", "company"];
+            known.extend(defs.iter().filter(|d| d.in_sms).map(|d| d.key.as_str()));
+            if !known.contains(&f.field.as_str()) {
+                return Err(CampaignError::FilterField {
+                    field: f.field.clone(),
+                    known: known.join(", "),
+                });
+            }
+        }
         let filter = draft.filter.as_ref().map(|f| f.to_string());
         let source_json = match &draft.source {
             Source::Group(g) => json!({ "group": g, "filter": filter }),
@@ -205,13 +231,13 @@ impl Campaigns {
                 })
             })
             .await?;
-        let filled =
-            self.fill(id, &draft, &template, &suffix)
-                .await
-                .and_then(|(created, fields)| {
-                    template.check_fields(&fields)?;
-                    Ok(created)
-                });
+        let filled = self
+            .fill(id, &draft, &template, &suffix, &withheld)
+            .await
+            .and_then(|(created, fields)| {
+                template.check_fields(&fields)?;
+                Ok(created)
+            });
         match filled {
             Ok(created) => Ok(created),
             Err(e) => {
@@ -233,6 +259,7 @@ impl Campaigns {
         draft: &Draft,
         template: &Template,
         suffix: &str,
+        withheld: &BTreeSet<String>,
     ) -> Result<(Created, BTreeSet<String>), CampaignError> {
         let mut created = Created {
             id,
@@ -275,6 +302,7 @@ impl Campaigns {
                             let mut f: Map<String, Value> = c
                                 .custom_fields
                                 .iter()
+                                .filter(|(k, _)| !withheld.contains(*k))
                                 .map(|(k, v)| (k.clone(), Value::String(plain(v))))
                                 .collect();
                             f.insert("name".into(), Value::String(c.name.clone()));

@@ -62,7 +62,17 @@ pub struct CallReach {
 impl Calls<'_> {
     /// Writes a finished call. The call id is unique: writing the same call
     /// again (a retry) updates its row instead of adding another.
+    /// The call's `call.ended` webhook event is written with it, once.
     pub fn write_cdr(&self, c: &Cdr) -> Result<()> {
+        self.store.in_transaction(|s| {
+            s.calls().upsert_cdr(c)?;
+            let data = s.calls().ended_event(c)?;
+            s.webhooks().emit_once("call.ended", &c.call_uid, &data)?;
+            Ok(())
+        })
+    }
+
+    fn upsert_cdr(&self, c: &Cdr) -> Result<()> {
         self.store
             .conn
             .prepare_cached(
@@ -121,6 +131,48 @@ impl Calls<'_> {
                 .execute(params![customer, c.started_at])?;
         }
         Ok(())
+    }
+
+    /// What a `call.ended` webhook tells: the record as stored (with the
+    /// agent the hub wrote), and where its recording is played.
+    fn ended_event(&self, c: &Cdr) -> Result<serde_json::Value> {
+        let (agent, recording): (Option<String>, Option<i64>) = self
+            .store
+            .conn
+            .prepare_cached(
+                "SELECT u.username,
+                        (SELECT r.id FROM recordings r WHERE r.call_uid = c.call_uid
+                          ORDER BY r.id DESC LIMIT 1)
+                 FROM calls c LEFT JOIN users u ON u.id = c.agent_user_id
+                 WHERE c.call_uid = ?1",
+            )?
+            .query_row([&c.call_uid], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        let talk_ms = c.answered_at.map(|a| (c.ended_at - a).max(0));
+        Ok(serde_json::json!({
+            "call_uid": c.call_uid,
+            "line": c.line,
+            "direction": c.direction,
+            "outcome": c.outcome.as_str(),
+            "number": {
+                "e164": c.number_e164,
+                "national": c.number_national,
+                "raw": c.raw_number,
+                "presentation": c.presentation,
+            },
+            "caller_name": c.caller_name,
+            "customer_id": c.customer_id,
+            "agent": agent,
+            "started_at": c.started_at,
+            "answered_at": c.answered_at,
+            "ended_at": c.ended_at,
+            "ring_count": c.ring_count,
+            "talk_seconds": talk_ms.map(|t| t / 1000),
+            "failure": c.failure,
+            "recording": recording.map(|id| serde_json::json!({
+                "id": id,
+                "audio": format!("/api/recordings/{id}/audio"),
+            })),
+        }))
     }
 
     /// Calls, oldest first.
@@ -229,6 +281,20 @@ impl Calls<'_> {
             .prepare_cached("UPDATE calls SET customer_id = ?2 WHERE call_uid = ?1")?
             .execute(params![call_uid, customer_id])?;
         Ok(())
+    }
+
+    /// The agent of a call (username and display name), as known now:
+    /// the hub records who took a call after its record is written.
+    pub fn agent_of(&self, call_uid: &str) -> Result<Option<(String, String)>> {
+        Ok(self
+            .store
+            .conn
+            .prepare_cached(
+                "SELECT u.username, u.display_name FROM calls c
+                 JOIN users u ON u.id = c.agent_user_id WHERE c.call_uid = ?1",
+            )?
+            .query_row([call_uid], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?)
     }
 
     /// The store's id of a call, if its CDR is written.

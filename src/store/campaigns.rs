@@ -577,6 +577,13 @@ impl Campaigns<'_> {
         from: &[CampaignState],
         to: CampaignState,
     ) -> Result<bool> {
+        let ends = matches!(to, CampaignState::Done | CampaignState::Cancelled);
+        if ends && self.store.conn.is_autocommit() {
+            // The end and its `campaign.finished` event land together.
+            return self
+                .store
+                .in_transaction(|s| s.campaigns().set_campaign_state(id, from, to));
+        }
         let from: Vec<&str> = from.iter().map(|s| s.as_str()).collect();
         let list = from
             .iter()
@@ -591,7 +598,35 @@ impl Campaigns<'_> {
             ),
             params![id, to.as_str(), now_ms()],
         )?;
+        if n == 1 && ends && self.store.webhooks().listens("campaign.finished")? {
+            self.tell_finished(id, to)?;
+        }
         Ok(n == 1)
+    }
+
+    /// Writes `campaign.finished` for campaign `id`, ended as `state`.
+    fn tell_finished(&self, id: i64, state: CampaignState) -> Result<()> {
+        let name: String = self.store.conn.query_row(
+            "SELECT name FROM sms_campaigns WHERE id = ?1",
+            [id],
+            |r| r.get(0),
+        )?;
+        let p = self.campaign_progress(id)?;
+        let parts = |k: &str| p.states.get(k).copied().unwrap_or(0);
+        let data = serde_json::json!({
+            "campaign_id": id,
+            "name": name,
+            "state": state.as_str(),
+            "recipients": p.recipients,
+            "skipped": p.skipped.values().sum::<i64>(),
+            "sent": parts("sent") + parts("delivered") + parts("unknown"),
+            "delivered": parts("delivered"),
+            "failed": parts("failed"),
+        });
+        self.store
+            .webhooks()
+            .emit_once("campaign.finished", &id.to_string(), &data)?;
+        Ok(())
     }
 
     /// Cancels a campaign: what is not sent yet never will be. Parts already

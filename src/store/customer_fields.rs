@@ -17,12 +17,19 @@ const RECOMPUTE_BIRTHDAYS: &str = "UPDATE customers SET birthday_md = (
     FROM (SELECT json_extract(customers.custom_fields, '$.\"' || key || '\"') AS v
           FROM customer_fields WHERE birthday))";
 
+/// Fills the searchable values of field `?1` from every customer.
+const FILL_FIELD_VALUES: &str =
+    "INSERT OR IGNORE INTO customer_field_values (key, value, customer_id)
+    SELECT j.key, CAST(j.value AS TEXT), c.id
+    FROM customers c, json_each(c.custom_fields) j
+    WHERE j.key = ?1 AND j.type IN ('text', 'integer', 'real') AND CAST(j.value AS TEXT) <> ''";
+
 impl Directory<'_> {
     /// The custom fields, in the order the forms show them.
     pub fn field_defs(&self) -> Result<Vec<CustomFieldDef>> {
         let mut stmt = self.store.conn.prepare_cached(
             "SELECT key, label_zh, label_en, field_type, required, options, in_pop, searchable,
-                    birthday
+                    birthday, in_sms
              FROM customer_fields ORDER BY position, key",
         )?;
         let rows = stmt.query_map([], |r| {
@@ -38,6 +45,7 @@ impl Directory<'_> {
                 in_pop: r.get(6)?,
                 searchable: r.get(7)?,
                 birthday: r.get(8)?,
+                in_sms: r.get(9)?,
             })
         })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
@@ -47,15 +55,15 @@ impl Directory<'_> {
     /// birthday field changes, every customer's reminder day follows.
     /// Audited with the definitions before and after.
     pub fn put_field_defs(&self, defs: &[CustomFieldDef], actor: Actor<'_>) -> Result<()> {
-        check_defs(defs).map_err(StoreError::Invalid)?;
+        check_defs(defs).map_err(|e| StoreError::Invalid(e.message))?;
         self.store.in_transaction(|s| {
             let d = s.directory();
             let before = d.field_defs()?;
             s.conn.execute("DELETE FROM customer_fields", [])?;
             let mut insert = s.conn.prepare_cached(
                 "INSERT INTO customer_fields (key, position, label_zh, label_en, field_type,
-                     required, options, in_pop, searchable, birthday)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                     required, options, in_pop, searchable, birthday, in_sms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
             )?;
             for (i, f) in defs.iter().enumerate() {
                 insert.execute(params![
@@ -69,12 +77,29 @@ impl Directory<'_> {
                     f.in_pop,
                     f.searchable,
                     f.birthday,
+                    f.in_sms,
                 ])?;
             }
             let birthday =
                 |list: &[CustomFieldDef]| list.iter().find(|f| f.birthday).map(|f| f.key.clone());
             if birthday(&before) != birthday(defs) {
                 s.conn.execute(RECOMPUTE_BIRTHDAYS, [])?;
+            }
+            // A field made searchable is filled; one no longer searchable
+            // (or gone) is emptied.
+            let searchable = |list: &[CustomFieldDef], key: &str| {
+                list.iter().any(|f| f.key == key && f.searchable)
+            };
+            for f in &before {
+                if f.searchable && !searchable(defs, &f.key) {
+                    s.conn
+                        .execute("DELETE FROM customer_field_values WHERE key = ?1", [&f.key])?;
+                }
+            }
+            for f in defs {
+                if f.searchable && !searchable(&before, &f.key) {
+                    s.conn.execute(FILL_FIELD_VALUES, [&f.key])?;
+                }
             }
             s.users().audit(&AuditEntry {
                 actor: &actor.user.username,
@@ -162,6 +187,7 @@ mod tests {
             in_pop: true,
             searchable: false,
             birthday,
+            in_sms: true,
         }
     }
 

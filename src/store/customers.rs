@@ -204,6 +204,11 @@ impl Customers<'_> {
                 detail: serde_json::json!({}),
                 remote_addr: None,
             })?;
+            let row = s.directory().get(id, &super::Scope::All)?;
+            s.webhooks().emit(
+                "customer.created",
+                &serde_json::json!({ "customer": row, "by": actor.username }),
+            )?;
             Ok(id)
         })
     }
@@ -556,6 +561,8 @@ impl Customers<'_> {
 /// Rows a bulk load writes per transaction: few large commits write each
 /// page once; a crash loses at most this many rows of the load.
 const LOAD_COMMIT_ROWS: u64 = 100_000;
+/// Rows a load beside the running daemon writes in one transaction.
+const LIVE_COMMIT_ROWS: u64 = 500;
 
 /// Customer indexes besides the match index, dropped while a load fills an
 /// empty store and built after it by one sort each (as in 0001_init.sql;
@@ -616,6 +623,8 @@ pub struct CustomerLoad<'a> {
     bulk: Option<BulkWrites<'a>>,
     /// Loading into an empty store: duplicates are merged at the end.
     append: bool,
+    /// Rows written in one transaction.
+    commit_rows: u64,
     insert_customer: Statement<'a>,
     insert_phone: Statement<'a>,
     insert_tag: Statement<'a>,
@@ -629,7 +638,27 @@ impl<'a> Customers<'a> {
     /// Starts a bulk load of customers; see [`CustomerLoad`].
     pub fn load_customers(&self) -> Result<CustomerLoad<'a>> {
         let append = self.customer_count()? == 0;
-        let bulk = self.store.bulk_writes(append)?;
+        self.start_load(append, LOAD_COMMIT_ROWS)
+    }
+
+    /// Starts a load beside a running daemon (an import from the page):
+    /// row by row into the live indexes, committing every few hundred rows
+    /// so that the pops' and calls' writes wait a moment, never a minute.
+    pub fn load_customers_live(&self) -> Result<CustomerLoad<'a>> {
+        self.start_load(false, LIVE_COMMIT_ROWS)
+    }
+
+    /// The customer an import row would be merged into (same name and one
+    /// of its numbers), if any: what a dry run reports.
+    pub fn import_match(&self, c: &NewCustomer) -> Result<Option<i64>> {
+        self.find_by_name_and_phone(c)
+    }
+
+    fn start_load(&self, append: bool, commit_rows: u64) -> Result<CustomerLoad<'a>> {
+        let bulk = match commit_rows >= LOAD_COMMIT_ROWS {
+            true => Some(self.store.bulk_writes(append)?),
+            false => None,
+        };
         if append {
             self.store.conn.execute_batch(
                 "DROP INDEX IF EXISTS customers_owner; DROP INDEX IF EXISTS customer_tags_customer;
@@ -638,8 +667,9 @@ impl<'a> Customers<'a> {
         }
         Ok(CustomerLoad {
             store: self.store,
-            bulk: Some(bulk),
+            bulk,
             append,
+            commit_rows,
             insert_customer: self.store.conn.prepare(
                 "INSERT INTO customers (name, company, owner_user_id, custom_fields, created_at, updated_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
@@ -669,7 +699,7 @@ impl CustomerLoad<'_> {
             self.store.customers().upsert_customer(c)?
         };
         self.rows_in_transaction += 1;
-        if self.rows_in_transaction >= LOAD_COMMIT_ROWS {
+        if self.rows_in_transaction >= self.commit_rows {
             self.commit()?;
         }
         Ok(outcome)

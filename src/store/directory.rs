@@ -22,7 +22,7 @@ pub struct Directory<'a> {
 }
 
 /// A search of the directory; every field given narrows it.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(default)]
 pub struct CustomerQuery {
     /// Three or more digits found anywhere in one of the numbers, written
@@ -42,6 +42,9 @@ pub struct CustomerQuery {
     /// Last called in [last_call_from, last_call_to), ms.
     pub last_call_from: Option<i64>,
     pub last_call_to: Option<i64>,
+    /// A searchable custom field (its key) whose value starts with `value`.
+    pub field: Option<String>,
+    pub value: Option<String>,
     /// The deleted customers instead (admins restore them).
     pub deleted: bool,
     /// The cursor of the previous page's `next`.
@@ -206,6 +209,19 @@ pub(super) enum Walk {
     ByName,
 }
 
+/// Which index a search walks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Driver {
+    /// The numbers' fragments.
+    Number,
+    /// A group's members.
+    Tag,
+    /// A searchable custom field's values.
+    Field,
+    /// The customers (by id, or by name with a name prefix).
+    Customers,
+}
+
 impl Directory<'_> {
     /// One page of the customers matching `q` within `scope`.
     pub fn search(&self, q: &CustomerQuery, scope: &Scope) -> Result<CustomerPage> {
@@ -263,14 +279,23 @@ impl Directory<'_> {
         };
         let name = nonempty(&q.name);
         let tag = nonempty(&q.tag);
+        let field = nonempty(&q.field).zip(nonempty(&q.value));
         let walk = if name.is_some() && number.is_none() {
             Walk::ByName
         } else {
             Walk::ById
         };
+        // What the walk is driven by: a number fragment, else a group, else
+        // a custom field's value, else the customers themselves.
+        let driver = match (&number, &tag, &field, &walk) {
+            (Some(_), ..) => Driver::Number,
+            (None, Some(_), _, Walk::ById) => Driver::Tag,
+            (None, None, Some(_), Walk::ById) => Driver::Field,
+            _ => Driver::Customers,
+        };
         let from = "FROM customers c LEFT JOIN users u ON u.id = c.owner_user_id";
-        let (sql, order) = match (&number, &tag, &walk) {
-            (Some(_), _, _) => (
+        let (sql, order) = match (driver, &walk) {
+            (Driver::Number, _) => (
                 format!(
                     "SELECT {ROW_COLUMNS} FROM customer_number_grams g
                      JOIN customers c ON c.id = g.rowid / 1024
@@ -279,7 +304,7 @@ impl Directory<'_> {
                 ),
                 " ORDER BY g.rowid DESC",
             ),
-            (None, Some(_), Walk::ById) => (
+            (Driver::Tag, _) => (
                 format!(
                     "SELECT {ROW_COLUMNS} FROM customer_tags t
                      JOIN customers c ON c.id = t.customer_id
@@ -288,20 +313,36 @@ impl Directory<'_> {
                 ),
                 " ORDER BY t.customer_id DESC",
             ),
-            (_, _, Walk::ByName) => (
+            (Driver::Field, _) => (
+                format!(
+                    "SELECT {ROW_COLUMNS} FROM customer_field_values v
+                     JOIN customers c ON c.id = v.customer_id
+                     LEFT JOIN users u ON u.id = c.owner_user_id
+                     WHERE v.key = ?1 AND v.value >= ?2 AND v.value < ?3"
+                ),
+                " ORDER BY v.customer_id DESC",
+            ),
+            (Driver::Customers, Walk::ByName) => (
                 format!("SELECT {ROW_COLUMNS} {from} WHERE 1 = 1"),
                 " ORDER BY c.name, c.id",
             ),
-            _ => (
+            (Driver::Customers, Walk::ById) => (
                 format!("SELECT {ROW_COLUMNS} {from} WHERE 1 = 1"),
                 " ORDER BY c.id DESC",
             ),
         };
         let mut w = Filters::new(sql);
-        match (&number, &tag, &walk) {
-            (Some(n), _, _) => w.args.push(n.clone().into()),
-            (None, Some(t), Walk::ById) => w.args.push(t.clone().into()),
-            _ => {}
+        match driver {
+            Driver::Number => w.args.extend(number.clone().map(Into::into)),
+            Driver::Tag => w.args.extend(tag.clone().map(Into::into)),
+            Driver::Field => {
+                if let Some((key, value)) = &field {
+                    w.args.push(key.clone().into());
+                    w.args.push(value.clone().into());
+                    w.args.push(prefix_end(value).into());
+                }
+            }
+            Driver::Customers => {}
         }
         if !scope_clause(&mut w, scope) {
             return Ok(None);
@@ -320,11 +361,21 @@ impl Directory<'_> {
             w.and(" AND c.company < ?", prefix_end(&c));
         }
         if let Some(t) = &tag {
-            if number.is_some() || matches!(walk, Walk::ByName) {
+            if driver != Driver::Tag {
                 w.and(
                     " AND EXISTS (SELECT 1 FROM customer_tags t2 WHERE t2.customer_id = c.id AND t2.tag = ?)",
                     t.clone(),
                 );
+            }
+        }
+        if let Some((key, value)) = &field {
+            if driver != Driver::Field {
+                w.and(
+                    " AND EXISTS (SELECT 1 FROM customer_field_values v2 WHERE v2.customer_id = c.id AND v2.key = ?",
+                    key.clone(),
+                );
+                w.and(" AND v2.value >= ?", value.clone());
+                w.and(" AND v2.value < ?)", prefix_end(value));
             }
         }
         if let Some(o) = nonempty(&q.owner) {
@@ -354,10 +405,11 @@ impl Directory<'_> {
                 }
                 Walk::ById => {
                     let id: i64 = after.parse().map_err(|_| bad())?;
-                    match (&number, &tag) {
-                        (Some(_), _) => w.and(" AND g.rowid < ?", id.saturating_mul(1024)),
-                        (None, Some(_)) => w.and(" AND t.customer_id < ?", id),
-                        _ => w.and(" AND c.id < ?", id),
+                    match driver {
+                        Driver::Number => w.and(" AND g.rowid < ?", id.saturating_mul(1024)),
+                        Driver::Tag => w.and(" AND t.customer_id < ?", id),
+                        Driver::Field => w.and(" AND v.customer_id < ?", id),
+                        Driver::Customers => w.and(" AND c.id < ?", id),
                     }
                 }
             }
@@ -487,7 +539,12 @@ impl Directory<'_> {
             let pick = |v: &Value| -> Value {
                 changed.iter().map(|k| ((*k).clone(), v[k.as_str()].clone())).collect::<Map<_, _>>().into()
             };
-            d.audit(actor, "customer.update", id, json!({ "before": pick(&old), "after": pick(&new) }))?;
+            let changes = json!({ "before": pick(&old), "after": pick(&new) });
+            d.audit(actor, "customer.update", id, changes.clone())?;
+            s.webhooks().emit(
+                "customer.updated",
+                &json!({ "customer": after, "changes": changes, "by": actor.user.username }),
+            )?;
             Ok(Some(after))
         })
     }

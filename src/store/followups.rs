@@ -139,11 +139,127 @@ fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<FollowUp> {
     })
 }
 
+/// A day in milliseconds: how far back a call-back's due time is still told.
+const DAY_MS: i64 = 24 * 3600 * 1000;
+
 impl FollowUps<'_> {
+    /// Writes `callback.due` for each open or claimed item whose time to
+    /// call back came within the last day and was not told yet (an item
+    /// moved to a later time is told again then); how many were told.
+    /// Nothing is looked for while nobody listens.
+    pub fn announce_due(&self, now: i64) -> Result<usize> {
+        if !self.store.webhooks().listens("callback.due")? {
+            return Ok(0);
+        }
+        self.store.in_transaction(|s| {
+            let due: Vec<(i64, serde_json::Value)> = s
+                .conn
+                .prepare_cached(
+                    "SELECT f.id, f.kind, f.number, f.number_national, f.customer_id, f.line,
+                            f.calls, f.due_at, f.state, f.note, u.username, w.number,
+                            coalesce(u.team, b.team, bu.team), c.name, c.company
+                     FROM followups f
+                     LEFT JOIN line_bindings b ON b.line = f.line
+                     LEFT JOIN users bu ON bu.id = b.agent_id
+                     LEFT JOIN customers c ON c.id = f.customer_id
+                     LEFT JOIN users u ON u.id = coalesce(f.claimed_by, f.assigned_to)
+                     LEFT JOIN work_orders w ON w.id = f.workorder_id
+                     WHERE f.state IN ('open', 'claimed') AND f.due_at <= ?1 AND f.due_at > ?2
+                       AND NOT EXISTS (SELECT 1 FROM webhook_events e
+                                       WHERE e.fact_key = 'callback.due ' || f.id || '@' || f.due_at)
+                     ORDER BY f.due_at LIMIT 1000",
+                )?
+                .query_map(params![now, now - DAY_MS], |r| {
+                    Ok((
+                        r.get::<_, i64>(7)?,
+                        serde_json::json!({
+                            "followup_id": r.get::<_, i64>(0)?,
+                            "kind": r.get::<_, String>(1)?,
+                            "number": { "dial": r.get::<_, String>(2)?, "national": r.get::<_, String>(3)? },
+                            "customer_id": r.get::<_, Option<i64>>(4)?,
+                            "line": r.get::<_, Option<String>>(5)?,
+                            "missed_calls": r.get::<_, i64>(6)?,
+                            "due_at": r.get::<_, i64>(7)?,
+                            "state": r.get::<_, String>(8)?,
+                            "note": r.get::<_, Option<String>>(9)?,
+                            "agent": r.get::<_, Option<String>>(10)?,
+                            "work_order": r.get::<_, Option<String>>(11)?,
+                            "team": r.get::<_, Option<String>>(12)?,
+                            "customer": match r.get::<_, Option<String>>(13)? {
+                                Some(name) => serde_json::json!({
+                                    "name": name,
+                                    "company": r.get::<_, Option<String>>(14)?,
+                                }),
+                                None => serde_json::Value::Null,
+                            },
+                        }),
+                    ))
+                })?
+                .collect::<rusqlite::Result<_>>()?;
+            let mut told = 0;
+            for (due_at, data) in &due {
+                let key = format!("{}@{due_at}", data["followup_id"]);
+                if s.webhooks().emit_once("callback.due", &key, data)?.is_some() {
+                    told += 1;
+                }
+            }
+            Ok(told)
+        })
+    }
+
+    /// The team whose desktops `line` pops on: its team, or its agent's.
+    fn line_team(&self, line: &str) -> Result<Option<String>> {
+        Ok(self
+            .store
+            .conn
+            .prepare_cached(
+                "SELECT coalesce(b.team, u.team) FROM line_bindings b
+                 LEFT JOIN users u ON u.id = b.agent_id WHERE b.line = ?1",
+            )?
+            .query_row([line], |r| r.get(0))
+            .optional()?
+            .flatten())
+    }
+
+    /// A customer's name and company, and how many of their work orders
+    /// are open, for the people a missed call is told to.
+    fn customer_brief(&self, customer: Option<i64>) -> Result<(serde_json::Value, i64)> {
+        let Some(id) = customer else {
+            return Ok((serde_json::Value::Null, 0));
+        };
+        Ok(self
+            .store
+            .conn
+            .prepare_cached(
+                "SELECT c.name, c.company,
+                        (SELECT count(*) FROM work_orders w WHERE w.customer_id = c.id AND w.is_open)
+                 FROM customers c WHERE c.id = ?1",
+            )?
+            .query_row([id], |r| {
+                Ok((
+                    serde_json::json!({
+                        "id": id,
+                        "name": r.get::<_, Option<String>>(0)?,
+                        "company": r.get::<_, Option<String>>(1)?,
+                    }),
+                    r.get(2)?,
+                ))
+            })
+            .optional()?
+            .unwrap_or((serde_json::Value::Null, 0)))
+    }
+
     /// What a finished call means for the queue; repeatable (a CDR write
     /// retried after a full disk changes nothing twice). `due_in_ms`: how
     /// soon a missed caller is to be called back.
+    /// A new missed-call item's `missed_call.created` webhook event is
+    /// written with it, in one transaction.
     pub fn after_call(&self, cdr: &Cdr, due_in_ms: i64) -> Result<()> {
+        if self.store.conn.is_autocommit() {
+            return self
+                .store
+                .in_transaction(|s| s.followups().after_call(cdr, due_in_ms));
+        }
         let conn = &self.store.conn;
         let Some(national) = cdr.number_national.as_deref().filter(|n| !n.is_empty()) else {
             return Ok(());
@@ -158,8 +274,9 @@ impl FollowUps<'_> {
                     .clone()
                     .or_else(|| cdr.raw_number.clone())
                     .unwrap_or_else(|| national.to_string());
-                conn.prepare_cached(
-                    "INSERT INTO followups (kind, number_national, number, customer_id, line,
+                let created = conn
+                    .prepare_cached(
+                        "INSERT INTO followups (kind, number_national, number, customer_id, line,
                         calls, first_call_uid, last_call_uid, created_at, last_at, due_at)
                      VALUES ('missed', ?1, ?2, ?3, ?4, 1, ?5, ?5, ?6, ?6, ?7)
                      ON CONFLICT(number_national) WHERE state != 'closed' AND kind = 'missed'
@@ -169,17 +286,43 @@ impl FollowUps<'_> {
                         state = CASE WHEN followups.state = 'called' THEN 'open'
                                      ELSE followups.state END
                      WHERE followups.last_call_uid IS NOT excluded.last_call_uid
-                       AND followups.first_call_uid IS NOT excluded.last_call_uid",
-                )?
-                .execute(params![
-                    national,
-                    number,
-                    cdr.customer_id,
-                    cdr.line,
-                    cdr.call_uid,
-                    cdr.started_at,
-                    cdr.started_at + due_in_ms,
-                ])?;
+                       AND followups.first_call_uid IS NOT excluded.last_call_uid
+                     RETURNING id, calls",
+                    )?
+                    .query_row(
+                        params![
+                            national,
+                            number,
+                            cdr.customer_id,
+                            cdr.line,
+                            cdr.call_uid,
+                            cdr.started_at,
+                            cdr.started_at + due_in_ms,
+                        ],
+                        |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)),
+                    )
+                    .optional()?;
+                if let Some((id, 1)) = created {
+                    // A new item on the call-back list (a repeat caller's
+                    // later calls add to it and tell nobody again).
+                    let (customer, open_orders) = self.customer_brief(cdr.customer_id)?;
+                    let data = serde_json::json!({
+                        "followup_id": id,
+                        "call_uid": cdr.call_uid,
+                        "line": cdr.line,
+                        "team": self.line_team(&cdr.line)?,
+                        "number": { "e164": cdr.number_e164, "national": national },
+                        "customer_id": cdr.customer_id,
+                        "customer": customer,
+                        "open_work_orders": open_orders,
+                        "outcome": cdr.outcome.as_str(),
+                        "at": cdr.started_at,
+                        "due_at": cdr.started_at + due_in_ms,
+                    });
+                    self.store
+                        .webhooks()
+                        .emit_once("missed_call.created", &cdr.call_uid, &data)?;
+                }
             }
             (Direction::Inbound, Outcome::Answered) => {
                 conn.prepare_cached(
@@ -479,6 +622,65 @@ mod tests {
         assert_eq!(f.number, "+8613812345678");
         assert_eq!(s.followups().counts(None, 31 * MIN).unwrap(), (1, 1));
         assert_eq!(s.followups().counts(None, 29 * MIN).unwrap(), (1, 0));
+    }
+
+    #[test]
+    fn a_call_back_is_told_once_when_it_falls_due() {
+        let (_d, s, a, _) = store();
+        let told = |s: &Store| -> Vec<serde_json::Value> {
+            s.conn
+                .prepare("SELECT data FROM webhook_events WHERE type = 'callback.due' ORDER BY id")
+                .unwrap()
+                .query_map([], |r| r.get::<_, String>(0))
+                .unwrap()
+                .map(|d| serde_json::from_str(&d.unwrap()).unwrap())
+                .collect()
+        };
+        missed(&s, "c1", 0);
+        // Nobody listens: nothing is looked for, nothing written.
+        assert_eq!(s.followups().announce_due(31 * MIN).unwrap(), 0);
+        let admin = s.users().user_by_name("a").unwrap().unwrap();
+        s.webhooks()
+            .add_endpoint(
+                &crate::store::EndpointSettings::webhook(
+                    "http://crm",
+                    &["callback.due".to_string()],
+                ),
+                "s",
+                &admin,
+                None,
+            )
+            .unwrap();
+        assert_eq!(s.followups().announce_due(29 * MIN).unwrap(), 0, "not yet");
+        assert_eq!(s.followups().announce_due(31 * MIN).unwrap(), 1);
+        assert_eq!(s.followups().announce_due(32 * MIN).unwrap(), 0, "once");
+        let first = &told(&s)[0];
+        assert_eq!(first["due_at"], 30 * MIN);
+        assert_eq!(first["kind"], "missed");
+        assert_eq!(first["number"]["national"], "13812345678");
+        assert_eq!(first["missed_calls"], 1);
+        // Claimed and put off to later: told again when that comes.
+        let item = s.followups().list(&lines(), a, 0, 10).unwrap()[0].id;
+        s.conn
+            .execute(
+                "UPDATE followups SET due_at = ?1, state = 'claimed', claimed_by = ?2 WHERE id = ?3",
+                params![90 * MIN, a, item],
+            )
+            .unwrap();
+        assert_eq!(s.followups().announce_due(60 * MIN).unwrap(), 0);
+        assert_eq!(s.followups().announce_due(91 * MIN).unwrap(), 1);
+        let again = &told(&s)[1];
+        assert_eq!(
+            (again["state"].as_str(), again["agent"].as_str()),
+            (Some("claimed"), Some("a"))
+        );
+        // A day late is too late to be news.
+        missed(&s, "c9", 100 * MIN);
+        let day = 24 * 60 * MIN;
+        s.conn
+            .execute("UPDATE followups SET state = 'open', due_at = 0", [])
+            .unwrap();
+        assert_eq!(s.followups().announce_due(day + MIN).unwrap(), 0);
     }
 
     #[test]

@@ -7,7 +7,7 @@
 
 use super::{
     Agents, Calls, Campaigns, Customers, Directory, FollowUps, Qa, Recordings, Reports, Result,
-    Sms, Store, StoreError, Users, WorkOrders,
+    Sms, Store, StoreError, Users, Webhooks, WorkOrders,
 };
 use std::collections::VecDeque;
 use std::path::Path;
@@ -392,6 +392,12 @@ domain_handle!(
     CampaignsHandle,
     Campaigns,
     campaigns
+);
+domain_handle!(
+    /// Webhook endpoints, events and deliveries on the store thread.
+    WebhooksHandle,
+    Webhooks,
+    webhooks
 );
 domain_handle!(
     /// Recordings on the store thread.

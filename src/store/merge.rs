@@ -93,6 +93,11 @@ impl Directory<'_> {
             else {
                 return Ok(Err(MergeRefused::NotFound));
             };
+            // The two customers as they were, for the audit.
+            let before = json!({
+                "kept": d.get(keep, &super::Scope::All)?,
+                "merged": d.get(gone, &super::Scope::All)?,
+            });
             let mut record = Map::new();
             record.insert("kept_before".into(), json!({ "custom_fields": kept_fields }));
             for (key, table) in MOVED {
@@ -212,7 +217,11 @@ impl Directory<'_> {
                 user_id: Some(actor.user.id),
                 action: "customer.merge",
                 target: Some(&format!("customer:{keep}")),
-                detail: json!({ "merge": id, "merged": gone, "merged_name": gone_name, "moved": counts }),
+                detail: json!({
+                    "merge": id, "merged": gone, "merged_name": gone_name, "moved": counts,
+                    "before": before,
+                    "after": { "kept": d.get(keep, &super::Scope::All)? },
+                }),
                 remote_addr: actor.remote_addr,
             })?;
             Ok(Ok(id))
@@ -256,6 +265,7 @@ impl Directory<'_> {
             if merged_into(gone)? != Some(keep) || merged_into(keep)?.is_some() {
                 return Ok(Err(MergeRefused::MergedSince));
             }
+            let before = json!({ "kept": s.directory().get(keep, &super::Scope::All)? });
             let record: Value = serde_json::from_str(&record)
                 .map_err(|e| StoreError::Invalid(format!("merge {id}'s record: {e}")))?;
             let list = |key: &str| -> Vec<i64> {
@@ -337,7 +347,13 @@ impl Directory<'_> {
                 user_id: Some(actor.user.id),
                 action: "customer.merge_undo",
                 target: Some(&format!("customer:{keep}")),
-                detail: json!({ "merge": id, "merged": gone }),
+                detail: json!({
+                    "merge": id, "merged": gone, "before": before,
+                    "after": {
+                        "kept": s.directory().get(keep, &super::Scope::All)?,
+                        "merged": s.directory().get(gone, &super::Scope::All)?,
+                    },
+                }),
                 remote_addr: actor.remote_addr,
             })?;
             Ok(Ok(()))
@@ -554,6 +570,23 @@ mod tests {
             })
             .unwrap();
         assert_eq!(audit.len(), 2, "the merge and its undo");
+        // Newest first: the undo, then the merge; each with before and after.
+        let (undo, merge) = (&audit[0].detail, &audit[1].detail);
+        assert_eq!(merge["before"]["merged"]["id"], gone);
+        assert_eq!(
+            merge["before"]["kept"]["phones"].as_array().unwrap().len(),
+            1
+        );
+        assert_eq!(
+            merge["after"]["kept"]["phones"].as_array().unwrap().len(),
+            2
+        );
+        assert_eq!(
+            undo["before"]["kept"]["phones"].as_array().unwrap().len(),
+            2
+        );
+        assert_eq!(undo["after"]["kept"]["phones"].as_array().unwrap().len(), 1);
+        assert!(undo["after"]["merged"]["deleted_at"].is_null());
     }
 
     #[test]

@@ -27,7 +27,9 @@ mod qa;
 mod recordings;
 mod reports;
 mod sms;
+mod tokens;
 mod users;
+mod webhooks;
 mod workorder_flow;
 mod workorders;
 
@@ -57,15 +59,22 @@ pub use handle::{
 };
 pub use merge::{Merge, MergeRefused, MERGE_UNDO_MS};
 pub use migrate::known_schema_version;
-pub use qa::{AppliesTo, Qa, QaForm, QaFormEdit, QaItem, QaScore, QaTarget, ScoreError};
+pub use qa::{
+    check_form as check_qa_form, AppliesTo, Qa, QaForm, QaFormEdit, QaItem, QaScore, QaTarget,
+    ScoreError,
+};
 pub use recordings::{RecordingListItem, RecordingQuery, RecordingRow, Recordings};
 pub use reports::{AgentInfo, CallFact, CallbackFact, Reports, StateSpan};
 pub use sms::{
-    BlacklistRow, ClaimedPart, InboxRow, NewInbox, NewSms, OptOutRow, PartRow, PartState, Report,
-    Settled, Sms, UnknownPart, UnmatchedReport, REPORT_WINDOW_MS,
+    BlacklistRow, ClaimedPart, CustomerSms, InboxRow, NewInbox, NewSms, OptOutRow, PartRow,
+    PartState, Report, Settled, Sms, UnknownPart, UnmatchedReport, REPORT_WINDOW_MS,
 };
+pub use tokens::{ApiToken, NewApiToken};
 pub use users::{
     AuditEntry, AuditQuery, AuditRecord, Role, Scope, User, UserUpdate, Users, PERMISSIONS,
+};
+pub use webhooks::{
+    Attempt, DeliveryRow, DueDelivery, EndpointSettings, WebhookEndpoint, Webhooks,
 };
 pub use workorder_flow::{
     Assignee, Change, TimelineEntry, WorkOrderCounts, WorkOrderPage, WorkOrderQuery,
@@ -410,6 +419,11 @@ impl Store {
     /// SMS campaigns, their recipients and quotas.
     pub fn campaigns(&self) -> Campaigns<'_> {
         Campaigns { store: self }
+    }
+
+    /// Webhook endpoints, the outbox of events and their deliveries.
+    pub fn webhooks(&self) -> Webhooks<'_> {
+        Webhooks { store: self }
     }
 
     /// Recordings and their QA scores.

@@ -4,8 +4,10 @@
 //! or a work order, item by item; and the agent's appeal.
 
 use super::{now_ms, Result, Store, StoreError};
+use crate::domain::Refusal;
 use rusqlite::params;
 use serde::{Deserialize, Serialize};
+use serde_json::json;
 use std::collections::BTreeMap;
 
 /// Quality checking, a view of a [`Store`] from [`Store::qa`].
@@ -169,36 +171,67 @@ pub fn check_score(
 }
 
 /// Why an edited form cannot be saved.
-fn check_form(name: &str, f: &QaFormEdit) -> std::result::Result<(), String> {
+/// Why a scoring form cannot be saved. Codes: `qa_form_name_invalid`,
+/// `qa_form_title_missing`, `qa_form_items_count`, `qa_item_unlabelled`,
+/// `qa_item_twice`, `qa_item_points_range`, `qa_pass_mark_range`.
+pub fn check_form(name: &str, f: &QaFormEdit) -> std::result::Result<(), Refusal> {
     let valid_name = !name.is_empty()
         && name.len() <= 32
         && name
             .chars()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
     if !valid_name {
-        return Err(format!("form name {name:?}: use 1 to 32 of a-z, 0-9 and _"));
+        return Err(Refusal::new(
+            "qa_form_name_invalid",
+            json!({ "name": name }),
+            format!("form name {name:?}: use 1 to 32 of a-z, 0-9 and _"),
+        ));
     }
     if f.title.trim().is_empty() {
-        return Err("a scoring form needs a title".into());
+        return Err(Refusal::new(
+            "qa_form_title_missing",
+            json!({}),
+            "a scoring form needs a title",
+        ));
     }
     if f.items.is_empty() || f.items.len() > 50 {
-        return Err("a scoring form has 1 to 50 items".into());
+        return Err(Refusal::new(
+            "qa_form_items_count",
+            json!({ "max": 50 }),
+            "a scoring form has 1 to 50 items",
+        ));
     }
     let mut seen = std::collections::HashSet::new();
     for item in &f.items {
         if item.key.trim().is_empty() || item.label.trim().is_empty() {
-            return Err("every item needs a key and a label".into());
+            return Err(Refusal::new(
+                "qa_item_unlabelled",
+                json!({ "item": item.key }),
+                "every item needs a key and a label",
+            ));
         }
         if !seen.insert(item.key.as_str()) {
-            return Err(format!("item {:?} appears twice", item.key));
+            return Err(Refusal::new(
+                "qa_item_twice",
+                json!({ "item": item.key }),
+                format!("item {:?} appears twice", item.key),
+            ));
         }
         if !(1..=100).contains(&item.points) {
-            return Err(format!("item {:?}: 1 to 100 points", item.key));
+            return Err(Refusal::new(
+                "qa_item_points_range",
+                json!({ "item": item.key, "max": 100 }),
+                format!("item {:?}: 1 to 100 points", item.key),
+            ));
         }
     }
     let most: i64 = f.items.iter().map(|i| i.points).sum();
     if !(0..=most).contains(&f.pass_mark) {
-        return Err(format!("the pass mark is 0 to {most} (all the points)"));
+        return Err(Refusal::new(
+            "qa_pass_mark_range",
+            json!({ "max": most }),
+            format!("the pass mark is 0 to {most} (all the points)"),
+        ));
     }
     Ok(())
 }
@@ -250,7 +283,7 @@ impl Qa<'_> {
     /// Creates or replaces the form `name` (the scores given on it keep
     /// their points); the form as saved.
     pub fn put_form(&self, name: &str, edit: &QaFormEdit) -> Result<QaForm> {
-        check_form(name, edit).map_err(StoreError::Invalid)?;
+        check_form(name, edit).map_err(|r| StoreError::Invalid(r.message))?;
         let items = serde_json::to_string(&edit.items)
             .map_err(|e| StoreError::Invalid(format!("items: {e}")))?;
         self.store

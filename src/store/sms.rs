@@ -68,11 +68,34 @@ pub struct InboxRow {
     pub error: Option<String>,
 }
 
+/// A message sent to or received from one of a customer's numbers, as
+/// the customer's page lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CustomerSms {
+    /// `out` (sent by us) or `in` (received).
+    pub direction: &'static str,
+    pub id: i64,
+    /// The customer's number, as the queue keeps it or the modem gave it.
+    pub number: String,
+    pub text: String,
+    /// Queued (sent) or received, ms.
+    pub at: i64,
+    /// A sent message's state over its parts: `sending` (some not out
+    /// yet), `failed` (any failed), `delivered` (all delivered), `unknown`
+    /// (some never settled), else `sent`; `None` for a received one.
+    pub state: Option<&'static str>,
+    /// The campaign it was part of, if any.
+    pub campaign: Option<String>,
+}
+
 /// A received message to store, with the stored PDUs it was joined from.
 #[derive(Debug, Clone)]
 pub struct NewInbox<'a> {
     pub modem: &'a str,
     pub sender: &'a str,
+    /// The sender in the queue's canonical form (E.164), when it is a
+    /// phone number: how a customer's page finds the message.
+    pub sender_number: Option<&'a str>,
     pub text: &'a str,
     pub parts: u32,
     pub missing: &'a [u8],
@@ -190,6 +213,17 @@ pub struct Sms<'a> {
     pub(super) store: &'a Store,
 }
 
+/// A message's state from its parts' (SQL over `sms_messages m`): still
+/// `sending` while a part waits, `failed` once one failed, `delivered`
+/// when all were, `unknown` when one may or may not have left, else `sent`.
+const MESSAGE_STATE: &str = "(SELECT CASE
+        WHEN sum(x.state IN ('queued', 'sending')) > 0 THEN 'sending'
+        WHEN sum(x.state = 'failed') > 0 THEN 'failed'
+        WHEN sum(x.state = 'delivered') = count(*) THEN 'delivered'
+        WHEN sum(x.state = 'unknown') > 0 THEN 'unknown'
+        ELSE 'sent' END
+     FROM sms_parts x WHERE x.message_id = m.id)";
+
 impl Sms<'_> {
     /// Queues a message and its parts in one transaction; its id.
     pub fn queue_sms(&self, sms: &NewSms<'_>) -> Result<i64> {
@@ -271,6 +305,7 @@ impl Sms<'_> {
                          WHERE message_id = ?1 AND state = 'queued'",
                         params![part.message_id, why, now],
                     )?;
+                    s.sms().tell_if_settled(Some(part.message_id), None)?;
                     continue;
                 }
                 s.conn.execute(
@@ -333,7 +368,11 @@ impl Sms<'_> {
 
     /// The part will not be sent: `reason` says why, for the marketer.
     pub fn sms_part_failed(&self, part_id: i64, reason: &str) -> Result<()> {
-        self.set_part(part_id, "state = 'failed', error = ?2", reason)
+        self.store.in_transaction(|s| {
+            s.sms()
+                .set_part(part_id, "state = 'failed', error = ?2", reason)?;
+            s.sms().tell_if_settled(None, Some(part_id))
+        })
     }
 
     /// The part may or may not have left; it is not sent again by itself.
@@ -379,18 +418,66 @@ impl Sms<'_> {
                 )))
             }
         };
-        let n = self.store.conn.execute(
-            &format!(
-                "UPDATE sms_parts SET {set}, error = ?2, updated_at = ?3
-                 WHERE id = ?1 AND state = 'unknown'"
-            ),
-            params![part_id, note, now_ms()],
-        )?;
-        if n == 0 {
-            return Err(StoreError::Invalid(format!(
-                "part {part_id} is not unknown; only unknown parts are settled by hand"
-            )));
+        self.store.in_transaction(|s| {
+            let n = s.conn.execute(
+                &format!(
+                    "UPDATE sms_parts SET {set}, error = ?2, updated_at = ?3
+                     WHERE id = ?1 AND state = 'unknown'"
+                ),
+                params![part_id, note, now_ms()],
+            )?;
+            if n == 0 {
+                return Err(StoreError::Invalid(format!(
+                    "part {part_id} is not unknown; only unknown parts are settled by hand"
+                )));
+            }
+            s.sms().tell_if_settled(None, Some(part_id))
+        })
+    }
+
+    /// Writes `sms.delivered` or `sms.failed` (once) when the message of
+    /// `message` or of part `part` has just come to its end.
+    fn tell_if_settled(&self, message: Option<i64>, part: Option<i64>) -> Result<()> {
+        let hooks = self.store.webhooks();
+        if !hooks.listens("sms.delivered")? && !hooks.listens("sms.failed")? {
+            return Ok(());
         }
+        let settled: Option<(i64, String, serde_json::Value)> = self
+            .store
+            .conn
+            .prepare_cached(&format!(
+                "SELECT m.id, m.to_number, m.text, m.parts, m.campaign_id, m.created_at,
+                        {MESSAGE_STATE},
+                        (SELECT x.error FROM sms_parts x
+                         WHERE x.message_id = m.id AND x.state = 'failed' LIMIT 1)
+                 FROM sms_messages m
+                 WHERE m.id = coalesce(?1, (SELECT message_id FROM sms_parts WHERE id = ?2))"
+            ))?
+            .query_row(params![message, part], |r| {
+                let id: i64 = r.get(0)?;
+                let data = serde_json::json!({
+                    "message_id": id,
+                    "to": r.get::<_, String>(1)?,
+                    "text": r.get::<_, String>(2)?,
+                    "parts": r.get::<_, i64>(3)?,
+                    "campaign_id": r.get::<_, Option<i64>>(4)?,
+                    "created_at": r.get::<_, i64>(5)?,
+                    "error": r.get::<_, Option<String>>(7)?,
+                });
+                Ok((id, r.get(6)?, data))
+            })
+            .optional()?;
+        let Some((id, state, data)) = settled else {
+            return Ok(());
+        };
+        let event = match state.as_str() {
+            "delivered" => "sms.delivered",
+            "failed" => "sms.failed",
+            _ => return Ok(()),
+        };
+        self.store
+            .webhooks()
+            .emit_once(event, &id.to_string(), &data)?;
         Ok(())
     }
 
@@ -448,11 +535,14 @@ impl Sms<'_> {
                 r.status
             )
         });
-        self.store.conn.execute(
-            "UPDATE sms_parts SET state = ?2, report_status = ?3, error = COALESCE(?4, error),
-                 updated_at = ?5 WHERE id = ?1",
-            params![part_id, state.as_str(), r.status, error, now_ms()],
-        )?;
+        self.store.in_transaction(|s| {
+            s.conn.execute(
+                "UPDATE sms_parts SET state = ?2, report_status = ?3, error = COALESCE(?4, error),
+                     updated_at = ?5 WHERE id = ?1",
+                params![part_id, state.as_str(), r.status, error, now_ms()],
+            )?;
+            s.sms().tell_if_settled(Some(message_id), None)
+        })?;
         Ok(Some(Settled {
             part_id,
             message_id,
@@ -549,6 +639,7 @@ impl Sms<'_> {
     }
 
     /// Stores a received message and ties its PDUs to it; its id.
+    /// Its `sms.received` webhook event is written with it.
     pub fn sms_inbox_message(&self, m: &NewInbox<'_>) -> Result<i64> {
         self.store.in_transaction(|s| {
             let missing = (!m.missing.is_empty()).then(|| {
@@ -559,8 +650,9 @@ impl Sms<'_> {
                     .join(",")
             });
             s.conn.execute(
-                "INSERT INTO sms_inbox (modem, sender, text, parts, missing, sent_at, received_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                "INSERT INTO sms_inbox (modem, sender, text, parts, missing, sent_at, received_at,
+                                        sender_number)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
                 params![
                     m.modem,
                     m.sender,
@@ -568,7 +660,8 @@ impl Sms<'_> {
                     m.parts,
                     missing,
                     m.sent_at,
-                    now_ms()
+                    now_ms(),
+                    m.sender_number
                 ],
             )?;
             let id = s.conn.last_insert_rowid();
@@ -578,8 +671,57 @@ impl Sms<'_> {
             for part in m.part_ids {
                 link.execute(params![id, part])?;
             }
+            let data = serde_json::json!({
+                "inbox_id": id,
+                "modem": m.modem,
+                "from": m.sender,
+                "from_number": m.sender_number,
+                "text": m.text,
+                "parts": m.parts,
+                "missing_parts": m.missing,
+                "sent_at": m.sent_at,
+            });
+            s.webhooks().emit("sms.received", &data)?;
             Ok(id)
         })
+    }
+
+    /// The newest `limit` messages sent to or received from customer
+    /// `customer_id`'s numbers, newest first.
+    pub fn customer_messages(&self, customer_id: i64, limit: u32) -> Result<Vec<CustomerSms>> {
+        let mut stmt = self.store.conn.prepare_cached(&format!(
+            "SELECT 'out', m.id, m.to_number, m.text, m.created_at, c.name, {MESSAGE_STATE}
+             FROM customer_phones p
+             JOIN sms_messages m ON m.to_number = coalesce(p.e164, p.national)
+             LEFT JOIN sms_campaigns c ON c.id = m.campaign_id
+             WHERE p.customer_id = ?1
+             UNION ALL
+             SELECT 'in', i.id, i.sender, i.text, i.received_at, NULL, NULL
+             FROM customer_phones p
+             JOIN sms_inbox i ON i.sender_number = coalesce(p.e164, p.national)
+             WHERE p.customer_id = ?1
+             ORDER BY 5 DESC, 2 DESC LIMIT ?2"
+        ))?;
+        let rows = stmt.query_map(params![customer_id, limit], |r| {
+            let direction: String = r.get(0)?;
+            let state: Option<String> = r.get(6)?;
+            Ok(CustomerSms {
+                direction: if direction == "out" { "out" } else { "in" },
+                id: r.get(1)?,
+                number: r.get(2)?,
+                text: r.get(3)?,
+                at: r.get(4)?,
+                campaign: r.get(5)?,
+                state: state.map(|s| match s.as_str() {
+                    "sending" => "sending",
+                    "failed" => "failed",
+                    "delivered" => "delivered",
+                    "unknown" => "unknown",
+                    _ => "sent",
+                }),
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
     /// Lists a received PDU that cannot be decoded in the inbox, with the
@@ -939,9 +1081,95 @@ mod tests {
         assert_eq!(kept[0].reason, "no part for this recipient");
     }
 
+    /// Subscribes an endpoint to every event; what it has been sent so far.
+    fn listen(s: &Store) -> impl Fn() -> Vec<(String, serde_json::Value)> + '_ {
+        s.users()
+            .add_user("admin", "Admin", crate::store::Role::Admin, None, None)
+            .unwrap();
+        let admin = s.users().user_by_name("admin").unwrap().unwrap();
+        let events = [
+            "sms.delivered".to_string(),
+            "sms.failed".into(),
+            "sms.received".into(),
+        ];
+        s.webhooks()
+            .add_endpoint(
+                &crate::store::EndpointSettings::webhook("http://crm", &events),
+                "s",
+                &admin,
+                None,
+            )
+            .unwrap();
+        move || {
+            s.conn
+                .prepare("SELECT type, data FROM webhook_events ORDER BY id")
+                .unwrap()
+                .query_map([], |r| {
+                    let data: String = r.get(1)?;
+                    Ok((r.get(0)?, serde_json::from_str(&data).unwrap()))
+                })
+                .unwrap()
+                .collect::<rusqlite::Result<_>>()
+                .unwrap()
+        }
+    }
+
+    #[test]
+    fn a_message_is_told_once_when_its_last_part_settles() {
+        let (_d, s) = store();
+        let sent = listen(&s);
+        let now = now_ms();
+        // Two parts: the first report settles nothing yet.
+        let two = queue(&s, "+8613800000001", 2);
+        for reference in [1, 2] {
+            let p = s.sms().claim_sms_part("m1").unwrap().unwrap();
+            s.sms().sms_part_sent(p.id, reference).unwrap();
+        }
+        s.sms()
+            .sms_report(&report("+8613800000001", 1, now, Some(true)))
+            .unwrap();
+        assert!(sent().is_empty(), "one part of two is not the message");
+        s.sms()
+            .sms_report(&report("+8613800000001", 2, now, Some(true)))
+            .unwrap();
+        // A repeated report of a settled part tells nothing twice.
+        s.sms()
+            .sms_report(&report("+8613800000001", 2, now, Some(true)))
+            .unwrap();
+        let told = sent();
+        assert_eq!(told.len(), 1, "{told:?}");
+        assert_eq!(told[0].0, "sms.delivered");
+        assert_eq!(told[0].1["message_id"], two);
+        assert_eq!(told[0].1["to"], "+8613800000001");
+        assert_eq!(told[0].1["parts"], 2);
+        // A part given up fails its message, with the modem's words.
+        let one = queue(&s, "+8613800000002", 1);
+        let p = s.sms().claim_sms_part("m1").unwrap().unwrap();
+        s.sms().sms_part_failed(p.id, "+CMS ERROR: 38").unwrap();
+        let told = sent();
+        assert_eq!(told.len(), 2);
+        assert_eq!(told[1].0, "sms.failed");
+        assert_eq!(told[1].1["message_id"], one);
+        assert_eq!(told[1].1["error"], "+CMS ERROR: 38");
+    }
+
+    #[test]
+    fn nothing_is_told_while_nobody_listens() {
+        let (_d, s) = store();
+        queue(&s, "+8613800000001", 1);
+        let p = s.sms().claim_sms_part("m1").unwrap().unwrap();
+        s.sms().sms_part_failed(p.id, "x").unwrap();
+        let written: i64 = s
+            .conn
+            .query_row("SELECT count(*) FROM webhook_events", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(written, 0);
+    }
+
     #[test]
     fn received_parts_wait_until_joined() {
         let (_d, s) = store();
+        let sent = listen(&s);
         let p1 = s.sms().sms_inbox_part("m1", "AA").unwrap();
         let p2 = s.sms().sms_inbox_part("m1", "BB").unwrap();
         s.sms().sms_inbox_part("m2", "CC").unwrap();
@@ -951,6 +1179,7 @@ mod tests {
             .sms_inbox_message(&NewInbox {
                 modem: "m1",
                 sender: "+8613912345678",
+                sender_number: Some("+8613912345678"),
                 text: "退订",
                 parts: 3,
                 missing: &[2],
@@ -961,5 +1190,78 @@ mod tests {
         assert!(s.sms().sms_waiting_parts("m1").unwrap().is_empty());
         let inbox = s.sms().sms_inbox(10).unwrap();
         assert_eq!((inbox[0].id, inbox[0].missing.clone()), (id, vec![2]));
+        let told = sent();
+        assert_eq!(told.len(), 1);
+        assert_eq!(told[0].0, "sms.received");
+        assert_eq!(told[0].1["inbox_id"], id);
+        assert_eq!(told[0].1["text"], "退订");
+        assert_eq!(told[0].1["missing_parts"], serde_json::json!([2]));
+    }
+
+    #[test]
+    fn a_customers_page_finds_the_messages_of_each_of_their_numbers() {
+        use crate::phone::{Normalizer, NormalizerSettings};
+        let (_d, s) = store();
+        let normalizer = Normalizer::new(NormalizerSettings::default());
+        let phone = |n: &str| crate::store::NewPhone {
+            number: normalizer.normalize(n).unwrap(),
+            label: None,
+        };
+        let zhao = s
+            .customers()
+            .insert_customer(&crate::store::NewCustomer {
+                name: "赵敏".into(),
+                phones: vec![phone("139 0000 1111"), phone("021-6123 4567")],
+                ..Default::default()
+            })
+            .unwrap();
+        // Queued as the outbox writes recipients: E.164.
+        let first = queue(&s, "+8613900001111", 2);
+        queue(&s, "+8613800000002", 1);
+        let landline = queue(&s, "+862161234567", 1);
+        let p = s.sms().claim_sms_part("m1").unwrap().unwrap();
+        s.sms().sms_part_sent(p.id, 1).unwrap();
+        let p = s.sms().claim_sms_part("m1").unwrap().unwrap();
+        s.sms().sms_part_failed(p.id, "+CMS ERROR: 38").unwrap();
+        let reply = s
+            .sms()
+            .sms_inbox_message(&NewInbox {
+                modem: "m1",
+                sender: "13900001111",
+                sender_number: Some("+8613900001111"),
+                text: "收到，谢谢",
+                parts: 1,
+                missing: &[],
+                sent_at: "2026-12-05T10:00:00+08:00",
+                part_ids: &[],
+            })
+            .unwrap();
+        // Queued and received a minute apart, in this order.
+        for (table, id, at) in [
+            ("sms_messages SET created_at", first, 60_000),
+            ("sms_messages SET created_at", landline, 120_000),
+            ("sms_inbox SET received_at", reply, 180_000),
+        ] {
+            s.conn
+                .execute(
+                    &format!("UPDATE {table} = ?1 WHERE id = ?2"),
+                    params![at, id],
+                )
+                .unwrap();
+        }
+        let found = s.sms().customer_messages(zhao, 50).unwrap();
+        let seen: Vec<(&str, i64, Option<&str>)> =
+            found.iter().map(|m| (m.direction, m.id, m.state)).collect();
+        // Newest first: the reply, the landline's (not sent yet), the first.
+        assert_eq!(
+            seen,
+            [
+                ("in", reply, None),
+                ("out", landline, Some("sending")),
+                ("out", first, Some("failed")),
+            ]
+        );
+        assert_eq!(found[0].number, "13900001111");
+        assert_eq!(s.sms().customer_messages(zhao, 1).unwrap().len(), 1);
     }
 }

@@ -472,6 +472,60 @@ impl WorkOrders<'_> {
         self.store.in_transaction(|s| f(&s.workorders()))
     }
 
+    /// Writes `workorder.overdue` for each open order whose due time
+    /// passed within the last day and was not told yet (a new due date is
+    /// told again when it passes); how many were told. Nothing is looked
+    /// for while nobody listens.
+    pub fn announce_overdue(&self, now: i64) -> Result<usize> {
+        const DAY_MS: i64 = 24 * 3600 * 1000;
+        if !self.store.webhooks().listens("workorder.overdue")? {
+            return Ok(0);
+        }
+        self.store.in_transaction(|s| {
+            let late: Vec<WorkOrderRow> = s
+                .conn
+                .prepare_cached(&format!(
+                    "SELECT {ORDER_COLUMNS} {ORDER_FROM}
+                     WHERE w.is_open AND w.due_at < ?1 AND w.due_at >= ?2
+                       AND NOT EXISTS (SELECT 1 FROM webhook_events e
+                                       WHERE e.fact_key = 'workorder.overdue ' || w.id || '@' || w.due_at)
+                     ORDER BY w.due_at LIMIT 1000"
+                ))?
+                .query_map(params![now, now - DAY_MS], |r| order_from(r, now))?
+                .collect::<rusqlite::Result<_>>()?;
+            let mut told = 0;
+            for order in &late {
+                let label = s
+                    .workorders()
+                    .form(&order.form)?
+                    .and_then(|f| {
+                        f.lifecycle()
+                            .iter()
+                            .find(|st| st.key == order.status)
+                            .map(|st| st.label_zh.clone())
+                    })
+                    .unwrap_or_else(|| order.status.clone());
+                let data = json!({
+                    "work_order_id": order.id,
+                    "number": order.number,
+                    "form": order.form,
+                    "status": label,
+                    "status_key": order.status,
+                    "assignee": order.assignee_name.as_ref().or(order.assignee.as_ref()),
+                    "team": order.team,
+                    "due_at": order.due_at,
+                    "customer_id": order.customer_id,
+                    "customer": order.customer_name.as_ref().map(|n| json!({ "name": n })),
+                });
+                let key = format!("{}@{}", order.id, order.due_at.unwrap_or_default());
+                if s.webhooks().emit_once("workorder.overdue", &key, &data)?.is_some() {
+                    told += 1;
+                }
+            }
+            Ok(told)
+        })
+    }
+
     /// Open, due within `soon_ms` of `now`, and overdue orders in `scope`.
     pub fn counts(&self, scope: &Scope, now: i64, soon_ms: i64) -> Result<WorkOrderCounts> {
         let mut w = Filters::new(
@@ -555,6 +609,11 @@ impl WorkOrders<'_> {
             let after = orders.get(id, &Scope::All)?.ok_or_else(|| {
                 StoreError::Invalid(format!("work order {id} vanished while being changed"))
             })?;
+            s.webhooks().emit(
+                "workorder.updated",
+                &json!({ "work_order": after, "change": kind, "before": old, "after": new,
+                         "by": actor.user.username }),
+            )?;
             Ok(Change::Done(Box::new(after)))
         })
     }
@@ -834,6 +893,61 @@ mod tests {
     }
 
     #[test]
+    fn an_overdue_order_is_told_once_per_due_date() {
+        let f = fixture();
+        let w = f.store.workorders();
+        let events = ["workorder.overdue".to_string()];
+        f.store
+            .webhooks()
+            .add_endpoint(
+                &crate::store::EndpointSettings::webhook("http://crm", &events),
+                "s",
+                &f.admin,
+                None,
+            )
+            .unwrap();
+        let late = save(&f, &f.agent, None, "late");
+        let now = now_ms();
+        let all = Scope::All;
+        done(
+            w.set_due(late, Some(now - 60_000), &all, actor(&f.admin))
+                .unwrap(),
+        );
+        assert_eq!(w.announce_overdue(now - 61_000).unwrap(), 0, "not yet");
+        assert_eq!(w.announce_overdue(now).unwrap(), 1);
+        assert_eq!(w.announce_overdue(now + 1_000).unwrap(), 0, "once");
+        let told: String = f
+            .store
+            .conn
+            .query_row(
+                "SELECT data FROM webhook_events WHERE type = 'workorder.overdue'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        let told: Value = serde_json::from_str(&told).unwrap();
+        assert_eq!(told["work_order_id"], late);
+        assert_eq!(told["status"], "新建");
+        assert_eq!(told["due_at"], now - 60_000);
+        // Put off, then late again: told again.
+        done(
+            w.set_due(late, Some(now + 60_000), &all, actor(&f.admin))
+                .unwrap(),
+        );
+        assert_eq!(w.announce_overdue(now + 61_000).unwrap(), 1);
+        // Closed orders are not late.
+        done(
+            w.set_due(late, Some(now + 120_000), &all, actor(&f.admin))
+                .unwrap(),
+        );
+        done(
+            w.change_status(late, "closed", None, &all, actor(&f.admin))
+                .unwrap(),
+        );
+        assert_eq!(w.announce_overdue(now + 121_000).unwrap(), 0);
+    }
+
+    #[test]
     fn due_dates_make_orders_overdue_until_they_are_finished() {
         let f = fixture();
         let w = f.store.workorders();
@@ -878,6 +992,8 @@ mod tests {
                 .unwrap(),
         );
         assert_eq!(w.counts(&all, now, 86_400_000).unwrap().overdue, 0);
+        // Nobody listened meanwhile: nothing was looked for or told.
+        assert_eq!(w.announce_overdue(now).unwrap(), 0);
         assert_eq!(
             w.counts(&Scope::Team("support".into()), now, 1)
                 .unwrap()

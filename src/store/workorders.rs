@@ -369,6 +369,11 @@ impl WorkOrders<'_> {
                 "created",
                 &serde_json::json!({ "status": first.key }),
             )?;
+            let saved = s.workorders().get(id, &super::Scope::All)?;
+            s.webhooks().emit(
+                "workorder.saved",
+                &serde_json::json!({ "work_order": saved }),
+            )?;
             Ok(SavedWorkOrder {
                 id,
                 number,

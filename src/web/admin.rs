@@ -51,7 +51,7 @@ pub async fn add_user(
     user: CurrentUser,
     State(state): State<AppState>,
     ConnectInfo(remote): ConnectInfo<SocketAddr>,
-    Json(body): Json<NewUser>,
+    super::body::Body(body): super::body::Body<NewUser>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let username = body.username.trim().to_string();
     if username.is_empty() || username.len() > 64 || username.chars().any(char::is_whitespace) {
@@ -133,7 +133,7 @@ pub async fn update_user(
     State(state): State<AppState>,
     ConnectInfo(remote): ConnectInfo<SocketAddr>,
     Path(name): Path<String>,
-    Json(body): Json<UserChange>,
+    super::body::Body(body): super::body::Body<UserChange>,
 ) -> Result<Json<Value>, ApiError> {
     if name == user.0.username && (body.update.disabled || body.update.role != Role::Admin) {
         return Err(ApiError::new(

@@ -43,7 +43,7 @@ pub async fn put_form(
     user: CurrentUser,
     State(state): State<AppState>,
     Path(key): Path<String>,
-    Json(mut form): Json<FormDef>,
+    super::body::Body(mut form): super::body::Body<FormDef>,
 ) -> Result<Json<FormDef>, ApiError> {
     form.key = key;
     let f = form.clone();
@@ -101,7 +101,7 @@ pub async fn bind(
     State(state): State<AppState>,
     ConnectInfo(remote): ConnectInfo<std::net::SocketAddr>,
     Query(q): Query<LineQuery>,
-    Json(body): Json<BindBody>,
+    super::body::Body(body): super::body::Body<BindBody>,
 ) -> Result<Json<Value>, ApiError> {
     let binding = match (body.agent, body.team) {
         (Some(a), None) => Binding::Agent(a),
@@ -204,7 +204,7 @@ pub struct NewCustomerBody {
 pub async fn add_customer(
     user: CurrentUser,
     State(state): State<AppState>,
-    Json(body): Json<NewCustomerBody>,
+    super::body::Body(body): super::body::Body<NewCustomerBody>,
 ) -> Result<Json<Value>, ApiError> {
     let normalizer = state.normalizer.clone();
     let mut phones = Vec::new();
@@ -315,7 +315,7 @@ pub async fn set_password(
     axum::extract::ConnectInfo(remote): axum::extract::ConnectInfo<std::net::SocketAddr>,
     headers: axum::http::HeaderMap,
     Path(name): Path<String>,
-    Json(body): Json<PasswordBody>,
+    super::body::Body(body): super::body::Body<PasswordBody>,
 ) -> Result<StatusCode, ApiError> {
     let own = user.0.username == name;
     if !own && !user.reaches_all() {

@@ -23,7 +23,7 @@ pub struct BuiltFile {
 include!(concat!(env!("OUT_DIR"), "/web_assets.rs"));
 
 /// The built file at `path` (relative to `web/dist`), and its gzipped form.
-fn built_file(path: &str) -> Option<(&'static [u8], Option<&'static [u8]>)> {
+pub(super) fn built_file(path: &str) -> Option<(&'static [u8], Option<&'static [u8]>)> {
     WEB_ASSETS
         .iter()
         .find(|f| f.path == path)
@@ -36,7 +36,7 @@ fn built(path: &str) -> Option<&'static [u8]> {
 }
 
 /// Whether the client takes gzip.
-fn takes_gzip(headers: &HeaderMap) -> bool {
+pub(super) fn takes_gzip(headers: &HeaderMap) -> bool {
     headers
         .get(header::ACCEPT_ENCODING)
         .and_then(|v| v.to_str().ok())

@@ -53,6 +53,12 @@ impl IntoResponse for ApiError {
     }
 }
 
+impl From<crate::domain::Refusal> for ApiError {
+    fn from(r: crate::domain::Refusal) -> Self {
+        ApiError::new(StatusCode::BAD_REQUEST, r.code, r.message).with(r.params)
+    }
+}
+
 impl From<crate::store::StoreError> for ApiError {
     fn from(e: crate::store::StoreError) -> Self {
         match e {
@@ -142,6 +148,66 @@ pub async fn session_user(state: &AppState, headers: &HeaderMap) -> Result<User,
         .ok_or_else(unauthorized)
 }
 
+/// The token of an `Authorization: Bearer …` header (another system's
+/// request).
+pub fn bearer_token(headers: &HeaderMap) -> Option<String> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (kind, token) = value.trim().split_once(' ')?;
+    kind.eq_ignore_ascii_case("bearer")
+        .then(|| token.trim().to_string())
+        .filter(|t| !t.is_empty())
+}
+
+/// The user an API token acts as, when the token is live and its scopes
+/// open `action`: 401 `token_invalid` for an unknown, revoked or expired
+/// token (or a disabled user), 403 `token_scope` for a route its scopes
+/// do not open.
+pub async fn token_user(state: &AppState, token: &str, action: &str) -> Result<User, ApiError> {
+    let hash = crate::auth::token_hash(token);
+    let found = state
+        .store
+        .users()
+        .call(move |s| s.use_token(&hash, crate::store::now_ms()))
+        .await?;
+    let Some((user, scopes)) = found else {
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "token_invalid",
+            "this API token is unknown, revoked or expired".into(),
+        ));
+    };
+    if !crate::access::tokens::token_may(action, &scopes) {
+        let needed = crate::access::tokens::scope_of(action).map(|s| s.as_str());
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "token_scope",
+            match needed {
+                Some(s) => format!("{action} needs the token scope {s}"),
+                None => format!("{action} is not open to API tokens"),
+            },
+        )
+        .with(json!({ "action": action, "needs": needed })));
+    }
+    Ok(user)
+}
+
+/// The user called `name`, unless there is none or they are disabled.
+pub async fn active_user(state: &AppState, name: &str) -> Result<Option<User>, ApiError> {
+    let name = name.to_string();
+    Ok(state
+        .store
+        .users()
+        .call(move |u| u.user_by_name(&name))
+        .await?
+        .filter(|u| !u.disabled))
+}
+
+/// 'no active user': the code `user_not_found` with the name, at `status`.
+pub fn no_active_user(status: StatusCode, name: &str) -> ApiError {
+    ApiError::new(status, "user_not_found", format!("no active user {name:?}"))
+        .with(json!({ "name": name }))
+}
+
 /// Marks the session `token_hash` used now; its user while it lives.
 pub async fn use_session(state: &AppState, token_hash: String) -> Result<Option<User>, ApiError> {
     let idle_ms = (state.settings.session_idle_minutes * 60_000) as i64;
@@ -158,6 +224,82 @@ fn unauthorized() -> ApiError {
         "unauthenticated",
         "log in first".into(),
     )
+}
+
+/// What a request proved who it is with. A websocket stays tied to it:
+/// when the session ends or the token is revoked, the socket closes
+/// (4003), whoever's desktop it shows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Credential {
+    /// A browser session: the hash of its token, and its user.
+    Session { hash: String, owner: i64 },
+    /// An API token: its hash, and the user it acts as.
+    Token { hash: String, owner: i64 },
+}
+
+impl Credential {
+    /// The user the credential belongs to (told when their sessions or
+    /// tokens end: [`super::SessionEnds`]).
+    pub fn owner(&self) -> i64 {
+        match self {
+            Credential::Session { owner, .. } | Credential::Token { owner, .. } => *owner,
+        }
+    }
+
+    /// Whether it still holds, marking it used (a session's idle time
+    /// starts again; a token's last use is kept). `None` when the store
+    /// did not answer, which is not a reason to cut anyone off.
+    pub async fn still_holds(&self, state: &AppState) -> Option<bool> {
+        match self.clone() {
+            Credential::Session { hash, .. } => {
+                use_session(state, hash).await.ok().map(|u| u.is_some())
+            }
+            Credential::Token { hash, .. } => state
+                .store
+                .users()
+                .call(move |s| s.use_token(&hash, crate::store::now_ms()))
+                .await
+                .ok()
+                .map(|t| t.is_some()),
+        }
+    }
+
+    /// Whether it still exists, without marking it used.
+    pub(super) async fn exists(&self, store: &crate::store::StoreHandle) -> Option<bool> {
+        let now = crate::store::now_ms();
+        match self.clone() {
+            Credential::Session { hash, .. } => store
+                .users()
+                .call(move |s| s.session_user(&hash))
+                .await
+                .ok()
+                .map(|u| u.is_some()),
+            Credential::Token { hash, .. } => store
+                .users()
+                .call(move |s| s.token_user(&hash, now))
+                .await
+                .ok()
+                .map(|u| u.is_some()),
+        }
+    }
+}
+
+impl FromRequestParts<AppState> for Credential {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &AppState) -> Result<Self, ApiError> {
+        parts
+            .extensions
+            .get::<Credential>()
+            .cloned()
+            .ok_or_else(|| {
+                ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "no_access_rule",
+                    "this route asks for a credential but is public in the access table".into(),
+                )
+            })
+    }
 }
 
 /// What the store keeps of the request's session token ("" without one).
@@ -272,7 +414,7 @@ pub struct Login {
 pub async fn login(
     State(state): State<AppState>,
     ConnectInfo(remote): ConnectInfo<SocketAddr>,
-    Json(body): Json<Login>,
+    super::body::Body(body): super::body::Body<Login>,
 ) -> Result<Response, ApiError> {
     let remote = remote.ip().to_string();
     let started = crate::store::now_ms();

@@ -25,7 +25,7 @@ pub async fn add(
     user: CurrentUser,
     State(state): State<AppState>,
     ConnectInfo(remote): ConnectInfo<SocketAddr>,
-    Json(mut body): Json<NewCallBlock>,
+    super::body::Body(mut body): super::body::Body<NewCallBlock>,
 ) -> Result<Json<Value>, ApiError> {
     body.reason = body.reason.trim().to_string();
     if body.reason.is_empty() || body.reason.chars().count() > 200 {

@@ -31,9 +31,10 @@ pub async fn put(
     user: CurrentUser,
     State(state): State<AppState>,
     ConnectInfo(remote): ConnectInfo<SocketAddr>,
-    Json(body): Json<FieldsBody>,
+    super::body::Body(body): super::body::Body<FieldsBody>,
 ) -> Result<Json<Value>, ApiError> {
     let who = user.who(remote);
+    crate::domain::custom_fields::check_defs(&body.fields)?;
     let fields = state
         .store
         .directory()

@@ -196,7 +196,7 @@ pub async fn start(
 pub async fn dial(
     user: CurrentUser,
     State(state): State<AppState>,
-    Json(body): Json<DialBody>,
+    super::body::Body(body): super::body::Body<DialBody>,
 ) -> Result<(StatusCode, Json<Started>), ApiError> {
     start(&state, &user, body)
         .await

@@ -41,7 +41,7 @@ pub async fn set(
     user: CurrentUser,
     State(state): State<AppState>,
     ConnectInfo(remote): ConnectInfo<SocketAddr>,
-    Json(body): Json<PoolBody>,
+    super::body::Body(body): super::body::Body<PoolBody>,
 ) -> Result<Json<Value>, ApiError> {
     let team = body.team.trim().to_string();
     if team.is_empty() || team.chars().count() > 64 {

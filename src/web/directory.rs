@@ -63,7 +63,7 @@ pub async fn search(
     State(state): State<AppState>,
     Query(q): Query<CustomerQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    let q = narrowed(&user, q)?;
+    let q = narrowed(&state, &user, q).await?;
     let scope = user.scope().clone();
     let page = state
         .store
@@ -82,10 +82,33 @@ pub async fn search(
 /// A search as the user may make it: number fragments checked (and an
 /// agent's finding only their own customers, so masked digits cannot be
 /// uncovered one by one), deleted customers for admins only.
-pub(super) fn narrowed(
+pub(super) async fn narrowed(
+    state: &AppState,
     user: &CurrentUser,
     mut q: CustomerQuery,
 ) -> Result<CustomerQuery, ApiError> {
+    if let Some(key) = q.field.as_deref().filter(|k| !k.trim().is_empty()) {
+        let defs = state.store.directory().call(|d| d.field_defs()).await?;
+        let def = defs
+            .iter()
+            .find(|d| d.key == key && d.searchable)
+            .ok_or_else(|| {
+                ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "field_not_searchable",
+                    format!("{key:?} is not a searchable custom field"),
+                )
+                .with(json!({ "field": key }))
+            })?;
+        // A number field's prefix would uncover masked digits one by one,
+        // as a number fragment would: an agent's find their own.
+        if def.field_type == crate::domain::custom_fields::CustomFieldType::Phone {
+            super::history::number_filter_allowed(&user.0, q.value.as_deref())?;
+            if user.0.role == Role::Agent {
+                q.owner = Some(user.0.username.clone());
+            }
+        }
+    }
     super::history::number_filter_allowed(&user.0, q.number.as_deref())?;
     if let Some(n) = q.number.as_deref().filter(|n| !n.trim().is_empty()) {
         if crate::store::number_fragment(n).is_none() {
@@ -111,7 +134,8 @@ pub(super) fn narrowed(
 }
 
 /// `GET /api/customers/{id}`: the customer's page (360°): details, calls
-/// with their recordings, work orders, notes.
+/// with their recordings, work orders, notes, call-backs, and the SMS sent
+/// to and received from the customer's numbers.
 pub async fn show(
     user: CurrentUser,
     State(state): State<AppState>,
@@ -175,10 +199,18 @@ pub async fn show(
         .followups()
         .call(move |f| f.of_customer(id, 50))
         .await?;
+    let mut sms = state
+        .store
+        .sms()
+        .call(move |s| s.customer_messages(id, 50))
+        .await?;
     if masked {
         for f in &mut follow_ups {
             f.number = crate::access::mask(&f.number);
             f.number_national = crate::access::mask(&f.number_national);
+        }
+        for m in &mut sms {
+            m.number = crate::access::mask(&m.number);
         }
     }
     Ok(Json(json!({
@@ -187,6 +219,7 @@ pub async fn show(
         "work_orders": work_orders,
         "notes": notes,
         "follow_ups": follow_ups,
+        "sms": sms,
     })))
 }
 
@@ -296,7 +329,7 @@ pub async fn update(
     State(state): State<AppState>,
     ConnectInfo(remote): ConnectInfo<SocketAddr>,
     Path(id): Path<i64>,
-    Json(mut body): Json<EditBody>,
+    super::body::Body(mut body): super::body::Body<EditBody>,
 ) -> Result<Json<Value>, ApiError> {
     let before = reach(&state, &user, id).await?;
     let custom = match body.custom_fields.take() {
@@ -383,7 +416,7 @@ pub async fn add_note(
     user: CurrentUser,
     State(state): State<AppState>,
     Path(id): Path<i64>,
-    Json(body): Json<NoteBody>,
+    super::body::Body(body): super::body::Body<NoteBody>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     reach(&state, &user, id).await?;
     if body.body.trim().is_empty() || body.body.chars().count() > 4000 {
@@ -421,7 +454,7 @@ pub async fn hand_over(
     user: CurrentUser,
     State(state): State<AppState>,
     ConnectInfo(remote): ConnectInfo<SocketAddr>,
-    Json(body): Json<HandOverBody>,
+    super::body::Body(body): super::body::Body<HandOverBody>,
 ) -> Result<Json<Value>, ApiError> {
     let users = state.store.users().call(|u| u.all()).await?;
     let named = |name: &str| {

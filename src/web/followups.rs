@@ -132,7 +132,7 @@ pub async fn close(
     State(state): State<AppState>,
     ConnectInfo(remote): ConnectInfo<std::net::SocketAddr>,
     Path(id): Path<i64>,
-    Json(body): Json<CloseBody>,
+    super::body::Body(body): super::body::Body<CloseBody>,
 ) -> Result<StatusCode, ApiError> {
     if !CLOSE_REASONS.contains(&body.reason.as_str()) {
         return Err(ApiError::new(
@@ -214,7 +214,7 @@ pub async fn schedule_for_customer(
     user: CurrentUser,
     State(state): State<AppState>,
     Path(id): Path<i64>,
-    Json(body): Json<CallBackBody>,
+    super::body::Body(body): super::body::Body<CallBackBody>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let customer = super::directory::reach(&state, &user, id).await?;
     let now = crate::store::now_ms();

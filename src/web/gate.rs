@@ -5,7 +5,7 @@
 //! does not know is refused: a new route is closed until someone decides
 //! who may use it.
 
-use super::auth::{self, ApiError};
+use super::auth::{self, ApiError, Credential};
 use super::AppState;
 use crate::access::{self, Access, Denied};
 use crate::store::{Scope, User};
@@ -37,7 +37,7 @@ pub fn action_of(method: &Method, route: &str) -> String {
 pub async fn enforce(
     State(state): State<AppState>,
     route: Option<MatchedPath>,
-    mut request: Request,
+    request: Request,
     next: Next,
 ) -> Response {
     let Some(route) = route else {
@@ -51,11 +51,32 @@ pub async fn enforce(
     if rule.access == Access::Public {
         return next.run(request).await;
     }
+    // Another system's request: a token, no cookie, so no CSRF to check.
+    if let Some(token) = auth::bearer_token(request.headers()) {
+        let user = match auth::token_user(&state, &token, &action).await {
+            Ok(user) => user,
+            Err(e) => return e.into_response(),
+        };
+        let credential = Credential::Token {
+            hash: crate::auth::token_hash(&token),
+            owner: user.id,
+        };
+        return pass(request, next, &action, user, credential).await;
+    }
+    let upgrade = is_websocket_upgrade(request.headers());
+    // Another system's page opening a desktop: a one-time ticket, no cookie.
+    if upgrade {
+        if let Some(ticket) = query_param(request.uri().query(), "ticket") {
+            return match ticket_user(&state, &action, &ticket).await {
+                Ok((user, credential)) => pass(request, next, &action, user, credential).await,
+                Err(e) => e.into_response(),
+            };
+        }
+    }
     let user = match auth::session_user(&state, request.headers()).await {
         Ok(user) => user,
         Err(e) => return e.into_response(),
     };
-    let upgrade = is_websocket_upgrade(request.headers());
     let sent = if upgrade {
         // A browser cannot add headers to a websocket: the page puts the
         // token in the query (`/ws?csrf=...`). Without it a page of another
@@ -77,13 +98,59 @@ pub async fn enforce(
         )
         .into_response();
     }
-    match access::grant(&action, &user) {
+    let credential = Credential::Session {
+        hash: auth::session_hash(request.headers()),
+        owner: user.id,
+    };
+    pass(request, next, &action, user, credential).await
+}
+
+/// Runs the handler for `user` if the table grants them `action`, with
+/// what they may reach and how they proved who they are.
+async fn pass(
+    mut request: Request,
+    next: Next,
+    action: &str,
+    user: User,
+    credential: Credential,
+) -> Response {
+    match access::grant(action, &user) {
         Ok(scope) => {
             request.extensions_mut().insert(Granted { user, scope });
+            request.extensions_mut().insert(credential);
             next.run(request).await
         }
-        Err(why) => forbidden(&action, why).into_response(),
+        Err(why) => forbidden(action, why).into_response(),
     }
+}
+
+/// The user a desktop ticket opens the socket for, and the credential the
+/// ticket was asked with (which must still hold): 401 `ticket_invalid`
+/// for an unknown, used or expired ticket, or one whose token or session
+/// has ended since; a ticket opens only the desktop (`GET /ws`).
+async fn ticket_user(
+    state: &AppState,
+    action: &str,
+    ticket: &str,
+) -> Result<(User, Credential), ApiError> {
+    let invalid = || {
+        ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "ticket_invalid",
+            "this desktop ticket is unknown, used or expired: ask for a new one".into(),
+        )
+    };
+    if action != "GET /ws" {
+        return Err(forbidden(action, Denied::Role));
+    }
+    let redeemed = state.tickets.redeem(ticket).ok_or_else(invalid)?;
+    if redeemed.credential.still_holds(state).await != Some(true) {
+        return Err(invalid());
+    }
+    let user = auth::active_user(state, &redeemed.username)
+        .await?
+        .ok_or_else(invalid)?;
+    Ok((user, redeemed.credential))
 }
 
 /// Whether a request of `method` may change something (and so must carry
@@ -109,10 +176,17 @@ fn is_websocket_upgrade(headers: &axum::http::HeaderMap) -> bool {
 
 /// The `csrf` parameter of a query string (the token is URL-safe base64).
 fn csrf_in_query(query: Option<&str>) -> Option<String> {
+    query_param(query, "csrf")
+}
+
+/// Parameter `name` of a query string, as sent (our tokens and tickets
+/// are URL-safe base64 and need no decoding).
+pub(super) fn query_param(query: Option<&str>, name: &str) -> Option<String> {
     query?
         .split('&')
-        .find_map(|pair| pair.strip_prefix("csrf="))
-        .map(str::to_string)
+        .filter_map(|pair| pair.split_once('='))
+        .find(|(key, _)| *key == name)
+        .map(|(_, value)| value.to_string())
 }
 
 /// The 403 for a refused action, with the stable code `forbidden`.

@@ -39,7 +39,7 @@ pub struct MembersBody {
 
 /// Who joins: every customer a search finds, or these.
 enum Joining {
-    Found(CustomerQuery),
+    Found(Box<CustomerQuery>),
     These(Vec<i64>),
 }
 
@@ -63,16 +63,16 @@ pub async fn add(
     State(state): State<AppState>,
     ConnectInfo(remote): ConnectInfo<SocketAddr>,
     Path(tag): Path<String>,
-    Json(body): Json<MembersBody>,
+    super::body::Body(body): super::body::Body<MembersBody>,
 ) -> Result<Json<Value>, ApiError> {
     let who = user.who(remote);
     group_name_checked(&tag)?;
     let scope = user.scope().clone();
     let members = match (body.filter, body.customers.is_empty()) {
         (Some(filter), true) => {
-            let mut filter = super::directory::narrowed(&user, filter)?;
+            let mut filter = super::directory::narrowed(&state, &user, filter).await?;
             filter.deleted = false;
-            Joining::Found(filter)
+            Joining::Found(Box::new(filter))
         }
         (None, false) => {
             for id in &body.customers {
@@ -112,7 +112,7 @@ pub async fn remove(
     State(state): State<AppState>,
     ConnectInfo(remote): ConnectInfo<SocketAddr>,
     Path(tag): Path<String>,
-    Json(body): Json<LeaveBody>,
+    super::body::Body(body): super::body::Body<LeaveBody>,
 ) -> Result<Json<Value>, ApiError> {
     let who = user.who(remote);
     for id in &body.customers {

@@ -10,7 +10,7 @@
 //! (the CLI, scripts, integrations) send neither header and are not
 //! browsers a third party can drive, so they pass.
 
-use axum::extract::Request;
+use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -23,8 +23,14 @@ pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'
      frame-ancestors 'none'";
 
 /// Refuses cross-origin writes and websocket upgrades (403 `cross_origin`)
-/// and adds the security headers to every answer.
-pub async fn same_origin_only(request: Request, next: Next) -> Response {
+/// and adds the security headers to every answer. The pages of origins
+/// named in `[api] allowed_origins` pass only with a token or a desktop
+/// ticket: never on the strength of a cookie.
+pub async fn same_origin_only(
+    State(allowed): State<std::sync::Arc<Vec<String>>>,
+    mut request: Request,
+    next: Next,
+) -> Response {
     let changes = !matches!(
         *request.method(),
         Method::GET | Method::HEAD | Method::OPTIONS
@@ -33,7 +39,15 @@ pub async fn same_origin_only(request: Request, next: Next) -> Response {
         .headers()
         .get(header::UPGRADE)
         .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"websocket"));
-    if (changes || upgrade) && !from_own_origin(request.headers()) {
+    let by_token = if upgrade {
+        super::gate::query_param(request.uri().query(), "ticket").is_some()
+    } else {
+        super::auth::bearer_token(request.headers()).is_some()
+    };
+    if (changes || upgrade)
+        && !from_own_origin(request.headers())
+        && !(by_token && from_allowed_origin(request.headers(), &allowed))
+    {
         tracing::warn!(
             method = %request.method(),
             path = request.uri().path(),
@@ -45,6 +59,11 @@ pub async fn same_origin_only(request: Request, next: Next) -> Response {
             "message": "requests that change something must come from callpop's own pages",
         }}));
         return with_security_headers((StatusCode::FORBIDDEN, body).into_response());
+    }
+    if !from_own_origin(request.headers()) && from_allowed_origin(request.headers(), &allowed) {
+        // Another system's page: its token or ticket speaks, never a cookie
+        // the browser happens to hold for this host.
+        request.headers_mut().remove(header::COOKIE);
     }
     with_security_headers(next.run(request).await)
 }
@@ -72,6 +91,35 @@ pub fn from_own_origin(headers: &HeaderMap) -> bool {
     origin.split_once("://").is_some_and(|(scheme, authority)| {
         matches!(scheme, "http" | "https") && authority.eq_ignore_ascii_case(host)
     })
+}
+
+/// Whether a browser's request comes from a page of one of `allowed`.
+pub fn from_allowed_origin(headers: &HeaderMap, allowed: &[String]) -> bool {
+    headers
+        .get(header::ORIGIN)
+        .and_then(|o| o.to_str().ok())
+        .is_some_and(|origin| allowed.iter().any(|a| a.eq_ignore_ascii_case(origin)))
+}
+
+/// Answers other systems' pages' preflights and lets them read answers:
+/// the origins of `[api] allowed_origins`, with a token in the
+/// `Authorization` header, never with cookies.
+pub fn cors(allowed: &[String]) -> Option<tower_http::cors::CorsLayer> {
+    use tower_http::cors::{AllowOrigin, CorsLayer};
+    if allowed.is_empty() {
+        return None;
+    }
+    let origins: Vec<HeaderValue> = allowed
+        .iter()
+        .filter_map(|o| HeaderValue::from_str(o).ok())
+        .collect();
+    Some(
+        CorsLayer::new()
+            .allow_origin(AllowOrigin::list(origins))
+            .allow_methods([Method::GET, Method::POST, Method::PUT, Method::DELETE])
+            .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
+            .max_age(std::time::Duration::from_secs(600)),
+    )
 }
 
 fn with_security_headers(mut response: Response) -> Response {

@@ -38,7 +38,7 @@ pub async fn merge(
     State(state): State<AppState>,
     ConnectInfo(remote): ConnectInfo<SocketAddr>,
     Path(id): Path<i64>,
-    Json(body): Json<MergeBody>,
+    super::body::Body(body): super::body::Body<MergeBody>,
 ) -> Result<Json<Value>, ApiError> {
     let who = user.who(remote);
     super::directory::reach(&state, &user, id).await?;
@@ -66,10 +66,26 @@ pub async fn list(
     Path(id): Path<i64>,
 ) -> Result<Json<Value>, ApiError> {
     super::directory::reach(&state, &user, id).await?;
+    let scope = user.scope().clone();
     let merges = state
         .store
         .directory()
-        .call(move |d| d.merges_of(id))
+        .call(move |d| {
+            let mut merges = d.merges_of(id)?;
+            // An undone merge gave the other customer back to whoever
+            // owns it: its name is shown only to those who reach it.
+            for m in &mut merges {
+                let other = if m.kept_id == id {
+                    m.merged_id
+                } else {
+                    m.kept_id
+                };
+                if m.undone_at.is_some() && d.get(other, &scope)?.is_none() {
+                    m.merged_name = String::new();
+                }
+            }
+            Ok(merges)
+        })
         .await?;
     Ok(Json(json!({ "merges": merges })))
 }

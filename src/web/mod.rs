@@ -7,8 +7,12 @@ mod api;
 mod app;
 mod audit;
 mod auth;
+mod body;
 mod call_blacklist;
+mod crm;
 mod customer_fields;
+mod customer_sheets;
+mod desktop;
 mod devices;
 mod dial;
 mod dial_pools;
@@ -25,12 +29,14 @@ mod reports;
 mod sms;
 mod sms_admin;
 pub mod tls;
+mod tokens;
 mod wallboard;
+mod webhooks;
 mod workorder_import;
 mod workorders;
 mod ws;
 
-pub use auth::{CurrentUser, Logins, SESSION_COOKIE};
+pub use auth::{Credential, CurrentUser, Logins, SESSION_COOKIE};
 
 use crate::pop::HubHandle;
 use crate::store::StoreHandle;
@@ -69,6 +75,12 @@ pub struct AppState {
     pub session_ends: SessionEnds,
     /// Click-to-dial; `None` without lines.
     pub dialer: Option<crate::outbound::Dialer>,
+    /// Customer imports from the page, checked and then committed.
+    pub imports: customer_sheets::ImportJobs,
+    /// One-time tickets opening desktops for other systems' pages.
+    pub tickets: desktop::DesktopTickets,
+    /// The center's own CRMs (`[[crm]]`), for the admin console.
+    pub crm: Option<crate::crm::Crm>,
 }
 
 /// Users whose sessions were ended (a password changed or reset, a
@@ -89,8 +101,30 @@ impl SessionEnds {
         let _ = self.0.send(user_id);
     }
 
-    /// Resolves once the session `token_hash` of `user_id` no longer lives.
-    pub async fn wait_gone(&self, store: &StoreHandle, user_id: i64, token_hash: &str) {
+    /// Resolves once `credential` no longer holds (told by [`Self::ended`]
+    /// for its owner, then checked).
+    pub async fn wait_gone(&self, store: &StoreHandle, credential: &auth::Credential) {
+        use tokio::sync::broadcast::error::RecvError;
+        let mut rx = self.0.subscribe();
+        loop {
+            match rx.recv().await {
+                Ok(id) if id != credential.owner() => continue,
+                Ok(_) | Err(RecvError::Lagged(_)) => {}
+                Err(RecvError::Closed) => return std::future::pending().await,
+            }
+            // The store not answering is not a reason to cut a desktop.
+            if credential.exists(store).await == Some(false) {
+                return;
+            }
+        }
+    }
+}
+
+impl SessionEnds {
+    /// Resolves once the user `username` (id `user_id`) is disabled or
+    /// gone, as told by [`Self::ended`]: a desktop opened for them with
+    /// someone else's credential (an admin's ticket) closes then.
+    pub async fn wait_disabled(&self, store: &StoreHandle, user_id: i64, username: &str) {
         use tokio::sync::broadcast::error::RecvError;
         let mut rx = self.0.subscribe();
         loop {
@@ -99,15 +133,14 @@ impl SessionEnds {
                 Ok(_) | Err(RecvError::Lagged(_)) => {}
                 Err(RecvError::Closed) => return std::future::pending().await,
             }
-            let hash = token_hash.to_string();
-            let alive = store
+            let name = username.to_string();
+            let active = store
                 .users()
-                .call(move |s| s.session_user(&hash))
+                .call(move |u| u.user_by_name(&name))
                 .await
-                .map(|u| u.is_some())
-                // The store not answering is not a reason to cut a desktop.
+                .map(|u| u.is_some_and(|u| !u.disabled))
                 .unwrap_or(true);
-            if !alive {
+            if !active {
                 return;
             }
         }
@@ -203,6 +236,8 @@ pub struct WebSettings {
     pub send_queue: usize,
     pub replay_log: usize,
     pub form: String,
+    /// Other systems' pages that may use tokens and tickets (`[api]`).
+    pub allowed_origins: Vec<String>,
 }
 
 impl WebSettings {
@@ -216,6 +251,7 @@ impl WebSettings {
             send_queue: c.send_queue,
             replay_log: c.replay_log,
             form: c.form.clone(),
+            allowed_origins: Vec::new(),
         }
     }
 }
@@ -307,6 +343,22 @@ fn routes() -> Routes {
         .post("/api/customers", api::add_customer)
         .get("/api/customers", directory::search)
         .get("/api/customers/birthdays", customer_fields::birthdays)
+        .get("/api/customers/export", customer_sheets::export)
+        .with(
+            Method::POST,
+            "/api/customers/import",
+            post(customer_sheets::upload).layer(axum::extract::DefaultBodyLimit::max(64 << 20)),
+        )
+        .get("/api/customers/imports/{id}", customer_sheets::status)
+        .at(
+            Method::DELETE,
+            "/api/customers/imports/{id}",
+            customer_sheets::discard,
+        )
+        .post(
+            "/api/customers/imports/{id}/commit",
+            customer_sheets::commit,
+        )
         .get("/api/customer-fields", customer_fields::list)
         .get("/api/customer-groups", groups::list)
         .post("/api/customer-groups/{tag}/members", groups::add)
@@ -355,6 +407,8 @@ fn routes() -> Routes {
         .get("/workorders", app::index)
         .get("/workorders/{id}/print", app::index)
         .get("/ws", ws::upgrade)
+        .post("/api/desktop/tickets", desktop::ticket)
+        .get("/callpop.js", desktop::script)
         .get("/", app::index)
         .get("/login", app::index)
         .get("/workspace", app::index)
@@ -364,6 +418,20 @@ fn routes() -> Routes {
         .post("/api/users", admin::add_user)
         .put("/api/users/{name}", admin::update_user)
         .get("/api/audit", admin::audit_log)
+        .get("/api/tokens", tokens::list)
+        .post("/api/tokens", tokens::create)
+        .at(Method::DELETE, "/api/tokens/{id}", tokens::revoke)
+        .get("/api/webhooks", webhooks::list)
+        .post("/api/webhooks", webhooks::create)
+        .put("/api/webhooks/{id}", webhooks::update)
+        .at(Method::DELETE, "/api/webhooks/{id}", webhooks::delete)
+        .post("/api/webhooks/{id}/rotate", webhooks::rotate)
+        .get("/api/webhooks/{id}/deliveries", webhooks::deliveries)
+        .post(
+            "/api/webhooks/{id}/deliveries/{event}/redeliver",
+            webhooks::redeliver,
+        )
+        .get("/api/crm", crm::status)
         .get("/api/devices", devices::list)
         .post("/api/devices/{name}/restart", devices::restart)
         .get("/api/profiles", devices::profiles)
@@ -438,14 +506,23 @@ pub fn declared_routes() -> Vec<String> {
 
 /// All routes, behind the access table's gate and the same-origin guard.
 pub fn router(state: AppState) -> Router {
-    routes()
+    let allowed = Arc::new(state.settings.allowed_origins.clone());
+    let cors = guard::cors(&allowed);
+    let router = routes()
         .router
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             gate::enforce,
         ))
-        .layer(axum::middleware::from_fn(guard::same_origin_only))
-        .with_state(state)
+        .layer(axum::middleware::from_fn_with_state(
+            allowed,
+            guard::same_origin_only,
+        ))
+        .with_state(state);
+    match cors {
+        Some(cors) => router.layer(cors),
+        None => router,
+    }
 }
 
 /// Health for load balancers and monitors: anyone gets `ok` or
@@ -560,6 +637,31 @@ fn uploaded_sheet(
         .map(str::to_ascii_lowercase)
         .filter(|e| allowed.contains(&e.as_str()))?;
     Some((name, ext))
+}
+
+/// Keeps an uploaded body as `file` under the uploads folder so it can be
+/// read off the runtime; a full disk is 507 `write_failed`, and nothing
+/// half-written is left behind.
+async fn keep_upload(
+    state: &AppState,
+    file: &std::path::Path,
+    body: &[u8],
+) -> Result<(), auth::ApiError> {
+    let write_failed = |e: std::io::Error| {
+        auth::ApiError::new(
+            axum::http::StatusCode::INSUFFICIENT_STORAGE,
+            "write_failed",
+            format!("cannot keep the file to read it: {e}"),
+        )
+    };
+    tokio::fs::create_dir_all(&state.uploads)
+        .await
+        .map_err(write_failed)?;
+    if let Err(e) = tokio::fs::write(file, body).await {
+        let _ = tokio::fs::remove_file(file).await;
+        return Err(write_failed(e));
+    }
+    Ok(())
 }
 
 /// Runs `write` (on a reader of its own, off the runtime) into a file

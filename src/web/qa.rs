@@ -25,21 +25,24 @@ pub async fn put_form(
     State(state): State<AppState>,
     ConnectInfo(remote): ConnectInfo<SocketAddr>,
     Path(name): Path<String>,
-    Json(edit): Json<QaFormEdit>,
+    super::body::Body(edit): super::body::Body<QaFormEdit>,
 ) -> Result<Json<Value>, ApiError> {
+    crate::store::check_qa_form(&name, &edit)?;
     let n = name.clone();
-    let detail = json!({ "title": edit.title, "items": edit.items, "pass_mark": edit.pass_mark });
-    let form = state
+    let (before, form) = state
         .store
         .qa()
-        .call(move |q| q.put_form(&n, &edit))
+        .call(move |q| {
+            let before = q.forms()?.into_iter().find(|f| f.name == n);
+            Ok((before, q.put_form(&n, &edit)?))
+        })
         .await?;
     super::audit::record(
         &state,
         &user.0,
         "qa_form.put",
         Some(format!("qa_form:{name}")),
-        detail,
+        json!({ "before": before, "after": form }),
         Some(remote),
     )
     .await?;
@@ -72,7 +75,7 @@ pub struct ScoreBody {
 }
 
 /// The refusal of a score, with what the page needs to word it.
-fn refused(e: ScoreError) -> ApiError {
+pub(super) fn refused(e: ScoreError) -> ApiError {
     let (code, params) = match &e {
         ScoreError::NoForm => ("qa_form_unknown", json!({})),
         ScoreError::WrongKind => ("qa_form_wrong_kind", json!({})),
@@ -92,7 +95,7 @@ pub async fn score_work_order(
     State(state): State<AppState>,
     ConnectInfo(remote): ConnectInfo<SocketAddr>,
     Path(id): Path<i64>,
-    Json(body): Json<ScoreBody>,
+    super::body::Body(body): super::body::Body<ScoreBody>,
 ) -> Result<Json<Value>, ApiError> {
     let order = order(&state, &user, id).await?;
     let target = QaTarget::WorkOrder(id);
@@ -131,7 +134,7 @@ pub async fn appeal_work_order(
     State(state): State<AppState>,
     ConnectInfo(remote): ConnectInfo<SocketAddr>,
     Path((id, score_id)): Path<(i64, i64)>,
-    Json(body): Json<AppealBody>,
+    super::body::Body(body): super::body::Body<AppealBody>,
 ) -> Result<Json<Value>, ApiError> {
     let order = order(&state, &user, id).await?;
     if !may_appeal(&user, &order) {
@@ -141,15 +144,7 @@ pub async fn appeal_work_order(
             "only the order's author or assignee may appeal its score".into(),
         ));
     }
-    let note = body.note.trim().to_string();
-    if note.is_empty() || note.chars().count() > 2000 {
-        return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "appeal_length",
-            "an appeal has 1 to 2,000 characters".into(),
-        )
-        .with(json!({ "max": 2000 })));
-    }
+    let note = appeal_note(&body.note)?;
     let (target, by, stored) = (QaTarget::WorkOrder(id), user.0.id, note.clone());
     if !state
         .store
@@ -174,6 +169,21 @@ pub async fn appeal_work_order(
     .await?;
     let scores = state.store.qa().call(move |q| q.scores(target)).await?;
     Ok(Json(json!({ "scores": scores })))
+}
+
+/// An appeal's note, trimmed, or why it cannot be one.
+pub(super) fn appeal_note(note: &str) -> Result<String, ApiError> {
+    const MAX: usize = 2000;
+    let note = note.trim();
+    if note.is_empty() || note.chars().count() > MAX {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "appeal_length",
+            "an appeal has 1 to 2,000 characters".into(),
+        )
+        .with(json!({ "max": MAX })));
+    }
+    Ok(note.to_string())
 }
 
 /// Whether the user may appeal the order's scores: they saved it or hold it.

@@ -6,7 +6,7 @@
 
 use super::auth::{ApiError, CurrentUser};
 use super::AppState;
-use crate::store::{QaTarget, RecordingQuery, Scope, ScoreError};
+use crate::store::{QaTarget, RecordingQuery, Scope};
 use axum::extract::{ConnectInfo, Path, Query, Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -283,7 +283,7 @@ pub async fn score(
     State(state): State<AppState>,
     ConnectInfo(remote): ConnectInfo<SocketAddr>,
     Path(id): Path<i64>,
-    Json(body): Json<ScoreBody>,
+    super::body::Body(body): super::body::Body<ScoreBody>,
 ) -> Result<Json<Value>, ApiError> {
     let rec = visible(&state, &user, id).await?;
     let scorer = user.0.id;
@@ -293,9 +293,7 @@ pub async fn score(
         .qa()
         .call(move |q| q.add_score(QaTarget::Recording(id), form_id, scorer, &items, &comment))
         .await?;
-    let score_id = result.map_err(|e: ScoreError| {
-        ApiError::new(StatusCode::BAD_REQUEST, "invalid", e.to_string())
-    })?;
+    let score_id = result.map_err(super::qa::refused)?;
     audit(
         &state,
         &user,
@@ -324,7 +322,7 @@ pub async fn appeal(
     State(state): State<AppState>,
     ConnectInfo(remote): ConnectInfo<SocketAddr>,
     Path((id, score_id)): Path<(i64, i64)>,
-    Json(body): Json<AppealBody>,
+    super::body::Body(body): super::body::Body<AppealBody>,
 ) -> Result<Json<Value>, ApiError> {
     let rec = visible(&state, &user, id).await?;
     let me = user.0.id;
@@ -340,14 +338,7 @@ pub async fn appeal(
             "only the agent of the call may appeal its score".into(),
         ));
     }
-    let note = body.note.trim().to_string();
-    if note.is_empty() {
-        return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "invalid",
-            "the appeal note is empty".into(),
-        ));
-    }
+    let note = super::qa::appeal_note(&body.note)?;
     let by = user.0.id;
     let stored = note.clone();
     if !state
@@ -390,7 +381,7 @@ pub async fn hold(
     State(state): State<AppState>,
     ConnectInfo(remote): ConnectInfo<SocketAddr>,
     Path(id): Path<i64>,
-    Json(body): Json<HoldBody>,
+    super::body::Body(body): super::body::Body<HoldBody>,
 ) -> Result<Json<Value>, ApiError> {
     let rec = visible(&state, &user, id).await?;
     let held = body.held;

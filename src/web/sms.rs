@@ -57,6 +57,10 @@ impl From<CampaignError> for ApiError {
                 quota,
             } => ApiError::new(StatusCode::FORBIDDEN, "over_quota", message)
                 .with(json!({ "needed": needed, "left": left, "quota": quota })),
+            CampaignError::FilterField { field, known } => {
+                ApiError::new(StatusCode::BAD_REQUEST, "filter_field_unknown", message)
+                    .with(json!({ "field": field, "known": known }))
+            }
             CampaignError::Store(e) => e.into(),
         }
     }
@@ -118,7 +122,7 @@ pub struct NewCampaignBody {
 pub async fn create(
     user: CurrentUser,
     State(state): State<AppState>,
-    Json(body): Json<NewCampaignBody>,
+    super::body::Body(body): super::body::Body<NewCampaignBody>,
 ) -> Result<Json<Value>, ApiError> {
     let campaigns = service(&state)?;
     let bad = |m: String| ApiError::new(StatusCode::BAD_REQUEST, "invalid", m);
@@ -476,7 +480,7 @@ pub async fn set_quota(
     State(state): State<AppState>,
     ConnectInfo(remote): ConnectInfo<SocketAddr>,
     Path(name): Path<String>,
-    Json(body): Json<QuotaBody>,
+    super::body::Body(body): super::body::Body<QuotaBody>,
 ) -> Result<Json<Value>, ApiError> {
     if body.monthly_parts < 0 {
         return Err(ApiError::new(
@@ -558,21 +562,20 @@ async fn snapshot(
 /// rate (parts a minute) and estimated time left.
 pub async fn ws(
     user: CurrentUser,
+    credential: super::auth::Credential,
     State(state): State<AppState>,
-    headers: HeaderMap,
     upgrade: WebSocketUpgrade,
 ) -> Result<Response, ApiError> {
-    let session = super::auth::session_hash(&headers);
     Ok(upgrade
         .max_message_size(64 << 10)
-        .on_upgrade(move |socket| progress_feed(socket, state, user.1, session)))
+        .on_upgrade(move |socket| progress_feed(socket, state, user.1, credential)))
 }
 
 async fn progress_feed(
     mut socket: WebSocket,
     state: AppState,
     scope: crate::store::Scope,
-    session: String,
+    credential: super::auth::Credential,
 ) {
     let _open = state.closing.open();
     let mut ticks = 0u64;
@@ -596,16 +599,14 @@ async fn progress_feed(
         }
         ticks += 1;
         // An ended, expired or idle session stops the feed within a minute.
-        if ticks % 60 == 0 {
-            if let Ok(None) = super::auth::use_session(&state, session.clone()).await {
-                let _ = socket
-                    .send(close_frame(
-                        super::ws::CLOSE_SESSION_ENDED,
-                        "session ended; log in again",
-                    ))
-                    .await;
-                return;
-            }
+        if ticks % 60 == 0 && credential.still_holds(&state).await == Some(false) {
+            let _ = socket
+                .send(close_frame(
+                    super::ws::CLOSE_SESSION_ENDED,
+                    "session ended; log in again",
+                ))
+                .await;
+            return;
         }
         let Ok(mut list) = snapshot(&state, &scope, true).await else {
             continue;

@@ -54,7 +54,7 @@ pub async fn add_to_blacklist(
     user: CurrentUser,
     State(state): State<AppState>,
     ConnectInfo(remote): ConnectInfo<SocketAddr>,
-    Json(body): Json<BlacklistBody>,
+    super::body::Body(body): super::body::Body<BlacklistBody>,
 ) -> Result<Json<Value>, ApiError> {
     let e164 = crate::phone::address::destination(&state.normalizer, &body.number)
         .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "not_a_number", e.to_string()))?;
@@ -128,7 +128,7 @@ pub async fn settle(
     State(state): State<AppState>,
     ConnectInfo(remote): ConnectInfo<SocketAddr>,
     Path(id): Path<i64>,
-    Json(body): Json<SettleBody>,
+    super::body::Body(body): super::body::Body<SettleBody>,
 ) -> Result<StatusCode, ApiError> {
     let to = match body.to.as_str() {
         "delivered" => PartState::Delivered,

@@ -15,21 +15,20 @@ use tokio::sync::mpsc;
 /// Upgrades a supervisor's request to the wallboard feed.
 pub async fn upgrade(
     user: CurrentUser,
+    credential: super::auth::Credential,
     State(state): State<AppState>,
-    headers: axum::http::HeaderMap,
     ws: WebSocketUpgrade,
 ) -> Result<Response, ApiError> {
-    let session = super::auth::session_hash(&headers);
     Ok(ws
         .max_message_size(64 << 10)
-        .on_upgrade(move |socket| run(socket, user.0, session, state)))
+        .on_upgrade(move |socket| run(socket, user.0, credential, state)))
 }
 
-async fn run(socket: WebSocket, user: User, session: String, state: AppState) {
+async fn run(socket: WebSocket, user: User, credential: super::auth::Credential, state: AppState) {
     let _counted = state.metrics.ws_session("wallboard");
     let _open = state.closing.open();
-    let (user_id, store) = (user.id, state.store.clone());
-    let session_gone = state.session_ends.wait_gone(&store, user_id, &session);
+    let store = state.store.clone();
+    let session_gone = state.session_ends.wait_gone(&store, &credential);
     tokio::pin!(session_gone);
     // A session that expires, idles out or ends in another process (the
     // CLI) is noticed within a minute.
@@ -67,7 +66,7 @@ async fn run(socket: WebSocket, user: User, session: String, state: AppState) {
                 return;
             }
             _ = still_valid.tick() => {
-                if let Ok(None) = super::auth::use_session(&state, session.clone()).await {
+                if credential.still_holds(&state).await == Some(false) {
                     super::ws::close(&mut sink, super::ws::CLOSE_SESSION_ENDED, "session ended; log in again").await;
                     return;
                 }

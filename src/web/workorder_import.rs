@@ -88,17 +88,7 @@ pub async fn import(
     let file = state
         .uploads
         .join(format!("import-{}.{ext}", uuid::Uuid::now_v7().simple()));
-    let write_failed = |e: std::io::Error| {
-        ApiError::new(
-            StatusCode::INSUFFICIENT_STORAGE,
-            "write_failed",
-            format!("cannot keep the file to read it: {e}"),
-        )
-    };
-    tokio::fs::create_dir_all(&state.uploads)
-        .await
-        .map_err(write_failed)?;
-    tokio::fs::write(&file, &body).await.map_err(write_failed)?;
+    super::keep_upload(&state, &file, &body).await?;
     let path = file.clone();
     let asks = tokio::task::spawn_blocking(move || read_asks(&path))
         .await

@@ -274,7 +274,7 @@ pub async fn set_status(
     State(state): State<AppState>,
     ConnectInfo(remote): ConnectInfo<SocketAddr>,
     Path(id): Path<i64>,
-    Json(body): Json<StatusBody>,
+    super::body::Body(body): super::body::Body<StatusBody>,
 ) -> Result<Json<Value>, ApiError> {
     note_checked(body.note.as_deref())?;
     change(&state, &user, remote, id, move |w, scope, actor| {
@@ -302,7 +302,7 @@ pub async fn assign(
     State(state): State<AppState>,
     ConnectInfo(remote): ConnectInfo<SocketAddr>,
     Path(id): Path<i64>,
-    Json(body): Json<AssignBody>,
+    super::body::Body(body): super::body::Body<AssignBody>,
 ) -> Result<Json<Value>, ApiError> {
     let nonempty = |v: &Option<String>| {
         v.as_deref()
@@ -396,7 +396,7 @@ pub async fn set_due(
     State(state): State<AppState>,
     ConnectInfo(remote): ConnectInfo<SocketAddr>,
     Path(id): Path<i64>,
-    Json(body): Json<DueBody>,
+    super::body::Body(body): super::body::Body<DueBody>,
 ) -> Result<Json<Value>, ApiError> {
     change(&state, &user, remote, id, move |w, scope, actor| {
         w.set_due(id, body.due_at, scope, actor)
@@ -417,7 +417,7 @@ pub async fn comment(
     State(state): State<AppState>,
     ConnectInfo(remote): ConnectInfo<SocketAddr>,
     Path(id): Path<i64>,
-    Json(body): Json<CommentBody>,
+    super::body::Body(body): super::body::Body<CommentBody>,
 ) -> Result<Json<Value>, ApiError> {
     if body.body.trim().is_empty() || body.body.chars().count() > 4000 {
         return Err(ApiError::new(

@@ -3,7 +3,7 @@
 //! this side parses client messages, answers what needs the store (work
 //! orders), and drops a desktop that stops heartbeating.
 
-use super::auth::{ApiError, CurrentUser};
+use super::auth::{ApiError, Credential, CurrentUser};
 use super::AppState;
 use crate::pop::command::{Action, CommandError, WorkOrderDraft};
 use crate::pop::protocol::{self, ClientMessage};
@@ -33,21 +33,20 @@ pub const CLOSE_SESSION_ENDED: u16 = 4003;
 /// Upgrades an authenticated request to the desktop protocol.
 pub async fn upgrade(
     user: CurrentUser,
+    credential: Credential,
     State(state): State<AppState>,
-    headers: axum::http::HeaderMap,
     ws: WebSocketUpgrade,
 ) -> Result<Response, ApiError> {
-    let session = super::auth::session_hash(&headers);
     // Small buffers: a desktop sends and gets a few KiB at a time, and the
     // 128 KiB defaults would cost a thousand idle desktops 250 MiB.
     Ok(ws
         .max_message_size(1 << 20)
         .read_buffer_size(8 << 10)
         .write_buffer_size(8 << 10)
-        .on_upgrade(move |socket| run(socket, user.0, session, state)))
+        .on_upgrade(move |socket| run(socket, user.0, credential, state)))
 }
 
-async fn run(socket: WebSocket, user: User, session: String, state: AppState) {
+async fn run(socket: WebSocket, user: User, credential: Credential, state: AppState) {
     let _counted = state.metrics.ws_session("desktop");
     let _open = state.closing.open();
     let (mut sink, mut stream) = socket.split();
@@ -78,13 +77,23 @@ async fn run(socket: WebSocket, user: User, session: String, state: AppState) {
         Some((CLOSE_TOO_SLOW, "too slow; reconnect and resume"))
     };
     let reader = async {
-        // An open desktop is a used session: marked so once a minute, and
-        // closed when the session is gone (expired, idle, ended).
+        // An open desktop is a used session (or token): marked so once a
+        // minute, and closed when it is gone (expired, idle, ended, revoked).
         let mut used_at = std::time::Instant::now();
         loop {
             if used_at.elapsed() >= Duration::from_secs(60) {
                 used_at = std::time::Instant::now();
-                if let Ok(None) = super::auth::use_session(&state, session.clone()).await {
+                if credential.still_holds(&state).await == Some(false) {
+                    return Some((CLOSE_SESSION_ENDED, "session ended; log in again"));
+                }
+                // Opened for this user with another's credential: the
+                // user must still be there too.
+                if credential.owner() != user.id
+                    && matches!(
+                        super::auth::active_user(&state, &user.username).await,
+                        Ok(None)
+                    )
+                {
                     return Some((CLOSE_SESSION_ENDED, "session ended; log in again"));
                 }
             }
@@ -116,9 +125,15 @@ async fn run(socket: WebSocket, user: User, session: String, state: AppState) {
         why = writer => why,
         why = reader => why,
         _ = state.closing.wait() => Some((CLOSE_RESTARTING, "server restarting")),
-        _ = state.session_ends.wait_gone(&state.store, user.id, &session) => {
+        _ = state.session_ends.wait_gone(&state.store, &credential) => {
             Some((CLOSE_SESSION_ENDED, "session ended; log in again"))
         }
+        _ = async {
+            if credential.owner() == user.id {
+                std::future::pending::<()>().await
+            }
+            state.session_ends.wait_disabled(&state.store, user.id, &user.username).await
+        } => Some((CLOSE_SESSION_ENDED, "session ended; log in again")),
     };
     if let Some((code, reason)) = ending {
         tracing::debug!(code, reason, "closing a desktop");

@@ -290,8 +290,9 @@ impl Browser {
     /// Opens a tab of the admin console and waits for its content.
     pub async fn open_admin_tab(&mut self, tab: &str) {
         self.click(&format!("#tab-{tab}")).await;
+        // The tab stays chosen (the address keeps it) and shows its content.
         self.wait_for(&format!(
-            "document.querySelector('#pane-{tab}')?.innerText.length > 0"
+            "document.querySelector('#tab-{tab}')?.classList.contains('is-active') && new URLSearchParams(location.search).get('tab') === '{tab}' && document.querySelector('#pane-{tab}')?.innerText.length > 0"
         ))
         .await;
     }
@@ -334,7 +335,7 @@ pub const PAGE_READY: &str = "(() => { const p = location.pathname; const q = (s
   return true; })()";
 
 /// The admin console's tabs after the first (users), as the page names them.
-pub const ADMIN_TABS: [&str; 10] = [
+pub const ADMIN_TABS: [&str; 14] = [
     "teams",
     "lines",
     "devices",
@@ -342,6 +343,10 @@ pub const ADMIN_TABS: [&str; 10] = [
     "forms",
     "customer_fields",
     "call_blacklist",
+    "tokens",
+    "webhooks",
+    "robots",
+    "crm",
     "sms",
     "retention",
     "audit",

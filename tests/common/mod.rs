@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod browser;
+pub mod crms;
 pub mod daemon;
 
 use callpop::calls::CallPolicy;
@@ -36,6 +37,8 @@ pub struct Stack {
     pub store: StoreHandle,
     /// Where calls' recordings go (every line records a looped test tone).
     pub recordings: std::path::PathBuf,
+    /// The CRM connectors it looks callers up in (none unless given).
+    pub crm: callpop::crm::Crm,
     _lines: callpop::lines::Lines,
     _dir: tempfile::TempDir,
 }
@@ -54,6 +57,28 @@ pub async fn stack_with(
     dir: tempfile::TempDir,
     send_queue: usize,
     tweak: impl FnOnce(&mut callpop::config::ScreenPopConfig),
+) -> Stack {
+    stack_allowing(dir, send_queue, tweak, Vec::new()).await
+}
+
+/// The stack with `[screen_pop]` settings changed by `tweak`, and other
+/// systems' pages at `allowed_origins` let in with tokens (`[api]`).
+pub async fn stack_allowing(
+    dir: tempfile::TempDir,
+    send_queue: usize,
+    tweak: impl FnOnce(&mut callpop::config::ScreenPopConfig),
+    allowed_origins: Vec<String>,
+) -> Stack {
+    stack_full(dir, send_queue, tweak, allowed_origins, Vec::new()).await
+}
+
+/// The stack with everything of the others and CRM connectors (`[[crm]]`).
+pub async fn stack_full(
+    dir: tempfile::TempDir,
+    send_queue: usize,
+    tweak: impl FnOnce(&mut callpop::config::ScreenPopConfig),
+    allowed_origins: Vec<String>,
+    crms: Vec<callpop::crm::Configured>,
 ) -> Stack {
     let _ = tracing_subscriber::fmt().with_test_writer().try_init();
     let store = Store::open(&dir.path().join("pop.db")).unwrap();
@@ -188,11 +213,16 @@ pub async fn stack_with(
         lines.events.subscribe(),
         lines.events.downgrade(),
     ));
+    let crm = callpop::crm::Crm::new(crms);
+    tokio::spawn(crm.clone().run(handle.clone(), lines.events.subscribe()));
     let state = callpop::web::AppState {
         devices: Some(lines.desk.clone()),
         profile_dir: None,
         logins: callpop::web::Logins::from_config(&settings),
         session_ends: Default::default(),
+        imports: Default::default(),
+        tickets: Default::default(),
+        crm: Some(crm.clone()),
         dialer: Some(callpop::outbound::Dialer::new(
             lines.control.clone(),
             handle.clone(),
@@ -211,7 +241,10 @@ pub async fn stack_with(
         },
         store: store.clone(),
         hub: Some(handle.clone()),
-        settings: Arc::new(callpop::web::WebSettings::from_config(&settings)),
+        settings: Arc::new(callpop::web::WebSettings {
+            allowed_origins,
+            ..callpop::web::WebSettings::from_config(&settings)
+        }),
         normalizer,
         campaigns: None,
         uploads: dir.path().join("uploads"),
@@ -224,6 +257,7 @@ pub async fn stack_with(
         sim,
         store,
         recordings,
+        crm,
         _lines: lines,
         _dir: dir,
     }
@@ -243,6 +277,35 @@ pub async fn wait_up(mut events: tokio::sync::broadcast::Receiver<callpop::event
     })
     .await
     .expect("the simulated box came up");
+}
+
+/// Serves `app` on a free local port for as long as the test runs (a
+/// receiver, a CRM, another system's page); its address.
+pub async fn serve_local(app: axum::Router) -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    addr
+}
+
+/// Disables the user `name` as an admin does in the console (their
+/// sessions end; so do desktops opened for them).
+pub async fn disable_user(
+    addr: SocketAddr,
+    admin: &str,
+    name: &str,
+    role: &str,
+    team: Option<&str>,
+) {
+    let (code, _, body) = http(
+        addr,
+        "PUT",
+        &format!("/api/users/{name}"),
+        Some(admin),
+        Some(json!({"display_name": name, "role": role, "team": team, "disabled": true})),
+    )
+    .await;
+    assert_eq!(code, 200, "{body}");
 }
 
 /// A minimal HTTP/1.1 client: status, session token set (if any), JSON body.
@@ -266,7 +329,6 @@ pub async fn http_raw(
     content_type: &str,
     body: &str,
 ) -> (u16, Option<String>, Value) {
-    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
     // A page sends its session's CSRF token on every change.
     let cookie = token
         .map(|t| {
@@ -278,8 +340,36 @@ pub async fn http_raw(
             format!("Cookie: callpop_session={t}\r\n{csrf}")
         })
         .unwrap_or_default();
+    request(addr, method, path, &cookie, content_type, body).await
+}
+
+/// A request as another system makes it: an API token, no cookie.
+#[allow(dead_code)]
+pub async fn http_bearer(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    token: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let body = body.map(|b| b.to_string()).unwrap_or_default();
+    let auth = format!("Authorization: Bearer {token}\r\n");
+    let (code, _, body) = request(addr, method, path, &auth, "application/json", &body).await;
+    (code, body)
+}
+
+/// One HTTP/1.1 request with extra header lines (each ending in CRLF).
+async fn request(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &str,
+    content_type: &str,
+    body: &str,
+) -> (u16, Option<String>, Value) {
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
     let req = format!(
-        "{method} {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n{cookie}Content-Type: {content_type}\r\nContent-Length: {}\r\n\r\n{body}",
+        "{method} {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n{headers}Content-Type: {content_type}\r\nContent-Length: {}\r\n\r\n{body}",
         body.len()
     );
     stream.write_all(req.as_bytes()).await.unwrap();
@@ -429,6 +519,26 @@ pub async fn next_of(ws: &mut Ws, kind: &str) -> Value {
     .unwrap_or_else(|_| panic!("no {kind} within 10 s"))
 }
 
+/// The next server message, whatever it is (heartbeats skipped), within 10 s.
+pub async fn next_any(ws: &mut Ws) -> Value {
+    tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            match ws.next().await {
+                Some(Ok(Message::Text(t))) => {
+                    let v: Value = serde_json::from_str(&t).unwrap();
+                    if v["type"] != "heartbeat" {
+                        return v;
+                    }
+                }
+                Some(Ok(_)) => {}
+                other => panic!("connection ended: {other:?}"),
+            }
+        }
+    })
+    .await
+    .expect("a message within 10 s")
+}
+
 pub async fn send(ws: &mut Ws, v: Value) {
     ws.send(Message::Text(v.to_string().into())).await.unwrap();
 }
@@ -538,5 +648,27 @@ pub fn apply_delta(p: &mut Value, d: &Value) {
         for key in keys.as_array().unwrap() {
             p[k].as_object_mut().unwrap().remove(key.as_str().unwrap());
         }
+    }
+}
+
+/// Asks `probe` every 20 ms until it has an answer: a wait for a
+/// condition, never for a head start. After 30 s the test fails, saying
+/// what it waited for and what `last` shows.
+pub async fn eventually<T, F, Fut>(what: &str, mut probe: F, last: impl Fn() -> String) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        if let Some(v) = probe().await {
+            return v;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "waited 30 s for {what}: {}",
+            last()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
 }

@@ -21,7 +21,15 @@ pub(crate) fn run_customers(command: CustomersCommand, config: &Config) -> Resul
                 .expect("valid template")
                 .progress_chars("=> "),
             );
-            let report = customers::import_file(&store, &normalizer(config), &file, Some(&bar))?;
+            let report = customers::import_file(
+                &store,
+                &normalizer(config),
+                &file,
+                customers::ImportRun {
+                    progress: Some(&bar),
+                    ..Default::default()
+                },
+            )?;
             bar.finish_and_clear();
             if json {
                 println!("{}", serde_json::to_string_pretty(&report)?);

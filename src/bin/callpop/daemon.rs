@@ -155,6 +155,10 @@ type Extra = std::pin::Pin<Box<dyn std::future::Future<Output = std::io::Result<
 fn run(config: Config, mode: Option<&str>, extra: impl FnOnce() -> Extra) -> Result<()> {
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async move {
+        // The CRMs' connectors and settings are checked before anything starts.
+        let crm = callpop::crm::Crm::new(
+            callpop::crm::configure(&config.crms).map_err(|e| anyhow::anyhow!(e))?,
+        );
         let store = StoreHandle::spawn(open_store(&config)?);
         for b in &config.bindings {
             let binding = match (&b.agent, &b.team) {
@@ -234,6 +238,23 @@ fn run(config: Config, mode: Option<&str>, extra: impl FnOnce() -> Extra) -> Res
             || lines.subscribe_with_devices(),
         )
         .await?;
+        // Lookups in the center's own CRMs amend pops; never on the line thread.
+        tokio::spawn(crm.clone().run(hub_handle.clone(), lines.events.subscribe()));
+        // Their call journals are endpoints of the webhook outbox.
+        let journals: Vec<String> = crm
+            .connectors()
+            .iter()
+            .filter(|c| c.connector.journal.is_some())
+            .map(|c| c.label.clone())
+            .collect();
+        store.webhooks().call(move |w| w.keep_crm_journals(&journals)).await?;
+        // Webhook deliveries from the outbox (nothing to do without endpoints).
+        tokio::spawn(callpop::webhooks::worker::run(
+            store.clone(),
+            callpop::webhooks::worker::WorkerSettings::from_config(&config.webhooks)
+                .with_normalizer(std::sync::Arc::new(normalizer(&config)))
+                .with_crm(crm.clone()),
+        ));
         // Warm in the background of the store thread: requests queue behind
         // it for at most a few seconds on a store of millions.
         let warming = store.clone();
@@ -266,6 +287,9 @@ fn run(config: Config, mode: Option<&str>, extra: impl FnOnce() -> Extra) -> Res
             profile_dir: config.profile_dir.clone(),
             logins: web::Logins::from_config(&config.screen_pop),
             session_ends: Default::default(),
+            imports: Default::default(),
+            tickets: Default::default(),
+            crm: Some(crm.clone()),
             dialer: Some(callpop::outbound::Dialer::new(
                 lines.control.clone(),
                 hub_handle.clone(),
@@ -279,6 +303,7 @@ fn run(config: Config, mode: Option<&str>, extra: impl FnOnce() -> Extra) -> Res
             hub: Some(hub_handle),
             settings: std::sync::Arc::new(web::WebSettings {
                 secure_cookies: tls.is_some(),
+                allowed_origins: config.api.allowed_origins.clone(),
                 ..web::WebSettings::from_config(&config.screen_pop)
             }),
             normalizer: std::sync::Arc::new(normalizer(&config)),

@@ -23,6 +23,7 @@ mod devices;
 mod recordings;
 mod report;
 mod sms;
+mod tokens;
 use clap::{Args, Parser, Subcommand};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -100,6 +101,9 @@ enum Command {
     /// Users who log in: agents, team leads, QA, marketers, admins.
     #[command(subcommand)]
     Users(admin::UsersCommand),
+    /// API tokens for other systems (a CRM, a script): list, create, revoke.
+    #[command(subcommand)]
+    Tokens(tokens::TokensCommand),
     /// Work-order forms (工单), as TOML.
     #[command(subcommand)]
     Forms(admin::FormsCommand),
@@ -341,13 +345,19 @@ fn run(command: Command, config: Config) -> Result<()> {
             json,
         }) => devices::modem_probe(&config, &port, profile.as_deref(), json),
         Command::Users(c) => admin::run_users(c, &config),
+        Command::Tokens(c) => tokens::run(c, &config),
         Command::Forms(c) => admin::run_forms(c, &config),
         Command::Lines(c) => admin::run_lines(c, &config),
         Command::Call(c) => call::run_call(c, &config),
         Command::Demo(args) => daemon::run_demo(config, args.reset),
         Command::Customers(c) => customers::run_customers(c, &config),
         Command::Config(ConfigCommand::Check) => {
+            // What the daemon checks when it starts, beyond the file's shape.
+            let crms = callpop::crm::configure(&config.crms).map_err(|e| anyhow::anyhow!(e))?;
             println!("configuration ok");
+            for c in &crms {
+                println!("CRM {:?}: connector {:?}", c.label, c.connector.name);
+            }
             Ok(())
         }
         Command::Config(ConfigCommand::Show) => {

@@ -588,6 +588,8 @@ impl ModemDriver {
     async fn save(&mut self, m: Message<i64>) {
         let modem = self.device.name.to_string();
         let sent_at = m.timestamp.to_rfc3339();
+        // How the queue would write the sender: how a customer's page finds it.
+        let sender_number = crate::phone::address::destination(&self.normalizer, &m.sender).ok();
         let saved = {
             let (modem, m, sent_at) = (modem.clone(), m.clone(), sent_at.clone());
             self.store
@@ -595,6 +597,7 @@ impl ModemDriver {
                     s.sms_inbox_message(&NewInbox {
                         modem: &modem,
                         sender: &m.sender,
+                        sender_number: sender_number.as_deref(),
                         text: &m.text,
                         parts: u32::from(m.parts),
                         missing: &m.missing,

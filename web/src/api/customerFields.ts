@@ -14,6 +14,8 @@ export interface CustomFieldDef {
   options?: { value: string; label_zh: string; label_en: string }[];
   in_pop: boolean;
   searchable: boolean;
+  /** Offered to SMS campaigns: a merge field and a filter. */
+  in_sms: boolean;
   /** The birthday (a date field): reminders on the day. */
   birthday: boolean;
 }

@@ -45,6 +45,18 @@ export interface CustomerCall {
   recording_id: number | null;
 }
 
+/** A message sent to or received from one of the customer's numbers. */
+export interface CustomerSms {
+  direction: "in" | "out";
+  id: number;
+  number: string;
+  text: string;
+  at: number;
+  /** A sent one's state over its parts; null for a received one. */
+  state: "sending" | "sent" | "delivered" | "failed" | "unknown" | null;
+  campaign: string | null;
+}
+
 /** The customer's page (360°). */
 export interface CustomerDetail {
   customer: CustomerRow;
@@ -53,6 +65,8 @@ export interface CustomerDetail {
   notes: Note[];
   /** The customer's call-backs (回访): live ones due first. */
   follow_ups: FollowUp[];
+  /** SMS both ways, newest first. */
+  sms: CustomerSms[];
 }
 
 /** What the edit form saves. */
@@ -102,3 +116,55 @@ export const removeFromGroup = (tag: string, customers: number[]) =>
   api<{ removed: number }>("POST", `/api/customer-groups/${encodeURIComponent(tag)}/remove`, { customers });
 export const deleteCustomer = (id: number) => api<unknown>("DELETE", `/api/customers/${id}`);
 export const restoreCustomer = (id: number) => api<unknown>("POST", `/api/customers/${id}/restore`);
+
+/** One problem with one row of an uploaded sheet: a code the page words. */
+export interface RowIssue {
+  row: number;
+  code: string;
+  params: Record<string, unknown>;
+}
+
+/** What a check or an import did with a sheet (src/customers/report.rs). */
+export interface ImportReport {
+  file: string;
+  encoding: string;
+  columns: { header: string; kind: string }[];
+  rows: number;
+  /** New customers (in a check: would be). */
+  inserted: number;
+  /** Rows merged into stored customers (in a check: would be). */
+  updated: number;
+  unchanged: number;
+  error_count: number;
+  warning_count: number;
+  errors: RowIssue[];
+  warnings: RowIssue[];
+}
+
+/** An import job as `GET /api/customers/imports/{id}` reports it. */
+export interface ImportJob {
+  id: string;
+  file: string;
+  phase: "checking" | "checked" | "importing" | "imported" | "failed";
+  total: number;
+  done: number;
+  report: ImportReport | null;
+  error: { code: string; params: Record<string, unknown> } | null;
+}
+
+/** Uploads a sheet; the server checks it (nothing is written yet). */
+export const startImport = (file: File) =>
+  api<{ id: string }>("POST", "/api/customers/import", file, { "X-Filename": encodeURIComponent(file.name) });
+export const importJob = (id: string) => api<ImportJob>("GET", `/api/customers/imports/${encodeURIComponent(id)}`);
+export const commitImport = (id: string) => api<{ id: string }>("POST", `/api/customers/imports/${encodeURIComponent(id)}/commit`);
+export const discardImport = (id: string) => api<void>("DELETE", `/api/customers/imports/${encodeURIComponent(id)}`);
+
+/** The export of what the search finds, in the reader's language. */
+export const customerExportHref = (params: URLSearchParams, locale: string) => {
+  const p = new URLSearchParams(params);
+  p.delete("after");
+  p.delete("limit");
+  p.set("format", "xlsx");
+  if (locale !== "zh-CN") p.set("lang", "en");
+  return `/api/customers/export?${p}`;
+};

@@ -135,6 +135,20 @@ export interface Pop {
   /** Why the caller is on the inbound blacklist. */
   blocked?: string | null;
   acked?: boolean;
+  /** What the center's own CRMs know of the caller (`call.crm`), one per connector. */
+  crm?: CrmAnswer[];
+}
+
+/** One CRM connector's answer about a caller: the contact, or null when the CRM does not know the number. */
+export interface CrmAnswer {
+  connector: string;
+  contact: {
+    id: string;
+    name: string | null;
+    company: string | null;
+    owner: string | null;
+    link: string | null;
+  } | null;
 }
 
 /** A field's error from `workorder.save`. */

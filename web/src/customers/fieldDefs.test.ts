@@ -10,6 +10,7 @@ const def = (key: string, over: Partial<CustomFieldDef> = {}): CustomFieldDef =>
   required: false,
   in_pop: true,
   searchable: false,
+  in_sms: true,
   birthday: false,
   ...over,
 });

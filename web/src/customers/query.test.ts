@@ -12,7 +12,7 @@ describe("customer search", () => {
   });
 
   it("keeps the search and the open customer in the address", () => {
-    const s = { text: "王", company: "华信", tag: "", owner: "agent1", deleted: false };
+    const s = { ...emptySearch(), text: "王", company: "华信", owner: "agent1" };
     const q = searchToRoute(s, 7);
     expect(q).toEqual({ q: "王", company: "华信", owner: "agent1", id: "7" });
     expect(searchFromRoute(q)).toEqual(s);
@@ -22,5 +22,10 @@ describe("customer search", () => {
     expect(searchFromRoute(searchToRoute(gone, null))).toEqual(gone);
     expect(apiParams(gone).toString()).toBe("deleted=true");
     expect(searchFromRoute({ q: ["x"] })).toEqual(emptySearch());
+    // A custom field's value: only with the field chosen.
+    const byField = { ...emptySearch(), field: "contract", value: " HT-2026 " };
+    expect(apiParams(byField).toString()).toBe("field=contract&value=HT-2026");
+    expect(searchToRoute(byField, null)).toEqual({ field: "contract", value: "HT-2026" });
+    expect(apiParams({ ...emptySearch(), value: "HT" }).toString()).toBe("");
   });
 });

@@ -34,9 +34,15 @@ export class DeskConnection {
   private stopped = false;
   private pending = new Map<string, { resolve(v: unknown): void; reject(e: CommandError): void; timer: number }>();
 
+  /**
+   * `url` gives the address of each (re)connection: by default callpop's
+   * own `/ws` with the session's CSRF token; `callpop.js` opens it with a
+   * fresh ticket each time.
+   */
   constructor(
     private readonly desk: Desk,
     private readonly hooks: ConnectionHooks,
+    private readonly url: () => Promise<string> = ownDesktopUrl,
   ) {}
 
   /** Opens the socket (and keeps it open until `stop`). */
@@ -77,8 +83,32 @@ export class DeskConnection {
 
   private open(): void {
     this.hooks.onState(this.attempts ? "reconnecting" : "connecting");
-    const scheme = location.protocol === "https:" ? "wss://" : "ws://";
-    const ws = new WebSocket(`${scheme}${location.host}/ws?csrf=${encodeURIComponent(getCsrfToken())}`);
+    this.url().then(
+      (url) => {
+        if (!this.stopped) this.connect(url);
+      },
+      (err: unknown) => {
+        // Told never to come back (a revoked token): the login has ended.
+        if ((err as { final?: boolean } | null)?.final) {
+          this.stopped = true;
+          this.hooks.onSessionEnded();
+          return;
+        }
+        // No address now (the server away): try again later.
+        this.retryLater(false);
+      },
+    );
+  }
+
+  private retryLater(restarting: boolean): void {
+    if (this.stopped) return;
+    this.hooks.onState(restarting ? "restarting" : "reconnecting");
+    this.attempts += 1;
+    this.retry = window.setTimeout(() => this.open(), reconnectDelay(this.attempts));
+  }
+
+  private connect(url: string): void {
+    const ws = new WebSocket(url);
     this.ws = ws;
     ws.onopen = () => {
       this.attempts = 0;
@@ -107,9 +137,7 @@ export class DeskConnection {
         this.hooks.onSessionEnded();
         return;
       }
-      this.hooks.onState(ev.code === 1001 ? "restarting" : "reconnecting");
-      this.attempts += 1;
-      this.retry = window.setTimeout(() => this.open(), reconnectDelay(this.attempts));
+      this.retryLater(ev.code === 1001);
     };
   }
 
@@ -159,6 +187,12 @@ export class DeskConnection {
       }
     }
   }
+}
+
+/** callpop's own desktop socket, opened with the session's CSRF token. */
+function ownDesktopUrl(): Promise<string> {
+  const scheme = location.protocol === "https:" ? "wss://" : "ws://";
+  return Promise.resolve(`${scheme}${location.host}/ws?csrf=${encodeURIComponent(getCsrfToken())}`);
 }
 
 /** A fresh idempotency key. */

@@ -147,6 +147,20 @@ describe("Desk, dialled calls", () => {
     expect(desk.isLiveOutbound("o")).toBe(false);
   });
 
+  it("amends a pop with each CRM's answer, a later one replacing the same CRM's", () => {
+    desk.receive({ type: "call.ringing", seq: 2, data: pop("a") }, 0);
+    const contact = { id: "42", name: "王伟", company: null, owner: null, link: "http://crm/42" };
+    desk.receive({ type: "call.crm", seq: 3, data: { call_id: "a", crm: { connector: "Espo", contact } } }, 0);
+    desk.receive({ type: "call.crm", seq: 4, data: { call_id: "a", crm: { connector: "Odoo", contact: null } } }, 0);
+    desk.receive({ type: "call.crm", seq: 5, data: { call_id: "a", crm: { connector: "Espo", contact: { ...contact, name: "王伟 VIP" } } } }, 0);
+    desk.receive({ type: "call.crm", seq: 6, data: { call_id: "gone", crm: { connector: "Espo", contact } } }, 0);
+    expect(desk.cards).toHaveLength(1);
+    expect(desk.cards[0].pop.crm?.map((a) => [a.connector, a.contact?.name ?? null])).toEqual([
+      ["Odoo", null],
+      ["Espo", "王伟 VIP"],
+    ]);
+  });
+
   it("keeps a failed dial's outcome and the device's reason", () => {
     desk.receive({ type: "call.ringing", seq: 2, data: pop("o", { direction: "outbound" }) }, 0);
     desk.receive({ type: "call.ended", seq: 3, data: { call_id: "o", outcome: "failed", reason: "+CME ERROR: 30" } }, 0);

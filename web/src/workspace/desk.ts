@@ -2,7 +2,7 @@
 // the server's messages (and the time) and returns what to do. No socket,
 // no timers, no DOM: `connection.ts` does the I/O and the workspace shows
 // `cards` and `agent`. See PROTOCOL.md.
-import type { AgentState, FieldError, Pop } from "../api/types";
+import type { AgentState, CrmAnswer, FieldError, Pop } from "../api/types";
 
 /** A server envelope. */
 export interface ServerMessage {
@@ -149,6 +149,14 @@ export class Desk {
           if (c.status === "dialling") c.status = "alerting";
         });
         return [];
+      case "call.crm": {
+        const answer = d.crm as CrmAnswer;
+        this.update(d.call_id, (c) => {
+          const others = (c.pop.crm ?? []).filter((a) => a.connector !== answer.connector);
+          c.pop = { ...c.pop, crm: [...others, answer] };
+        });
+        return [];
+      }
       case "call.caller_name":
         this.update(d.call_id, (c) => (c.pop = { ...c.pop, caller_name: d.name }));
         return [];
