@@ -282,6 +282,10 @@ pub struct LineMachine {
     /// Until when (ms) the device's words about a dial the agent cancelled
     /// may still be on their way: its late off-hook is not a new call.
     settling_until_ms: Option<i64>,
+    /// Until when (ms) a device that confirms its hang-ups has not yet
+    /// confirmed the last one: what it says of a dial meanwhile is about
+    /// the dropped dial (its late `DIAL,OK`), not about a new one.
+    unconfirmed_hangup_until_ms: Option<i64>,
 }
 
 /// How long after the agent cancels a dial the device's late replies to
@@ -306,6 +310,7 @@ impl LineMachine {
             new_id,
             zone: None,
             settling_until_ms: None,
+            unconfirmed_hangup_until_ms: None,
         }
     }
 
@@ -440,9 +445,40 @@ impl LineMachine {
         let end = dialled.ended(policy);
         let call = self.call.take().expect("checked above");
         self.settling_until_ms = Some(at_ms + SETTLE_MS);
+        self.await_hangup_confirmation(policy, at_ms);
         let mut steps = vec![command];
         steps.extend(self.end_as(call, at_ms, Some(end)));
         Ok(steps)
+    }
+
+    /// After telling a device that confirms hang-ups to hang up: its
+    /// words are the dropped dial's until it reports on-hook (or
+    /// [`SETTLE_MS`] passes, should the report be lost).
+    fn await_hangup_confirmation(&mut self, policy: DialPolicy, at_ms: i64) {
+        if policy.confirms_hangup {
+            self.unconfirmed_hangup_until_ms = Some(at_ms + SETTLE_MS);
+        }
+    }
+
+    /// Whether `signal`, read at `at_ms`, is the device still talking of a
+    /// dial it was told to drop; its on-hook report ends that.
+    fn of_dropped_dial(&mut self, signal: &LineSignal, at_ms: i64) -> bool {
+        let Some(until) = self.unconfirmed_hangup_until_ms else {
+            return false;
+        };
+        if at_ms >= until {
+            self.unconfirmed_hangup_until_ms = None;
+            return false;
+        }
+        match signal {
+            LineSignal::OnHook => {
+                self.unconfirmed_hangup_until_ms = None;
+                self.settling_until_ms = None;
+                true
+            }
+            LineSignal::OffHook | LineSignal::Dial { .. } => true,
+            _ => false,
+        }
     }
 
     /// The call now on the line, if any.
@@ -497,6 +533,9 @@ impl LineMachine {
         let mut steps = Vec::new();
         // A ringing call whose rings stopped ends before anything new begins.
         steps.extend(self.on_tick(at, at_ms));
+        if self.of_dropped_dial(signal, at_ms) {
+            return steps;
+        }
         let line = self.line.clone();
         if let LineSignal::CallerId(cid) = signal {
             // A box sends caller ID once per call: another one while a call
@@ -714,6 +753,9 @@ impl LineMachine {
         };
         if call.dialled.as_ref().is_some_and(|d| d.timed_out(now)) {
             let call = self.call.take().expect("checked above");
+            if let Some(policy) = self.policy.dial {
+                self.await_hangup_confirmation(policy, now_ms);
+            }
             let mut steps = vec![Step::Command {
                 line: self.line.clone(),
                 command: LineCommand::HangUp,
@@ -1483,10 +1525,15 @@ mod tests {
     }
 
     fn dialling() -> Bench {
+        dialling_with(false)
+    }
+
+    fn dialling_with(confirms_hangup: bool) -> Bench {
         Bench::with(CallPolicy {
             dial: Some(DialPolicy {
                 sees_answer: true,
                 no_answer: Duration::from_secs(30),
+                confirms_hangup,
             }),
             ..CallPolicy::default()
         })
@@ -1584,6 +1631,52 @@ mod tests {
         b.take(steps);
         b.signal(6.0, LineSignal::OffHook);
         assert!(b.machine.busy());
+    }
+
+    #[test]
+    fn a_redial_at_once_is_not_told_the_dropped_dials_late_words() {
+        use crate::event::DialProgress;
+        // A box that confirms hang-ups: the agent cancels and dials again
+        // before the box has answered the first dial.
+        let mut b = dialling_with(true);
+        let first = b.dial(0.0).unwrap();
+        let steps = b.machine.hang_up(&first, 100).unwrap();
+        b.take(steps);
+        let second = b.dial(0.11).unwrap();
+        // On the wire: the first dial's DIAL,OK and OFFHOOK, the on-hook
+        // confirming its hang-up, then the second dial's words.
+        b.progress(0.2, DialProgress::Accepted);
+        b.signal(0.2, LineSignal::OffHook);
+        b.signal(0.25, LineSignal::OnHook);
+        assert!(b.machine.busy(), "the second dial goes on");
+        assert!(!b.events.iter().any(
+            |e| matches!(e, CallEvent::Alerting { call_id, .. } if *call_id == second)
+        ));
+        b.progress(0.3, DialProgress::Accepted);
+        b.progress(0.5, DialProgress::Answered);
+        b.signal(9.0, LineSignal::OnHook);
+        assert_eq!(b.cdrs.len(), 2);
+        assert_eq!(b.cdrs[1].outcome, Outcome::Answered);
+        // The same after a dial given up unanswered.
+        let mut b = dialling_with(true);
+        b.dial(0.0).unwrap();
+        b.tick(31.0);
+        assert_eq!(b.cdrs[0].outcome, Outcome::NoAnswer);
+        b.dial(31.01).unwrap();
+        b.progress(31.02, DialProgress::Alerting);
+        b.signal(31.05, LineSignal::OnHook);
+        assert!(b.machine.busy());
+        b.progress(31.1, DialProgress::Busy);
+        assert_eq!(b.cdrs[1].outcome, Outcome::Busy);
+        // A confirmation that never comes deafens the line for no longer
+        // than the settling time.
+        let mut b = dialling_with(true);
+        let first = b.dial(0.0).unwrap();
+        let steps = b.machine.hang_up(&first, 100).unwrap();
+        b.take(steps);
+        b.dial(6.0).unwrap();
+        b.progress(6.1, DialProgress::Busy);
+        assert_eq!(b.cdrs[1].outcome, Outcome::Busy);
     }
 
     #[test]

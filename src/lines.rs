@@ -158,6 +158,7 @@ pub fn policy_for(config: &Config, profile: &LoadedProfile) -> CallPolicy {
         dial: profile.dialer.as_ref().map(|d| crate::calls::DialPolicy {
             sees_answer: d.settings.sees_answer,
             no_answer: Duration::from_millis(d.settings.no_answer_ms),
+            confirms_hangup: d.settings.confirms_hangup,
         }),
     }
 }

@@ -33,6 +33,9 @@ pub struct DialPolicy {
     pub sees_answer: bool,
     /// Not answered within this long: given up as no answer.
     pub no_answer: Duration,
+    /// Whether the device reports on-hook after a hang-up (see
+    /// `DialSettings::confirms_hangup`).
+    pub confirms_hangup: bool,
 }
 
 /// Where a dialled call is.
@@ -159,10 +162,12 @@ mod tests {
     const SEES: DialPolicy = DialPolicy {
         sees_answer: true,
         no_answer: Duration::from_secs(45),
+        confirms_hangup: false,
     };
     const BLIND: DialPolicy = DialPolicy {
         sees_answer: false,
         no_answer: Duration::from_secs(45),
+        confirms_hangup: false,
     };
 
     fn call(policy: DialPolicy) -> (Dialled, Instant) {

@@ -357,6 +357,12 @@ pub struct DialSettings {
     /// answer) and hung up.
     #[serde(default = "default_no_answer_ms")]
     pub no_answer_ms: u64,
+    /// Whether the device confirms a hang-up with its on-hook report (a
+    /// box's `$1,ONHOOK`). Until that confirmation, what it says of a dial
+    /// belongs to the dial it was told to drop, not to the next one an
+    /// agent may already have started.
+    #[serde(default)]
+    pub confirms_hangup: bool,
     /// What the device's lines mean for a call it dials, first match wins.
     /// Named groups: `line` (the port), `value` (a failure's detail).
     #[serde(default)]
