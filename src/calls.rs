@@ -1649,9 +1649,10 @@ mod tests {
         b.signal(0.2, LineSignal::OffHook);
         b.signal(0.25, LineSignal::OnHook);
         assert!(b.machine.busy(), "the second dial goes on");
-        assert!(!b.events.iter().any(
-            |e| matches!(e, CallEvent::Alerting { call_id, .. } if *call_id == second)
-        ));
+        assert!(!b
+            .events
+            .iter()
+            .any(|e| matches!(e, CallEvent::Alerting { call_id, .. } if *call_id == second)));
         b.progress(0.3, DialProgress::Accepted);
         b.progress(0.5, DialProgress::Answered);
         b.signal(9.0, LineSignal::OnHook);

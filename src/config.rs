@@ -404,6 +404,52 @@ pub struct SmsConfig {
     /// the number data (号段), or from a carrier's own `prefixes`.
     #[serde(rename = "carrier")]
     pub carriers: Vec<Carrier>,
+    /// Messages callpop sends by itself after calls (`[sms.after_call]`).
+    pub after_call: AfterCallConfig,
+}
+
+/// SMS on call events: each message is off while its text is empty. They
+/// go through the queue like any message, to mobile numbers only, inside
+/// `[sms] window` (held until it opens), never to a number that opted out
+/// or is blacklisted, and at most `daily_cap` a day between them.
+///
+/// Merge fields: `{name}` (the customer, or the caller's name), `{number}`
+/// (the caller's number), `{agent}` (who took the call), `{work_order}` (the
+/// receipt's work-order number).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AfterCallConfig {
+    /// To a caller whose missed call nobody called back (or who did not
+    /// get through) within `apology_after_secs`.
+    pub apology: String,
+    pub apology_after_secs: u64,
+    /// To the caller when a work order is saved for their call.
+    pub receipt: String,
+    /// After an answered call of at least `survey_min_talk_secs`: a reply
+    /// of 1 to 5 within `survey_reply_hours` is stored as the call's score.
+    pub survey: String,
+    pub survey_min_talk_secs: u64,
+    pub survey_reply_hours: u64,
+    /// A survey the window held for longer than this is not sent: asked
+    /// the next morning, nobody remembers the call.
+    pub survey_late_mins: u64,
+    /// At most this many of these messages a day, all kinds together.
+    pub daily_cap: u32,
+}
+
+impl Default for AfterCallConfig {
+    fn default() -> Self {
+        AfterCallConfig {
+            apology: String::new(),
+            apology_after_secs: 600,
+            receipt: String::new(),
+            survey: String::new(),
+            survey_min_talk_secs: 20,
+            survey_reply_hours: 24,
+            survey_late_mins: 120,
+            daily_cap: 500,
+        }
+    }
 }
 
 /// A carrier's price per part, the names the number data knows it by,
@@ -457,6 +503,7 @@ impl Default for SmsConfig {
                 carrier("China Telecom", "中国电信", 0.05),
                 carrier("China Broadnet", "中国广电", 0.05),
             ],
+            after_call: AfterCallConfig::default(),
         }
     }
 }
@@ -880,6 +927,14 @@ impl Config {
             return Err(("sms.max_attempts", "must be at least 1".into()));
         }
         crate::domain::Window::parse(&self.sms.window).map_err(|e| ("sms.window", e))?;
+        crate::sms::after_call::Texts::parse(&self.sms.after_call)
+            .map_err(|(key, e)| (key, e.to_string()))?;
+        if self.sms.after_call.survey_reply_hours == 0 {
+            return Err((
+                "sms.after_call.survey_reply_hours",
+                "must be at least 1".into(),
+            ));
+        }
         if self
             .sms
             .opt_out_keywords

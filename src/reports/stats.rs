@@ -156,6 +156,10 @@ pub struct Row {
     pub callbacks_made: u64,
     /// Σ(first call-back − first missed call) over `callbacks_made`.
     pub callback_wait_ms: i64,
+    /// Calls whose caller answered the satisfaction survey, and the sum
+    /// of their 1–5 scores.
+    pub surveys: u64,
+    pub survey_sum: u64,
     /// Milliseconds in each agent state (agents and teams only).
     pub state_ms: StateTimes,
     /// Average speed of answer, seconds.
@@ -172,6 +176,8 @@ pub struct Row {
     pub callback_rate: Option<f64>,
     /// Average time to the first call-back, seconds.
     pub time_to_callback_s: Option<f64>,
+    /// Average survey score (1–5).
+    pub satisfaction: Option<f64>,
 }
 
 impl Row {
@@ -184,6 +190,10 @@ impl Row {
     }
 
     fn add_call(&mut self, c: &CallFact, sl_ms: i64) {
+        if let Some(score) = c.survey_score {
+            self.surveys += 1;
+            self.survey_sum += u64::from(score);
+        }
         if !c.inbound {
             self.outbound += 1;
             if let (Some(s), Some(e)) = (c.answered_at, c.ended_at) {
@@ -250,6 +260,8 @@ impl Row {
         self.callbacks_needed += r.callbacks_needed;
         self.callbacks_made += r.callbacks_made;
         self.callback_wait_ms += r.callback_wait_ms;
+        self.surveys += r.surveys;
+        self.survey_sum += r.survey_sum;
         self.state_ms.absorb(&r.state_ms);
     }
 
@@ -264,11 +276,13 @@ impl Row {
         self.abandon_rate = pct(self.abandoned, judged);
         self.callback_rate = pct(self.callbacks_made, self.callbacks_needed);
         self.time_to_callback_s = per(self.callback_wait_ms, self.callbacks_made);
+        self.satisfaction =
+            (self.surveys > 0).then(|| self.survey_sum as f64 / self.surveys as f64);
     }
 }
 
 /// How each figure is computed, printed with every report.
-pub const FORMULAS: [(&str, &str, &str); 12] = [
+pub const FORMULAS: [(&str, &str, &str); 13] = [
     ("offered", "呼入量 = 该时段内开始振铃的呼入电话数（含未知结果）",
      "offered = inbound calls whose first ring fell in the interval (unknown outcomes included)"),
     ("rejected", "黑名单来电 = 来电号码在黑名单上的呼入；其中自动拒接的不计入呼入量",
@@ -293,6 +307,8 @@ pub const FORMULAS: [(&str, &str, &str); 12] = [
      "call-back rate = missed-call items called back ÷ items needing a call-back × 100%; one item per number however many calls it missed, items whose caller got through again are not needed; an item counts in the interval of its first missed call, for the agent who claimed or called it"),
     ("time_to_callback", "平均回拨时长 = Σ(首次回拨 − 首次未接) ÷ 已回拨条目",
      "time to call back = Σ(first call-back dialled − first missed call) ÷ items called back"),
+    ("satisfaction", "满意度 = Σ(来电者短信回复的评分 1–5) ÷ 回复评分的通话数；计入通话首次振铃所在时段",
+     "satisfaction = Σ(the caller's 1–5 reply to the survey SMS) ÷ calls rated; counted in the interval of the call's first ring"),
 ];
 
 /// The start of the interval holding `t`.
@@ -619,6 +635,7 @@ mod tests {
             ended_at: ended.map(t),
             wrapup_ended_at: wrapup.map(t),
             blocked: false,
+            survey_score: None,
         }
     }
 
@@ -1071,5 +1088,22 @@ mod tests {
         let lines = compute(&data, &settings(GroupBy::Lines, Period::Total));
         assert_eq!(lines[0].callbacks_needed, 4);
         assert_eq!(lines[0].rejected, 1);
+    }
+
+    #[test]
+    fn satisfaction_averages_the_calls_rated_for_whoever_took_them() {
+        let mut data = fixture();
+        // A's first call rated 5, B's 2, A's outbound call 4; the rest unrated.
+        data.calls[0].survey_score = Some(5);
+        data.calls[1].survey_score = Some(2);
+        data.calls[5].survey_score = Some(4);
+        let all = &compute(&data, &settings(GroupBy::Calls, Period::Total))[0];
+        assert_eq!((all.surveys, all.survey_sum), (3, 11));
+        assert_eq!(all.satisfaction, Some(11.0 / 3.0));
+        let agents = totals(&compute(&data, &settings(GroupBy::Agents, Period::Min15)));
+        let of = |k: &str| agents.iter().find(|r| r.key == k).unwrap().satisfaction;
+        assert_eq!((of("A"), of("B")), (Some(4.5), Some(2.0)));
+        let none = &compute(&fixture(), &settings(GroupBy::Calls, Period::Total))[0];
+        assert_eq!(none.satisfaction, None, "no rating, no average");
     }
 }

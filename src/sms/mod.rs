@@ -3,6 +3,7 @@
 //! to its modem. Receiving is the modem drivers' job
 //! (`devices::gsm::driver`); both report through [`crate::event::SmsEvent`].
 
+pub mod after_call;
 pub mod campaign;
 pub mod cost;
 pub mod outbox;

@@ -10,9 +10,7 @@ use std::fmt;
 /// reply that merely contains "T" or "退订" in a sentence is a person
 /// writing, not an opt-out, and is left to people.
 pub fn opt_out_keyword<'k>(reply: &str, keywords: &'k [String]) -> Option<&'k str> {
-    let core = reply.trim_matches(|c: char| {
-        c.is_whitespace() || c.is_ascii_punctuation() || "。，！？、；：“”‘’（）【】…～".contains(c)
-    });
+    let core = reply_core(reply);
     if core.is_empty() {
         return None;
     }
@@ -20,6 +18,14 @@ pub fn opt_out_keyword<'k>(reply: &str, keywords: &'k [String]) -> Option<&'k st
         .iter()
         .find(|k| k.trim().to_lowercase() == core.to_lowercase())
         .map(|k| k.as_str())
+}
+
+/// A reply without the spaces and punctuation (ASCII or Chinese) around
+/// it: what is left is what the person answered.
+pub fn reply_core(reply: &str) -> &str {
+    reply.trim_matches(|c: char| {
+        c.is_whitespace() || c.is_ascii_punctuation() || "。，！？、；：“”‘’（）【】…～".contains(c)
+    })
 }
 
 /// Which customers of a group a campaign takes: `城市=杭州`, `company~贸易`

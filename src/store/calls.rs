@@ -495,6 +495,8 @@ pub struct HistoryRow {
     pub recording_id: Option<i64>,
     pub work_order_id: Option<i64>,
     pub work_orders: i64,
+    /// The caller's 1–5 answer to the satisfaction survey (SMS).
+    pub survey_score: Option<u8>,
     /// Where the number belongs (归属地), filled in by the web side.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub info: Option<crate::phone::geo::NumberInfo>,
@@ -594,7 +596,8 @@ impl Calls<'_> {
                     c.wrapup_ended_at,
                     (SELECT max(r.id) FROM recordings r WHERE r.call_uid = c.call_uid),
                     (SELECT min(w.id) FROM work_orders w WHERE w.call_uid = c.call_uid),
-                    (SELECT count(*) FROM work_orders w WHERE w.call_uid = c.call_uid)
+                    (SELECT count(*) FROM work_orders w WHERE w.call_uid = c.call_uid),
+                    c.survey_score
              FROM calls c {index}
              LEFT JOIN users au ON au.id = c.agent_user_id
              LEFT JOIN customers cu ON cu.id = c.customer_id
@@ -704,6 +707,7 @@ impl Calls<'_> {
                 recording_id: r.get(18)?,
                 work_order_id: r.get(19)?,
                 work_orders: r.get(20)?,
+                survey_score: r.get(21)?,
                 info: None,
             })?;
         }

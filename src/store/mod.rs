@@ -11,6 +11,7 @@
 //! runs the `Store` on a dedicated thread so SQLite never blocks the runtime
 //! and hands out one handle per domain whose jobs see only that view.
 
+mod after_call;
 mod agents;
 mod backup;
 mod calls;
@@ -33,6 +34,7 @@ mod webhooks;
 mod workorder_flow;
 mod workorders;
 
+pub use after_call::{AfterCallFacts, CallMessage, FactsQuery};
 pub use agents::{AgentState, AgentStateRow, Agents, Binding};
 pub use backup::BackupSummary;
 pub use calls::{

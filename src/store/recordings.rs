@@ -166,6 +166,9 @@ pub struct RecordingListItem {
     /// Who owns the caller (for masking the number), never sent.
     #[serde(skip)]
     pub customer_owner: Option<i64>,
+    /// The caller's own 1–5 rating of the call (survey SMS): QA reads it
+    /// beside its score.
+    pub survey_score: Option<u8>,
 }
 
 const LIST_FROM: &str = "FROM recordings r
@@ -201,7 +204,7 @@ impl Recordings<'_> {
                     c.direction, c.outcome,
                     (SELECT total FROM qa_scores s WHERE s.recording_id = r.id ORDER BY s.id DESC LIMIT 1),
                     (SELECT passed FROM qa_scores s WHERE s.recording_id = r.id ORDER BY s.id DESC LIMIT 1),
-                    cu.owner_user_id
+                    cu.owner_user_id, c.survey_score
              {LIST_FROM} WHERE 1 = 1"
         ));
         // The history's rule: whatever call a user's history lists, its
@@ -267,6 +270,7 @@ impl Recordings<'_> {
                 score: r.get(18)?,
                 passed: r.get(19)?,
                 customer_owner: r.get(20)?,
+                survey_score: r.get(21)?,
             })
         })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)

@@ -26,6 +26,8 @@ pub struct CallFact<'a> {
     pub wrapup_ended_at: Option<i64>,
     /// The caller was on the inbound blacklist (rejected or popped marked).
     pub blocked: bool,
+    /// The caller's 1–5 answer to the satisfaction survey.
+    pub survey_score: Option<u8>,
 }
 
 /// A missed-call item of the call-back queue as statistics see it.
@@ -142,7 +144,7 @@ impl Reports<'_> {
     ) -> Result<()> {
         let mut stmt = self.store.conn.prepare_cached(
             "SELECT started_at, direction, outcome, line, agent_user_id, offered_to, team,
-                    answered_at, ended_at, wrapup_ended_at, blocked IS NOT NULL
+                    answered_at, ended_at, wrapup_ended_at, blocked IS NOT NULL, survey_score
              FROM calls INDEXED BY calls_started
              WHERE started_at >= ?1 AND started_at < ?2",
         )?;
@@ -165,6 +167,7 @@ impl Reports<'_> {
                 ended_at: r.get(8)?,
                 wrapup_ended_at: r.get(9)?,
                 blocked: r.get(10)?,
+                survey_score: r.get(11)?,
             });
         }
         Ok(())

@@ -201,29 +201,42 @@ impl Webhooks<'_> {
     }
 
     /// Keeps an outbox endpoint `crm:<label>` for the call journal of each
-    /// CRM in `labels`, active (added when missing, with the `call.ended`
-    /// events), and switches off those of CRMs no longer configured: the
-    /// configuration decides. The journals thus get the outbox's order,
-    /// retries and delivery log.
+    /// CRM in `labels` (see [`Self::keep_internal`]). The journals thus get
+    /// the outbox's order, retries and delivery log.
     pub fn keep_crm_journals(&self, labels: &[String]) -> Result<()> {
+        let wanted: Vec<(String, Vec<String>)> = labels
+            .iter()
+            .map(|l| (format!("crm:{l}"), vec!["call.ended".to_string()]))
+            .collect();
+        self.keep_internal("crm:", &wanted)
+    }
+
+    /// Keeps the endpoints of one of callpop's own consumers of the outbox
+    /// (addresses starting with `prefix`: `crm:`, `sms:`) as the
+    /// configuration wants them: each of `wanted` active with its events
+    /// (added when missing), the others with the prefix switched off. An
+    /// endpoint added now hears of events from now on.
+    pub fn keep_internal(&self, prefix: &str, wanted: &[(String, Vec<String>)]) -> Result<()> {
         self.store.in_transaction(|s| {
-            for label in labels {
+            for (url, events) in wanted {
+                let events = json!(events).to_string();
                 s.conn.execute(
                     "INSERT INTO webhook_endpoints (url, description, secret, events, active, created_at)
-                     SELECT ?1, '', '', '[\"call.ended\"]', 1, ?2
+                     SELECT ?1, '', '', ?2, 1, ?3
                      WHERE NOT EXISTS (SELECT 1 FROM webhook_endpoints WHERE url = ?1)",
-                    params![format!("crm:{label}"), now_ms()],
+                    params![url, events, now_ms()],
                 )?;
                 s.conn.execute(
-                    "UPDATE webhook_endpoints SET active = 1 WHERE url = ?1",
-                    [format!("crm:{label}")],
+                    "UPDATE webhook_endpoints SET active = 1, events = ?2 WHERE url = ?1",
+                    params![url, events],
                 )?;
             }
-            let kept: Vec<String> = labels.iter().map(|l| format!("crm:{l}")).collect();
+            let kept: Vec<&String> = wanted.iter().map(|(url, _)| url).collect();
             s.conn.execute(
                 "UPDATE webhook_endpoints SET active = 0
-                 WHERE url LIKE 'crm:%' AND url NOT IN (SELECT value FROM json_each(?1))",
-                [json!(kept).to_string()],
+                 WHERE substr(url, 1, length(?2)) = ?2
+                   AND url NOT IN (SELECT value FROM json_each(?1))",
+                params![json!(kept).to_string(), prefix],
             )?;
             Ok(())
         })

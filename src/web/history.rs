@@ -146,7 +146,7 @@ pub async fn list(
 }
 
 /// The header of an export, in the page's two languages.
-const EXPORT_HEADER: [&str; 17] = [
+const EXPORT_HEADER: [&str; 18] = [
     "call_uid 呼叫ID",
     "started 开始",
     "line 线路",
@@ -164,6 +164,7 @@ const EXPORT_HEADER: [&str; 17] = [
     "ended 挂机时间",
     "recording 录音",
     "work_orders 工单数",
+    "survey 满意度",
 ];
 
 fn cells(row: &HistoryRow, offset: chrono::FixedOffset) -> Vec<String> {
@@ -195,6 +196,7 @@ fn cells(row: &HistoryRow, offset: chrono::FixedOffset) -> Vec<String> {
         time(row.ended_at),
         row.recording_id.map(|r| r.to_string()).unwrap_or_default(),
         row.work_orders.to_string(),
+        row.survey_score.map(|s| s.to_string()).unwrap_or_default(),
     ]
 }
 
@@ -280,6 +282,7 @@ mod tests {
             recording_id: None,
             work_order_id: None,
             work_orders: 0,
+            survey_score: None,
             info: None,
         }
     }

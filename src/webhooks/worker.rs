@@ -14,6 +14,7 @@
 use super::robot::{self, Kind, Pace, Rules};
 use super::signature;
 use crate::phone::Normalizer;
+use crate::sms::after_call::{self, AfterCall};
 use crate::store::{Attempt, DueDelivery, StoreHandle};
 use chrono::FixedOffset;
 use serde_json::json;
@@ -43,6 +44,8 @@ pub struct WorkerSettings {
     pub zone: Option<FixedOffset>,
     /// The CRMs whose call journals are endpoints `crm:<name>` of the outbox.
     pub crm: Option<crate::crm::Crm>,
+    /// SMS on call events, endpoints `sms:<kind>` of the outbox.
+    pub after_call: Option<AfterCall>,
 }
 
 impl Default for WorkerSettings {
@@ -63,6 +66,7 @@ impl WorkerSettings {
             normalizer: None,
             zone: None,
             crm: None,
+            after_call: None,
         }
     }
 
@@ -76,6 +80,21 @@ impl WorkerSettings {
     pub fn with_crm(mut self, crm: crate::crm::Crm) -> Self {
         self.crm = Some(crm);
         self
+    }
+
+    /// The same, sending the SMS that call events call for.
+    pub fn with_after_call(mut self, after_call: AfterCall) -> Self {
+        self.after_call = Some(after_call);
+        self
+    }
+
+    /// When an after-call message's delivery may go: an apology after its
+    /// wait, all inside the SMS window.
+    fn after_call_hold(&self, d: &DueDelivery, now: i64) -> i64 {
+        match (&self.after_call, after_call::Kind::of_endpoint(&d.url)) {
+            (Some(a), Some(kind)) => a.rules().due_at(kind, d.created_at, now, self.zone()),
+            _ => 0,
+        }
     }
 
     /// When a CRM journal's delivery may go: its connector's delay after
@@ -141,6 +160,9 @@ async fn deliver(
 ) -> Attempt {
     if let Some(label) = d.url.strip_prefix("crm:") {
         return deliver_to_crm(store, label, d, settings).await;
+    }
+    if d.url.starts_with("sms:") {
+        return send_after_call(d, settings).await;
     }
     let kind = Kind::parse(&d.kind);
     if kind.is_robot() {
@@ -241,6 +263,59 @@ async fn deliver_to_crm(
     }
 }
 
+/// Sends (or skips, and says why) the SMS a call event calls for, or
+/// scores a survey reply; how it went. Nothing to send counts as
+/// delivered (204).
+async fn send_after_call(d: &DueDelivery, settings: &WorkerSettings) -> Attempt {
+    let now = crate::store::now_ms();
+    let Some(a) = &settings.after_call else {
+        return Attempt::Failed {
+            status: None,
+            error: "SMS on call events are not set up in this process".into(),
+            next_at: super::next_attempt(d.attempts, d.created_at, now, settings.retry_base_ms),
+        };
+    };
+    let handled = if d.url == after_call::REPLIES_ENDPOINT {
+        a.take_reply(&d.data, now).await.map(|call| match call {
+            Some(uid) => format!("scored call {uid}"),
+            None => String::new(),
+        })
+    } else if let Some(kind) = after_call::Kind::of_endpoint(&d.url) {
+        let day_start = local_day_start(now, settings.zone());
+        a.handle(kind, &d.data, d.created_at, now, day_start)
+            .await
+            .map(|h| match h {
+                after_call::Handled::Sent(id) => format!("queued SMS {id}"),
+                after_call::Handled::Skipped(why) => format!("skipped: {}", why.as_str()),
+                after_call::Handled::Nothing => String::new(),
+            })
+    } else {
+        Ok(String::new())
+    };
+    match handled {
+        Ok(said) => {
+            if !said.is_empty() {
+                tracing::info!(endpoint = %d.url, event = %d.event_id, "{said}");
+            }
+            Attempt::Delivered {
+                status: if said.is_empty() { 204 } else { 200 },
+            }
+        }
+        Err(error) => Attempt::Failed {
+            status: None,
+            error,
+            next_at: super::next_attempt(d.attempts, d.created_at, now, settings.retry_base_ms),
+        },
+    }
+}
+
+/// The start (ms) of the local day of `now` in `zone`.
+fn local_day_start(now: i64, zone: FixedOffset) -> i64 {
+    let offset = i64::from(zone.local_minus_utc()) * 1000;
+    let day = 86_400_000;
+    (now + offset).div_euclid(day) * day - offset
+}
+
 /// Posts a group robot its message; how it went: HTTP 2xx with
 /// `errcode` 0 delivers it.
 async fn deliver_to_robot(
@@ -336,7 +411,8 @@ pub async fn run(store: StoreHandle, settings: WorkerSettings) {
                     let until = rules(&d)
                         .hold_until(now, settings.zone())
                         .max(pace.next_slot(d.per_minute, now))
-                        .max(settings.journal_hold(&d));
+                        .max(settings.journal_hold(&d))
+                        .max(settings.after_call_hold(&d, now));
                     if until > now {
                         let (endpoint, row) = (d.endpoint_id, d.event_row);
                         let held = Attempt::Held { until };

@@ -248,12 +248,21 @@ fn run(config: Config, mode: Option<&str>, extra: impl FnOnce() -> Extra) -> Res
             .map(|c| c.label.clone())
             .collect();
         store.webhooks().call(move |w| w.keep_crm_journals(&journals)).await?;
+        // SMS on call events (apology, receipt, survey) too.
+        let after_call = callpop::sms::after_call::AfterCall::new(
+            outbox.clone(),
+            callpop::sms::after_call::Rules::from_config(&config.sms).map_err(anyhow::Error::msg)?,
+            std::sync::Arc::new(normalizer(&config)),
+        );
+        let wanted = after_call.rules().texts.endpoints();
+        store.webhooks().call(move |w| w.keep_internal("sms:", &wanted)).await?;
         // Webhook deliveries from the outbox (nothing to do without endpoints).
         tokio::spawn(callpop::webhooks::worker::run(
             store.clone(),
             callpop::webhooks::worker::WorkerSettings::from_config(&config.webhooks)
                 .with_normalizer(std::sync::Arc::new(normalizer(&config)))
-                .with_crm(crm.clone()),
+                .with_crm(crm.clone())
+                .with_after_call(after_call),
         ));
         // Warm in the background of the store thread: requests queue behind
         // it for at most a few seconds on a store of millions.

@@ -20,6 +20,8 @@ export interface HistoryRow {
   recording_id: number | null;
   work_order_id: number | null;
   work_orders: number;
+  /** The caller's 1–5 answer to the satisfaction survey SMS. */
+  survey_score: number | null;
   /** Where the number belongs (归属地), when known. */
   info?: NumberInfo | null;
 }

@@ -19,6 +19,8 @@ export interface RecordingItem {
   outcome: string | null;
   score: number | null;
   passed: boolean | null;
+  /** The caller's own 1–5 rating (survey SMS). */
+  survey_score: number | null;
 }
 
 export interface QaItem {

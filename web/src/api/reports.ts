@@ -29,6 +29,9 @@ export interface ReportRow {
   callbacks_made: number;
   callback_rate: number | null;
   time_to_callback_s: number | null;
+  /** Calls rated by SMS survey, and their average score (1–5). */
+  surveys: number;
+  satisfaction: number | null;
   state_ms: Record<string, number>;
 }
 

@@ -6,6 +6,7 @@ const row = (start: number, key: string, answered: number, missed: number, withi
   start, key, offered: answered + missed, answered, missed, abandoned: 0, unknown: 0, outbound: 0, work_orders: 0,
   answered_within_sl: within, asa_s: null, aht_s: null, att_s: null, service_level: null, abandon_rate: null, state_ms: {},
   rejected: 0, blacklisted: 0, callbacks_needed: 0, callbacks_made: 0, callback_rate: null, time_to_callback_s: null,
+  surveys: 0, satisfaction: null,
 });
 
 const report: Report = {
