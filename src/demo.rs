@@ -405,3 +405,45 @@ pub fn write_demo_audio(path: &std::path::Path) -> Result<(), hound::Error> {
     }
     w.finalize()
 }
+
+/// The demo's SMS on call events: what a center would write.
+pub fn after_call_texts(c: &mut crate::config::AfterCallConfig) {
+    if c.apology.is_empty() {
+        c.apology = "{name}您好，很抱歉刚才未能接听您的来电，我们会尽快给您回电。".into();
+        c.apology_after_secs = 120;
+    }
+    if c.receipt.is_empty() {
+        c.receipt = "您的工单{work_order}已受理，我们会尽快处理，感谢来电。".into();
+    }
+    if c.survey.is_empty() {
+        c.survey = "请回复1-5为{agent}本次服务评分（5为非常满意），感谢您的来电。".into();
+    }
+}
+
+/// The demo's callers answer the satisfaction surveys the simulated modems
+/// carry: most within a minute with 4 or 5, some lower, a few never.
+pub async fn answer_surveys(modems: Vec<crate::sim::modem::ModemSim>, seed: u64) {
+    use std::time::Duration;
+    let mut rng = SplitMix::new(seed);
+    let mut seen = vec![0usize; modems.len()];
+    loop {
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        for (m, seen) in modems.iter().zip(seen.iter_mut()) {
+            let sent = m.sent();
+            for part in sent.iter().skip(*seen) {
+                if !part.text.contains("服务评分") || rng.below(5) == 0 {
+                    continue;
+                }
+                let score = match rng.below(10) {
+                    0 => "2",
+                    1 | 2 => "3",
+                    3..=5 => "4",
+                    6 => "５",
+                    _ => "5",
+                };
+                m.receive(&part.to, score).await;
+            }
+            *seen = sent.len();
+        }
+    }
+}

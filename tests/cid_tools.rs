@@ -200,3 +200,84 @@ fn speech_does_not_talk_off_the_dtmf_detector() {
     assert!(found.len() <= 2, "talk-off: {found:?}");
     assert!(found.iter().all(|f| f["number"].is_null()), "{found:?}");
 }
+
+/// Files as they are found: a recording still being written (data size 0
+/// or 0xFFFFFFFF in its header), one cut off after its caller ID, one in
+/// G.711 μ-law as telephone systems write them. Each caller ID is found;
+/// a cut file then names itself and what is missing.
+#[test]
+fn unfinished_cut_and_mulaw_files_give_their_caller_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let bell = minimodem_tx(d, "bell.wav", 48_000, &[]);
+    let eight = d.join("bell-8k.wav");
+    // A second of silence after the caller ID, as on a line.
+    sox(&[
+        bell.to_str().unwrap(),
+        "-r",
+        "8000",
+        "-b",
+        "16",
+        eight.to_str().unwrap(),
+        "pad",
+        "0",
+        "1",
+    ]);
+    let wav = std::fs::read(&eight).unwrap();
+    let data = wav.windows(4).position(|w| w == b"data").unwrap();
+    let with_size = |size: u32| {
+        let mut v = wav.clone();
+        v[data + 4..data + 8].copy_from_slice(&size.to_le_bytes());
+        v
+    };
+    for (name, bytes) in [
+        ("zero.wav", with_size(0)),
+        ("ffff.wav", with_size(u32::MAX)),
+    ] {
+        let path = d.join(name);
+        std::fs::write(&path, bytes).unwrap();
+        assert_sdmf(&decode(&path, "auto"), "bell202");
+    }
+    // Cut half a second into the silence: the caller ID, then the fault.
+    let cut = d.join("cut.wav");
+    std::fs::write(&cut, &wav[..wav.len() - 8000]).unwrap();
+    let out = callpop()
+        .args(["cid", "decode", "--json"])
+        .arg(&cut)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let found: Vec<Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_sdmf(&found, "bell202");
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        err.contains(cut.to_str().unwrap()) && err.contains("ends after"),
+        "{err}"
+    );
+    // μ-law, as sox writes it.
+    let ulaw = d.join("ulaw.wav");
+    sox(&[
+        eight.to_str().unwrap(),
+        "-e",
+        "mu-law",
+        ulaw.to_str().unwrap(),
+    ]);
+    assert_sdmf(&decode(&ulaw, "auto"), "bell202");
+    // A file that is not audio names itself.
+    let text = d.join("notes.wav");
+    std::fs::write(&text, "not audio").unwrap();
+    let out = callpop()
+        .args(["cid", "decode"])
+        .arg(&text)
+        .output()
+        .unwrap();
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        !out.status.success() && err.contains(text.to_str().unwrap()),
+        "{err}"
+    );
+}

@@ -12,6 +12,7 @@
 //! capture callback never waits for the disk, and what it cannot hand over
 //! is counted as dropped, never silently lost.
 
+use crate::dsp::wav_in::{read_full, WavIn};
 use std::collections::HashMap;
 use std::io::Read;
 use std::path::PathBuf;
@@ -542,10 +543,7 @@ struct FileReader {
 }
 
 enum Inner {
-    Wav {
-        reader: hound::WavReader<Box<dyn Read + Send>>,
-        channels: usize,
-    },
+    Wav(WavIn<Box<dyn Read + Send>>),
     Raw(Box<dyn Read + Send>),
 }
 
@@ -563,15 +561,12 @@ impl FileReader {
         let input: Box<dyn Read + Send> =
             Box::new(std::io::Cursor::new(magic[..got].to_vec()).chain(input));
         if &magic[..got] == b"RIFF" {
-            let reader =
-                hound::WavReader::new(input).map_err(|e| format!("not a usable WAV file: {e}"))?;
-            let spec = reader.spec();
+            // A file another program still writes (no size in its header
+            // yet) is read as it grows.
+            let reader = WavIn::new(input).map_err(|e| format!("not a usable WAV file: {e}"))?;
             Ok(FileReader {
-                rate: spec.sample_rate,
-                inner: Inner::Wav {
-                    channels: usize::from(spec.channels),
-                    reader,
-                },
+                rate: reader.rate,
+                inner: Inner::Wav(reader),
             })
         } else {
             Ok(FileReader {
@@ -592,47 +587,18 @@ impl FileReader {
                     .map(|b| i16::from_le_bytes([b[0], b[1]]))
                     .collect())
             }
-            Inner::Wav { reader, channels } => {
-                let spec = reader.spec();
-                let mut out = Vec::with_capacity(n);
-                let channels = *channels;
-                match spec.sample_format {
-                    hound::SampleFormat::Float => {
-                        for (i, s) in reader.samples::<f32>().take(n * channels).enumerate() {
-                            let s = s.map_err(|e| e.to_string())?;
-                            if i % channels == 0 {
-                                out.push((s * 32767.0).clamp(-32768.0, 32767.0) as i16);
-                            }
-                        }
-                    }
-                    hound::SampleFormat::Int => {
-                        let shift = i32::from(spec.bits_per_sample) - 16;
-                        for (i, s) in reader.samples::<i32>().take(n * channels).enumerate() {
-                            let s = s.map_err(|e| e.to_string())?;
-                            if i % channels == 0 {
-                                out.push(if shift >= 0 { s >> shift } else { s << -shift } as i16);
-                            }
-                        }
-                    }
-                }
-                Ok(out)
+            Inner::Wav(reader) => {
+                let mut floats = Vec::with_capacity(n);
+                reader
+                    .read_channel(0, n, &mut floats)
+                    .map_err(|e| e.to_string())?;
+                Ok(floats
+                    .into_iter()
+                    .map(|v| (v * 32768.0).clamp(-32768.0, 32767.0) as i16)
+                    .collect())
             }
         }
     }
-}
-
-/// Reads until `buf` is full or the input ends; how much was read.
-fn read_full(input: &mut dyn Read, buf: &mut [u8]) -> std::io::Result<usize> {
-    let mut got = 0;
-    while got < buf.len() {
-        match input.read(&mut buf[got..]) {
-            Ok(0) => break,
-            Ok(n) => got += n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(got)
 }
 
 #[cfg(test)]

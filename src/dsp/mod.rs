@@ -10,6 +10,7 @@ pub mod listener;
 pub mod signal;
 pub mod sweep;
 pub mod tones;
+pub mod wav_in;
 
 /// Peak amplitude (full scale 1.0) of a sine at `dbm0`: G.711 puts a
 /// full-scale sine at +3.14 dBm0, and line levels are given in dBm0.

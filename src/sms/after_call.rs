@@ -326,11 +326,12 @@ pub fn decide(
     };
     let name = subject.name.clone().or_else(|| facts.customer_name.clone());
     let number = facts.national.clone().unwrap_or_else(|| to.clone());
+    let agent = facts.agent_name.clone().or_else(|| subject.agent.clone());
     let text = template.render(
         |f| match f {
             "name" => Some(name.as_deref().unwrap_or("")),
             "number" => Some(number.as_str()),
-            "agent" => Some(subject.agent.as_deref().unwrap_or("")),
+            "agent" => Some(agent.as_deref().unwrap_or("")),
             "work_order" => Some(subject.work_order.as_deref().unwrap_or("")),
             _ => None,
         },

@@ -33,6 +33,8 @@ pub struct AfterCallFacts {
     pub e164: Option<String>,
     pub national: Option<String>,
     pub customer_name: Option<String>,
+    /// The display name of the call's agent.
+    pub agent_name: Option<String>,
     pub opted_out: bool,
     pub blacklisted: bool,
     /// Messages of these kinds queued today.
@@ -63,12 +65,15 @@ impl Sms<'_> {
                 "SELECT EXISTS (SELECT 1 FROM call_messages WHERE kind = ?1 AND subject = ?2)",
             )?
             .query_row(params![q.kind, q.key], |r| r.get(0))?;
-        let call_number: Option<(Option<String>, Option<String>)> = match &q.call_uid {
+        type CallRow = (Option<String>, Option<String>, Option<String>);
+        let call: Option<CallRow> = match &q.call_uid {
             Some(uid) => conn
                 .prepare_cached(
-                    "SELECT number_e164, number_national FROM calls WHERE call_uid = ?1",
+                    "SELECT c.number_e164, c.number_national, u.display_name
+                     FROM calls c LEFT JOIN users u ON u.id = c.agent_user_id
+                     WHERE c.call_uid = ?1",
                 )?
-                .query_row([uid], |r| Ok((r.get(0)?, r.get(1)?)))
+                .query_row([uid], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
                 .optional()?,
             None => None,
         };
@@ -85,7 +90,7 @@ impl Sms<'_> {
                 .optional()?,
             None => None,
         };
-        let (call_e164, call_national) = call_number.unwrap_or_default();
+        let (call_e164, call_national, agent_name) = call.unwrap_or_default();
         let (customer_name, customer_e164, customer_national) = match customer {
             Some((name, e, n)) => (Some(name), e, n),
             None => (None, None, None),
@@ -122,6 +127,7 @@ impl Sms<'_> {
             e164,
             national,
             customer_name,
+            agent_name,
             opted_out,
             blacklisted,
             sent_today: sent_today.max(0) as u64,

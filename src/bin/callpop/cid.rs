@@ -5,6 +5,7 @@ use callpop::dsp::cid::{Absence, CallerIdMessage, CidDateTime, MessageFormat};
 use callpop::dsp::listener::{CidStandard, Heard, ListenFor, Listener};
 use callpop::dsp::signal::CidSignal;
 use callpop::dsp::tones;
+use callpop::dsp::wav_in::WavIn;
 use clap::{Subcommand, ValueEnum};
 use serde_json::json;
 use std::path::{Path, PathBuf};
@@ -186,19 +187,21 @@ fn decode(
     channel: u16,
     json: bool,
 ) -> Result<()> {
-    let reader = hound::WavReader::open(file).with_context(|| format!("{}", file.display()))?;
-    let spec = reader.spec();
-    if channel == 0 || channel > spec.channels {
+    let opened = std::fs::File::open(file).with_context(|| format!("{}", file.display()))?;
+    let mut reader = WavIn::new(std::io::BufReader::new(opened))
+        .with_context(|| format!("{}", file.display()))?;
+    if channel == 0 || channel > reader.channels {
         bail!(
-            "--channel {channel}: the file has {} channel(s)",
-            spec.channels
+            "{}: --channel {channel}: the file has {} channel(s)",
+            file.display(),
+            reader.channels
         );
     }
-    if spec.sample_rate < 8000 {
+    if reader.rate < 8000 {
         bail!(
             "{}: {} Hz is below telephone audio's 8000",
             file.display(),
-            spec.sample_rate
+            reader.rate
         );
     }
     let tone_plan = match plan {
@@ -217,12 +220,20 @@ fn decode(
         tones: tone_plan,
         ..ListenFor::standards(standards)
     };
-    let rate = spec.sample_rate;
+    let rate = reader.rate;
     let mut listener = Listener::new(rate, &what);
     let mut heard = Vec::new();
-    for_each_block(reader, channel, rate as usize / 10, |block| {
-        listener.push(block, &mut heard)
-    })?;
+    // Hours of audio in little memory: a tenth of a second at a time. A
+    // read that fails keeps what was heard before it.
+    let mut block = Vec::with_capacity(rate as usize / 10);
+    let failed = loop {
+        block.clear();
+        match reader.read_channel(usize::from(channel) - 1, rate as usize / 10, &mut block) {
+            Ok(0) => break None,
+            Ok(_) => listener.push(&block, &mut heard),
+            Err(e) => break Some(e),
+        }
+    };
     listener.finish(&mut heard);
     let ms = |offset: u64| offset * 1000 / u64::from(rate);
     for h in &heard {
@@ -295,6 +306,16 @@ fn decode(
             Heard::Key { .. } => {}
         }
     }
+    if let Some(e) = failed {
+        bail!("{}: reading stopped: {e}", file.display());
+    }
+    if let Some((read, promised)) = reader.shortfall() {
+        bail!(
+            "{}: the audio ends after {read:.3} s, short of the {promised:.3} s its header \
+             promises (a cut or unfinished file); what it holds was decoded above",
+            file.display()
+        );
+    }
     Ok(())
 }
 
@@ -317,43 +338,4 @@ fn describe(ms: u64, standard: CidStandard, m: &CallerIdMessage) -> String {
         line.push_str(&format!("  {d}"));
     }
     line
-}
-
-/// Streams one channel of a WAV file as floats, whatever its sample
-/// format, in blocks of `block` samples: hours of audio in little memory.
-fn for_each_block<R: std::io::Read>(
-    mut reader: hound::WavReader<R>,
-    channel: u16,
-    block: usize,
-    mut f: impl FnMut(&[f32]),
-) -> Result<()> {
-    let spec = reader.spec();
-    let (channels, pick) = (spec.channels as usize, channel as usize - 1);
-    let mut buf = Vec::with_capacity(block);
-    let mut push = |i: usize, v: f32| {
-        if i % channels == pick {
-            buf.push(v);
-            if buf.len() == block {
-                f(&buf);
-                buf.clear();
-            }
-        }
-    };
-    match spec.sample_format {
-        hound::SampleFormat::Float => {
-            for (i, s) in reader.samples::<f32>().enumerate() {
-                push(i, s?);
-            }
-        }
-        hound::SampleFormat::Int => {
-            let scale = 1.0 / (1u64 << (spec.bits_per_sample - 1)) as f32;
-            for (i, s) in reader.samples::<i32>().enumerate() {
-                push(i, s? as f32 * scale);
-            }
-        }
-    }
-    if !buf.is_empty() {
-        f(&buf);
-    }
-    Ok(())
 }

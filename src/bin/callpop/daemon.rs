@@ -66,6 +66,9 @@ pub(crate) fn run_demo(mut config: Config, reset: bool) -> Result<()> {
                 .collect(),
         });
     }
+    // Callers get an apology, a receipt and a survey by SMS (the demo's
+    // callers answer the surveys).
+    demo::after_call_texts(&mut config.sms.after_call);
     // Every demo line "hears" a looped tune, so its calls are recorded.
     let tune = dir.join("demo-line.wav");
     demo::write_demo_audio(&tune).with_context(|| format!("cannot write {}", tune.display()))?;
@@ -137,9 +140,10 @@ pub(crate) fn run_demo(mut config: Config, reset: bool) -> Result<()> {
             for m in &modems {
                 m.far().set(callpop::sim::far_end::FarEnd::Random);
             }
-            let _modems = modems;
+            let seed = std::process::id() as u64;
+            tokio::spawn(demo::answer_surveys(modems, seed));
             println!("{banner}");
-            demo::place_random_calls(sim, &[1, 2, 3], 20.0, std::process::id() as u64).await
+            demo::place_random_calls(sim, &[1, 2, 3], 20.0, seed).await
         })
     })
 }

@@ -149,6 +149,9 @@ export default {
   admin: {
     webhooks: {
       url_placeholder: "https://crm.example.com/callpop",
+      builtin: "Built in",
+      builtin_crm: "Call journal into CRM {name}",
+      builtin_sms: { apology: "SMS: apology after a missed call", receipt: "SMS: work-order receipt", survey: "SMS: satisfaction survey", survey_replies: "SMS: survey replies scored" },
       types: {
         call_ringing: "A call rings",
         call_answered: "A call is answered",

@@ -150,6 +150,9 @@ export default {
   admin: {
     webhooks: {
       url_placeholder: "对方系统接收事件的地址",
+      builtin: "内置",
+      builtin_crm: "通话记录写入客户系统 {name}",
+      builtin_sms: { apology: "短信：未接来电致歉", receipt: "短信：工单回执", survey: "短信：满意度回访", survey_replies: "短信：回访评分回复" },
       types: {
         call_ringing: "来电振铃",
         call_answered: "通话接通",
