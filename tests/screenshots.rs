@@ -29,6 +29,69 @@ async fn a_morning(s: &mut Stack) {
     }
     seed_work_orders(s).await;
     seed_integrations(s).await;
+    seed_survey(s).await;
+}
+
+/// SMS on call events are on, and the first caller rated the call 5 by SMS.
+async fn seed_survey(s: &Stack) {
+    use callpop::store::{CallMessage, NewSms};
+    let mut after_call = callpop::config::AfterCallConfig::default();
+    callpop::demo::after_call_texts(&mut after_call);
+    let wanted = callpop::sms::after_call::Texts::parse(&after_call)
+        .unwrap()
+        .endpoints();
+    s.store
+        .webhooks()
+        .call(move |w| w.keep_internal("sms:", &wanted))
+        .await
+        .unwrap();
+    let store = s.store.clone();
+    let uid = common::eventually(
+        "the first answered call written",
+        || {
+            let store = store.clone();
+            async move {
+                let calls = store.calls().call(|c| c.recent(10)).await.ok()?;
+                calls
+                    .into_iter()
+                    .find(|c| {
+                        c.number_e164.as_deref() == Some("+8613812345678")
+                            && c.answered_at.is_some()
+                            && c.ended_at.is_some()
+                    })
+                    .map(|c| c.call_uid)
+            }
+        },
+        String::new,
+    )
+    .await;
+    s.store
+        .sms()
+        .call(move |sms| {
+            let survey = CallMessage {
+                kind: "survey",
+                subject: uid.clone(),
+                call_uid: Some(uid),
+                work_order_id: None,
+                e164: "+8613812345678".into(),
+                skipped: None,
+                created_at: callpop::store::now_ms(),
+            };
+            let text = "请回复1-5为本次服务评分";
+            let parts = vec![("00".to_string(), 1)];
+            let message = NewSms {
+                to: "+8613812345678",
+                text,
+                encoding: "ucs2",
+                parts,
+                created_by: None,
+            };
+            sms.record_call_message(&survey, Some(&message))?;
+            let now = callpop::store::now_ms();
+            sms.score_survey("+8613812345678", 5, None, now, 0)
+        })
+        .await
+        .unwrap();
 }
 
 /// A CRM's webhook and the after-sales group's 企业微信 robot, quiet at night.
