@@ -437,6 +437,36 @@ pub struct AfterCallConfig {
     pub daily_cap: u32,
 }
 
+impl AfterCallConfig {
+    /// The merge fields the texts may use.
+    pub const FIELDS: &[&str] = &["name", "number", "agent", "work_order"];
+
+    /// The apology, receipt and survey texts parsed (`None` where one is
+    /// off), or the key of the first that is wrong and why.
+    pub fn templates(
+        &self,
+    ) -> Result<
+        [Option<crate::domain::template::Template>; 3],
+        (&'static str, crate::domain::template::TemplateError),
+    > {
+        use crate::domain::template::Template;
+        let known = Self::FIELDS.iter().map(|f| f.to_string()).collect();
+        let one = |key: &'static str, text: &str| {
+            if text.trim().is_empty() {
+                return Ok(None);
+            }
+            let t = Template::parse(text).map_err(|e| (key, e))?;
+            t.check_fields(&known).map_err(|e| (key, e))?;
+            Ok(Some(t))
+        };
+        Ok([
+            one("sms.after_call.apology", &self.apology)?,
+            one("sms.after_call.receipt", &self.receipt)?,
+            one("sms.after_call.survey", &self.survey)?,
+        ])
+    }
+}
+
 impl Default for AfterCallConfig {
     fn default() -> Self {
         AfterCallConfig {
@@ -927,7 +957,9 @@ impl Config {
             return Err(("sms.max_attempts", "must be at least 1".into()));
         }
         crate::domain::Window::parse(&self.sms.window).map_err(|e| ("sms.window", e))?;
-        crate::sms::after_call::Texts::parse(&self.sms.after_call)
+        self.sms
+            .after_call
+            .templates()
             .map_err(|(key, e)| (key, e.to_string()))?;
         if self.sms.after_call.survey_reply_hours == 0 {
             return Err((

@@ -6,6 +6,7 @@
 //! ([`custom_fields`]).
 
 pub mod custom_fields;
+pub mod template;
 pub mod work_order_status;
 
 use chrono::NaiveTime;

@@ -218,24 +218,72 @@ pub fn decode(bytes: &[u8]) -> Result<CallerIdMessage, CidError> {
     }
 }
 
-fn decode_sdmf(payload: &[u8]) -> Result<CallerIdMessage, CidError> {
-    if payload.len() < 8 {
-        return Err(CidError::BadParameter {
-            kind: SDMF,
-            reason: "shorter than its date and time",
-        });
+/// The longest number either standard carries (ETSI: 20 digits).
+const MAX_NUMBER: usize = 20;
+/// The shortest: service numbers such as 110.
+const MIN_NUMBER: usize = 3;
+/// The longest name (ETSI: 50 characters).
+const MAX_NAME: usize = 50;
+
+/// Parameter types of ETSI EN 300 659-3 (Bellcore's are among them): any
+/// other is line noise that happened to pass the checksum.
+const KNOWN_PARAMS: &[u8] = &[
+    0x01, 0x02, 0x03, 0x04, 0x07, 0x08, 0x0B, 0x0D, 0x0E, 0x0F, 0x10, 0x11, 0x12, 0x13, 0x15, 0x16,
+    0x1A, 0xE0, 0xE1, 0xE2, 0xE3, 0xE4, 0xE5, 0xE6, 0xE7, 0xE8,
+];
+
+fn implausible(kind: u8, reason: &'static str) -> CidError {
+    CidError::BadParameter { kind, reason }
+}
+
+/// A number as the standards send it: digits only, of a length a
+/// number can have. Two compensating bit errors pass the checksum; they
+/// must not pass here.
+fn number(kind: u8, data: &[u8]) -> Result<String, CidError> {
+    let digits = trim(data);
+    if !(MIN_NUMBER..=MAX_NUMBER).contains(&digits.len()) {
+        return Err(implausible(kind, "a number of an impossible length"));
     }
-    let datetime = CidDateTime::parse(&payload[..8]);
+    if !digits.iter().all(u8::is_ascii_digit) {
+        return Err(implausible(
+            kind,
+            "a number with a character that is not a digit",
+        ));
+    }
+    Ok(String::from_utf8_lossy(digits).into_owned())
+}
+
+fn trim(data: &[u8]) -> &[u8] {
+    let start = data.iter().position(|b| *b != b' ').unwrap_or(data.len());
+    let end = data
+        .iter()
+        .rposition(|b| *b != b' ')
+        .map_or(start, |e| e + 1);
+    &data[start..end]
+}
+
+fn date_time(kind: u8, data: &[u8]) -> Result<CidDateTime, CidError> {
+    CidDateTime::parse(data).ok_or(implausible(kind, "not a valid MMDDHHMM date and time"))
+}
+
+fn reason(kind: u8, data: &[u8]) -> Result<Absence, CidError> {
+    absence(data).ok_or(implausible(kind, "a reason for absence other than P or O"))
+}
+
+fn decode_sdmf(payload: &[u8]) -> Result<CallerIdMessage, CidError> {
+    if payload.len() < 9 {
+        return Err(implausible(SDMF, "shorter than its date, time and number"));
+    }
+    let datetime = date_time(SDMF, &payload[..8])?;
     let rest = &payload[8..];
-    let text = String::from_utf8_lossy(rest).trim().to_string();
-    let (number, number_absent) = match Absence::from_marker(&text) {
-        Some(a) if rest.len() == 1 => (None, Some(a)),
-        _ => (Some(text), None),
+    let (number, number_absent) = match rest {
+        [marker] if absence(rest).is_some() => (None, absence(&[*marker])),
+        _ => (Some(number(SDMF, rest)?), None),
     };
     Ok(CallerIdMessage {
         format: MessageFormat::Sdmf,
-        datetime,
-        number: number.filter(|n| !n.is_empty()),
+        datetime: Some(datetime),
+        number,
         number_absent,
         name: None,
         name_absent: None,
@@ -253,44 +301,74 @@ fn decode_mdmf(mut payload: &[u8]) -> Result<CallerIdMessage, CidError> {
         name_absent: None,
         other: Vec::new(),
     };
+    let mut seen = [false; 256];
     while !payload.is_empty() {
         if payload.len() < 2 {
-            return Err(CidError::BadParameter {
-                kind: payload[0],
-                reason: "no length byte",
-            });
+            return Err(implausible(payload[0], "no length byte"));
         }
         let (kind, len) = (payload[0], payload[1] as usize);
         if payload.len() < 2 + len {
-            return Err(CidError::BadParameter {
-                kind,
-                reason: "longer than the message",
-            });
+            return Err(implausible(kind, "longer than the message"));
+        }
+        if !KNOWN_PARAMS.contains(&kind) {
+            return Err(implausible(kind, "not a parameter type of the standards"));
+        }
+        if std::mem::replace(&mut seen[usize::from(kind)], true) {
+            return Err(implausible(kind, "given twice"));
+        }
+        if len == 0 {
+            return Err(implausible(kind, "empty"));
         }
         let data = &payload[2..2 + len];
         match kind {
-            param::DATE_TIME => m.datetime = CidDateTime::parse(data),
-            param::NUMBER => m.number = Some(ascii(data)).filter(|n| !n.is_empty()),
-            param::NUMBER_ABSENT => m.number_absent = absence(data),
-            param::NAME => m.name = Some(text(data)).filter(|n| !n.is_empty()),
-            param::NAME_ABSENT => m.name_absent = absence(data),
+            param::DATE_TIME => m.datetime = Some(date_time(kind, data)?),
+            param::NUMBER => m.number = Some(number(kind, data)?),
+            param::NUMBER_ABSENT => m.number_absent = Some(reason(kind, data)?),
+            param::NAME => m.name = Some(name(data)?),
+            param::NAME_ABSENT => m.name_absent = Some(reason(kind, data)?),
+            param::CALLED_NUMBER | param::REDIRECTING_NUMBER => {
+                number(kind, data)?;
+                m.other.push((kind, data.to_vec()));
+            }
             _ => m.other.push((kind, data.to_vec())),
         }
         payload = &payload[2 + len..];
     }
+    if m.number.is_some() && m.number_absent.is_some() {
+        return Err(implausible(
+            param::NUMBER_ABSENT,
+            "a number and a reason for its absence",
+        ));
+    }
     Ok(m)
 }
 
-fn ascii(data: &[u8]) -> String {
-    String::from_utf8_lossy(data).trim().to_string()
-}
-
-/// Names are ASCII in the standards; Chinese exchanges that send one use GBK.
-fn text(data: &[u8]) -> String {
-    match std::str::from_utf8(data) {
-        Ok(s) => s.trim().to_string(),
-        Err(_) => encoding_rs::GBK.decode(data).0.trim().to_string(),
+/// Names are ASCII in the standards; Chinese exchanges that send one use
+/// GBK. A name with control characters, or bytes that are neither, is
+/// noise.
+fn name(data: &[u8]) -> Result<String, CidError> {
+    let kind = param::NAME;
+    if data.len() > MAX_NAME {
+        return Err(implausible(kind, "a name longer than 50 characters"));
     }
+    let text = match std::str::from_utf8(data) {
+        Ok(s) => s.to_string(),
+        Err(_) => {
+            let (text, had_errors) = encoding_rs::GBK.decode_without_bom_handling(data);
+            if had_errors {
+                return Err(implausible(kind, "a name in no known encoding"));
+            }
+            text.into_owned()
+        }
+    };
+    if text.chars().any(char::is_control) {
+        return Err(implausible(kind, "a name with control characters"));
+    }
+    let text = text.trim().to_string();
+    if text.is_empty() {
+        return Err(implausible(kind, "a blank name"));
+    }
+    Ok(text)
 }
 
 fn absence(data: &[u8]) -> Option<Absence> {
@@ -547,7 +625,7 @@ mod tests {
     }
 
     #[test]
-    fn a_date_time_out_of_range_is_none_and_the_number_still_counts() {
+    fn a_date_time_out_of_range_rejects_the_message() {
         assert_eq!(
             CidDateTime::parse(b"02290001").map(|d| d.to_string()),
             Some("02-29 00:01".to_string()),
@@ -572,10 +650,134 @@ mod tests {
         bytes[1] = (bytes.len() - 2) as u8;
         let sum = bytes.iter().fold(0u8, |a, b| a.wrapping_add(*b));
         bytes.push(sum.wrapping_neg());
-        let m = decode(&bytes).unwrap();
+        // Bit errors the checksum missed may sit in the number as well:
+        // the whole message goes.
+        assert!(matches!(
+            decode(&bytes),
+            Err(CidError::BadParameter { kind: 0x01, .. })
+        ));
+    }
+
+    /// `kind, len, data` parameters as one MDMF message.
+    fn mdmf_of(params: &[(u8, &[u8])]) -> Vec<u8> {
+        let mut payload = Vec::new();
+        for (kind, data) in params {
+            payload.push(*kind);
+            payload.push(data.len() as u8);
+            payload.extend_from_slice(data);
+        }
+        finish(MDMF, payload)
+    }
+
+    #[test]
+    fn what_passes_the_checksum_but_cannot_be_a_caller_id_is_rejected() {
+        let date: (u8, &[u8]) = (param::DATE_TIME, b"12061030");
+        let ok = decode(&mdmf_of(&[date, (param::NUMBER, b"13812345678")])).unwrap();
+        assert_eq!(ok.number.as_deref(), Some("13812345678"));
+        let (gbk, _, _) = encoding_rs::GBK.encode("周杰");
+        for (params, why) in [
+            (
+                vec![date, (param::NUMBER, &b"138p01s8000"[..])],
+                "not a digit",
+            ),
+            (vec![date, (param::NUMBER, b"13<00138000")], "not a digit"),
+            (vec![date, (param::NUMBER, b"12")], "impossible length"),
+            (
+                vec![date, (param::NUMBER, b"123456789012345678901")],
+                "impossible length",
+            ),
+            (
+                vec![date, (param::NUMBER, b"110"), (param::NUMBER, b"110")],
+                "twice",
+            ),
+            (
+                vec![date, (0x55, b"x"), (param::NUMBER, b"110")],
+                "not a parameter type",
+            ),
+            (vec![date, (param::NUMBER, b"")], "empty"),
+            (
+                vec![date, (param::NUMBER_ABSENT, b"X")],
+                "other than P or O",
+            ),
+            (
+                vec![(param::NUMBER, b"110"), (param::NUMBER_ABSENT, b"P")],
+                "absence",
+            ),
+            (
+                vec![(param::NUMBER, b"110"), (param::NAME, b"ZHA\x01SAN")],
+                "control",
+            ),
+            (
+                vec![(param::NUMBER, b"110"), (param::NAME, &[0xFF, 0xFF, 0x81])],
+                "no known encoding",
+            ),
+            (
+                vec![(param::NUMBER, b"110"), (param::NAME, &[b'A'; 51])],
+                "longer than 50",
+            ),
+            (
+                vec![(param::DATE_TIME, b"1206103"), (param::NUMBER, b"110")],
+                "MMDDHHMM",
+            ),
+        ] {
+            match decode(&mdmf_of(&params)) {
+                Err(CidError::BadParameter { reason, .. }) => {
+                    assert!(reason.contains(why), "{params:?}: {reason}")
+                }
+                other => panic!("{params:?} must be rejected ({why}), got {other:?}"),
+            }
+        }
+        // A GBK name and a service number pass; * and # are no digits.
+        let m = decode(&mdmf_of(&[(param::NUMBER, b"10086"), (param::NAME, &gbk)])).unwrap();
         assert_eq!(
-            (m.datetime, m.number.as_deref()),
-            (None, Some("13812345678"))
+            (m.number.as_deref(), m.name.as_deref()),
+            (Some("10086"), Some("周杰"))
+        );
+        assert!(decode(&mdmf_of(&[(param::NUMBER, b"*31#10086")])).is_err());
+        // SDMF: the same rules.
+        let sdmf = |rest: &[u8]| {
+            let mut payload = b"12061030".to_vec();
+            payload.extend_from_slice(rest);
+            decode(&finish(SDMF, payload))
+        };
+        assert!(sdmf(b"13812345678").is_ok());
+        assert_eq!(sdmf(b"P").unwrap().number_absent, Some(Absence::Private));
+        assert!(sdmf(b"1381234567\x7f").is_err());
+        assert!(sdmf(b"").is_err());
+    }
+
+    /// Two compensating byte errors (one byte up by k, another down by k)
+    /// pass the checksum; every such pair that leaves a character that
+    /// cannot be in a number is caught.
+    #[test]
+    fn compensating_errors_in_a_number_are_caught_whenever_they_leave_a_non_digit() {
+        let good = mdmf_of(&[(param::NUMBER, b"13812345678")]);
+        let (mut caught, mut passed_wrong) = (0, 0);
+        for i in 4..15 {
+            for j in 4..15 {
+                for k in 1..=255u8 {
+                    if i == j {
+                        continue;
+                    }
+                    let mut bad = good.clone();
+                    bad[i] = bad[i].wrapping_add(k);
+                    bad[j] = bad[j].wrapping_sub(k);
+                    match decode(&bad) {
+                        Err(_) => caught += 1,
+                        Ok(m) => {
+                            let n = m.number.unwrap();
+                            assert!(n.bytes().all(|b| b.is_ascii_digit()), "{n}");
+                            passed_wrong += 1;
+                        }
+                    }
+                }
+            }
+        }
+        // Only digit-for-digit swaps remain, which need the demodulator's
+        // own confidence to catch.
+        assert!(
+            caught > 20 * passed_wrong,
+            "{caught} caught, {passed_wrong} passed"
         );
     }
 

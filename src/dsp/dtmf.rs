@@ -55,8 +55,9 @@ pub struct DtmfLimits {
     pub group_margin_db: f64,
     /// How far above the strongest guard frequency both tones must stand, dB.
     pub guard_margin_db: f64,
-    /// Candidate time needed for a digit, ms: tones of 40 ms pass, of
-    /// 23 ms do not (the 20 ms window lengthens what it sees a little).
+    /// How long the tones must last, ms, timed by the hops whose window
+    /// holds at least half their peak energy (about the tone's own length):
+    /// 40 ms passes, 23 ms never does, wherever the tone falls in a hop.
     pub min_duration_ms: f64,
     /// Gaps bridged inside a digit, ms (Q.24: drop-outs of 10 ms).
     pub max_gap_ms: f64,
@@ -140,7 +141,20 @@ struct Candidate {
     power: [f64; 2],
     /// Decided: `Some(true)` reported, `Some(false)` rejected.
     decided: Option<bool>,
+    /// The window's energy of both tones at each hop (the first
+    /// [`MAX_TIMED_HOPS`]), and the highest: a hop counts towards the
+    /// digit's duration while its window holds at least half the peak, so
+    /// the time counted is the tone's own, not the tone plus the window.
+    energies: Vec<f64>,
+    peak: f64,
 }
+
+/// Hops whose energies a candidate keeps: far more than a digit needs.
+const MAX_TIMED_HOPS: usize = 64;
+/// Q.24's twist limits are met exactly by tones the window measures a
+/// little off; this much more is allowed, so a twist of exactly the limit
+/// is always accepted.
+const TWIST_MEASUREMENT_DB: f64 = 0.75;
 
 impl DtmfDetector {
     pub fn new(rate: u32) -> DtmfDetector {
@@ -292,10 +306,17 @@ impl DtmfDetector {
 
     fn track(&mut self, candidate: Option<(usize, usize)>, out: &mut Vec<DtmfDigit>) {
         let max_missing = self.max_missing;
+        let energy_of =
+            candidate.map(|(row, column)| self.tone_energy(row) + self.tone_energy(4 + column));
         if let Some(c) = &mut self.current {
             if candidate == Some((c.row, c.column)) {
                 c.hops += 1;
                 c.missing = 0;
+                let e = energy_of.unwrap_or(0.0);
+                c.peak = c.peak.max(e);
+                if c.energies.len() < MAX_TIMED_HOPS {
+                    c.energies.push(e);
+                }
                 let latest = ((self.hop_index - 1) % WINDOW_HOPS as u64) as usize;
                 let before = (latest + WINDOW_HOPS - 1) % WINDOW_HOPS;
                 for (k, tone) in [c.row, 4 + c.column].into_iter().enumerate() {
@@ -318,7 +339,10 @@ impl DtmfDetector {
         }
         if self.current.is_none() {
             if let Some((row, column)) = candidate {
+                let e = energy_of.unwrap_or(0.0);
                 self.current = Some(Candidate {
+                    energies: vec![e],
+                    peak: e,
                     row,
                     column,
                     first_hop: self.hop_index,
@@ -336,7 +360,8 @@ impl DtmfDetector {
         let Some(c) = self.current.as_mut() else {
             return;
         };
-        if c.decided.is_some() || f64::from(c.hops) * hop_ms < self.limits.min_duration_ms {
+        let strong = c.energies.iter().filter(|e| **e >= 0.5 * c.peak).count();
+        if c.decided.is_some() || strong as f64 * hop_ms < self.limits.min_duration_ms {
             return;
         }
         let freqs = [ROWS[c.row], COLUMNS[c.column]];
@@ -355,8 +380,8 @@ impl DtmfDetector {
             level[k] = c.power[k] / response.max(1e-6);
         }
         let twist = level[1] / level[0];
-        let twist_ok = twist <= db_ratio(self.limits.forward_twist_db)
-            && twist >= 1.0 / db_ratio(self.limits.reverse_twist_db);
+        let twist_ok = twist <= db_ratio(self.limits.forward_twist_db + TWIST_MEASUREMENT_DB)
+            && twist >= 1.0 / db_ratio(self.limits.reverse_twist_db + TWIST_MEASUREMENT_DB);
         let accepted = on_frequency && twist_ok;
         c.decided = Some(accepted);
         if accepted {
@@ -494,6 +519,53 @@ mod tests {
             assert_eq!(detect(rate, &pair(rate, low, high, 0.2, 0.2, 40.0)), "9");
             assert_eq!(detect(rate, &pair(rate, low, high, 0.2, 0.2, 23.0)), "");
         }
+    }
+
+    /// Q.24 at its edges, for every key, wherever the tone starts within
+    /// a hop and whatever its phases: 40 ms is always a digit, 23 ms never;
+    /// a twist of exactly +4 dB or −8 dB is always accepted.
+    #[test]
+    fn q24_edges_hold_at_every_alignment_and_phase() {
+        let rate = 8000u32;
+        let tone = |lead: usize, low: f64, high: f64, db: f64, ms: f64, phase: f64| {
+            let base = 0.1;
+            let a_high = base * 10f64.powf(db / 20.0);
+            let n = (ms * f64::from(rate) / 1000.0).round() as usize;
+            let mut v = vec![0.0f32; lead];
+            v.extend((0..n).map(|i| {
+                let t = i as f64 / f64::from(rate);
+                (base * (2.0 * PI * low * t + phase).sin()
+                    + a_high * (2.0 * PI * high * t + 2.0 * phase).sin()) as f32
+            }));
+            v.extend(vec![0.0f32; 800]);
+            v
+        };
+        let mut failures = Vec::new();
+        for key in "123A456B789C*0#D".chars() {
+            let (low, high) = key_tones(key).unwrap();
+            for step in 0..10 {
+                let lead = 800 + step * 4;
+                let phase = step as f64 * 0.6;
+                for (ms, db, want) in [
+                    (40.0, 0.0, true),
+                    (23.0, 0.0, false),
+                    (22.0, 0.0, false),
+                    (45.0, 4.0, true),
+                    (45.0, -8.0, true),
+                ] {
+                    let got = detect(rate, &tone(lead, low, high, db, ms, phase));
+                    let expected = if want { key.to_string() } else { String::new() };
+                    if got != expected {
+                        failures.push(format!("{key} {ms} ms {db:+} dB at {lead}: {got:?}"));
+                    }
+                }
+            }
+        }
+        assert!(
+            failures.is_empty(),
+            "{} failures: {failures:#?}",
+            failures.len()
+        );
     }
 
     #[test]

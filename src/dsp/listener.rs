@@ -276,7 +276,7 @@ impl Listener {
 }
 
 fn string_heard(s: DtmfString) -> Heard {
-    match dtmf_cid::parse(&s.keys) {
+    match dtmf_cid::read(&s) {
         Some(message) => Heard::CallerId {
             offset: s.offset,
             standard: CidStandard::Dtmf,

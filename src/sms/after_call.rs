@@ -24,7 +24,7 @@ use serde_json::Value;
 use std::sync::Arc;
 
 /// The merge fields the texts may use.
-pub const FIELDS: &[&str] = &["name", "number", "agent", "work_order"];
+pub const FIELDS: &[&str] = AfterCallConfig::FIELDS;
 
 /// The outbox endpoint that takes survey replies.
 pub const REPLIES_ENDPOINT: &str = "sms:survey-replies";
@@ -80,19 +80,11 @@ pub struct Texts {
 impl Texts {
     /// Parses the texts; a misspelt merge field is the key's error.
     pub fn parse(c: &AfterCallConfig) -> Result<Texts, (&'static str, TemplateError)> {
-        let one = |key: &'static str, text: &str| {
-            if text.trim().is_empty() {
-                return Ok(None);
-            }
-            let t = Template::parse(text).map_err(|e| (key, e))?;
-            let known = FIELDS.iter().map(|f| f.to_string()).collect();
-            t.check_fields(&known).map_err(|e| (key, e))?;
-            Ok(Some(t))
-        };
+        let [apology, receipt, survey] = c.templates()?;
         Ok(Texts {
-            apology: one("sms.after_call.apology", &c.apology)?,
-            receipt: one("sms.after_call.receipt", &c.receipt)?,
-            survey: one("sms.after_call.survey", &c.survey)?,
+            apology,
+            receipt,
+            survey,
         })
     }
 

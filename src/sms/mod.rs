@@ -8,7 +8,9 @@ pub mod campaign;
 pub mod cost;
 pub mod outbox;
 pub mod rules;
-pub mod template;
+/// Message templates live with the shared vocabulary (the settings check
+/// after-call texts with them); here under their old name.
+pub use crate::domain::template;
 pub mod worker;
 
 /// Where a message may go: the number rules live with the numbers
