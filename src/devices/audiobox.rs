@@ -188,6 +188,7 @@ fn listen(
     let what = ListenFor {
         tones: Some(tones.to_vec()),
         min_seizure: settings.min_seizure,
+        squelch_dbm0: settings.squelch_dbm0,
         ..ListenFor::standards(&settings.standards)
     };
     let mut attempt = 0usize;

@@ -511,6 +511,9 @@ pub struct ListenSettings {
     pub voice_threshold_dbfs: f64,
     /// Seizure characters needed before an FSK message.
     pub min_seizure: usize,
+    /// FSK weaker than this (dBm0) is line noise or crosstalk, not a
+    /// caller ID (the standards' receivers ignore it below about −48).
+    pub squelch_dbm0: f64,
 }
 
 impl Default for ListenSettings {
@@ -523,6 +526,7 @@ impl Default for ListenSettings {
             hangup_tones: vec![ToneKind::Busy, ToneKind::Congestion],
             voice_threshold_dbfs: -45.0,
             min_seizure: crate::dsp::listener::MIN_SEIZURE,
+            squelch_dbm0: crate::dsp::fsk::SQUELCH_DBM0,
         }
     }
 }

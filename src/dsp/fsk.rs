@@ -108,7 +108,13 @@ pub struct FskDemodulator {
     sample: u64,
     last_soft: f64,
     uart: Uart,
+    /// The tones' power over a bit below which nothing is a carrier.
+    squelch: f64,
 }
+
+/// Below this level (dBm0) FSK is line noise or crosstalk, never a caller
+/// ID: the standards' receivers ignore signals under about −48 dBm0.
+pub const SQUELCH_DBM0: f64 = -48.0;
 
 enum Uart {
     /// Waiting for a mark-to-space edge.
@@ -133,7 +139,17 @@ impl FskDemodulator {
             sample: 0,
             last_soft: 0.0,
             uart: Uart::Idle { marks: 0.0 },
+            squelch: 0.0,
         }
+        .with_squelch(SQUELCH_DBM0)
+    }
+
+    /// The same demodulator deaf to tones weaker than `dbm0`.
+    pub fn with_squelch(mut self, dbm0: f64) -> FskDemodulator {
+        // A tone of amplitude A puts about A²·n/2 into the bit window.
+        let a = crate::dsp::dbm0_to_amplitude(dbm0);
+        self.squelch = a * a * self.power.len() as f64 / 2.0;
+        self
     }
 
     /// Feeds samples; the characters completed among them.
@@ -147,7 +163,7 @@ impl FskDemodulator {
             // Each correlator holds about (A·n/2)² for its tone; the power
             // sum about A²·n/2.
             let tones = 2.0 * (m + s) / n;
-            let carrier = p > 1e-9 && tones > CARRIER * p;
+            let carrier = p > 1e-9 && tones > CARRIER * p && tones >= self.squelch;
             let soft = if m + s > 0.0 { (m - s) / (m + s) } else { 0.0 };
             self.step(soft, carrier, out);
             self.last_soft = soft;
@@ -339,7 +355,8 @@ mod tests {
         for standard in [FskStandard::Bell202, FskStandard::V23] {
             for extra in [0, 1, 4, 10] {
                 for offset in [-0.015, 0.0, 0.015] {
-                    for amplitude in [0.9, 0.01, 0.0015] {
+                    // Loud, −37 dBm0, and just above the squelch.
+                    for amplitude in [0.9, 0.01, crate::dsp::dbm0_to_amplitude(-46.0)] {
                         let mut s = FskSignal::new(standard, 8000);
                         s.extra_stop_bits = extra;
                         s.frequency_offset = offset;
@@ -353,6 +370,43 @@ mod tests {
                     }
                 }
             }
+        }
+    }
+
+    #[test]
+    fn fsk_below_the_squelch_is_never_heard() {
+        let msg = sdmf();
+        for standard in [FskStandard::Bell202, FskStandard::V23] {
+            for (dbm0, heard) in [
+                (-46.0, true),
+                (-50.0, false),
+                (-60.0, false),
+                (-89.0, false),
+            ] {
+                let mut s = FskSignal::new(standard, 8000);
+                s.amplitude = crate::dsp::dbm0_to_amplitude(dbm0);
+                let bytes = demodulate(standard, 8000, &s.modulate(&msg));
+                assert_eq!(
+                    decodes(&bytes).is_some(),
+                    heard,
+                    "{standard:?} at {dbm0} dBm0"
+                );
+                assert!(
+                    heard || bytes.is_empty(),
+                    "not even a character: {bytes:02x?}"
+                );
+            }
+            // A quieter line may lower it.
+            let mut s = FskSignal::new(standard, 8000);
+            s.amplitude = crate::dsp::dbm0_to_amplitude(-60.0);
+            let mut d = FskDemodulator::new(standard, 8000).with_squelch(-70.0);
+            let mut out = Vec::new();
+            d.push(&s.modulate(&msg), &mut out);
+            let bytes: Vec<u8> = out.iter().map(|b| b.byte).collect();
+            assert!(
+                decodes(&bytes).is_some(),
+                "{standard:?} with the squelch at -70"
+            );
         }
     }
 

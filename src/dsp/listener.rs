@@ -60,6 +60,8 @@ pub struct ListenFor {
     pub tones: Option<Vec<ToneSpec>>,
     /// Channel seizure characters needed before an FSK message.
     pub min_seizure: usize,
+    /// FSK weaker than this (dBm0) is not listened to.
+    pub squelch_dbm0: f64,
 }
 
 impl ListenFor {
@@ -75,6 +77,7 @@ impl ListenFor {
             dtmf: standards.contains(&CidStandard::Dtmf),
             tones: None,
             min_seizure: MIN_SEIZURE,
+            squelch_dbm0: crate::dsp::fsk::SQUELCH_DBM0,
         }
     }
 }
@@ -163,7 +166,7 @@ impl Listener {
             .iter()
             .map(|&standard| FskPath {
                 standard,
-                demodulator: FskDemodulator::new(standard, rate),
+                demodulator: FskDemodulator::new(standard, rate).with_squelch(what.squelch_dbm0),
                 scanner: FrameScanner::new(what.min_seizure),
                 seizure_start: 0,
                 last_byte: None,

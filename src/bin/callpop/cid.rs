@@ -27,6 +27,9 @@ pub(crate) enum CidCommand {
         /// One JSON object a line.
         #[arg(long)]
         json: bool,
+        /// FSK weaker than this (dBm0) is ignored as line noise.
+        #[arg(long, value_name = "DBM0", default_value_t = callpop::dsp::fsk::SQUELCH_DBM0, allow_hyphen_values = true)]
+        squelch: f64,
     },
     /// Writes a caller-ID test signal to a WAV file (16-bit mono).
     Gen {
@@ -105,7 +108,8 @@ pub(crate) fn run_cid(command: CidCommand) -> Result<()> {
             tones,
             channel,
             json,
-        } => decode(&file, standard, tones.as_deref(), channel, json),
+            squelch,
+        } => decode(&file, standard, tones.as_deref(), channel, json, squelch),
         CidCommand::Gen {
             standard,
             number,
@@ -186,6 +190,7 @@ fn decode(
     plan: Option<&str>,
     channel: u16,
     json: bool,
+    squelch_dbm0: f64,
 ) -> Result<()> {
     let opened = std::fs::File::open(file).with_context(|| format!("{}", file.display()))?;
     let mut reader = WavIn::new(std::io::BufReader::new(opened))
@@ -218,6 +223,7 @@ fn decode(
     };
     let what = ListenFor {
         tones: tone_plan,
+        squelch_dbm0,
         ..ListenFor::standards(standards)
     };
     let rate = reader.rate;
