@@ -460,6 +460,10 @@ pub struct FrameScanner {
     failed: Option<CidError>,
 }
 
+/// Mark bits that may stand for a channel seizure: 40 ms at 1200 baud
+/// (ETSI EN 300 659-1's shortest mark signal).
+pub const MARK_ONLY_BITS: u32 = 48;
+
 /// The longest tail worth keeping: marks, one odd byte and a whole message.
 const MAX_TAIL: usize = 2 + 255 + 1 + 16;
 
@@ -496,11 +500,21 @@ impl FrameScanner {
 
     /// Feeds one byte; returns a message (or a rejected one) when complete.
     pub fn push(&mut self, byte: u8) -> Option<Scanned> {
+        self.push_after_marks(byte, 0)
+    }
+
+    /// Feeds one byte that followed `marks` bits of steady mark (from line
+    /// audio): a message type after at least [`MARK_ONLY_BITS`] of mark
+    /// starts a message without any channel seizure, as call-waiting caller
+    /// ID and some exchanges send it.
+    pub fn push_after_marks(&mut self, byte: u8, marks: u32) -> Option<Scanned> {
+        let seized = self.seizure >= self.min_seizure
+            || (marks >= MARK_ONLY_BITS && (byte == SDMF || byte == MDMF));
         if !self.in_frame {
             match byte {
                 SEIZURE => self.seizure += 1,
                 0xFF if self.seizure >= self.min_seizure => {}
-                _ if self.seizure >= self.min_seizure => {
+                _ if seized => {
                     self.in_frame = true;
                     self.tail.clear();
                     self.tail.push(byte);

@@ -96,6 +96,10 @@ impl FskSignal {
 pub struct FskByte {
     pub byte: u8,
     pub offset: u64,
+    /// Whole bits of steady mark before its start bit: a message sent
+    /// without channel seizure (call-waiting caller ID) follows 40 ms or
+    /// more of mark, which tells it from noise.
+    pub marks_before: u32,
 }
 
 /// A streaming FSK demodulator and UART for one standard.
@@ -119,8 +123,14 @@ pub const SQUELCH_DBM0: f64 = -48.0;
 enum Uart {
     /// Waiting for a mark-to-space edge.
     Idle { marks: f64 },
-    /// In a character whose start edge was seen at `edge`.
-    Char { edge: f64, bits: u16, next: usize },
+    /// In a character whose start edge was seen at `edge`, after `marks`
+    /// samples of mark.
+    Char {
+        edge: f64,
+        bits: u16,
+        next: usize,
+        marks: f64,
+    },
 }
 
 /// The carrier is there when the two tones hold this share of the power.
@@ -188,10 +198,16 @@ impl FskDemodulator {
                         edge,
                         bits: 0,
                         next: 0,
+                        marks: *marks,
                     };
                 }
             }
-            Uart::Char { edge, bits, next } => {
+            Uart::Char {
+                edge,
+                bits,
+                next,
+                marks,
+            } => {
                 // Bit k's window is wholly inside it at its end.
                 let due = *edge + (*next as f64 + 1.0) * self.per_bit;
                 if now + 0.5 < due {
@@ -212,6 +228,7 @@ impl FskDemodulator {
                             out.push(FskByte {
                                 byte: *bits as u8,
                                 offset: start,
+                                marks_before: (*marks / self.per_bit) as u32,
                             });
                         }
                         // A framing error drops the character; either way

@@ -213,7 +213,11 @@ impl Listener {
                 if was_seizure && path.scanner.seizure_len() == 0 {
                     path.seizure_start = b.offset;
                 }
-                match path.scanner.push(b.byte) {
+                if !path.scanner.in_frame() && path.scanner.seizure_len() == 0 {
+                    // Without a seizure the message begins here.
+                    path.seizure_start = b.offset;
+                }
+                match path.scanner.push_after_marks(b.byte, b.marks_before) {
                     Some(Scanned::Message(message)) => {
                         let offset = path.seizure_start;
                         let duplicate = self.recent.iter().any(|(t, m)| {
@@ -419,6 +423,39 @@ mod tests {
             assert_eq!(ids[0].1, mdmf());
             // The seizure began 0.5 s in.
             assert!(ids[0].2.abs_diff(4000) < 40, "{}", ids[0].2);
+        }
+    }
+
+    /// Any seizure, none at all included (call-waiting caller ID sends a
+    /// mark signal only): a message after 40 ms or more of mark is read;
+    /// after a mere 25 ms it is not.
+    #[test]
+    fn any_seizure_length_or_none_after_a_mark_signal() {
+        for standard in [FskStandard::Bell202, FskStandard::V23] {
+            for (seizure_bits, mark_bits, read) in [
+                (0, 180, true),
+                (20, 180, true),
+                (50, 80, true),
+                (0, 55, true),
+                (0, 30, false),
+            ] {
+                let mut s = FskSignal::new(standard, 8000);
+                s.seizure_bits = seizure_bits;
+                s.mark_bits = mark_bits;
+                let mut signal = vec![0.0f32; 4000];
+                signal.extend(s.modulate(&cid::encode(&mdmf())));
+                signal.extend(vec![0.0f32; 4000]);
+                let heard = listen(8000, &ListenFor::caller_id(), &signal);
+                let found = heard
+                    .iter()
+                    .filter(|h| matches!(h, Heard::CallerId { message, .. } if *message == mdmf()))
+                    .count();
+                assert_eq!(
+                    found,
+                    usize::from(read),
+                    "{standard:?}, {seizure_bits} seizure bits, {mark_bits} marks: {heard:?}"
+                );
+            }
         }
     }
 
