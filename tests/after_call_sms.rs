@@ -9,7 +9,7 @@ mod common;
 use callpop::devices::profile::load_all;
 use callpop::sim::far_end::FarEnd;
 use callpop::sim::modem::{ModemOptions, ModemSim};
-use common::daemon::{callpop, serve_at};
+use common::daemon::{add_user, serve_at};
 use common::{eventually, http, login, next_any, send, ws, PASSWORD};
 use serde_json::{json, Value};
 use std::net::SocketAddr;
@@ -50,28 +50,7 @@ profile = \"simcom-sim800\"
 }
 
 async fn add_admin(dir: &Path, config: &Path) {
-    let mut add = callpop(dir);
-    add.arg("--config")
-        .arg(config)
-        .args([
-            "users",
-            "add",
-            "admin",
-            "--role",
-            "admin",
-            "--password-stdin",
-        ])
-        .stdin(std::process::Stdio::piped());
-    let mut add = add.spawn().unwrap();
-    {
-        use tokio::io::AsyncWriteExt as _;
-        let mut stdin = add.stdin.take().unwrap();
-        stdin
-            .write_all(format!("{PASSWORD}\n").as_bytes())
-            .await
-            .unwrap();
-    }
-    assert!(add.wait().await.unwrap().success());
+    add_user(dir, config, "admin", "admin", PASSWORD).await;
 }
 
 async fn modem_up(addr: SocketAddr, admin: &str) {

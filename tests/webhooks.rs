@@ -381,7 +381,7 @@ async fn a_calls_life_arrives_with_its_recording() {
 /// repeat only ever with the id it had, and in the order of the facts.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_thousand_waiting_events_survive_kill_9() {
-    use common::daemon::{callpop, serve_at};
+    use common::daemon::{add_user, serve_at};
     const N: usize = 1_000;
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("callpop.toml");
@@ -393,28 +393,7 @@ async fn a_thousand_waiting_events_survive_kill_9() {
         ),
     )
     .unwrap();
-    let mut add = callpop(dir.path());
-    add.arg("--config")
-        .arg(&config)
-        .args([
-            "users",
-            "add",
-            "admin",
-            "--role",
-            "admin",
-            "--password-stdin",
-        ])
-        .stdin(std::process::Stdio::piped());
-    let mut add = add.spawn().unwrap();
-    {
-        use tokio::io::AsyncWriteExt as _;
-        let mut stdin = add.stdin.take().unwrap();
-        stdin
-            .write_all(format!("{PASSWORD}\n").as_bytes())
-            .await
-            .unwrap();
-    }
-    assert!(add.wait().await.unwrap().success());
+    add_user(dir.path(), &config, "admin", "admin", PASSWORD).await;
 
     let (url, r) = receiver().await;
     r.down.store(true, Ordering::SeqCst);

@@ -17,7 +17,7 @@ use super::template::{Template, TemplateError};
 use crate::config::{AfterCallConfig, SmsConfig};
 use crate::domain::Window;
 use crate::phone::{Normalizer, NumberKind};
-use crate::store::{AfterCallFacts, CallMessage, FactsQuery, NewSms};
+use crate::store::{AfterCallFacts, CallMessage, FactsQuery};
 use crate::webhooks::robot::Rules as QuietHours;
 use chrono::{FixedOffset, Timelike};
 use serde_json::Value;
@@ -432,51 +432,41 @@ impl AfterCall {
                 .is_ok_and(|n| n.kind == NumberKind::Mobile)
         });
         let decision = decide(&self.rules, &subject, &facts, mobile, created_at, now);
-        let mut record = CallMessage {
+        let (sms, skipped) = match decision {
+            Decision::AlreadyDone => return Ok(Handled::Nothing),
+            Decision::Skip(why) => (None, Some(why)),
+            Decision::Send { to, text } => {
+                let prepared = self.outbox.prepare(&to, &text).map_err(|e| e.to_string())?;
+                (Some(prepared), None)
+            }
+        };
+        let record = CallMessage {
             kind: kind.as_str(),
             subject: subject.key.clone(),
             call_uid: subject.call_uid.clone(),
             work_order_id: subject.work_order_id,
             e164: facts.e164.clone().unwrap_or_default(),
-            skipped: None,
+            skipped: skipped.map(Skip::as_str),
             created_at: now,
-        };
-        let (sms, handled) = match decision {
-            Decision::AlreadyDone => return Ok(Handled::Nothing),
-            Decision::Skip(why) => {
-                record.skipped = Some(why.as_str());
-                (None, Handled::Skipped(why))
-            }
-            Decision::Send { to, text } => {
-                let parts = self.outbox.encode(&to, &text).map_err(|e| e.to_string())?;
-                (Some((to, text, parts)), Handled::Nothing)
-            }
         };
         let queued = self
             .outbox
             .store()
             .sms()
             .call(move |s| {
-                let sms = sms.as_ref().map(|(to, text, parts)| NewSms {
-                    to,
-                    text,
-                    encoding: match parts[0].encoding {
-                        crate::devices::gsm::pdu::Encoding::Gsm7 => "gsm7",
-                        _ => "ucs2",
-                    },
-                    parts: parts.iter().map(|p| (p.hex.clone(), p.tpdu_len)).collect(),
-                    created_by: None,
-                });
-                s.record_call_message(&record, sms.as_ref())
+                let new = sms.as_ref().map(|p| p.new_sms(None));
+                s.record_call_message(&record, new.as_ref())
             })
             .await
             .map_err(|e| e.to_string())?;
-        Ok(match (queued, handled) {
+        Ok(match (queued, skipped) {
             (Some(id), _) => {
                 self.outbox.wake();
                 Handled::Sent(id)
             }
-            (None, h) => h,
+            (None, Some(why)) => Handled::Skipped(why),
+            // Decided before: a retried event.
+            (None, None) => Handled::Nothing,
         })
     }
 

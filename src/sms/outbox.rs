@@ -124,28 +124,29 @@ impl Outbox {
         created_by: Option<i64>,
     ) -> Result<i64, SmsError> {
         let to = self.destination(to)?;
-        let parts = self.encode(&to, text)?;
-        let encoding = match parts[0].encoding {
-            Encoding::Gsm7 => "gsm7",
-            _ => "ucs2",
-        };
-        let text = text.to_string();
-        let parts = parts.into_iter().map(|p| (p.hex, p.tpdu_len)).collect();
+        let prepared = self.prepare(&to, text)?;
         let id = self
             .store
             .sms()
-            .call(move |s| {
-                s.queue_sms(&NewSms {
-                    to: &to,
-                    text: &text,
-                    encoding,
-                    parts,
-                    created_by,
-                })
-            })
+            .call(move |s| s.queue_sms(&prepared.new_sms(created_by)))
             .await?;
         self.wake();
         Ok(id)
+    }
+
+    /// `text` for `to` (already normalised) split and encoded, ready for
+    /// the store to queue in whatever transaction the caller needs.
+    pub fn prepare(&self, to: &str, text: &str) -> Result<Prepared, SmsError> {
+        let parts = self.encode(to, text)?;
+        Ok(Prepared {
+            to: to.to_string(),
+            text: text.to_string(),
+            encoding: match parts[0].encoding {
+                Encoding::Gsm7 => "gsm7",
+                _ => "ucs2",
+            },
+            parts: parts.into_iter().map(|p| (p.hex, p.tpdu_len)).collect(),
+        })
     }
 
     /// The PDUs `text` needs, with this outbox's report and validity
@@ -157,6 +158,28 @@ impl Outbox {
             text,
             self.next_reference.fetch_add(1, Ordering::Relaxed),
         )
+    }
+}
+
+/// A message split and encoded, not yet queued.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    pub to: String,
+    pub text: String,
+    pub encoding: &'static str,
+    pub parts: Vec<(String, usize)>,
+}
+
+impl Prepared {
+    /// The store's row for it.
+    pub fn new_sms(&self, created_by: Option<i64>) -> NewSms<'_> {
+        NewSms {
+            to: &self.to,
+            text: &self.text,
+            encoding: self.encoding,
+            parts: self.parts.clone(),
+            created_by,
+        }
     }
 }
 

@@ -281,7 +281,8 @@ async fn send_after_call(d: &DueDelivery, settings: &WorkerSettings) -> Attempt 
             None => String::new(),
         })
     } else if let Some(kind) = after_call::Kind::of_endpoint(&d.url) {
-        let day_start = local_day_start(now, settings.zone());
+        use crate::reports::stats::{interval_start, Period};
+        let day_start = interval_start(now, Period::Day, settings.zone(), now);
         a.handle(kind, &d.data, d.created_at, now, day_start)
             .await
             .map(|h| match h {
@@ -307,13 +308,6 @@ async fn send_after_call(d: &DueDelivery, settings: &WorkerSettings) -> Attempt 
             next_at: super::next_attempt(d.attempts, d.created_at, now, settings.retry_base_ms),
         },
     }
-}
-
-/// The start (ms) of the local day of `now` in `zone`.
-fn local_day_start(now: i64, zone: FixedOffset) -> i64 {
-    let offset = i64::from(zone.local_minus_utc()) * 1000;
-    let day = 86_400_000;
-    (now + offset).div_euclid(day) * day - offset
 }
 
 /// Posts a group robot its message; how it went: HTTP 2xx with

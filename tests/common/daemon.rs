@@ -65,3 +65,23 @@ pub async fn serve_at(dir: &Path, config: &Path) -> (tokio::process::Child, std:
     .unwrap();
     (child, addr)
 }
+
+/// `callpop users add NAME --role ROLE --password-stdin` with `password`,
+/// as an administrator adds the first users before starting the daemon.
+pub async fn add_user(dir: &Path, config: &Path, name: &str, role: &str, password: &str) {
+    use tokio::io::AsyncWriteExt as _;
+    let mut add = callpop(dir)
+        .arg("--config")
+        .arg(config)
+        .args(["users", "add", name, "--role", role, "--password-stdin"])
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = add.stdin.take().unwrap();
+    stdin
+        .write_all(format!("{password}\n").as_bytes())
+        .await
+        .unwrap();
+    drop(stdin);
+    assert!(add.wait().await.unwrap().success());
+}
