@@ -117,6 +117,8 @@ pub const RULES: &[Rule] = &[
     rule("GET /healthz", Access::Public),
     rule("GET /metrics", Access::Public),
     rule("POST /api/login", Access::Public),
+    // The API's contract: what any integrator reads before a token.
+    rule("GET /api/openapi.json", Access::Public),
     rule("POST /api/logout", Access::Public),
     // Oneself.
     roles("GET /api/me", SELF_SERVICE),

@@ -55,7 +55,7 @@ impl DialRate {
 }
 
 /// A dial under way.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Started {
     pub call_id: String,
     pub line: String,

@@ -192,3 +192,39 @@ async fn an_admin_makes_and_revokes_an_api_token_on_the_page() {
     assert_eq!(code, 401);
     b.assert_no_console_errors();
 }
+
+/// The API reference tab reads the server's own OpenAPI document: an admin
+/// finds a route by part of its path, opens it and reads who may use it,
+/// its parameters and its body's fields.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_looks_a_route_up_in_the_api_reference() {
+    let s = stack(64).await;
+    let mut b = Browser::start().await;
+    b.open_as(s.addr, "admin").await;
+    b.goto(&format!("http://{}/admin", s.addr)).await;
+    b.open_admin_tab("api").await;
+    b.wait_for("document.querySelectorAll('[data-test=api-operation]').length > 100")
+        .await;
+    b.fill("input[data-test=api-search]", "/notes").await;
+    b.wait_for("document.querySelectorAll('[data-test=api-operation]').length === 1")
+        .await;
+    b.click("[data-test=api-operation] .el-collapse-item__header")
+        .await;
+    b.wait_for("document.querySelector('[data-test=api-operation] .el-table')")
+        .await;
+    let text = b.text("[data-test=api-operation]").await;
+    for part in [
+        "POST",
+        "/api/customers/{id}/notes",
+        "directory_add_note",
+        "customers:write",
+        "call_uid",
+    ] {
+        assert!(text.contains(part), "{part} in {text}");
+    }
+    b.fill("input[data-test=api-search]", "no such route at all")
+        .await;
+    b.wait_for("!document.querySelector('[data-test=api-operation]')")
+        .await;
+    b.assert_no_console_errors();
+}

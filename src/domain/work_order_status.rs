@@ -8,7 +8,7 @@
 use serde::{Deserialize, Serialize};
 
 /// One status a form's work orders may be in.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StatusDef {
     pub key: String,

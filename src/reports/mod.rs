@@ -9,7 +9,7 @@ use stats::{GroupBy, Period, Row, Settings, FORMULAS};
 
 /// A computed report: its rows, its totals per key, and how each figure
 /// was computed.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Report {
     pub group: GroupBy,
     pub period: Period,
@@ -30,7 +30,7 @@ pub struct Report {
 }
 
 /// One figure's formula, in both languages.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Formula {
     pub name: &'static str,
     pub zh: &'static str,

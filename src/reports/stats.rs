@@ -14,7 +14,7 @@ use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
 
 /// How long each row of a report covers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Period {
     #[value(name = "15m")]
@@ -42,7 +42,7 @@ impl std::str::FromStr for Period {
 }
 
 /// What the rows of a report are per.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum GroupBy {
     /// The whole center.
@@ -81,7 +81,7 @@ pub struct Settings {
 }
 
 /// Milliseconds in each agent state; offline time is not counted.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct StateTimes {
     pub ready: i64,
     pub not_ready: i64,
@@ -126,7 +126,7 @@ impl StateTimes {
 }
 
 /// One row: one key (agent, team, line or "all") in one interval.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Row {
     /// Start of the interval, ms.
     pub start: i64,

@@ -381,7 +381,7 @@ pub struct CallBlock {
 }
 
 /// A blacklist entry to add.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewCallBlock {
     pub number: String,

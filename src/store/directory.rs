@@ -22,7 +22,7 @@ pub struct Directory<'a> {
 }
 
 /// A search of the directory; every field given narrows it.
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, utoipa::IntoParams, utoipa::ToSchema)]
 #[serde(default)]
 pub struct CustomerQuery {
     /// Three or more digits found anywhere in one of the numbers, written

@@ -114,6 +114,10 @@ pub enum StoreError {
     },
     #[error("{0}")]
     Invalid(String),
+    /// Whoever was handed the rows one by one could take no more (an
+    /// export whose file cannot be written): the reading stopped.
+    #[error("the rows could not be passed on: {0}")]
+    Aborted(String),
     #[error("database error: {0}")]
     Sqlite(#[from] rusqlite::Error),
 }

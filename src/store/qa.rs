@@ -17,7 +17,7 @@ pub struct Qa<'a> {
 }
 
 /// What a form scores.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum AppliesTo {
     Recording,
@@ -85,7 +85,7 @@ pub struct QaForm {
 
 /// One line of a form: what is checked, and the most points it gives
 /// (its weight in the total).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct QaItem {
     pub key: String,
@@ -96,7 +96,7 @@ pub struct QaItem {
 }
 
 /// A form as the editor sends it.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct QaFormEdit {
     pub title: String,

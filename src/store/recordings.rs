@@ -117,7 +117,7 @@ impl Recordings<'_> {
 }
 
 /// A search of the recordings; every field narrows it.
-#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[derive(Debug, Clone, Default, serde::Deserialize, utoipa::IntoParams)]
 #[serde(default)]
 pub struct RecordingQuery {
     /// Started at or after, ms since the epoch.

@@ -8,7 +8,9 @@ use serde::{Deserialize, Serialize};
 use std::str::FromStr;
 
 /// What a user may do; enforced on the server, never only in the page.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum, utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     Agent,
@@ -57,7 +59,7 @@ pub struct User {
 }
 
 /// What an admin may change of a user.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize, utoipa::ToSchema)]
 pub struct UserUpdate {
     pub display_name: String,
     pub role: Role,
@@ -380,7 +382,7 @@ pub struct AuditEntry<'a> {
 
 /// Which audit entries to find: by who, what (a prefix: `user.` finds
 /// every user change), on what (part of the target), and when.
-#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[derive(Debug, Clone, Default, serde::Deserialize, utoipa::IntoParams)]
 #[serde(default)]
 pub struct AuditQuery {
     pub actor: Option<String>,

@@ -4,9 +4,10 @@
 //! closes their desktops at once.
 
 use super::auth::{ApiError, CurrentUser};
+use super::body::{Path, Query};
 use super::AppState;
 use crate::store::{AuditQuery, Role, UserUpdate, PERMISSIONS};
-use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::extract::{ConnectInfo, State};
 use axum::http::StatusCode;
 use axum::Json;
 use serde::Deserialize;
@@ -36,7 +37,7 @@ pub async fn users(State(state): State<AppState>) -> Result<Json<Value>, ApiErro
     Ok(Json(json!({ "users": list, "permissions": PERMISSIONS })))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct NewUser {
     username: String,
     display_name: String,
@@ -119,7 +120,7 @@ pub async fn add_user(
     Ok((StatusCode::CREATED, Json(user_json(&added, Vec::new()))))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct UserChange {
     #[serde(flatten)]
     update: UserUpdate,

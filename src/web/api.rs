@@ -1,9 +1,10 @@
 //! The REST API behind the desktop and the admin pages.
 
 use super::auth::{ApiError, CurrentUser};
+use super::body::{Path, Query};
 use super::AppState;
 use crate::store::{Binding, FormDef, NewCustomer, NewPhone};
-use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::extract::{ConnectInfo, State};
 use axum::http::StatusCode;
 use axum::Json;
 use serde::Deserialize;
@@ -84,12 +85,12 @@ pub async fn bindings(
     Ok(Json(json!({ "bindings": list })))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
 pub struct LineQuery {
     line: String,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct BindBody {
     agent: Option<String>,
     team: Option<String>,
@@ -190,7 +191,7 @@ pub async fn agents(
     Ok(Json(json!({ "agents": visible })))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct NewCustomerBody {
     name: String,
     #[serde(default)]
@@ -298,7 +299,7 @@ pub(super) async fn masked_for(
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct PasswordBody {
     password: String,
     /// The password now: asked of anyone changing their own.

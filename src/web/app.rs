@@ -5,9 +5,10 @@
 //! (the app then shows "not allowed"), so the server refuses the page as
 //! well as its data.
 
+use super::body::Path;
 use super::AppState;
 use crate::access;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 

@@ -47,7 +47,13 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         (
             self.status,
-            Json(json!({ "error": { "code": self.code, "message": self.message, "params": self.params } })),
+            Json(super::openapi::ErrorBody {
+                error: super::openapi::ErrorDetail {
+                    code: self.code,
+                    message: &self.message,
+                    params: &self.params,
+                },
+            }),
         )
             .into_response()
     }
@@ -403,7 +409,7 @@ impl Logins {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct Login {
     username: String,
     password: String,
@@ -604,7 +610,7 @@ pub async fn unlock_login(
     user: CurrentUser,
     State(state): State<AppState>,
     ConnectInfo(remote): ConnectInfo<SocketAddr>,
-    axum::extract::Path(name): axum::extract::Path<String>,
+    super::body::Path(name): super::body::Path<String>,
 ) -> Result<StatusCode, ApiError> {
     if !state.logins.unlock(&name) {
         return Err(ApiError::new(

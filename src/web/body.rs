@@ -1,12 +1,15 @@
-//! Request bodies as JSON, refused in the API's own words: a body that is
+//! What a request carries, refused in the API's own words: a body that is
 //! not JSON, not sent as JSON, too large, or not of the shape a route
 //! takes (a missing or unknown field, a wrong type) is answered with a
 //! coded error (`body_*`) the page words and an integrator can act on,
-//! never a bare text line.
+//! never a bare text line; so are a query string (`query_invalid`) and a
+//! path parameter (`path_invalid`) that are not what the route reads.
+//! Handlers take [`Body`], [`Query`] and [`Path`] from here, never axum's.
 
 use super::auth::ApiError;
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{FromRequest, Request};
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
 use axum::http::StatusCode;
 use serde::de::DeserializeOwned;
 use serde_json::json;
@@ -57,4 +60,50 @@ fn refused(rejection: &JsonRejection) -> ApiError {
         status
     };
     ApiError::new(status, code, format!("{message}: {reason}")).with(json!({ "reason": reason }))
+}
+
+/// A query string read as `T`; use it where `axum::extract::Query` would be.
+pub struct Query<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Query<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Query(v)) => Ok(Query(v)),
+            Err(rejection) => Err(part_refused(
+                "query_invalid",
+                "the query string is not what this request takes",
+                rejection.body_text(),
+            )),
+        }
+    }
+}
+
+/// The path's parameters read as `T`; use it where `axum::extract::Path`
+/// would be.
+pub struct Path<T>(pub T);
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for Path<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(v)) => Ok(Path(v)),
+            Err(rejection) => Err(part_refused(
+                "path_invalid",
+                "the address names something this request cannot read",
+                rejection.body_text(),
+            )),
+        }
+    }
+}
+
+fn part_refused(code: &'static str, message: &str, reason: String) -> ApiError {
+    ApiError::new(
+        StatusCode::BAD_REQUEST,
+        code,
+        format!("{message}: {reason}"),
+    )
+    .with(json!({ "reason": reason }))
 }

@@ -4,9 +4,10 @@
 //! audited; the engine reads the list on every caller ID.
 
 use super::auth::{ApiError, CurrentUser};
+use super::body::Path;
 use super::AppState;
 use crate::store::NewCallBlock;
-use axum::extract::{ConnectInfo, Path, State};
+use axum::extract::{ConnectInfo, State};
 use axum::http::StatusCode;
 use axum::Json;
 use serde_json::{json, Value};

@@ -3,10 +3,11 @@
 //! reminders of the day within the viewer's reach.
 
 use super::auth::{ApiError, CurrentUser};
+use super::body::Query;
 use super::AppState;
 use crate::customers::fields::{check_values, CustomFieldDef};
 use crate::store::CustomerRow;
-use axum::extract::{ConnectInfo, Query, State};
+use axum::extract::{ConnectInfo, State};
 use axum::http::StatusCode;
 use axum::Json;
 use serde::Deserialize;
@@ -20,7 +21,7 @@ pub async fn list(_: CurrentUser, State(state): State<AppState>) -> Result<Json<
 }
 
 /// The definitions as the admin console sends them.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FieldsBody {
     fields: Vec<CustomFieldDef>,
@@ -65,7 +66,7 @@ pub async fn checked(
 }
 
 /// Which day's birthdays.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 pub struct DayQuery {
     /// `MM-DD`; today (in the center's time zone) when absent.
     day: Option<String>,

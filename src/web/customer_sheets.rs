@@ -14,11 +14,12 @@
 //! current search finds in the layout the importer reads back.
 
 use super::auth::{ApiError, CurrentUser};
+use super::body::{Path, Query};
 use super::AppState;
 use crate::customers::{FileProblem, ImportMode, ImportReport, ImportRun, Progress};
 use crate::store::{CustomerQuery, Store};
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::Json;
@@ -329,7 +330,7 @@ pub async fn discard(
 }
 
 /// The export's format and language (beside the search's filters).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 pub struct ExportParams {
     format: Option<String>,
     lang: Option<String>,

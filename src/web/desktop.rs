@@ -45,7 +45,7 @@ impl DesktopTickets {
 
 /// A ticket's request: whose desktop (the caller's own without a name;
 /// another user's only for an admin).
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TicketRequest {
     #[serde(default)]

@@ -4,11 +4,12 @@
 //! profile's text, and a check of a profile file before it is installed.
 
 use super::auth::{ApiError, CurrentUser};
+use super::body::Path;
 use super::AppState;
 use crate::devices::desk::RestartError;
 use crate::devices::profile::{self, LoadedProfile};
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, Path, State};
+use axum::extract::{ConnectInfo, State};
 use axum::http::StatusCode;
 use axum::Json;
 use serde_json::{json, Value};

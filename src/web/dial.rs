@@ -7,18 +7,19 @@
 //! is asked by the call and the number read here, in the caller's scope.
 
 use super::auth::{ApiError, CurrentUser};
+use super::body::Path;
 use super::AppState;
 use crate::outbound::{OutboundError, Started};
 use crate::pop::command::CommandError;
 use crate::store::User;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
 /// What to dial: a number, or the caller of a call to call back.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DialBody {
     #[serde(default)]

@@ -5,11 +5,12 @@
 //! QA read-only, admins all); numbers are masked by the one rule.
 
 use super::auth::{ApiError, CurrentUser};
+use super::body::{Path, Query};
 use super::AppState;
 use crate::store::{
     CallQuery, CustomerEdit, CustomerQuery, CustomerRow, HandOver, NewPhone, Role, Scope, User,
 };
-use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::extract::{ConnectInfo, State};
 use axum::http::StatusCode;
 use axum::Json;
 use serde::Deserialize;
@@ -224,7 +225,7 @@ pub async fn show(
 }
 
 /// A customer as the edit form sends it.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EditBody {
     pub name: String,
@@ -240,7 +241,7 @@ pub struct EditBody {
 }
 
 /// One number of the edit form.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PhoneBody {
     pub number: String,
@@ -403,7 +404,7 @@ async fn set_deleted(
 }
 
 /// A note as the page sends it.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NoteBody {
     pub body: String,
@@ -438,7 +439,7 @@ pub async fn add_note(
 
 /// A hand-over as the page sends it: to whom, and either the customers
 /// or the user whose customers all go.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HandOverBody {
     pub to: String,

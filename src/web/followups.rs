@@ -4,9 +4,10 @@
 //! its `followup_id` ([`super::dial`]).
 
 use super::auth::{ApiError, CurrentUser};
+use super::body::Path;
 use super::AppState;
 use crate::store::{Claim, FollowUp, CLOSE_REASONS};
-use axum::extract::{ConnectInfo, Path, State};
+use axum::extract::{ConnectInfo, State};
 use axum::http::StatusCode;
 use axum::Json;
 use serde::Deserialize;
@@ -119,7 +120,7 @@ pub(super) async fn claim_for(
 }
 
 /// Why an item is closed.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CloseBody {
     pub reason: String,
@@ -195,7 +196,7 @@ pub async fn summary(
 }
 
 /// A call-back scheduled by hand from a customer's page or a pop.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CallBackBody {
     /// When, ms since the epoch.

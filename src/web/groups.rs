@@ -3,9 +3,10 @@
 //! finds, taking them out. Audited.
 
 use super::auth::{ApiError, CurrentUser};
+use super::body::Path;
 use super::AppState;
 use crate::store::CustomerQuery;
-use axum::extract::{ConnectInfo, Path, State};
+use axum::extract::{ConnectInfo, State};
 use axum::http::StatusCode;
 use axum::Json;
 use serde::Deserialize;
@@ -28,7 +29,7 @@ pub async fn list(
 
 /// Who joins or leaves: these customers, or (joining) every customer the
 /// search finds.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MembersBody {
     #[serde(default)]
@@ -100,7 +101,7 @@ pub async fn add(
 }
 
 /// Who leaves a group.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LeaveBody {
     customers: Vec<i64>,

@@ -4,10 +4,11 @@
 //! written to the audit log with their filters and row count.
 
 use super::auth::{ApiError, CurrentUser};
+use super::body::Query;
 use super::AppState;
 use crate::access::mask;
 use crate::store::{CallQuery, HistoryRow, Role, User};
-use axum::extract::{ConnectInfo, Query, State};
+use axum::extract::{ConnectInfo, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::Json;
@@ -17,7 +18,7 @@ use std::net::SocketAddr;
 
 /// The history's query string: the store's filters, with the number as
 /// typed.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
 #[serde(default)]
 pub struct HistoryParams {
     from: Option<i64>,
@@ -233,7 +234,7 @@ pub async fn export(
             // A write that fails (a full disk) stops the reading at once.
             reader.calls().each_call(&q, &scope, None, |row| {
                 sink(&cells(&shown(&viewer, row), offset))
-                    .map_err(|e| crate::store::StoreError::Invalid(format!("{e:#}")))
+                    .map_err(|e| crate::store::StoreError::Aborted(format!("{e:#}")))
             })?;
             Ok(())
         })

@@ -3,9 +3,10 @@
 //! merge their team's customers, admins anyone's; both audited.
 
 use super::auth::{ApiError, CurrentUser};
+use super::body::Path;
 use super::AppState;
 use crate::store::MergeRefused;
-use axum::extract::{ConnectInfo, Path, State};
+use axum::extract::{ConnectInfo, State};
 use axum::http::StatusCode;
 use axum::Json;
 use serde::Deserialize;
@@ -26,7 +27,7 @@ fn refused(e: MergeRefused) -> ApiError {
 }
 
 /// Which customer goes into this one.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MergeBody {
     from: i64,

@@ -23,6 +23,7 @@ mod groups;
 mod guard;
 mod history;
 mod merges;
+pub mod openapi;
 mod qa;
 mod recordings;
 mod reports;
@@ -257,10 +258,10 @@ impl WebSettings {
 }
 
 /// The routes as declared, each `METHOD path` once, without their state:
-/// what the access table must cover.
+/// what the access table must cover and the API document describes.
 struct Routes {
     router: Router<AppState>,
-    declared: Vec<String>,
+    declared: Vec<openapi::DocRoute>,
 }
 
 impl Routes {
@@ -272,48 +273,75 @@ impl Routes {
     }
 
     /// Adds `handler` for `method` at `path`.
-    fn at<H, T>(self, method: Method, path: &'static str, handler: H) -> Routes
+    fn at<H, T, D>(self, method: Method, path: &'static str, handler: H) -> Routes
     where
-        H: axum::handler::Handler<T, AppState>,
+        H: axum::handler::Handler<T, AppState> + openapi::Documented<D>,
         T: 'static,
     {
+        let describe = openapi::describe(&handler);
+        let name = std::any::type_name::<H>();
         let filter = MethodFilter::try_from(method.clone()).expect("a routable method");
-        self.with(method, path, axum::routing::on(filter, handler))
+        self.with_described(
+            method,
+            path,
+            name,
+            describe,
+            axum::routing::on(filter, handler),
+        )
     }
 
-    /// Adds a ready-made method router (one with layers of its own).
-    fn with(
+    /// Adds a ready-made method router (one with layers of its own) for
+    /// `handler`, which describes it.
+    fn with<H: openapi::Documented<D>, D>(
+        self,
+        method: Method,
+        path: &'static str,
+        handler: H,
+        route: axum::routing::MethodRouter<AppState>,
+    ) -> Routes {
+        let describe = openapi::describe(&handler);
+        self.with_described(method, path, std::any::type_name::<H>(), describe, route)
+    }
+
+    fn with_described(
         mut self,
         method: Method,
         path: &'static str,
+        handler: &'static str,
+        describe: fn() -> openapi::OpDoc,
         route: axum::routing::MethodRouter<AppState>,
     ) -> Routes {
-        self.declared.push(gate::action_of(&method, path));
+        self.declared.push(openapi::DocRoute {
+            method,
+            path,
+            handler,
+            describe,
+        });
         self.router = self.router.route(path, route);
         self
     }
 
-    fn get<H: axum::handler::Handler<T, AppState>, T: 'static>(
-        self,
-        path: &'static str,
-        handler: H,
-    ) -> Routes {
+    fn get<H, T, D>(self, path: &'static str, handler: H) -> Routes
+    where
+        H: axum::handler::Handler<T, AppState> + openapi::Documented<D>,
+        T: 'static,
+    {
         self.at(Method::GET, path, handler)
     }
 
-    fn post<H: axum::handler::Handler<T, AppState>, T: 'static>(
-        self,
-        path: &'static str,
-        handler: H,
-    ) -> Routes {
+    fn post<H, T, D>(self, path: &'static str, handler: H) -> Routes
+    where
+        H: axum::handler::Handler<T, AppState> + openapi::Documented<D>,
+        T: 'static,
+    {
         self.at(Method::POST, path, handler)
     }
 
-    fn put<H: axum::handler::Handler<T, AppState>, T: 'static>(
-        self,
-        path: &'static str,
-        handler: H,
-    ) -> Routes {
+    fn put<H, T, D>(self, path: &'static str, handler: H) -> Routes
+    where
+        H: axum::handler::Handler<T, AppState> + openapi::Documented<D>,
+        T: 'static,
+    {
         self.at(Method::PUT, path, handler)
     }
 }
@@ -333,6 +361,7 @@ fn routes() -> Routes {
             "/api/logins/locked/{name}",
             auth::unlock_login,
         )
+        .get("/api/openapi.json", openapi_json)
         .get("/api/forms", api::forms)
         .get("/api/forms/{key}", api::form)
         .put("/api/forms/{key}", api::put_form)
@@ -347,6 +376,7 @@ fn routes() -> Routes {
         .with(
             Method::POST,
             "/api/customers/import",
+            customer_sheets::upload,
             post(customer_sheets::upload).layer(axum::extract::DefaultBodyLimit::max(64 << 20)),
         )
         .get("/api/customers/imports/{id}", customer_sheets::status)
@@ -390,6 +420,7 @@ fn routes() -> Routes {
         .with(
             Method::POST,
             "/api/workorders/import",
+            workorder_import::import,
             post(workorder_import::import).layer(axum::extract::DefaultBodyLimit::max(8 << 20)),
         )
         .get("/api/workorders/{id}", workorders::show)
@@ -439,6 +470,7 @@ fn routes() -> Routes {
         .with(
             Method::POST,
             "/api/profiles/check",
+            devices::check_profile,
             post(devices::check_profile)
                 .layer(axum::extract::DefaultBodyLimit::max(devices::MAX_PROFILE)),
         )
@@ -449,6 +481,7 @@ fn routes() -> Routes {
         .with(
             Method::POST,
             "/api/sms/uploads",
+            sms::upload,
             post(sms::upload).layer(axum::extract::DefaultBodyLimit::max(sms::MAX_UPLOAD)),
         )
         .get("/api/sms/campaigns/{id}", sms::show)
@@ -501,7 +534,34 @@ fn routes() -> Routes {
 /// Every route the server declares, as `METHOD path` (what the access
 /// table must name; the access-matrix test compares the two).
 pub fn declared_routes() -> Vec<String> {
-    routes().declared
+    routes()
+        .declared
+        .iter()
+        .map(|r| gate::action_of(&r.method, r.path))
+        .collect()
+}
+
+/// The REST API's OpenAPI 3 document, made from the routes (served at
+/// `/api/openapi.json`), and the routes whose path and handler disagree.
+pub fn api_document() -> openapi::Document {
+    openapi::document(&routes().declared)
+}
+
+/// The API document, made once.
+async fn openapi_json() -> axum::response::Response {
+    use axum::response::IntoResponse;
+    static JSON: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let body = JSON.get_or_init(|| {
+        api_document()
+            .openapi
+            .to_json()
+            .unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
+    });
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        body.as_str(),
+    )
+        .into_response()
 }
 
 /// All routes, behind the access table's gate and the same-origin guard.
@@ -703,7 +763,12 @@ async fn export_file(
         Ok(rows) => rows,
         Err(e) => {
             let _ = tokio::fs::remove_file(&file).await;
-            return Err(failed(format!("{e:#}")));
+            // A filter the store refuses is the request's fault, not ours.
+            return Err(match e.downcast::<crate::store::StoreError>() {
+                Ok(refused @ crate::store::StoreError::Invalid(_)) => refused.into(),
+                Ok(other) => failed(other.to_string()),
+                Err(e) => failed(format!("{e:#}")),
+            });
         }
     };
     let bytes = tokio::fs::read(&file).await;

@@ -3,9 +3,10 @@
 //! [`super::recordings`]). Reach comes from the access table.
 
 use super::auth::{ApiError, CurrentUser};
+use super::body::Path;
 use super::AppState;
 use crate::store::{QaFormEdit, QaTarget, Scope, ScoreError};
-use axum::extract::{ConnectInfo, Path, State};
+use axum::extract::{ConnectInfo, State};
 use axum::http::StatusCode;
 use axum::Json;
 use serde::Deserialize;
@@ -65,7 +66,7 @@ async fn order(
 }
 
 /// A score as the page sends it.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ScoreBody {
     form_id: i64,
@@ -121,7 +122,7 @@ pub async fn score_work_order(
 }
 
 /// An appeal's reason.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AppealBody {
     note: String,

@@ -5,9 +5,10 @@
 //! hold and appeal is written to the audit log with who and from where.
 
 use super::auth::{ApiError, CurrentUser};
+use super::body::{Path, Query};
 use super::AppState;
 use crate::store::{QaTarget, RecordingQuery, Scope};
-use axum::extract::{ConnectInfo, Path, Query, Request, State};
+use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -165,7 +166,7 @@ pub async fn show(
     })))
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::IntoParams)]
 pub struct AudioQuery {
     #[serde(default)]
     download: bool,
@@ -269,7 +270,7 @@ fn gone(why: &str) -> ApiError {
     ApiError::new(StatusCode::GONE, "no_audio", why.to_string())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct ScoreBody {
     form_id: i64,
     items: BTreeMap<String, i64>,
@@ -311,7 +312,7 @@ pub async fn score(
     Ok(Json(json!({ "score": score_id, "scores": scores })))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct AppealBody {
     note: String,
 }
@@ -370,7 +371,7 @@ pub async fn appeal(
     Ok(Json(json!({ "scores": scores })))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct HoldBody {
     held: bool,
 }

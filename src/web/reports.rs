@@ -3,16 +3,17 @@
 //! charts). A team lead's agent and team rows are their own team's.
 
 use super::auth::{ApiError, CurrentUser};
+use super::body::{Path, Query};
 use super::AppState;
 use crate::reports::stats::{GroupBy, Period, Settings};
 use crate::reports::Report;
 use crate::store::Role;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use serde::Deserialize;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 pub struct ReportParams {
     /// ms since the epoch.
     from: i64,

@@ -4,6 +4,7 @@
 //! admins only; a marketer controls their own campaigns.
 
 use super::auth::{ApiError, CurrentUser};
+use super::body::{Path, Query};
 use super::AppState;
 use crate::sms::campaign::{export_results, Draft, Source};
 use crate::sms::rules::Window;
@@ -11,7 +12,7 @@ use crate::sms::{CampaignError, Campaigns};
 use crate::store::CampaignState;
 use axum::body::Bytes;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
-use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::Json;
@@ -100,7 +101,7 @@ pub async fn list(
 }
 
 /// A new campaign: from a group, every customer, or an uploaded sheet.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct NewCampaignBody {
     name: String,
     template: String,
@@ -306,7 +307,7 @@ pub async fn show(
     Ok(Json(json!({ "campaign": c, "progress": p })))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
 pub struct PreviewQuery {
     limit: Option<u32>,
 }
@@ -433,7 +434,7 @@ pub async fn failures(
     Ok(Json(json!(f)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
 pub struct ExportQuery {
     format: Option<String>,
 }
@@ -469,7 +470,7 @@ pub async fn export(
     Ok(response)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct QuotaBody {
     monthly_parts: i64,
 }

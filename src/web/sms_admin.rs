@@ -3,9 +3,10 @@
 //! whose fate is unknown, settled by a person. Every change is audited.
 
 use super::auth::{ApiError, CurrentUser};
+use super::body::Path;
 use super::AppState;
 use crate::store::PartState;
-use axum::extract::{ConnectInfo, Path, State};
+use axum::extract::{ConnectInfo, State};
 use axum::http::StatusCode;
 use axum::Json;
 use serde::Deserialize;
@@ -41,7 +42,7 @@ pub async fn blacklist(State(state): State<AppState>) -> Result<Json<Value>, Api
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct BlacklistBody {
     number: String,
     #[serde(default)]
@@ -114,7 +115,7 @@ pub async fn unknown_parts(State(state): State<AppState>) -> Result<Json<Value>,
     Ok(Json(json!({ "parts": parts })))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct SettleBody {
     /// delivered, failed, or queued (send again, knowing it may arrive twice).
     to: String,

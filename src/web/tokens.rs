@@ -4,10 +4,11 @@
 //! `DELETE /api/tokens/{id}` revokes it. All audited.
 
 use super::auth::{ApiError, CurrentUser};
+use super::body::Path;
 use super::AppState;
 use crate::access::tokens::{checked_scopes, mint, TokenScope};
 use crate::store::NewApiToken;
-use axum::extract::{ConnectInfo, Path, State};
+use axum::extract::{ConnectInfo, State};
 use axum::http::StatusCode;
 use axum::Json;
 use serde::Deserialize;
@@ -22,7 +23,7 @@ pub async fn list(_: CurrentUser, State(state): State<AppState>) -> Result<Json<
 }
 
 /// A token to make.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewToken {
     name: String,

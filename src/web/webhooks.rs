@@ -6,11 +6,12 @@
 //! events people act on, the teams they hear of, quiet hours and a pace.
 
 use super::auth::{ApiError, CurrentUser};
+use super::body::Path;
 use super::AppState;
 use crate::store::EndpointSettings;
 use crate::webhooks::robot::{Kind, ROBOT_EVENTS};
 use crate::webhooks::{unknown_type, EVENT_TYPES};
-use axum::extract::{ConnectInfo, Path, State};
+use axum::extract::{ConnectInfo, State};
 use axum::http::StatusCode;
 use axum::Json;
 use serde::Deserialize;
@@ -21,7 +22,7 @@ use std::net::SocketAddr;
 const ROTATION_GRACE_MS: i64 = 24 * 3600 * 1000;
 
 /// An endpoint as the console sends it.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EndpointBody {
     url: String,
@@ -49,7 +50,7 @@ pub struct EndpointBody {
 }
 
 /// Quiet hours as people write them.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct QuietHours {
     from: String,

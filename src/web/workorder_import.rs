@@ -5,12 +5,13 @@
 //! entries) as a change made on the page.
 
 use super::auth::{ApiError, CurrentUser};
+use super::body::Query;
 use super::AppState;
 use crate::store::{Assignee, Change, Role, StoreError, WorkOrderQuery};
 use crate::workorder::import::{ask, columns, status_named, RowAsk};
 use crate::workorder::lifecycle::{check_move, MoveRefused};
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, Query, State};
+use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
 use serde::{Deserialize, Serialize};
@@ -22,7 +23,7 @@ use std::net::SocketAddr;
 const MAX_ROWS: usize = 5_000;
 
 /// Whether to change anything.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 pub struct ImportParams {
     #[serde(default)]
     dry_run: bool,

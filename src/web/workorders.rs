@@ -7,12 +7,13 @@
 //! one rule.
 
 use super::auth::{ApiError, CurrentUser};
+use super::body::{Path, Query};
 use super::AppState;
 use crate::store::{
     Assignee, Change, FieldType, FormDef, QaTarget, Role, WorkOrderQuery, WorkOrderRow, WorkOrders,
 };
 use crate::workorder::lifecycle::MoveRefused;
-use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::extract::{ConnectInfo, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::Json;
@@ -66,7 +67,7 @@ pub fn mask_phone_fields(
 
 /// The list's query: the search, or (with `call_id`) the orders of one
 /// call by the history's rule for it.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 pub struct ListParams {
     call_id: Option<String>,
     status: Option<String>,
@@ -259,7 +260,7 @@ fn note_checked(note: Option<&str>) -> Result<(), ApiError> {
 }
 
 /// A status move.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StatusBody {
     to: String,
@@ -284,7 +285,7 @@ pub async fn set_status(
 }
 
 /// An assignment: to an agent (username) or a team's queue, not both.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AssignBody {
     #[serde(default)]
@@ -384,7 +385,7 @@ pub async fn assignees(
 }
 
 /// A due date (ms), or `null` to clear it.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DueBody {
     due_at: Option<i64>,
@@ -405,7 +406,7 @@ pub async fn set_due(
 }
 
 /// A comment.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CommentBody {
     body: String,

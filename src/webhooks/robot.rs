@@ -18,7 +18,7 @@ use serde_json::{json, Value};
 use std::collections::VecDeque;
 
 /// Who receives an endpoint's deliveries.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Kind {
     /// A program: the signed callpop envelope.

@@ -335,7 +335,7 @@ pub const PAGE_READY: &str = "(() => { const p = location.pathname; const q = (s
   return true; })()";
 
 /// The admin console's tabs after the first (users), as the page names them.
-pub const ADMIN_TABS: [&str; 14] = [
+pub const ADMIN_TABS: [&str; 15] = [
     "teams",
     "lines",
     "devices",
@@ -344,6 +344,7 @@ pub const ADMIN_TABS: [&str; 14] = [
     "customer_fields",
     "call_blacklist",
     "tokens",
+    "api",
     "webhooks",
     "robots",
     "crm",
