@@ -8,10 +8,19 @@
 //! `multimon-ng` (DTMF) are installed, the same signals go through them
 //! too, side by side (exact = the message bytes, or the keys, all there).
 //!
+//! Then the same sweep with spandsp's caller IDs (its ADSI transmitter,
+//! through `tests/emulators/spandsp_cid.c`: a modulator that is not
+//! callpop's), callpop beside minimodem / multimon-ng on the very same
+//! files, and spandsp's signals with the sender's clock ±2.5 % off at
+//! 12 dB.
+//!
 //! The speed: a minute of line audio with caller IDs in it, decoded on one
 //! core with every decoder on, as a multiple of real time.
 //!
 //! cargo run --release --example bench_cid -- [TRIALS]   # default 30
+
+#[path = "../tests/common/spandsp.rs"]
+mod spandsp;
 
 use callpop::dsp::cid;
 use callpop::dsp::dtmf_cid;
@@ -61,7 +70,43 @@ fn main() {
             println!();
         }
     }
+    spandsp_sweeps(trials);
     speed();
+}
+
+/// spandsp's signals through callpop and the established decoders, side
+/// by side on the same files.
+fn spandsp_sweeps(trials: u32) {
+    use spandsp::{reference_tool, sweep_side_by_side, Spandsp};
+    let sp = Spandsp::build();
+    println!("\nspandsp's caller IDs ({trials} trials a level, same files through each decoder)");
+    for standard in [CidStandard::Bell202, CidStandard::V23, CidStandard::Dtmf] {
+        let tool = reference_tool(standard);
+        println!(
+            "\n{} (spandsp)\n  clock     SNR dB   callpop exact  wrong-accepted   {tool} exact",
+            standard.as_str()
+        );
+        let runs: Vec<(f64, Vec<i32>)> = vec![
+            (0.0, LEVELS.to_vec()),
+            (-0.025, vec![12]),
+            (0.025, vec![12]),
+        ];
+        for (offset, levels) in runs {
+            let (rows, reference) = sweep_side_by_side(&sp, standard, &levels, trials, 77, offset);
+            for (row, refs) in rows.iter().zip(reference.chunks(trials as usize)) {
+                println!(
+                    "  {:+5.1}%   {:>6}   {:>7}/{:<5} {:>9}   {:>9}/{}",
+                    offset * 100.0,
+                    row.snr_db,
+                    row.exact,
+                    row.trials,
+                    row.wrong_accepted,
+                    refs.iter().filter(|ok| **ok).count(),
+                    trials
+                );
+            }
+        }
+    }
 }
 
 /// The same kind of signals through an established decoder.

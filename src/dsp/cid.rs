@@ -165,10 +165,23 @@ impl CallerIdMessage {
 /// Why bytes are not a caller-ID message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CidError {
-    Truncated { needed: usize, got: usize },
-    BadChecksum { sum: u8 },
+    Truncated {
+        needed: usize,
+        got: usize,
+    },
+    BadChecksum {
+        sum: u8,
+    },
     UnknownType(u8),
-    BadParameter { kind: u8, reason: &'static str },
+    BadParameter {
+        kind: u8,
+        reason: &'static str,
+    },
+    /// The message holds together, but `weak` of its characters were too
+    /// close to call: two errors there could cancel out in the checksum.
+    Doubtful {
+        weak: usize,
+    },
 }
 
 impl fmt::Display for CidError {
@@ -184,6 +197,10 @@ impl fmt::Display for CidError {
             CidError::BadParameter { kind, reason } => {
                 write!(f, "parameter {kind:#04x}: {reason}")
             }
+            CidError::Doubtful { weak } => write!(
+                f,
+                "{weak} characters too faint to trust (two errors could cancel in the checksum)"
+            ),
         }
     }
 }
@@ -455,6 +472,8 @@ pub struct FrameScanner {
     seizure: usize,
     /// The bytes since the seizure ended: marks, an odd byte, message(s).
     tail: Vec<u8>,
+    /// Which of the tail's characters the demodulator was unsure of.
+    weak: Vec<bool>,
     in_frame: bool,
     /// Why the last candidate that completed failed, reported if none holds.
     failed: Option<CidError>,
@@ -473,6 +492,7 @@ impl FrameScanner {
             min_seizure: min_seizure.max(1),
             seizure: 0,
             tail: Vec::with_capacity(MAX_TAIL),
+            weak: Vec::with_capacity(MAX_TAIL),
             in_frame: false,
             failed: None,
         }
@@ -483,6 +503,7 @@ impl FrameScanner {
     pub fn reset(&mut self) {
         self.seizure = 0;
         self.tail.clear();
+        self.weak.clear();
         self.in_frame = false;
         self.failed = None;
     }
@@ -500,14 +521,16 @@ impl FrameScanner {
 
     /// Feeds one byte; returns a message (or a rejected one) when complete.
     pub fn push(&mut self, byte: u8) -> Option<Scanned> {
-        self.push_after_marks(byte, 0)
+        self.push_heard(byte, 0, false)
     }
 
     /// Feeds one byte that followed `marks` bits of steady mark (from line
     /// audio): a message type after at least [`MARK_ONLY_BITS`] of mark
     /// starts a message without any channel seizure, as call-waiting caller
-    /// ID and some exchanges send it.
-    pub fn push_after_marks(&mut self, byte: u8, marks: u32) -> Option<Scanned> {
+    /// ID and some exchanges send it. `weak`: the demodulator was unsure
+    /// of one of its bits; a message with two such characters is rejected
+    /// as [`CidError::Doubtful`].
+    pub fn push_heard(&mut self, byte: u8, marks: u32, weak: bool) -> Option<Scanned> {
         let seized = self.seizure >= self.min_seizure
             || (marks >= MARK_ONLY_BITS && (byte == SDMF || byte == MDMF));
         if !self.in_frame {
@@ -517,7 +540,9 @@ impl FrameScanner {
                 _ if seized => {
                     self.in_frame = true;
                     self.tail.clear();
+                    self.weak.clear();
                     self.tail.push(byte);
+                    self.weak.push(weak);
                     return self.judge();
                 }
                 _ => self.seizure = 0,
@@ -527,11 +552,13 @@ impl FrameScanner {
         if byte == SEIZURE && self.starts().next().is_none() {
             // No message began: the seizure goes on after an odd byte.
             self.tail.clear();
+            self.weak.clear();
             self.in_frame = false;
             self.seizure += 1;
             return None;
         }
         self.tail.push(byte);
+        self.weak.push(weak);
         self.judge()
     }
 
@@ -568,7 +595,9 @@ impl FrameScanner {
             if len < end {
                 waiting = true;
             } else if len == end {
+                let weak = self.weak[start..end].iter().filter(|w| **w).count();
                 match decode(&self.tail[start..end]) {
+                    Ok(_) if weak >= 2 => self.failed = Some(CidError::Doubtful { weak }),
                     Ok(m) => {
                         self.reset();
                         return Some(Scanned::Message(m));

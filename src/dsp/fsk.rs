@@ -92,7 +92,7 @@ impl FskSignal {
 }
 
 /// A character the UART framed, and the sample it began at.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct FskByte {
     pub byte: u8,
     pub offset: u64,
@@ -100,6 +100,21 @@ pub struct FskByte {
     /// without channel seizure (call-waiting caller ID) follows 40 ms or
     /// more of mark, which tells it from noise.
     pub marks_before: u32,
+    /// How sure the least certain of its ten bit decisions was (the
+    /// tones' energy difference over their sum, 0 to 1): two wrong
+    /// characters can cancel out in a checksum, so a message is trusted
+    /// only when at most one of its characters is weak.
+    pub confidence: f32,
+}
+
+/// Below this confidence a character is weak (see [`FskByte::confidence`]).
+pub const WEAK_CHARACTER: f32 = 0.15;
+
+impl FskByte {
+    /// Whether a bit of it was too close to call to be trusted.
+    pub fn is_weak(&self) -> bool {
+        self.confidence < WEAK_CHARACTER
+    }
 }
 
 /// A streaming FSK demodulator and UART for one standard.
@@ -109,8 +124,13 @@ pub struct FskDemodulator {
     /// Signal power over the same bit window, for carrier detection.
     power: MovingSum,
     per_bit: f64,
+    /// The sender's bit length as tracked over the burst: a real
+    /// exchange's clock is off by up to a few per cent.
+    bit_len: f64,
     sample: u64,
     last_soft: f64,
+    /// Where the tone decision last changed sides (interpolated sample).
+    last_crossing: f64,
     uart: Uart,
     /// The tones' power over a bit below which nothing is a carrier.
     squelch: f64,
@@ -130,8 +150,22 @@ enum Uart {
         bits: u16,
         next: usize,
         marks: f64,
+        /// The bit decided last (the start bit is a 0).
+        previous: bool,
+        /// Bits since the clock was last corrected by a transition.
+        unchecked: u32,
+        /// The least certain decision so far.
+        least: f64,
     },
 }
+
+/// How much of a transition's timing error corrects the bit clock at once
+/// (a first-order loop: noise moves it little, drift is followed).
+const PHASE_GAIN: f64 = 0.4;
+/// How much of it corrects the bit length, per bit since the last one.
+const RATE_GAIN: f64 = 0.05;
+/// How far the tracked bit length may stray from the nominal one.
+const MAX_CLOCK_ERROR: f64 = 0.04;
 
 /// The carrier is there when the two tones hold this share of the power.
 const CARRIER: f64 = 0.35;
@@ -146,8 +180,10 @@ impl FskDemodulator {
             space: Correlator::new(space, rate, window),
             power: MovingSum::new(window),
             per_bit,
+            bit_len: per_bit,
             sample: 0,
             last_soft: 0.0,
+            last_crossing: f64::NEG_INFINITY,
             uart: Uart::Idle { marks: 0.0 },
             squelch: 0.0,
         }
@@ -175,6 +211,10 @@ impl FskDemodulator {
             let tones = 2.0 * (m + s) / n;
             let carrier = p > 1e-9 && tones > CARRIER * p && tones >= self.squelch;
             let soft = if m + s > 0.0 { (m - s) / (m + s) } else { 0.0 };
+            if (soft > 0.0) != (self.last_soft > 0.0) && soft != self.last_soft {
+                let frac = self.last_soft / (self.last_soft - soft);
+                self.last_crossing = self.sample as f64 - 1.0 + frac;
+            }
             self.step(soft, carrier, out);
             self.last_soft = soft;
             self.sample += 1;
@@ -187,18 +227,22 @@ impl FskDemodulator {
             Uart::Idle { marks } => {
                 if !carrier {
                     *marks = 0.0;
+                    // A new burst may come from another sender's clock.
+                    self.bit_len = self.per_bit;
                 } else if soft > 0.0 {
                     *marks += 1.0;
                 } else if self.last_soft > 0.0 && *marks >= self.per_bit * 0.5 {
                     // The window's output crosses zero half a bit after the
-                    // edge itself; interpolate where it crossed.
-                    let frac = self.last_soft / (self.last_soft - soft);
-                    let edge = now - 1.0 + frac - self.per_bit / 2.0;
+                    // edge itself.
+                    let edge = self.last_crossing - self.bit_len / 2.0;
                     self.uart = Uart::Char {
                         edge,
                         bits: 0,
                         next: 0,
                         marks: *marks,
+                        previous: true,
+                        unchecked: 0,
+                        least: 1.0,
                     };
                 }
             }
@@ -207,17 +251,43 @@ impl FskDemodulator {
                 bits,
                 next,
                 marks,
+                previous,
+                unchecked,
+                least,
             } => {
                 // Bit k's window is wholly inside it at its end.
-                let due = *edge + (*next as f64 + 1.0) * self.per_bit;
+                let due = *edge + (*next as f64 + 1.0) * self.bit_len;
                 if now + 0.5 < due {
                     return;
                 }
                 let one = soft > 0.0;
+                *least = least.min(soft.abs());
+                *unchecked += 1;
+                if *next > 0 && one != *previous {
+                    // A transition between this bit and the last: where the
+                    // decision crossed zero tells how the sender's clock
+                    // runs against ours (it crosses half a bit after the
+                    // boundary, half a bit before now).
+                    let expected = *edge + *next as f64 * self.bit_len + self.bit_len / 2.0;
+                    let error = self.last_crossing - expected;
+                    if error.abs() < self.bit_len * 0.4 {
+                        *edge += PHASE_GAIN * error;
+                        let bit_len = self.bit_len + RATE_GAIN * error / f64::from(*unchecked);
+                        self.bit_len = bit_len.clamp(
+                            self.per_bit * (1.0 - MAX_CLOCK_ERROR),
+                            self.per_bit * (1.0 + MAX_CLOCK_ERROR),
+                        );
+                        *unchecked = 0;
+                    }
+                }
+                *previous = one;
                 match *next {
                     0 if one || !carrier => {
-                        // Not a start bit after all.
-                        self.uart = Uart::Idle { marks: 0.0 };
+                        // Not a start bit after all: a noise spike in the
+                        // mark, which is still there.
+                        self.uart = Uart::Idle {
+                            marks: if one && carrier { self.per_bit } else { 0.0 },
+                        };
                         return;
                     }
                     0 => {}
@@ -229,6 +299,7 @@ impl FskDemodulator {
                                 byte: *bits as u8,
                                 offset: start,
                                 marks_before: (*marks / self.per_bit) as u32,
+                                confidence: *least as f32,
                             });
                         }
                         // A framing error drops the character; either way

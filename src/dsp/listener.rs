@@ -217,7 +217,7 @@ impl Listener {
                     // Without a seizure the message begins here.
                     path.seizure_start = b.offset;
                 }
-                match path.scanner.push_after_marks(b.byte, b.marks_before) {
+                match path.scanner.push_heard(b.byte, b.marks_before, b.is_weak()) {
                     Some(Scanned::Message(message)) => {
                         let offset = path.seizure_start;
                         let duplicate = self.recent.iter().any(|(t, m)| {

@@ -103,6 +103,53 @@ pub fn add_noise(samples: &mut [f32], sigma: f64, seed: u64) {
     }
 }
 
+/// `clean` with white noise `snr_db` below the power of its signal (the
+/// samples that are not silence).
+pub fn with_noise(mut clean: Vec<f32>, snr_db: f64, seed: u64) -> Vec<f32> {
+    let signal: Vec<f64> = clean
+        .iter()
+        .filter(|x| x.abs() > 1e-4)
+        .map(|x| f64::from(*x).powi(2))
+        .collect();
+    let power = signal.iter().sum::<f64>() / signal.len().max(1) as f64;
+    add_noise(&mut clean, (power / 10f64.powf(snr_db / 10.0)).sqrt(), seed);
+    clean
+}
+
+/// The same signal as a sender whose clock runs `offset` fast (0.02 = 2 %)
+/// would make it: every frequency and the baud rate scaled together.
+/// Band-limited interpolation (a Hann-windowed sinc, 32 taps), as a good
+/// resampler does: a linear one would add images of the 2.1 kHz tones
+/// that no line has.
+pub fn with_clock_offset(samples: &[f32], offset: f64) -> Vec<f32> {
+    const HALF: isize = 16;
+    let step = 1.0 + offset;
+    // Below both rates' Nyquist, so nothing folds back.
+    let cutoff = 1.0f64.min(1.0 / step) * 0.95;
+    let n = (samples.len() as f64 / step) as usize;
+    (0..n)
+        .map(|i| {
+            let t = i as f64 * step;
+            let k = t.floor() as isize;
+            let mut acc = 0.0f64;
+            for j in (k - HALF + 1)..=(k + HALF) {
+                let Some(x) = usize::try_from(j).ok().and_then(|j| samples.get(j)) else {
+                    continue;
+                };
+                let d = t - j as f64;
+                let sinc = if d.abs() < 1e-12 {
+                    1.0
+                } else {
+                    (std::f64::consts::PI * cutoff * d).sin() / (std::f64::consts::PI * d)
+                };
+                let window = 0.5 + 0.5 * (std::f64::consts::PI * d / (HALF as f64 + 1.0)).cos();
+                acc += f64::from(*x) * sinc * window;
+            }
+            acc as f32
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -64,6 +64,36 @@ pub fn sweep(
     trials: u32,
     seed: u64,
 ) -> Vec<SweepRow> {
+    sweep_rendered(
+        standard,
+        rate,
+        levels,
+        trials,
+        seed,
+        |sent, snr_db, seed| {
+            let samples = CidSignal {
+                snr_db: Some(snr_db),
+                seed,
+                ..CidSignal::new(standard, rate)
+            }
+            .render(&sent);
+            (sent, samples)
+        },
+    )
+}
+
+/// The same with the line audio made by `render` (message, SNR in dB,
+/// noise seed → the message as it was sent, which a modulator may have had
+/// to adapt, and its samples): another modulator's signals (spandsp's, in
+/// the tests) through the same count.
+pub fn sweep_rendered(
+    standard: CidStandard,
+    rate: u32,
+    levels: &[i32],
+    trials: u32,
+    seed: u64,
+    mut render: impl FnMut(CallerIdMessage, f64, u64) -> (CallerIdMessage, Vec<f32>),
+) -> Vec<SweepRow> {
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
     levels
         .iter()
@@ -75,30 +105,38 @@ pub fn sweep(
                 wrong_accepted: 0,
             };
             for _ in 0..trials {
-                let sent = random_message(standard, &mut rng);
-                let signal = CidSignal {
-                    snr_db: Some(f64::from(snr_db)),
-                    seed: rng.random(),
-                    ..CidSignal::new(standard, rate)
-                };
-                let samples = signal.render(&sent);
-                let mut listener = Listener::new(rate, &ListenFor::caller_id());
-                let mut heard = Vec::new();
-                for c in samples.chunks(rate as usize / 50) {
-                    listener.push(c, &mut heard);
-                }
-                listener.finish(&mut heard);
-                for h in heard {
-                    if let Heard::CallerId { message, .. } = h {
-                        if message == sent {
-                            row.exact += 1;
-                        } else {
-                            row.wrong_accepted += 1;
-                        }
+                let (sent, samples) = render(
+                    random_message(standard, &mut rng),
+                    f64::from(snr_db),
+                    rng.random(),
+                );
+                for message in caller_ids_in(&samples, rate) {
+                    if message == sent {
+                        row.exact += 1;
+                    } else {
+                        row.wrong_accepted += 1;
                     }
                 }
             }
             row
+        })
+        .collect()
+}
+
+/// Every caller ID the listener (listening for all standards) reports in
+/// `samples`, fed in 20 ms blocks as a sound card delivers them.
+pub fn caller_ids_in(samples: &[f32], rate: u32) -> Vec<CallerIdMessage> {
+    let mut listener = Listener::new(rate, &ListenFor::caller_id());
+    let mut heard = Vec::new();
+    for c in samples.chunks(rate as usize / 50) {
+        listener.push(c, &mut heard);
+    }
+    listener.finish(&mut heard);
+    heard
+        .into_iter()
+        .filter_map(|h| match h {
+            Heard::CallerId { message, .. } => Some(message),
+            _ => None,
         })
         .collect()
 }
