@@ -32,7 +32,9 @@ use std::process::Command;
 use std::time::Instant;
 
 const RATE: u32 = 8000;
-const LEVELS: [i32; 11] = [20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0];
+const LEVELS: [i32; 20] = [
+    30, 20, 16, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0, -1, -2, -3, -4,
+];
 
 fn main() {
     let trials: u32 = std::env::args()
