@@ -106,13 +106,13 @@ fn line_audio(
     (samples, what)
 }
 
-/// Trials `from, from + step, …` below `trials()`: exact count, and every
+/// Trials `from, from + step, …` below `trials`: exact count, and every
 /// wrong report with what made it.
-fn run(from: u64, step: u64) -> (u64, Vec<String>) {
+fn run(from: u64, step: u64, trials: u64) -> (u64, Vec<String>) {
     let mut exact = 0;
     let mut wrong = Vec::new();
     let mut trial = from;
-    while trial < trials() {
+    while trial < trials {
         let mut rng = rand::rngs::StdRng::seed_from_u64(0x24_0000 + trial);
         let standard = STANDARDS[(trial % 3) as usize];
         let sent = random_message(standard, &mut rng);
@@ -133,15 +133,15 @@ fn run(from: u64, step: u64) -> (u64, Vec<String>) {
 
 #[test]
 fn ten_thousand_caller_ids_under_noise_offsets_and_level_steps_and_never_a_wrong_one() {
+    let trials = trials();
     // Both cores: the trials are independent.
     let (a, b) = std::thread::scope(|s| {
-        let a = s.spawn(|| run(0, 2));
-        let b = s.spawn(|| run(1, 2));
+        let a = s.spawn(|| run(0, 2, trials));
+        let b = s.spawn(|| run(1, 2, trials));
         (a.join().unwrap(), b.join().unwrap())
     });
     let exact = a.0 + b.0;
     let wrong: Vec<String> = a.1.into_iter().chain(b.1).collect();
-    let trials = trials();
     println!("{trials} trials: {exact} exact, {} wrong", wrong.len());
     assert!(
         wrong.is_empty(),

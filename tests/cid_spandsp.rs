@@ -22,9 +22,9 @@ const TRIALS: u32 = 10;
 /// One sweep of spandsp's signals at `levels`, with the clock `offset`;
 /// prints callpop's and the reference decoder's counts side by side.
 fn sweep(sp: &Spandsp, standard: CidStandard, levels: &[i32], offset: f64) -> Vec<SweepRow> {
-    let (rows, reference) = sweep_side_by_side(sp, standard, levels, TRIALS, 24, offset);
+    let rows = sweep_side_by_side(sp, standard, levels, TRIALS, 24, offset);
     let tool = reference_tool(standard);
-    for (row, refs) in rows.iter().zip(reference.chunks(TRIALS as usize)) {
+    for (row, read) in &rows {
         println!(
             "spandsp {:<8} clock {:+.1}%  {:>3} dB   callpop {:>2}/{} (wrong {})   {tool} {:>2}/{}",
             standard.as_str(),
@@ -33,11 +33,11 @@ fn sweep(sp: &Spandsp, standard: CidStandard, levels: &[i32], offset: f64) -> Ve
             row.exact,
             row.trials,
             row.wrong_accepted,
-            refs.iter().filter(|ok| **ok).count(),
+            read,
             TRIALS
         );
     }
-    rows
+    rows.into_iter().map(|(row, _)| row).collect()
 }
 
 #[test]

@@ -106,12 +106,13 @@ pub fn add_noise(samples: &mut [f32], sigma: f64, seed: u64) {
 /// `clean` with white noise `snr_db` below the power of its signal (the
 /// samples that are not silence).
 pub fn with_noise(mut clean: Vec<f32>, snr_db: f64, seed: u64) -> Vec<f32> {
-    let signal: Vec<f64> = clean
+    let (sum, count) = clean
         .iter()
         .filter(|x| x.abs() > 1e-4)
-        .map(|x| f64::from(*x).powi(2))
-        .collect();
-    let power = signal.iter().sum::<f64>() / signal.len().max(1) as f64;
+        .fold((0.0f64, 0usize), |(sum, count), x| {
+            (sum + f64::from(*x).powi(2), count + 1)
+        });
+    let power = sum / count.max(1) as f64;
     add_noise(&mut clean, (power / 10f64.powf(snr_db / 10.0)).sqrt(), seed);
     clean
 }

@@ -139,8 +139,8 @@ pub fn reference_decodes(
 
 /// spandsp's signals at `levels` (`trials` a level, the sender's clock
 /// `offset` off, white noise) through callpop's listener and, on the very
-/// same samples, the established decoder: callpop's rows, and for each
-/// trial in order whether that decoder read it.
+/// same samples, the established decoder: callpop's row at each level and
+/// how many of its trials that decoder read.
 pub fn sweep_side_by_side(
     sp: &Spandsp,
     standard: CidStandard,
@@ -148,7 +148,7 @@ pub fn sweep_side_by_side(
     trials: u32,
     seed: u64,
     offset: f64,
-) -> (Vec<SweepRow>, Vec<bool>) {
+) -> Vec<(SweepRow, usize)> {
     const RATE: u32 = 8000;
     let mut reference = Vec::new();
     let rows = sweep_rendered(standard, RATE, levels, trials, seed, |m, snr, seed| {
@@ -161,7 +161,10 @@ pub fn sweep_side_by_side(
         reference.push(reference_decodes(standard, RATE, &sent, &samples));
         (sent, samples)
     });
-    (rows, reference)
+    let read = reference
+        .chunks(trials as usize)
+        .map(|level| level.iter().filter(|ok| **ok).count());
+    rows.into_iter().zip(read).collect()
 }
 
 /// The established decoder [`reference_decodes`] runs for `standard`.
