@@ -21,6 +21,10 @@ pub struct Spandsp {
 impl Spandsp {
     /// Builds the helper (once per source change) under `target/tools`.
     pub fn build() -> Spandsp {
+        // Tests in one binary run on several threads: one builds, the
+        // others wait for it (they share the process id used below).
+        static BUILDING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        let _one_at_a_time = BUILDING.lock().unwrap_or_else(|e| e.into_inner());
         let root = Path::new(env!("CARGO_MANIFEST_DIR"));
         let source = root.join("tests/emulators/spandsp_cid.c");
         let dir = root.join("target/tools");
@@ -28,7 +32,8 @@ impl Spandsp {
         let bin = dir.join("spandsp_cid");
         let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
         if modified(&bin) < modified(&source) {
-            // Built beside and renamed: tests building it at once never run half a file.
+            // Built beside and renamed: another process (a second test
+            // binary, `bench_cid`) never runs half a file.
             let part = dir.join(format!("spandsp_cid.{}", std::process::id()));
             let out = Command::new("cc")
                 .args(["-O2", "-Wall", "-o"])
