@@ -17,7 +17,8 @@
 //! The speed: a minute of line audio with caller IDs in it, decoded on one
 //! core with every decoder on, as a multiple of real time.
 //!
-//! cargo run --release --example bench_cid -- [TRIALS]   # default 30
+//! cargo run --release --example bench_cid -- [TRIALS] [--only own|spandsp|speed]
+//! (TRIALS default 30; `--only` runs one of the three parts)
 
 #[path = "../tests/common/spandsp.rs"]
 mod spandsp;
@@ -37,10 +38,27 @@ const LEVELS: [i32; 20] = [
 ];
 
 fn main() {
-    let trials: u32 = std::env::args()
-        .nth(1)
-        .and_then(|a| a.parse().ok())
-        .unwrap_or(30);
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let trials: u32 = args.iter().find_map(|a| a.parse().ok()).unwrap_or(30);
+    let only = args
+        .iter()
+        .position(|a| a == "--only")
+        .and_then(|i| args.get(i + 1))
+        .map(String::as_str);
+    let part = |name: &str| only.is_none_or(|o| o == name);
+    if part("own") {
+        own_sweep(trials);
+    }
+    if part("spandsp") {
+        spandsp_sweeps(trials);
+    }
+    if part("speed") {
+        speed();
+    }
+}
+
+/// callpop's own modulator, beside minimodem / multimon-ng.
+fn own_sweep(trials: u32) {
     let have = |tool: &str| Command::new(tool).arg("--help").output().is_ok();
     let (minimodem, multimon) = (have("minimodem"), have("multimon-ng"));
     println!("SNR sweep: {trials} trials a level, white noise over 0-4 kHz, {RATE} Hz");
@@ -72,8 +90,6 @@ fn main() {
             println!();
         }
     }
-    spandsp_sweeps(trials);
-    speed();
 }
 
 /// spandsp's signals through callpop and the established decoders, side

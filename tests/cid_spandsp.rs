@@ -45,8 +45,8 @@ fn spandsp_caller_ids_decode_under_noise_and_never_wrong() {
     let sp = Spandsp::build();
     // (standard, levels high to low, the least exact count at each)
     let plan: [(CidStandard, [i32; 4], [u32; 4]); 3] = [
-        (CidStandard::Bell202, [30, 12, 8, 4], [10, 10, 8, 0]),
-        (CidStandard::V23, [30, 14, 10, 6], [10, 10, 7, 0]),
+        (CidStandard::Bell202, [30, 12, 8, 4], [10, 10, 9, 0]),
+        (CidStandard::V23, [30, 14, 10, 6], [10, 10, 9, 3]),
         (CidStandard::Dtmf, [30, 10, 4, 0], [10, 10, 10, 2]),
     ];
     for (standard, levels, least) in plan {
@@ -74,8 +74,10 @@ fn spandsp_caller_ids_decode_with_the_senders_clock_off() {
             for row in &rows {
                 assert_eq!(row.wrong_accepted, 0, "{standard:?} {offset} {row:?}");
             }
-            let least = if offset.abs() > 0.02 { 8 } else { 9 };
-            assert!(rows[0].exact >= least, "{standard:?} {offset} {rows:?}");
+            // At 20 dB and at 12 dB (issue 24: 29 of 30 at 12 dB).
+            for row in &rows {
+                assert!(row.exact >= 9, "{standard:?} {offset} {rows:?}");
+            }
         }
     }
 }

@@ -132,6 +132,10 @@ impl Heard {
 /// One FSK standard's demodulator and frame scanner.
 struct FskPath {
     standard: FskStandard,
+    /// Whether its rejections are reported: the energy demodulator is a
+    /// second opinion beside the coherent one (it decodes a sender whose
+    /// clock is far off sooner), and a message both fail is reported once.
+    reports_rejections: bool,
     demodulator: FskDemodulator,
     scanner: FrameScanner,
     /// Where the seizure under way began.
@@ -164,18 +168,27 @@ impl Listener {
         let fsk: Vec<FskPath> = what
             .fsk
             .iter()
-            .map(|&standard| FskPath {
-                standard,
-                demodulator: FskDemodulator::new(standard, rate).with_squelch(what.squelch_dbm0),
-                scanner: FrameScanner::new(what.min_seizure),
-                seizure_start: 0,
-                last_byte: None,
+            .flat_map(|&standard| {
+                let coherent = FskDemodulator::new(standard, rate).with_squelch(what.squelch_dbm0);
+                let by_energy = FskDemodulator::new(standard, rate)
+                    .by_energy()
+                    .with_squelch(what.squelch_dbm0);
+                [(coherent, true), (by_energy, false)].map(|(demodulator, reports_rejections)| {
+                    FskPath {
+                        standard,
+                        reports_rejections,
+                        demodulator,
+                        scanner: FrameScanner::new(what.min_seizure),
+                        seizure_start: 0,
+                        last_byte: None,
+                    }
+                })
             })
             .collect();
         Listener {
             rate,
             sample: 0,
-            sniffer: (fsk.len() > 1).then(|| Sniffer::new(rate)),
+            sniffer: (what.fsk.len() > 1).then(|| Sniffer::new(rate)),
             fsk,
             dtmf: what
                 .dtmf
@@ -236,12 +249,14 @@ impl Listener {
                             });
                         }
                     }
-                    Some(Scanned::Rejected(error)) => out.push(Heard::Rejected {
-                        offset: path.seizure_start,
-                        standard: path.standard.into(),
-                        error,
-                    }),
-                    None => {}
+                    Some(Scanned::Rejected(error)) if path.reports_rejections => {
+                        out.push(Heard::Rejected {
+                            offset: path.seizure_start,
+                            standard: path.standard.into(),
+                            error,
+                        })
+                    }
+                    Some(Scanned::Rejected(_)) | None => {}
                 }
             }
         }

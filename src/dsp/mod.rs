@@ -3,6 +3,7 @@
 //! examples.
 
 pub mod cid;
+mod coherent;
 pub mod dtmf;
 pub mod dtmf_cid;
 pub mod fsk;
