@@ -110,6 +110,9 @@ pub struct FskByte {
     /// characters can cancel out in a checksum, so a message is trusted
     /// only when at most one of its characters is weak.
     pub confidence: f32,
+    /// Whether the coherent UART read it (see
+    /// [`FskDemodulator::and_by_energy`]).
+    pub coherent: bool,
 }
 
 /// Below this confidence a character is weak (see [`FskByte::confidence`]).
@@ -122,16 +125,14 @@ impl FskByte {
     }
 }
 
-/// A streaming FSK demodulator and UART for one standard.
+/// A streaming FSK demodulator for one standard: the tones' correlations,
+/// shared by one or two UARTs (coherent, by energy).
 pub struct FskDemodulator {
     mark: Correlator,
     space: Correlator,
     /// Signal power over the same bit window, for carrier detection.
     power: MovingSum,
     per_bit: f64,
-    /// The sender's bit length as tracked over the burst: a real
-    /// exchange's clock is off by up to a few per cent.
-    bit_len: f64,
     sample: u64,
     last_soft: f64,
     /// Where the tone decision last changed sides (interpolated sample).
@@ -139,16 +140,35 @@ pub struct FskDemodulator {
     /// How far after a tone change the energies' decision crosses zero
     /// (half the correlation window, in samples).
     lag: f64,
+    framers: Vec<Framer>,
+    /// The tones' power over a bit below which nothing is a carrier.
+    squelch: f64,
+}
+
+/// One UART over the demodulator's correlations.
+struct Framer {
+    /// The tones' phases, for coherent bit decisions (none: decided by
+    /// the tones' energies).
+    phase: Option<PhaseTracker>,
+    /// The sender's bit length as tracked over the burst: a real
+    /// exchange's clock is off by up to a few per cent.
+    bit_len: f64,
     /// Between characters, where the next bit on the last character's
     /// clock begins: the next start bit comes a whole number of bits after
     /// the last stop bit.
     last_stop: Option<f64>,
-    /// The tones' phases, for coherent bit decisions (none: decided by
-    /// the tones' energies, see [`FskDemodulator::by_energy`]).
-    phase: Option<PhaseTracker>,
     uart: Uart,
-    /// The tones' power over a bit below which nothing is a carrier.
-    squelch: f64,
+}
+
+/// What every UART sees of one sample.
+struct Moment {
+    now: f64,
+    soft: f64,
+    last_soft: f64,
+    last_crossing: f64,
+    carrier: bool,
+    per_bit: f64,
+    lag: f64,
 }
 
 /// Below this level (dBm0) FSK is line noise or crosstalk, never a caller
@@ -193,6 +213,7 @@ const MAX_GAP_BITS: f64 = 30.0;
 const CARRIER: f64 = 0.35;
 
 impl FskDemodulator {
+    /// A demodulator deciding bits coherently.
     pub fn new(standard: FskStandard, rate: u32) -> FskDemodulator {
         let per_bit = f64::from(rate) / BAUD;
         let window = per_bit.round().max(2.0) as usize;
@@ -202,16 +223,16 @@ impl FskDemodulator {
             space: Correlator::new(space, rate, window),
             power: MovingSum::new(window),
             per_bit,
-            bit_len: per_bit,
             sample: 0,
             last_soft: 0.0,
             last_crossing: f64::NEG_INFINITY,
             // Sample n stands for [n − ½, n + ½): a window of w samples
             // ending at n is half past a change at e when n = e + w/2 − ½.
             lag: window as f64 / 2.0 - 0.5,
-            last_stop: None,
-            phase: Some(PhaseTracker::new(mark, space, rate, per_bit)),
-            uart: Uart::Idle { marks: 0.0 },
+            framers: vec![Framer::new(
+                Some(PhaseTracker::new(mark, space, rate, per_bit)),
+                per_bit,
+            )],
             squelch: 0.0,
         }
         .with_squelch(SQUELCH_DBM0)
@@ -225,13 +246,15 @@ impl FskDemodulator {
         self
     }
 
-    /// The same deciding bits by the tones' energies and timing each
+    /// The same with a second UART beside the coherent one, on the same
+    /// correlations, deciding bits by the tones' energies and timing each
     /// character from its own start edge: about 2 dB less in white noise,
     /// but indifferent to a sender whose tones and clock are both a few
     /// per cent off before the phase loop has learnt them. The listener
-    /// runs both.
-    pub fn by_energy(mut self) -> FskDemodulator {
-        self.phase = None;
+    /// runs both (each reads what the other misses); [`FskByte::coherent`]
+    /// tells whose a byte is.
+    pub fn and_by_energy(mut self) -> FskDemodulator {
+        self.framers.push(Framer::new(None, self.per_bit));
         self
     }
 
@@ -241,8 +264,10 @@ impl FskDemodulator {
             let x = f64::from(x);
             let (m, mark) = self.mark.push(x);
             let (s, space) = self.space.push(x);
-            if let Some(phase) = &mut self.phase {
-                phase.record(mark, space);
+            for framer in &mut self.framers {
+                if let Some(phase) = &mut framer.phase {
+                    phase.record(mark, space);
+                }
             }
             let p = self.power.push(x * x);
             let n = self.power.len() as f64;
@@ -255,20 +280,42 @@ impl FskDemodulator {
                 let frac = self.last_soft / (self.last_soft - soft);
                 self.last_crossing = self.sample as f64 - 1.0 + frac;
             }
-            self.step(soft, carrier, out);
+            let at = Moment {
+                now: self.sample as f64,
+                soft,
+                last_soft: self.last_soft,
+                last_crossing: self.last_crossing,
+                carrier,
+                per_bit: self.per_bit,
+                lag: self.lag,
+            };
+            for framer in &mut self.framers {
+                framer.step(&at, out);
+            }
             self.last_soft = soft;
             self.sample += 1;
         }
     }
+}
 
-    fn step(&mut self, soft: f64, carrier: bool, out: &mut Vec<FskByte>) {
-        let now = self.sample as f64;
+impl Framer {
+    fn new(phase: Option<PhaseTracker>, per_bit: f64) -> Framer {
+        Framer {
+            phase,
+            bit_len: per_bit,
+            last_stop: None,
+            uart: Uart::Idle { marks: 0.0 },
+        }
+    }
+
+    fn step(&mut self, at: &Moment, out: &mut Vec<FskByte>) {
+        let (now, soft, carrier) = (at.now, at.soft, at.carrier);
         match &mut self.uart {
             Uart::Idle { marks } => {
                 if !carrier {
                     *marks = 0.0;
                     // A new burst may come from another sender's clock.
-                    self.bit_len = self.per_bit;
+                    self.bit_len = at.per_bit;
                     self.last_stop = None;
                     if let Some(phase) = &mut self.phase {
                         phase.reset();
@@ -295,7 +342,7 @@ impl FskDemodulator {
                                 least: d.confidence,
                             };
                         }
-                        Some(_) if *marks < MAX_GAP_BITS * self.per_bit => {
+                        Some(_) if *marks < MAX_GAP_BITS * at.per_bit => {
                             *marks += self.bit_len;
                             self.last_stop = Some(due);
                         }
@@ -304,10 +351,10 @@ impl FskDemodulator {
                     }
                 } else if soft > 0.0 {
                     *marks += 1.0;
-                } else if self.last_soft > 0.0 && *marks >= self.per_bit * 0.5 {
+                } else if at.last_soft > 0.0 && *marks >= at.per_bit * 0.5 {
                     // The window's output crosses zero half a window after
                     // the edge itself.
-                    let edge = self.last_crossing - self.lag;
+                    let edge = at.last_crossing - at.lag;
                     if let Some(phase) = &mut self.phase {
                         phase.anchor_mark(edge - self.bit_len, edge);
                     }
@@ -361,14 +408,14 @@ impl FskDemodulator {
                     // tone's phase (coherent decisions), or else by where
                     // the energies' decision crossed zero (half a window
                     // after the boundary).
-                    let expected = from + self.lag;
-                    let error = boundary_error.unwrap_or(self.last_crossing - expected);
+                    let expected = from + at.lag;
+                    let error = boundary_error.unwrap_or(at.last_crossing - expected);
                     if error.abs() < self.bit_len * 0.4 {
                         *edge += PHASE_GAIN * error;
                         let bit_len = self.bit_len + RATE_GAIN * error / f64::from(*unchecked);
                         self.bit_len = bit_len.clamp(
-                            self.per_bit * (1.0 - MAX_CLOCK_ERROR),
-                            self.per_bit * (1.0 + MAX_CLOCK_ERROR),
+                            at.per_bit * (1.0 - MAX_CLOCK_ERROR),
+                            at.per_bit * (1.0 + MAX_CLOCK_ERROR),
                         );
                         *unchecked = 0;
                     }
@@ -379,7 +426,7 @@ impl FskDemodulator {
                         // Not a start bit after all: a noise spike in the
                         // mark, which is still there.
                         self.uart = Uart::Idle {
-                            marks: if one && carrier { self.per_bit } else { 0.0 },
+                            marks: if one && carrier { at.per_bit } else { 0.0 },
                         };
                         return;
                     }
@@ -398,14 +445,15 @@ impl FskDemodulator {
                             out.push(FskByte {
                                 byte: *bits as u8,
                                 offset: start,
-                                marks_before: (*marks / self.per_bit) as u32,
+                                marks_before: (*marks / at.per_bit) as u32,
                                 confidence: *least as f32,
+                                coherent: self.phase.is_some(),
                             });
                         }
                         // A framing error drops the character; either way
                         // the next start bit is looked for.
                         self.uart = Uart::Idle {
-                            marks: if one { self.per_bit } else { 0.0 },
+                            marks: if one { at.per_bit } else { 0.0 },
                         };
                         return;
                     }
@@ -481,7 +529,10 @@ impl MovingSum {
     fn push(&mut self, v: f64) -> f64 {
         self.sum += v - self.values[self.at];
         self.values[self.at] = v;
-        self.at = (self.at + 1) % self.values.len();
+        self.at += 1;
+        if self.at == self.values.len() {
+            self.at = 0;
+        }
         self.pushed += 1;
         // Recompute now and then so rounding cannot drift.
         if self.pushed % 4096 == 0 {

@@ -129,18 +129,24 @@ impl Heard {
     }
 }
 
-/// One FSK standard's demodulator and frame scanner.
+/// One FSK standard's demodulator and its two UARTs' frame scanners.
 struct FskPath {
     standard: FskStandard,
-    /// Whether its rejections are reported: the energy demodulator is a
-    /// second opinion beside the coherent one (it decodes a sender whose
-    /// clock is far off sooner), and a message both fail is reported once.
-    reports_rejections: bool,
     demodulator: FskDemodulator,
+    /// The coherent UART's reader, then the energy UART's.
+    readers: [FskReader; 2],
+}
+
+/// The frame scanner over one UART's characters.
+struct FskReader {
     scanner: FrameScanner,
     /// Where the seizure under way began.
     seizure_start: u64,
     last_byte: Option<u64>,
+    /// Whether its rejections are reported: the energy UART is a second
+    /// opinion beside the coherent one (it decodes a sender whose clock is
+    /// far off sooner), and a message both fail is reported once.
+    reports_rejections: bool,
 }
 
 /// The line listener.
@@ -168,21 +174,17 @@ impl Listener {
         let fsk: Vec<FskPath> = what
             .fsk
             .iter()
-            .flat_map(|&standard| {
-                let coherent = FskDemodulator::new(standard, rate).with_squelch(what.squelch_dbm0);
-                let by_energy = FskDemodulator::new(standard, rate)
-                    .by_energy()
-                    .with_squelch(what.squelch_dbm0);
-                [(coherent, true), (by_energy, false)].map(|(demodulator, reports_rejections)| {
-                    FskPath {
-                        standard,
-                        reports_rejections,
-                        demodulator,
-                        scanner: FrameScanner::new(what.min_seizure),
-                        seizure_start: 0,
-                        last_byte: None,
-                    }
-                })
+            .map(|&standard| FskPath {
+                standard,
+                demodulator: FskDemodulator::new(standard, rate)
+                    .and_by_energy()
+                    .with_squelch(what.squelch_dbm0),
+                readers: [true, false].map(|reports_rejections| FskReader {
+                    scanner: FrameScanner::new(what.min_seizure),
+                    seizure_start: 0,
+                    last_byte: None,
+                    reports_rejections,
+                }),
             })
             .collect();
         Listener {
@@ -218,21 +220,25 @@ impl Listener {
             self.bytes.clear();
             path.demodulator.push(samples, &mut self.bytes);
             for b in &self.bytes {
-                if path.last_byte.is_some_and(|t| b.offset > t + gap) {
-                    path.scanner.reset();
+                let reader = &mut path.readers[usize::from(!b.coherent)];
+                if reader.last_byte.is_some_and(|t| b.offset > t + gap) {
+                    reader.scanner.reset();
                 }
-                path.last_byte = Some(b.offset);
-                let was_seizure = !path.scanner.in_frame() && b.byte == SEIZURE;
-                if was_seizure && path.scanner.seizure_len() == 0 {
-                    path.seizure_start = b.offset;
+                reader.last_byte = Some(b.offset);
+                let was_seizure = !reader.scanner.in_frame() && b.byte == SEIZURE;
+                if was_seizure && reader.scanner.seizure_len() == 0 {
+                    reader.seizure_start = b.offset;
                 }
-                if !path.scanner.in_frame() && path.scanner.seizure_len() == 0 {
+                if !reader.scanner.in_frame() && reader.scanner.seizure_len() == 0 {
                     // Without a seizure the message begins here.
-                    path.seizure_start = b.offset;
+                    reader.seizure_start = b.offset;
                 }
-                match path.scanner.push_heard(b.byte, b.marks_before, b.is_weak()) {
+                match reader
+                    .scanner
+                    .push_heard(b.byte, b.marks_before, b.is_weak())
+                {
                     Some(Scanned::Message(message)) => {
-                        let offset = path.seizure_start;
+                        let offset = reader.seizure_start;
                         let duplicate = self.recent.iter().any(|(t, m)| {
                             *m == message && offset.abs_diff(*t) < u64::from(self.rate)
                         });
@@ -249,9 +255,9 @@ impl Listener {
                             });
                         }
                     }
-                    Some(Scanned::Rejected(error)) if path.reports_rejections => {
+                    Some(Scanned::Rejected(error)) if reader.reports_rejections => {
                         out.push(Heard::Rejected {
-                            offset: path.seizure_start,
+                            offset: reader.seizure_start,
                             standard: path.standard.into(),
                             error,
                         })
