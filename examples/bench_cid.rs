@@ -1,7 +1,7 @@
 //! Caller ID from line audio: the SNR sweep and the decoding speed.
 //!
 //! The sweep sends TRIALS random caller IDs (Chinese numbers, SDMF and
-//! MDMF, with dates and names) per SNR level from 20 dB down to 0 dB in
+//! MDMF, with dates and names) per SNR level from 30 dB down to -4 dB in
 //! white noise over the whole 0-4 kHz band, for Bell 202, V.23 and DTMF,
 //! through the listener listening for all of them, and counts exact
 //! decodes and wrong-but-accepted ones. When `minimodem` (FSK) and
