@@ -17,7 +17,12 @@
 //! The speed: a minute of line audio with caller IDs in it, decoded on one
 //! core with every decoder on, as a multiple of real time.
 //!
-//! cargo run --release --example bench_cid -- [TRIALS] [--only own|spandsp|speed]
+//! Talk-off: about half an hour of synthetic speech (espeak-ng: six
+//! languages, two texts each, four pitches, three speeds) through the
+//! listener and multimon-ng: the DTMF keys each hears in speech alone,
+//! and the caller IDs callpop reports (there must be none).
+//!
+//! cargo run --release --example bench_cid -- [TRIALS] [--only own|spandsp|speed|talkoff]
 //! (TRIALS default 30; `--only` runs one of the three parts)
 
 #[path = "../tests/common/spandsp.rs"]
@@ -55,6 +60,92 @@ fn main() {
     if part("speed") {
         speed();
     }
+    if part("talkoff") {
+        talk_off();
+    }
+}
+
+/// Keys heard in speech alone, callpop beside multimon-ng.
+fn talk_off() {
+    let texts = [
+        ("cmn", "您好，欢迎致电客户服务中心。请问有什么可以帮您？我们的营业时间是早上九点到晚上六点。请按一号键查询账户余额，按二号键转人工服务，按零号键重听。"),
+        ("cmn", "您的订单已经发货，预计三天内送达。如需修改收货地址，请提供订单号码和手机号码，我们的客服人员会尽快为您处理。感谢您的耐心等待。"),
+        ("en-us", "Hello and thank you for calling. Please listen carefully as our menu options have changed. Press one for billing, two for technical support, or stay on the line for an operator."),
+        ("en-us", "Your call is important to us. All of our representatives are currently assisting other customers. The estimated waiting time is four minutes. You may also visit our website."),
+        ("de", "Guten Tag und vielen Dank für Ihren Anruf. Bitte haben Sie einen Moment Geduld, der nächste freie Mitarbeiter ist gleich für Sie da. Für Rechnungsfragen drücken Sie die Eins."),
+        ("de", "Ihre Bestellung wurde versandt und wird voraussichtlich morgen zugestellt. Wenn Sie die Lieferadresse ändern möchten, halten Sie bitte Ihre Kundennummer bereit."),
+        ("fr", "Bonjour et merci de votre appel. Veuillez patienter, un conseiller va prendre votre appel. Pour le service facturation, appuyez sur la touche un."),
+        ("fr", "Votre commande a été expédiée et sera livrée demain. Pour modifier votre adresse de livraison, munissez-vous de votre numéro de client."),
+        ("es", "Hola y gracias por llamar. Por favor, escuche atentamente porque nuestras opciones han cambiado. Para facturación, pulse uno; para soporte técnico, pulse dos."),
+        ("es", "Su pedido ha sido enviado y llegará mañana. Si desea cambiar la dirección de entrega, tenga a mano su número de cliente y su teléfono."),
+        ("ru", "Здравствуйте, спасибо за звонок. Пожалуйста, оставайтесь на линии, оператор ответит вам в ближайшее время. Для оплаты нажмите один."),
+        ("ru", "Ваш заказ отправлен и будет доставлен завтра. Чтобы изменить адрес доставки, подготовьте номер заказа и номер телефона."),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    let mut speech: Vec<f32> = Vec::new();
+    for (i, (voice, text)) in texts.iter().enumerate() {
+        for pitch in ["15", "40", "65", "90"] {
+            for speed in ["130", "175", "220"] {
+                let raw = dir.path().join(format!("{i}-{pitch}-{speed}.wav"));
+                let narrow = dir.path().join("8k.wav");
+                let ok = Command::new("espeak-ng")
+                    .args(["-v", voice, "-p", pitch, "-s", speed, "-w"])
+                    .arg(&raw)
+                    .arg(text)
+                    .status()
+                    .is_ok_and(|s| s.success())
+                    && Command::new("sox")
+                        .arg(&raw)
+                        .args(["-r", "8000", "-c", "1", "-b", "16"])
+                        .arg(&narrow)
+                        .args(["norm", "-6"])
+                        .status()
+                        .is_ok_and(|s| s.success());
+                if !ok {
+                    println!("\ntalk-off: needs espeak-ng and sox");
+                    return;
+                }
+                let mut reader = hound::WavReader::open(&narrow).unwrap();
+                speech.extend(
+                    reader
+                        .samples::<i16>()
+                        .map(|s| f32::from(s.unwrap()) / 32768.0),
+                );
+            }
+        }
+    }
+    let minutes = speech.len() as f64 / f64::from(RATE) / 60.0;
+    let mut listener = Listener::new(RATE, &ListenFor::caller_id());
+    let mut heard = Vec::new();
+    for block in speech.chunks(160) {
+        listener.push(block, &mut heard);
+    }
+    use callpop::dsp::listener::Heard;
+    let keys = heard
+        .iter()
+        .filter(|h| matches!(h, Heard::Key { .. }))
+        .count();
+    let caller_ids = heard
+        .iter()
+        .filter(|h| matches!(h, Heard::CallerId { .. }))
+        .count();
+    let wav = dir.path().join("speech.wav");
+    callpop::dsp::signal::write_wav(&wav, RATE, &speech).unwrap();
+    let multimon = Command::new("multimon-ng")
+        .args(["-q", "-t", "wav", "-a", "DTMF"])
+        .arg(&wav)
+        .output()
+        .map(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .lines()
+                .filter(|l| l.starts_with("DTMF: "))
+                .count()
+                .to_string()
+        })
+        .unwrap_or_else(|_| "-".into());
+    println!(
+        "\ntalk-off: {minutes:.1} min of speech (espeak-ng, 6 languages, 12 texts, 4 pitches, 3 speeds): callpop {keys} keys, multimon-ng {multimon} keys; callpop caller IDs: {caller_ids}"
+    );
 }
 
 /// callpop's own modulator, beside minimodem / multimon-ng.
