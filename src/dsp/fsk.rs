@@ -4,13 +4,15 @@
 //! the sample rate (8 kHz and up).
 //!
 //! The demodulator correlates the signal with both tones over one bit time
-//! (a matched filter for a bit). The tones' energies find the carrier and
-//! the bit clock: a soft UART times each character from its start bit's
-//! edge, carried over from the character before, and corrects the clock
-//! on every transition. Each bit is then decided coherently
-//! ([`super::coherent`]): against both tones at the phases the sender's
-//! continuous phase gives them. The modulator writes test signals with
-//! continuous phase.
+//! (a matched filter for a bit); the tones' energies find the carrier and
+//! the first start edge of a message. Two UARTs read the correlations. The
+//! coherent one decides each bit against both tones at the phases the
+//! sender's continuous phase gives them ([`super::coherent`]), times its
+//! clock by the phase at each tone change and looks for the next
+//! character on the clock of the one before. The other decides by the
+//! tones' energies and times each character from its own start edge,
+//! correcting its clock on every transition. The modulator writes test
+//! signals with continuous phase.
 
 use super::coherent::PhaseTracker;
 use serde::Serialize;
