@@ -7,7 +7,7 @@
 //! (a matched filter for a bit); the tones' energies find the carrier and
 //! the first start edge of a message. Two UARTs read the correlations. The
 //! coherent one decides each bit against both tones at the phases the
-//! sender's continuous phase gives them ([`super::coherent`]), times its
+//! sender's continuous phase gives them (`dsp::coherent`), times its
 //! clock by the phase at each tone change and looks for the next
 //! character on the clock of the one before. The other decides by the
 //! tones' energies and times each character from its own start edge,
