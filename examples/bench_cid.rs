@@ -23,14 +23,14 @@
 //! and the caller IDs callpop reports (there must be none).
 //!
 //! cargo run --release --example bench_cid -- [TRIALS] [--only own|spandsp|speed|talkoff]
-//! (TRIALS default 30; `--only` runs one of the three parts)
+//! (TRIALS default 30; `--only` runs one of the four parts)
 
 #[path = "../tests/common/spandsp.rs"]
 mod spandsp;
 
 use callpop::dsp::cid;
 use callpop::dsp::dtmf_cid;
-use callpop::dsp::listener::{CidStandard, ListenFor, Listener};
+use callpop::dsp::listener::{CidStandard, Heard, ListenFor, Listener};
 use callpop::dsp::signal::CidSignal;
 use callpop::dsp::sweep::{random_message, sweep};
 use rand::{Rng, SeedableRng};
@@ -120,7 +120,6 @@ fn talk_off() {
     for block in speech.chunks(160) {
         listener.push(block, &mut heard);
     }
-    use callpop::dsp::listener::Heard;
     let keys = heard
         .iter()
         .filter(|h| matches!(h, Heard::Key { .. }))
@@ -131,18 +130,9 @@ fn talk_off() {
         .count();
     let wav = dir.path().join("speech.wav");
     callpop::dsp::signal::write_wav(&wav, RATE, &speech).unwrap();
-    let multimon = Command::new("multimon-ng")
-        .args(["-q", "-t", "wav", "-a", "DTMF"])
-        .arg(&wav)
-        .output()
-        .map(|o| {
-            String::from_utf8_lossy(&o.stdout)
-                .lines()
-                .filter(|l| l.starts_with("DTMF: "))
-                .count()
-                .to_string()
-        })
-        .unwrap_or_else(|_| "-".into());
+    let multimon = spandsp::reference_output(CidStandard::Dtmf, &wav)
+        .map(|out| spandsp::dtmf_keys(&out).chars().count().to_string())
+        .unwrap_or_else(|| "-".into());
     println!(
         "\ntalk-off: {minutes:.1} min of speech (espeak-ng, 6 languages, 12 texts, 4 pitches, 3 speeds): callpop {keys} keys, multimon-ng {multimon} keys; callpop caller IDs: {caller_ids}"
     );
@@ -151,15 +141,11 @@ fn talk_off() {
 /// callpop's own modulator, beside minimodem / multimon-ng.
 fn own_sweep(trials: u32) {
     let have = |tool: &str| Command::new(tool).arg("--help").output().is_ok();
-    let (minimodem, multimon) = (have("minimodem"), have("multimon-ng"));
     println!("SNR sweep: {trials} trials a level, white noise over 0-4 kHz, {RATE} Hz");
     for standard in [CidStandard::Bell202, CidStandard::V23, CidStandard::Dtmf] {
         let ours = sweep(standard, RATE, &LEVELS, trials, 42);
-        let reference = match standard {
-            CidStandard::Dtmf if multimon => Some("multimon-ng"),
-            CidStandard::Bell202 | CidStandard::V23 if minimodem => Some("minimodem"),
-            _ => None,
-        };
+        let tool = spandsp::reference_tool(standard);
+        let reference = have(tool).then_some(tool);
         println!("\n{}", standard.as_str());
         print!("  SNR dB   callpop exact  wrong-accepted");
         if let Some(r) = reference {
@@ -171,10 +157,10 @@ fn own_sweep(trials: u32) {
                 "  {:>6}   {:>7}/{:<5} {:>9}",
                 row.snr_db, row.exact, row.trials, row.wrong_accepted
             );
-            if let Some(r) = reference {
+            if reference.is_some() {
                 print!(
                     "   {:>9}/{}",
-                    reference_exact(r, standard, row.snr_db, trials),
+                    reference_exact(standard, row.snr_db, trials),
                     trials
                 );
             }
@@ -218,7 +204,7 @@ fn spandsp_sweeps(trials: u32) {
 }
 
 /// The same kind of signals through an established decoder.
-fn reference_exact(tool: &str, standard: CidStandard, snr_db: i32, trials: u32) -> u32 {
+fn reference_exact(standard: CidStandard, snr_db: i32, trials: u32) -> u32 {
     let dir = tempfile::tempdir().unwrap();
     let mut rng = rand::rngs::StdRng::seed_from_u64(1000 + snr_db as u64);
     let mut exact = 0;
@@ -231,34 +217,14 @@ fn reference_exact(tool: &str, standard: CidStandard, snr_db: i32, trials: u32) 
         };
         let wav = dir.path().join("t.wav");
         callpop::dsp::signal::write_wav(&wav, RATE, &signal.render(&sent)).unwrap();
-        let out = match (tool, standard) {
-            ("multimon-ng", _) => Command::new("multimon-ng")
-                .args(["-q", "-t", "wav", "-a", "DTMF"])
-                .arg(&wav)
-                .output(),
-            (_, CidStandard::V23) => Command::new("minimodem")
-                .args(["--rx", "-q", "-M", "1300", "-S", "2100", "-f"])
-                .arg(&wav)
-                .arg("1200")
-                .output(),
-            _ => Command::new("minimodem")
-                .args(["--rx", "-q", "-f"])
-                .arg(&wav)
-                .arg("1200")
-                .output(),
+        let Some(out) = spandsp::reference_output(standard, &wav) else {
+            continue;
         };
-        let Ok(out) = out else { continue };
         let ok = match standard {
-            CidStandard::Dtmf => {
-                let keys: String = String::from_utf8_lossy(&out.stdout)
-                    .lines()
-                    .filter_map(|l| l.strip_prefix("DTMF: "))
-                    .collect();
-                keys == dtmf_cid::encode(&sent)
-            }
+            CidStandard::Dtmf => spandsp::dtmf_keys(&out) == dtmf_cid::encode(&sent),
             _ => {
                 let want = cid::encode(&sent);
-                out.stdout.windows(want.len()).any(|w| w == want)
+                out.windows(want.len()).any(|w| w == want)
             }
         };
         exact += u32::from(ok);

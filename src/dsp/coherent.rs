@@ -155,10 +155,10 @@ impl PhaseTracker {
         let zm = self.correlate(true, from, to)?;
         let zs = self.correlate(false, from, to)?;
         let centre = (from + to) / 2.0;
-        let psi_m = self.predict(true, from, centre);
-        let psi_s = self.predict(false, from, centre);
-        let cm = dot(zm, psi_m);
-        let cs = dot(zs, psi_s);
+        let mark_phase = self.predict(true, from, centre);
+        let space_phase = self.predict(false, from, centre);
+        let cm = dot(zm, mark_phase);
+        let cs = dot(zs, space_phase);
         let one = cm > cs;
         let scale = magnitude(zm) + magnitude(zs);
         let confidence = if scale > 0.0 {
@@ -168,9 +168,9 @@ impl PhaseTracker {
         };
         let previous = self.reference.map(|r| r.mark);
         let error = if one {
-            self.follow(true, psi_m, zm, centre)
+            self.follow(true, mark_phase, zm, centre)
         } else {
-            self.follow(false, psi_s, zs, centre)
+            self.follow(false, space_phase, zs, centre)
         };
         // The prediction turns by (ω_prev − ω_next) a sample the boundary
         // moves.

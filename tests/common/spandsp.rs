@@ -108,36 +108,15 @@ pub fn reference_decodes(
     let dir = tempfile::tempdir().unwrap();
     let wav = dir.path().join("cid.wav");
     callpop::dsp::signal::write_wav(&wav, rate, samples).unwrap();
-    let out = match standard {
-        CidStandard::Dtmf => Command::new("multimon-ng")
-            .args(["-q", "-t", "wav", "-a", "DTMF"])
-            .arg(&wav)
-            .output(),
-        CidStandard::V23 => Command::new("minimodem")
-            .args(["--rx", "-q", "-M", "1300", "-S", "2100", "-f"])
-            .arg(&wav)
-            .arg("1200")
-            .output(),
-        CidStandard::Bell202 => Command::new("minimodem")
-            .args(["--rx", "-q", "-f"])
-            .arg(&wav)
-            .arg("1200")
-            .output(),
-    }
-    .expect("minimodem and multimon-ng are installed (./run test installs them)");
+    let out = reference_output(standard, &wav)
+        .expect("minimodem and multimon-ng are installed (./run test installs them)");
     match standard {
-        CidStandard::Dtmf => {
-            let keys: String = String::from_utf8_lossy(&out.stdout)
-                .lines()
-                .filter_map(|l| l.strip_prefix("DTMF: "))
-                .collect();
-            keys.contains(sent.number.as_deref().unwrap_or("?"))
-        }
+        CidStandard::Dtmf => dtmf_keys(&out).contains(sent.number.as_deref().unwrap_or("?")),
         _ => {
             // The number's bytes all there (spandsp orders MDMF
             // parameters as it likes).
             let number = sent.number.as_deref().unwrap_or("?").as_bytes();
-            out.stdout.windows(number.len()).any(|w| w == number)
+            out.windows(number.len()).any(|w| w == number)
         }
     }
 }
@@ -170,6 +149,40 @@ pub fn sweep_side_by_side(
         .chunks(trials as usize)
         .map(|level| level.iter().filter(|ok| **ok).count());
     rows.into_iter().zip(read).collect()
+}
+
+/// What the established decoder for `standard` prints for a WAV file:
+/// minimodem's bytes (FSK) or multimon-ng's lines (DTMF); `None` when it
+/// cannot be run.
+pub fn reference_output(standard: CidStandard, wav: &Path) -> Option<Vec<u8>> {
+    let mut command = match standard {
+        CidStandard::Dtmf => {
+            let mut c = Command::new("multimon-ng");
+            c.args(["-q", "-t", "wav", "-a", "DTMF"]).arg(wav);
+            c
+        }
+        CidStandard::V23 => {
+            let mut c = Command::new("minimodem");
+            c.args(["--rx", "-q", "-M", "1300", "-S", "2100", "-f"])
+                .arg(wav)
+                .arg("1200");
+            c
+        }
+        CidStandard::Bell202 => {
+            let mut c = Command::new("minimodem");
+            c.args(["--rx", "-q", "-f"]).arg(wav).arg("1200");
+            c
+        }
+    };
+    command.output().ok().map(|o| o.stdout)
+}
+
+/// The keys in multimon-ng's output, in order.
+pub fn dtmf_keys(output: &[u8]) -> String {
+    String::from_utf8_lossy(output)
+        .lines()
+        .filter_map(|l| l.strip_prefix("DTMF: "))
+        .collect()
 }
 
 /// The established decoder [`reference_decodes`] runs for `standard`.
