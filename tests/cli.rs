@@ -763,7 +763,8 @@ fn api_tokens_are_made_listed_and_revoked_from_the_cli() {
     {
         let store = callpop::store::Store::open(&db).unwrap();
         let hash = callpop::auth::token_hash(&token);
-        let (user, scopes) = store.users().use_token(&hash, 0).unwrap().unwrap();
+        let live = store.users().use_token(&hash, 0).unwrap().unwrap();
+        let (user, scopes) = (live.user, live.scopes);
         assert_eq!((user.username.as_str(), scopes.len()), ("crm", 2));
     }
     let list = tokens(&["list"]);

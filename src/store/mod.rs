@@ -71,7 +71,7 @@ pub use sms::{
     BlacklistRow, ClaimedPart, CustomerSms, InboxRow, NewInbox, NewSms, OptOutRow, PartRow,
     PartState, Report, Settled, Sms, UnknownPart, UnmatchedReport, REPORT_WINDOW_MS,
 };
-pub use tokens::{ApiToken, NewApiToken};
+pub use tokens::{ApiToken, LiveToken, NewApiToken};
 pub use users::{
     AuditEntry, AuditQuery, AuditRecord, Role, Scope, User, UserUpdate, Users, PERMISSIONS,
 };

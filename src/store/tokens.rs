@@ -8,6 +8,16 @@ use rusqlite::{params, OptionalExtension};
 use serde::Serialize;
 use serde_json::json;
 
+/// A token that holds now: the user it acts as, what it may do, and
+/// which token it is (audit entries of its changes name it).
+#[derive(Debug, Clone)]
+pub struct LiveToken {
+    pub user: User,
+    pub scopes: Vec<String>,
+    pub id: i64,
+    pub name: String,
+}
+
 /// A token as the admin console lists it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ApiToken {
@@ -109,49 +119,49 @@ impl Users<'_> {
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
-    /// The user a live token acts as and its scopes: `None` for an unknown,
-    /// revoked or expired token, or one whose user is disabled. Marks the
-    /// token used (at most once a minute; a full disk does not refuse it).
-    pub fn use_token(&self, token_hash: &str, now: i64) -> Result<Option<(User, Vec<String>)>> {
-        let Some((user, scopes, id)) = self.live_token(token_hash, now)? else {
+    /// The user a live token acts as, its scopes and name: `None` for an
+    /// unknown, revoked or expired token, or one whose user is disabled.
+    /// Marks the token used (at most once a minute; a full disk does not
+    /// refuse it).
+    pub fn use_token(&self, token_hash: &str, now: i64) -> Result<Option<LiveToken>> {
+        let Some(live) = self.live_token(token_hash, now)? else {
             return Ok(None);
         };
         let marked = self.store.conn.execute(
             "UPDATE api_tokens SET last_used_at = ?2
              WHERE id = ?1 AND (last_used_at IS NULL OR last_used_at < ?2 - ?3)",
-            params![id, now, TOUCH_EVERY_MS],
+            params![live.id, now, TOUCH_EVERY_MS],
         );
         if let Err(e) = marked {
             tracing::warn!(error = %e, "could not mark an API token used");
         }
-        Ok(Some((user, scopes)))
+        Ok(Some(live))
     }
 
     /// Like [`Self::use_token`], without marking the token used.
-    pub fn token_user(&self, token_hash: &str, now: i64) -> Result<Option<(User, Vec<String>)>> {
-        Ok(self
-            .live_token(token_hash, now)?
-            .map(|(user, scopes, _)| (user, scopes)))
+    pub fn token_user(&self, token_hash: &str, now: i64) -> Result<Option<LiveToken>> {
+        self.live_token(token_hash, now)
     }
 
-    fn live_token(&self, token_hash: &str, now: i64) -> Result<Option<(User, Vec<String>, i64)>> {
+    fn live_token(&self, token_hash: &str, now: i64) -> Result<Option<LiveToken>> {
         Ok(self
             .store
             .conn
             .prepare_cached(
                 "SELECT u.id, u.username, u.display_name, u.role, u.team, u.disabled,
-                        t.scopes, t.id
+                        t.scopes, t.id, t.name
                  FROM api_tokens t JOIN users u ON u.id = t.user_id
                  WHERE t.token_hash = ?1 AND t.revoked_at IS NULL
                    AND (t.expires_at IS NULL OR t.expires_at > ?2) AND NOT u.disabled",
             )?
             .query_row(params![token_hash, now], |r| {
                 let scopes: String = r.get(6)?;
-                Ok((
-                    user_from_row(r)?,
-                    serde_json::from_str(&scopes).unwrap_or_default(),
-                    r.get::<_, i64>(7)?,
-                ))
+                Ok(LiveToken {
+                    user: user_from_row(r)?,
+                    scopes: serde_json::from_str(&scopes).unwrap_or_default(),
+                    id: r.get(7)?,
+                    name: r.get(8)?,
+                })
             })
             .optional()?)
     }
@@ -213,8 +223,11 @@ mod tests {
         let id = u.create_token(&new("h1", None), &admin, None).unwrap();
         u.create_token(&new("h2", Some(1_000)), &admin, None)
             .unwrap();
-        let (user, got) = u.use_token("h1", 5_000).unwrap().unwrap();
-        assert_eq!((user.username.as_str(), got), ("crm", scopes.clone()));
+        let live = u.use_token("h1", 5_000).unwrap().unwrap();
+        assert_eq!(
+            (live.user.username.as_str(), live.scopes, live.id, live.name.as_str()),
+            ("crm", scopes.clone(), id, "CRM")
+        );
         assert!(u.use_token("h2", 5_000).unwrap().is_none(), "expired");
         assert!(u.use_token("nope", 5_000).unwrap().is_none());
         assert_eq!(u.tokens().unwrap()[1].last_used_at, Some(5_000));

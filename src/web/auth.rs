@@ -86,8 +86,16 @@ impl From<crate::store::StoreError> for ApiError {
 }
 
 /// The logged-in user of a request and the scope the access table grants
-/// them for it ([`super::gate`] checked both before the handler runs).
-pub struct CurrentUser(pub User, pub crate::store::Scope);
+/// them for it ([`super::gate`] checked both before the handler runs), and
+/// the API token the request came with, if one did (audit entries name it).
+pub struct CurrentUser(pub User, pub crate::store::Scope, pub Option<TokenLabel>);
+
+/// Which API token a request came with: its id and name.
+#[derive(Debug, Clone)]
+pub struct TokenLabel {
+    pub id: i64,
+    pub name: String,
+}
 
 /// Who makes a change, owned (for a closure on the store thread): the user
 /// and the address the request came from; [`Who::actor`] is what the
@@ -111,9 +119,16 @@ impl Who {
 impl CurrentUser {
     /// Who makes this request's change, from `remote`.
     pub fn who(&self, remote: std::net::SocketAddr) -> Who {
+        // Where a change came from: the address, and for another system's
+        // request the token it used, so an audit entry tells a person's
+        // change from an integration's acting as them.
+        let remote = match &self.2 {
+            Some(t) => format!("{} (API token #{} {})", remote.ip(), t.id, t.name),
+            None => remote.ip().to_string(),
+        };
         Who {
             user: self.0.clone(),
-            remote: remote.ip().to_string(),
+            remote,
         }
     }
 
@@ -134,7 +149,7 @@ impl FromRequestParts<AppState> for CurrentUser {
 
     async fn from_request_parts(parts: &mut Parts, _: &AppState) -> Result<Self, ApiError> {
         match parts.extensions.get::<super::gate::Granted>() {
-            Some(g) => Ok(CurrentUser(g.user.clone(), g.scope.clone())),
+            Some(g) => Ok(CurrentUser(g.user.clone(), g.scope.clone(), g.token.clone())),
             // Only a public route lacks a grant, and none asks for a user.
             None => Err(ApiError::new(
                 StatusCode::INTERNAL_SERVER_ERROR,
@@ -168,21 +183,25 @@ pub fn bearer_token(headers: &HeaderMap) -> Option<String> {
 /// open `action`: 401 `token_invalid` for an unknown, revoked or expired
 /// token (or a disabled user), 403 `token_scope` for a route its scopes
 /// do not open.
-pub async fn token_user(state: &AppState, token: &str, action: &str) -> Result<User, ApiError> {
+pub async fn token_user(
+    state: &AppState,
+    token: &str,
+    action: &str,
+) -> Result<crate::store::LiveToken, ApiError> {
     let hash = crate::auth::token_hash(token);
     let found = state
         .store
         .users()
         .call(move |s| s.use_token(&hash, crate::store::now_ms()))
         .await?;
-    let Some((user, scopes)) = found else {
+    let Some(live) = found else {
         return Err(ApiError::new(
             StatusCode::UNAUTHORIZED,
             "token_invalid",
             "this API token is unknown, revoked or expired".into(),
         ));
     };
-    if !crate::access::tokens::token_may(action, &scopes) {
+    if !crate::access::tokens::token_may(action, &live.scopes) {
         let needed = crate::access::tokens::scope_of(action).map(|s| s.as_str());
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
@@ -194,7 +213,7 @@ pub async fn token_user(state: &AppState, token: &str, action: &str) -> Result<U
         )
         .with(json!({ "action": action, "needs": needed })));
     }
-    Ok(user)
+    Ok(live)
 }
 
 /// The user called `name`, unless there is none or they are disabled.

@@ -253,7 +253,7 @@ pub async fn command_dial(
     number: String,
     line: Option<String>,
 ) -> Result<Value, CommandError> {
-    let user = CurrentUser(user.clone(), scope);
+    let user = CurrentUser(user.clone(), scope, None);
     let body = DialBody {
         number: Some(number),
         call_uid: None,
@@ -273,7 +273,7 @@ pub async fn command_hang_up(
     scope: crate::store::Scope,
     call_id: &str,
 ) -> Result<Value, CommandError> {
-    let user = CurrentUser(user.clone(), scope);
+    let user = CurrentUser(user.clone(), scope, None);
     end(state, &user, call_id)
         .await
         .map(|()| json!({ "call_id": call_id }))

@@ -20,6 +20,8 @@ use axum::response::{IntoResponse, Response};
 pub struct Granted {
     pub user: User,
     pub scope: Scope,
+    /// The API token the request came with, if any.
+    pub token: Option<auth::TokenLabel>,
 }
 
 /// The action a request is, as the access table names it: `GET /path`
@@ -53,22 +55,28 @@ pub async fn enforce(
     }
     // Another system's request: a token, no cookie, so no CSRF to check.
     if let Some(token) = auth::bearer_token(request.headers()) {
-        let user = match auth::token_user(&state, &token, &action).await {
-            Ok(user) => user,
+        let live = match auth::token_user(&state, &token, &action).await {
+            Ok(live) => live,
             Err(e) => return e.into_response(),
         };
         let credential = Credential::Token {
             hash: crate::auth::token_hash(&token),
-            owner: user.id,
+            owner: live.user.id,
         };
-        return pass(request, next, &action, user, credential).await;
+        let label = auth::TokenLabel {
+            id: live.id,
+            name: live.name,
+        };
+        return pass(request, next, &action, live.user, credential, Some(label)).await;
     }
     let upgrade = is_websocket_upgrade(request.headers());
     // Another system's page opening a desktop: a one-time ticket, no cookie.
     if upgrade {
         if let Some(ticket) = query_param(request.uri().query(), "ticket") {
             return match ticket_user(&state, &action, &ticket).await {
-                Ok((user, credential)) => pass(request, next, &action, user, credential).await,
+                Ok((user, credential)) => {
+                    pass(request, next, &action, user, credential, None).await
+                }
                 Err(e) => e.into_response(),
             };
         }
@@ -102,7 +110,7 @@ pub async fn enforce(
         hash: auth::session_hash(request.headers()),
         owner: user.id,
     };
-    pass(request, next, &action, user, credential).await
+    pass(request, next, &action, user, credential, None).await
 }
 
 /// Runs the handler for `user` if the table grants them `action`, with
@@ -113,10 +121,13 @@ async fn pass(
     action: &str,
     user: User,
     credential: Credential,
+    token: Option<auth::TokenLabel>,
 ) -> Response {
     match access::grant(action, &user) {
         Ok(scope) => {
-            request.extensions_mut().insert(Granted { user, scope });
+            request
+                .extensions_mut()
+                .insert(Granted { user, scope, token });
             request.extensions_mut().insert(credential);
             next.run(request).await
         }
