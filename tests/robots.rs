@@ -434,3 +434,84 @@ async fn quiet_hours_and_the_pace_hold_messages_without_losing_them() {
     );
     assert!(g.messages.lock().unwrap().iter().all(|(r, _)| r != "wecom"));
 }
+
+/// Time makes two things late, and a group hears of each in Chinese with a
+/// link to it: a work order past its due time (工单超时, its number, status
+/// and customer) and a call-back falling due (回访到期, whose it is and the
+/// note).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_late_work_order_and_a_due_call_back_reach_the_group() {
+    let s = stack(64).await;
+    let [admin] = login_all(&s, ["admin"]).await;
+    let (base, g) = robot_servers().await;
+    deliver_quickly(&s);
+    add_robot(
+        &s,
+        &admin,
+        json!({
+            "kind": "wecom",
+            "url": format!("{base}/cgi-bin/webhook/send?key={WECOM_KEY}"),
+            "events": ["workorder.overdue", "callback.due"],
+        }),
+    )
+    .await;
+
+    // 王伟's complaint, saved by agent1, made due an hour ago.
+    let wang = customer_id(&s, "王伟").await;
+    let agent1 = user_id(&s, "agent1").await;
+    let mut fields = serde_json::Map::new();
+    fields.insert("category".into(), json!("complaint"));
+    fields.insert("summary".into(), json!("打印机卡纸"));
+    let order = s
+        .store
+        .workorders()
+        .call(move |w| w.save_work_order("service", Some(wang), None, agent1, "late-1", &fields))
+        .await
+        .unwrap();
+    let (code, _, answer) = http(
+        s.addr,
+        "PUT",
+        &format!("/api/workorders/{}/due", order.id),
+        Some(&admin),
+        Some(json!({"due_at": callpop::store::now_ms() - 3_600_000})),
+    )
+    .await;
+    assert_eq!(code, 200, "{answer}");
+    let got = messages(&g, 1).await;
+    let text = got[0].1["markdown"]["content"].as_str().unwrap().to_string();
+    for said in [
+        format!("#### 工单超时 {}", order.number),
+        format!("**{}** 新建", order.number),
+        "- 截止时间：".to_string(),
+        "王伟".to_string(),
+        format!("[查看工单](http://callpop.example:8080/#/workorders/{})", order.id),
+    ] {
+        assert!(text.contains(&said), "{said:?} in {text}");
+    }
+
+    // A call-back for 赵敏 falls due a moment from now.
+    let zhao = customer_id(&s, "赵敏").await;
+    let (code, _, item) = http(
+        s.addr,
+        "POST",
+        &format!("/api/customers/{zhao}/follow-ups"),
+        Some(&admin),
+        Some(json!({"due_at": callpop::store::now_ms() + 300, "note": "问满意度"})),
+    )
+    .await;
+    assert_eq!(code, 201, "{item}");
+    let got = messages(&g, 2).await;
+    let text = got[1].1["markdown"]["content"].as_str().unwrap().to_string();
+    for said in [
+        "#### 回访到期 139 0000 1111",
+        "（赵敏",
+        "- 负责人：admin",
+        "- 备注：问满意度",
+        "[去处理](http://callpop.example:8080/#/callbacks)",
+    ] {
+        assert!(text.contains(said), "{said:?} in {text}");
+    }
+    // Each once: later scans find neither again.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(g.messages.lock().unwrap().len(), 2);
+}

@@ -245,6 +245,18 @@ fn unique_parts(sent: &[SentPart]) -> HashSet<(String, String, u8)> {
 async fn three_modems_one_fails_every_part_delivered_once() {
     let pool = Pool::start(3, 60, settings()).await;
     let m1 = pool.user("m1").await;
+    // A system that wants to hear when a campaign ends (no worker runs
+    // here: the event waits in the outbox, where it is read below).
+    let by = m1.clone();
+    pool.store
+        .webhooks()
+        .call(move |w| {
+            let events = ["campaign.finished".to_string()];
+            let settings = callpop::store::EndpointSettings::webhook("http://crm.test/hook", &events);
+            w.add_endpoint(&settings, "whsec_test", &by, None)
+        })
+        .await
+        .unwrap();
     // Long enough for two UCS2 parts with the suffix: 60 messages, 120 parts.
     let template = "尊敬的{name}：{company}会员日全场八折，活动时间本周六上午九点至晚上九点，地址人民路一百号，欢迎光临选购，详情请致电客服热线咨询，凭本短信到店还可领取精美礼品一份。";
     let created = pool
@@ -281,6 +293,42 @@ async fn three_modems_one_fails_every_part_delivered_once() {
     // another.
     let split = by_number.values().filter(|m| m.len() > 1).count();
     assert!(split <= 1, "{split} messages split across SIMs");
+    // Its end was told once, with its counts, and reads to a group robot
+    // in Chinese with a link to the results.
+    let due = pool
+        .store
+        .webhooks()
+        .call(|w| w.due(i64::MAX))
+        .await
+        .unwrap();
+    let finished: Vec<_> = due
+        .iter()
+        .filter(|d| d.event_type == "campaign.finished")
+        .collect();
+    assert_eq!(finished.len(), 1, "{due:?}");
+    let data = &finished[0].data;
+    assert_eq!(data["campaign_id"], created.id);
+    assert_eq!(data["name"], "会员日");
+    assert_eq!(data["state"], "done");
+    assert_eq!(
+        (&data["recipients"], &data["sent"], &data["delivered"], &data["failed"]),
+        (&serde_json::json!(60), &serde_json::json!(120), &serde_json::json!(120), &serde_json::json!(0)),
+        "{data}"
+    );
+    let ctx = callpop::webhooks::robot::Context {
+        console_url: Some("http://callpop.example:8080"),
+        zone: chrono::FixedOffset::east_opt(8 * 3600).unwrap(),
+        place: None,
+    };
+    let (title, text) = callpop::webhooks::robot::message("campaign.finished", data, &ctx);
+    assert_eq!(title, "短信群发完成");
+    for said in [
+        "**会员日**".to_string(),
+        "- 已发送 120 · 送达 120 · 失败 0".to_string(),
+        format!("[查看结果](http://callpop.example:8080/#/sms/campaigns/{})", created.id),
+    ] {
+        assert!(text.contains(&said), "{said:?} in {text}");
+    }
     pool.stop().await;
 }
 

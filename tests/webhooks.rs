@@ -520,3 +520,85 @@ async fn a_call_back_falling_due_and_a_box_unplugged_are_told() {
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(r.events.lock().unwrap().len(), 3);
 }
+
+/// A work order's life reaches a subscribed system: its save with the
+/// fields, then each change (a status move, a comment) with who made it
+/// and what it was before, in order, each once; a change the flow refuses
+/// tells nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_work_orders_save_and_changes_arrive_in_order() {
+    let s = stack(64).await;
+    let [admin, agent1] = login_all(&s, ["admin", "agent1"]).await;
+    let (url, r) = receiver().await;
+    deliver_quickly(&s);
+    subscribe(
+        s.addr,
+        &admin,
+        &url,
+        &r,
+        &["workorder.saved", "workorder.updated"],
+    )
+    .await;
+    let wang = customer_id(&s, "王伟").await;
+    let agent = user_id(&s, "agent1").await;
+    let mut fields = serde_json::Map::new();
+    fields.insert("category".into(), json!("complaint"));
+    fields.insert("summary".into(), json!("打印机卡纸"));
+    let order = s
+        .store
+        .workorders()
+        .call(move |w| w.save_work_order("service", Some(wang), None, agent, "wo-1", &fields))
+        .await
+        .unwrap();
+    let base = format!("/api/workorders/{}", order.id);
+    let (code, _, answer) = http(
+        s.addr,
+        "POST",
+        &format!("{base}/status"),
+        Some(&agent1),
+        Some(json!({"to": "in_progress", "note": "处理中"})),
+    )
+    .await;
+    assert_eq!(code, 200, "{answer}");
+    // Refused by the flow (back to 新建): no event.
+    let (code, _, _) = http(
+        s.addr,
+        "POST",
+        &format!("{base}/status"),
+        Some(&agent1),
+        Some(json!({"to": "open"})),
+    )
+    .await;
+    assert_eq!(code, 409);
+    let (code, _, answer) = http(
+        s.addr,
+        "POST",
+        &format!("{base}/comments"),
+        Some(&agent1),
+        Some(json!({"body": "已电话联系客户"})),
+    )
+    .await;
+    assert_eq!(code, 200, "{answer}");
+
+    let got = arrived(&r, 3).await;
+    let types: Vec<&str> = got.iter().map(|e| e["type"].as_str().unwrap()).collect();
+    assert_eq!(
+        types,
+        ["workorder.saved", "workorder.updated", "workorder.updated"],
+        "{got:#?}"
+    );
+    let saved = &got[0]["data"]["work_order"];
+    assert_eq!(saved["number"], order.number.as_str());
+    assert_eq!(saved["customer_id"], wang);
+    assert_eq!(saved["fields"]["summary"], "打印机卡纸");
+    let moved = &got[1]["data"];
+    assert_eq!(moved["change"], "status", "{moved}");
+    assert_eq!(moved["by"], "agent1");
+    assert_eq!(moved["work_order"]["status"], "in_progress", "{moved}");
+    assert_eq!(got[2]["data"]["change"], "comment", "{:#}", got[2]);
+    let ids: std::collections::HashSet<&str> =
+        got.iter().map(|e| e["id"].as_str().unwrap()).collect();
+    assert_eq!(ids.len(), 3, "each event once");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(r.events.lock().unwrap().len(), 3, "nothing more");
+}

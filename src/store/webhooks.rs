@@ -676,4 +676,40 @@ mod tests {
             .unwrap()
             .is_some());
     }
+
+    #[test]
+    fn a_fact_undone_tells_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("t.db")).unwrap();
+        store
+            .users()
+            .add_user("admin", "Admin", Role::Admin, None, None)
+            .unwrap();
+        let admin = store.users().user_by_name("admin").unwrap().unwrap();
+        let w = store.webhooks();
+        w.add_endpoint(&settings("http://a", &["*".into()]), "s", &admin, None)
+            .unwrap();
+        // The event is written inside the fact's transaction; the fact then
+        // fails (a full disk, a constraint): neither the event nor its
+        // deliveries remain.
+        let undone: Result<()> = store.in_transaction(|s| {
+            s.webhooks()
+                .emit("customer.created", &json!({"id": 7}))?
+                .expect("an endpoint listens");
+            Err(crate::store::StoreError::Invalid("the fact failed".into()))
+        });
+        assert!(undone.is_err());
+        assert!(w.due(i64::MAX).unwrap().is_empty());
+        let events: i64 = store
+            .conn
+            .query_row("SELECT count(*) FROM webhook_events", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(events, 0);
+        // Kept, it is told.
+        store
+            .in_transaction(|s| s.webhooks().emit("customer.created", &json!({"id": 8})))
+            .unwrap();
+        assert_eq!(w.due(i64::MAX).unwrap().len(), 1);
+    }
+
 }
