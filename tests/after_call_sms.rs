@@ -244,6 +244,25 @@ async fn apologies_receipts_and_surveys_go_as_the_calls_call_for() {
     )
     .await;
 
+    // The rating counts in the reports (满意度 = average of the calls rated).
+    let now = callpop::store::now_ms();
+    let day = 86_400_000;
+    let (code, _, report) = http(
+        addr,
+        "GET",
+        &format!("/api/reports/calls?from={}&to={}&period=day", now - day, now + day),
+        Some(&admin),
+        None,
+    )
+    .await;
+    assert_eq!(code, 200, "{report}");
+    let total = &report["totals"][0];
+    assert_eq!(
+        (&total["surveys"], &total["satisfaction"]),
+        (&json!(1), &json!(5.0)),
+        "{total}"
+    );
+
     // A work order saved for that call sends its receipt.
     let mut desk = ws(addr, Some(&admin)).await.unwrap();
     send(
