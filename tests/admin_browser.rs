@@ -228,3 +228,113 @@ async fn an_admin_looks_a_route_up_in_the_api_reference() {
         .await;
     b.assert_no_console_errors();
 }
+
+/// What a test receiver got: each body with its signature header.
+type Deliveries = std::sync::Arc<std::sync::Mutex<Vec<(String, String)>>>;
+
+/// Waits (for a condition) until `n` deliveries arrived.
+async fn deliveries(got: &Deliveries, n: usize) -> Vec<(String, String)> {
+    eventually(
+        &format!("{n} deliveries"),
+        || async { Some(got.lock().unwrap().clone()).filter(|g| g.len() >= n) },
+        String::new,
+    )
+    .await
+}
+
+/// Webhooks from the console: an admin subscribes a receiver for every
+/// event, is shown its secret once, sees a customer change delivered in the
+/// endpoint's log and sends it again with the log's button; the receiver
+/// gets the same event, with the same id, signed with that secret.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_subscribes_a_webhook_and_redelivers_from_its_log() {
+    let s = stack(64).await;
+    let got: Deliveries = Default::default();
+    let app = axum::Router::new()
+        .route(
+            "/hook",
+            axum::routing::post(
+                |axum::extract::State(got): axum::extract::State<Deliveries>,
+                 headers: axum::http::HeaderMap,
+                 body: String| async move {
+                    let sig = headers
+                        .get("x-callpop-signature")
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or_default()
+                        .to_string();
+                    got.lock().unwrap().push((body, sig));
+                    axum::http::StatusCode::OK
+                },
+            ),
+        )
+        .with_state(got.clone());
+    let url = format!("http://{}/hook", serve_local(app).await);
+    tokio::spawn(callpop::webhooks::worker::run(
+        s.store.clone(),
+        callpop::webhooks::worker::WorkerSettings {
+            poll: std::time::Duration::from_millis(20),
+            ..Default::default()
+        },
+    ));
+
+    let mut b = Browser::start().await;
+    b.open_as(s.addr, "admin").await;
+    b.goto(&format!("http://{}/admin", s.addr)).await;
+    b.open_admin_tab("webhooks").await;
+    b.fill("[data-test=webhook-form] input[name=url]", &url)
+        .await;
+    b.fill(
+        "[data-test=webhook-form] input[name=description]",
+        "客户管理系统",
+    )
+    .await;
+    b.eval("document.querySelector('[data-test=webhook-events] .el-checkbox').click(); true")
+        .await;
+    b.click("[data-test=webhook-add]").await;
+    b.wait_for("document.querySelector('[data-test=webhook-secret] code')")
+        .await;
+    let secret = b
+        .eval("document.querySelector('[data-test=webhook-secret] code').innerText")
+        .await;
+    let secret = secret.as_str().unwrap().trim().to_string();
+    assert!(secret.starts_with("whsec_"), "{secret}");
+    b.wait_for("document.querySelector('[data-test=webhooks]').innerText.includes('客户管理系统')")
+        .await;
+    assert!(!b.text("[data-test=webhooks]").await.contains(&secret));
+
+    // A change elsewhere is delivered.
+    let admin = login(s.addr, "admin").await;
+    let zhao = customer_id(&s, "赵敏").await;
+    let (code, _, _) = http(
+        s.addr,
+        "PUT",
+        &format!("/api/customers/{zhao}"),
+        Some(&admin),
+        Some(json!({"name": "赵敏", "company": "远大", "phones": [{"number": "13900001111"}]})),
+    )
+    .await;
+    assert_eq!(code, 200);
+    let first = deliveries(&got, 1).await;
+
+    // The log shows it delivered; its button sends it again.
+    b.click("[data-test=webhook-log]").await;
+    b.wait_for("document.querySelector('[data-test=webhook-deliveries] .el-tag--success')")
+        .await;
+    b.click("[data-test=webhook-redeliver]").await;
+    let both = deliveries(&got, 2).await;
+    let ids: Vec<String> = both
+        .iter()
+        .map(|(body, _)| serde_json::from_str::<serde_json::Value>(body).unwrap()["id"].to_string())
+        .collect();
+    assert_eq!(ids[0], ids[1], "the same event, the same id");
+    assert!(first[0].0.contains("customer.updated"), "{}", first[0].0);
+    let now = callpop::store::now_ms() / 1000;
+    for (body, sig) in &both {
+        assert_eq!(
+            callpop::webhooks::signature::verify(secret.as_bytes(), sig, body.as_bytes(), now, 300),
+            Ok(()),
+            "signed with the secret the page showed: {sig}"
+        );
+    }
+    b.assert_no_console_errors();
+}

@@ -250,7 +250,11 @@ async fn apologies_receipts_and_surveys_go_as_the_calls_call_for() {
     let (code, _, report) = http(
         addr,
         "GET",
-        &format!("/api/reports/calls?from={}&to={}&period=day", now - day, now + day),
+        &format!(
+            "/api/reports/calls?from={}&to={}&period=day",
+            now - day,
+            now + day
+        ),
         Some(&admin),
         None,
     )

@@ -237,7 +237,9 @@ async fn a_token_reaches_and_masks_as_its_user_within_its_scopes() {
     assert_eq!(audit["entries"][0]["actor"], "agent2", "{audit}");
     // ... and names the token it came with: an integration's change is told
     // from the person's own.
-    let remote = audit["entries"][0]["remote_addr"].as_str().unwrap_or_default();
+    let remote = audit["entries"][0]["remote_addr"]
+        .as_str()
+        .unwrap_or_default();
     assert!(
         remote.starts_with("127.0.0.1 (API token #") && remote.ends_with(" agent2 (1 scopes))"),
         "{audit}"

@@ -478,13 +478,19 @@ async fn a_late_work_order_and_a_due_call_back_reach_the_group() {
     .await;
     assert_eq!(code, 200, "{answer}");
     let got = messages(&g, 1).await;
-    let text = got[0].1["markdown"]["content"].as_str().unwrap().to_string();
+    let text = got[0].1["markdown"]["content"]
+        .as_str()
+        .unwrap()
+        .to_string();
     for said in [
         format!("#### 工单超时 {}", order.number),
         format!("**{}** 新建", order.number),
         "- 截止时间：".to_string(),
         "王伟".to_string(),
-        format!("[查看工单](http://callpop.example:8080/#/workorders/{})", order.id),
+        format!(
+            "[查看工单](http://callpop.example:8080/#/workorders/{})",
+            order.id
+        ),
     ] {
         assert!(text.contains(&said), "{said:?} in {text}");
     }
@@ -501,7 +507,10 @@ async fn a_late_work_order_and_a_due_call_back_reach_the_group() {
     .await;
     assert_eq!(code, 201, "{item}");
     let got = messages(&g, 2).await;
-    let text = got[1].1["markdown"]["content"].as_str().unwrap().to_string();
+    let text = got[1].1["markdown"]["content"]
+        .as_str()
+        .unwrap()
+        .to_string();
     for said in [
         "#### 回访到期 139 0000 1111",
         "（赵敏",

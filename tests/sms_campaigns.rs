@@ -252,7 +252,8 @@ async fn three_modems_one_fails_every_part_delivered_once() {
         .webhooks()
         .call(move |w| {
             let events = ["campaign.finished".to_string()];
-            let settings = callpop::store::EndpointSettings::webhook("http://crm.test/hook", &events);
+            let settings =
+                callpop::store::EndpointSettings::webhook("http://crm.test/hook", &events);
             w.add_endpoint(&settings, "whsec_test", &by, None)
         })
         .await
@@ -311,8 +312,18 @@ async fn three_modems_one_fails_every_part_delivered_once() {
     assert_eq!(data["name"], "会员日");
     assert_eq!(data["state"], "done");
     assert_eq!(
-        (&data["recipients"], &data["sent"], &data["delivered"], &data["failed"]),
-        (&serde_json::json!(60), &serde_json::json!(120), &serde_json::json!(120), &serde_json::json!(0)),
+        (
+            &data["recipients"],
+            &data["sent"],
+            &data["delivered"],
+            &data["failed"]
+        ),
+        (
+            &serde_json::json!(60),
+            &serde_json::json!(120),
+            &serde_json::json!(120),
+            &serde_json::json!(0)
+        ),
         "{data}"
     );
     let ctx = callpop::webhooks::robot::Context {
@@ -325,7 +336,10 @@ async fn three_modems_one_fails_every_part_delivered_once() {
     for said in [
         "**会员日**".to_string(),
         "- 已发送 120 · 送达 120 · 失败 0".to_string(),
-        format!("[查看结果](http://callpop.example:8080/#/sms/campaigns/{})", created.id),
+        format!(
+            "[查看结果](http://callpop.example:8080/#/sms/campaigns/{})",
+            created.id
+        ),
     ] {
         assert!(text.contains(&said), "{said:?} in {text}");
     }

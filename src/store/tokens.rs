@@ -225,7 +225,12 @@ mod tests {
             .unwrap();
         let live = u.use_token("h1", 5_000).unwrap().unwrap();
         assert_eq!(
-            (live.user.username.as_str(), live.scopes, live.id, live.name.as_str()),
+            (
+                live.user.username.as_str(),
+                live.scopes,
+                live.id,
+                live.name.as_str()
+            ),
             ("crm", scopes.clone(), id, "CRM")
         );
         assert!(u.use_token("h2", 5_000).unwrap().is_none(), "expired");

@@ -711,5 +711,4 @@ mod tests {
             .unwrap();
         assert_eq!(w.due(i64::MAX).unwrap().len(), 1);
     }
-
 }

@@ -149,7 +149,11 @@ impl FromRequestParts<AppState> for CurrentUser {
 
     async fn from_request_parts(parts: &mut Parts, _: &AppState) -> Result<Self, ApiError> {
         match parts.extensions.get::<super::gate::Granted>() {
-            Some(g) => Ok(CurrentUser(g.user.clone(), g.scope.clone(), g.token.clone())),
+            Some(g) => Ok(CurrentUser(
+                g.user.clone(),
+                g.scope.clone(),
+                g.token.clone(),
+            )),
             // Only a public route lacks a grant, and none asks for a user.
             None => Err(ApiError::new(
                 StatusCode::INTERNAL_SERVER_ERROR,
