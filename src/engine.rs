@@ -16,7 +16,7 @@ use crate::calls::{
 };
 use crate::event::{CallEvent, Caller, CallerId, LineEvent, LineEventKind};
 use crate::phone::{MatchOutcome, MatchPolicy, MatchRule, Normalizer};
-use crate::store::{LookupResult, Store, StoreHandle};
+use crate::store::{CallBlocks, LookupResult, Store, StoreHandle};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
@@ -105,6 +105,11 @@ pub struct Engine {
     written_rx: mpsc::UnboundedReceiver<()>,
     /// The reader's `data_version` when its cache was last warmed.
     warm_version: i64,
+    /// Identified inbound calls whose `call.ringing` fact is still to be
+    /// written: told after the hub has popped them (see [`Engine::run`]).
+    ringing_to_tell: Vec<CallEvent>,
+    /// The inbound blacklist, held here (read again when it changes).
+    blocks: HeldBlocks,
     /// Each device's latest state, for consumers that subscribe after a
     /// device has already reported (metrics, the wallboard).
     device_states: DeviceStates,
@@ -151,6 +156,8 @@ impl Engine {
             written_tx,
             written_rx,
             warm_version: i64::MIN,
+            ringing_to_tell: Vec::new(),
+            blocks: HeldBlocks::default(),
             device_states: DeviceStates::default(),
             reader,
             store,
@@ -229,6 +236,17 @@ impl Engine {
                 Some(control) = self.control_rx.recv() => self.on_control(control),
                 Some(()) = self.written_rx.recv() => self.keep_cache_warm(),
                 _ = cache_check.tick() => self.keep_cache_warm(),
+            }
+            if !self.ringing_to_tell.is_empty() {
+                // The hub runs on this thread: it pops the caller before
+                // the store thread is woken for the webhook fact (which
+                // would take the other core at the pop's moment). Nothing
+                // else is written between the identification and here, so
+                // the facts keep their order.
+                tokio::task::yield_now().await;
+                for e in std::mem::take(&mut self.ringing_to_tell) {
+                    tell_ringing(&self.store, &e);
+                }
             }
         }
         // Calls still open when the daemon stops end now, so no CDR is lost:
@@ -433,7 +451,7 @@ impl Engine {
                     };
                     if let Some(e) = m.identified(&call_id, who, id) {
                         if inbound {
-                            tell_ringing(&self.store, &e);
+                            self.ringing_to_tell.push(e.clone());
                         }
                         let _ = self.events.send(e);
                     }
@@ -515,22 +533,32 @@ impl Engine {
     /// Normalises the number and asks the store who it belongs to and
     /// (for an incoming call) whether it is blacklisted; `rejects`: the
     /// line's device can refuse the call.
-    fn identify(&self, cid: CallerId, inbound: bool, rejects: bool) -> (Caller, Identification) {
+    fn identify(
+        &mut self,
+        cid: CallerId,
+        inbound: bool,
+        rejects: bool,
+    ) -> (Caller, Identification) {
         let normalized = cid
             .number
             .as_deref()
             .and_then(|n| self.normalizer.normalize_lenient(n));
-        let lookup = match normalized.clone() {
-            Some(n) => self
-                .reader
-                .customers()
-                .lookup(&n, &self.match_policy)
-                .unwrap_or_else(|e| {
-                    tracing::error!(error = %e, "customer lookup failed; popping as unknown");
-                    none()
-                }),
-            None => none(),
-        };
+        // The customer and the blacklist's version in one snapshot: the
+        // reader takes its lock and checks its cache once.
+        let (reader, blocks, policy) = (&self.reader, &mut self.blocks, &self.match_policy);
+        let lookup = reader.read_snapshot(|r| {
+            if inbound {
+                blocks.refresh_logged(r);
+            }
+            match &normalized {
+                Some(n) => r.customers().lookup(n, policy),
+                None => Ok(none()),
+            }
+        });
+        let lookup = lookup.unwrap_or_else(|e| {
+            tracing::error!(error = %e, "customer lookup failed; popping as unknown");
+            none()
+        });
         let id = Identification {
             e164: normalized.as_ref().and_then(|n| n.e164.clone()),
             national: normalized.as_ref().map(|n| n.national.clone()),
@@ -542,16 +570,12 @@ impl Engine {
             .and_then(|n| self.normalizer.number_info(n));
         let blocked = match (&normalized, inbound) {
             (Some(n), true) => self
-                .reader
-                .calls()
-                .call_block(&crate::phone::dialled_form(n))
-                .unwrap_or_else(|e| {
-                    tracing::error!(error = %e, "blacklist lookup failed; the caller pops");
-                    None
-                })
+                .blocks
+                .list
+                .covering(&crate::phone::dialled_form(n))
                 .map(|b| crate::event::Blocked {
                     rejected: b.reject && rejects,
-                    reason: b.reason,
+                    reason: b.reason.clone(),
                 }),
             _ => None,
         };
@@ -568,6 +592,42 @@ impl Engine {
             matches: lookup.matches,
         };
         (caller, id)
+    }
+}
+
+/// The inbound blacklist as the engine holds it: read again only when the
+/// store's data changed (`data_version`, no read at all) and the list's own
+/// version moved (one small read), so a change made anywhere (the console,
+/// the CLI) counts from the next call on.
+#[derive(Default)]
+struct HeldBlocks {
+    data_version: Option<i64>,
+    version: Option<i64>,
+    list: CallBlocks,
+}
+
+impl HeldBlocks {
+    /// Reads the list again if it changed; on an error the last list
+    /// read stands (a caller still pops).
+    fn refresh_logged(&mut self, reader: &Store) {
+        if let Err(e) = self.refresh(reader) {
+            tracing::error!(error = %e, "could not read the blacklist; the last one read stands");
+        }
+    }
+
+    fn refresh(&mut self, reader: &Store) -> crate::store::Result<()> {
+        let data_version = reader.data_version()?;
+        if self.data_version == Some(data_version) {
+            return Ok(());
+        }
+        let calls = reader.calls();
+        let version = calls.call_blocks_version()?;
+        if self.version != Some(version) {
+            self.list = CallBlocks::new(calls.call_blocks()?);
+            self.version = Some(version);
+        }
+        self.data_version = Some(data_version);
+        Ok(())
     }
 }
 

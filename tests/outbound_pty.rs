@@ -601,3 +601,61 @@ async fn a_refused_caller_pops_nowhere() {
     // The work order's phone field has it as people write it.
     assert_eq!(pop["data"]["prefill"]["phone"], "13812345678", "{pop}");
 }
+
+/// The engine holds the blacklist in memory: a caller put on it, then
+/// taken off it (through another connection, as the console and the CLI
+/// write), is judged by the list as it is at each call.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_blacklist_counts_as_it_is_at_each_call() {
+    let mut rig = Rig::start("simcom-sim800").await;
+    let Sim::Modem(modem) = &rig.sim else {
+        unreachable!("a GSM profile")
+    };
+    let modem = modem.clone();
+    let mut blocked_now = Vec::new();
+    for listed in [false, true, false] {
+        if listed {
+            rig.store
+                .calls()
+                .call(|c| {
+                    c.put_call_block(
+                        &callpop::store::NewCallBlock {
+                            number: "17012345678".into(),
+                            prefix: false,
+                            reason: "骚扰电话".into(),
+                            reject: false,
+                        },
+                        None,
+                        0,
+                    )
+                })
+                .await
+                .unwrap();
+        } else {
+            rig.store
+                .calls()
+                .call(|c| {
+                    for b in c.call_blocks()? {
+                        c.remove_call_block(b.id)?;
+                    }
+                    Ok(())
+                })
+                .await
+                .unwrap();
+        }
+        modem.ring(Some("17012345678")).await;
+        let caller = match wait(&mut rig.events, |e| {
+            matches!(e, CallEvent::CallerIdentified { .. })
+        })
+        .await
+        {
+            CallEvent::CallerIdentified { caller, .. } => caller,
+            _ => unreachable!(),
+        };
+        blocked_now.push(caller.blocked.clone().map(|b| b.reason));
+        modem.hang_up().await;
+        wait(&mut rig.events, |e| matches!(e, CallEvent::Ended { .. })).await;
+    }
+    assert_eq!(blocked_now, [None, Some("骚扰电话".to_string()), None]);
+    rig.lines.stop().await;
+}

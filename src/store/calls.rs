@@ -7,6 +7,7 @@ use super::{Filters, Result, Scope, Store, StoreError};
 use crate::calls::Cdr;
 use rusqlite::{params, OptionalExtension};
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
 
 /// A stored CDR as reports and tests read it back.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -194,25 +195,14 @@ impl Calls<'_> {
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
-    /// The blacklist entry that covers a caller: the longest of `forms`
-    /// (the number as dialled nationally, and each of its prefixes) that a
-    /// whole-number entry equals or a prefix entry starts.
-    pub fn call_block(&self, number: &str) -> Result<Option<CallBlock>> {
-        if number.is_empty() {
-            return Ok(None);
-        }
-        let prefixes: Vec<&str> = (1..=number.len()).map(|n| &number[..n]).collect();
-        let prefixes = serde_json::to_string(&prefixes).unwrap_or_else(|_| "[]".into());
+    /// Moves with every change to the blacklist (a trigger keeps it): a
+    /// holder of [`CallBlocks`] reads the list again when it differs.
+    pub fn call_blocks_version(&self) -> Result<i64> {
         Ok(self
             .store
             .conn
-            .prepare_cached(&format!(
-                "{BLOCK_SELECT} WHERE number IN (SELECT value FROM json_each(?1))
-                   AND (is_prefix = 1 OR number = ?2)
-                 ORDER BY length(number) DESC LIMIT 1"
-            ))?
-            .query_row(params![prefixes, number], block_from_row)
-            .optional()?)
+            .prepare_cached("SELECT version FROM call_blacklist_version WHERE id = 1")?
+            .query_row([], |r| r.get(0))?)
     }
 
     /// Every blacklist entry, by number.
@@ -378,6 +368,34 @@ pub struct CallBlock {
     /// Refused on devices that can hang up; else the pop is marked.
     pub reject: bool,
     pub created_at: i64,
+}
+
+/// The inbound blacklist in memory, for the check of every caller on the
+/// way to the pop (the call engine holds one, read again when
+/// [`Calls::call_blocks_version`] moves).
+#[derive(Debug, Clone, Default)]
+pub struct CallBlocks {
+    by_number: HashMap<String, CallBlock>,
+}
+
+impl CallBlocks {
+    /// The list of `entries` (each number once, as the table keeps them).
+    pub fn new(entries: Vec<CallBlock>) -> CallBlocks {
+        CallBlocks {
+            by_number: entries.into_iter().map(|b| (b.number.clone(), b)).collect(),
+        }
+    }
+
+    /// The entry that covers a caller whose number is dialled nationally
+    /// as `number`: the longest entry that equals it, or that is a prefix
+    /// entry it starts with.
+    pub fn covering(&self, number: &str) -> Option<&CallBlock> {
+        (1..=number.len())
+            .rev()
+            .filter(|&n| number.is_char_boundary(n))
+            .filter_map(|n| self.by_number.get(&number[..n]))
+            .find(|b| b.prefix || b.number.len() == number.len())
+    }
 }
 
 /// A blacklist entry to add.
@@ -719,4 +737,70 @@ fn nonempty(v: &Option<String>) -> Option<String> {
     v.as_ref()
         .map(|s| s.trim().to_string())
         .filter(|s| !s.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(number: &str, prefix: bool) -> NewCallBlock {
+        NewCallBlock {
+            number: number.into(),
+            prefix,
+            reason: format!("r{number}"),
+            reject: true,
+        }
+    }
+
+    #[test]
+    fn the_longest_entry_that_covers_a_caller_wins() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("t.db")).unwrap();
+        let c = store.calls();
+        for (number, prefix) in [
+            ("170", true),
+            ("1701234", true),
+            ("13800138000", false),
+            ("138", false),
+            ("0755", true),
+        ] {
+            c.put_call_block(&entry(number, prefix), None, 1).unwrap();
+        }
+        let list = CallBlocks::new(c.call_blocks().unwrap());
+        let covering = |n: &str| list.covering(n).map(|b| b.number.clone());
+        assert_eq!(covering("13800138000").as_deref(), Some("13800138000"));
+        // A whole-number entry covers that number only, not its extensions
+        // nor the numbers it starts.
+        assert_eq!(covering("138001380001"), None);
+        assert_eq!(covering("13812345678"), None);
+        assert_eq!(covering("138").as_deref(), Some("138"));
+        // Prefix entries cover every number they start; the longest wins.
+        assert_eq!(covering("17012345678").as_deref(), Some("1701234"));
+        assert_eq!(covering("17099999999").as_deref(), Some("170"));
+        assert_eq!(covering("075586013388").as_deref(), Some("0755"));
+        assert_eq!(covering("07").as_deref(), None);
+        assert_eq!(covering(""), None);
+    }
+
+    #[test]
+    fn every_change_to_the_blacklist_moves_its_version() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("t.db")).unwrap();
+        let c = store.calls();
+        let mut seen = vec![c.call_blocks_version().unwrap()];
+        let id = c.put_call_block(&entry("170", true), None, 1).unwrap();
+        seen.push(c.call_blocks_version().unwrap());
+        // The same number again changes the entry in place.
+        c.put_call_block(&entry("170", false), None, 2).unwrap();
+        seen.push(c.call_blocks_version().unwrap());
+        assert!(c.remove_call_block(id).unwrap());
+        seen.push(c.call_blocks_version().unwrap());
+        assert!(seen.windows(2).all(|w| w[1] > w[0]), "{seen:?}");
+        // Other writes leave it alone.
+        store
+            .users()
+            .add_user("a", "A", crate::store::Role::Agent, None, None)
+            .unwrap();
+        assert_eq!(c.call_blocks_version().unwrap(), *seen.last().unwrap());
+    }
 }

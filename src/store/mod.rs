@@ -38,7 +38,8 @@ pub use after_call::{AfterCallFacts, CallMessage, FactsQuery};
 pub use agents::{AgentState, AgentStateRow, Agents, Binding};
 pub use backup::BackupSummary;
 pub use calls::{
-    CallBlock, CallQuery, CallReach, CallRow, Calls, HistoryPage, HistoryRow, NewCallBlock,
+    CallBlock, CallBlocks, CallQuery, CallReach, CallRow, Calls, HistoryPage, HistoryRow,
+    NewCallBlock,
 };
 pub use campaigns::{
     Added, CampaignCustomer, CampaignRow, CampaignState, Campaigns, FailedPart, Failures,
