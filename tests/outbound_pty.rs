@@ -611,7 +611,6 @@ async fn the_blacklist_counts_as_it_is_at_each_call() {
     let Sim::Modem(modem) = &rig.sim else {
         unreachable!("a GSM profile")
     };
-    let modem = modem.clone();
     let mut blocked_now = Vec::new();
     for listed in [false, true, false] {
         if listed {
