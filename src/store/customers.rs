@@ -747,6 +747,9 @@ impl CustomerLoad<'_> {
     pub fn finish(mut self) -> Result<LoadMerges> {
         let started = std::time::Instant::now();
         self.commit()?;
+        if let Some(bulk) = &self.bulk {
+            bulk.rows_done()?;
+        }
         let store = self.store;
         let mut merges = LoadMerges::default();
         let lap = |what: &str| {
