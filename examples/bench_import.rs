@@ -26,6 +26,8 @@
 //! | 1M   | grouped merge scan      | 66.7-71.2k   | 434-481k        | 0.14-0.16 | 207-208 MB       |
 //! | 10M  | f648b16 (last session)  | 66k rows/s   |                 | 0.16-0.19 | 210 MB           |
 //! | 10M  | grouped merge scan      | 73.5k rows/s | 563k rows/s     | 0.13      | 209 MB           |
+//! | 1M   | 4f29ebb (number-fragment index, custom fields) | 30.0k | 590k | 0.05 | 211 MB |
+//! | 1M   | statement journals in memory while loading | 41.4k | 661k  | 0.06      | 210 MB           |
 //!
 //! Where the 10M run's 136 s go (`RUST_LOG=callpop=debug`): ~85 s reading,
 //! normalising and inserting (the writer busy 77 s, the reader waiting on
