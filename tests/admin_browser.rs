@@ -190,6 +190,38 @@ async fn an_admin_makes_and_revokes_an_api_token_on_the_page() {
         .await;
     let (code, _) = http_bearer(s.addr, "GET", "/api/history", &token, None).await;
     assert_eq!(code, 401);
+
+    // A change made with a token reads, in the audit log, as made with it.
+    let admin = login(s.addr, "admin").await;
+    let (code, _, made) = http(
+        s.addr,
+        "POST",
+        "/api/tokens",
+        Some(&admin),
+        Some(json!({"name": "工单同步", "user": "agent2", "scopes": ["customers:write"]})),
+    )
+    .await;
+    assert_eq!(code, 201, "{made}");
+    let zhao = customer_id(&s, "赵敏").await;
+    let (code, _) = http_bearer(
+        s.addr,
+        "PUT",
+        &format!("/api/customers/{zhao}"),
+        made["token"].as_str().unwrap(),
+        Some(json!({"name": "赵敏", "company": "远大", "phones": [{"number": "13900001111"}]})),
+    )
+    .await;
+    assert_eq!(code, 200);
+    b.open_admin_tab("audit").await;
+    b.wait_for("document.querySelector('[data-test=audit]').innerText.includes('（接口令牌 #')")
+        .await;
+    assert!(
+        b.text("[data-test=audit]")
+            .await
+            .contains("接口令牌 #2 工单同步）"),
+        "{}",
+        b.text("[data-test=audit]").await
+    );
     b.assert_no_console_errors();
 }
 

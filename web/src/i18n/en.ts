@@ -453,6 +453,7 @@ export default {
     target: "Object",
     detail: "Detail",
     from_address: "From",
+    from_token: "{address} (API token #{id} {name})",
   },
   audit_actions: {
     webhook_add: "Webhook endpoint added",

@@ -454,6 +454,7 @@ export default {
     target: "对象",
     detail: "详情",
     from_address: "来源地址",
+    from_token: "{address}（接口令牌 #{id} {name}）",
   },
   audit_actions: {
     webhook_add: "添加推送地址",
