@@ -117,8 +117,8 @@ async fn main() -> anyhow::Result<()> {
         }
         None => String::new(),
     };
-    // Desktops that only listen while the other phases run (minutes with a
-    // ring gap) are not cut off as silent.
+    // Desktops that only listen (the timed one, and it while the other
+    // phases run: minutes with a ring gap) are not cut off as silent.
     let extra = format!("{crm}[screen_pop]\nheartbeat_secs = 300\n");
     let (config, port) = common::box_daemon_config(dir.path(), &db, &link, &extra)?;
     let mut child = tokio::process::Command::new(&daemon)
@@ -306,16 +306,7 @@ async fn pops(sim: &mut BoxSim, agent: &mut Ws, n: usize) -> anyhow::Result<Pops
     let numbers = numbers();
     let mut times = Vec::with_capacity(n);
     let mut named = 0;
-    let mut beat = Instant::now();
     for i in 0..n {
-        // A desktop heartbeats (between calls, outside the timing), or the
-        // daemon cuts it off as silent on a long run.
-        if beat.elapsed() > Duration::from_secs(5) {
-            agent
-                .send(Message::Text(r#"{"type":"heartbeat"}"#.into()))
-                .await?;
-            beat = Instant::now();
-        }
         tokio::time::sleep(Duration::from_millis(2)).await;
         sim.act(&Action::Ring { port: 1 }).await?;
         ring_gap().await;

@@ -421,22 +421,7 @@ async fn every_gsm_profile_dials() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_blacklisted_caller_on_a_gsm_line_is_hung_up() {
     let mut rig = Rig::start("simcom-sim800").await;
-    rig.store
-        .calls()
-        .call(|c| {
-            c.put_call_block(
-                &callpop::store::NewCallBlock {
-                    number: "170".into(),
-                    prefix: true,
-                    reason: "骚扰电话".into(),
-                    reject: true,
-                },
-                None,
-                0,
-            )
-        })
-        .await
-        .unwrap();
+    put_block(&rig, "170", true, true).await;
     let Sim::Modem(modem) = &rig.sim else {
         unreachable!("a GSM profile")
     };
@@ -533,22 +518,7 @@ async fn a_blacklisted_caller_on_a_gsm_line_is_hung_up() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refused_caller_pops_nowhere() {
     let rig = Rig::start("quectel").await;
-    rig.store
-        .calls()
-        .call(|c| {
-            c.put_call_block(
-                &callpop::store::NewCallBlock {
-                    number: "17012345678".into(),
-                    prefix: false,
-                    reason: "骚扰电话".into(),
-                    reject: true,
-                },
-                None,
-                0,
-            )
-        })
-        .await
-        .unwrap();
+    put_block(&rig, "17012345678", false, true).await;
     rig.store
         .agents()
         .call(|a| a.bind_line("dev/1", &callpop::store::Binding::Agent("li".into())))
@@ -602,6 +572,27 @@ async fn a_refused_caller_pops_nowhere() {
     assert_eq!(pop["data"]["prefill"]["phone"], "13812345678", "{pop}");
 }
 
+/// Puts `number` (a whole number, or a prefix) on the inbound blacklist
+/// as a nuisance caller, refused where the device can (`reject`).
+async fn put_block(rig: &Rig, number: &'static str, prefix: bool, reject: bool) {
+    rig.store
+        .calls()
+        .call(move |c| {
+            c.put_call_block(
+                &callpop::store::NewCallBlock {
+                    number: number.into(),
+                    prefix,
+                    reason: "骚扰电话".into(),
+                    reject,
+                },
+                None,
+                0,
+            )
+        })
+        .await
+        .unwrap();
+}
+
 /// The engine holds the blacklist in memory: a caller put on it, then
 /// taken off it (through another connection, as the console and the CLI
 /// write), is judged by the list as it is at each call.
@@ -614,22 +605,7 @@ async fn the_blacklist_counts_as_it_is_at_each_call() {
     let mut blocked_now = Vec::new();
     for listed in [false, true, false] {
         if listed {
-            rig.store
-                .calls()
-                .call(|c| {
-                    c.put_call_block(
-                        &callpop::store::NewCallBlock {
-                            number: "17012345678".into(),
-                            prefix: false,
-                            reason: "骚扰电话".into(),
-                            reject: false,
-                        },
-                        None,
-                        0,
-                    )
-                })
-                .await
-                .unwrap();
+            put_block(&rig, "17012345678", false, false).await;
         } else {
             rig.store
                 .calls()

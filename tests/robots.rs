@@ -458,16 +458,8 @@ async fn a_late_work_order_and_a_due_call_back_reach_the_group() {
 
     // 王伟's complaint, saved by agent1, made due an hour ago.
     let wang = customer_id(&s, "王伟").await;
-    let agent1 = user_id(&s, "agent1").await;
-    let mut fields = serde_json::Map::new();
-    fields.insert("category".into(), json!("complaint"));
-    fields.insert("summary".into(), json!("打印机卡纸"));
-    let order = s
-        .store
-        .workorders()
-        .call(move |w| w.save_work_order("service", Some(wang), None, agent1, "late-1", &fields))
-        .await
-        .unwrap();
+    let fields = json!({"category": "complaint", "summary": "打印机卡纸"});
+    let order = save_work_order(&s, "agent1", wang, "late-1", fields).await;
     let (code, _, answer) = http(
         s.addr,
         "PUT",

@@ -540,16 +540,8 @@ async fn a_work_orders_save_and_changes_arrive_in_order() {
     )
     .await;
     let wang = customer_id(&s, "王伟").await;
-    let agent = user_id(&s, "agent1").await;
-    let mut fields = serde_json::Map::new();
-    fields.insert("category".into(), json!("complaint"));
-    fields.insert("summary".into(), json!("打印机卡纸"));
-    let order = s
-        .store
-        .workorders()
-        .call(move |w| w.save_work_order("service", Some(wang), None, agent, "wo-1", &fields))
-        .await
-        .unwrap();
+    let fields = json!({"category": "complaint", "summary": "打印机卡纸"});
+    let order = save_work_order(&s, "agent1", wang, "wo-1", fields).await;
     let base = format!("/api/workorders/{}", order.id);
     let (code, _, answer) = http(
         s.addr,

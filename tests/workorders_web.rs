@@ -14,18 +14,9 @@ use serde_json::{json, Map, Value};
 
 /// Saves an order of the demo form for `customer` by `agent`, as the pop does.
 async fn save(s: &Stack, agent: &'static str, customer: i64, key: &'static str) -> (i64, String) {
-    let agent = user_id(s, agent).await;
-    let mut fields = Map::new();
-    fields.insert("category".into(), json!("complaint"));
-    fields.insert("contact".into(), json!("王伟"));
-    fields.insert("phone".into(), json!("13812345678"));
-    fields.insert("summary".into(), json!("打印机卡纸"));
-    let saved = s
-        .store
-        .workorders()
-        .call(move |w| w.save_work_order("service", Some(customer), None, agent, key, &fields))
-        .await
-        .unwrap();
+    let fields = json!({"category": "complaint", "contact": "王伟", "phone": "13812345678",
+                        "summary": "打印机卡纸"});
+    let saved = save_work_order(s, agent, customer, key, fields).await;
     (saved.id, saved.number)
 }
 

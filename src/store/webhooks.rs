@@ -580,8 +580,8 @@ mod tests {
         EndpointSettings::webhook(url, events)
     }
 
-    #[test]
-    fn events_wait_in_order_per_endpoint_and_settle() {
+    /// A fresh store (in the directory returned with it) and its admin.
+    fn store_with_admin() -> (tempfile::TempDir, Store, crate::store::User) {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(&dir.path().join("t.db")).unwrap();
         store
@@ -589,6 +589,12 @@ mod tests {
             .add_user("admin", "Admin", Role::Admin, None, None)
             .unwrap();
         let admin = store.users().user_by_name("admin").unwrap().unwrap();
+        (dir, store, admin)
+    }
+
+    #[test]
+    fn events_wait_in_order_per_endpoint_and_settle() {
+        let (_dir, store, admin) = store_with_admin();
         let w = store.webhooks();
         // Nobody listens: nothing is written.
         assert_eq!(w.emit("customer.updated", &json!({})).unwrap(), None);
@@ -679,13 +685,7 @@ mod tests {
 
     #[test]
     fn a_fact_undone_tells_nothing() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join("t.db")).unwrap();
-        store
-            .users()
-            .add_user("admin", "Admin", Role::Admin, None, None)
-            .unwrap();
-        let admin = store.users().user_by_name("admin").unwrap().unwrap();
+        let (_dir, store, admin) = store_with_admin();
         let w = store.webhooks();
         w.add_endpoint(&settings("http://a", &["*".into()]), "s", &admin, None)
             .unwrap();

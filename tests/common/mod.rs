@@ -411,6 +411,26 @@ pub async fn add_user(s: &Stack, name: &'static str, role: Role) {
         .unwrap();
 }
 
+/// Work order `key` (its idempotency key) of `customer` on the demo's
+/// service form with `fields` (a JSON object), saved by user `agent` as a
+/// desktop's save writes it.
+#[allow(dead_code)]
+pub async fn save_work_order(
+    s: &Stack,
+    agent: &'static str,
+    customer: i64,
+    key: &'static str,
+    fields: Value,
+) -> callpop::store::SavedWorkOrder {
+    let agent = user_id(s, agent).await;
+    let fields = fields.as_object().cloned().expect("fields as an object");
+    s.store
+        .workorders()
+        .call(move |w| w.save_work_order("service", Some(customer), None, agent, key, &fields))
+        .await
+        .unwrap()
+}
+
 /// The id of the stack's user `name`.
 #[allow(dead_code)]
 pub async fn user_id(s: &Stack, name: &'static str) -> i64 {
