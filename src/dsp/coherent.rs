@@ -35,6 +35,10 @@ const DRIFT_SETTLING: f64 = 16.0;
 /// The frequency error the loop may assume (the standards allow ±1 %;
 /// real exchanges stray further).
 const MAX_DRIFT: f64 = 0.05;
+/// When the tones' energies favour the other tone by this margin (of
+/// their magnitudes' sum) over a coherent decision, the phase has slipped:
+/// 0.2 kept the most caller IDs at 5 dB in Bell 202 and 6 dB in V.23.
+const SLIPPED: f64 = 0.2;
 /// A reference older than this many bits is measured afresh.
 const STALE_BITS: f64 = 24.0;
 
@@ -159,15 +163,31 @@ impl PhaseTracker {
         let space_phase = self.predict(false, from, centre);
         let cm = dot(zm, mark_phase);
         let cs = dot(zs, space_phase);
-        let one = cm > cs;
         let scale = magnitude(zm) + magnitude(zs);
-        let confidence = if scale > 0.0 {
-            ((cm - cs) / scale).abs()
-        } else {
-            0.0
-        };
         let previous = self.reference.map(|r| r.mark);
-        let error = if one {
+        let ratio = |a: f64, b: f64| if scale > 0.0 { (a - b) / scale } else { 0.0 };
+        let by_energy = ratio(magnitude(zm), magnitude(zs));
+        let mut one = cm > cs;
+        let mut confidence = ratio(cm, cs).abs();
+        let error = if (by_energy > 0.0) != one && by_energy.abs() > SLIPPED {
+            // The energies say clearly the other tone: the reference has
+            // slipped (a wrong decision followed in noise), and every bit
+            // after would be read inverted. The energies decide, and the
+            // phase is measured afresh from this bit.
+            one = by_energy > 0.0;
+            confidence = by_energy.abs();
+            let (z, predicted) = if one {
+                (zm, mark_phase)
+            } else {
+                (zs, space_phase)
+            };
+            self.reference = Some(Reference {
+                mark: one,
+                phasor: unit(z),
+                centre,
+            });
+            angle_between(z, predicted)
+        } else if one {
             self.follow(true, mark_phase, zm, centre)
         } else {
             self.follow(false, space_phase, zs, centre)
@@ -206,11 +226,7 @@ impl PhaseTracker {
     /// `z` of tone `mark` whose predicted angle was `predicted`; the
     /// measured error.
     fn follow(&mut self, mark: bool, predicted: (f64, f64), z: (f64, f64), centre: f64) -> f64 {
-        // z against the prediction: z·conj(predicted).
-        let error = atan2_fast(
-            z.1 * predicted.0 - z.0 * predicted.1,
-            z.0 * predicted.0 + z.1 * predicted.1,
-        );
+        let error = angle_between(z, predicted);
         let span = self
             .reference
             .filter(|r| r.mark == mark)
@@ -273,6 +289,11 @@ impl PhaseTracker {
         }
         Some(sum)
     }
+}
+
+/// How far `z` turns from `p` (the angle of z·conj(p)).
+fn angle_between(z: (f64, f64), p: (f64, f64)) -> f64 {
+    atan2_fast(z.1 * p.0 - z.0 * p.1, z.0 * p.0 + z.1 * p.1)
 }
 
 /// `z` scaled to length 1 (or the real unit, if it is 0).

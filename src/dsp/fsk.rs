@@ -145,6 +145,8 @@ pub struct FskDemodulator {
     framers: Vec<Framer>,
     /// The tones' power over a bit below which nothing is a carrier.
     squelch: f64,
+    /// Samples since the carrier was last heard (none: no carrier).
+    missing: Option<f64>,
 }
 
 /// One UART over the demodulator's correlations.
@@ -213,6 +215,10 @@ const MAX_GAP_BITS: f64 = 30.0;
 
 /// The carrier is there when the two tones hold this share of the power.
 const CARRIER: f64 = 0.35;
+/// How long the carrier is held after its windows drop under [`CARRIER`]:
+/// at 5 dB a single window at a change of tone does, and every character
+/// after it was lost.
+const CARRIER_HOLD_BITS: f64 = 2.0;
 
 impl FskDemodulator {
     /// A demodulator deciding bits coherently.
@@ -236,6 +242,7 @@ impl FskDemodulator {
                 per_bit,
             )],
             squelch: 0.0,
+            missing: None,
         }
         .with_squelch(SQUELCH_DBM0)
     }
@@ -276,7 +283,16 @@ impl FskDemodulator {
             // Each correlator holds about (A·n/2)² for its tone; the power
             // sum about A²·n/2.
             let tones = 2.0 * (m + s) / n;
-            let carrier = p > 1e-9 && tones > CARRIER * p && tones >= self.squelch;
+            let heard = p > 1e-9 && tones > CARRIER * p && tones >= self.squelch;
+            // Noise at a change of tone can pull one window under the
+            // threshold: the carrier is lost only after it has been
+            // missing for a while, as a receiver's carrier detect holds.
+            self.missing = match (heard, self.missing) {
+                (true, _) => Some(0.0),
+                (false, Some(n)) if n + 1.0 < CARRIER_HOLD_BITS * self.per_bit => Some(n + 1.0),
+                (false, _) => None,
+            };
+            let carrier = self.missing.is_some();
             let soft = if m + s > 0.0 { (m - s) / (m + s) } else { 0.0 };
             if (soft > 0.0) != (self.last_soft > 0.0) && soft != self.last_soft {
                 let frac = self.last_soft / (self.last_soft - soft);
