@@ -116,8 +116,11 @@ pub fn plausible_number(number: &str) -> bool {
 }
 
 /// Whether keys came at an even pace: an exchange sends them like a
-/// metronome, so a gap of more than 1.8 times the usual spacing is a key
-/// the detector lost.
+/// metronome, so a spacing more than 1.8 times the shortest is a key the
+/// detector lost, and one under 0.6 times the usual is a key heard twice.
+/// The shortest, not the usual, is the measure of a loss: when several
+/// keys are lost in noise the usual spacing is itself a doubled one (a
+/// mobile number lost five of its digits and passed a median test).
 pub fn even_pace(offsets: &[u64]) -> bool {
     if offsets.len() < 4 {
         return true;
@@ -126,10 +129,9 @@ pub fn even_pace(offsets: &[u64]) -> bool {
         .windows(2)
         .map(|w| w[1].saturating_sub(w[0]))
         .collect();
-    let longest = gaps.iter().copied().max().unwrap_or(0);
     gaps.sort_unstable();
-    let usual = gaps[gaps.len() / 2];
-    longest * 10 <= usual * 18
+    let (shortest, usual, longest) = (gaps[0], gaps[gaps.len() / 2], gaps[gaps.len() - 1]);
+    longest * 10 <= shortest * 18 && shortest * 10 >= usual * 6
 }
 
 /// Reads a caller ID out of a DTMF string, if it is framed as one.
@@ -256,6 +258,11 @@ mod tests {
         // The same keys with one spacing doubled: a key was lost there.
         assert!(timed("A80800C", &[800, 800, 1600, 800, 800]).is_none());
         assert!(timed("A80800C", &[800, 900, 1000, 800, 700]).is_some());
+        // Five keys of 17728346835 lost (the spacings in keys: 1, 3, 1, 1,
+        // 2, 2, 2): the usual spacing is a doubled one, the shortest not.
+        assert!(timed("A128363C", &[800, 2400, 800, 800, 1600, 1600, 1600]).is_none());
+        // A key heard twice: a spacing far under the usual.
+        assert!(timed("A808800C", &[800, 800, 300, 500, 800, 800]).is_none());
         for (n, ok) in [
             ("110", true),
             ("10086", true),

@@ -14,6 +14,7 @@
 //! correcting its clock on every transition. The modulator writes test
 //! signals with continuous phase.
 
+use super::cid::BitDoubts;
 use super::coherent::PhaseTracker;
 use serde::Serialize;
 
@@ -108,10 +109,12 @@ pub struct FskByte {
     /// more of mark, which tells it from noise.
     pub marks_before: u32,
     /// How sure the least certain of its ten bit decisions was (the
-    /// tones' energy difference over their sum, 0 to 1): two wrong
-    /// characters can cancel out in a checksum, so a message is trusted
-    /// only when at most one of its characters is weak.
+    /// tones' energy difference over their sum, 0 to 1): only a character
+    /// read with confidence sets the clock the next one is looked for on.
     pub confidence: f32,
+    /// Which of its data bits were close calls, for the frame scanner's
+    /// checks on a whole message.
+    pub doubts: BitDoubts,
     /// Whether the coherent UART read it (see
     /// [`FskDemodulator::and_by_energy`]).
     pub coherent: bool,
@@ -195,6 +198,8 @@ enum Uart {
         unchecked: u32,
         /// The least certain decision so far.
         least: f64,
+        /// The data bits' close calls so far.
+        doubts: BitDoubts,
     },
 }
 
@@ -358,6 +363,7 @@ impl Framer {
                                 previous: false,
                                 unchecked: 0,
                                 least: d.confidence,
+                                doubts: BitDoubts::NONE,
                             };
                         }
                         Some(_) if *marks < MAX_GAP_BITS * at.per_bit => {
@@ -384,6 +390,7 @@ impl Framer {
                         previous: true,
                         unchecked: 0,
                         least: 1.0,
+                        doubts: BitDoubts::NONE,
                     };
                 }
             }
@@ -395,6 +402,7 @@ impl Framer {
                 previous,
                 unchecked,
                 least,
+                doubts,
             } => {
                 // Bit k's window is wholly inside it at its end.
                 let from = *edge + *next as f64 * self.bit_len;
@@ -449,7 +457,10 @@ impl Framer {
                         return;
                     }
                     0 => {}
-                    1..=8 => *bits |= u16::from(one) << (*next - 1),
+                    1..=8 => {
+                        *bits |= u16::from(one) << (*next - 1);
+                        doubts.note(*next as u8 - 1, confidence as f32);
+                    }
                     _ => {
                         let start = (*edge).max(0.0) as u64;
                         // Only a character read with confidence sets the
@@ -465,6 +476,7 @@ impl Framer {
                                 offset: start,
                                 marks_before: (*marks / at.per_bit) as u32,
                                 confidence: *least as f32,
+                                doubts: *doubts,
                                 coherent: self.phase.is_some(),
                             });
                         }

@@ -233,10 +233,7 @@ impl Listener {
                     // Without a seizure the message begins here.
                     reader.seizure_start = b.offset;
                 }
-                match reader
-                    .scanner
-                    .push_heard(b.byte, b.marks_before, b.is_weak())
-                {
+                match reader.scanner.push_heard(b.byte, b.marks_before, b.doubts) {
                     Some(Scanned::Message(message)) => {
                         let offset = reader.seizure_start;
                         let duplicate = self.recent.iter().any(|(t, m)| {
