@@ -164,6 +164,8 @@ struct Framer {
     /// clock begins: the next start bit comes a whole number of bits after
     /// the last stop bit.
     last_stop: Option<f64>,
+    /// The character under way was begun on the clock of the one before.
+    on_clock: bool,
     uart: Uart,
 }
 
@@ -173,7 +175,10 @@ struct Moment {
     soft: f64,
     last_soft: f64,
     last_crossing: f64,
+    /// The carrier, held through a short dip (see [`CARRIER_HOLD_BITS`]).
     carrier: bool,
+    /// The carrier as this window alone has it.
+    heard: bool,
     per_bit: f64,
     lag: f64,
 }
@@ -309,6 +314,7 @@ impl FskDemodulator {
                 last_soft: self.last_soft,
                 last_crossing: self.last_crossing,
                 carrier,
+                heard,
                 per_bit: self.per_bit,
                 lag: self.lag,
             };
@@ -327,12 +333,20 @@ impl Framer {
             phase,
             bit_len: per_bit,
             last_stop: None,
+            on_clock: false,
             uart: Uart::Idle { marks: 0.0 },
         }
     }
 
     fn step(&mut self, at: &Moment, out: &mut Vec<FskByte>) {
-        let (now, soft, carrier) = (at.now, at.soft, at.carrier);
+        // The carrier is held only inside a message, where a dip would
+        // lose the characters after it; in the mark or in noise it is as
+        // heard, so noise brushing the threshold frames no more
+        // characters than it did (holding it there cost a fifth of the
+        // demodulator's speed).
+        let in_message = self.last_stop.is_some() || self.on_clock;
+        let carrier = if in_message { at.carrier } else { at.heard };
+        let (now, soft) = (at.now, at.soft);
         match &mut self.uart {
             Uart::Idle { marks } => {
                 if !carrier {
@@ -355,6 +369,7 @@ impl Framer {
                     match phase.decide(from, due) {
                         Some(d) if !d.one => {
                             let edge = from + d.boundary_error.unwrap_or(0.0) * PHASE_GAIN;
+                            self.on_clock = true;
                             self.uart = Uart::Char {
                                 edge,
                                 bits: 0,
@@ -382,6 +397,7 @@ impl Framer {
                     if let Some(phase) = &mut self.phase {
                         phase.anchor_mark(edge - self.bit_len, edge);
                     }
+                    self.on_clock = false;
                     self.uart = Uart::Char {
                         edge,
                         bits: 0,
