@@ -496,7 +496,7 @@ pub struct FrameScanner {
     /// The bytes since the seizure ended: marks, an odd byte, message(s).
     tail: Vec<u8>,
     /// How sure the demodulator was of each of the tail's characters' bits.
-    weak: Vec<BitDoubts>,
+    doubts: Vec<BitDoubts>,
     in_frame: bool,
     /// Why the last candidate that completed failed, reported if none holds.
     failed: Option<CidError>,
@@ -515,7 +515,7 @@ impl FrameScanner {
             min_seizure: min_seizure.max(1),
             seizure: 0,
             tail: Vec::with_capacity(MAX_TAIL),
-            weak: Vec::with_capacity(MAX_TAIL),
+            doubts: Vec::with_capacity(MAX_TAIL),
             in_frame: false,
             failed: None,
         }
@@ -526,7 +526,7 @@ impl FrameScanner {
     pub fn reset(&mut self) {
         self.seizure = 0;
         self.tail.clear();
-        self.weak.clear();
+        self.doubts.clear();
         self.in_frame = false;
         self.failed = None;
     }
@@ -563,9 +563,9 @@ impl FrameScanner {
                 _ if seized => {
                     self.in_frame = true;
                     self.tail.clear();
-                    self.weak.clear();
+                    self.doubts.clear();
                     self.tail.push(byte);
-                    self.weak.push(doubts);
+                    self.doubts.push(doubts);
                     return self.judge();
                 }
                 _ => self.seizure = 0,
@@ -575,13 +575,13 @@ impl FrameScanner {
         if byte == SEIZURE && self.starts().next().is_none() {
             // No message began: the seizure goes on after an odd byte.
             self.tail.clear();
-            self.weak.clear();
+            self.doubts.clear();
             self.in_frame = false;
             self.seizure += 1;
             return None;
         }
         self.tail.push(byte);
-        self.weak.push(doubts);
+        self.doubts.push(doubts);
         self.judge()
     }
 
@@ -618,7 +618,7 @@ impl FrameScanner {
             if len < end {
                 waiting = true;
             } else if len == end {
-                match judge_heard(&self.tail[start..end], &self.weak[start..end]) {
+                match judge_heard(&self.tail[start..end], &self.doubts[start..end]) {
                     Ok(m) => {
                         self.reset();
                         return Some(Scanned::Message(m));
