@@ -163,10 +163,11 @@ impl PhaseTracker {
         let space_phase = self.predict(false, from, centre);
         let cm = dot(zm, mark_phase);
         let cs = dot(zs, space_phase);
-        let scale = magnitude(zm) + magnitude(zs);
+        let (am, as_) = (magnitude(zm), magnitude(zs));
+        let scale = am + as_;
         let previous = self.reference.map(|r| r.mark);
         let ratio = |a: f64, b: f64| if scale > 0.0 { (a - b) / scale } else { 0.0 };
-        let by_energy = ratio(magnitude(zm), magnitude(zs));
+        let by_energy = ratio(am, as_);
         let mut one = cm > cs;
         let mut confidence = ratio(cm, cs).abs();
         let error = if (by_energy > 0.0) != one && by_energy.abs() > SLIPPED {

@@ -112,8 +112,8 @@ pub struct FskByte {
     /// tones' energy difference over their sum, 0 to 1): only a character
     /// read with confidence sets the clock the next one is looked for on.
     pub confidence: f32,
-    /// Which of its data bits were close calls, for the frame scanner's
-    /// checks on a whole message.
+    /// How sure each of its data bit decisions was, for the frame
+    /// scanner's weighing of a whole message.
     pub doubts: BitDoubts,
     /// Whether the coherent UART read it (see
     /// [`FskDemodulator::and_by_energy`]).
@@ -203,7 +203,7 @@ enum Uart {
         unchecked: u32,
         /// The least certain decision so far.
         least: f64,
-        /// The data bits' close calls so far.
+        /// The data bits' confidences so far.
         doubts: BitDoubts,
     },
 }
