@@ -453,7 +453,6 @@ pub fn encode(m: &CallerIdMessage) -> Vec<u8> {
     }
 }
 
-/// What the byte scanner found.
 /// How sure a demodulator was of each of a character's data bits: two
 /// wrong bits can cancel out in the checksum, and the scanner weighs how
 /// likely that is before it trusts a message from line audio.
@@ -461,12 +460,16 @@ pub fn encode(m: &CallerIdMessage) -> Vec<u8> {
 pub struct BitDoubts {
     /// Each data bit's confidence (0: a guess, 1: certain).
     pub confidence: [f32; 8],
+    /// Decided by the tones' energies rather than coherently: the same
+    /// confidence is then wrong two to twenty times as often.
+    pub by_energy: bool,
 }
 
 impl BitDoubts {
     /// A character read without any doubt (from a box's serial line).
     pub const NONE: BitDoubts = BitDoubts {
         confidence: [1.0; 8],
+        by_energy: false,
     };
 
     /// Notes that data bit `bit` was decided with `confidence`.
@@ -475,6 +478,7 @@ impl BitDoubts {
     }
 }
 
+/// What the byte scanner found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Scanned {
     Message(CallerIdMessage),
@@ -657,27 +661,49 @@ fn judge_heard(bytes: &[u8], doubts: &[BitDoubts]) -> Result<CallerIdMessage, Ci
     Ok(m)
 }
 
-/// How quickly a bit's chance of being wrong falls as its confidence
-/// rises, in a message whose bits' 10th-percentile confidence is
-/// `low_decile`: the noisier the line, the likelier a middling call is
-/// wrong. Measured over 7,000 messages of each FSK standard at 3-10 dB,
-/// grouped by that percentile (which tells the line's SNR from the
-/// message itself): 0.13 at 0.4 and below (3 dB), 0.105 at 0.5 (4 dB),
-/// 0.08 at 0.6 (6 dB), 0.055 at 0.7 (8 dB); each group's figure is the
-/// larger of the two standards'.
-fn error_scale(low_decile: f32) -> f64 {
-    (0.13 - 0.25 * (f64::from(low_decile) - 0.4)).clamp(0.045, 0.13)
+/// How likely a message's bit decisions are wrong, by their confidence
+/// c: `near_zero`·e^(−c/`scale`) + 10⁻⁴, the floor for bits read
+/// confidently wrong after the phase slipped. The noisier the line, the
+/// likelier a middling call is wrong: the scale follows the message's
+/// 10th-percentile bit confidence, which tells the line's SNR from the
+/// message itself. Measured over 7,000 messages of each FSK standard at
+/// 3-10 dB, grouped by that percentile (each group's figure the larger of
+/// the two standards'): coherent decisions 0.3 and a scale of 0.13 at 0.4
+/// and below (3 dB), 0.105 at 0.5 (4 dB), 0.08 at 0.6 (6 dB), 0.055 at
+/// 0.7 (8 dB); decisions by the tones' energies 0.5 and 0.12 at 0.5, 0.11
+/// at 0.6, 0.085 at 0.7, taken as the coherent scale + 0.035 (at most
+/// 0.165), at or above each (with the coherent model they let a wrong
+/// caller ID through at 5 dB).
+struct ErrorModel {
+    near_zero: f64,
+    scale: f64,
 }
 
-/// How likely a decision of `confidence` is wrong on a line whose
-/// [`error_scale`] is `scale`: about 30 % near 0, falling exponentially,
-/// with a floor for bits read confidently wrong after the phase slipped.
-/// A character from a box's serial line (confidence 1) is never wrong.
-fn error_chance(confidence: f32, scale: f64) -> f64 {
-    if confidence >= 1.0 {
-        return 0.0;
+impl ErrorModel {
+    fn for_message(doubts: &[BitDoubts]) -> ErrorModel {
+        let low_decile = f64::from(low_decile(doubts));
+        let coherent = (0.13 - 0.25 * (low_decile - 0.4)).clamp(0.045, 0.13);
+        if doubts.iter().any(|d| d.by_energy) {
+            ErrorModel {
+                near_zero: 0.5,
+                scale: (coherent + 0.035).min(0.165),
+            }
+        } else {
+            ErrorModel {
+                near_zero: 0.3,
+                scale: coherent,
+            }
+        }
     }
-    0.3 * (-f64::from(confidence) / scale).exp() + 1e-4
+
+    /// How likely a decision of `confidence` is wrong. A character from a
+    /// box's serial line (confidence 1) is never wrong.
+    fn chance(&self, confidence: f32) -> f64 {
+        if confidence >= 1.0 {
+            return 0.0;
+        }
+        (self.near_zero * (-f64::from(confidence) / self.scale).exp() + 1e-4).min(0.5)
+    }
 }
 
 /// The 10th-percentile confidence of a message's data bits.
@@ -699,12 +725,12 @@ fn low_decile(doubts: &[BitDoubts]) -> f32 {
 fn risk_of_cancelling_pair(bytes: &[u8], doubts: &[BitDoubts]) -> f64 {
     // By bit and value read: the sum of the chances (and for bit 7 of
     // their squares, to leave out a bit paired with itself).
-    let scale = error_scale(low_decile(doubts));
+    let model = ErrorModel::for_message(doubts);
     let mut sums = [[0.0f64; 2]; 8];
     let mut squares = 0.0;
     for (byte, d) in bytes.iter().zip(doubts) {
         for (j, sum) in sums.iter_mut().enumerate() {
-            let p = error_chance(d.confidence[j], scale);
+            let p = model.chance(d.confidence[j]);
             sum[usize::from(byte >> j & 1)] += p;
             if j == 7 {
                 squares += p * p;
@@ -1070,6 +1096,7 @@ mod tests {
         // Many middling calls add up: every bit of every character at 0.3.
         let middling = |_| BitDoubts {
             confidence: [0.3; 8],
+            by_energy: false,
         };
         assert!(doubtful(&heard(&sent, middling)));
         // The same message read surely, as from a box, is the message.
@@ -1078,17 +1105,33 @@ mod tests {
 
     #[test]
     fn a_surer_bit_is_less_likely_wrong() {
-        for scale in [0.045, 0.1, 0.13] {
-            let chances: Vec<f64> = [0.0, 0.1, 0.3, 0.6, 0.99, 1.0]
-                .map(|c| error_chance(c, scale))
-                .to_vec();
-            assert!(chances.windows(2).all(|w| w[0] > w[1]), "{chances:?}");
-            assert!(chances[0] <= 0.5 && chances[4] >= 1e-4 && chances[5] == 0.0);
+        let message = |c: f32, by_energy: bool| {
+            vec![
+                BitDoubts {
+                    confidence: [c; 8],
+                    by_energy,
+                };
+                20
+            ]
+        };
+        for by_energy in [false, true] {
+            for line in [0.2, 0.5, 0.9] {
+                let model = ErrorModel::for_message(&message(line, by_energy));
+                let chances: Vec<f64> = [0.0, 0.1, 0.3, 0.6, 0.99, 1.0]
+                    .map(|c| model.chance(c))
+                    .to_vec();
+                assert!(chances.windows(2).all(|w| w[0] > w[1]), "{chances:?}");
+                assert!(chances[0] <= 0.5 && chances[4] >= 1e-4 && chances[5] == 0.0);
+            }
+            // On a noisier line (a lower 10th percentile) a middling call
+            // is likelier wrong.
+            let noisy = ErrorModel::for_message(&message(0.2, by_energy));
+            let clean = ErrorModel::for_message(&message(0.9, by_energy));
+            assert!(noisy.chance(0.3) > 5.0 * clean.chance(0.3));
         }
-        // On a noisier line (a lower 10th percentile) a middling call is
-        // likelier wrong.
-        let scales: Vec<f64> = [0.2, 0.4, 0.5, 0.6, 0.7, 0.9].map(error_scale).to_vec();
-        assert!(scales.windows(2).all(|w| w[0] >= w[1]), "{scales:?}");
-        assert!(error_chance(0.3, scales[0]) > 10.0 * error_chance(0.3, scales[5]));
+        // A decision by the energies is likelier wrong than a coherent one.
+        let coherent = ErrorModel::for_message(&message(0.6, false));
+        let by_energy = ErrorModel::for_message(&message(0.6, true));
+        assert!(by_energy.chance(0.3) > 2.0 * coherent.chance(0.3));
     }
 }

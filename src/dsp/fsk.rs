@@ -492,7 +492,10 @@ impl Framer {
                                 offset: start,
                                 marks_before: (*marks / at.per_bit) as u32,
                                 confidence: *least as f32,
-                                doubts: *doubts,
+                                doubts: BitDoubts {
+                                    by_energy: self.phase.is_none(),
+                                    ..*doubts
+                                },
                                 coherent: self.phase.is_some(),
                             });
                         }
