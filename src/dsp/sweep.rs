@@ -70,16 +70,25 @@ pub fn sweep(
         levels,
         trials,
         seed,
-        |sent, snr_db, seed| {
-            let samples = CidSignal {
-                snr_db: Some(snr_db),
-                seed,
-                ..CidSignal::new(standard, rate)
-            }
-            .render(&sent);
-            (sent, samples)
-        },
+        own_modulator(standard, rate),
     )
+}
+
+/// callpop's own modulator as a `render` for [`sweep_rendered`]: the
+/// message under white noise at the SNR, from the noise seed.
+pub fn own_modulator(
+    standard: CidStandard,
+    rate: u32,
+) -> impl FnMut(CallerIdMessage, f64, u64) -> (CallerIdMessage, Vec<f32>) {
+    move |sent, snr_db, seed| {
+        let samples = CidSignal {
+            snr_db: Some(snr_db),
+            seed,
+            ..CidSignal::new(standard, rate)
+        }
+        .render(&sent);
+        (sent, samples)
+    }
 }
 
 /// The same with the line audio made by `render` (message, SNR in dB,

@@ -3,9 +3,15 @@
  * (Debian libspandsp-dev) builds and modulates the message itself, and
  * this writes the line audio (8 kHz, signed 16-bit little-endian) to
  * stdout. The tests add noise and offsets and give it to callpop's
- * decoders, minimodem and multimon-ng.
+ * decoders, minimodem, multimon-ng and spandsp's own receiver:
  *
  *   spandsp_cid bell202|v23|dtmf sdmf|mdmf NUMBER [NAME|-] [MMDDHHMM|-] [SEIZURE_BITS]
+ *   spandsp_cid rx bell202|v23|dtmf < AUDIO
+ *
+ * The second form runs spandsp's ADSI receiver over line audio read from
+ * stdin (the same format) and prints every message it accepts (its
+ * checksum or, for DTMF, its start and end codes right) as one line of
+ * hex bytes.
  *
  * bell202 is spandsp's CLASS standard, v23 its ETSI CLIP standard, dtmf
  * its CLIP_DTMF standard with the number between the start code A and the
@@ -22,8 +28,52 @@ static int field(adsi_tx_state_t *s, uint8_t *msg, int len, int type, const char
     return adsi_add_field(s, msg, len, (uint8_t) type, (const uint8_t *) text, (int) strlen(text));
 }
 
+static int standard_of(const char *name)
+{
+    if (strcmp(name, "bell202") == 0)
+        return ADSI_STANDARD_CLASS;
+    if (strcmp(name, "v23") == 0)
+        return ADSI_STANDARD_CLIP;
+    if (strcmp(name, "dtmf") == 0)
+        return ADSI_STANDARD_CLIP_DTMF;
+    return -1;
+}
+
+static void print_message(void *user_data, const uint8_t *msg, int len)
+{
+    (void) user_data;
+    for (int i = 0; i < len; i++)
+        printf("%02x", msg[i]);
+    printf("\n");
+    fflush(stdout);
+}
+
+static int receive(const char *standard)
+{
+    int kind = standard_of(standard);
+    if (kind < 0) {
+        fprintf(stderr, "unknown standard %s\n", standard);
+        return 2;
+    }
+    adsi_rx_state_t *s = adsi_rx_init(NULL, kind, print_message, NULL);
+    if (s == NULL)
+        return 1;
+    int16_t amp[160];
+    size_t n;
+    while ((n = fread(amp, sizeof(int16_t), 160, stdin)) > 0)
+        adsi_rx(s, amp, (int) n);
+    /* A second of silence lets a message that ends the audio finish. */
+    memset(amp, 0, sizeof amp);
+    for (int i = 0; i < 50; i++)
+        adsi_rx(s, amp, 160);
+    adsi_rx_free(s);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
+    if (argc == 3 && strcmp(argv[1], "rx") == 0)
+        return receive(argv[2]);
     if (argc < 4) {
         fprintf(stderr, "usage: %s bell202|v23|dtmf sdmf|mdmf NUMBER [NAME|-] [MMDDHHMM|-] [SEIZURE_BITS]\n", argv[0]);
         return 2;
@@ -35,14 +85,8 @@ int main(int argc, char **argv)
     const char *when = argc > 5 && strcmp(argv[5], "-") != 0 ? argv[5] : NULL;
     int seizure = argc > 6 ? atoi(argv[6]) : -1;
 
-    int kind;
-    if (strcmp(standard, "bell202") == 0)
-        kind = ADSI_STANDARD_CLASS;
-    else if (strcmp(standard, "v23") == 0)
-        kind = ADSI_STANDARD_CLIP;
-    else if (strcmp(standard, "dtmf") == 0)
-        kind = ADSI_STANDARD_CLIP_DTMF;
-    else {
+    int kind = standard_of(standard);
+    if (kind < 0) {
         fprintf(stderr, "unknown standard %s\n", standard);
         return 2;
     }
