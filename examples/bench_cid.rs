@@ -26,6 +26,8 @@
 //! cargo run --release --example bench_cid -- [TRIALS] [--only own|spandsp|speed|talkoff]
 //! (TRIALS default 30; `--only` runs one of the four parts)
 
+#[path = "../tests/common/references.rs"]
+mod references;
 #[path = "../tests/common/spandsp.rs"]
 mod spandsp;
 
@@ -129,9 +131,9 @@ fn talk_off() {
         .count();
     let wav = dir.path().join("speech.wav");
     callpop::dsp::signal::write_wav(&wav, RATE, &speech).unwrap();
-    let multimon = spandsp::Reference::MultimonNg
+    let multimon = references::Reference::MultimonNg
         .output(CidStandard::Dtmf, &wav)
-        .map(|out| spandsp::dtmf_keys(&out).chars().count().to_string())
+        .map(|out| references::dtmf_keys(&out).chars().count().to_string())
         .unwrap_or_else(|| "-".into());
     println!(
         "\ntalk-off: {minutes:.1} min of speech (espeak-ng, 6 languages, 12 texts, 4 pitches, 3 speeds): callpop {keys} keys, multimon-ng {multimon} keys; callpop caller IDs: {caller_ids}"
@@ -147,14 +149,18 @@ fn own_sweep(trials: u32) {
     for standard in [CidStandard::Bell202, CidStandard::V23, CidStandard::Dtmf] {
         println!("\n{}", standard.as_str());
         let render = own_modulator(standard, RATE);
-        let rows = spandsp::side_by_side(&sp, standard, &LEVELS, trials, 42, render);
+        let rows = references::side_by_side(&sp, standard, &LEVELS, trials, 42, render);
         print_rows(standard, None, &rows);
     }
 }
 
 /// A table's heading and rows: callpop beside each established decoder.
-fn print_rows(standard: CidStandard, offset: Option<f64>, rows: &[(SweepRow, Vec<spandsp::Read>)]) {
-    let references = spandsp::Reference::for_standard(standard);
+fn print_rows(
+    standard: CidStandard,
+    offset: Option<f64>,
+    rows: &[(SweepRow, Vec<references::Read>)],
+) {
+    let references = references::Reference::for_standard(standard);
     if rows.first().is_some_and(|(row, _)| row.snr_db == LEVELS[0]) {
         print!(
             "{}  SNR dB   callpop exact  wrong-accepted",

@@ -7,6 +7,8 @@
 //! receiver on the same files and holds callpop to what it must do: never a wrong caller
 //! ID, every clean one, and most at the levels it is rated for.
 
+#[path = "common/references.rs"]
+mod references;
 #[path = "common/spandsp.rs"]
 mod spandsp;
 
@@ -14,7 +16,8 @@ use callpop::dsp::cid;
 use callpop::dsp::cid::CallerIdMessage;
 use callpop::dsp::listener::CidStandard;
 use callpop::dsp::sweep::{caller_ids_in, SweepRow};
-use spandsp::{sweep_side_by_side, Read, Reference, Spandsp};
+use references::{Read, Reference};
+use spandsp::{sweep_side_by_side, Spandsp};
 
 const RATE: u32 = 8000;
 const TRIALS: u32 = 10;

@@ -378,6 +378,7 @@ fn magnitude(z: (f64, f64)) -> f64 {
 /// by `tolerance` (radians, below π/2): cos(θ − t) expanded, so no
 /// arc tangent is taken at every change of tone.
 fn toward(z: (f64, f64), p: (f64, f64), tolerance: f64) -> f64 {
+    debug_assert!(tolerance < std::f64::consts::FRAC_PI_2);
     let along = dot(z, p);
     if tolerance <= 0.0 {
         return along;
@@ -406,6 +407,28 @@ fn wrap(a: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_forgiven_angle_counts_whole_and_the_rest_as_cos_of_what_is_left() {
+        let p = (1.0, 0.0);
+        let at = |deg: f64| {
+            let r = deg.to_radians();
+            (2.0 * r.cos(), 2.0 * r.sin())
+        };
+        let close = |a: f64, b: f64| (a - b).abs() < 1e-9;
+        // No tolerance: the plain projection, either side.
+        assert!(close(toward(at(60.0), p, 0.0), 1.0));
+        assert!(close(toward(at(-60.0), p, 0.0), 1.0));
+        // Within the tolerance: all of its length.
+        assert!(close(toward(at(20.0), p, 0.45), 2.0));
+        assert!(close(toward(at(-20.0), p, 0.45), 2.0));
+        // Beyond it: |z|·cos(θ − t), on either side and past 90°.
+        for deg in [40.0, -40.0, 120.0, -170.0] {
+            let want = 2.0 * ((f64::abs(deg)).to_radians() - 0.45).cos();
+            assert!(close(toward(at(deg), p, 0.45), want), "{deg}");
+        }
+        assert!(close(toward((0.0, 0.0), p, 0.45), 0.0));
+    }
 
     fn tracker_with(signal: &[f64], mark: f64, space: f64) -> PhaseTracker {
         let rate = 8000;

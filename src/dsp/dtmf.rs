@@ -65,8 +65,8 @@ pub struct DtmfLimits {
     /// (by its excess over the guards' median) both tones must stand, dB,
     /// summed over the whole digit: a voice's harmonic on a guard is
     /// steady enough to show there, white noise averages out. With 10.5
-    /// dB the false keys in 28 minutes of speech went from 11 to 2
-    /// (multimon-ng: 4) while spandsp's caller IDs of 50 ms keys at 0 dB
+    /// dB the false keys in 28 minutes of speech went from 11 (with keys'
+    /// ends timed by their own tones; 6 before that) to 2 (multimon-ng: 4) while spandsp's caller IDs of 50 ms keys at 0 dB
     /// SNR are still read 3 times in 4 (10 dB: 5 false keys; 11 dB: half
     /// as many caller IDs).
     pub digit_guard_margin_db: f64,
@@ -421,7 +421,8 @@ impl DtmfDetector {
         // far under both tones.
         let mut guards = c.guards;
         guards.sort_by(f64::total_cmp);
-        let floor = (guards[2] + guards[3]) / 2.0;
+        let middle = GUARDS.len() / 2;
+        let floor = (guards[middle - 1] + guards[middle]) / 2.0;
         let strongest = guards[GUARDS.len() - 1];
         let clear = strongest < GUARD_PEAK * floor
             || c.power[0].min(c.power[1])
@@ -664,7 +665,12 @@ mod tests {
         let heard = detect(rate, &noisy);
         let lost = keys.len().saturating_sub(heard.len());
         assert!(lost <= 2, "{heard} for {keys}");
-        assert!(keys.contains(&heard[..heard.len().min(4)]), "{heard}");
+        // Nothing heard that was not sent, in order.
+        let mut sent = keys.chars();
+        assert!(
+            heard.chars().all(|k| sent.any(|s| s == k)),
+            "{heard} for {keys}"
+        );
     }
 
     #[test]

@@ -116,7 +116,7 @@ pub fn plausible_number(number: &str) -> bool {
         [b'1', b'3'..=b'9', ..] => n == 11,
         [b'1', ..] => (3..=8).contains(&n),
         [b'4' | b'8', b'0', b'0', ..] if n == 10 => true,
-        [b'9', ..] => (5..=8).contains(&n),
+        [b'9', b'5' | b'6', ..] => (5..=8).contains(&n),
         _ => (7..=8).contains(&n),
     }
 }

@@ -91,7 +91,7 @@ pub fn own_modulator(
     }
 }
 
-/// The same with the line audio made by `render` (message, SNR in dB,
+/// [`sweep`] with the line audio made by `render` (message, SNR in dB,
 /// noise seed → the message as it was sent, which a modulator may have had
 /// to adapt, and its samples): another modulator's signals (spandsp's, in
 /// the tests) through the same count.

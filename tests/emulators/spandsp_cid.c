@@ -70,14 +70,21 @@ static int receive(const char *standard)
     return 0;
 }
 
+static int usage(const char *self)
+{
+    fprintf(stderr,
+            "usage: %s bell202|v23|dtmf sdmf|mdmf NUMBER [NAME|-] [MMDDHHMM|-] [SEIZURE_BITS]\n"
+            "       %s rx bell202|v23|dtmf < AUDIO\n",
+            self, self);
+    return 2;
+}
+
 int main(int argc, char **argv)
 {
-    if (argc == 3 && strcmp(argv[1], "rx") == 0)
-        return receive(argv[2]);
-    if (argc < 4) {
-        fprintf(stderr, "usage: %s bell202|v23|dtmf sdmf|mdmf NUMBER [NAME|-] [MMDDHHMM|-] [SEIZURE_BITS]\n", argv[0]);
-        return 2;
-    }
+    if (argc > 1 && strcmp(argv[1], "rx") == 0)
+        return argc == 3 ? receive(argv[2]) : usage(argv[0]);
+    if (argc < 4)
+        return usage(argv[0]);
     const char *standard = argv[1];
     int sdmf = strcmp(argv[2], "sdmf") == 0;
     const char *number = argv[3];
