@@ -150,18 +150,20 @@ fn own_sweep(trials: u32) {
         println!("\n{}", standard.as_str());
         let render = own_modulator(standard, RATE);
         let rows = references::side_by_side(&sp, standard, &LEVELS, trials, 42, render);
-        print_rows(standard, None, &rows);
+        print_rows(standard, None, true, &rows);
     }
 }
 
-/// A table's heading and rows: callpop beside each established decoder.
+/// A table's rows, under its heading when `heading`: callpop beside
+/// each established decoder.
 fn print_rows(
     standard: CidStandard,
     offset: Option<f64>,
+    heading: bool,
     rows: &[(SweepRow, Vec<references::Read>)],
 ) {
     let references = references::Reference::for_standard(standard);
-    if rows.first().is_some_and(|(row, _)| row.snr_db == LEVELS[0]) {
+    if heading {
         print!(
             "{}  SNR dB   callpop exact  wrong-accepted",
             if offset.is_some() { "  clock  " } else { "" }
@@ -205,7 +207,7 @@ fn spandsp_sweeps(trials: u32) {
             vec![(0.0, LEVELS.to_vec()), (-edge, vec![12]), (edge, vec![12])];
         for (offset, levels) in runs {
             let rows = sweep_side_by_side(&sp, standard, &levels, trials, 77, offset);
-            print_rows(standard, Some(offset), &rows);
+            print_rows(standard, Some(offset), offset == 0.0, &rows);
         }
     }
 }

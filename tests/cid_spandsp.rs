@@ -4,8 +4,9 @@
 //! SNR, and the sender's clock off by up to ±2.5 %. The reduced sweep
 //! (10 trials a level; `examples/bench_cid.rs` runs 30 and more levels)
 //! prints callpop beside minimodem, multimon-ng and spandsp's own
-//! receiver on the same files and holds callpop to what it must do: never a wrong caller
-//! ID, every clean one, and most at the levels it is rated for.
+//! receiver on the same files and holds callpop to what it must do:
+//! never a wrong caller ID, every clean one, and most at the levels it is
+//! rated for.
 
 #[path = "common/references.rs"]
 mod references;

@@ -66,7 +66,8 @@ pub struct DtmfLimits {
     /// summed over the whole digit: a voice's harmonic on a guard is
     /// steady enough to show there, white noise averages out. With 10.5
     /// dB the false keys in 28 minutes of speech went from 11 (with keys'
-    /// ends timed by their own tones; 6 before that) to 2 (multimon-ng: 4) while spandsp's caller IDs of 50 ms keys at 0 dB
+    /// ends timed by their own tones; 6 before that) to 2 (multimon-ng:
+    /// 4) while spandsp's caller IDs of 50 ms keys at 0 dB
     /// SNR are still read 3 times in 4 (10 dB: 5 false keys; 11 dB: half
     /// as many caller IDs).
     pub digit_guard_margin_db: f64,

@@ -112,12 +112,17 @@ pub struct FskByte {
     /// tones' energy difference over their sum, 0 to 1): only a character
     /// read with confidence sets the clock the next one is looked for on.
     pub confidence: f32,
-    /// How sure each of its data bit decisions was, for the frame
-    /// scanner's weighing of a whole message.
+    /// How sure each of its data bit decisions was, and which UART read
+    /// it, for the frame scanner's weighing of a whole message.
     pub doubts: BitDoubts,
+}
+
+impl FskByte {
     /// Whether the coherent UART read it (see
     /// [`FskDemodulator::and_by_energy`]).
-    pub coherent: bool,
+    pub fn coherent(&self) -> bool {
+        !self.doubts.by_energy
+    }
 }
 
 /// Below this confidence a character is weak (see [`FskByte::confidence`]).
@@ -496,7 +501,6 @@ impl Framer {
                                     by_energy: self.phase.is_none(),
                                     ..*doubts
                                 },
-                                coherent: self.phase.is_some(),
                             });
                         }
                         // A framing error drops the character; either way

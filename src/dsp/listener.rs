@@ -220,7 +220,7 @@ impl Listener {
             self.bytes.clear();
             path.demodulator.push(samples, &mut self.bytes);
             for b in &self.bytes {
-                let reader = &mut path.readers[usize::from(!b.coherent)];
+                let reader = &mut path.readers[usize::from(!b.coherent())];
                 if reader.last_byte.is_some_and(|t| b.offset > t + gap) {
                     reader.scanner.reset();
                 }

@@ -88,28 +88,25 @@ impl Reference {
     /// What minimodem or multimon-ng prints for a WAV file; `None` when
     /// it cannot be run (spandsp reads samples, not files: `None`).
     pub fn output(self, standard: CidStandard, wav: &Path) -> Option<Vec<u8>> {
-        let mut command = match (self, standard) {
-            (Reference::Spandsp, _) => return None,
-            (Reference::MultimonNg, CidStandard::Dtmf) => {
+        let mut command = match self {
+            Reference::Spandsp => return None,
+            Reference::MultimonNg => {
+                let demodulator = match standard {
+                    CidStandard::Dtmf => "DTMF",
+                    _ => "CLIPFSK",
+                };
                 let mut c = Command::new("multimon-ng");
-                c.args(["-q", "-t", "wav", "-c", "-a", "DTMF"]).arg(wav);
+                c.args(["-q", "-t", "wav", "-c", "-a", demodulator])
+                    .arg(wav);
                 c
             }
-            (Reference::MultimonNg, _) => {
-                let mut c = Command::new("multimon-ng");
-                c.args(["-q", "-t", "wav", "-c", "-a", "CLIPFSK"]).arg(wav);
-                c
-            }
-            (Reference::Minimodem, CidStandard::V23) => {
+            Reference::Minimodem => {
                 let mut c = Command::new("minimodem");
-                c.args(["--rx", "-q", "-M", "1300", "-S", "2100", "-f"])
-                    .arg(wav)
-                    .arg("1200");
-                c
-            }
-            (Reference::Minimodem, _) => {
-                let mut c = Command::new("minimodem");
-                c.args(["--rx", "-q", "-f"]).arg(wav).arg("1200");
+                c.args(["--rx", "-q"]);
+                if standard == CidStandard::V23 {
+                    c.args(["-M", "1300", "-S", "2100"]);
+                }
+                c.arg("-f").arg(wav).arg("1200");
                 c
             }
         };
