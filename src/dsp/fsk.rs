@@ -7,9 +7,10 @@
 //! (a matched filter for a bit); the tones' energies find the carrier and
 //! the first start edge of a message. Two UARTs read the correlations. The
 //! coherent one decides each bit against both tones at the phases the
-//! sender's continuous phase gives them (`dsp::coherent`), times its
-//! clock by the phase at each tone change and looks for the next
-//! character on the clock of the one before. The other decides by the
+//! sender's continuous phase gives them (`dsp::coherent`; a close bit
+//! over two bits, so a bit later), times its clock by the phase at each
+//! tone change and looks for the next character on the clock of the one
+//! before. The other decides by the
 //! tones' energies and times each character from its own start edge,
 //! correcting its clock on every transition. The modulator writes test
 //! signals with continuous phase.
@@ -109,8 +110,8 @@ pub struct FskByte {
     /// more of mark, which tells it from noise.
     pub marks_before: u32,
     /// How sure the least certain of its ten bit decisions was (the
-    /// tones' energy difference over their sum, 0 to 1): only a character
-    /// read with confidence sets the clock the next one is looked for on.
+    /// tones' energy difference over their sum, 0 to 1): the energies'
+    /// UART looks for the next character on the clock of a sure one only.
     pub confidence: f32,
     /// How sure each of its data bit decisions was, and which UART read
     /// it, for the frame scanner's weighing of a whole message.
@@ -171,6 +172,9 @@ struct Framer {
     last_stop: Option<f64>,
     /// The character under way was begun on the clock of the one before.
     on_clock: bool,
+    /// The clock in `last_stop` is a weak character's: it is trusted for
+    /// the one bit after it (see the stop bit's decision).
+    weak_clock: bool,
     uart: Uart,
 }
 
@@ -339,6 +343,7 @@ impl Framer {
             bit_len: per_bit,
             last_stop: None,
             on_clock: false,
+            weak_clock: false,
             uart: Uart::Idle { marks: 0.0 },
         }
     }
@@ -368,10 +373,11 @@ impl Framer {
                     // bit, so each bit of the gap is decided on the clock
                     // (a noise dip in a stop bit cannot pass for an edge).
                     let due = from + self.bit_len;
-                    if now + 0.5 < due {
+                    let next = due + self.bit_len;
+                    if now + 0.5 < next {
                         return;
                     }
-                    match phase.decide(from, due) {
+                    match phase.decide(from, due, Some(next)) {
                         Some(d) if !d.one => {
                             let edge = from + d.boundary_error.unwrap_or(0.0) * PHASE_GAIN;
                             self.on_clock = true;
@@ -386,7 +392,7 @@ impl Framer {
                                 doubts: BitDoubts::NONE,
                             };
                         }
-                        Some(_) if *marks < MAX_GAP_BITS * at.per_bit => {
+                        Some(_) if *marks < MAX_GAP_BITS * at.per_bit && !self.weak_clock => {
                             *marks += self.bit_len;
                             self.last_stop = Some(due);
                         }
@@ -428,11 +434,14 @@ impl Framer {
                 // Bit k's window is wholly inside it at its end.
                 let from = *edge + *next as f64 * self.bit_len;
                 let due = from + self.bit_len;
-                if now + 0.5 < due {
+                // A coherent decision waits for the next bit, which may
+                // settle it (see `coherent::LOOK_AHEAD_BELOW`).
+                let ahead = self.phase.is_some().then_some(due + self.bit_len);
+                if now + 0.5 < ahead.unwrap_or(due) {
                     return;
                 }
                 let decision = match &mut self.phase {
-                    Some(phase) => phase.decide(from, due),
+                    Some(phase) => phase.decide(from, due, ahead),
                     None => None,
                 };
                 let (one, confidence, boundary_error) = match decision {
@@ -487,10 +496,14 @@ impl Framer {
                         // Only a character read with confidence sets the
                         // clock the next one is looked for on: one begun
                         // on a noise dip would misframe every character
-                        // after it.
+                        // after it. The coherent UART decides a bit late,
+                        // when a start edge right after the stop bit has
+                        // passed: after a weak character it decides that
+                        // one bit on the clock, then looks for edges.
                         let framed = one && carrier;
-                        self.last_stop =
-                            (framed && *least >= f64::from(WEAK_CHARACTER)).then_some(due);
+                        let sure = *least >= f64::from(WEAK_CHARACTER);
+                        self.weak_clock = !sure;
+                        self.last_stop = (framed && (sure || self.phase.is_some())).then_some(due);
                         if framed {
                             out.push(FskByte {
                                 byte: *bits as u8,
