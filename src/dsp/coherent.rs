@@ -267,29 +267,32 @@ impl PhaseTracker {
     ) -> Option<(f64, f64)> {
         let (zm, zs) = self.correlate(to, next)?;
         let next_centre = (to + next) / 2.0;
+        // A change of tone at `to` turns the direction by ±(ω_mark −
+        // ω_space)·to (as `predict` has it): one sine and cosine serve
+        // both hypotheses; the drift's small turns are added after.
+        let (sin, cos) = wrap((self.omega.0 - self.omega.1) * to).sin_cos();
         let best = |mark: bool, phasor: (f64, f64)| {
-            let r = Reference {
-                mark,
-                phasor,
-                centre,
-            };
-            let forgiven = |tone: bool| {
-                if tone == mark {
-                    0.0
-                } else {
-                    TRANSITION_TOLERANCE
-                }
-            };
-            let as_mark = toward(
-                zm,
-                self.predict_from(r, true, to, next_centre),
-                forgiven(true),
+            let (this, other) = (self.tone(mark), self.tone(!mark));
+            let same = rotate(phasor, self.drift * this * (next_centre - centre));
+            let sin = if mark { sin } else { -sin };
+            let changed = rotate(
+                (
+                    phasor.0 * cos - phasor.1 * sin,
+                    phasor.0 * sin + phasor.1 * cos,
+                ),
+                self.drift * (this * (to - centre) + other * (next_centre - to)),
             );
-            let as_space = toward(
-                zs,
-                self.predict_from(r, false, to, next_centre),
-                forgiven(false),
-            );
+            let (as_mark, as_space) = if mark {
+                (
+                    toward(zm, same, 0.0),
+                    toward(zs, changed, TRANSITION_TOLERANCE),
+                )
+            } else {
+                (
+                    toward(zm, changed, TRANSITION_TOLERANCE),
+                    toward(zs, same, 0.0),
+                )
+            };
             as_mark.max(as_space)
         };
         Some((best(true, mark_phase), best(false, space_phase)))
@@ -298,11 +301,7 @@ impl PhaseTracker {
     /// The direction tone `mark` must have at `centre` in a bit starting
     /// at `boundary`, the phase being continuous from the reference's bit.
     fn predict(&self, mark: bool, boundary: f64, centre: f64) -> (f64, f64) {
-        self.predict_from(self.reference.expect("a reference"), mark, boundary, centre)
-    }
-
-    /// [`Self::predict`] from reference `r`.
-    fn predict_from(&self, r: Reference, mark: bool, boundary: f64, centre: f64) -> (f64, f64) {
+        let r = self.reference.expect("a reference");
         let w_prev = self.tone(r.mark);
         let w_next = self.tone(mark);
         // The signal's phase at the boundary (the reference's tone run on
