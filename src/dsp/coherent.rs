@@ -54,10 +54,10 @@ const TRANSITION_TOLERANCE: f64 = 0.45;
 /// which prediction holds. An ideal receiver given the true phase and
 /// clock reads 93 % of Bell 202 caller IDs at 5 dB right deciding each
 /// bit alone, 99 % over two bits (`examples/cid_headroom.rs`); here the
-/// bytes of spandsp's read right went from 78 to 87 % (V.23 at 6 dB from
+/// bytes of spandsp's read right went from 78 to 86 % (V.23 at 6 dB from
 /// 90 to 95 %). Surer bits are not looked past: the next bit hardly ever
 /// turns them (0.4 and 0.6 read as many), and looking past every bit
-/// cost a fifth of the demodulator's speed, past these a few per cent.
+/// cost a fifth of the demodulator's speed, past these about 5 %.
 const LOOK_AHEAD_BELOW: f64 = 0.4;
 /// A reference older than this many bits is measured afresh.
 const STALE_BITS: f64 = 24.0;
