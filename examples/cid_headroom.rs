@@ -33,22 +33,20 @@ mod references;
 #[allow(dead_code)]
 mod spandsp;
 
-use callpop::dsp::cid::{encode, CallerIdMessage};
-use callpop::dsp::fsk::{FskByte, FskDemodulator};
+use callpop::dsp::cid::risk::{low_decile, ErrorModel};
+use callpop::dsp::cid::{encode, BitDoubts, CallerIdMessage};
+use callpop::dsp::fsk::{FskByte, FskDemodulator, FskSignal};
 use callpop::dsp::listener::CidStandard;
 use callpop::dsp::signal::CidSignal;
-use callpop::dsp::sweep::{caller_ids_in, random_message};
+use callpop::dsp::sweep::{caller_ids_in, own_modulator, random_message, sweep, sweep_rendered};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use std::f64::consts::TAU;
 
 const RATE: u32 = 8000;
 const PER_BIT: f64 = 8000.0 / 1200.0;
-/// `CidSignal`'s silence before the burst, in samples (300 ms).
-const PAD: usize = 2400;
-/// Seizure and mark bits of callpop's own modulator.
-const SEIZURE: usize = 300;
-const MARKS: usize = 180;
+/// The SNRs a hunt tries, where wrong caller IDs would hide.
+const HUNT_LEVELS: [i32; 6] = [3, 4, 5, 6, 7, 8];
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -71,7 +69,7 @@ fn main() {
             calibration(CidStandard::Bell202, &[3.0, 4.0, 5.0, 6.0, 7.0], trials);
             calibration(CidStandard::V23, &[4.0, 5.0, 6.0, 7.0, 8.0], trials);
         }
-        Some("hunt") => hunt(arg(1, 1000.0) as usize, arg(2, 300.0) as usize),
+        Some("hunt") => hunt(arg(1, 1000.0) as u32, arg(2, 300.0) as u32),
         _ => eprintln!(
             "usage: cid_headroom bound SNR TRIALS | failures bell202|v23 SNR TRIALS \
              | calibration TRIALS | hunt TRIALS SPANDSP_TRIALS"
@@ -98,51 +96,33 @@ fn reported(samples: &[f32], sent: &CallerIdMessage) -> bool {
     caller_ids_in(samples, RATE).iter().any(|m| m == sent)
 }
 
-/// A random caller ID of `standard` from callpop's modulator, under white
-/// noise at `snr` dB.
-fn own_signal(standard: CidStandard, snr: f64, rng: &mut StdRng) -> (CallerIdMessage, Vec<f32>) {
-    let sent = random_message(standard, rng);
-    let noisy = CidSignal {
-        snr_db: Some(snr),
-        seed: rng.random(),
-        ..CidSignal::new(standard, RATE)
-    }
-    .render(&sent);
-    (sent, noisy)
-}
-
-/// The bits callpop's modulator sends for `bytes` (8N1 after the seizure
-/// and marks, then four marks), and where each data bit is among them.
-fn line_bits(bytes: &[u8]) -> (Vec<bool>, Vec<usize>) {
-    let mut bits: Vec<bool> = (0..SEIZURE).map(|i| i % 2 == 1).collect();
-    bits.extend(std::iter::repeat_n(true, MARKS));
-    let mut data = Vec::new();
-    for &b in bytes {
-        bits.push(false);
-        for i in 0..8 {
-            data.push(bits.len());
-            bits.push(b >> i & 1 == 1);
-        }
-        bits.push(true);
-    }
-    bits.extend([true; 4]);
-    (bits, data)
+/// Where callpop's modulator starts the message (after the seizure and
+/// the marks), in bits, and the silence before the burst, in samples.
+fn layout(standard: CidStandard) -> (usize, usize) {
+    let fsk = FskSignal::new(standard.fsk().expect("FSK"), RATE);
+    let pad = CidSignal::new(standard, RATE).pad_ms as usize * RATE as usize / 1000;
+    (fsk.seizure_bits + fsk.mark_bits, pad)
 }
 
 fn bound(standard: CidStandard, snr: f64, trials: usize) {
     let (mark, space) = standard.fsk().expect("FSK").tones();
     let tone = |one: bool| TAU * if one { mark } else { space } / f64::from(RATE);
+    let (message_start, pad) = layout(standard);
+    let mut render = own_modulator(standard, RATE);
     let mut rng = StdRng::seed_from_u64(777);
     let mut ideal = [0usize; 3];
     let (mut bytes_right, mut reports) = (0, 0);
     for _ in 0..trials {
-        let (sent, noisy) = own_signal(standard, snr, &mut rng);
-        let amplitude = CidSignal::new(standard, RATE).render(&sent)[PAD..]
+        let (sent, noisy) = render(random_message(standard, &mut rng), snr, rng.random());
+        let amplitude = CidSignal::new(standard, RATE).render(&sent)[pad..]
             .iter()
             .take(4000)
             .fold(0.0f64, |a, x| a.max(f64::from(x.abs())));
         let bytes = encode(&sent);
-        let (bits, data) = line_bits(&bytes);
+        let bits = FskSignal::new(standard.fsk().expect("FSK"), RATE).line_bits(&bytes);
+        // Byte i's data bit j, after its start bit.
+        let data =
+            (0..bytes.len()).flat_map(|i| (0..8).map(move |j| message_start + 10 * i + 1 + j));
         let bit_at = |n: usize| ((n as f64 / PER_BIT) as usize).min(bits.len() - 1);
         let total = (bits.len() as f64 * PER_BIT).round() as usize;
         let first_sample = |k: usize| (0..total).find(|&n| bit_at(n) >= k).unwrap_or(total);
@@ -155,7 +135,7 @@ fn bound(standard: CidStandard, snr: f64, trials: usize) {
         }
         for (w, right) in ideal.iter_mut().enumerate() {
             let window = w + 1;
-            let all_right = data.iter().all(|&k| {
+            let all_right = data.clone().all(|k| {
                 let (from, to) = (first_sample(k), first_sample(k + window));
                 let mut best = (f64::NEG_INFINITY, false);
                 for h in 0..1u32 << window {
@@ -164,7 +144,7 @@ fn bound(standard: CidStandard, snr: f64, trials: usize) {
                     for n in from..to {
                         phase += tone(h >> (bit_at(n) - k) & 1 == 1);
                         let y = amplitude * phase.sin();
-                        metric += 2.0 * f64::from(noisy[PAD + n]) * y - y * y;
+                        metric += 2.0 * f64::from(noisy[pad + n]) * y - y * y;
                     }
                     if metric > best.0 {
                         best = (metric, h & 1 == 1);
@@ -186,11 +166,11 @@ fn bound(standard: CidStandard, snr: f64, trials: usize) {
 
 fn failures(standard: CidStandard, snr: f64, trials: usize) {
     let sp = spandsp::Spandsp::build();
+    let mut render = sp.noisy(standard, 0.0);
     let mut rng = StdRng::seed_from_u64(1234);
     let (mut ok, mut refused, mut wrong) = (0, 0, 0);
     for _ in 0..trials {
-        let sent = spandsp::Spandsp::sendable(standard, random_message(standard, &mut rng));
-        let noisy = spandsp::with_noise(sp.render(standard, &sent), snr, rng.random());
+        let (sent, noisy) = render(random_message(standard, &mut rng), snr, rng.random());
         if reported(&noisy, &sent) {
             ok += 1;
         } else if read_right(&characters(standard, &noisy), &encode(&sent)) {
@@ -205,13 +185,6 @@ fn failures(standard: CidStandard, snr: f64, trials: usize) {
     );
 }
 
-/// The error model of `dsp/cid/risk.rs` for the coherent UART (kept in
-/// step by hand: this compares against it).
-fn model_chance(confidence: f64, low_decile: f64) -> f64 {
-    let scale = (0.13 - 0.25 * (low_decile - 0.4)).clamp(0.045, 0.13);
-    (0.3 * (-confidence / scale).exp() + 1e-4).min(0.5)
-}
-
 fn calibration(standard: CidStandard, snrs: &[f64], trials: usize) {
     const CONFIDENCE: [f64; 11] = [0.0, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.6, 0.8, 1.01];
     const DECILE: [f64; 5] = [0.0, 0.45, 0.55, 0.65, 1.01];
@@ -221,17 +194,18 @@ fn calibration(standard: CidStandard, snrs: &[f64], trials: usize) {
             .position(|w| v >= w[0] && v < w[1])
             .unwrap_or(edges.len() - 2)
     };
+    let (message_start, pad) = layout(standard);
+    let mut render = own_modulator(standard, RATE);
     // By decile and confidence: bits, wrong ones, the model's sum.
     let mut table = vec![vec![(0u64, 0u64, 0.0f64); CONFIDENCE.len() - 1]; DECILE.len() - 1];
     let mut rng = StdRng::seed_from_u64(4242);
     for &snr in snrs {
         for _ in 0..trials {
-            let (sent, noisy) = own_signal(standard, snr, &mut rng);
+            let (sent, noisy) = render(random_message(standard, &mut rng), snr, rng.random());
             let bytes = encode(&sent);
             let read = characters(standard, &noisy);
             // Each byte's character, by where its start bit begins.
-            let start =
-                |i: usize| PAD as f64 + ((SEIZURE + MARKS + 10 * i) as f64 * PER_BIT).ceil();
+            let start = |i: usize| pad as f64 + ((message_start + 10 * i) as f64 * PER_BIT).ceil();
             let matched: Vec<(u8, &FskByte)> = bytes
                 .iter()
                 .enumerate()
@@ -244,20 +218,15 @@ fn calibration(standard: CidStandard, snrs: &[f64], trials: usize) {
             if matched.len() < bytes.len() {
                 continue; // a character lost: not what the model weighs
             }
-            let mut all: Vec<f32> = matched
-                .iter()
-                .flat_map(|(_, c)| c.doubts.confidence)
-                .collect();
-            let k = all.len() / 10;
-            let decile = f64::from(*all.select_nth_unstable_by(k, f32::total_cmp).1);
-            let row = &mut table[bin(&DECILE, decile)];
+            let doubts: Vec<BitDoubts> = matched.iter().map(|(_, c)| c.doubts).collect();
+            let model = ErrorModel::for_message(&doubts);
+            let row = &mut table[bin(&DECILE, f64::from(low_decile(&doubts)))];
             for (byte, c) in &matched {
                 for (j, &confidence) in c.doubts.confidence.iter().enumerate() {
-                    let confidence = f64::from(confidence);
-                    let cell = &mut row[bin(&CONFIDENCE, confidence)];
+                    let cell = &mut row[bin(&CONFIDENCE, f64::from(confidence))];
                     cell.0 += 1;
                     cell.1 += u64::from((byte ^ c.byte) >> j & 1);
-                    cell.2 += model_chance(confidence, decile);
+                    cell.2 += model.chance(confidence);
                 }
             }
         }
@@ -290,38 +259,22 @@ fn calibration(standard: CidStandard, snrs: &[f64], trials: usize) {
     }
 }
 
-fn hunt(own_trials: usize, spandsp_trials: usize) {
+fn hunt(own_trials: u32, spandsp_trials: u32) {
     let sp = spandsp::Spandsp::build();
-    let mut rng = StdRng::seed_from_u64(5);
     for standard in [CidStandard::Bell202, CidStandard::V23] {
-        for snr in [3.0, 4.0, 5.0, 6.0, 7.0, 8.0] {
-            // (exact, wrong) for own and spandsp's signals.
-            let mut counts = [(0, 0); 2];
-            let mut count = |which: usize, samples: &[f32], sent: &CallerIdMessage| {
-                for heard in caller_ids_in(samples, RATE) {
-                    if heard == *sent {
-                        counts[which].0 += 1;
-                    } else {
-                        counts[which].1 += 1;
-                        println!(
-                            "WRONG: {standard:?} at {snr} dB sent {sent:?}, reported {heard:?}"
-                        );
-                    }
-                }
-            };
-            for _ in 0..own_trials {
-                let (sent, noisy) = own_signal(standard, snr, &mut rng);
-                count(0, &noisy, &sent);
-            }
-            for _ in 0..spandsp_trials {
-                let sent = spandsp::Spandsp::sendable(standard, random_message(standard, &mut rng));
-                let noisy = spandsp::with_noise(sp.render(standard, &sent), snr, rng.random());
-                count(1, &noisy, &sent);
-            }
-            let [(own, own_wrong), (theirs, their_wrong)] = counts;
+        let own = sweep(standard, RATE, &HUNT_LEVELS, own_trials, 5);
+        let theirs = sweep_rendered(
+            standard,
+            RATE,
+            &HUNT_LEVELS,
+            spandsp_trials,
+            6,
+            sp.noisy(standard, 0.0),
+        );
+        for (own, theirs) in own.iter().zip(&theirs) {
             println!(
-                "{standard:?} at {snr} dB: own {own}/{own_trials} ({own_wrong} wrong), \
-                 spandsp {theirs}/{spandsp_trials} ({their_wrong} wrong)"
+                "{standard:?} at {} dB: own {}/{own_trials} ({} wrong), spandsp {}/{spandsp_trials} ({} wrong)",
+                own.snr_db, own.exact, own.wrong_accepted, theirs.exact, theirs.wrong_accepted
             );
         }
     }

@@ -10,7 +10,7 @@
 use serde::Serialize;
 use std::fmt;
 
-mod risk;
+pub mod risk;
 use risk::risk_of_cancelling_pair;
 
 /// SDMF: single data message format.

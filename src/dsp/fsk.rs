@@ -75,16 +75,7 @@ impl FskSignal {
 
     /// The samples of seizure, marks and `bytes` (8N1), with continuous phase.
     pub fn modulate(&self, bytes: &[u8]) -> Vec<f32> {
-        let mut bits = Vec::new();
-        bits.extend((0..self.seizure_bits).map(|i| i % 2 == 1));
-        bits.extend(std::iter::repeat_n(true, self.mark_bits));
-        for &b in bytes {
-            bits.push(false);
-            bits.extend((0..8).map(|i| b >> i & 1 == 1));
-            bits.extend(std::iter::repeat_n(true, 1 + self.extra_stop_bits));
-        }
-        // A few marks so the last stop bit is whole.
-        bits.extend([true; 4]);
+        let bits = self.line_bits(bytes);
         let (mark, space) = self.standard.tones();
         let per_bit = f64::from(self.rate) / BAUD;
         let total = (bits.len() as f64 * per_bit).round() as usize;
@@ -97,6 +88,22 @@ impl FskSignal {
                 (self.amplitude * phase.sin()) as f32
             })
             .collect()
+    }
+
+    /// The bits [`Self::modulate`] sends for `bytes`: the seizure, the
+    /// marks, each byte framed 8N1 (with the extra stop bits), and a few
+    /// marks so the last stop bit is whole.
+    pub fn line_bits(&self, bytes: &[u8]) -> Vec<bool> {
+        let mut bits = Vec::new();
+        bits.extend((0..self.seizure_bits).map(|i| i % 2 == 1));
+        bits.extend(std::iter::repeat_n(true, self.mark_bits));
+        for &b in bytes {
+            bits.push(false);
+            bits.extend((0..8).map(|i| b >> i & 1 == 1));
+            bits.extend(std::iter::repeat_n(true, 1 + self.extra_stop_bits));
+        }
+        bits.extend([true; 4]);
+        bits
     }
 }
 

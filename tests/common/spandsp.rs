@@ -151,12 +151,32 @@ pub fn sweep_side_by_side(
     seed: u64,
     offset: f64,
 ) -> Vec<(callpop::dsp::sweep::SweepRow, Vec<Read>)> {
-    side_by_side(sp, standard, levels, trials, seed, |m, snr, seed| {
-        let sent = Spandsp::sendable(standard, m);
-        let mut samples = sp.render(standard, &sent);
-        if offset != 0.0 {
-            samples = with_clock_offset(&samples, offset);
+    side_by_side(
+        sp,
+        standard,
+        levels,
+        trials,
+        seed,
+        sp.noisy(standard, offset),
+    )
+}
+
+impl Spandsp {
+    /// spandsp's signals as a `render` for `callpop::dsp::sweep`: what it
+    /// can send of a message, the sender's clock `offset` off, under
+    /// white noise at the SNR, from the noise seed.
+    pub fn noisy(
+        &self,
+        standard: CidStandard,
+        offset: f64,
+    ) -> impl FnMut(CallerIdMessage, f64, u64) -> (CallerIdMessage, Vec<f32>) + '_ {
+        move |m, snr, seed| {
+            let sent = Spandsp::sendable(standard, m);
+            let mut samples = self.render(standard, &sent);
+            if offset != 0.0 {
+                samples = with_clock_offset(&samples, offset);
+            }
+            (sent, with_noise(samples, snr, seed))
         }
-        (sent, with_noise(samples, snr, seed))
-    })
+    }
 }

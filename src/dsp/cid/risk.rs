@@ -20,15 +20,16 @@ use super::{BitDoubts, MDMF, SDMF};
 /// above each (with the coherent model they let a wrong caller ID
 /// through at 5 dB). The coherent scale stays within 0.045-0.13 beyond
 /// the measured range, and no chance is taken above one half.
-struct ErrorModel {
+pub struct ErrorModel {
     near_zero: f64,
     scale: f64,
 }
 
 impl ErrorModel {
     /// The model for one message's bits, by its low decile and by the
-    /// UART that read it.
-    fn for_message(doubts: &[BitDoubts]) -> ErrorModel {
+    /// UART that read it (public for `examples/cid_headroom.rs`, which
+    /// sets it beside the error rates it measures).
+    pub fn for_message(doubts: &[BitDoubts]) -> ErrorModel {
         let low_decile = f64::from(low_decile(doubts));
         let coherent = (0.13 - 0.25 * (low_decile - 0.4)).clamp(0.045, 0.13);
         if doubts.iter().any(|d| d.by_energy) {
@@ -46,7 +47,7 @@ impl ErrorModel {
 
     /// How likely a decision of `confidence` is wrong. A character from a
     /// box's serial line (confidence 1) is never wrong.
-    fn chance(&self, confidence: f32) -> f64 {
+    pub fn chance(&self, confidence: f32) -> f64 {
         if confidence >= 1.0 {
             return 0.0;
         }
@@ -54,8 +55,9 @@ impl ErrorModel {
     }
 }
 
-/// The 10th-percentile confidence of a message's data bits.
-fn low_decile(doubts: &[BitDoubts]) -> f32 {
+/// The 10th-percentile confidence of a message's data bits: how noisy
+/// the line was, as the message tells it.
+pub fn low_decile(doubts: &[BitDoubts]) -> f32 {
     let mut all: Vec<f32> = doubts.iter().flat_map(|d| d.confidence).collect();
     if all.is_empty() {
         return 1.0;
