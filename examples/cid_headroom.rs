@@ -33,7 +33,7 @@ mod references;
 #[allow(dead_code)]
 mod spandsp;
 
-use callpop::dsp::cid::risk::{low_decile, ErrorModel};
+use callpop::dsp::cid::risk::{bin, low_decile, ErrorModel, CONFIDENCE_EDGES, DECILE_EDGES};
 use callpop::dsp::cid::{encode, BitDoubts, CallerIdMessage};
 use callpop::dsp::fsk::{FskByte, FskDemodulator, FskSignal};
 use callpop::dsp::listener::CidStandard;
@@ -186,18 +186,11 @@ fn failures(standard: CidStandard, snr: f64, trials: usize) {
 }
 
 fn calibration(standard: CidStandard, snrs: &[f64], trials: usize) {
-    const CONFIDENCE: [f64; 11] = [0.0, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.6, 0.8, 1.01];
-    const DECILE: [f64; 5] = [0.0, 0.45, 0.55, 0.65, 1.01];
-    let bin = |edges: &[f64], v: f64| {
-        edges
-            .windows(2)
-            .position(|w| v >= w[0] && v < w[1])
-            .unwrap_or(edges.len() - 2)
-    };
     let (message_start, pad) = layout(standard);
     let mut render = own_modulator(standard, RATE);
     // By decile and confidence: bits, wrong ones, the model's sum.
-    let mut table = vec![vec![(0u64, 0u64, 0.0f64); CONFIDENCE.len() - 1]; DECILE.len() - 1];
+    let mut table =
+        vec![vec![(0u64, 0u64, 0.0f64); CONFIDENCE_EDGES.len() - 1]; DECILE_EDGES.len() - 1];
     let mut rng = StdRng::seed_from_u64(4242);
     for &snr in snrs {
         for _ in 0..trials {
@@ -220,10 +213,10 @@ fn calibration(standard: CidStandard, snrs: &[f64], trials: usize) {
             }
             let doubts: Vec<BitDoubts> = matched.iter().map(|(_, c)| c.doubts).collect();
             let model = ErrorModel::for_message(&doubts);
-            let row = &mut table[bin(&DECILE, f64::from(low_decile(&doubts)))];
+            let row = &mut table[bin(&DECILE_EDGES, low_decile(&doubts))];
             for (byte, c) in &matched {
                 for (j, &confidence) in c.doubts.confidence.iter().enumerate() {
-                    let cell = &mut row[bin(&CONFIDENCE, f64::from(confidence))];
+                    let cell = &mut row[bin(&CONFIDENCE_EDGES, confidence)];
                     cell.0 += 1;
                     cell.1 += u64::from((byte ^ c.byte) >> j & 1);
                     cell.2 += model.chance(confidence);
@@ -233,30 +226,60 @@ fn calibration(standard: CidStandard, snrs: &[f64], trials: usize) {
     }
     println!(
         "\n{standard:?}, coherent UART, {trials} messages at each of {snrs:?} dB: \
-         bits wrong observed / by the model (bits), by the message's low decile (rows) \
-         and the bit's confidence (columns)"
+         bits wrong / bits and the model's chance over the observed rate, by the message's \
+         low decile (rows) and the bit's confidence (columns)"
     );
     print!("{:>10}", "");
-    for w in CONFIDENCE.windows(2) {
-        print!(" {:>21}", format!("{:.2}-{:.2}", w[0], w[1].min(1.0)));
+    for w in CONFIDENCE_EDGES.windows(2) {
+        print!(" {:>16}", format!("{:.2}-{:.2}", w[0], w[1].min(1.0)));
     }
     println!();
     for (d, row) in table.iter().enumerate() {
         print!(
             "{:>10}",
-            format!("{:.2}-{:.2}", DECILE[d], DECILE[d + 1].min(1.0))
+            format!("{:.2}-{:.2}", DECILE_EDGES[d], DECILE_EDGES[d + 1].min(1.0))
         );
         for &(bits, wrong, model) in row {
             let cell = if bits == 0 {
                 "-".to_string()
             } else {
-                let n = bits as f64;
-                format!("{:.1e}/{:.1e} ({bits})", wrong as f64 / n, model / n)
+                let over = model / (wrong.max(1) as f64);
+                format!("{wrong}/{bits} {over:.1}x")
             };
-            print!(" {cell:>21}");
+            print!(" {cell:>16}");
         }
         println!();
     }
+    let rates = upper_rates(&table);
+    println!("\nThe rates for dsp/cid/risk.rs:\n[");
+    for row in rates {
+        let cells: Vec<String> = row.iter().map(|r| format!("{r:.1e}")).collect();
+        println!("    [{}],", cells.join(", "));
+    }
+    println!("]");
+}
+
+/// The scanner's table from measured (bits, wrong) cells: each cell's
+/// upper estimate, (wrong + 2.3) / bits (the 90 % bound when none was
+/// wrong), raised to a surer bin's, at least 10⁻⁵ and at most one half.
+fn upper_rates(table: &[Vec<(u64, u64, f64)>]) -> Vec<Vec<f64>> {
+    let mut rates: Vec<Vec<f64>> = table
+        .iter()
+        .map(|row| {
+            row.iter()
+                .map(|&(bits, wrong, _)| match bits {
+                    0 => 0.5,
+                    n => ((wrong as f64 + 2.3) / n as f64).clamp(1e-5, 0.5),
+                })
+                .collect()
+        })
+        .collect();
+    for row in &mut rates {
+        for i in (0..row.len() - 1).rev() {
+            row[i] = row[i].max(row[i + 1]);
+        }
+    }
+    rates
 }
 
 fn hunt(own_trials: u32, spandsp_trials: u32) {

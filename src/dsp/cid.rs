@@ -7,6 +7,7 @@
 //! `MMDDHHMM` and the number; MDMF (type 0x80) carries parameters
 //! `(type, length, data)`. A message whose checksum fails is never a caller ID.
 
+use super::fsk::FskStandard;
 use serde::Serialize;
 use std::fmt;
 
@@ -463,17 +464,32 @@ pub fn encode(m: &CallerIdMessage) -> Vec<u8> {
 pub struct BitDoubts {
     /// Each data bit's confidence (0: a guess, 1: certain).
     pub confidence: [f32; 8],
-    /// Read by the energy UART (framed and decided on the tones'
-    /// energies) rather than the coherent one: the same confidence is
-    /// then wrong two to twenty times as often.
-    pub by_energy: bool,
+    /// Who decided them: the same confidence is a different chance of
+    /// error for each.
+    pub reader: BitReader,
+}
+
+/// Who decided a character's bits, which says how often a decision of a
+/// given confidence is wrong (see [`risk::ErrorModel`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BitReader {
+    /// A box's serial line: every bit is certain.
+    Serial,
+    /// The coherent UART: its error rates are measured per standard
+    /// (V.23's bits of middling confidence are wrong up to ten times less
+    /// often than Bell 202's).
+    Coherent(FskStandard),
+    /// The energy UART (framed and decided on the tones' energies): the
+    /// same confidence is wrong two to twenty times as often as a
+    /// coherent decision's.
+    ByEnergy,
 }
 
 impl BitDoubts {
     /// A character read without any doubt (from a box's serial line).
     pub const NONE: BitDoubts = BitDoubts {
         confidence: [1.0; 8],
-        by_energy: false,
+        reader: BitReader::Serial,
     };
 
     /// Notes that data bit `bit` was decided with `confidence`.
@@ -987,10 +1003,14 @@ mod tests {
             .last()
     }
 
-    /// Data bit `bit` of a character was a close call (confidence 0.05).
+    /// Data bit `bit` of a character was a close call (confidence 0.02)
+    /// of the coherent UART.
     fn close(bit: u8) -> BitDoubts {
-        let mut d = BitDoubts::NONE;
-        d.note(bit, 0.05);
+        let mut d = BitDoubts {
+            reader: BitReader::Coherent(FskStandard::Bell202),
+            ..BitDoubts::NONE
+        };
+        d.note(bit, 0.02);
         d
     }
 
@@ -1019,7 +1039,7 @@ mod tests {
         // Many middling calls add up: every bit of every character at 0.3.
         let middling = |_| BitDoubts {
             confidence: [0.3; 8],
-            by_energy: false,
+            reader: BitReader::Coherent(FskStandard::Bell202),
         };
         assert!(doubtful(&heard(&sent, middling)));
         // The same message read surely, as from a box, is the message.

@@ -184,11 +184,12 @@ impl PhaseTracker {
         let mark_phase = self.predict(true, from, centre);
         let space_phase = self.predict(false, from, centre);
         // The decision forgives the new tone some of its angle at a
-        // change of tone; the confidence is the strict projections' when
-        // they decide alike (what the scanner's error model was measured
-        // on), else the forgiving projections' own margin, which is small
-        // exactly when the forgiveness decided the bit (calibrated with
-        // the rest: such bits are wrong about as often as the model says).
+        // change of tone. The confidence of a bit decided alone is the
+        // strict projections' margin when they decide alike, else the
+        // forgiving projections' own, which is small exactly when the
+        // forgiveness decided the bit; of a bit decided over two, the two
+        // bits' margin over both bits' magnitudes. The scanner's error
+        // model is measured on these (`cid::risk`).
         let forgiven = |mark: bool| match previous {
             Some(p) if p != mark => TRANSITION_TOLERANCE,
             _ => 0.0,
@@ -200,31 +201,34 @@ impl PhaseTracker {
         let (am, as_) = (magnitude(zm), magnitude(zs));
         let scale = am + as_;
         let ratio = |a: f64, b: f64| if scale > 0.0 { (a - b) / scale } else { 0.0 };
+        let mut over_two = None;
         if ratio(tm, ts).abs() < LOOK_AHEAD_BELOW {
-            if let Some((after_mark, after_space)) = next
+            if let Some((after_mark, after_space, next_scale)) = next
                 .and_then(|next| self.continuations((mark_phase, space_phase), centre, to, next))
             {
                 // Each value's evidence is its own bit's and its best
-                // continuation's (the confidence below stays the one
-                // bit's, as the scanner's error model was measured).
+                // continuation's, and so is the confidence.
                 tm += after_mark;
                 ts += after_space;
+                over_two = Some(scale + next_scale);
             }
         }
         let by_energy = ratio(am, as_);
         let mut one = tm > ts;
-        let mut confidence = if (cm > cs) == one {
-            ratio(cm, cs).abs()
-        } else {
-            ratio(tm, ts).abs()
+        let mut confidence = match over_two {
+            Some(both) if both > 0.0 => ((tm - ts) / both).abs(),
+            _ if (cm > cs) == one => ratio(cm, cs).abs(),
+            _ => ratio(tm, ts).abs(),
         };
         let error = if (by_energy > 0.0) != one && by_energy.abs() > SLIPPED {
             // The energies say clearly the other tone: the reference has
             // slipped (a wrong decision followed in noise), and every bit
             // after would be read inverted. The energies decide, and the
             // phase is measured afresh from this bit.
+            // Such a bit is wrong about one time in two, whatever the
+            // energies' margin: a confidence of none.
             one = by_energy > 0.0;
-            confidence = by_energy.abs();
+            confidence = 0.0;
             let (z, predicted) = if one {
                 (zm, mark_phase)
             } else {
@@ -264,7 +268,7 @@ impl PhaseTracker {
         centre: f64,
         to: f64,
         next: f64,
-    ) -> Option<(f64, f64)> {
+    ) -> Option<(f64, f64, f64)> {
         let (zm, zs) = self.correlate(to, next)?;
         let next_centre = (to + next) / 2.0;
         // A change of tone at `to` turns the direction by ±(ω_mark −
@@ -295,7 +299,11 @@ impl PhaseTracker {
             };
             as_mark.max(as_space)
         };
-        Some((best(true, mark_phase), best(false, space_phase)))
+        Some((
+            best(true, mark_phase),
+            best(false, space_phase),
+            magnitude(zm) + magnitude(zs),
+        ))
     }
 
     /// The direction tone `mark` must have at `centre` in a bit starting

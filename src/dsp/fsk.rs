@@ -15,7 +15,7 @@
 //! correcting its clock on every transition. The modulator writes test
 //! signals with continuous phase.
 
-use super::cid::BitDoubts;
+use super::cid::{BitDoubts, BitReader};
 use super::coherent::PhaseTracker;
 use serde::Serialize;
 
@@ -129,7 +129,7 @@ impl FskByte {
     /// Whether the coherent UART read it (see
     /// [`FskDemodulator::and_by_energy`]).
     pub fn coherent(&self) -> bool {
-        !self.doubts.by_energy
+        matches!(self.doubts.reader, BitReader::Coherent(_))
     }
 }
 
@@ -167,6 +167,8 @@ pub struct FskDemodulator {
 
 /// One UART over the demodulator's correlations.
 struct Framer {
+    /// Whose error rates its coherent decisions have.
+    standard: FskStandard,
     /// The tones' phases, for coherent bit decisions (none: decided by
     /// the tones' energies).
     phase: Option<PhaseTracker>,
@@ -264,6 +266,7 @@ impl FskDemodulator {
             // ending at n is half past a change at e when n = e + w/2 − ½.
             lag: window as f64 / 2.0 - 0.5,
             framers: vec![Framer::new(
+                standard,
                 Some(PhaseTracker::new(mark, space, rate, per_bit)),
                 per_bit,
             )],
@@ -289,7 +292,8 @@ impl FskDemodulator {
     /// runs both (each reads what the other misses); [`FskByte::coherent`]
     /// tells whose a byte is.
     pub fn and_by_energy(mut self) -> FskDemodulator {
-        self.framers.push(Framer::new(None, self.per_bit));
+        let standard = self.framers[0].standard;
+        self.framers.push(Framer::new(standard, None, self.per_bit));
         self
     }
 
@@ -344,8 +348,9 @@ impl FskDemodulator {
 }
 
 impl Framer {
-    fn new(phase: Option<PhaseTracker>, per_bit: f64) -> Framer {
+    fn new(standard: FskStandard, phase: Option<PhaseTracker>, per_bit: f64) -> Framer {
         Framer {
+            standard,
             phase,
             bit_len: per_bit,
             last_stop: None,
@@ -518,7 +523,10 @@ impl Framer {
                                 marks_before: (*marks / at.per_bit) as u32,
                                 confidence: *least as f32,
                                 doubts: BitDoubts {
-                                    by_energy: self.phase.is_none(),
+                                    reader: match self.phase {
+                                        Some(_) => BitReader::Coherent(self.standard),
+                                        None => BitReader::ByEnergy,
+                                    },
                                     ..*doubts
                                 },
                             });

@@ -4,44 +4,71 @@
 //! UART that read it), and the message is refused when two errors could
 //! cancel out in the checksum with a chance over the scanner's limit.
 
-use super::{BitDoubts, MDMF, SDMF};
+use super::{BitDoubts, BitReader, MDMF, SDMF};
+use crate::dsp::fsk::FskStandard;
 
-/// How likely a message's bit decisions are wrong, by their confidence
-/// c: `near_zero`·e^(−c/`scale`) + 10⁻⁴, the floor for bits read
-/// confidently wrong after the phase slipped. The noisier the line, the
-/// likelier a middling call is wrong: the scale follows the message's
-/// 10th-percentile bit confidence, which tells the line's SNR from the
-/// message itself. Measured over 7,000 messages of each FSK standard at
-/// 3-10 dB, grouped by that percentile (each group's figure the larger of
-/// the two standards'): coherent decisions 0.3 and a scale of 0.13 at 0.4
-/// and below (3 dB), 0.105 at 0.5 (4 dB), 0.08 at 0.6 (6 dB), 0.055 at
-/// 0.7 (8 dB); decisions by the tones' energies 0.5 and 0.12 at 0.5, 0.11
-/// at 0.6, 0.085 at 0.7, taken as the coherent scale + 0.035, at or
-/// above each (with the coherent model they let a wrong caller ID
-/// through at 5 dB). The coherent scale stays within 0.045-0.13 beyond
-/// the measured range, and no chance is taken above one half.
-pub struct ErrorModel {
-    near_zero: f64,
-    scale: f64,
+/// The confidence bins the coherent UART's error rates are measured in
+/// (a bin holds `[edge, next edge)`).
+pub const CONFIDENCE_EDGES: [f32; 17] = [
+    0.0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.7, 0.8, 0.9, 1.01,
+];
+/// The bins of a message's 10th-percentile bit confidence (how noisy the
+/// line was, as the message tells it) the rates are measured in.
+pub const DECILE_EDGES: [f32; 5] = [0.0, 0.45, 0.55, 0.65, 1.01];
+
+/// The bin of `edges` that holds `v`.
+pub fn bin(edges: &[f32], v: f32) -> usize {
+    edges
+        .windows(2)
+        .position(|w| v >= w[0] && v < w[1])
+        .unwrap_or(edges.len() - 2)
+}
+
+/// Rates measured for one standard's coherent bits: by decile bin
+/// (rows), by confidence bin (columns).
+type Rates = [[f64; CONFIDENCE_EDGES.len() - 1]; DECILE_EDGES.len() - 1];
+
+/// How likely a message's bit decisions are wrong, by their confidence.
+pub enum ErrorModel {
+    /// The coherent UART's bits: the rates measured for the message's
+    /// standard and noise. `cid_headroom calibration 4000` measures them
+    /// on 20,000 messages a standard at 3-7 dB (Bell 202) and 4-8 dB
+    /// (V.23) and prints these tables; each cell is an upper estimate,
+    /// (wrong + 2.3) / bits (the 90 % bound when none was wrong), no
+    /// smaller than a surer bin's or a cleaner line's, nor than 10⁻⁵.
+    /// A bit the phase tracker found slipped has confidence 0: about
+    /// one in two is wrong.
+    Measured(&'static [f64; CONFIDENCE_EDGES.len() - 1]),
+    /// Bits decided by the tones' energies: `near_zero`·e^(−c/`scale`) +
+    /// 10⁻⁴, the scale following the message's low decile (0.165 at 0.4
+    /// and below, 0.09 at 0.7), as measured over 7,000 messages of each
+    /// standard at 3-10 dB.
+    Exponential { near_zero: f64, scale: f64 },
 }
 
 impl ErrorModel {
-    /// The model for one message's bits, by its low decile and by the
-    /// UART that read it (public for `examples/cid_headroom.rs`, which
-    /// sets it beside the error rates it measures).
+    /// The model for one message's bits, by its low decile and by who
+    /// read them (public for `examples/cid_headroom.rs`, which sets it
+    /// beside the error rates it measures).
     pub fn for_message(doubts: &[BitDoubts]) -> ErrorModel {
-        let low_decile = f64::from(low_decile(doubts));
-        let coherent = (0.13 - 0.25 * (low_decile - 0.4)).clamp(0.045, 0.13);
-        if doubts.iter().any(|d| d.by_energy) {
-            ErrorModel {
+        let low_decile = low_decile(doubts);
+        let standard = doubts.iter().try_fold(None, |found, d| match d.reader {
+            BitReader::ByEnergy => Err(()),
+            BitReader::Coherent(s) => Ok(Some(s)),
+            BitReader::Serial => Ok(found),
+        });
+        match standard {
+            Ok(standard) => {
+                let rates = match standard.unwrap_or(FskStandard::Bell202) {
+                    FskStandard::Bell202 => &BELL202_COHERENT,
+                    FskStandard::V23 => &V23_COHERENT,
+                };
+                ErrorModel::Measured(&rates[bin(&DECILE_EDGES, low_decile)])
+            }
+            Err(()) => ErrorModel::Exponential {
                 near_zero: 0.5,
-                scale: coherent + 0.035,
-            }
-        } else {
-            ErrorModel {
-                near_zero: 0.3,
-                scale: coherent,
-            }
+                scale: (0.165 - 0.25 * (f64::from(low_decile) - 0.4)).clamp(0.08, 0.165),
+            },
         }
     }
 
@@ -51,9 +78,53 @@ impl ErrorModel {
         if confidence >= 1.0 {
             return 0.0;
         }
-        (self.near_zero * (-f64::from(confidence) / self.scale).exp() + 1e-4).min(0.5)
+        match self {
+            ErrorModel::Measured(rates) => rates[bin(&CONFIDENCE_EDGES, confidence)].min(0.5),
+            ErrorModel::Exponential { near_zero, scale } => {
+                (near_zero * (-f64::from(confidence) / scale).exp() + 1e-4).min(0.5)
+            }
+        }
     }
 }
+
+/// The coherent UART's Bell 202 error rates (see [`ErrorModel::Measured`]).
+const BELL202_COHERENT: Rates = [
+    [
+        3.9e-1, 1.1e-1, 4.3e-2, 1.3e-2, 4.7e-3, 4.7e-3, 4.7e-3, 4.7e-3, 2.7e-3, 2.1e-3, 1.2e-3,
+        7.9e-4, 5.4e-4, 3.7e-4, 2.2e-4, 2.2e-4,
+    ],
+    [
+        3.4e-1, 8.5e-2, 2.3e-2, 7.2e-3, 3.1e-3, 3.1e-3, 2.5e-3, 1.6e-3, 1.2e-3, 1.2e-3, 4.5e-4,
+        4.5e-4, 3.3e-4, 1.4e-4, 6.9e-5, 5.4e-5,
+    ],
+    [
+        2.7e-1, 5.2e-2, 1.7e-2, 4.0e-3, 1.3e-3, 7.0e-4, 5.9e-4, 5.9e-4, 4.0e-4, 1.2e-4, 1.2e-4,
+        5.6e-5, 5.2e-5, 1.6e-5, 1.0e-5, 1.0e-5,
+    ],
+    [
+        1.5e-1, 3.8e-2, 1.1e-2, 2.1e-3, 1.3e-3, 9.4e-4, 8.0e-4, 6.5e-4, 4.0e-4, 3.7e-4, 1.6e-4,
+        1.1e-4, 2.9e-5, 1.4e-5, 1.0e-5, 1.0e-5,
+    ],
+];
+/// The coherent UART's V.23 error rates (see [`ErrorModel::Measured`]).
+const V23_COHERENT: Rates = [
+    [
+        5.0e-1, 9.0e-2, 2.9e-2, 1.1e-2, 8.3e-3, 4.1e-3, 4.1e-3, 4.1e-3, 3.0e-3, 2.6e-3, 2.6e-3,
+        1.7e-3, 7.8e-4, 6.3e-4, 5.9e-4, 5.9e-4,
+    ],
+    [
+        5.0e-1, 6.9e-2, 1.2e-2, 3.9e-3, 1.8e-3, 1.7e-3, 8.2e-4, 7.8e-4, 7.8e-4, 5.5e-4, 3.8e-4,
+        2.5e-4, 1.2e-4, 1.2e-4, 1.2e-4, 1.1e-4,
+    ],
+    [
+        5.0e-1, 5.3e-2, 6.1e-3, 2.7e-3, 1.1e-3, 4.0e-4, 3.1e-4, 1.7e-4, 1.3e-4, 1.3e-4, 6.8e-5,
+        6.3e-5, 1.5e-5, 1.0e-5, 1.0e-5, 1.0e-5,
+    ],
+    [
+        5.0e-1, 5.0e-1, 2.1e-1, 5.3e-2, 1.1e-2, 3.4e-3, 1.7e-3, 1.1e-3, 7.9e-4, 5.3e-4, 3.4e-4,
+        1.9e-4, 3.9e-5, 1.7e-5, 1.5e-5, 1.5e-5,
+    ],
+];
 
 /// The 10th-percentile confidence of a message's data bits: how noisy
 /// the line was, as the message tells it.
@@ -116,33 +187,42 @@ mod tests {
 
     #[test]
     fn a_surer_bit_is_less_likely_wrong() {
-        let message = |c: f32, by_energy: bool| {
+        let message = |c: f32, reader: BitReader| {
             vec![
                 BitDoubts {
                     confidence: [c; 8],
-                    by_energy,
+                    reader,
                 };
                 20
             ]
         };
-        for by_energy in [false, true] {
-            for line in [0.2, 0.5, 0.9] {
-                let model = ErrorModel::for_message(&message(line, by_energy));
+        let readers = [
+            BitReader::Coherent(FskStandard::Bell202),
+            BitReader::Coherent(FskStandard::V23),
+            BitReader::ByEnergy,
+        ];
+        for reader in readers {
+            for line in [0.2, 0.5, 0.6, 0.9] {
+                let model = ErrorModel::for_message(&message(line, reader));
                 let chances: Vec<f64> = [0.0, 0.1, 0.3, 0.6, 0.99, 1.0]
                     .map(|c| model.chance(c))
                     .to_vec();
-                assert!(chances.windows(2).all(|w| w[0] > w[1]), "{chances:?}");
-                assert!(chances[0] <= 0.5 && chances[4] >= 1e-4 && chances[5] == 0.0);
+                assert!(chances.windows(2).all(|w| w[0] >= w[1]), "{chances:?}");
+                assert!(chances[0] > 10.0 * chances[3], "{reader:?}: {chances:?}");
+                assert!(chances[0] <= 0.5 && chances[4] >= 1e-5 && chances[5] == 0.0);
             }
             // On a noisier line (a lower 10th percentile) a middling call
-            // is likelier wrong.
-            let noisy = ErrorModel::for_message(&message(0.2, by_energy));
-            let clean = ErrorModel::for_message(&message(0.9, by_energy));
-            assert!(noisy.chance(0.3) > 5.0 * clean.chance(0.3));
+            // is likelier wrong. (On the cleanest lines middling calls are
+            // too rare for their bound to be as small.)
+            let noisy = ErrorModel::for_message(&message(0.2, reader));
+            let clean = ErrorModel::for_message(&message(0.6, reader));
+            assert!(noisy.chance(0.3) > 2.0 * clean.chance(0.3), "{reader:?}");
         }
         // A decision by the energies is likelier wrong than a coherent one.
-        let coherent = ErrorModel::for_message(&message(0.6, false));
-        let by_energy = ErrorModel::for_message(&message(0.6, true));
-        assert!(by_energy.chance(0.3) > 2.0 * coherent.chance(0.3));
+        for standard in [FskStandard::Bell202, FskStandard::V23] {
+            let coherent = ErrorModel::for_message(&message(0.6, BitReader::Coherent(standard)));
+            let by_energy = ErrorModel::for_message(&message(0.6, BitReader::ByEnergy));
+            assert!(by_energy.chance(0.3) > 2.0 * coherent.chance(0.3));
+        }
     }
 }
