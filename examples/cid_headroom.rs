@@ -169,20 +169,137 @@ fn failures(standard: CidStandard, snr: f64, trials: usize) {
     let mut render = sp.noisy(standard, 0.0);
     let mut rng = StdRng::seed_from_u64(1234);
     let (mut ok, mut refused, mut wrong) = (0, 0, 0);
+    let mut misread = std::collections::BTreeMap::new();
     for _ in 0..trials {
         let (sent, noisy) = render(random_message(standard, &mut rng), snr, rng.random());
         if reported(&noisy, &sent) {
             ok += 1;
-        } else if read_right(&characters(standard, &noisy), &encode(&sent)) {
-            refused += 1;
         } else {
-            wrong += 1;
+            let read = characters(standard, &noisy);
+            let bytes = encode(&sent);
+            if read_right(&read, &bytes) {
+                refused += 1;
+            } else {
+                wrong += 1;
+                *misread.entry(misreading(&read, &bytes)).or_insert(0) += 1;
+                *misread.entry(correction(&read, &bytes)).or_insert(0) += 1;
+            }
         }
     }
     println!(
         "spandsp {standard:?} at {snr} dB, {trials} messages: {ok} reported, \
          {refused} read right but refused, {wrong} not read right"
     );
+    let mut kinds: Vec<_> = misread.into_iter().collect();
+    kinds.sort_by(|a, b| b.1.cmp(&a.1));
+    for (kind, n) in kinds {
+        println!("  {n:>5}  {kind}");
+    }
+}
+
+/// Whether a message read with one bit wrong could be mended by the
+/// checksum: the bits whose turning makes it hold (and the message
+/// plausible), weighed by the error model against each other and against
+/// pairs of errors that would leave the same sum.
+fn correction(read: &[FskByte], bytes: &[u8]) -> String {
+    let Some(start) = (0..read.len()).find(|&o| {
+        o + bytes.len() <= read.len()
+            && (0..bytes.len())
+                .filter(|&i| read[o + i].byte != bytes[i])
+                .count()
+                == 1
+    }) else {
+        return "correction: not one byte wrong".into();
+    };
+    let chars = &read[start..start + bytes.len()];
+    let got: Vec<u8> = chars.iter().map(|c| c.byte).collect();
+    let doubts: Vec<BitDoubts> = chars.iter().map(|c| c.doubts).collect();
+    let model = ErrorModel::for_message(&doubts);
+    let r = got.iter().fold(0u8, |a, b| a.wrapping_add(*b));
+    // Each bit's error contribution to the sum if it were wrong, and its chance.
+    let bits: Vec<(usize, usize, u8, f64)> = (0..got.len())
+        .flat_map(|i| (0..8).map(move |j| (i, j)))
+        .map(|(i, j)| {
+            let one = got[i] >> j & 1 == 1;
+            let delta = if one {
+                1u8 << j
+            } else {
+                0u8.wrapping_sub(1 << j)
+            };
+            (i, j, delta, model.chance(doubts[i].confidence[j]))
+        })
+        .collect();
+    let mut singles: Vec<(usize, usize, f64)> = Vec::new();
+    for &(i, j, delta, p) in &bits {
+        if delta == r {
+            let mut fixed = got.clone();
+            fixed[i] ^= 1 << j;
+            if callpop::dsp::cid::decode(&fixed).is_ok() {
+                singles.push((i, j, p));
+            }
+        }
+    }
+    let mut pairs = 0.0;
+    for (a, x) in bits.iter().enumerate() {
+        for y in &bits[a + 1..] {
+            if x.2.wrapping_add(y.2) == r {
+                pairs += x.3 * y.3;
+            }
+        }
+    }
+    let Some(&(bi, bj, bp)) = singles.iter().max_by(|a, b| a.2.total_cmp(&b.2)) else {
+        return "correction: none plausible".into();
+    };
+    let total: f64 = singles.iter().map(|s| s.2).sum::<f64>() + pairs;
+    let risk = (total - bp) / total;
+    let right = got[bi] ^ (1 << bj) == bytes[bi];
+    match (risk <= 1e-3, right) {
+        (true, true) => "correction: right".into(),
+        (true, false) => format!("correction: WRONG (risk {risk:.1e})"),
+        (false, _) => format!(
+            "correction: refused, risk 1e{:.0} ({} candidates, right {right})",
+            risk.log10().round(),
+            singles.len()
+        ),
+    }
+}
+
+/// How a message was not read right: the characters lined up with its
+/// bytes where most agree, then which went wrong (a few wrong bytes, a
+/// character lost or one too many from some byte on).
+fn misreading(read: &[FskByte], bytes: &[u8]) -> String {
+    let read: Vec<u8> = read.iter().map(|c| c.byte).collect();
+    let agree = |o: isize| {
+        (0..bytes.len())
+            .filter(|&i| {
+                let j = o + i as isize;
+                j >= 0 && (j as usize) < read.len() && read[j as usize] == bytes[i]
+            })
+            .count()
+    };
+    let Some(best) = (-(bytes.len() as isize)..read.len() as isize).max_by_key(|&o| agree(o))
+    else {
+        return "nothing read".into();
+    };
+    let wrong: Vec<usize> = (0..bytes.len())
+        .filter(|&i| {
+            let j = best + i as isize;
+            !(j >= 0 && (j as usize) < read.len() && read[j as usize] == bytes[i])
+        })
+        .collect();
+    let first = wrong.first().copied().unwrap_or(0);
+    let tail = wrong.len() == bytes.len() - first && wrong.len() > 2;
+    let at = match first {
+        0 => "the type byte".to_string(),
+        1 => "the length".to_string(),
+        i if i + 1 == bytes.len() => "the checksum".to_string(),
+        _ => "a later byte".to_string(),
+    };
+    match (tail, wrong.len()) {
+        (true, _) => format!("misframed from {at} on"),
+        (false, 1) => format!("one byte wrong: {at}"),
+        (false, n) => format!("{n} bytes wrong, the first {at}"),
+    }
 }
 
 fn calibration(standard: CidStandard, snrs: &[f64], trials: usize) {

@@ -12,7 +12,7 @@ use serde::Serialize;
 use std::fmt;
 
 pub mod risk;
-use risk::risk_of_cancelling_pair;
+use risk::{mend_one_bit, risk_of_cancelling_pair};
 
 /// SDMF: single data message format.
 pub const SDMF: u8 = 0x04;
@@ -670,9 +670,27 @@ const MOST_RISK: f64 = 1e-3;
 
 /// A complete candidate message from line audio, with how sure the
 /// demodulator was of each bit: the message, or why not.
+/// A message whose checksum fails by one bit's worth is mended when the
+/// error model makes one bit far the likeliest culprit: the chance that
+/// the mending is wrong counts against the same limit.
 fn judge_heard(bytes: &[u8], doubts: &[BitDoubts]) -> Result<CallerIdMessage, CidError> {
-    let m = decode(bytes)?;
-    let risk = risk_of_cancelling_pair(bytes, doubts);
+    let (m, risk) = match decode(bytes) {
+        Ok(m) => (m, risk_of_cancelling_pair(bytes, doubts)),
+        Err(e @ CidError::BadChecksum { .. }) => {
+            let mended = mend_one_bit(bytes, doubts, |b| decode(b).is_ok())
+                .filter(|&(_, _, _, risk)| risk <= MOST_RISK)
+                .ok_or(e)?;
+            let (fixed, i, j, mending) = mended;
+            // The mended bit's own doubt is the mending's risk.
+            let mut doubts = doubts.to_vec();
+            doubts[i].note(j as u8, 1.0);
+            (
+                decode(&fixed)?,
+                mending + risk_of_cancelling_pair(&fixed, &doubts),
+            )
+        }
+        Err(e) => return Err(e),
+    };
     if risk > MOST_RISK {
         return Err(CidError::Doubtful {
             risk_ppm: (risk.min(1.0) * 1e6) as u32,
@@ -1044,6 +1062,60 @@ mod tests {
         assert!(doubtful(&heard(&sent, middling)));
         // The same message read surely, as from a box, is the message.
         assert_eq!(heard(&sent, |_| BitDoubts::NONE), expected);
+    }
+
+    #[test]
+    fn one_wrong_bit_is_mended_only_when_the_model_makes_it_far_the_likeliest() {
+        let sent = mdmf("13800138000", "ZHANG");
+        let expected = Some(Scanned::Message(decode(&sent).unwrap()));
+        // The number's first digit '1' (byte 4) read as '3': bit 1 turned,
+        // a plausible digit either way, the checksum off by 2.
+        let mut read = sent.clone();
+        read[4] ^= 1 << 1;
+        let sure = BitDoubts {
+            confidence: [0.95; 8],
+            reader: BitReader::Coherent(FskStandard::Bell202),
+        };
+        let close_at = |bytes: &'static [(usize, u8)]| {
+            move |i: usize| {
+                let mut d = sure;
+                for &(at, bit) in bytes {
+                    if at == i {
+                        d.note(bit, 0.02);
+                    }
+                }
+                d
+            }
+        };
+        // The wrong bit a close call, every other bit sure: mended.
+        assert_eq!(heard(&read, close_at(&[(4, 1)])), expected);
+        // Read as surely as the rest: any '3' or letter with bit 1 set
+        // could be the wrong one.
+        assert!(matches!(
+            heard(&read, close_at(&[])),
+            Some(Scanned::Rejected(CidError::BadChecksum { .. }))
+        ));
+        // Another '3' (byte 5) as close a call: either could be.
+        assert!(matches!(
+            heard(&read, close_at(&[(4, 1), (5, 1)])),
+            Some(Scanned::Rejected(CidError::BadChecksum { .. }))
+        ));
+        // Two wrong bits are not one: '1' read as '3' and '3' as '1' keep
+        // the sum, a cancelling pair the risk rule refuses as before.
+        let mut twice = read.clone();
+        twice[5] ^= 1 << 1;
+        assert!(matches!(
+            heard(&twice, close_at(&[(4, 1), (5, 1)])),
+            Some(Scanned::Rejected(CidError::Doubtful { .. }))
+        ));
+        // The length byte says where the message ends: never mended.
+        let mut length = sent.clone();
+        length[1] ^= 1;
+        let doubts: Vec<BitDoubts> = (0..length.len())
+            .map(|i| if i == 1 { close(0) } else { sure })
+            .collect();
+        let mended = mend_one_bit(&length, &doubts, |b| decode(b).is_ok());
+        assert!(mended.as_ref().is_none_or(|m| m.1 != 1), "{mended:?}");
     }
 
     #[test]

@@ -181,6 +181,68 @@ pub(super) fn risk_of_cancelling_pair(bytes: &[u8], doubts: &[BitDoubts]) -> f64
     opposite + (sevens * sevens - squares) / 2.0
 }
 
+/// A message whose checksum fails by what one wrong bit would make it
+/// fail by, mended: of the bits whose turning makes the checksum hold and
+/// the message `plausible` (the length byte never: it says where the
+/// message ends), the likeliest wrong by the error model, with the chance
+/// that the mending is wrong, which is the other such bits' chances and
+/// those of every pair of bits whose errors would leave the same sum, over
+/// all of them. `None` when no bit can mend it.
+pub(super) fn mend_one_bit(
+    bytes: &[u8],
+    doubts: &[BitDoubts],
+    plausible: impl Fn(&[u8]) -> bool,
+) -> Option<(Vec<u8>, usize, usize, f64)> {
+    let model = ErrorModel::for_message(doubts);
+    let residual = bytes.iter().fold(0u8, |a, b| a.wrapping_add(*b));
+    // Each bit's share of the sum if it was read wrong, and its chance.
+    let bits: Vec<(usize, usize, u8, f64)> = bytes
+        .iter()
+        .zip(doubts)
+        .enumerate()
+        .flat_map(|(i, (byte, d))| {
+            let model = &model;
+            (0..8).map(move |j| {
+                let share = match byte >> j & 1 {
+                    1 => 1u8 << j,
+                    _ => 0u8.wrapping_sub(1 << j),
+                };
+                (i, j, share, model.chance(d.confidence[j]))
+            })
+        })
+        .collect();
+    let mut likeliest: Option<(usize, usize, f64)> = None;
+    let mut singles = 0.0;
+    let mut fixed = bytes.to_vec();
+    for &(i, j, share, p) in &bits {
+        if share != residual || i == 1 {
+            continue;
+        }
+        fixed[i] ^= 1 << j;
+        if plausible(&fixed) {
+            singles += p;
+            if likeliest.is_none_or(|(_, _, q)| p > q) {
+                likeliest = Some((i, j, p));
+            }
+        }
+        fixed[i] ^= 1 << j;
+    }
+    let (i, j, p) = likeliest?;
+    let pairs: f64 = bits
+        .iter()
+        .enumerate()
+        .flat_map(|(a, x)| bits[a + 1..].iter().map(move |y| (x, y)))
+        .filter(|(x, y)| x.2.wrapping_add(y.2) == residual)
+        .map(|(x, y)| x.3 * y.3)
+        .sum();
+    let all = singles + pairs;
+    if all <= 0.0 {
+        return None;
+    }
+    fixed[i] ^= 1 << j;
+    Some((fixed, i, j, (all - p) / all))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
