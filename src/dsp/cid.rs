@@ -363,6 +363,18 @@ fn decode_mdmf(mut payload: &[u8]) -> Result<CallerIdMessage, CidError> {
             "a number and a reason for its absence",
         ));
     }
+    // A caller ID says who calls or why it cannot: one with neither (as
+    // short as `80 00 80`) is noise that happened to sum right.
+    if m.number.is_none()
+        && m.number_absent.is_none()
+        && m.name.is_none()
+        && m.name_absent.is_none()
+    {
+        return Err(implausible(
+            param::NUMBER,
+            "neither a number, a name nor a reason for their absence",
+        ));
+    }
     Ok(m)
 }
 
@@ -806,6 +818,14 @@ mod tests {
                 "not a digit",
             ),
             (vec![date, (param::NUMBER, b"13<00138000")], "not a digit"),
+            (
+                vec![],
+                "neither a number, a name nor a reason for their absence",
+            ),
+            (
+                vec![date],
+                "neither a number, a name nor a reason for their absence",
+            ),
             (vec![date, (param::NUMBER, b"12")], "impossible length"),
             (
                 vec![date, (param::NUMBER, b"123456789012345678901")],

@@ -2,7 +2,9 @@
 //! checksum holds: each data bit's confidence becomes a chance of error
 //! (by the line's noise, which the message tells by itself, and by the
 //! UART that read it), and the message is refused when two errors could
-//! cancel out in the checksum with a chance over the scanner's limit.
+//! cancel out in the checksum with a chance over the scanner's limit. The
+//! same chances mend a message one bit wrong, when one bit is far the
+//! likeliest to be it.
 
 use super::{BitDoubts, BitReader, MDMF, SDMF};
 use crate::dsp::fsk::FskStandard;
