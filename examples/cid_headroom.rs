@@ -14,12 +14,16 @@
 //!   windows show what deciding over two bits could win.
 //! - `failures bell202|v23 SNR TRIALS`: spandsp's caller IDs, each
 //!   outcome counted: reported, read right but refused (the risk rule),
-//!   or not read right (a bit error, a lost character).
+//!   or not read right (a bit error, a lost character), with how the
+//!   latter were misread and whether mending one bit, weighed as the
+//!   scanner weighs it, would have been right.
 //! - `calibration TRIALS`: per data bit of the coherent UART, how often a
 //!   bit of each confidence is wrong, by the message's 10th-percentile
 //!   confidence, beside the chance the scanner's error model gives it
 //!   (`dsp/cid/risk.rs`): where the model is optimistic, a wrong caller
-//!   ID can pass; where it is pessimistic, right ones are refused.
+//!   ID can pass; where it is pessimistic, right ones are refused. It
+//!   ends with the tables of rates for `risk.rs`, to paste after a change
+//!   to the demodulator (`calibration 4000` measured the ones there).
 //! - `hunt TRIALS SPANDSP_TRIALS`: wrong-but-accepted caller IDs at
 //!   3-8 dB, own and spandsp's signals (the suite's never-wrong test runs
 //!   the same question at its own size).

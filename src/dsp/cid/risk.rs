@@ -230,12 +230,23 @@ pub(super) fn mend_one_bit(
         fixed[i] ^= 1 << j;
     }
     let (i, j, p) = likeliest?;
-    let pairs: f64 = bits
-        .iter()
-        .enumerate()
-        .flat_map(|(a, x)| bits[a + 1..].iter().map(move |y| (x, y)))
-        .filter(|(x, y)| x.2.wrapping_add(y.2) == residual)
-        .map(|(x, y)| x.3 * y.3)
+    // Pairs by their shares (sums of chances and of their squares, by
+    // share): linear in the message's length.
+    let mut by_share = [(0.0f64, 0.0f64); 256];
+    for &(_, _, share, p) in &bits {
+        by_share[usize::from(share)].0 += p;
+        by_share[usize::from(share)].1 += p * p;
+    }
+    let pairs: f64 = (0..=255u8)
+        .map(|v| {
+            let w = residual.wrapping_sub(v);
+            let (sum, squares) = by_share[usize::from(v)];
+            match v.cmp(&w) {
+                std::cmp::Ordering::Less => sum * by_share[usize::from(w)].0,
+                std::cmp::Ordering::Equal => (sum * sum - squares) / 2.0,
+                std::cmp::Ordering::Greater => 0.0,
+            }
+        })
         .sum();
     let all = singles + pairs;
     if all <= 0.0 {
