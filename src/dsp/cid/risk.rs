@@ -248,13 +248,19 @@ pub(super) fn mend_one_bit(
             }
         })
         .sum();
-    let all = singles + pairs;
-    if all <= 0.0 {
-        return None;
-    }
+    let all = singles + pairs + OTHER_CAUSES;
     fixed[i] ^= 1 << j;
     Some((fixed, i, j, (all - p) / all))
 }
+
+/// The chance that a checksum failed for a cause other than independent
+/// bit errors (a character lost or framed twice, a sender of the other
+/// standard read by this one's demodulator) and yet one bit's turning
+/// makes a plausible message of it: only a bit likelier wrong than about
+/// 2 % is mended. A 300,000-trial hunt found a Bell 202 caller ID, one
+/// character lost at a 2.4 % baud offset, read by the V.23 reader and
+/// "mended" in a bit whose chance was 1.3·10⁻⁴, no other bit plausible.
+const OTHER_CAUSES: f64 = 2e-5;
 
 #[cfg(test)]
 mod tests {
@@ -299,5 +305,38 @@ mod tests {
             let by_energy = ErrorModel::for_message(&message(0.6, BitReader::ByEnergy));
             assert!(by_energy.chance(0.3) > 2.0 * coherent.chance(0.3));
         }
+    }
+
+    #[test]
+    fn only_a_doubtful_bit_is_mended_even_when_no_other_would_do() {
+        // A message with one bit wrong, the only bit whose turning makes
+        // the message the plausibility check accepts.
+        let sent: Vec<u8> = {
+            let mut m = vec![0x04, 18];
+            m.extend(b"120610301380013800");
+            m.push(0u8.wrapping_sub(m.iter().fold(0u8, |a, b| a.wrapping_add(*b))));
+            m
+        };
+        let mut read = sent.clone();
+        read[7] ^= 1 << 2;
+        let only_the_truth = |b: &[u8]| b == sent.as_slice();
+        let sure = BitDoubts {
+            confidence: [0.95; 8],
+            reader: BitReader::Coherent(FskStandard::Bell202),
+        };
+        let with = |confidence: f32| {
+            let mut doubts = vec![sure; read.len()];
+            doubts[7].note(2, confidence);
+            doubts
+        };
+        // A close call: far the likeliest, and likely enough to be wrong.
+        let (fixed, i, j, risk) = mend_one_bit(&read, &with(0.02), only_the_truth).unwrap();
+        assert_eq!((fixed, i, j), (sent.clone(), 7, 2));
+        assert!(risk < 1e-3, "{risk}");
+        // A bit read fairly surely is rarely wrong: a failed checksum is
+        // then likelier something else (a lost character, the other
+        // standard's signal) that one turned bit happens to mend.
+        let (_, _, _, risk) = mend_one_bit(&read, &with(0.45), only_the_truth).unwrap();
+        assert!(risk > 1e-2, "{risk}");
     }
 }
