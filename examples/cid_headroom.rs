@@ -195,7 +195,7 @@ fn failures(standard: CidStandard, snr: f64, trials: usize) {
          {refused} read right but refused, {wrong} not read right"
     );
     let mut kinds: Vec<_> = misread.into_iter().collect();
-    kinds.sort_by(|a, b| b.1.cmp(&a.1));
+    kinds.sort_by_key(|k| std::cmp::Reverse(k.1));
     for (kind, n) in kinds {
         println!("  {n:>5}  {kind}");
     }
