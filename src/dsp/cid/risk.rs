@@ -37,7 +37,7 @@ pub enum ErrorModel {
     /// on 20,000 messages a standard at 3-7 dB (Bell 202) and 4-8 dB
     /// (V.23) and prints these tables; each cell is an upper estimate,
     /// (wrong + 2.3) / bits (the 90 % bound when none was wrong), no
-    /// smaller than a surer bin's or a cleaner line's, nor than 10⁻⁵.
+    /// smaller than a surer bin's, nor than 10⁻⁵.
     /// A bit the phase tracker found slipped has confidence 0: about
     /// one in two is wrong.
     Measured(&'static [f64; CONFIDENCE_EDGES.len() - 1]),
@@ -187,9 +187,10 @@ pub(super) fn risk_of_cancelling_pair(bytes: &[u8], doubts: &[BitDoubts]) -> f64
 /// fail by, mended: of the bits whose turning makes the checksum hold and
 /// the message `plausible` (the length byte never: it says where the
 /// message ends), the likeliest wrong by the error model, with the chance
-/// that the mending is wrong, which is the other such bits' chances and
-/// those of every pair of bits whose errors would leave the same sum, over
-/// all of them. `None` when no bit can mend it.
+/// that the mending is wrong: the other such bits' chances, those of
+/// every pair of bits whose errors would leave the same sum and
+/// [`OTHER_CAUSES`], over all of them and the chosen bit's. `None` when
+/// no bit can mend it.
 pub(super) fn mend_one_bit(
     bytes: &[u8],
     doubts: &[BitDoubts],
