@@ -690,15 +690,14 @@ fn judge_heard(bytes: &[u8], doubts: &[BitDoubts]) -> Result<CallerIdMessage, Ci
         Ok(m) => (m, risk_of_cancelling_pair(bytes, doubts)),
         Err(e @ CidError::BadChecksum { .. }) => {
             let mended = mend_one_bit(bytes, doubts, |b| decode(b).is_ok())
-                .filter(|&(_, _, _, risk)| risk <= MOST_RISK)
+                .filter(|m| m.risk <= MOST_RISK)
                 .ok_or(e)?;
-            let (fixed, i, j, mending) = mended;
             // The mended bit's own doubt is the mending's risk.
             let mut doubts = doubts.to_vec();
-            doubts[i].note(j as u8, 1.0);
+            doubts[mended.byte].note(mended.bit, 1.0);
             (
-                decode(&fixed)?,
-                mending + risk_of_cancelling_pair(&fixed, &doubts),
+                decode(&mended.bytes)?,
+                mended.risk + risk_of_cancelling_pair(&mended.bytes, &doubts),
             )
         }
         Err(e) => return Err(e),
@@ -1135,7 +1134,7 @@ mod tests {
             .map(|i| if i == 1 { close(0) } else { sure })
             .collect();
         let mended = mend_one_bit(&length, &doubts, |b| decode(b).is_ok());
-        assert!(mended.as_ref().is_none_or(|m| m.1 != 1), "{mended:?}");
+        assert!(mended.as_ref().is_none_or(|m| m.byte != 1), "{mended:?}");
     }
 
     #[test]

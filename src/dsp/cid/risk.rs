@@ -195,7 +195,7 @@ pub(super) fn mend_one_bit(
     bytes: &[u8],
     doubts: &[BitDoubts],
     plausible: impl Fn(&[u8]) -> bool,
-) -> Option<(Vec<u8>, usize, usize, f64)> {
+) -> Option<Mending> {
     let model = ErrorModel::for_message(doubts);
     let residual = bytes.iter().fold(0u8, |a, b| a.wrapping_add(*b));
     // Each bit's share of the sum if it was read wrong, and its chance.
@@ -251,7 +251,24 @@ pub(super) fn mend_one_bit(
         .sum();
     let all = singles + pairs + OTHER_CAUSES;
     fixed[i] ^= 1 << j;
-    Some((fixed, i, j, (all - p) / all))
+    Some(Mending {
+        bytes: fixed,
+        byte: i,
+        bit: j as u8,
+        risk: (all - p) / all,
+    })
+}
+
+/// A message mended in one bit (see [`mend_one_bit`]).
+#[derive(Debug)]
+pub(super) struct Mending {
+    /// The message with the bit turned.
+    pub bytes: Vec<u8>,
+    /// Where the bit is: the byte's index and the bit's.
+    pub byte: usize,
+    pub bit: u8,
+    /// The chance that the mending is wrong.
+    pub risk: f64,
 }
 
 /// The chance that a checksum failed for a cause other than independent
@@ -331,13 +348,18 @@ mod tests {
             doubts
         };
         // A close call: far the likeliest, and likely enough to be wrong.
-        let (fixed, i, j, risk) = mend_one_bit(&read, &with(0.02), only_the_truth).unwrap();
-        assert_eq!((fixed, i, j), (sent.clone(), 7, 2));
-        assert!(risk < 1e-3, "{risk}");
+        let mended = mend_one_bit(&read, &with(0.02), only_the_truth).unwrap();
+        assert_eq!(
+            (mended.bytes, mended.byte, mended.bit),
+            (sent.clone(), 7, 2)
+        );
+        assert!(mended.risk < 1e-3, "{}", mended.risk);
         // A bit read fairly surely is rarely wrong: a failed checksum is
         // then likelier something else (a lost character, the other
         // standard's signal) that one turned bit happens to mend.
-        let (_, _, _, risk) = mend_one_bit(&read, &with(0.45), only_the_truth).unwrap();
+        let risk = mend_one_bit(&read, &with(0.45), only_the_truth)
+            .unwrap()
+            .risk;
         assert!(risk > 1e-2, "{risk}");
     }
 }
