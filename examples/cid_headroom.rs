@@ -37,8 +37,10 @@ mod references;
 #[allow(dead_code)]
 mod spandsp;
 
-use callpop::dsp::cid::risk::{bin, low_decile, ErrorModel, CONFIDENCE_EDGES, DECILE_EDGES};
-use callpop::dsp::cid::{encode, BitDoubts, CallerIdMessage};
+use callpop::dsp::cid::risk::{
+    bin, low_decile, mend_one_bit, ErrorModel, CONFIDENCE_EDGES, DECILE_EDGES,
+};
+use callpop::dsp::cid::{decode, encode, BitDoubts, CallerIdMessage, MOST_RISK};
 use callpop::dsp::fsk::{FskByte, FskDemodulator, FskSignal};
 use callpop::dsp::listener::CidStandard;
 use callpop::dsp::signal::CidSignal;
@@ -201,10 +203,9 @@ fn failures(standard: CidStandard, snr: f64, trials: usize) {
     }
 }
 
-/// Whether a message read with one bit wrong could be mended by the
-/// checksum: the bits whose turning makes it hold (and the message
-/// plausible), weighed by the error model against each other and against
-/// pairs of errors that would leave the same sum.
+/// Whether a message read with one bit wrong would have been mended by
+/// the scanner's own `dsp::cid::risk::mend_one_bit` within the limit (the
+/// scanner adds the mended message's pair risk), and rightly.
 fn correction(read: &[FskByte], bytes: &[u8]) -> String {
     let Some(start) = (0..read.len()).find(|&o| {
         o + bytes.len() <= read.len()
@@ -218,52 +219,15 @@ fn correction(read: &[FskByte], bytes: &[u8]) -> String {
     let chars = &read[start..start + bytes.len()];
     let got: Vec<u8> = chars.iter().map(|c| c.byte).collect();
     let doubts: Vec<BitDoubts> = chars.iter().map(|c| c.doubts).collect();
-    let model = ErrorModel::for_message(&doubts);
-    let r = got.iter().fold(0u8, |a, b| a.wrapping_add(*b));
-    // Each bit's error contribution to the sum if it were wrong, and its chance.
-    let bits: Vec<(usize, usize, u8, f64)> = (0..got.len())
-        .flat_map(|i| (0..8).map(move |j| (i, j)))
-        .map(|(i, j)| {
-            let one = got[i] >> j & 1 == 1;
-            let delta = if one {
-                1u8 << j
-            } else {
-                0u8.wrapping_sub(1 << j)
-            };
-            (i, j, delta, model.chance(doubts[i].confidence[j]))
-        })
-        .collect();
-    let mut singles: Vec<(usize, usize, f64)> = Vec::new();
-    for &(i, j, delta, p) in &bits {
-        if delta == r {
-            let mut fixed = got.clone();
-            fixed[i] ^= 1 << j;
-            if callpop::dsp::cid::decode(&fixed).is_ok() {
-                singles.push((i, j, p));
-            }
-        }
-    }
-    let mut pairs = 0.0;
-    for (a, x) in bits.iter().enumerate() {
-        for y in &bits[a + 1..] {
-            if x.2.wrapping_add(y.2) == r {
-                pairs += x.3 * y.3;
-            }
-        }
-    }
-    let Some(&(bi, bj, bp)) = singles.iter().max_by(|a, b| a.2.total_cmp(&b.2)) else {
+    let Some(mended) = mend_one_bit(&got, &doubts, |b| decode(b).is_ok()) else {
         return "correction: none plausible".into();
     };
-    let total: f64 = singles.iter().map(|s| s.2).sum::<f64>() + pairs;
-    let risk = (total - bp) / total;
-    let right = got[bi] ^ (1 << bj) == bytes[bi];
-    match (risk <= 1e-3, right) {
+    match (mended.risk <= MOST_RISK, mended.bytes == bytes) {
         (true, true) => "correction: right".into(),
-        (true, false) => format!("correction: WRONG (risk {risk:.1e})"),
-        (false, _) => format!(
-            "correction: refused, risk 1e{:.0} ({} candidates, right {right})",
-            risk.log10().round(),
-            singles.len()
+        (true, false) => format!("correction: WRONG (risk {:.1e})", mended.risk),
+        (false, right) => format!(
+            "correction: refused, risk 1e{:.0} (right {right})",
+            mended.risk.log10().round()
         ),
     }
 }

@@ -678,11 +678,11 @@ impl FrameScanner {
 /// may carry: 0.1 %. With it no wrong caller ID was accepted in 20,000
 /// Bell 202 trials at 4 and 5 dB; at 0.3 % three were (and counting weak
 /// characters, as before, let two through at 5 dB in 2,000).
-const MOST_RISK: f64 = 1e-3;
+pub const MOST_RISK: f64 = 1e-3;
 
 /// A complete candidate message from line audio, with how sure the
-/// demodulator was of each bit: the message, or why not.
-/// A message whose checksum fails by one bit's worth is mended when the
+/// demodulator was of each bit: the message, or why not. A message whose
+/// checksum fails by one bit's worth is mended when the
 /// error model makes one bit far the likeliest culprit: the chance that
 /// the mending is wrong counts against the same limit.
 fn judge_heard(bytes: &[u8], doubts: &[BitDoubts]) -> Result<CallerIdMessage, CidError> {

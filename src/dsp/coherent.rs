@@ -224,9 +224,9 @@ impl PhaseTracker {
             // The energies say clearly the other tone: the reference has
             // slipped (a wrong decision followed in noise), and every bit
             // after would be read inverted. The energies decide, and the
-            // phase is measured afresh from this bit.
-            // Such a bit is wrong about one time in two, whatever the
-            // energies' margin: a confidence of none.
+            // phase is measured afresh from this bit. Such a bit is wrong
+            // about one time in two, whatever the energies' margin: a
+            // confidence of none.
             one = by_energy > 0.0;
             confidence = 0.0;
             let (z, predicted) = if one {

@@ -190,8 +190,9 @@ pub(super) fn risk_of_cancelling_pair(bytes: &[u8], doubts: &[BitDoubts]) -> f64
 /// that the mending is wrong: the other such bits' chances, those of
 /// every pair of bits whose errors would leave the same sum and
 /// [`OTHER_CAUSES`], over all of them and the chosen bit's. `None` when
-/// no bit can mend it.
-pub(super) fn mend_one_bit(
+/// no bit can mend it. (Public for `examples/cid_headroom.rs`, which asks
+/// it whether a message misread would have been mended.)
+pub fn mend_one_bit(
     bytes: &[u8],
     doubts: &[BitDoubts],
     plausible: impl Fn(&[u8]) -> bool,
@@ -261,7 +262,7 @@ pub(super) fn mend_one_bit(
 
 /// A message mended in one bit (see [`mend_one_bit`]).
 #[derive(Debug)]
-pub(super) struct Mending {
+pub struct Mending {
     /// The message with the bit turned.
     pub bytes: Vec<u8>,
     /// Where the bit is: the byte's index and the bit's.
