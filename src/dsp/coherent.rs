@@ -370,25 +370,43 @@ impl PhaseTracker {
         if last >= self.next || self.next - first > len || first > last {
             return None;
         }
-        let mut slot = (first % len) as usize;
+        // Only the two end samples are partly inside: the samples between
+        // are added whole, from one or two runs of the ring.
+        let weight = |n: u64| {
+            let cell = n as f64;
+            (to.min(cell + 0.5) - from.max(cell - 0.5)).clamp(0.0, 1.0)
+        };
         let (mut mark, mut space) = ((0.0, 0.0), (0.0, 0.0));
-        for n in first..=last {
-            // Only the two end samples are partly inside.
-            let weight = if n == first || n == last {
-                let cell = n as f64;
-                (to.min(cell + 0.5) - from.max(cell - 0.5)).clamp(0.0, 1.0)
-            } else {
-                1.0
-            };
-            let [m, s] = self.products[slot];
+        let mut add = |[m, s]: [(f64, f64); 2], weight: f64| {
             mark.0 += weight * m.0;
             mark.1 += weight * m.1;
             space.0 += weight * s.0;
             space.1 += weight * s.1;
-            slot += 1;
-            if slot == self.products.len() {
-                slot = 0;
+        };
+        // Sample `next` goes to `self.slot`; those in the history are at
+        // most `len` before it (a subtraction, not a division).
+        let slot = |n: u64| {
+            let back = (self.next - n) as usize;
+            let size = self.products.len();
+            if back <= self.slot {
+                self.slot - back
+            } else {
+                self.slot + size - back
             }
+        };
+        add(self.products[slot(first)], weight(first));
+        if last > first {
+            let (start, count) = (slot(first + 1), (last - first - 1) as usize);
+            let (run, wrapped) = if start + count <= self.products.len() {
+                (&self.products[start..start + count], &self.products[..0])
+            } else {
+                let (head, tail) = self.products.split_at(start);
+                (tail, &head[..start + count - self.products.len()])
+            };
+            for &products in run.iter().chain(wrapped) {
+                add(products, 1.0);
+            }
+            add(self.products[slot(last)], weight(last));
         }
         Some((mark, space))
     }

@@ -146,15 +146,21 @@ impl FskByte {
 /// A streaming FSK demodulator for one standard: the tones' correlations,
 /// shared by one or two UARTs (coherent, by energy).
 pub struct FskDemodulator {
-    mark: Correlator,
-    space: Correlator,
-    /// Signal power over the same bit window, for carrier detection.
-    power: MovingSum,
+    /// The mark and the space tone's reference oscillators.
+    mark: Oscillator,
+    space: Oscillator,
+    /// Over the last bit's window: the sample times each oscillator (the
+    /// tones' correlations) and the signal's power, for carrier detection.
+    window: Window,
     per_bit: f64,
+    /// 2 / the window's length: the tones' share of the power is taken
+    /// every sample, and a product costs a fraction of a division.
+    two_over_window: f64,
     sample: u64,
-    last_soft: f64,
-    /// Where the tone decision last changed sides (interpolated sample).
-    last_crossing: f64,
+    /// The last sample's tone energies (mark, space).
+    last_energies: (f64, f64),
+    /// Where the tone decision last changed sides.
+    last_crossing: Crossing,
     /// How far after a tone change the energies' decision crosses zero
     /// (half the correlation window, in samples).
     lag: f64,
@@ -188,11 +194,13 @@ struct Framer {
 }
 
 /// What every UART sees of one sample.
-struct Moment {
+struct Moment<'a> {
     now: f64,
-    soft: f64,
-    last_soft: f64,
-    last_crossing: f64,
+    /// The mark's and the space's energies over the window.
+    energies: (f64, f64),
+    /// The window before had more mark than space.
+    last_mark: bool,
+    last_crossing: &'a Crossing,
     /// The carrier, held through a short dip (see [`CARRIER_HOLD_BITS`]).
     carrier: bool,
     /// The carrier as this window alone has it.
@@ -255,13 +263,18 @@ impl FskDemodulator {
         let window = per_bit.round().max(2.0) as usize;
         let (mark, space) = standard.tones();
         FskDemodulator {
-            mark: Correlator::new(mark, rate, window),
-            space: Correlator::new(space, rate, window),
-            power: MovingSum::new(window),
+            mark: Oscillator::new(mark, rate),
+            space: Oscillator::new(space, rate),
+            window: Window::new(window),
             per_bit,
+            two_over_window: 2.0 / window as f64,
             sample: 0,
-            last_soft: 0.0,
-            last_crossing: f64::NEG_INFINITY,
+            last_energies: (0.0, 0.0),
+            last_crossing: Crossing {
+                sample: -1,
+                before: (0.0, 0.0),
+                after: (0.0, 0.0),
+            },
             // Sample n stands for [n − ½, n + ½): a window of w samples
             // ending at n is half past a change at e when n = e + w/2 − ½.
             lag: window as f64 / 2.0 - 0.5,
@@ -280,7 +293,7 @@ impl FskDemodulator {
     pub fn with_squelch(mut self, dbm0: f64) -> FskDemodulator {
         // A tone of amplitude A puts about A²·n/2 into the bit window.
         let a = crate::dsp::dbm0_to_amplitude(dbm0);
-        self.squelch = a * a * self.power.len() as f64 / 2.0;
+        self.squelch = a * a * self.window.len() as f64 / 2.0;
         self
     }
 
@@ -301,50 +314,86 @@ impl FskDemodulator {
     pub fn push(&mut self, samples: &[f32], out: &mut Vec<FskByte>) {
         for &x in samples {
             let x = f64::from(x);
-            let (m, mark) = self.mark.push(x);
-            let (s, space) = self.space.push(x);
-            for framer in &mut self.framers {
-                if let Some(phase) = &mut framer.phase {
-                    phase.record(mark, space);
-                }
-            }
-            let p = self.power.push(x * x);
-            let n = self.power.len() as f64;
-            // Each correlator holds about (A·n/2)² for its tone; the power
-            // sum about A²·n/2.
-            let tones = 2.0 * (m + s) / n;
-            let heard = p > 1e-9 && tones > CARRIER * p && tones >= self.squelch;
-            // Noise at a change of tone can pull one window under the
-            // threshold: the carrier is lost only after it has been
-            // missing for a while, as a receiver's carrier detect holds.
-            self.missing = match (heard, self.missing) {
-                (true, _) => Some(0.0),
-                (false, Some(n)) if n + 1.0 < CARRIER_HOLD_BITS * self.per_bit => Some(n + 1.0),
-                (false, _) => None,
+            let (mc, ms) = self.mark.next();
+            let (sc, ss) = self.space.next();
+            let products = [x * mc, x * ms, x * sc, x * ss, x * x];
+            let [mr, mi, sr, si, p] = self.window.push(products);
+            let measured = Measured {
+                products: ((products[0], products[1]), (products[2], products[3])),
+                energies: (mr * mr + mi * mi, sr * sr + si * si),
+                power: p,
             };
-            let carrier = self.missing.is_some();
-            let soft = if m + s > 0.0 { (m - s) / (m + s) } else { 0.0 };
-            if (soft > 0.0) != (self.last_soft > 0.0) && soft != self.last_soft {
-                let frac = self.last_soft / (self.last_soft - soft);
-                self.last_crossing = self.sample as f64 - 1.0 + frac;
-            }
-            let at = Moment {
-                now: self.sample as f64,
-                soft,
-                last_soft: self.last_soft,
-                last_crossing: self.last_crossing,
-                carrier,
-                heard,
-                per_bit: self.per_bit,
-                lag: self.lag,
-            };
-            for framer in &mut self.framers {
-                framer.step(&at, out);
-            }
-            self.last_soft = soft;
-            self.sample += 1;
+            self.step(&measured, out);
         }
     }
+
+    /// One sample through the carrier detect and the UARTs.
+    #[inline(always)]
+    fn step(&mut self, measured: &Measured, out: &mut Vec<FskByte>) {
+        let (mark, space) = measured.products;
+        for framer in &mut self.framers {
+            if let Some(phase) = &mut framer.phase {
+                phase.record(mark, space);
+            }
+        }
+        let (m, s) = measured.energies;
+        let p = measured.power;
+        // Each correlator holds about (A·n/2)² for its tone; the power
+        // sum about A²·n/2.
+        let tones = (m + s) * self.two_over_window;
+        let heard = p > 1e-9 && tones > CARRIER * p && tones >= self.squelch;
+        // Noise at a change of tone can pull one window under the
+        // threshold: the carrier is lost only after it has been
+        // missing for a while, as a receiver's carrier detect holds.
+        self.missing = match (heard, self.missing) {
+            (true, _) => Some(0.0),
+            (false, Some(n)) if n + 1.0 < CARRIER_HOLD_BITS * self.per_bit => Some(n + 1.0),
+            (false, _) => None,
+        };
+        let carrier = self.missing.is_some();
+        let last_mark = self.last_energies.0 > self.last_energies.1;
+        // In noise the decision changes sides every few samples, at
+        // random: selected rather than branched on, which the
+        // processor would mispredict half the time.
+        let crossed = (m > s) != last_mark;
+        let c = &mut self.last_crossing;
+        c.sample = if crossed {
+            self.sample as i64
+        } else {
+            c.sample
+        };
+        c.before = if crossed {
+            self.last_energies
+        } else {
+            c.before
+        };
+        c.after = if crossed { (m, s) } else { c.after };
+        let at = Moment {
+            now: self.sample as i64 as f64,
+            energies: (m, s),
+            last_mark,
+            last_crossing: &self.last_crossing,
+            carrier,
+            heard,
+            per_bit: self.per_bit,
+            lag: self.lag,
+        };
+        for framer in &mut self.framers {
+            framer.step(&at, out);
+        }
+        self.last_energies = (m, s);
+        self.sample += 1;
+    }
+}
+
+/// What the correlations make of one sample.
+struct Measured {
+    /// The sample times the mark's and the space's oscillator.
+    products: ((f64, f64), (f64, f64)),
+    /// The tones' energies over the window ending here.
+    energies: (f64, f64),
+    /// The signal's power over the same window.
+    power: f64,
 }
 
 impl Framer {
@@ -368,7 +417,8 @@ impl Framer {
         // demodulator's speed).
         let in_message = self.last_stop.is_some() || self.on_clock;
         let carrier = if in_message { at.carrier } else { at.heard };
-        let (now, soft) = (at.now, at.soft);
+        let now = at.now;
+        let mark = at.energies.0 > at.energies.1;
         match &mut self.uart {
             Uart::Idle { marks } => {
                 if !carrier {
@@ -411,12 +461,12 @@ impl Framer {
                         // A long mark: the next message is timed afresh.
                         _ => self.last_stop = None,
                     }
-                } else if soft > 0.0 {
+                } else if mark {
                     *marks += 1.0;
-                } else if at.last_soft > 0.0 && *marks >= at.per_bit * 0.5 {
+                } else if at.last_mark && *marks >= at.per_bit * 0.5 {
                     // The window's output crosses zero half a window after
                     // the edge itself.
-                    let edge = at.last_crossing - at.lag;
+                    let edge = at.last_crossing.at() - at.lag;
                     if let Some(phase) = &mut self.phase {
                         phase.anchor_mark(edge - self.bit_len, edge);
                     }
@@ -458,7 +508,7 @@ impl Framer {
                 };
                 let (one, confidence, boundary_error) = match decision {
                     Some(d) => (d.one, d.confidence, d.boundary_error),
-                    None => (soft > 0.0, soft.abs(), None),
+                    None => (mark, soft(at.energies).abs(), None),
                 };
                 *least = least.min(confidence);
                 *unchecked += 1;
@@ -477,7 +527,7 @@ impl Framer {
                     // the energies' decision crossed zero (half a window
                     // after the boundary).
                     let expected = from + at.lag;
-                    let error = boundary_error.unwrap_or(at.last_crossing - expected);
+                    let error = boundary_error.unwrap_or_else(|| at.last_crossing.at() - expected);
                     if error.abs() < self.bit_len * 0.4 {
                         *edge += PHASE_GAIN * error;
                         let bit_len = self.bit_len + RATE_GAIN * error / f64::from(*unchecked);
@@ -545,61 +595,86 @@ impl Framer {
     }
 }
 
-/// The energy of one tone over a sliding window.
-struct Correlator {
+/// Where the energies' decision changed sides: kept raw, and placed
+/// between the two samples only when a UART asks (in noise it changes
+/// sides every few samples).
+#[derive(Clone, Copy)]
+struct Crossing {
+    /// The first sample on the new side.
+    sample: i64,
+    before: (f64, f64),
+    after: (f64, f64),
+}
+
+impl Crossing {
+    /// Where the soft decision (m − s)/(m + s) crossed zero, interpolated.
+    fn at(&self) -> f64 {
+        let (before, after) = (soft(self.before), soft(self.after));
+        self.sample as f64 - 1.0 + before / (before - after)
+    }
+}
+
+/// The energies' soft decision: +1 all mark, −1 all space.
+fn soft((m, s): (f64, f64)) -> f64 {
+    if m + s > 0.0 {
+        (m - s) / (m + s)
+    } else {
+        0.0
+    }
+}
+
+/// A reference tone, `e^{-jωn}` sample by sample.
+struct Oscillator {
     step: (f64, f64),
-    osc: (f64, f64),
-    re: MovingSum,
-    im: MovingSum,
+    now: (f64, f64),
     count: u32,
 }
 
-impl Correlator {
-    fn new(freq: f64, rate: u32, window: usize) -> Correlator {
+impl Oscillator {
+    fn new(freq: f64, rate: u32) -> Oscillator {
         let w = 2.0 * std::f64::consts::PI * freq / f64::from(rate);
-        Correlator {
+        Oscillator {
             step: (w.cos(), -w.sin()),
-            osc: (1.0, 0.0),
-            re: MovingSum::new(window),
-            im: MovingSum::new(window),
+            now: (1.0, 0.0),
             count: 0,
         }
     }
 
-    /// The energy over the window ending with `x`, and `x` times the
-    /// oscillator (`x·e^{-jωn}`).
-    fn push(&mut self, x: f64) -> (f64, (f64, f64)) {
-        let product = (x * self.osc.0, x * self.osc.1);
-        let re = self.re.push(product.0);
-        let im = self.im.push(product.1);
-        let (a, b) = self.osc;
-        let (c, d) = self.step;
-        self.osc = (a * c - b * d, a * d + b * c);
+    /// This sample's value; the oscillator moves on to the next.
+    fn next(&mut self) -> (f64, f64) {
+        let now = self.now;
+        let ((a, b), (c, d)) = (now, self.step);
+        self.now = (a * c - b * d, a * d + b * c);
         // Keep the oscillator on the unit circle.
         self.count += 1;
         if self.count % 256 == 0 {
-            let r = (self.osc.0 * self.osc.0 + self.osc.1 * self.osc.1).sqrt();
-            self.osc = (self.osc.0 / r, self.osc.1 / r);
+            let r = (self.now.0 * self.now.0 + self.now.1 * self.now.1).sqrt();
+            self.now = (self.now.0 / r, self.now.1 / r);
         }
-        (re * re + im * im, product)
+        now
     }
 }
 
-/// A running sum over the last `n` values.
-struct MovingSum {
-    values: Vec<f64>,
+/// Running sums of a few values over the last `n` samples: one ring for
+/// all of them, so a sample costs one index step, not one per sum.
+struct Window {
+    values: Vec<[f64; WINDOW_SUMS]>,
     at: usize,
-    sum: f64,
-    pushed: u64,
+    sums: [f64; WINDOW_SUMS],
+    /// Times round the ring since the sums were last added afresh.
+    laps: u32,
 }
 
-impl MovingSum {
-    fn new(n: usize) -> MovingSum {
-        MovingSum {
-            values: vec![0.0; n],
+/// The mark's and space's correlations (real, imaginary) and the power.
+const WINDOW_SUMS: usize = 5;
+
+impl Window {
+    fn new(n: usize) -> Window {
+        Window {
+            values: vec![[0.0; WINDOW_SUMS]; n],
             at: 0,
-            sum: 0.0,
-            pushed: 0,
+            sums: [0.0; WINDOW_SUMS],
+            laps: 0,
         }
     }
 
@@ -607,19 +682,28 @@ impl MovingSum {
         self.values.len()
     }
 
-    fn push(&mut self, v: f64) -> f64 {
-        self.sum += v - self.values[self.at];
-        self.values[self.at] = v;
+    /// Adds this sample's values; the sums over the window ending here.
+    fn push(&mut self, v: [f64; WINDOW_SUMS]) -> [f64; WINDOW_SUMS] {
+        let old = std::mem::replace(&mut self.values[self.at], v);
+        for i in 0..WINDOW_SUMS {
+            self.sums[i] += v[i] - old[i];
+        }
         self.at += 1;
         if self.at == self.values.len() {
             self.at = 0;
+            self.laps += 1;
+            // Add afresh now and then so rounding cannot drift.
+            if self.laps == 512 {
+                self.laps = 0;
+                self.sums = [0.0; WINDOW_SUMS];
+                for v in &self.values {
+                    for (sum, v) in self.sums.iter_mut().zip(v) {
+                        *sum += v;
+                    }
+                }
+            }
         }
-        self.pushed += 1;
-        // Recompute now and then so rounding cannot drift.
-        if self.pushed % 4096 == 0 {
-            self.sum = self.values.iter().sum();
-        }
-        self.sum
+        self.sums
     }
 }
 
