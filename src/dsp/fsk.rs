@@ -159,16 +159,21 @@ pub struct FskDemodulator {
     sample: u64,
     /// The last sample's tone energies (mark, space).
     last_energies: (f64, f64),
-    /// Where the tone decision last changed sides.
-    last_crossing: Crossing,
+    /// Where the tone decision last changed sides (`crossings[0]`) and
+    /// this sample, written as if it were a change (`crossings[1]`, kept
+    /// by a swap when it is one).
+    crossings: [Crossing; 2],
     /// How far after a tone change the energies' decision crosses zero
     /// (half the correlation window, in samples).
     lag: f64,
     framers: Vec<Framer>,
     /// The tones' power over a bit below which nothing is a carrier.
     squelch: f64,
-    /// Samples since the carrier was last heard (none: no carrier).
-    missing: Option<f64>,
+    /// Samples since the carrier was last heard (infinite: never).
+    missing: f64,
+    /// How long the carrier is held after it was last heard, in samples
+    /// (see [`CARRIER_HOLD_BITS`]).
+    hold: f64,
 }
 
 /// One UART over the demodulator's correlations.
@@ -270,11 +275,11 @@ impl FskDemodulator {
             two_over_window: 2.0 / window as f64,
             sample: 0,
             last_energies: (0.0, 0.0),
-            last_crossing: Crossing {
+            crossings: [Crossing {
                 sample: -1,
                 before: (0.0, 0.0),
                 after: (0.0, 0.0),
-            },
+            }; 2],
             // Sample n stands for [n − ½, n + ½): a window of w samples
             // ending at n is half past a change at e when n = e + w/2 − ½.
             lag: window as f64 / 2.0 - 0.5,
@@ -284,7 +289,8 @@ impl FskDemodulator {
                 per_bit,
             )],
             squelch: 0.0,
-            missing: None,
+            missing: f64::INFINITY,
+            hold: CARRIER_HOLD_BITS * per_bit,
         }
         .with_squelch(SQUELCH_DBM0)
     }
@@ -341,38 +347,32 @@ impl FskDemodulator {
         // Each correlator holds about (A·n/2)² for its tone; the power
         // sum about A²·n/2.
         let tones = (m + s) * self.two_over_window;
-        let heard = p > 1e-9 && tones > CARRIER * p && tones >= self.squelch;
+        // `&`, not `&&`: in noise these change at random, and three
+        // comparisons cost less than a mispredicted branch.
+        let heard = (p > 1e-9) & (tones > CARRIER * p) & (tones >= self.squelch);
         // Noise at a change of tone can pull one window under the
         // threshold: the carrier is lost only after it has been
         // missing for a while, as a receiver's carrier detect holds.
-        self.missing = match (heard, self.missing) {
-            (true, _) => Some(0.0),
-            (false, Some(n)) if n + 1.0 < CARRIER_HOLD_BITS * self.per_bit => Some(n + 1.0),
-            (false, _) => None,
-        };
-        let carrier = self.missing.is_some();
+        self.missing = if heard { 0.0 } else { self.missing + 1.0 };
+        let carrier = self.missing < self.hold;
         let last_mark = self.last_energies.0 > self.last_energies.1;
         // In noise the decision changes sides every few samples, at
-        // random: selected rather than branched on, which the
-        // processor would mispredict half the time.
+        // random: each sample is written down as a change, unconditionally,
+        // and kept by a swap of slots when it is one, rather than branched
+        // on, which the processor would mispredict half the time.
         let crossed = (m > s) != last_mark;
-        let c = &mut self.last_crossing;
-        c.sample = if crossed {
-            self.sample as i64
-        } else {
-            c.sample
+        self.crossings[1] = Crossing {
+            sample: self.sample as i64,
+            before: self.last_energies,
+            after: (m, s),
         };
-        c.before = if crossed {
-            self.last_energies
-        } else {
-            c.before
-        };
-        c.after = if crossed { (m, s) } else { c.after };
+        let kept = usize::from(crossed);
+        self.crossings.swap(0, kept);
         let at = Moment {
             now: self.sample as i64 as f64,
             energies: (m, s),
             last_mark,
-            last_crossing: &self.last_crossing,
+            last_crossing: &self.crossings[0],
             carrier,
             heard,
             per_bit: self.per_bit,
