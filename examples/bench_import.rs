@@ -28,6 +28,7 @@
 //! | 10M  | grouped merge scan      | 73.5k rows/s | 563k rows/s     | 0.13      | 209 MB           |
 //! | 1M   | 4f29ebb (number-fragment index, custom fields) | 30.0k | 590k | 0.05 | 211 MB |
 //! | 1M   | statement journals in memory while loading | 41.4k | 661k  | 0.06      | 210 MB           |
+//! | 1M   | insert triggers set aside while loading | 52.8k | 507k | 0.10     | 210 MB           |
 //!
 //! Where the 10M run's 136 s go (`RUST_LOG=callpop=debug`): ~85 s reading,
 //! normalising and inserting (the writer busy 77 s, the reader waiting on

@@ -119,6 +119,45 @@ fn a_match_index_lost_in_a_crashed_bulk_load_is_rebuilt_on_open() {
     assert_eq!(count(&path), 1);
 }
 
+/// A load into an empty store sets the insert triggers aside; a process
+/// killed before it finished leaves them dropped and recorded, and the
+/// next open does their work for every row and creates them again, as the
+/// migrations wrote them.
+#[test]
+fn insert_triggers_set_aside_by_a_crashed_bulk_load_come_back_on_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("callpop.db");
+    let triggers = |p: &std::path::Path| -> (Vec<String>, i64) {
+        let conn = rusqlite::Connection::open(p).unwrap();
+        let sql = conn
+            .prepare(
+                "SELECT sql FROM sqlite_master WHERE type = 'trigger'
+                 AND tbl_name IN ('customers', 'customer_phones') ORDER BY name",
+            )
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        let waiting = conn
+            .query_row("SELECT COUNT(*) FROM deferred_triggers", [], |r| r.get(0))
+            .unwrap();
+        (sql, waiting)
+    };
+    let store = Store::open(&path).unwrap();
+    drop(store);
+    let (before, waiting) = triggers(&path);
+    assert_eq!((before.len(), waiting), (8, 0), "{before:?}");
+    let store = Store::open(&path).unwrap();
+    // What a process killed while loading leaves.
+    std::mem::forget(store.customers().load_customers().unwrap());
+    drop(store);
+    let (during, waiting) = triggers(&path);
+    assert_eq!((during.len(), waiting), (5, 3), "{during:?}");
+    drop(Store::open(&path).unwrap());
+    assert_eq!(triggers(&path), (before, 0));
+}
+
 /// Rebuilding the calls table (0003) keeps every call, its id, and the work
 /// orders that point at it.
 #[test]

@@ -12,13 +12,13 @@ use serde_json::json;
 
 /// The birthday's month and day of every customer, from the field `key`
 /// (`NULL` without one), as the triggers keep it.
-const RECOMPUTE_BIRTHDAYS: &str = "UPDATE customers SET birthday_md = (
+pub(super) const RECOMPUTE_BIRTHDAYS: &str = "UPDATE customers SET birthday_md = (
     SELECT CASE WHEN v GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]' THEN substr(v, 6, 5) END
     FROM (SELECT json_extract(customers.custom_fields, '$.\"' || key || '\"') AS v
           FROM customer_fields WHERE birthday))";
 
 /// Fills the searchable values of field `?1` from every customer.
-const FILL_FIELD_VALUES: &str =
+pub(super) const FILL_FIELD_VALUES: &str =
     "INSERT OR IGNORE INTO customer_field_values (key, value, customer_id)
     SELECT j.key, CAST(j.value AS TEXT), c.id
     FROM customers c, json_each(c.custom_fields) j

@@ -567,35 +567,108 @@ const LIVE_COMMIT_ROWS: u64 = 500;
 /// Customer indexes besides the match index, dropped while a load fills an
 /// empty store and built after it by one sort each (as in 0001_init.sql;
 /// `Store::open` recreates them if a crash left them missing).
-/// The number-fragment index's insert trigger (as in
-/// sql/0019_customer_directory.sql): an append load drops it and indexes
-/// every number at once at the end.
-const GRAMS_INSERT_TRIGGER_SQL: &str =
-    "CREATE TRIGGER customer_phones_grams_insert AFTER INSERT ON customer_phones BEGIN
-         INSERT INTO customer_number_grams (rowid, national)
-             VALUES (NEW.customer_id * 1024 + NEW.position, NEW.national);
-     END;";
+/// Insert triggers an append load sets aside (sql/0033_deferred_triggers.sql):
+/// the number-fragment index's, and the customers' birthday and searchable
+/// field values'. Each makes every row's INSERT keep a statement journal (a
+/// copy of each page the row touches) and run its own statements; without
+/// them the load writes in about half the time, and their work is done for
+/// every row at once at the end ([`restore_deferred_triggers`]).
+const LOAD_DEFERRED_TRIGGERS: [&str; 3] = [
+    "customer_phones_grams_insert",
+    "customers_birthday_insert",
+    "customer_field_values_insert",
+];
 
-/// Indexes every number's fragments anew and restores the insert trigger,
-/// unless the trigger is there (nothing was deferred).
-pub(super) fn restore_number_grams(conn: &rusqlite::Connection) -> rusqlite::Result<()> {
-    let present: bool = conn.query_row(
-        "SELECT EXISTS (SELECT 1 FROM sqlite_master
-                        WHERE type = 'trigger' AND name = 'customer_phones_grams_insert')",
-        [],
-        |r| r.get(0),
-    )?;
-    if present {
-        return Ok(());
+/// Records the deferred triggers' SQL as the migrations created it and
+/// drops them, in one savepoint.
+fn defer_triggers(conn: &rusqlite::Connection) -> rusqlite::Result<()> {
+    conn.execute_batch("SAVEPOINT defer_triggers")?;
+    let deferred = LOAD_DEFERRED_TRIGGERS.iter().try_for_each(|name| {
+        conn.execute(
+            "INSERT OR REPLACE INTO deferred_triggers (name, sql)
+             SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND name = ?1",
+            [name],
+        )?;
+        conn.execute_batch(&format!("DROP TRIGGER IF EXISTS {name}"))
+    });
+    finish_savepoint(conn, "defer_triggers", deferred)
+}
+
+/// Releases `name` if `outcome` is fine, else rolls it back.
+fn finish_savepoint(
+    conn: &rusqlite::Connection,
+    name: &str,
+    outcome: rusqlite::Result<()>,
+) -> rusqlite::Result<()> {
+    match outcome {
+        Ok(()) => conn.execute_batch(&format!("RELEASE {name}")),
+        Err(e) => {
+            let _ = conn.execute_batch(&format!("ROLLBACK TO {name}; RELEASE {name}"));
+            Err(e)
+        }
     }
-    conn.execute_batch(&format!(
-        "SAVEPOINT grams;
-         INSERT INTO customer_number_grams (customer_number_grams) VALUES ('delete-all');
-         INSERT INTO customer_number_grams (rowid, national)
-             SELECT customer_id * 1024 + position, national FROM customer_phones;
-         {GRAMS_INSERT_TRIGGER_SQL}
-         RELEASE grams;"
-    ))
+}
+
+/// Does what each set-aside trigger would have done, for every row at
+/// once, and creates it again from its recorded SQL (a trigger already
+/// there was never dropped: its record is only cleared).
+pub(super) fn restore_deferred_triggers(conn: &rusqlite::Connection) -> rusqlite::Result<()> {
+    let deferred: Vec<(String, String)> = conn
+        .prepare("SELECT name, sql FROM deferred_triggers ORDER BY name")?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    for (name, create) in deferred {
+        conn.execute_batch("SAVEPOINT restore_trigger")?;
+        let restored = (|| {
+            let present: bool = conn.query_row(
+                "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'trigger' AND name = ?1)",
+                [&name],
+                |r| r.get(0),
+            )?;
+            if !present {
+                fill_for_trigger(conn, &name)?;
+                conn.execute_batch(&create)?;
+            }
+            conn.execute("DELETE FROM deferred_triggers WHERE name = ?1", [&name])?;
+            Ok(())
+        })();
+        finish_savepoint(conn, "restore_trigger", restored)?;
+    }
+    Ok(())
+}
+
+/// What trigger `name` keeps, filled for every row.
+fn fill_for_trigger(conn: &rusqlite::Connection, name: &str) -> rusqlite::Result<()> {
+    match name {
+        "customer_phones_grams_insert" => conn.execute_batch(
+            "INSERT INTO customer_number_grams (customer_number_grams) VALUES ('delete-all');
+             INSERT INTO customer_number_grams (rowid, national)
+                 SELECT customer_id * 1024 + position, national FROM customer_phones;",
+        ),
+        "customers_birthday_insert" => {
+            let marked: bool = conn.query_row(
+                "SELECT EXISTS (SELECT 1 FROM customer_fields WHERE birthday)",
+                [],
+                |r| r.get(0),
+            )?;
+            if marked {
+                conn.execute(super::customer_fields::RECOMPUTE_BIRTHDAYS, [])?;
+            }
+            Ok(())
+        }
+        "customer_field_values_insert" => {
+            let keys: Vec<String> = conn
+                .prepare("SELECT key FROM customer_fields WHERE searchable")?
+                .query_map([], |r| r.get(0))?
+                .collect::<rusqlite::Result<_>>()?;
+            for key in keys {
+                conn.execute(super::customer_fields::FILL_FIELD_VALUES, [key])?;
+            }
+            Ok(())
+        }
+        // A trigger this version does not defer: created as recorded.
+        _ => Ok(()),
+    }
 }
 
 pub(super) const LOAD_DEFERRED_INDEXES_SQL: &str =
@@ -661,9 +734,9 @@ impl<'a> Customers<'a> {
         };
         if append {
             self.store.conn.execute_batch(
-                "DROP INDEX IF EXISTS customers_owner; DROP INDEX IF EXISTS customer_tags_customer;
-                 DROP TRIGGER IF EXISTS customer_phones_grams_insert;",
+                "DROP INDEX IF EXISTS customers_owner; DROP INDEX IF EXISTS customer_tags_customer;",
             )?;
+            defer_triggers(&self.store.conn)?;
         }
         Ok(CustomerLoad {
             store: self.store,
@@ -788,7 +861,7 @@ impl Drop for CustomerLoad<'_> {
                 .store
                 .conn
                 .execute_batch(LOAD_DEFERRED_INDEXES_SQL)
-                .and_then(|()| restore_number_grams(&self.store.conn))
+                .and_then(|()| restore_deferred_triggers(&self.store.conn))
             {
                 tracing::error!(error = %e, "could not rebuild the customer indexes after a failed load");
             }
@@ -1068,6 +1141,7 @@ mod tests {
                 .collect()
         };
         let before = indexes(&store);
+        let triggers_before = triggers(&store);
         let mut load = store.customers().load_customers().unwrap();
         let cache_kib = -pragma(&store, "cache_size");
         assert!((1..=64 * 1024).contains(&cache_kib), "{cache_kib} KiB");
@@ -1096,6 +1170,114 @@ mod tests {
         assert_eq!(pragma(&store, "cache_size"), normal_cache);
         assert!(pragma(&store, "mmap_size") > 0);
         assert_eq!(indexes(&store), before);
+        assert_eq!(triggers(&store), triggers_before);
+    }
+
+    /// Every trigger on the customers' tables, its SQL with the whitespace
+    /// folded: a load that drops one must bring back the migrations' own.
+    fn triggers(store: &Store) -> Vec<(String, String)> {
+        store
+            .conn
+            .prepare(
+                "SELECT name, sql FROM sqlite_master WHERE type = 'trigger'
+                 AND tbl_name IN ('customers', 'customer_phones') ORDER BY 1",
+            )
+            .unwrap()
+            .query_map([], |r| {
+                let sql: String = r.get(1)?;
+                Ok((
+                    r.get(0)?,
+                    sql.split_whitespace().collect::<Vec<_>>().join(" "),
+                ))
+            })
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+    }
+
+    /// An append load writes customers without their insert triggers and
+    /// fills what the triggers keep (the birthday's month and day, the
+    /// searchable fields' values) at the end: the store ends as a load row
+    /// by row leaves it, and a customer added afterwards is kept by the
+    /// triggers again.
+    #[test]
+    fn an_append_load_fills_birthdays_and_searchable_values_as_row_by_row() {
+        let stored = |append: bool| {
+            let dir = tempfile::tempdir().unwrap();
+            let store = Store::open(&dir.path().join("fields.db")).unwrap();
+            store
+                .conn
+                .execute_batch(
+                    "INSERT INTO customer_fields (key, position, label_zh, label_en, field_type, searchable, birthday)
+                     VALUES ('birthday', 1, '生日', 'Birthday', 'date', 0, 1),
+                            ('vip', 2, '等级', 'Level', 'text', 1, 0);",
+                )
+                .unwrap();
+            let customer = |name: &str, fields: Value| NewCustomer {
+                name: name.into(),
+                custom_fields: fields.as_object().unwrap().clone(),
+                ..NewCustomer::default()
+            };
+            let mut load = match append {
+                true => store.customers().load_customers().unwrap(),
+                false => store.customers().load_customers_live().unwrap(),
+            };
+            load.add(&customer(
+                "王伟",
+                serde_json::json!({"birthday": "1990-05-17", "vip": "gold"}),
+            ))
+            .unwrap();
+            load.add(&customer(
+                "李娜",
+                serde_json::json!({"vip": 3, "birthday": "May 17"}),
+            ))
+            .unwrap();
+            load.finish().unwrap();
+            store
+                .customers()
+                .upsert_customer(&customer(
+                    "张敏",
+                    serde_json::json!({"birthday": "1985-12-08", "vip": "silver"}),
+                ))
+                .unwrap();
+            let birthdays: Vec<(String, Option<String>)> = store
+                .conn
+                .prepare("SELECT name, birthday_md FROM customers ORDER BY id")
+                .unwrap()
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+                .unwrap()
+                .map(Result::unwrap)
+                .collect();
+            let values: Vec<(String, String, i64)> = store
+                .conn
+                .prepare("SELECT key, value, customer_id FROM customer_field_values ORDER BY 3, 1")
+                .unwrap()
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                .unwrap()
+                .map(Result::unwrap)
+                .collect();
+            (birthdays, values, triggers(&store))
+        };
+        let appended = stored(true);
+        assert_eq!(appended, stored(false));
+        let (birthdays, values, _) = appended;
+        let s = |t: &str| t.to_string();
+        assert_eq!(
+            birthdays,
+            [
+                (s("王伟"), Some(s("05-17"))),
+                (s("李娜"), None),
+                (s("张敏"), Some(s("12-08")))
+            ]
+        );
+        assert_eq!(
+            values,
+            [
+                (s("vip"), s("gold"), 1),
+                (s("vip"), s("3"), 2),
+                (s("vip"), s("silver"), 3)
+            ]
+        );
     }
 
     /// Every customer as (name, company, numbers in order, tags, fields),

@@ -255,7 +255,7 @@ impl Store {
         self.conn.execute_batch(MATCH_INDEX_SQL)?;
         self.conn
             .execute_batch(customers::LOAD_DEFERRED_INDEXES_SQL)?;
-        customers::restore_number_grams(&self.conn)
+        customers::restore_deferred_triggers(&self.conn)
     }
 
     /// Sets the page cache size: a store of millions of customers answers
