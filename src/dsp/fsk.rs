@@ -153,9 +153,6 @@ pub struct FskDemodulator {
     /// tones' correlations) and the signal's power, for carrier detection.
     window: Window,
     per_bit: f64,
-    /// 2 / the window's length: the tones' share of the power is taken
-    /// every sample, and a product costs a fraction of a division.
-    two_over_window: f64,
     sample: u64,
     /// The last sample's tone energies (mark, space).
     last_energies: (f64, f64),
@@ -272,7 +269,6 @@ impl FskDemodulator {
             space: Oscillator::new(space, rate),
             window: Window::new(window),
             per_bit,
-            two_over_window: 2.0 / window as f64,
             sample: 0,
             last_energies: (0.0, 0.0),
             crossings: [Crossing {
@@ -346,7 +342,7 @@ impl FskDemodulator {
         let p = measured.power;
         // Each correlator holds about (A·n/2)² for its tone; the power
         // sum about A²·n/2.
-        let tones = (m + s) * self.two_over_window;
+        let tones = 2.0 * (m + s) / self.window.len() as f64;
         // `&`, not `&&`: in noise these change at random, and three
         // comparisons cost less than a mispredicted branch.
         let heard = (p > 1e-9) & (tones > CARRIER * p) & (tones >= self.squelch);
@@ -661,8 +657,8 @@ struct Window {
     values: Vec<[f64; WINDOW_SUMS]>,
     at: usize,
     sums: [f64; WINDOW_SUMS],
-    /// Times round the ring since the sums were last added afresh.
-    laps: u32,
+    /// Values pushed: every 4096th push the sums are added afresh.
+    pushed: u64,
 }
 
 /// The mark's and space's correlations (real, imaginary) and the power.
@@ -674,7 +670,7 @@ impl Window {
             values: vec![[0.0; WINDOW_SUMS]; n],
             at: 0,
             sums: [0.0; WINDOW_SUMS],
-            laps: 0,
+            pushed: 0,
         }
     }
 
@@ -691,15 +687,14 @@ impl Window {
         self.at += 1;
         if self.at == self.values.len() {
             self.at = 0;
-            self.laps += 1;
-            // Add afresh now and then so rounding cannot drift.
-            if self.laps == 512 {
-                self.laps = 0;
-                self.sums = [0.0; WINDOW_SUMS];
-                for v in &self.values {
-                    for (sum, v) in self.sums.iter_mut().zip(v) {
-                        *sum += v;
-                    }
+        }
+        self.pushed += 1;
+        // Add afresh now and then so rounding cannot drift.
+        if self.pushed % 4096 == 0 {
+            self.sums = [0.0; WINDOW_SUMS];
+            for v in &self.values {
+                for (sum, v) in self.sums.iter_mut().zip(v) {
+                    *sum += v;
                 }
             }
         }

@@ -578,59 +578,74 @@ const LOAD_DEFERRED_TRIGGERS: [&str; 3] = [
 ];
 
 /// Records the deferred triggers' SQL as the migrations created it and
-/// drops them, in one savepoint.
+/// drops them, in one transaction.
 fn defer_triggers(conn: &rusqlite::Connection) -> rusqlite::Result<()> {
-    conn.execute_batch("SAVEPOINT defer_triggers")?;
-    let deferred = LOAD_DEFERRED_TRIGGERS.iter().try_for_each(|name| {
-        conn.execute(
-            "INSERT OR REPLACE INTO deferred_triggers (name, sql)
-             SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND name = ?1",
-            [name],
-        )?;
-        conn.execute_batch(&format!("DROP TRIGGER IF EXISTS {name}"))
-    });
-    finish_savepoint(conn, "defer_triggers", deferred)
+    in_write_transaction(conn, "defer_triggers", || {
+        LOAD_DEFERRED_TRIGGERS.iter().try_for_each(|name| {
+            conn.execute(
+                "INSERT OR REPLACE INTO deferred_triggers (name, sql)
+                 SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND name = ?1",
+                [name],
+            )?;
+            conn.execute_batch(&format!("DROP TRIGGER IF EXISTS {name}"))
+        })
+    })
 }
 
-/// Releases `name` if `outcome` is fine, else rolls it back.
-fn finish_savepoint(
+/// Runs `work` in a transaction that takes the write lock first (`BEGIN
+/// IMMEDIATE`, which waits out another writer for the busy timeout; a
+/// deferred one that reads first would fail at once on the upgrade), or in
+/// savepoint `name` when a transaction is already open.
+fn in_write_transaction(
     conn: &rusqlite::Connection,
     name: &str,
-    outcome: rusqlite::Result<()>,
+    work: impl FnOnce() -> rusqlite::Result<()>,
 ) -> rusqlite::Result<()> {
-    match outcome {
-        Ok(()) => conn.execute_batch(&format!("RELEASE {name}")),
+    let (begin, commit, undo) = match conn.is_autocommit() {
+        true => (
+            "BEGIN IMMEDIATE".to_string(),
+            "COMMIT".to_string(),
+            "ROLLBACK".to_string(),
+        ),
+        false => (
+            format!("SAVEPOINT {name}"),
+            format!("RELEASE {name}"),
+            format!("ROLLBACK TO {name}; RELEASE {name}"),
+        ),
+    };
+    conn.execute_batch(&begin)?;
+    match work() {
+        Ok(()) => conn.execute_batch(&commit),
         Err(e) => {
-            let _ = conn.execute_batch(&format!("ROLLBACK TO {name}; RELEASE {name}"));
+            let _ = conn.execute_batch(&undo);
             Err(e)
         }
     }
 }
 
 /// Does what each set-aside trigger would have done, for every row at
-/// once, and creates it again from its recorded SQL (a trigger already
-/// there was never dropped: its record is only cleared).
+/// once (the fills are idempotent: a trigger recorded but present, as a
+/// later migration might leave it, is filled too), and creates the
+/// missing ones again from their recorded SQL.
 pub(super) fn restore_deferred_triggers(conn: &rusqlite::Connection) -> rusqlite::Result<()> {
     let deferred: Vec<(String, String)> = conn
         .prepare("SELECT name, sql FROM deferred_triggers ORDER BY name")?
         .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
         .collect::<rusqlite::Result<_>>()?;
     for (name, create) in deferred {
-        conn.execute_batch("SAVEPOINT restore_trigger")?;
-        let restored = (|| {
+        in_write_transaction(conn, "restore_trigger", || {
+            fill_for_trigger(conn, &name)?;
             let present: bool = conn.query_row(
                 "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'trigger' AND name = ?1)",
                 [&name],
                 |r| r.get(0),
             )?;
             if !present {
-                fill_for_trigger(conn, &name)?;
                 conn.execute_batch(&create)?;
             }
             conn.execute("DELETE FROM deferred_triggers WHERE name = ?1", [&name])?;
             Ok(())
-        })();
-        finish_savepoint(conn, "restore_trigger", restored)?;
+        })?;
     }
     Ok(())
 }
@@ -733,13 +748,9 @@ impl<'a> Customers<'a> {
             true => Some(self.store.bulk_writes(append)?),
             false => None,
         };
-        if append {
-            self.store.conn.execute_batch(
-                "DROP INDEX IF EXISTS customers_owner; DROP INDEX IF EXISTS customer_tags_customer;",
-            )?;
-            defer_triggers(&self.store.conn)?;
-        }
-        Ok(CustomerLoad {
+        // Prepared before anything is dropped: a load that cannot start
+        // leaves the store as it was.
+        let load = CustomerLoad {
             store: self.store,
             bulk,
             append,
@@ -755,7 +766,14 @@ impl<'a> Customers<'a> {
             in_transaction: false,
             rows_in_transaction: 0,
             json: Vec::new(),
-        })
+        };
+        if append {
+            self.store.conn.execute_batch(
+                "DROP INDEX IF EXISTS customers_owner; DROP INDEX IF EXISTS customer_tags_customer;",
+            )?;
+            defer_triggers(&self.store.conn)?;
+        }
+        Ok(load)
     }
 }
 
