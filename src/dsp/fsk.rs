@@ -320,76 +320,54 @@ impl FskDemodulator {
             let (sc, ss) = self.space.next();
             let products = [x * mc, x * ms, x * sc, x * ss, x * x];
             let [mr, mi, sr, si, p] = self.window.push(products);
-            let measured = Measured {
-                products: ((products[0], products[1]), (products[2], products[3])),
-                energies: (mr * mr + mi * mi, sr * sr + si * si),
-                power: p,
-            };
-            self.step(&measured, out);
-        }
-    }
-
-    /// One sample through the carrier detect and the UARTs.
-    #[inline(always)]
-    fn step(&mut self, measured: &Measured, out: &mut Vec<FskByte>) {
-        let (mark, space) = measured.products;
-        for framer in &mut self.framers {
-            if let Some(phase) = &mut framer.phase {
-                phase.record(mark, space);
+            let (mark, space) = ((products[0], products[1]), (products[2], products[3]));
+            for framer in &mut self.framers {
+                if let Some(phase) = &mut framer.phase {
+                    phase.record(mark, space);
+                }
             }
+            let (m, s) = (mr * mr + mi * mi, sr * sr + si * si);
+            // Each correlator holds about (A·n/2)² for its tone; the power
+            // sum about A²·n/2.
+            let tones = 2.0 * (m + s) / self.window.len() as f64;
+            // `&`, not `&&`: in noise these change at random, and three
+            // comparisons cost less than a mispredicted branch.
+            let heard = (p > 1e-9) & (tones > CARRIER * p) & (tones >= self.squelch);
+            // Noise at a change of tone can pull one window under the
+            // threshold: the carrier is lost only after it has been
+            // missing for a while, as a receiver's carrier detect holds.
+            self.missing = if heard { 0.0 } else { self.missing + 1.0 };
+            let carrier = self.missing < self.hold;
+            let last_mark = self.last_energies.0 > self.last_energies.1;
+            // In noise the decision changes sides every few samples, at
+            // random: each sample is written down as a change, unconditionally,
+            // and kept by a swap of slots when it is one, rather than branched
+            // on, which the processor would mispredict half the time.
+            let crossed = (m > s) != last_mark;
+            self.crossings[1] = Crossing {
+                sample: self.sample as i64,
+                before: self.last_energies,
+                after: (m, s),
+            };
+            let kept = usize::from(crossed);
+            self.crossings.swap(0, kept);
+            let at = Moment {
+                now: self.sample as i64 as f64,
+                energies: (m, s),
+                last_mark,
+                last_crossing: &self.crossings[0],
+                carrier,
+                heard,
+                per_bit: self.per_bit,
+                lag: self.lag,
+            };
+            for framer in &mut self.framers {
+                framer.step(&at, out);
+            }
+            self.last_energies = (m, s);
+            self.sample += 1;
         }
-        let (m, s) = measured.energies;
-        let p = measured.power;
-        // Each correlator holds about (A·n/2)² for its tone; the power
-        // sum about A²·n/2.
-        let tones = 2.0 * (m + s) / self.window.len() as f64;
-        // `&`, not `&&`: in noise these change at random, and three
-        // comparisons cost less than a mispredicted branch.
-        let heard = (p > 1e-9) & (tones > CARRIER * p) & (tones >= self.squelch);
-        // Noise at a change of tone can pull one window under the
-        // threshold: the carrier is lost only after it has been
-        // missing for a while, as a receiver's carrier detect holds.
-        self.missing = if heard { 0.0 } else { self.missing + 1.0 };
-        let carrier = self.missing < self.hold;
-        let last_mark = self.last_energies.0 > self.last_energies.1;
-        // In noise the decision changes sides every few samples, at
-        // random: each sample is written down as a change, unconditionally,
-        // and kept by a swap of slots when it is one, rather than branched
-        // on, which the processor would mispredict half the time.
-        let crossed = (m > s) != last_mark;
-        self.crossings[1] = Crossing {
-            sample: self.sample as i64,
-            before: self.last_energies,
-            after: (m, s),
-        };
-        let kept = usize::from(crossed);
-        self.crossings.swap(0, kept);
-        let at = Moment {
-            now: self.sample as i64 as f64,
-            energies: (m, s),
-            last_mark,
-            last_crossing: &self.crossings[0],
-            carrier,
-            heard,
-            per_bit: self.per_bit,
-            lag: self.lag,
-        };
-        for framer in &mut self.framers {
-            framer.step(&at, out);
-        }
-        self.last_energies = (m, s);
-        self.sample += 1;
     }
-}
-
-/// What the correlations make of one sample.
-struct Measured {
-    /// The sample times the mark's and the space's oscillator.
-    products: ((f64, f64), (f64, f64)),
-    /// The tones' energies over the window ending here.
-    energies: (f64, f64),
-    /// The signal's power over the same window.
-    power: f64,
 }
 
 impl Framer {

@@ -571,117 +571,93 @@ const LIVE_COMMIT_ROWS: u64 = 500;
 /// them the load's writer is busy a third less (1M rows: 8.7-9.0 s, not
 /// 13.7 s), and their work is done for every row at once at the end
 /// ([`restore_deferred_triggers`]).
-const LOAD_DEFERRED_TRIGGERS: [&str; 3] = [
-    "customer_phones_grams_insert",
-    "customers_birthday_insert",
-    "customer_field_values_insert",
+const LOAD_DEFERRED_TRIGGERS: [(&str, FillForTrigger); 3] = [
+    ("customer_phones_grams_insert", fill_number_grams),
+    ("customers_birthday_insert", fill_birthdays),
+    ("customer_field_values_insert", fill_field_values),
 ];
+
+/// What a set-aside trigger keeps, filled for every row at once.
+type FillForTrigger = fn(&rusqlite::Connection) -> rusqlite::Result<()>;
 
 /// Records the deferred triggers' SQL as the migrations created it and
 /// drops them, in one transaction.
-fn defer_triggers(conn: &rusqlite::Connection) -> rusqlite::Result<()> {
-    in_write_transaction(conn, "defer_triggers", || {
-        LOAD_DEFERRED_TRIGGERS.iter().try_for_each(|name| {
-            conn.execute(
+fn defer_triggers(store: &Store) -> Result<()> {
+    store.in_transaction(|s| {
+        for (name, _) in LOAD_DEFERRED_TRIGGERS {
+            s.conn.execute(
                 "INSERT OR REPLACE INTO deferred_triggers (name, sql)
                  SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND name = ?1",
                 [name],
             )?;
-            conn.execute_batch(&format!("DROP TRIGGER IF EXISTS {name}"))
-        })
-    })
-}
-
-/// Runs `work` in a transaction that takes the write lock first (`BEGIN
-/// IMMEDIATE`, which waits out another writer for the busy timeout; a
-/// deferred one that reads first would fail at once on the upgrade), or in
-/// savepoint `name` when a transaction is already open.
-fn in_write_transaction(
-    conn: &rusqlite::Connection,
-    name: &str,
-    work: impl FnOnce() -> rusqlite::Result<()>,
-) -> rusqlite::Result<()> {
-    let (begin, commit, undo) = match conn.is_autocommit() {
-        true => (
-            "BEGIN IMMEDIATE".to_string(),
-            "COMMIT".to_string(),
-            "ROLLBACK".to_string(),
-        ),
-        false => (
-            format!("SAVEPOINT {name}"),
-            format!("RELEASE {name}"),
-            format!("ROLLBACK TO {name}; RELEASE {name}"),
-        ),
-    };
-    conn.execute_batch(&begin)?;
-    match work() {
-        Ok(()) => conn.execute_batch(&commit),
-        Err(e) => {
-            let _ = conn.execute_batch(&undo);
-            Err(e)
+            s.conn
+                .execute_batch(&format!("DROP TRIGGER IF EXISTS {name}"))?;
         }
-    }
+        Ok(())
+    })
 }
 
 /// Does what each set-aside trigger would have done, for every row at
 /// once (the fills are idempotent: a trigger recorded but present, as a
 /// later migration might leave it, is filled too), and creates the
-/// missing ones again from their recorded SQL.
-pub(super) fn restore_deferred_triggers(conn: &rusqlite::Connection) -> rusqlite::Result<()> {
-    let deferred: Vec<(String, String)> = conn
+/// missing ones again from their recorded SQL, one transaction each.
+pub(super) fn restore_deferred_triggers(store: &Store) -> Result<()> {
+    let deferred: Vec<(String, String)> = store
+        .conn
         .prepare("SELECT name, sql FROM deferred_triggers ORDER BY name")?
         .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
         .collect::<rusqlite::Result<_>>()?;
     for (name, create) in deferred {
-        in_write_transaction(conn, "restore_trigger", || {
-            fill_for_trigger(conn, &name)?;
-            let present: bool = conn.query_row(
+        store.in_transaction(|s| {
+            // A trigger this version does not defer is created as recorded.
+            if let Some((_, fill)) = LOAD_DEFERRED_TRIGGERS.iter().find(|(n, _)| *n == name) {
+                fill(&s.conn)?;
+            }
+            let present: bool = s.conn.query_row(
                 "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'trigger' AND name = ?1)",
                 [&name],
                 |r| r.get(0),
             )?;
             if !present {
-                conn.execute_batch(&create)?;
+                s.conn.execute_batch(&create)?;
             }
-            conn.execute("DELETE FROM deferred_triggers WHERE name = ?1", [&name])?;
-            Ok(())
+            s.conn
+                .execute("DELETE FROM deferred_triggers WHERE name = ?1", [&name])?;
+            Ok::<_, StoreError>(())
         })?;
     }
     Ok(())
 }
 
-/// What trigger `name` keeps, filled for every row.
-fn fill_for_trigger(conn: &rusqlite::Connection, name: &str) -> rusqlite::Result<()> {
-    match name {
-        "customer_phones_grams_insert" => conn.execute_batch(
-            "INSERT INTO customer_number_grams (customer_number_grams) VALUES ('delete-all');
-             INSERT INTO customer_number_grams (rowid, national)
-                 SELECT customer_id * 1024 + position, national FROM customer_phones;",
-        ),
-        "customers_birthday_insert" => {
-            let marked: bool = conn.query_row(
-                "SELECT EXISTS (SELECT 1 FROM customer_fields WHERE birthday)",
-                [],
-                |r| r.get(0),
-            )?;
-            if marked {
-                conn.execute(super::customer_fields::RECOMPUTE_BIRTHDAYS, [])?;
-            }
-            Ok(())
-        }
-        "customer_field_values_insert" => {
-            let keys: Vec<String> = conn
-                .prepare("SELECT key FROM customer_fields WHERE searchable")?
-                .query_map([], |r| r.get(0))?
-                .collect::<rusqlite::Result<_>>()?;
-            for key in keys {
-                conn.execute(super::customer_fields::FILL_FIELD_VALUES, [key])?;
-            }
-            Ok(())
-        }
-        // A trigger this version does not defer: created as recorded.
-        _ => Ok(()),
+fn fill_number_grams(conn: &rusqlite::Connection) -> rusqlite::Result<()> {
+    conn.execute_batch(
+        "INSERT INTO customer_number_grams (customer_number_grams) VALUES ('delete-all');
+         INSERT INTO customer_number_grams (rowid, national)
+             SELECT customer_id * 1024 + position, national FROM customer_phones;",
+    )
+}
+
+fn fill_birthdays(conn: &rusqlite::Connection) -> rusqlite::Result<()> {
+    let marked: bool = conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM customer_fields WHERE birthday)",
+        [],
+        |r| r.get(0),
+    )?;
+    if marked {
+        conn.execute(super::customer_fields::RECOMPUTE_BIRTHDAYS, [])?;
     }
+    Ok(())
+}
+
+fn fill_field_values(conn: &rusqlite::Connection) -> rusqlite::Result<()> {
+    let keys: Vec<String> = conn
+        .prepare("SELECT key FROM customer_fields WHERE searchable")?
+        .query_map([], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    for key in keys {
+        conn.execute(super::customer_fields::FILL_FIELD_VALUES, [key])?;
+    }
+    Ok(())
 }
 
 /// Customer indexes besides the match index, dropped while a load fills an
@@ -771,7 +747,7 @@ impl<'a> Customers<'a> {
             self.store.conn.execute_batch(
                 "DROP INDEX IF EXISTS customers_owner; DROP INDEX IF EXISTS customer_tags_customer;",
             )?;
-            defer_triggers(&self.store.conn)?;
+            defer_triggers(self.store)?;
         }
         Ok(load)
     }
@@ -880,7 +856,8 @@ impl Drop for CustomerLoad<'_> {
                 .store
                 .conn
                 .execute_batch(LOAD_DEFERRED_INDEXES_SQL)
-                .and_then(|()| restore_deferred_triggers(&self.store.conn))
+                .map_err(StoreError::from)
+                .and_then(|()| restore_deferred_triggers(self.store))
             {
                 tracing::error!(error = %e, "could not rebuild the customer indexes after a failed load");
             }

@@ -251,11 +251,11 @@ impl Store {
     }
 
     /// Creates indexes a crash during a bulk load may have left missing.
-    fn ensure_indexes(&self) -> rusqlite::Result<()> {
+    fn ensure_indexes(&self) -> Result<()> {
         self.conn.execute_batch(MATCH_INDEX_SQL)?;
         self.conn
             .execute_batch(customers::LOAD_DEFERRED_INDEXES_SQL)?;
-        customers::restore_deferred_triggers(&self.conn)
+        customers::restore_deferred_triggers(self)
     }
 
     /// Sets the page cache size: a store of millions of customers answers
